@@ -1,0 +1,85 @@
+//! RFC 3161 over HTTP (RFC 3161 §3.4): `POST` with `Content-Type: application/timestamp-query`,
+//! answered with `application/timestamp-reply`. A request the TSA refuses still gets a
+//! `TimeStampResp` (status rejection) with HTTP 200, as the protocol wants; HTTP errors are for
+//! what is not a time-stamp request at all: another method (405), another content type (415), a
+//! body over [`MAX_REQUEST_BYTES`] (413).
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+
+use crate::authority::TimeStampAuthority;
+
+/// Requests larger than this are refused with 413. A TimeStampReq with a SHA-512 imprint, a
+/// nonce and a policy is under 200 bytes; 16 KiB leaves room for extensions.
+pub const MAX_REQUEST_BYTES: usize = 16 * 1024;
+
+pub const QUERY_CONTENT_TYPE: &str = "application/timestamp-query";
+pub const REPLY_CONTENT_TYPE: &str = "application/timestamp-reply";
+
+/// The TSA endpoint alone, to mount under a path of the caller's choice.
+pub fn endpoint(authority: Arc<TimeStampAuthority>) -> axum::routing::MethodRouter {
+    post(timestamp)
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+        .with_state(authority)
+}
+
+/// The standalone TSA's routes: `POST /` and `POST /tsa`, and `GET /healthz`.
+pub fn router(authority: Arc<TimeStampAuthority>) -> Router {
+    Router::new()
+        .route("/", endpoint(authority.clone()))
+        .route("/tsa", endpoint(authority))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .fallback(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                "not found: POST time-stamp queries to /tsa\n",
+            )
+        })
+}
+
+async fn timestamp(
+    State(authority): State<Arc<TimeStampAuthority>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::trim);
+    if !content_type.is_some_and(|ct| ct.eq_ignore_ascii_case(QUERY_CONTENT_TYPE)) {
+        return (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("expected Content-Type: {QUERY_CONTENT_TYPE}\n"),
+        )
+            .into_response();
+    }
+    let issued = authority.respond(&body);
+    (
+        [
+            (header::CONTENT_TYPE, REPLY_CONTENT_TYPE),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        issued.response,
+    )
+        .into_response()
+}
+
+/// Serves `router` on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
