@@ -1,12 +1,40 @@
 //! The time-stamp authority as a service: [`crate::issue()`] with a guarded clock, durable
 //! serial numbers and a signer.
 
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
-use crate::clock::{ClockGuard, ClockSource};
+use der::asn1::ObjectIdentifier;
+
+use crate::clock::{ClockGuard, ClockKind, ClockSource};
 use crate::issue::{FailureInfo, IssuePolicy, Issued, Outcome, issue, reject};
-use crate::serial::SerialSource;
-use crate::signer::TimeStampSigner;
+use crate::serial::{DurableSerials, SerialError, SerialSource};
+use crate::signer::{CredentialError, EcdsaP256Signer, TimeStampSigner};
+
+/// How to set up a TSA from files, as both `sealpost-tsa serve` and `sealpost serve` do.
+#[derive(Clone, Debug)]
+pub struct TsaSettings {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub chain: Option<PathBuf>,
+    /// The serial-number state file (see [`DurableSerials`]).
+    pub serial_state: PathBuf,
+    pub clock: ClockKind,
+    pub policy: ObjectIdentifier,
+    pub accepted_policies: Vec<ObjectIdentifier>,
+    pub accuracy: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("the TSA credentials: {0}")]
+    Credentials(#[from] CredentialError),
+    #[error("the TSA serial-number state: {0}")]
+    Serials(#[from] SerialError),
+    #[error("the TSA accuracy must be at least one second (genTime has whole seconds)")]
+    Accuracy,
+}
 
 /// Answers time-stamp requests.
 pub struct TimeStampAuthority {
@@ -38,6 +66,38 @@ impl TimeStampAuthority {
             serials,
             clock,
         }
+    }
+
+    /// Loads the credentials, opens the serial state and guards the chosen clock.
+    pub fn from_settings(settings: &TsaSettings) -> Result<Self, SetupError> {
+        if settings.accuracy < Duration::from_secs(1) {
+            return Err(SetupError::Accuracy);
+        }
+        let signer = EcdsaP256Signer::from_pem_files(
+            &settings.cert,
+            &settings.key,
+            settings.chain.as_deref(),
+        )?;
+        let serials = DurableSerials::open(&settings.serial_state, SystemTime::now())?;
+        if settings.clock == ClockKind::Unchecked {
+            tracing::warn!("TSA clock synchronisation is NOT checked (clock = unchecked): development only");
+        }
+        let clock = ClockGuard::new(
+            settings.clock.source(),
+            settings.accuracy,
+            serials.previous_start(),
+        );
+        Ok(Self::new(
+            Arc::new(signer),
+            IssuePolicy {
+                default_policy: settings.policy,
+                accepted_policies: settings.accepted_policies.clone(),
+                accuracy: settings.accuracy,
+                include_tsa_name: true,
+            },
+            Box::new(serials),
+            clock,
+        ))
     }
 
     pub fn policy(&self) -> &IssuePolicy {

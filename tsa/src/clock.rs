@@ -42,6 +42,36 @@ pub enum ClockError {
     Unreadable(String),
 }
 
+/// Which clock a TSA trusts, as operators name it in configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClockKind {
+    /// [`KernelClock`]: trusted only while the kernel reports it synchronised.
+    Kernel,
+    /// [`UncheckedSystemClock`]: development only.
+    Unchecked,
+}
+
+impl std::str::FromStr for ClockKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "kernel" => Ok(ClockKind::Kernel),
+            "unchecked" => Ok(ClockKind::Unchecked),
+            other => Err(format!("unknown clock {other:?}: expected \"kernel\" or \"unchecked\"")),
+        }
+    }
+}
+
+impl ClockKind {
+    pub fn source(self) -> Box<dyn ClockSource> {
+        match self {
+            ClockKind::Kernel => Box::new(KernelClock),
+            ClockKind::Unchecked => Box::new(UncheckedSystemClock),
+        }
+    }
+}
+
 /// Where the time comes from.
 pub trait ClockSource: Send + Sync {
     fn read(&self) -> Result<ClockReading, ClockError>;

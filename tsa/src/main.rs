@@ -3,15 +3,14 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use anyhow::{Context, bail};
-use clap::{Parser, Subcommand, ValueEnum};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
 use der::asn1::ObjectIdentifier;
-use sealpost_tsa::authority::TimeStampAuthority;
-use sealpost_tsa::clock::{ClockGuard, ClockSource, KernelClock, UncheckedSystemClock};
-use sealpost_tsa::serial::DurableSerials;
-use sealpost_tsa::{EcdsaP256Signer, IssuePolicy, server};
+use sealpost_tsa::authority::{TimeStampAuthority, TsaSettings};
+use sealpost_tsa::clock::ClockKind;
+use sealpost_tsa::server;
 
 #[derive(Parser)]
 #[command(
@@ -28,14 +27,6 @@ struct Cli {
 enum Command {
     /// Serve RFC 3161 over HTTP: POST application/timestamp-query to / or /tsa.
     Serve(ServeArgs),
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum ClockChoice {
-    /// The system clock, trusted only while the kernel reports it synchronised (adjtimex).
-    Kernel,
-    /// The system clock without the synchronisation check (development only).
-    Unchecked,
 }
 
 #[derive(clap::Args)]
@@ -64,9 +55,10 @@ struct ServeArgs {
     /// Directory for the serial-number state.
     #[arg(long, default_value = "var/tsa")]
     state_dir: PathBuf,
-    /// Which clock to trust.
-    #[arg(long, value_enum, default_value = "kernel")]
-    clock: ClockChoice,
+    /// Which clock to trust: "kernel" (only while the kernel reports it synchronised) or
+    /// "unchecked" (development only).
+    #[arg(long, default_value = "kernel")]
+    clock: ClockKind,
     /// Tokio worker threads (0: one per core).
     #[arg(long, default_value_t = 0)]
     workers: usize,
@@ -84,36 +76,19 @@ fn main() -> anyhow::Result<()> {
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(args.log_json);
-    if args.accuracy_ms < 1000 {
-        bail!("--accuracy-ms must be at least 1000: genTime is given in whole seconds");
-    }
-    let accuracy = Duration::from_millis(args.accuracy_ms);
-    let signer = EcdsaP256Signer::from_pem_files(&args.cert, &args.key, args.chain.as_deref())
-        .context("loading the TSA credentials")?;
-    let serials = DurableSerials::open(&args.state_dir.join("serial"), SystemTime::now())
-        .context("opening the serial-number state")?;
-    let clock: Box<dyn ClockSource> = match args.clock {
-        ClockChoice::Kernel => Box::new(KernelClock),
-        ClockChoice::Unchecked => {
-            tracing::warn!(
-                "clock synchronisation is NOT checked (--clock unchecked): development only"
-            );
-            Box::new(UncheckedSystemClock)
-        }
-    };
-    let guard = ClockGuard::new(clock, accuracy, serials.previous_start());
-    let policy = IssuePolicy {
-        default_policy: args.policy,
-        accepted_policies: args.accept_policies,
-        accuracy,
-        include_tsa_name: true,
-    };
-    let authority = Arc::new(TimeStampAuthority::new(
-        Arc::new(signer),
-        policy,
-        Box::new(serials),
-        guard,
-    ));
+    let authority = Arc::new(
+        TimeStampAuthority::from_settings(&TsaSettings {
+            cert: args.cert,
+            key: args.key,
+            chain: args.chain,
+            serial_state: args.state_dir.join("serial"),
+            clock: args.clock,
+            policy: args.policy,
+            accepted_policies: args.accept_policies,
+            accuracy: Duration::from_millis(args.accuracy_ms),
+        })
+        .context("setting up the TSA")?,
+    );
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if args.workers > 0 {
         runtime.worker_threads(args.workers);

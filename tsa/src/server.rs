@@ -8,9 +8,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
@@ -27,7 +26,8 @@ pub const REPLY_CONTENT_TYPE: &str = "application/timestamp-reply";
 /// The TSA endpoint alone, to mount under a path of the caller's choice.
 pub fn endpoint(authority: Arc<TimeStampAuthority>) -> axum::routing::MethodRouter {
     post(timestamp)
-        .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+        // The handler enforces its own, smaller limit.
+        .layer(DefaultBodyLimit::disable())
         .with_state(authority)
 }
 
@@ -45,12 +45,10 @@ pub fn router(authority: Arc<TimeStampAuthority>) -> Router {
         })
 }
 
-async fn timestamp(
-    State(authority): State<Arc<TimeStampAuthority>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let content_type = headers
+async fn timestamp(State(authority): State<Arc<TimeStampAuthority>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let content_type = parts
+        .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
@@ -62,6 +60,26 @@ async fn timestamp(
         )
             .into_response();
     }
+    // Refuse on the declared length, before reading (and before `100 Continue`).
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > MAX_REQUEST_BYTES as u64) {
+        return too_large();
+    }
+    let body = match axum::body::to_bytes(body, MAX_REQUEST_BYTES).await {
+        Ok(body) => body,
+        Err(e) => {
+            let over_limit = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            if over_limit {
+                return too_large();
+            }
+            return (StatusCode::BAD_REQUEST, "the request body could not be read\n").into_response();
+        }
+    };
     let issued = authority.respond(&body);
     (
         [
@@ -69,6 +87,14 @@ async fn timestamp(
             (header::CACHE_CONTROL, "no-store"),
         ],
         issued.response,
+    )
+        .into_response()
+}
+
+fn too_large() -> Response {
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("a time-stamp query has at most {MAX_REQUEST_BYTES} bytes\n"),
     )
         .into_response()
 }

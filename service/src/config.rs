@@ -1,0 +1,421 @@
+//! Configuration: one TOML file, every key overridable by a `SEALPOST_*` environment variable
+//! (`tsa.clock` is `SEALPOST_TSA_CLOCK`), every value validated at start with every problem
+//! reported at once. Without a file, the embedded defaults serve the development PKI that
+//! `make run` creates under `certs/dev/`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use der::asn1::ObjectIdentifier;
+use sealpost_tsa::authority::TsaSettings;
+use sealpost_tsa::clock::ClockKind;
+use serde::Deserialize;
+
+/// The settings as written (file, environment, defaults), before validation.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default = "defaults::listen")]
+    listen: String,
+    #[serde(default = "defaults::data_dir")]
+    data_dir: PathBuf,
+    #[serde(default = "defaults::log_format")]
+    log_format: String,
+    #[serde(default)]
+    tls: RawTls,
+    #[serde(default)]
+    tsa: RawTsa,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    #[serde(default = "defaults::tls_cert")]
+    cert: PathBuf,
+    #[serde(default = "defaults::tls_key")]
+    key: PathBuf,
+}
+
+impl Default for RawTls {
+    fn default() -> Self {
+        RawTls {
+            cert: defaults::tls_cert(),
+            key: defaults::tls_key(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTsa {
+    #[serde(default = "defaults::tsa_cert")]
+    cert: PathBuf,
+    #[serde(default = "defaults::tsa_key")]
+    key: PathBuf,
+    #[serde(default = "defaults::tsa_chain")]
+    chain: Option<PathBuf>,
+    #[serde(default = "defaults::tsa_clock")]
+    clock: String,
+    #[serde(default = "defaults::tsa_policy")]
+    policy: String,
+    #[serde(default)]
+    accept_policies: Vec<String>,
+    #[serde(default = "defaults::tsa_accuracy_ms")]
+    accuracy_ms: u64,
+}
+
+impl Default for RawTsa {
+    fn default() -> Self {
+        RawTsa {
+            cert: defaults::tsa_cert(),
+            key: defaults::tsa_key(),
+            chain: defaults::tsa_chain(),
+            clock: defaults::tsa_clock(),
+            policy: defaults::tsa_policy(),
+            accept_policies: Vec::new(),
+            accuracy_ms: defaults::tsa_accuracy_ms(),
+        }
+    }
+}
+
+mod defaults {
+    use std::path::PathBuf;
+
+    pub fn listen() -> String {
+        "127.0.0.1:8443".into()
+    }
+    pub fn data_dir() -> PathBuf {
+        "var".into()
+    }
+    pub fn log_format() -> String {
+        "text".into()
+    }
+    pub fn tls_cert() -> PathBuf {
+        "certs/dev/tls-chain.pem".into()
+    }
+    pub fn tls_key() -> PathBuf {
+        "certs/dev/tls.key".into()
+    }
+    pub fn tsa_cert() -> PathBuf {
+        "certs/dev/tsa.pem".into()
+    }
+    pub fn tsa_key() -> PathBuf {
+        "certs/dev/tsa.key".into()
+    }
+    pub fn tsa_chain() -> Option<PathBuf> {
+        Some("certs/dev/issuing-ca.pem".into())
+    }
+    pub fn tsa_clock() -> String {
+        "kernel".into()
+    }
+    pub fn tsa_policy() -> String {
+        "0.4.0.2023.1.1".into()
+    }
+    pub fn tsa_accuracy_ms() -> u64 {
+        1000
+    }
+}
+
+/// How an environment variable's text becomes a TOML value.
+#[derive(Clone, Copy)]
+enum Kind {
+    Text,
+    Integer,
+    /// Comma-separated.
+    List,
+}
+
+/// Every key, for the environment overrides.
+const KEYS: &[(&str, Kind)] = &[
+    ("listen", Kind::Text),
+    ("data_dir", Kind::Text),
+    ("log_format", Kind::Text),
+    ("tls.cert", Kind::Text),
+    ("tls.key", Kind::Text),
+    ("tsa.cert", Kind::Text),
+    ("tsa.key", Kind::Text),
+    ("tsa.chain", Kind::Text),
+    ("tsa.clock", Kind::Text),
+    ("tsa.policy", Kind::Text),
+    ("tsa.accept_policies", Kind::List),
+    ("tsa.accuracy_ms", Kind::Integer),
+];
+
+/// Environment variables with the prefix that are not settings.
+const NOT_SETTINGS: &[&str] = &["SEALPOST_CONFIG", "SEALPOST_LOG"];
+
+fn env_name(key: &str) -> String {
+    format!("SEALPOST_{}", key.replace('.', "_").to_uppercase())
+}
+
+/// Every problem found, reported together.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n  - {}", problems.join("\n  - "))]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+/// How logs are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub log_format: LogFormat,
+    pub tls_cert: PathBuf,
+    pub tls_key: PathBuf,
+    pub tsa: TsaSettings,
+}
+
+impl Config {
+    /// Reads `file` (if any), applies the `SEALPOST_*` variables of `env`, validates.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut problems = Vec::new();
+        let mut table = match file {
+            Some(path) => match std::fs::read_to_string(path) {
+                Ok(text) => match text.parse::<toml::Table>() {
+                    Ok(t) => t,
+                    Err(e) => {
+                        return Err(ConfigError {
+                            problems: vec![format!("{}: {e}", path.display())],
+                        });
+                    }
+                },
+                Err(e) => {
+                    return Err(ConfigError {
+                        problems: vec![format!("{}: {e}", path.display())],
+                    });
+                }
+            },
+            None => toml::Table::new(),
+        };
+        let known: BTreeMap<String, (&str, Kind)> = KEYS
+            .iter()
+            .map(|(key, kind)| (env_name(key), (*key, *kind)))
+            .collect();
+        for (name, value) in env {
+            if !name.starts_with("SEALPOST_") || NOT_SETTINGS.contains(&name.as_str()) {
+                continue;
+            }
+            let Some((key, kind)) = known.get(&name) else {
+                problems.push(format!("{name}: no such setting"));
+                continue;
+            };
+            let value = match kind {
+                Kind::Text => toml::Value::String(value),
+                Kind::Integer => match value.trim().parse::<i64>() {
+                    Ok(n) => toml::Value::Integer(n),
+                    Err(_) => {
+                        problems.push(format!("{name}: {value:?} is not a whole number"));
+                        continue;
+                    }
+                },
+                Kind::List => toml::Value::Array(
+                    value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(|s| toml::Value::String(s.to_owned()))
+                        .collect(),
+                ),
+            };
+            set_path(&mut table, key, value);
+        }
+        let raw = match RawConfig::deserialize(toml::Value::Table(table)) {
+            Ok(raw) => raw,
+            Err(e) => {
+                problems.push(e.to_string().trim().to_owned());
+                return Err(ConfigError { problems });
+            }
+        };
+        let config = raw.validate(&mut problems);
+        match config {
+            Some(c) if problems.is_empty() => Ok(c),
+            _ => Err(ConfigError { problems }),
+        }
+    }
+}
+
+fn set_path(table: &mut toml::Table, key: &str, value: toml::Value) {
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let last = parts.pop().unwrap_or(key);
+    let mut current = table;
+    for part in parts {
+        let entry = current
+            .entry(part.to_owned())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        let toml::Value::Table(t) = entry else {
+            return;
+        };
+        current = t;
+    }
+    current.insert(last.to_owned(), value);
+}
+
+fn readable(path: &Path, what: &str, problems: &mut Vec<String>) {
+    if let Err(e) = std::fs::File::open(path) {
+        problems.push(format!("{what} {}: {e}", path.display()));
+    }
+}
+
+impl RawConfig {
+    fn validate(self, problems: &mut Vec<String>) -> Option<Config> {
+        let listen = self
+            .listen
+            .parse::<SocketAddr>()
+            .map_err(|e| problems.push(format!("listen {:?}: {e}", self.listen)))
+            .ok();
+        let log_format = match self.log_format.as_str() {
+            "text" => Some(LogFormat::Text),
+            "json" => Some(LogFormat::Json),
+            other => {
+                problems.push(format!("log_format {other:?}: expected \"text\" or \"json\""));
+                None
+            }
+        };
+        readable(&self.tls.cert, "tls.cert", problems);
+        readable(&self.tls.key, "tls.key", problems);
+        readable(&self.tsa.cert, "tsa.cert", problems);
+        readable(&self.tsa.key, "tsa.key", problems);
+        if let Some(chain) = &self.tsa.chain {
+            readable(chain, "tsa.chain", problems);
+        }
+        let clock = self
+            .tsa
+            .clock
+            .parse::<ClockKind>()
+            .map_err(|e| problems.push(format!("tsa.clock: {e}")))
+            .ok();
+        let mut oid = |what: &str, text: &str| {
+            text.parse::<ObjectIdentifier>()
+                .map_err(|e| problems.push(format!("{what} {text:?}: not an OID ({e})")))
+                .ok()
+        };
+        let policy = oid("tsa.policy", &self.tsa.policy);
+        let accepted: Vec<Option<ObjectIdentifier>> = self
+            .tsa
+            .accept_policies
+            .iter()
+            .map(|p| oid("tsa.accept_policies", p))
+            .collect();
+        if self.tsa.accuracy_ms < 1000 {
+            problems.push(format!(
+                "tsa.accuracy_ms {}: at least 1000 (genTime has whole seconds)",
+                self.tsa.accuracy_ms
+            ));
+        }
+        Some(Config {
+            listen: listen?,
+            log_format: log_format?,
+            tls_cert: self.tls.cert,
+            tls_key: self.tls.key,
+            tsa: TsaSettings {
+                cert: self.tsa.cert,
+                key: self.tsa.key,
+                chain: self.tsa.chain,
+                serial_state: self.data_dir.join("tsa").join("serial"),
+                clock: clock?,
+                policy: policy?,
+                accepted_policies: accepted.into_iter().collect::<Option<Vec<_>>>()?,
+                accuracy: Duration::from_millis(self.tsa.accuracy_ms),
+            },
+            data_dir: self.data_dir,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn files(dir: &Path) -> Vec<(String, String)> {
+        for f in ["tls.pem", "tls.key", "tsa.pem", "tsa.key", "chain.pem"] {
+            std::fs::write(dir.join(f), "x").expect("write");
+        }
+        let p = |f: &str| dir.join(f).display().to_string();
+        vec![
+            ("SEALPOST_TLS_CERT".into(), p("tls.pem")),
+            ("SEALPOST_TLS_KEY".into(), p("tls.key")),
+            ("SEALPOST_TSA_CERT".into(), p("tsa.pem")),
+            ("SEALPOST_TSA_KEY".into(), p("tsa.key")),
+            ("SEALPOST_TSA_CHAIN".into(), p("chain.pem")),
+        ]
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("sealpost-config-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        dir
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let dir = temp_dir("override");
+        let file = dir.join("sealpost.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:1\"\n[tsa]\nclock = \"kernel\"\n").expect("write");
+        let mut vars = files(&dir);
+        vars.extend(env(&[
+            ("SEALPOST_TSA_CLOCK", "unchecked"),
+            ("SEALPOST_TSA_ACCEPT_POLICIES", "1.2.3.4, 1.2.3.5"),
+            ("PATH", "/usr/bin"),
+        ]));
+        let config = Config::load(Some(&file), vars).expect("valid");
+        assert_eq!(config.listen.port(), 1);
+        assert_eq!(config.tsa.clock, ClockKind::Unchecked);
+        assert_eq!(config.tsa.accepted_policies.len(), 2);
+        assert_eq!(config.tsa.serial_state, Path::new("var/tsa/serial"));
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let dir = temp_dir("problems");
+        let file = dir.join("sealpost.toml");
+        std::fs::write(&file, "listen = \"nowhere\"\n[tsa]\nclock = \"sundial\"\npolicy = \"x\"\naccuracy_ms = 10\n")
+            .expect("write");
+        let mut vars = env(&[("SEALPOST_TLS_CERT", "/nonexistent/tls.pem"), ("SEALPOST_TYPO", "1")]);
+        vars.push(("SEALPOST_TSA_ACCURACY_MS".into(), "soon".into()));
+        let err = Config::load(Some(&file), vars).expect_err("invalid");
+        let all = err.problems.join("\n");
+        for expected in [
+            "SEALPOST_TYPO: no such setting",
+            "SEALPOST_TSA_ACCURACY_MS",
+            "listen \"nowhere\"",
+            "tls.cert /nonexistent/tls.pem",
+            "tsa.clock",
+            "tsa.policy \"x\"",
+            "tsa.accuracy_ms 10",
+        ] {
+            assert!(all.contains(expected), "{expected:?} missing from:\n{all}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_file_is_an_error() {
+        let dir = temp_dir("unknown");
+        let file = dir.join("sealpost.toml");
+        std::fs::write(&file, "[tsa]\nclokc = \"kernel\"\n").expect("write");
+        let err = Config::load(Some(&file), files(&dir)).expect_err("typo");
+        assert!(err.problems.join("\n").contains("clokc"), "{err}");
+    }
+}

@@ -1,0 +1,113 @@
+//! `sealpost`: the registered-delivery service and its administration.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use sealpost::adapters::{http, tls};
+use sealpost::config::{Config, LogFormat};
+use sealpost_pki::{DEV_PKCS12_PASSWORD, DevPki};
+use sealpost_tsa::authority::TimeStampAuthority;
+
+#[derive(Parser)]
+#[command(name = "sealpost", version, about = "Sealpost electronic registered delivery")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the service: every endpoint on one HTTPS port.
+    Serve {
+        /// TOML configuration file (default: none, the embedded defaults; env SEALPOST_CONFIG).
+        #[arg(long, env = "SEALPOST_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Development PKI.
+    Pki {
+        #[command(subcommand)]
+        command: PkiCommand,
+    },
+    /// Validate the configuration and print it.
+    CheckConfig {
+        #[arg(long, env = "SEALPOST_CONFIG")]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum PkiCommand {
+    /// Create a development PKI: root and issuing CA, TSA, seal, TLS server and two sender
+    /// certificates, PKCS#12 bundles for the senders. Refuses a directory that has one.
+    Init {
+        #[arg(long)]
+        dir: PathBuf,
+        /// Password of the PKCS#12 bundles.
+        #[arg(long, default_value = DEV_PKCS12_PASSWORD)]
+        pkcs12_password: String,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Serve { config } => serve(load_config(config)?),
+        Command::CheckConfig { config } => {
+            println!("{:#?}", load_config(config)?);
+            Ok(())
+        }
+        Command::Pki {
+            command: PkiCommand::Init {
+                dir,
+                pkcs12_password,
+            },
+        } => {
+            let pki = DevPki::generate(SystemTime::now()).context("generating the PKI")?;
+            let written = pki.write_to(&dir, &pkcs12_password)?;
+            println!(
+                "development PKI written to {} ({} files); trust anchor: {}",
+                dir.display(),
+                written.len(),
+                dir.join("root-ca.pem").display()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn load_config(file: Option<PathBuf>) -> anyhow::Result<Config> {
+    Ok(Config::load(file.as_deref(), std::env::vars())?)
+}
+
+fn serve(config: Config) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SEALPOST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Json => logs.json().init(),
+        LogFormat::Text => logs.init(),
+    }
+    let tsa = Arc::new(
+        TimeStampAuthority::from_settings(&config.tsa).context("setting up the embedded TSA")?,
+    );
+    let tls = tls::server_config(&config.tls_cert, &config.tls_key)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("listening on {}", config.listen))?;
+        tracing::info!(address = %listener.local_addr()?, "sealpost listening (https)");
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("shutting down");
+        };
+        http::serve_tls(listener, tls, http::router(tsa), shutdown).await;
+        Ok(())
+    })
+}

@@ -1,0 +1,257 @@
+//! The harness for end-to-end and interop tests: finds (and if needed builds) the project's
+//! binaries, starts them on free loopback ports, runs third-party tools. A missing tool is a
+//! test failure that says how to install it (`make deps`), never a silent skip.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_owned()
+}
+
+/// The shared interop samples (`../shared/interop-samples` beside the clone, or
+/// `$INTEROP_SAMPLES`).
+pub fn samples_dir() -> PathBuf {
+    let dir = std::env::var_os("INTEROP_SAMPLES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("../shared/interop-samples"));
+    assert!(
+        dir.join("README.md").exists(),
+        "interop samples not found at {} (set INTEROP_SAMPLES)",
+        dir.display()
+    );
+    dir
+}
+
+/// The path of one of the workspace's binaries, built with the profile of this test binary.
+pub fn binary(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/<profile>/deps/<test> -> target/<profile>/<name>
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target profile directory");
+    let path = profile_dir.join(name);
+    BUILT.get_or_init(|| {
+        let release = profile_dir.file_name().is_some_and(|n| n == "release");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(workspace_root())
+            .args(["build", "--bins", "-p", "sealpost", "-p", "sealpost-tsa"]);
+        if release {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("running cargo build");
+        assert!(status.success(), "cargo build of the binaries failed");
+    });
+    assert!(path.exists(), "{} was not built", path.display());
+    path
+}
+
+/// A fresh directory under the target directory, removed first if it exists.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = workspace_root()
+        .join("target")
+        .join("interop-scratch")
+        .join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// Fails with installation advice when a third-party tool is missing.
+pub fn require_tool(program: &str, probe: &[&str]) {
+    let ok = Command::new(program)
+        .args(probe)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "{program} is required for this test: run `make deps`");
+}
+
+/// Runs a command, failing the test with its output when it cannot be started.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A development PKI made by `sealpost pki init`.
+pub fn dev_pki(name: &str) -> PathBuf {
+    let dir = scratch_dir(name).join("pki");
+    let out = run(Command::new(binary("sealpost")).args(["pki", "init", "--dir"]).arg(&dir));
+    assert!(out.status.success(), "pki init failed: {}", text(&out.stderr));
+    dir
+}
+
+/// A running server process, stopped when dropped.
+#[derive(Debug)]
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Server {
+    /// Starts `cmd`, which must log `... listening ... address=<ip:port>` on stderr.
+    pub fn start(mut cmd: Command) -> Server {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .env("NO_COLOR", "1")
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if !sent {
+                    if let Some(addr) = line
+                        .split("address=")
+                        .nth(1)
+                        .and_then(|rest| rest.split_whitespace().next())
+                        .and_then(|a| a.parse::<SocketAddr>().ok())
+                    {
+                        let _ = tx.send(addr);
+                        sent = true;
+                    }
+                }
+                eprintln!("[server] {line}");
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("{cmd:?} did not report its listening address");
+            }
+        };
+        Server { child, addr }
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `sealpost-tsa serve` with the TSA credentials of a dev PKI.
+pub fn start_tsa(pki: &Path, extra: &[&str]) -> Server {
+    let mut cmd = Command::new(binary("sealpost-tsa"));
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--clock", "unchecked", "--workers", "1"])
+        .arg("--cert")
+        .arg(pki.join("tsa.pem"))
+        .arg("--key")
+        .arg(pki.join("tsa.key"))
+        .arg("--chain")
+        .arg(pki.join("issuing-ca.pem"))
+        .arg("--state-dir")
+        .arg(pki.with_file_name("tsa-state"))
+        .args(extra);
+    Server::start(cmd)
+}
+
+/// A raw HTTP/1.1 exchange (Connection: close): status, headers (lower-case names) and body.
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Sends `head` (request line and headers, without the final blank line) and `body` as is.
+pub fn http_raw(addr: SocketAddr, head: &str, body: &[u8]) -> HttpResponse {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let mut request = format!("{head}\r\nHost: {addr}\r\nConnection: close\r\n\r\n").into_bytes();
+    request.extend_from_slice(body);
+    // The server may answer (413) and close before reading everything: ignore write errors.
+    let _ = stream.write_all(&request);
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no HTTP response: {:?}", text(&raw)));
+    let head_text = text(&raw[..split]);
+    let mut lines = head_text.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("status line");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    if head_text
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        body = dechunk(&body);
+    }
+    HttpResponse {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(end) = data.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(text(&data[..end]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        let start = end + 2;
+        out.extend_from_slice(&data[start..(start + size).min(data.len())]);
+        data = data.get(start + size + 2..).unwrap_or_default();
+    }
+    out
+}
+
+/// POSTs a time-stamp query.
+pub fn post_query(addr: SocketAddr, body: &[u8]) -> HttpResponse {
+    http_raw(
+        addr,
+        &format!(
+            "POST /tsa HTTP/1.1\r\nContent-Type: application/timestamp-query\r\nContent-Length: {}",
+            body.len()
+        ),
+        body,
+    )
+}
