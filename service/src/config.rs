@@ -283,7 +283,9 @@ impl RawConfig {
             "text" => Some(LogFormat::Text),
             "json" => Some(LogFormat::Json),
             other => {
-                problems.push(format!("log_format {other:?}: expected \"text\" or \"json\""));
+                problems.push(format!(
+                    "log_format {other:?}: expected \"text\" or \"json\""
+                ));
                 None
             }
         };
@@ -364,7 +366,8 @@ mod tests {
     }
 
     fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("sealpost-config-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("sealpost-config-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("mkdir");
         dir
     }
@@ -373,7 +376,11 @@ mod tests {
     fn environment_overrides_the_file() {
         let dir = temp_dir("override");
         let file = dir.join("sealpost.toml");
-        std::fs::write(&file, "listen = \"127.0.0.1:1\"\n[tsa]\nclock = \"kernel\"\n").expect("write");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:1\"\n[tsa]\nclock = \"kernel\"\n",
+        )
+        .expect("write");
         let mut vars = files(&dir);
         vars.extend(env(&[
             ("SEALPOST_TSA_CLOCK", "unchecked"),
@@ -391,9 +398,15 @@ mod tests {
     fn every_problem_is_reported_at_once() {
         let dir = temp_dir("problems");
         let file = dir.join("sealpost.toml");
-        std::fs::write(&file, "listen = \"nowhere\"\n[tsa]\nclock = \"sundial\"\npolicy = \"x\"\naccuracy_ms = 10\n")
-            .expect("write");
-        let mut vars = env(&[("SEALPOST_TLS_CERT", "/nonexistent/tls.pem"), ("SEALPOST_TYPO", "1")]);
+        std::fs::write(
+            &file,
+            "listen = \"nowhere\"\n[tsa]\nclock = \"sundial\"\npolicy = \"x\"\naccuracy_ms = 10\n",
+        )
+        .expect("write");
+        let mut vars = env(&[
+            ("SEALPOST_TLS_CERT", "/nonexistent/tls.pem"),
+            ("SEALPOST_TYPO", "1"),
+        ]);
         vars.push(("SEALPOST_TSA_ACCURACY_MS".into(), "soon".into()));
         let err = Config::load(Some(&file), vars).expect_err("invalid");
         let all = err.problems.join("\n");

@@ -12,7 +12,11 @@ use sealpost_pki::{DEV_PKCS12_PASSWORD, DevPki};
 use sealpost_tsa::authority::TimeStampAuthority;
 
 #[derive(Parser)]
-#[command(name = "sealpost", version, about = "Sealpost electronic registered delivery")]
+#[command(
+    name = "sealpost",
+    version,
+    about = "Sealpost electronic registered delivery"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -59,10 +63,11 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Pki {
-            command: PkiCommand::Init {
-                dir,
-                pkcs12_password,
-            },
+            command:
+                PkiCommand::Init {
+                    dir,
+                    pkcs12_password,
+                },
         } => {
             let pki = DevPki::generate(SystemTime::now()).context("generating the PKI")?;
             let written = pki.write_to(&dir, &pkcs12_password)?;

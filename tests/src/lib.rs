@@ -45,8 +45,14 @@ pub fn binary(name: &str) -> PathBuf {
         let release = profile_dir.file_name().is_some_and(|n| n == "release");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.current_dir(workspace_root())
-            .args(["build", "--bins", "-p", "sealpost", "-p", "sealpost-tsa"]);
+        cmd.current_dir(workspace_root()).args([
+            "build",
+            "--bins",
+            "-p",
+            "sealpost",
+            "-p",
+            "sealpost-tsa",
+        ]);
         if release {
             cmd.arg("--release");
         }
@@ -79,6 +85,17 @@ pub fn require_tool(program: &str, probe: &[&str]) {
     assert!(ok, "{program} is required for this test: run `make deps`");
 }
 
+/// The Python interpreter of the interop virtualenv (`make deps` creates `tests/.venv`).
+pub fn python() -> PathBuf {
+    let venv = workspace_root().join("tests/.venv/bin/python3");
+    assert!(
+        venv.exists(),
+        "{} is missing: run `make deps` to create the interop virtualenv",
+        venv.display()
+    );
+    venv
+}
+
 /// Runs a command, failing the test with its output when it cannot be started.
 pub fn run(cmd: &mut Command) -> Output {
     cmd.output()
@@ -92,8 +109,14 @@ pub fn text(bytes: &[u8]) -> String {
 /// A development PKI made by `sealpost pki init`.
 pub fn dev_pki(name: &str) -> PathBuf {
     let dir = scratch_dir(name).join("pki");
-    let out = run(Command::new(binary("sealpost")).args(["pki", "init", "--dir"]).arg(&dir));
-    assert!(out.status.success(), "pki init failed: {}", text(&out.stderr));
+    let out = run(Command::new(binary("sealpost"))
+        .args(["pki", "init", "--dir"])
+        .arg(&dir));
+    assert!(
+        out.status.success(),
+        "pki init failed: {}",
+        text(&out.stderr)
+    );
     dir
 }
 
@@ -159,16 +182,24 @@ impl Drop for Server {
 /// Starts `sealpost-tsa serve` with the TSA credentials of a dev PKI.
 pub fn start_tsa(pki: &Path, extra: &[&str]) -> Server {
     let mut cmd = Command::new(binary("sealpost-tsa"));
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--clock", "unchecked", "--workers", "1"])
-        .arg("--cert")
-        .arg(pki.join("tsa.pem"))
-        .arg("--key")
-        .arg(pki.join("tsa.key"))
-        .arg("--chain")
-        .arg(pki.join("issuing-ca.pem"))
-        .arg("--state-dir")
-        .arg(pki.with_file_name("tsa-state"))
-        .args(extra);
+    cmd.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--clock",
+        "unchecked",
+        "--workers",
+        "1",
+    ])
+    .arg("--cert")
+    .arg(pki.join("tsa.pem"))
+    .arg("--key")
+    .arg(pki.join("tsa.key"))
+    .arg("--chain")
+    .arg(pki.join("issuing-ca.pem"))
+    .arg("--state-dir")
+    .arg(pki.with_file_name("tsa-state"))
+    .args(extra);
     Server::start(cmd)
 }
 

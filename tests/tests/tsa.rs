@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 
 use sealpost_interop::{
-    HttpResponse, dev_pki, http_raw, post_query, require_tool, run, start_tsa, text,
+    HttpResponse, dev_pki, http_raw, post_query, python, require_tool, run, start_tsa, text,
     workspace_root,
 };
 use sealpost_tsa::verify::granted_token;
@@ -36,10 +36,15 @@ fn openssl_ts_verifies_tokens_from_sealpost_tsa() {
     std::fs::write(dir.join("letter.pdf"), b"%PDF-1.7 a registered letter").expect("data");
     let root = pki.join("root-ca.pem").display().to_string();
     let untrusted = pki.join("tsa-chain.pem").display().to_string();
-    let trust = TrustStore::new([sealpost_tsa::signer::read_pem_certificates(&pki.join("root-ca.pem"))
-        .expect("root")
-        .remove(0)])
-    .with_certificates(sealpost_tsa::signer::read_pem_certificates(&pki.join("tsa-chain.pem")).expect("chain"));
+    let trust =
+        TrustStore::new([
+            sealpost_tsa::signer::read_pem_certificates(&pki.join("root-ca.pem"))
+                .expect("root")
+                .remove(0),
+        ])
+        .with_certificates(
+            sealpost_tsa::signer::read_pem_certificates(&pki.join("tsa-chain.pem")).expect("chain"),
+        );
 
     let cases: [(&str, &[&str]); 6] = [
         ("certReq and nonce", &["-sha256", "-cert"]),
@@ -57,26 +62,71 @@ fn openssl_ts_verifies_tokens_from_sealpost_tsa() {
         let query = std::fs::read(dir.join("q.tsq")).expect("query");
         let resp = post_query(tsa.addr, &query);
         assert_eq!(resp.status, 200, "{name}");
-        assert_eq!(resp.header("content-type"), Some("application/timestamp-reply"));
+        assert_eq!(
+            resp.header("content-type"),
+            Some("application/timestamp-reply")
+        );
         std::fs::write(dir.join("r.tsr"), &resp.body).expect("reply");
 
         let (_, out) = openssl(
-            &["ts", "-verify", "-in", "r.tsr", "-queryfile", "q.tsq", "-CAfile", &root, "-untrusted", &untrusted],
+            &[
+                "ts",
+                "-verify",
+                "-in",
+                "r.tsr",
+                "-queryfile",
+                "q.tsq",
+                "-CAfile",
+                &root,
+                "-untrusted",
+                &untrusted,
+            ],
             &dir,
         );
-        assert!(out.contains("Verification: OK"), "{name}: openssl ts -verify -queryfile: {out}");
+        assert!(
+            out.contains("Verification: OK"),
+            "{name}: openssl ts -verify -queryfile: {out}"
+        );
         let (_, out) = openssl(
-            &["ts", "-verify", "-in", "r.tsr", "-data", "letter.pdf", "-CAfile", &root, "-untrusted", &untrusted],
+            &[
+                "ts",
+                "-verify",
+                "-in",
+                "r.tsr",
+                "-data",
+                "letter.pdf",
+                "-CAfile",
+                &root,
+                "-untrusted",
+                &untrusted,
+            ],
             &dir,
         );
-        assert!(out.contains("Verification: OK"), "{name}: openssl ts -verify -data: {out}");
+        assert!(
+            out.contains("Verification: OK"),
+            "{name}: openssl ts -verify -data: {out}"
+        );
         // And against other data, openssl refuses it.
         std::fs::write(dir.join("other.pdf"), b"%PDF-1.7 another letter").expect("data");
         let (_, out) = openssl(
-            &["ts", "-verify", "-in", "r.tsr", "-data", "other.pdf", "-CAfile", &root, "-untrusted", &untrusted],
+            &[
+                "ts",
+                "-verify",
+                "-in",
+                "r.tsr",
+                "-data",
+                "other.pdf",
+                "-CAfile",
+                &root,
+                "-untrusted",
+                &untrusted,
+            ],
             &dir,
         );
-        assert!(out.contains("Verification: FAILED"), "{name}: other data accepted: {out}");
+        assert!(
+            out.contains("Verification: FAILED"),
+            "{name}: other data accepted: {out}"
+        );
 
         // Our own verifier agrees.
         verify_response(&resp.body, &query, &trust).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -84,13 +134,38 @@ fn openssl_ts_verifies_tokens_from_sealpost_tsa() {
 
     // The token carries the certificate exactly when asked.
     for (flag, expect_cert) in [("-cert", true), ("-no_nonce", false)] {
-        let (ok, out) = openssl(&["ts", "-query", "-data", "letter.pdf", flag, "-out", "q.tsq"], &dir);
+        let (ok, out) = openssl(
+            &["ts", "-query", "-data", "letter.pdf", flag, "-out", "q.tsq"],
+            &dir,
+        );
         assert!(ok, "{out}");
         let resp = post_query(tsa.addr, &std::fs::read(dir.join("q.tsq")).expect("query"));
         std::fs::write(dir.join("r.tsr"), &resp.body).expect("reply");
-        let (ok, out) = openssl(&["ts", "-reply", "-in", "r.tsr", "-token_out", "-out", "t.der"], &dir);
+        let (ok, out) = openssl(
+            &[
+                "ts",
+                "-reply",
+                "-in",
+                "r.tsr",
+                "-token_out",
+                "-out",
+                "t.der",
+            ],
+            &dir,
+        );
         assert!(ok, "{out}");
-        let (_, certs) = openssl(&["pkcs7", "-inform", "DER", "-in", "t.der", "-print_certs", "-noout"], &dir);
+        let (_, certs) = openssl(
+            &[
+                "pkcs7",
+                "-inform",
+                "DER",
+                "-in",
+                "t.der",
+                "-print_certs",
+                "-noout",
+            ],
+            &dir,
+        );
         assert_eq!(
             certs.contains("Sealpost Development Time-Stamping Unit"),
             expect_cert,
@@ -99,24 +174,42 @@ fn openssl_ts_verifies_tokens_from_sealpost_tsa() {
     }
 
     // A SHA-1 request is refused with badAlg, which openssl reads back.
-    let (ok, out) = openssl(&["ts", "-query", "-data", "letter.pdf", "-sha1", "-out", "q.tsq"], &dir);
+    let (ok, out) = openssl(
+        &[
+            "ts",
+            "-query",
+            "-data",
+            "letter.pdf",
+            "-sha1",
+            "-out",
+            "q.tsq",
+        ],
+        &dir,
+    );
     assert!(ok, "{out}");
     let resp = post_query(tsa.addr, &std::fs::read(dir.join("q.tsq")).expect("query"));
     assert_eq!(failure_of(&resp), Some(FailureInfo::BadAlg));
     std::fs::write(dir.join("r.tsr"), &resp.body).expect("reply");
     let (_, out) = openssl(&["ts", "-reply", "-in", "r.tsr", "-text"], &dir);
     assert!(out.contains("Status: Rejected"), "{out}");
-    assert!(out.contains("unrecognized or unsupported algorithm"), "{out}");
+    assert!(
+        out.contains("unrecognized or unsupported algorithm"),
+        "{out}"
+    );
     assert!(tsa.is_running());
 }
 
 #[test]
 fn python_rfc3161_client_verifies_tokens_from_sealpost_tsa() {
-    require_tool("python3", &["-c", "import rfc3161_client"]);
+    let python = python();
+    require_tool(
+        python.to_str().expect("path"),
+        &["-c", "import rfc3161_client"],
+    );
     let pki = dev_pki("rfc3161-client");
     let tsa = start_tsa(&pki, &[]);
     let script = workspace_root().join("tests/interop/rfc3161_client_check.py");
-    let out = run(Command::new("python3")
+    let out = run(Command::new(&python)
         .arg(&script)
         .arg(format!("http://{}/tsa", tsa.addr))
         .arg(pki.join("root-ca.pem"))
@@ -157,7 +250,10 @@ fn hostile_requests_get_clear_answers_and_never_stop_the_server() {
         );
         assert_eq!(too_big.status, 413, "Content-Length {length}");
     }
-    assert_eq!(http_raw(tsa.addr, "POST /nowhere HTTP/1.1\r\nContent-Length: 0", b"").status, 404);
+    assert_eq!(
+        http_raw(tsa.addr, "POST /nowhere HTTP/1.1\r\nContent-Length: 0", b"").status,
+        404
+    );
 
     // Time-stamp requests that are wrong: a TimeStampResp with the reason, HTTP 200.
     let mut good = Vec::new();
@@ -166,7 +262,10 @@ fn hostile_requests_get_clear_answers_and_never_stop_the_server() {
         good.extend(spec.to_der().expect("request"));
     }
     let mut version_2 = good.clone();
-    let at = version_2.windows(3).position(|w| w == [2, 1, 1]).expect("version");
+    let at = version_2
+        .windows(3)
+        .position(|w| w == [2, 1, 1])
+        .expect("version");
     version_2[at + 2] = 2;
     let mut random = vec![0u8; 300];
     for (i, b) in random.iter_mut().enumerate() {
@@ -174,10 +273,26 @@ fn hostile_requests_get_clear_answers_and_never_stop_the_server() {
     }
     let cases: Vec<(&str, Vec<u8>, FailureInfo)> = vec![
         ("empty", Vec::new(), FailureInfo::BadDataFormat),
-        ("truncated", good[..good.len() / 2].to_vec(), FailureInfo::BadDataFormat),
-        ("huge inner length", vec![0x30, 0x84, 0xff, 0xff, 0xff, 0xff, 0x02, 0x01, 0x01], FailureInfo::BadDataFormat),
-        ("indefinite length (BER)", vec![0x30, 0x80, 0x02, 0x01, 0x01, 0x00, 0x00], FailureInfo::BadDataFormat),
-        ("deep nesting", [vec![0x30, 0x82, 0x0f, 0xa0], vec![0x30; 4000]].concat(), FailureInfo::BadDataFormat),
+        (
+            "truncated",
+            good[..good.len() / 2].to_vec(),
+            FailureInfo::BadDataFormat,
+        ),
+        (
+            "huge inner length",
+            vec![0x30, 0x84, 0xff, 0xff, 0xff, 0xff, 0x02, 0x01, 0x01],
+            FailureInfo::BadDataFormat,
+        ),
+        (
+            "indefinite length (BER)",
+            vec![0x30, 0x80, 0x02, 0x01, 0x01, 0x00, 0x00],
+            FailureInfo::BadDataFormat,
+        ),
+        (
+            "deep nesting",
+            [vec![0x30, 0x82, 0x0f, 0xa0], vec![0x30; 4000]].concat(),
+            FailureInfo::BadDataFormat,
+        ),
         ("random bytes", random, FailureInfo::BadDataFormat),
         ("version 2", version_2, FailureInfo::BadRequest),
     ];

@@ -176,26 +176,36 @@ impl GenTime {
         self.since_epoch
     }
 
-    fn text(&self) -> String {
+    /// The DER value: `YYYYMMDDHHMMSS[.f]Z`, at most 25 bytes, written without formatting
+    /// machinery (this is on the token-issuing hot path).
+    pub fn der_value(&self) -> ([u8; 25], usize) {
+        fn push_digits(out: &mut [u8; 25], len: &mut usize, value: u32, digits: u32) {
+            for i in (0..digits).rev() {
+                out[*len] = b'0' + u8::try_from((value / 10u32.pow(i)) % 10).unwrap_or(0);
+                *len += 1;
+            }
+        }
         let dt = DateTime::from_unix_duration(Duration::from_secs(self.since_epoch.as_secs()))
             .unwrap_or(DateTime::INFINITY);
-        let mut s = format!(
-            "{:04}{:02}{:02}{:02}{:02}{:02}",
-            dt.year(),
-            dt.month(),
-            dt.day(),
-            dt.hour(),
-            dt.minutes(),
-            dt.seconds()
-        );
-        let nanos = self.since_epoch.subsec_nanos();
-        if nanos != 0 {
-            let frac = format!("{nanos:09}");
-            s.push('.');
-            s.push_str(frac.trim_end_matches('0'));
+        let mut out = [0u8; 25];
+        let mut len = 0;
+        push_digits(&mut out, &mut len, u32::from(dt.year()), 4);
+        for part in [dt.month(), dt.day(), dt.hour(), dt.minutes(), dt.seconds()] {
+            push_digits(&mut out, &mut len, u32::from(part), 2);
         }
-        s.push('Z');
-        s
+        let mut nanos = self.since_epoch.subsec_nanos();
+        if nanos != 0 {
+            let mut digits = 9;
+            while nanos % 10 == 0 {
+                nanos /= 10;
+                digits -= 1;
+            }
+            out[len] = b'.';
+            len += 1;
+            push_digits(&mut out, &mut len, nanos, digits);
+        }
+        out[len] = b'Z';
+        (out, len + 1)
     }
 
     fn parse(bytes: &[u8]) -> Option<Self> {
@@ -240,11 +250,12 @@ impl<'a> DecodeValue<'a> for GenTime {
 
 impl EncodeValue for GenTime {
     fn value_len(&self) -> der::Result<Length> {
-        Length::try_from(self.text().len())
+        Length::try_from(self.der_value().1)
     }
 
     fn encode_value(&self, writer: &mut impl Writer) -> der::Result<()> {
-        writer.write(self.text().as_bytes())
+        let (bytes, len) = self.der_value();
+        writer.write(&bytes[..len])
     }
 }
 
@@ -273,31 +284,35 @@ impl<'a> RawSet<'a> {
 
     /// The raw bytes of each element's TLV, in the order received.
     pub fn element_bytes(&self) -> impl Iterator<Item = der::Result<&'a [u8]>> + 'a {
-        let content = self.content;
-        let mut reader = SliceReader::new(content).ok();
-        std::iter::from_fn(move || {
-            let r = reader.as_mut()?;
-            if r.is_finished() {
-                return None;
-            }
-            let start = usize::try_from(r.position()).unwrap_or(usize::MAX);
-            let item = r.decode::<AnyRef<'a>>().and_then(|_| {
-                let end = usize::try_from(r.position())?;
-                content
-                    .get(start..end)
-                    .ok_or_else(|| Tag::Set.length_error())
-            });
-            if item.is_err() {
-                reader = None;
-            }
-            Some(item)
-        })
+        element_tlvs(self.content)
     }
 
     /// The DER of the SET itself (universal tag), as signatures over signed attributes need.
     pub fn to_set_der(&self) -> der::Result<Vec<u8>> {
         der::Encode::to_der(self)
     }
+}
+
+/// The raw TLVs that make up constructed content (a SEQUENCE's or a SET's), in order.
+pub fn element_tlvs<'a>(content: &'a [u8]) -> impl Iterator<Item = der::Result<&'a [u8]>> + 'a {
+    let mut reader = SliceReader::new(content).ok();
+    std::iter::from_fn(move || {
+        let r = reader.as_mut()?;
+        if r.is_finished() {
+            return None;
+        }
+        let start = usize::try_from(r.position()).unwrap_or(usize::MAX);
+        let item = r.decode::<AnyRef<'a>>().and_then(|_| {
+            let end = usize::try_from(r.position())?;
+            content
+                .get(start..end)
+                .ok_or_else(|| Tag::Set.length_error())
+        });
+        if item.is_err() {
+            reader = None;
+        }
+        Some(item)
+    })
 }
 
 impl FixedTag for RawSet<'_> {

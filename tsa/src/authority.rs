@@ -80,7 +80,9 @@ impl TimeStampAuthority {
         )?;
         let serials = DurableSerials::open(&settings.serial_state, SystemTime::now())?;
         if settings.clock == ClockKind::Unchecked {
-            tracing::warn!("TSA clock synchronisation is NOT checked (clock = unchecked): development only");
+            tracing::warn!(
+                "TSA clock synchronisation is NOT checked (clock = unchecked): development only"
+            );
         }
         let clock = ClockGuard::new(
             settings.clock.source(),

@@ -58,7 +58,9 @@ impl std::str::FromStr for ClockKind {
         match s {
             "kernel" => Ok(ClockKind::Kernel),
             "unchecked" => Ok(ClockKind::Unchecked),
-            other => Err(format!("unknown clock {other:?}: expected \"kernel\" or \"unchecked\"")),
+            other => Err(format!(
+                "unknown clock {other:?}: expected \"kernel\" or \"unchecked\""
+            )),
         }
     }
 }

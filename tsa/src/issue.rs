@@ -10,9 +10,8 @@ use der::{Decode, Encode, Tag, TagNumber, Tagged};
 use spki::AlgorithmIdentifierRef;
 
 use crate::asn1::{
-    Accuracy, Attribute, ContentInfo, EncapsulatedContentInfo, EssCertIdV2, GenTime,
-    IssuerAndSerialNumber, IssuerSerial, PkiStatusInfo, RawSet, SignedData, SignerInfo,
-    SigningCertificateV2, TimeStampReq, TimeStampResp, TstInfo, oid, status,
+    Accuracy, Attribute, EssCertIdV2, GenTime, IssuerAndSerialNumber, IssuerSerial, PkiStatusInfo,
+    RawSet, SigningCertificateV2, TimeStampReq, TimeStampResp, element_tlvs, oid, status,
 };
 use crate::signer::TimeStampSigner;
 
@@ -279,116 +278,251 @@ fn try_issue(
         "the clock reads a time that cannot be encoded".to_owned(),
     ))?;
     let identity = signer.identity();
+    let constants = &*CONSTANTS;
 
-    let mut serial_buf = [0u8; 17];
-    let tsa_name = identity.tsa_general_name();
-    let tst_info = TstInfo {
-        version: 1,
-        policy: token_policy,
-        message_imprint: request.message_imprint.clone(),
-        serial_number: IntRef::new(positive_integer(serial, &mut serial_buf))
-            .map_err(system_failure)?,
-        gen_time,
-        accuracy: Some(Accuracy::from_duration(policy.accuracy)),
-        ordering: false,
-        nonce: request.nonce,
-        tsa: if policy.include_tsa_name {
-            Some(AnyRef::try_from(tsa_name).map_err(system_failure)?)
-        } else {
-            None
-        },
-        extensions: None,
+    // The request's own TLVs, copied byte for byte: messageImprint, reqPolicy, nonce. The
+    // request parsed as DER above, so its elements are, in order: version, messageImprint,
+    // then the optional fields, each recognisable by its tag.
+    let request_content = AnyRef::from_der(request_der).map_err(system_failure)?;
+    let mut elements = element_tlvs(request_content.value()).skip(1);
+    let imprint = elements
+        .next()
+        .ok_or_else(|| bad_format("no message imprint"))?;
+    let imprint = imprint.map_err(system_failure)?;
+    let (mut requested_policy, mut nonce): (&[u8], &[u8]) = (&[], &[]);
+    for element in elements {
+        let element = element.map_err(system_failure)?;
+        match element.first() {
+            Some(&OBJECT_IDENTIFIER) => requested_policy = element,
+            Some(&INTEGER) => nonce = element,
+            _ => {}
+        }
     }
-    .to_der()
-    .map_err(system_failure)?;
+    let default_policy;
+    let policy_oid = if requested_policy.is_empty() {
+        default_policy = token_policy.to_der().map_err(system_failure)?;
+        &default_policy[..]
+    } else {
+        requested_policy
+    };
+    let mut serial_buf = [0u8; 17];
+    let (time, time_len) = gen_time.der_value();
+    let accuracy = Accuracy::from_duration(policy.accuracy)
+        .to_der()
+        .map_err(system_failure)?;
+    let tsa_name: &[Der<'_>] = if policy.include_tsa_name {
+        &[Der::Raw(identity.tsa_general_name())]
+    } else {
+        &[]
+    };
+    let tst_info = Der::Tlv(
+        SEQUENCE,
+        &[
+            Der::Raw(&[INTEGER, 1, 1]),
+            Der::Raw(policy_oid),
+            Der::Raw(imprint),
+            Der::Tlv(
+                INTEGER,
+                &[Der::Raw(positive_integer(serial, &mut serial_buf))],
+            ),
+            Der::Tlv(GENERALIZED_TIME, &[Der::Raw(&time[..time_len])]),
+            Der::Raw(&accuracy),
+            Der::Raw(nonce),
+            Der::Optional(CONTEXT_0, tsa_name),
+        ],
+    )
+    .to_vec();
 
-    // Signed attributes, DER-sorted: contentType, messageDigest, signingCertificateV2.
+    // Signed attributes, DER-sorted: contentType, messageDigest, signingCertificateV2. The
+    // signature covers them as a SET; the SignerInfo carries them as [0].
     let tst_digest = digest::digest(&digest::SHA256, &tst_info);
-    let message_digest = message_digest_attribute(tst_digest.as_ref()).map_err(system_failure)?;
-    let mut attrs: [&[u8]; 3] = [
-        &ATTR_CONTENT_TYPE_TST_INFO,
+    let message_digest = Der::Tlv(
+        SEQUENCE,
+        &[
+            Der::Raw(&constants.message_digest_oid),
+            Der::Tlv(
+                SET,
+                &[Der::Tlv(OCTET_STRING, &[Der::Raw(tst_digest.as_ref())])],
+            ),
+        ],
+    )
+    .to_vec();
+    let mut sorted: [&[u8]; 3] = [
+        &constants.content_type_attribute,
         &message_digest,
         identity.signing_certificate_attribute(),
     ];
-    attrs.sort_unstable();
-    let signed_attrs_content = attrs.concat();
-    let signed_attrs = RawSet::from_content(&signed_attrs_content);
+    sorted.sort_unstable();
+    let attrs = sorted.map(Der::Raw);
     let signature = signer
-        .sign(&signed_attrs.to_set_der().map_err(system_failure)?)
+        .sign(&Der::Tlv(SET, &attrs).to_vec())
         .map_err(system_failure)?;
 
-    let signer_info = SignerInfo {
-        version: 1,
-        sid: AnyRef::try_from(identity.issuer_and_serial()).map_err(system_failure)?,
-        digest_algorithm: SHA256_ALGORITHM,
-        signed_attrs: Some(signed_attrs),
-        signature_algorithm: AlgorithmIdentifierRef {
+    let certificates: &[Der<'_>] = if request.cert_req {
+        &[Der::Raw(identity.certificate_set())]
+    } else {
+        &[]
+    };
+    let signer_info = Der::Tlv(
+        SEQUENCE,
+        &[
+            Der::Raw(&[INTEGER, 1, 1]),
+            Der::Raw(identity.issuer_and_serial()),
+            Der::Raw(&constants.sha256_algorithm),
+            Der::Tlv(CONTEXT_0, &attrs),
+            Der::Raw(&constants.ecdsa_with_sha256_algorithm),
+            Der::Tlv(OCTET_STRING, &[Der::Raw(&signature)]),
+        ],
+    );
+    let signed_data = Der::Tlv(
+        SEQUENCE,
+        &[
+            Der::Raw(&[INTEGER, 1, 3]),
+            Der::Tlv(SET, &[Der::Raw(&constants.sha256_algorithm)]),
+            Der::Tlv(
+                SEQUENCE,
+                &[
+                    Der::Raw(&constants.ct_tst_info_oid),
+                    Der::Tlv(CONTEXT_0, &[Der::Tlv(OCTET_STRING, &[Der::Raw(&tst_info)])]),
+                ],
+            ),
+            Der::Optional(CONTEXT_0, certificates),
+            Der::Tlv(SET, &[signer_info]),
+        ],
+    );
+    // TimeStampResp { PKIStatusInfo { granted }, ContentInfo { signedData, [0] SignedData } }.
+    Ok(Der::Tlv(
+        SEQUENCE,
+        &[
+            Der::Raw(&[SEQUENCE, 3, INTEGER, 1, status::GRANTED]),
+            Der::Tlv(
+                SEQUENCE,
+                &[
+                    Der::Raw(&constants.signed_data_oid),
+                    Der::Tlv(CONTEXT_0, &[signed_data]),
+                ],
+            ),
+        ],
+    )
+    .to_vec())
+}
+
+const INTEGER: u8 = 0x02;
+const OCTET_STRING: u8 = 0x04;
+const OBJECT_IDENTIFIER: u8 = 0x06;
+const GENERALIZED_TIME: u8 = 0x18;
+const SEQUENCE: u8 = 0x30;
+const SET: u8 = 0x31;
+const CONTEXT_0: u8 = 0xa0;
+
+/// DER to write, as a tree on the stack: issuing assembles tokens with this rather than with
+/// the derived encoders, which allocate and recompute nested lengths at every level. It is
+/// written back to front into one buffer (children first, then the header in front of them),
+/// so every length is known when its header is written. `the_response_is_der` checks that the
+/// result is the DER the derived decoders and encoders agree on.
+#[derive(Clone, Copy)]
+enum Der<'a> {
+    /// Bytes that are already DER.
+    Raw(&'a [u8]),
+    /// A TLV whose content is the concatenation of its parts.
+    Tlv(u8, &'a [Der<'a>]),
+    /// Like `Tlv`, or nothing at all when there are no parts.
+    Optional(u8, &'a [Der<'a>]),
+}
+
+impl Der<'_> {
+    /// At least the encoded length (a header takes at most 6 bytes here).
+    fn bound(&self) -> usize {
+        match self {
+            Der::Raw(bytes) => bytes.len(),
+            Der::Tlv(_, parts) | Der::Optional(_, parts) => {
+                6 + parts.iter().map(Der::bound).sum::<usize>()
+            }
+        }
+    }
+
+    /// Writes `self` so that it ends at `end`; returns where it starts.
+    fn write_back(&self, buf: &mut [u8], end: usize) -> usize {
+        match self {
+            Der::Raw(bytes) => {
+                let start = end - bytes.len();
+                buf[start..end].copy_from_slice(bytes);
+                start
+            }
+            Der::Optional(_, []) => end,
+            Der::Tlv(tag, parts) | Der::Optional(tag, parts) => {
+                let mut start = end;
+                for part in parts.iter().rev() {
+                    start = part.write_back(buf, start);
+                }
+                let content = end - start;
+                if content < 0x80 {
+                    start -= 1;
+                    buf[start] = u8::try_from(content).unwrap_or(0);
+                } else {
+                    let bytes = content.to_be_bytes();
+                    let significant = &bytes[bytes.iter().take_while(|b| **b == 0).count()..];
+                    start -= significant.len();
+                    buf[start..start + significant.len()].copy_from_slice(significant);
+                    start -= 1;
+                    buf[start] = 0x80 | u8::try_from(significant.len()).unwrap_or(0);
+                }
+                start -= 1;
+                buf[start] = *tag;
+                start
+            }
+        }
+    }
+
+    fn to_vec(&self) -> Vec<u8> {
+        let bound = self.bound();
+        let mut buf = vec![0u8; bound];
+        let start = self.write_back(&mut buf, bound);
+        buf.drain(..start);
+        buf
+    }
+}
+
+/// DER encodings that never change.
+struct Constants {
+    sha256_algorithm: Vec<u8>,
+    ecdsa_with_sha256_algorithm: Vec<u8>,
+    ct_tst_info_oid: Vec<u8>,
+    signed_data_oid: Vec<u8>,
+    message_digest_oid: Vec<u8>,
+    /// `Attribute { contentType, SET { id-ct-TSTInfo } }`
+    content_type_attribute: Vec<u8>,
+}
+
+/// DER of a value whose encoding cannot fail (constants).
+fn der<T: Encode>(value: &T) -> Vec<u8> {
+    value.to_der().unwrap_or_default()
+}
+
+static CONSTANTS: LazyLock<Constants> = LazyLock::new(|| {
+    let ct_tst_info_oid = der(&oid::CT_TST_INFO);
+    Constants {
+        sha256_algorithm: der(&AlgorithmIdentifierRef {
+            oid: oid::SHA256,
+            parameters: None,
+        }),
+        ecdsa_with_sha256_algorithm: der(&AlgorithmIdentifierRef {
             oid: oid::ECDSA_WITH_SHA256,
             parameters: None,
-        },
-        signature: OctetStringRef::new(&signature).map_err(system_failure)?,
-        unsigned_attrs: None,
+        }),
+        signed_data_oid: der(&oid::SIGNED_DATA),
+        message_digest_oid: der(&oid::MESSAGE_DIGEST),
+        content_type_attribute: Der::Tlv(
+            SEQUENCE,
+            &[
+                Der::Raw(&der(&oid::CONTENT_TYPE)),
+                Der::Tlv(SET, &[Der::Raw(&ct_tst_info_oid)]),
+            ],
+        )
+        .to_vec(),
+        ct_tst_info_oid,
     }
-    .to_der()
-    .map_err(system_failure)?;
-    let digest_algorithms = SHA256_ALGORITHM.to_der().map_err(system_failure)?;
-    let signed_data = SignedData {
-        version: 3,
-        digest_algorithms: RawSet::from_content(&digest_algorithms),
-        encap_content_info: EncapsulatedContentInfo {
-            e_content_type: oid::CT_TST_INFO,
-            e_content: Some(OctetStringRef::new(&tst_info).map_err(system_failure)?),
-        },
-        certificates: request
-            .cert_req
-            .then(|| RawSet::from_content(identity.certificate_set())),
-        crls: None,
-        signer_infos: RawSet::from_content(&signer_info),
-    }
-    .to_der()
-    .map_err(system_failure)?;
-    let token = ContentInfo {
-        content_type: oid::SIGNED_DATA,
-        content: AnyRef::try_from(signed_data.as_slice()).map_err(system_failure)?,
-    }
-    .to_der()
-    .map_err(system_failure)?;
-    TimeStampResp {
-        status: PkiStatusInfo {
-            status: status::GRANTED,
-            status_string: None,
-            fail_info: None,
-        },
-        time_stamp_token: Some(AnyRef::try_from(token.as_slice()).map_err(system_failure)?),
-    }
-    .to_der()
-    .map_err(system_failure)
-}
-
-const SHA256_ALGORITHM: AlgorithmIdentifierRef<'static> = AlgorithmIdentifierRef {
-    oid: oid::SHA256,
-    parameters: None,
-};
-
-/// `Attribute { contentType, SET { id-ct-TSTInfo } }`, DER.
-static ATTR_CONTENT_TYPE_TST_INFO: LazyLock<Vec<u8>> = LazyLock::new(|| {
-    let value = oid::CT_TST_INFO.to_der().unwrap_or_default();
-    Attribute {
-        attr_type: oid::CONTENT_TYPE,
-        attr_values: RawSet::from_content(&value),
-    }
-    .to_der()
-    .unwrap_or_default()
 });
-
-fn message_digest_attribute(digest: &[u8]) -> der::Result<Vec<u8>> {
-    let value = OctetStringRef::new(digest)?.to_der()?;
-    Attribute {
-        attr_type: oid::MESSAGE_DIGEST,
-        attr_values: RawSet::from_content(&value),
-    }
-    .to_der()
-}
 
 /// The minimal two's-complement encoding of a non-negative integer.
 pub(crate) fn positive_integer(value: u128, buf: &mut [u8; 17]) -> &[u8] {

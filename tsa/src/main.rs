@@ -89,8 +89,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         })
         .context("setting up the TSA")?,
     );
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if args.workers > 0 {
+    // One worker: a current-thread runtime, without the work-stealing machinery.
+    let mut runtime = if args.workers == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    if args.workers > 1 {
         runtime.worker_threads(args.workers);
     }
     let runtime = runtime.enable_all().build()?;

@@ -77,7 +77,11 @@ async fn timestamp(State(authority): State<Arc<TimeStampAuthority>>, request: Re
             if over_limit {
                 return too_large();
             }
-            return (StatusCode::BAD_REQUEST, "the request body could not be read\n").into_response();
+            return (
+                StatusCode::BAD_REQUEST,
+                "the request body could not be read\n",
+            )
+                .into_response();
         }
     };
     let issued = authority.respond(&body);
@@ -105,6 +109,12 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Request and response are one segment each: never wait for Nagle.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
+    });
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await

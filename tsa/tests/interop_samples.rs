@@ -11,8 +11,14 @@ use sealpost_tsa::{Expected, TrustStore, Verdict, VerifyError, verify_response, 
 fn samples() -> PathBuf {
     let dir = std::env::var_os("INTEROP_SAMPLES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/interop-samples"));
-    assert!(dir.join("tsp").exists(), "interop samples not found at {} (set INTEROP_SAMPLES)", dir.display());
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/interop-samples")
+        });
+    assert!(
+        dir.join("tsp").exists(),
+        "interop samples not found at {} (set INTEROP_SAMPLES)",
+        dir.display()
+    );
     dir
 }
 
@@ -43,7 +49,13 @@ fn openssl_tokens_verify_as_made() {
         let query = read(&format!("tsp/tsa_{tsa}.tsq"));
         let token = verify_response(&read(&format!("tsp/tsa_{tsa}.tsr")), &query, &trust(tsa))
             .unwrap_or_else(|e| panic!("{tsa}: {e}"));
-        assert!(token.signer.contains(&format!("Interop TSA {}", tsa.to_uppercase())), "{}", token.signer);
+        assert!(
+            token
+                .signer
+                .contains(&format!("Interop TSA {}", tsa.to_uppercase())),
+            "{}",
+            token.signer
+        );
         // The bare token, against the request.
         let expected = Expected::from_request(&query).expect("query");
         verify_token(&read(&format!("tsp/tsa_{tsa}.tst")), &expected, &trust(tsa))
@@ -63,16 +75,29 @@ fn tampered_openssl_tokens_are_refused_with_the_right_step() {
         // Imprint: the token, checked against another document.
         let mut other = expected.clone();
         other.digest[0] ^= 0xff;
-        assert!(matches!(verify_token(&token, &other, &trust), Err(VerifyError::ImprintMismatch)), "{tsa}");
+        assert!(
+            matches!(
+                verify_token(&token, &other, &trust),
+                Err(VerifyError::ImprintMismatch)
+            ),
+            "{tsa}"
+        );
 
         // Nonce: a request with another nonce.
         let mut other = expected.clone();
         other.nonce = Some(vec![0x01, 0x02]);
-        assert!(matches!(verify_token(&token, &other, &trust), Err(VerifyError::NonceMismatch)), "{tsa}");
+        assert!(
+            matches!(
+                verify_token(&token, &other, &trust),
+                Err(VerifyError::NonceMismatch)
+            ),
+            "{tsa}"
+        );
 
         // Signature: its last byte (the SignerInfo has no unsigned attributes, so the
         // signature value ends the token).
-        let err = verify_token(&flip(&token, token.len() - 1), &expected, &trust).expect_err("signature");
+        let err =
+            verify_token(&flip(&token, token.len() - 1), &expected, &trust).expect_err("signature");
         assert!(matches!(err, VerifyError::BadSignature), "{tsa}: {err}");
 
         // TSTInfo: one byte of genTime inside the signed content.
@@ -81,7 +106,10 @@ fn tampered_openssl_tokens_are_refused_with_the_right_step() {
             .position(|w| w == [0x18, 0x0f] || w == [0x18, 0x13])
             .expect("genTime");
         let err = verify_token(&flip(&token, gen_time + 5), &expected, &trust).expect_err("tst");
-        assert!(matches!(err, VerifyError::MessageDigestMismatch), "{tsa}: {err}");
+        assert!(
+            matches!(err, VerifyError::MessageDigestMismatch),
+            "{tsa}: {err}"
+        );
 
         // Certificate: one byte inside the embedded TSA certificate's public key.
         let cert = pem(&format!("pki/tsa-{tsa}.pem"));
@@ -90,13 +118,24 @@ fn tampered_openssl_tokens_are_refused_with_the_right_step() {
             .position(|w| w == cert)
             .expect("the token carries the TSA certificate");
         let key_byte = at + cert.len() - 120;
-        let err = verify_token(&flip(&token, key_byte), &expected, &TrustStore::new([pem("pki/ca.pem")]))
-            .expect_err("certificate");
-        assert!(matches!(err, VerifyError::SigningCertificate(_)), "{tsa}: {err}");
+        let err = verify_token(
+            &flip(&token, key_byte),
+            &expected,
+            &TrustStore::new([pem("pki/ca.pem")]),
+        )
+        .expect_err("certificate");
+        assert!(
+            matches!(err, VerifyError::SigningCertificate(_)),
+            "{tsa}: {err}"
+        );
 
         // Another trust anchor: indeterminate, not valid.
-        let err = verify_token(&token, &expected, &TrustStore::new([pem("pki/sender-ec.pem")]))
-            .expect_err("anchor");
+        let err = verify_token(
+            &token,
+            &expected,
+            &TrustStore::new([pem("pki/sender-ec.pem")]),
+        )
+        .expect_err("anchor");
         assert_eq!(err.verdict(), Verdict::Indeterminate, "{tsa}: {err}");
     }
 }

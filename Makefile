@@ -1,0 +1,72 @@
+# Sealpost: `make run` starts the service on its embedded defaults, `make test` runs everything
+# CI runs. Both install what they need on a fresh Debian machine (apt-get as root).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+CARGO ?= cargo
+DEV_PKI := certs/dev
+NEXTEST_PROFILE := $(if $(filter true,$(CI)),ci,default)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Debian packages the tests drive (third-party verifiers and clients).
+APT_PACKAGES := openssl ca-certificates python3 python3-venv
+# Python clients live in a virtualenv (Debian's python3 refuses system-wide pip installs).
+VENV := tests/.venv
+# Seconds per fuzz target for `make fuzz`.
+FUZZ_SECONDS ?= 60
+
+.PHONY: run deps test lint unit interop bench fuzz certs clean
+
+## run: build, create the development PKI if missing, serve on https://127.0.0.1:8443
+run: certs
+	$(CARGO) build --release --bin sealpost
+	@echo "Sealpost on https://127.0.0.1:8443 (trust anchor: $(DEV_PKI)/root-ca.pem)"
+	@# Development machines and containers often run a clock the kernel reports as
+	@# unsynchronised; the embedded TSA would then refuse to time-stamp. `make run` therefore
+	@# trusts the system clock unchecked; production keeps the default (kernel).
+	SEALPOST_TSA_CLOCK=$${SEALPOST_TSA_CLOCK:-unchecked} ./target/release/sealpost serve
+
+## certs: the development PKI under certs/dev (kept if present)
+certs:
+	@if [ ! -f $(DEV_PKI)/root-ca.pem ]; then \
+		$(CARGO) run --release --quiet --bin sealpost -- pki init --dir $(DEV_PKI); \
+	fi
+
+## deps: every system package and tool the tests need (idempotent)
+deps:
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null
+	@[ -x $(VENV)/bin/python3 ] || python3 -m venv $(VENV)
+	$(VENV)/bin/python3 -m pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
+	@command -v cargo-nextest >/dev/null || $(CARGO) install --locked cargo-nextest
+	@command -v java >/dev/null || DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends default-jre-headless >/dev/null
+
+## test: formatting, lints, the workspace tests, the interop tests
+test: deps lint unit interop
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+unit:
+	$(CARGO) nextest run --profile $(NEXTEST_PROFILE) --workspace --exclude sealpost-interop
+
+interop:
+	$(CARGO) build --bins
+	$(CARGO) nextest run --profile $(NEXTEST_PROFILE) -p sealpost-interop
+
+## bench: throughput figures as ratios against baselines measured in the same run
+bench:
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; }
+	$(CARGO) bench -p sealpost-tsa --bench tsa
+
+## fuzz: each fuzz target for FUZZ_SECONDS (cargo-fuzz on stable, via RUSTC_BOOTSTRAP)
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz
+	cd fuzz && for target in $$(RUSTC_BOOTSTRAP=1 cargo fuzz list); do \
+		echo "== $$target ($(FUZZ_SECONDS)s)"; \
+		RUSTC_BOOTSTRAP=1 cargo fuzz run $$target -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048; \
+	done
+
+clean:
+	$(CARGO) clean
