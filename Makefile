@@ -60,12 +60,18 @@ bench:
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; }
 	$(CARGO) bench -p sealpost-tsa --bench tsa
 
-## fuzz: each fuzz target for FUZZ_SECONDS (cargo-fuzz on stable, via RUSTC_BOOTSTRAP)
+## fuzz: each fuzz target for FUZZ_SECONDS (cargo-fuzz on stable, via RUSTC_BOOTSTRAP),
+## seeded with the requests and tokens of the shared interop samples
 fuzz:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz
+	mkdir -p fuzz/corpus/tsa_request fuzz/corpus/tsa_token
+	cp ../shared/interop-samples/tsp/*.tsq fuzz/corpus/tsa_request/
+	cp ../shared/interop-samples/tsp/*.tst ../shared/interop-samples/tsp/*.tsr fuzz/corpus/tsa_token/
 	cd fuzz && for target in $$(RUSTC_BOOTSTRAP=1 cargo fuzz list); do \
 		echo "== $$target ($(FUZZ_SECONDS)s)"; \
-		RUSTC_BOOTSTRAP=1 cargo fuzz run $$target -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048; \
+		RUSTC_BOOTSTRAP=1 cargo fuzz run -O $$target -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 2>&1 \
+			| grep -E "DONE|Done [0-9]+ runs|panicked|SUMMARY|ERROR"; \
+		test $${PIPESTATUS[0]} -eq 0; \
 	done
 
 clean:
