@@ -142,16 +142,15 @@ impl Server {
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if !sent {
-                    if let Some(addr) = line
+                if !sent
+                    && let Some(addr) = line
                         .split("address=")
                         .nth(1)
                         .and_then(|rest| rest.split_whitespace().next())
                         .and_then(|a| a.parse::<SocketAddr>().ok())
-                    {
-                        let _ = tx.send(addr);
-                        sent = true;
-                    }
+                {
+                    let _ = tx.send(addr);
+                    sent = true;
                 }
                 eprintln!("[server] {line}");
             }

@@ -196,7 +196,7 @@ impl GenTime {
         let mut nanos = self.since_epoch.subsec_nanos();
         if nanos != 0 {
             let mut digits = 9;
-            while nanos % 10 == 0 {
+            while nanos.is_multiple_of(10) {
                 nanos /= 10;
                 digits -= 1;
             }

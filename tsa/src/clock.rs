@@ -159,13 +159,13 @@ impl<C: ClockSource> ClockGuard<C> {
     /// The current time, if it can be trusted.
     pub fn now(&self) -> Result<SystemTime, ClockError> {
         let reading = self.source.read()?;
-        if let Some(max_error) = reading.max_error {
-            if max_error > self.accuracy {
-                return Err(ClockError::TooInaccurate {
-                    max_error,
-                    accuracy: self.accuracy,
-                });
-            }
+        if let Some(max_error) = reading.max_error
+            && max_error > self.accuracy
+        {
+            return Err(ClockError::TooInaccurate {
+                max_error,
+                accuracy: self.accuracy,
+            });
         }
         let mut latest = self.latest.lock().unwrap_or_else(|p| p.into_inner());
         if let Ok(behind) = latest.duration_since(reading.now) {

@@ -232,13 +232,13 @@ pub fn check_request(
             format!("hash algorithm {algorithm} is not accepted (use SHA-256, SHA-384 or SHA-512)"),
         ));
     };
-    if let Some(params) = &imprint.hash_algorithm.parameters {
-        if params.tag() != Tag::Null || !params.value().is_empty() {
-            return Err((
-                FailureInfo::BadAlg,
-                "hash algorithm parameters must be absent or NULL".into(),
-            ));
-        }
+    if let Some(params) = &imprint.hash_algorithm.parameters
+        && (params.tag() != Tag::Null || !params.value().is_empty())
+    {
+        return Err((
+            FailureInfo::BadAlg,
+            "hash algorithm parameters must be absent or NULL".into(),
+        ));
     }
     let digest = imprint.hashed_message.as_bytes();
     if digest.len() != *digest_len {
@@ -331,7 +331,7 @@ fn try_issue(
             Der::Optional(CONTEXT_0, tsa_name),
         ],
     )
-    .to_vec();
+    .encode();
 
     // Signed attributes, DER-sorted: contentType, messageDigest, signingCertificateV2. The
     // signature covers them as a SET; the SignerInfo carries them as [0].
@@ -346,7 +346,7 @@ fn try_issue(
             ),
         ],
     )
-    .to_vec();
+    .encode();
     let mut sorted: [&[u8]; 3] = [
         &constants.content_type_attribute,
         &message_digest,
@@ -355,7 +355,7 @@ fn try_issue(
     sorted.sort_unstable();
     let attrs = sorted.map(Der::Raw);
     let signature = signer
-        .sign(&Der::Tlv(SET, &attrs).to_vec())
+        .sign(&Der::Tlv(SET, &attrs).encode())
         .map_err(system_failure)?;
 
     let certificates: &[Der<'_>] = if request.cert_req {
@@ -404,7 +404,7 @@ fn try_issue(
             ),
         ],
     )
-    .to_vec())
+    .encode())
 }
 
 const INTEGER: u8 = 0x02;
@@ -474,7 +474,7 @@ impl Der<'_> {
         }
     }
 
-    fn to_vec(&self) -> Vec<u8> {
+    fn encode(self) -> Vec<u8> {
         let bound = self.bound();
         let mut buf = vec![0u8; bound];
         let start = self.write_back(&mut buf, bound);
@@ -519,7 +519,7 @@ static CONSTANTS: LazyLock<Constants> = LazyLock::new(|| {
                 Der::Tlv(SET, &[Der::Raw(&ct_tst_info_oid)]),
             ],
         )
-        .to_vec(),
+        .encode(),
         ct_tst_info_oid,
     }
 });

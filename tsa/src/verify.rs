@@ -94,14 +94,11 @@ impl VerifyError {
             VerifyError::SignerCertificateNotFound | VerifyError::UnsupportedAlgorithm(_) => {
                 Verdict::Indeterminate
             }
-            VerifyError::Chain(e) => match e {
+            VerifyError::Chain(
                 webpki::Error::UnknownIssuer
                 | webpki::Error::UnsupportedSignatureAlgorithmContext(_)
-                | webpki::Error::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
-                    Verdict::Indeterminate
-                }
-                _ => Verdict::Invalid,
-            },
+                | webpki::Error::UnsupportedSignatureAlgorithmForPublicKeyContext(_),
+            ) => Verdict::Indeterminate,
             _ => Verdict::Invalid,
         }
     }
@@ -321,18 +318,18 @@ pub fn verify_token(
     {
         return Err(VerifyError::ImprintMismatch);
     }
-    if let Some(nonce) = &expected.nonce {
-        if tst.nonce.map(|n| n.as_bytes()) != Some(nonce.as_slice()) {
-            return Err(VerifyError::NonceMismatch);
-        }
+    if let Some(nonce) = &expected.nonce
+        && tst.nonce.map(|n| n.as_bytes()) != Some(nonce.as_slice())
+    {
+        return Err(VerifyError::NonceMismatch);
     }
-    if let Some(requested) = expected.policy {
-        if tst.policy != requested {
-            return Err(VerifyError::PolicyMismatch {
-                requested,
-                found: tst.policy,
-            });
-        }
+    if let Some(requested) = expected.policy
+        && tst.policy != requested
+    {
+        return Err(VerifyError::PolicyMismatch {
+            requested,
+            found: tst.policy,
+        });
     }
 
     // Step 3: the signer's certificate.
@@ -410,14 +407,13 @@ pub fn verify_token(
                 "the signing-certificate attribute names another certificate",
             ));
         }
-        if let Some(is) = issuer_serial {
-            if is.issuer.to_der().map_err(malformed)? != issuer_general_names
-                || is.serial_number.as_bytes() != serial
-            {
-                return Err(VerifyError::SigningCertificate(
-                    "the signing-certificate attribute's issuer and serial are not the signer's",
-                ));
-            }
+        if let Some(is) = issuer_serial
+            && (is.issuer.to_der().map_err(malformed)? != issuer_general_names
+                || is.serial_number.as_bytes() != serial)
+        {
+            return Err(VerifyError::SigningCertificate(
+                "the signing-certificate attribute's issuer and serial are not the signer's",
+            ));
         }
         Ok(())
     };
