@@ -32,6 +32,15 @@ impl Canonicalization {
         }
     }
 
+    /// Canonical XML 1.0 without comments: the default that turns a node-set into octets.
+    pub fn inclusive() -> Self {
+        Canonicalization {
+            exclusive: false,
+            with_comments: false,
+            inclusive_prefixes: Vec::new(),
+        }
+    }
+
     /// The method an algorithm URI names, with the PrefixList of an InclusiveNamespaces child
     /// (space-separated, `#default` for the default namespace).
     pub fn from_uri(uri: &str, prefix_list: Option<&str>) -> Option<Self> {

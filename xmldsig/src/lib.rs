@@ -9,3 +9,6 @@ pub mod c14n;
 pub mod parse;
 
 pub use parse::{Limits, XmlError, parse};
+pub mod dsig;
+pub mod trust;
+pub mod wss;

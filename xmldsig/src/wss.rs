@@ -1,0 +1,535 @@
+//! WS-Security (OASIS WSS 1.1, X.509 Certificate Token Profile) on SOAP 1.1 and 1.2 envelopes.
+//!
+//! [`verify_envelope`] answers "this Body and this Timestamp are covered by a valid signature by
+//! this certificate", handing back the exact nodes: the caller processes `body`, never an
+//! element it looks up again. An envelope whose Body or Timestamp is not among the signed nodes,
+//! or in which two elements share an Id, is refused; so are the signature-wrapping attacks
+//! built on either.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_lc_rs::digest;
+use der::asn1::{ObjectIdentifier, OctetString};
+use der::{DateTime, Decode};
+use roxmltree::{Document, Node};
+use x509_cert::Certificate;
+
+use crate::dsig::{
+    AlgorithmPolicy, DsigError, IdIndex, IdPolicy, NS_DSIG, NS_WSU, PublicKey, Signature,
+    base64_decode,
+};
+use crate::trust::{Purpose, TrustAnchors, TrustError};
+
+pub const NS_SOAP11: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+pub const NS_SOAP12: &str = "http://www.w3.org/2003/05/soap-envelope";
+pub const NS_WSSE: &str =
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd";
+pub const X509V3: &str =
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509v3";
+pub const X509_SKI: &str = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509SubjectKeyIdentifier";
+pub const THUMBPRINT_SHA1: &str =
+    "http://docs.oasis-open.org/wss/oasis-wss-soap-message-security-1.1#ThumbprintSHA1";
+pub const BASE64_BINARY: &str = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary";
+
+const OID_SUBJECT_KEY_IDENTIFIER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.14");
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SoapVersion {
+    Soap11,
+    Soap12,
+}
+
+/// What a verifier accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WssPolicy {
+    pub algorithms: AlgorithmPolicy,
+    pub ids: IdPolicy,
+    /// Tolerated difference between the sender's clock and ours.
+    pub max_clock_skew: Duration,
+    /// How old a Timestamp's Created may be.
+    pub max_age: Duration,
+}
+
+impl Default for WssPolicy {
+    fn default() -> Self {
+        WssPolicy {
+            algorithms: AlgorithmPolicy::default(),
+            ids: IdPolicy::default(),
+            max_clock_skew: Duration::from_secs(300),
+            max_age: Duration::from_secs(900),
+        }
+    }
+}
+
+/// The row of the error table a failure belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Bad or missing signature: wsse:FailedCheck.
+    FailedCheck,
+    /// Untrusted signer: wsse:FailedAuthentication.
+    FailedAuthentication,
+    /// Expired or replayed message: wsu:MessageExpired.
+    MessageExpired,
+    /// The message is not a SOAP envelope we can process: invalid request.
+    InvalidRequest,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WssError {
+    #[error("not a SOAP envelope: {0}")]
+    NotSoap(String),
+    #[error("the envelope has no (or more than one) wsse:Security header")]
+    SecurityHeader,
+    #[error("unsupported mustUnderstand value {0:?}")]
+    MustUnderstand(String),
+    #[error("the Security header holds an unsupported element {0}")]
+    UnsupportedToken(String),
+    #[error("the Security header must hold exactly one {0}")]
+    Cardinality(&'static str),
+    #[error("the Timestamp is malformed: {0}")]
+    Timestamp(String),
+    #[error("the message expired at {0:?}")]
+    Expired(SystemTime),
+    #[error("the message was created in the future ({0:?})")]
+    FromTheFuture(SystemTime),
+    #[error("the message is older than allowed (created {0:?})")]
+    TooOld(SystemTime),
+    #[error("the signature: {0}")]
+    Signature(#[from] DsigError),
+    #[error("the signer's key cannot be found: {0}")]
+    KeyReference(String),
+    #[error("the Body is not covered by the signature")]
+    BodyNotSigned,
+    #[error("the Timestamp is not covered by the signature")]
+    TimestampNotSigned,
+    #[error("the signer is not trusted: {0}")]
+    Untrusted(#[from] TrustError),
+    #[error("this message was already received")]
+    Replayed,
+}
+
+impl WssError {
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            WssError::NotSoap(_) => FailureKind::InvalidRequest,
+            WssError::Expired(_) | WssError::FromTheFuture(_) | WssError::TooOld(_) | WssError::Replayed => {
+                FailureKind::MessageExpired
+            }
+            WssError::Untrusted(_) | WssError::KeyReference(_) => FailureKind::FailedAuthentication,
+            _ => FailureKind::FailedCheck,
+        }
+    }
+}
+
+/// Certificates of registered senders, for references that do not carry the certificate
+/// (KeyIdentifier, X509IssuerSerial).
+#[derive(Clone, Debug, Default)]
+pub struct KnownCertificates {
+    certs: Vec<Vec<u8>>,
+}
+
+impl KnownCertificates {
+    pub fn new(certs: impl IntoIterator<Item = Vec<u8>>) -> Self {
+        KnownCertificates {
+            certs: certs.into_iter().collect(),
+        }
+    }
+
+    fn find(&self, matches: impl Fn(&[u8], &Certificate) -> bool) -> Option<Vec<u8>> {
+        self.certs.iter().find_map(|der| {
+            let cert = Certificate::from_der(der).ok()?;
+            matches(der, &cert).then(|| der.clone())
+        })
+    }
+}
+
+/// A verified envelope: what was signed, and by whom.
+#[derive(Debug)]
+pub struct VerifiedEnvelope<'a, 'i> {
+    pub soap_version: SoapVersion,
+    /// The signer's certificate (DER), trusted at `created`.
+    pub signer: Vec<u8>,
+    /// The envelope's Body, which the signature covers.
+    pub body: Node<'a, 'i>,
+    /// The Security header's Timestamp, which the signature covers.
+    pub timestamp: Node<'a, 'i>,
+    pub created: SystemTime,
+    pub expires: Option<SystemTime>,
+    /// Every node a reference of the signature covers.
+    pub signed: Vec<Node<'a, 'i>>,
+    /// The signature value, for the replay cache.
+    pub signature_value: Vec<u8>,
+}
+
+fn is(node: &Node<'_, '_>, ns: &str, name: &str) -> bool {
+    node.is_element() && node.tag_name().namespace() == Some(ns) && node.tag_name().name() == name
+}
+
+fn elements<'a, 'i>(node: Node<'a, 'i>) -> impl Iterator<Item = Node<'a, 'i>> {
+    node.children().filter(Node::is_element)
+}
+
+/// Verifies the WS-Security header of `doc` at `now`.
+pub fn verify_envelope<'a, 'i>(
+    doc: &'a Document<'i>,
+    now: SystemTime,
+    policy: &WssPolicy,
+    known: &KnownCertificates,
+    trust: &TrustAnchors,
+) -> Result<VerifiedEnvelope<'a, 'i>, WssError> {
+    // The envelope: Header then Body, nothing else.
+    let envelope = doc.root_element();
+    let soap_version = match envelope.tag_name().namespace() {
+        Some(NS_SOAP11) if envelope.tag_name().name() == "Envelope" => SoapVersion::Soap11,
+        Some(NS_SOAP12) if envelope.tag_name().name() == "Envelope" => SoapVersion::Soap12,
+        _ => return Err(WssError::NotSoap("the root is not a SOAP 1.1 or 1.2 Envelope".into())),
+    };
+    let soap_ns = match soap_version {
+        SoapVersion::Soap11 => NS_SOAP11,
+        SoapVersion::Soap12 => NS_SOAP12,
+    };
+    let parts: Vec<Node<'a, 'i>> = elements(envelope).collect();
+    let (header, body) = match parts.as_slice() {
+        [h, b] if is(h, soap_ns, "Header") && is(b, soap_ns, "Body") => (*h, *b),
+        _ => return Err(WssError::NotSoap("expected exactly a Header then a Body".into())),
+    };
+
+    // Exactly one Security header, addressed to us.
+    let mut securities = elements(header).filter(|h| is(h, NS_WSSE, "Security"));
+    let security = securities.next().ok_or(WssError::SecurityHeader)?;
+    if securities.next().is_some() {
+        return Err(WssError::SecurityHeader);
+    }
+    if security.attribute((soap_ns, "actor")).is_some() || security.attribute((soap_ns, "role")).is_some() {
+        return Err(WssError::SecurityHeader);
+    }
+    if let Some(mu) = security.attribute((soap_ns, "mustUnderstand")) {
+        if !matches!(mu, "1" | "true" | "0" | "false") {
+            return Err(WssError::MustUnderstand(mu.to_owned()));
+        }
+    }
+
+    // Its content: one Signature, one Timestamp, any BinarySecurityTokens.
+    let mut signature = None;
+    let mut timestamp = None;
+    for child in elements(security) {
+        if is(&child, NS_DSIG, "Signature") {
+            if signature.replace(child).is_some() {
+                return Err(WssError::Cardinality("ds:Signature"));
+            }
+        } else if is(&child, NS_WSU, "Timestamp") {
+            if timestamp.replace(child).is_some() {
+                return Err(WssError::Cardinality("wsu:Timestamp"));
+            }
+        } else if !is(&child, NS_WSSE, "BinarySecurityToken") {
+            return Err(WssError::UnsupportedToken(child.tag_name().name().to_owned()));
+        }
+    }
+    let signature_node = signature.ok_or(WssError::Cardinality("ds:Signature"))?;
+    let timestamp = timestamp.ok_or(WssError::Cardinality("wsu:Timestamp"))?;
+
+    // The Timestamp, against our clock.
+    let (created, expires) = parse_timestamp(timestamp)?;
+    if created > now + policy.max_clock_skew {
+        return Err(WssError::FromTheFuture(created));
+    }
+    if let Some(expires) = expires {
+        if expires <= created {
+            return Err(WssError::Timestamp("Expires is not after Created".into()));
+        }
+        if expires + policy.max_clock_skew < now {
+            return Err(WssError::Expired(expires));
+        }
+    }
+    if created + policy.max_age + policy.max_clock_skew < now {
+        return Err(WssError::TooOld(created));
+    }
+
+    // The signature: its key, its value, its references.
+    let signature = Signature::parse(signature_node, policy.algorithms)?;
+    let ids = IdIndex::build(doc, policy.ids)?;
+    let signer = resolve_key(&signature, security, &ids, known)?;
+    let key = PublicKey::from_certificate(&signer).map_err(|e| WssError::KeyReference(e.to_string()))?;
+    signature.verify_value(&key)?;
+    let signed = signature.verify_references(doc, &ids)?;
+    if !signed.iter().any(|n| n.id() == body.id()) {
+        return Err(WssError::BodyNotSigned);
+    }
+    if !signed.iter().any(|n| n.id() == timestamp.id()) {
+        return Err(WssError::TimestampNotSigned);
+    }
+
+    // The signer, at the signing time.
+    trust.validate(&signer, &[], created, Purpose::SenderApplication)?;
+
+    Ok(VerifiedEnvelope {
+        soap_version,
+        signer,
+        body,
+        timestamp,
+        created,
+        expires,
+        signed,
+        signature_value: signature.signature_value().to_vec(),
+    })
+}
+
+/// The certificate a `ds:KeyInfo` / `wsse:SecurityTokenReference` designates.
+fn resolve_key(
+    signature: &Signature<'_, '_>,
+    security: Node<'_, '_>,
+    ids: &IdIndex<'_, '_>,
+    known: &KnownCertificates,
+) -> Result<Vec<u8>, WssError> {
+    let key_error = |what: &str| WssError::KeyReference(what.to_owned());
+    let key_info = signature.key_info.ok_or_else(|| key_error("no KeyInfo"))?;
+    let mut refs = elements(key_info);
+    let str_node = match (refs.next(), refs.next()) {
+        (Some(s), None) if is(&s, NS_WSSE, "SecurityTokenReference") => s,
+        _ => return Err(key_error("KeyInfo must hold one SecurityTokenReference")),
+    };
+    let mut inner = elements(str_node);
+    let reference = match (inner.next(), inner.next()) {
+        (Some(r), None) => r,
+        _ => return Err(key_error("SecurityTokenReference must hold one reference")),
+    };
+    if is(&reference, NS_WSSE, "Reference") {
+        let uri = reference.attribute("URI").unwrap_or("");
+        let id = uri
+            .strip_prefix('#')
+            .ok_or_else(|| key_error("only same-document token references are supported"))?;
+        let token = ids.get(id).ok_or_else(|| key_error("the referenced token does not exist"))?;
+        let in_this_header = token.parent_element().is_some_and(|p| p.id() == security.id());
+        if !is(&token, NS_WSSE, "BinarySecurityToken") || !in_this_header {
+            return Err(key_error("the reference does not point to a token of this Security header"));
+        }
+        if token.attribute("ValueType") != Some(X509V3) {
+            return Err(key_error("the token is not an X.509 v3 certificate"));
+        }
+        if token.attribute("EncodingType").is_some_and(|e| e != BASE64_BINARY) {
+            return Err(key_error("the token is not base64"));
+        }
+        return base64_decode(token.text().unwrap_or("")).map_err(|_| key_error("the token is not base64"));
+    }
+    if is(&reference, NS_WSSE, "KeyIdentifier") {
+        let value = base64_decode(reference.text().unwrap_or(""))
+            .map_err(|_| key_error("the KeyIdentifier is not base64"))?;
+        return match reference.attribute("ValueType") {
+            Some(X509_SKI) => known.find(|_, cert| subject_key_identifier(cert).as_deref() == Some(&value[..])),
+            Some(THUMBPRINT_SHA1) => known.find(|der, _| {
+                digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, der).as_ref() == value.as_slice()
+            }),
+            _ => return Err(key_error("unsupported KeyIdentifier ValueType")),
+        }
+        .ok_or_else(|| key_error("no registered certificate matches the KeyIdentifier"));
+    }
+    if is(&reference, NS_DSIG, "X509Data") {
+        let issuer_serial = elements(reference)
+            .find(|n| is(n, NS_DSIG, "X509IssuerSerial"))
+            .ok_or_else(|| key_error("X509Data without X509IssuerSerial"))?;
+        let field = |name| {
+            elements(issuer_serial)
+                .find(|n| is(n, NS_DSIG, name))
+                .and_then(|n| n.text())
+                .map(str::trim)
+                .unwrap_or("")
+        };
+        let (issuer, serial) = (normalize_dn(field("X509IssuerName")), field("X509SerialNumber"));
+        return known
+            .find(|_, cert| {
+                decimal(cert.tbs_certificate.serial_number.as_bytes()) == serial
+                    && normalize_dn(&cert.tbs_certificate.issuer.to_string()) == issuer
+            })
+            .ok_or_else(|| key_error("no registered certificate matches the issuer and serial"));
+    }
+    Err(key_error("unsupported token reference"))
+}
+
+fn subject_key_identifier(cert: &Certificate) -> Option<Vec<u8>> {
+    let ext = cert
+        .tbs_certificate
+        .extensions
+        .iter()
+        .flatten()
+        .find(|e| e.extn_id == OID_SUBJECT_KEY_IDENTIFIER)?;
+    OctetString::from_der(ext.extn_value.as_bytes())
+        .ok()
+        .map(|o| o.as_bytes().to_vec())
+}
+
+/// A distinguished name in a comparable form: RDNs in written order, attribute types
+/// upper-cased, spaces around separators dropped.
+fn normalize_dn(dn: &str) -> String {
+    dn.split(',')
+        .map(|rdn| {
+            let (t, v) = rdn.split_once('=').unwrap_or(("", rdn));
+            format!("{}={}", t.trim().to_ascii_uppercase(), v.trim())
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A big-endian unsigned integer in decimal.
+fn decimal(bytes: &[u8]) -> String {
+    let mut digits: Vec<u8> = vec![0];
+    for byte in bytes {
+        let mut carry = u32::from(*byte);
+        for d in digits.iter_mut() {
+            let v = u32::from(*d) * 256 + carry;
+            *d = u8::try_from(v % 10).unwrap_or(0);
+            carry = v / 10;
+        }
+        while carry > 0 {
+            digits.push(u8::try_from(carry % 10).unwrap_or(0));
+            carry /= 10;
+        }
+    }
+    while digits.len() > 1 && digits.last() == Some(&0) {
+        digits.pop();
+    }
+    digits.iter().rev().map(|d| char::from(b'0' + d)).collect()
+}
+
+fn parse_timestamp(ts: Node<'_, '_>) -> Result<(SystemTime, Option<SystemTime>), WssError> {
+    let mut created = None;
+    let mut expires = None;
+    for child in elements(ts) {
+        let text = child.text().unwrap_or("").trim();
+        let slot = if is(&child, NS_WSU, "Created") {
+            &mut created
+        } else if is(&child, NS_WSU, "Expires") {
+            &mut expires
+        } else {
+            return Err(WssError::Timestamp(format!("unexpected {}", child.tag_name().name())));
+        };
+        if slot.replace(parse_date_time(text)?).is_some() {
+            return Err(WssError::Timestamp("a repeated field".into()));
+        }
+    }
+    Ok((
+        created.ok_or_else(|| WssError::Timestamp("no Created".into()))?,
+        expires,
+    ))
+}
+
+/// An xsd:dateTime with a time zone (`Z` or `±hh:mm`), fractional seconds allowed.
+pub fn parse_date_time(text: &str) -> Result<SystemTime, WssError> {
+    let bad = || WssError::Timestamp(format!("{text:?} is not an xsd:dateTime with a time zone"));
+    let b = text.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return Err(bad());
+    }
+    let num = |r: std::ops::Range<usize>| text.get(r).and_then(|s| s.parse::<u16>().ok()).ok_or_else(bad);
+    let dt = DateTime::new(
+        num(0..4)?,
+        u8::try_from(num(5..7)?).map_err(|_| bad())?,
+        u8::try_from(num(8..10)?).map_err(|_| bad())?,
+        u8::try_from(num(11..13)?).map_err(|_| bad())?,
+        u8::try_from(num(14..16)?).map_err(|_| bad())?,
+        u8::try_from(num(17..19)?).map_err(|_| bad())?,
+    )
+    .map_err(|_| bad())?;
+    let mut rest = &text[19..];
+    let mut nanos = 0u64;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(bad());
+        }
+        for (i, c) in frac[..digits].bytes().take(9).enumerate() {
+            nanos += u64::from(c - b'0') * 10u64.pow(8 - u32::try_from(i).unwrap_or(8));
+        }
+        rest = &frac[digits..];
+    }
+    let base = UNIX_EPOCH + dt.unix_duration() + Duration::from_nanos(nanos);
+    match rest.as_bytes() {
+        b"Z" => Ok(base),
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let digit = |c: &u8| c.is_ascii_digit().then(|| u64::from(c - b'0')).ok_or_else(bad);
+            let offset = Duration::from_secs(
+                (digit(h1)? * 10 + digit(h2)?) * 3600 + (digit(m1)? * 10 + digit(m2)?) * 60,
+            );
+            Ok(if *sign == b'+' { base - offset } else { base + offset })
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// Signature values seen recently, kept until their message expires: a replayed request is
+/// refused. Bounded: when full of unexpired entries, it refuses new messages rather than
+/// forget old ones (fail closed).
+#[derive(Debug)]
+pub struct ReplayCache {
+    max_entries: usize,
+    seen: Mutex<HashMap<[u8; 32], SystemTime>>,
+}
+
+impl ReplayCache {
+    pub fn new(max_entries: usize) -> Self {
+        ReplayCache {
+            max_entries,
+            seen: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Records a verified message; refuses one already seen. `until`: when the message stops
+    /// being acceptable anyway (its Expires, or Created plus the maximum age).
+    pub fn check_and_record(&self, signature_value: &[u8], until: SystemTime, now: SystemTime) -> Result<(), WssError> {
+        let mut key = [0u8; 32];
+        key.copy_from_slice(digest::digest(&digest::SHA256, signature_value).as_ref());
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.get(&key).is_some_and(|expiry| *expiry >= now) {
+            return Err(WssError::Replayed);
+        }
+        if seen.len() >= self.max_entries {
+            seen.retain(|_, expiry| *expiry >= now);
+            if seen.len() >= self.max_entries {
+                return Err(WssError::Replayed);
+            }
+        }
+        seen.insert(key, until);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_times_with_zones_and_fractions() {
+        let t = |s| parse_date_time(s).expect(s).duration_since(UNIX_EPOCH).expect("after").as_millis();
+        let base = t("2026-11-22T10:00:00Z");
+        assert_eq!(base, 1_795_341_600_000);
+        assert_eq!(t("2026-11-22T10:00:00.25Z") - base, 250);
+        assert_eq!(t("2026-11-22T11:00:00+01:00"), base);
+        assert_eq!(t("2026-11-22T09:30:00-00:30"), base);
+        for bad in ["1970-01-01T00:00:01", "1970-01-01 00:00:01Z", "1970-13-01T00:00:01Z", "1970-01-01T00:00:01.Z", "x"] {
+            assert!(parse_date_time(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn serial_numbers_in_decimal() {
+        assert_eq!(decimal(&[0]), "0");
+        assert_eq!(decimal(&[0x01, 0x00]), "256");
+        assert_eq!(decimal(&[0xff; 8]), "18446744073709551615");
+    }
+
+    #[test]
+    fn the_replay_cache_refuses_a_second_delivery_and_forgets_expired_ones() {
+        let cache = ReplayCache::new(2);
+        let t0 = UNIX_EPOCH + Duration::from_secs(1000);
+        let later = t0 + Duration::from_secs(60);
+        cache.check_and_record(b"a", later, t0).expect("first");
+        assert!(matches!(cache.check_and_record(b"a", later, t0), Err(WssError::Replayed)));
+        cache.check_and_record(b"b", later, t0).expect("second");
+        // Full of live entries: refuse rather than forget.
+        assert!(cache.check_and_record(b"c", later, t0).is_err());
+        // Once they have expired, there is room again.
+        let much_later = later + Duration::from_secs(1);
+        cache.check_and_record(b"c", much_later + Duration::from_secs(60), much_later).expect("room");
+    }
+}
