@@ -55,7 +55,13 @@ impl Canonicalization {
             prefix_list
                 .unwrap_or("")
                 .split_ascii_whitespace()
-                .map(|p| if p == "#default" { String::new() } else { p.to_owned() })
+                .map(|p| {
+                    if p == "#default" {
+                        String::new()
+                    } else {
+                        p.to_owned()
+                    }
+                })
                 .collect()
         } else {
             Vec::new()
@@ -79,7 +85,11 @@ impl Canonicalization {
 
 /// Canonicalizes `node` (the document root, or an element and its subtree), leaving out the
 /// subtree of `exclude` if given.
-pub fn canonicalize(node: Node<'_, '_>, method: &Canonicalization, exclude: Option<NodeId>) -> Vec<u8> {
+pub fn canonicalize(
+    node: Node<'_, '_>,
+    method: &Canonicalization,
+    exclude: Option<NodeId>,
+) -> Vec<u8> {
     let mut c = Canonicalizer {
         method,
         exclude,
@@ -131,9 +141,19 @@ impl Canonicalizer<'_> {
             .map(|ns| (ns.name().unwrap_or(""), ns.uri()))
             .filter(|(p, _)| *p != "xml")
             .collect();
-        let in_scope_uri =
-            |p: &str| in_scope.iter().find(|(q, _)| *q == p).map_or("", |(_, u)| *u);
-        let rendered_uri = |p: &str| rendered.iter().rev().find(|(q, _)| *q == p).map(|(_, u)| *u);
+        let in_scope_uri = |p: &str| {
+            in_scope
+                .iter()
+                .find(|(q, _)| *q == p)
+                .map_or("", |(_, u)| *u)
+        };
+        let rendered_uri = |p: &str| {
+            rendered
+                .iter()
+                .rev()
+                .find(|(q, _)| *q == p)
+                .map(|(_, u)| *u)
+        };
 
         // Which namespace declarations this element may need to render.
         let mut candidates: Vec<&str> = Vec::new();
@@ -177,14 +197,23 @@ impl Canonicalizer<'_> {
         let text = node.document().input_text();
         let mut attrs: Vec<(&str, &str, &str, &str)> = node
             .attributes()
-            .map(|a| (a.namespace().unwrap_or(""), a.name(), &text[a.range_qname()], a.value()))
+            .map(|a| {
+                (
+                    a.namespace().unwrap_or(""),
+                    a.name(),
+                    &text[a.range_qname()],
+                    a.value(),
+                )
+            })
             .collect();
         if apex && !self.method.exclusive {
             // C14N 1.0 imports xml:* attributes of ancestors outside the subset into the apex.
             for ancestor in node.ancestors().skip(1).filter(Node::is_element) {
                 for a in ancestor.attributes() {
                     if a.namespace() == Some(XML_NAMESPACE)
-                        && !attrs.iter().any(|(ns, local, _, _)| *ns == XML_NAMESPACE && *local == a.name())
+                        && !attrs
+                            .iter()
+                            .any(|(ns, local, _, _)| *ns == XML_NAMESPACE && *local == a.name())
                     {
                         attrs.push((XML_NAMESPACE, a.name(), &text[a.range_qname()], a.value()));
                     }
@@ -245,7 +274,8 @@ impl Canonicalizer<'_> {
             self.out.extend_from_slice(b"?>");
         } else {
             self.out.extend_from_slice(b"<!--");
-            self.out.extend_from_slice(node.text().unwrap_or("").as_bytes());
+            self.out
+                .extend_from_slice(node.text().unwrap_or("").as_bytes());
             self.out.extend_from_slice(b"-->");
         }
     }
@@ -340,7 +370,8 @@ mod tests {
             "<s:Body xmlns:s=\"urn:s\" xmlns:unused=\"urn:u\" xmlns:w=\"urn:w\" id=\"body\" xml:lang=\"fr\" w:Id=\"b\"><p:x xmlns:p=\"urn:p\"><y></y></p:x></s:Body>"
         );
         // The PrefixList makes a prefix render even where it is not used.
-        let with_list = Canonicalization::from_uri(EXC_C14N, Some("unused #default")).expect("method");
+        let with_list =
+            Canonicalization::from_uri(EXC_C14N, Some("unused #default")).expect("method");
         assert_eq!(
             c14n(xml, &with_list, Some("body")),
             "<s:Body xmlns:s=\"urn:s\" xmlns:unused=\"urn:u\" xmlns:w=\"urn:w\" id=\"body\" w:Id=\"b\"><p:x xmlns:p=\"urn:p\"><y></y></p:x></s:Body>"

@@ -102,8 +102,12 @@ impl SignatureAlgorithm {
             "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256" => SignatureAlgorithm::RsaSha256,
             "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384" => SignatureAlgorithm::RsaSha384,
             "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512" => SignatureAlgorithm::RsaSha512,
-            "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256" => SignatureAlgorithm::EcdsaSha256,
-            "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384" => SignatureAlgorithm::EcdsaSha384,
+            "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256" => {
+                SignatureAlgorithm::EcdsaSha256
+            }
+            "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384" => {
+                SignatureAlgorithm::EcdsaSha384
+            }
             _ => return None,
         })
     }
@@ -114,8 +118,12 @@ impl SignatureAlgorithm {
             SignatureAlgorithm::RsaSha256 => "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
             SignatureAlgorithm::RsaSha384 => "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
             SignatureAlgorithm::RsaSha512 => "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
-            SignatureAlgorithm::EcdsaSha256 => "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
-            SignatureAlgorithm::EcdsaSha384 => "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
+            SignatureAlgorithm::EcdsaSha256 => {
+                "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
+            }
+            SignatureAlgorithm::EcdsaSha384 => {
+                "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384"
+            }
         }
     }
 }
@@ -190,7 +198,9 @@ pub struct Signature<'a, 'i> {
 }
 
 fn is_dsig(node: &Node<'_, '_>, name: &str) -> bool {
-    node.is_element() && node.tag_name().namespace() == Some(NS_DSIG) && node.tag_name().name() == name
+    node.is_element()
+        && node.tag_name().namespace() == Some(NS_DSIG)
+        && node.tag_name().name() == name
 }
 
 fn algorithm_attr<'a>(node: Node<'a, '_>) -> Result<&'a str, DsigError> {
@@ -220,7 +230,8 @@ fn element_children<'a, 'i>(node: Node<'a, 'i>) -> Result<Vec<Node<'a, 'i>>, Dsi
 /// Decodes base64 content, ignoring the whitespace XML puts in it.
 pub fn base64_decode(text: &str) -> Result<Vec<u8>, DsigError> {
     let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    <base64ct::Base64 as base64ct::Encoding>::decode_vec(&compact).map_err(|_| malformed("invalid base64"))
+    <base64ct::Base64 as base64ct::Encoding>::decode_vec(&compact)
+        .map_err(|_| malformed("invalid base64"))
 }
 
 pub fn base64_encode(bytes: &[u8]) -> String {
@@ -243,7 +254,9 @@ impl<'a, 'i> Signature<'a, 'i> {
         };
         let key_info = match rest {
             [] => None,
-            [ki, objects @ ..] if is_dsig(ki, "KeyInfo") && objects.iter().all(|o| is_dsig(o, "Object")) => {
+            [ki, objects @ ..]
+                if is_dsig(ki, "KeyInfo") && objects.iter().all(|o| is_dsig(o, "Object")) =>
+            {
                 Some(*ki)
             }
             objects if objects.iter().all(|o| is_dsig(o, "Object")) => None,
@@ -259,7 +272,11 @@ impl<'a, 'i> Signature<'a, 'i> {
             {
                 (*c, *m, refs)
             }
-            _ => return Err(malformed("SignedInfo must hold CanonicalizationMethod, SignatureMethod, Reference+")),
+            _ => {
+                return Err(malformed(
+                    "SignedInfo must hold CanonicalizationMethod, SignatureMethod, Reference+",
+                ));
+            }
         };
         let c14n_uri = algorithm_attr(c14n_node)?;
         let c14n = Canonicalization::from_uri(c14n_uri, prefix_list(c14n_node))
@@ -269,7 +286,9 @@ impl<'a, 'i> Signature<'a, 'i> {
             .filter(|m| policy.allow_sha1 || *m != SignatureAlgorithm::RsaSha1)
             .ok_or_else(|| DsigError::Algorithm(method_uri.to_owned()))?;
         if !element_children(method_node)?.is_empty() {
-            return Err(malformed("SignatureMethod parameters (HMAC output length) are not supported"));
+            return Err(malformed(
+                "SignatureMethod parameters (HMAC output length) are not supported",
+            ));
         }
         let references = reference_nodes
             .iter()
@@ -354,7 +373,11 @@ fn parse_reference(node: Node<'_, '_>, policy: AlgorithmPolicy) -> Result<Refere
     };
     let (digest_method, digest_value) = match rest {
         [m, v] if is_dsig(m, "DigestMethod") && is_dsig(v, "DigestValue") => (*m, *v),
-        _ => return Err(malformed("a Reference must hold Transforms?, DigestMethod, DigestValue")),
+        _ => {
+            return Err(malformed(
+                "a Reference must hold Transforms?, DigestMethod, DigestValue",
+            ));
+        }
     };
     let mut transforms = Vec::new();
     if let Some(t) = transforms_node {
@@ -433,7 +456,12 @@ impl PublicKey {
         })
     }
 
-    pub fn verify(&self, method: SignatureAlgorithm, message: &[u8], sig: &[u8]) -> Result<(), DsigError> {
+    pub fn verify(
+        &self,
+        method: SignatureAlgorithm,
+        message: &[u8],
+        sig: &[u8],
+    ) -> Result<(), DsigError> {
         use SignatureAlgorithm as S;
         let alg: &'static dyn signature::VerificationAlgorithm = match (self.kind, method) {
             (KeyKind::Rsa, S::RsaSha1) => &signature::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
@@ -444,7 +472,9 @@ impl PublicKey {
             (KeyKind::P256, S::EcdsaSha256) => &signature::ECDSA_P256_SHA256_FIXED,
             (KeyKind::P384, S::EcdsaSha384) => &signature::ECDSA_P384_SHA384_FIXED,
             (kind, method) => {
-                return Err(DsigError::Algorithm(format!("{method:?} with a {kind:?} key")));
+                return Err(DsigError::Algorithm(format!(
+                    "{method:?} with a {kind:?} key"
+                )));
             }
         };
         signature::UnparsedPublicKey::new(alg, &self.bytes)

@@ -9,6 +9,7 @@ pub mod c14n;
 pub mod parse;
 
 pub use parse::{Limits, XmlError, parse};
+pub mod document;
 pub mod dsig;
 pub mod trust;
 pub mod wss;

@@ -77,7 +77,9 @@ fn check_shape(root: Node<'_, '_>, limits: &Limits) -> Result<(), XmlError> {
                 return Err(XmlError::TooManyAttributes(limits.max_attributes));
             }
             if declared_namespaces(node) > limits.max_namespace_declarations {
-                return Err(XmlError::TooManyNamespaces(limits.max_namespace_declarations));
+                return Err(XmlError::TooManyNamespaces(
+                    limits.max_namespace_declarations,
+                ));
             }
         }
         stack.extend(node.children().map(|c| (c, depth + 1)));
@@ -179,9 +181,16 @@ mod tests {
             "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;\">]><x>&lol2;</x>",
             "<!DOCTYPE x [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]><x>&xxe;</x>",
         ] {
-            assert_eq!(parse(xml, &limits).map(|_| ()), Err(XmlError::Doctype), "{xml}");
+            assert_eq!(
+                parse(xml, &limits).map(|_| ()),
+                Err(XmlError::Doctype),
+                "{xml}"
+            );
         }
-        assert!(matches!(parse("<x>&undefined;</x>", &limits), Err(XmlError::Malformed(_))));
+        assert!(matches!(
+            parse("<x>&undefined;</x>", &limits),
+            Err(XmlError::Malformed(_))
+        ));
     }
 
     #[test]
@@ -206,7 +215,10 @@ mod tests {
         // Values that mention xmlns are not declarations.
         assert!(parse("<a x='xmlns xmlns xmlns' xmlns='u:d'/>", &limits).is_ok());
         let big = format!("<a>{}</a>", "x".repeat(20_000));
-        assert_eq!(parse(&big, &limits).map(|_| ()), Err(XmlError::TooLarge(big.len())));
+        assert_eq!(
+            parse(&big, &limits).map(|_| ()),
+            Err(XmlError::TooLarge(big.len()))
+        );
         // Very deep input does not exhaust the stack while being refused.
         let very_deep = format!("{}{}", "<a>".repeat(100_000), "</a>".repeat(100_000));
         assert!(parse(&very_deep, &Limits::default()).is_err());
@@ -220,8 +232,14 @@ mod tests {
         assert_eq!(element_prefix(doc.root_element()), Some("s"));
         assert_eq!(element_prefix(body), Some("s"));
         assert_eq!(start_tag(body), "<s:Body w:Id=\"a>b\" x='1'>");
-        let attrs: Vec<_> = body.attributes().map(|a| attribute_prefix(body, &a)).collect();
+        let attrs: Vec<_> = body
+            .attributes()
+            .map(|a| attribute_prefix(body, &a))
+            .collect();
         assert_eq!(attrs, [Some("w"), None]);
-        assert_eq!(element_prefix(body.first_element_child().expect("plain")), None);
+        assert_eq!(
+            element_prefix(body.first_element_child().expect("plain")),
+            None
+        );
     }
 }

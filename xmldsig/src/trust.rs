@@ -57,7 +57,8 @@ impl TrustAnchors {
     }
 
     pub fn with_intermediates(mut self, certs: impl IntoIterator<Item = Vec<u8>>) -> Self {
-        self.intermediates.extend(certs.into_iter().map(CertificateDer::from));
+        self.intermediates
+            .extend(certs.into_iter().map(CertificateDer::from));
         self
     }
 
@@ -70,7 +71,8 @@ impl TrustAnchors {
         at: SystemTime,
         purpose: Purpose,
     ) -> Result<(), TrustError> {
-        let cert = Certificate::from_der(signer).map_err(|e| TrustError::Malformed(e.to_string()))?;
+        let cert =
+            Certificate::from_der(signer).map_err(|e| TrustError::Malformed(e.to_string()))?;
         if cert.tbs_certificate.issuer == cert.tbs_certificate.subject {
             return Err(TrustError::SelfSigned);
         }

@@ -114,9 +114,10 @@ impl WssError {
     pub fn kind(&self) -> FailureKind {
         match self {
             WssError::NotSoap(_) => FailureKind::InvalidRequest,
-            WssError::Expired(_) | WssError::FromTheFuture(_) | WssError::TooOld(_) | WssError::Replayed => {
-                FailureKind::MessageExpired
-            }
+            WssError::Expired(_)
+            | WssError::FromTheFuture(_)
+            | WssError::TooOld(_)
+            | WssError::Replayed => FailureKind::MessageExpired,
             WssError::Untrusted(_) | WssError::KeyReference(_) => FailureKind::FailedAuthentication,
             _ => FailureKind::FailedCheck,
         }
@@ -184,7 +185,11 @@ pub fn verify_envelope<'a, 'i>(
     let soap_version = match envelope.tag_name().namespace() {
         Some(NS_SOAP11) if envelope.tag_name().name() == "Envelope" => SoapVersion::Soap11,
         Some(NS_SOAP12) if envelope.tag_name().name() == "Envelope" => SoapVersion::Soap12,
-        _ => return Err(WssError::NotSoap("the root is not a SOAP 1.1 or 1.2 Envelope".into())),
+        _ => {
+            return Err(WssError::NotSoap(
+                "the root is not a SOAP 1.1 or 1.2 Envelope".into(),
+            ));
+        }
     };
     let soap_ns = match soap_version {
         SoapVersion::Soap11 => NS_SOAP11,
@@ -193,7 +198,11 @@ pub fn verify_envelope<'a, 'i>(
     let parts: Vec<Node<'a, 'i>> = elements(envelope).collect();
     let (header, body) = match parts.as_slice() {
         [h, b] if is(h, soap_ns, "Header") && is(b, soap_ns, "Body") => (*h, *b),
-        _ => return Err(WssError::NotSoap("expected exactly a Header then a Body".into())),
+        _ => {
+            return Err(WssError::NotSoap(
+                "expected exactly a Header then a Body".into(),
+            ));
+        }
     };
 
     // Exactly one Security header, addressed to us.
@@ -202,7 +211,9 @@ pub fn verify_envelope<'a, 'i>(
     if securities.next().is_some() {
         return Err(WssError::SecurityHeader);
     }
-    if security.attribute((soap_ns, "actor")).is_some() || security.attribute((soap_ns, "role")).is_some() {
+    if security.attribute((soap_ns, "actor")).is_some()
+        || security.attribute((soap_ns, "role")).is_some()
+    {
         return Err(WssError::SecurityHeader);
     }
     if let Some(mu) = security.attribute((soap_ns, "mustUnderstand")) {
@@ -224,7 +235,9 @@ pub fn verify_envelope<'a, 'i>(
                 return Err(WssError::Cardinality("wsu:Timestamp"));
             }
         } else if !is(&child, NS_WSSE, "BinarySecurityToken") {
-            return Err(WssError::UnsupportedToken(child.tag_name().name().to_owned()));
+            return Err(WssError::UnsupportedToken(
+                child.tag_name().name().to_owned(),
+            ));
         }
     }
     let signature_node = signature.ok_or(WssError::Cardinality("ds:Signature"))?;
@@ -251,7 +264,8 @@ pub fn verify_envelope<'a, 'i>(
     let signature = Signature::parse(signature_node, policy.algorithms)?;
     let ids = IdIndex::build(doc, policy.ids)?;
     let signer = resolve_key(&signature, security, &ids, known)?;
-    let key = PublicKey::from_certificate(&signer).map_err(|e| WssError::KeyReference(e.to_string()))?;
+    let key =
+        PublicKey::from_certificate(&signer).map_err(|e| WssError::KeyReference(e.to_string()))?;
     signature.verify_value(&key)?;
     let signed = signature.verify_references(doc, &ids)?;
     if !signed.iter().any(|n| n.id() == body.id()) {
@@ -300,24 +314,36 @@ fn resolve_key(
         let id = uri
             .strip_prefix('#')
             .ok_or_else(|| key_error("only same-document token references are supported"))?;
-        let token = ids.get(id).ok_or_else(|| key_error("the referenced token does not exist"))?;
-        let in_this_header = token.parent_element().is_some_and(|p| p.id() == security.id());
+        let token = ids
+            .get(id)
+            .ok_or_else(|| key_error("the referenced token does not exist"))?;
+        let in_this_header = token
+            .parent_element()
+            .is_some_and(|p| p.id() == security.id());
         if !is(&token, NS_WSSE, "BinarySecurityToken") || !in_this_header {
-            return Err(key_error("the reference does not point to a token of this Security header"));
+            return Err(key_error(
+                "the reference does not point to a token of this Security header",
+            ));
         }
         if token.attribute("ValueType") != Some(X509V3) {
             return Err(key_error("the token is not an X.509 v3 certificate"));
         }
-        if token.attribute("EncodingType").is_some_and(|e| e != BASE64_BINARY) {
+        if token
+            .attribute("EncodingType")
+            .is_some_and(|e| e != BASE64_BINARY)
+        {
             return Err(key_error("the token is not base64"));
         }
-        return base64_decode(token.text().unwrap_or("")).map_err(|_| key_error("the token is not base64"));
+        return base64_decode(token.text().unwrap_or(""))
+            .map_err(|_| key_error("the token is not base64"));
     }
     if is(&reference, NS_WSSE, "KeyIdentifier") {
         let value = base64_decode(reference.text().unwrap_or(""))
             .map_err(|_| key_error("the KeyIdentifier is not base64"))?;
         return match reference.attribute("ValueType") {
-            Some(X509_SKI) => known.find(|_, cert| subject_key_identifier(cert).as_deref() == Some(&value[..])),
+            Some(X509_SKI) => {
+                known.find(|_, cert| subject_key_identifier(cert).as_deref() == Some(&value[..]))
+            }
             Some(THUMBPRINT_SHA1) => known.find(|der, _| {
                 digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, der).as_ref() == value.as_slice()
             }),
@@ -336,7 +362,10 @@ fn resolve_key(
                 .map(str::trim)
                 .unwrap_or("")
         };
-        let (issuer, serial) = (normalize_dn(field("X509IssuerName")), field("X509SerialNumber"));
+        let (issuer, serial) = (
+            normalize_dn(field("X509IssuerName")),
+            field("X509SerialNumber"),
+        );
         return known
             .find(|_, cert| {
                 decimal(cert.tbs_certificate.serial_number.as_bytes()) == serial
@@ -402,7 +431,10 @@ fn parse_timestamp(ts: Node<'_, '_>) -> Result<(SystemTime, Option<SystemTime>),
         } else if is(&child, NS_WSU, "Expires") {
             &mut expires
         } else {
-            return Err(WssError::Timestamp(format!("unexpected {}", child.tag_name().name())));
+            return Err(WssError::Timestamp(format!(
+                "unexpected {}",
+                child.tag_name().name()
+            )));
         };
         if slot.replace(parse_date_time(text)?).is_some() {
             return Err(WssError::Timestamp("a repeated field".into()));
@@ -418,10 +450,20 @@ fn parse_timestamp(ts: Node<'_, '_>) -> Result<(SystemTime, Option<SystemTime>),
 pub fn parse_date_time(text: &str) -> Result<SystemTime, WssError> {
     let bad = || WssError::Timestamp(format!("{text:?} is not an xsd:dateTime with a time zone"));
     let b = text.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return Err(bad());
     }
-    let num = |r: std::ops::Range<usize>| text.get(r).and_then(|s| s.parse::<u16>().ok()).ok_or_else(bad);
+    let num = |r: std::ops::Range<usize>| {
+        text.get(r)
+            .and_then(|s| s.parse::<u16>().ok())
+            .ok_or_else(bad)
+    };
     let dt = DateTime::new(
         num(0..4)?,
         u8::try_from(num(5..7)?).map_err(|_| bad())?,
@@ -447,11 +489,19 @@ pub fn parse_date_time(text: &str) -> Result<SystemTime, WssError> {
     match rest.as_bytes() {
         b"Z" => Ok(base),
         [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-            let digit = |c: &u8| c.is_ascii_digit().then(|| u64::from(c - b'0')).ok_or_else(bad);
+            let digit = |c: &u8| {
+                c.is_ascii_digit()
+                    .then(|| u64::from(c - b'0'))
+                    .ok_or_else(bad)
+            };
             let offset = Duration::from_secs(
                 (digit(h1)? * 10 + digit(h2)?) * 3600 + (digit(m1)? * 10 + digit(m2)?) * 60,
             );
-            Ok(if *sign == b'+' { base - offset } else { base + offset })
+            Ok(if *sign == b'+' {
+                base - offset
+            } else {
+                base + offset
+            })
         }
         _ => Err(bad()),
     }
@@ -476,7 +526,12 @@ impl ReplayCache {
 
     /// Records a verified message; refuses one already seen. `until`: when the message stops
     /// being acceptable anyway (its Expires, or Created plus the maximum age).
-    pub fn check_and_record(&self, signature_value: &[u8], until: SystemTime, now: SystemTime) -> Result<(), WssError> {
+    pub fn check_and_record(
+        &self,
+        signature_value: &[u8],
+        until: SystemTime,
+        now: SystemTime,
+    ) -> Result<(), WssError> {
         let mut key = [0u8; 32];
         key.copy_from_slice(digest::digest(&digest::SHA256, signature_value).as_ref());
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
@@ -500,13 +555,25 @@ mod tests {
 
     #[test]
     fn date_times_with_zones_and_fractions() {
-        let t = |s| parse_date_time(s).expect(s).duration_since(UNIX_EPOCH).expect("after").as_millis();
+        let t = |s| {
+            parse_date_time(s)
+                .expect(s)
+                .duration_since(UNIX_EPOCH)
+                .expect("after")
+                .as_millis()
+        };
         let base = t("2026-11-22T10:00:00Z");
         assert_eq!(base, 1_795_341_600_000);
         assert_eq!(t("2026-11-22T10:00:00.25Z") - base, 250);
         assert_eq!(t("2026-11-22T11:00:00+01:00"), base);
         assert_eq!(t("2026-11-22T09:30:00-00:30"), base);
-        for bad in ["1970-01-01T00:00:01", "1970-01-01 00:00:01Z", "1970-13-01T00:00:01Z", "1970-01-01T00:00:01.Z", "x"] {
+        for bad in [
+            "1970-01-01T00:00:01",
+            "1970-01-01 00:00:01Z",
+            "1970-13-01T00:00:01Z",
+            "1970-01-01T00:00:01.Z",
+            "x",
+        ] {
             assert!(parse_date_time(bad).is_err(), "{bad}");
         }
     }
@@ -524,12 +591,17 @@ mod tests {
         let t0 = UNIX_EPOCH + Duration::from_secs(1000);
         let later = t0 + Duration::from_secs(60);
         cache.check_and_record(b"a", later, t0).expect("first");
-        assert!(matches!(cache.check_and_record(b"a", later, t0), Err(WssError::Replayed)));
+        assert!(matches!(
+            cache.check_and_record(b"a", later, t0),
+            Err(WssError::Replayed)
+        ));
         cache.check_and_record(b"b", later, t0).expect("second");
         // Full of live entries: refuse rather than forget.
         assert!(cache.check_and_record(b"c", later, t0).is_err());
         // Once they have expired, there is room again.
         let much_later = later + Duration::from_secs(1);
-        cache.check_and_record(b"c", much_later + Duration::from_secs(60), much_later).expect("room");
+        cache
+            .check_and_record(b"c", much_later + Duration::from_secs(60), much_later)
+            .expect("room");
     }
 }

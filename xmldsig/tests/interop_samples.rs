@@ -17,8 +17,14 @@ use sealpost_xmldsig::{Limits, parse};
 fn samples() -> PathBuf {
     let dir = std::env::var_os("INTEROP_SAMPLES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/interop-samples"));
-    assert!(dir.join("README.md").exists(), "interop samples not found at {}", dir.display());
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/interop-samples")
+        });
+    assert!(
+        dir.join("README.md").exists(),
+        "interop samples not found at {}",
+        dir.display()
+    );
     dir
 }
 
@@ -67,9 +73,14 @@ fn envelopes_from_real_clients_are_accepted() {
 fn a_plain_id_is_accepted_only_when_the_policy_allows_it() {
     let name = "node-soap-rsa-defaults.xml";
     let err = verify(name, WssPolicy::default()).expect_err("plain Id refused by default");
-    assert!(matches!(err, WssError::Signature(DsigError::DanglingReference(_))), "{err}");
+    assert!(
+        matches!(err, WssError::Signature(DsigError::DanglingReference(_))),
+        "{err}"
+    );
     let lax = WssPolicy {
-        ids: IdPolicy { allow_plain_id: true },
+        ids: IdPolicy {
+            allow_plain_id: true,
+        },
         ..WssPolicy::default()
     };
     verify(name, lax).expect("accepted with allow_plain_id");
@@ -92,17 +103,22 @@ fn hostile_and_broken_envelopes_are_refused_for_the_right_reason() {
         matches!(e, WssError::Untrusted(TrustError::SelfSigned))
     });
     assert_eq!(untrusted.kind(), FailureKind::FailedAuthentication);
-    check("negative-wss-body-not-signed.xml", &|e| matches!(e, WssError::BodyNotSigned));
+    check("negative-wss-body-not-signed.xml", &|e| {
+        matches!(e, WssError::BodyNotSigned)
+    });
     // The signed Body moved into a header, a new one in its place: the signature is valid,
     // only "is the Body we process the one signed" catches it.
-    check("negative-wss-xsw-wrapped-body.xml", &|e| matches!(e, WssError::BodyNotSigned));
+    check("negative-wss-xsw-wrapped-body.xml", &|e| {
+        matches!(e, WssError::BodyNotSigned)
+    });
     check("negative-wss-xsw-duplicate-id.xml", &|e| {
         matches!(e, WssError::Signature(DsigError::DuplicateId(_)))
     });
     // Broken client output: the token reference sits in the Signature, outside KeyInfo.
-    check("node-soap-withtoken-rsa.xml", &|e| {
-        matches!(e, WssError::Signature(DsigError::Malformed(m)) if m.contains("unexpected element"))
-    });
+    check(
+        "node-soap-withtoken-rsa.xml",
+        &|e| matches!(e, WssError::Signature(DsigError::Malformed(m)) if m.contains("unexpected element")),
+    );
 }
 
 #[test]
@@ -112,12 +128,14 @@ fn an_expired_message_is_refused_as_expired() {
     let known = KnownCertificates::default();
     let trust = TrustAnchors::new([pem("ca.pem")]);
     let a_day_later = just_after_creation(&xml) + Duration::from_secs(86_400);
-    let err = verify_envelope(&doc, a_day_later, &WssPolicy::default(), &known, &trust).expect_err("expired");
+    let err = verify_envelope(&doc, a_day_later, &WssPolicy::default(), &known, &trust)
+        .expect_err("expired");
     assert!(matches!(err, WssError::Expired(_)), "{err}");
     assert_eq!(err.kind(), FailureKind::MessageExpired);
     // And one from a day in the future.
     let a_day_before = just_after_creation(&xml) - Duration::from_secs(86_400);
-    let err = verify_envelope(&doc, a_day_before, &WssPolicy::default(), &known, &trust).expect_err("future");
+    let err = verify_envelope(&doc, a_day_before, &WssPolicy::default(), &known, &trust)
+        .expect_err("future");
     assert!(matches!(err, WssError::FromTheFuture(_)), "{err}");
 }
 
@@ -127,7 +145,52 @@ fn a_signer_unknown_to_the_registry_cannot_be_found_by_key_identifier() {
     let doc = parse(&xml, &Limits::default()).expect("parse");
     let known = KnownCertificates::new([pem("sender-ec.pem")]);
     let trust = TrustAnchors::new([pem("ca.pem")]);
-    let err = verify_envelope(&doc, just_after_creation(&xml), &WssPolicy::default(), &known, &trust)
-        .expect_err("unknown");
+    let err = verify_envelope(
+        &doc,
+        just_after_creation(&xml),
+        &WssPolicy::default(),
+        &known,
+        &trust,
+    )
+    .expect_err("unknown");
     assert!(matches!(err, WssError::KeyReference(_)), "{err}");
+}
+
+mod proofs {
+    use super::*;
+    use sealpost_xmldsig::document::{DocumentError, verify_enveloped};
+    use sealpost_xmldsig::dsig::AlgorithmPolicy;
+
+    fn verify_proof(name: &str) -> Result<String, DocumentError> {
+        let xml = std::fs::read_to_string(samples().join(name)).expect("sample");
+        let doc = parse(&xml, &Limits::default()).expect("parse");
+        let trust = TrustAnchors::new([pem("ca.pem")]);
+        verify_enveloped(&doc, AlgorithmPolicy::default(), &trust, SystemTime::now())
+            .map(|v| v.signer.len().to_string())
+    }
+
+    #[test]
+    fn xmlsec1_proofs_verify() {
+        for name in ["proof-xmlsec1-ec.xml", "proof-xmlsec1-rsa.xml"] {
+            verify_proof(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+
+    #[test]
+    fn tampered_and_rogue_proofs_are_refused() {
+        let err = verify_proof("negative-proof-tampered.xml").expect_err("tampered");
+        assert!(
+            matches!(err, DocumentError::Signature(DsigError::DigestMismatch(_))),
+            "{err}"
+        );
+        let err = verify_proof("negative-proof-rogue-x509.xml").expect_err("rogue certificate");
+        assert!(
+            matches!(err, DocumentError::Untrusted(TrustError::SelfSigned)),
+            "{err}"
+        );
+        // xmlsec1 accepts this one unless told `--enabled-key-data x509`: a bare key is never
+        // trusted here.
+        let err = verify_proof("negative-proof-rogue-keyvalue.xml").expect_err("bare key");
+        assert!(matches!(err, DocumentError::NoCertificate), "{err}");
+    }
 }
