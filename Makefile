@@ -9,7 +9,7 @@ NEXTEST_PROFILE := $(if $(filter true,$(CI)),ci,default)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages the tests drive (third-party verifiers and clients).
-APT_PACKAGES := openssl ca-certificates python3 python3-venv
+APT_PACKAGES := openssl ca-certificates python3 python3-venv xmlsec1 libxml-security-java libwss4j-java
 # Python clients live in a virtualenv (Debian's python3 refuses system-wide pip installs).
 VENV := tests/.venv
 # Seconds per fuzz target for `make fuzz`.
@@ -37,9 +37,10 @@ deps:
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null
 	@[ -x $(VENV)/bin/python3 ] || python3 -m venv $(VENV)
-	$(VENV)/bin/python3 -m pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
+	$(VENV)/bin/python3 -m pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt -r tests/interop/wss/requirements.txt
+	cd tests/interop/wss && npm ci --no-audit --no-fund --loglevel=error
 	@command -v cargo-nextest >/dev/null || $(CARGO) install --locked cargo-nextest
-	@command -v java >/dev/null || DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends default-jre-headless >/dev/null
+	@command -v javac >/dev/null || DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends default-jdk-headless >/dev/null
 
 ## test: formatting, lints, the workspace tests, the interop tests
 test: deps lint unit interop
