@@ -149,14 +149,19 @@ impl DocumentSigner {
         })
     }
 
-    fn method(&self) -> SignatureAlgorithm {
+    /// The certificate, then the chain.
+    pub fn certificates(&self) -> &[Vec<u8>] {
+        &self.certificates
+    }
+
+    pub(crate) fn method(&self) -> SignatureAlgorithm {
         match self.key {
             SigningKey::EcdsaP256(_) => SignatureAlgorithm::EcdsaSha256,
             SigningKey::Rsa(_) => SignatureAlgorithm::RsaSha256,
         }
     }
 
-    fn sign_bytes(&self, message: &[u8]) -> Result<Vec<u8>, DocumentError> {
+    pub(crate) fn sign_bytes(&self, message: &[u8]) -> Result<Vec<u8>, DocumentError> {
         let failed = |_| DocumentError::Signing("the signing operation failed".into());
         match &self.key {
             SigningKey::EcdsaP256(k) => Ok(k

@@ -332,32 +332,54 @@ impl<'a, 'i> Signature<'a, 'i> {
     ) -> Result<Vec<Node<'a, 'i>>, DsigError> {
         let mut nodes = Vec::with_capacity(self.references.len());
         for reference in &self.references {
-            let node = if reference.uri.is_empty() {
-                doc.root()
-            } else if let Some(id) = reference.uri.strip_prefix('#') {
-                ids.get(id)
-                    .ok_or_else(|| DsigError::DanglingReference(reference.uri.clone()))?
-            } else {
-                return Err(DsigError::DanglingReference(reference.uri.clone()));
-            };
-            let mut exclude: Option<NodeId> = None;
-            let mut method = None;
-            for transform in &reference.transforms {
-                match transform {
-                    Transform::Enveloped => exclude = Some(self.node.id()),
-                    Transform::Canonicalize(c) => method = Some(c.clone()),
-                }
-            }
-            // Without a canonicalization transform, the node-set becomes octets by C14N 1.0;
-            // a same-document reference never includes comments.
-            let method = method.unwrap_or_else(Canonicalization::inclusive);
-            let octets = canonicalize(node, &method, exclude);
+            let (node, octets) = self.transform(reference, doc, ids)?;
             if reference.digest.digest(&octets) != reference.digest_value {
                 return Err(DsigError::DigestMismatch(reference.uri.clone()));
             }
             nodes.push(node);
         }
         Ok(nodes)
+    }
+
+    /// The octets each reference digests, in order (to compare with other implementations).
+    pub fn reference_octets(
+        &self,
+        doc: &'a Document<'i>,
+        ids: &IdIndex<'a, 'i>,
+    ) -> Result<Vec<Vec<u8>>, DsigError> {
+        self.references
+            .iter()
+            .map(|r| self.transform(r, doc, ids).map(|(_, octets)| octets))
+            .collect()
+    }
+
+    /// Dereferences one reference and applies its transforms.
+    fn transform(
+        &self,
+        reference: &Reference,
+        doc: &'a Document<'i>,
+        ids: &IdIndex<'a, 'i>,
+    ) -> Result<(Node<'a, 'i>, Vec<u8>), DsigError> {
+        let node = if reference.uri.is_empty() {
+            doc.root()
+        } else if let Some(id) = reference.uri.strip_prefix('#') {
+            ids.get(id)
+                .ok_or_else(|| DsigError::DanglingReference(reference.uri.clone()))?
+        } else {
+            return Err(DsigError::DanglingReference(reference.uri.clone()));
+        };
+        let mut exclude: Option<NodeId> = None;
+        let mut method = None;
+        for transform in &reference.transforms {
+            match transform {
+                Transform::Enveloped => exclude = Some(self.node.id()),
+                Transform::Canonicalize(c) => method = Some(c.clone()),
+            }
+        }
+        // Without a canonicalization transform, the node-set becomes octets by C14N 1.0; a
+        // same-document reference never includes comments.
+        let method = method.unwrap_or_else(Canonicalization::inclusive);
+        Ok((node, canonicalize(node, &method, exclude)))
     }
 }
 

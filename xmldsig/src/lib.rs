@@ -13,3 +13,4 @@ pub mod document;
 pub mod dsig;
 pub mod trust;
 pub mod wss;
+pub mod wss_sign;

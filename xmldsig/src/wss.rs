@@ -216,10 +216,10 @@ pub fn verify_envelope<'a, 'i>(
     {
         return Err(WssError::SecurityHeader);
     }
-    if let Some(mu) = security.attribute((soap_ns, "mustUnderstand")) {
-        if !matches!(mu, "1" | "true" | "0" | "false") {
-            return Err(WssError::MustUnderstand(mu.to_owned()));
-        }
+    if let Some(mu) = security.attribute((soap_ns, "mustUnderstand"))
+        && !matches!(mu, "1" | "true" | "0" | "false")
+    {
+        return Err(WssError::MustUnderstand(mu.to_owned()));
     }
 
     // Its content: one Signature, one Timestamp, any BinarySecurityTokens.

@@ -1,0 +1,146 @@
+//! Signing SOAP envelopes with WS-Security as a sender application would: a
+//! BinarySecurityToken with the certificate, a Timestamp, and a Signature (Exclusive C14N,
+//! SHA-256) over the Body and the Timestamp.
+
+use std::time::{Duration, SystemTime};
+
+use der::DateTime;
+
+use crate::c14n::{Canonicalization, EXC_C14N, canonicalize};
+use crate::document::{DocumentError, DocumentSigner};
+use crate::dsig::{DigestAlgorithm, NS_DSIG, NS_WSU, base64_encode};
+use crate::parse::{Limits, parse, start_tag};
+use crate::wss::{BASE64_BINARY, NS_SOAP11, NS_SOAP12, NS_WSSE, X509V3};
+
+const BODY_ID: &str = "id-body";
+const TIMESTAMP_ID: &str = "id-timestamp";
+const TOKEN_ID: &str = "id-token";
+
+/// An xsd:dateTime in UTC, whole seconds.
+pub fn format_date_time(t: SystemTime) -> String {
+    let dt = DateTime::from_system_time(t).unwrap_or(DateTime::INFINITY);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        dt.year(),
+        dt.month(),
+        dt.day(),
+        dt.hour(),
+        dt.minutes(),
+        dt.seconds()
+    )
+}
+
+/// Signs `envelope` (a SOAP 1.1 or 1.2 Envelope with a Body, a Header optional, no
+/// Security header yet): the Timestamp says `created` and `created + ttl`.
+pub fn sign_envelope(
+    envelope: &str,
+    signer: &DocumentSigner,
+    created: SystemTime,
+    ttl: Duration,
+) -> Result<String, DocumentError> {
+    let bad = |what: &str| DocumentError::Signing(what.to_owned());
+    let doc = parse(envelope, &Limits::default())?;
+    let root = doc.root_element();
+    let soap_ns = match root.tag_name().namespace() {
+        Some(ns @ (NS_SOAP11 | NS_SOAP12)) => ns,
+        _ => return Err(bad("not a SOAP envelope")),
+    };
+    let soap_prefix = root
+        .lookup_prefix(soap_ns)
+        .ok_or_else(|| bad("the SOAP namespace needs a prefix"))?;
+    let child = |name: &str| {
+        root.children().find(|c| {
+            c.is_element()
+                && c.tag_name().namespace() == Some(soap_ns)
+                && c.tag_name().name() == name
+        })
+    };
+    let body = child("Body").ok_or_else(|| bad("no Body"))?;
+    let header = child("Header");
+
+    // 1. The Body gets a wsu:Id; the Security header gets the token and the Timestamp.
+    let body_tag = start_tag(body);
+    let body_name_end = body.range().start
+        + 1
+        + body_tag[1..]
+            .find(|c: char| c.is_whitespace() || c == '/' || c == '>')
+            .ok_or_else(|| bad("Body tag"))?;
+    let certificate = signer
+        .certificates()
+        .first()
+        .ok_or_else(|| bad("no certificate"))?;
+    let security_open = format!(
+        "<wsse:Security xmlns:wsse=\"{NS_WSSE}\" xmlns:wsu=\"{NS_WSU}\" {soap_prefix}:mustUnderstand=\"{}\"><wsse:BinarySecurityToken wsu:Id=\"{TOKEN_ID}\" ValueType=\"{X509V3}\" EncodingType=\"{BASE64_BINARY}\">{}</wsse:BinarySecurityToken><wsu:Timestamp wsu:Id=\"{TIMESTAMP_ID}\"><wsu:Created>{}</wsu:Created><wsu:Expires>{}</wsu:Expires></wsu:Timestamp>",
+        if soap_ns == NS_SOAP11 { "1" } else { "true" },
+        base64_encode(certificate),
+        format_date_time(created),
+        format_date_time(created + ttl),
+    );
+    let assemble = |signature: &str| -> String {
+        let security = format!("{security_open}{signature}</wsse:Security>");
+        let mut out = String::with_capacity(envelope.len() + security.len() + 256);
+        match header {
+            Some(h) if start_tag(h).ends_with("/>") => {
+                out.push_str(&envelope[..h.range().start]);
+                out.push_str(&format!(
+                    "<{soap_prefix}:Header>{security}</{soap_prefix}:Header>"
+                ));
+                out.push_str(&envelope[h.range().end..body_name_end]);
+            }
+            Some(h) => {
+                let header_tag_end = h.range().start + start_tag(h).len();
+                out.push_str(&envelope[..header_tag_end]);
+                out.push_str(&security);
+                out.push_str(&envelope[header_tag_end..body_name_end]);
+            }
+            None => {
+                out.push_str(&envelope[..body.range().start]);
+                out.push_str(&format!(
+                    "<{soap_prefix}:Header>{security}</{soap_prefix}:Header>"
+                ));
+                out.push_str(&envelope[body.range().start..body_name_end]);
+            }
+        }
+        out.push_str(&format!(" xmlns:wsu=\"{NS_WSU}\" wsu:Id=\"{BODY_ID}\""));
+        out.push_str(&envelope[body_name_end..]);
+        out
+    };
+
+    // 2. Digest the Body and the Timestamp as they stand in the envelope.
+    let unsigned = assemble("");
+    let unsigned_doc = parse(&unsigned, &Limits::default())?;
+    let by_id = |id: &str| {
+        unsigned_doc
+            .descendants()
+            .find(|n| n.attribute((NS_WSU, "Id")) == Some(id))
+            .ok_or_else(|| bad("a signed element disappeared"))
+    };
+    let exclusive = Canonicalization::exclusive();
+    let reference = |id: &str| -> Result<String, DocumentError> {
+        let digest = DigestAlgorithm::Sha256.digest(&canonicalize(by_id(id)?, &exclusive, None));
+        Ok(format!(
+            "<ds:Reference URI=\"#{id}\"><ds:Transforms><ds:Transform Algorithm=\"{EXC_C14N}\"/></ds:Transforms><ds:DigestMethod Algorithm=\"{}\"/><ds:DigestValue>{}</ds:DigestValue></ds:Reference>",
+            DigestAlgorithm::Sha256.uri(),
+            base64_encode(&digest)
+        ))
+    };
+    let signed_info = format!(
+        "<ds:SignedInfo><ds:CanonicalizationMethod Algorithm=\"{EXC_C14N}\"/><ds:SignatureMethod Algorithm=\"{}\"/>{}{}</ds:SignedInfo>",
+        signer.method().uri(),
+        reference(BODY_ID)?,
+        reference(TIMESTAMP_ID)?,
+    );
+
+    // 3. Sign SignedInfo (its exclusive canonical form depends only on the ds namespace).
+    let standalone = format!("<ds:Signature xmlns:ds=\"{NS_DSIG}\">{signed_info}</ds:Signature>");
+    let standalone_doc = parse(&standalone, &Limits::default())?;
+    let si = standalone_doc
+        .root_element()
+        .first_element_child()
+        .ok_or_else(|| bad("SignedInfo"))?;
+    let value = signer.sign_bytes(&canonicalize(si, &exclusive, None))?;
+    Ok(assemble(&format!(
+        "<ds:Signature xmlns:ds=\"{NS_DSIG}\">{signed_info}<ds:SignatureValue>{}</ds:SignatureValue><ds:KeyInfo><wsse:SecurityTokenReference><wsse:Reference URI=\"#{TOKEN_ID}\" ValueType=\"{X509V3}\"/></wsse:SecurityTokenReference></ds:KeyInfo></ds:Signature>",
+        base64_encode(&value)
+    )))
+}

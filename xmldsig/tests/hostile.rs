@@ -1,0 +1,282 @@
+//! Envelopes we sign, then attack: what a sender relies on (a valid envelope verifies, and the
+//! Body handed back is the one signed) and what an attacker tries (tampering, wrapping,
+//! comment and whitespace tricks, namespace redefinition, a second Body, a Timestamp moved out
+//! of the Security header, a swapped token, XXE, billion laughs, deep nesting, replay).
+
+use std::time::{Duration, SystemTime};
+
+use sealpost_pki::{Authority, Credential, KeyAlgorithm, LeafSpec, Profile};
+use sealpost_xmldsig::document::DocumentSigner;
+use sealpost_xmldsig::dsig::DsigError;
+use sealpost_xmldsig::trust::TrustAnchors;
+use sealpost_xmldsig::wss::{
+    KnownCertificates, ReplayCache, SoapVersion, VerifiedEnvelope, WssError, WssPolicy,
+    verify_envelope,
+};
+use sealpost_xmldsig::wss_sign::sign_envelope;
+use sealpost_xmldsig::{Limits, XmlError, parse};
+
+const YEAR: Duration = Duration::from_secs(365 * 86_400);
+const TTL: Duration = Duration::from_secs(300);
+
+struct Fixture {
+    trust: TrustAnchors,
+    signer: DocumentSigner,
+    other: Credential,
+    now: SystemTime,
+}
+
+fn fixture(key: KeyAlgorithm) -> Fixture {
+    let now = SystemTime::now();
+    let root = Authority::root("Root", now - YEAR, now + YEAR).expect("root");
+    let issuing = root
+        .issue_ca("Issuing", now - YEAR, now + YEAR)
+        .expect("ca");
+    let sender = issuing
+        .issue(&LeafSpec::new("Sender", Profile::Sender, key, now, YEAR))
+        .expect("sender");
+    let other = issuing
+        .issue(&LeafSpec::new(
+            "Other sender",
+            Profile::Sender,
+            KeyAlgorithm::EcdsaP256,
+            now,
+            YEAR,
+        ))
+        .expect("other");
+    Fixture {
+        trust: TrustAnchors::new([root.cert_der().to_vec()])
+            .with_intermediates([issuing.cert_der().to_vec()]),
+        signer: DocumentSigner::new(&sender.key_pkcs8_der(), vec![sender.cert_der().to_vec()])
+            .expect("signer"),
+        other,
+        now,
+    }
+}
+
+const SOAP11: &str = "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\"><soapenv:Header/><soapenv:Body><sp:SubmitRegisteredMail xmlns:sp=\"urn:sealpost:test\"><sp:Recipient>nrn:85073003328</sp:Recipient><sp:Subject>Tax assessment 2026</sp:Subject></sp:SubmitRegisteredMail></soapenv:Body></soapenv:Envelope>";
+const SOAP12: &str = "<env:Envelope xmlns:env=\"http://www.w3.org/2003/05/soap-envelope\">\n  <env:Body>\n    <sp:SubmitRegisteredMail xmlns:sp=\"urn:sealpost:test\"><sp:Recipient>cbe:0203201340</sp:Recipient></sp:SubmitRegisteredMail>\n  </env:Body>\n</env:Envelope>";
+
+impl Fixture {
+    fn signed(&self, envelope: &str) -> String {
+        sign_envelope(envelope, &self.signer, self.now, TTL).expect("sign")
+    }
+
+    fn check<'a, 'i>(
+        &self,
+        doc: &'a roxmltree::Document<'i>,
+    ) -> Result<VerifiedEnvelope<'a, 'i>, WssError> {
+        verify_envelope(
+            doc,
+            self.now + Duration::from_secs(1),
+            &WssPolicy::default(),
+            &KnownCertificates::default(),
+            &self.trust,
+        )
+    }
+
+    fn verify(&self, xml: &str) -> Result<String, WssError> {
+        let doc = parse(xml, &Limits::default()).map_err(|e| WssError::NotSoap(e.to_string()))?;
+        self.check(&doc).map(|v| {
+            v.body
+                .descendants()
+                .filter(|n| n.is_text())
+                .filter_map(|n| n.text())
+                .collect()
+        })
+    }
+}
+
+#[test]
+fn envelopes_we_sign_verify_and_hand_back_their_body() {
+    for key in [KeyAlgorithm::EcdsaP256, KeyAlgorithm::Rsa2048] {
+        let f = fixture(key);
+        for (envelope, version) in [(SOAP11, SoapVersion::Soap11), (SOAP12, SoapVersion::Soap12)] {
+            let signed = f.signed(envelope);
+            let doc = parse(&signed, &Limits::default()).expect("parse");
+            let verified = f.check(&doc).expect("verifies");
+            assert_eq!(verified.soap_version, version);
+            assert_eq!(verified.signer, f.signer.certificates()[0]);
+            assert_eq!(verified.body.tag_name().name(), "Body");
+            assert_eq!(verified.signed.len(), 2);
+        }
+    }
+}
+
+#[test]
+fn tampering_anywhere_signed_is_caught() {
+    let f = fixture(KeyAlgorithm::EcdsaP256);
+    let signed = f.signed(SOAP11);
+    for (from, to) in [
+        ("nrn:85073003328", "nrn:85073003329"),
+        ("Tax assessment 2026", "Tax  assessment 2026"),
+        ("<wsu:Expires>", "<wsu:Expires>2"),
+    ] {
+        let tampered = signed.replacen(from, to, 1);
+        assert_ne!(tampered, signed);
+        let err = f.verify(&tampered).expect_err(from);
+        assert!(
+            matches!(
+                err,
+                WssError::Signature(DsigError::DigestMismatch(_)) | WssError::Timestamp(_)
+            ),
+            "{from}: {err}"
+        );
+    }
+}
+
+#[test]
+fn comments_and_insignificant_whitespace_are_not_signed_and_change_nothing() {
+    let f = fixture(KeyAlgorithm::EcdsaP256);
+    let signed = f.signed(SOAP11);
+    let original = f.verify(&signed).expect("verifies");
+    // A comment splitting a text node: still valid (comments are outside the signed node-set),
+    // and the text the caller reads is the text that was signed.
+    let commented = signed.replacen("nrn:8507", "nrn:8507<!-- injected -->", 1);
+    assert_eq!(
+        f.verify(&commented).expect("comments are not signed"),
+        original
+    );
+    // Whitespace between attributes is canonicalized away; whitespace in content is not.
+    let spaced = signed.replacen(
+        "<sp:SubmitRegisteredMail xmlns:sp",
+        "<sp:SubmitRegisteredMail   xmlns:sp",
+        1,
+    );
+    assert_eq!(f.verify(&spaced).expect("attribute whitespace"), original);
+    let content = signed.replacen("<sp:Subject>", "<sp:Subject> ", 1);
+    assert!(f.verify(&content).is_err());
+}
+
+#[test]
+fn redefining_a_namespace_breaks_the_signature() {
+    let f = fixture(KeyAlgorithm::EcdsaP256);
+    let signed = f.signed(SOAP11);
+    let redefined = signed.replacen(
+        "xmlns:sp=\"urn:sealpost:test\"",
+        "xmlns:sp=\"urn:attacker\"",
+        1,
+    );
+    assert!(matches!(
+        f.verify(&redefined),
+        Err(WssError::Signature(DsigError::DigestMismatch(_)))
+    ));
+}
+
+#[test]
+fn wrapping_attacks_are_refused() {
+    let f = fixture(KeyAlgorithm::EcdsaP256);
+    let signed = f.signed(SOAP11);
+    let body_start = signed.find("<soapenv:Body").expect("body");
+    let body_end = signed.find("</soapenv:Envelope>").expect("end");
+    let signed_body = &signed[body_start..body_end];
+    let evil_body = "<soapenv:Body><sp:SubmitRegisteredMail xmlns:sp=\"urn:sealpost:test\"><sp:Recipient>nrn:00000000097</sp:Recipient></sp:SubmitRegisteredMail></soapenv:Body>";
+
+    // The signed Body moved into a header element, an unsigned one in its place.
+    let wrapped = format!(
+        "{}<Wrapper xmlns=\"urn:evil\">{signed_body}</Wrapper></soapenv:Header>{evil_body}</soapenv:Envelope>",
+        &signed[..signed.find("</soapenv:Header>").expect("header end")]
+    );
+    assert!(
+        matches!(f.verify(&wrapped), Err(WssError::BodyNotSigned)),
+        "{:?}",
+        f.verify(&wrapped)
+    );
+
+    // The attacker's Body reuses the signed Id: duplicate Ids are refused outright.
+    let evil_with_id = evil_body.replacen(
+        "<soapenv:Body>",
+        "<soapenv:Body xmlns:wsu=\"http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd\" wsu:Id=\"id-body\">",
+        1,
+    );
+    let duplicated = format!(
+        "{}<Wrapper xmlns=\"urn:evil\">{signed_body}</Wrapper></soapenv:Header>{evil_with_id}</soapenv:Envelope>",
+        &signed[..signed.find("</soapenv:Header>").expect("header end")]
+    );
+    assert!(matches!(
+        f.verify(&duplicated),
+        Err(WssError::Signature(DsigError::DuplicateId(_)))
+    ));
+
+    // A second Body after the signed one.
+    let two_bodies = signed.replacen(
+        "</soapenv:Envelope>",
+        &format!("{evil_body}</soapenv:Envelope>"),
+        1,
+    );
+    assert!(matches!(f.verify(&two_bodies), Err(WssError::NotSoap(_))));
+}
+
+#[test]
+fn a_timestamp_moved_out_of_the_security_header_is_refused() {
+    let f = fixture(KeyAlgorithm::EcdsaP256);
+    let signed = f.signed(SOAP11);
+    let ts_start = signed.find("<wsu:Timestamp").expect("ts");
+    let ts_end = signed.find("</wsu:Timestamp>").expect("ts end") + "</wsu:Timestamp>".len();
+    let timestamp = &signed[ts_start..ts_end];
+    let moved = signed
+        .replacen(timestamp, "", 1)
+        .replacen("</soapenv:Header>", &format!("{}</soapenv:Header>", timestamp.replacen("<wsu:Timestamp", "<wsu:Timestamp xmlns:wsu=\"http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd\"", 1)), 1);
+    assert!(
+        matches!(
+            f.verify(&moved),
+            Err(WssError::Cardinality("wsu:Timestamp"))
+        ),
+        "{:?}",
+        f.verify(&moved)
+    );
+}
+
+#[test]
+fn a_token_swapped_for_another_senders_certificate_is_refused() {
+    let f = fixture(KeyAlgorithm::EcdsaP256);
+    let signed = f.signed(SOAP11);
+    let ours = sealpost_xmldsig::dsig::base64_encode(&f.signer.certificates()[0]);
+    let theirs = sealpost_xmldsig::dsig::base64_encode(f.other.cert_der());
+    let swapped = signed.replacen(&ours, &theirs, 1);
+    assert!(matches!(
+        f.verify(&swapped),
+        Err(WssError::Signature(DsigError::BadSignature))
+    ));
+}
+
+#[test]
+fn xxe_billion_laughs_and_deep_nesting_never_reach_verification() {
+    for xml in [
+        "<?xml version=\"1.0\"?><!DOCTYPE e [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\"><soapenv:Body>&x;</soapenv:Body></soapenv:Envelope>",
+        "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol1 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\"><!ENTITY lol2 \"&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;\">]><lolz>&lol2;</lolz>",
+    ] {
+        assert_eq!(
+            parse(xml, &Limits::default()).map(|_| ()),
+            Err(XmlError::Doctype)
+        );
+    }
+    let deep = format!(
+        "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\"><soapenv:Body>{}{}</soapenv:Body></soapenv:Envelope>",
+        "<a>".repeat(10_000),
+        "</a>".repeat(10_000)
+    );
+    assert_eq!(
+        parse(&deep, &Limits::default()).map(|_| ()),
+        Err(XmlError::TooDeep(64))
+    );
+}
+
+#[test]
+fn a_replayed_envelope_is_refused() {
+    let f = fixture(KeyAlgorithm::EcdsaP256);
+    let signed = f.signed(SOAP11);
+    let doc = parse(&signed, &Limits::default()).expect("parse");
+    let cache = ReplayCache::new(1000);
+    let now = f.now + Duration::from_secs(1);
+    let first = f.check(&doc).expect("verifies");
+    let until = first.expires.expect("expires");
+    cache
+        .check_and_record(&first.signature_value, until, now)
+        .expect("first delivery");
+    let again = f.check(&doc).expect("still a valid signature");
+    assert!(matches!(
+        cache.check_and_record(&again.signature_value, until, now),
+        Err(WssError::Replayed)
+    ));
+}
