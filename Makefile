@@ -62,12 +62,14 @@ bench:
 	$(CARGO) bench -p sealpost-tsa --bench tsa
 
 ## fuzz: each fuzz target for FUZZ_SECONDS (cargo-fuzz on stable, via RUSTC_BOOTSTRAP),
-## seeded with the requests and tokens of the shared interop samples
+## seeded with the requests, tokens and signed XML of the shared interop samples
 fuzz:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz
-	mkdir -p fuzz/corpus/tsa_request fuzz/corpus/tsa_token
+	mkdir -p fuzz/corpus/tsa_request fuzz/corpus/tsa_token fuzz/corpus/xml_c14n fuzz/corpus/wss_verify
 	cp ../shared/interop-samples/tsp/*.tsq fuzz/corpus/tsa_request/
 	cp ../shared/interop-samples/tsp/*.tst ../shared/interop-samples/tsp/*.tsr fuzz/corpus/tsa_token/
+	cp ../shared/interop-samples/*.xml fuzz/corpus/xml_c14n/
+	cp ../shared/interop-samples/*.xml fuzz/corpus/wss_verify/
 	cd fuzz && for target in $$(RUSTC_BOOTSTRAP=1 cargo fuzz list); do \
 		echo "== $$target ($(FUZZ_SECONDS)s)"; \
 		RUSTC_BOOTSTRAP=1 cargo fuzz run -O $$target -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 2>&1 \

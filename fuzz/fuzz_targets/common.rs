@@ -13,6 +13,19 @@ pub struct Fixture {
     pub now: SystemTime,
 }
 
+/// A trust anchor whose key nobody outside this process has.
+pub fn fixture_root() -> Vec<u8> {
+    static ROOT: OnceLock<Vec<u8>> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let now = UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+        sealpost_pki::Authority::root("Fuzz Root", now, now + Duration::from_secs(86_400))
+            .expect("root")
+            .cert_der()
+            .to_vec()
+    })
+    .clone()
+}
+
 pub fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {

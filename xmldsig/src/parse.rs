@@ -41,6 +41,8 @@ pub enum XmlError {
     TooManyNamespaces(usize),
     #[error("the document is not well-formed XML: {0}")]
     Malformed(String),
+    #[error("a processing instruction has an invalid or reserved target {0:?}")]
+    ProcessingInstruction(String),
 }
 
 /// Parses `xml` under `limits`.
@@ -69,6 +71,25 @@ fn check_shape(root: Node<'_, '_>, limits: &Limits) -> Result<(), XmlError> {
     // Depth-first with an explicit stack: no recursion on untrusted depth.
     let mut stack = vec![(root, 0usize)];
     while let Some((node, depth)) = stack.pop() {
+        if let Some(pi) = node.pi() {
+            // A PITarget is a Name, and names starting with "xml" are reserved (XML 1.0 §2.6);
+            // the parser lets some through (`<?xml#version ...?>`), this does not.
+            let target = pi.target;
+            let name_ok = !target.is_empty()
+                && target.chars().all(|c| {
+                    c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ':') || !c.is_ascii()
+                })
+                && !target.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '.');
+            if !name_ok
+                || target
+                    .get(..3)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("xml"))
+            {
+                return Err(XmlError::ProcessingInstruction(
+                    target.chars().take(40).collect(),
+                ));
+            }
+        }
         if node.is_element() {
             if depth > limits.max_depth {
                 return Err(XmlError::TooDeep(limits.max_depth));
@@ -191,6 +212,25 @@ mod tests {
             parse("<x>&undefined;</x>", &limits),
             Err(XmlError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn processing_instructions_with_reserved_or_invalid_targets_are_refused() {
+        let limits = Limits::default();
+        for xml in [
+            "<?xml#version=\"1.0\"?><x/>",
+            "<?XML-stylesheet href=\"a\"?><x/>",
+            "<x><?xmlfoo?></x>",
+        ] {
+            assert!(
+                matches!(
+                    parse(xml, &limits),
+                    Err(XmlError::ProcessingInstruction(_) | XmlError::Malformed(_))
+                ),
+                "{xml}"
+            );
+        }
+        assert!(parse("<?xml version=\"1.0\"?><?pi-target data?><x/>", &limits).is_ok());
     }
 
     #[test]
