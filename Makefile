@@ -60,6 +60,8 @@ interop:
 bench:
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; }
 	$(CARGO) bench -p sealpost-tsa --bench tsa
+	@[ -x $(VENV)/bin/python3 ] || { echo "run make deps first (python-xmlsec is the baseline)"; exit 1; }
+	taskset -c 0 $(CARGO) bench -p sealpost-xmldsig --bench xmldsig
 
 ## fuzz: each fuzz target for FUZZ_SECONDS (cargo-fuzz on stable, via RUSTC_BOOTSTRAP),
 ## seeded with the requests, tokens and signed XML of the shared interop samples

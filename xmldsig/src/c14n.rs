@@ -90,10 +90,34 @@ pub fn canonicalize(
     method: &Canonicalization,
     exclude: Option<NodeId>,
 ) -> Vec<u8> {
+    let mut out = Vec::with_capacity(node.range().len() + 256);
+    canonicalize_into(node, method, exclude, &mut out);
+    out
+}
+
+/// Where canonical octets go: a buffer, or straight into a digest.
+pub trait Output {
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Output for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// Canonicalizes into `out`, without holding the whole canonical form (for digests of large
+/// documents).
+pub fn canonicalize_into(
+    node: Node<'_, '_>,
+    method: &Canonicalization,
+    exclude: Option<NodeId>,
+    out: &mut dyn Output,
+) {
     let mut c = Canonicalizer {
         method,
         exclude,
-        out: Vec::with_capacity(node.range().len() + 256),
+        out,
     };
     if node.node_type() == NodeType::Root {
         let mut seen_element = false;
@@ -106,11 +130,11 @@ pub fn canonicalize(
                 NodeType::Comment if !method.with_comments => {}
                 NodeType::Comment | NodeType::PI => {
                     if seen_element {
-                        c.out.push(b'\n');
+                        c.out.put(b"\n");
                     }
                     c.leaf(child);
                     if !seen_element {
-                        c.out.push(b'\n');
+                        c.out.put(b"\n");
                     }
                 }
                 _ => {}
@@ -119,16 +143,15 @@ pub fn canonicalize(
     } else if node.is_element() {
         c.element(node, &[], true);
     }
-    c.out
 }
 
-struct Canonicalizer<'m> {
+struct Canonicalizer<'m, 'o> {
     method: &'m Canonicalization,
     exclude: Option<NodeId>,
-    out: Vec<u8>,
+    out: &'o mut dyn Output,
 }
 
-impl Canonicalizer<'_> {
+impl Canonicalizer<'_, '_> {
     /// `rendered`: the namespace declarations output ancestors rendered, innermost last.
     fn element<'a>(&mut self, node: Node<'a, 'a>, rendered: &[(&'a str, &'a str)], apex: bool) {
         let tag = start_tag(node);
@@ -222,27 +245,27 @@ impl Canonicalizer<'_> {
         }
         attrs.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
 
-        self.out.push(b'<');
-        self.out.extend_from_slice(qname.as_bytes());
+        self.out.put(b"<");
+        self.out.put(qname.as_bytes());
         for (prefix, uri) in &declared {
             if prefix.is_empty() {
-                self.out.extend_from_slice(b" xmlns=\"");
+                self.out.put(b" xmlns=\"");
             } else {
-                self.out.extend_from_slice(b" xmlns:");
-                self.out.extend_from_slice(prefix.as_bytes());
-                self.out.extend_from_slice(b"=\"");
+                self.out.put(b" xmlns:");
+                self.out.put(prefix.as_bytes());
+                self.out.put(b"=\"");
             }
-            escape_attribute(uri, &mut self.out);
-            self.out.push(b'"');
+            escape_attribute(uri, self.out);
+            self.out.put(b"\"");
         }
         for (_, _, name, value) in &attrs {
-            self.out.push(b' ');
-            self.out.extend_from_slice(name.as_bytes());
-            self.out.extend_from_slice(b"=\"");
-            escape_attribute(value, &mut self.out);
-            self.out.push(b'"');
+            self.out.put(b" ");
+            self.out.put(name.as_bytes());
+            self.out.put(b"=\"");
+            escape_attribute(value, self.out);
+            self.out.put(b"\"");
         }
-        self.out.push(b'>');
+        self.out.put(b">");
 
         let mut inner: Vec<(&'a str, &'a str)> = rendered.to_vec();
         inner.extend(declared);
@@ -252,59 +275,82 @@ impl Canonicalizer<'_> {
             }
             match child.node_type() {
                 NodeType::Element => self.element(child, &inner, false),
-                NodeType::Text => escape_text(child.text().unwrap_or(""), &mut self.out),
+                NodeType::Text => escape_text(child.text().unwrap_or(""), self.out),
                 NodeType::Comment if !self.method.with_comments => {}
                 NodeType::Comment | NodeType::PI => self.leaf(child),
                 NodeType::Root => {}
             }
         }
-        self.out.extend_from_slice(b"</");
-        self.out.extend_from_slice(qname.as_bytes());
-        self.out.push(b'>');
+        self.out.put(b"</");
+        self.out.put(qname.as_bytes());
+        self.out.put(b">");
     }
 
     fn leaf(&mut self, node: Node<'_, '_>) {
         if let Some(pi) = node.pi() {
-            self.out.extend_from_slice(b"<?");
-            self.out.extend_from_slice(pi.target.as_bytes());
+            self.out.put(b"<?");
+            self.out.put(pi.target.as_bytes());
             if let Some(value) = pi.value.filter(|v| !v.is_empty()) {
-                self.out.push(b' ');
-                self.out.extend_from_slice(value.as_bytes());
+                self.out.put(b" ");
+                self.out.put(value.as_bytes());
             }
-            self.out.extend_from_slice(b"?>");
+            self.out.put(b"?>");
         } else {
-            self.out.extend_from_slice(b"<!--");
-            self.out
-                .extend_from_slice(node.text().unwrap_or("").as_bytes());
-            self.out.extend_from_slice(b"-->");
+            self.out.put(b"<!--");
+            self.out.put(node.text().unwrap_or("").as_bytes());
+            self.out.put(b"-->");
         }
     }
 }
 
-fn escape_text(text: &str, out: &mut Vec<u8>) {
-    for b in text.bytes() {
-        match b {
-            b'&' => out.extend_from_slice(b"&amp;"),
-            b'<' => out.extend_from_slice(b"&lt;"),
-            b'>' => out.extend_from_slice(b"&gt;"),
-            b'\r' => out.extend_from_slice(b"&#xD;"),
-            _ => out.push(b),
-        }
+/// Writes `text` with C14N's text escapes, copying the runs between special bytes whole.
+fn escape_text(text: &str, out: &mut dyn Output) {
+    let bytes = text.as_bytes();
+    if memchr::memchr(b'\r', bytes).is_some() {
+        return escape_each(bytes, out, |b| match b {
+            b'&' => Some(b"&amp;"),
+            b'<' => Some(b"&lt;"),
+            b'>' => Some(b"&gt;"),
+            b'\r' => Some(b"&#xD;"),
+            _ => None,
+        });
     }
+    let mut start = 0;
+    for at in memchr::memchr3_iter(b'&', b'<', b'>', bytes) {
+        out.put(&bytes[start..at]);
+        out.put(match bytes[at] {
+            b'&' => b"&amp;",
+            b'<' => b"&lt;",
+            _ => b"&gt;",
+        });
+        start = at + 1;
+    }
+    out.put(&bytes[start..]);
 }
 
-fn escape_attribute(value: &str, out: &mut Vec<u8>) {
-    for b in value.bytes() {
-        match b {
-            b'&' => out.extend_from_slice(b"&amp;"),
-            b'<' => out.extend_from_slice(b"&lt;"),
-            b'"' => out.extend_from_slice(b"&quot;"),
-            b'\t' => out.extend_from_slice(b"&#x9;"),
-            b'\n' => out.extend_from_slice(b"&#xA;"),
-            b'\r' => out.extend_from_slice(b"&#xD;"),
-            _ => out.push(b),
+fn escape_attribute(value: &str, out: &mut dyn Output) {
+    escape_each(value.as_bytes(), out, |b| match b {
+        b'&' => Some(b"&amp;"),
+        b'<' => Some(b"&lt;"),
+        b'"' => Some(b"&quot;"),
+        b'\t' => Some(b"&#x9;"),
+        b'\n' => Some(b"&#xA;"),
+        b'\r' => Some(b"&#xD;"),
+        _ => None,
+    });
+}
+
+/// Escapes byte by byte, copying unescaped runs whole.
+fn escape_each(bytes: &[u8], out: &mut dyn Output, escape: impl Fn(u8) -> Option<&'static [u8]>) {
+    let mut start = 0;
+    for (i, b) in bytes.iter().enumerate() {
+        if let Some(replacement) = escape(*b) {
+            out.put(&bytes[start..i]);
+            out.put(replacement);
+            start = i + 1;
         }
     }
+    out.put(&bytes[start..]);
 }
 
 #[cfg(test)]

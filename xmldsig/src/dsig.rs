@@ -11,7 +11,7 @@ use der::asn1::ObjectIdentifier;
 use roxmltree::{Document, Node, NodeId};
 use x509_cert::Certificate;
 
-use crate::c14n::{Canonicalization, canonicalize};
+use crate::c14n::{Canonicalization, Output, canonicalize, canonicalize_into};
 
 pub const NS_DSIG: &str = "http://www.w3.org/2000/09/xmldsig#";
 pub const NS_EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
@@ -74,14 +74,54 @@ impl DigestAlgorithm {
         }
     }
 
-    pub fn digest(self, data: &[u8]) -> Vec<u8> {
-        let alg = match self {
+    fn algorithm(self) -> &'static digest::Algorithm {
+        match self {
             DigestAlgorithm::Sha1 => &digest::SHA1_FOR_LEGACY_USE_ONLY,
             DigestAlgorithm::Sha256 => &digest::SHA256,
             DigestAlgorithm::Sha384 => &digest::SHA384,
             DigestAlgorithm::Sha512 => &digest::SHA512,
-        };
-        digest::digest(alg, data).as_ref().to_vec()
+        }
+    }
+
+    pub fn digest(self, data: &[u8]) -> Vec<u8> {
+        digest::digest(self.algorithm(), data).as_ref().to_vec()
+    }
+}
+
+/// Canonical octets hashed as they are produced, through a small buffer: a 10 MiB Body is
+/// digested without ever being copied whole.
+struct DigestOutput {
+    context: digest::Context,
+    buffer: Vec<u8>,
+}
+
+impl DigestOutput {
+    const BUFFER: usize = 16 * 1024;
+
+    fn new(algorithm: DigestAlgorithm) -> Self {
+        DigestOutput {
+            context: digest::Context::new(algorithm.algorithm()),
+            buffer: Vec::with_capacity(Self::BUFFER),
+        }
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        self.context.update(&self.buffer);
+        self.context.finish().as_ref().to_vec()
+    }
+}
+
+impl Output for DigestOutput {
+    fn put(&mut self, bytes: &[u8]) {
+        if self.buffer.len() + bytes.len() > Self::BUFFER {
+            self.context.update(&self.buffer);
+            self.buffer.clear();
+        }
+        if bytes.len() >= Self::BUFFER {
+            self.context.update(bytes);
+        } else {
+            self.buffer.extend_from_slice(bytes);
+        }
     }
 }
 
@@ -332,8 +372,10 @@ impl<'a, 'i> Signature<'a, 'i> {
     ) -> Result<Vec<Node<'a, 'i>>, DsigError> {
         let mut nodes = Vec::with_capacity(self.references.len());
         for reference in &self.references {
-            let (node, octets) = self.transform(reference, doc, ids)?;
-            if reference.digest.digest(&octets) != reference.digest_value {
+            let (node, method, exclude) = self.dereference(reference, doc, ids)?;
+            let mut output = DigestOutput::new(reference.digest);
+            canonicalize_into(node, &method, exclude, &mut output);
+            if output.finish() != reference.digest_value {
                 return Err(DsigError::DigestMismatch(reference.uri.clone()));
             }
             nodes.push(node);
@@ -349,17 +391,20 @@ impl<'a, 'i> Signature<'a, 'i> {
     ) -> Result<Vec<Vec<u8>>, DsigError> {
         self.references
             .iter()
-            .map(|r| self.transform(r, doc, ids).map(|(_, octets)| octets))
+            .map(|r| {
+                self.dereference(r, doc, ids)
+                    .map(|(node, method, exclude)| canonicalize(node, &method, exclude))
+            })
             .collect()
     }
 
-    /// Dereferences one reference and applies its transforms.
-    fn transform(
+    /// The node a reference designates, and how its transforms turn it into octets.
+    fn dereference(
         &self,
         reference: &Reference,
         doc: &'a Document<'i>,
         ids: &IdIndex<'a, 'i>,
-    ) -> Result<(Node<'a, 'i>, Vec<u8>), DsigError> {
+    ) -> Result<(Node<'a, 'i>, Canonicalization, Option<NodeId>), DsigError> {
         let node = if reference.uri.is_empty() {
             doc.root()
         } else if let Some(id) = reference.uri.strip_prefix('#') {
@@ -378,8 +423,11 @@ impl<'a, 'i> Signature<'a, 'i> {
         }
         // Without a canonicalization transform, the node-set becomes octets by C14N 1.0; a
         // same-document reference never includes comments.
-        let method = method.unwrap_or_else(Canonicalization::inclusive);
-        Ok((node, canonicalize(node, &method, exclude)))
+        Ok((
+            node,
+            method.unwrap_or_else(Canonicalization::inclusive),
+            exclude,
+        ))
     }
 }
 
