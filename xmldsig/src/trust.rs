@@ -2,7 +2,11 @@
 //! certificate valid at the signing time (not today), allow digital signatures, and not be
 //! self-signed (even when it is itself configured as an anchor).
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_lc_rs::digest;
 
 use der::Decode;
 use der::asn1::ObjectIdentifier;
@@ -34,11 +38,20 @@ pub enum Purpose {
 }
 
 /// Trust anchors and certificates that may complete a path.
+///
+/// Successful validations are remembered per (signer, extra certificates, purpose) with the
+/// window in which every certificate of the verified path is valid: a later signature by the
+/// same signer, at a time inside that window, needs no new path validation (the anchors and
+/// intermediates of a `TrustAnchors` never change). Failures are never remembered.
 #[derive(Clone, Debug, Default)]
 pub struct TrustAnchors {
     anchors: Vec<CertificateDer<'static>>,
     intermediates: Vec<CertificateDer<'static>>,
+    validated: Arc<Mutex<HashMap<[u8; 32], (SystemTime, SystemTime)>>>,
 }
+
+/// How many validations are remembered; the cache starts afresh when full.
+const VALIDATED_CAPACITY: usize = 10_000;
 
 struct AnyPurpose;
 
@@ -53,6 +66,7 @@ impl TrustAnchors {
         TrustAnchors {
             anchors: anchors.into_iter().map(CertificateDer::from).collect(),
             intermediates: Vec::new(),
+            validated: Arc::default(),
         }
     }
 
@@ -71,6 +85,40 @@ impl TrustAnchors {
         at: SystemTime,
         purpose: Purpose,
     ) -> Result<(), TrustError> {
+        let mut key = digest::Context::new(&digest::SHA256);
+        key.update(&[purpose as u8]);
+        for cert in std::iter::once(signer).chain(extra.iter().map(Vec::as_slice)) {
+            key.update(&(cert.len() as u64).to_be_bytes());
+            key.update(cert);
+        }
+        let mut cache_key = [0u8; 32];
+        cache_key.copy_from_slice(key.finish().as_ref());
+        let cached = self
+            .validated
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&cache_key)
+            .copied();
+        if cached.is_some_and(|(from, until)| from <= at && at <= until) {
+            return Ok(());
+        }
+        let window = self.validate_path(signer, extra, at, purpose)?;
+        let mut validated = self.validated.lock().unwrap_or_else(|p| p.into_inner());
+        if validated.len() >= VALIDATED_CAPACITY {
+            validated.clear();
+        }
+        validated.insert(cache_key, window);
+        Ok(())
+    }
+
+    /// Full validation; returns the window in which every certificate of the path is valid.
+    fn validate_path(
+        &self,
+        signer: &[u8],
+        extra: &[Vec<u8>],
+        at: SystemTime,
+        purpose: Purpose,
+    ) -> Result<(SystemTime, SystemTime), TrustError> {
         let cert =
             Certificate::from_der(signer).map_err(|e| TrustError::Malformed(e.to_string()))?;
         if cert.tbs_certificate.issuer == cert.tbs_certificate.subject {
@@ -126,6 +174,94 @@ impl TrustAnchors {
                 None,
             ),
         };
-        result.map(|_| ()).map_err(TrustError::Chain)
+        let path = result.map_err(TrustError::Chain)?;
+        let mut from = UNIX_EPOCH;
+        let mut until = UNIX_EPOCH + Duration::from_secs(u64::from(u32::MAX) * 4);
+        let anchor_der = self.anchors.iter().find(|a| {
+            webpki::anchor_from_trusted_cert(a).is_ok_and(|t| t.subject == path.anchor().subject)
+        });
+        let path_certs = std::iter::once(signer.to_vec())
+            .chain(path.intermediate_certificates().map(|c| c.der().to_vec()))
+            .chain(anchor_der.map(|a| a.to_vec()));
+        for der in path_certs {
+            let cert =
+                Certificate::from_der(&der).map_err(|e| TrustError::Malformed(e.to_string()))?;
+            let validity = &cert.tbs_certificate.validity;
+            from = from.max(validity.not_before.to_system_time());
+            until = until.min(validity.not_after.to_system_time());
+        }
+        Ok((from, until))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sealpost_pki::{Authority, KeyAlgorithm, LeafSpec, Profile};
+
+    const YEAR: Duration = Duration::from_secs(365 * 86_400);
+
+    #[test]
+    fn a_remembered_validation_never_widens_what_is_accepted() {
+        let now = SystemTime::now();
+        let root = Authority::root("Root", now - YEAR, now + 10 * YEAR).expect("root");
+        let seal = root
+            .issue(&LeafSpec::new(
+                "Seal",
+                Profile::Seal,
+                KeyAlgorithm::EcdsaP256,
+                now,
+                YEAR,
+            ))
+            .expect("seal");
+        let trust = TrustAnchors::new([root.cert_der().to_vec()]);
+        trust
+            .validate(seal.cert_der(), &[], now, Purpose::Any)
+            .expect("valid");
+        trust
+            .validate(seal.cert_der(), &[], now, Purpose::Any)
+            .expect("remembered");
+        // Outside the certificate's validity: validated again, and refused.
+        let later = now + 2 * YEAR;
+        assert!(matches!(
+            trust.validate(seal.cert_der(), &[], later, Purpose::Any),
+            Err(TrustError::Chain(_))
+        ));
+        // Another purpose is another question: a time-stamping certificate is accepted for any
+        // purpose, and still refused as a sender application once that acceptance is cached.
+        let tsu = root
+            .issue(&LeafSpec::new(
+                "TSU",
+                Profile::TimeStamping { eku_critical: true },
+                KeyAlgorithm::EcdsaP256,
+                now,
+                YEAR,
+            ))
+            .expect("tsu");
+        trust
+            .validate(tsu.cert_der(), &[], now, Purpose::Any)
+            .expect("any purpose");
+        assert!(matches!(
+            trust.validate(tsu.cert_der(), &[], now, Purpose::SenderApplication),
+            Err(TrustError::Chain(_))
+        ));
+        // A refusal is never remembered as an acceptance, nor the reverse.
+        let stranger = Authority::root("Stranger", now - YEAR, now + YEAR).expect("root");
+        let other = stranger
+            .issue(&LeafSpec::new(
+                "Other",
+                Profile::Seal,
+                KeyAlgorithm::EcdsaP256,
+                now,
+                YEAR,
+            ))
+            .expect("other");
+        for _ in 0..2 {
+            assert!(
+                trust
+                    .validate(other.cert_der(), &[], now, Purpose::Any)
+                    .is_err()
+            );
+        }
     }
 }
