@@ -47,8 +47,11 @@ pub enum Purpose {
 pub struct TrustAnchors {
     anchors: Vec<CertificateDer<'static>>,
     intermediates: Vec<CertificateDer<'static>>,
-    validated: Arc<Mutex<HashMap<[u8; 32], (SystemTime, SystemTime)>>>,
+    validated: Arc<Mutex<HashMap<[u8; 32], ValidityWindow>>>,
 }
+
+/// From when until when every certificate of a verified path is valid.
+type ValidityWindow = (SystemTime, SystemTime);
 
 /// How many validations are remembered; the cache starts afresh when full.
 const VALIDATED_CAPACITY: usize = 10_000;
@@ -118,7 +121,7 @@ impl TrustAnchors {
         extra: &[Vec<u8>],
         at: SystemTime,
         purpose: Purpose,
-    ) -> Result<(SystemTime, SystemTime), TrustError> {
+    ) -> Result<ValidityWindow, TrustError> {
         let cert =
             Certificate::from_der(signer).map_err(|e| TrustError::Malformed(e.to_string()))?;
         if cert.tbs_certificate.issuer == cert.tbs_certificate.subject {
