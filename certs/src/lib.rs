@@ -447,6 +447,23 @@ fn ca_params(
     params
 }
 
+/// The shared interop samples made by third-party tools (`../shared/interop-samples` beside
+/// the clone, or `$INTEROP_SAMPLES`): test vectors for every crate's tests. Panics, naming the
+/// place it looked, when they are missing: a test that needs them must not pass without them.
+pub fn interop_samples_dir() -> PathBuf {
+    let dir = std::env::var_os("INTEROP_SAMPLES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/interop-samples")
+        });
+    assert!(
+        dir.join("README.md").exists(),
+        "interop samples not found at {} (set INTEROP_SAMPLES)",
+        dir.display()
+    );
+    dir
+}
+
 /// PEM-encodes DER with 64-column base64 lines.
 pub fn pem_encode(label: &str, der: &[u8]) -> String {
     der::pem::encode_string(label, der::pem::LineEnding::LF, der).unwrap_or_default()

@@ -17,19 +17,7 @@ pub fn workspace_root() -> PathBuf {
         .to_owned()
 }
 
-/// The shared interop samples (`../shared/interop-samples` beside the clone, or
-/// `$INTEROP_SAMPLES`).
-pub fn samples_dir() -> PathBuf {
-    let dir = std::env::var_os("INTEROP_SAMPLES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("../shared/interop-samples"));
-    assert!(
-        dir.join("README.md").exists(),
-        "interop samples not found at {} (set INTEROP_SAMPLES)",
-        dir.display()
-    );
-    dir
-}
+pub use sealpost_pki::interop_samples_dir as samples_dir;
 
 /// The path of one of the workspace's binaries, built with the profile of this test binary.
 pub fn binary(name: &str) -> PathBuf {

@@ -9,17 +9,7 @@ use sealpost_tsa::verify::granted_token;
 use sealpost_tsa::{Expected, TrustStore, Verdict, VerifyError, verify_response, verify_token};
 
 fn samples() -> PathBuf {
-    let dir = std::env::var_os("INTEROP_SAMPLES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/interop-samples")
-        });
-    assert!(
-        dir.join("tsp").exists(),
-        "interop samples not found at {} (set INTEROP_SAMPLES)",
-        dir.display()
-    );
-    dir
+    sealpost_pki::interop_samples_dir()
 }
 
 fn read(name: &str) -> Vec<u8> {

@@ -15,17 +15,7 @@ use sealpost_xmldsig::wss::{
 use sealpost_xmldsig::{Limits, parse};
 
 fn samples() -> PathBuf {
-    let dir = std::env::var_os("INTEROP_SAMPLES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/interop-samples")
-        });
-    assert!(
-        dir.join("README.md").exists(),
-        "interop samples not found at {}",
-        dir.display()
-    );
-    dir
+    sealpost_pki::interop_samples_dir()
 }
 
 fn pem(name: &str) -> Vec<u8> {
