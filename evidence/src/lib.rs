@@ -1,5 +1,9 @@
 //! Sealed ERDS evidence (ETSI EN 319 522) and the court's offline verifier.
 //!
-//! Not built yet: the evidence issue fills this crate (the event model, XAdES-B-T sealing with
-//! the TSA of `sealpost-tsa`, and `sealpost-verify`). The crate exists so that the workspace
-//! layout of DESIGN.md is fixed from the start.
+//! - [`model`]: the evidence and its XML form;
+//! - [`seal`]: XAdES baseline B-T sealing (the seal signature, time-stamped);
+//! - [`verify`]: the numbered, offline verification procedure behind `sealpost-verify`.
+
+pub mod model;
+pub mod seal;
+pub mod verify;

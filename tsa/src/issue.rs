@@ -577,7 +577,7 @@ pub(crate) fn general_name_directory(name_der: &[u8]) -> der::Result<Vec<u8>> {
 }
 
 /// `GeneralNames ::= SEQUENCE OF GeneralName` holding one directoryName.
-pub(crate) fn general_names_directory(name_der: &[u8]) -> der::Result<Vec<u8>> {
+pub fn general_names_directory(name_der: &[u8]) -> der::Result<Vec<u8>> {
     let name = general_name_directory(name_der)?;
     vec![AnyRef::try_from(name.as_slice())?].to_der()
 }

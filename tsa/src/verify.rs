@@ -94,8 +94,12 @@ impl VerifyError {
             VerifyError::SignerCertificateNotFound | VerifyError::UnsupportedAlgorithm(_) => {
                 Verdict::Indeterminate
             }
+            // No chain to the given anchors could be built (ETSI EN 319 102-1:
+            // NO_CERTIFICATE_CHAIN_FOUND): an issuer nobody named, or an anchor with the
+            // right name and another key. Not proof of forgery: another root may be the one.
             VerifyError::Chain(
                 webpki::Error::UnknownIssuer
+                | webpki::Error::InvalidSignatureForPublicKey
                 | webpki::Error::UnsupportedSignatureAlgorithmContext(_)
                 | webpki::Error::UnsupportedSignatureAlgorithmForPublicKeyContext(_),
             ) => Verdict::Indeterminate,

@@ -45,6 +45,9 @@ pub struct VerifiedDocument {
     pub signer: Vec<u8>,
     /// The other certificates of KeyInfo.
     pub certificates: Vec<Vec<u8>>,
+    /// The `Id`s of the elements of the signature's own ds:Object that the signature also
+    /// covers (XAdES SignedProperties).
+    pub signed_object_ids: Vec<String>,
 }
 
 /// Verifies the enveloped signature of `doc`, the signer trusted at `at`.
@@ -90,10 +93,31 @@ pub fn verify_enveloped(
         .find(|c| PublicKey::from_certificate(c).is_ok_and(|k| signature.verify_value(&k).is_ok()))
         .cloned()
         .ok_or(DsigError::BadSignature)?;
-    let ids = IdIndex::build(doc, IdPolicy::default())?;
+    // XAdES names SignedProperties with a plain Id; duplicates are refused all the same.
+    let ids = IdIndex::build(
+        doc,
+        IdPolicy {
+            allow_plain_id: true,
+        },
+    )?;
     let covered = signature.verify_references(doc, &ids)?;
-    if covered.len() != 1 || covered[0].id() != doc.root().id() {
+    if !covered.iter().any(|n| n.id() == doc.root().id()) {
         return Err(DocumentError::NotWholeDocument);
+    }
+    let mut signed_object_ids = Vec::new();
+    for node in covered.iter().filter(|n| n.id() != doc.root().id()) {
+        let in_own_object = node.ancestors().any(|a| {
+            a.tag_name().namespace() == Some(NS_DSIG)
+                && a.tag_name().name() == "Object"
+                && a.parent_element().map(|p| p.id()) == Some(signature.node.id())
+        });
+        let id = node
+            .attribute("Id")
+            .or_else(|| node.attribute((crate::dsig::NS_WSU, "Id")));
+        match (in_own_object, id) {
+            (true, Some(id)) => signed_object_ids.push(id.to_owned()),
+            _ => return Err(DocumentError::NotWholeDocument),
+        }
     }
     let others: Vec<Vec<u8>> = certificates
         .iter()
@@ -104,6 +128,7 @@ pub fn verify_enveloped(
     Ok(VerifiedDocument {
         signer,
         certificates: others,
+        signed_object_ids,
     })
 }
 
@@ -154,14 +179,16 @@ impl DocumentSigner {
         &self.certificates
     }
 
-    pub(crate) fn method(&self) -> SignatureAlgorithm {
+    /// The signature algorithm this key signs with.
+    pub fn method(&self) -> SignatureAlgorithm {
         match self.key {
             SigningKey::EcdsaP256(_) => SignatureAlgorithm::EcdsaSha256,
             SigningKey::Rsa(_) => SignatureAlgorithm::RsaSha256,
         }
     }
 
-    pub(crate) fn sign_bytes(&self, message: &[u8]) -> Result<Vec<u8>, DocumentError> {
+    /// Signs `message` (a canonical SignedInfo) as an XML-DSig SignatureValue (ECDSA: r || s).
+    pub fn sign_bytes(&self, message: &[u8]) -> Result<Vec<u8>, DocumentError> {
         let failed = |_| DocumentError::Signing("the signing operation failed".into());
         match &self.key {
             SigningKey::EcdsaP256(k) => Ok(k

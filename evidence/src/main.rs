@@ -1,0 +1,163 @@
+//! `sealpost-verify`: the court's tool. Verifies Sealpost evidence offline: no network, no
+//! database, no server.
+//!
+//! Exit codes: 0 valid, 1 invalid, 2 indeterminate (for example an unknown root), 64 bad usage.
+//! With several files or a directory (an auditor's sweep), one line per evidence and the worst
+//! result as the exit code (invalid before indeterminate).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+use sealpost_evidence::verify::{Outcome, Report, Verdict, verify_evidence};
+
+const USAGE: u8 = 64;
+
+#[derive(Parser)]
+#[command(
+    name = "sealpost-verify",
+    version,
+    about = "Verify Sealpost evidence offline",
+    after_help = "Exit codes: 0 valid, 1 invalid, 2 indeterminate, 64 bad usage."
+)]
+struct Cli {
+    /// Evidence files, or directories of them (*.xml).
+    #[arg(required = true)]
+    evidence: Vec<PathBuf>,
+    /// The trusted root certificate(s), PEM.
+    #[arg(long)]
+    trust: PathBuf,
+    /// The document the evidence is about: its SHA-256 must be in the evidence.
+    #[arg(long)]
+    document: Option<PathBuf>,
+    /// A machine-readable report (JSON; one object per line in batch mode).
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::from(USAGE),
+            };
+        }
+    };
+    let usage = |message: String| {
+        eprintln!("sealpost-verify: {message}");
+        ExitCode::from(USAGE)
+    };
+    let anchors: Vec<Vec<u8>> = match CertificateDer::pem_file_iter(&cli.trust).and_then(|certs| {
+        certs
+            .map(|c| c.map(|c| c.to_vec()))
+            .collect::<Result<Vec<_>, _>>()
+    }) {
+        Ok(a) if !a.is_empty() => a,
+        Ok(_) => return usage(format!("{}: no certificate", cli.trust.display())),
+        Err(e) => return usage(format!("{}: {e}", cli.trust.display())),
+    };
+    let document = match &cli.document {
+        Some(path) => match std::fs::read(path) {
+            Ok(bytes) => Some(bytes),
+            Err(e) => return usage(format!("{}: {e}", path.display())),
+        },
+        None => None,
+    };
+    let mut files = Vec::new();
+    for path in &cli.evidence {
+        if path.is_dir() {
+            let mut found: Vec<PathBuf> = match std::fs::read_dir(path) {
+                Ok(entries) => entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "xml"))
+                    .collect(),
+                Err(e) => return usage(format!("{}: {e}", path.display())),
+            };
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    let batch = files.len() > 1 || cli.evidence.iter().any(|p| p.is_dir());
+    let mut worst = Verdict::Valid;
+    for file in &files {
+        let report = match std::fs::read(file) {
+            Ok(bytes) => verify_evidence(&bytes, &anchors, document.as_deref()),
+            Err(e) => return usage(format!("{}: {e}", file.display())),
+        };
+        worst = match (worst, report.verdict) {
+            (Verdict::Invalid, _) | (_, Verdict::Invalid) => Verdict::Invalid,
+            (Verdict::Indeterminate, _) | (_, Verdict::Indeterminate) => Verdict::Indeterminate,
+            _ => Verdict::Valid,
+        };
+        if cli.json {
+            let mut value = serde_json::to_value(&report).unwrap_or_default();
+            value["file"] = serde_json::Value::String(file.display().to_string());
+            println!("{value}");
+        } else if batch {
+            println!("{}", one_line(file, &report));
+        } else {
+            print_report(file, &report);
+        }
+    }
+    ExitCode::from(u8::try_from(worst.exit_code()).unwrap_or(USAGE))
+}
+
+fn verdict_word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Valid => "VALID",
+        Verdict::Invalid => "INVALID",
+        Verdict::Indeterminate => "INDETERMINATE",
+    }
+}
+
+fn one_line(file: &std::path::Path, report: &Report) -> String {
+    let detail = report
+        .steps
+        .iter()
+        .find_map(|s| match &s.outcome {
+            Outcome::Failed(d) | Outcome::Indeterminate(d) => {
+                Some(format!("step {}: {d}", s.number))
+            }
+            _ => None,
+        })
+        .or_else(|| report.proves_en.clone())
+        .unwrap_or_default();
+    format!(
+        "{:<13} {}  {detail}",
+        verdict_word(report.verdict),
+        file.display()
+    )
+}
+
+fn print_report(file: &std::path::Path, report: &Report) {
+    println!("Evidence: {}", file.display());
+    if let (Some(id), Some(event)) = (&report.evidence_id, &report.event) {
+        println!("  {id}\n  {event}");
+    }
+    for step in &report.steps {
+        let (mark, detail) = match &step.outcome {
+            Outcome::Passed(d) => ("ok  ", d),
+            Outcome::Failed(d) => ("FAIL", d),
+            Outcome::Indeterminate(d) => ("??  ", d),
+            Outcome::NotApplicable(d) => ("n/a ", d),
+        };
+        println!("  {} [{mark}] {}: {detail}", step.number, step.check);
+    }
+    println!("Result: {}", verdict_word(report.verdict));
+    match (&report.proves_en, &report.proves_fr) {
+        (Some(en), Some(fr)) => {
+            println!("\nThis evidence proves that:\n  {en}");
+            println!("Cette preuve établit que :\n  {fr}");
+        }
+        _ => println!("This evidence proves nothing. / Cette preuve n'établit rien."),
+    }
+}

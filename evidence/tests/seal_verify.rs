@@ -1,0 +1,316 @@
+//! Sealing and the court's verification: a sealed evidence verifies and says what it proves;
+//! every kind of tampering is refused at the step that names it.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_lc_rs::digest;
+use sealpost_evidence::model::{
+    Document, Event, Evidence, Issuer, Recipient, Sender, new_evidence_id,
+};
+use sealpost_evidence::seal::{Timestamper, seal};
+use sealpost_evidence::verify::{Outcome, Report, Verdict, verify_evidence};
+use sealpost_pki::DevPki;
+use sealpost_tsa::authority::TimeStampAuthority;
+use sealpost_tsa::clock::{ClockError, ClockGuard, ClockReading, ClockSource};
+use sealpost_tsa::serial::CounterSerials;
+use sealpost_tsa::{EcdsaP256Signer, IssuePolicy};
+use sealpost_xmldsig::document::DocumentSigner;
+
+/// A clock that reads a fixed time: a TSA "in the past" or "in the future".
+struct FixedClock(SystemTime);
+
+impl ClockSource for FixedClock {
+    fn read(&self) -> Result<ClockReading, ClockError> {
+        Ok(ClockReading {
+            now: self.0,
+            max_error: None,
+        })
+    }
+}
+
+struct Fixture {
+    pki: DevPki,
+    tsa: TimeStampAuthority,
+    seal: DocumentSigner,
+    now: SystemTime,
+}
+
+fn tsa_at(pki: &DevPki, now: SystemTime) -> TimeStampAuthority {
+    let signer = EcdsaP256Signer::new(
+        &pki.tsa.key_pkcs8_der(),
+        pki.tsa.cert_der(),
+        &[pki.issuing.cert_der().to_vec()],
+    )
+    .expect("tsa signer");
+    TimeStampAuthority::new(
+        Arc::new(signer),
+        IssuePolicy::default(),
+        Box::new(CounterSerials::starting_at(1)),
+        ClockGuard::new(
+            Box::new(FixedClock(now)),
+            Duration::from_secs(1),
+            UNIX_EPOCH,
+        ),
+    )
+}
+
+fn fixture() -> Fixture {
+    let now = UNIX_EPOCH
+        + Duration::from_secs(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .expect("t")
+                .as_secs(),
+        );
+    let pki = DevPki::generate(now).expect("pki");
+    let seal = DocumentSigner::new(
+        &pki.seal.key_pkcs8_der(),
+        vec![
+            pki.seal.cert_der().to_vec(),
+            pki.issuing.cert_der().to_vec(),
+        ],
+    )
+    .expect("seal");
+    Fixture {
+        tsa: tsa_at(&pki, now),
+        pki,
+        seal,
+        now,
+    }
+}
+
+const LETTER: &[u8] = b"%PDF-1.7 Avis d'imposition 2026";
+
+impl Fixture {
+    fn anchors(&self) -> Vec<Vec<u8>> {
+        vec![self.pki.root.cert_der().to_vec()]
+    }
+
+    fn document(&self, content: &[u8], token_over: &[u8], tsa: &dyn Timestamper) -> Document {
+        let sha: [u8; 32] = digest::digest(&digest::SHA256, content)
+            .as_ref()
+            .try_into()
+            .expect("32");
+        let token_digest = digest::digest(&digest::SHA256, token_over);
+        Document {
+            id: "doc-1".into(),
+            name: "avis-2026.pdf".into(),
+            size: content.len() as u64,
+            sha256: sha,
+            time_stamp_token: tsa.timestamp(token_digest.as_ref()).expect("token"),
+        }
+    }
+
+    fn evidence(&self, documents: Vec<Document>) -> Evidence {
+        Evidence {
+            id: new_evidence_id(self.now),
+            event: Event::SubmissionAcceptance,
+            event_time: self.now,
+            issuer: Issuer {
+                name: "Sealpost (development)".into(),
+                policy_id: "urn:oid:0.4.0.2023.1.1".into(),
+            },
+            sender: Sender {
+                subject: "CN=Sender B (development),O=Development Agency B,C=BE".into(),
+                registry_id: "agency-b".into(),
+                authentication: "WS-Security X.509 signature".into(),
+            },
+            recipient: Recipient {
+                id: "nrn:85073003328".into(),
+                delegate: None,
+                mandate: None,
+            },
+            submission_time: self.now,
+            message_id: "TAX-2026-000042".into(),
+            subject: Some("Avis d'imposition & rappel <2026>".into()),
+            documents,
+            reason: None,
+            follows_from: None,
+        }
+    }
+
+    fn sealed(&self, evidence: &Evidence) -> String {
+        seal(&evidence.to_xml(), &self.seal, &self.tsa, self.now).expect("seal")
+    }
+
+    fn verify(&self, xml: &str, document: Option<&[u8]>) -> Report {
+        verify_evidence(xml.as_bytes(), &self.anchors(), document)
+    }
+}
+
+fn step(report: &Report, n: u8) -> &Outcome {
+    &report.steps[usize::from(n - 1)].outcome
+}
+
+fn first_failure(report: &Report) -> u8 {
+    report
+        .steps
+        .iter()
+        .find(|s| matches!(s.outcome, Outcome::Failed(_)))
+        .map_or(0, |s| s.number)
+}
+
+#[test]
+fn a_sealed_evidence_verifies_and_says_what_it_proves() {
+    let f = fixture();
+    let doc = f.document(LETTER, LETTER, &f.tsa);
+    let evidence = f.evidence(vec![doc]);
+    let xml = f.sealed(&evidence);
+    let report = f.verify(&xml, Some(LETTER));
+    assert_eq!(report.verdict, Verdict::Valid, "{report:#?}");
+    let en = report.proves_en.as_deref().expect("statement");
+    assert!(en.starts_with("CN=Sender B (development),O=Development Agency B,C=BE handed document avis-2026.pdf (SHA-256 "), "{en}");
+    assert!(en.contains("to Sealpost for nrn:85073003328 at "), "{en}");
+    assert!(
+        report
+            .proves_fr
+            .as_deref()
+            .expect("fr")
+            .contains("a remis le document avis-2026.pdf")
+    );
+    // The evidence reads back as it was written.
+    let parsed = roxmltree::Document::parse(&xml).expect("parse");
+    assert_eq!(
+        Evidence::from_element(parsed.root_element()).expect("model"),
+        evidence
+    );
+    // Without the document, step 7 does not apply; with another one, it fails.
+    assert_eq!(f.verify(&xml, None).verdict, Verdict::Valid);
+    let other = f.verify(&xml, Some(b"another file"));
+    assert_eq!(
+        (other.verdict, first_failure(&other)),
+        (Verdict::Invalid, 7)
+    );
+}
+
+#[test]
+fn every_field_changed_breaks_the_seal_at_step_2() {
+    let f = fixture();
+    let xml = f.sealed(&f.evidence(vec![f.document(LETTER, LETTER, &f.tsa)]));
+    let sha = &sealpost_evidence::model::hex(digest::digest(&digest::SHA256, LETTER).as_ref());
+    for (from, to) in [
+        ("nrn:85073003328", "nrn:85073003329"),
+        ("TAX-2026-000042", "TAX-2026-000043"),
+        ("avis-2026.pdf", "avis-2025.pdf"),
+        (sha.as_str(), &sha.replacen('a', "b", 1)),
+        ("SubmissionAcceptance", "SubmissionRejection"),
+        ("agency-b", "agency-a"),
+        ("&amp; rappel", "&amp; rappeI"),
+    ] {
+        let tampered = xml.replacen(from, to, 1);
+        assert_ne!(tampered, xml, "{from} not found");
+        let report = f.verify(&tampered, None);
+        assert_eq!(report.verdict, Verdict::Invalid, "{from}");
+        assert!(
+            matches!(step(&report, 2), Outcome::Failed(_)),
+            "{from}: {report:#?}"
+        );
+        assert!(report.proves_en.is_none());
+    }
+    // The signing time in the signed properties.
+    let tampered = xml.replacen("<xades:SigningTime>", "<xades:SigningTime>1", 1);
+    assert_eq!(first_failure(&f.verify(&tampered, None)), 2);
+    // A reference removed from SignedInfo.
+    let start = xml.find("<ds:Reference Type=").expect("second reference");
+    let end = start + xml[start..].find("</ds:Reference>").expect("end") + "</ds:Reference>".len();
+    let removed = format!("{}{}", &xml[..start], &xml[end..]);
+    assert_eq!(first_failure(&f.verify(&removed, None)), 2);
+}
+
+#[test]
+fn a_swapped_certificate_is_refused() {
+    let f = fixture();
+    let xml = f.sealed(&f.evidence(vec![f.document(LETTER, LETTER, &f.tsa)]));
+    let seal_b64 = sealpost_xmldsig::dsig::base64_encode(f.pki.seal.cert_der());
+    let tsa_b64 = sealpost_xmldsig::dsig::base64_encode(f.pki.tsa.cert_der());
+    let swapped = xml.replacen(&seal_b64, &tsa_b64, 1);
+    assert_eq!(first_failure(&f.verify(&swapped, None)), 2);
+}
+
+#[test]
+fn a_token_from_another_document_fails_step_6() {
+    let f = fixture();
+    // Sealed correctly, but the document's token covers other content.
+    let xml = f.sealed(&f.evidence(vec![f.document(LETTER, b"another document", &f.tsa)]));
+    let report = f.verify(&xml, None);
+    assert_eq!(
+        (report.verdict, first_failure(&report)),
+        (Verdict::Invalid, 6),
+        "{report:#?}"
+    );
+    assert!(matches!(step(&report, 2), Outcome::Passed(_)));
+}
+
+#[test]
+fn a_token_outside_the_tsa_certificate_validity_fails_step_6() {
+    let f = fixture();
+    let ten_years_on = tsa_at(&f.pki, f.now + Duration::from_secs(10 * 365 * 86_400));
+    let xml = f.sealed(&f.evidence(vec![f.document(LETTER, LETTER, &ten_years_on)]));
+    let report = f.verify(&xml, None);
+    assert_eq!(
+        (report.verdict, first_failure(&report)),
+        (Verdict::Invalid, 6),
+        "{report:#?}"
+    );
+}
+
+#[test]
+fn a_seal_time_stamped_after_the_seal_certificate_expired_fails_step_3() {
+    let f = fixture();
+    let late = tsa_at(&f.pki, f.now + Duration::from_secs(6 * 365 * 86_400));
+    let evidence = f.evidence(vec![f.document(LETTER, LETTER, &f.tsa)]);
+    // The TSA certificate is valid 5 years, the seal too: 6 years on, both have expired.
+    let xml = seal(&evidence.to_xml(), &f.seal, &late, f.now).expect("seal");
+    let report = f.verify(&xml, None);
+    assert_eq!(report.verdict, Verdict::Invalid, "{report:#?}");
+    assert!(
+        matches!(step(&report, 5), Outcome::Failed(_)),
+        "{report:#?}"
+    );
+}
+
+#[test]
+fn an_unknown_root_is_indeterminate() {
+    let f = fixture();
+    let xml = f.sealed(&f.evidence(vec![f.document(LETTER, LETTER, &f.tsa)]));
+    let stranger = DevPki::generate(f.now).expect("pki");
+    let report = verify_evidence(xml.as_bytes(), &[stranger.root.cert_der().to_vec()], None);
+    assert_eq!(report.verdict, Verdict::Indeterminate, "{report:#?}");
+    assert!(matches!(step(&report, 3), Outcome::Indeterminate(_)));
+}
+
+#[test]
+fn the_shared_proof_samples_are_signatures_but_not_evidence() {
+    let samples = sealpost_pki::interop_samples_dir();
+    let root = rustls_pki_types::pem::PemObject::from_pem_file(samples.join("pki/ca.pem"))
+        .map(|c: rustls_pki_types::CertificateDer<'_>| c.to_vec())
+        .expect("root");
+    for name in ["proof-xmlsec1-ec.xml", "proof-xmlsec1-rsa.xml"] {
+        let report = verify_evidence(
+            &std::fs::read(samples.join(name)).expect("read"),
+            &[root.clone()],
+            None,
+        );
+        assert_eq!(report.verdict, Verdict::Indeterminate, "{name}");
+        assert!(
+            matches!(step(&report, 1), Outcome::Indeterminate(d) if d.contains("not a Sealpost evidence"))
+        );
+        assert!(
+            matches!(step(&report, 2), Outcome::Passed(_)),
+            "{name}: {report:#?}"
+        );
+    }
+    for name in [
+        "negative-proof-tampered.xml",
+        "negative-proof-rogue-x509.xml",
+        "negative-proof-rogue-keyvalue.xml",
+    ] {
+        let report = verify_evidence(
+            &std::fs::read(samples.join(name)).expect("read"),
+            &[root.clone()],
+            None,
+        );
+        assert_eq!(report.verdict, Verdict::Invalid, "{name}: {report:#?}");
+    }
+}
