@@ -289,7 +289,7 @@ fn the_shared_proof_samples_are_signatures_but_not_evidence() {
     for name in ["proof-xmlsec1-ec.xml", "proof-xmlsec1-rsa.xml"] {
         let report = verify_evidence(
             &std::fs::read(samples.join(name)).expect("read"),
-            &[root.clone()],
+            std::slice::from_ref(&root),
             None,
         );
         assert_eq!(report.verdict, Verdict::Indeterminate, "{name}");
@@ -308,7 +308,7 @@ fn the_shared_proof_samples_are_signatures_but_not_evidence() {
     ] {
         let report = verify_evidence(
             &std::fs::read(samples.join(name)).expect("read"),
-            &[root.clone()],
+            std::slice::from_ref(&root),
             None,
         );
         assert_eq!(report.verdict, Verdict::Invalid, "{name}: {report:#?}");
