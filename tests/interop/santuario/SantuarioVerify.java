@@ -28,6 +28,15 @@ public class SantuarioVerify {
         factory.setNamespaceAware(true);
         factory.setFeature("http://apache.org/xml/features/disallow-doctype-decl", true);
         Document doc = factory.newDocumentBuilder().parse(new File(args[0]));
+        // Same-document references name elements by a plain Id (XAdES SignedProperties):
+        // declare those attributes as IDs, as an application would.
+        NodeList all = doc.getElementsByTagNameNS("*", "*");
+        for (int i = 0; i < all.getLength(); i++) {
+            Element e = (Element) all.item(i);
+            if (e.hasAttribute("Id")) {
+                e.setIdAttribute("Id", true);
+            }
+        }
         NodeList signatures = doc.getElementsByTagNameNS("http://www.w3.org/2000/09/xmldsig#", "Signature");
         if (signatures.getLength() != 1) {
             System.out.println("FAIL: " + signatures.getLength() + " signatures");
