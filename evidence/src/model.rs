@@ -231,6 +231,9 @@ impl Evidence {
         }
         let mut children = Children::new(root);
         let id = children.text("EvidenceId")?;
+        if !is_uuid_urn(&id) {
+            return Err("EvidenceId is not a UUID URN".into());
+        }
         let event = Event::from_uri(&children.text("EventCode")?).ok_or("unknown EventCode")?;
         let event_time = children.time("EventTime")?;
         let issuer = children.group("Issuer", |c| {
@@ -253,6 +256,9 @@ impl Evidence {
                 mandate: c.optional("Mandate")?,
             })
         })?;
+        if !is_recipient_id(&recipient.id) {
+            return Err("the recipient Id is neither nrn:<11 digits> nor cbe:<10 digits>".into());
+        }
         let submission_time = children.time("SubmissionTime")?;
         let message_id = children.text("MessageId")?;
         let subject = children.optional("Subject")?;
@@ -295,6 +301,28 @@ impl Evidence {
             follows_from,
         })
     }
+}
+
+/// `urn:uuid:` and 8-4-4-4-12 lower-case hex digits (the schema's EvidenceIdType).
+fn is_uuid_urn(text: &str) -> bool {
+    let Some(uuid) = text.strip_prefix("urn:uuid:") else {
+        return false;
+    };
+    let groups: Vec<&str> = uuid.split('-').collect();
+    groups.len() == 5
+        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| {
+            g.len() == n
+                && g.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
+}
+
+/// `nrn:` and 11 digits, or `cbe:` and 10 (the schema's RecipientIdType; check digits are the
+/// service's business when it accepts a letter).
+fn is_recipient_id(text: &str) -> bool {
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    text.strip_prefix("nrn:").is_some_and(|d| digits(d, 11))
+        || text.strip_prefix("cbe:").is_some_and(|d| digits(d, 10))
 }
 
 /// Walks an element's children in order.
@@ -341,8 +369,13 @@ impl<'a, 'i> Children<'a, 'i> {
         }
     }
 
+    /// A UTC date-time in whole seconds (`2026-11-22T20:05:56Z`), as the schema says.
     fn time(&mut self, name: &str) -> Result<SystemTime, String> {
-        parse_date_time(&self.text(name)?).map_err(|_| format!("ev:{name} is not a date-time"))
+        let text = self.text(name)?;
+        if text.len() != 20 || !text.ends_with('Z') {
+            return Err(format!("ev:{name} is not a UTC date-time in whole seconds"));
+        }
+        parse_date_time(&text).map_err(|_| format!("ev:{name} is not a date-time"))
     }
 
     fn group<T>(

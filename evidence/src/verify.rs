@@ -72,7 +72,7 @@ pub struct Report {
 }
 
 const CHECKS: [&str; 7] = [
-    "the XML is well formed and is a Sealpost evidence",
+    "the XML is well formed and is a Sealpost evidence (structure and values of proto/evidence.xsd)",
     "the seal (XML signature) covers the whole evidence",
     "the seal certificate chains to the trusted root at the time of the signature time-stamp",
     "SigningCertificateV2 names the seal certificate",

@@ -289,3 +289,29 @@ fn the_time_stamp_tokens_verify_with_openssl_ts() {
     );
     assert!(out.contains("Verification: FAILED"), "{out}");
 }
+
+#[test]
+fn every_evidence_validates_against_the_published_schema() {
+    require_tool("xmllint", &["--version"]);
+    let schema = workspace_root().join("proto/evidence.xsd");
+    let s = sealed("evidence-xsd");
+    let validate = |path: &Path| {
+        let out = run(Command::new("xmllint")
+            .arg("--noout")
+            .arg("--schema")
+            .arg(&schema)
+            .arg(path));
+        (out.status.success(), text(&out.stderr))
+    };
+    let (ok, err) = validate(&s.evidence);
+    assert!(ok, "xmllint: {err}");
+    // And the schema refuses what the model forbids: an unknown event, a bad recipient.
+    for (from, to) in [
+        ("Event/SubmissionAcceptance", "Event/Unknown"),
+        ("cbe:0203201340", "cbe:12"),
+    ] {
+        let bad = s.dir.join("bad.xml");
+        std::fs::write(&bad, s.xml.replacen(from, to, 1)).expect("write");
+        assert!(!validate(&bad).0, "{to} accepted by the schema");
+    }
+}
