@@ -62,6 +62,7 @@ bench:
 	$(CARGO) bench -p sealpost-tsa --bench tsa
 	@[ -x $(VENV)/bin/python3 ] || { echo "run make deps first (python-xmlsec is the baseline)"; exit 1; }
 	taskset -c 0 $(CARGO) bench -p sealpost-xmldsig --bench xmldsig
+	taskset -c 0 $(CARGO) bench -p sealpost-evidence --bench evidence
 
 ## fuzz: each fuzz target for FUZZ_SECONDS (cargo-fuzz on stable, via RUSTC_BOOTSTRAP),
 ## seeded with the requests, tokens and signed XML of the shared interop samples
