@@ -128,20 +128,10 @@ pub fn seal(
         base64_encode(&properties_digest),
         sha256 = DigestAlgorithm::Sha256.uri(),
     );
-    let signed_info_context =
-        format!("<ds:Signature xmlns:ds=\"{NS_DSIG}\">{signed_info}</ds:Signature>");
-    let si_doc = parse(&signed_info_context, &Limits::default())?;
-    let si = si_doc
-        .root_element()
-        .first_element_child()
-        .ok_or_else(|| fail("SignedInfo"))?;
     let value = signer
-        .sign_bytes(&canonicalize(si, &exclusive, None))
+        .sign_signed_info(&signed_info)
         .map_err(|e| SealError::Signing(e.to_string()))?;
-    let signature_value = format!(
-        "<ds:SignatureValue>{}</ds:SignatureValue>",
-        base64_encode(&value)
-    );
+    let signature_value = format!("<ds:SignatureValue>{value}</ds:SignatureValue>");
 
     // 3. The signature time-stamp, over the canonical ds:SignatureValue element.
     let value_context =
@@ -155,19 +145,10 @@ pub fn seal(
         .timestamp(&DigestAlgorithm::Sha256.digest(&canonicalize(value_node, &exclusive, None)))?;
 
     // 4. The whole signature, appended to the evidence.
-    let certificates: String = signer
-        .certificates()
-        .iter()
-        .map(|c| {
-            format!(
-                "<ds:X509Certificate>{}</ds:X509Certificate>",
-                base64_encode(c)
-            )
-        })
-        .collect();
     let signature = format!(
-        "<ds:Signature xmlns:ds=\"{NS_DSIG}\" Id=\"{signature_id}\">{signed_info}{signature_value}<ds:KeyInfo><ds:X509Data>{certificates}</ds:X509Data></ds:KeyInfo><ds:Object><xades:QualifyingProperties xmlns:xades=\"{NS_XADES}\" Target=\"#{signature_id}\">{signed_properties}<xades:UnsignedProperties><xades:UnsignedSignatureProperties><xades:SignatureTimeStamp><ds:CanonicalizationMethod Algorithm=\"{EXC_C14N}\"/><xades:EncapsulatedTimeStamp>{}</xades:EncapsulatedTimeStamp></xades:SignatureTimeStamp></xades:UnsignedSignatureProperties></xades:UnsignedProperties></xades:QualifyingProperties></ds:Object></ds:Signature>",
-        base64_encode(&token)
+        "<ds:Signature xmlns:ds=\"{NS_DSIG}\" Id=\"{signature_id}\">{signed_info}{signature_value}{key_info}<ds:Object><xades:QualifyingProperties xmlns:xades=\"{NS_XADES}\" Target=\"#{signature_id}\">{signed_properties}<xades:UnsignedProperties><xades:UnsignedSignatureProperties><xades:SignatureTimeStamp><ds:CanonicalizationMethod Algorithm=\"{EXC_C14N}\"/><xades:EncapsulatedTimeStamp>{}</xades:EncapsulatedTimeStamp></xades:SignatureTimeStamp></xades:UnsignedSignatureProperties></xades:UnsignedProperties></xades:QualifyingProperties></ds:Object></ds:Signature>",
+        base64_encode(&token),
+        key_info = signer.key_info(),
     );
     let end = root.range().end;
     let end_tag = evidence_xml[..end]

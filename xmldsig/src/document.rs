@@ -205,6 +205,38 @@ impl DocumentSigner {
         }
     }
 
+    /// Signs a `ds:SignedInfo` (XML text using the `ds` prefix, Exclusive C14N) and returns the
+    /// base64 SignatureValue. The exclusive canonical form of SignedInfo depends only on what it
+    /// uses, its own ds namespace, so it is computed in a minimal signature context.
+    pub fn sign_signed_info(&self, signed_info: &str) -> Result<String, DocumentError> {
+        let context = format!("<ds:Signature xmlns:ds=\"{NS_DSIG}\">{signed_info}</ds:Signature>");
+        let doc = parse(&context, &Limits::default())?;
+        let si = doc
+            .root_element()
+            .first_element_child()
+            .ok_or_else(|| DocumentError::Signing("SignedInfo".into()))?;
+        Ok(base64_encode(&self.sign_bytes(&canonicalize(
+            si,
+            &Canonicalization::exclusive(),
+            None,
+        ))?))
+    }
+
+    /// `ds:KeyInfo` with the certificate and its chain.
+    pub fn key_info(&self) -> String {
+        let certs: String = self
+            .certificates
+            .iter()
+            .map(|c| {
+                format!(
+                    "<ds:X509Certificate>{}</ds:X509Certificate>",
+                    base64_encode(c)
+                )
+            })
+            .collect();
+        format!("<ds:KeyInfo><ds:X509Data>{certs}</ds:X509Data></ds:KeyInfo>")
+    }
+
     /// Appends an enveloped signature (SHA-256, Exclusive C14N) as the last child of the root
     /// element of `xml`, and returns the signed document.
     pub fn sign_enveloped(&self, xml: &str) -> Result<String, DocumentError> {
@@ -223,28 +255,10 @@ impl DocumentSigner {
             DigestAlgorithm::Sha256.uri(),
             base64_encode(&digest),
         );
-        // Exclusive C14N of SignedInfo depends only on what it uses: its own ds namespace.
-        let standalone =
-            format!("<ds:Signature xmlns:ds=\"{NS_DSIG}\">{signed_info}</ds:Signature>");
-        let sig_doc = parse(&standalone, &Limits::default())?;
-        let si = sig_doc
-            .root_element()
-            .first_element_child()
-            .ok_or_else(|| DocumentError::Signing("SignedInfo".into()))?;
-        let value = self.sign_bytes(&canonicalize(si, &Canonicalization::exclusive(), None))?;
-        let certs: String = self
-            .certificates
-            .iter()
-            .map(|c| {
-                format!(
-                    "<ds:X509Certificate>{}</ds:X509Certificate>",
-                    base64_encode(c)
-                )
-            })
-            .collect();
         let signature = format!(
-            "<ds:Signature xmlns:ds=\"{NS_DSIG}\">{signed_info}<ds:SignatureValue>{}</ds:SignatureValue><ds:KeyInfo><ds:X509Data>{certs}</ds:X509Data></ds:KeyInfo></ds:Signature>",
-            base64_encode(&value)
+            "<ds:Signature xmlns:ds=\"{NS_DSIG}\">{signed_info}<ds:SignatureValue>{}</ds:SignatureValue>{}</ds:Signature>",
+            self.sign_signed_info(&signed_info)?,
+            self.key_info()
         );
         // Insert before the root's end tag (or open a self-closed root).
         let range = root.range();

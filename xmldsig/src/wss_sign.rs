@@ -131,16 +131,9 @@ pub fn sign_envelope(
         reference(TIMESTAMP_ID)?,
     );
 
-    // 3. Sign SignedInfo (its exclusive canonical form depends only on the ds namespace).
-    let standalone = format!("<ds:Signature xmlns:ds=\"{NS_DSIG}\">{signed_info}</ds:Signature>");
-    let standalone_doc = parse(&standalone, &Limits::default())?;
-    let si = standalone_doc
-        .root_element()
-        .first_element_child()
-        .ok_or_else(|| bad("SignedInfo"))?;
-    let value = signer.sign_bytes(&canonicalize(si, &exclusive, None))?;
+    // 3. Sign SignedInfo.
+    let value = signer.sign_signed_info(&signed_info)?;
     Ok(assemble(&format!(
-        "<ds:Signature xmlns:ds=\"{NS_DSIG}\">{signed_info}<ds:SignatureValue>{}</ds:SignatureValue><ds:KeyInfo><wsse:SecurityTokenReference><wsse:Reference URI=\"#{TOKEN_ID}\" ValueType=\"{X509V3}\"/></wsse:SecurityTokenReference></ds:KeyInfo></ds:Signature>",
-        base64_encode(&value)
+        "<ds:Signature xmlns:ds=\"{NS_DSIG}\">{signed_info}<ds:SignatureValue>{value}</ds:SignatureValue><ds:KeyInfo><wsse:SecurityTokenReference><wsse:Reference URI=\"#{TOKEN_ID}\" ValueType=\"{X509V3}\"/></wsse:SecurityTokenReference></ds:KeyInfo></ds:Signature>"
     )))
 }
