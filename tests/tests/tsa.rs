@@ -68,61 +68,34 @@ fn openssl_ts_verifies_tokens_from_sealpost_tsa() {
         );
         std::fs::write(dir.join("r.tsr"), &resp.body).expect("reply");
 
-        let (_, out) = openssl(
-            &[
+        let ts_verify = |flag: &str, file: &str| {
+            let args = [
                 "ts",
                 "-verify",
                 "-in",
                 "r.tsr",
-                "-queryfile",
-                "q.tsq",
+                flag,
+                file,
                 "-CAfile",
                 &root,
                 "-untrusted",
                 &untrusted,
-            ],
-            &dir,
-        );
+            ];
+            openssl(&args, &dir).1
+        };
+        let out = ts_verify("-queryfile", "q.tsq");
         assert!(
             out.contains("Verification: OK"),
             "{name}: openssl ts -verify -queryfile: {out}"
         );
-        let (_, out) = openssl(
-            &[
-                "ts",
-                "-verify",
-                "-in",
-                "r.tsr",
-                "-data",
-                "letter.pdf",
-                "-CAfile",
-                &root,
-                "-untrusted",
-                &untrusted,
-            ],
-            &dir,
-        );
+        let out = ts_verify("-data", "letter.pdf");
         assert!(
             out.contains("Verification: OK"),
             "{name}: openssl ts -verify -data: {out}"
         );
         // And against other data, openssl refuses it.
         std::fs::write(dir.join("other.pdf"), b"%PDF-1.7 another letter").expect("data");
-        let (_, out) = openssl(
-            &[
-                "ts",
-                "-verify",
-                "-in",
-                "r.tsr",
-                "-data",
-                "other.pdf",
-                "-CAfile",
-                &root,
-                "-untrusted",
-                &untrusted,
-            ],
-            &dir,
-        );
+        let out = ts_verify("-data", "other.pdf");
         assert!(
             out.contains("Verification: FAILED"),
             "{name}: other data accepted: {out}"

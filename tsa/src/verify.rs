@@ -28,7 +28,8 @@ use x509_cert::Certificate;
 
 use crate::asn1::{
     Attribute, ContentInfo, IssuerAndSerialNumber, IssuerSerial, SignedData, SignerInfo,
-    SigningCertificate, SigningCertificateV2, TimeStampReq, TimeStampResp, TstInfo, oid, status,
+    SigningCertificate, SigningCertificateV2, TimeStampReq, TimeStampResp, TstInfo, element_tlvs,
+    oid, status,
 };
 use crate::issue::{ACCEPTED_HASH_ALGORITHMS, FailureInfo, general_names_directory};
 use crate::signer::{EkuProblem, check_time_stamping_eku};
@@ -217,15 +218,15 @@ pub fn granted_token(response_der: &[u8]) -> Result<&[u8], VerifyError> {
         status::GRANTED | status::GRANTED_WITH_MODS
     );
     match resp.time_stamp_token {
-        Some(token) if granted => {
-            // The TLV of the token within the response.
-            let token_der = token.to_der().map_err(malformed)?;
-            let start = response_der
-                .windows(token_der.len())
-                .rposition(|w| w == token_der)
-                .ok_or_else(|| malformed("token not found in response"))?;
-            Ok(&response_der[start..start + token_der.len()])
-        }
+        // The token is the response SEQUENCE's second element: its bytes, as received.
+        Some(_) if granted => AnyRef::from_der(response_der)
+            .map_err(malformed)
+            .and_then(|seq| {
+                element_tlvs(seq.value())
+                    .nth(1)
+                    .ok_or_else(|| malformed("no token"))?
+                    .map_err(malformed)
+            }),
         _ => Err(VerifyError::Rejected {
             failure: resp
                 .status
