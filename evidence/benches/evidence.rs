@@ -16,8 +16,8 @@ use aws_lc_rs::signature::{
 use sealpost_evidence::model::{
     Document, Event, Evidence, Issuer, Recipient, Sender, new_evidence_id,
 };
-use sealpost_evidence::seal::{Timestamper, seal};
-use sealpost_evidence::verify::{Verdict, verify_evidence};
+use sealpost_evidence::seal::{Sealer, Timestamper};
+use sealpost_evidence::verify::{EvidenceVerifier, Verdict};
 use sealpost_pki::DevPki;
 use sealpost_tsa::authority::TimeStampAuthority;
 use sealpost_tsa::clock::{ClockGuard, UncheckedSystemClock};
@@ -69,14 +69,17 @@ fn main() {
             UNIX_EPOCH,
         ),
     );
-    let seal_signer = DocumentSigner::new(
-        &pki.seal.key_pkcs8_der(),
-        vec![
-            pki.seal.cert_der().to_vec(),
-            pki.issuing.cert_der().to_vec(),
-        ],
+    let sealer = Sealer::new(
+        DocumentSigner::new(
+            &pki.seal.key_pkcs8_der(),
+            vec![
+                pki.seal.cert_der().to_vec(),
+                pki.issuing.cert_der().to_vec(),
+            ],
+        )
+        .expect("seal"),
     )
-    .expect("seal");
+    .expect("sealer");
     let sha = [7u8; 32];
     let evidence = Evidence {
         id: new_evidence_id(now),
@@ -109,7 +112,6 @@ fn main() {
         reason: None,
         follows_from: None,
     };
-    let unsigned = evidence.to_xml();
 
     let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &pki.seal.key_pkcs8_der())
         .expect("key");
@@ -122,7 +124,7 @@ fn main() {
         "raw ECDSA P-256 sign                {raw_sign:>9.0} /s"
     ));
     let sealing = rate(|| {
-        std::hint::black_box(seal(&unsigned, &seal_signer, &tsa, now).expect("seal"));
+        std::hint::black_box(sealer.seal(&evidence, &tsa, now).expect("seal"));
     });
     let ratio = sealing / raw_sign;
     report(format!(
@@ -137,10 +139,10 @@ fn main() {
     report(format!(
         "raw ECDSA P-256 verify              {raw_verify:>9.0} /s"
     ));
-    let sealed = seal(&unsigned, &seal_signer, &tsa, now).expect("seal");
-    let anchors = vec![pki.root.cert_der().to_vec()];
+    let sealed = sealer.seal(&evidence, &tsa, now).expect("seal");
+    let verifier = EvidenceVerifier::new(&[pki.root.cert_der().to_vec()]);
     let verifying = rate(|| {
-        let r = verify_evidence(sealed.as_bytes(), &anchors, None);
+        let r = verifier.verify(sealed.as_bytes(), None);
         assert_eq!(r.verdict, Verdict::Valid);
     });
     let ratio = verifying / raw_verify;

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
-use sealpost_evidence::verify::{Outcome, Report, Verdict, verify_evidence};
+use sealpost_evidence::verify::{EvidenceVerifier, Outcome, Report, Verdict};
 
 const USAGE: u8 = 64;
 
@@ -87,10 +87,11 @@ fn main() -> ExitCode {
         }
     }
     let batch = files.len() > 1 || cli.evidence.iter().any(|p| p.is_dir());
+    let verifier = EvidenceVerifier::new(&anchors);
     let mut worst = Verdict::Valid;
     for file in &files {
         let report = match std::fs::read(file) {
-            Ok(bytes) => verify_evidence(&bytes, &anchors, document.as_deref()),
+            Ok(bytes) => verifier.verify(&bytes, document.as_deref()),
             Err(e) => return usage(format!("{}: {e}", file.display())),
         };
         worst = match (worst, report.verdict) {

@@ -139,10 +139,17 @@ pub fn new_evidence_id(now: SystemTime) -> String {
     )
 }
 
+/// Escapes character data the way Canonical XML writes it, so that `to_xml` is canonical.
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+        .replace('\r', "&#xD;")
+}
+
+/// Whether XML 1.0 allows `c` in a document (the `Char` production).
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
 pub fn hex(bytes: &[u8]) -> String {
@@ -159,6 +166,46 @@ fn unhex32(text: &str) -> Option<[u8; 32]> {
 
 impl Evidence {
     /// The unsigned XML document.
+    /// Refuses text that XML 1.0 cannot carry (control characters other than tab, line feed
+    /// and carriage return; U+FFFE, U+FFFF), naming the field.
+    pub fn check_characters(&self) -> Result<(), String> {
+        let mut fields: Vec<(&str, &str)> = vec![
+            ("EvidenceId", &self.id),
+            ("Issuer/Name", &self.issuer.name),
+            ("Issuer/PolicyId", &self.issuer.policy_id),
+            ("Sender/Subject", &self.sender.subject),
+            ("Sender/RegistryId", &self.sender.registry_id),
+            ("Sender/Authentication", &self.sender.authentication),
+            ("Recipient/Id", &self.recipient.id),
+            ("MessageId", &self.message_id),
+        ];
+        let optional = [
+            ("Recipient/Delegate", &self.recipient.delegate),
+            ("Recipient/Mandate", &self.recipient.mandate),
+            ("Subject", &self.subject),
+            ("Reason", &self.reason),
+            ("FollowsFrom", &self.follows_from),
+        ];
+        fields.extend(
+            optional
+                .iter()
+                .filter_map(|(name, v)| v.as_deref().map(|v| (*name, v))),
+        );
+        for d in &self.documents {
+            fields.push(("Document/Id", &d.id));
+            fields.push(("Document/Name", &d.name));
+        }
+        match fields
+            .iter()
+            .find(|(_, text)| !text.chars().all(is_xml_char))
+        {
+            Some((name, _)) => Err(format!("{name} holds a character XML cannot carry")),
+            None => Ok(()),
+        }
+    }
+
+    /// The evidence as an XML document: an XML declaration, then the evidence element in
+    /// exclusive canonical form (what [`crate::seal::Sealer::seal`] digests as it is).
     pub fn to_xml(&self) -> String {
         let mut x = String::with_capacity(2048);
         let el = |x: &mut String, name: &str, text: &str| {

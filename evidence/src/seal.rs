@@ -22,6 +22,8 @@ use sealpost_xmldsig::document::DocumentSigner;
 use sealpost_xmldsig::dsig::{DigestAlgorithm, ENVELOPED_SIGNATURE, NS_DSIG, base64_encode};
 use sealpost_xmldsig::wss_sign::format_date_time;
 use sealpost_xmldsig::{Limits, parse};
+
+use crate::model::Evidence;
 use x509_cert::Certificate;
 
 pub const NS_XADES: &str = "http://uri.etsi.org/01903/v1.3.2#";
@@ -35,6 +37,8 @@ pub enum SealError {
     Signing(String),
     #[error("time-stamping: {0}")]
     Timestamp(String),
+    #[error("the evidence cannot be written as XML: {0}")]
+    Evidence(String),
 }
 
 /// Gets RFC 3161 tokens: the in-process TSA, or a remote one.
@@ -69,94 +73,151 @@ fn issuer_serial(cert_der: &[u8]) -> Result<Vec<u8>, SealError> {
     .map_err(bad)
 }
 
-/// Seals `evidence_xml` (an unsigned evidence document) with `signer`, time-stamping the
-/// signature with `tsa`. `signing_time` goes into SigningTime.
-pub fn seal(
-    evidence_xml: &str,
-    signer: &DocumentSigner,
-    tsa: &dyn Timestamper,
-    signing_time: SystemTime,
-) -> Result<String, SealError> {
-    let fail = |what: &str| SealError::Signing(what.to_owned());
-    let exclusive = Canonicalization::exclusive();
-    let doc = parse(evidence_xml, &Limits::default())?;
-    let root = doc.root_element();
-    let evidence_id = root
-        .children()
-        .find(|c| c.tag_name().name() == "EvidenceId")
-        .and_then(|c| c.text())
-        .unwrap_or("evidence");
-    let suffix: String = evidence_id
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .collect();
-    let signature_id = format!("sig-{suffix}");
-    let properties_id = format!("xades-{suffix}");
-    let seal_cert = signer
-        .certificates()
-        .first()
-        .ok_or_else(|| fail("no seal certificate"))?;
+/// The operator's seal: a [`DocumentSigner`] and what every signature of it repeats (the
+/// certificate's digest and IssuerSerialV2, KeyInfo), computed once.
+#[derive(Debug)]
+pub struct Sealer {
+    signer: DocumentSigner,
+    certificate_digest: String,
+    issuer_serial: String,
+    key_info: String,
+}
 
-    // 1. The SignedProperties, and the digests of both references.
-    let signed_properties = format!(
-        "<xades:SignedProperties Id=\"{properties_id}\"><xades:SignedSignatureProperties><xades:SigningTime>{}</xades:SigningTime><xades:SigningCertificateV2><xades:Cert><xades:CertDigest><ds:DigestMethod Algorithm=\"{}\"/><ds:DigestValue>{}</ds:DigestValue></xades:CertDigest><xades:IssuerSerialV2>{}</xades:IssuerSerialV2></xades:Cert></xades:SigningCertificateV2></xades:SignedSignatureProperties></xades:SignedProperties>",
-        format_date_time(signing_time),
-        DigestAlgorithm::Sha256.uri(),
-        base64_encode(&DigestAlgorithm::Sha256.digest(seal_cert)),
-        base64_encode(&issuer_serial(seal_cert)?),
-    );
-    let properties_context = format!(
-        "<ds:Signature xmlns:ds=\"{NS_DSIG}\"><ds:Object><xades:QualifyingProperties xmlns:xades=\"{NS_XADES}\" Target=\"#{signature_id}\">{signed_properties}</xades:QualifyingProperties></ds:Object></ds:Signature>"
-    );
-    let properties_doc = parse(&properties_context, &Limits::default())?;
-    let properties_node = properties_doc
-        .descendants()
-        .find(|n| n.tag_name().name() == "SignedProperties")
-        .ok_or_else(|| fail("SignedProperties"))?;
-    let properties_digest =
-        DigestAlgorithm::Sha256.digest(&canonicalize(properties_node, &exclusive, None));
-    // With the signature not there yet, the evidence's canonical form is what the
-    // enveloped-signature transform gives once it is.
-    let evidence_digest =
-        DigestAlgorithm::Sha256.digest(&canonicalize(doc.root(), &exclusive, None));
+impl Sealer {
+    pub fn new(signer: DocumentSigner) -> Result<Self, SealError> {
+        let seal_cert = signer
+            .certificates()
+            .first()
+            .ok_or_else(|| SealError::Signing("no seal certificate".into()))?;
+        Ok(Sealer {
+            certificate_digest: base64_encode(&DigestAlgorithm::Sha256.digest(seal_cert)),
+            issuer_serial: base64_encode(&issuer_serial(seal_cert)?),
+            key_info: signer.key_info(),
+            signer,
+        })
+    }
 
-    // 2. SignedInfo, signed.
-    let signed_info = format!(
-        "<ds:SignedInfo><ds:CanonicalizationMethod Algorithm=\"{EXC_C14N}\"/><ds:SignatureMethod Algorithm=\"{}\"/><ds:Reference URI=\"\"><ds:Transforms><ds:Transform Algorithm=\"{ENVELOPED_SIGNATURE}\"/><ds:Transform Algorithm=\"{EXC_C14N}\"/></ds:Transforms><ds:DigestMethod Algorithm=\"{sha256}\"/><ds:DigestValue>{}</ds:DigestValue></ds:Reference><ds:Reference Type=\"{SIGNED_PROPERTIES_TYPE}\" URI=\"#{properties_id}\"><ds:Transforms><ds:Transform Algorithm=\"{EXC_C14N}\"/></ds:Transforms><ds:DigestMethod Algorithm=\"{sha256}\"/><ds:DigestValue>{}</ds:DigestValue></ds:Reference></ds:SignedInfo>",
-        signer.method().uri(),
-        base64_encode(&evidence_digest),
-        base64_encode(&properties_digest),
-        sha256 = DigestAlgorithm::Sha256.uri(),
-    );
-    let value = signer
-        .sign_signed_info(&signed_info)
-        .map_err(|e| SealError::Signing(e.to_string()))?;
-    let signature_value = format!("<ds:SignatureValue>{value}</ds:SignatureValue>");
+    /// The seal certificate, then its chain.
+    pub fn certificates(&self) -> &[Vec<u8>] {
+        self.signer.certificates()
+    }
 
-    // 3. The signature time-stamp, over the canonical ds:SignatureValue element.
-    let value_context =
-        format!("<ds:Signature xmlns:ds=\"{NS_DSIG}\">{signature_value}</ds:Signature>");
-    let value_doc = parse(&value_context, &Limits::default())?;
-    let value_node = value_doc
-        .root_element()
-        .first_element_child()
-        .ok_or_else(|| fail("SignatureValue"))?;
-    let token = tsa
-        .timestamp(&DigestAlgorithm::Sha256.digest(&canonicalize(value_node, &exclusive, None)))?;
+    /// Seals an evidence built by this crate. [`Evidence::to_xml`] writes the evidence element
+    /// in its canonical form, so its digest needs no parse.
+    pub fn seal(
+        &self,
+        evidence: &Evidence,
+        tsa: &dyn Timestamper,
+        signing_time: SystemTime,
+    ) -> Result<String, SealError> {
+        evidence.check_characters().map_err(SealError::Evidence)?;
+        let xml = evidence.to_xml();
+        let element = xml
+            .find("<ev:Evidence")
+            .and_then(|start| Some(start..xml.rfind("</ev:Evidence>")? + "</ev:Evidence>".len()))
+            .ok_or_else(|| SealError::Signing("the evidence element".into()))?;
+        let digest = DigestAlgorithm::Sha256.digest(xml[element.clone()].as_bytes());
+        self.append_signature(&xml, &evidence.id, &digest, tsa, signing_time)
+    }
 
-    // 4. The whole signature, appended to the evidence.
-    let signature = format!(
-        "<ds:Signature xmlns:ds=\"{NS_DSIG}\" Id=\"{signature_id}\">{signed_info}{signature_value}{key_info}<ds:Object><xades:QualifyingProperties xmlns:xades=\"{NS_XADES}\" Target=\"#{signature_id}\">{signed_properties}<xades:UnsignedProperties><xades:UnsignedSignatureProperties><xades:SignatureTimeStamp><ds:CanonicalizationMethod Algorithm=\"{EXC_C14N}\"/><xades:EncapsulatedTimeStamp>{}</xades:EncapsulatedTimeStamp></xades:SignatureTimeStamp></xades:UnsignedSignatureProperties></xades:UnsignedProperties></xades:QualifyingProperties></ds:Object></ds:Signature>",
-        base64_encode(&token),
-        key_info = signer.key_info(),
-    );
-    let end = root.range().end;
-    let end_tag = evidence_xml[..end]
-        .rfind("</")
-        .ok_or_else(|| fail("the evidence has no end tag"))?;
-    Ok(format!(
-        "{}{signature}{}",
-        &evidence_xml[..end_tag],
-        &evidence_xml[end_tag..]
-    ))
+    /// Seals any evidence document given as XML text: parsed, and its digest taken over its
+    /// exclusive canonical form.
+    pub fn seal_xml(
+        &self,
+        evidence_xml: &str,
+        tsa: &dyn Timestamper,
+        signing_time: SystemTime,
+    ) -> Result<String, SealError> {
+        let doc = parse(evidence_xml, &Limits::default())?;
+        let evidence_id = doc
+            .root_element()
+            .children()
+            .find(|c| c.tag_name().name() == "EvidenceId")
+            .and_then(|c| c.text())
+            .unwrap_or("evidence");
+        // With the signature not there yet, the evidence's canonical form is what the
+        // enveloped-signature transform gives once it is.
+        let digest = DigestAlgorithm::Sha256.digest(&canonicalize(
+            doc.root(),
+            &Canonicalization::exclusive(),
+            None,
+        ));
+        self.append_signature(evidence_xml, evidence_id, &digest, tsa, signing_time)
+    }
+
+    /// Signs, time-stamps the signature, and inserts it before the root element's end tag.
+    ///
+    /// SignedInfo, SignedProperties and SignatureValue are written directly in their exclusive
+    /// canonical form (what a verifier computes from the document): that is what is signed,
+    /// digested and time-stamped. In the document they appear without the namespace
+    /// declarations their ds:Signature ancestor already makes.
+    fn append_signature(
+        &self,
+        evidence_xml: &str,
+        evidence_id: &str,
+        evidence_digest: &[u8],
+        tsa: &dyn Timestamper,
+        signing_time: SystemTime,
+    ) -> Result<String, SealError> {
+        let suffix: String = evidence_id
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect();
+        let signature_id = format!("sig-{suffix}");
+        let properties_id = format!("xades-{suffix}");
+        let sha256 = DigestAlgorithm::Sha256.uri();
+        let ds_declaration = format!(" xmlns:ds=\"{NS_DSIG}\"");
+
+        // 1. The SignedProperties and their digest.
+        let signed_properties = |ds: &str, xades: &str| {
+            format!(
+                "<xades:SignedProperties{xades} Id=\"{properties_id}\"><xades:SignedSignatureProperties><xades:SigningTime>{}</xades:SigningTime><xades:SigningCertificateV2><xades:Cert><xades:CertDigest><ds:DigestMethod{ds} Algorithm=\"{sha256}\"></ds:DigestMethod><ds:DigestValue{ds}>{}</ds:DigestValue></xades:CertDigest><xades:IssuerSerialV2>{}</xades:IssuerSerialV2></xades:Cert></xades:SigningCertificateV2></xades:SignedSignatureProperties></xades:SignedProperties>",
+                format_date_time(signing_time),
+                self.certificate_digest,
+                self.issuer_serial,
+            )
+        };
+        let properties_digest = DigestAlgorithm::Sha256.digest(
+            signed_properties(&ds_declaration, &format!(" xmlns:xades=\"{NS_XADES}\"")).as_bytes(),
+        );
+
+        // 2. SignedInfo, signed.
+        let signed_info = |ds: &str| {
+            format!(
+                "<ds:SignedInfo{ds}><ds:CanonicalizationMethod Algorithm=\"{EXC_C14N}\"></ds:CanonicalizationMethod><ds:SignatureMethod Algorithm=\"{}\"></ds:SignatureMethod><ds:Reference URI=\"\"><ds:Transforms><ds:Transform Algorithm=\"{ENVELOPED_SIGNATURE}\"></ds:Transform><ds:Transform Algorithm=\"{EXC_C14N}\"></ds:Transform></ds:Transforms><ds:DigestMethod Algorithm=\"{sha256}\"></ds:DigestMethod><ds:DigestValue>{}</ds:DigestValue></ds:Reference><ds:Reference Type=\"{SIGNED_PROPERTIES_TYPE}\" URI=\"#{properties_id}\"><ds:Transforms><ds:Transform Algorithm=\"{EXC_C14N}\"></ds:Transform></ds:Transforms><ds:DigestMethod Algorithm=\"{sha256}\"></ds:DigestMethod><ds:DigestValue>{}</ds:DigestValue></ds:Reference></ds:SignedInfo>",
+                self.signer.method().uri(),
+                base64_encode(evidence_digest),
+                base64_encode(&properties_digest),
+            )
+        };
+        let value = base64_encode(
+            &self
+                .signer
+                .sign_bytes(signed_info(&ds_declaration).as_bytes())
+                .map_err(|e| SealError::Signing(e.to_string()))?,
+        );
+
+        // 3. The signature time-stamp, over the canonical ds:SignatureValue element.
+        let token = tsa.timestamp(&DigestAlgorithm::Sha256.digest(
+            format!("<ds:SignatureValue{ds_declaration}>{value}</ds:SignatureValue>").as_bytes(),
+        ))?;
+
+        // 4. The whole signature, inserted before the evidence's end tag.
+        let signature = format!(
+            "<ds:Signature xmlns:ds=\"{NS_DSIG}\" Id=\"{signature_id}\">{}<ds:SignatureValue>{value}</ds:SignatureValue>{}<ds:Object><xades:QualifyingProperties xmlns:xades=\"{NS_XADES}\" Target=\"#{signature_id}\">{}<xades:UnsignedProperties><xades:UnsignedSignatureProperties><xades:SignatureTimeStamp><ds:CanonicalizationMethod Algorithm=\"{EXC_C14N}\"></ds:CanonicalizationMethod><xades:EncapsulatedTimeStamp>{}</xades:EncapsulatedTimeStamp></xades:SignatureTimeStamp></xades:UnsignedSignatureProperties></xades:UnsignedProperties></xades:QualifyingProperties></ds:Object></ds:Signature>",
+            signed_info(""),
+            self.key_info,
+            signed_properties("", ""),
+            base64_encode(&token),
+        );
+        let end_tag = evidence_xml
+            .trim_end()
+            .rfind("</")
+            .ok_or_else(|| SealError::Signing("the evidence has no end tag".into()))?;
+        let mut sealed = String::with_capacity(evidence_xml.len() + signature.len());
+        sealed.push_str(&evidence_xml[..end_tag]);
+        sealed.push_str(&signature);
+        sealed.push_str(&evidence_xml[end_tag..]);
+        Ok(sealed)
+    }
 }

@@ -82,7 +82,42 @@ const CHECKS: [&str; 7] = [
 ];
 
 /// Verifies `xml` against the trust anchors (DER); `document` is the file a court holds.
+/// To verify many evidences, keep one [`EvidenceVerifier`].
 pub fn verify_evidence(xml: &[u8], anchors: &[Vec<u8>], document: Option<&[u8]>) -> Report {
+    EvidenceVerifier::new(anchors).verify(xml, document)
+}
+
+/// The verification procedure under fixed trust anchors. It remembers the certificate paths
+/// it has validated (the seal's, the TSA's) with the window in which they hold, so an
+/// auditor's sweep over many evidences validates each path once; every signature and every
+/// time is still checked for each evidence.
+#[derive(Clone, Debug)]
+pub struct EvidenceVerifier {
+    trust_store: TrustStore,
+    trust_anchors: TrustAnchors,
+}
+
+impl EvidenceVerifier {
+    /// `anchors`: the trusted roots, DER.
+    pub fn new(anchors: &[Vec<u8>]) -> Self {
+        EvidenceVerifier {
+            trust_store: TrustStore::new(anchors.iter().cloned()),
+            trust_anchors: TrustAnchors::new(anchors.iter().cloned()),
+        }
+    }
+
+    /// Verifies `xml`; `document` is the file a court holds.
+    pub fn verify(&self, xml: &[u8], document: Option<&[u8]>) -> Report {
+        verify_with(xml, &self.trust_store, &self.trust_anchors, document)
+    }
+}
+
+fn verify_with(
+    xml: &[u8],
+    trust_store: &TrustStore,
+    trust_anchors: &TrustAnchors,
+    document: Option<&[u8]>,
+) -> Report {
     let mut outcomes: Vec<Option<Outcome>> = vec![None; CHECKS.len()];
     let mut report = Report {
         verdict: Verdict::Indeterminate,
@@ -154,8 +189,6 @@ pub fn verify_evidence(xml: &[u8], anchors: &[Vec<u8>], document: Option<&[u8]>)
             None
         }
     };
-    let trust_store = TrustStore::new(anchors.iter().cloned());
-    let trust_anchors = TrustAnchors::new(anchors.iter().cloned());
 
     // Step 5 first: the signature time-stamp gives the time the seal is judged at.
     let signature_value = doc.descendants().find(|n| is(n, NS_DSIG, "SignatureValue"));
@@ -168,7 +201,7 @@ pub fn verify_evidence(xml: &[u8], anchors: &[Vec<u8>], document: Option<&[u8]>)
             outcomes[4] = Some(Outcome::Failed("the evidence is not sealed".into()));
             None
         }
-        (Some(_), Some(value)) => match signature_timestamp(&doc, value, &trust_store) {
+        (Some(_), Some(value)) => match signature_timestamp(&doc, value, trust_store) {
             Ok(t) => {
                 outcomes[4] = Some(Outcome::Passed(format!(
                     "time-stamped at {} UTC",
@@ -187,7 +220,7 @@ pub fn verify_evidence(xml: &[u8], anchors: &[Vec<u8>], document: Option<&[u8]>)
     // Steps 2 and 3: the seal and its certificate, at the time-stamp's time.
     let at = sealed_at.unwrap_or_else(SystemTime::now);
     let mut signer = None;
-    match verify_enveloped(&doc, AlgorithmPolicy::default(), &trust_anchors, at) {
+    match verify_enveloped(&doc, AlgorithmPolicy::default(), trust_anchors, at) {
         Ok(verified) => {
             outcomes[1] = Some(Outcome::Passed(
                 "the signature and both references verify".into(),
@@ -236,7 +269,7 @@ pub fn verify_evidence(xml: &[u8], anchors: &[Vec<u8>], document: Option<&[u8]>)
     let mut token_problems = Vec::new();
     for d in &evidence.documents {
         let expected = Expected::digest(oid::SHA256, &d.sha256);
-        if let Err(e) = verify_token(&d.time_stamp_token, &expected, &trust_store) {
+        if let Err(e) = verify_token(&d.time_stamp_token, &expected, trust_store) {
             token_problems.push((d.name.clone(), e));
         }
     }

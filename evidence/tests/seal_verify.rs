@@ -8,7 +8,7 @@ use aws_lc_rs::digest;
 use sealpost_evidence::model::{
     Document, Event, Evidence, Issuer, Recipient, Sender, new_evidence_id,
 };
-use sealpost_evidence::seal::{Timestamper, seal};
+use sealpost_evidence::seal::{Sealer, Timestamper};
 use sealpost_evidence::verify::{Outcome, Report, Verdict, verify_evidence};
 use sealpost_pki::DevPki;
 use sealpost_tsa::authority::TimeStampAuthority;
@@ -32,7 +32,7 @@ impl ClockSource for FixedClock {
 struct Fixture {
     pki: DevPki,
     tsa: TimeStampAuthority,
-    seal: DocumentSigner,
+    seal: Sealer,
     now: SystemTime,
 }
 
@@ -64,14 +64,17 @@ fn fixture() -> Fixture {
                 .as_secs(),
         );
     let pki = DevPki::generate(now).expect("pki");
-    let seal = DocumentSigner::new(
-        &pki.seal.key_pkcs8_der(),
-        vec![
-            pki.seal.cert_der().to_vec(),
-            pki.issuing.cert_der().to_vec(),
-        ],
+    let seal = Sealer::new(
+        DocumentSigner::new(
+            &pki.seal.key_pkcs8_der(),
+            vec![
+                pki.seal.cert_der().to_vec(),
+                pki.issuing.cert_der().to_vec(),
+            ],
+        )
+        .expect("seal"),
     )
-    .expect("seal");
+    .expect("sealer");
     Fixture {
         tsa: tsa_at(&pki, now),
         pki,
@@ -131,7 +134,7 @@ impl Fixture {
     }
 
     fn sealed(&self, evidence: &Evidence) -> String {
-        seal(&evidence.to_xml(), &self.seal, &self.tsa, self.now).expect("seal")
+        self.seal.seal(evidence, &self.tsa, self.now).expect("seal")
     }
 
     fn verify(&self, xml: &str, document: Option<&[u8]>) -> Report {
@@ -261,7 +264,7 @@ fn a_seal_time_stamped_after_the_seal_certificate_expired_fails_step_3() {
     let late = tsa_at(&f.pki, f.now + Duration::from_secs(6 * 365 * 86_400));
     let evidence = f.evidence(vec![f.document(LETTER, LETTER, &f.tsa)]);
     // The TSA certificate is valid 5 years, the seal too: 6 years on, both have expired.
-    let xml = seal(&evidence.to_xml(), &f.seal, &late, f.now).expect("seal");
+    let xml = f.seal.seal(&evidence, &late, f.now).expect("seal");
     let report = f.verify(&xml, None);
     assert_eq!(report.verdict, Verdict::Invalid, "{report:#?}");
     assert!(
@@ -313,4 +316,60 @@ fn the_shared_proof_samples_are_signatures_but_not_evidence() {
         );
         assert_eq!(report.verdict, Verdict::Invalid, "{name}: {report:#?}");
     }
+}
+
+#[test]
+fn an_evidence_given_as_xml_text_seals_the_same_way() {
+    let f = fixture();
+    let evidence = f.evidence(vec![f.document(LETTER, LETTER, &f.tsa)]);
+    // Written by hand: indented, attributes in another order, an empty element self-closed.
+    let xml = evidence
+        .to_xml()
+        .replacen("<ev:Issuer>", "\n  <ev:Issuer >", 1)
+        .replacen(
+            "<ev:Evidence xmlns:ev",
+            "<ev:Evidence Version=\"1\" xmlns:ev",
+            1,
+        )
+        .replacen(" Version=\"1\">", ">", 1);
+    let sealed = f.seal.seal_xml(&xml, &f.tsa, f.now).expect("seal");
+    let report = f.verify(&sealed, Some(LETTER));
+    assert_eq!(report.verdict, Verdict::Valid, "{report:#?}");
+}
+
+#[test]
+fn evidence_text_is_written_in_canonical_form_and_read_back_unchanged() {
+    let f = fixture();
+    let mut evidence = f.evidence(vec![f.document(LETTER, LETTER, &f.tsa)]);
+    evidence.subject = Some("a & b < c > d \"e\" 'f'\r\ng\th é 𝄞".into());
+    evidence.recipient.delegate = Some("nrn:85073003328".into());
+    evidence.recipient.mandate = Some("mandate <1>".into());
+    evidence.reason = Some("line one\rline two".into());
+    let xml = evidence.to_xml();
+    let doc = roxmltree::Document::parse(&xml).expect("parse");
+    let canonical = sealpost_xmldsig::c14n::canonicalize(
+        doc.root(),
+        &sealpost_xmldsig::c14n::Canonicalization::exclusive(),
+        None,
+    );
+    assert_eq!(
+        String::from_utf8(canonical).expect("utf-8"),
+        xml.trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")
+            .trim_end()
+    );
+    assert_eq!(
+        Evidence::from_element(doc.root_element()).expect("model"),
+        evidence
+    );
+    let sealed = f.sealed(&evidence);
+    assert_eq!(f.verify(&sealed, None).verdict, Verdict::Valid);
+}
+
+#[test]
+fn text_xml_cannot_carry_is_refused_before_sealing() {
+    let f = fixture();
+    let mut evidence = f.evidence(vec![f.document(LETTER, LETTER, &f.tsa)]);
+    evidence.subject = Some("bell \u{7}".into());
+    let err = f.seal.seal(&evidence, &f.tsa, f.now).expect_err("refused");
+    assert!(err.to_string().contains("Subject"), "{err}");
 }

@@ -11,7 +11,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use sealpost_evidence::model::{
     Document, Event, Evidence, Issuer, Recipient, Sender, hex, new_evidence_id,
 };
-use sealpost_evidence::seal::{Timestamper, seal};
+use sealpost_evidence::seal::{Sealer, Timestamper};
 use sealpost_interop::{binary, dev_pki, require_tool, run, text, workspace_root};
 use sealpost_tsa::authority::{TimeStampAuthority, TsaSettings};
 use sealpost_tsa::clock::ClockKind;
@@ -93,7 +93,10 @@ fn sealed(name: &str) -> Sealed {
         reason: None,
         follows_from: None,
     };
-    let xml = seal(&evidence.to_xml(), &signer, &tsa, now).expect("seal");
+    let xml = Sealer::new(signer)
+        .expect("sealer")
+        .seal(&evidence, &tsa, now)
+        .expect("seal");
     let path = dir.join("evidence.xml");
     std::fs::write(&path, &xml).expect("write");
     let letter = dir.join("avis.pdf");

@@ -17,6 +17,8 @@
 //! 8. The certificate chains to one of the trust anchors, every certificate of the path valid at
 //!    genTime.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use aws_lc_rs::{digest, signature};
@@ -157,17 +159,36 @@ impl Expected {
 
 /// Trust anchors, and other certificates that may help build a path (never trusted by
 /// themselves).
+///
+/// Successful path validations are remembered per (signer, candidate certificates) with the
+/// window in which every certificate of the path is valid: another token from the same TSA
+/// certificate, with a genTime inside that window, needs no new path validation. The anchors
+/// and certificates of a `TrustStore` never change once it is shared (`with_certificates`
+/// takes it by value and starts a new memory). Failures are never remembered.
 #[derive(Clone, Debug, Default)]
 pub struct TrustStore {
     anchors: Vec<CertificateDer<'static>>,
     intermediates: Vec<CertificateDer<'static>>,
+    validated: Arc<Mutex<HashMap<[u8; 32], ValidatedPath>>>,
 }
+
+/// A verified path (signer first, anchor last) and from when until when all of it is valid.
+#[derive(Clone, Debug)]
+struct ValidatedPath {
+    path: Vec<Vec<u8>>,
+    from: SystemTime,
+    until: SystemTime,
+}
+
+/// How many validations are remembered; the memory starts afresh when full.
+const VALIDATED_CAPACITY: usize = 10_000;
 
 impl TrustStore {
     pub fn new(anchors: impl IntoIterator<Item = Vec<u8>>) -> Self {
         TrustStore {
             anchors: anchors.into_iter().map(CertificateDer::from).collect(),
             intermediates: Vec::new(),
+            validated: Arc::default(),
         }
     }
 
@@ -176,8 +197,55 @@ impl TrustStore {
     pub fn with_certificates(mut self, certs: impl IntoIterator<Item = Vec<u8>>) -> Self {
         self.intermediates
             .extend(certs.into_iter().map(CertificateDer::from));
+        self.validated = Arc::default();
         self
     }
+
+    fn remembered(&self, key: &[u8; 32], at: SystemTime) -> Option<Vec<Vec<u8>>> {
+        let validated = self.validated.lock().unwrap_or_else(|p| p.into_inner());
+        validated
+            .get(key)
+            .filter(|v| v.from <= at && at <= v.until)
+            .map(|v| v.path.clone())
+    }
+
+    fn remember(&self, key: [u8; 32], path: &[Vec<u8>]) {
+        let mut from = SystemTime::UNIX_EPOCH;
+        let mut until = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::from(u32::MAX) * 4);
+        for der in path {
+            let Ok(cert) = Certificate::from_der(der) else {
+                return;
+            };
+            let validity = &cert.tbs_certificate.validity;
+            from = from.max(validity.not_before.to_system_time());
+            until = until.min(validity.not_after.to_system_time());
+        }
+        let mut validated = self.validated.lock().unwrap_or_else(|p| p.into_inner());
+        if validated.len() >= VALIDATED_CAPACITY {
+            validated.clear();
+        }
+        validated.insert(
+            key,
+            ValidatedPath {
+                path: path.to_vec(),
+                from,
+                until,
+            },
+        );
+    }
+}
+
+/// What a path validation depends on besides the time: the signer and the certificates
+/// offered to complete its path.
+fn path_key(signer: &[u8], candidates: &[&[u8]]) -> [u8; 32] {
+    let mut key = digest::Context::new(&digest::SHA256);
+    for cert in std::iter::once(signer).chain(candidates.iter().copied()) {
+        key.update(&(cert.len() as u64).to_be_bytes());
+        key.update(cert);
+    }
+    let mut out = [0u8; 32];
+    out.copy_from_slice(key.finish().as_ref());
+    out
 }
 
 /// A token that verified, and what it says.
@@ -475,6 +543,37 @@ pub fn verify_token(
     // Step 8: the chain, at genTime. The signer's own extended key usage was checked strictly
     // in step 7; CA certificates that restrict their extended key usage must allow
     // timeStamping.
+    let gen_time = tst.gen_time.to_system_time();
+    let key = path_key(signer_der, &candidates);
+    let path_ders = match trust.remembered(&key, gen_time) {
+        Some(path) => path,
+        None => {
+            let path = validate_path(signer_der, &candidates, tst.gen_time.unix_duration(), trust)?;
+            trust.remember(key, &path);
+            path
+        }
+    };
+
+    Ok(VerifiedToken {
+        gen_time,
+        accuracy: tst.accuracy.map(|a| a.to_duration()),
+        serial: tst.serial_number.as_bytes().to_vec(),
+        policy: tst.policy,
+        hash_algorithm: imprint_alg,
+        digest: imprint.hashed_message.as_bytes().to_vec(),
+        nonce: tst.nonce.map(|n| n.as_bytes().to_vec()),
+        path: path_ders,
+        signer: signer_cert.tbs_certificate.subject.to_string(),
+    })
+}
+
+/// Step 8's path validation with webpki; the path, signer first and anchor last.
+fn validate_path(
+    signer_der: &[u8],
+    candidates: &[&[u8]],
+    at: Duration,
+    trust: &TrustStore,
+) -> Result<Vec<Vec<u8>>, VerifyError> {
     let anchors = trust
         .anchors
         .iter()
@@ -489,37 +588,24 @@ pub fn verify_token(
     let signer_cert_der = CertificateDer::from(signer_der);
     let end_entity =
         webpki::EndEntityCert::try_from(&signer_cert_der).map_err(VerifyError::Chain)?;
-    let gen_time = tst.gen_time.to_system_time();
     let path = end_entity
         .verify_for_usage(
             webpki::ALL_VERIFICATION_ALGS,
             &anchors,
             &intermediates,
-            UnixTime::since_unix_epoch(tst.gen_time.unix_duration()),
+            UnixTime::since_unix_epoch(at),
             webpki::KeyUsage::required_if_present(KP_TIME_STAMPING_VALUE),
             None,
             None,
         )
         .map_err(VerifyError::Chain)?;
-    let path_ders: Vec<Vec<u8>> = std::iter::once(signer_der.to_vec())
+    Ok(std::iter::once(signer_der.to_vec())
         .chain(path.intermediate_certificates().map(|c| c.der().to_vec()))
         .chain(trust.anchors.iter().find_map(|a| {
             let anchor = webpki::anchor_from_trusted_cert(a).ok()?;
             (anchor.subject == path.anchor().subject).then(|| a.to_vec())
         }))
-        .collect();
-
-    Ok(VerifiedToken {
-        gen_time,
-        accuracy: tst.accuracy.map(|a| a.to_duration()),
-        serial: tst.serial_number.as_bytes().to_vec(),
-        policy: tst.policy,
-        hash_algorithm: imprint_alg,
-        digest: imprint.hashed_message.as_bytes().to_vec(),
-        nonce: tst.nonce.map(|n| n.as_bytes().to_vec()),
-        path: path_ders,
-        signer: signer_cert.tbs_certificate.subject.to_string(),
-    })
+        .collect())
 }
 
 fn find_signer<'c>(
@@ -704,5 +790,49 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn a_remembered_path_never_widens_what_is_accepted() {
+        let now = SystemTime::now();
+        let year = Duration::from_secs(365 * 86_400);
+        let root = Authority::root("Root", now - year, now + 10 * year).expect("root");
+        let tsu = root
+            .issue(&LeafSpec::new(
+                "TSU",
+                Profile::TimeStamping { eku_critical: true },
+                KeyAlgorithm::EcdsaP256,
+                now,
+                year,
+            ))
+            .expect("tsu");
+        let signer =
+            crate::EcdsaP256Signer::new(&tsu.key_pkcs8_der(), tsu.cert_der(), &[]).expect("signer");
+        let req = RequestSpec::new(HashAlgorithm::Sha256, vec![7; 32])
+            .to_der()
+            .expect("request");
+        let trust = TrustStore::new([root.cert_der().to_vec()]);
+        for serial in 1..3 {
+            let issued = issue(&req, now, serial, &signer, &IssuePolicy::default());
+            verify_response(&issued.response, &req, &trust).expect("valid, then remembered");
+        }
+        // The same signer and path, with a genTime after the TSA certificate expired: the
+        // remembered validation does not cover it.
+        let late = issue(&req, now + 2 * year, 3, &signer, &IssuePolicy::default());
+        assert!(matches!(
+            verify_response(&late.response, &req, &trust),
+            Err(VerifyError::Chain(_))
+        ));
+        // Under another root, the same token is not trusted, whatever another store remembers.
+        let other = Authority::root("Other", now - year, now + year).expect("root");
+        let issued = issue(&req, now, 4, &signer, &IssuePolicy::default());
+        assert!(
+            verify_response(
+                &issued.response,
+                &req,
+                &TrustStore::new([other.cert_der().to_vec()])
+            )
+            .is_err()
+        );
     }
 }

@@ -267,11 +267,58 @@ fn element_children<'a, 'i>(node: Node<'a, 'i>) -> Result<Vec<Node<'a, 'i>>, Dsi
     Ok(out)
 }
 
-/// Decodes base64 content, ignoring the whitespace XML puts in it.
+/// What each byte is in base64 text: a sextet, XML whitespace, padding, or invalid.
+const BASE64_TABLE: [u8; 256] = {
+    let mut table = [BASE64_INVALID; 256];
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut i = 0;
+    while i < 64 {
+        table[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    table[b' ' as usize] = BASE64_WHITESPACE;
+    table[b'\t' as usize] = BASE64_WHITESPACE;
+    table[b'\n' as usize] = BASE64_WHITESPACE;
+    table[b'\r' as usize] = BASE64_WHITESPACE;
+    table[b'=' as usize] = BASE64_PADDING;
+    table
+};
+const BASE64_INVALID: u8 = 0xff;
+const BASE64_WHITESPACE: u8 = 0xfe;
+const BASE64_PADDING: u8 = 0xfd;
+
+/// Decodes base64 content (XML Schema base64Binary), ignoring the XML whitespace in it. Strict:
+/// padding only at the end and complete, unused trailing bits zero, nothing after the padding,
+/// so each byte string has exactly one accepted encoding up to whitespace.
 pub fn base64_decode(text: &str) -> Result<Vec<u8>, DsigError> {
-    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    <base64ct::Base64 as base64ct::Encoding>::decode_vec(&compact)
-        .map_err(|_| malformed("invalid base64"))
+    let invalid = || malformed("invalid base64");
+    let mut out = Vec::with_capacity(text.len() / 4 * 3 + 3);
+    let (mut quantum, mut sextets, mut padding) = (0u32, 0u8, 0u8);
+    for &byte in text.as_bytes() {
+        match BASE64_TABLE[usize::from(byte)] {
+            BASE64_WHITESPACE => {}
+            BASE64_PADDING => padding += 1,
+            BASE64_INVALID => return Err(invalid()),
+            _ if padding > 0 => return Err(invalid()),
+            sextet => {
+                quantum = quantum << 6 | u32::from(sextet);
+                sextets += 1;
+                if sextets == 4 {
+                    out.extend_from_slice(&quantum.to_be_bytes()[1..]);
+                    (quantum, sextets) = (0, 0);
+                }
+            }
+        }
+    }
+    match (sextets, padding) {
+        (0, 0) => {}
+        (2, 2) if quantum & 0xf == 0 => out.push((quantum >> 4) as u8),
+        (3, 1) if quantum & 0x3 == 0 => {
+            out.extend_from_slice(&((quantum >> 2) as u16).to_be_bytes());
+        }
+        _ => return Err(invalid()),
+    }
+    Ok(out)
 }
 
 pub fn base64_encode(bytes: &[u8]) -> String {
@@ -550,5 +597,47 @@ impl PublicKey {
         signature::UnparsedPublicKey::new(alg, &self.bytes)
             .verify(message, sig)
             .map_err(|_| DsigError::BadSignature)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_decodes_what_is_encoded_and_nothing_loose() {
+        for len in 0..70usize {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 37 + len) as u8).collect();
+            let encoded = base64_encode(&bytes);
+            assert_eq!(base64_decode(&encoded).expect("decode"), bytes);
+            // XML line breaks and indentation anywhere.
+            let wrapped: String = encoded
+                .chars()
+                .enumerate()
+                .flat_map(|(i, c)| {
+                    (if i % 5 == 4 { "\r\n\t " } else { "" })
+                        .chars()
+                        .chain(std::iter::once(c))
+                })
+                .collect();
+            assert_eq!(base64_decode(&wrapped).expect("decode wrapped"), bytes);
+        }
+        for bad in [
+            "QQ",
+            "QQ=",
+            "QQ===",
+            "QR==",
+            "QUI",
+            "QUJ=",
+            "QQ==QQ==",
+            "Q===",
+            "QUJD=",
+            "QU=I",
+            "QUJD\u{c}",
+            "QUJD-_",
+            "QUJD!",
+        ] {
+            assert!(base64_decode(bad).is_err(), "{bad:?} accepted");
+        }
     }
 }
