@@ -27,6 +27,97 @@ struct RawConfig {
     tls: RawTls,
     #[serde(default)]
     tsa: RawTsa,
+    #[serde(default)]
+    seal: RawSeal,
+    #[serde(default)]
+    senders: RawSenders,
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
+    audit: RawAudit,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSeal {
+    #[serde(default = "defaults::seal_cert")]
+    cert: PathBuf,
+    #[serde(default = "defaults::seal_key")]
+    key: PathBuf,
+    #[serde(default = "defaults::issuer_name")]
+    issuer_name: String,
+}
+
+impl Default for RawSeal {
+    fn default() -> Self {
+        RawSeal {
+            cert: defaults::seal_cert(),
+            key: defaults::seal_key(),
+            issuer_name: defaults::issuer_name(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSenders {
+    /// PEM file of the CAs sender certificates must chain to.
+    #[serde(default = "defaults::senders_trust")]
+    trust_anchors: PathBuf,
+    /// PEM file of intermediate CAs that may complete a sender's path.
+    #[serde(default = "defaults::senders_intermediates")]
+    intermediates: Option<PathBuf>,
+    #[serde(default = "defaults::max_clock_skew_s")]
+    max_clock_skew_s: u64,
+    #[serde(default = "defaults::max_message_age_s")]
+    max_message_age_s: u64,
+}
+
+impl Default for RawSenders {
+    fn default() -> Self {
+        RawSenders {
+            trust_anchors: defaults::senders_trust(),
+            intermediates: defaults::senders_intermediates(),
+            max_clock_skew_s: defaults::max_clock_skew_s(),
+            max_message_age_s: defaults::max_message_age_s(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    #[serde(default = "defaults::max_request_bytes")]
+    max_request_bytes: u64,
+    #[serde(default = "defaults::max_document_bytes")]
+    max_document_bytes: u64,
+    #[serde(default = "defaults::max_documents")]
+    max_documents: u64,
+}
+
+impl Default for RawLimits {
+    fn default() -> Self {
+        RawLimits {
+            max_request_bytes: defaults::max_request_bytes(),
+            max_document_bytes: defaults::max_document_bytes(),
+            max_documents: defaults::max_documents(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAudit {
+    #[serde(default = "defaults::audit_seal_interval_s")]
+    seal_interval_s: u64,
+}
+
+impl Default for RawAudit {
+    fn default() -> Self {
+        RawAudit {
+            seal_interval_s: defaults::audit_seal_interval_s(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -116,6 +207,39 @@ mod defaults {
     pub fn tsa_accuracy_ms() -> u64 {
         1000
     }
+    pub fn seal_cert() -> PathBuf {
+        "certs/dev/seal-chain.pem".into()
+    }
+    pub fn seal_key() -> PathBuf {
+        "certs/dev/seal.key".into()
+    }
+    pub fn issuer_name() -> String {
+        "Sealpost".into()
+    }
+    pub fn senders_trust() -> PathBuf {
+        "certs/dev/root-ca.pem".into()
+    }
+    pub fn senders_intermediates() -> Option<PathBuf> {
+        Some("certs/dev/issuing-ca.pem".into())
+    }
+    pub fn max_clock_skew_s() -> u64 {
+        300
+    }
+    pub fn max_message_age_s() -> u64 {
+        900
+    }
+    pub fn max_request_bytes() -> u64 {
+        140 * 1024 * 1024
+    }
+    pub fn max_document_bytes() -> u64 {
+        100 * 1024 * 1024
+    }
+    pub fn max_documents() -> u64 {
+        16
+    }
+    pub fn audit_seal_interval_s() -> u64 {
+        300
+    }
 }
 
 /// How an environment variable's text becomes a TOML value.
@@ -141,6 +265,17 @@ const KEYS: &[(&str, Kind)] = &[
     ("tsa.policy", Kind::Text),
     ("tsa.accept_policies", Kind::List),
     ("tsa.accuracy_ms", Kind::Integer),
+    ("seal.cert", Kind::Text),
+    ("seal.key", Kind::Text),
+    ("seal.issuer_name", Kind::Text),
+    ("senders.trust_anchors", Kind::Text),
+    ("senders.intermediates", Kind::Text),
+    ("senders.max_clock_skew_s", Kind::Integer),
+    ("senders.max_message_age_s", Kind::Integer),
+    ("limits.max_request_bytes", Kind::Integer),
+    ("limits.max_document_bytes", Kind::Integer),
+    ("limits.max_documents", Kind::Integer),
+    ("audit.seal_interval_s", Kind::Integer),
 ];
 
 /// Environment variables with the prefix that are not settings.
@@ -173,6 +308,25 @@ pub struct Config {
     pub tls_cert: PathBuf,
     pub tls_key: PathBuf,
     pub tsa: TsaSettings,
+    /// The seal certificate (then its chain) and key.
+    pub seal_cert: PathBuf,
+    pub seal_key: PathBuf,
+    pub issuer_name: String,
+    pub sender_trust_anchors: PathBuf,
+    pub sender_intermediates: Option<PathBuf>,
+    pub max_clock_skew: Duration,
+    pub max_message_age: Duration,
+    pub max_request_bytes: usize,
+    pub max_document_bytes: u64,
+    pub max_documents: usize,
+    pub audit_seal_interval: Duration,
+}
+
+impl Config {
+    /// The embedded store's file.
+    pub fn store_path(&self) -> PathBuf {
+        self.data_dir.join("sealpost.redb")
+    }
 }
 
 impl Config {
@@ -296,6 +450,27 @@ impl RawConfig {
         if let Some(chain) = &self.tsa.chain {
             readable(chain, "tsa.chain", problems);
         }
+        readable(&self.seal.cert, "seal.cert", problems);
+        readable(&self.seal.key, "seal.key", problems);
+        readable(&self.senders.trust_anchors, "senders.trust_anchors", problems);
+        if let Some(p) = &self.senders.intermediates {
+            readable(p, "senders.intermediates", problems);
+        }
+        if self.seal.issuer_name.trim().is_empty() {
+            problems.push("seal.issuer_name: empty".into());
+        }
+        if self.limits.max_document_bytes == 0 || self.limits.max_request_bytes == 0 {
+            problems.push("limits: sizes must be positive".into());
+        }
+        if !(1..=64).contains(&self.limits.max_documents) {
+            problems.push(format!(
+                "limits.max_documents {}: between 1 and 64",
+                self.limits.max_documents
+            ));
+        }
+        if self.audit.seal_interval_s == 0 {
+            problems.push("audit.seal_interval_s: at least 1".into());
+        }
         let clock = self
             .tsa
             .clock
@@ -336,6 +511,17 @@ impl RawConfig {
                 accuracy: Duration::from_millis(self.tsa.accuracy_ms),
             },
             data_dir: self.data_dir,
+            seal_cert: self.seal.cert,
+            seal_key: self.seal.key,
+            issuer_name: self.seal.issuer_name,
+            sender_trust_anchors: self.senders.trust_anchors,
+            sender_intermediates: self.senders.intermediates,
+            max_clock_skew: Duration::from_secs(self.senders.max_clock_skew_s),
+            max_message_age: Duration::from_secs(self.senders.max_message_age_s),
+            max_request_bytes: usize::try_from(self.limits.max_request_bytes).unwrap_or(usize::MAX),
+            max_document_bytes: self.limits.max_document_bytes,
+            max_documents: usize::try_from(self.limits.max_documents).unwrap_or(16),
+            audit_seal_interval: Duration::from_secs(self.audit.seal_interval_s),
         })
     }
 }
@@ -352,7 +538,7 @@ mod tests {
     }
 
     fn files(dir: &Path) -> Vec<(String, String)> {
-        for f in ["tls.pem", "tls.key", "tsa.pem", "tsa.key", "chain.pem"] {
+        for f in ["tls.pem", "tls.key", "tsa.pem", "tsa.key", "chain.pem", "seal.pem", "seal.key", "root.pem"] {
             std::fs::write(dir.join(f), "x").expect("write");
         }
         let p = |f: &str| dir.join(f).display().to_string();
@@ -362,6 +548,10 @@ mod tests {
             ("SEALPOST_TSA_CERT".into(), p("tsa.pem")),
             ("SEALPOST_TSA_KEY".into(), p("tsa.key")),
             ("SEALPOST_TSA_CHAIN".into(), p("chain.pem")),
+            ("SEALPOST_SEAL_CERT".into(), p("seal.pem")),
+            ("SEALPOST_SEAL_KEY".into(), p("seal.key")),
+            ("SEALPOST_SENDERS_TRUST_ANCHORS".into(), p("root.pem")),
+            ("SEALPOST_SENDERS_INTERMEDIATES".into(), p("chain.pem")),
         ]
     }
 

@@ -1,7 +1,11 @@
 //! Sealpost, the electronic registered-delivery service.
 //!
-//! This crate holds the server (`sealpost serve`), its configuration, and the administration
-//! commands (`sealpost pki`). DESIGN.md describes where the core and the adapters go.
+//! - `core`: the pure pipeline (checks, decisions, evidence contents) over ports;
+//! - `adapters`: HTTPS, SOAP, the redb store, the embedded notary (TSA and seal), metrics;
+//! - `config`: one TOML file with `SEALPOST_*` overrides;
+//! - `app`: the service assembled from the configuration.
 
 pub mod adapters;
+pub mod app;
 pub mod config;
+pub mod core;

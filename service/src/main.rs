@@ -7,9 +7,11 @@ use std::time::SystemTime;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sealpost::adapters::{http, tls};
+use sealpost::app::{App, seal_audit_periodically};
 use sealpost::config::{Config, LogFormat};
 use sealpost_pki::{DEV_PKCS12_PASSWORD, DevPki};
-use sealpost_tsa::authority::TimeStampAuthority;
+
+mod admin;
 
 #[derive(Parser)]
 #[command(
@@ -40,6 +42,14 @@ enum Command {
         #[arg(long, env = "SEALPOST_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Administration: the sender registry, the mailbox directory, the audit log. Works on
+    /// the store directly: run it while the service is stopped.
+    Admin {
+        #[arg(long, env = "SEALPOST_CONFIG")]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: admin::AdminCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -58,6 +68,7 @@ enum PkiCommand {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve { config } => serve(load_config(config)?),
+        Command::Admin { config, command } => admin::run(&load_config(config)?, command),
         Command::CheckConfig { config } => {
             println!("{:#?}", load_config(config)?);
             Ok(())
@@ -96,9 +107,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
         LogFormat::Json => logs.json().init(),
         LogFormat::Text => logs.init(),
     }
-    let tsa = Arc::new(
-        TimeStampAuthority::from_settings(&config.tsa).context("setting up the embedded TSA")?,
-    );
+    let app = App::build(&config)?;
     let tls = tls::server_config(&config.tls_cert, &config.tls_key)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -112,7 +121,12 @@ fn serve(config: Config) -> anyhow::Result<()> {
             let _ = tokio::signal::ctrl_c().await;
             tracing::info!("shutting down");
         };
-        http::serve_tls(listener, tls, http::router(tsa), shutdown).await;
+        tokio::spawn(seal_audit_periodically(
+            Arc::clone(&app.store),
+            Arc::clone(&app.tsa),
+            config.audit_seal_interval,
+        ));
+        http::serve_tls(listener, tls, app.router(), shutdown).await;
         Ok(())
     })
 }

@@ -40,6 +40,8 @@ pub fn binary(name: &str) -> PathBuf {
             "sealpost",
             "-p",
             "sealpost-tsa",
+            "-p",
+            "sealpost-evidence",
         ]);
         if release {
             cmd.arg("--release");
@@ -219,10 +221,14 @@ pub fn http_raw(addr: SocketAddr, head: &str, body: &[u8]) -> HttpResponse {
     let _ = stream.write_all(&request);
     let mut raw = Vec::new();
     let _ = stream.read_to_end(&mut raw);
+    parse_response(&raw)
+}
+
+fn parse_response(raw: &[u8]) -> HttpResponse {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no HTTP response: {:?}", text(&raw)));
+        .unwrap_or_else(|| panic!("no HTTP response: {:?}", text(raw)));
     let head_text = text(&raw[..split]);
     let mut lines = head_text.lines();
     let status = lines
@@ -260,6 +266,36 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
         data = data.get(start + size + 2..).unwrap_or_default();
     }
     out
+}
+
+/// One HTTPS/1.1 exchange (Connection: close), the server authenticated by `root_pem`.
+pub fn https_raw(addr: SocketAddr, root_pem: &Path, head: &str, body: &[u8]) -> HttpResponse {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pki_types::CertificateDer::pem_file_iter(root_pem).expect("root") {
+        roots.add(cert.expect("root certificate")).expect("add root");
+    }
+    let config = std::sync::Arc::new(
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("protocols")
+        .with_root_certificates(roots)
+        .with_no_client_auth(),
+    );
+    let name = rustls_pki_types::ServerName::IpAddress(addr.ip().into());
+    let connection = rustls::ClientConnection::new(config, name).expect("TLS client");
+    let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    let mut stream = rustls::StreamOwned::new(connection, tcp);
+    let mut request = format!("{head}\r\nHost: {addr}\r\nConnection: close\r\n\r\n").into_bytes();
+    request.extend_from_slice(body);
+    let _ = stream.write_all(&request);
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    parse_response(&raw)
 }
 
 /// POSTs a time-stamp query.

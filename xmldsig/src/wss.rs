@@ -198,6 +198,8 @@ pub fn verify_envelope<'a, 'i>(
     let parts: Vec<Node<'a, 'i>> = elements(envelope).collect();
     let (header, body) = match parts.as_slice() {
         [h, b] if is(h, soap_ns, "Header") && is(b, soap_ns, "Body") => (*h, *b),
+        // A well-formed envelope without a header: the signature is missing.
+        [b] if is(b, soap_ns, "Body") => return Err(WssError::SecurityHeader),
         _ => {
             return Err(WssError::NotSoap(
                 "expected exactly a Header then a Body".into(),

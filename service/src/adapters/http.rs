@@ -4,23 +4,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::get;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
-use sealpost_tsa::authority::TimeStampAuthority;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 /// How long a client may take to complete the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Every route of the service.
-pub fn router(tsa: Arc<TimeStampAuthority>) -> Router {
-    Router::new()
-        .route("/tsa", sealpost_tsa::server::endpoint(tsa))
-        .route("/healthz", get(|| async { "ok\n" }))
-}
 
 /// Accepts TLS connections on `listener` and serves `router` over HTTP/1.1 or HTTP/2 until
 /// `shutdown` completes.

@@ -1,4 +1,8 @@
 //! Adapters: the network, files and services the core talks to through its ports.
 
 pub mod http;
+pub mod metrics;
+pub mod notary;
+pub mod soap;
+pub mod store;
 pub mod tls;

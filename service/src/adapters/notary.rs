@@ -1,0 +1,62 @@
+//! The notary port over the embedded TSA and the operator's seal.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use sealpost_evidence::model::{Evidence, Issuer};
+use sealpost_evidence::seal::{Sealer, Timestamper};
+use sealpost_tsa::authority::TimeStampAuthority;
+
+use super::metrics::Metrics;
+use crate::core::{Clock, Notary};
+
+/// Seals with `sealer`, time-stamps with the in-process TSA.
+pub struct EmbeddedNotary {
+    pub sealer: Sealer,
+    pub tsa: Arc<TimeStampAuthority>,
+    pub clock: Arc<dyn Clock>,
+    pub issuer: Issuer,
+    pub metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for EmbeddedNotary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedNotary")
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The TSA, timed for the metrics.
+struct TimedTsa<'a>(&'a TimeStampAuthority, &'a Metrics);
+
+impl Timestamper for TimedTsa<'_> {
+    fn timestamp(&self, sha256: &[u8]) -> Result<Vec<u8>, sealpost_evidence::seal::SealError> {
+        let start = Instant::now();
+        let token = self.0.timestamp(sha256);
+        self.1.tsa_seconds.observe(start.elapsed());
+        token
+    }
+}
+
+impl Notary for EmbeddedNotary {
+    fn timestamp(&self, sha256: &[u8; 32]) -> Result<Vec<u8>, String> {
+        TimedTsa(&self.tsa, &self.metrics)
+            .timestamp(sha256)
+            .map_err(|e| e.to_string())
+    }
+
+    fn seal(&self, evidence: &Evidence) -> Result<String, String> {
+        self.sealer
+            .seal(
+                evidence,
+                &TimedTsa(&self.tsa, &self.metrics),
+                self.clock.now(),
+            )
+            .map_err(|e| e.to_string())
+    }
+
+    fn issuer(&self) -> Issuer {
+        self.issuer.clone()
+    }
+}

@@ -1,0 +1,476 @@
+//! The SOAP channel: `POST /soap` (SOAP 1.1 and 1.2, WS-Security X.509 signatures) and
+//! `GET /soap?wsdl`. It verifies the envelope with xmldsig, reads the operation from the Body
+//! node the signature covers (never from an Id looked up again), and hands the core typed
+//! requests. Faults carry the error table's row only; the detail goes to the log and audit.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use aws_lc_rs::digest;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get};
+use der::Decode;
+use roxmltree::Node;
+use sealpost_evidence::model::new_evidence_id;
+use sealpost_xmldsig::dsig::{base64_decode, base64_encode};
+use sealpost_xmldsig::trust::TrustAnchors;
+use sealpost_xmldsig::wss::{
+    FailureKind, KnownCertificates, NS_SOAP11, NS_SOAP12, NS_WSSE, ReplayCache, SoapVersion,
+    WssPolicy, verify_envelope,
+};
+use sealpost_xmldsig::wss_sign::format_date_time;
+use sealpost_xmldsig::{Limits, parse};
+use x509_cert::Certificate;
+
+use super::metrics::Metrics;
+use crate::core::error::Party;
+use crate::core::records::Channel;
+use crate::core::{
+    Clock, ErrorKind, Refusal, RequestContext, Service, Submission, SubmittedDocument,
+    VerifiedSigner,
+};
+
+pub const NS_SEALPOST: &str = "urn:sealpost:v1";
+const NS_WSU: &str =
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd";
+const WSDL: &str = include_str!("../../../proto/sealpost.wsdl");
+
+/// What the SOAP channel needs.
+pub struct SoapChannel {
+    pub service: Arc<Service>,
+    pub trust: TrustAnchors,
+    pub known: KnownCertificates,
+    pub policy: WssPolicy,
+    pub replay: ReplayCache,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<Metrics>,
+    /// The largest request accepted, in bytes (documents are base64 in it).
+    pub max_request_bytes: usize,
+}
+
+impl std::fmt::Debug for SoapChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SoapChannel")
+            .field("max_request_bytes", &self.max_request_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `GET /soap?wsdl` and `POST /soap`.
+pub fn endpoint(channel: Arc<SoapChannel>) -> MethodRouter {
+    get(wsdl).post(handle).with_state(channel)
+}
+
+async fn wsdl(headers: HeaderMap) -> Response {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+        })
+        .unwrap_or("127.0.0.1:8443");
+    let text = WSDL.replace("https://127.0.0.1:8443/soap", &format!("https://{host}/soap"));
+    (
+        [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+        text,
+    )
+        .into_response()
+}
+
+/// The SOAP version a request's Content-Type announces (for faults before the envelope is
+/// read).
+fn version_of(headers: &HeaderMap) -> SoapVersion {
+    match headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+        Some(ct) if ct.trim_start().starts_with("application/soap+xml") => SoapVersion::Soap12,
+        _ => SoapVersion::Soap11,
+    }
+}
+
+async fn handle(State(channel): State<Arc<SoapChannel>>, request: Request) -> Response {
+    let started = Instant::now();
+    let correlation_id = new_evidence_id(SystemTime::now());
+    let version = version_of(request.headers());
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let context = |request: Vec<u8>| RequestContext {
+        correlation_id: correlation_id.clone(),
+        channel: Channel::Soap,
+        operation: "SOAP",
+        request: Arc::new(request),
+    };
+    let too_large = |channel: &SoapChannel, what: String| {
+        let refusal = channel.service.refuse_unauthenticated(
+            &context(Vec::new()),
+            "unauthenticated",
+            ErrorKind::TooLarge,
+            &what,
+        );
+        channel.metrics.count("SOAP", refusal.kind.row().code);
+        fault(version, &refusal)
+    };
+    if declared.is_some_and(|n| n > channel.max_request_bytes) {
+        return too_large(
+            &channel,
+            format!("the request declares {} bytes", declared.unwrap_or(0)),
+        );
+    }
+    let body = match axum::body::to_bytes(request.into_body(), channel.max_request_bytes).await {
+        Ok(b) => b,
+        Err(e) => return too_large(&channel, format!("the request body: {e}")),
+    };
+    let worker = Arc::clone(&channel);
+    let answer = tokio::task::spawn_blocking(move || {
+        let ctx = RequestContext {
+            correlation_id,
+            channel: Channel::Soap,
+            operation: "SOAP",
+            request: Arc::new(body.to_vec()),
+        };
+        process(&worker, ctx, version)
+    })
+    .await;
+    match answer {
+        Ok((operation, response)) => {
+            if operation == "SubmitRegisteredMail" {
+                channel.metrics.submit_seconds.observe(started.elapsed());
+            }
+            response
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the SOAP worker failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+fn is(node: &Node<'_, '_>, ns: &str, name: &str) -> bool {
+    node.is_element() && node.tag_name().namespace() == Some(ns) && node.tag_name().name() == name
+}
+
+/// Verifies the envelope and runs the operation; returns the operation's name and the answer.
+fn process(
+    channel: &SoapChannel,
+    mut ctx: RequestContext,
+    announced: SoapVersion,
+) -> (&'static str, Response) {
+    let refuse = |ctx: &RequestContext, version, identity: &str, kind, detail: &str| {
+        tracing::info!(correlation_id = %ctx.correlation_id, code = ErrorKind::row(kind).code, detail, "SOAP request refused");
+        let refusal = channel
+            .service
+            .refuse_unauthenticated(ctx, identity, kind, detail);
+        channel.metrics.count(ctx.operation, refusal.kind.row().code);
+        fault(version, &refusal)
+    };
+    let request = Arc::clone(&ctx.request);
+    let Ok(text) = std::str::from_utf8(&request) else {
+        let r = refuse(&ctx, announced, "unauthenticated", ErrorKind::InvalidRequest, "the request is not UTF-8");
+        return ("SOAP", r);
+    };
+    let limits = Limits {
+        max_bytes: channel.max_request_bytes,
+        ..Limits::default()
+    };
+    let doc = match parse(text, &limits) {
+        Ok(d) => d,
+        Err(e) => {
+            let r = refuse(&ctx, announced, "unauthenticated", ErrorKind::InvalidRequest, &e.to_string());
+            return ("SOAP", r);
+        }
+    };
+    let version = match doc.root_element().tag_name().namespace() {
+        Some(NS_SOAP12) => SoapVersion::Soap12,
+        _ => SoapVersion::Soap11,
+    };
+    let now = channel.clock.now();
+    let verified = match verify_envelope(&doc, now, &channel.policy, &channel.known, &channel.trust)
+    {
+        Ok(v) => v,
+        Err(e) => {
+            let kind = match e.kind() {
+                FailureKind::FailedCheck => ErrorKind::BadSignature,
+                FailureKind::FailedAuthentication => ErrorKind::UntrustedSigner,
+                FailureKind::MessageExpired => ErrorKind::Expired,
+                FailureKind::InvalidRequest => ErrorKind::InvalidRequest,
+            };
+            let r = refuse(&ctx, version, "unauthenticated", kind, &e.to_string());
+            return ("SOAP", r);
+        }
+    };
+    let until = verified
+        .expires
+        .unwrap_or(verified.created + channel.policy.max_age)
+        + channel.policy.max_clock_skew;
+    let subject = Certificate::from_der(&verified.signer)
+        .map(|c| c.tbs_certificate.subject.to_string())
+        .unwrap_or_else(|_| "(unreadable certificate)".into());
+    if let Err(e) = channel
+        .replay
+        .check_and_record(&verified.signature_value, until, now)
+    {
+        let r = refuse(&ctx, version, &subject, ErrorKind::Expired, &e.to_string());
+        return ("SOAP", r);
+    }
+    let mut fingerprint = [0u8; 32];
+    fingerprint.copy_from_slice(digest::digest(&digest::SHA256, &verified.signer).as_ref());
+    let signer = VerifiedSigner {
+        certificate_sha256: fingerprint,
+        subject: subject.clone(),
+        authentication: format!(
+            "WS-Security X.509 signature (SOAP {})",
+            match version {
+                SoapVersion::Soap11 => "1.1",
+                SoapVersion::Soap12 => "1.2",
+            }
+        ),
+    };
+
+    // The operation: the one element of the signed Body.
+    let mut payload = verified.body.children().filter(Node::is_element);
+    let operation = match (payload.next(), payload.next()) {
+        (Some(op), None) if op.tag_name().namespace() == Some(NS_SEALPOST) => op,
+        _ => {
+            let r = refuse(&ctx, version, &subject, ErrorKind::InvalidRequest, "the Body must hold one Sealpost operation");
+            return ("SOAP", r);
+        }
+    };
+    let name = match operation.tag_name().name() {
+        "SubmitRegisteredMail" => "SubmitRegisteredMail",
+        "GetEvidence" => "GetEvidence",
+        "GetMessageStatus" => "GetMessageStatus",
+        other => {
+            let r = refuse(&ctx, version, &subject, ErrorKind::InvalidRequest, &format!("unknown operation {other}"));
+            return ("SOAP", r);
+        }
+    };
+    ctx.operation = name;
+    let result = match name {
+        "SubmitRegisteredMail" => match read_submission(operation, channel.service.limits().max_document_bytes) {
+            Ok(submission) => channel
+                .service
+                .submit(&ctx, &signer, submission)
+                .map(|accepted| {
+                    element(
+                        "SubmitRegisteredMailResponse",
+                        &format!(
+                            "<sp:MessageId>{}</sp:MessageId><sp:Evidence>{}</sp:Evidence>",
+                            escape(&accepted.message_id),
+                            base64_encode(accepted.evidence.as_bytes())
+                        ),
+                    )
+                }),
+            Err((kind, detail)) => {
+                let r = refuse(&ctx, version, &subject, kind, &detail);
+                return (name, r);
+            }
+        },
+        _ => {
+            let message_id = match fields(operation, &["MessageId"]) {
+                Ok(v) => v.into_iter().next().unwrap_or_default(),
+                Err(detail) => {
+                    let r = refuse(&ctx, version, &subject, ErrorKind::InvalidRequest, &detail);
+                    return (name, r);
+                }
+            };
+            if name == "GetEvidence" {
+                channel
+                    .service
+                    .get_evidence(&ctx, &signer, &message_id)
+                    .map(|list| {
+                        let inner: String = list
+                            .iter()
+                            .map(|xml| {
+                                format!("<sp:Evidence>{}</sp:Evidence>", base64_encode(xml.as_bytes()))
+                            })
+                            .collect();
+                        element("GetEvidenceResponse", &inner)
+                    })
+            } else {
+                channel
+                    .service
+                    .message_status(&ctx, &signer, &message_id)
+                    .map(|s| {
+                        element(
+                            "GetMessageStatusResponse",
+                            &format!(
+                                "<sp:MessageId>{}</sp:MessageId><sp:Status>{}</sp:Status><sp:Recipient>{}</sp:Recipient><sp:SubmittedAt>{}</sp:SubmittedAt><sp:Evidences>{}</sp:Evidences>",
+                                escape(&s.message_id),
+                                s.state.name(),
+                                escape(&s.recipient),
+                                format_date_time(s.submitted_at),
+                                s.evidences
+                            ),
+                        )
+                    })
+            }
+        }
+    };
+    let response = match result {
+        Ok(body) => {
+            channel.metrics.count(name, "accepted");
+            envelope(version, StatusCode::OK, &body)
+        }
+        Err(refusal) => {
+            channel.metrics.count(name, refusal.kind.row().code);
+            fault(version, &refusal)
+        }
+    };
+    (name, response)
+}
+
+/// The text of each named child element, in this order and nothing else.
+fn fields(node: Node<'_, '_>, names: &[&str]) -> Result<Vec<String>, String> {
+    let children: Vec<Node<'_, '_>> = node.children().filter(Node::is_element).collect();
+    if children.len() != names.len() {
+        return Err(format!(
+            "{} must hold {}",
+            node.tag_name().name(),
+            names.join(", ")
+        ));
+    }
+    children
+        .iter()
+        .zip(names)
+        .map(|(child, name)| {
+            if !is(child, NS_SEALPOST, name) || child.children().any(|c| c.is_element()) {
+                return Err(format!("expected {name} in {}", node.tag_name().name()));
+            }
+            Ok(child.text().unwrap_or("").to_owned())
+        })
+        .collect()
+}
+
+/// Reads SubmitRegisteredMail; each document is decoded and hashed once.
+fn read_submission(
+    node: Node<'_, '_>,
+    max_document_bytes: u64,
+) -> Result<Submission, (ErrorKind, String)> {
+    let invalid = |what: String| (ErrorKind::InvalidRequest, what);
+    let children: Vec<Node<'_, '_>> = node.children().filter(Node::is_element).collect();
+    let heads = ["IdempotencyKey", "Recipient", "MessageType", "Subject", "SenderReference"];
+    if children.len() < heads.len() + 1 {
+        return Err(invalid("SubmitRegisteredMail is incomplete".into()));
+    }
+    let mut texts = Vec::new();
+    for (child, name) in children.iter().zip(heads) {
+        if !is(child, NS_SEALPOST, name) || child.children().any(|c| c.is_element()) {
+            return Err(invalid(format!("expected {name}")));
+        }
+        texts.push(child.text().unwrap_or("").to_owned());
+    }
+    let mut documents = Vec::new();
+    for child in &children[heads.len()..] {
+        if !is(child, NS_SEALPOST, "Document") {
+            return Err(invalid("expected Document".into()));
+        }
+        let f = fields(*child, &["Id", "Name", "MediaType", "Sha256", "Content"])
+            .map_err(invalid)?;
+        let [id, name, media_type, declared, content] = <[String; 5]>::try_from(f)
+            .map_err(|_| invalid("Document".into()))?;
+        // Base64 is 4/3 of the content: refuse a document too large before decoding it.
+        if content.len() as u64 / 4 * 3 > max_document_bytes + 3 {
+            return Err((ErrorKind::TooLarge, format!("document {id} is too large")));
+        }
+        if declared.len() != 64 || !declared.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(invalid(format!("document {id}: Sha256 is not 64 hex digits")));
+        }
+        let bytes = base64_decode(&content)
+            .map_err(|_| invalid(format!("document {id}: Content is not base64")))?;
+        let mut sha256 = [0u8; 32];
+        sha256.copy_from_slice(digest::digest(&digest::SHA256, &bytes).as_ref());
+        documents.push(SubmittedDocument {
+            id,
+            name,
+            media_type,
+            declared_sha256: declared,
+            sha256,
+            content: bytes,
+        });
+    }
+    let [idempotency_key, recipient, message_type, subject, sender_reference] =
+        <[String; 5]>::try_from(texts).map_err(|_| invalid("fields".into()))?;
+    Ok(Submission {
+        idempotency_key,
+        recipient,
+        message_type,
+        subject,
+        sender_reference,
+        documents,
+    })
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn element(name: &str, inner: &str) -> String {
+    format!("<sp:{name} xmlns:sp=\"{NS_SEALPOST}\">{inner}</sp:{name}>")
+}
+
+fn envelope(version: SoapVersion, status: StatusCode, body: &str) -> Response {
+    let (ns, content_type) = match version {
+        SoapVersion::Soap11 => (NS_SOAP11, "text/xml; charset=utf-8"),
+        SoapVersion::Soap12 => (NS_SOAP12, "application/soap+xml; charset=utf-8"),
+    };
+    let text = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<env:Envelope xmlns:env=\"{ns}\"><env:Body>{body}</env:Body></env:Envelope>"
+    );
+    let mut response = (status, text).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// A SOAP fault for the row of `refusal`. HTTP status as the SOAP bindings require (WS-I
+/// Basic Profile: 500 for SOAP 1.1 faults; SOAP 1.2: 400 for Sender faults, 500 for Receiver
+/// faults), except 413 for a request too large to be read.
+pub fn fault(version: SoapVersion, refusal: &Refusal) -> Response {
+    let row = refusal.kind.row();
+    let (prefix, local) = row.subcode;
+    let subcode_ns = match prefix {
+        "wsse" => NS_WSSE,
+        "wsu" => NS_WSU,
+        _ => NS_SEALPOST,
+    };
+    let detail = format!(
+        "<sp:Fault xmlns:sp=\"{NS_SEALPOST}\"><sp:Code>{}</sp:Code><sp:CorrelationId>{}</sp:CorrelationId>{}</sp:Fault>",
+        row.code,
+        escape(&refusal.correlation_id),
+        refusal
+            .evidence
+            .as_ref()
+            .map(|e| format!("<sp:Evidence>{}</sp:Evidence>", base64_encode(e.as_bytes())))
+            .unwrap_or_default()
+    );
+    let body = match version {
+        SoapVersion::Soap11 => format!(
+            "<env:Fault><faultcode xmlns:{prefix}=\"{subcode_ns}\">{prefix}:{local}</faultcode><faultstring>{}</faultstring><detail>{detail}</detail></env:Fault>",
+            row.message
+        ),
+        SoapVersion::Soap12 => format!(
+            "<env:Fault><env:Code><env:Value>env:{}</env:Value><env:Subcode><env:Value xmlns:{prefix}=\"{subcode_ns}\">{prefix}:{local}</env:Value></env:Subcode></env:Code><env:Reason><env:Text xml:lang=\"en\">{}</env:Text></env:Reason><env:Detail>{detail}</env:Detail></env:Fault>",
+            match row.party {
+                Party::Sender => "Sender",
+                Party::Receiver => "Receiver",
+            },
+            row.message
+        ),
+    };
+    let status = if refusal.kind == ErrorKind::TooLarge {
+        StatusCode::PAYLOAD_TOO_LARGE
+    } else {
+        match (version, row.party) {
+            (SoapVersion::Soap12, Party::Sender) => StatusCode::BAD_REQUEST,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    };
+    envelope(version, status, &body)
+}

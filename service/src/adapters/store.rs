@@ -1,0 +1,425 @@
+//! The embedded store: redb, one file under the data directory. Each commit is one redb write
+//! transaction, durable (fsync) when `commit` returns. The audit entry is chained inside the
+//! same transaction, so an entry exists exactly when what it records was written.
+
+use std::path::Path;
+
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::core::audit::{self, GENESIS};
+use crate::core::records::{
+    AuditEntry, AuditSeal, EvidenceRecord, IdempotencyRecord, Mailbox, MessageRecord,
+    SenderRegistration,
+};
+use crate::core::{Commit, Committed, Store, StoreError};
+
+const SENDERS: TableDefinition<&str, &[u8]> = TableDefinition::new("senders");
+const SENDER_CERTIFICATES: TableDefinition<&str, &str> =
+    TableDefinition::new("sender_certificates");
+const MAILBOXES: TableDefinition<&str, &[u8]> = TableDefinition::new("mailboxes");
+const MESSAGES: TableDefinition<&str, &[u8]> = TableDefinition::new("messages");
+const DOCUMENTS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("documents");
+/// (recipient, message id) → Unix time of delivery.
+const MAILBOX_ENTRIES: TableDefinition<(&str, &str), u64> = TableDefinition::new("mailbox_entries");
+const EVIDENCES: TableDefinition<&str, &[u8]> = TableDefinition::new("evidences");
+/// (message id, order) → evidence id.
+const MESSAGE_EVIDENCES: TableDefinition<(&str, u32), &str> =
+    TableDefinition::new("message_evidences");
+/// The sender organisation's own mailbox of evidences: (sender id, evidence id) → message id.
+const SENDER_EVIDENCES: TableDefinition<(&str, &str), &str> =
+    TableDefinition::new("sender_evidences");
+const IDEMPOTENCY: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("idempotency");
+const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+const AUDIT_REQUESTS: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_requests");
+const AUDIT_SEALS: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_seals");
+
+fn fail(e: impl std::fmt::Display) -> StoreError {
+    StoreError(e.to_string())
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(fail)
+}
+
+fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(fail)
+}
+
+/// The redb store.
+pub struct RedbStore {
+    db: Database,
+}
+
+impl std::fmt::Debug for RedbStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedbStore").finish_non_exhaustive()
+    }
+}
+
+impl RedbStore {
+    /// Opens (or creates) the store file; creates every table so that reads never meet a
+    /// missing one.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(fail)?;
+        }
+        let db = Database::create(path).map_err(fail)?;
+        let txn = db.begin_write().map_err(fail)?;
+        {
+            txn.open_table(SENDERS).map_err(fail)?;
+            txn.open_table(SENDER_CERTIFICATES).map_err(fail)?;
+            txn.open_table(MAILBOXES).map_err(fail)?;
+            txn.open_table(MESSAGES).map_err(fail)?;
+            txn.open_table(DOCUMENTS).map_err(fail)?;
+            txn.open_table(MAILBOX_ENTRIES).map_err(fail)?;
+            txn.open_table(EVIDENCES).map_err(fail)?;
+            txn.open_table(MESSAGE_EVIDENCES).map_err(fail)?;
+            txn.open_table(SENDER_EVIDENCES).map_err(fail)?;
+            txn.open_table(IDEMPOTENCY).map_err(fail)?;
+            txn.open_table(AUDIT).map_err(fail)?;
+            txn.open_table(AUDIT_REQUESTS).map_err(fail)?;
+            txn.open_table(AUDIT_SEALS).map_err(fail)?;
+        }
+        txn.commit().map_err(fail)?;
+        Ok(RedbStore { db })
+    }
+
+    fn get_json<T: DeserializeOwned>(
+        &self,
+        table: TableDefinition<&str, &[u8]>,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let txn = self.db.begin_read().map_err(fail)?;
+        let table = txn.open_table(table).map_err(fail)?;
+        table
+            .get(key)
+            .map_err(fail)?
+            .map(|v| from_json(v.value()))
+            .transpose()
+    }
+
+    /// Adds or replaces a sender registration (and which certificates name it).
+    pub fn put_sender(&self, sender: &SenderRegistration) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(fail)?;
+        {
+            let mut senders = txn.open_table(SENDERS).map_err(fail)?;
+            let mut certs = txn.open_table(SENDER_CERTIFICATES).map_err(fail)?;
+            if let Some(old) = senders.get(sender.id.as_str()).map_err(fail)? {
+                let old: SenderRegistration = from_json(old.value())?;
+                for fp in &old.certificates {
+                    certs.remove(fp.as_str()).map_err(fail)?;
+                }
+            }
+            for fp in &sender.certificates {
+                if let Some(owner) = certs.get(fp.as_str()).map_err(fail)?
+                    && owner.value() != sender.id
+                {
+                    return Err(StoreError(format!(
+                        "certificate {fp} is registered to {}",
+                        owner.value()
+                    )));
+                }
+            }
+            for fp in &sender.certificates {
+                certs
+                    .insert(fp.as_str(), sender.id.as_str())
+                    .map_err(fail)?;
+            }
+            senders
+                .insert(sender.id.as_str(), to_json(sender)?.as_slice())
+                .map_err(fail)?;
+        }
+        txn.commit().map_err(fail)
+    }
+
+    pub fn senders(&self) -> Result<Vec<SenderRegistration>, StoreError> {
+        self.all(SENDERS)
+    }
+
+    /// Adds or replaces mailboxes, in one transaction.
+    pub fn put_mailboxes(&self, mailboxes: &[Mailbox]) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(fail)?;
+        {
+            let mut table = txn.open_table(MAILBOXES).map_err(fail)?;
+            for m in mailboxes {
+                table
+                    .insert(m.id.as_str(), to_json(m)?.as_slice())
+                    .map_err(fail)?;
+            }
+        }
+        txn.commit().map_err(fail)
+    }
+
+    pub fn mailboxes(&self) -> Result<Vec<Mailbox>, StoreError> {
+        self.all(MAILBOXES)
+    }
+
+    fn all<T: DeserializeOwned>(
+        &self,
+        table: TableDefinition<&str, &[u8]>,
+    ) -> Result<Vec<T>, StoreError> {
+        let txn = self.db.begin_read().map_err(fail)?;
+        let table = txn.open_table(table).map_err(fail)?;
+        table
+            .iter()
+            .map_err(fail)?
+            .map(|row| from_json(row.map_err(fail)?.1.value()))
+            .collect()
+    }
+
+    /// Messages delivered into a mailbox, newest first.
+    pub fn mailbox_messages(&self, recipient: &str) -> Result<Vec<MessageRecord>, StoreError> {
+        let txn = self.db.begin_read().map_err(fail)?;
+        let entries = txn.open_table(MAILBOX_ENTRIES).map_err(fail)?;
+        let messages = txn.open_table(MESSAGES).map_err(fail)?;
+        let mut out = Vec::new();
+        for row in entries
+            .range((recipient, "")..)
+            .map_err(fail)?
+        {
+            let (key, _) = row.map_err(fail)?;
+            let (r, id) = key.value();
+            if r != recipient {
+                break;
+            }
+            if let Some(m) = messages.get(id).map_err(fail)? {
+                out.push(from_json::<MessageRecord>(m.value())?);
+            }
+        }
+        out.sort_by_key(|m| std::cmp::Reverse(m.submitted_at));
+        Ok(out)
+    }
+
+    /// A stored document's content.
+    pub fn document(&self, message_id: &str, index: u32) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(fail)?;
+        let table = txn.open_table(DOCUMENTS).map_err(fail)?;
+        Ok(table
+            .get((message_id, index))
+            .map_err(fail)?
+            .map(|v| v.value().to_vec()))
+    }
+
+    /// Evidence ids in a sender organisation's own mailbox.
+    pub fn sender_mailbox(&self, sender_id: &str) -> Result<Vec<String>, StoreError> {
+        let txn = self.db.begin_read().map_err(fail)?;
+        let table = txn.open_table(SENDER_EVIDENCES).map_err(fail)?;
+        let mut out = Vec::new();
+        for row in table.range((sender_id, "")..).map_err(fail)? {
+            let (key, _) = row.map_err(fail)?;
+            let (s, evidence) = key.value();
+            if s != sender_id {
+                break;
+            }
+            out.push(evidence.to_owned());
+        }
+        Ok(out)
+    }
+
+    /// Audit entries with `from <= seq <= to`, each with its stored request.
+    pub fn audit_entries(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<(AuditEntry, Vec<u8>)>, StoreError> {
+        let txn = self.db.begin_read().map_err(fail)?;
+        let entries = txn.open_table(AUDIT).map_err(fail)?;
+        let requests = txn.open_table(AUDIT_REQUESTS).map_err(fail)?;
+        let mut out = Vec::new();
+        for row in entries.range(from..=to).map_err(fail)? {
+            let (seq, entry) = row.map_err(fail)?;
+            let mut entry: AuditEntry = from_json(entry.value())?;
+            let request = requests
+                .get(seq.value())
+                .map_err(fail)?
+                .map(|r| r.value().to_vec())
+                .unwrap_or_default();
+            entry.record.request.clone_from(&request);
+            out.push((entry, request));
+        }
+        Ok(out)
+    }
+
+    /// The head of the audit log: its last sequence number and hash.
+    pub fn audit_head(&self) -> Result<(u64, String), StoreError> {
+        let txn = self.db.begin_read().map_err(fail)?;
+        let entries = txn.open_table(AUDIT).map_err(fail)?;
+        match entries.last().map_err(fail)? {
+            Some((seq, entry)) => Ok((seq.value(), from_json::<AuditEntry>(entry.value())?.hash)),
+            None => Ok((0, GENESIS.to_owned())),
+        }
+    }
+
+    pub fn audit_len(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read().map_err(fail)?;
+        txn.open_table(AUDIT).map_err(fail)?.len().map_err(fail)
+    }
+
+    pub fn put_audit_seal(&self, seal: &AuditSeal) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(fail)?;
+        {
+            let mut table = txn.open_table(AUDIT_SEALS).map_err(fail)?;
+            table
+                .insert(seal.seq, to_json(seal)?.as_slice())
+                .map_err(fail)?;
+        }
+        txn.commit().map_err(fail)
+    }
+
+    pub fn audit_seals(&self) -> Result<Vec<AuditSeal>, StoreError> {
+        let txn = self.db.begin_read().map_err(fail)?;
+        let table = txn.open_table(AUDIT_SEALS).map_err(fail)?;
+        table
+            .iter()
+            .map_err(fail)?
+            .map(|row| from_json(row.map_err(fail)?.1.value()))
+            .collect()
+    }
+}
+
+impl Store for RedbStore {
+    fn sender_by_certificate(
+        &self,
+        sha256_hex: &str,
+    ) -> Result<Option<SenderRegistration>, StoreError> {
+        let txn = self.db.begin_read().map_err(fail)?;
+        let certs = txn.open_table(SENDER_CERTIFICATES).map_err(fail)?;
+        let Some(id) = certs.get(sha256_hex).map_err(fail)? else {
+            return Ok(None);
+        };
+        let senders = txn.open_table(SENDERS).map_err(fail)?;
+        senders
+            .get(id.value())
+            .map_err(fail)?
+            .map(|v| from_json(v.value()))
+            .transpose()
+    }
+
+    fn mailbox(&self, id: &str) -> Result<Option<Mailbox>, StoreError> {
+        self.get_json(MAILBOXES, id)
+    }
+
+    fn idempotency(
+        &self,
+        sender_id: &str,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let txn = self.db.begin_read().map_err(fail)?;
+        let table = txn.open_table(IDEMPOTENCY).map_err(fail)?;
+        table
+            .get((sender_id, key))
+            .map_err(fail)?
+            .map(|v| from_json(v.value()))
+            .transpose()
+    }
+
+    fn message(&self, id: &str) -> Result<Option<MessageRecord>, StoreError> {
+        self.get_json(MESSAGES, id)
+    }
+
+    fn evidence(&self, id: &str) -> Result<Option<EvidenceRecord>, StoreError> {
+        self.get_json(EVIDENCES, id)
+    }
+
+    fn evidences_of(&self, message_id: &str) -> Result<Vec<EvidenceRecord>, StoreError> {
+        let txn = self.db.begin_read().map_err(fail)?;
+        let index = txn.open_table(MESSAGE_EVIDENCES).map_err(fail)?;
+        let evidences = txn.open_table(EVIDENCES).map_err(fail)?;
+        let mut out = Vec::new();
+        for row in index.range((message_id, 0)..=(message_id, u32::MAX)).map_err(fail)? {
+            let (_, id) = row.map_err(fail)?;
+            if let Some(e) = evidences.get(id.value()).map_err(fail)? {
+                out.push(from_json(e.value())?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn commit(&self, commit: Commit) -> Result<Committed, StoreError> {
+        let txn = self.db.begin_write().map_err(fail)?;
+        {
+            if let Some((sender, key, record)) = &commit.idempotency {
+                let mut table = txn.open_table(IDEMPOTENCY).map_err(fail)?;
+                let known = table
+                    .get((sender.as_str(), key.as_str()))
+                    .map_err(fail)?
+                    .map(|v| from_json::<IdempotencyRecord>(v.value()))
+                    .transpose()?;
+                if let Some(known) = known {
+                    // Nothing of this commit is written: the transaction is dropped (aborted).
+                    return Ok(Committed::KeyTaken(known));
+                }
+                table
+                    .insert((sender.as_str(), key.as_str()), to_json(record)?.as_slice())
+                    .map_err(fail)?;
+            }
+            if let Some(message) = &commit.message {
+                txn.open_table(MESSAGES)
+                    .map_err(fail)?
+                    .insert(message.id.as_str(), to_json(message)?.as_slice())
+                    .map_err(fail)?;
+                txn.open_table(MAILBOX_ENTRIES)
+                    .map_err(fail)?
+                    .insert(
+                        (message.recipient.as_str(), message.id.as_str()),
+                        message.submitted_at,
+                    )
+                    .map_err(fail)?;
+                let mut documents = txn.open_table(DOCUMENTS).map_err(fail)?;
+                for (i, content) in commit.documents.iter().enumerate() {
+                    let i = u32::try_from(i).map_err(fail)?;
+                    documents
+                        .insert((message.id.as_str(), i), content.as_slice())
+                        .map_err(fail)?;
+                }
+            }
+            let mut evidences = txn.open_table(EVIDENCES).map_err(fail)?;
+            let mut index = txn.open_table(MESSAGE_EVIDENCES).map_err(fail)?;
+            let mut sender_box = txn.open_table(SENDER_EVIDENCES).map_err(fail)?;
+            for e in &commit.evidences {
+                evidences
+                    .insert(e.id.as_str(), to_json(e)?.as_slice())
+                    .map_err(fail)?;
+                let next = match index
+                    .range((e.message_id.as_str(), 0)..=(e.message_id.as_str(), u32::MAX))
+                    .map_err(fail)?
+                    .next_back()
+                {
+                    Some(row) => row.map_err(fail)?.0.value().1 + 1,
+                    None => 0,
+                };
+                index
+                    .insert((e.message_id.as_str(), next), e.id.as_str())
+                    .map_err(fail)?;
+                sender_box
+                    .insert(
+                        (e.sender_id.as_str(), e.id.as_str()),
+                        e.message_id.as_str(),
+                    )
+                    .map_err(fail)?;
+            }
+            if let Some(record) = commit.audit {
+                let mut entries = txn.open_table(AUDIT).map_err(fail)?;
+                let (seq, prev) = match entries.last().map_err(fail)? {
+                    Some((seq, entry)) => (
+                        seq.value() + 1,
+                        from_json::<AuditEntry>(entry.value())?.hash,
+                    ),
+                    None => (1, GENESIS.to_owned()),
+                };
+                let entry = audit::chain(seq, &prev, record);
+                entries
+                    .insert(seq, to_json(&entry)?.as_slice())
+                    .map_err(fail)?;
+                txn.open_table(AUDIT_REQUESTS)
+                    .map_err(fail)?
+                    .insert(seq, entry.record.request.as_slice())
+                    .map_err(fail)?;
+            }
+        }
+        txn.commit().map_err(fail)?;
+        Ok(Committed::Done)
+    }
+}

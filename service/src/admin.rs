@@ -1,0 +1,337 @@
+//! `sealpost admin`: the sender registry, the mailbox directory, the audit log.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use anyhow::{Context, bail};
+use aws_lc_rs::digest;
+use clap::Subcommand;
+use sealpost::adapters::store::RedbStore;
+use sealpost::app::{pem_certificates, seal_audit_head};
+use sealpost::config::Config;
+use sealpost::core::audit::{hex, verify_chain};
+use sealpost::core::ids::{RecipientId, RecipientKind};
+use sealpost::core::records::{Mailbox, SenderRegistration};
+use sealpost_tsa::asn1::oid;
+use sealpost_tsa::authority::TimeStampAuthority;
+use sealpost_tsa::{Expected, TrustStore, verify_token};
+use sealpost_xmldsig::dsig::{base64_decode, base64_encode};
+use sealpost_xmldsig::trust::{Purpose, TrustAnchors};
+use sealpost_xmldsig::wss::parse_date_time;
+
+#[derive(Subcommand)]
+pub enum AdminCommand {
+    /// The sender registry: which certificates belong to which organisation, and what it
+    /// may send.
+    Sender {
+        #[command(subcommand)]
+        command: SenderCommand,
+    },
+    /// The directory of mailboxes.
+    Mailbox {
+        #[command(subcommand)]
+        command: MailboxCommand,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum SenderCommand {
+    /// Adds or replaces a sender organisation.
+    Set {
+        /// Registry identity, e.g. agency-a.
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// A PEM certificate that authenticates as this sender (repeatable). It must chain
+        /// to the configured sender trust anchors and not be self-signed.
+        #[arg(long = "cert", required = true)]
+        certs: Vec<PathBuf>,
+        /// Message types it may send (comma-separated).
+        #[arg(long, value_delimiter = ',', required = true)]
+        types: Vec<String>,
+        /// Recipient kinds it may send to: citizen, company (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "citizen,company")]
+        recipients: Vec<String>,
+        /// Registered but refused.
+        #[arg(long)]
+        inactive: bool,
+    },
+    /// Lists the registry as JSON lines.
+    List,
+}
+
+#[derive(Subcommand)]
+pub enum MailboxCommand {
+    /// Adds (or reactivates) a mailbox.
+    Add {
+        /// nrn:<11 digits> or cbe:<10 digits>.
+        id: String,
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// Adds mailboxes from a CSV file: `id,display name[,active|inactive]` per line; all or
+    /// nothing.
+    Import { file: PathBuf },
+    /// Marks a mailbox inactive: letters for it are refused with RecipientUnknown.
+    Deactivate { id: String },
+    /// Marks a mailbox active again.
+    Activate { id: String },
+    /// Lists the directory as JSON lines.
+    List,
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Checks the whole hash chain, every stored request, and every sealed head.
+    Verify {
+        /// Trust anchors (PEM) for the head seals' time-stamps (default: the sender trust
+        /// anchors of the configuration).
+        #[arg(long)]
+        trust: Option<PathBuf>,
+    },
+    /// Writes the entries between two times (xs:dateTime, inclusive) as JSON Lines, each with
+    /// its signed request in base64.
+    Export {
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+        /// Output file (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Seals the head of the log now with a time-stamp.
+    Seal,
+}
+
+pub fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
+    let store = RedbStore::open(&config.store_path()).with_context(|| {
+        format!(
+            "opening {} (is the service running? stop it first)",
+            config.store_path().display()
+        )
+    })?;
+    match command {
+        AdminCommand::Sender { command } => sender(config, &store, command),
+        AdminCommand::Mailbox { command } => mailbox(&store, command),
+        AdminCommand::Audit { command } => audit(config, &store, command),
+    }
+}
+
+fn sender(config: &Config, store: &RedbStore, command: SenderCommand) -> anyhow::Result<()> {
+    match command {
+        SenderCommand::Set {
+            id,
+            name,
+            certs,
+            types,
+            recipients,
+            inactive,
+        } => {
+            let intermediates = match &config.sender_intermediates {
+                Some(p) => pem_certificates(p)?,
+                None => Vec::new(),
+            };
+            let trust = TrustAnchors::new(pem_certificates(&config.sender_trust_anchors)?)
+                .with_intermediates(intermediates);
+            let mut fingerprints = Vec::new();
+            for path in &certs {
+                let der = pem_certificates(path)?
+                    .into_iter()
+                    .next()
+                    .context("no certificate")?;
+                trust
+                    .validate(&der, &[], SystemTime::now(), Purpose::SenderApplication)
+                    .with_context(|| format!("{}: refused", path.display()))?;
+                fingerprints.push(hex(digest::digest(&digest::SHA256, &der).as_ref()));
+            }
+            let recipient_kinds = recipients
+                .iter()
+                .map(|r| {
+                    RecipientKind::parse(r.trim())
+                        .with_context(|| format!("{r:?}: citizen or company"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let types: Vec<String> = types
+                .iter()
+                .map(|t| t.trim().to_owned())
+                .filter(|t| !t.is_empty())
+                .collect();
+            if id.trim().is_empty() || types.is_empty() {
+                bail!("a sender needs an id and at least one message type");
+            }
+            let registration = SenderRegistration {
+                id,
+                name,
+                certificates: fingerprints,
+                message_types: types,
+                recipient_kinds,
+                active: !inactive,
+            };
+            store.put_sender(&registration)?;
+            println!("{}", serde_json::to_string(&registration)?);
+        }
+        SenderCommand::List => {
+            for s in store.senders()? {
+                println!("{}", serde_json::to_string(&s)?);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn mailbox(store: &RedbStore, command: MailboxCommand) -> anyhow::Result<()> {
+    let set_active = |id: &str, active: bool| -> anyhow::Result<()> {
+        let id = RecipientId::parse(id)?;
+        let Some(mut m) = store.mailboxes()?.into_iter().find(|m| m.id == id.as_str()) else {
+            bail!("no mailbox {id}");
+        };
+        m.active = active;
+        store.put_mailboxes(&[m])?;
+        Ok(())
+    };
+    match command {
+        MailboxCommand::Add { id, name } => {
+            let id = RecipientId::parse(&id)?;
+            store.put_mailboxes(&[Mailbox {
+                id: id.to_string(),
+                display_name: name,
+                active: true,
+                created_at: now_unix(),
+            }])?;
+            println!("mailbox {id} active");
+        }
+        MailboxCommand::Import { file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let mut mailboxes = Vec::new();
+            let mut problems = Vec::new();
+            for (n, line) in text.lines().enumerate() {
+                let line = line.trim();
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                let mut parts = line.splitn(3, ',').map(str::trim);
+                let id = parts.next().unwrap_or("");
+                let name = parts.next().unwrap_or("");
+                let active = match parts.next() {
+                    None | Some("active") => true,
+                    Some("inactive") => false,
+                    Some(other) => {
+                        problems.push(format!("line {}: state {other:?}", n + 1));
+                        continue;
+                    }
+                };
+                match RecipientId::parse(id) {
+                    Ok(id) => mailboxes.push(Mailbox {
+                        id: id.to_string(),
+                        display_name: name.to_owned(),
+                        active,
+                        created_at: now_unix(),
+                    }),
+                    Err(e) => problems.push(format!("line {}: {e}", n + 1)),
+                }
+            }
+            if !problems.is_empty() {
+                bail!("nothing imported:\n  {}", problems.join("\n  "));
+            }
+            store.put_mailboxes(&mailboxes)?;
+            println!("{} mailboxes imported", mailboxes.len());
+        }
+        MailboxCommand::Deactivate { id } => set_active(&id, false)?,
+        MailboxCommand::Activate { id } => set_active(&id, true)?,
+        MailboxCommand::List => {
+            for m in store.mailboxes()? {
+                println!("{}", serde_json::to_string(&m)?);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn audit(config: &Config, store: &RedbStore, command: AuditCommand) -> anyhow::Result<()> {
+    match command {
+        AuditCommand::Verify { trust } => {
+            let entries = store.audit_entries(0, u64::MAX)?;
+            let hashes: Vec<String> = entries.iter().map(|(e, _)| e.hash.clone()).collect();
+            let (count, head) = verify_chain(entries).context("the audit chain is broken")?;
+            let anchors = pem_certificates(trust.as_ref().unwrap_or(&config.sender_trust_anchors))?;
+            let trust = TrustStore::new(anchors);
+            let seals = store.audit_seals()?;
+            for seal in &seals {
+                let index = usize::try_from(seal.seq).unwrap_or(usize::MAX);
+                if index == 0 || hashes.get(index - 1) != Some(&seal.hash) {
+                    bail!("the seal of entry {} names another hash", seal.seq);
+                }
+                let digest: Vec<u8> = (0..seal.hash.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(seal.hash.get(i..i + 2).unwrap_or("zz"), 16))
+                    .collect::<Result<_, _>>()?;
+                let token = base64_decode(&seal.token)?;
+                verify_token(&token, &Expected::digest(oid::SHA256, &digest), &trust)
+                    .with_context(|| format!("the seal of entry {}", seal.seq))?;
+            }
+            println!(
+                "audit log valid: {count} entries, head {head}, {} sealed heads verified",
+                seals.len()
+            );
+        }
+        AuditCommand::Export { from, to, out } => {
+            let bound = |t: Option<String>, default: u64| -> anyhow::Result<u64> {
+                match t {
+                    None => Ok(default),
+                    Some(text) => Ok(parse_date_time(&text)
+                        .map_err(|e| anyhow::anyhow!("{text:?}: {e}"))?
+                        .duration_since(SystemTime::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs())),
+                }
+            };
+            let (from, to) = (bound(from, 0)?, bound(to, u64::MAX)?);
+            let mut sink: Box<dyn Write> = match &out {
+                Some(path) => Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(path)
+                        .with_context(|| format!("creating {}", path.display()))?,
+                )),
+                None => Box::new(std::io::stdout().lock()),
+            };
+            let mut n = 0;
+            for (entry, request) in store.audit_entries(0, u64::MAX)? {
+                if entry.record.time < from || entry.record.time > to {
+                    continue;
+                }
+                let mut line = serde_json::to_value(&entry)?;
+                if let Some(map) = line.as_object_mut() {
+                    map.insert(
+                        "request_base64".into(),
+                        serde_json::Value::String(base64_encode(&request)),
+                    );
+                }
+                writeln!(sink, "{line}")?;
+                n += 1;
+            }
+            sink.flush()?;
+            eprintln!("{n} entries exported");
+        }
+        AuditCommand::Seal => {
+            let tsa = TimeStampAuthority::from_settings(&config.tsa)?;
+            match seal_audit_head(store, &tsa)? {
+                Some(seal) => println!("audit head {} sealed", seal.seq),
+                None => println!("nothing to seal"),
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,195 @@
+//! The service assembled from its configuration: store, notary (embedded TSA and seal), core,
+//! SOAP channel, metrics, and the routes of the one port.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use axum::Router;
+use axum::routing::get;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use sealpost_evidence::model::Issuer;
+use sealpost_evidence::seal::{Sealer, Timestamper};
+use sealpost_tsa::authority::TimeStampAuthority;
+use sealpost_xmldsig::document::DocumentSigner;
+use sealpost_xmldsig::dsig::base64_encode;
+use sealpost_xmldsig::trust::TrustAnchors;
+use sealpost_xmldsig::wss::{KnownCertificates, ReplayCache, WssPolicy};
+
+use crate::adapters::metrics::Metrics;
+use crate::adapters::notary::EmbeddedNotary;
+use crate::adapters::soap::{self, SoapChannel};
+use crate::adapters::store::RedbStore;
+use crate::config::Config;
+use crate::core::records::AuditSeal;
+use crate::core::{Clock, Service, Store, SubmissionLimits, SystemClock};
+
+/// How many recent signatures the replay cache holds.
+const REPLAY_CAPACITY: usize = 1_000_000;
+
+/// The running parts.
+pub struct App {
+    pub service: Arc<Service>,
+    pub store: Arc<RedbStore>,
+    pub tsa: Arc<TimeStampAuthority>,
+    pub metrics: Arc<Metrics>,
+    pub soap: Arc<SoapChannel>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").finish_non_exhaustive()
+    }
+}
+
+/// The certificates of a PEM file, DER.
+pub fn pem_certificates(path: &std::path::Path) -> anyhow::Result<Vec<Vec<u8>>> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .map(|c| c.map(|c| c.to_vec()))
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("reading {}", path.display()))?;
+    anyhow::ensure!(!certs.is_empty(), "{}: no certificate", path.display());
+    Ok(certs)
+}
+
+impl App {
+    pub fn build(config: &Config) -> anyhow::Result<App> {
+        let metrics = Arc::new(Metrics::default());
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let tsa = Arc::new(
+            TimeStampAuthority::from_settings(&config.tsa)
+                .context("setting up the embedded TSA")?,
+        );
+        let seal_certs = pem_certificates(&config.seal_cert)?;
+        let PrivateKeyDer::Pkcs8(seal_key) = PrivateKeyDer::from_pem_file(&config.seal_key)
+            .with_context(|| format!("reading {}", config.seal_key.display()))?
+        else {
+            anyhow::bail!("{}: not a PKCS#8 key", config.seal_key.display());
+        };
+        let sealer = Sealer::new(
+            DocumentSigner::new(seal_key.secret_pkcs8_der(), seal_certs)
+                .context("the seal key and certificate")?,
+        )?;
+        let notary = Arc::new(EmbeddedNotary {
+            sealer,
+            tsa: Arc::clone(&tsa),
+            clock: Arc::clone(&clock),
+            issuer: Issuer {
+                name: config.issuer_name.clone(),
+                policy_id: format!("urn:oid:{}", config.tsa.policy),
+            },
+            metrics: Arc::clone(&metrics),
+        });
+        let store = Arc::new(RedbStore::open(&config.store_path()).context("opening the store")?);
+        let service = Arc::new(Service::new(
+            Arc::clone(&store) as Arc<dyn Store>,
+            notary,
+            Arc::clone(&clock),
+            SubmissionLimits {
+                max_documents: config.max_documents,
+                max_document_bytes: config.max_document_bytes,
+            },
+        ));
+        let intermediates = match &config.sender_intermediates {
+            Some(p) => pem_certificates(p)?,
+            None => Vec::new(),
+        };
+        let trust = TrustAnchors::new(pem_certificates(&config.sender_trust_anchors)?)
+            .with_intermediates(intermediates);
+        let policy = WssPolicy {
+            max_clock_skew: config.max_clock_skew,
+            max_age: config.max_message_age,
+            ..WssPolicy::default()
+        };
+        let soap = Arc::new(SoapChannel {
+            service: Arc::clone(&service),
+            trust,
+            known: KnownCertificates::default(),
+            policy,
+            replay: ReplayCache::new(REPLAY_CAPACITY),
+            clock,
+            metrics: Arc::clone(&metrics),
+            max_request_bytes: config.max_request_bytes,
+        });
+        Ok(App {
+            service,
+            store,
+            tsa,
+            metrics,
+            soap,
+        })
+    }
+
+    /// Every route of the one port.
+    pub fn router(&self) -> Router {
+        let metrics = Arc::clone(&self.metrics);
+        Router::new()
+            .route("/tsa", sealpost_tsa::server::endpoint(Arc::clone(&self.tsa)))
+            .route("/soap", soap::endpoint(Arc::clone(&self.soap)))
+            .route("/healthz", get(|| async { "ok\n" }))
+            .route(
+                "/metrics",
+                get(move || {
+                    let metrics = Arc::clone(&metrics);
+                    async move {
+                        (
+                            [(
+                                axum::http::header::CONTENT_TYPE,
+                                "text/plain; version=0.0.4; charset=utf-8",
+                            )],
+                            metrics.render(),
+                        )
+                    }
+                }),
+            )
+    }
+}
+
+/// Seals the audit log's head with a time-stamp token, unless it is already sealed.
+pub fn seal_audit_head(
+    store: &RedbStore,
+    tsa: &TimeStampAuthority,
+) -> anyhow::Result<Option<AuditSeal>> {
+    let (seq, hash) = store.audit_head()?;
+    if seq == 0 || store.audit_seals()?.last().is_some_and(|s| s.seq == seq) {
+        return Ok(None);
+    }
+    let digest: Vec<u8> = (0..hash.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hash.get(i..i + 2).unwrap_or("zz"), 16))
+        .collect::<Result<_, _>>()
+        .context("the audit head hash")?;
+    let token = tsa.timestamp(&digest)?;
+    let seal = AuditSeal {
+        seq,
+        hash,
+        token: base64_encode(&token),
+        sealed_at: SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    };
+    store.put_audit_seal(&seal)?;
+    Ok(Some(seal))
+}
+
+/// Seals the audit head every `interval`, until the process ends.
+pub async fn seal_audit_periodically(
+    store: Arc<RedbStore>,
+    tsa: Arc<TimeStampAuthority>,
+    interval: Duration,
+) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        let (store, tsa) = (Arc::clone(&store), Arc::clone(&tsa));
+        match tokio::task::spawn_blocking(move || seal_audit_head(&store, &tsa)).await {
+            Ok(Ok(Some(seal))) => tracing::info!(seq = seal.seq, "audit head sealed"),
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "sealing the audit head failed"),
+            Err(e) => tracing::error!(error = %e, "the audit sealing task failed"),
+        }
+    }
+}

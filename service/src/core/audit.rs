@@ -1,0 +1,139 @@
+//! The audit log's hash chain: each entry holds the hash of the previous one, and its own hash
+//! covers its sequence number, that previous hash, the record and the SHA-256 of the signed
+//! request. Changing, removing or reordering any entry breaks every hash after it.
+
+use aws_lc_rs::digest;
+
+use super::records::{AuditEntry, AuditRecord};
+
+/// The previous hash of the first entry.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(digest::digest(&digest::SHA256, bytes).as_ref())
+}
+
+/// Chains `record` after the entry whose hash is `prev_hash`.
+pub fn chain(seq: u64, prev_hash: &str, record: AuditRecord) -> AuditEntry {
+    let request_sha256 = sha256_hex(&record.request);
+    let mut entry = AuditEntry {
+        seq,
+        prev_hash: prev_hash.to_owned(),
+        record,
+        request_sha256,
+        hash: String::new(),
+    };
+    entry.hash = entry_hash(&entry);
+    entry
+}
+
+/// The hash an entry must carry: SHA-256 over its JSON form with an empty `hash`.
+pub fn entry_hash(entry: &AuditEntry) -> String {
+    let mut unhashed = entry.clone();
+    unhashed.hash.clear();
+    unhashed.record.request.clear();
+    // serde_json writes struct fields in declaration order: a stable form.
+    let json = serde_json::to_vec(&unhashed).unwrap_or_default();
+    sha256_hex(&json)
+}
+
+/// A break in the chain.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ChainError {
+    #[error("entry {seq}: expected sequence number {expected}")]
+    Sequence { seq: u64, expected: u64 },
+    #[error("entry {0}: its previous hash is not the hash of the entry before it")]
+    Link(u64),
+    #[error("entry {0}: its hash does not match its content")]
+    Hash(u64),
+    #[error("entry {0}: the stored request is not the one the entry names")]
+    Request(u64),
+}
+
+/// Checks entries in order, from the start of the log; `request` gives each stored request.
+pub fn verify_chain(
+    entries: impl IntoIterator<Item = (AuditEntry, Vec<u8>)>,
+) -> Result<(u64, String), ChainError> {
+    let mut expected_seq = 1;
+    let mut prev = GENESIS.to_owned();
+    for (entry, request) in entries {
+        if entry.seq != expected_seq {
+            return Err(ChainError::Sequence {
+                seq: entry.seq,
+                expected: expected_seq,
+            });
+        }
+        if entry.prev_hash != prev {
+            return Err(ChainError::Link(entry.seq));
+        }
+        if entry_hash(&entry) != entry.hash {
+            return Err(ChainError::Hash(entry.seq));
+        }
+        if sha256_hex(&request) != entry.request_sha256 {
+            return Err(ChainError::Request(entry.seq));
+        }
+        prev = entry.hash.clone();
+        expected_seq += 1;
+    }
+    Ok((expected_seq - 1, prev))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::records::Channel;
+
+    fn record(n: u64) -> AuditRecord {
+        AuditRecord {
+            time: 1_700_000_000 + n,
+            correlation_id: format!("c{n}"),
+            channel: Channel::Soap,
+            operation: "SubmitRegisteredMail".into(),
+            identity: "agency-a".into(),
+            outcome: "accepted".into(),
+            code: None,
+            kind: None,
+            detail: String::new(),
+            message_id: None,
+            request: format!("<request {n}/>").into_bytes(),
+        }
+    }
+
+    #[test]
+    fn any_change_breaks_the_chain_at_the_entry_changed() {
+        let mut entries = Vec::new();
+        let mut prev = GENESIS.to_owned();
+        for n in 1..=4 {
+            let e = chain(n, &prev, record(n));
+            prev = e.hash.clone();
+            let request = e.record.request.clone();
+            entries.push((e, request));
+        }
+        assert_eq!(verify_chain(entries.clone()).map(|(n, _)| n), Ok(4));
+
+        let mut edited = entries.clone();
+        edited[1].0.record.outcome = "refused".into();
+        assert_eq!(verify_chain(edited), Err(ChainError::Hash(2)));
+
+        let mut swapped_request = entries.clone();
+        swapped_request[2].1 = b"<another/>".to_vec();
+        assert_eq!(verify_chain(swapped_request), Err(ChainError::Request(3)));
+
+        let mut removed = entries.clone();
+        removed.remove(1);
+        assert!(matches!(
+            verify_chain(removed),
+            Err(ChainError::Sequence { seq: 3, .. })
+        ));
+
+        // Re-hashing an edited entry does not help: the next one no longer links to it.
+        let mut rehashed = entries;
+        rehashed[0].0.record.identity = "agency-b".into();
+        rehashed[0].0.hash = entry_hash(&rehashed[0].0);
+        assert_eq!(verify_chain(rehashed), Err(ChainError::Link(2)));
+    }
+}

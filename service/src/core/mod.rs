@@ -1,0 +1,892 @@
+//! The pure pipeline of the service: checks, decisions, evidence contents. It sees ports
+//! (traits) and no runtime, web, database or XML crate; the adapters implement the ports.
+//!
+//! A submission, once its signature is verified by the channel's adapter:
+//! 1. authenticate: the signer's certificate is registered to an active sender;
+//! 2. validate: the request is well formed (recipient identifier, declared digests);
+//! 3. authorize: the sender may send this message type to this kind of recipient;
+//! 4. check: each document's SHA-256 equals the digest the sender declared;
+//! 5. idempotency: a known key with the same content returns the original evidence;
+//! 6. route: the recipient has an active mailbox;
+//! 7. timestamp each document digest, seal SubmissionAcceptance and ContentConsignment;
+//! 8. commit documents, message, mailbox entry, evidences and the audit entry in one
+//!    transaction. Nothing reaches the caller before that commit is durable.
+//!
+//! A refused request gets its audit entry and, once the sender is authenticated, a sealed
+//! SubmissionRejection evidence. If the audit entry cannot be written, the answer is
+//! ServiceUnavailable.
+
+pub mod audit;
+pub mod error;
+pub mod ids;
+pub mod records;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_lc_rs::digest;
+use sealpost_evidence::model::{
+    Document, Event, Evidence, Issuer, Recipient, Sender, new_evidence_id,
+};
+
+pub use error::ErrorKind;
+use ids::RecipientId;
+use records::{
+    AuditRecord, Channel, DocumentMeta, EvidenceRecord, IdempotencyRecord, Mailbox,
+    MessageRecord, MessageState, SenderRegistration,
+};
+
+/// The time, injected.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> SystemTime;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+/// Time-stamps digests and seals evidences.
+pub trait Notary: Send + Sync {
+    /// An RFC 3161 token over a SHA-256 digest.
+    fn timestamp(&self, sha256: &[u8; 32]) -> Result<Vec<u8>, String>;
+    /// The sealed evidence document.
+    fn seal(&self, evidence: &Evidence) -> Result<String, String>;
+    /// The evidence issuer (name and policy).
+    fn issuer(&self) -> Issuer;
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the store: {0}")]
+pub struct StoreError(pub String);
+
+/// Everything one request writes, in one transaction.
+#[derive(Debug, Default)]
+pub struct Commit {
+    pub audit: Option<AuditRecord>,
+    pub message: Option<MessageRecord>,
+    /// The documents' content, in the message's order.
+    pub documents: Vec<Vec<u8>>,
+    pub evidences: Vec<EvidenceRecord>,
+    /// (sender id, key, record): refused if the key is taken.
+    pub idempotency: Option<(String, String, IdempotencyRecord)>,
+}
+
+/// What a commit did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Committed {
+    /// Durable.
+    Done,
+    /// Nothing written: the idempotency key was taken meanwhile; here is what it holds.
+    KeyTaken(IdempotencyRecord),
+}
+
+/// The durable state.
+pub trait Store: Send + Sync {
+    fn sender_by_certificate(
+        &self,
+        sha256_hex: &str,
+    ) -> Result<Option<SenderRegistration>, StoreError>;
+    fn mailbox(&self, id: &str) -> Result<Option<Mailbox>, StoreError>;
+    fn idempotency(&self, sender_id: &str, key: &str)
+    -> Result<Option<IdempotencyRecord>, StoreError>;
+    fn message(&self, id: &str) -> Result<Option<MessageRecord>, StoreError>;
+    fn evidence(&self, id: &str) -> Result<Option<EvidenceRecord>, StoreError>;
+    fn evidences_of(&self, message_id: &str) -> Result<Vec<EvidenceRecord>, StoreError>;
+    /// All of it or nothing, durable when it returns `Ok`.
+    fn commit(&self, commit: Commit) -> Result<Committed, StoreError>;
+}
+
+/// One request, as received.
+#[derive(Clone, Debug)]
+pub struct RequestContext {
+    pub correlation_id: String,
+    pub channel: Channel,
+    pub operation: &'static str,
+    /// The request as received, signature included (kept in the audit log).
+    pub request: Arc<Vec<u8>>,
+}
+
+/// A certificate whose signature over the request, and whose path to a trust anchor, the
+/// channel's adapter has verified.
+#[derive(Clone, Debug)]
+pub struct VerifiedSigner {
+    pub certificate_sha256: [u8; 32],
+    /// RFC 4514.
+    pub subject: String,
+    /// How it was authenticated, in words, for the evidence.
+    pub authentication: String,
+}
+
+/// A document as submitted, hashed by the adapter as it was decoded.
+#[derive(Clone, Debug)]
+pub struct SubmittedDocument {
+    pub id: String,
+    pub name: String,
+    pub media_type: String,
+    /// The hex SHA-256 the sender declared.
+    pub declared_sha256: String,
+    pub sha256: [u8; 32],
+    pub content: Vec<u8>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Submission {
+    pub idempotency_key: String,
+    pub recipient: String,
+    pub message_type: String,
+    pub subject: String,
+    pub sender_reference: String,
+    pub documents: Vec<SubmittedDocument>,
+}
+
+/// The answer to an accepted submission: the proof of dispatch.
+#[derive(Clone, Debug)]
+pub struct Accepted {
+    pub message_id: String,
+    pub evidence: String,
+    /// True when this is the answer to an earlier submission with the same key.
+    pub replayed: bool,
+}
+
+/// A refusal: the row of the error table, and the sealed SubmissionRejection if there is one.
+#[derive(Clone, Debug)]
+pub struct Refusal {
+    pub kind: ErrorKind,
+    pub correlation_id: String,
+    pub evidence: Option<String>,
+}
+
+/// The state of a message, for its sender.
+#[derive(Clone, Debug)]
+pub struct MessageStatus {
+    pub message_id: String,
+    pub state: MessageState,
+    pub recipient: String,
+    pub submitted_at: SystemTime,
+    pub evidences: usize,
+}
+
+/// Limits on what one submission may carry.
+#[derive(Clone, Copy, Debug)]
+pub struct SubmissionLimits {
+    pub max_documents: usize,
+    pub max_document_bytes: u64,
+}
+
+impl Default for SubmissionLimits {
+    fn default() -> Self {
+        SubmissionLimits {
+            max_documents: 16,
+            max_document_bytes: 100 * 1024 * 1024,
+        }
+    }
+}
+
+/// The service's pipeline over its ports.
+pub struct Service {
+    store: Arc<dyn Store>,
+    notary: Arc<dyn Notary>,
+    clock: Arc<dyn Clock>,
+    limits: SubmissionLimits,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unix(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// SHA-256 over what a submission asks for: two submissions with the same key are the same
+/// submission when this is equal.
+pub fn content_hash(s: &Submission) -> String {
+    let mut ctx = digest::Context::new(&digest::SHA256);
+    let mut field = |bytes: &[u8]| {
+        ctx.update(&(bytes.len() as u64).to_be_bytes());
+        ctx.update(bytes);
+    };
+    for text in [
+        &s.recipient,
+        &s.message_type,
+        &s.subject,
+        &s.sender_reference,
+    ] {
+        field(text.as_bytes());
+    }
+    for d in &s.documents {
+        field(d.id.as_bytes());
+        field(d.name.as_bytes());
+        field(d.media_type.as_bytes());
+        field(&d.sha256);
+    }
+    audit::hex(ctx.finish().as_ref())
+}
+
+/// A refusal in the making: the kind, and the detail for the log and the audit entry.
+struct Refused {
+    kind: ErrorKind,
+    detail: String,
+}
+
+fn refused(kind: ErrorKind, detail: impl Into<String>) -> Refused {
+    Refused {
+        kind,
+        detail: detail.into(),
+    }
+}
+
+impl Service {
+    pub fn new(
+        store: Arc<dyn Store>,
+        notary: Arc<dyn Notary>,
+        clock: Arc<dyn Clock>,
+        limits: SubmissionLimits,
+    ) -> Self {
+        Service {
+            store,
+            notary,
+            clock,
+            limits,
+        }
+    }
+
+    pub fn limits(&self) -> SubmissionLimits {
+        self.limits
+    }
+
+    fn audit_record(
+        &self,
+        ctx: &RequestContext,
+        identity: &str,
+        outcome: Result<(), &Refused>,
+        message_id: Option<&str>,
+    ) -> AuditRecord {
+        let (outcome, code, kind, detail) = match outcome {
+            Ok(()) => ("accepted", None, None, String::new()),
+            Err(r) => (
+                "refused",
+                Some(r.kind.row().code.to_owned()),
+                Some(r.kind),
+                r.detail.clone(),
+            ),
+        };
+        AuditRecord {
+            time: unix(self.clock.now()),
+            correlation_id: ctx.correlation_id.clone(),
+            channel: ctx.channel,
+            operation: ctx.operation.to_owned(),
+            identity: identity.to_owned(),
+            outcome: outcome.to_owned(),
+            code,
+            kind,
+            detail,
+            message_id: message_id.map(str::to_owned),
+            request: ctx.request.as_ref().clone(),
+        }
+    }
+
+    /// Records a request refused before its sender was authenticated (a bad signature, an
+    /// untrusted certificate, a malformed envelope) and returns the refusal to send.
+    pub fn refuse_unauthenticated(
+        &self,
+        ctx: &RequestContext,
+        claimed_identity: &str,
+        kind: ErrorKind,
+        detail: &str,
+    ) -> Refusal {
+        let refusal = refused(kind, detail);
+        let audit = self.audit_record(ctx, claimed_identity, Err(&refusal), None);
+        self.commit_refusal(ctx, audit, Vec::new(), kind)
+    }
+
+    /// Writes a refusal's audit entry (and evidence); if that fails, the refusal becomes
+    /// ServiceUnavailable.
+    fn commit_refusal(
+        &self,
+        ctx: &RequestContext,
+        audit: AuditRecord,
+        evidences: Vec<EvidenceRecord>,
+        kind: ErrorKind,
+    ) -> Refusal {
+        let evidence = evidences.first().map(|e| e.xml.clone());
+        match self.store.commit(Commit {
+            audit: Some(audit),
+            evidences,
+            ..Commit::default()
+        }) {
+            Ok(_) => Refusal {
+                kind,
+                correlation_id: ctx.correlation_id.clone(),
+                evidence,
+            },
+            Err(e) => {
+                tracing::error!(correlation_id = %ctx.correlation_id, error = %e, "the audit entry of a refusal cannot be written");
+                Refusal {
+                    kind: ErrorKind::ServiceUnavailable,
+                    correlation_id: ctx.correlation_id.clone(),
+                    evidence: None,
+                }
+            }
+        }
+    }
+
+    /// Step 1: the registered, active sender of this certificate.
+    fn authenticate(&self, signer: &VerifiedSigner) -> Result<SenderRegistration, Refused> {
+        let fingerprint = audit::hex(&signer.certificate_sha256);
+        match self.store.sender_by_certificate(&fingerprint) {
+            Ok(Some(sender)) if sender.active => Ok(sender),
+            Ok(Some(sender)) => Err(refused(
+                ErrorKind::UntrustedSigner,
+                format!("sender {} is inactive", sender.id),
+            )),
+            Ok(None) => Err(refused(
+                ErrorKind::UntrustedSigner,
+                format!(
+                    "certificate {fingerprint} ({}) is not registered to a sender",
+                    signer.subject
+                ),
+            )),
+            Err(e) => Err(refused(ErrorKind::ServiceUnavailable, e.to_string())),
+        }
+    }
+
+    fn identity(sender: &SenderRegistration, signer: &VerifiedSigner) -> String {
+        format!("{} ({})", sender.id, signer.subject)
+    }
+
+    /// Submits a letter. `signer` has been verified by the adapter.
+    pub fn submit(
+        &self,
+        ctx: &RequestContext,
+        signer: &VerifiedSigner,
+        submission: Submission,
+    ) -> Result<Accepted, Refusal> {
+        let sender = match self.authenticate(signer) {
+            Ok(s) => s,
+            Err(r) => {
+                let audit = self.audit_record(ctx, &signer.subject, Err(&r), None);
+                return Err(self.commit_refusal(ctx, audit, Vec::new(), r.kind));
+            }
+        };
+        let identity = Self::identity(&sender, signer);
+        let now = self.clock.now();
+        match self.accept(ctx, signer, &sender, &identity, &submission, now) {
+            Ok(accepted) => Ok(accepted),
+            Err(r) if r.kind == ErrorKind::ServiceUnavailable => {
+                tracing::error!(correlation_id = %ctx.correlation_id, detail = %r.detail, "submission failed");
+                let audit = self.audit_record(ctx, &identity, Err(&r), None);
+                Err(self.commit_refusal(ctx, audit, Vec::new(), r.kind))
+            }
+            Err(r) => {
+                tracing::info!(correlation_id = %ctx.correlation_id, code = r.kind.row().code, detail = %r.detail, "submission refused");
+                let message_id = new_evidence_id(now);
+                let rejection = self.rejection(signer, &sender, &submission, &message_id, &r, now);
+                let audit = self.audit_record(ctx, &identity, Err(&r), Some(&message_id));
+                match rejection {
+                    Ok(evidence) => Err(self.commit_refusal(ctx, audit, vec![evidence], r.kind)),
+                    Err(e) => {
+                        let failed = refused(
+                            ErrorKind::ServiceUnavailable,
+                            format!("{}; sealing the rejection failed: {e}", r.detail),
+                        );
+                        let audit = self.audit_record(ctx, &identity, Err(&failed), None);
+                        Err(self.commit_refusal(ctx, audit, Vec::new(), failed.kind))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Steps 2 to 8.
+    fn accept(
+        &self,
+        ctx: &RequestContext,
+        signer: &VerifiedSigner,
+        sender: &SenderRegistration,
+        identity: &str,
+        submission: &Submission,
+        now: SystemTime,
+    ) -> Result<Accepted, Refused> {
+        // 2. The request.
+        let recipient = RecipientId::parse(&submission.recipient)
+            .map_err(|e| refused(ErrorKind::InvalidRequest, e.to_string()))?;
+        for (what, text) in [
+            ("IdempotencyKey", &submission.idempotency_key),
+            ("MessageType", &submission.message_type),
+            ("Subject", &submission.subject),
+            ("SenderReference", &submission.sender_reference),
+        ] {
+            if text.trim().is_empty() || text.chars().count() > 256 {
+                return Err(refused(
+                    ErrorKind::InvalidRequest,
+                    format!("{what} must hold 1 to 256 characters"),
+                ));
+            }
+        }
+        if submission.documents.is_empty() {
+            return Err(refused(ErrorKind::InvalidRequest, "no document"));
+        }
+        if submission.documents.len() > self.limits.max_documents {
+            return Err(refused(
+                ErrorKind::TooLarge,
+                format!("{} documents", submission.documents.len()),
+            ));
+        }
+        for d in &submission.documents {
+            if d.content.len() as u64 > self.limits.max_document_bytes {
+                return Err(refused(
+                    ErrorKind::TooLarge,
+                    format!("document {} has {} bytes", d.id, d.content.len()),
+                ));
+            }
+            if d.id.trim().is_empty() || d.name.trim().is_empty() {
+                return Err(refused(
+                    ErrorKind::InvalidRequest,
+                    "a document without id or name",
+                ));
+            }
+        }
+
+        // 3. The sender registry.
+        if !sender
+            .message_types
+            .iter()
+            .any(|t| t == &submission.message_type)
+        {
+            return Err(refused(
+                ErrorKind::NotAuthorized,
+                format!(
+                    "{} may not send message type {:?}",
+                    sender.id, submission.message_type
+                ),
+            ));
+        }
+        if !sender.recipient_kinds.contains(&recipient.kind()) {
+            return Err(refused(
+                ErrorKind::NotAuthorized,
+                format!(
+                    "{} may not send to a {}",
+                    sender.id,
+                    recipient.kind().name()
+                ),
+            ));
+        }
+
+        // 4. The declared digests.
+        for d in &submission.documents {
+            if !d.declared_sha256.eq_ignore_ascii_case(&audit::hex(&d.sha256)) {
+                return Err(refused(
+                    ErrorKind::InvalidRequest,
+                    format!(
+                        "document {}: declared SHA-256 {} but received {}",
+                        d.id,
+                        d.declared_sha256,
+                        audit::hex(&d.sha256)
+                    ),
+                ));
+            }
+        }
+
+        // 5. Idempotency.
+        let content = content_hash(submission);
+        let unavailable = |e: StoreError| refused(ErrorKind::ServiceUnavailable, e.to_string());
+        if let Some(known) = self
+            .store
+            .idempotency(&sender.id, &submission.idempotency_key)
+            .map_err(unavailable)?
+        {
+            return self.replay(ctx, identity, &content, known);
+        }
+
+        // 6. The recipient's mailbox.
+        match self.store.mailbox(recipient.as_str()).map_err(unavailable)? {
+            Some(m) if m.active => {}
+            Some(_) => {
+                return Err(refused(
+                    ErrorKind::RecipientUnknown,
+                    format!("the mailbox of {recipient} is inactive"),
+                ));
+            }
+            None => {
+                return Err(refused(
+                    ErrorKind::RecipientUnknown,
+                    format!("{recipient} has no mailbox"),
+                ));
+            }
+        }
+
+        // 7. Time-stamps and seals.
+        let message_id = new_evidence_id(now);
+        let documents = self.evidence_documents(submission)?;
+        let acceptance = self.evidence(
+            Event::SubmissionAcceptance,
+            signer,
+            sender,
+            submission,
+            &documents,
+            now,
+            None,
+            None,
+        );
+        let consignment = self.evidence(
+            Event::ContentConsignment,
+            signer,
+            sender,
+            submission,
+            &documents,
+            now,
+            None,
+            Some(acceptance.id.clone()),
+        );
+        let seal = |e: &Evidence| {
+            self.notary
+                .seal(e)
+                .map_err(|e| refused(ErrorKind::ServiceUnavailable, format!("sealing: {e}")))
+        };
+        let acceptance_xml = seal(&acceptance)?;
+        let consignment_xml = seal(&consignment)?;
+
+        // 8. One transaction.
+        let record = |e: &Evidence, xml: String| EvidenceRecord {
+            id: e.id.clone(),
+            message_id: message_id.clone(),
+            event: e.event.name().to_owned(),
+            sender_id: sender.id.clone(),
+            created_at: unix(now),
+            xml,
+        };
+        let message = MessageRecord {
+            id: message_id.clone(),
+            sender_id: sender.id.clone(),
+            recipient: recipient.to_string(),
+            message_type: submission.message_type.clone(),
+            subject: submission.subject.clone(),
+            sender_reference: submission.sender_reference.clone(),
+            documents: submission
+                .documents
+                .iter()
+                .map(|d| DocumentMeta {
+                    id: d.id.clone(),
+                    name: d.name.clone(),
+                    media_type: d.media_type.clone(),
+                    size: d.content.len() as u64,
+                    sha256: audit::hex(&d.sha256),
+                })
+                .collect(),
+            submitted_at: unix(now),
+            state: MessageState::Delivered,
+            idempotency_key: submission.idempotency_key.clone(),
+        };
+        let commit = Commit {
+            audit: Some(self.audit_record(ctx, identity, Ok(()), Some(&message_id))),
+            message: Some(message),
+            documents: submission
+                .documents
+                .iter()
+                .map(|d| d.content.clone())
+                .collect(),
+            evidences: vec![
+                record(&acceptance, acceptance_xml.clone()),
+                record(&consignment, consignment_xml),
+            ],
+            idempotency: Some((
+                sender.id.clone(),
+                submission.idempotency_key.clone(),
+                IdempotencyRecord {
+                    content_hash: content.clone(),
+                    message_id: message_id.clone(),
+                    evidence_id: acceptance.id.clone(),
+                },
+            )),
+        };
+        match self.store.commit(commit).map_err(unavailable)? {
+            Committed::Done => Ok(Accepted {
+                message_id,
+                evidence: acceptance_xml,
+                replayed: false,
+            }),
+            Committed::KeyTaken(known) => self.replay(ctx, identity, &content, known),
+        }
+    }
+
+    /// The answer to a submission whose idempotency key is known.
+    fn replay(
+        &self,
+        ctx: &RequestContext,
+        identity: &str,
+        content: &str,
+        known: IdempotencyRecord,
+    ) -> Result<Accepted, Refused> {
+        if known.content_hash != content {
+            return Err(refused(
+                ErrorKind::DuplicateSubmission,
+                format!(
+                    "the idempotency key was used for message {}",
+                    known.message_id
+                ),
+            ));
+        }
+        let unavailable = |e: StoreError| refused(ErrorKind::ServiceUnavailable, e.to_string());
+        let evidence = self
+            .store
+            .evidence(&known.evidence_id)
+            .map_err(unavailable)?
+            .ok_or_else(|| {
+                refused(
+                    ErrorKind::ServiceUnavailable,
+                    format!("evidence {} of an idempotency key is missing", known.evidence_id),
+                )
+            })?;
+        self.store
+            .commit(Commit {
+                audit: Some(self.audit_record(
+                    ctx,
+                    identity,
+                    Ok(()),
+                    Some(&known.message_id),
+                )),
+                ..Commit::default()
+            })
+            .map_err(unavailable)?;
+        Ok(Accepted {
+            message_id: known.message_id,
+            evidence: evidence.xml,
+            replayed: true,
+        })
+    }
+
+    fn evidence_documents(&self, submission: &Submission) -> Result<Vec<Document>, Refused> {
+        submission
+            .documents
+            .iter()
+            .map(|d| {
+                Ok(Document {
+                    id: d.id.clone(),
+                    name: d.name.clone(),
+                    size: d.content.len() as u64,
+                    sha256: d.sha256,
+                    time_stamp_token: self.notary.timestamp(&d.sha256).map_err(|e| {
+                        refused(ErrorKind::ServiceUnavailable, format!("time-stamping: {e}"))
+                    })?,
+                })
+            })
+            .collect()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn evidence(
+        &self,
+        event: Event,
+        signer: &VerifiedSigner,
+        sender: &SenderRegistration,
+        submission: &Submission,
+        documents: &[Document],
+        now: SystemTime,
+        reason: Option<String>,
+        follows_from: Option<String>,
+    ) -> Evidence {
+        Evidence {
+            id: new_evidence_id(now),
+            event,
+            event_time: now,
+            issuer: self.notary.issuer(),
+            sender: Sender {
+                subject: signer.subject.clone(),
+                registry_id: sender.id.clone(),
+                authentication: signer.authentication.clone(),
+            },
+            recipient: Recipient {
+                id: submission.recipient.clone(),
+                delegate: None,
+                mandate: None,
+            },
+            submission_time: now,
+            message_id: submission.sender_reference.clone(),
+            subject: Some(submission.subject.clone()),
+            documents: documents.to_vec(),
+            reason,
+            follows_from,
+        }
+    }
+
+    /// The sealed SubmissionRejection for an authenticated sender's refused submission.
+    fn rejection(
+        &self,
+        signer: &VerifiedSigner,
+        sender: &SenderRegistration,
+        submission: &Submission,
+        message_id: &str,
+        r: &Refused,
+        now: SystemTime,
+    ) -> Result<EvidenceRecord, String> {
+        // The evidence repeats what was received; text it cannot carry is left out.
+        let mut shown = submission.clone();
+        if RecipientId::parse(&shown.recipient).is_err() {
+            shown.recipient = "unknown".into();
+        }
+        let documents = self
+            .evidence_documents(&shown)
+            .map_err(|r| r.detail.clone())?;
+        let reason = format!("{}: {}", r.kind.row().code, r.kind.row().message);
+        let mut evidence = self.evidence(
+            Event::SubmissionRejection,
+            signer,
+            sender,
+            &shown,
+            &documents,
+            now,
+            Some(reason),
+            None,
+        );
+        if evidence.check_characters().is_err() {
+            evidence.subject = None;
+            evidence.message_id = "(not representable)".into();
+            for d in &mut evidence.documents {
+                d.name = "(not representable)".into();
+            }
+        }
+        let xml = self.notary.seal(&evidence)?;
+        Ok(EvidenceRecord {
+            id: evidence.id.clone(),
+            message_id: message_id.to_owned(),
+            event: evidence.event.name().to_owned(),
+            sender_id: sender.id.clone(),
+            created_at: unix(now),
+            xml,
+        })
+    }
+
+    /// The message of `message_id` if `signer` is its sender; otherwise the same refusal as
+    /// for a message that does not exist.
+    fn own_message(
+        &self,
+        signer: &VerifiedSigner,
+        message_id: &str,
+    ) -> Result<(SenderRegistration, MessageRecord), Refused> {
+        let sender = self.authenticate(signer)?;
+        match self.store.message(message_id) {
+            Ok(Some(m)) if m.sender_id == sender.id => Ok((sender, m)),
+            Ok(Some(m)) => Err(refused(
+                ErrorKind::MessageUnknown,
+                format!(
+                    "{} asked for message {message_id} of {}",
+                    sender.id, m.sender_id
+                ),
+            )),
+            Ok(None) => {
+                // A rejected submission has evidences but no message.
+                match self.store.evidences_of(message_id) {
+                    Ok(list) if !list.is_empty() && list.iter().all(|e| e.sender_id == sender.id) => {
+                        Err(refused(
+                            ErrorKind::MessageUnknown,
+                            format!("message {message_id} was refused"),
+                        ))
+                    }
+                    Ok(_) => Err(refused(
+                        ErrorKind::MessageUnknown,
+                        format!("no message {message_id}"),
+                    )),
+                    Err(e) => Err(refused(ErrorKind::ServiceUnavailable, e.to_string())),
+                }
+            }
+            Err(e) => Err(refused(ErrorKind::ServiceUnavailable, e.to_string())),
+        }
+    }
+
+    /// Answers a read request, recording it in the audit log first.
+    fn answer<T>(
+        &self,
+        ctx: &RequestContext,
+        signer: &VerifiedSigner,
+        message_id: &str,
+        result: Result<(SenderRegistration, T), Refused>,
+    ) -> Result<T, Refusal> {
+        let (identity, outcome) = match &result {
+            Ok((sender, _)) => (Self::identity(sender, signer), Ok(())),
+            Err(r) => (signer.subject.clone(), Err(r)),
+        };
+        let audit = self.audit_record(ctx, &identity, outcome, Some(message_id));
+        match result {
+            Ok((_, value)) => match self.store.commit(Commit {
+                audit: Some(audit),
+                ..Commit::default()
+            }) {
+                Ok(_) => Ok(value),
+                Err(e) => {
+                    tracing::error!(correlation_id = %ctx.correlation_id, error = %e, "the audit entry cannot be written");
+                    Err(Refusal {
+                        kind: ErrorKind::ServiceUnavailable,
+                        correlation_id: ctx.correlation_id.clone(),
+                        evidence: None,
+                    })
+                }
+            },
+            Err(r) => Err(self.commit_refusal(ctx, audit, Vec::new(), r.kind)),
+        }
+    }
+
+    /// Every evidence of a message, oldest first, for its sender only. A rejected
+    /// submission's SubmissionRejection is served too.
+    pub fn get_evidence(
+        &self,
+        ctx: &RequestContext,
+        signer: &VerifiedSigner,
+        message_id: &str,
+    ) -> Result<Vec<String>, Refusal> {
+        let result = self.authenticate(signer).and_then(|sender| {
+            let evidences = self
+                .store
+                .evidences_of(message_id)
+                .map_err(|e| refused(ErrorKind::ServiceUnavailable, e.to_string()))?;
+            if evidences.is_empty() || evidences.iter().any(|e| e.sender_id != sender.id) {
+                return Err(refused(
+                    ErrorKind::MessageUnknown,
+                    format!(
+                        "{} asked for the evidences of {message_id}: none of its own",
+                        sender.id
+                    ),
+                ));
+            }
+            Ok((sender, evidences.into_iter().map(|e| e.xml).collect()))
+        });
+        self.answer(ctx, signer, message_id, result)
+    }
+
+    /// The state of a delivered message, for its sender only.
+    pub fn message_status(
+        &self,
+        ctx: &RequestContext,
+        signer: &VerifiedSigner,
+        message_id: &str,
+    ) -> Result<MessageStatus, Refusal> {
+        let result = self.own_message(signer, message_id).and_then(|(sender, m)| {
+            let evidences = self
+                .store
+                .evidences_of(message_id)
+                .map_err(|e| refused(ErrorKind::ServiceUnavailable, e.to_string()))?
+                .len();
+            Ok((
+                sender,
+                MessageStatus {
+                    message_id: m.id,
+                    state: m.state,
+                    recipient: m.recipient,
+                    submitted_at: UNIX_EPOCH + std::time::Duration::from_secs(m.submitted_at),
+                    evidences,
+                },
+            ))
+        });
+        self.answer(ctx, signer, message_id, result)
+    }
+}

@@ -1,0 +1,157 @@
+//! What the service stores: senders, mailboxes, messages, evidences, audit entries.
+
+use serde::{Deserialize, Serialize};
+
+use super::error::ErrorKind;
+use super::ids::RecipientKind;
+
+/// A sender organisation in the registry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SenderRegistration {
+    /// The registry identity, e.g. `agency-a`.
+    pub id: String,
+    pub name: String,
+    /// SHA-256 (hex) of each certificate that authenticates as this sender.
+    pub certificates: Vec<String>,
+    /// The message types it may send.
+    pub message_types: Vec<String>,
+    /// The kinds of recipient it may send to.
+    pub recipient_kinds: Vec<RecipientKind>,
+    pub active: bool,
+}
+
+/// A mailbox of the directory.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mailbox {
+    /// `nrn:…` or `cbe:…`.
+    pub id: String,
+    pub display_name: String,
+    pub active: bool,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
+/// The state of a delivered message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MessageState {
+    Delivered,
+    Opened,
+}
+
+impl MessageState {
+    pub fn name(self) -> &'static str {
+        match self {
+            MessageState::Delivered => "Delivered",
+            MessageState::Opened => "Opened",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentMeta {
+    /// The sender's document id.
+    pub id: String,
+    pub name: String,
+    pub media_type: String,
+    pub size: u64,
+    /// Hex.
+    pub sha256: String,
+}
+
+/// An accepted message, delivered into a mailbox.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRecord {
+    /// Sealpost's message id (UUIDv7 URN).
+    pub id: String,
+    pub sender_id: String,
+    pub recipient: String,
+    pub message_type: String,
+    pub subject: String,
+    pub sender_reference: String,
+    pub documents: Vec<DocumentMeta>,
+    /// Unix seconds.
+    pub submitted_at: u64,
+    pub state: MessageState,
+    pub idempotency_key: String,
+}
+
+/// A sealed evidence, as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceRecord {
+    pub id: String,
+    pub message_id: String,
+    /// The ETSI event name, e.g. `SubmissionAcceptance`.
+    pub event: String,
+    /// Who may have it back: the sender that submitted the message.
+    pub sender_id: String,
+    /// Unix seconds.
+    pub created_at: u64,
+    /// The sealed evidence document, byte for byte.
+    pub xml: String,
+}
+
+/// What an idempotency key was used for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    /// Hex SHA-256 of the submission's content (see `core::content_hash`).
+    pub content_hash: String,
+    pub message_id: String,
+    /// The evidence returned for it (SubmissionAcceptance).
+    pub evidence_id: String,
+}
+
+/// The channel a request came by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Soap,
+    Grpc,
+    Admin,
+}
+
+/// One request, as the audit log records it (before it is chained).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Unix seconds.
+    pub time: u64,
+    pub correlation_id: String,
+    pub channel: Channel,
+    pub operation: String,
+    /// The authenticated identity (registry id and certificate subject), or what was claimed.
+    pub identity: String,
+    /// `accepted` or `refused`.
+    pub outcome: String,
+    /// The error table's code when refused.
+    pub code: Option<String>,
+    pub kind: Option<ErrorKind>,
+    /// What went wrong, in full (never sent to the caller).
+    pub detail: String,
+    pub message_id: Option<String>,
+    /// The request as received, signature included.
+    #[serde(skip)]
+    pub request: Vec<u8>,
+}
+
+/// An entry of the hash-chained audit log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub seq: u64,
+    /// Hex SHA-256 of the previous entry (64 zeros for the first).
+    pub prev_hash: String,
+    #[serde(flatten)]
+    pub record: AuditRecord,
+    /// Hex SHA-256 of the signed request as received.
+    pub request_sha256: String,
+    /// Hex SHA-256 over this entry's chained form (see `audit::entry_hash`).
+    pub hash: String,
+}
+
+/// A periodic seal of the audit log's head: an RFC 3161 token over the head entry's hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditSeal {
+    pub seq: u64,
+    pub hash: String,
+    /// DER, base64 in JSON.
+    pub token: String,
+    pub sealed_at: u64,
+}

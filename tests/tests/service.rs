@@ -1,0 +1,417 @@
+//! The service end to end: the real `sealpost` binary, administered with `sealpost admin`,
+//! answering WS-Security signed SOAP requests over HTTPS. Every row of the error table is
+//! reached; proofs verify with `sealpost-verify`; the audit log verifies afterwards.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
+
+use rustls_pki_types::PrivateKeyDer;
+use rustls_pki_types::pem::PemObject;
+use sealpost_interop::{HttpResponse, Server, binary, dev_pki, https_raw, run, text};
+use sealpost_pki::{KeyAlgorithm, LeafSpec, Profile, rogue_self_signed};
+use sealpost_xmldsig::document::DocumentSigner;
+use sealpost_xmldsig::dsig::{base64_decode, base64_encode};
+use sealpost_xmldsig::wss_sign::sign_envelope;
+
+const NS_SOAP11: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+const NS_SOAP12: &str = "http://www.w3.org/2003/05/soap-envelope";
+const CITIZEN: &str = "nrn:85073003328";
+const COMPANY: &str = "cbe:0203201340";
+const INACTIVE: &str = "nrn:00012556777";
+/// Valid check digits, but no mailbox.
+const NOBODY: &str = "cbe:0417497106";
+const MAX_DOCUMENT_BYTES: usize = 200_000;
+
+struct Fixture {
+    pki: PathBuf,
+    data: PathBuf,
+    server: Server,
+}
+
+fn env(cmd: &mut Command, pki: &Path, data: &Path) {
+    let p = |f: &str| pki.join(f);
+    cmd.env("SEALPOST_LISTEN", "127.0.0.1:0")
+        .env("SEALPOST_DATA_DIR", data)
+        .env("SEALPOST_TLS_CERT", p("tls-chain.pem"))
+        .env("SEALPOST_TLS_KEY", p("tls.key"))
+        .env("SEALPOST_TSA_CERT", p("tsa.pem"))
+        .env("SEALPOST_TSA_KEY", p("tsa.key"))
+        .env("SEALPOST_TSA_CHAIN", p("issuing-ca.pem"))
+        .env("SEALPOST_TSA_CLOCK", "unchecked")
+        .env("SEALPOST_SEAL_CERT", p("seal-chain.pem"))
+        .env("SEALPOST_SEAL_KEY", p("seal.key"))
+        .env("SEALPOST_SENDERS_TRUST_ANCHORS", p("root-ca.pem"))
+        .env("SEALPOST_SENDERS_INTERMEDIATES", p("issuing-ca.pem"))
+        .env(
+            "SEALPOST_LIMITS_MAX_DOCUMENT_BYTES",
+            MAX_DOCUMENT_BYTES.to_string(),
+        )
+        .env("SEALPOST_AUDIT_SEAL_INTERVAL_S", "1");
+}
+
+fn admin(pki: &Path, data: &Path, args: &[&str]) -> String {
+    let mut cmd = Command::new(binary("sealpost"));
+    cmd.arg("admin").args(args);
+    env(&mut cmd, pki, data);
+    let out = run(&mut cmd);
+    assert!(
+        out.status.success(),
+        "admin {args:?}: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let pki = dev_pki("service");
+        let data = pki.with_file_name("var");
+        let a = pki.join("sender-a.pem");
+        let b = pki.join("sender-b.pem");
+        let (a, b) = (a.to_str().expect("path"), b.to_str().expect("path"));
+        admin(&pki, &data, &["sender", "set", "--id", "agency-a", "--name", "Agency A", "--cert", a, "--types", "tax-assessment"]);
+        admin(&pki, &data, &["sender", "set", "--id", "agency-b", "--name", "Agency B", "--cert", b, "--types", "tax-assessment,payment-notice", "--recipients", "citizen"]);
+        let directory = data.join("mailboxes.csv");
+        std::fs::write(
+            &directory,
+            format!("{CITIZEN},Jan Peeters\n{COMPANY},Example NV\n{INACTIVE},Old,inactive\n"),
+        )
+        .expect("csv");
+        admin(&pki, &data, &["mailbox", "import", directory.to_str().expect("path")]);
+        let mut cmd = Command::new(binary("sealpost"));
+        cmd.arg("serve");
+        env(&mut cmd, &pki, &data);
+        Fixture {
+            server: Server::start(cmd),
+            pki,
+            data,
+        }
+    })
+}
+
+fn signer(pki: &Path, name: &str) -> DocumentSigner {
+    let PrivateKeyDer::Pkcs8(key) =
+        PrivateKeyDer::from_pem_file(pki.join(format!("{name}.key"))).expect("key")
+    else {
+        panic!("PKCS#8")
+    };
+    let cert = rustls_pki_types::CertificateDer::from_pem_file(pki.join(format!("{name}.pem")))
+        .expect("cert");
+    DocumentSigner::new(key.secret_pkcs8_der(), vec![cert.to_vec()]).expect("signer")
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+struct Letter<'a> {
+    key: String,
+    recipient: &'a str,
+    message_type: &'a str,
+    document: Vec<u8>,
+    declared: Option<String>,
+}
+
+impl<'a> Letter<'a> {
+    fn new(key: &str, recipient: &'a str) -> Self {
+        Letter {
+            key: key.into(),
+            recipient,
+            message_type: "tax-assessment",
+            document: format!("%PDF-1.7 letter {key}").into_bytes(),
+            declared: None,
+        }
+    }
+
+    fn body(&self) -> String {
+        format!(
+            "<sp:SubmitRegisteredMail xmlns:sp=\"urn:sealpost:v1\"><sp:IdempotencyKey>{}</sp:IdempotencyKey><sp:Recipient>{}</sp:Recipient><sp:MessageType>{}</sp:MessageType><sp:Subject>Avis d'imposition 2026</sp:Subject><sp:SenderReference>REF-{}</sp:SenderReference><sp:Document><sp:Id>d1</sp:Id><sp:Name>avis.pdf</sp:Name><sp:MediaType>application/pdf</sp:MediaType><sp:Sha256>{}</sp:Sha256><sp:Content>{}</sp:Content></sp:Document></sp:SubmitRegisteredMail>",
+            self.key,
+            self.recipient,
+            self.message_type,
+            self.key,
+            self.declared.clone().unwrap_or_else(|| sha256_hex(&self.document)),
+            base64_encode(&self.document)
+        )
+    }
+}
+
+fn signed(ns: &str, body: &str, who: &DocumentSigner, created: SystemTime) -> String {
+    let envelope = format!(
+        "<env:Envelope xmlns:env=\"{ns}\"><env:Header/><env:Body>{body}</env:Body></env:Envelope>"
+    );
+    sign_envelope(&envelope, who, created, Duration::from_secs(300)).expect("sign")
+}
+
+fn post(envelope: &str) -> HttpResponse {
+    let f = fixture();
+    let content_type = if envelope.contains(NS_SOAP12) {
+        "application/soap+xml; charset=utf-8"
+    } else {
+        "text/xml; charset=utf-8"
+    };
+    https_raw(
+        f.server.addr,
+        &f.pki.join("root-ca.pem"),
+        &format!(
+            "POST /soap HTTP/1.1\r\nContent-Type: {content_type}\r\nContent-Length: {}",
+            envelope.len()
+        ),
+        envelope.as_bytes(),
+    )
+}
+
+fn as_sender(who: &str, body: &str) -> HttpResponse {
+    post(&signed(
+        NS_SOAP11,
+        body,
+        &signer(&fixture().pki, who),
+        SystemTime::now(),
+    ))
+}
+
+/// The text of the first element with this local name.
+fn field(xml: &str, name: &str) -> Option<String> {
+    let doc = roxmltree::Document::parse(xml).ok()?;
+    doc.descendants()
+        .find(|n| n.tag_name().name() == name)
+        .and_then(|n| n.text().map(str::to_owned))
+}
+
+fn fields(xml: &str, name: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse(xml).expect("xml");
+    doc.descendants()
+        .filter(|n| n.tag_name().name() == name)
+        .filter_map(|n| n.text().map(str::to_owned))
+        .collect()
+}
+
+/// The stable code of a fault.
+fn code(r: &HttpResponse) -> String {
+    field(&text(&r.body), "Code").unwrap_or_else(|| panic!("no fault: {}", text(&r.body)))
+}
+
+fn evidence_of(xml_b64: &str) -> String {
+    String::from_utf8(base64_decode(xml_b64).expect("base64")).expect("utf-8")
+}
+
+/// `sealpost-verify`'s exit code and output on an evidence.
+fn court_verifies(evidence: &str, document: Option<&[u8]>) -> (i32, String) {
+    let f = fixture();
+    let dir = f.data.with_file_name("court");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let n = SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("t")
+        .as_nanos();
+    let path = dir.join(format!("evidence-{n}.xml"));
+    std::fs::write(&path, evidence).expect("write");
+    let mut cmd = Command::new(binary("sealpost-verify"));
+    cmd.arg(&path).arg("--trust").arg(f.pki.join("root-ca.pem"));
+    if let Some(doc) = document {
+        let doc_path = dir.join(format!("document-{n}"));
+        std::fs::write(&doc_path, doc).expect("write");
+        cmd.arg("--document").arg(doc_path);
+    }
+    let out = run(&mut cmd);
+    (out.status.code().unwrap_or(-1), text(&out.stdout))
+}
+
+#[test]
+fn a_letter_is_accepted_with_a_proof_only_its_sender_gets_back() {
+    let letter = Letter::new("accept-1", CITIZEN);
+    let r = as_sender("sender-a", &letter.body());
+    let body = text(&r.body);
+    assert_eq!(r.status, 200, "{body}");
+    let message_id = field(&body, "MessageId").expect("message id");
+    let evidence = evidence_of(&field(&body, "Evidence").expect("evidence"));
+    assert!(evidence.contains("Event/SubmissionAcceptance"), "{evidence}");
+    let (code_, report) = court_verifies(&evidence, Some(&letter.document));
+    assert_eq!(code_, 0, "{report}");
+    assert!(report.contains("handed document avis.pdf"), "{report}");
+
+    // The sender gets the acceptance and the consignment back.
+    let get = format!(
+        "<sp:GetEvidence xmlns:sp=\"urn:sealpost:v1\"><sp:MessageId>{message_id}</sp:MessageId></sp:GetEvidence>"
+    );
+    let r = as_sender("sender-a", &get);
+    assert_eq!(r.status, 200, "{}", text(&r.body));
+    let evidences: Vec<String> = fields(&text(&r.body), "Evidence")
+        .iter()
+        .map(|e| evidence_of(e))
+        .collect();
+    assert_eq!(evidences.len(), 2);
+    assert_eq!(evidences[0], evidence);
+    assert!(evidences[1].contains("Event/ContentConsignment"));
+    assert_eq!(court_verifies(&evidences[1], None).0, 0);
+
+    // Another valid sender gets exactly what a message that does not exist gets.
+    let other = as_sender("sender-b", &get);
+    let missing = as_sender(
+        "sender-b",
+        "<sp:GetEvidence xmlns:sp=\"urn:sealpost:v1\"><sp:MessageId>urn:uuid:00000000-0000-7000-8000-000000000000</sp:MessageId></sp:GetEvidence>",
+    );
+    assert_eq!(code(&other), "SEALPOST-REQ-003");
+    assert_eq!((other.status, code(&other)), (missing.status, code(&missing)));
+
+    let status = as_sender(
+        "sender-a",
+        &format!("<sp:GetMessageStatus xmlns:sp=\"urn:sealpost:v1\"><sp:MessageId>{message_id}</sp:MessageId></sp:GetMessageStatus>"),
+    );
+    assert_eq!(field(&text(&status.body), "Status").as_deref(), Some("Delivered"));
+    assert_eq!(field(&text(&status.body), "Evidences").as_deref(), Some("2"));
+}
+
+#[test]
+fn soap_1_2_and_an_rsa_sender_work_alike() {
+    let letter = Letter::new("soap12-1", CITIZEN);
+    let r = post(&signed(
+        NS_SOAP12,
+        &letter.body(),
+        &signer(&fixture().pki, "sender-b"),
+        SystemTime::now(),
+    ));
+    assert_eq!(r.status, 200, "{}", text(&r.body));
+    assert!(r.header("content-type").is_some_and(|c| c.starts_with("application/soap+xml")));
+    let evidence = evidence_of(&field(&text(&r.body), "Evidence").expect("evidence"));
+    assert_eq!(court_verifies(&evidence, Some(&letter.document)).0, 0);
+}
+
+#[test]
+fn the_same_key_returns_the_original_proof_and_other_content_is_a_duplicate() {
+    let letter = Letter::new("idem-1", COMPANY);
+    let first = as_sender("sender-a", &letter.body());
+    let again = as_sender("sender-a", &letter.body());
+    assert_eq!(first.status, 200, "{}", text(&first.body));
+    assert_eq!(again.status, 200, "{}", text(&again.body));
+    assert_eq!(field(&text(&first.body), "Evidence"), field(&text(&again.body), "Evidence"));
+    assert_eq!(field(&text(&first.body), "MessageId"), field(&text(&again.body), "MessageId"));
+    let mut other = Letter::new("idem-1", COMPANY);
+    other.document = b"another letter".to_vec();
+    let dup = as_sender("sender-a", &other.body());
+    assert_eq!((dup.status, code(&dup)), (500, "SEALPOST-REQ-004".into()));
+    assert!(text(&dup.body).contains("sealpost:DuplicateSubmission"));
+}
+
+#[test]
+fn authentication_failures_are_refused_with_their_rows() {
+    let f = fixture();
+    let letter = Letter::new("auth-1", CITIZEN);
+    // A body changed after signing.
+    let tampered = signed(NS_SOAP11, &letter.body(), &signer(&f.pki, "sender-a"), SystemTime::now())
+        .replace("REF-auth-1", "REF-auth-X");
+    let r = post(&tampered);
+    assert_eq!(code(&r), "SEALPOST-AUTH-001");
+    assert!(text(&r.body).contains("wsse:FailedCheck"));
+    // No signature at all.
+    let r = post(&format!(
+        "<env:Envelope xmlns:env=\"{NS_SOAP11}\"><env:Body>{}</env:Body></env:Envelope>",
+        letter.body()
+    ));
+    assert_eq!(code(&r), "SEALPOST-AUTH-001");
+    // A self-signed certificate, never trusted.
+    let rogue = rogue_self_signed(&LeafSpec::new(
+        "Rogue Agency",
+        Profile::Sender,
+        KeyAlgorithm::EcdsaP256,
+        SystemTime::now() - Duration::from_secs(60),
+        Duration::from_secs(86_400),
+    ))
+    .expect("rogue");
+    let rogue_signer =
+        DocumentSigner::new(&rogue.key_pkcs8_der(), vec![rogue.cert_der().to_vec()]).expect("signer");
+    let r = post(&signed(NS_SOAP11, &letter.body(), &rogue_signer, SystemTime::now()));
+    assert_eq!(code(&r), "SEALPOST-AUTH-002");
+    assert!(text(&r.body).contains("wsse:FailedAuthentication"));
+    // Expired, and replayed.
+    let old = signed(
+        NS_SOAP11,
+        &letter.body(),
+        &signer(&f.pki, "sender-a"),
+        SystemTime::now() - Duration::from_secs(7200),
+    );
+    assert_eq!(code(&post(&old)), "SEALPOST-AUTH-003");
+    let once = signed(NS_SOAP11, &Letter::new("replay-1", CITIZEN).body(), &signer(&f.pki, "sender-a"), SystemTime::now());
+    assert_eq!(post(&once).status, 200);
+    let replayed = post(&once);
+    assert_eq!(code(&replayed), "SEALPOST-AUTH-003");
+    assert!(text(&replayed.body).contains("wsu:MessageExpired"));
+}
+
+/// A refusal after authentication carries a sealed SubmissionRejection a court can verify.
+fn rejected(r: &HttpResponse, expected_code: &str, subcode: &str) {
+    let body = text(&r.body);
+    assert_eq!(code(r), expected_code, "{body}");
+    assert!(body.contains(subcode), "{body}");
+    let evidence = evidence_of(&field(&body, "Evidence").expect("rejection evidence"));
+    assert!(evidence.contains("Event/SubmissionRejection"), "{evidence}");
+    assert!(evidence.contains(expected_code), "{evidence}");
+    let (exit, report) = court_verifies(&evidence, None);
+    assert_eq!(exit, 0, "{report}");
+}
+
+#[test]
+fn refusals_after_authentication_come_with_a_sealed_rejection() {
+    // Not in the sender's registered message types; and to a kind of recipient it may not reach.
+    let mut letter = Letter::new("authz-1", CITIZEN);
+    letter.message_type = "payment-notice";
+    rejected(&as_sender("sender-a", &letter.body()), "SEALPOST-AUTHZ-001", "sealpost:NotAuthorized");
+    rejected(
+        &as_sender("sender-b", &Letter::new("authz-2", COMPANY).body()),
+        "SEALPOST-AUTHZ-001",
+        "sealpost:NotAuthorized",
+    );
+    // The declared hash is not the document's.
+    let mut letter = Letter::new("hash-1", CITIZEN);
+    letter.declared = Some("00".repeat(32));
+    rejected(&as_sender("sender-a", &letter.body()), "SEALPOST-REQ-001", "sealpost:InvalidRequest");
+    // Bad check digits.
+    let r = as_sender("sender-a", &Letter::new("id-1", "nrn:85073003329").body());
+    rejected(&r, "SEALPOST-REQ-001", "sealpost:InvalidRequest");
+    // No mailbox, and an inactive one.
+    rejected(&as_sender("sender-a", &Letter::new("nobody-1", NOBODY).body()), "SEALPOST-REQ-002", "sealpost:RecipientUnknown");
+    rejected(&as_sender("sender-a", &Letter::new("inactive-1", INACTIVE).body()), "SEALPOST-REQ-002", "sealpost:RecipientUnknown");
+    // A document over the configured limit.
+    let mut big = Letter::new("big-1", CITIZEN);
+    big.document = vec![b'x'; MAX_DOCUMENT_BYTES + 1];
+    let r = as_sender("sender-a", &big.body());
+    assert_eq!((r.status, code(&r)), (413, "SEALPOST-REQ-005".into()));
+}
+
+#[test]
+fn malformed_and_oversized_requests_are_refused_before_anything_is_read() {
+    let f = fixture();
+    let r = https_raw(
+        f.server.addr,
+        &f.pki.join("root-ca.pem"),
+        "POST /soap HTTP/1.1\r\nContent-Type: text/xml\r\nContent-Length: 999999999999",
+        b"",
+    );
+    assert_eq!((r.status, code(&r)), (413, "SEALPOST-REQ-005".into()));
+    let r = post("<not-soap/>");
+    assert_eq!(code(&r), "SEALPOST-REQ-001");
+    let r = post("<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><x>&e;</x>");
+    assert_eq!(code(&r), "SEALPOST-REQ-001");
+    let wsdl = https_raw(f.server.addr, &f.pki.join("root-ca.pem"), "GET /soap?wsdl HTTP/1.1", b"");
+    assert_eq!(wsdl.status, 200);
+    assert!(text(&wsdl.body).contains(&format!("https://{}/soap", f.server.addr)));
+}
+
+#[test]
+fn metrics_count_submissions_by_outcome() {
+    let f = fixture();
+    assert_eq!(as_sender("sender-a", &Letter::new("metrics-1", CITIZEN).body()).status, 200);
+    let r = https_raw(f.server.addr, &f.pki.join("root-ca.pem"), "GET /metrics HTTP/1.1", b"");
+    let body = text(&r.body);
+    assert_eq!(r.status, 200);
+    assert!(body.contains("sealpost_requests_total{operation=\"SubmitRegisteredMail\",outcome=\"accepted\"}"), "{body}");
+    assert!(body.contains("sealpost_submit_duration_seconds_count"), "{body}");
+    assert!(body.contains("sealpost_tsa_duration_seconds_count"), "{body}");
+}
