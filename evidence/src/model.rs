@@ -366,10 +366,15 @@ fn is_uuid_urn(text: &str) -> bool {
 
 /// `nrn:` and 11 digits, or `cbe:` and 10 (the schema's RecipientIdType; check digits are the
 /// service's business when it accepts a letter).
+/// The recipient of a SubmissionRejection whose recipient was neither a national register
+/// number nor an enterprise number.
+pub const UNIDENTIFIED_RECIPIENT: &str = "unidentified";
+
 fn is_recipient_id(text: &str) -> bool {
     let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
     text.strip_prefix("nrn:").is_some_and(|d| digits(d, 11))
         || text.strip_prefix("cbe:").is_some_and(|d| digits(d, 10))
+        || text == UNIDENTIFIED_RECIPIENT
 }
 
 /// Walks an element's children in order.

@@ -126,7 +126,10 @@ impl App {
     pub fn router(&self) -> Router {
         let metrics = Arc::clone(&self.metrics);
         Router::new()
-            .route("/tsa", sealpost_tsa::server::endpoint(Arc::clone(&self.tsa)))
+            .route(
+                "/tsa",
+                sealpost_tsa::server::endpoint(Arc::clone(&self.tsa)),
+            )
             .route("/soap", soap::endpoint(Arc::clone(&self.soap)))
             .route("/healthz", get(|| async { "ok\n" }))
             .route(

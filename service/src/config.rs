@@ -452,7 +452,11 @@ impl RawConfig {
         }
         readable(&self.seal.cert, "seal.cert", problems);
         readable(&self.seal.key, "seal.key", problems);
-        readable(&self.senders.trust_anchors, "senders.trust_anchors", problems);
+        readable(
+            &self.senders.trust_anchors,
+            "senders.trust_anchors",
+            problems,
+        );
         if let Some(p) = &self.senders.intermediates {
             readable(p, "senders.intermediates", problems);
         }
@@ -538,7 +542,16 @@ mod tests {
     }
 
     fn files(dir: &Path) -> Vec<(String, String)> {
-        for f in ["tls.pem", "tls.key", "tsa.pem", "tsa.key", "chain.pem", "seal.pem", "seal.key", "root.pem"] {
+        for f in [
+            "tls.pem",
+            "tls.key",
+            "tsa.pem",
+            "tsa.key",
+            "chain.pem",
+            "seal.pem",
+            "seal.key",
+            "root.pem",
+        ] {
             std::fs::write(dir.join(f), "x").expect("write");
         }
         let p = |f: &str| dir.join(f).display().to_string();

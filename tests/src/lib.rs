@@ -273,7 +273,9 @@ pub fn https_raw(addr: SocketAddr, root_pem: &Path, head: &str, body: &[u8]) -> 
     use rustls_pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls_pki_types::CertificateDer::pem_file_iter(root_pem).expect("root") {
-        roots.add(cert.expect("root certificate")).expect("add root");
+        roots
+            .add(cert.expect("root certificate"))
+            .expect("add root");
     }
     let config = std::sync::Arc::new(
         rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(

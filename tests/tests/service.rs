@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use rustls_pki_types::PrivateKeyDer;
@@ -64,23 +63,59 @@ fn admin(pki: &Path, data: &Path, args: &[&str]) -> String {
     text(&out.stdout)
 }
 
-fn fixture() -> &'static Fixture {
-    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
-    FIXTURE.get_or_init(|| {
+/// A fresh service with its own PKI, store, registry and directory; stopped when dropped.
+fn fixture() -> Fixture {
+    {
         let pki = dev_pki("service");
         let data = pki.with_file_name("var");
         let a = pki.join("sender-a.pem");
         let b = pki.join("sender-b.pem");
         let (a, b) = (a.to_str().expect("path"), b.to_str().expect("path"));
-        admin(&pki, &data, &["sender", "set", "--id", "agency-a", "--name", "Agency A", "--cert", a, "--types", "tax-assessment"]);
-        admin(&pki, &data, &["sender", "set", "--id", "agency-b", "--name", "Agency B", "--cert", b, "--types", "tax-assessment,payment-notice", "--recipients", "citizen"]);
+        admin(
+            &pki,
+            &data,
+            &[
+                "sender",
+                "set",
+                "--id",
+                "agency-a",
+                "--name",
+                "Agency A",
+                "--cert",
+                a,
+                "--types",
+                "tax-assessment",
+            ],
+        );
+        admin(
+            &pki,
+            &data,
+            &[
+                "sender",
+                "set",
+                "--id",
+                "agency-b",
+                "--name",
+                "Agency B",
+                "--cert",
+                b,
+                "--types",
+                "tax-assessment,payment-notice",
+                "--recipients",
+                "citizen",
+            ],
+        );
         let directory = data.join("mailboxes.csv");
         std::fs::write(
             &directory,
             format!("{CITIZEN},Jan Peeters\n{COMPANY},Example NV\n{INACTIVE},Old,inactive\n"),
         )
         .expect("csv");
-        admin(&pki, &data, &["mailbox", "import", directory.to_str().expect("path")]);
+        admin(
+            &pki,
+            &data,
+            &["mailbox", "import", directory.to_str().expect("path")],
+        );
         let mut cmd = Command::new(binary("sealpost"));
         cmd.arg("serve");
         env(&mut cmd, &pki, &data);
@@ -89,7 +124,7 @@ fn fixture() -> &'static Fixture {
             pki,
             data,
         }
-    })
+    }
 }
 
 fn signer(pki: &Path, name: &str) -> DocumentSigner {
@@ -137,7 +172,9 @@ impl<'a> Letter<'a> {
             self.recipient,
             self.message_type,
             self.key,
-            self.declared.clone().unwrap_or_else(|| sha256_hex(&self.document)),
+            self.declared
+                .clone()
+                .unwrap_or_else(|| sha256_hex(&self.document)),
             base64_encode(&self.document)
         )
     }
@@ -150,8 +187,7 @@ fn signed(ns: &str, body: &str, who: &DocumentSigner, created: SystemTime) -> St
     sign_envelope(&envelope, who, created, Duration::from_secs(300)).expect("sign")
 }
 
-fn post(envelope: &str) -> HttpResponse {
-    let f = fixture();
+fn post(f: &Fixture, envelope: &str) -> HttpResponse {
     let content_type = if envelope.contains(NS_SOAP12) {
         "application/soap+xml; charset=utf-8"
     } else {
@@ -168,13 +204,11 @@ fn post(envelope: &str) -> HttpResponse {
     )
 }
 
-fn as_sender(who: &str, body: &str) -> HttpResponse {
-    post(&signed(
-        NS_SOAP11,
-        body,
-        &signer(&fixture().pki, who),
-        SystemTime::now(),
-    ))
+fn as_sender(f: &Fixture, who: &str, body: &str) -> HttpResponse {
+    post(
+        f,
+        &signed(NS_SOAP11, body, &signer(&f.pki, who), SystemTime::now()),
+    )
 }
 
 /// The text of the first element with this local name.
@@ -203,8 +237,7 @@ fn evidence_of(xml_b64: &str) -> String {
 }
 
 /// `sealpost-verify`'s exit code and output on an evidence.
-fn court_verifies(evidence: &str, document: Option<&[u8]>) -> (i32, String) {
-    let f = fixture();
+fn court_verifies(f: &Fixture, evidence: &str, document: Option<&[u8]>) -> (i32, String) {
     let dir = f.data.with_file_name("court");
     std::fs::create_dir_all(&dir).expect("dir");
     let n = SystemTime::now()
@@ -226,14 +259,18 @@ fn court_verifies(evidence: &str, document: Option<&[u8]>) -> (i32, String) {
 
 #[test]
 fn a_letter_is_accepted_with_a_proof_only_its_sender_gets_back() {
+    let f = fixture();
     let letter = Letter::new("accept-1", CITIZEN);
-    let r = as_sender("sender-a", &letter.body());
+    let r = as_sender(&f, "sender-a", &letter.body());
     let body = text(&r.body);
     assert_eq!(r.status, 200, "{body}");
     let message_id = field(&body, "MessageId").expect("message id");
     let evidence = evidence_of(&field(&body, "Evidence").expect("evidence"));
-    assert!(evidence.contains("Event/SubmissionAcceptance"), "{evidence}");
-    let (code_, report) = court_verifies(&evidence, Some(&letter.document));
+    assert!(
+        evidence.contains("Event/SubmissionAcceptance"),
+        "{evidence}"
+    );
+    let (code_, report) = court_verifies(&f, &evidence, Some(&letter.document));
     assert_eq!(code_, 0, "{report}");
     assert!(report.contains("handed document avis.pdf"), "{report}");
 
@@ -241,7 +278,7 @@ fn a_letter_is_accepted_with_a_proof_only_its_sender_gets_back() {
     let get = format!(
         "<sp:GetEvidence xmlns:sp=\"urn:sealpost:v1\"><sp:MessageId>{message_id}</sp:MessageId></sp:GetEvidence>"
     );
-    let r = as_sender("sender-a", &get);
+    let r = as_sender(&f, "sender-a", &get);
     assert_eq!(r.status, 200, "{}", text(&r.body));
     let evidences: Vec<String> = fields(&text(&r.body), "Evidence")
         .iter()
@@ -250,52 +287,79 @@ fn a_letter_is_accepted_with_a_proof_only_its_sender_gets_back() {
     assert_eq!(evidences.len(), 2);
     assert_eq!(evidences[0], evidence);
     assert!(evidences[1].contains("Event/ContentConsignment"));
-    assert_eq!(court_verifies(&evidences[1], None).0, 0);
+    assert_eq!(court_verifies(&f, &evidences[1], None).0, 0);
 
     // Another valid sender gets exactly what a message that does not exist gets.
-    let other = as_sender("sender-b", &get);
+    let other = as_sender(&f, "sender-b", &get);
     let missing = as_sender(
+        &f,
         "sender-b",
         "<sp:GetEvidence xmlns:sp=\"urn:sealpost:v1\"><sp:MessageId>urn:uuid:00000000-0000-7000-8000-000000000000</sp:MessageId></sp:GetEvidence>",
     );
     assert_eq!(code(&other), "SEALPOST-REQ-003");
-    assert_eq!((other.status, code(&other)), (missing.status, code(&missing)));
+    assert_eq!(
+        (other.status, code(&other)),
+        (missing.status, code(&missing))
+    );
 
     let status = as_sender(
+        &f,
         "sender-a",
-        &format!("<sp:GetMessageStatus xmlns:sp=\"urn:sealpost:v1\"><sp:MessageId>{message_id}</sp:MessageId></sp:GetMessageStatus>"),
+        &format!(
+            "<sp:GetMessageStatus xmlns:sp=\"urn:sealpost:v1\"><sp:MessageId>{message_id}</sp:MessageId></sp:GetMessageStatus>"
+        ),
     );
-    assert_eq!(field(&text(&status.body), "Status").as_deref(), Some("Delivered"));
-    assert_eq!(field(&text(&status.body), "Evidences").as_deref(), Some("2"));
+    assert_eq!(
+        field(&text(&status.body), "Status").as_deref(),
+        Some("Delivered")
+    );
+    assert_eq!(
+        field(&text(&status.body), "Evidences").as_deref(),
+        Some("2")
+    );
 }
 
 #[test]
 fn soap_1_2_and_an_rsa_sender_work_alike() {
+    let f = fixture();
     let letter = Letter::new("soap12-1", CITIZEN);
-    let r = post(&signed(
-        NS_SOAP12,
-        &letter.body(),
-        &signer(&fixture().pki, "sender-b"),
-        SystemTime::now(),
-    ));
+    let r = post(
+        &f,
+        &signed(
+            NS_SOAP12,
+            &letter.body(),
+            &signer(&f.pki, "sender-b"),
+            SystemTime::now(),
+        ),
+    );
     assert_eq!(r.status, 200, "{}", text(&r.body));
-    assert!(r.header("content-type").is_some_and(|c| c.starts_with("application/soap+xml")));
+    assert!(
+        r.header("content-type")
+            .is_some_and(|c| c.starts_with("application/soap+xml"))
+    );
     let evidence = evidence_of(&field(&text(&r.body), "Evidence").expect("evidence"));
-    assert_eq!(court_verifies(&evidence, Some(&letter.document)).0, 0);
+    assert_eq!(court_verifies(&f, &evidence, Some(&letter.document)).0, 0);
 }
 
 #[test]
 fn the_same_key_returns_the_original_proof_and_other_content_is_a_duplicate() {
+    let f = fixture();
     let letter = Letter::new("idem-1", COMPANY);
-    let first = as_sender("sender-a", &letter.body());
-    let again = as_sender("sender-a", &letter.body());
+    let first = as_sender(&f, "sender-a", &letter.body());
+    let again = as_sender(&f, "sender-a", &letter.body());
     assert_eq!(first.status, 200, "{}", text(&first.body));
     assert_eq!(again.status, 200, "{}", text(&again.body));
-    assert_eq!(field(&text(&first.body), "Evidence"), field(&text(&again.body), "Evidence"));
-    assert_eq!(field(&text(&first.body), "MessageId"), field(&text(&again.body), "MessageId"));
+    assert_eq!(
+        field(&text(&first.body), "Evidence"),
+        field(&text(&again.body), "Evidence")
+    );
+    assert_eq!(
+        field(&text(&first.body), "MessageId"),
+        field(&text(&again.body), "MessageId")
+    );
     let mut other = Letter::new("idem-1", COMPANY);
     other.document = b"another letter".to_vec();
-    let dup = as_sender("sender-a", &other.body());
+    let dup = as_sender(&f, "sender-a", &other.body());
     assert_eq!((dup.status, code(&dup)), (500, "SEALPOST-REQ-004".into()));
     assert!(text(&dup.body).contains("sealpost:DuplicateSubmission"));
 }
@@ -305,16 +369,24 @@ fn authentication_failures_are_refused_with_their_rows() {
     let f = fixture();
     let letter = Letter::new("auth-1", CITIZEN);
     // A body changed after signing.
-    let tampered = signed(NS_SOAP11, &letter.body(), &signer(&f.pki, "sender-a"), SystemTime::now())
-        .replace("REF-auth-1", "REF-auth-X");
-    let r = post(&tampered);
+    let tampered = signed(
+        NS_SOAP11,
+        &letter.body(),
+        &signer(&f.pki, "sender-a"),
+        SystemTime::now(),
+    )
+    .replace("REF-auth-1", "REF-auth-X");
+    let r = post(&f, &tampered);
     assert_eq!(code(&r), "SEALPOST-AUTH-001");
     assert!(text(&r.body).contains("wsse:FailedCheck"));
     // No signature at all.
-    let r = post(&format!(
-        "<env:Envelope xmlns:env=\"{NS_SOAP11}\"><env:Body>{}</env:Body></env:Envelope>",
-        letter.body()
-    ));
+    let r = post(
+        &f,
+        &format!(
+            "<env:Envelope xmlns:env=\"{NS_SOAP11}\"><env:Body>{}</env:Body></env:Envelope>",
+            letter.body()
+        ),
+    );
     assert_eq!(code(&r), "SEALPOST-AUTH-001");
     // A self-signed certificate, never trusted.
     let rogue = rogue_self_signed(&LeafSpec::new(
@@ -325,9 +397,12 @@ fn authentication_failures_are_refused_with_their_rows() {
         Duration::from_secs(86_400),
     ))
     .expect("rogue");
-    let rogue_signer =
-        DocumentSigner::new(&rogue.key_pkcs8_der(), vec![rogue.cert_der().to_vec()]).expect("signer");
-    let r = post(&signed(NS_SOAP11, &letter.body(), &rogue_signer, SystemTime::now()));
+    let rogue_signer = DocumentSigner::new(&rogue.key_pkcs8_der(), vec![rogue.cert_der().to_vec()])
+        .expect("signer");
+    let r = post(
+        &f,
+        &signed(NS_SOAP11, &letter.body(), &rogue_signer, SystemTime::now()),
+    );
     assert_eq!(code(&r), "SEALPOST-AUTH-002");
     assert!(text(&r.body).contains("wsse:FailedAuthentication"));
     // Expired, and replayed.
@@ -337,51 +412,84 @@ fn authentication_failures_are_refused_with_their_rows() {
         &signer(&f.pki, "sender-a"),
         SystemTime::now() - Duration::from_secs(7200),
     );
-    assert_eq!(code(&post(&old)), "SEALPOST-AUTH-003");
-    let once = signed(NS_SOAP11, &Letter::new("replay-1", CITIZEN).body(), &signer(&f.pki, "sender-a"), SystemTime::now());
-    assert_eq!(post(&once).status, 200);
-    let replayed = post(&once);
+    assert_eq!(code(&post(&f, &old)), "SEALPOST-AUTH-003");
+    let once = signed(
+        NS_SOAP11,
+        &Letter::new("replay-1", CITIZEN).body(),
+        &signer(&f.pki, "sender-a"),
+        SystemTime::now(),
+    );
+    assert_eq!(post(&f, &once).status, 200);
+    let replayed = post(&f, &once);
     assert_eq!(code(&replayed), "SEALPOST-AUTH-003");
     assert!(text(&replayed.body).contains("wsu:MessageExpired"));
 }
 
 /// A refusal after authentication carries a sealed SubmissionRejection a court can verify.
-fn rejected(r: &HttpResponse, expected_code: &str, subcode: &str) {
+fn rejected(f: &Fixture, r: &HttpResponse, expected_code: &str, subcode: &str) {
     let body = text(&r.body);
     assert_eq!(code(r), expected_code, "{body}");
     assert!(body.contains(subcode), "{body}");
     let evidence = evidence_of(&field(&body, "Evidence").expect("rejection evidence"));
     assert!(evidence.contains("Event/SubmissionRejection"), "{evidence}");
     assert!(evidence.contains(expected_code), "{evidence}");
-    let (exit, report) = court_verifies(&evidence, None);
+    let (exit, report) = court_verifies(f, &evidence, None);
     assert_eq!(exit, 0, "{report}");
 }
 
 #[test]
 fn refusals_after_authentication_come_with_a_sealed_rejection() {
+    let f = fixture();
     // Not in the sender's registered message types; and to a kind of recipient it may not reach.
     let mut letter = Letter::new("authz-1", CITIZEN);
     letter.message_type = "payment-notice";
-    rejected(&as_sender("sender-a", &letter.body()), "SEALPOST-AUTHZ-001", "sealpost:NotAuthorized");
     rejected(
-        &as_sender("sender-b", &Letter::new("authz-2", COMPANY).body()),
+        &f,
+        &as_sender(&f, "sender-a", &letter.body()),
+        "SEALPOST-AUTHZ-001",
+        "sealpost:NotAuthorized",
+    );
+    rejected(
+        &f,
+        &as_sender(&f, "sender-b", &Letter::new("authz-2", COMPANY).body()),
         "SEALPOST-AUTHZ-001",
         "sealpost:NotAuthorized",
     );
     // The declared hash is not the document's.
     let mut letter = Letter::new("hash-1", CITIZEN);
     letter.declared = Some("00".repeat(32));
-    rejected(&as_sender("sender-a", &letter.body()), "SEALPOST-REQ-001", "sealpost:InvalidRequest");
-    // Bad check digits.
-    let r = as_sender("sender-a", &Letter::new("id-1", "nrn:85073003329").body());
-    rejected(&r, "SEALPOST-REQ-001", "sealpost:InvalidRequest");
+    rejected(
+        &f,
+        &as_sender(&f, "sender-a", &letter.body()),
+        "SEALPOST-REQ-001",
+        "sealpost:InvalidRequest",
+    );
+    // Bad check digits; not an identifier at all.
+    let r = as_sender(
+        &f,
+        "sender-a",
+        &Letter::new("id-1", "nrn:85073003329").body(),
+    );
+    rejected(&f, &r, "SEALPOST-REQ-001", "sealpost:InvalidRequest");
+    let r = as_sender(&f, "sender-a", &Letter::new("id-2", "somebody").body());
+    rejected(&f, &r, "SEALPOST-REQ-001", "sealpost:InvalidRequest");
     // No mailbox, and an inactive one.
-    rejected(&as_sender("sender-a", &Letter::new("nobody-1", NOBODY).body()), "SEALPOST-REQ-002", "sealpost:RecipientUnknown");
-    rejected(&as_sender("sender-a", &Letter::new("inactive-1", INACTIVE).body()), "SEALPOST-REQ-002", "sealpost:RecipientUnknown");
+    rejected(
+        &f,
+        &as_sender(&f, "sender-a", &Letter::new("nobody-1", NOBODY).body()),
+        "SEALPOST-REQ-002",
+        "sealpost:RecipientUnknown",
+    );
+    rejected(
+        &f,
+        &as_sender(&f, "sender-a", &Letter::new("inactive-1", INACTIVE).body()),
+        "SEALPOST-REQ-002",
+        "sealpost:RecipientUnknown",
+    );
     // A document over the configured limit.
     let mut big = Letter::new("big-1", CITIZEN);
     big.document = vec![b'x'; MAX_DOCUMENT_BYTES + 1];
-    let r = as_sender("sender-a", &big.body());
+    let r = as_sender(&f, "sender-a", &big.body());
     assert_eq!((r.status, code(&r)), (413, "SEALPOST-REQ-005".into()));
 }
 
@@ -395,11 +503,19 @@ fn malformed_and_oversized_requests_are_refused_before_anything_is_read() {
         b"",
     );
     assert_eq!((r.status, code(&r)), (413, "SEALPOST-REQ-005".into()));
-    let r = post("<not-soap/>");
+    let r = post(&f, "<not-soap/>");
     assert_eq!(code(&r), "SEALPOST-REQ-001");
-    let r = post("<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><x>&e;</x>");
+    let r = post(
+        &f,
+        "<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><x>&e;</x>",
+    );
     assert_eq!(code(&r), "SEALPOST-REQ-001");
-    let wsdl = https_raw(f.server.addr, &f.pki.join("root-ca.pem"), "GET /soap?wsdl HTTP/1.1", b"");
+    let wsdl = https_raw(
+        f.server.addr,
+        &f.pki.join("root-ca.pem"),
+        "GET /soap?wsdl HTTP/1.1",
+        b"",
+    );
     assert_eq!(wsdl.status, 200);
     assert!(text(&wsdl.body).contains(&format!("https://{}/soap", f.server.addr)));
 }
@@ -407,11 +523,90 @@ fn malformed_and_oversized_requests_are_refused_before_anything_is_read() {
 #[test]
 fn metrics_count_submissions_by_outcome() {
     let f = fixture();
-    assert_eq!(as_sender("sender-a", &Letter::new("metrics-1", CITIZEN).body()).status, 200);
-    let r = https_raw(f.server.addr, &f.pki.join("root-ca.pem"), "GET /metrics HTTP/1.1", b"");
+    assert_eq!(
+        as_sender(&f, "sender-a", &Letter::new("metrics-1", CITIZEN).body()).status,
+        200
+    );
+    let r = https_raw(
+        f.server.addr,
+        &f.pki.join("root-ca.pem"),
+        "GET /metrics HTTP/1.1",
+        b"",
+    );
     let body = text(&r.body);
     assert_eq!(r.status, 200);
-    assert!(body.contains("sealpost_requests_total{operation=\"SubmitRegisteredMail\",outcome=\"accepted\"}"), "{body}");
-    assert!(body.contains("sealpost_submit_duration_seconds_count"), "{body}");
-    assert!(body.contains("sealpost_tsa_duration_seconds_count"), "{body}");
+    assert!(
+        body.contains(
+            "sealpost_requests_total{operation=\"SubmitRegisteredMail\",outcome=\"accepted\"}"
+        ),
+        "{body}"
+    );
+    assert!(
+        body.contains("sealpost_submit_duration_seconds_count"),
+        "{body}"
+    );
+    assert!(
+        body.contains("sealpost_tsa_duration_seconds_count"),
+        "{body}"
+    );
+}
+
+#[test]
+fn every_request_is_in_the_audit_log_and_the_chain_verifies() {
+    let f = fixture();
+    let letter = Letter::new("audit-1", CITIZEN);
+    let accepted = as_sender(&f, "sender-a", &letter.body());
+    assert_eq!(accepted.status, 200);
+    let message_id = field(&text(&accepted.body), "MessageId").expect("id");
+    let tampered = signed(
+        NS_SOAP11,
+        &Letter::new("audit-2", CITIZEN).body(),
+        &signer(&f.pki, "sender-a"),
+        SystemTime::now(),
+    )
+    .replace("REF-audit-2", "REF-audit-X");
+    assert_eq!(code(&post(&f, &tampered)), "SEALPOST-AUTH-001");
+    let get = format!(
+        "<sp:GetEvidence xmlns:sp=\"urn:sealpost:v1\"><sp:MessageId>{message_id}</sp:MessageId></sp:GetEvidence>"
+    );
+    assert_eq!(as_sender(&f, "sender-b", &get).status, 500);
+
+    // The store belongs to the service while it runs; the administrator stops it first.
+    let Fixture { pki, data, server } = f;
+    drop(server);
+    assert!(admin(&pki, &data, &["audit", "seal"]).contains("audit head 3 sealed"));
+    let verified = admin(&pki, &data, &["audit", "verify"]);
+    assert!(
+        verified.contains("audit log valid: 3 entries")
+            && verified.contains("1 sealed heads verified"),
+        "{verified}"
+    );
+    let export = data.join("audit.jsonl");
+    admin(
+        &pki,
+        &data,
+        &[
+            "audit",
+            "export",
+            "--from",
+            "2000-01-01T00:00:00Z",
+            "--out",
+            export.to_str().expect("path"),
+        ],
+    );
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&export)
+        .expect("export")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["outcome"], "accepted");
+    assert_eq!(lines[0]["message_id"], message_id.as_str());
+    assert_eq!(lines[1]["code"], "SEALPOST-AUTH-001");
+    // The refused request is kept as it was received, signature and all.
+    let request =
+        base64_decode(lines[1]["request_base64"].as_str().expect("request")).expect("b64");
+    assert_eq!(text(&request), tampered);
+    assert_eq!(lines[2]["code"], "SEALPOST-REQ-003");
+    assert_eq!(lines[2]["prev_hash"], lines[1]["hash"]);
 }

@@ -72,18 +72,20 @@ async fn wsdl(headers: HeaderMap) -> Response {
                 .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
         })
         .unwrap_or("127.0.0.1:8443");
-    let text = WSDL.replace("https://127.0.0.1:8443/soap", &format!("https://{host}/soap"));
-    (
-        [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
-        text,
-    )
-        .into_response()
+    let text = WSDL.replace(
+        "https://127.0.0.1:8443/soap",
+        &format!("https://{host}/soap"),
+    );
+    ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], text).into_response()
 }
 
 /// The SOAP version a request's Content-Type announces (for faults before the envelope is
 /// read).
 fn version_of(headers: &HeaderMap) -> SoapVersion {
-    match headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+    match headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
         Some(ct) if ct.trim_start().starts_with("application/soap+xml") => SoapVersion::Soap12,
         _ => SoapVersion::Soap11,
     }
@@ -164,12 +166,20 @@ fn process(
         let refusal = channel
             .service
             .refuse_unauthenticated(ctx, identity, kind, detail);
-        channel.metrics.count(ctx.operation, refusal.kind.row().code);
+        channel
+            .metrics
+            .count(ctx.operation, refusal.kind.row().code);
         fault(version, &refusal)
     };
     let request = Arc::clone(&ctx.request);
     let Ok(text) = std::str::from_utf8(&request) else {
-        let r = refuse(&ctx, announced, "unauthenticated", ErrorKind::InvalidRequest, "the request is not UTF-8");
+        let r = refuse(
+            &ctx,
+            announced,
+            "unauthenticated",
+            ErrorKind::InvalidRequest,
+            "the request is not UTF-8",
+        );
         return ("SOAP", r);
     };
     let limits = Limits {
@@ -179,7 +189,13 @@ fn process(
     let doc = match parse(text, &limits) {
         Ok(d) => d,
         Err(e) => {
-            let r = refuse(&ctx, announced, "unauthenticated", ErrorKind::InvalidRequest, &e.to_string());
+            let r = refuse(
+                &ctx,
+                announced,
+                "unauthenticated",
+                ErrorKind::InvalidRequest,
+                &e.to_string(),
+            );
             return ("SOAP", r);
         }
     };
@@ -235,7 +251,13 @@ fn process(
     let operation = match (payload.next(), payload.next()) {
         (Some(op), None) if op.tag_name().namespace() == Some(NS_SEALPOST) => op,
         _ => {
-            let r = refuse(&ctx, version, &subject, ErrorKind::InvalidRequest, "the Body must hold one Sealpost operation");
+            let r = refuse(
+                &ctx,
+                version,
+                &subject,
+                ErrorKind::InvalidRequest,
+                "the Body must hold one Sealpost operation",
+            );
             return ("SOAP", r);
         }
     };
@@ -244,31 +266,41 @@ fn process(
         "GetEvidence" => "GetEvidence",
         "GetMessageStatus" => "GetMessageStatus",
         other => {
-            let r = refuse(&ctx, version, &subject, ErrorKind::InvalidRequest, &format!("unknown operation {other}"));
+            let r = refuse(
+                &ctx,
+                version,
+                &subject,
+                ErrorKind::InvalidRequest,
+                &format!("unknown operation {other}"),
+            );
             return ("SOAP", r);
         }
     };
     ctx.operation = name;
     let result = match name {
-        "SubmitRegisteredMail" => match read_submission(operation, channel.service.limits().max_document_bytes) {
-            Ok(submission) => channel
-                .service
-                .submit(&ctx, &signer, submission)
-                .map(|accepted| {
-                    element(
-                        "SubmitRegisteredMailResponse",
-                        &format!(
-                            "<sp:MessageId>{}</sp:MessageId><sp:Evidence>{}</sp:Evidence>",
-                            escape(&accepted.message_id),
-                            base64_encode(accepted.evidence.as_bytes())
-                        ),
-                    )
-                }),
-            Err((kind, detail)) => {
-                let r = refuse(&ctx, version, &subject, kind, &detail);
-                return (name, r);
+        "SubmitRegisteredMail" => {
+            match read_submission(operation, channel.service.limits().max_document_bytes) {
+                Ok(submission) => {
+                    channel
+                        .service
+                        .submit(&ctx, &signer, submission)
+                        .map(|accepted| {
+                            element(
+                                "SubmitRegisteredMailResponse",
+                                &format!(
+                                    "<sp:MessageId>{}</sp:MessageId><sp:Evidence>{}</sp:Evidence>",
+                                    escape(&accepted.message_id),
+                                    base64_encode(accepted.evidence.as_bytes())
+                                ),
+                            )
+                        })
+                }
+                Err((kind, detail)) => {
+                    let r = refuse(&ctx, version, &subject, kind, &detail);
+                    return (name, r);
+                }
             }
-        },
+        }
         _ => {
             let message_id = match fields(operation, &["MessageId"]) {
                 Ok(v) => v.into_iter().next().unwrap_or_default(),
@@ -285,7 +317,10 @@ fn process(
                         let inner: String = list
                             .iter()
                             .map(|xml| {
-                                format!("<sp:Evidence>{}</sp:Evidence>", base64_encode(xml.as_bytes()))
+                                format!(
+                                    "<sp:Evidence>{}</sp:Evidence>",
+                                    base64_encode(xml.as_bytes())
+                                )
                             })
                             .collect();
                         element("GetEvidenceResponse", &inner)
@@ -352,7 +387,13 @@ fn read_submission(
 ) -> Result<Submission, (ErrorKind, String)> {
     let invalid = |what: String| (ErrorKind::InvalidRequest, what);
     let children: Vec<Node<'_, '_>> = node.children().filter(Node::is_element).collect();
-    let heads = ["IdempotencyKey", "Recipient", "MessageType", "Subject", "SenderReference"];
+    let heads = [
+        "IdempotencyKey",
+        "Recipient",
+        "MessageType",
+        "Subject",
+        "SenderReference",
+    ];
     if children.len() < heads.len() + 1 {
         return Err(invalid("SubmitRegisteredMail is incomplete".into()));
     }
@@ -368,16 +409,18 @@ fn read_submission(
         if !is(child, NS_SEALPOST, "Document") {
             return Err(invalid("expected Document".into()));
         }
-        let f = fields(*child, &["Id", "Name", "MediaType", "Sha256", "Content"])
-            .map_err(invalid)?;
-        let [id, name, media_type, declared, content] = <[String; 5]>::try_from(f)
-            .map_err(|_| invalid("Document".into()))?;
+        let f =
+            fields(*child, &["Id", "Name", "MediaType", "Sha256", "Content"]).map_err(invalid)?;
+        let [id, name, media_type, declared, content] =
+            <[String; 5]>::try_from(f).map_err(|_| invalid("Document".into()))?;
         // Base64 is 4/3 of the content: refuse a document too large before decoding it.
         if content.len() as u64 / 4 * 3 > max_document_bytes + 3 {
             return Err((ErrorKind::TooLarge, format!("document {id} is too large")));
         }
         if declared.len() != 64 || !declared.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(invalid(format!("document {id}: Sha256 is not 64 hex digits")));
+            return Err(invalid(format!(
+                "document {id}: Sha256 is not 64 hex digits"
+            )));
         }
         let bytes = base64_decode(&content)
             .map_err(|_| invalid(format!("document {id}: Content is not base64")))?;
@@ -392,8 +435,13 @@ fn read_submission(
             content: bytes,
         });
     }
-    let [idempotency_key, recipient, message_type, subject, sender_reference] =
-        <[String; 5]>::try_from(texts).map_err(|_| invalid("fields".into()))?;
+    let [
+        idempotency_key,
+        recipient,
+        message_type,
+        subject,
+        sender_reference,
+    ] = <[String; 5]>::try_from(texts).map_err(|_| invalid("fields".into()))?;
     Ok(Submission {
         idempotency_key,
         recipient,

@@ -175,10 +175,7 @@ impl RedbStore {
         let entries = txn.open_table(MAILBOX_ENTRIES).map_err(fail)?;
         let messages = txn.open_table(MESSAGES).map_err(fail)?;
         let mut out = Vec::new();
-        for row in entries
-            .range((recipient, "")..)
-            .map_err(fail)?
-        {
+        for row in entries.range((recipient, "")..).map_err(fail)? {
             let (key, _) = row.map_err(fail)?;
             let (r, id) = key.value();
             if r != recipient {
@@ -328,7 +325,10 @@ impl Store for RedbStore {
         let index = txn.open_table(MESSAGE_EVIDENCES).map_err(fail)?;
         let evidences = txn.open_table(EVIDENCES).map_err(fail)?;
         let mut out = Vec::new();
-        for row in index.range((message_id, 0)..=(message_id, u32::MAX)).map_err(fail)? {
+        for row in index
+            .range((message_id, 0)..=(message_id, u32::MAX))
+            .map_err(fail)?
+        {
             let (_, id) = row.map_err(fail)?;
             if let Some(e) = evidences.get(id.value()).map_err(fail)? {
                 out.push(from_json(e.value())?);
@@ -394,10 +394,7 @@ impl Store for RedbStore {
                     .insert((e.message_id.as_str(), next), e.id.as_str())
                     .map_err(fail)?;
                 sender_box
-                    .insert(
-                        (e.sender_id.as_str(), e.id.as_str()),
-                        e.message_id.as_str(),
-                    )
+                    .insert((e.sender_id.as_str(), e.id.as_str()), e.message_id.as_str())
                     .map_err(fail)?;
             }
             if let Some(record) = commit.audit {

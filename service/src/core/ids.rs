@@ -96,7 +96,12 @@ mod tests {
 
     #[test]
     fn national_and_enterprise_numbers_are_checked() {
-        for valid in ["nrn:85073003328", "nrn:00012556777", "cbe:0203201340", "cbe:0417497106"] {
+        for valid in [
+            "nrn:85073003328",
+            "nrn:00012556777",
+            "cbe:0203201340",
+            "cbe:0417497106",
+        ] {
             assert!(RecipientId::parse(valid).is_ok(), "{valid}");
         }
         assert_eq!(
@@ -104,9 +109,18 @@ mod tests {
             Ok(RecipientKind::Citizen)
         );
         for (text, err) in [
-            ("nrn:85073003329", IdError::CheckDigits("nrn:85073003329".into())),
-            ("cbe:0203201341", IdError::CheckDigits("cbe:0203201341".into())),
-            ("cbe:2203201340", IdError::CheckDigits("cbe:2203201340".into())),
+            (
+                "nrn:85073003329",
+                IdError::CheckDigits("nrn:85073003329".into()),
+            ),
+            (
+                "cbe:0203201341",
+                IdError::CheckDigits("cbe:0203201341".into()),
+            ),
+            (
+                "cbe:2203201340",
+                IdError::CheckDigits("cbe:2203201340".into()),
+            ),
             ("nrn:8507300332", IdError::Shape),
             ("nrn:8507300332x", IdError::Shape),
             ("rrn:85073003328", IdError::Shape),

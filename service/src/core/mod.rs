@@ -26,14 +26,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::digest;
 use sealpost_evidence::model::{
-    Document, Event, Evidence, Issuer, Recipient, Sender, new_evidence_id,
+    Document, Event, Evidence, Issuer, Recipient, Sender, UNIDENTIFIED_RECIPIENT, new_evidence_id,
 };
 
 pub use error::ErrorKind;
 use ids::RecipientId;
 use records::{
-    AuditRecord, Channel, DocumentMeta, EvidenceRecord, IdempotencyRecord, Mailbox,
-    MessageRecord, MessageState, SenderRegistration,
+    AuditRecord, Channel, DocumentMeta, EvidenceRecord, IdempotencyRecord, Mailbox, MessageRecord,
+    MessageState, SenderRegistration,
 };
 
 /// The time, injected.
@@ -93,8 +93,11 @@ pub trait Store: Send + Sync {
         sha256_hex: &str,
     ) -> Result<Option<SenderRegistration>, StoreError>;
     fn mailbox(&self, id: &str) -> Result<Option<Mailbox>, StoreError>;
-    fn idempotency(&self, sender_id: &str, key: &str)
-    -> Result<Option<IdempotencyRecord>, StoreError>;
+    fn idempotency(
+        &self,
+        sender_id: &str,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError>;
     fn message(&self, id: &str) -> Result<Option<MessageRecord>, StoreError>;
     fn evidence(&self, id: &str) -> Result<Option<EvidenceRecord>, StoreError>;
     fn evidences_of(&self, message_id: &str) -> Result<Vec<EvidenceRecord>, StoreError>;
@@ -485,7 +488,10 @@ impl Service {
 
         // 4. The declared digests.
         for d in &submission.documents {
-            if !d.declared_sha256.eq_ignore_ascii_case(&audit::hex(&d.sha256)) {
+            if !d
+                .declared_sha256
+                .eq_ignore_ascii_case(&audit::hex(&d.sha256))
+            {
                 return Err(refused(
                     ErrorKind::InvalidRequest,
                     format!(
@@ -510,7 +516,11 @@ impl Service {
         }
 
         // 6. The recipient's mailbox.
-        match self.store.mailbox(recipient.as_str()).map_err(unavailable)? {
+        match self
+            .store
+            .mailbox(recipient.as_str())
+            .map_err(unavailable)?
+        {
             Some(m) if m.active => {}
             Some(_) => {
                 return Err(refused(
@@ -645,17 +655,15 @@ impl Service {
             .ok_or_else(|| {
                 refused(
                     ErrorKind::ServiceUnavailable,
-                    format!("evidence {} of an idempotency key is missing", known.evidence_id),
+                    format!(
+                        "evidence {} of an idempotency key is missing",
+                        known.evidence_id
+                    ),
                 )
             })?;
         self.store
             .commit(Commit {
-                audit: Some(self.audit_record(
-                    ctx,
-                    identity,
-                    Ok(()),
-                    Some(&known.message_id),
-                )),
+                audit: Some(self.audit_record(ctx, identity, Ok(()), Some(&known.message_id))),
                 ..Commit::default()
             })
             .map_err(unavailable)?;
@@ -732,8 +740,11 @@ impl Service {
     ) -> Result<EvidenceRecord, String> {
         // The evidence repeats what was received; text it cannot carry is left out.
         let mut shown = submission.clone();
-        if RecipientId::parse(&shown.recipient).is_err() {
-            shown.recipient = "unknown".into();
+        if matches!(
+            RecipientId::parse(&shown.recipient),
+            Err(ids::IdError::Shape)
+        ) {
+            shown.recipient = UNIDENTIFIED_RECIPIENT.into();
         }
         let documents = self
             .evidence_documents(&shown)
@@ -787,7 +798,9 @@ impl Service {
             Ok(None) => {
                 // A rejected submission has evidences but no message.
                 match self.store.evidences_of(message_id) {
-                    Ok(list) if !list.is_empty() && list.iter().all(|e| e.sender_id == sender.id) => {
+                    Ok(list)
+                        if !list.is_empty() && list.iter().all(|e| e.sender_id == sender.id) =>
+                    {
                         Err(refused(
                             ErrorKind::MessageUnknown,
                             format!("message {message_id} was refused"),
@@ -870,23 +883,25 @@ impl Service {
         signer: &VerifiedSigner,
         message_id: &str,
     ) -> Result<MessageStatus, Refusal> {
-        let result = self.own_message(signer, message_id).and_then(|(sender, m)| {
-            let evidences = self
-                .store
-                .evidences_of(message_id)
-                .map_err(|e| refused(ErrorKind::ServiceUnavailable, e.to_string()))?
-                .len();
-            Ok((
-                sender,
-                MessageStatus {
-                    message_id: m.id,
-                    state: m.state,
-                    recipient: m.recipient,
-                    submitted_at: UNIX_EPOCH + std::time::Duration::from_secs(m.submitted_at),
-                    evidences,
-                },
-            ))
-        });
+        let result = self
+            .own_message(signer, message_id)
+            .and_then(|(sender, m)| {
+                let evidences = self
+                    .store
+                    .evidences_of(message_id)
+                    .map_err(|e| refused(ErrorKind::ServiceUnavailable, e.to_string()))?
+                    .len();
+                Ok((
+                    sender,
+                    MessageStatus {
+                        message_id: m.id,
+                        state: m.state,
+                        recipient: m.recipient,
+                        submitted_at: UNIX_EPOCH + std::time::Duration::from_secs(m.submitted_at),
+                        evidences,
+                    },
+                ))
+            });
         self.answer(ctx, signer, message_id, result)
     }
 }
