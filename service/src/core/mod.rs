@@ -905,3 +905,266 @@ impl Service {
         self.answer(ctx, signer, message_id, result)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// An in-memory store that can be made to fail, as a full disk or a lost database would.
+    #[derive(Default)]
+    struct MemoryStore {
+        failing: AtomicBool,
+        senders: Mutex<HashMap<String, SenderRegistration>>,
+        mailboxes: Mutex<HashMap<String, Mailbox>>,
+        commits: Mutex<Vec<Commit>>,
+    }
+
+    impl MemoryStore {
+        fn check(&self) -> Result<(), StoreError> {
+            if self.failing.load(Ordering::SeqCst) {
+                Err(StoreError("disk full".into()))
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    impl Store for MemoryStore {
+        fn sender_by_certificate(
+            &self,
+            fp: &str,
+        ) -> Result<Option<SenderRegistration>, StoreError> {
+            Ok(self.senders.lock().expect("lock").get(fp).cloned())
+        }
+        fn mailbox(&self, id: &str) -> Result<Option<Mailbox>, StoreError> {
+            self.check()?;
+            Ok(self.mailboxes.lock().expect("lock").get(id).cloned())
+        }
+        fn idempotency(
+            &self,
+            sender: &str,
+            key: &str,
+        ) -> Result<Option<IdempotencyRecord>, StoreError> {
+            self.check()?;
+            Ok(self.commits.lock().expect("lock").iter().find_map(|c| {
+                c.idempotency
+                    .as_ref()
+                    .filter(|(s, k, _)| s == sender && k == key)
+                    .map(|(_, _, r)| r.clone())
+            }))
+        }
+        fn message(&self, id: &str) -> Result<Option<MessageRecord>, StoreError> {
+            Ok(self
+                .commits
+                .lock()
+                .expect("lock")
+                .iter()
+                .find_map(|c| c.message.as_ref().filter(|m| m.id == id).cloned()))
+        }
+        fn evidence(&self, id: &str) -> Result<Option<EvidenceRecord>, StoreError> {
+            Ok(self
+                .commits
+                .lock()
+                .expect("lock")
+                .iter()
+                .flat_map(|c| c.evidences.iter())
+                .find(|e| e.id == id)
+                .cloned())
+        }
+        fn evidences_of(&self, message_id: &str) -> Result<Vec<EvidenceRecord>, StoreError> {
+            Ok(self
+                .commits
+                .lock()
+                .expect("lock")
+                .iter()
+                .flat_map(|c| c.evidences.iter())
+                .filter(|e| e.message_id == message_id)
+                .cloned()
+                .collect())
+        }
+        fn commit(&self, commit: Commit) -> Result<Committed, StoreError> {
+            self.check()?;
+            self.commits.lock().expect("lock").push(commit);
+            Ok(Committed::Done)
+        }
+    }
+
+    /// Tokens and seals that are recognisable stand-ins: the core only carries them.
+    struct FakeNotary;
+
+    impl Notary for FakeNotary {
+        fn timestamp(&self, sha256: &[u8; 32]) -> Result<Vec<u8>, String> {
+            Ok(sha256.to_vec())
+        }
+        fn seal(&self, evidence: &Evidence) -> Result<String, String> {
+            Ok(evidence.to_xml())
+        }
+        fn issuer(&self) -> Issuer {
+            Issuer {
+                name: "Sealpost (test)".into(),
+                policy_id: "urn:oid:0.4.0.2023.1.1".into(),
+            }
+        }
+    }
+
+    struct FixedClock;
+
+    impl Clock for FixedClock {
+        fn now(&self) -> SystemTime {
+            UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000)
+        }
+    }
+
+    fn setup() -> (Arc<MemoryStore>, Service, VerifiedSigner) {
+        let store = Arc::new(MemoryStore::default());
+        let signer = VerifiedSigner {
+            certificate_sha256: [1; 32],
+            subject: "CN=Agency A".into(),
+            authentication: "test".into(),
+        };
+        store.senders.lock().expect("lock").insert(
+            audit::hex(&[1; 32]),
+            SenderRegistration {
+                id: "agency-a".into(),
+                name: "Agency A".into(),
+                certificates: vec![audit::hex(&[1; 32])],
+                message_types: vec!["tax-assessment".into()],
+                recipient_kinds: vec![ids::RecipientKind::Citizen],
+                active: true,
+            },
+        );
+        store.mailboxes.lock().expect("lock").insert(
+            "nrn:85073003328".into(),
+            Mailbox {
+                id: "nrn:85073003328".into(),
+                display_name: "Jan".into(),
+                active: true,
+                created_at: 0,
+            },
+        );
+        let service = Service::new(
+            Arc::clone(&store) as Arc<dyn Store>,
+            Arc::new(FakeNotary),
+            Arc::new(FixedClock),
+            SubmissionLimits::default(),
+        );
+        (store, service, signer)
+    }
+
+    fn ctx() -> RequestContext {
+        RequestContext {
+            correlation_id: "c-1".into(),
+            channel: Channel::Soap,
+            operation: "SubmitRegisteredMail",
+            request: Arc::new(b"<signed request/>".to_vec()),
+        }
+    }
+
+    fn submission(key: &str, content: &[u8]) -> Submission {
+        let sha: [u8; 32] = digest::digest(&digest::SHA256, content)
+            .as_ref()
+            .try_into()
+            .expect("32");
+        Submission {
+            idempotency_key: key.into(),
+            recipient: "nrn:85073003328".into(),
+            message_type: "tax-assessment".into(),
+            subject: "Avis".into(),
+            sender_reference: "REF-1".into(),
+            documents: vec![SubmittedDocument {
+                id: "d1".into(),
+                name: "avis.pdf".into(),
+                media_type: "application/pdf".into(),
+                declared_sha256: audit::hex(&sha),
+                sha256: sha,
+                content: content.to_vec(),
+            }],
+        }
+    }
+
+    #[test]
+    fn an_acceptance_commits_everything_in_one_transaction() {
+        let (store, service, signer) = setup();
+        let accepted = service
+            .submit(&ctx(), &signer, submission("k1", b"letter"))
+            .expect("accepted");
+        let commits = store.commits.lock().expect("lock");
+        let [commit] = commits.as_slice() else {
+            panic!("one commit, not {}", commits.len())
+        };
+        assert!(commit.message.is_some());
+        assert_eq!(commit.documents, vec![b"letter".to_vec()]);
+        assert_eq!(commit.evidences.len(), 2);
+        assert_eq!(commit.evidences[0].xml, accepted.evidence);
+        let audit = commit.audit.as_ref().expect("audit entry");
+        assert_eq!(audit.outcome, "accepted");
+        assert_eq!(audit.request, b"<signed request/>");
+        assert_eq!(audit.identity, "agency-a (CN=Agency A)");
+    }
+
+    #[test]
+    fn when_the_audit_log_cannot_be_written_nothing_is_accepted() {
+        let (store, service, signer) = setup();
+        store.failing.store(true, Ordering::SeqCst);
+        let refusal = service
+            .submit(&ctx(), &signer, submission("k1", b"letter"))
+            .expect_err("refused");
+        assert_eq!(refusal.kind, ErrorKind::ServiceUnavailable);
+        assert!(refusal.evidence.is_none());
+        // A refusal that would have been InvalidRequest is unavailable too: it cannot be
+        // recorded.
+        let mut bad = submission("k2", b"letter");
+        bad.documents[0].declared_sha256 = "00".repeat(32);
+        let refusal = service.submit(&ctx(), &signer, bad).expect_err("refused");
+        assert_eq!(refusal.kind, ErrorKind::ServiceUnavailable);
+        assert!(store.commits.lock().expect("lock").is_empty());
+        // Reads are refused as well.
+        let refusal = service
+            .get_evidence(&ctx(), &signer, "urn:uuid:x")
+            .expect_err("refused");
+        assert_eq!(refusal.kind, ErrorKind::ServiceUnavailable);
+    }
+
+    #[test]
+    fn a_refused_request_leaves_only_its_audit_entry_and_its_rejection() {
+        let (store, service, signer) = setup();
+        let mut bad = submission("k1", b"letter");
+        bad.documents[0].declared_sha256 = "00".repeat(32);
+        let refusal = service.submit(&ctx(), &signer, bad).expect_err("refused");
+        assert_eq!(refusal.kind, ErrorKind::InvalidRequest);
+        let commits = store.commits.lock().expect("lock");
+        let [commit] = commits.as_slice() else {
+            panic!("one commit")
+        };
+        assert!(commit.message.is_none() && commit.documents.is_empty());
+        assert!(commit.idempotency.is_none());
+        assert_eq!(commit.evidences.len(), 1);
+        assert_eq!(commit.evidences[0].event, "SubmissionRejection");
+        assert_eq!(
+            refusal.evidence.as_deref(),
+            Some(commit.evidences[0].xml.as_str())
+        );
+        let audit = commit.audit.as_ref().expect("audit");
+        assert_eq!(audit.code.as_deref(), Some("SEALPOST-REQ-001"));
+        assert!(
+            audit.detail.contains("declared SHA-256"),
+            "{}",
+            audit.detail
+        );
+    }
+
+    #[test]
+    fn an_unregistered_certificate_is_refused_without_evidence() {
+        let (store, service, mut signer) = setup();
+        signer.certificate_sha256 = [2; 32];
+        let refusal = service
+            .submit(&ctx(), &signer, submission("k1", b"letter"))
+            .expect_err("refused");
+        assert_eq!(refusal.kind, ErrorKind::UntrustedSigner);
+        assert!(refusal.evidence.is_none());
+        assert_eq!(store.commits.lock().expect("lock").len(), 1);
+    }
+}
