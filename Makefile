@@ -15,16 +15,37 @@ VENV := tests/.venv
 # Seconds per fuzz target for `make fuzz`.
 FUZZ_SECONDS ?= 60
 
-.PHONY: run deps test lint unit interop bench fuzz certs clean
+.PHONY: demo run deps test lint unit interop bench fuzz certs clean
 
 ## run: build, create the development PKI if missing, serve on https://127.0.0.1:8443
 run: certs
-	$(CARGO) build --release --bin sealpost
+	$(CARGO) build --release --bin sealpost --bin sealpost-verify
+	@# The development registry and directory (idempotent): agency A (EC key) may send to
+	@# citizens and companies, agency B (RSA key) to citizens.
+	./target/release/sealpost admin sender set --id agency-a --name "Development Agency A" \
+		--cert $(DEV_PKI)/sender-a.pem --types tax-assessment,payment-notice,information >/dev/null
+	./target/release/sealpost admin sender set --id agency-b --name "Development Agency B" \
+		--cert $(DEV_PKI)/sender-b.pem --types tax-assessment,information --recipients citizen >/dev/null
+	./target/release/sealpost admin mailbox import service/dev/mailboxes.csv
 	@echo "Sealpost on https://127.0.0.1:8443 (trust anchor: $(DEV_PKI)/root-ca.pem)"
 	@# Development machines and containers often run a clock the kernel reports as
 	@# unsynchronised; the embedded TSA would then refuse to time-stamp. `make run` therefore
 	@# trusts the system clock unchecked; production keeps the default (kernel).
 	SEALPOST_TSA_CLOCK=$${SEALPOST_TSA_CLOCK:-unchecked} ./target/release/sealpost serve
+
+## demo: with `make run` going in another terminal, agency A sends one letter with zeep
+## (WS-Security), and sealpost-verify checks its proof of dispatch offline
+demo:
+	@[ -x $(VENV)/bin/python3 ] || { echo "run make deps first (the demo client is zeep)"; exit 1; }
+	@mkdir -p var/demo
+	@printf '%%PDF-1.7\n%% Sealpost demo letter\n' > var/demo/letter.pdf
+	$(VENV)/bin/python3 tests/interop/soap/zeep_client.py --url https://127.0.0.1:8443/soap \
+		--ca $(DEV_PKI)/root-ca.pem --cert $(DEV_PKI)/sender-a.pem --key $(DEV_PKI)/sender-a.key \
+		submit --recipient nrn:85073003328 --type tax-assessment --subject "Demo letter" \
+		--reference DEMO-$$(date +%s) --key-idempotency demo-$$(date +%s%N) \
+		--document var/demo/letter.pdf --out var/demo/evidence.xml
+	./target/release/sealpost-verify var/demo/evidence.xml --trust $(DEV_PKI)/root-ca.pem \
+		--document var/demo/letter.pdf
 
 ## certs: the development PKI under certs/dev (kept if present)
 certs:
