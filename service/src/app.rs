@@ -20,7 +20,7 @@ use sealpost_xmldsig::wss::{KnownCertificates, ReplayCache, WssPolicy};
 use crate::adapters::metrics::Metrics;
 use crate::adapters::notary::EmbeddedNotary;
 use crate::adapters::soap::{self, SoapChannel};
-use crate::adapters::store::RedbStore;
+use crate::adapters::store::{RedbStore, TimedStore};
 use crate::config::Config;
 use crate::core::records::AuditSeal;
 use crate::core::{Clock, Service, Store, SubmissionLimits, SystemClock};
@@ -83,8 +83,12 @@ impl App {
             metrics: Arc::clone(&metrics),
         });
         let store = Arc::new(RedbStore::open(&config.store_path()).context("opening the store")?);
+        let timed: Arc<dyn Store> = Arc::new(TimedStore {
+            inner: Arc::clone(&store),
+            metrics: Arc::clone(&metrics),
+        });
         let service = Arc::new(Service::new(
-            Arc::clone(&store) as Arc<dyn Store>,
+            timed,
             notary,
             Arc::clone(&clock),
             SubmissionLimits {

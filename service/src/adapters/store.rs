@@ -420,3 +420,49 @@ impl Store for RedbStore {
         Ok(Committed::Done)
     }
 }
+
+/// A store whose commits are timed for the metrics.
+pub struct TimedStore {
+    pub inner: std::sync::Arc<RedbStore>,
+    pub metrics: std::sync::Arc<super::metrics::Metrics>,
+}
+
+impl std::fmt::Debug for TimedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TimedStore").finish_non_exhaustive()
+    }
+}
+
+impl Store for TimedStore {
+    fn sender_by_certificate(
+        &self,
+        sha256_hex: &str,
+    ) -> Result<Option<SenderRegistration>, StoreError> {
+        self.inner.sender_by_certificate(sha256_hex)
+    }
+    fn mailbox(&self, id: &str) -> Result<Option<Mailbox>, StoreError> {
+        self.inner.mailbox(id)
+    }
+    fn idempotency(
+        &self,
+        sender_id: &str,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        self.inner.idempotency(sender_id, key)
+    }
+    fn message(&self, id: &str) -> Result<Option<MessageRecord>, StoreError> {
+        self.inner.message(id)
+    }
+    fn evidence(&self, id: &str) -> Result<Option<EvidenceRecord>, StoreError> {
+        self.inner.evidence(id)
+    }
+    fn evidences_of(&self, message_id: &str) -> Result<Vec<EvidenceRecord>, StoreError> {
+        self.inner.evidences_of(message_id)
+    }
+    fn commit(&self, commit: Commit) -> Result<Committed, StoreError> {
+        let start = std::time::Instant::now();
+        let result = self.inner.commit(commit);
+        self.metrics.store_seconds.observe(start.elapsed());
+        result
+    }
+}
