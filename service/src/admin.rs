@@ -10,7 +10,7 @@ use clap::Subcommand;
 use sealpost::adapters::store::RedbStore;
 use sealpost::app::{pem_certificates, seal_audit_head};
 use sealpost::config::Config;
-use sealpost::core::audit::{hex, verify_chain};
+use sealpost::core::audit::{hex, unhex, verify_chain};
 use sealpost::core::ids::{RecipientId, RecipientKind};
 use sealpost::core::records::{Mailbox, SenderRegistration};
 use sealpost_tsa::asn1::oid;
@@ -276,10 +276,9 @@ fn audit(config: &Config, store: &RedbStore, command: AuditCommand) -> anyhow::R
                 if index == 0 || hashes.get(index - 1) != Some(&seal.hash) {
                     bail!("the seal of entry {} names another hash", seal.seq);
                 }
-                let digest: Vec<u8> = (0..seal.hash.len())
-                    .step_by(2)
-                    .map(|i| u8::from_str_radix(seal.hash.get(i..i + 2).unwrap_or("zz"), 16))
-                    .collect::<Result<_, _>>()?;
+                let digest = unhex(&seal.hash).with_context(|| {
+                    format!("the seal of entry {}: its hash is not hex", seal.seq)
+                })?;
                 let token = base64_decode(&seal.token)?;
                 verify_token(&token, &Expected::digest(oid::SHA256, &digest), &trust)
                     .with_context(|| format!("the seal of entry {}", seal.seq))?;

@@ -22,6 +22,7 @@ use crate::adapters::notary::EmbeddedNotary;
 use crate::adapters::soap::{self, SoapChannel};
 use crate::adapters::store::{RedbStore, TimedStore};
 use crate::config::Config;
+use crate::core::audit::unhex;
 use crate::core::records::AuditSeal;
 use crate::core::{Clock, Service, Store, SubmissionLimits, SystemClock};
 
@@ -163,11 +164,7 @@ pub fn seal_audit_head(
     if seq == 0 || store.audit_seals()?.last().is_some_and(|s| s.seq == seq) {
         return Ok(None);
     }
-    let digest: Vec<u8> = (0..hash.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(hash.get(i..i + 2).unwrap_or("zz"), 16))
-        .collect::<Result<_, _>>()
-        .context("the audit head hash")?;
+    let digest = unhex(&hash).context("the audit head hash is not hex")?;
     let token = tsa.timestamp(&digest)?;
     let seal = AuditSeal {
         seq,

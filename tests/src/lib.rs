@@ -215,6 +215,16 @@ pub fn http_raw(addr: SocketAddr, head: &str, body: &[u8]) -> HttpResponse {
     stream
         .set_read_timeout(Some(Duration::from_secs(20)))
         .expect("timeout");
+    exchange(&mut stream, addr, head, body)
+}
+
+/// Writes the request (head, Host, Connection: close, body) and reads the whole answer.
+fn exchange(
+    stream: &mut (impl Read + Write),
+    addr: SocketAddr,
+    head: &str,
+    body: &[u8],
+) -> HttpResponse {
     let mut request = format!("{head}\r\nHost: {addr}\r\nConnection: close\r\n\r\n").into_bytes();
     request.extend_from_slice(body);
     // The server may answer (413) and close before reading everything: ignore write errors.
@@ -291,13 +301,12 @@ pub fn https_raw(addr: SocketAddr, root_pem: &Path, head: &str, body: &[u8]) -> 
     let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
     tcp.set_read_timeout(Some(Duration::from_secs(60)))
         .expect("timeout");
-    let mut stream = rustls::StreamOwned::new(connection, tcp);
-    let mut request = format!("{head}\r\nHost: {addr}\r\nConnection: close\r\n\r\n").into_bytes();
-    request.extend_from_slice(body);
-    let _ = stream.write_all(&request);
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    parse_response(&raw)
+    exchange(
+        &mut rustls::StreamOwned::new(connection, tcp),
+        addr,
+        head,
+        body,
+    )
 }
 
 /// POSTs a time-stamp query.

@@ -14,7 +14,7 @@ use axum::routing::{MethodRouter, get};
 use der::Decode;
 use roxmltree::Node;
 use sealpost_evidence::model::new_evidence_id;
-use sealpost_xmldsig::dsig::{base64_decode, base64_encode};
+use sealpost_xmldsig::dsig::{NS_WSU, base64_decode, base64_encode};
 use sealpost_xmldsig::trust::TrustAnchors;
 use sealpost_xmldsig::wss::{
     FailureKind, KnownCertificates, NS_SOAP11, NS_SOAP12, NS_WSSE, ReplayCache, SoapVersion,
@@ -33,8 +33,6 @@ use crate::core::{
 };
 
 pub const NS_SEALPOST: &str = "urn:sealpost:v1";
-const NS_WSU: &str =
-    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd";
 const WSDL: &str = include_str!("../../../proto/sealpost.wsdl");
 
 /// What the SOAP channel needs.
@@ -100,31 +98,17 @@ async fn handle(State(channel): State<Arc<SoapChannel>>, request: Request) -> Re
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    let context = |request: Vec<u8>| RequestContext {
-        correlation_id: correlation_id.clone(),
-        channel: Channel::Soap,
-        operation: "SOAP",
-        request: Arc::new(request),
-    };
-    let too_large = |channel: &SoapChannel, what: String| {
-        let refusal = channel.service.refuse_unauthenticated(
-            &context(Vec::new()),
-            "unauthenticated",
-            ErrorKind::TooLarge,
-            &what,
-        );
-        channel.metrics.count("SOAP", refusal.kind.row().code);
-        fault(version, &refusal)
-    };
-    if declared.is_some_and(|n| n > channel.max_request_bytes) {
-        return too_large(
-            &channel,
-            format!("the request declares {} bytes", declared.unwrap_or(0)),
-        );
-    }
-    let body = match axum::body::to_bytes(request.into_body(), channel.max_request_bytes).await {
-        Ok(b) => b,
-        Err(e) => return too_large(&channel, format!("the request body: {e}")),
+    // The body, unless it is too large to read; the answer is computed off the async threads
+    // (verification, sealing and the durable commit all block).
+    let body = if declared.is_some_and(|n| n > channel.max_request_bytes) {
+        Err(format!(
+            "the request declares {} bytes",
+            declared.unwrap_or(0)
+        ))
+    } else {
+        axum::body::to_bytes(request.into_body(), channel.max_request_bytes)
+            .await
+            .map_err(|e| format!("the request body: {e}"))
     };
     let worker = Arc::clone(&channel);
     let answer = tokio::task::spawn_blocking(move || {
@@ -132,9 +116,21 @@ async fn handle(State(channel): State<Arc<SoapChannel>>, request: Request) -> Re
             correlation_id,
             channel: Channel::Soap,
             operation: "SOAP",
-            request: Arc::new(body.to_vec()),
+            request: Arc::new(body.as_ref().map(|b| b.to_vec()).unwrap_or_default()),
         };
-        process(&worker, ctx, version)
+        match body {
+            Ok(_) => process(&worker, ctx, version),
+            Err(what) => {
+                let refusal = worker.service.refuse_unauthenticated(
+                    &ctx,
+                    "unauthenticated",
+                    ErrorKind::TooLarge,
+                    &what,
+                );
+                worker.metrics.count("SOAP", refusal.kind.row().code);
+                ("SOAP", fault(version, &refusal))
+            }
+        }
     })
     .await;
     match answer {

@@ -795,24 +795,11 @@ impl Service {
                     sender.id, m.sender_id
                 ),
             )),
-            Ok(None) => {
-                // A rejected submission has evidences but no message.
-                match self.store.evidences_of(message_id) {
-                    Ok(list)
-                        if !list.is_empty() && list.iter().all(|e| e.sender_id == sender.id) =>
-                    {
-                        Err(refused(
-                            ErrorKind::MessageUnknown,
-                            format!("message {message_id} was refused"),
-                        ))
-                    }
-                    Ok(_) => Err(refused(
-                        ErrorKind::MessageUnknown,
-                        format!("no message {message_id}"),
-                    )),
-                    Err(e) => Err(refused(ErrorKind::ServiceUnavailable, e.to_string())),
-                }
-            }
+            // A refused submission has its rejection evidence but no message.
+            Ok(None) => Err(refused(
+                ErrorKind::MessageUnknown,
+                format!("no delivered message {message_id}"),
+            )),
             Err(e) => Err(refused(ErrorKind::ServiceUnavailable, e.to_string())),
         }
     }
