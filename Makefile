@@ -58,7 +58,7 @@ deps:
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null
 	@[ -x $(VENV)/bin/python3 ] || python3 -m venv $(VENV)
-	$(VENV)/bin/python3 -m pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt -r tests/interop/wss/requirements.txt
+	$(VENV)/bin/python3 -m pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt -r tests/interop/wss/requirements.txt -r tests/interop/grpc/requirements.txt
 	cd tests/interop/wss && npm ci --no-audit --no-fund --loglevel=error
 	@command -v cargo-nextest >/dev/null || $(CARGO) install --locked cargo-nextest
 	@command -v javac >/dev/null || DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends default-jdk-headless >/dev/null

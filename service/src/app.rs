@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context;
 use axum::Router;
 use axum::routing::get;
+use der::{Decode, Encode};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use sealpost_evidence::model::Issuer;
@@ -17,6 +18,7 @@ use sealpost_xmldsig::dsig::base64_encode;
 use sealpost_xmldsig::trust::TrustAnchors;
 use sealpost_xmldsig::wss::{KnownCertificates, ReplayCache, WssPolicy};
 
+use crate::adapters::grpc::{self, GrpcChannel};
 use crate::adapters::metrics::Metrics;
 use crate::adapters::notary::EmbeddedNotary;
 use crate::adapters::soap::{self, SoapChannel};
@@ -36,6 +38,9 @@ pub struct App {
     pub tsa: Arc<TimeStampAuthority>,
     pub metrics: Arc<Metrics>,
     pub soap: Arc<SoapChannel>,
+    pub grpc: Arc<GrpcChannel>,
+    /// The subjects (DER) of the sender trust anchors, offered to TLS clients as hints.
+    pub client_ca_subjects: Vec<Vec<u8>>,
 }
 
 impl std::fmt::Debug for App {
@@ -101,13 +106,30 @@ impl App {
             Some(p) => pem_certificates(p)?,
             None => Vec::new(),
         };
-        let trust = TrustAnchors::new(pem_certificates(&config.sender_trust_anchors)?)
-            .with_intermediates(intermediates);
+        let anchors = pem_certificates(&config.sender_trust_anchors)?;
+        let client_ca_subjects = anchors
+            .iter()
+            .map(|der| {
+                x509_cert::Certificate::from_der(der)
+                    .and_then(|c| c.tbs_certificate.subject.to_der())
+                    .context("a sender trust anchor")
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let trust = TrustAnchors::new(anchors).with_intermediates(intermediates);
         let policy = WssPolicy {
             max_clock_skew: config.max_clock_skew,
             max_age: config.max_message_age,
             ..WssPolicy::default()
         };
+        let grpc = Arc::new(GrpcChannel {
+            service: Arc::clone(&service),
+            trust: trust.clone(),
+            policy,
+            replay: ReplayCache::new(REPLAY_CAPACITY),
+            clock: Arc::clone(&clock),
+            metrics: Arc::clone(&metrics),
+            max_request_bytes: config.max_request_bytes,
+        });
         let soap = Arc::new(SoapChannel {
             service: Arc::clone(&service),
             trust,
@@ -124,13 +146,16 @@ impl App {
             tsa,
             metrics,
             soap,
+            grpc,
+            client_ca_subjects,
         })
     }
 
     /// Every route of the one port.
     pub fn router(&self) -> Router {
         let metrics = Arc::clone(&self.metrics);
-        Router::new()
+        tonic::service::Routes::new(grpc::endpoint(Arc::clone(&self.grpc)))
+            .into_axum_router()
             .route(
                 "/tsa",
                 sealpost_tsa::server::endpoint(Arc::clone(&self.tsa)),

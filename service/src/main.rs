@@ -108,7 +108,11 @@ fn serve(config: Config) -> anyhow::Result<()> {
         LogFormat::Text => logs.init(),
     }
     let app = App::build(&config)?;
-    let tls = tls::server_config(&config.tls_cert, &config.tls_key)?;
+    let tls = tls::server_config(
+        &config.tls_cert,
+        &config.tls_key,
+        app.client_ca_subjects.clone(),
+    )?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

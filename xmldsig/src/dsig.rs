@@ -535,6 +535,13 @@ fn parse_reference(node: Node<'_, '_>, policy: AlgorithmPolicy) -> Result<Refere
     })
 }
 
+/// How an ECDSA signature value is encoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum EcdsaEncoding {
+    Fixed,
+    Asn1,
+}
+
 /// A public key taken from an X.509 certificate.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PublicKey {
@@ -573,12 +580,45 @@ impl PublicKey {
         })
     }
 
+    /// The algorithm a signature by this key is checked with when nothing names one: RSA
+    /// with SHA-256, ECDSA with its curve's hash.
+    pub fn implied_algorithm(&self) -> SignatureAlgorithm {
+        match self.kind {
+            KeyKind::Rsa => SignatureAlgorithm::RsaSha256,
+            KeyKind::P256 => SignatureAlgorithm::EcdsaSha256,
+            KeyKind::P384 => SignatureAlgorithm::EcdsaSha384,
+        }
+    }
+
+    /// Verifies an XML-DSig signature value (ECDSA as r || s, fixed width).
     pub fn verify(
         &self,
         method: SignatureAlgorithm,
         message: &[u8],
         sig: &[u8],
     ) -> Result<(), DsigError> {
+        self.verify_encoded(method, message, sig, EcdsaEncoding::Fixed)
+    }
+
+    /// Verifies a signature as most libraries outside XML produce it: ECDSA as an ASN.1 DER
+    /// `Ecdsa-Sig-Value` (RFC 3279), RSA as PKCS#1 v1.5.
+    pub fn verify_asn1(
+        &self,
+        method: SignatureAlgorithm,
+        message: &[u8],
+        sig: &[u8],
+    ) -> Result<(), DsigError> {
+        self.verify_encoded(method, message, sig, EcdsaEncoding::Asn1)
+    }
+
+    fn verify_encoded(
+        &self,
+        method: SignatureAlgorithm,
+        message: &[u8],
+        sig: &[u8],
+        encoding: EcdsaEncoding,
+    ) -> Result<(), DsigError> {
+        use EcdsaEncoding::{Asn1, Fixed};
         use SignatureAlgorithm as S;
         let alg: &'static dyn signature::VerificationAlgorithm = match (self.kind, method) {
             (KeyKind::Rsa, S::RsaSha1) => &signature::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
@@ -586,8 +626,18 @@ impl PublicKey {
             (KeyKind::Rsa, S::RsaSha384) => &signature::RSA_PKCS1_2048_8192_SHA384,
             (KeyKind::Rsa, S::RsaSha512) => &signature::RSA_PKCS1_2048_8192_SHA512,
             // XML-DSig ECDSA values are r || s, fixed width (RFC 4050, XML-DSig 1.1).
-            (KeyKind::P256, S::EcdsaSha256) => &signature::ECDSA_P256_SHA256_FIXED,
-            (KeyKind::P384, S::EcdsaSha384) => &signature::ECDSA_P384_SHA384_FIXED,
+            (KeyKind::P256, S::EcdsaSha256) if encoding == Fixed => {
+                &signature::ECDSA_P256_SHA256_FIXED
+            }
+            (KeyKind::P384, S::EcdsaSha384) if encoding == Fixed => {
+                &signature::ECDSA_P384_SHA384_FIXED
+            }
+            (KeyKind::P256, S::EcdsaSha256) if encoding == Asn1 => {
+                &signature::ECDSA_P256_SHA256_ASN1
+            }
+            (KeyKind::P384, S::EcdsaSha384) if encoding == Asn1 => {
+                &signature::ECDSA_P384_SHA384_ASN1
+            }
             (kind, method) => {
                 return Err(DsigError::Algorithm(format!(
                     "{method:?} with a {kind:?} key"

@@ -10,6 +10,13 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+/// The certificates the client presented in the TLS handshake (DER, its own first), proven
+/// only in that the client holds the first one's key: trusting them is up to the channel.
+/// Every request of a connection carries them as an extension; without one, none was
+/// presented.
+#[derive(Clone, Debug)]
+pub struct PeerCertificates(pub Arc<Vec<Vec<u8>>>);
+
 /// How long a client may take to complete the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -36,7 +43,7 @@ pub async fn serve_tls(
             () = &mut shutdown => break,
         };
         let acceptor = acceptor.clone();
-        let service = TowerToHyperService::new(router.clone());
+        let router = router.clone();
         tokio::spawn(async move {
             let tls_stream =
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
@@ -50,6 +57,18 @@ pub async fn serve_tls(
                         return;
                     }
                 };
+            let presented = tls_stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .filter(|certs| !certs.is_empty())
+                .map(|certs| {
+                    PeerCertificates(Arc::new(certs.iter().map(|c| c.to_vec()).collect()))
+                });
+            let service = TowerToHyperService::new(match presented {
+                Some(peer) => router.layer(axum::Extension(peer)),
+                None => router,
+            });
             if let Err(e) = auto::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(tls_stream), service)
                 .await

@@ -162,7 +162,10 @@ pub struct Accepted {
 pub struct Refusal {
     pub kind: ErrorKind,
     pub correlation_id: String,
+    /// The sealed SubmissionRejection.
     pub evidence: Option<String>,
+    /// The message id the rejection is filed under (GetEvidence serves it again).
+    pub message_id: Option<String>,
 }
 
 /// The state of a message, for its sender.
@@ -323,6 +326,7 @@ impl Service {
         kind: ErrorKind,
     ) -> Refusal {
         let evidence = evidences.first().map(|e| e.xml.clone());
+        let message_id = evidences.first().map(|e| e.message_id.clone());
         match self.store.commit(Commit {
             audit: Some(audit),
             evidences,
@@ -332,6 +336,7 @@ impl Service {
                 kind,
                 correlation_id: ctx.correlation_id.clone(),
                 evidence,
+                message_id,
             },
             Err(e) => {
                 tracing::error!(correlation_id = %ctx.correlation_id, error = %e, "the audit entry of a refusal cannot be written");
@@ -339,6 +344,7 @@ impl Service {
                     kind: ErrorKind::ServiceUnavailable,
                     correlation_id: ctx.correlation_id.clone(),
                     evidence: None,
+                    message_id: None,
                 }
             }
         }
@@ -829,6 +835,7 @@ impl Service {
                         kind: ErrorKind::ServiceUnavailable,
                         correlation_id: ctx.correlation_id.clone(),
                         evidence: None,
+                        message_id: None,
                     })
                 }
             },
