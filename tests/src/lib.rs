@@ -110,6 +110,26 @@ pub fn dev_pki(name: &str) -> PathBuf {
     dir
 }
 
+/// `sealpost` with the settings of a development PKI in `pki` and a store in `data`: the
+/// TLS, TSA and seal credentials, the dev root as sender trust anchor, any free port.
+pub fn sealpost_command(pki: &Path, data: &Path) -> Command {
+    let p = |f: &str| pki.join(f);
+    let mut cmd = Command::new(binary("sealpost"));
+    cmd.env("SEALPOST_LISTEN", "127.0.0.1:0")
+        .env("SEALPOST_DATA_DIR", data)
+        .env("SEALPOST_TLS_CERT", p("tls-chain.pem"))
+        .env("SEALPOST_TLS_KEY", p("tls.key"))
+        .env("SEALPOST_TSA_CERT", p("tsa.pem"))
+        .env("SEALPOST_TSA_KEY", p("tsa.key"))
+        .env("SEALPOST_TSA_CHAIN", p("issuing-ca.pem"))
+        .env("SEALPOST_TSA_CLOCK", "unchecked")
+        .env("SEALPOST_SEAL_CERT", p("seal-chain.pem"))
+        .env("SEALPOST_SEAL_KEY", p("seal.key"))
+        .env("SEALPOST_SENDERS_TRUST_ANCHORS", p("root-ca.pem"))
+        .env("SEALPOST_SENDERS_INTERMEDIATES", p("issuing-ca.pem"));
+    cmd
+}
+
 /// A running server process, stopped when dropped.
 #[derive(Debug)]
 pub struct Server {
@@ -153,6 +173,11 @@ impl Server {
             }
         };
         Server { child, addr }
+    }
+
+    /// The process id (to read its memory use, say).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Whether the process is still running.

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use rustls_pki_types::PrivateKeyDer;
 use rustls_pki_types::pem::PemObject;
 use sealpost_interop::{
-    HttpResponse, Server, binary, dev_pki, https_raw, python, require_tool, run, text,
+    HttpResponse, Server, binary, dev_pki, https_raw, python, require_tool, run, sealpost_command, text,
     workspace_root,
 };
 use sealpost_pki::{KeyAlgorithm, LeafSpec, Profile, rogue_self_signed};
@@ -32,31 +32,20 @@ struct Fixture {
     server: Server,
 }
 
-fn env(cmd: &mut Command, pki: &Path, data: &Path) {
-    let p = |f: &str| pki.join(f);
-    cmd.env("SEALPOST_LISTEN", "127.0.0.1:0")
-        .env("SEALPOST_DATA_DIR", data)
-        .env("SEALPOST_TLS_CERT", p("tls-chain.pem"))
-        .env("SEALPOST_TLS_KEY", p("tls.key"))
-        .env("SEALPOST_TSA_CERT", p("tsa.pem"))
-        .env("SEALPOST_TSA_KEY", p("tsa.key"))
-        .env("SEALPOST_TSA_CHAIN", p("issuing-ca.pem"))
-        .env("SEALPOST_TSA_CLOCK", "unchecked")
-        .env("SEALPOST_SEAL_CERT", p("seal-chain.pem"))
-        .env("SEALPOST_SEAL_KEY", p("seal.key"))
-        .env("SEALPOST_SENDERS_TRUST_ANCHORS", p("root-ca.pem"))
-        .env("SEALPOST_SENDERS_INTERMEDIATES", p("issuing-ca.pem"))
-        .env(
-            "SEALPOST_LIMITS_MAX_DOCUMENT_BYTES",
-            MAX_DOCUMENT_BYTES.to_string(),
-        )
-        .env("SEALPOST_AUDIT_SEAL_INTERVAL_S", "1");
+/// `sealpost` with the fixture's settings.
+fn sealpost(pki: &Path, data: &Path) -> Command {
+    let mut cmd = sealpost_command(pki, data);
+    cmd.env(
+        "SEALPOST_LIMITS_MAX_DOCUMENT_BYTES",
+        MAX_DOCUMENT_BYTES.to_string(),
+    )
+    .env("SEALPOST_AUDIT_SEAL_INTERVAL_S", "1");
+    cmd
 }
 
 fn admin(pki: &Path, data: &Path, args: &[&str]) -> String {
-    let mut cmd = Command::new(binary("sealpost"));
+    let mut cmd = sealpost(pki, data);
     cmd.arg("admin").args(args);
-    env(&mut cmd, pki, data);
     let out = run(&mut cmd);
     assert!(
         out.status.success(),
@@ -119,9 +108,8 @@ fn fixture() -> Fixture {
             &data,
             &["mailbox", "import", directory.to_str().expect("path")],
         );
-        let mut cmd = Command::new(binary("sealpost"));
+        let mut cmd = sealpost(&pki, &data);
         cmd.arg("serve");
-        env(&mut cmd, &pki, &data);
         Fixture {
             server: Server::start(cmd),
             pki,

@@ -1,0 +1,444 @@
+//! `make bench` for the service: a load generator (this process) submits WS-Security signed
+//! SOAP letters to a `sealpost serve` process over loopback HTTPS, on several keep-alive
+//! connections, and reports durable submissions per second (every 200 answer was committed
+//! to the store before it was sent) with p50/p99 latency. Next to it, in the same run, the
+//! per-submission floor: one ECDSA P-256 verification, the SHA-256 of the document and three
+//! ECDSA P-256 signatures, measured alone on one thread.
+//!
+//! Goals (issue #5): 50% or more of the floor's rate, p99 under 50 ms at 70% of the maximum
+//! rate, memory flat across 100,000 submissions; figures for 100 KiB, 1 MiB and 10 MiB
+//! documents.
+//!
+//! The throughput runs send envelopes signed before the clock starts, so the generator
+//! spends its time on TLS and HTTP only. The memory run signs while it sends.
+//!
+//! Settings (environment; not SEALPOST_*, which the server would refuse as unknown):
+//! BENCH_MEMORY_SUBMISSIONS (default 100000; 0 skips the
+//! memory run), BENCH_CONNECTIONS (default 8).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use aws_lc_rs::digest;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_ASN1, ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair,
+    UnparsedPublicKey,
+};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use sealpost_interop::{Server, dev_pki, run, sealpost_command, text};
+use sealpost_xmldsig::document::DocumentSigner;
+use sealpost_xmldsig::dsig::base64_encode;
+use sealpost_xmldsig::wss_sign::sign_envelope;
+
+const RECIPIENT: &str = "nrn:85073003328";
+const KIB: usize = 1024;
+
+fn main() {
+    let connections: usize = setting("BENCH_CONNECTIONS", 8);
+    let memory_submissions: usize = setting("BENCH_MEMORY_SUBMISSIONS", 100_000);
+    let pki = dev_pki("bench-submission");
+    let data = pki.with_file_name("var");
+    let admin = |args: &[&str]| {
+        let out = run(sealpost_command(&pki, &data).arg("admin").args(args));
+        assert!(out.status.success(), "admin {args:?}: {}", text(&out.stderr));
+    };
+    let cert = pki.join("sender-a.pem");
+    admin(&[
+        "sender",
+        "set",
+        "--id",
+        "agency-a",
+        "--name",
+        "Agency A",
+        "--cert",
+        cert.to_str().expect("path"),
+        "--types",
+        "tax-assessment",
+    ]);
+    let directory = data.join("mailboxes.csv");
+    std::fs::write(&directory, format!("{RECIPIENT},Jan Peeters\n")).expect("csv");
+    admin(&["mailbox", "import", directory.to_str().expect("path")]);
+    let mut serve = sealpost_command(&pki, &data);
+    serve
+        .arg("serve")
+        .env("SEALPOST_LIMITS_MAX_DOCUMENT_BYTES", (11 * KIB * KIB).to_string())
+        .env("SEALPOST_LIMITS_MAX_REQUEST_BYTES", (16 * KIB * KIB).to_string());
+    let server = Server::start(serve);
+    let client = Client::new(server.addr, &pki.join("root-ca.pem"));
+    let signer = sender_signer(&pki);
+    let letters = Letters::default();
+
+    println!(
+        "service bench: {connections} connections over loopback HTTPS, {} cores",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    for (size, pool) in [(100 * KIB, 3000), (KIB * KIB, 400), (10 * KIB * KIB, 40)] {
+        let floor = floor_rate(size);
+        let envelopes = letters.presign(&signer, size, pool);
+        let max = closed_loop(&client, envelopes, connections);
+        let at = 0.7 * max.rate;
+        let envelopes = letters.presign(&signer, size, ((at * 5.0) as usize).clamp(20, pool));
+        let paced = open_loop(&client, envelopes, connections, at);
+        println!(
+            "{:>8} document: floor {:.0}/s; maximum {:.0} durable submissions/s = {:.2}x floor (goal 0.50), p50 {:.1} ms, p99 {:.1} ms; at 70% ({:.0}/s): p50 {:.1} ms, p99 {:.1} ms (goal p99 < 50 ms){}",
+            human(size),
+            floor,
+            max.rate,
+            max.rate / floor,
+            max.p50_ms,
+            max.p99_ms,
+            at,
+            paced.p50_ms,
+            paced.p99_ms,
+            failures(max.failed + paced.failed)
+        );
+    }
+    if memory_submissions > 0 {
+        memory_run(&server, &client, &signer, &letters, memory_submissions, connections);
+    }
+}
+
+fn setting(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn human(bytes: usize) -> String {
+    if bytes >= KIB * KIB {
+        format!("{} MiB", bytes / KIB / KIB)
+    } else {
+        format!("{} KiB", bytes / KIB)
+    }
+}
+
+fn failures(n: usize) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(" [{n} requests FAILED]")
+    }
+}
+
+fn sender_signer(pki: &Path) -> DocumentSigner {
+    let PrivateKeyDer::Pkcs8(key) =
+        PrivateKeyDer::from_pem_file(pki.join("sender-a.key")).expect("key")
+    else {
+        panic!("the sender key is not PKCS#8")
+    };
+    let cert = CertificateDer::from_pem_file(pki.join("sender-a.pem")).expect("certificate");
+    DocumentSigner::new(key.secret_pkcs8_der(), vec![cert.to_vec()]).expect("signer")
+}
+
+/// The floor's rate, one thread: verify one signature, hash the document, make three
+/// signatures.
+fn floor_rate(document_bytes: usize) -> f64 {
+    let rng = SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).expect("key");
+    let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref())
+        .expect("key");
+    let message = [7u8; 64];
+    let signature = key.sign(&rng, &message).expect("sign");
+    let public = UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, key.public_key().as_ref().to_vec());
+    let document = vec![0x5au8; document_bytes];
+    let once = || {
+        public.verify(&message, signature.as_ref()).expect("verify");
+        let d = digest::digest(&digest::SHA256, &document);
+        for _ in 0..3 {
+            std::hint::black_box(key.sign(&rng, d.as_ref()).expect("sign"));
+        }
+    };
+    let warm = Instant::now();
+    while warm.elapsed() < Duration::from_millis(300) {
+        once();
+    }
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < Duration::from_secs(2) {
+        once();
+        n += 1;
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Unique letters: each has its own idempotency key and document.
+#[derive(Default)]
+struct Letters {
+    next: AtomicUsize,
+}
+
+impl Letters {
+    fn envelope(&self, signer: &DocumentSigner, document_bytes: usize) -> Vec<u8> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut document = format!("%PDF-1.7 bench letter {n}\n").into_bytes();
+        document.resize(document_bytes, b'x');
+        let sha256: String = digest::digest(&digest::SHA256, &document)
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let body = format!(
+            "<sp:SubmitRegisteredMail xmlns:sp=\"urn:sealpost:v1\"><sp:IdempotencyKey>bench-{n}</sp:IdempotencyKey><sp:Recipient>{RECIPIENT}</sp:Recipient><sp:MessageType>tax-assessment</sp:MessageType><sp:Subject>Avis d'imposition</sp:Subject><sp:SenderReference>BENCH-{n}</sp:SenderReference><sp:Document><sp:Id>d1</sp:Id><sp:Name>avis.pdf</sp:Name><sp:MediaType>application/pdf</sp:MediaType><sp:Sha256>{sha256}</sp:Sha256><sp:Content>{}</sp:Content></sp:Document></sp:SubmitRegisteredMail>",
+            base64_encode(&document)
+        );
+        let envelope = format!(
+            "<env:Envelope xmlns:env=\"http://schemas.xmlsoap.org/soap/envelope/\"><env:Header/><env:Body>{body}</env:Body></env:Envelope>"
+        );
+        sign_envelope(&envelope, signer, SystemTime::now(), Duration::from_secs(300))
+            .expect("sign")
+            .into_bytes()
+    }
+
+    fn presign(&self, signer: &DocumentSigner, document_bytes: usize, count: usize) -> Vec<Vec<u8>> {
+        (0..count).map(|_| self.envelope(signer, document_bytes)).collect()
+    }
+}
+
+/// A TLS client for the server under test.
+struct Client {
+    addr: SocketAddr,
+    config: Arc<rustls::ClientConfig>,
+}
+
+type Connection = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
+
+impl Client {
+    fn new(addr: SocketAddr, root: &Path) -> Client {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_file_iter(root).expect("root") {
+            roots.add(cert.expect("root")).expect("root");
+        }
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("protocols")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        Client {
+            addr,
+            config: Arc::new(config),
+        }
+    }
+
+    fn connect(&self) -> Connection {
+        let tcp = TcpStream::connect(self.addr).expect("connect");
+        tcp.set_nodelay(true).expect("nodelay");
+        let name = ServerName::IpAddress(self.addr.ip().into());
+        let tls = rustls::ClientConnection::new(Arc::clone(&self.config), name).expect("TLS");
+        rustls::StreamOwned::new(tls, tcp)
+    }
+
+    /// Posts one envelope on a keep-alive connection; the HTTP status.
+    fn submit(&self, conn: &mut BufReader<Connection>, envelope: &[u8]) -> u16 {
+        let head = format!(
+            "POST /soap HTTP/1.1\r\nHost: {}\r\nContent-Type: text/xml; charset=utf-8\r\nSOAPAction: \"\"\r\nContent-Length: {}\r\n\r\n",
+            self.addr,
+            envelope.len()
+        );
+        let stream = conn.get_mut();
+        stream.write_all(head.as_bytes()).expect("write");
+        stream.write_all(envelope).expect("write");
+        stream.flush().expect("flush");
+        let mut line = String::new();
+        conn.read_line(&mut line).expect("status line");
+        let status = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("status");
+        let mut length = 0usize;
+        loop {
+            line.clear();
+            conn.read_line(&mut line).expect("header");
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().expect("length");
+            }
+        }
+        let mut body = vec![0u8; length];
+        conn.read_exact(&mut body).expect("body");
+        status
+    }
+}
+
+struct Outcome {
+    rate: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    failed: usize,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i].as_secs_f64() * 1e3
+}
+
+fn outcome(latencies: Vec<Duration>, failed: usize, elapsed: Duration) -> Outcome {
+    let mut latencies = latencies;
+    latencies.sort();
+    Outcome {
+        rate: (latencies.len() - failed.min(latencies.len())) as f64 / elapsed.as_secs_f64(),
+        p50_ms: percentile(&latencies, 0.50),
+        p99_ms: percentile(&latencies, 0.99),
+        failed,
+    }
+}
+
+/// Every connection sends as fast as it is answered, until the envelopes run out.
+fn closed_loop(client: &Client, envelopes: Vec<Vec<u8>>, connections: usize) -> Outcome {
+    let queue = Mutex::new(envelopes.into_iter());
+    let results = Mutex::new((Vec::new(), 0usize));
+    let mut conns: Vec<_> = (0..connections)
+        .map(|_| BufReader::new(client.connect()))
+        .collect();
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for conn in &mut conns {
+            let (queue, results) = (&queue, &results);
+            s.spawn(move || {
+                let mut mine = Vec::new();
+                let mut failed = 0;
+                loop {
+                    let Some(envelope) = queue.lock().expect("queue").next() else {
+                        break;
+                    };
+                    let sent = Instant::now();
+                    if client.submit(conn, &envelope) != 200 {
+                        failed += 1;
+                    }
+                    mine.push(sent.elapsed());
+                }
+                let mut r = results.lock().expect("results");
+                r.0.extend(mine);
+                r.1 += failed;
+            });
+        }
+    });
+    let elapsed = start.elapsed();
+    let (latencies, failed) = results.into_inner().expect("results");
+    outcome(latencies, failed, elapsed)
+}
+
+/// Submissions at a fixed `rate`, spread over the connections; latency counts from when each
+/// request was due, so a stalled server cannot hide its delay.
+fn open_loop(client: &Client, envelopes: Vec<Vec<u8>>, connections: usize, rate: f64) -> Outcome {
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let next = AtomicUsize::new(0);
+    let total = envelopes.len();
+    let results = Mutex::new((Vec::new(), 0usize));
+    let mut conns: Vec<_> = (0..connections)
+        .map(|_| BufReader::new(client.connect()))
+        .collect();
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for conn in &mut conns {
+            let (next, results, envelopes) = (&next, &results, &envelopes);
+            s.spawn(move || {
+                let mut mine = Vec::new();
+                let mut failed = 0;
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= total {
+                        break;
+                    }
+                    let due = start + interval * i as u32;
+                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                    if client.submit(conn, &envelopes[i]) != 200 {
+                        failed += 1;
+                    }
+                    mine.push(due.elapsed());
+                }
+                let mut r = results.lock().expect("results");
+                r.0.extend(mine);
+                r.1 += failed;
+            });
+        }
+    });
+    let elapsed = start.elapsed();
+    let (latencies, failed) = results.into_inner().expect("results");
+    outcome(latencies, failed, elapsed)
+}
+
+/// The server's resident memory, KiB.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// `total` submissions of 100 KiB letters, signed while sent; the server's memory every tenth.
+fn memory_run(
+    server: &Server,
+    client: &Client,
+    signer: &DocumentSigner,
+    letters: &Letters,
+    total: usize,
+    connections: usize,
+) {
+    let sent = AtomicUsize::new(0);
+    let failed = AtomicUsize::new(0);
+    let step = (total / 10).max(1);
+    let samples = Mutex::new(vec![(0usize, rss_kib(server.pid()))]);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..connections {
+            s.spawn(|| {
+                let mut conn = BufReader::new(client.connect());
+                loop {
+                    let envelope = letters.envelope(signer, 100 * KIB);
+                    let n = sent.fetch_add(1, Ordering::Relaxed);
+                    if n >= total {
+                        break;
+                    }
+                    if client.submit(&mut conn, &envelope) != 200 {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if (n + 1) % step == 0 {
+                        samples
+                            .lock()
+                            .expect("samples")
+                            .push((n + 1, rss_kib(server.pid())));
+                    }
+                }
+            });
+        }
+    });
+    let samples = samples.into_inner().expect("samples");
+    let line: Vec<String> = samples
+        .iter()
+        .map(|(n, kib)| format!("{n}: {:.0} MiB", *kib as f64 / 1024.0))
+        .collect();
+    let after_first = samples.get(1).map_or(0, |s| s.1);
+    let last = samples.last().map_or(0, |s| s.1);
+    println!(
+        "memory across {total} submissions of 100 KiB ({:.0} s, {:.0}/s): server RSS {}; last/first-tenth {:.2}x{}",
+        start.elapsed().as_secs_f64(),
+        total as f64 / start.elapsed().as_secs_f64(),
+        line.join(", "),
+        last as f64 / after_first.max(1) as f64,
+        failures(failed.into_inner())
+    );
+}
