@@ -13,8 +13,8 @@
 //! spends its time on TLS and HTTP only. The memory run signs while it sends.
 //!
 //! Settings (environment; not SEALPOST_*, which the server would refuse as unknown):
-//! BENCH_MEMORY_SUBMISSIONS (default 100000; 0 skips the
-//! memory run), BENCH_CONNECTIONS (default 8).
+//! BENCH_MEMORY_SUBMISSIONS (default 100000; 0 skips the memory run), BENCH_CONNECTIONS
+//! (default 8), BENCH_SIZES_KIB (default 100,1024,10240).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -46,7 +46,11 @@ fn main() {
     let data = pki.with_file_name("var");
     let admin = |args: &[&str]| {
         let out = run(sealpost_command(&pki, &data).arg("admin").args(args));
-        assert!(out.status.success(), "admin {args:?}: {}", text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "admin {args:?}: {}",
+            text(&out.stderr)
+        );
     };
     let cert = pki.join("sender-a.pem");
     admin(&[
@@ -67,8 +71,14 @@ fn main() {
     let mut serve = sealpost_command(&pki, &data);
     serve
         .arg("serve")
-        .env("SEALPOST_LIMITS_MAX_DOCUMENT_BYTES", (11 * KIB * KIB).to_string())
-        .env("SEALPOST_LIMITS_MAX_REQUEST_BYTES", (16 * KIB * KIB).to_string());
+        .env(
+            "SEALPOST_LIMITS_MAX_DOCUMENT_BYTES",
+            (11 * KIB * KIB).to_string(),
+        )
+        .env(
+            "SEALPOST_LIMITS_MAX_REQUEST_BYTES",
+            (16 * KIB * KIB).to_string(),
+        );
     let server = Server::start(serve);
     let client = Client::new(server.addr, &pki.join("root-ca.pem"));
     let signer = sender_signer(&pki);
@@ -78,15 +88,27 @@ fn main() {
         "service bench: {connections} connections over loopback HTTPS, {} cores",
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
-    for (size, pool) in [(100 * KIB, 3000), (KIB * KIB, 400), (10 * KIB * KIB, 40)] {
+    let sizes: Vec<usize> = std::env::var("BENCH_SIZES_KIB")
+        .unwrap_or_else(|_| "100,1024,10240".into())
+        .split(',')
+        .filter_map(|v| v.trim().parse::<usize>().ok())
+        .collect();
+    for size in sizes.into_iter().map(|kib| kib * KIB) {
+        // About 400 MiB of envelopes, between 40 and 3000 of them.
+        let pool = (400 * KIB * KIB / size).clamp(40, 3000);
         let floor = floor_rate(size);
         let envelopes = letters.presign(&signer, size, pool);
+        let before = client.server_times();
         let max = closed_loop(&client, envelopes, connections);
         let at = 0.7 * max.rate;
         let envelopes = letters.presign(&signer, size, ((at * 5.0) as usize).clamp(20, pool));
         let paced = open_loop(&client, envelopes, connections, at);
+        let after = client.server_times();
+        // Mean milliseconds over this size's submissions.
+        let mean = |i: usize| (after[i].0 - before[i].0) / (after[i].1 - before[i].1) * 1e3;
+        let (submit_ms, commit_ms) = (mean(0), mean(1));
         println!(
-            "{:>8} document: floor {:.0}/s; maximum {:.0} durable submissions/s = {:.2}x floor (goal 0.50), p50 {:.1} ms, p99 {:.1} ms; at 70% ({:.0}/s): p50 {:.1} ms, p99 {:.1} ms (goal p99 < 50 ms){}",
+            "{:>8} document: floor {:.0}/s; maximum {:.0} durable submissions/s = {:.2}x floor (goal 0.50), p50 {:.1} ms, p99 {:.1} ms; at 70% ({:.0}/s): p50 {:.1} ms, p99 {:.1} ms (goal p99 < 50 ms); server mean per submission {:.2} ms, of which store commit {:.2} ms{}",
             human(size),
             floor,
             max.rate,
@@ -96,11 +118,24 @@ fn main() {
             at,
             paced.p50_ms,
             paced.p99_ms,
+            submit_ms,
+            commit_ms,
             failures(max.failed + paced.failed)
         );
     }
     if memory_submissions > 0 {
-        memory_run(&server, &client, &signer, &letters, memory_submissions, connections);
+        memory_run(
+            &server,
+            &client,
+            &signer,
+            &letters,
+            memory_submissions,
+            connections,
+        );
+    }
+    drop(server);
+    if let Some(scratch) = pki.parent() {
+        let _ = std::fs::remove_dir_all(scratch);
     }
 }
 
@@ -142,11 +177,12 @@ fn sender_signer(pki: &Path) -> DocumentSigner {
 fn floor_rate(document_bytes: usize) -> f64 {
     let rng = SystemRandom::new();
     let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).expect("key");
-    let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref())
-        .expect("key");
+    let key =
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref()).expect("key");
     let message = [7u8; 64];
     let signature = key.sign(&rng, &message).expect("sign");
-    let public = UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, key.public_key().as_ref().to_vec());
+    let public =
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, key.public_key().as_ref().to_vec());
     let document = vec![0x5au8; document_bytes];
     let once = || {
         public.verify(&message, signature.as_ref()).expect("verify");
@@ -191,13 +227,25 @@ impl Letters {
         let envelope = format!(
             "<env:Envelope xmlns:env=\"http://schemas.xmlsoap.org/soap/envelope/\"><env:Header/><env:Body>{body}</env:Body></env:Envelope>"
         );
-        sign_envelope(&envelope, signer, SystemTime::now(), Duration::from_secs(300))
-            .expect("sign")
-            .into_bytes()
+        sign_envelope(
+            &envelope,
+            signer,
+            SystemTime::now(),
+            Duration::from_secs(300),
+        )
+        .expect("sign")
+        .into_bytes()
     }
 
-    fn presign(&self, signer: &DocumentSigner, document_bytes: usize, count: usize) -> Vec<Vec<u8>> {
-        (0..count).map(|_| self.envelope(signer, document_bytes)).collect()
+    fn presign(
+        &self,
+        signer: &DocumentSigner,
+        document_bytes: usize,
+        count: usize,
+    ) -> Vec<Vec<u8>> {
+        (0..count)
+            .map(|_| self.envelope(signer, document_bytes))
+            .collect()
     }
 }
 
@@ -243,9 +291,43 @@ impl Client {
             self.addr,
             envelope.len()
         );
+        self.exchange(conn, head.as_bytes(), envelope).0
+    }
+
+    /// The server's cumulative (sum, count) of submission time and of store-commit time,
+    /// from `/metrics`.
+    fn server_times(&self) -> [(f64, f64); 2] {
+        let mut conn = BufReader::new(self.connect());
+        let head = format!("GET /metrics HTTP/1.1\r\nHost: {}\r\n\r\n", self.addr);
+        let (_, body) = self.exchange(&mut conn, head.as_bytes(), b"");
+        let text = String::from_utf8_lossy(&body);
+        let value = |name: String| -> f64 {
+            text.lines()
+                .find_map(|l| {
+                    l.strip_prefix(name.as_str())?
+                        .strip_prefix(' ')?
+                        .parse()
+                        .ok()
+                })
+                .unwrap_or(f64::NAN)
+        };
+        [
+            "sealpost_submit_duration_seconds",
+            "sealpost_store_commit_duration_seconds",
+        ]
+        .map(|m| (value(format!("{m}_sum")), value(format!("{m}_count"))))
+    }
+
+    /// One request on a keep-alive connection: the status and the body.
+    fn exchange(
+        &self,
+        conn: &mut BufReader<Connection>,
+        head: &[u8],
+        body: &[u8],
+    ) -> (u16, Vec<u8>) {
         let stream = conn.get_mut();
-        stream.write_all(head.as_bytes()).expect("write");
-        stream.write_all(envelope).expect("write");
+        stream.write_all(head).expect("write");
+        stream.write_all(body).expect("write");
         stream.flush().expect("flush");
         let mut line = String::new();
         conn.read_line(&mut line).expect("status line");
@@ -269,7 +351,7 @@ impl Client {
         }
         let mut body = vec![0u8; length];
         conn.read_exact(&mut body).expect("body");
-        status
+        (status, body)
     }
 }
 
@@ -416,7 +498,7 @@ fn memory_run(
                     if client.submit(&mut conn, &envelope) != 200 {
                         failed.fetch_add(1, Ordering::Relaxed);
                     }
-                    if (n + 1) % step == 0 {
+                    if (n + 1).is_multiple_of(step) {
                         samples
                             .lock()
                             .expect("samples")

@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime};
 use rustls_pki_types::PrivateKeyDer;
 use rustls_pki_types::pem::PemObject;
 use sealpost_interop::{
-    HttpResponse, Server, binary, dev_pki, https_raw, python, require_tool, run, sealpost_command, text,
-    workspace_root,
+    HttpResponse, Server, binary, dev_pki, https_raw, python, require_tool, run, sealpost_command,
+    text, workspace_root,
 };
 use sealpost_pki::{KeyAlgorithm, LeafSpec, Profile, rogue_self_signed};
 use sealpost_xmldsig::document::DocumentSigner;
@@ -481,7 +481,17 @@ fn refusals_after_authentication_come_with_a_sealed_rejection() {
     let mut big = Letter::new("big-1", CITIZEN);
     big.document = vec![b'x'; MAX_DOCUMENT_BYTES + 1];
     let r = as_sender(&f, "sender-a", &big.body());
-    assert_eq!((r.status, code(&r)), (413, "SEALPOST-REQ-005".into()));
+    assert_eq!(r.status, 413);
+    rejected(&f, &r, "SEALPOST-REQ-005", "sealpost:TooLarge");
+    // A submission without its documents.
+    let partial = Letter::new("partial-1", CITIZEN).body();
+    let partial = &partial[..partial.find("<sp:Document>").expect("document")];
+    let r = as_sender(
+        &f,
+        "sender-a",
+        &format!("{partial}</sp:SubmitRegisteredMail>"),
+    );
+    rejected(&f, &r, "SEALPOST-REQ-001", "sealpost:InvalidRequest");
 }
 
 #[test]

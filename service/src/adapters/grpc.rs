@@ -220,8 +220,18 @@ impl GrpcChannel {
         }
         let submission = match read_submission(manifest, request.documents) {
             Ok(s) => s,
-            Err(detail) => {
-                return Err(self.refuse(ctx, subject, ErrorKind::InvalidRequest, &detail));
+            Err(unread) => {
+                let (detail, known) = *unread;
+                tracing::info!(correlation_id = %ctx.correlation_id, detail, "gRPC submission refused");
+                let refusal = self.service.refuse_submission(
+                    ctx,
+                    &signer,
+                    &known,
+                    ErrorKind::InvalidRequest,
+                    &detail,
+                );
+                self.metrics.count(ctx.operation, refusal.kind.row().code);
+                return Err(status(&refusal));
             }
         };
         self.answer(
@@ -308,17 +318,26 @@ impl GrpcChannel {
 
 /// The core's submission from a verified manifest and the documents' contents, which must
 /// come in the manifest's order with its ids. Each content is hashed here; the core compares
-/// the digests with the declared ones.
+/// the digests with the declared ones. A refusal comes with the manifest's fields.
 fn read_submission(
     manifest: Manifest,
     contents: Vec<DocumentContent>,
-) -> Result<Submission, String> {
+) -> Result<Submission, Box<(String, Submission)>> {
+    let mut submission = Submission {
+        idempotency_key: manifest.idempotency_key,
+        recipient: manifest.recipient,
+        message_type: manifest.message_type,
+        subject: manifest.subject,
+        sender_reference: manifest.sender_reference,
+        documents: Vec::new(),
+    };
     if manifest.documents.len() != contents.len() {
-        return Err(format!(
+        let detail = format!(
             "the manifest lists {} documents, the request carries {}",
             manifest.documents.len(),
             contents.len()
-        ));
+        );
+        return Err(Box::new((detail, submission)));
     }
     let documents = manifest
         .documents
@@ -342,15 +361,14 @@ fn read_submission(
                 content: content.content,
             })
         })
-        .collect::<Result<Vec<_>, String>>()?;
-    Ok(Submission {
-        idempotency_key: manifest.idempotency_key,
-        recipient: manifest.recipient,
-        message_type: manifest.message_type,
-        subject: manifest.subject,
-        sender_reference: manifest.sender_reference,
-        documents,
-    })
+        .collect::<Result<Vec<_>, String>>();
+    match documents {
+        Ok(documents) => {
+            submission.documents = documents;
+            Ok(submission)
+        }
+        Err(detail) => Err(Box::new((detail, submission))),
+    }
 }
 
 /// The status for the row of `refusal`, with its stable code, correlation id and (for a

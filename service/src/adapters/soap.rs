@@ -291,9 +291,14 @@ fn process(
                             )
                         })
                 }
-                Err((kind, detail)) => {
-                    let r = refuse(&ctx, version, &subject, kind, &detail);
-                    return (name, r);
+                Err(unread) => {
+                    let (kind, detail, known) = *unread;
+                    tracing::info!(correlation_id = %ctx.correlation_id, code = kind.row().code, detail, "SOAP submission refused");
+                    let refusal = channel
+                        .service
+                        .refuse_submission(&ctx, &signer, &known, kind, &detail);
+                    channel.metrics.count(name, refusal.kind.row().code);
+                    return (name, fault(version, &refusal));
                 }
             }
         }
@@ -376,12 +381,12 @@ fn fields(node: Node<'_, '_>, names: &[&str]) -> Result<Vec<String>, String> {
         .collect()
 }
 
-/// Reads SubmitRegisteredMail; each document is decoded and hashed once.
+/// Reads SubmitRegisteredMail; each document is decoded and hashed once. A refusal comes with
+/// what was read before it (the fields, without documents), for the SubmissionRejection.
 fn read_submission(
     node: Node<'_, '_>,
     max_document_bytes: u64,
-) -> Result<Submission, (ErrorKind, String)> {
-    let invalid = |what: String| (ErrorKind::InvalidRequest, what);
+) -> Result<Submission, Box<(ErrorKind, String, Submission)>> {
     let children: Vec<Node<'_, '_>> = node.children().filter(Node::is_element).collect();
     let heads = [
         "IdempotencyKey",
@@ -390,39 +395,75 @@ fn read_submission(
         "Subject",
         "SenderReference",
     ];
-    if children.len() < heads.len() + 1 {
-        return Err(invalid("SubmitRegisteredMail is incomplete".into()));
-    }
     let mut texts = Vec::new();
     for (child, name) in children.iter().zip(heads) {
         if !is(child, NS_SEALPOST, name) || child.children().any(|c| c.is_element()) {
-            return Err(invalid(format!("expected {name}")));
+            break;
         }
         texts.push(child.text().unwrap_or("").to_owned());
     }
-    let mut documents = Vec::new();
+    let complete = texts.len() == heads.len();
+    texts.resize(heads.len(), String::new());
+    let [
+        idempotency_key,
+        recipient,
+        message_type,
+        subject,
+        sender_reference,
+    ] = <[String; 5]>::try_from(texts).unwrap_or_default();
+    let mut submission = Submission {
+        idempotency_key,
+        recipient,
+        message_type,
+        subject,
+        sender_reference,
+        documents: Vec::new(),
+    };
+    let refuse = |kind, what: String, mut known: Submission| {
+        known.documents.clear();
+        Err(Box::new((kind, what, known)))
+    };
+    if !complete {
+        return refuse(
+            ErrorKind::InvalidRequest,
+            format!("SubmitRegisteredMail must begin with {}", heads.join(", ")),
+            submission,
+        );
+    }
+    if children.len() == heads.len() {
+        return refuse(ErrorKind::InvalidRequest, "no Document".into(), submission);
+    }
     for child in &children[heads.len()..] {
         if !is(child, NS_SEALPOST, "Document") {
-            return Err(invalid("expected Document".into()));
+            return refuse(
+                ErrorKind::InvalidRequest,
+                "expected Document".into(),
+                submission,
+            );
         }
-        let f =
-            fields(*child, &["Id", "Name", "MediaType", "Sha256", "Content"]).map_err(invalid)?;
-        let [id, name, media_type, declared, content] =
-            <[String; 5]>::try_from(f).map_err(|_| invalid("Document".into()))?;
+        let f = match fields(*child, &["Id", "Name", "MediaType", "Sha256", "Content"]) {
+            Ok(f) => f,
+            Err(what) => return refuse(ErrorKind::InvalidRequest, what, submission),
+        };
+        let Ok([id, name, media_type, declared, content]) = <[String; 5]>::try_from(f) else {
+            return refuse(ErrorKind::InvalidRequest, "Document".into(), submission);
+        };
         // Base64 is 4/3 of the content: refuse a document too large before decoding it.
         if content.len() as u64 / 4 * 3 > max_document_bytes + 3 {
-            return Err((ErrorKind::TooLarge, format!("document {id} is too large")));
+            let what = format!("document {id} is too large");
+            return refuse(ErrorKind::TooLarge, what, submission);
         }
         if declared.len() != 64 || !declared.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(invalid(format!(
-                "document {id}: Sha256 is not 64 hex digits"
-            )));
+            let what = format!("document {id}: Sha256 is not 64 hex digits");
+            return refuse(ErrorKind::InvalidRequest, what, submission);
         }
-        let bytes = base64_decode(&content)
-            .map_err(|_| invalid(format!("document {id}: Content is not base64")))?;
+        let Ok(bytes) = base64_decode(&content) else {
+            let what = format!("document {id}: Content is not base64");
+            return refuse(ErrorKind::InvalidRequest, what, submission);
+        };
         let mut sha256 = [0u8; 32];
         sha256.copy_from_slice(digest::digest(&digest::SHA256, &bytes).as_ref());
-        documents.push(SubmittedDocument {
+        submission.documents.push(SubmittedDocument {
             id,
             name,
             media_type,
@@ -431,21 +472,7 @@ fn read_submission(
             content: bytes,
         });
     }
-    let [
-        idempotency_key,
-        recipient,
-        message_type,
-        subject,
-        sender_reference,
-    ] = <[String; 5]>::try_from(texts).map_err(|_| invalid("fields".into()))?;
-    Ok(Submission {
-        idempotency_key,
-        recipient,
-        message_type,
-        subject,
-        sender_reference,
-        documents,
-    })
+    Ok(submission)
 }
 
 fn escape(text: &str) -> String {

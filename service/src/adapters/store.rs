@@ -1,8 +1,14 @@
-//! The embedded store: redb, one file under the data directory. Each commit is one redb write
-//! transaction, durable (fsync) when `commit` returns. The audit entry is chained inside the
-//! same transaction, so an entry exists exactly when what it records was written.
+//! The embedded store: redb, one file under the data directory. A commit is durable (fsync)
+//! when `commit` returns. The audit entry is chained inside the same transaction, so an entry
+//! exists exactly when what it records was written.
+//!
+//! Group commit: commits that arrive while another is being written wait, then go together in
+//! the next redb write transaction, one fsync for all. Each keeps its own all-or-nothing
+//! meaning: an idempotency key already taken skips that commit's writes only. A transaction
+//! that fails fails every commit in it (nothing of any is acknowledged).
 
 use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::Serialize;
@@ -50,6 +56,17 @@ fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
 /// The redb store.
 pub struct RedbStore {
     db: Database,
+    /// Commits waiting for the next write transaction, each with where its outcome goes.
+    pending: Mutex<Vec<(Commit, Arc<Outcome>)>>,
+    /// Held by the thread writing a group.
+    writer: Mutex<()>,
+}
+
+/// Where a waiting commit finds its outcome.
+type Outcome = Mutex<Option<Result<Committed, StoreError>>>;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl std::fmt::Debug for RedbStore {
@@ -83,7 +100,104 @@ impl RedbStore {
             txn.open_table(AUDIT_SEALS).map_err(fail)?;
         }
         txn.commit().map_err(fail)?;
-        Ok(RedbStore { db })
+        Ok(RedbStore {
+            db,
+            pending: Mutex::default(),
+            writer: Mutex::default(),
+        })
+    }
+
+    /// One commit's writes in `txn`; nothing is written if its idempotency key is taken.
+    fn apply(txn: &redb::WriteTransaction, commit: Commit) -> Result<Committed, StoreError> {
+        {
+            if let Some((sender, key, record)) = &commit.idempotency {
+                let mut table = txn.open_table(IDEMPOTENCY).map_err(fail)?;
+                let known = table
+                    .get((sender.as_str(), key.as_str()))
+                    .map_err(fail)?
+                    .map(|v| from_json::<IdempotencyRecord>(v.value()))
+                    .transpose()?;
+                if let Some(known) = known {
+                    // Nothing of this commit is written.
+                    return Ok(Committed::KeyTaken(known));
+                }
+                table
+                    .insert((sender.as_str(), key.as_str()), to_json(record)?.as_slice())
+                    .map_err(fail)?;
+            }
+            if let Some(message) = &commit.message {
+                txn.open_table(MESSAGES)
+                    .map_err(fail)?
+                    .insert(message.id.as_str(), to_json(message)?.as_slice())
+                    .map_err(fail)?;
+                txn.open_table(MAILBOX_ENTRIES)
+                    .map_err(fail)?
+                    .insert(
+                        (message.recipient.as_str(), message.id.as_str()),
+                        message.submitted_at,
+                    )
+                    .map_err(fail)?;
+                let mut documents = txn.open_table(DOCUMENTS).map_err(fail)?;
+                for (i, content) in commit.documents.iter().enumerate() {
+                    let i = u32::try_from(i).map_err(fail)?;
+                    documents
+                        .insert((message.id.as_str(), i), content.as_slice())
+                        .map_err(fail)?;
+                }
+            }
+            let mut evidences = txn.open_table(EVIDENCES).map_err(fail)?;
+            let mut index = txn.open_table(MESSAGE_EVIDENCES).map_err(fail)?;
+            let mut sender_box = txn.open_table(SENDER_EVIDENCES).map_err(fail)?;
+            for e in &commit.evidences {
+                evidences
+                    .insert(e.id.as_str(), to_json(e)?.as_slice())
+                    .map_err(fail)?;
+                let next = match index
+                    .range((e.message_id.as_str(), 0)..=(e.message_id.as_str(), u32::MAX))
+                    .map_err(fail)?
+                    .next_back()
+                {
+                    Some(row) => row.map_err(fail)?.0.value().1 + 1,
+                    None => 0,
+                };
+                index
+                    .insert((e.message_id.as_str(), next), e.id.as_str())
+                    .map_err(fail)?;
+                sender_box
+                    .insert((e.sender_id.as_str(), e.id.as_str()), e.message_id.as_str())
+                    .map_err(fail)?;
+            }
+            if let Some(record) = commit.audit {
+                let mut entries = txn.open_table(AUDIT).map_err(fail)?;
+                let (seq, prev) = match entries.last().map_err(fail)? {
+                    Some((seq, entry)) => (
+                        seq.value() + 1,
+                        from_json::<AuditEntry>(entry.value())?.hash,
+                    ),
+                    None => (1, GENESIS.to_owned()),
+                };
+                let entry = audit::chain(seq, &prev, record);
+                entries
+                    .insert(seq, to_json(&entry)?.as_slice())
+                    .map_err(fail)?;
+                txn.open_table(AUDIT_REQUESTS)
+                    .map_err(fail)?
+                    .insert(seq, entry.record.request.as_slice())
+                    .map_err(fail)?;
+            }
+        }
+        Ok(Committed::Done)
+    }
+
+    /// Writes a group of commits in one durable transaction, in order.
+    fn write_group(&self, commits: Vec<Commit>) -> Result<Vec<Committed>, StoreError> {
+        let txn = self.db.begin_write().map_err(fail)?;
+        let results = commits
+            .into_iter()
+            .map(|commit| Self::apply(&txn, commit))
+            .collect::<Result<Vec<_>, _>>()?;
+        txn.commit().map_err(fail)?;
+        Ok(results)
     }
 
     fn get_json<T: DeserializeOwned>(
@@ -338,93 +452,37 @@ impl Store for RedbStore {
     }
 
     fn commit(&self, commit: Commit) -> Result<Committed, StoreError> {
-        let txn = self.db.begin_write().map_err(fail)?;
-        {
-            if let Some((sender, key, record)) = &commit.idempotency {
-                let mut table = txn.open_table(IDEMPOTENCY).map_err(fail)?;
-                let known = table
-                    .get((sender.as_str(), key.as_str()))
-                    .map_err(fail)?
-                    .map(|v| from_json::<IdempotencyRecord>(v.value()))
-                    .transpose()?;
-                if let Some(known) = known {
-                    // Nothing of this commit is written: the transaction is dropped (aborted).
-                    return Ok(Committed::KeyTaken(known));
-                }
-                table
-                    .insert((sender.as_str(), key.as_str()), to_json(record)?.as_slice())
-                    .map_err(fail)?;
-            }
-            if let Some(message) = &commit.message {
-                txn.open_table(MESSAGES)
-                    .map_err(fail)?
-                    .insert(message.id.as_str(), to_json(message)?.as_slice())
-                    .map_err(fail)?;
-                txn.open_table(MAILBOX_ENTRIES)
-                    .map_err(fail)?
-                    .insert(
-                        (message.recipient.as_str(), message.id.as_str()),
-                        message.submitted_at,
-                    )
-                    .map_err(fail)?;
-                let mut documents = txn.open_table(DOCUMENTS).map_err(fail)?;
-                for (i, content) in commit.documents.iter().enumerate() {
-                    let i = u32::try_from(i).map_err(fail)?;
-                    documents
-                        .insert((message.id.as_str(), i), content.as_slice())
-                        .map_err(fail)?;
+        let outcome = Arc::new(Outcome::default());
+        lock(&self.pending).push((commit, Arc::clone(&outcome)));
+        let _writer = lock(&self.writer);
+        // A group written while this thread waited may have held this commit.
+        if let Some(done) = lock(&outcome).take() {
+            return done;
+        }
+        let group = std::mem::take(&mut *lock(&self.pending));
+        let (commits, outcomes): (Vec<Commit>, Vec<Arc<Outcome>>) = group.into_iter().unzip();
+        match self.write_group(commits) {
+            Ok(results) => {
+                for (slot, result) in outcomes.iter().zip(results) {
+                    *lock(slot) = Some(Ok(result));
                 }
             }
-            let mut evidences = txn.open_table(EVIDENCES).map_err(fail)?;
-            let mut index = txn.open_table(MESSAGE_EVIDENCES).map_err(fail)?;
-            let mut sender_box = txn.open_table(SENDER_EVIDENCES).map_err(fail)?;
-            for e in &commit.evidences {
-                evidences
-                    .insert(e.id.as_str(), to_json(e)?.as_slice())
-                    .map_err(fail)?;
-                let next = match index
-                    .range((e.message_id.as_str(), 0)..=(e.message_id.as_str(), u32::MAX))
-                    .map_err(fail)?
-                    .next_back()
-                {
-                    Some(row) => row.map_err(fail)?.0.value().1 + 1,
-                    None => 0,
-                };
-                index
-                    .insert((e.message_id.as_str(), next), e.id.as_str())
-                    .map_err(fail)?;
-                sender_box
-                    .insert((e.sender_id.as_str(), e.id.as_str()), e.message_id.as_str())
-                    .map_err(fail)?;
-            }
-            if let Some(record) = commit.audit {
-                let mut entries = txn.open_table(AUDIT).map_err(fail)?;
-                let (seq, prev) = match entries.last().map_err(fail)? {
-                    Some((seq, entry)) => (
-                        seq.value() + 1,
-                        from_json::<AuditEntry>(entry.value())?.hash,
-                    ),
-                    None => (1, GENESIS.to_owned()),
-                };
-                let entry = audit::chain(seq, &prev, record);
-                entries
-                    .insert(seq, to_json(&entry)?.as_slice())
-                    .map_err(fail)?;
-                txn.open_table(AUDIT_REQUESTS)
-                    .map_err(fail)?
-                    .insert(seq, entry.record.request.as_slice())
-                    .map_err(fail)?;
+            Err(e) => {
+                for slot in &outcomes {
+                    *lock(slot) = Some(Err(e.clone()));
+                }
             }
         }
-        txn.commit().map_err(fail)?;
-        Ok(Committed::Done)
+        lock(&outcome)
+            .take()
+            .unwrap_or_else(|| Err(StoreError("the commit was lost from its group".into())))
     }
 }
 
 /// A store whose commits are timed for the metrics.
 pub struct TimedStore {
-    pub inner: std::sync::Arc<RedbStore>,
-    pub metrics: std::sync::Arc<super::metrics::Metrics>,
+    pub inner: Arc<RedbStore>,
+    pub metrics: Arc<super::metrics::Metrics>,
 }
 
 impl std::fmt::Debug for TimedStore {
@@ -464,5 +522,98 @@ impl Store for TimedStore {
         let result = self.inner.commit(commit);
         self.metrics.store_seconds.observe(start.elapsed());
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::audit::verify_chain;
+    use crate::core::records::{AuditRecord, Channel};
+
+    fn audit(n: usize) -> AuditRecord {
+        AuditRecord {
+            time: 1_800_000_000,
+            correlation_id: format!("urn:uuid:{n}"),
+            channel: Channel::Soap,
+            operation: "SubmitRegisteredMail".into(),
+            identity: "agency-a".into(),
+            outcome: "accepted".into(),
+            code: None,
+            kind: None,
+            detail: String::new(),
+            message_id: None,
+            request: format!("request {n}").into_bytes(),
+        }
+    }
+
+    fn keyed(n: usize, key: &str) -> Commit {
+        Commit {
+            audit: Some(audit(n)),
+            idempotency: Some((
+                "agency-a".into(),
+                key.into(),
+                IdempotencyRecord {
+                    content_hash: format!("{n}"),
+                    message_id: format!("m{n}"),
+                    evidence_id: format!("e{n}"),
+                },
+            )),
+            ..Commit::default()
+        }
+    }
+
+    #[test]
+    fn concurrent_commits_are_grouped_each_all_or_nothing_and_the_chain_holds() {
+        let dir = std::env::temp_dir().join(format!("sealpost-store-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = RedbStore::open(&dir.join("s.redb")).expect("open");
+        // 16 threads × 20 commits: distinct keys, plus every thread racing for key "shared".
+        let results: Vec<(usize, Committed)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..16)
+                .map(|t| {
+                    let store = &store;
+                    s.spawn(move || {
+                        let mut mine = Vec::new();
+                        for i in 0..20 {
+                            let n = t * 100 + i;
+                            let key = if i == 10 {
+                                "shared".into()
+                            } else {
+                                format!("k{n}")
+                            };
+                            mine.push((n, store.commit(keyed(n, &key)).expect("commit")));
+                        }
+                        mine
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("thread"))
+                .collect()
+        });
+        let done = results
+            .iter()
+            .filter(|(_, c)| matches!(c, Committed::Done))
+            .count();
+        let taken: Vec<&IdempotencyRecord> = results
+            .iter()
+            .filter_map(|(_, c)| match c {
+                Committed::KeyTaken(known) => Some(known),
+                Committed::Done => None,
+            })
+            .collect();
+        // One of the 16 got "shared"; the other 15 were told whose it is, and wrote nothing.
+        assert_eq!((done, taken.len()), (16 * 19 + 1, 15));
+        let winner = store
+            .idempotency("agency-a", "shared")
+            .expect("read")
+            .expect("shared key");
+        assert!(taken.iter().all(|k| **k == winner));
+        let (seq, _) = store.audit_head().expect("head");
+        assert_eq!(seq as usize, done);
+        verify_chain(store.audit_entries(1, seq).expect("entries")).expect("chain");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -61,7 +61,7 @@ pub trait Notary: Send + Sync {
     fn issuer(&self) -> Issuer;
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[error("the store: {0}")]
 pub struct StoreError(pub String);
 
@@ -138,7 +138,7 @@ pub struct SubmittedDocument {
     pub content: Vec<u8>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Submission {
     pub idempotency_key: String,
     pub recipient: String,
@@ -397,22 +397,59 @@ impl Service {
                 let audit = self.audit_record(ctx, &identity, Err(&r), None);
                 Err(self.commit_refusal(ctx, audit, Vec::new(), r.kind))
             }
+            Err(r) => Err(self.reject(ctx, signer, &sender, &identity, &submission, &r, now)),
+        }
+    }
+
+    /// Refuses a submission whose sender the adapter authenticated but whose request it could
+    /// not read in full (a document over the size limit, a malformed operation): the refusal
+    /// comes with a sealed SubmissionRejection, as the core's own refusals do. `known` holds
+    /// what was read (empty fields otherwise; the recipient then shows as unidentified).
+    pub fn refuse_submission(
+        &self,
+        ctx: &RequestContext,
+        signer: &VerifiedSigner,
+        known: &Submission,
+        kind: ErrorKind,
+        detail: &str,
+    ) -> Refusal {
+        let sender = match self.authenticate(signer) {
+            Ok(s) => s,
             Err(r) => {
-                tracing::info!(correlation_id = %ctx.correlation_id, code = r.kind.row().code, detail = %r.detail, "submission refused");
-                let message_id = new_evidence_id(now);
-                let rejection = self.rejection(signer, &sender, &submission, &message_id, &r, now);
-                let audit = self.audit_record(ctx, &identity, Err(&r), Some(&message_id));
-                match rejection {
-                    Ok(evidence) => Err(self.commit_refusal(ctx, audit, vec![evidence], r.kind)),
-                    Err(e) => {
-                        let failed = refused(
-                            ErrorKind::ServiceUnavailable,
-                            format!("{}; sealing the rejection failed: {e}", r.detail),
-                        );
-                        let audit = self.audit_record(ctx, &identity, Err(&failed), None);
-                        Err(self.commit_refusal(ctx, audit, Vec::new(), failed.kind))
-                    }
-                }
+                let audit = self.audit_record(ctx, &signer.subject, Err(&r), None);
+                return self.commit_refusal(ctx, audit, Vec::new(), r.kind);
+            }
+        };
+        let identity = Self::identity(&sender, signer);
+        let r = refused(kind, detail);
+        self.reject(ctx, signer, &sender, &identity, known, &r, self.clock.now())
+    }
+
+    /// Seals the SubmissionRejection for `r` and commits it with the audit entry.
+    #[allow(clippy::too_many_arguments)]
+    fn reject(
+        &self,
+        ctx: &RequestContext,
+        signer: &VerifiedSigner,
+        sender: &SenderRegistration,
+        identity: &str,
+        submission: &Submission,
+        r: &Refused,
+        now: SystemTime,
+    ) -> Refusal {
+        tracing::info!(correlation_id = %ctx.correlation_id, code = r.kind.row().code, detail = %r.detail, "submission refused");
+        let message_id = new_evidence_id(now);
+        let rejection = self.rejection(signer, sender, submission, &message_id, r, now);
+        let audit = self.audit_record(ctx, identity, Err(r), Some(&message_id));
+        match rejection {
+            Ok(evidence) => self.commit_refusal(ctx, audit, vec![evidence], r.kind),
+            Err(e) => {
+                let failed = refused(
+                    ErrorKind::ServiceUnavailable,
+                    format!("{}; sealing the rejection failed: {e}", r.detail),
+                );
+                let audit = self.audit_record(ctx, identity, Err(&failed), None);
+                self.commit_refusal(ctx, audit, Vec::new(), failed.kind)
             }
         }
     }
