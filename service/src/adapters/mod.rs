@@ -1,5 +1,6 @@
 //! Adapters: the network, files and services the core talks to through its ports.
 
+pub mod blobs;
 pub mod grpc;
 pub mod http;
 pub mod metrics;

@@ -14,6 +14,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, Tab
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::blobs::{BlobRef, Segments};
 use crate::core::audit::{self, GENESIS};
 use crate::core::records::{
     AuditEntry, AuditSeal, EvidenceRecord, IdempotencyRecord, Mailbox, MessageRecord,
@@ -26,6 +27,7 @@ const SENDER_CERTIFICATES: TableDefinition<&str, &str> =
     TableDefinition::new("sender_certificates");
 const MAILBOXES: TableDefinition<&str, &[u8]> = TableDefinition::new("mailboxes");
 const MESSAGES: TableDefinition<&str, &[u8]> = TableDefinition::new("messages");
+/// (message id, index) → the document's [`BlobRef`] in the documents segments.
 const DOCUMENTS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("documents");
 /// (recipient, message id) → Unix time of delivery.
 const MAILBOX_ENTRIES: TableDefinition<(&str, &str), u64> = TableDefinition::new("mailbox_entries");
@@ -38,7 +40,12 @@ const SENDER_EVIDENCES: TableDefinition<(&str, &str), &str> =
     TableDefinition::new("sender_evidences");
 const IDEMPOTENCY: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("idempotency");
 const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+/// Audit sequence number → the signed request's [`BlobRef`] in the requests segments.
 const AUDIT_REQUESTS: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_requests");
+/// "format" → the store's format number.
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// 2: documents and requests in segment files (1 kept them inside redb).
+const FORMAT: u64 = 2;
 const AUDIT_SEALS: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_seals");
 
 fn fail(e: impl std::fmt::Display) -> StoreError {
@@ -56,6 +63,8 @@ fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
 /// The redb store.
 pub struct RedbStore {
     db: Database,
+    documents: Segments,
+    requests: Segments,
     /// Commits waiting for the next write transaction, each with where its outcome goes.
     pending: Mutex<Vec<(Commit, Arc<Outcome>)>>,
     /// Held by the thread writing a group.
@@ -76,14 +85,39 @@ impl std::fmt::Debug for RedbStore {
 }
 
 impl RedbStore {
-    /// Opens (or creates) the store file; creates every table so that reads never meet a
-    /// missing one.
+    /// Opens (or creates) the store file, and its segments in `blobs/` beside it; creates
+    /// every table so that reads never meet a missing one.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(fail)?;
-        }
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(fail)?;
         let db = Database::create(path).map_err(fail)?;
         let txn = db.begin_write().map_err(fail)?;
+        {
+            let mut meta = txn.open_table(META).map_err(fail)?;
+            let format = meta.get("format").map_err(fail)?.map(|v| v.value());
+            match format {
+                Some(FORMAT) => {}
+                Some(other) => {
+                    return Err(StoreError(format!(
+                        "{} is in store format {other}; this Sealpost reads format {FORMAT}",
+                        path.display()
+                    )));
+                }
+                None => {
+                    let used = txn
+                        .open_table(AUDIT)
+                        .and_then(|t| t.len().map_err(Into::into))
+                        .map_err(fail)?;
+                    if used > 0 {
+                        return Err(StoreError(format!(
+                            "{} was written by an earlier Sealpost (store format 1, documents inside the database); this Sealpost reads format {FORMAT}",
+                            path.display()
+                        )));
+                    }
+                    meta.insert("format", FORMAT).map_err(fail)?;
+                }
+            }
+        }
         {
             txn.open_table(SENDERS).map_err(fail)?;
             txn.open_table(SENDER_CERTIFICATES).map_err(fail)?;
@@ -100,15 +134,24 @@ impl RedbStore {
             txn.open_table(AUDIT_SEALS).map_err(fail)?;
         }
         txn.commit().map_err(fail)?;
+        let blobs = dir.join("blobs");
         Ok(RedbStore {
             db,
+            documents: Segments::open(&blobs, "documents")?,
+            requests: Segments::open(&blobs, "requests")?,
             pending: Mutex::default(),
             writer: Mutex::default(),
         })
     }
 
-    /// One commit's writes in `txn`; nothing is written if its idempotency key is taken.
-    fn apply(txn: &redb::WriteTransaction, commit: Commit) -> Result<Committed, StoreError> {
+    /// One commit's writes in `txn`, its documents and request already in their segments
+    /// (`documents`, `request`); nothing is written if its idempotency key is taken.
+    fn apply(
+        txn: &redb::WriteTransaction,
+        commit: Commit,
+        documents: &[BlobRef],
+        request: Option<BlobRef>,
+    ) -> Result<Committed, StoreError> {
         {
             if let Some((sender, key, record)) = &commit.idempotency {
                 let mut table = txn.open_table(IDEMPOTENCY).map_err(fail)?;
@@ -137,11 +180,11 @@ impl RedbStore {
                         message.submitted_at,
                     )
                     .map_err(fail)?;
-                let mut documents = txn.open_table(DOCUMENTS).map_err(fail)?;
-                for (i, content) in commit.documents.iter().enumerate() {
+                let mut table = txn.open_table(DOCUMENTS).map_err(fail)?;
+                for (i, blob) in documents.iter().enumerate() {
                     let i = u32::try_from(i).map_err(fail)?;
-                    documents
-                        .insert((message.id.as_str(), i), content.as_slice())
+                    table
+                        .insert((message.id.as_str(), i), blob.encode().as_slice())
                         .map_err(fail)?;
                 }
             }
@@ -180,21 +223,45 @@ impl RedbStore {
                 entries
                     .insert(seq, to_json(&entry)?.as_slice())
                     .map_err(fail)?;
+                let request = request
+                    .ok_or_else(|| StoreError("an audit entry without its request".into()))?;
                 txn.open_table(AUDIT_REQUESTS)
                     .map_err(fail)?
-                    .insert(seq, entry.record.request.as_slice())
+                    .insert(seq, request.encode().as_slice())
                     .map_err(fail)?;
             }
         }
         Ok(Committed::Done)
     }
 
-    /// Writes a group of commits in one durable transaction, in order.
+    /// Writes a group of commits in one durable transaction, in order, after their documents
+    /// and requests are durable in the segments. (A commit whose idempotency key turns out to
+    /// be taken leaves its blobs unnamed there.)
     fn write_group(&self, commits: Vec<Commit>) -> Result<Vec<Committed>, StoreError> {
+        let documents: Vec<&[u8]> = commits
+            .iter()
+            .filter(|c| c.message.is_some())
+            .flat_map(|c| c.documents.iter().map(Vec::as_slice))
+            .collect();
+        let requests: Vec<&[u8]> = commits
+            .iter()
+            .filter_map(|c| c.audit.as_ref().map(|a| a.request.as_slice()))
+            .collect();
+        let mut document_refs = self.documents.append(&documents)?.into_iter();
+        let mut request_refs = self.requests.append(&requests)?.into_iter();
         let txn = self.db.begin_write().map_err(fail)?;
         let results = commits
             .into_iter()
-            .map(|commit| Self::apply(&txn, commit))
+            .map(|commit| {
+                let count = if commit.message.is_some() {
+                    commit.documents.len()
+                } else {
+                    0
+                };
+                let documents: Vec<BlobRef> = document_refs.by_ref().take(count).collect();
+                let request = commit.audit.as_ref().and_then(|_| request_refs.next());
+                Self::apply(&txn, commit, &documents, request)
+            })
             .collect::<Result<Vec<_>, _>>()?;
         txn.commit().map_err(fail)?;
         Ok(results)
@@ -307,10 +374,11 @@ impl RedbStore {
     pub fn document(&self, message_id: &str, index: u32) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.db.begin_read().map_err(fail)?;
         let table = txn.open_table(DOCUMENTS).map_err(fail)?;
-        Ok(table
-            .get((message_id, index))
-            .map_err(fail)?
-            .map(|v| v.value().to_vec()))
+        let Some(blob) = table.get((message_id, index)).map_err(fail)? else {
+            return Ok(None);
+        };
+        let blob = BlobRef::decode(blob.value())?;
+        self.documents.read(&blob).map(Some)
     }
 
     /// Evidence ids in a sender organisation's own mailbox.
@@ -342,11 +410,10 @@ impl RedbStore {
         for row in entries.range(from..=to).map_err(fail)? {
             let (seq, entry) = row.map_err(fail)?;
             let mut entry: AuditEntry = from_json(entry.value())?;
-            let request = requests
-                .get(seq.value())
-                .map_err(fail)?
-                .map(|r| r.value().to_vec())
-                .unwrap_or_default();
+            let request = match requests.get(seq.value()).map_err(fail)? {
+                Some(blob) => self.requests.read(&BlobRef::decode(blob.value())?)?,
+                None => Vec::new(),
+            };
             entry.record.request.clone_from(&request);
             out.push((entry, request));
         }

@@ -42,9 +42,27 @@ pub fn chain(seq: u64, prev_hash: &str, record: AuditRecord) -> AuditEntry {
 
 /// The hash an entry must carry: SHA-256 over its JSON form with an empty `hash`.
 pub fn entry_hash(entry: &AuditEntry) -> String {
-    let mut unhashed = entry.clone();
-    unhashed.hash.clear();
-    unhashed.record.request.clear();
+    let r = &entry.record;
+    // Every field but the hash; the request is named by its digest (and not serialized).
+    let unhashed = AuditEntry {
+        seq: entry.seq,
+        prev_hash: entry.prev_hash.clone(),
+        record: AuditRecord {
+            time: r.time,
+            correlation_id: r.correlation_id.clone(),
+            channel: r.channel,
+            operation: r.operation.clone(),
+            identity: r.identity.clone(),
+            outcome: r.outcome.clone(),
+            code: r.code.clone(),
+            kind: r.kind,
+            detail: r.detail.clone(),
+            message_id: r.message_id.clone(),
+            request: Vec::new(),
+        },
+        request_sha256: entry.request_sha256.clone(),
+        hash: String::new(),
+    };
     // serde_json writes struct fields in declaration order: a stable form.
     let json = serde_json::to_vec(&unhashed).unwrap_or_default();
     sha256_hex(&json)

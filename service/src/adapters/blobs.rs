@@ -1,0 +1,229 @@
+//! Large values of the embedded store (documents, the signed requests of the audit log) kept
+//! out of the B-tree: appended to segment files, `<dir>/<stream>-<number>.seg`, and named in
+//! the store by a [`BlobRef`] (segment, offset, length, SHA-256).
+//!
+//! Durability: a group's blobs are appended and `fdatasync`ed before the store transaction
+//! that names them commits, so a committed reference always points at durable bytes. A crash
+//! between the two leaves bytes nobody names at the end of a segment: wasted space, never a
+//! wrong answer, and appends continue after them. Every read checks the SHA-256, so a damaged
+//! segment is reported, not served.
+//!
+//! Why: redb copies a value through its pages several times and writes it again when its leaf
+//! changes; appending each value once to a file costs one copy and one sequential write, and
+//! one fsync per group of commits.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use aws_lc_rs::digest;
+
+use crate::core::StoreError;
+
+/// A segment is closed once it holds this much.
+const SEGMENT_BYTES: u64 = 1 << 30;
+
+/// Where a blob is: 4 + 8 + 8 + 32 bytes in the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlobRef {
+    pub segment: u32,
+    pub offset: u64,
+    pub len: u64,
+    pub sha256: [u8; 32],
+}
+
+impl BlobRef {
+    pub const ENCODED_LEN: usize = 52;
+
+    pub fn encode(&self) -> [u8; Self::ENCODED_LEN] {
+        let mut out = [0u8; Self::ENCODED_LEN];
+        out[..4].copy_from_slice(&self.segment.to_be_bytes());
+        out[4..12].copy_from_slice(&self.offset.to_be_bytes());
+        out[12..20].copy_from_slice(&self.len.to_be_bytes());
+        out[20..].copy_from_slice(&self.sha256);
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<BlobRef, StoreError> {
+        let bytes: &[u8; Self::ENCODED_LEN] = bytes
+            .try_into()
+            .map_err(|_| StoreError(format!("a blob reference of {} bytes", bytes.len())))?;
+        let mut segment = [0u8; 4];
+        let mut offset = [0u8; 8];
+        let mut len = [0u8; 8];
+        let mut sha256 = [0u8; 32];
+        segment.copy_from_slice(&bytes[..4]);
+        offset.copy_from_slice(&bytes[4..12]);
+        len.copy_from_slice(&bytes[12..20]);
+        sha256.copy_from_slice(&bytes[20..]);
+        Ok(BlobRef {
+            segment: u32::from_be_bytes(segment),
+            offset: u64::from_be_bytes(offset),
+            len: u64::from_be_bytes(len),
+            sha256,
+        })
+    }
+}
+
+/// One stream of segments (say, documents).
+#[derive(Debug)]
+pub struct Segments {
+    dir: PathBuf,
+    stream: &'static str,
+    /// The segment being appended to: number, file, length.
+    current: Mutex<(u32, File, u64)>,
+}
+
+fn fail(what: &str, path: &Path, e: impl std::fmt::Display) -> StoreError {
+    StoreError(format!("{what} {}: {e}", path.display()))
+}
+
+fn segment_path(dir: &Path, stream: &str, number: u32) -> PathBuf {
+    dir.join(format!("{stream}-{number:06}.seg"))
+}
+
+/// Opens (or creates, durably) a segment for appending; its length.
+fn open_for_append(dir: &Path, path: &Path) -> Result<(File, u64), StoreError> {
+    let existed = path.exists();
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .read(true)
+        .open(path)
+        .map_err(|e| fail("opening", path, e))?;
+    if !existed {
+        // The new file's name must be durable before anything in it is named.
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| fail("syncing", dir, e))?;
+    }
+    let len = file.metadata().map_err(|e| fail("reading", path, e))?.len();
+    Ok((file, len))
+}
+
+impl Segments {
+    /// Opens the stream in `dir`, appending to its last segment.
+    pub fn open(dir: &Path, stream: &'static str) -> Result<Segments, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| fail("creating", dir, e))?;
+        let prefix = format!("{stream}-");
+        let mut last = 0u32;
+        for entry in std::fs::read_dir(dir).map_err(|e| fail("reading", dir, e))? {
+            let name = entry
+                .map_err(|e| fail("reading", dir, e))?
+                .file_name()
+                .to_string_lossy()
+                .into_owned();
+            if let Some(n) = name
+                .strip_prefix(&prefix)
+                .and_then(|rest| rest.strip_suffix(".seg"))
+                .and_then(|n| n.parse::<u32>().ok())
+            {
+                last = last.max(n);
+            }
+        }
+        let number = last.max(1);
+        let (file, len) = open_for_append(dir, &segment_path(dir, stream, number))?;
+        Ok(Segments {
+            dir: dir.to_owned(),
+            stream,
+            current: Mutex::new((number, file, len)),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (u32, File, u64)> {
+        self.current.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn path(&self, number: u32) -> PathBuf {
+        segment_path(&self.dir, self.stream, number)
+    }
+
+    /// Appends `blobs` and makes them durable; their references, in order.
+    pub fn append(&self, blobs: &[&[u8]]) -> Result<Vec<BlobRef>, StoreError> {
+        if blobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut current = self.lock();
+        if current.2 >= SEGMENT_BYTES {
+            let next = current.0 + 1;
+            let (file, len) = open_for_append(&self.dir, &self.path(next))?;
+            *current = (next, file, len);
+        }
+        let (number, file, len) = &mut *current;
+        let path = self.path(*number);
+        let mut refs = Vec::with_capacity(blobs.len());
+        for blob in blobs {
+            file.write_all(blob)
+                .map_err(|e| fail("writing", &path, e))?;
+            let mut sha256 = [0u8; 32];
+            sha256.copy_from_slice(digest::digest(&digest::SHA256, blob).as_ref());
+            refs.push(BlobRef {
+                segment: *number,
+                offset: *len,
+                len: blob.len() as u64,
+                sha256,
+            });
+            *len += blob.len() as u64;
+        }
+        file.sync_data().map_err(|e| fail("syncing", &path, e))?;
+        Ok(refs)
+    }
+
+    /// The blob `r` names, checked against its SHA-256.
+    pub fn read(&self, r: &BlobRef) -> Result<Vec<u8>, StoreError> {
+        let path = self.path(r.segment);
+        let file = File::open(&path).map_err(|e| fail("opening", &path, e))?;
+        let len = usize::try_from(r.len).map_err(|e| fail("reading", &path, e))?;
+        let mut bytes = vec![0u8; len];
+        file.read_exact_at(&mut bytes, r.offset)
+            .map_err(|e| fail("reading", &path, e))?;
+        if digest::digest(&digest::SHA256, &bytes).as_ref() != r.sha256 {
+            return Err(StoreError(format!(
+                "{} at {}: the bytes are not those stored (SHA-256 differs)",
+                path.display(),
+                r.offset
+            )));
+        }
+        Ok(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blobs_read_back_across_reopening_and_damage_is_reported() {
+        let dir = std::env::temp_dir().join(format!("sealpost-blobs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let first = {
+            let segments = Segments::open(&dir, "documents").expect("open");
+            segments
+                .append(&[b"first letter", b"", b"second letter"])
+                .expect("append")
+        };
+        assert_eq!(first[1].len, 0);
+        assert_eq!(first[2].offset, 12);
+        let segments = Segments::open(&dir, "documents").expect("reopen");
+        let later = segments.append(&[b"third letter"]).expect("append");
+        assert_eq!((later[0].segment, later[0].offset), (1, 25));
+        assert_eq!(segments.read(&first[0]).expect("read"), b"first letter");
+        assert_eq!(segments.read(&later[0]).expect("read"), b"third letter");
+        assert_eq!(
+            BlobRef::decode(&later[0].encode()).expect("decode"),
+            later[0]
+        );
+        assert!(BlobRef::decode(&[0u8; 51]).is_err());
+
+        // A byte changed on disk is reported, not served.
+        let path = dir.join("documents-000001.seg");
+        let mut bytes = std::fs::read(&path).expect("segment");
+        bytes[0] ^= 1;
+        std::fs::write(&path, bytes).expect("write");
+        let err = segments.read(&first[0]).expect_err("damaged");
+        assert!(err.0.contains("SHA-256"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
