@@ -84,6 +84,7 @@ bench:
 	@[ -x $(VENV)/bin/python3 ] || { echo "run make deps first (python-xmlsec is the baseline)"; exit 1; }
 	taskset -c 0 $(CARGO) bench -p sealpost-xmldsig --bench xmldsig
 	taskset -c 0 $(CARGO) bench -p sealpost-evidence --bench evidence
+	$(CARGO) bench -p sealpost-interop --bench submission 2>&1 | grep -v '^\[server\]' | tee target/bench/submission.txt
 
 ## fuzz: each fuzz target for FUZZ_SECONDS (cargo-fuzz on stable, via RUSTC_BOOTSTRAP),
 ## seeded with the requests, tokens and signed XML of the shared interop samples
