@@ -8,3 +8,4 @@ pub mod notary;
 pub mod soap;
 pub mod store;
 pub mod tls;
+pub mod xop;

@@ -25,6 +25,7 @@ use sealpost_xmldsig::{Limits, parse};
 use x509_cert::Certificate;
 
 use super::metrics::Metrics;
+use super::xop::{self, XopError};
 use crate::core::error::Party;
 use crate::core::records::Channel;
 use crate::core::{
@@ -44,7 +45,8 @@ pub struct SoapChannel {
     pub replay: ReplayCache,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
-    /// The largest request accepted, in bytes (documents are base64 in it).
+    /// The largest request accepted, in bytes (documents are base64 in it, or binary MTOM/XOP
+    /// parts; the envelope with those parts inline may be no larger either).
     pub max_request_bytes: usize,
 }
 
@@ -78,12 +80,10 @@ async fn wsdl(headers: HeaderMap) -> Response {
 }
 
 /// The SOAP version a request's Content-Type announces (for faults before the envelope is
-/// read).
-fn version_of(headers: &HeaderMap) -> SoapVersion {
-    match headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    {
+/// read): for MTOM/XOP, the `start-info` of `multipart/related`.
+fn version_of(content_type: Option<&str>) -> SoapVersion {
+    match content_type {
+        Some(ct) if xop::is_multipart_related(ct) => xop::announced_version(ct),
         Some(ct) if ct.trim_start().starts_with("application/soap+xml") => SoapVersion::Soap12,
         _ => SoapVersion::Soap11,
     }
@@ -92,7 +92,12 @@ fn version_of(headers: &HeaderMap) -> SoapVersion {
 async fn handle(State(channel): State<Arc<SoapChannel>>, request: Request) -> Response {
     let started = Instant::now();
     let correlation_id = new_evidence_id(SystemTime::now());
-    let version = version_of(request.headers());
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let version = version_of(content_type.as_deref());
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -119,7 +124,7 @@ async fn handle(State(channel): State<Arc<SoapChannel>>, request: Request) -> Re
             request: Arc::new(body.as_ref().map(|b| b.to_vec()).unwrap_or_default()),
         };
         match body {
-            Ok(_) => process(&worker, ctx, version),
+            Ok(_) => process(&worker, ctx, version, content_type.as_deref()),
             Err(what) => {
                 let refusal = worker.service.refuse_unauthenticated(
                     &ctx,
@@ -152,10 +157,13 @@ fn is(node: &Node<'_, '_>, ns: &str, name: &str) -> bool {
 }
 
 /// Verifies the envelope and runs the operation; returns the operation's name and the answer.
+/// An MTOM/XOP request (`multipart/related`) is first reconstituted into the envelope it was
+/// optimised from; the audit keeps the request as received (`ctx.request`).
 fn process(
     channel: &SoapChannel,
     mut ctx: RequestContext,
-    announced: SoapVersion,
+    mut announced: SoapVersion,
+    content_type: Option<&str>,
 ) -> (&'static str, Response) {
     let refuse = |ctx: &RequestContext, version, identity: &str, kind, detail: &str| {
         tracing::info!(correlation_id = %ctx.correlation_id, code = ErrorKind::row(kind).code, detail, "SOAP request refused");
@@ -168,19 +176,44 @@ fn process(
         fault(version, &refusal)
     };
     let request = Arc::clone(&ctx.request);
-    let Ok(text) = std::str::from_utf8(&request) else {
-        let r = refuse(
-            &ctx,
-            announced,
-            "unauthenticated",
-            ErrorKind::InvalidRequest,
-            "the request is not UTF-8",
-        );
-        return ("SOAP", r);
-    };
     let limits = Limits {
         max_bytes: channel.max_request_bytes,
         ..Limits::default()
+    };
+    let refuse_xop = |ctx: &RequestContext, version, e: XopError| {
+        let kind = match e {
+            XopError::Invalid(_) => ErrorKind::InvalidRequest,
+            XopError::TooLarge(_) => ErrorKind::TooLarge,
+        };
+        refuse(ctx, version, "unauthenticated", kind, &e.to_string())
+    };
+    let reconstituted;
+    let text = match content_type.filter(|ct| xop::is_multipart_related(ct)) {
+        Some(ct) => {
+            let package = match xop::read_package(ct, &request) {
+                Ok(p) => p,
+                Err(e) => return ("SOAP", refuse_xop(&ctx, announced, e)),
+            };
+            announced = package.version();
+            reconstituted = match package.reconstitute(&limits) {
+                Ok(envelope) => envelope,
+                Err(e) => return ("SOAP", refuse_xop(&ctx, announced, e)),
+            };
+            reconstituted.as_str()
+        }
+        None => match std::str::from_utf8(&request) {
+            Ok(text) => text,
+            Err(_) => {
+                let r = refuse(
+                    &ctx,
+                    announced,
+                    "unauthenticated",
+                    ErrorKind::InvalidRequest,
+                    "the request is not UTF-8",
+                );
+                return ("SOAP", r);
+            }
+        },
     };
     let doc = match parse(text, &limits) {
         Ok(d) => d,
