@@ -140,8 +140,9 @@ impl Segments {
         segment_path(&self.dir, self.stream, number)
     }
 
-    /// Appends `blobs` and makes them durable; their references, in order.
-    pub fn append(&self, blobs: &[&[u8]]) -> Result<Vec<BlobRef>, StoreError> {
+    /// Appends `blobs`, each with its SHA-256 (which reads will check), and makes them
+    /// durable; their references, in order.
+    pub fn append(&self, blobs: &[(&[u8], [u8; 32])]) -> Result<Vec<BlobRef>, StoreError> {
         if blobs.is_empty() {
             return Ok(Vec::new());
         }
@@ -154,11 +155,9 @@ impl Segments {
         let (number, file, len) = &mut *current;
         let path = self.path(*number);
         let mut refs = Vec::with_capacity(blobs.len());
-        for blob in blobs {
+        for &(blob, sha256) in blobs {
             file.write_all(blob)
                 .map_err(|e| fail("writing", &path, e))?;
-            let mut sha256 = [0u8; 32];
-            sha256.copy_from_slice(digest::digest(&digest::SHA256, blob).as_ref());
             refs.push(BlobRef {
                 segment: *number,
                 offset: *len,
@@ -194,6 +193,17 @@ impl Segments {
 mod tests {
     use super::*;
 
+    fn hashed(blobs: &[&'static [u8]]) -> Vec<(&'static [u8], [u8; 32])> {
+        blobs
+            .iter()
+            .map(|b| {
+                let mut sha = [0u8; 32];
+                sha.copy_from_slice(digest::digest(&digest::SHA256, b).as_ref());
+                (*b, sha)
+            })
+            .collect()
+    }
+
     #[test]
     fn blobs_read_back_across_reopening_and_damage_is_reported() {
         let dir = std::env::temp_dir().join(format!("sealpost-blobs-{}", std::process::id()));
@@ -201,13 +211,15 @@ mod tests {
         let first = {
             let segments = Segments::open(&dir, "documents").expect("open");
             segments
-                .append(&[b"first letter", b"", b"second letter"])
+                .append(&hashed(&[b"first letter", b"", b"second letter"]))
                 .expect("append")
         };
         assert_eq!(first[1].len, 0);
         assert_eq!(first[2].offset, 12);
         let segments = Segments::open(&dir, "documents").expect("reopen");
-        let later = segments.append(&[b"third letter"]).expect("append");
+        let later = segments
+            .append(&hashed(&[b"third letter"]))
+            .expect("append");
         assert_eq!((later[0].segment, later[0].offset), (1, 25));
         assert_eq!(segments.read(&first[0]).expect("read"), b"first letter");
         assert_eq!(segments.read(&later[0]).expect("read"), b"third letter");

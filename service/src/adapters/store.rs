@@ -10,6 +10,7 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use aws_lc_rs::digest;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -238,14 +239,23 @@ impl RedbStore {
     /// and requests are durable in the segments. (A commit whose idempotency key turns out to
     /// be taken leaves its blobs unnamed there.)
     fn write_group(&self, commits: Vec<Commit>) -> Result<Vec<Committed>, StoreError> {
-        let documents: Vec<&[u8]> = commits
+        // The digests were computed where each request was handled, not on this one writer.
+        let documents: Vec<(&[u8], [u8; 32])> = commits
             .iter()
             .filter(|c| c.message.is_some())
-            .flat_map(|c| c.documents.iter().map(Vec::as_slice))
+            .flat_map(|c| c.documents.iter().map(|(sha, d)| (d.as_slice(), *sha)))
             .collect();
-        let requests: Vec<&[u8]> = commits
+        let requests: Vec<(&[u8], [u8; 32])> = commits
             .iter()
-            .filter_map(|c| c.audit.as_ref().map(|a| a.request.as_slice()))
+            .filter_map(|c| c.audit.as_ref())
+            .map(|a| {
+                let sha = a.request_sha256.unwrap_or_else(|| {
+                    let mut out = [0u8; 32];
+                    out.copy_from_slice(digest::digest(&digest::SHA256, &a.request).as_ref());
+                    out
+                });
+                (a.request.as_slice(), sha)
+            })
             .collect();
         let mut document_refs = self.documents.append(&documents)?.into_iter();
         let mut request_refs = self.requests.append(&requests)?.into_iter();
@@ -611,6 +621,7 @@ mod tests {
             detail: String::new(),
             message_id: None,
             request: format!("request {n}").into_bytes(),
+            request_sha256: None,
         }
     }
 

@@ -28,7 +28,10 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Chains `record` after the entry whose hash is `prev_hash`.
 pub fn chain(seq: u64, prev_hash: &str, record: AuditRecord) -> AuditEntry {
-    let request_sha256 = sha256_hex(&record.request);
+    let request_sha256 = match &record.request_sha256 {
+        Some(known) => hex(known),
+        None => sha256_hex(&record.request),
+    };
     let mut entry = AuditEntry {
         seq,
         prev_hash: prev_hash.to_owned(),
@@ -59,6 +62,7 @@ pub fn entry_hash(entry: &AuditEntry) -> String {
             detail: r.detail.clone(),
             message_id: r.message_id.clone(),
             request: Vec::new(),
+            request_sha256: None,
         },
         request_sha256: entry.request_sha256.clone(),
         hash: String::new(),
@@ -127,6 +131,7 @@ mod tests {
             detail: String::new(),
             message_id: None,
             request: format!("<request {n}/>").into_bytes(),
+            request_sha256: None,
         }
     }
 

@@ -70,8 +70,8 @@ pub struct StoreError(pub String);
 pub struct Commit {
     pub audit: Option<AuditRecord>,
     pub message: Option<MessageRecord>,
-    /// The documents' content, in the message's order.
-    pub documents: Vec<Vec<u8>>,
+    /// The documents' SHA-256 and content, in the message's order.
+    pub documents: Vec<([u8; 32], Vec<u8>)>,
     pub evidences: Vec<EvidenceRecord>,
     /// (sender id, key, record): refused if the key is taken.
     pub idempotency: Option<(String, String, IdempotencyRecord)>,
@@ -214,6 +214,12 @@ fn unix(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest::digest(&digest::SHA256, bytes).as_ref());
+    out
+}
+
 /// SHA-256 over what a submission asks for: two submissions with the same key are the same
 /// submission when this is equal.
 pub fn content_hash(s: &Submission) -> String {
@@ -299,6 +305,7 @@ impl Service {
             detail,
             message_id: message_id.map(str::to_owned),
             request: ctx.request.as_ref().clone(),
+            request_sha256: Some(sha256(&ctx.request)),
         }
     }
 
@@ -647,7 +654,7 @@ impl Service {
             documents: submission
                 .documents
                 .iter()
-                .map(|d| d.content.clone())
+                .map(|d| (d.sha256, d.content.clone()))
                 .collect(),
             evidences: vec![
                 record(&acceptance, acceptance_xml.clone()),
@@ -1127,7 +1134,10 @@ mod tests {
             panic!("one commit, not {}", commits.len())
         };
         assert!(commit.message.is_some());
-        assert_eq!(commit.documents, vec![b"letter".to_vec()]);
+        assert_eq!(
+            commit.documents,
+            vec![(sha256(b"letter"), b"letter".to_vec())]
+        );
         assert_eq!(commit.evidences.len(), 2);
         assert_eq!(commit.evidences[0].xml, accepted.evidence);
         let audit = commit.audit.as_ref().expect("audit entry");

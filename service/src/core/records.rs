@@ -130,6 +130,10 @@ pub struct AuditRecord {
     /// The request as received, signature included.
     #[serde(skip)]
     pub request: Vec<u8>,
+    /// Its SHA-256 when already known (computed where the request is handled, so the store's
+    /// single writer does not hash it again); `None`: computed when chained.
+    #[serde(skip)]
+    pub request_sha256: Option<[u8; 32]>,
 }
 
 /// An entry of the hash-chained audit log.
