@@ -94,8 +94,9 @@ fn main() {
         .filter_map(|v| v.trim().parse::<usize>().ok())
         .collect();
     for size in sizes.into_iter().map(|kib| kib * KIB) {
-        // About 400 MiB of envelopes, between 40 and 3000 of them.
-        let pool = (400 * KIB * KIB / size).clamp(40, 3000);
+        // About 800 MiB of envelopes, between 60 and 6000 of them: runs long enough for the
+        // page cache's write-back to weigh as it does in steady state.
+        let pool = (800 * KIB * KIB / size).clamp(60, 6000);
         let floor = floor_rate(size);
         let envelopes = letters.presign(&signer, size, pool);
         let before = client.server_times();
