@@ -5,19 +5,18 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use anyhow::{Context, bail};
-use aws_lc_rs::digest;
 use clap::Subcommand;
 use sealpost::adapters::store::RedbStore;
-use sealpost::app::{pem_certificates, seal_audit_head};
-use sealpost::config::Config;
-use sealpost::core::audit::{hex, unhex, verify_chain};
+use sealpost::app::{pem_certificates, seal_audit_head, sender_registration};
+use sealpost::config::{Config, SenderEntry};
+use sealpost::core::audit::{unhex, verify_chain};
 use sealpost::core::ids::{RecipientId, RecipientKind};
-use sealpost::core::records::{Mailbox, SenderRegistration};
+use sealpost::core::records::Mailbox;
 use sealpost_tsa::asn1::oid;
 use sealpost_tsa::authority::TimeStampAuthority;
 use sealpost_tsa::{Expected, TrustStore, verify_token};
 use sealpost_xmldsig::dsig::{base64_decode, base64_encode};
-use sealpost_xmldsig::trust::{Purpose, TrustAnchors};
+use sealpost_xmldsig::trust::TrustAnchors;
 use sealpost_xmldsig::wss::parse_date_time;
 
 #[derive(Subcommand)]
@@ -141,17 +140,6 @@ fn sender(config: &Config, store: &RedbStore, command: SenderCommand) -> anyhow:
             };
             let trust = TrustAnchors::new(pem_certificates(&config.sender_trust_anchors)?)
                 .with_intermediates(intermediates);
-            let mut fingerprints = Vec::new();
-            for path in &certs {
-                let der = pem_certificates(path)?
-                    .into_iter()
-                    .next()
-                    .context("no certificate")?;
-                trust
-                    .validate(&der, &[], SystemTime::now(), Purpose::SenderApplication)
-                    .with_context(|| format!("{}: refused", path.display()))?;
-                fingerprints.push(hex(digest::digest(&digest::SHA256, &der).as_ref()));
-            }
             let recipient_kinds = recipients
                 .iter()
                 .map(|r| {
@@ -164,17 +152,17 @@ fn sender(config: &Config, store: &RedbStore, command: SenderCommand) -> anyhow:
                 .map(|t| t.trim().to_owned())
                 .filter(|t| !t.is_empty())
                 .collect();
-            if id.trim().is_empty() || types.is_empty() {
-                bail!("a sender needs an id and at least one message type");
-            }
-            let registration = SenderRegistration {
-                id,
-                name,
-                certificates: fingerprints,
-                message_types: types,
-                recipient_kinds,
-                active: !inactive,
-            };
+            let registration = sender_registration(
+                &trust,
+                &SenderEntry {
+                    id,
+                    name,
+                    certificates: certs,
+                    message_types: types,
+                    recipient_kinds,
+                    active: !inactive,
+                },
+            )?;
             store.put_sender(&registration)?;
             println!("{}", serde_json::to_string(&registration)?);
         }

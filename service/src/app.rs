@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
+use aws_lc_rs::digest;
 use axum::Router;
 use axum::routing::get;
 use der::{Decode, Encode};
@@ -15,7 +16,7 @@ use sealpost_evidence::seal::{Sealer, Timestamper};
 use sealpost_tsa::authority::TimeStampAuthority;
 use sealpost_xmldsig::document::DocumentSigner;
 use sealpost_xmldsig::dsig::base64_encode;
-use sealpost_xmldsig::trust::TrustAnchors;
+use sealpost_xmldsig::trust::{Purpose, TrustAnchors};
 use sealpost_xmldsig::wss::{KnownCertificates, ReplayCache, WssPolicy};
 
 use crate::adapters::grpc::{self, GrpcChannel};
@@ -23,9 +24,10 @@ use crate::adapters::metrics::Metrics;
 use crate::adapters::notary::EmbeddedNotary;
 use crate::adapters::soap::{self, SoapChannel};
 use crate::adapters::store::{RedbStore, TimedStore};
-use crate::config::Config;
+use crate::config::{Config, SenderEntry};
+use crate::core::audit::hex;
 use crate::core::audit::unhex;
-use crate::core::records::AuditSeal;
+use crate::core::records::{AuditSeal, SenderRegistration};
 use crate::core::{Clock, Service, Store, SubmissionLimits, SystemClock};
 
 /// How many recent signatures the replay cache holds.
@@ -47,6 +49,37 @@ impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("App").finish_non_exhaustive()
     }
+}
+
+/// A sender's registration: each certificate (the first of each PEM file) must chain to the
+/// sender trust anchors now and not be self-signed; the store knows it by its SHA-256.
+pub fn sender_registration(
+    trust: &TrustAnchors,
+    entry: &SenderEntry,
+) -> anyhow::Result<SenderRegistration> {
+    anyhow::ensure!(
+        !entry.id.trim().is_empty() && !entry.message_types.is_empty(),
+        "a sender needs an id and at least one message type"
+    );
+    let mut fingerprints = Vec::new();
+    for path in &entry.certificates {
+        let der = pem_certificates(path)?
+            .into_iter()
+            .next()
+            .context("no certificate")?;
+        trust
+            .validate(&der, &[], SystemTime::now(), Purpose::SenderApplication)
+            .with_context(|| format!("{}: refused", path.display()))?;
+        fingerprints.push(hex(digest::digest(&digest::SHA256, &der).as_ref()));
+    }
+    Ok(SenderRegistration {
+        id: entry.id.clone(),
+        name: entry.name.clone(),
+        certificates: fingerprints,
+        message_types: entry.message_types.clone(),
+        recipient_kinds: entry.recipient_kinds.clone(),
+        active: entry.active,
+    })
 }
 
 /// The certificates of a PEM file, DER.
@@ -116,6 +149,17 @@ impl App {
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         let trust = TrustAnchors::new(anchors).with_intermediates(intermediates);
+        for entry in &config.sender_registry {
+            let registration = sender_registration(&trust, entry)
+                .with_context(|| format!("senders.registry: sender {:?}", entry.id))?;
+            store.put_sender(&registration)?;
+        }
+        if !config.sender_registry.is_empty() {
+            tracing::info!(
+                senders = config.sender_registry.len(),
+                "sender registry: the configuration's senders are registered"
+            );
+        }
         let policy = WssPolicy {
             max_clock_skew: config.max_clock_skew,
             max_age: config.max_message_age,

@@ -13,6 +13,8 @@ use sealpost_tsa::authority::TsaSettings;
 use sealpost_tsa::clock::ClockKind;
 use serde::Deserialize;
 
+use crate::core::ids::RecipientKind;
+
 /// The settings as written (file, environment, defaults), before validation.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -71,6 +73,10 @@ struct RawSenders {
     max_clock_skew_s: u64,
     #[serde(default = "defaults::max_message_age_s")]
     max_message_age_s: u64,
+    /// Sender organisations declared here (`[[senders.registry]]`), written into the store's
+    /// registry when the service starts.
+    #[serde(default)]
+    registry: Vec<RawSenderEntry>,
 }
 
 impl Default for RawSenders {
@@ -80,8 +86,34 @@ impl Default for RawSenders {
             intermediates: defaults::senders_intermediates(),
             max_clock_skew_s: defaults::max_clock_skew_s(),
             max_message_age_s: defaults::max_message_age_s(),
+            registry: Vec::new(),
         }
     }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSenderEntry {
+    id: String,
+    name: String,
+    /// PEM files, one certificate each (the first of the file).
+    certificates: Vec<PathBuf>,
+    message_types: Vec<String>,
+    #[serde(default = "defaults::recipient_kinds")]
+    recipients: Vec<String>,
+    #[serde(default = "defaults::active")]
+    active: bool,
+}
+
+/// A sender organisation declared in the configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SenderEntry {
+    pub id: String,
+    pub name: String,
+    pub certificates: Vec<PathBuf>,
+    pub message_types: Vec<String>,
+    pub recipient_kinds: Vec<RecipientKind>,
+    pub active: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -240,6 +272,12 @@ mod defaults {
     pub fn audit_seal_interval_s() -> u64 {
         300
     }
+    pub fn recipient_kinds() -> Vec<String> {
+        vec!["citizen".into(), "company".into()]
+    }
+    pub fn active() -> bool {
+        true
+    }
 }
 
 /// How an environment variable's text becomes a TOML value.
@@ -316,6 +354,8 @@ pub struct Config {
     pub sender_intermediates: Option<PathBuf>,
     pub max_clock_skew: Duration,
     pub max_message_age: Duration,
+    /// `[[senders.registry]]`: written into the store's registry at start.
+    pub sender_registry: Vec<SenderEntry>,
     pub max_request_bytes: usize,
     pub max_document_bytes: u64,
     pub max_documents: usize,
@@ -475,6 +515,7 @@ impl RawConfig {
         if self.audit.seal_interval_s == 0 {
             problems.push("audit.seal_interval_s: at least 1".into());
         }
+        let sender_registry = validate_registry(&self.senders.registry, problems);
         let clock = self
             .tsa
             .clock
@@ -522,12 +563,63 @@ impl RawConfig {
             sender_intermediates: self.senders.intermediates,
             max_clock_skew: Duration::from_secs(self.senders.max_clock_skew_s),
             max_message_age: Duration::from_secs(self.senders.max_message_age_s),
+            sender_registry,
             max_request_bytes: usize::try_from(self.limits.max_request_bytes).unwrap_or(usize::MAX),
             max_document_bytes: self.limits.max_document_bytes,
             max_documents: usize::try_from(self.limits.max_documents).unwrap_or(16),
             audit_seal_interval: Duration::from_secs(self.audit.seal_interval_s),
         })
     }
+}
+
+/// The `[[senders.registry]]` entries, checked for what can be checked without the PKI (the
+/// certificates are validated against the trust anchors when the service starts).
+fn validate_registry(entries: &[RawSenderEntry], problems: &mut Vec<String>) -> Vec<SenderEntry> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        let at = format!("senders.registry[{i}] ({:?})", e.id);
+        if e.id.trim().is_empty() || e.name.trim().is_empty() {
+            problems.push(format!("{at}: id and name must not be empty"));
+        }
+        if !seen.insert(e.id.clone()) {
+            problems.push(format!("{at}: the id is declared twice"));
+        }
+        if e.certificates.is_empty() {
+            problems.push(format!("{at}: no certificate"));
+        }
+        for cert in &e.certificates {
+            readable(cert, &format!("{at} certificate"), problems);
+        }
+        let message_types: Vec<String> = e
+            .message_types
+            .iter()
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .collect();
+        if message_types.is_empty() {
+            problems.push(format!("{at}: no message type"));
+        }
+        let mut recipient_kinds = Vec::new();
+        for r in &e.recipients {
+            match RecipientKind::parse(r.trim()) {
+                Some(kind) => recipient_kinds.push(kind),
+                None => problems.push(format!("{at}: recipient kind {r:?}: citizen or company")),
+            }
+        }
+        if recipient_kinds.is_empty() {
+            problems.push(format!("{at}: no recipient kind"));
+        }
+        out.push(SenderEntry {
+            id: e.id.clone(),
+            name: e.name.clone(),
+            certificates: e.certificates.clone(),
+            message_types,
+            recipient_kinds,
+            active: e.active,
+        });
+    }
+    out
 }
 
 #[cfg(test)]
@@ -595,6 +687,54 @@ mod tests {
         assert_eq!(config.tsa.clock, ClockKind::Unchecked);
         assert_eq!(config.tsa.accepted_policies.len(), 2);
         assert_eq!(config.tsa.serial_state, Path::new("var/tsa/serial"));
+    }
+
+    #[test]
+    fn the_sender_registry_is_read_from_the_file_with_every_mistake_named() {
+        let dir = temp_dir("registry");
+        let file = dir.join("sealpost.toml");
+        let cert = dir.join("root.pem").display().to_string();
+        std::fs::write(
+            &file,
+            format!(
+                "[[senders.registry]]\nid = \"agency-a\"\nname = \"Agency A\"\ncertificates = [{cert:?}]\nmessage_types = [\"tax-assessment\", \" \"]\n\n[[senders.registry]]\nid = \"agency-b\"\nname = \"Agency B\"\ncertificates = [{cert:?}]\nmessage_types = [\"information\"]\nrecipients = [\"citizen\"]\nactive = false\n"
+            ),
+        )
+        .expect("write");
+        let vars = files(&dir);
+        let config = Config::load(Some(&file), vars.clone()).expect("valid");
+        assert_eq!(config.sender_registry.len(), 2);
+        let a = &config.sender_registry[0];
+        assert_eq!(a.message_types, vec!["tax-assessment".to_owned()]);
+        assert_eq!(
+            a.recipient_kinds,
+            vec![RecipientKind::Citizen, RecipientKind::Company]
+        );
+        assert!(a.active);
+        let b = &config.sender_registry[1];
+        assert_eq!(b.recipient_kinds, vec![RecipientKind::Citizen]);
+        assert!(!b.active);
+
+        std::fs::write(
+            &file,
+            "[[senders.registry]]\nid = \"x\"\nname = \"X\"\ncertificates = [\"/nonexistent.pem\"]\nmessage_types = []\nrecipients = [\"robot\"]\n\n[[senders.registry]]\nid = \"x\"\nname = \"X again\"\ncertificates = []\nmessage_types = [\"a\"]\n",
+        )
+        .expect("write");
+        let problems = Config::load(Some(&file), vars)
+            .expect_err("invalid")
+            .problems;
+        for expected in [
+            "/nonexistent.pem",
+            "no message type",
+            "\"robot\"",
+            "declared twice",
+            "no certificate",
+        ] {
+            assert!(
+                problems.iter().any(|p| p.contains(expected)),
+                "{expected}: {problems:?}"
+            );
+        }
     }
 
     #[test]

@@ -1034,3 +1034,63 @@ fn grpc_callers_without_a_trusted_certificate_or_a_valid_manifest_are_refused() 
     assert!(rejection.contains("SEALPOST-REQ-001"), "{rejection}");
     assert_eq!(court_verifies(&f, &rejection, None).0, 0);
 }
+
+#[test]
+fn senders_declared_in_the_configuration_file_may_send_and_an_untrusted_one_stops_the_start() {
+    let pki = dev_pki("config-registry");
+    let data = pki.with_file_name("var");
+    admin(
+        &pki,
+        &data,
+        &["mailbox", "add", CITIZEN, "--name", "Jan Peeters"],
+    );
+    let config = pki.with_file_name("sealpost.toml");
+    let registry = |cert: &Path| {
+        format!(
+            "[[senders.registry]]\nid = \"agency-a\"\nname = \"Agency A\"\ncertificates = [{:?}]\nmessage_types = [\"tax-assessment\"]\nrecipients = [\"citizen\"]\n",
+            cert.display().to_string()
+        )
+    };
+    std::fs::write(&config, registry(&pki.join("sender-a.pem"))).expect("config");
+    let mut cmd = sealpost(&pki, &data);
+    cmd.arg("serve").arg("--config").arg(&config);
+    let f = Fixture {
+        server: Server::start(cmd),
+        pki: pki.clone(),
+        data: data.clone(),
+    };
+    let r = as_sender(&f, "sender-a", &Letter::new("config-1", CITIZEN).body());
+    assert_eq!(r.status, 200, "{}", text(&r.body));
+    // Not declared: sender-b is unknown.
+    let r = as_sender(&f, "sender-b", &Letter::new("config-2", CITIZEN).body());
+    assert_eq!(code(&r), "SEALPOST-AUTH-002");
+    drop(f);
+
+    // A self-signed certificate in the registry: the service refuses to start, and says why.
+    let rogue = rogue_self_signed(&LeafSpec::new(
+        "Rogue Agency",
+        Profile::Sender,
+        KeyAlgorithm::EcdsaP256,
+        SystemTime::now() - Duration::from_secs(60),
+        Duration::from_secs(86_400),
+    ))
+    .expect("rogue");
+    let rogue_pem = pki.with_file_name("rogue.pem");
+    std::fs::write(&rogue_pem, rogue.cert_pem()).expect("write");
+    std::fs::write(&config, registry(&rogue_pem)).expect("config");
+    let mut cmd = Command::new("timeout");
+    cmd.arg("30").arg(binary("sealpost"));
+    let serve = sealpost(&pki, &data);
+    for (k, v) in serve.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    let out = run(cmd.arg("serve").arg("--config").arg(&config));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("agency-a") && stderr.contains("self-signed"),
+        "{stderr}"
+    );
+}
