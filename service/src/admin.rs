@@ -111,12 +111,13 @@ pub enum AuditCommand {
 }
 
 pub fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
-    let store = RedbStore::open(&config.store_path()).with_context(|| {
-        format!(
-            "opening {} (is the service running? stop it first)",
-            config.store_path().display()
-        )
-    })?;
+    let store =
+        RedbStore::open(&config.store_path(), config.store_cache_bytes).with_context(|| {
+            format!(
+                "opening {} (is the service running? stop it first)",
+                config.store_path().display()
+            )
+        })?;
     match command {
         AdminCommand::Sender { command } => sender(config, &store, command),
         AdminCommand::Mailbox { command } => mailbox(&store, command),

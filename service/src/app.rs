@@ -121,7 +121,10 @@ impl App {
             },
             metrics: Arc::clone(&metrics),
         });
-        let store = Arc::new(RedbStore::open(&config.store_path()).context("opening the store")?);
+        let store = Arc::new(
+            RedbStore::open(&config.store_path(), config.store_cache_bytes)
+                .context("opening the store")?,
+        );
         let timed: Arc<dyn Store> = Arc::new(TimedStore {
             inner: Arc::clone(&store),
             metrics: Arc::clone(&metrics),

@@ -37,6 +37,23 @@ struct RawConfig {
     limits: RawLimits,
     #[serde(default)]
     audit: RawAudit,
+    #[serde(default)]
+    store: RawStore,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    #[serde(default = "defaults::store_cache_mib")]
+    cache_mib: u64,
+}
+
+impl Default for RawStore {
+    fn default() -> Self {
+        RawStore {
+            cache_mib: defaults::store_cache_mib(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -272,6 +289,9 @@ mod defaults {
     pub fn audit_seal_interval_s() -> u64 {
         300
     }
+    pub fn store_cache_mib() -> u64 {
+        64
+    }
     pub fn recipient_kinds() -> Vec<String> {
         vec!["citizen".into(), "company".into()]
     }
@@ -314,6 +334,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("limits.max_document_bytes", Kind::Integer),
     ("limits.max_documents", Kind::Integer),
     ("audit.seal_interval_s", Kind::Integer),
+    ("store.cache_mib", Kind::Integer),
 ];
 
 /// Environment variables with the prefix that are not settings.
@@ -360,6 +381,8 @@ pub struct Config {
     pub max_document_bytes: u64,
     pub max_documents: usize,
     pub audit_seal_interval: Duration,
+    /// The most memory the embedded store keeps pages in.
+    pub store_cache_bytes: usize,
 }
 
 impl Config {
@@ -515,6 +538,9 @@ impl RawConfig {
         if self.audit.seal_interval_s == 0 {
             problems.push("audit.seal_interval_s: at least 1".into());
         }
+        if self.store.cache_mib == 0 {
+            problems.push("store.cache_mib: at least 1".into());
+        }
         let sender_registry = validate_registry(&self.senders.registry, problems);
         let clock = self
             .tsa
@@ -568,6 +594,8 @@ impl RawConfig {
             max_document_bytes: self.limits.max_document_bytes,
             max_documents: usize::try_from(self.limits.max_documents).unwrap_or(16),
             audit_seal_interval: Duration::from_secs(self.audit.seal_interval_s),
+            store_cache_bytes: usize::try_from(self.store.cache_mib.saturating_mul(1 << 20))
+                .unwrap_or(usize::MAX),
         })
     }
 }

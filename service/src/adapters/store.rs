@@ -87,11 +87,15 @@ impl std::fmt::Debug for RedbStore {
 
 impl RedbStore {
     /// Opens (or creates) the store file, and its segments in `blobs/` beside it; creates
-    /// every table so that reads never meet a missing one.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
+    /// every table so that reads never meet a missing one. `cache_bytes`: the most memory
+    /// redb keeps pages in (it holds on to all of it once the store is larger).
+    pub fn open(path: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
         let dir = path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(fail)?;
-        let db = Database::create(path).map_err(fail)?;
+        let db = Database::builder()
+            .set_cache_size(cache_bytes)
+            .create(path)
+            .map_err(fail)?;
         let txn = db.begin_write().map_err(fail)?;
         {
             let mut meta = txn.open_table(META).map_err(fail)?;
@@ -645,7 +649,7 @@ mod tests {
     fn concurrent_commits_are_grouped_each_all_or_nothing_and_the_chain_holds() {
         let dir = std::env::temp_dir().join(format!("sealpost-store-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let store = RedbStore::open(&dir.join("s.redb")).expect("open");
+        let store = RedbStore::open(&dir.join("s.redb"), 1 << 20).expect("open");
         // 16 threads × 20 commits: distinct keys, plus every thread racing for key "shared".
         let results: Vec<(usize, Committed)> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..16)
