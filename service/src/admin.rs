@@ -6,8 +6,8 @@ use std::time::SystemTime;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
-use sealpost::adapters::store::RedbStore;
-use sealpost::app::{pem_certificates, seal_audit_head, sender_registration};
+use sealpost::adapters::store::Backend;
+use sealpost::app::{open_store, pem_certificates, seal_audit_head, sender_registration};
 use sealpost::config::{Config, SenderEntry};
 use sealpost::core::audit::{unhex, verify_chain};
 use sealpost::core::ids::{RecipientId, RecipientKind};
@@ -111,21 +111,16 @@ pub enum AuditCommand {
 }
 
 pub fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
-    let store =
-        RedbStore::open(&config.store_path(), config.store_cache_bytes).with_context(|| {
-            format!(
-                "opening {} (is the service running? stop it first)",
-                config.store_path().display()
-            )
-        })?;
+    let store = open_store(config)?;
+    let store = store.as_ref();
     match command {
-        AdminCommand::Sender { command } => sender(config, &store, command),
-        AdminCommand::Mailbox { command } => mailbox(&store, command),
-        AdminCommand::Audit { command } => audit(config, &store, command),
+        AdminCommand::Sender { command } => sender(config, store, command),
+        AdminCommand::Mailbox { command } => mailbox(store, command),
+        AdminCommand::Audit { command } => audit(config, store, command),
     }
 }
 
-fn sender(config: &Config, store: &RedbStore, command: SenderCommand) -> anyhow::Result<()> {
+fn sender(config: &Config, store: &dyn Backend, command: SenderCommand) -> anyhow::Result<()> {
     match command {
         SenderCommand::Set {
             id,
@@ -182,7 +177,7 @@ fn now_unix() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn mailbox(store: &RedbStore, command: MailboxCommand) -> anyhow::Result<()> {
+fn mailbox(store: &dyn Backend, command: MailboxCommand) -> anyhow::Result<()> {
     let set_active = |id: &str, active: bool| -> anyhow::Result<()> {
         let id = RecipientId::parse(id)?;
         let Some(mut m) = store.mailboxes()?.into_iter().find(|m| m.id == id.as_str()) else {
@@ -251,7 +246,7 @@ fn mailbox(store: &RedbStore, command: MailboxCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn audit(config: &Config, store: &RedbStore, command: AuditCommand) -> anyhow::Result<()> {
+fn audit(config: &Config, store: &dyn Backend, command: AuditCommand) -> anyhow::Result<()> {
     match command {
         AuditCommand::Verify { trust } => {
             let entries = store.audit_entries(0, u64::MAX)?;

@@ -22,9 +22,10 @@ use sealpost_xmldsig::wss::{KnownCertificates, ReplayCache, WssPolicy};
 use crate::adapters::grpc::{self, GrpcChannel};
 use crate::adapters::metrics::Metrics;
 use crate::adapters::notary::EmbeddedNotary;
+use crate::adapters::postgres::PgStore;
 use crate::adapters::soap::{self, SoapChannel};
-use crate::adapters::store::{RedbStore, TimedStore};
-use crate::config::{Config, SenderEntry};
+use crate::adapters::store::{Backend, RedbStore, TimedStore};
+use crate::config::{Config, SenderEntry, StoreBackend};
 use crate::core::audit::hex;
 use crate::core::audit::unhex;
 use crate::core::records::{AuditSeal, SenderRegistration};
@@ -36,7 +37,7 @@ const REPLAY_CAPACITY: usize = 1_000_000;
 /// The running parts.
 pub struct App {
     pub service: Arc<Service>,
-    pub store: Arc<RedbStore>,
+    pub store: Arc<dyn Backend>,
     pub tsa: Arc<TimeStampAuthority>,
     pub metrics: Arc<Metrics>,
     pub soap: Arc<SoapChannel>,
@@ -82,6 +83,24 @@ pub fn sender_registration(
     })
 }
 
+/// The configured store: redb under `data_dir` (locked while open: one process), or
+/// PostgreSQL.
+pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Backend>> {
+    Ok(match &config.store_backend {
+        StoreBackend::Redb => Arc::new(
+            RedbStore::open(&config.store_path(), config.store_cache_bytes).with_context(|| {
+                format!(
+                    "opening {} (the embedded store is locked while the service runs)",
+                    config.store_path().display()
+                )
+            })?,
+        ),
+        StoreBackend::Postgres(url) => {
+            Arc::new(PgStore::open(url).context("opening the PostgreSQL store")?)
+        }
+    })
+}
+
 /// The certificates of a PEM file, DER.
 pub fn pem_certificates(path: &std::path::Path) -> anyhow::Result<Vec<Vec<u8>>> {
     let certs = CertificateDer::pem_file_iter(path)
@@ -121,10 +140,7 @@ impl App {
             },
             metrics: Arc::clone(&metrics),
         });
-        let store = Arc::new(
-            RedbStore::open(&config.store_path(), config.store_cache_bytes)
-                .context("opening the store")?,
-        );
+        let store = open_store(config)?;
         let timed: Arc<dyn Store> = Arc::new(TimedStore {
             inner: Arc::clone(&store),
             metrics: Arc::clone(&metrics),
@@ -229,7 +245,7 @@ impl App {
 
 /// Seals the audit log's head with a time-stamp token, unless it is already sealed.
 pub fn seal_audit_head(
-    store: &RedbStore,
+    store: &dyn Backend,
     tsa: &TimeStampAuthority,
 ) -> anyhow::Result<Option<AuditSeal>> {
     let (seq, hash) = store.audit_head()?;
@@ -252,7 +268,7 @@ pub fn seal_audit_head(
 
 /// Seals the audit head every `interval`, until the process ends.
 pub async fn seal_audit_periodically(
-    store: Arc<RedbStore>,
+    store: Arc<dyn Backend>,
     tsa: Arc<TimeStampAuthority>,
     interval: Duration,
 ) {
@@ -261,7 +277,7 @@ pub async fn seal_audit_periodically(
     loop {
         ticks.tick().await;
         let (store, tsa) = (Arc::clone(&store), Arc::clone(&tsa));
-        match tokio::task::spawn_blocking(move || seal_audit_head(&store, &tsa)).await {
+        match tokio::task::spawn_blocking(move || seal_audit_head(store.as_ref(), &tsa)).await {
             Ok(Ok(Some(seal))) => tracing::info!(seq = seal.seq, "audit head sealed"),
             Ok(Ok(None)) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "sealing the audit head failed"),

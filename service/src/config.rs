@@ -44,16 +44,31 @@ struct RawConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawStore {
+    #[serde(default = "defaults::store_backend")]
+    backend: String,
     #[serde(default = "defaults::store_cache_mib")]
     cache_mib: u64,
+    #[serde(default)]
+    postgres_url: Option<String>,
 }
 
 impl Default for RawStore {
     fn default() -> Self {
         RawStore {
+            backend: defaults::store_backend(),
             cache_mib: defaults::store_cache_mib(),
+            postgres_url: None,
         }
     }
+}
+
+/// Where the service keeps its records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreBackend {
+    /// The embedded store under `data_dir`.
+    Redb,
+    /// A PostgreSQL database (connection string), for several processes.
+    Postgres(String),
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -289,6 +304,9 @@ mod defaults {
     pub fn audit_seal_interval_s() -> u64 {
         300
     }
+    pub fn store_backend() -> String {
+        "redb".into()
+    }
     pub fn store_cache_mib() -> u64 {
         64
     }
@@ -334,7 +352,9 @@ const KEYS: &[(&str, Kind)] = &[
     ("limits.max_document_bytes", Kind::Integer),
     ("limits.max_documents", Kind::Integer),
     ("audit.seal_interval_s", Kind::Integer),
+    ("store.backend", Kind::Text),
     ("store.cache_mib", Kind::Integer),
+    ("store.postgres_url", Kind::Text),
 ];
 
 /// Environment variables with the prefix that are not settings.
@@ -381,6 +401,7 @@ pub struct Config {
     pub max_document_bytes: u64,
     pub max_documents: usize,
     pub audit_seal_interval: Duration,
+    pub store_backend: StoreBackend,
     /// The most memory the embedded store keeps pages in.
     pub store_cache_bytes: usize,
 }
@@ -541,6 +562,22 @@ impl RawConfig {
         if self.store.cache_mib == 0 {
             problems.push("store.cache_mib: at least 1".into());
         }
+        let store_backend = match (self.store.backend.as_str(), &self.store.postgres_url) {
+            ("redb", _) => Some(StoreBackend::Redb),
+            ("postgres", Some(url)) if !url.trim().is_empty() => {
+                Some(StoreBackend::Postgres(url.clone()))
+            }
+            ("postgres", _) => {
+                problems.push("store.backend \"postgres\" needs store.postgres_url".into());
+                None
+            }
+            (other, _) => {
+                problems.push(format!(
+                    "store.backend {other:?}: expected \"redb\" or \"postgres\""
+                ));
+                None
+            }
+        };
         let sender_registry = validate_registry(&self.senders.registry, problems);
         let clock = self
             .tsa
@@ -594,6 +631,7 @@ impl RawConfig {
             max_document_bytes: self.limits.max_document_bytes,
             max_documents: usize::try_from(self.limits.max_documents).unwrap_or(16),
             audit_seal_interval: Duration::from_secs(self.audit.seal_interval_s),
+            store_backend: store_backend?,
             store_cache_bytes: usize::try_from(self.store.cache_mib.saturating_mul(1 << 20))
                 .unwrap_or(usize::MAX),
         })

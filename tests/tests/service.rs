@@ -1094,3 +1094,98 @@ fn senders_declared_in_the_configuration_file_may_send_and_an_untrusted_one_stop
         "{stderr}"
     );
 }
+
+/// A fresh PostgreSQL database on the server of `TEST_POSTGRES_URL` (default: the local one,
+/// user postgres); its connection string.
+fn postgres_database(name: &str) -> String {
+    let server = std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "host=127.0.0.1 user=postgres".into());
+    let database = format!("sealpost_{name}_{}", std::process::id());
+    let psql = |sql: &str| {
+        let out = run(Command::new("psql")
+            .arg(format!("{server} dbname=postgres"))
+            .args(["-v", "ON_ERROR_STOP=1", "-c", sql]));
+        assert!(out.status.success(), "psql {sql}: {}", text(&out.stderr));
+    };
+    psql(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"));
+    psql(&format!("CREATE DATABASE {database}"));
+    format!("{server} dbname={database}")
+}
+
+#[test]
+fn the_service_runs_on_postgresql_and_is_administered_while_it_runs() {
+    require_tool("psql", &["--version"]);
+    let url = postgres_database("service");
+    let pki = dev_pki("postgres-service");
+    let data = pki.with_file_name("var");
+    let on_postgres = |mut cmd: Command| {
+        cmd.env("SEALPOST_STORE_BACKEND", "postgres")
+            .env("SEALPOST_STORE_POSTGRES_URL", &url);
+        cmd
+    };
+    let admin = |args: &[&str]| {
+        let out = run(on_postgres(sealpost(&pki, &data)).arg("admin").args(args));
+        assert!(
+            out.status.success(),
+            "admin {args:?}: {}",
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    };
+    let cert = pki.join("sender-a.pem");
+    admin(&[
+        "sender",
+        "set",
+        "--id",
+        "agency-a",
+        "--name",
+        "Agency A",
+        "--cert",
+        cert.to_str().expect("path"),
+        "--types",
+        "tax-assessment",
+    ]);
+    let mut serve = on_postgres(sealpost(&pki, &data));
+    serve.arg("serve");
+    let f = Fixture {
+        server: Server::start(serve),
+        pki: pki.clone(),
+        data: data.clone(),
+    };
+    // No mailbox yet: refused; added while the service runs: delivered.
+    let r = as_sender(&f, "sender-a", &Letter::new("pg-1", CITIZEN).body());
+    rejected(&f, &r, "SEALPOST-REQ-002", "sealpost:RecipientUnknown");
+    admin(&["mailbox", "add", CITIZEN, "--name", "Jan Peeters"]);
+    let letter = Letter::new("pg-2", CITIZEN);
+    let r = as_sender(&f, "sender-a", &letter.body());
+    assert_eq!(r.status, 200, "{}", text(&r.body));
+    let message_id = field(&text(&r.body), "MessageId").expect("message id");
+    let evidence = evidence_of(&field(&text(&r.body), "Evidence").expect("evidence"));
+    assert_eq!(court_verifies(&f, &evidence, Some(&letter.document)).0, 0);
+    let get = format!(
+        "<sp:GetEvidence xmlns:sp=\"urn:sealpost:v1\"><sp:MessageId>{message_id}</sp:MessageId></sp:GetEvidence>"
+    );
+    let r = as_sender(&f, "sender-a", &get);
+    assert_eq!(fields(&text(&r.body), "Evidence").len(), 2);
+    // The same key again: the original proof.
+    let again = as_sender(&f, "sender-a", &letter.body());
+    assert_eq!(
+        field(&text(&again.body), "Evidence"),
+        field(&text(&r.body), "Evidence")
+    );
+    // The audit chain verifies while the service is running.
+    let report = admin(&["audit", "verify"]);
+    assert!(report.contains("audit log valid: 4 entries"), "{report}");
+    drop(f);
+    drop_postgres_database(&url);
+}
+
+fn drop_postgres_database(url: &str) {
+    let (server, database) = url.rsplit_once(" dbname=").expect("url");
+    let _ = run(Command::new("psql")
+        .arg(format!("{server} dbname=postgres"))
+        .args([
+            "-c",
+            &format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"),
+        ]));
+}

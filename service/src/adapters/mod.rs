@@ -1,10 +1,13 @@
 //! Adapters: the network, files and services the core talks to through its ports.
 
 pub mod blobs;
+#[cfg(test)]
+mod conformance;
 pub mod grpc;
 pub mod http;
 pub mod metrics;
 pub mod notary;
+pub mod postgres;
 pub mod soap;
 pub mod store;
 pub mod tls;

@@ -61,6 +61,31 @@ fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(fail)
 }
 
+/// What administration, the periodic audit seal and the mailbox need of a store, beyond the
+/// core's port: the registry, the directory, stored documents and the audit log. Both
+/// backends (redb, PostgreSQL) implement it and pass the same conformance tests.
+pub trait Backend: Store {
+    /// Adds or replaces a sender registration (and which certificates name it).
+    fn put_sender(&self, sender: &SenderRegistration) -> Result<(), StoreError>;
+    fn senders(&self) -> Result<Vec<SenderRegistration>, StoreError>;
+    /// Adds or replaces mailboxes, all or none.
+    fn put_mailboxes(&self, mailboxes: &[Mailbox]) -> Result<(), StoreError>;
+    fn mailboxes(&self) -> Result<Vec<Mailbox>, StoreError>;
+    /// Messages delivered into a mailbox, newest first.
+    fn mailbox_messages(&self, recipient: &str) -> Result<Vec<MessageRecord>, StoreError>;
+    /// A stored document's content.
+    fn document(&self, message_id: &str, index: u32) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Evidence ids in a sender organisation's own mailbox.
+    fn sender_mailbox(&self, sender_id: &str) -> Result<Vec<String>, StoreError>;
+    /// Audit entries with `from <= seq <= to`, each with its stored request.
+    fn audit_entries(&self, from: u64, to: u64) -> Result<Vec<(AuditEntry, Vec<u8>)>, StoreError>;
+    /// The head of the audit log: its last sequence number and hash (0 and the genesis hash
+    /// when empty).
+    fn audit_head(&self) -> Result<(u64, String), StoreError>;
+    fn put_audit_seal(&self, seal: &AuditSeal) -> Result<(), StoreError>;
+    fn audit_seals(&self) -> Result<Vec<AuditSeal>, StoreError>;
+}
+
 /// The redb store.
 pub struct RedbStore {
     db: Database,
@@ -295,8 +320,23 @@ impl RedbStore {
             .transpose()
     }
 
+    fn all<T: DeserializeOwned>(
+        &self,
+        table: TableDefinition<&str, &[u8]>,
+    ) -> Result<Vec<T>, StoreError> {
+        let txn = self.db.begin_read().map_err(fail)?;
+        let table = txn.open_table(table).map_err(fail)?;
+        table
+            .iter()
+            .map_err(fail)?
+            .map(|row| from_json(row.map_err(fail)?.1.value()))
+            .collect()
+    }
+}
+
+impl Backend for RedbStore {
     /// Adds or replaces a sender registration (and which certificates name it).
-    pub fn put_sender(&self, sender: &SenderRegistration) -> Result<(), StoreError> {
+    fn put_sender(&self, sender: &SenderRegistration) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(fail)?;
         {
             let mut senders = txn.open_table(SENDERS).map_err(fail)?;
@@ -329,12 +369,12 @@ impl RedbStore {
         txn.commit().map_err(fail)
     }
 
-    pub fn senders(&self) -> Result<Vec<SenderRegistration>, StoreError> {
+    fn senders(&self) -> Result<Vec<SenderRegistration>, StoreError> {
         self.all(SENDERS)
     }
 
     /// Adds or replaces mailboxes, in one transaction.
-    pub fn put_mailboxes(&self, mailboxes: &[Mailbox]) -> Result<(), StoreError> {
+    fn put_mailboxes(&self, mailboxes: &[Mailbox]) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(fail)?;
         {
             let mut table = txn.open_table(MAILBOXES).map_err(fail)?;
@@ -347,25 +387,12 @@ impl RedbStore {
         txn.commit().map_err(fail)
     }
 
-    pub fn mailboxes(&self) -> Result<Vec<Mailbox>, StoreError> {
+    fn mailboxes(&self) -> Result<Vec<Mailbox>, StoreError> {
         self.all(MAILBOXES)
     }
 
-    fn all<T: DeserializeOwned>(
-        &self,
-        table: TableDefinition<&str, &[u8]>,
-    ) -> Result<Vec<T>, StoreError> {
-        let txn = self.db.begin_read().map_err(fail)?;
-        let table = txn.open_table(table).map_err(fail)?;
-        table
-            .iter()
-            .map_err(fail)?
-            .map(|row| from_json(row.map_err(fail)?.1.value()))
-            .collect()
-    }
-
     /// Messages delivered into a mailbox, newest first.
-    pub fn mailbox_messages(&self, recipient: &str) -> Result<Vec<MessageRecord>, StoreError> {
+    fn mailbox_messages(&self, recipient: &str) -> Result<Vec<MessageRecord>, StoreError> {
         let txn = self.db.begin_read().map_err(fail)?;
         let entries = txn.open_table(MAILBOX_ENTRIES).map_err(fail)?;
         let messages = txn.open_table(MESSAGES).map_err(fail)?;
@@ -385,7 +412,7 @@ impl RedbStore {
     }
 
     /// A stored document's content.
-    pub fn document(&self, message_id: &str, index: u32) -> Result<Option<Vec<u8>>, StoreError> {
+    fn document(&self, message_id: &str, index: u32) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.db.begin_read().map_err(fail)?;
         let table = txn.open_table(DOCUMENTS).map_err(fail)?;
         let Some(blob) = table.get((message_id, index)).map_err(fail)? else {
@@ -396,7 +423,7 @@ impl RedbStore {
     }
 
     /// Evidence ids in a sender organisation's own mailbox.
-    pub fn sender_mailbox(&self, sender_id: &str) -> Result<Vec<String>, StoreError> {
+    fn sender_mailbox(&self, sender_id: &str) -> Result<Vec<String>, StoreError> {
         let txn = self.db.begin_read().map_err(fail)?;
         let table = txn.open_table(SENDER_EVIDENCES).map_err(fail)?;
         let mut out = Vec::new();
@@ -412,11 +439,7 @@ impl RedbStore {
     }
 
     /// Audit entries with `from <= seq <= to`, each with its stored request.
-    pub fn audit_entries(
-        &self,
-        from: u64,
-        to: u64,
-    ) -> Result<Vec<(AuditEntry, Vec<u8>)>, StoreError> {
+    fn audit_entries(&self, from: u64, to: u64) -> Result<Vec<(AuditEntry, Vec<u8>)>, StoreError> {
         let txn = self.db.begin_read().map_err(fail)?;
         let entries = txn.open_table(AUDIT).map_err(fail)?;
         let requests = txn.open_table(AUDIT_REQUESTS).map_err(fail)?;
@@ -435,7 +458,7 @@ impl RedbStore {
     }
 
     /// The head of the audit log: its last sequence number and hash.
-    pub fn audit_head(&self) -> Result<(u64, String), StoreError> {
+    fn audit_head(&self) -> Result<(u64, String), StoreError> {
         let txn = self.db.begin_read().map_err(fail)?;
         let entries = txn.open_table(AUDIT).map_err(fail)?;
         match entries.last().map_err(fail)? {
@@ -444,12 +467,7 @@ impl RedbStore {
         }
     }
 
-    pub fn audit_len(&self) -> Result<u64, StoreError> {
-        let txn = self.db.begin_read().map_err(fail)?;
-        txn.open_table(AUDIT).map_err(fail)?.len().map_err(fail)
-    }
-
-    pub fn put_audit_seal(&self, seal: &AuditSeal) -> Result<(), StoreError> {
+    fn put_audit_seal(&self, seal: &AuditSeal) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(fail)?;
         {
             let mut table = txn.open_table(AUDIT_SEALS).map_err(fail)?;
@@ -460,7 +478,7 @@ impl RedbStore {
         txn.commit().map_err(fail)
     }
 
-    pub fn audit_seals(&self) -> Result<Vec<AuditSeal>, StoreError> {
+    fn audit_seals(&self) -> Result<Vec<AuditSeal>, StoreError> {
         let txn = self.db.begin_read().map_err(fail)?;
         let table = txn.open_table(AUDIT_SEALS).map_err(fail)?;
         table
@@ -562,7 +580,7 @@ impl Store for RedbStore {
 
 /// A store whose commits are timed for the metrics.
 pub struct TimedStore {
-    pub inner: Arc<RedbStore>,
+    pub inner: Arc<dyn Backend>,
     pub metrics: Arc<super::metrics::Metrics>,
 }
 
@@ -603,99 +621,5 @@ impl Store for TimedStore {
         let result = self.inner.commit(commit);
         self.metrics.store_seconds.observe(start.elapsed());
         result
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::core::audit::verify_chain;
-    use crate::core::records::{AuditRecord, Channel};
-
-    fn audit(n: usize) -> AuditRecord {
-        AuditRecord {
-            time: 1_800_000_000,
-            correlation_id: format!("urn:uuid:{n}"),
-            channel: Channel::Soap,
-            operation: "SubmitRegisteredMail".into(),
-            identity: "agency-a".into(),
-            outcome: "accepted".into(),
-            code: None,
-            kind: None,
-            detail: String::new(),
-            message_id: None,
-            request: format!("request {n}").into_bytes(),
-            request_sha256: None,
-        }
-    }
-
-    fn keyed(n: usize, key: &str) -> Commit {
-        Commit {
-            audit: Some(audit(n)),
-            idempotency: Some((
-                "agency-a".into(),
-                key.into(),
-                IdempotencyRecord {
-                    content_hash: format!("{n}"),
-                    message_id: format!("m{n}"),
-                    evidence_id: format!("e{n}"),
-                },
-            )),
-            ..Commit::default()
-        }
-    }
-
-    #[test]
-    fn concurrent_commits_are_grouped_each_all_or_nothing_and_the_chain_holds() {
-        let dir = std::env::temp_dir().join(format!("sealpost-store-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let store = RedbStore::open(&dir.join("s.redb"), 1 << 20).expect("open");
-        // 16 threads × 20 commits: distinct keys, plus every thread racing for key "shared".
-        let results: Vec<(usize, Committed)> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..16)
-                .map(|t| {
-                    let store = &store;
-                    s.spawn(move || {
-                        let mut mine = Vec::new();
-                        for i in 0..20 {
-                            let n = t * 100 + i;
-                            let key = if i == 10 {
-                                "shared".into()
-                            } else {
-                                format!("k{n}")
-                            };
-                            mine.push((n, store.commit(keyed(n, &key)).expect("commit")));
-                        }
-                        mine
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().expect("thread"))
-                .collect()
-        });
-        let done = results
-            .iter()
-            .filter(|(_, c)| matches!(c, Committed::Done))
-            .count();
-        let taken: Vec<&IdempotencyRecord> = results
-            .iter()
-            .filter_map(|(_, c)| match c {
-                Committed::KeyTaken(known) => Some(known),
-                Committed::Done => None,
-            })
-            .collect();
-        // One of the 16 got "shared"; the other 15 were told whose it is, and wrote nothing.
-        assert_eq!((done, taken.len()), (16 * 19 + 1, 15));
-        let winner = store
-            .idempotency("agency-a", "shared")
-            .expect("read")
-            .expect("shared key");
-        assert!(taken.iter().all(|k| **k == winner));
-        let (seq, _) = store.audit_head().expect("head");
-        assert_eq!(seq as usize, done);
-        verify_chain(store.audit_entries(1, seq).expect("entries")).expect("chain");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

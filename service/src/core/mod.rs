@@ -66,7 +66,7 @@ pub trait Notary: Send + Sync {
 pub struct StoreError(pub String);
 
 /// Everything one request writes, in one transaction.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Commit {
     pub audit: Option<AuditRecord>,
     pub message: Option<MessageRecord>,

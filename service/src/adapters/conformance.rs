@@ -1,0 +1,366 @@
+//! The store conformance suite: what the core, administration and the audit log rely on of a
+//! store, checked the same way against every backend (redb, PostgreSQL).
+
+use std::sync::Arc;
+
+use super::postgres::PgStore;
+use super::store::{Backend, RedbStore};
+use crate::core::audit::{GENESIS, verify_chain};
+use crate::core::records::{
+    AuditRecord, AuditSeal, Channel, DocumentMeta, EvidenceRecord, IdempotencyRecord, Mailbox,
+    MessageRecord, MessageState, SenderRegistration,
+};
+use crate::core::{Commit, Committed};
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes).as_ref());
+    out
+}
+
+fn audit(n: usize) -> AuditRecord {
+    AuditRecord {
+        time: 1_800_000_000,
+        correlation_id: format!("urn:uuid:{n}"),
+        channel: Channel::Soap,
+        operation: "SubmitRegisteredMail".into(),
+        identity: "agency-a".into(),
+        outcome: "accepted".into(),
+        code: None,
+        kind: None,
+        detail: String::new(),
+        message_id: None,
+        request: format!("<signed request {n}/>").into_bytes(),
+        request_sha256: None,
+    }
+}
+
+fn sender(id: &str, certificate: &str) -> SenderRegistration {
+    SenderRegistration {
+        id: id.into(),
+        name: format!("Agency {id}"),
+        certificates: vec![certificate.into()],
+        message_types: vec!["tax-assessment".into()],
+        recipient_kinds: vec![crate::core::ids::RecipientKind::Citizen],
+        active: true,
+    }
+}
+
+fn evidence(id: &str, message_id: &str, event: &str) -> EvidenceRecord {
+    EvidenceRecord {
+        id: id.into(),
+        message_id: message_id.into(),
+        event: event.into(),
+        sender_id: "agency-a".into(),
+        created_at: 1_800_000_000,
+        xml: format!("<ev:Evidence Id=\"{id}\"/>"),
+    }
+}
+
+/// An accepted letter: message, two documents, two evidences, the key, the audit entry.
+fn letter(n: usize, key: &str, submitted_at: u64) -> Commit {
+    let message_id = format!("urn:uuid:m-{n:04}");
+    let documents = [
+        format!("%PDF letter {n}").into_bytes(),
+        vec![0u8, 1, 2, 255],
+    ];
+    Commit {
+        audit: Some(AuditRecord {
+            message_id: Some(message_id.clone()),
+            ..audit(n)
+        }),
+        message: Some(MessageRecord {
+            id: message_id.clone(),
+            sender_id: "agency-a".into(),
+            recipient: "nrn:85073003328".into(),
+            message_type: "tax-assessment".into(),
+            subject: format!("Letter {n}"),
+            sender_reference: format!("REF-{n}"),
+            documents: documents
+                .iter()
+                .enumerate()
+                .map(|(i, d)| DocumentMeta {
+                    id: format!("d{i}"),
+                    name: format!("d{i}.pdf"),
+                    media_type: "application/pdf".into(),
+                    size: d.len() as u64,
+                    sha256: crate::core::audit::hex(&sha256(d)),
+                })
+                .collect(),
+            submitted_at,
+            state: MessageState::Delivered,
+            idempotency_key: key.into(),
+        }),
+        documents: documents.iter().map(|d| (sha256(d), d.clone())).collect(),
+        evidences: vec![
+            evidence(
+                &format!("urn:uuid:e-{n:04}-1"),
+                &message_id,
+                "SubmissionAcceptance",
+            ),
+            evidence(
+                &format!("urn:uuid:e-{n:04}-2"),
+                &message_id,
+                "ContentConsignment",
+            ),
+        ],
+        idempotency: Some((
+            "agency-a".into(),
+            key.into(),
+            IdempotencyRecord {
+                content_hash: format!("content {n}"),
+                message_id: message_id.clone(),
+                evidence_id: format!("urn:uuid:e-{n:04}-1"),
+            },
+        )),
+    }
+}
+
+/// Runs every check on an empty store.
+fn conforms(store: Arc<dyn Backend>) {
+    registry_and_directory(store.as_ref());
+    a_commit_is_all_there_and_a_taken_key_writes_nothing(store.as_ref());
+    concurrent_commits_each_all_or_nothing_and_the_chain_holds(&store);
+    audit_seals_and_entries(store.as_ref());
+}
+
+fn registry_and_directory(store: &dyn Backend) {
+    assert_eq!(store.audit_head().expect("head"), (0, GENESIS.to_owned()));
+    store.put_sender(&sender("agency-a", "aa")).expect("put");
+    store.put_sender(&sender("agency-b", "bb")).expect("put");
+    assert_eq!(
+        store.sender_by_certificate("aa").expect("read"),
+        Some(sender("agency-a", "aa"))
+    );
+    // A certificate belongs to one sender; the refused change leaves the registry as it was.
+    assert!(store.put_sender(&sender("agency-b", "aa")).is_err());
+    assert_eq!(
+        store.sender_by_certificate("bb").expect("read"),
+        Some(sender("agency-b", "bb"))
+    );
+    // Replacing a sender's certificate forgets the old one.
+    store.put_sender(&sender("agency-b", "cc")).expect("put");
+    assert_eq!(store.sender_by_certificate("bb").expect("read"), None);
+    assert_eq!(store.senders().expect("list").len(), 2);
+
+    let mailbox = |id: &str, active| Mailbox {
+        id: id.into(),
+        display_name: format!("Mailbox {id}"),
+        active,
+        created_at: 1_800_000_000,
+    };
+    store
+        .put_mailboxes(&[
+            mailbox("nrn:85073003328", true),
+            mailbox("cbe:0203201340", false),
+        ])
+        .expect("put");
+    store
+        .put_mailboxes(&[mailbox("cbe:0203201340", true)])
+        .expect("replace");
+    assert_eq!(store.mailboxes().expect("list").len(), 2);
+    assert!(
+        store
+            .mailbox("cbe:0203201340")
+            .expect("read")
+            .expect("there")
+            .active
+    );
+    assert_eq!(store.mailbox("nrn:00012556777").expect("read"), None);
+}
+
+fn a_commit_is_all_there_and_a_taken_key_writes_nothing(store: &dyn Backend) {
+    let commit = letter(1, "key-1", 1_800_000_100);
+    let message = commit.message.clone().expect("message");
+    assert!(matches!(
+        store.commit(commit.clone()).expect("commit"),
+        Committed::Done
+    ));
+    assert_eq!(
+        store.message(&message.id).expect("read"),
+        Some(message.clone())
+    );
+    for (i, (_, content)) in commit.documents.iter().enumerate() {
+        assert_eq!(
+            store.document(&message.id, i as u32).expect("read"),
+            Some(content.clone())
+        );
+    }
+    assert_eq!(store.document(&message.id, 2).expect("read"), None);
+    let evidences = store.evidences_of(&message.id).expect("read");
+    assert_eq!(evidences, commit.evidences, "in the order committed");
+    assert_eq!(
+        store.evidence(&evidences[1].id).expect("read"),
+        Some(evidences[1].clone())
+    );
+    assert_eq!(
+        store.sender_mailbox("agency-a").expect("read"),
+        vec![evidences[0].id.clone(), evidences[1].id.clone()]
+    );
+    assert_eq!(
+        store.idempotency("agency-a", "key-1").expect("read"),
+        commit.idempotency.as_ref().map(|(_, _, r)| r.clone())
+    );
+    assert_eq!(store.idempotency("agency-b", "key-1").expect("read"), None);
+
+    // A later letter comes first in the mailbox.
+    let later = letter(2, "key-2", 1_800_000_200);
+    store.commit(later.clone()).expect("commit");
+    let listed: Vec<String> = store
+        .mailbox_messages("nrn:85073003328")
+        .expect("read")
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(
+        listed,
+        vec![later.message.expect("message").id, message.id.clone()]
+    );
+
+    // The same key again: told whose it is; nothing of the second commit is written.
+    let (head, _) = store.audit_head().expect("head");
+    let again = letter(3, "key-1", 1_800_000_300);
+    match store.commit(again.clone()).expect("commit") {
+        Committed::KeyTaken(known) => assert_eq!(known.message_id, message.id),
+        Committed::Done => panic!("a taken key was accepted"),
+    }
+    let again_id = again.message.expect("message").id;
+    assert_eq!(store.message(&again_id).expect("read"), None);
+    assert!(store.evidences_of(&again_id).expect("read").is_empty());
+    assert_eq!(store.document(&again_id, 0).expect("read"), None);
+    assert_eq!(store.audit_head().expect("head").0, head);
+}
+
+fn concurrent_commits_each_all_or_nothing_and_the_chain_holds(store: &Arc<dyn Backend>) {
+    let (before, _) = store.audit_head().expect("head");
+    // 8 threads × 10 commits, letters and refusals mixed.
+    let results: Vec<Committed> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|t| {
+                let store = Arc::clone(store);
+                s.spawn(move || {
+                    (0..10)
+                        .map(|i| {
+                            let n = 100 + t * 10 + i;
+                            let commit = if i % 2 == 0 {
+                                letter(n, &format!("k{n}"), 1_800_001_000 + n as u64)
+                            } else {
+                                // A refusal: only its audit entry.
+                                Commit {
+                                    audit: Some(audit(n)),
+                                    ..Commit::default()
+                                }
+                            };
+                            store.commit(commit).expect("commit")
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    let done = results
+        .iter()
+        .filter(|c| matches!(c, Committed::Done))
+        .count();
+    assert_eq!(done, 80);
+    let (after, _) = store.audit_head().expect("head");
+    assert_eq!(after - before, 80);
+    verify_chain(store.audit_entries(1, after).expect("entries")).expect("chain");
+
+    // Racing for one key: one wins, the others are told whose it is and write nothing.
+    let results: Vec<Committed> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|t| {
+                let store = Arc::clone(store);
+                s.spawn(move || {
+                    store
+                        .commit(letter(500 + t, "raced", 1_800_002_000))
+                        .expect("commit")
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    let winners = results
+        .iter()
+        .filter(|c| matches!(c, Committed::Done))
+        .count();
+    assert_eq!(winners, 1);
+    let winner = store
+        .idempotency("agency-a", "raced")
+        .expect("read")
+        .expect("raced key");
+    for r in &results {
+        if let Committed::KeyTaken(known) = r {
+            assert_eq!(known, &winner);
+        }
+    }
+    assert_eq!(store.audit_head().expect("head").0, after + 1);
+}
+
+fn audit_seals_and_entries(store: &dyn Backend) {
+    let (head, hash) = store.audit_head().expect("head");
+    let entries = store.audit_entries(1, u64::MAX).expect("entries");
+    assert_eq!(entries.len() as u64, head);
+    assert_eq!(
+        entries.last().map(|(e, _)| e.hash.clone()),
+        Some(hash.clone())
+    );
+    // The signed request comes back byte for byte.
+    assert_eq!(entries[0].1, b"<signed request 1/>".to_vec());
+    assert_eq!(store.audit_entries(2, 3).expect("entries").len(), 2);
+    let seal = AuditSeal {
+        seq: head,
+        hash,
+        token: "MAo=".into(),
+        sealed_at: 1_800_003_000,
+    };
+    store.put_audit_seal(&seal).expect("seal");
+    assert_eq!(store.audit_seals().expect("seals"), vec![seal]);
+}
+
+#[test]
+fn redb_passes_the_store_conformance_suite() {
+    let dir = std::env::temp_dir().join(format!("sealpost-conformance-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = RedbStore::open(&dir.join("sealpost.redb"), 1 << 20).expect("open");
+    conforms(Arc::new(store));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs on the PostgreSQL server of `TEST_POSTGRES_URL` (default: the local one, user
+/// postgres), in a database of its own that it drops afterwards. No server: the test fails.
+#[test]
+fn postgres_passes_the_store_conformance_suite() {
+    let server = std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "host=127.0.0.1 user=postgres".into());
+    let database = format!("sealpost_conformance_{}", std::process::id());
+    let mut admin =
+        postgres::Client::connect(&format!("{server} dbname=postgres"), postgres::NoTls)
+            .unwrap_or_else(|e| panic!("PostgreSQL at {server:?} (set TEST_POSTGRES_URL): {e}"));
+    // One statement each: a multi-statement batch would run as one transaction.
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {database}"))
+        .expect("drop database");
+    admin
+        .batch_execute(&format!("CREATE DATABASE {database}"))
+        .expect("create database");
+    let url = format!("{server} dbname={database}");
+    let result = std::panic::catch_unwind(|| {
+        let store = PgStore::open(&url).expect("open");
+        conforms(Arc::new(store));
+        // Opening again finds the schema in place.
+        PgStore::open(&url).expect("reopen");
+    });
+    let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"));
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}

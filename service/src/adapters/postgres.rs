@@ -1,0 +1,462 @@
+//! The scale-out store: PostgreSQL, behind the same `Store` and `Backend` traits as redb and
+//! held to the same conformance tests. Several Sealpost processes may share one database.
+//!
+//! A commit is one PostgreSQL transaction (durable when it returns, with the server's default
+//! `synchronous_commit = on`). The audit chain is appended under a transaction-scoped
+//! advisory lock, so entries from concurrent commits, from any process, get consecutive
+//! sequence numbers and each links to the one before. An idempotency key is claimed by
+//! inserting it first: a concurrent commit with the same key waits for the first to end,
+//! then finds the key taken and writes nothing.
+//!
+//! Records are stored as the same JSON as in redb; documents and signed requests as `bytea`.
+//! The connection is plain TCP or a Unix socket (no TLS): run the database on the same host or
+//! a network you trust.
+
+use std::sync::Mutex;
+
+use postgres::{Client, NoTls, Transaction};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::store::Backend;
+use crate::core::audit::{self, GENESIS};
+use crate::core::records::{
+    AuditEntry, AuditSeal, EvidenceRecord, IdempotencyRecord, Mailbox, MessageRecord,
+    SenderRegistration,
+};
+use crate::core::{Commit, Committed, Store, StoreError};
+
+/// The key of the advisory lock that serialises appends to the audit chain.
+const AUDIT_LOCK: i64 = 0x5ea1_9057;
+/// Connections kept open for reuse.
+const POOL: usize = 16;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS sealpost_meta (key text PRIMARY KEY, value bigint NOT NULL);
+CREATE TABLE IF NOT EXISTS senders (id text PRIMARY KEY, record bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS sender_certificates (sha256 text PRIMARY KEY, sender_id text NOT NULL);
+CREATE TABLE IF NOT EXISTS mailboxes (id text PRIMARY KEY, record bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS messages (
+    id text PRIMARY KEY, recipient text NOT NULL, submitted_at bigint NOT NULL,
+    record bytea NOT NULL);
+CREATE INDEX IF NOT EXISTS messages_by_recipient ON messages (recipient, submitted_at);
+CREATE TABLE IF NOT EXISTS documents (
+    message_id text NOT NULL, idx integer NOT NULL, content bytea NOT NULL,
+    PRIMARY KEY (message_id, idx));
+CREATE TABLE IF NOT EXISTS evidences (
+    id text PRIMARY KEY, message_id text NOT NULL, seq bigserial NOT NULL,
+    sender_id text NOT NULL, record bytea NOT NULL);
+CREATE INDEX IF NOT EXISTS evidences_by_message ON evidences (message_id, seq);
+CREATE INDEX IF NOT EXISTS evidences_by_sender ON evidences (sender_id, id);
+CREATE TABLE IF NOT EXISTS idempotency (
+    sender_id text NOT NULL, key text NOT NULL, record bytea NOT NULL,
+    PRIMARY KEY (sender_id, key));
+CREATE TABLE IF NOT EXISTS audit (seq bigint PRIMARY KEY, entry bytea NOT NULL, request bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_seals (seq bigint PRIMARY KEY, record bytea NOT NULL);
+";
+/// The schema's version, kept in `sealpost_meta`.
+const FORMAT: i64 = 1;
+
+fn fail(e: impl std::fmt::Display) -> StoreError {
+    StoreError(format!("PostgreSQL: {e}"))
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(fail)
+}
+
+fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(fail)
+}
+
+fn to_i64(n: u64) -> Result<i64, StoreError> {
+    i64::try_from(n).map_err(fail)
+}
+
+fn to_u64(n: i64) -> Result<u64, StoreError> {
+    u64::try_from(n).map_err(fail)
+}
+
+/// The PostgreSQL store.
+pub struct PgStore {
+    url: String,
+    idle: Mutex<Vec<Client>>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").finish_non_exhaustive()
+    }
+}
+
+impl PgStore {
+    /// Connects to `url` (`host=… user=… dbname=…` or `postgresql://…`) and creates the
+    /// schema if it is not there. Must not be called from inside an async runtime.
+    pub fn open(url: &str) -> Result<PgStore, StoreError> {
+        let store = PgStore {
+            url: url.to_owned(),
+            idle: Mutex::new(Vec::new()),
+        };
+        store.with_client(|client| {
+            client.batch_execute(SCHEMA).map_err(fail)?;
+            client
+                .execute(
+                    "INSERT INTO sealpost_meta (key, value) VALUES ('format', $1) ON CONFLICT DO NOTHING",
+                    &[&FORMAT],
+                )
+                .map_err(fail)?;
+            let row = client
+                .query_one("SELECT value FROM sealpost_meta WHERE key = 'format'", &[])
+                .map_err(fail)?;
+            let format: i64 = row.get(0);
+            if format != FORMAT {
+                return Err(StoreError(format!(
+                    "the database is in store format {format}; this Sealpost reads format {FORMAT}"
+                )));
+            }
+            Ok(())
+        })?;
+        Ok(store)
+    }
+
+    /// Runs `work` on a pooled connection; a connection that failed is not reused.
+    fn with_client<T>(
+        &self,
+        work: impl FnOnce(&mut Client) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut client = match pooled {
+            Some(c) if !c.is_closed() => c,
+            _ => Client::connect(&self.url, NoTls).map_err(fail)?,
+        };
+        let result = work(&mut client);
+        if result.is_ok() && !client.is_closed() {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < POOL {
+                idle.push(client);
+            }
+        }
+        result
+    }
+
+    fn get_json<T: DeserializeOwned>(
+        &self,
+        query: &str,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        self.with_client(|c| {
+            c.query_opt(query, &[&key])
+                .map_err(fail)?
+                .map(|row| from_json(row.get::<_, &[u8]>(0)))
+                .transpose()
+        })
+    }
+
+    fn all_json<T: DeserializeOwned>(&self, query: &str) -> Result<Vec<T>, StoreError> {
+        self.with_client(|c| {
+            c.query(query, &[])
+                .map_err(fail)?
+                .iter()
+                .map(|row| from_json(row.get::<_, &[u8]>(0)))
+                .collect()
+        })
+    }
+
+    /// One commit's writes in `txn`; `None` if its idempotency key is taken (then the caller
+    /// rolls back).
+    fn apply(txn: &mut Transaction<'_>, commit: &Commit) -> Result<Option<()>, StoreError> {
+        if let Some((sender, key, record)) = &commit.idempotency {
+            let claimed = txn
+                .execute(
+                    "INSERT INTO idempotency (sender_id, key, record) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    &[sender, key, &to_json(record)?],
+                )
+                .map_err(fail)?;
+            if claimed == 0 {
+                return Ok(None);
+            }
+        }
+        if let Some(message) = &commit.message {
+            txn.execute(
+                "INSERT INTO messages (id, recipient, submitted_at, record) VALUES ($1, $2, $3, $4)",
+                &[
+                    &message.id,
+                    &message.recipient,
+                    &to_i64(message.submitted_at)?,
+                    &to_json(message)?,
+                ],
+            )
+            .map_err(fail)?;
+            for (i, (_, content)) in commit.documents.iter().enumerate() {
+                let i = i32::try_from(i).map_err(fail)?;
+                txn.execute(
+                    "INSERT INTO documents (message_id, idx, content) VALUES ($1, $2, $3)",
+                    &[&message.id, &i, content],
+                )
+                .map_err(fail)?;
+            }
+        }
+        for e in &commit.evidences {
+            txn.execute(
+                "INSERT INTO evidences (id, message_id, sender_id, record) VALUES ($1, $2, $3, $4)",
+                &[&e.id, &e.message_id, &e.sender_id, &to_json(e)?],
+            )
+            .map_err(fail)?;
+        }
+        if let Some(record) = &commit.audit {
+            txn.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])
+                .map_err(fail)?;
+            let head = txn
+                .query_opt(
+                    "SELECT seq, entry FROM audit ORDER BY seq DESC LIMIT 1",
+                    &[],
+                )
+                .map_err(fail)?;
+            let (seq, prev) = match head {
+                Some(row) => (
+                    to_u64(row.get::<_, i64>(0))? + 1,
+                    from_json::<AuditEntry>(row.get::<_, &[u8]>(1))?.hash,
+                ),
+                None => (1, GENESIS.to_owned()),
+            };
+            let entry = audit::chain(seq, &prev, record.clone());
+            txn.execute(
+                "INSERT INTO audit (seq, entry, request) VALUES ($1, $2, $3)",
+                &[&to_i64(seq)?, &to_json(&entry)?, &record.request],
+            )
+            .map_err(fail)?;
+        }
+        Ok(Some(()))
+    }
+}
+
+impl Store for PgStore {
+    fn sender_by_certificate(
+        &self,
+        sha256_hex: &str,
+    ) -> Result<Option<SenderRegistration>, StoreError> {
+        self.get_json(
+            "SELECT s.record FROM sender_certificates c JOIN senders s ON s.id = c.sender_id WHERE c.sha256 = $1",
+            sha256_hex,
+        )
+    }
+
+    fn mailbox(&self, id: &str) -> Result<Option<Mailbox>, StoreError> {
+        self.get_json("SELECT record FROM mailboxes WHERE id = $1", id)
+    }
+
+    fn idempotency(
+        &self,
+        sender_id: &str,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        self.with_client(|c| {
+            c.query_opt(
+                "SELECT record FROM idempotency WHERE sender_id = $1 AND key = $2",
+                &[&sender_id, &key],
+            )
+            .map_err(fail)?
+            .map(|row| from_json(row.get::<_, &[u8]>(0)))
+            .transpose()
+        })
+    }
+
+    fn message(&self, id: &str) -> Result<Option<MessageRecord>, StoreError> {
+        self.get_json("SELECT record FROM messages WHERE id = $1", id)
+    }
+
+    fn evidence(&self, id: &str) -> Result<Option<EvidenceRecord>, StoreError> {
+        self.get_json("SELECT record FROM evidences WHERE id = $1", id)
+    }
+
+    fn evidences_of(&self, message_id: &str) -> Result<Vec<EvidenceRecord>, StoreError> {
+        self.with_client(|c| {
+            c.query(
+                "SELECT record FROM evidences WHERE message_id = $1 ORDER BY seq",
+                &[&message_id],
+            )
+            .map_err(fail)?
+            .iter()
+            .map(|row| from_json(row.get::<_, &[u8]>(0)))
+            .collect()
+        })
+    }
+
+    fn commit(&self, commit: Commit) -> Result<Committed, StoreError> {
+        self.with_client(|c| {
+            let mut txn = c.transaction().map_err(fail)?;
+            match Self::apply(&mut txn, &commit)? {
+                Some(()) => {
+                    txn.commit().map_err(fail)?;
+                    Ok(Committed::Done)
+                }
+                None => {
+                    txn.rollback().map_err(fail)?;
+                    let (sender, key, _) = commit
+                        .idempotency
+                        .as_ref()
+                        .ok_or_else(|| StoreError("a key taken without a key".into()))?;
+                    let known = c
+                        .query_one(
+                            "SELECT record FROM idempotency WHERE sender_id = $1 AND key = $2",
+                            &[sender, key],
+                        )
+                        .map_err(fail)?;
+                    Ok(Committed::KeyTaken(from_json(known.get::<_, &[u8]>(0))?))
+                }
+            }
+        })
+    }
+}
+
+impl Backend for PgStore {
+    fn put_sender(&self, sender: &SenderRegistration) -> Result<(), StoreError> {
+        self.with_client(|c| {
+            let mut txn = c.transaction().map_err(fail)?;
+            txn.execute(
+                "DELETE FROM sender_certificates WHERE sender_id = $1",
+                &[&sender.id],
+            )
+            .map_err(fail)?;
+            for fp in &sender.certificates {
+                let owner = txn
+                    .query_opt(
+                        "SELECT sender_id FROM sender_certificates WHERE sha256 = $1",
+                        &[fp],
+                    )
+                    .map_err(fail)?;
+                if let Some(owner) = owner {
+                    let owner: String = owner.get(0);
+                    return Err(StoreError(format!(
+                        "certificate {fp} is registered to {owner}"
+                    )));
+                }
+                txn.execute(
+                    "INSERT INTO sender_certificates (sha256, sender_id) VALUES ($1, $2)",
+                    &[fp, &sender.id],
+                )
+                .map_err(fail)?;
+            }
+            txn.execute(
+                "INSERT INTO senders (id, record) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record",
+                &[&sender.id, &to_json(sender)?],
+            )
+            .map_err(fail)?;
+            txn.commit().map_err(fail)
+        })
+    }
+
+    fn senders(&self) -> Result<Vec<SenderRegistration>, StoreError> {
+        self.all_json("SELECT record FROM senders ORDER BY id")
+    }
+
+    fn put_mailboxes(&self, mailboxes: &[Mailbox]) -> Result<(), StoreError> {
+        self.with_client(|c| {
+            let mut txn = c.transaction().map_err(fail)?;
+            for m in mailboxes {
+                txn.execute(
+                    "INSERT INTO mailboxes (id, record) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record",
+                    &[&m.id, &to_json(m)?],
+                )
+                .map_err(fail)?;
+            }
+            txn.commit().map_err(fail)
+        })
+    }
+
+    fn mailboxes(&self) -> Result<Vec<Mailbox>, StoreError> {
+        self.all_json("SELECT record FROM mailboxes ORDER BY id")
+    }
+
+    fn mailbox_messages(&self, recipient: &str) -> Result<Vec<MessageRecord>, StoreError> {
+        self.with_client(|c| {
+            c.query(
+                "SELECT record FROM messages WHERE recipient = $1 ORDER BY submitted_at DESC, id ASC",
+                &[&recipient],
+            )
+            .map_err(fail)?
+            .iter()
+            .map(|row| from_json(row.get::<_, &[u8]>(0)))
+            .collect()
+        })
+    }
+
+    fn document(&self, message_id: &str, index: u32) -> Result<Option<Vec<u8>>, StoreError> {
+        let index = i32::try_from(index).map_err(fail)?;
+        self.with_client(|c| {
+            Ok(c.query_opt(
+                "SELECT content FROM documents WHERE message_id = $1 AND idx = $2",
+                &[&message_id, &index],
+            )
+            .map_err(fail)?
+            .map(|row| row.get::<_, Vec<u8>>(0)))
+        })
+    }
+
+    fn sender_mailbox(&self, sender_id: &str) -> Result<Vec<String>, StoreError> {
+        self.with_client(|c| {
+            Ok(c.query(
+                "SELECT id FROM evidences WHERE sender_id = $1 ORDER BY id",
+                &[&sender_id],
+            )
+            .map_err(fail)?
+            .iter()
+            .map(|row| row.get::<_, String>(0))
+            .collect())
+        })
+    }
+
+    fn audit_entries(&self, from: u64, to: u64) -> Result<Vec<(AuditEntry, Vec<u8>)>, StoreError> {
+        let (from, to) = (to_i64(from)?, to_i64(to.min(i64::MAX as u64))?);
+        self.with_client(|c| {
+            c.query(
+                "SELECT entry, request FROM audit WHERE seq BETWEEN $1 AND $2 ORDER BY seq",
+                &[&from, &to],
+            )
+            .map_err(fail)?
+            .iter()
+            .map(|row| {
+                let mut entry: AuditEntry = from_json(row.get::<_, &[u8]>(0))?;
+                let request: Vec<u8> = row.get(1);
+                entry.record.request.clone_from(&request);
+                Ok((entry, request))
+            })
+            .collect()
+        })
+    }
+
+    fn audit_head(&self) -> Result<(u64, String), StoreError> {
+        self.with_client(|c| {
+            match c
+                .query_opt(
+                    "SELECT seq, entry FROM audit ORDER BY seq DESC LIMIT 1",
+                    &[],
+                )
+                .map_err(fail)?
+            {
+                Some(row) => Ok((
+                    to_u64(row.get::<_, i64>(0))?,
+                    from_json::<AuditEntry>(row.get::<_, &[u8]>(1))?.hash,
+                )),
+                None => Ok((0, GENESIS.to_owned())),
+            }
+        })
+    }
+
+    fn put_audit_seal(&self, seal: &AuditSeal) -> Result<(), StoreError> {
+        let seq = to_i64(seal.seq)?;
+        let record = to_json(seal)?;
+        self.with_client(|c| {
+            c.execute(
+                "INSERT INTO audit_seals (seq, record) VALUES ($1, $2) ON CONFLICT (seq) DO UPDATE SET record = EXCLUDED.record",
+                &[&seq, &record],
+            )
+            .map_err(fail)?;
+            Ok(())
+        })
+    }
+
+    fn audit_seals(&self) -> Result<Vec<AuditSeal>, StoreError> {
+        self.all_json("SELECT record FROM audit_seals ORDER BY seq")
+    }
+}
