@@ -14,7 +14,8 @@
 //!
 //! Settings (environment; not SEALPOST_*, which the server would refuse as unknown):
 //! BENCH_MEMORY_SUBMISSIONS (default 100000; 0 skips the memory run), BENCH_CONNECTIONS
-//! (default 8), BENCH_SIZES_KIB (default 100,1024,10240).
+//! (default 8), BENCH_SIZES_KIB (default 100,1024,10240), BENCH_LARGEST_MIB (default 100: one
+//! letter with a document that large, and the server's peak memory for it; 0 skips it).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -32,9 +33,10 @@ use aws_lc_rs::signature::{
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use sealpost_interop::{Server, dev_pki, run, sealpost_command, text};
+use sealpost_xmldsig::Limits;
 use sealpost_xmldsig::document::DocumentSigner;
 use sealpost_xmldsig::dsig::base64_encode;
-use sealpost_xmldsig::wss_sign::sign_envelope;
+use sealpost_xmldsig::wss_sign::sign_envelope_with_limits;
 
 const RECIPIENT: &str = "nrn:85073003328";
 const KIB: usize = 1024;
@@ -73,11 +75,11 @@ fn main() {
         .arg("serve")
         .env(
             "SEALPOST_LIMITS_MAX_DOCUMENT_BYTES",
-            (11 * KIB * KIB).to_string(),
+            (100 * KIB * KIB).to_string(),
         )
         .env(
             "SEALPOST_LIMITS_MAX_REQUEST_BYTES",
-            (16 * KIB * KIB).to_string(),
+            (140 * KIB * KIB).to_string(),
         );
     let server = Server::start(serve);
     let client = Client::new(server.addr, &pki.join("root-ca.pem"));
@@ -123,6 +125,10 @@ fn main() {
             commit_ms,
             failures(max.failed + paced.failed)
         );
+    }
+    let largest_mib = setting("BENCH_LARGEST_MIB", 100);
+    if largest_mib > 0 {
+        largest_letter(&server, &client, &signer, &letters, largest_mib);
     }
     if memory_submissions > 0 {
         memory_run(
@@ -228,11 +234,16 @@ impl Letters {
         let envelope = format!(
             "<env:Envelope xmlns:env=\"http://schemas.xmlsoap.org/soap/envelope/\"><env:Header/><env:Body>{body}</env:Body></env:Envelope>"
         );
-        sign_envelope(
+        let limits = Limits {
+            max_bytes: envelope.len() + 4096,
+            ..Limits::default()
+        };
+        sign_envelope_with_limits(
             &envelope,
             signer,
             SystemTime::now(),
             Duration::from_secs(300),
+            &limits,
         )
         .expect("sign")
         .into_bytes()
@@ -461,15 +472,46 @@ fn open_loop(client: &Client, envelopes: Vec<Vec<u8>>, connections: usize, rate:
 
 /// The server's resident memory, KiB.
 fn rss_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmRSS:")
+}
+
+/// A memory figure of `/proc/PID/status`, KiB.
+fn status_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|v| v.parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// One letter with a `mib` MiB document: the time it takes and how far the server's peak
+/// memory (VmHWM) rises, in multiples of the document.
+fn largest_letter(
+    server: &Server,
+    client: &Client,
+    signer: &DocumentSigner,
+    letters: &Letters,
+    mib: usize,
+) {
+    let envelope = letters.envelope(signer, mib * KIB * KIB);
+    let before = status_kib(server.pid(), "VmHWM:");
+    let mut conn = BufReader::new(client.connect());
+    let start = Instant::now();
+    let status = client.submit(&mut conn, &envelope);
+    let elapsed = start.elapsed();
+    let after = status_kib(server.pid(), "VmHWM:");
+    println!(
+        "one {mib} MiB document ({:.0} MiB envelope): HTTP {status} in {:.2} s; server peak memory rose by {:.0} MiB = {:.1}x the document{}",
+        envelope.len() as f64 / (KIB * KIB) as f64,
+        elapsed.as_secs_f64(),
+        after.saturating_sub(before) as f64 / 1024.0,
+        after.saturating_sub(before) as f64 / 1024.0 / mib as f64,
+        failures(usize::from(status != 200))
+    );
 }
 
 /// `total` submissions of 100 KiB letters, signed while sent; the server's memory every tenth.

@@ -38,8 +38,19 @@ pub fn sign_envelope(
     created: SystemTime,
     ttl: Duration,
 ) -> Result<String, DocumentError> {
+    sign_envelope_with_limits(envelope, signer, created, ttl, &Limits::default())
+}
+
+/// [`sign_envelope`] with other parsing limits (an envelope over the default 32 MiB, say).
+pub fn sign_envelope_with_limits(
+    envelope: &str,
+    signer: &DocumentSigner,
+    created: SystemTime,
+    ttl: Duration,
+    limits: &Limits,
+) -> Result<String, DocumentError> {
     let bad = |what: &str| DocumentError::Signing(what.to_owned());
-    let doc = parse(envelope, &Limits::default())?;
+    let doc = parse(envelope, limits)?;
     let root = doc.root_element();
     let soap_ns = match root.tag_name().namespace() {
         Some(ns @ (NS_SOAP11 | NS_SOAP12)) => ns,
@@ -108,7 +119,12 @@ pub fn sign_envelope(
 
     // 2. Digest the Body and the Timestamp as they stand in the envelope.
     let unsigned = assemble("");
-    let unsigned_doc = parse(&unsigned, &Limits::default())?;
+    // The envelope with its Security header (a few KiB more).
+    let with_header = Limits {
+        max_bytes: limits.max_bytes.saturating_add(64 * 1024),
+        ..*limits
+    };
+    let unsigned_doc = parse(&unsigned, &with_header)?;
     let by_id = |id: &str| {
         unsigned_doc
             .descendants()

@@ -30,7 +30,7 @@ fn audit(n: usize) -> AuditRecord {
         kind: None,
         detail: String::new(),
         message_id: None,
-        request: format!("<signed request {n}/>").into_bytes(),
+        request: Arc::new(format!("<signed request {n}/>").into_bytes()),
         request_sha256: None,
     }
 }
@@ -91,7 +91,10 @@ fn letter(n: usize, key: &str, submitted_at: u64) -> Commit {
             state: MessageState::Delivered,
             idempotency_key: key.into(),
         }),
-        documents: documents.iter().map(|d| (sha256(d), d.clone())).collect(),
+        documents: documents
+            .iter()
+            .map(|d| (sha256(d), Arc::new(d.clone())))
+            .collect(),
         evidences: vec![
             evidence(
                 &format!("urn:uuid:e-{n:04}-1"),
@@ -183,7 +186,7 @@ fn a_commit_is_all_there_and_a_taken_key_writes_nothing(store: &dyn Backend) {
     for (i, (_, content)) in commit.documents.iter().enumerate() {
         assert_eq!(
             store.document(&message.id, i as u32).expect("read"),
-            Some(content.clone())
+            Some(content.as_ref().clone())
         );
     }
     assert_eq!(store.document(&message.id, 2).expect("read"), None);

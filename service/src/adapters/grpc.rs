@@ -358,7 +358,7 @@ fn read_submission(
                 media_type: declared.media_type,
                 declared_sha256: declared.sha256,
                 sha256,
-                content: content.content,
+                content: Arc::new(content.content),
             })
         })
         .collect::<Result<Vec<_>, String>>();

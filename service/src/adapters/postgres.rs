@@ -191,7 +191,7 @@ impl PgStore {
                 let i = i32::try_from(i).map_err(fail)?;
                 txn.execute(
                     "INSERT INTO documents (message_id, idx, content) VALUES ($1, $2, $3)",
-                    &[&message.id, &i, content],
+                    &[&message.id, &i, &content.as_slice()],
                 )
                 .map_err(fail)?;
             }
@@ -222,7 +222,7 @@ impl PgStore {
             let entry = audit::chain(seq, &prev, record.clone());
             txn.execute(
                 "INSERT INTO audit (seq, entry, request) VALUES ($1, $2, $3)",
-                &[&to_i64(seq)?, &to_json(&entry)?, &record.request],
+                &[&to_i64(seq)?, &to_json(&entry)?, &record.request.as_slice()],
             )
             .map_err(fail)?;
         }
@@ -418,7 +418,7 @@ impl Backend for PgStore {
             .map(|row| {
                 let mut entry: AuditEntry = from_json(row.get::<_, &[u8]>(0))?;
                 let request: Vec<u8> = row.get(1);
-                entry.record.request.clone_from(&request);
+                entry.record.request = std::sync::Arc::new(request.clone());
                 Ok((entry, request))
             })
             .collect()

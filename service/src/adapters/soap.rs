@@ -117,15 +117,20 @@ async fn handle(State(channel): State<Arc<SoapChannel>>, request: Request) -> Re
     };
     let worker = Arc::clone(&channel);
     let answer = tokio::task::spawn_blocking(move || {
+        let (request, too_large) = match body {
+            Ok(bytes) => (Vec::from(bytes), None),
+            Err(what) => (Vec::new(), Some(what)),
+        };
         let ctx = RequestContext {
             correlation_id,
             channel: Channel::Soap,
             operation: "SOAP",
-            request: Arc::new(body.as_ref().map(|b| b.to_vec()).unwrap_or_default()),
+            // The collected body is one buffer of its own: taken over, not copied.
+            request: Arc::new(request),
         };
-        match body {
-            Ok(_) => process(&worker, ctx, version, content_type.as_deref()),
-            Err(what) => {
+        match too_large {
+            None => process(&worker, ctx, version, content_type.as_deref()),
+            Some(what) => {
                 let refusal = worker.service.refuse_unauthenticated(
                     &ctx,
                     "unauthenticated",
@@ -337,7 +342,7 @@ fn process(
         }
         _ => {
             let message_id = match fields(operation, &["MessageId"]) {
-                Ok(v) => v.into_iter().next().unwrap_or_default(),
+                Ok(v) => v.first().copied().unwrap_or_default().to_owned(),
                 Err(detail) => {
                     let r = refuse(&ctx, version, &subject, ErrorKind::InvalidRequest, &detail);
                     return (name, r);
@@ -392,9 +397,10 @@ fn process(
     (name, response)
 }
 
-/// The text of each named child element, in this order and nothing else.
-fn fields(node: Node<'_, '_>, names: &[&str]) -> Result<Vec<String>, String> {
-    let children: Vec<Node<'_, '_>> = node.children().filter(Node::is_element).collect();
+/// The text of each named child element, in this order and nothing else; borrowed from the
+/// parsed request (a document's base64 is not copied).
+fn fields<'a>(node: Node<'a, '_>, names: &[&str]) -> Result<Vec<&'a str>, String> {
+    let children: Vec<Node<'a, '_>> = node.children().filter(Node::is_element).collect();
     if children.len() != names.len() {
         return Err(format!(
             "{} must hold {}",
@@ -409,7 +415,7 @@ fn fields(node: Node<'_, '_>, names: &[&str]) -> Result<Vec<String>, String> {
             if !is(child, NS_SEALPOST, name) || child.children().any(|c| c.is_element()) {
                 return Err(format!("expected {name} in {}", node.tag_name().name()));
             }
-            Ok(child.text().unwrap_or("").to_owned())
+            Ok(child.text().unwrap_or(""))
         })
         .collect()
 }
@@ -478,7 +484,7 @@ fn read_submission(
             Ok(f) => f,
             Err(what) => return refuse(ErrorKind::InvalidRequest, what, submission),
         };
-        let Ok([id, name, media_type, declared, content]) = <[String; 5]>::try_from(f) else {
+        let Ok([id, name, media_type, declared, content]) = <[&str; 5]>::try_from(f) else {
             return refuse(ErrorKind::InvalidRequest, "Document".into(), submission);
         };
         // Base64 is 4/3 of the content: refuse a document too large before decoding it.
@@ -490,19 +496,19 @@ fn read_submission(
             let what = format!("document {id}: Sha256 is not 64 hex digits");
             return refuse(ErrorKind::InvalidRequest, what, submission);
         }
-        let Ok(bytes) = base64_decode(&content) else {
+        let Ok(bytes) = base64_decode(content) else {
             let what = format!("document {id}: Content is not base64");
             return refuse(ErrorKind::InvalidRequest, what, submission);
         };
         let mut sha256 = [0u8; 32];
         sha256.copy_from_slice(digest::digest(&digest::SHA256, &bytes).as_ref());
         submission.documents.push(SubmittedDocument {
-            id,
-            name,
-            media_type,
-            declared_sha256: declared,
+            id: id.to_owned(),
+            name: name.to_owned(),
+            media_type: media_type.to_owned(),
+            declared_sha256: declared.to_owned(),
             sha256,
-            content: bytes,
+            content: Arc::new(bytes),
         });
     }
     Ok(submission)

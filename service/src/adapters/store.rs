@@ -451,7 +451,7 @@ impl Backend for RedbStore {
                 Some(blob) => self.requests.read(&BlobRef::decode(blob.value())?)?,
                 None => Vec::new(),
             };
-            entry.record.request.clone_from(&request);
+            entry.record.request = Arc::new(request.clone());
             out.push((entry, request));
         }
         Ok(out)

@@ -2,6 +2,8 @@
 //! covers its sequence number, that previous hash, the record and the SHA-256 of the signed
 //! request. Changing, removing or reordering any entry breaks every hash after it.
 
+use std::sync::Arc;
+
 use aws_lc_rs::digest;
 
 use super::records::{AuditEntry, AuditRecord};
@@ -61,7 +63,7 @@ pub fn entry_hash(entry: &AuditEntry) -> String {
             kind: r.kind,
             detail: r.detail.clone(),
             message_id: r.message_id.clone(),
-            request: Vec::new(),
+            request: Arc::default(),
             request_sha256: None,
         },
         request_sha256: entry.request_sha256.clone(),
@@ -130,7 +132,7 @@ mod tests {
             kind: None,
             detail: String::new(),
             message_id: None,
-            request: format!("<request {n}/>").into_bytes(),
+            request: Arc::new(format!("<request {n}/>").into_bytes()),
             request_sha256: None,
         }
     }
@@ -142,7 +144,7 @@ mod tests {
         for n in 1..=4 {
             let e = chain(n, &prev, record(n));
             prev = e.hash.clone();
-            let request = e.record.request.clone();
+            let request = e.record.request.as_ref().clone();
             entries.push((e, request));
         }
         assert_eq!(verify_chain(entries.clone()).map(|(n, _)| n), Ok(4));

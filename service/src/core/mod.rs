@@ -71,7 +71,7 @@ pub struct Commit {
     pub audit: Option<AuditRecord>,
     pub message: Option<MessageRecord>,
     /// The documents' SHA-256 and content, in the message's order.
-    pub documents: Vec<([u8; 32], Vec<u8>)>,
+    pub documents: Vec<([u8; 32], Arc<Vec<u8>>)>,
     pub evidences: Vec<EvidenceRecord>,
     /// (sender id, key, record): refused if the key is taken.
     pub idempotency: Option<(String, String, IdempotencyRecord)>,
@@ -135,7 +135,8 @@ pub struct SubmittedDocument {
     /// The hex SHA-256 the sender declared.
     pub declared_sha256: String,
     pub sha256: [u8; 32],
-    pub content: Vec<u8>,
+    /// Shared, not copied, with what is committed.
+    pub content: Arc<Vec<u8>>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -304,7 +305,7 @@ impl Service {
             kind,
             detail,
             message_id: message_id.map(str::to_owned),
-            request: ctx.request.as_ref().clone(),
+            request: Arc::clone(&ctx.request),
             request_sha256: Some(sha256(&ctx.request)),
         }
     }
@@ -654,7 +655,7 @@ impl Service {
             documents: submission
                 .documents
                 .iter()
-                .map(|d| (d.sha256, d.content.clone()))
+                .map(|d| (d.sha256, Arc::clone(&d.content)))
                 .collect(),
             evidences: vec![
                 record(&acceptance, acceptance_xml.clone()),
@@ -1118,7 +1119,7 @@ mod tests {
                 media_type: "application/pdf".into(),
                 declared_sha256: audit::hex(&sha),
                 sha256: sha,
-                content: content.to_vec(),
+                content: Arc::new(content.to_vec()),
             }],
         }
     }
@@ -1136,13 +1137,13 @@ mod tests {
         assert!(commit.message.is_some());
         assert_eq!(
             commit.documents,
-            vec![(sha256(b"letter"), b"letter".to_vec())]
+            vec![(sha256(b"letter"), Arc::new(b"letter".to_vec()))]
         );
         assert_eq!(commit.evidences.len(), 2);
         assert_eq!(commit.evidences[0].xml, accepted.evidence);
         let audit = commit.audit.as_ref().expect("audit entry");
         assert_eq!(audit.outcome, "accepted");
-        assert_eq!(audit.request, b"<signed request/>");
+        assert_eq!(audit.request.as_slice(), b"<signed request/>");
         assert_eq!(audit.identity, "agency-a (CN=Agency A)");
     }
 

@@ -1,5 +1,7 @@
 //! What the service stores: senders, mailboxes, messages, evidences, audit entries.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::error::ErrorKind;
@@ -129,7 +131,7 @@ pub struct AuditRecord {
     pub message_id: Option<String>,
     /// The request as received, signature included.
     #[serde(skip)]
-    pub request: Vec<u8>,
+    pub request: Arc<Vec<u8>>,
     /// Its SHA-256 when already known (computed where the request is handled, so the store's
     /// single writer does not hash it again); `None`: computed when chained.
     #[serde(skip)]
