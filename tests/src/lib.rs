@@ -345,3 +345,28 @@ pub fn post_query(addr: SocketAddr, body: &[u8]) -> HttpResponse {
         body,
     )
 }
+
+/// The WS-Security signer of the development PKI's `name` (`sender-a`, `sender-b`): its
+/// PKCS#8 key and certificate.
+pub fn dev_signer(pki: &Path, name: &str) -> sealpost_xmldsig::document::DocumentSigner {
+    use rustls_pki_types::pem::PemObject;
+    let rustls_pki_types::PrivateKeyDer::Pkcs8(key) =
+        rustls_pki_types::PrivateKeyDer::from_pem_file(pki.join(format!("{name}.key")))
+            .expect("key")
+    else {
+        panic!("{name}.key is not PKCS#8")
+    };
+    let cert = rustls_pki_types::CertificateDer::from_pem_file(pki.join(format!("{name}.pem")))
+        .expect("certificate");
+    sealpost_xmldsig::document::DocumentSigner::new(key.secret_pkcs8_der(), vec![cert.to_vec()])
+        .expect("signer")
+}
+
+/// Lower-case hex SHA-256, as senders declare it.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

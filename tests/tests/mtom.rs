@@ -9,11 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use rustls_pki_types::PrivateKeyDer;
-use rustls_pki_types::pem::PemObject;
 use sealpost_interop::{
-    HttpResponse, Server, binary, dev_pki, https_raw, require_tool, run, sealpost_command, text,
-    workspace_root,
+    HttpResponse, Server, binary, dev_pki, dev_signer, https_raw, require_tool, run,
+    sealpost_command, sha256_hex, text, workspace_root,
 };
 use sealpost_xmldsig::document::DocumentSigner;
 use sealpost_xmldsig::dsig::{base64_decode, base64_encode};
@@ -98,22 +96,7 @@ fn fixture() -> Fixture {
 }
 
 fn signer(pki: &Path, name: &str) -> DocumentSigner {
-    let PrivateKeyDer::Pkcs8(key) =
-        PrivateKeyDer::from_pem_file(pki.join(format!("{name}.key"))).expect("key")
-    else {
-        panic!("PKCS#8")
-    };
-    let cert = rustls_pki_types::CertificateDer::from_pem_file(pki.join(format!("{name}.pem")))
-        .expect("cert");
-    DocumentSigner::new(key.secret_pkcs8_der(), vec![cert.to_vec()]).expect("signer")
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    dev_signer(pki, name)
 }
 
 /// SubmitRegisteredMail with one document per entry of `documents`, inline as base64.

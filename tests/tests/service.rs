@@ -6,11 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use rustls_pki_types::PrivateKeyDer;
-use rustls_pki_types::pem::PemObject;
 use sealpost_interop::{
-    HttpResponse, Server, binary, dev_pki, https_raw, python, require_tool, run, sealpost_command,
-    text, workspace_root,
+    HttpResponse, Server, binary, dev_pki, dev_signer, https_raw, python, require_tool, run,
+    sealpost_command, sha256_hex, text, workspace_root,
 };
 use sealpost_pki::{KeyAlgorithm, LeafSpec, Profile, rogue_self_signed};
 use sealpost_xmldsig::document::DocumentSigner;
@@ -119,22 +117,7 @@ fn fixture() -> Fixture {
 }
 
 fn signer(pki: &Path, name: &str) -> DocumentSigner {
-    let PrivateKeyDer::Pkcs8(key) =
-        PrivateKeyDer::from_pem_file(pki.join(format!("{name}.key"))).expect("key")
-    else {
-        panic!("PKCS#8")
-    };
-    let cert = rustls_pki_types::CertificateDer::from_pem_file(pki.join(format!("{name}.pem")))
-        .expect("cert");
-    DocumentSigner::new(key.secret_pkcs8_der(), vec![cert.to_vec()]).expect("signer")
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    dev_signer(pki, name)
 }
 
 struct Letter<'a> {
@@ -645,6 +628,21 @@ fn client(
     (out.status.code().unwrap_or(-1), json)
 }
 
+/// xmlsec1 verifies the seal of an evidence file, trusting only the development root.
+fn xmlsec1_accepts(f: &Fixture, evidence: &Path) {
+    let out = run(Command::new("xmlsec1")
+        .args(["--verify", "--enabled-key-data", "x509", "--trusted-pem"])
+        .arg(f.pki.join("root-ca.pem"))
+        .arg("--untrusted-pem")
+        .arg(f.pki.join("issuing-ca.pem"))
+        .args([
+            "--id-attr:Id",
+            "http://uri.etsi.org/01903/v1.3.2#:SignedProperties",
+        ])
+        .arg(evidence));
+    assert!(out.status.success(), "xmlsec1: {}", text(&out.stderr));
+}
+
 /// A letter through a real client: its proof verifies with sealpost-verify and xmlsec1; the
 /// sender gets its evidences back, the other sender does not.
 fn letter_through(program: &str, sender: &str, other: &str, soap: &str) {
@@ -684,17 +682,7 @@ fn letter_through(program: &str, sender: &str, other: &str, soap: &str) {
     let sealed = std::fs::read_to_string(&evidence).expect("evidence");
     let (exit, report) = court_verifies(&f, &sealed, Some(&std::fs::read(&document).expect("doc")));
     assert_eq!(exit, 0, "{report}");
-    let out = run(Command::new("xmlsec1")
-        .args(["--verify", "--enabled-key-data", "x509", "--trusted-pem"])
-        .arg(f.pki.join("root-ca.pem"))
-        .arg("--untrusted-pem")
-        .arg(f.pki.join("issuing-ca.pem"))
-        .args([
-            "--id-attr:Id",
-            "http://uri.etsi.org/01903/v1.3.2#:SignedProperties",
-        ])
-        .arg(&evidence));
-    assert!(out.status.success(), "xmlsec1: {}", text(&out.stderr));
+    xmlsec1_accepts(&f, &evidence);
 
     let out_dir = dir.join("evidences");
     let (exit, json) = client(
@@ -854,17 +842,7 @@ fn a_grpcio_client_sends_a_letter_with_a_signed_manifest() {
         let (exit, report) =
             court_verifies(&f, &sealed, Some(&std::fs::read(&document).expect("doc")));
         assert_eq!(exit, 0, "{report}");
-        let out = run(Command::new("xmlsec1")
-            .args(["--verify", "--enabled-key-data", "x509", "--trusted-pem"])
-            .arg(f.pki.join("root-ca.pem"))
-            .arg("--untrusted-pem")
-            .arg(f.pki.join("issuing-ca.pem"))
-            .args([
-                "--id-attr:Id",
-                "http://uri.etsi.org/01903/v1.3.2#:SignedProperties",
-            ])
-            .arg(&evidence));
-        assert!(out.status.success(), "xmlsec1: {}", text(&out.stderr));
+        xmlsec1_accepts(&f, &evidence);
 
         let out_dir = dir.join(format!("evidences-{sender}"));
         let get = [
