@@ -28,8 +28,8 @@ pub enum CredentialError {
 }
 
 fn argon2(m: u32, t: u32, p: u32) -> Result<Argon2<'static>, CredentialError> {
-    let params =
-        Params::new(m, t, p, Some(HASH_BYTES)).map_err(|e| CredentialError::Argon2(e.to_string()))?;
+    let params = Params::new(m, t, p, Some(HASH_BYTES))
+        .map_err(|e| CredentialError::Argon2(e.to_string()))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
@@ -238,10 +238,21 @@ mod tests {
         let hash = PasswordHash::new("correct horse battery staple").expect("hash");
         assert!(hash.as_phc().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         let stored = PasswordHash::from_phc(hash.as_phc()).expect("stored");
-        assert!(stored.verify("correct horse battery staple").expect("verify"));
-        assert!(!stored.verify("correct horse battery stapler").expect("verify"));
+        assert!(
+            stored
+                .verify("correct horse battery staple")
+                .expect("verify")
+        );
+        assert!(
+            !stored
+                .verify("correct horse battery stapler")
+                .expect("verify")
+        );
         // Two hashes of one password differ (salt).
-        assert_ne!(PasswordHash::new("x").expect("hash"), PasswordHash::new("x").expect("hash"));
+        assert_ne!(
+            PasswordHash::new("x").expect("hash"),
+            PasswordHash::new("x").expect("hash")
+        );
         assert_eq!(
             PasswordHash::from_phc("$argon2i$v=19$m=8,t=1,p=1$AAAA$AAAA"),
             Err(CredentialError::Malformed)

@@ -90,6 +90,9 @@ fn letter(n: usize, key: &str, submitted_at: u64) -> Commit {
             submitted_at,
             state: MessageState::Delivered,
             idempotency_key: key.into(),
+            sender_subject: "CN=Agency A".into(),
+            sender_authentication: "WS-Security X.509 signature (SOAP 1.1)".into(),
+            acceptance_id: format!("urn:uuid:e-{n:04}-1"),
         }),
         documents: documents
             .iter()
@@ -116,6 +119,7 @@ fn letter(n: usize, key: &str, submitted_at: u64) -> Commit {
                 evidence_id: format!("urn:uuid:e-{n:04}-1"),
             },
         )),
+        message_update: None,
     }
 }
 
@@ -123,6 +127,7 @@ fn letter(n: usize, key: &str, submitted_at: u64) -> Commit {
 fn conforms(store: Arc<dyn Backend>) {
     registry_and_directory(store.as_ref());
     a_commit_is_all_there_and_a_taken_key_writes_nothing(store.as_ref());
+    an_opened_message_is_updated_with_its_handover(store.as_ref());
     concurrent_commits_each_all_or_nothing_and_the_chain_holds(&store);
     audit_seals_and_entries(store.as_ref());
 }
@@ -232,6 +237,46 @@ fn a_commit_is_all_there_and_a_taken_key_writes_nothing(store: &dyn Backend) {
     assert!(store.evidences_of(&again_id).expect("read").is_empty());
     assert_eq!(store.document(&again_id, 0).expect("read"), None);
     assert_eq!(store.audit_head().expect("head").0, head);
+}
+
+fn an_opened_message_is_updated_with_its_handover(store: &dyn Backend) {
+    let message_id = "urn:uuid:m-0001";
+    let mut message = store.message(message_id).expect("read").expect("letter 1");
+    message.state = MessageState::Opened;
+    let handover = evidence("urn:uuid:e-0001-3", message_id, "ContentHandover");
+    let (head, _) = store.audit_head().expect("head");
+    store
+        .commit(Commit {
+            audit: Some(audit(900)),
+            message_update: Some(message.clone()),
+            evidences: vec![handover.clone()],
+            ..Commit::default()
+        })
+        .expect("commit");
+    assert_eq!(
+        store.message(message_id).expect("read"),
+        Some(message.clone())
+    );
+    assert_eq!(
+        store.evidences_of(message_id).expect("read").last(),
+        Some(&handover)
+    );
+    // Updating a message that does not exist fails, and writes nothing.
+    let mut ghost = message;
+    ghost.id = "urn:uuid:m-ghost".into();
+    let ghost_evidence = evidence("urn:uuid:e-ghost", "urn:uuid:m-ghost", "ContentHandover");
+    assert!(
+        store
+            .commit(Commit {
+                audit: Some(audit(901)),
+                message_update: Some(ghost),
+                evidences: vec![ghost_evidence.clone()],
+                ..Commit::default()
+            })
+            .is_err()
+    );
+    assert_eq!(store.evidence(&ghost_evidence.id).expect("read"), None);
+    assert_eq!(store.audit_head().expect("head").0, head + 1);
 }
 
 fn concurrent_commits_each_all_or_nothing_and_the_chain_holds(store: &Arc<dyn Backend>) {

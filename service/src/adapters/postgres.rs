@@ -196,6 +196,17 @@ impl PgStore {
                 .map_err(fail)?;
             }
         }
+        if let Some(message) = &commit.message_update {
+            let updated = txn
+                .execute(
+                    "UPDATE messages SET record = $2 WHERE id = $1",
+                    &[&message.id, &to_json(message)?],
+                )
+                .map_err(fail)?;
+            if updated != 1 {
+                return Err(StoreError(format!("no message {} to update", message.id)));
+            }
+        }
         for e in &commit.evidences {
             txn.execute(
                 "INSERT INTO evidences (id, message_id, sender_id, record) VALUES ($1, $2, $3, $4)",

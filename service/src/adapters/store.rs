@@ -218,6 +218,15 @@ impl RedbStore {
                         .map_err(fail)?;
                 }
             }
+            if let Some(message) = &commit.message_update {
+                let mut messages = txn.open_table(MESSAGES).map_err(fail)?;
+                if messages.get(message.id.as_str()).map_err(fail)?.is_none() {
+                    return Err(StoreError(format!("no message {} to update", message.id)));
+                }
+                messages
+                    .insert(message.id.as_str(), to_json(message)?.as_slice())
+                    .map_err(fail)?;
+            }
             let mut evidences = txn.open_table(EVIDENCES).map_err(fail)?;
             let mut index = txn.open_table(MESSAGE_EVIDENCES).map_err(fail)?;
             let mut sender_box = txn.open_table(SENDER_EVIDENCES).map_err(fail)?;

@@ -70,6 +70,8 @@ pub struct StoreError(pub String);
 pub struct Commit {
     pub audit: Option<AuditRecord>,
     pub message: Option<MessageRecord>,
+    /// A message already stored whose record is replaced (its state changed).
+    pub message_update: Option<MessageRecord>,
     /// The documents' SHA-256 and content, in the message's order.
     pub documents: Vec<([u8; 32], Arc<Vec<u8>>)>,
     pub evidences: Vec<EvidenceRecord>,
@@ -648,6 +650,9 @@ impl Service {
             submitted_at: unix(now),
             state: MessageState::Delivered,
             idempotency_key: submission.idempotency_key.clone(),
+            sender_subject: signer.subject.clone(),
+            sender_authentication: signer.authentication.clone(),
+            acceptance_id: acceptance.id.clone(),
         };
         let commit = Commit {
             audit: Some(self.audit_record(ctx, identity, Ok(()), Some(&message_id))),
@@ -670,6 +675,7 @@ impl Service {
                     evidence_id: acceptance.id.clone(),
                 },
             )),
+            message_update: None,
         };
         match self.store.commit(commit).map_err(unavailable)? {
             Committed::Done => Ok(Accepted {
@@ -888,6 +894,127 @@ impl Service {
         }
     }
 
+    /// Records that `person` (and the `mandate` they act under, for a company mailbox) opened
+    /// message `message_id`: the first opening is sealed as a ContentHandover evidence naming
+    /// them, filed with the message (the sender gets it through GetEvidence) and in the same
+    /// commit the message becomes Opened. Later openings change nothing: `Ok(None)`.
+    pub fn hand_over(
+        &self,
+        ctx: &RequestContext,
+        message_id: &str,
+        person: &str,
+        mandate: Option<&str>,
+    ) -> Result<Option<String>, Refusal> {
+        let identity = match mandate {
+            Some(m) => format!("{person} (mandate {m})"),
+            None => person.to_owned(),
+        };
+        let now = self.clock.now();
+        let result = (|| -> Result<Option<(MessageRecord, EvidenceRecord)>, Refused> {
+            let unavailable = |e: StoreError| refused(ErrorKind::ServiceUnavailable, e.to_string());
+            let message = self
+                .store
+                .message(message_id)
+                .map_err(unavailable)?
+                .ok_or_else(|| {
+                    refused(
+                        ErrorKind::MessageUnknown,
+                        format!("no message {message_id}"),
+                    )
+                })?;
+            if message.state == MessageState::Opened {
+                return Ok(None);
+            }
+            let documents = message
+                .documents
+                .iter()
+                .map(|d| {
+                    let sha256: [u8; 32] = audit::unhex(&d.sha256)
+                        .and_then(|v| v.try_into().ok())
+                        .ok_or_else(|| {
+                            refused(
+                                ErrorKind::ServiceUnavailable,
+                                "a stored digest is not SHA-256",
+                            )
+                        })?;
+                    Ok(Document {
+                        id: d.id.clone(),
+                        name: d.name.clone(),
+                        size: d.size,
+                        sha256,
+                        time_stamp_token: self.notary.timestamp(&sha256).map_err(|e| {
+                            refused(ErrorKind::ServiceUnavailable, format!("time-stamping: {e}"))
+                        })?,
+                    })
+                })
+                .collect::<Result<Vec<_>, Refused>>()?;
+            let evidence = Evidence {
+                id: new_evidence_id(now),
+                event: Event::ContentHandover,
+                event_time: now,
+                issuer: self.notary.issuer(),
+                sender: Sender {
+                    subject: message.sender_subject.clone(),
+                    registry_id: message.sender_id.clone(),
+                    authentication: message.sender_authentication.clone(),
+                },
+                recipient: Recipient {
+                    id: message.recipient.clone(),
+                    delegate: Some(person.to_owned()),
+                    mandate: mandate.map(str::to_owned),
+                },
+                submission_time: UNIX_EPOCH + std::time::Duration::from_secs(message.submitted_at),
+                message_id: message.sender_reference.clone(),
+                subject: Some(message.subject.clone()),
+                documents,
+                reason: None,
+                follows_from: (!message.acceptance_id.is_empty())
+                    .then(|| message.acceptance_id.clone()),
+            };
+            evidence
+                .check_characters()
+                .map_err(|e| refused(ErrorKind::InvalidRequest, e.to_string()))?;
+            let xml = self
+                .notary
+                .seal(&evidence)
+                .map_err(|e| refused(ErrorKind::ServiceUnavailable, format!("sealing: {e}")))?;
+            let record = EvidenceRecord {
+                id: evidence.id.clone(),
+                message_id: message.id.clone(),
+                event: evidence.event.name().to_owned(),
+                sender_id: message.sender_id.clone(),
+                created_at: unix(now),
+                xml,
+            };
+            Ok(Some((message, record)))
+        })();
+        match result {
+            Ok(None) => Ok(None),
+            Ok(Some((mut message, record))) => {
+                message.state = MessageState::Opened;
+                let xml = record.xml.clone();
+                let commit = Commit {
+                    audit: Some(self.audit_record(ctx, &identity, Ok(()), Some(message_id))),
+                    message_update: Some(message),
+                    evidences: vec![record],
+                    ..Commit::default()
+                };
+                match self.store.commit(commit) {
+                    Ok(_) => Ok(Some(xml)),
+                    Err(e) => {
+                        let r = refused(ErrorKind::ServiceUnavailable, e.to_string());
+                        let audit = self.audit_record(ctx, &identity, Err(&r), Some(message_id));
+                        Err(self.commit_refusal(ctx, audit, Vec::new(), r.kind))
+                    }
+                }
+            }
+            Err(r) => {
+                let audit = self.audit_record(ctx, &identity, Err(&r), Some(message_id));
+                Err(self.commit_refusal(ctx, audit, Vec::new(), r.kind))
+            }
+        }
+    }
+
     /// Every evidence of a message, oldest first, for its sender only. A rejected
     /// submission's SubmissionRejection is served too.
     pub fn get_evidence(
@@ -1001,7 +1128,14 @@ mod tests {
                 .lock()
                 .expect("lock")
                 .iter()
-                .find_map(|c| c.message.as_ref().filter(|m| m.id == id).cloned()))
+                .rev()
+                .find_map(|c| {
+                    c.message_update
+                        .as_ref()
+                        .or(c.message.as_ref())
+                        .filter(|m| m.id == id)
+                        .cloned()
+                }))
         }
         fn evidence(&self, id: &str) -> Result<Option<EvidenceRecord>, StoreError> {
             Ok(self
@@ -1145,6 +1279,47 @@ mod tests {
         assert_eq!(audit.outcome, "accepted");
         assert_eq!(audit.request.as_slice(), b"<signed request/>");
         assert_eq!(audit.identity, "agency-a (CN=Agency A)");
+    }
+
+    #[test]
+    fn the_first_opening_is_sealed_naming_the_person_and_later_ones_change_nothing() {
+        let (store, service, signer) = setup();
+        let accepted = service
+            .submit(&ctx(), &signer, submission("k1", b"letter"))
+            .expect("accepted");
+        let handover = service
+            .hand_over(
+                &ctx(),
+                &accepted.message_id,
+                "Marie Dubois",
+                Some("urn:uuid:mandate-1"),
+            )
+            .expect("recorded")
+            .expect("first opening");
+        assert!(handover.contains("Event/ContentHandover"), "{handover}");
+        assert!(handover.contains("Marie Dubois") && handover.contains("urn:uuid:mandate-1"));
+        {
+            let commits = store.commits.lock().expect("lock");
+            let last = commits.last().expect("commit");
+            assert_eq!(
+                last.message_update.as_ref().map(|m| m.state),
+                Some(MessageState::Opened)
+            );
+            assert_eq!(last.evidences.len(), 1);
+            assert_eq!(
+                last.audit.as_ref().map(|a| a.identity.as_str()),
+                Some("Marie Dubois (mandate urn:uuid:mandate-1)")
+            );
+        }
+        let again = service
+            .hand_over(&ctx(), &accepted.message_id, "Jan Peeters", None)
+            .expect("recorded");
+        assert_eq!(again, None);
+        assert_eq!(store.commits.lock().expect("lock").len(), 2);
+        let unknown = service
+            .hand_over(&ctx(), "urn:uuid:none", "Jan Peeters", None)
+            .expect_err("no such message");
+        assert_eq!(unknown.kind, ErrorKind::MessageUnknown);
     }
 
     #[test]

@@ -75,6 +75,15 @@ pub struct MessageRecord {
     pub submitted_at: u64,
     pub state: MessageState,
     pub idempotency_key: String,
+    /// The subject of the certificate the sender authenticated with, and how (repeated in
+    /// later evidences of the message).
+    #[serde(default)]
+    pub sender_subject: String,
+    #[serde(default)]
+    pub sender_authentication: String,
+    /// The acceptance evidence, which later evidences follow from.
+    #[serde(default)]
+    pub acceptance_id: String,
 }
 
 /// A sealed evidence, as stored.
