@@ -60,7 +60,7 @@ impl PasswordHash {
         &self.0
     }
 
-    fn parts(&self) -> Result<(u32, u32, u32, Vec<u8>, Vec<u8>), CredentialError> {
+    fn parts(&self) -> Result<Phc, CredentialError> {
         let bad = |_| CredentialError::Malformed;
         let fields: Vec<&str> = self.0.split('$').collect();
         let ["", "argon2id", "v=19", params, salt, hash] = fields.as_slice() else {
@@ -80,18 +80,24 @@ impl PasswordHash {
         let (Some(m), Some(t), Some(p)) = (m, t, p) else {
             return Err(CredentialError::Malformed);
         };
-        Ok((
+        Ok(Phc {
             m,
             t,
             p,
-            Base64Unpadded::decode_vec(salt).map_err(bad)?,
-            Base64Unpadded::decode_vec(hash).map_err(bad)?,
-        ))
+            salt: Base64Unpadded::decode_vec(salt).map_err(bad)?,
+            hash: Base64Unpadded::decode_vec(hash).map_err(bad)?,
+        })
     }
 
     /// Whether `password` is the one hashed (compared in constant time).
     pub fn verify(&self, password: &str) -> Result<bool, CredentialError> {
-        let (m, t, p, salt, expected) = self.parts()?;
+        let Phc {
+            m,
+            t,
+            p,
+            salt,
+            hash: expected,
+        } = self.parts()?;
         if expected.is_empty() || expected.len() > 64 {
             return Err(CredentialError::Malformed);
         }
@@ -103,6 +109,15 @@ impl PasswordHash {
             .map_err(|e| CredentialError::Argon2(e.to_string()))?;
         Ok(constant_time::verify_slices_are_equal(&hash, &expected).is_ok())
     }
+}
+
+/// The fields of a PHC string: memory (KiB), passes, lanes, salt, hash.
+struct Phc {
+    m: u32,
+    t: u32,
+    p: u32,
+    salt: Vec<u8>,
+    hash: Vec<u8>,
 }
 
 /// TOTP time step, seconds.
