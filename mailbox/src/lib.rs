@@ -2,3 +2,5 @@
 //! UI mounted by the service at `/mailbox/`.
 
 pub mod credentials;
+pub mod people;
+pub mod sessions;

@@ -1,0 +1,199 @@
+//! Who may read which mailbox: people (a citizen reads their own `nrn:` mailbox), mandates
+//! (a company's access manager lets a person read its `cbe:` mailbox, for all message types or
+//! some, until a date, revocable), and the lockout after failed logins (seed 000, 2.2.2).
+
+use serde::{Deserialize, Serialize};
+
+/// A natural person who logs in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    /// What they type to log in.
+    pub login: String,
+    pub name: String,
+    /// Their national register number (`nrn:…`): they read that mailbox.
+    pub nrn: Option<String>,
+    /// Argon2id, PHC string.
+    pub password: String,
+    /// TOTP secret, base32.
+    pub totp_secret: String,
+    /// Set by an administrator; the first login asks for a new password.
+    pub must_change_password: bool,
+    /// Failed logins since the last success.
+    pub failed_logins: u32,
+    /// Unix seconds until which logins are refused.
+    pub locked_until: u64,
+    /// The last TOTP step accepted (a code counts once).
+    pub last_totp_step: Option<u64>,
+    /// Unix seconds of the last successful login (retention counts from it).
+    pub last_login: u64,
+    /// The companies (`cbe:…`) whose mandates this person manages.
+    pub manages: Vec<String>,
+}
+
+/// Logins after which the lockout starts, and its cap.
+pub const FREE_ATTEMPTS: u32 = 3;
+pub const MAX_LOCKOUT_S: u64 = 3600;
+
+impl Person {
+    /// Records a failed login at `now`: from the third, the account is locked for a delay that
+    /// doubles with each further failure (30 s, 60 s, 120 s … at most an hour).
+    pub fn record_failure(&mut self, now: u64) {
+        self.failed_logins = self.failed_logins.saturating_add(1);
+        if self.failed_logins >= FREE_ATTEMPTS {
+            let doublings = (self.failed_logins - FREE_ATTEMPTS).min(16);
+            let delay = (30u64 << doublings).min(MAX_LOCKOUT_S);
+            self.locked_until = now + delay;
+        }
+    }
+
+    pub fn is_locked(&self, now: u64) -> bool {
+        now < self.locked_until
+    }
+
+    pub fn record_success(&mut self, now: u64) {
+        self.failed_logins = 0;
+        self.locked_until = 0;
+        self.last_login = now;
+    }
+}
+
+/// What a mandate allows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mandate {
+    pub id: String,
+    /// The company (`cbe:…`) whose mailbox it opens.
+    pub company: String,
+    /// The person (login) it is given to.
+    pub person: String,
+    /// The message types it covers; empty: all.
+    pub message_types: Vec<String>,
+    /// Unix seconds.
+    pub valid_from: u64,
+    pub valid_until: u64,
+    pub revoked_at: Option<u64>,
+    /// The access manager (login) who granted it.
+    pub granted_by: String,
+}
+
+impl Mandate {
+    pub fn in_force(&self, now: u64) -> bool {
+        self.revoked_at.is_none_or(|r| now < r) && self.valid_from <= now && now < self.valid_until
+    }
+
+    pub fn covers(&self, message_type: &str) -> bool {
+        self.message_types.is_empty() || self.message_types.iter().any(|t| t == message_type)
+    }
+}
+
+/// One mailbox a person may read, and under what.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Access {
+    pub mailbox: String,
+    /// The mandate (company mailboxes); `None` for the person's own mailbox.
+    pub mandate: Option<Mandate>,
+}
+
+impl Access {
+    pub fn may_read(&self, message_type: &str) -> bool {
+        self.mandate.as_ref().is_none_or(|m| m.covers(message_type))
+    }
+}
+
+/// The mailboxes `person` may read at `now`: their own, then each company they hold a mandate
+/// in force for (one access per company: the first mandate in force).
+pub fn accesses(person: &Person, mandates: &[Mandate], now: u64) -> Vec<Access> {
+    let mut out: Vec<Access> = person
+        .nrn
+        .iter()
+        .map(|nrn| Access {
+            mailbox: nrn.clone(),
+            mandate: None,
+        })
+        .collect();
+    for m in mandates
+        .iter()
+        .filter(|m| m.person == person.login && m.in_force(now))
+    {
+        if !out.iter().any(|a| a.mailbox == m.company) {
+            out.push(Access {
+                mailbox: m.company.clone(),
+                mandate: Some(m.clone()),
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person() -> Person {
+        Person {
+            login: "marie".into(),
+            name: "Marie Dubois".into(),
+            nrn: Some("nrn:85073003328".into()),
+            password: String::new(),
+            totp_secret: String::new(),
+            must_change_password: false,
+            failed_logins: 0,
+            locked_until: 0,
+            last_totp_step: None,
+            last_login: 0,
+            manages: Vec::new(),
+        }
+    }
+
+    fn mandate(id: &str, types: &[&str], until: u64, revoked: Option<u64>) -> Mandate {
+        Mandate {
+            id: id.into(),
+            company: "cbe:0203201340".into(),
+            person: "marie".into(),
+            message_types: types.iter().map(|t| (*t).to_owned()).collect(),
+            valid_from: 100,
+            valid_until: until,
+            revoked_at: revoked,
+            granted_by: "boss".into(),
+        }
+    }
+
+    #[test]
+    fn failed_logins_lock_the_account_for_a_growing_delay() {
+        let mut p = person();
+        p.record_failure(1000);
+        p.record_failure(1000);
+        assert!(!p.is_locked(1000));
+        p.record_failure(1000);
+        assert!(p.is_locked(1029) && !p.is_locked(1030));
+        p.record_failure(2000);
+        assert!(p.is_locked(2059) && !p.is_locked(2060));
+        for _ in 0..20 {
+            p.record_failure(5000);
+        }
+        assert!(p.is_locked(5000 + MAX_LOCKOUT_S - 1) && !p.is_locked(5000 + MAX_LOCKOUT_S));
+        p.record_success(9000);
+        assert!(!p.is_locked(9000));
+        assert_eq!((p.failed_logins, p.last_login), (0, 9000));
+    }
+
+    #[test]
+    fn mandates_open_company_mailboxes_for_their_types_while_in_force() {
+        let p = person();
+        let scoped = mandate("m1", &["tax-assessment"], 500, None);
+        let accesses_now = accesses(&p, std::slice::from_ref(&scoped), 200);
+        assert_eq!(accesses_now.len(), 2);
+        assert_eq!(accesses_now[0].mailbox, "nrn:85073003328");
+        assert!(accesses_now[0].may_read("anything"));
+        let company = &accesses_now[1];
+        assert!(company.may_read("tax-assessment") && !company.may_read("payment-notice"));
+        // Not yet, expired, revoked, someone else's.
+        assert_eq!(accesses(&p, std::slice::from_ref(&scoped), 99).len(), 1);
+        assert_eq!(accesses(&p, std::slice::from_ref(&scoped), 500).len(), 1);
+        let revoked = mandate("m2", &[], 500, Some(150));
+        assert_eq!(accesses(&p, std::slice::from_ref(&revoked), 149).len(), 2);
+        assert_eq!(accesses(&p, &[revoked], 150).len(), 1);
+        let mut other = mandate("m3", &[], 500, None);
+        other.person = "jan".into();
+        assert_eq!(accesses(&p, &[other], 200).len(), 1);
+    }
+}
