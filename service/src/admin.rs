@@ -12,6 +12,8 @@ use sealpost::config::{Config, SenderEntry};
 use sealpost::core::audit::{unhex, verify_chain};
 use sealpost::core::ids::{RecipientId, RecipientKind};
 use sealpost::core::records::Mailbox;
+use sealpost_mailbox::credentials::{PasswordHash, TotpSecret};
+use sealpost_mailbox::people::{Mandate, Person};
 use sealpost_tsa::asn1::oid;
 use sealpost_tsa::authority::TimeStampAuthority;
 use sealpost_tsa::{Expected, TrustStore, verify_token};
@@ -37,6 +39,68 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// People who log in to the mailbox UI.
+    Person {
+        #[command(subcommand)]
+        command: PersonCommand,
+    },
+    /// Mandates: who reads a company's mailbox.
+    Mandate {
+        #[command(subcommand)]
+        command: MandateCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum PersonCommand {
+    /// Adds a person (or replaces their credentials). Prints the one-time password (changed
+    /// at the first login) and the TOTP secret to enrol in an authenticator app.
+    Add {
+        #[arg(long)]
+        login: String,
+        #[arg(long)]
+        name: String,
+        /// Their national register number: they read that mailbox.
+        #[arg(long)]
+        nrn: Option<String>,
+        /// Companies (cbe:…) whose mandates they manage (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        manages: Vec<String>,
+        /// The first password (default: a random one, printed).
+        #[arg(long)]
+        password: Option<String>,
+        /// The TOTP secret in base32 (default: a random one, printed).
+        #[arg(long)]
+        totp_secret: Option<String>,
+    },
+    /// Lists people as JSON lines (without secrets).
+    List,
+}
+
+#[derive(Subcommand)]
+pub enum MandateCommand {
+    /// Gives a person a mandate to read a company's mailbox.
+    Grant {
+        /// cbe:<10 digits>.
+        #[arg(long)]
+        company: String,
+        /// The person's login.
+        #[arg(long)]
+        person: String,
+        /// Message types it covers (comma-separated; none: all).
+        #[arg(long, value_delimiter = ',')]
+        types: Vec<String>,
+        /// How many days it is valid.
+        #[arg(long, default_value_t = 365)]
+        days: u64,
+    },
+    /// Revokes a mandate now.
+    Revoke {
+        #[arg(long)]
+        id: String,
+    },
+    /// Lists mandates as JSON lines.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -111,12 +175,14 @@ pub enum AuditCommand {
 }
 
 pub fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
-    let store = open_store(config)?;
-    let store = store.as_ref();
+    let store_handle = open_store(config)?;
+    let store = store_handle.as_ref();
     match command {
         AdminCommand::Sender { command } => sender(config, store, command),
         AdminCommand::Mailbox { command } => mailbox(store, command),
         AdminCommand::Audit { command } => audit(config, store, command),
+        AdminCommand::Person { command } => person(&store_handle, command),
+        AdminCommand::Mandate { command } => mandate(&store_handle, command),
     }
 }
 
@@ -313,6 +379,178 @@ fn audit(config: &Config, store: &dyn Backend, command: AuditCommand) -> anyhow:
             match seal_audit_head(store, &tsa)? {
                 Some(seal) => println!("audit head {} sealed", seal.seq),
                 None => println!("nothing to seal"),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The mailbox's records, as the service keeps them (no core: these commands seal nothing).
+fn people(store: &std::sync::Arc<dyn Backend>) -> PeopleStore<'_> {
+    PeopleStore(store)
+}
+
+struct PeopleStore<'a>(&'a std::sync::Arc<dyn Backend>);
+
+impl PeopleStore<'_> {
+    fn person(&self, login: &str) -> anyhow::Result<Option<Person>> {
+        Ok(self
+            .0
+            .entity("person", login)?
+            .map(|b| serde_json::from_slice(&b))
+            .transpose()?)
+    }
+    fn put_person(&self, p: &Person) -> anyhow::Result<()> {
+        Ok(self
+            .0
+            .put_entity("person", &p.login, &serde_json::to_vec(p)?)?)
+    }
+    fn mandates(&self) -> anyhow::Result<Vec<Mandate>> {
+        self.0
+            .entities("mandate")?
+            .iter()
+            .map(|b| Ok(serde_json::from_slice(b)?))
+            .collect()
+    }
+    fn put_mandate(&self, m: &Mandate) -> anyhow::Result<()> {
+        Ok(self
+            .0
+            .put_entity("mandate", &m.id, &serde_json::to_vec(m)?)?)
+    }
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    // aws-lc aborts if the system RNG fails; nothing sensible is left to do then.
+    aws_lc_rs::rand::fill(&mut b).expect("system random number generator");
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn person(store: &std::sync::Arc<dyn Backend>, command: PersonCommand) -> anyhow::Result<()> {
+    let people = people(store);
+    match command {
+        PersonCommand::Add {
+            login,
+            name,
+            nrn,
+            manages,
+            password,
+            totp_secret,
+        } => {
+            if login.trim().is_empty() || name.trim().is_empty() {
+                bail!("a person needs a login and a name");
+            }
+            let nrn = nrn
+                .map(|n| RecipientId::parse(&n).map(|id| id.to_string()))
+                .transpose()?;
+            if nrn.as_deref().is_some_and(|n| !n.starts_with("nrn:")) {
+                bail!("--nrn takes a national register number (nrn:…)");
+            }
+            let manages = manages
+                .iter()
+                .map(|c| {
+                    let id = RecipientId::parse(c.trim())?;
+                    anyhow::ensure!(
+                        id.as_str().starts_with("cbe:"),
+                        "--manages takes enterprise numbers (cbe:…)"
+                    );
+                    Ok(id.to_string())
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let password = password.unwrap_or_else(|| random_hex(9));
+            let totp = match totp_secret {
+                Some(s) => TotpSecret::from_base32(&s).context("--totp-secret: base32")?,
+                None => TotpSecret::generate(),
+            };
+            let person = Person {
+                login: login.trim().to_owned(),
+                name: name.trim().to_owned(),
+                nrn,
+                password: PasswordHash::new(&password)?.as_phc().to_owned(),
+                totp_secret: totp.to_base32(),
+                must_change_password: true,
+                failed_logins: 0,
+                locked_until: 0,
+                last_totp_step: None,
+                last_login: now_unix(),
+                manages,
+            };
+            people.put_person(&person)?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "login": person.login,
+                    "one_time_password": password,
+                    "totp_secret": person.totp_secret,
+                    "otpauth": totp.enrolment_uri("Sealpost", &person.login),
+                })
+            );
+        }
+        PersonCommand::List => {
+            let mut list: Vec<Person> = store
+                .entities("person")?
+                .iter()
+                .map(|b| serde_json::from_slice(b))
+                .collect::<Result<_, _>>()?;
+            list.sort_by(|a, b| a.login.cmp(&b.login));
+            for p in list {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "login": p.login, "name": p.name, "nrn": p.nrn, "manages": p.manages,
+                        "locked_until": p.locked_until, "last_login": p.last_login,
+                    })
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn mandate(store: &std::sync::Arc<dyn Backend>, command: MandateCommand) -> anyhow::Result<()> {
+    let people = people(store);
+    match command {
+        MandateCommand::Grant {
+            company,
+            person,
+            types,
+            days,
+        } => {
+            let company = RecipientId::parse(company.trim())?.to_string();
+            anyhow::ensure!(company.starts_with("cbe:"), "--company takes cbe:…");
+            anyhow::ensure!(
+                people.person(&person)?.is_some(),
+                "no person {person:?} (sealpost admin person add)"
+            );
+            let now = now_unix();
+            let mandate = Mandate {
+                id: format!("mandate-{}", random_hex(16)),
+                company,
+                person,
+                message_types: types
+                    .iter()
+                    .map(|t| t.trim().to_owned())
+                    .filter(|t| !t.is_empty())
+                    .collect(),
+                valid_from: now,
+                valid_until: now + days.saturating_mul(86_400),
+                revoked_at: None,
+                granted_by: "sealpost admin".into(),
+            };
+            people.put_mandate(&mandate)?;
+            println!("{}", serde_json::to_string(&mandate)?);
+        }
+        MandateCommand::Revoke { id } => {
+            let Some(mut m) = people.mandates()?.into_iter().find(|m| m.id == id) else {
+                bail!("no mandate {id}");
+            };
+            m.revoked_at.get_or_insert(now_unix());
+            people.put_mandate(&m)?;
+            println!("{}", serde_json::to_string(&m)?);
+        }
+        MandateCommand::List => {
+            for m in people.mandates()? {
+                println!("{}", serde_json::to_string(&m)?);
             }
         }
     }

@@ -20,6 +20,7 @@ use sealpost_xmldsig::trust::{Purpose, TrustAnchors};
 use sealpost_xmldsig::wss::{KnownCertificates, ReplayCache, WssPolicy};
 
 use crate::adapters::grpc::{self, GrpcChannel};
+use crate::adapters::mailbox::MailboxAdapter;
 use crate::adapters::metrics::Metrics;
 use crate::adapters::notary::EmbeddedNotary;
 use crate::adapters::postgres::PgStore;
@@ -30,6 +31,10 @@ use crate::core::audit::hex;
 use crate::core::audit::unhex;
 use crate::core::records::{AuditSeal, SenderRegistration};
 use crate::core::{Clock, Service, Store, SubmissionLimits, SystemClock};
+use sealpost_mailbox::web::MailboxUi;
+
+/// A mailbox session ends after this long without a request.
+const MAILBOX_IDLE_TIMEOUT_S: u64 = 15 * 60;
 
 /// How many recent signatures the replay cache holds.
 const REPLAY_CAPACITY: usize = 1_000_000;
@@ -42,6 +47,7 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     pub soap: Arc<SoapChannel>,
     pub grpc: Arc<GrpcChannel>,
+    pub mailbox: Arc<MailboxUi>,
     /// The subjects (DER) of the sender trust anchors, offered to TLS clients as hints.
     pub client_ca_subjects: Vec<Vec<u8>>,
 }
@@ -203,7 +209,18 @@ impl App {
             metrics: Arc::clone(&metrics),
             max_request_bytes: config.max_request_bytes,
         });
+        let mailbox = Arc::new(
+            MailboxUi::new(
+                Arc::new(MailboxAdapter {
+                    store: Arc::clone(&store),
+                    service: Arc::clone(&service),
+                }),
+                MAILBOX_IDLE_TIMEOUT_S,
+            )
+            .map_err(|e| anyhow::anyhow!("the mailbox: {e}"))?,
+        );
         Ok(App {
+            mailbox,
             service,
             store,
             tsa,
@@ -224,6 +241,10 @@ impl App {
                 sealpost_tsa::server::endpoint(Arc::clone(&self.tsa)),
             )
             .route("/soap", soap::endpoint(Arc::clone(&self.soap)))
+            .nest(
+                "/mailbox",
+                sealpost_mailbox::web::router(Arc::clone(&self.mailbox)),
+            )
             .route("/healthz", get(|| async { "ok\n" }))
             .route(
                 "/metrics",

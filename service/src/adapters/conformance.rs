@@ -130,6 +130,28 @@ fn conforms(store: Arc<dyn Backend>) {
     an_opened_message_is_updated_with_its_handover(store.as_ref());
     concurrent_commits_each_all_or_nothing_and_the_chain_holds(&store);
     audit_seals_and_entries(store.as_ref());
+    entities_by_kind_and_key(store.as_ref());
+}
+
+fn entities_by_kind_and_key(store: &dyn Backend) {
+    store.put_entity("person", "marie", b"v1").expect("put");
+    store.put_entity("person", "jan", b"jan").expect("put");
+    store.put_entity("mandate", "m1", b"m1").expect("put");
+    store.put_entity("person", "marie", b"v2").expect("replace");
+    assert_eq!(
+        store.entity("person", "marie").expect("read"),
+        Some(b"v2".to_vec())
+    );
+    assert_eq!(store.entity("mandate", "marie").expect("read"), None);
+    assert_eq!(
+        store.entities("person").expect("list"),
+        vec![b"jan".to_vec(), b"v2".to_vec()]
+    );
+    assert_eq!(
+        store.entities("mandate").expect("list"),
+        vec![b"m1".to_vec()]
+    );
+    assert!(store.entities("nothing").expect("list").is_empty());
 }
 
 fn registry_and_directory(store: &dyn Backend) {

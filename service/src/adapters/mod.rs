@@ -5,6 +5,7 @@ pub mod blobs;
 mod conformance;
 pub mod grpc;
 pub mod http;
+pub mod mailbox;
 pub mod metrics;
 pub mod notary;
 pub mod postgres;

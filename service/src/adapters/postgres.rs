@@ -53,6 +53,8 @@ CREATE TABLE IF NOT EXISTS idempotency (
     PRIMARY KEY (sender_id, key));
 CREATE TABLE IF NOT EXISTS audit (seq bigint PRIMARY KEY, entry bytea NOT NULL, request bytea NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_seals (seq bigint PRIMARY KEY, record bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS entities (
+    kind text NOT NULL, key text NOT NULL, value bytea NOT NULL, PRIMARY KEY (kind, key));
 ";
 /// The schema's version, kept in `sealpost_meta`.
 const FORMAT: i64 = 1;
@@ -469,5 +471,40 @@ impl Backend for PgStore {
 
     fn audit_seals(&self) -> Result<Vec<AuditSeal>, StoreError> {
         self.all_json("SELECT record FROM audit_seals ORDER BY seq")
+    }
+
+    fn put_entity(&self, kind: &str, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.with_client(|c| {
+            c.execute(
+                "INSERT INTO entities (kind, key, value) VALUES ($1, $2, $3) ON CONFLICT (kind, key) DO UPDATE SET value = EXCLUDED.value",
+                &[&kind, &key, &value],
+            )
+            .map_err(fail)?;
+            Ok(())
+        })
+    }
+
+    fn entity(&self, kind: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.with_client(|c| {
+            Ok(c.query_opt(
+                "SELECT value FROM entities WHERE kind = $1 AND key = $2",
+                &[&kind, &key],
+            )
+            .map_err(fail)?
+            .map(|row| row.get::<_, Vec<u8>>(0)))
+        })
+    }
+
+    fn entities(&self, kind: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.with_client(|c| {
+            Ok(c.query(
+                "SELECT value FROM entities WHERE kind = $1 ORDER BY key",
+                &[&kind],
+            )
+            .map_err(fail)?
+            .iter()
+            .map(|row| row.get::<_, Vec<u8>>(0))
+            .collect())
+        })
     }
 }

@@ -48,6 +48,8 @@ const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 /// 2: documents and requests in segment files (1 kept them inside redb).
 const FORMAT: u64 = 2;
 const AUDIT_SEALS: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_seals");
+/// (kind, key) → bytes: records of other crates (see `Backend::put_entity`).
+const ENTITIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("entities");
 
 fn fail(e: impl std::fmt::Display) -> StoreError {
     StoreError(e.to_string())
@@ -84,6 +86,12 @@ pub trait Backend: Store {
     fn audit_head(&self) -> Result<(u64, String), StoreError>;
     fn put_audit_seal(&self, seal: &AuditSeal) -> Result<(), StoreError>;
     fn audit_seals(&self) -> Result<Vec<AuditSeal>, StoreError>;
+    /// Adds or replaces a record of another crate (the mailbox's people and mandates) by
+    /// kind and key; its bytes are the owner's business.
+    fn put_entity(&self, kind: &str, key: &str, value: &[u8]) -> Result<(), StoreError>;
+    fn entity(&self, kind: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Every record of a kind, by key.
+    fn entities(&self, kind: &str) -> Result<Vec<Vec<u8>>, StoreError>;
 }
 
 /// The redb store.
@@ -162,6 +170,7 @@ impl RedbStore {
             txn.open_table(AUDIT).map_err(fail)?;
             txn.open_table(AUDIT_REQUESTS).map_err(fail)?;
             txn.open_table(AUDIT_SEALS).map_err(fail)?;
+            txn.open_table(ENTITIES).map_err(fail)?;
         }
         txn.commit().map_err(fail)?;
         let blobs = dir.join("blobs");
@@ -495,6 +504,38 @@ impl Backend for RedbStore {
             .map_err(fail)?
             .map(|row| from_json(row.map_err(fail)?.1.value()))
             .collect()
+    }
+
+    fn put_entity(&self, kind: &str, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(fail)?;
+        txn.open_table(ENTITIES)
+            .map_err(fail)?
+            .insert((kind, key), value)
+            .map_err(fail)?;
+        txn.commit().map_err(fail)
+    }
+
+    fn entity(&self, kind: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(fail)?;
+        let table = txn.open_table(ENTITIES).map_err(fail)?;
+        Ok(table
+            .get((kind, key))
+            .map_err(fail)?
+            .map(|v| v.value().to_vec()))
+    }
+
+    fn entities(&self, kind: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(fail)?;
+        let table = txn.open_table(ENTITIES).map_err(fail)?;
+        let mut out = Vec::new();
+        for row in table.range((kind, "")..).map_err(fail)? {
+            let (key, value) = row.map_err(fail)?;
+            if key.value().0 != kind {
+                break;
+            }
+            out.push(value.value().to_vec());
+        }
+        Ok(out)
     }
 }
 

@@ -894,6 +894,38 @@ impl Service {
         }
     }
 
+    /// Writes the audit entry of an action outside submissions (a mailbox login, a mandate
+    /// granted): `identity` names the natural person, `ctx.operation` the action.
+    pub fn record_action(
+        &self,
+        ctx: &RequestContext,
+        identity: &str,
+        ok: bool,
+        detail: &str,
+    ) -> Result<(), Refusal> {
+        let failure = (!ok).then(|| refused(ErrorKind::NotAuthorized, detail));
+        let mut audit =
+            self.audit_record(ctx, identity, failure.as_ref().map_or(Ok(()), Err), None);
+        if ok {
+            audit.detail = detail.to_owned();
+        }
+        match self.store.commit(Commit {
+            audit: Some(audit),
+            ..Commit::default()
+        }) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                tracing::error!(correlation_id = %ctx.correlation_id, error = %e, "the audit entry cannot be written");
+                Err(Refusal {
+                    kind: ErrorKind::ServiceUnavailable,
+                    correlation_id: ctx.correlation_id.clone(),
+                    evidence: None,
+                    message_id: None,
+                })
+            }
+        }
+    }
+
     /// Records that `person` (and the `mandate` they act under, for a company mailbox) opened
     /// message `message_id`: the first opening is sealed as a ContentHandover evidence naming
     /// them, filed with the message (the sender gets it through GetEvidence) and in the same

@@ -118,6 +118,8 @@ pub enum Channel {
     Soap,
     Grpc,
     Admin,
+    /// The mailbox web UI (logins, openings, mandates).
+    Mailbox,
 }
 
 /// One request, as the audit log records it (before it is chained).

@@ -1,0 +1,184 @@
+//! The mailbox UI's port on the service: people and mandates kept in the store as entities,
+//! letters read from the store, openings sealed by the core (ContentHandover) and every
+//! mailbox action in the audit log.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use sealpost_evidence::model::new_evidence_id;
+use sealpost_mailbox::people::{Mandate, Person};
+use sealpost_mailbox::port::{DocumentInfo, EvidenceFile, Letter, MailboxData};
+
+use super::store::Backend;
+use crate::core::records::{Channel, MessageRecord, MessageState};
+use crate::core::{RequestContext, Service};
+
+const PERSON: &str = "person";
+const MANDATE: &str = "mandate";
+
+/// [`MailboxData`] on the service's store and core.
+pub struct MailboxAdapter {
+    pub store: Arc<dyn Backend>,
+    pub service: Arc<Service>,
+}
+
+impl std::fmt::Debug for MailboxAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailboxAdapter").finish_non_exhaustive()
+    }
+}
+
+fn context(operation: &'static str, request: String) -> RequestContext {
+    RequestContext {
+        correlation_id: new_evidence_id(SystemTime::now()),
+        channel: Channel::Mailbox,
+        operation,
+        request: Arc::new(request.into_bytes()),
+    }
+}
+
+/// How the audit log and evidences name a person: name and login.
+pub fn person_identity(person: &Person) -> String {
+    format!("{} ({})", person.name, person.login)
+}
+
+impl MailboxAdapter {
+    fn letter_of(&self, m: MessageRecord, senders: &HashMap<String, String>) -> Letter {
+        Letter {
+            sender: senders
+                .get(&m.sender_id)
+                .cloned()
+                .unwrap_or_else(|| m.sender_id.clone()),
+            opened: m.state == MessageState::Opened,
+            documents: m
+                .documents
+                .iter()
+                .map(|d| DocumentInfo {
+                    name: d.name.clone(),
+                    media_type: d.media_type.clone(),
+                    size: d.size,
+                    sha256: d.sha256.clone(),
+                })
+                .collect(),
+            id: m.id,
+            mailbox: m.recipient,
+            message_type: m.message_type,
+            subject: m.subject,
+            received_at: m.submitted_at,
+        }
+    }
+
+    fn sender_names(&self) -> Result<HashMap<String, String>, String> {
+        Ok(self
+            .store
+            .senders()
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|s| (s.id, s.name))
+            .collect())
+    }
+}
+
+impl MailboxData for MailboxAdapter {
+    fn person(&self, login: &str) -> Result<Option<Person>, String> {
+        self.store
+            .entity(PERSON, login)
+            .map_err(|e| e.to_string())?
+            .map(|bytes| serde_json::from_slice(&bytes).map_err(|e| e.to_string()))
+            .transpose()
+    }
+
+    fn put_person(&self, person: &Person) -> Result<(), String> {
+        let bytes = serde_json::to_vec(person).map_err(|e| e.to_string())?;
+        self.store
+            .put_entity(PERSON, &person.login, &bytes)
+            .map_err(|e| e.to_string())
+    }
+
+    fn mandates(&self) -> Result<Vec<Mandate>, String> {
+        self.store
+            .entities(MANDATE)
+            .map_err(|e| e.to_string())?
+            .iter()
+            .map(|bytes| serde_json::from_slice(bytes).map_err(|e| e.to_string()))
+            .collect()
+    }
+
+    fn put_mandate(&self, mandate: &Mandate) -> Result<(), String> {
+        let bytes = serde_json::to_vec(mandate).map_err(|e| e.to_string())?;
+        self.store
+            .put_entity(MANDATE, &mandate.id, &bytes)
+            .map_err(|e| e.to_string())
+    }
+
+    fn letters(&self, mailbox: &str) -> Result<Vec<Letter>, String> {
+        let senders = self.sender_names()?;
+        Ok(self
+            .store
+            .mailbox_messages(mailbox)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|m| self.letter_of(m, &senders))
+            .collect())
+    }
+
+    fn letter(&self, id: &str) -> Result<Option<Letter>, String> {
+        let Some(m) = self.store.message(id).map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        Ok(Some(self.letter_of(m, &self.sender_names()?)))
+    }
+
+    fn document(&self, letter: &str, index: usize) -> Result<Option<Vec<u8>>, String> {
+        let Ok(index) = u32::try_from(index) else {
+            return Ok(None);
+        };
+        self.store
+            .document(letter, index)
+            .map_err(|e| e.to_string())
+    }
+
+    fn evidences(&self, letter: &str) -> Result<Vec<EvidenceFile>, String> {
+        Ok(self
+            .store
+            .evidences_of(letter)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|e| EvidenceFile {
+                id: e.id,
+                event: e.event,
+                xml: e.xml,
+            })
+            .collect())
+    }
+
+    fn opened(
+        &self,
+        letter: &str,
+        person: &Person,
+        mandate: Option<&Mandate>,
+    ) -> Result<(), String> {
+        let who = person_identity(person);
+        let ctx = context(
+            "OpenLetter",
+            format!(
+                "{who} opened {letter}{}",
+                mandate
+                    .map(|m| format!(" under mandate {}", m.id))
+                    .unwrap_or_default()
+            ),
+        );
+        self.service
+            .hand_over(&ctx, letter, &who, mandate.map(|m| m.id.as_str()))
+            .map(|_| ())
+            .map_err(|r| format!("{} ({})", r.kind.row().code, r.correlation_id))
+    }
+
+    fn record(&self, who: &str, what: &'static str, ok: bool, detail: &str) -> Result<(), String> {
+        let ctx = context(what, format!("{what}: {who}"));
+        self.service
+            .record_action(&ctx, who, ok, detail)
+            .map_err(|r| format!("{} ({})", r.kind.row().code, r.correlation_id))
+    }
+}

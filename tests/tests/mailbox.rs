@@ -1,0 +1,603 @@
+//! The mailbox web UI end to end, over HTTPS against the real binary: strong login (password
+//! then TOTP, first-login password change), session ids that change at each step, cookie
+//! flags, CSRF on every form, lockout, mailboxes nobody else reads, mandates scoped by type,
+//! and the sealed ContentHandover that reaches the sender through GetEvidence.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sealpost_interop::{
+    HttpResponse, Server, binary, dev_pki, dev_signer, https_raw, run, sealpost_command,
+    sha256_hex, text,
+};
+use sealpost_mailbox::credentials::{TOTP_STEP, TotpSecret};
+use sealpost_xmldsig::dsig::{base64_decode, base64_encode};
+use sealpost_xmldsig::wss_sign::sign_envelope;
+
+const CITIZEN: &str = "nrn:85073003328";
+const COMPANY: &str = "cbe:0203201340";
+const SECRET: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+const FIRST_PASSWORD: &str = "first password 123";
+const NEW_PASSWORD: &str = "a new password of mine";
+
+struct Fixture {
+    pki: PathBuf,
+    server: Server,
+}
+
+fn admin(pki: &std::path::Path, data: &std::path::Path, args: &[&str]) -> String {
+    let out = run(sealpost_command(pki, data).arg("admin").args(args));
+    assert!(
+        out.status.success(),
+        "admin {args:?}: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+/// sender-a may send tax assessments and payment notices; Jan reads his own mailbox; Marie
+/// holds a mandate for the company's tax assessments only; Bea manages the company's
+/// mandates.
+fn fixture() -> Fixture {
+    let pki = dev_pki("mailbox");
+    let data = pki.with_file_name("var");
+    let cert = pki.join("sender-a.pem");
+    admin(
+        &pki,
+        &data,
+        &[
+            "sender",
+            "set",
+            "--id",
+            "agency-a",
+            "--name",
+            "SPF Finances",
+            "--cert",
+            cert.to_str().expect("path"),
+            "--types",
+            "tax-assessment,payment-notice",
+        ],
+    );
+    admin(&pki, &data, &["mailbox", "add", CITIZEN, "--name", "Jan"]);
+    admin(
+        &pki,
+        &data,
+        &["mailbox", "add", COMPANY, "--name", "Example NV"],
+    );
+    for (login, name, extra) in [
+        ("jan", "Jan Peeters", vec!["--nrn", CITIZEN]),
+        ("marie", "Marie Dubois", vec![]),
+        ("bea", "Bea Janssens", vec!["--manages", COMPANY]),
+    ] {
+        let mut args = vec![
+            "person",
+            "add",
+            "--login",
+            login,
+            "--name",
+            name,
+            "--password",
+            FIRST_PASSWORD,
+            "--totp-secret",
+            SECRET,
+        ];
+        args.extend(extra);
+        admin(&pki, &data, &args);
+    }
+    admin(
+        &pki,
+        &data,
+        &[
+            "mandate",
+            "grant",
+            "--company",
+            COMPANY,
+            "--person",
+            "marie",
+            "--types",
+            "tax-assessment",
+        ],
+    );
+    let mut serve = sealpost_command(&pki, &data);
+    serve.arg("serve");
+    Fixture {
+        server: Server::start(serve),
+        pki,
+    }
+}
+
+/// A letter from sender-a over SOAP; its message id.
+fn send(f: &Fixture, key: &str, recipient: &str, message_type: &str, subject: &str) -> String {
+    let document = format!("%PDF-1.7 {subject}").into_bytes();
+    let body = format!(
+        "<sp:SubmitRegisteredMail xmlns:sp=\"urn:sealpost:v1\"><sp:IdempotencyKey>{key}</sp:IdempotencyKey><sp:Recipient>{recipient}</sp:Recipient><sp:MessageType>{message_type}</sp:MessageType><sp:Subject>{subject}</sp:Subject><sp:SenderReference>REF-{key}</sp:SenderReference><sp:Document><sp:Id>d1</sp:Id><sp:Name>avis.pdf</sp:Name><sp:MediaType>application/pdf</sp:MediaType><sp:Sha256>{}</sp:Sha256><sp:Content>{}</sp:Content></sp:Document></sp:SubmitRegisteredMail>",
+        sha256_hex(&document),
+        base64_encode(&document)
+    );
+    let r = soap(f, &body);
+    assert_eq!(r.status, 200, "{}", text(&r.body));
+    field(&text(&r.body), "MessageId").expect("message id")
+}
+
+fn soap(f: &Fixture, body: &str) -> HttpResponse {
+    let envelope = format!(
+        "<env:Envelope xmlns:env=\"http://schemas.xmlsoap.org/soap/envelope/\"><env:Header/><env:Body>{body}</env:Body></env:Envelope>"
+    );
+    let signed = sign_envelope(
+        &envelope,
+        &dev_signer(&f.pki, "sender-a"),
+        SystemTime::now(),
+        Duration::from_secs(300),
+    )
+    .expect("sign");
+    https_raw(
+        f.server.addr,
+        &f.pki.join("root-ca.pem"),
+        &format!(
+            "POST /soap HTTP/1.1\r\nContent-Type: text/xml; charset=utf-8\r\nContent-Length: {}",
+            signed.len()
+        ),
+        signed.as_bytes(),
+    )
+}
+
+fn field(xml: &str, name: &str) -> Option<String> {
+    let doc = roxmltree::Document::parse(xml).ok()?;
+    doc.descendants()
+        .find(|n| n.tag_name().name() == name)
+        .and_then(|n| n.text().map(str::to_owned))
+}
+
+/// A browser without JavaScript: it keeps the session cookie and reads forms' CSRF tokens.
+struct Browser<'a> {
+    f: &'a Fixture,
+    cookie: Option<String>,
+}
+
+impl<'a> Browser<'a> {
+    fn new(f: &'a Fixture) -> Self {
+        Browser { f, cookie: None }
+    }
+
+    fn request(&mut self, method: &str, path: &str, form: Option<&str>) -> HttpResponse {
+        let mut head = format!("{method} {path} HTTP/1.1");
+        if let Some(c) = &self.cookie {
+            head.push_str(&format!("\r\nCookie: {c}"));
+        }
+        let body = form.unwrap_or("");
+        if form.is_some() {
+            head.push_str(&format!(
+                "\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}",
+                body.len()
+            ));
+        }
+        let r = https_raw(
+            self.f.server.addr,
+            &self.f.pki.join("root-ca.pem"),
+            &head,
+            body.as_bytes(),
+        );
+        for (name, value) in &r.headers {
+            if name == "set-cookie" && value.starts_with("__Host-sealpost_session=") {
+                let pair = value.split(';').next().unwrap_or("").to_owned();
+                self.cookie = if pair.ends_with('=') {
+                    None
+                } else {
+                    Some(pair)
+                };
+            }
+        }
+        r
+    }
+
+    fn get(&mut self, path: &str) -> HttpResponse {
+        self.request("GET", path, None)
+    }
+
+    fn post(&mut self, path: &str, form: &str) -> HttpResponse {
+        self.request("POST", path, Some(form))
+    }
+
+    /// The CSRF token of the page's forms.
+    fn csrf(page: &HttpResponse) -> String {
+        let html = text(&page.body);
+        let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field");
+        html[at + 19..at + 19 + 64].to_owned()
+    }
+
+    /// Logs in with password and TOTP; the page reached.
+    fn log_in(&mut self, login: &str, password: &str) -> HttpResponse {
+        let form = self.get("/mailbox/login");
+        let r = self.post(
+            "/mailbox/login",
+            &format!(
+                "csrf={}&login={login}&password={}",
+                Self::csrf(&form),
+                enc(password)
+            ),
+        );
+        assert_eq!(r.status, 303, "{}", text(&r.body));
+        let totp_page = self.get("/mailbox/totp");
+        let r = self.post(
+            "/mailbox/totp",
+            &format!("csrf={}&code={}", Self::csrf(&totp_page), code_now()),
+        );
+        assert_eq!(r.status, 303, "{}", text(&r.body));
+        let to = r.header("location").expect("location").to_owned();
+        self.get(&to)
+    }
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// A fresh TOTP code (each code counts once: wait for the next step when needed).
+fn code_now() -> String {
+    static LAST: std::sync::Mutex<u64> = std::sync::Mutex::new(0);
+    let secret = TotpSecret::from_base32(SECRET).expect("secret");
+    let mut last = LAST.lock().expect("lock");
+    loop {
+        let step = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("time")
+            .as_secs()
+            / TOTP_STEP;
+        if step > *last {
+            *last = step;
+            return secret.code_at_step(step);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// The first login of a person: password, TOTP, then the forced password change.
+fn first_login(b: &mut Browser<'_>, login: &str) {
+    let page = b.log_in(login, FIRST_PASSWORD);
+    assert!(
+        text(&page.body).contains("name=\"new\""),
+        "{}",
+        text(&page.body)
+    );
+    let r = b.post(
+        "/mailbox/password",
+        &format!(
+            "csrf={}&new={}&again={}",
+            Browser::csrf(&page),
+            enc(NEW_PASSWORD),
+            enc(NEW_PASSWORD)
+        ),
+    );
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some("/mailbox/inbox"));
+}
+
+#[test]
+fn login_needs_password_and_totp_each_step_changes_the_session_and_forms_need_their_token() {
+    let f = fixture();
+    let mut b = Browser::new(&f);
+    let form = b.get("/mailbox/login");
+    let planted = b.cookie.clone().expect("a session cookie for the form");
+    let set_cookie = form.header("set-cookie").expect("set-cookie");
+    for flag in [
+        "__Host-sealpost_session=",
+        "Secure",
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/",
+    ] {
+        assert!(set_cookie.contains(flag), "{set_cookie}");
+    }
+    assert!(
+        form.header("content-security-policy")
+            .is_some_and(|c| c.contains("default-src 'none'"))
+    );
+    // No token, or another session's: refused, and nothing happens.
+    let r = b.post(
+        "/mailbox/login",
+        &format!(
+            "csrf={}&login=jan&password={}",
+            "0".repeat(64),
+            enc(FIRST_PASSWORD)
+        ),
+    );
+    assert_eq!(r.status, 403);
+    let r = b.post(
+        "/mailbox/login",
+        &format!("login=jan&password={}", enc(FIRST_PASSWORD)),
+    );
+    assert!(
+        r.status == 422 || r.status == 400 || r.status == 403,
+        "{}",
+        r.status
+    );
+    // The right password: a new session id; the one planted before login is worth nothing.
+    let r = b.post(
+        "/mailbox/login",
+        &format!(
+            "csrf={}&login=jan&password={}",
+            Browser::csrf(&form),
+            enc(FIRST_PASSWORD)
+        ),
+    );
+    assert_eq!(
+        (r.status, r.header("location")),
+        (303, Some("/mailbox/totp"))
+    );
+    let after_password = b.cookie.clone().expect("cookie");
+    assert_ne!(after_password, planted);
+    let mut attacker = Browser::new(&f);
+    attacker.cookie = Some(planted);
+    assert_eq!(
+        attacker.get("/mailbox/totp").header("location"),
+        Some("/mailbox/login")
+    );
+    // Without the second factor, no inbox.
+    assert_eq!(
+        b.get("/mailbox/inbox").header("location"),
+        Some("/mailbox/login")
+    );
+    let totp_page = b.get("/mailbox/totp");
+    let r = b.post(
+        "/mailbox/totp",
+        &format!("csrf={}&code=000000", Browser::csrf(&totp_page)),
+    );
+    assert_eq!(r.status, 401);
+    let r = b.post(
+        "/mailbox/totp",
+        &format!("csrf={}&code={}", Browser::csrf(&totp_page), code_now()),
+    );
+    assert_eq!(
+        (r.status, r.header("location")),
+        (303, Some("/mailbox/password"))
+    );
+    assert_ne!(b.cookie.clone().expect("cookie"), after_password);
+    // The first login changes the password before anything else.
+    assert_eq!(
+        b.get("/mailbox/inbox").header("location"),
+        Some("/mailbox/password")
+    );
+    let page = b.get("/mailbox/password");
+    let r = b.post(
+        "/mailbox/password",
+        &format!("csrf={}&new=short&again=short", Browser::csrf(&page)),
+    );
+    assert_eq!(r.status, 400);
+    let r = b.post(
+        "/mailbox/password",
+        &format!(
+            "csrf={}&new={}&again={}",
+            Browser::csrf(&page),
+            enc(NEW_PASSWORD),
+            enc(NEW_PASSWORD)
+        ),
+    );
+    assert_eq!(
+        (r.status, r.header("location")),
+        (303, Some("/mailbox/inbox"))
+    );
+    let inbox = b.get("/mailbox/inbox");
+    assert_eq!(inbox.status, 200);
+    assert!(text(&inbox.body).contains(CITIZEN));
+    // Logging out needs the token too, and ends the session.
+    let r = b.post(
+        "/mailbox/logout",
+        &format!("csrf={}", Browser::csrf(&inbox)),
+    );
+    assert_eq!(r.status, 303);
+    assert_eq!(
+        b.get("/mailbox/inbox").header("location"),
+        Some("/mailbox/login")
+    );
+    // The new password works, the first one no longer.
+    let mut again = Browser::new(&f);
+    let form = again.get("/mailbox/login");
+    let r = again.post(
+        "/mailbox/login",
+        &format!(
+            "csrf={}&login=jan&password={}",
+            Browser::csrf(&form),
+            enc(FIRST_PASSWORD)
+        ),
+    );
+    assert_eq!(r.status, 401);
+}
+
+#[test]
+fn repeated_failures_lock_the_account() {
+    let f = fixture();
+    let mut b = Browser::new(&f);
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let form = b.get("/mailbox/login");
+        let r = b.post(
+            "/mailbox/login",
+            &format!("csrf={}&login=jan&password=wrong", Browser::csrf(&form)),
+        );
+        statuses.push(r.status);
+    }
+    assert_eq!(statuses, vec![401, 401, 429, 429]);
+    // Even the right password is refused while locked.
+    let form = b.get("/mailbox/login");
+    let r = b.post(
+        "/mailbox/login",
+        &format!(
+            "csrf={}&login=jan&password={}",
+            Browser::csrf(&form),
+            enc(FIRST_PASSWORD)
+        ),
+    );
+    assert_eq!(r.status, 429);
+    assert!(text(&r.body).contains("role=\"alert\""));
+}
+
+#[test]
+fn opening_a_letter_seals_who_opened_it_and_only_readers_may_open_it() {
+    let f = fixture();
+    let to_jan = send(&f, "k1", CITIZEN, "tax-assessment", "Avis 2026");
+    let to_company_tax = send(&f, "k2", COMPANY, "tax-assessment", "Avis société");
+    let to_company_payment = send(&f, "k3", COMPANY, "payment-notice", "Rappel de paiement");
+
+    let mut jan = Browser::new(&f);
+    first_login(&mut jan, "jan");
+    let inbox = jan.get("/mailbox/inbox");
+    let html = text(&inbox.body);
+    assert!(
+        html.contains("Avis 2026") && html.contains("SPF Finances"),
+        "{html}"
+    );
+    assert!(!html.contains("Avis société"));
+    let page = jan.get(&format!("/mailbox/letter/{}", enc(&to_jan)));
+    assert_eq!(page.status, 200);
+    let html = text(&page.body);
+    let document = "%PDF-1.7 Avis 2026".as_bytes();
+    assert!(html.contains(&sha256_hex(document)), "{html}");
+    let download = jan.get(&format!("/mailbox/letter/{}/document/0", enc(&to_jan)));
+    assert_eq!(download.body, document);
+    assert!(
+        download
+            .header("content-disposition")
+            .is_some_and(|d| d.starts_with("attachment"))
+    );
+    // The handover is the third evidence, downloadable and served to the sender.
+    let evidence = jan.get(&format!("/mailbox/letter/{}/evidence/2", enc(&to_jan)));
+    let handover = text(&evidence.body);
+    assert!(handover.contains("Event/ContentHandover"), "{handover}");
+    assert!(handover.contains("Jan Peeters (jan)"), "{handover}");
+    let r = soap(
+        &f,
+        &format!(
+            "<sp:GetEvidence xmlns:sp=\"urn:sealpost:v1\"><sp:MessageId>{to_jan}</sp:MessageId></sp:GetEvidence>"
+        ),
+    );
+    let served: Vec<String> = roxmltree::Document::parse(&text(&r.body))
+        .expect("xml")
+        .descendants()
+        .filter(|n| n.tag_name().name() == "Evidence")
+        .filter_map(|n| n.text().map(|t| text(&base64_decode(t).expect("base64"))))
+        .collect();
+    assert_eq!(served.len(), 3);
+    assert_eq!(served[2], handover);
+    let court = f.pki.with_file_name("handover.xml");
+    std::fs::write(&court, &handover).expect("write");
+    let out = run(Command::new(binary("sealpost-verify"))
+        .arg(&court)
+        .arg("--trust")
+        .arg(f.pki.join("root-ca.pem")));
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    // Opened again: nothing new.
+    jan.get(&format!("/mailbox/letter/{}", enc(&to_jan)));
+    let inbox = jan.get("/mailbox/inbox?state=read");
+    assert!(text(&inbox.body).contains("Avis 2026"));
+
+    // Another person's letter answers as a letter that does not exist.
+    let foreign = jan.get(&format!("/mailbox/letter/{}", enc(&to_company_tax)));
+    let missing = jan.get("/mailbox/letter/urn%3Auuid%3A00000000-0000-7000-8000-000000000000");
+    assert_eq!((foreign.status, missing.status), (404, 404));
+    assert_eq!(text(&foreign.body), text(&missing.body));
+    assert_eq!(
+        jan.get(&format!(
+            "/mailbox/letter/{}/document/0",
+            enc(&to_company_tax)
+        ))
+        .status,
+        404
+    );
+
+    // Marie's mandate covers the company's tax assessments only; her opening names the mandate.
+    let mut marie = Browser::new(&f);
+    first_login(&mut marie, "marie");
+    let inbox = marie.get(&format!("/mailbox/inbox?mailbox={}", enc(COMPANY)));
+    let html = text(&inbox.body);
+    assert!(
+        html.contains("Avis société") && !html.contains("Rappel de paiement"),
+        "{html}"
+    );
+    assert_eq!(
+        marie
+            .get(&format!("/mailbox/letter/{}", enc(&to_company_payment)))
+            .status,
+        404
+    );
+    assert_eq!(
+        marie
+            .get(&format!("/mailbox/letter/{}", enc(&to_company_tax)))
+            .status,
+        200
+    );
+    let handover = text(
+        &marie
+            .get(&format!(
+                "/mailbox/letter/{}/evidence/2",
+                enc(&to_company_tax)
+            ))
+            .body,
+    );
+    assert!(
+        handover.contains("Marie Dubois (marie)") && handover.contains("mandate-"),
+        "{handover}"
+    );
+    // And she cannot read Jan's mailbox.
+    assert_eq!(
+        marie
+            .get(&format!("/mailbox/inbox?mailbox={}", enc(CITIZEN)))
+            .status,
+        404
+    );
+}
+
+#[test]
+fn an_access_manager_grants_and_revokes_mandates() {
+    let f = fixture();
+    send(&f, "k1", COMPANY, "payment-notice", "Rappel de paiement");
+    let mut bea = Browser::new(&f);
+    first_login(&mut bea, "bea");
+    let page = bea.get("/mailbox/mandates");
+    assert!(text(&page.body).contains(COMPANY));
+    let r = bea.post(
+        "/mailbox/mandates",
+        &format!(
+            "csrf={}&company={}&person=jan&types=&until=2099-12-31",
+            Browser::csrf(&page),
+            enc(COMPANY)
+        ),
+    );
+    assert_eq!(r.status, 303, "{}", text(&r.body));
+    let mut jan = Browser::new(&f);
+    first_login(&mut jan, "jan");
+    let inbox = jan.get(&format!("/mailbox/inbox?mailbox={}", enc(COMPANY)));
+    assert!(text(&inbox.body).contains("Rappel de paiement"));
+    // Revoked: the mailbox closes at once.
+    let page = bea.get("/mailbox/mandates");
+    let html = text(&page.body);
+    let at = html.find("/revoke").expect("a revoke form");
+    let start = html[..at].rfind("/mailbox/mandates/").expect("action");
+    let action = html[start..at + 7].to_owned();
+    let r = bea.post(&action, &format!("csrf={}", Browser::csrf(&page)));
+    assert_eq!(r.status, 303);
+    assert_eq!(
+        jan.get(&format!("/mailbox/inbox?mailbox={}", enc(COMPANY)))
+            .status,
+        404
+    );
+    // Only an access manager grants, and only for their companies.
+    let page = jan.get("/mailbox/mandates");
+    let r = jan.post(
+        "/mailbox/mandates",
+        &format!(
+            "csrf={}&company={}&person=jan&types=&until=2099-12-31",
+            Browser::csrf(&page),
+            enc(COMPANY)
+        ),
+    );
+    assert_eq!(r.status, 404);
+}
