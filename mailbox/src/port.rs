@@ -48,6 +48,15 @@ pub trait MailboxData: Send + Sync {
     fn put_mandate(&self, mandate: &Mandate) -> Result<(), String>;
     /// The letters delivered into `mailbox`, newest first.
     fn letters(&self, mailbox: &str) -> Result<Vec<Letter>, String>;
+    /// One page of them, newest first, and how many there are; reads only that page.
+    fn letters_page(
+        &self,
+        mailbox: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<Letter>, usize), String>;
+    /// The names of every sender organisation (for the inbox's filter).
+    fn sender_names(&self) -> Result<Vec<String>, String>;
     fn letter(&self, id: &str) -> Result<Option<Letter>, String>;
     fn document(&self, letter: &str, index: usize) -> Result<Option<Vec<u8>>, String>;
     fn evidences(&self, letter: &str) -> Result<Vec<EvidenceFile>, String>;

@@ -876,9 +876,13 @@ async fn inbox(
         Ok(v) => v,
         Err(r) => return r,
     };
+    let sender = q.sender.clone().filter(|s| !s.is_empty());
+    let state = q.state.clone().filter(|s| s == "read" || s == "unread");
     let data = Arc::clone(&ui.data);
     let person2 = person.clone();
     let mailbox_asked = q.mailbox.clone();
+    let asked_page = q.page.unwrap_or(1).max(1);
+    let (filter_sender, filter_state) = (sender.clone(), state.clone());
     let loaded = blocking(move || {
         let mandates = data.mandates()?;
         let all = accesses(&person2, &mandates, now());
@@ -886,40 +890,50 @@ async fn inbox(
             Some(m) => all.iter().find(|a| &a.mailbox == m).cloned(),
             None => all.first().cloned(),
         };
-        let letters = match &chosen {
-            Some(a) => visible(data.letters(&a.mailbox)?, a),
-            None => Vec::new(),
+        let senders = data.sender_names()?;
+        let Some(access) = &chosen else {
+            return Ok((all, chosen, senders, Vec::new(), 0, 1));
         };
-        Ok((all, chosen, letters))
+        let unrestricted = access
+            .mandate
+            .as_ref()
+            .is_none_or(|m| m.message_types.is_empty());
+        if unrestricted && filter_sender.is_none() && filter_state.is_none() {
+            // Only the page shown is read: a full mailbox costs what an empty one does.
+            let (_, total) = data.letters_page(&access.mailbox, 0, 0)?;
+            let page_no = asked_page.min(total.div_ceil(PAGE).max(1));
+            let (page, _) = data.letters_page(&access.mailbox, (page_no - 1) * PAGE, PAGE)?;
+            return Ok((all, chosen, senders, page, total, page_no));
+        }
+        let filtered: Vec<Letter> = visible(data.letters(&access.mailbox)?, access)
+            .into_iter()
+            .filter(|l| filter_sender.as_ref().is_none_or(|s| &l.sender == s))
+            .filter(|l| match filter_state.as_deref() {
+                Some("read") => l.opened,
+                Some("unread") => !l.opened,
+                _ => true,
+            })
+            .collect();
+        let total = filtered.len();
+        let page_no = asked_page.min(total.div_ceil(PAGE).max(1));
+        let page = filtered
+            .into_iter()
+            .skip((page_no - 1) * PAGE)
+            .take(PAGE)
+            .collect();
+        Ok((all, chosen, senders, page, total, page_no))
     })
     .await;
-    let (all, chosen, letters) = match loaded {
+    let (all, chosen, senders, shown, total, page_no) = match loaded {
         Ok(v) => v,
         Err(e) => return unavailable(lang, &e),
     };
     if q.mailbox.is_some() && chosen.is_none() {
         return not_found(lang, Some(&session));
     }
-    let mut senders: Vec<&str> = letters.iter().map(|l| l.sender.as_str()).collect();
-    senders.sort_unstable();
-    senders.dedup();
-    let sender = q.sender.as_deref().filter(|s| !s.is_empty());
-    let state = q
-        .state
-        .as_deref()
-        .filter(|s| *s == "read" || *s == "unread");
-    let filtered: Vec<&Letter> = letters
-        .iter()
-        .filter(|l| sender.is_none_or(|s| l.sender == s))
-        .filter(|l| match state {
-            Some("read") => l.opened,
-            Some("unread") => !l.opened,
-            _ => true,
-        })
-        .collect();
-    let pages = filtered.len().div_ceil(PAGE).max(1);
-    let page_no = q.page.unwrap_or(1).clamp(1, pages);
-    let shown = filtered.iter().skip((page_no - 1) * PAGE).take(PAGE);
+    let sender = sender.as_deref();
+    let state = state.as_deref();
+    let pages = total.div_ceil(PAGE).max(1);
     let mailbox = chosen
         .as_ref()
         .map(|a| a.mailbox.clone())
@@ -958,7 +972,11 @@ async fn inbox(
         t(lang, "all")
     ));
     for s in &senders {
-        let selected = if Some(*s) == sender { " selected" } else { "" };
+        let selected = if Some(s.as_str()) == sender {
+            " selected"
+        } else {
+            ""
+        };
         body.push_str(&format!(
             "<option value=\"{}\"{selected}>{}</option>",
             esc(s),
@@ -975,7 +993,7 @@ async fn inbox(
         t(lang, "read"),
         t(lang, "filter")
     ));
-    if filtered.is_empty() {
+    if shown.is_empty() {
         body.push_str(&format!("<p>{}</p>", t(lang, "none")));
     } else {
         body.push_str(&format!(

@@ -601,3 +601,53 @@ fn an_access_manager_grants_and_revokes_mandates() {
     );
     assert_eq!(r.status, 404);
 }
+
+#[test]
+fn the_inbox_shows_twenty_letters_a_page_newest_first_and_filters() {
+    let f = fixture();
+    for n in 1..=23 {
+        let kind = if n % 2 == 0 {
+            "payment-notice"
+        } else {
+            "tax-assessment"
+        };
+        send(
+            &f,
+            &format!("k{n}"),
+            CITIZEN,
+            kind,
+            &format!("Lettre {n:02}"),
+        );
+    }
+    let mut jan = Browser::new(&f);
+    first_login(&mut jan, "jan");
+    let subjects = |r: &HttpResponse| -> Vec<String> {
+        let html = text(&r.body);
+        html.match_indices("Lettre ")
+            .map(|(i, _)| html[i..i + 9].to_owned())
+            .collect()
+    };
+    let first = jan.get("/mailbox/inbox");
+    let shown = subjects(&first);
+    assert_eq!(shown.len(), 20);
+    assert_eq!(
+        (shown[0].as_str(), shown[19].as_str()),
+        ("Lettre 23", "Lettre 04")
+    );
+    assert!(text(&first.body).contains("rel=\"next\""));
+    let second = jan.get(&format!("/mailbox/inbox?mailbox={}&page=2", enc(CITIZEN)));
+    assert_eq!(
+        subjects(&second),
+        vec!["Lettre 03", "Lettre 02", "Lettre 01"]
+    );
+    // Opened letters are read; the filter shows each state.
+    jan.get(&format!(
+        "/mailbox/letter/{}",
+        enc(&send(&f, "k-read", CITIZEN, "tax-assessment", "Lettre 99"))
+    ));
+    let read = jan.get("/mailbox/inbox?state=read");
+    assert_eq!(subjects(&read), vec!["Lettre 99"]);
+    let unread = jan.get("/mailbox/inbox?state=unread");
+    assert_eq!(subjects(&unread).len(), 20);
+    assert!(!subjects(&unread).contains(&"Lettre 99".to_owned()));
+}

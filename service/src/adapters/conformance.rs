@@ -242,9 +242,23 @@ fn a_commit_is_all_there_and_a_taken_key_writes_nothing(store: &dyn Backend) {
         .into_iter()
         .map(|m| m.id)
         .collect();
+    let later_id = later.message.expect("message").id;
+    assert_eq!(listed, vec![later_id.clone(), message.id.clone()]);
+    // Paged: newest first, with the mailbox's size.
+    let ids = |(page, total): (Vec<MessageRecord>, usize)| {
+        (page.into_iter().map(|m| m.id).collect::<Vec<_>>(), total)
+    };
+    let page = |offset, limit| {
+        ids(store
+            .mailbox_page("nrn:85073003328", offset, limit)
+            .expect("page"))
+    };
+    assert_eq!(page(0, 1), (vec![later_id.clone()], 2));
+    assert_eq!(page(1, 5), (vec![message.id.clone()], 2));
+    assert_eq!(page(2, 5), (vec![], 2));
     assert_eq!(
-        listed,
-        vec![later.message.expect("message").id, message.id.clone()]
+        ids(store.mailbox_page("cbe:0203201340", 0, 5).expect("page")),
+        (vec![], 0)
     );
 
     // The same key again: told whose it is; nothing of the second commit is written.
@@ -259,6 +273,13 @@ fn a_commit_is_all_there_and_a_taken_key_writes_nothing(store: &dyn Backend) {
     assert!(store.evidences_of(&again_id).expect("read").is_empty());
     assert_eq!(store.document(&again_id, 0).expect("read"), None);
     assert_eq!(store.audit_head().expect("head").0, head);
+    assert_eq!(
+        store
+            .mailbox_page("nrn:85073003328", 0, 10)
+            .expect("page")
+            .1,
+        2
+    );
 }
 
 fn an_opened_message_is_updated_with_its_handover(store: &dyn Backend) {

@@ -69,7 +69,7 @@ impl MailboxAdapter {
         }
     }
 
-    fn sender_names(&self) -> Result<HashMap<String, String>, String> {
+    fn sender_registry_names(&self) -> Result<HashMap<String, String>, String> {
         Ok(self
             .store
             .senders()
@@ -113,7 +113,7 @@ impl MailboxData for MailboxAdapter {
     }
 
     fn letters(&self, mailbox: &str) -> Result<Vec<Letter>, String> {
-        let senders = self.sender_names()?;
+        let senders = self.sender_registry_names()?;
         Ok(self
             .store
             .mailbox_messages(mailbox)
@@ -123,11 +123,37 @@ impl MailboxData for MailboxAdapter {
             .collect())
     }
 
+    fn letters_page(
+        &self,
+        mailbox: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<Letter>, usize), String> {
+        let senders = self.sender_registry_names()?;
+        let (page, total) = self
+            .store
+            .mailbox_page(mailbox, offset, limit)
+            .map_err(|e| e.to_string())?;
+        Ok((
+            page.into_iter()
+                .map(|m| self.letter_of(m, &senders))
+                .collect(),
+            total,
+        ))
+    }
+
+    fn sender_names(&self) -> Result<Vec<String>, String> {
+        let mut names: Vec<String> = self.sender_registry_names()?.into_values().collect();
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
     fn letter(&self, id: &str) -> Result<Option<Letter>, String> {
         let Some(m) = self.store.message(id).map_err(|e| e.to_string())? else {
             return Ok(None);
         };
-        Ok(Some(self.letter_of(m, &self.sender_names()?)))
+        Ok(Some(self.letter_of(m, &self.sender_registry_names()?)))
     }
 
     fn document(&self, letter: &str, index: usize) -> Result<Option<Vec<u8>>, String> {

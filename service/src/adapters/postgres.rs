@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS messages (
     id text PRIMARY KEY, recipient text NOT NULL, submitted_at bigint NOT NULL,
     record bytea NOT NULL);
 CREATE INDEX IF NOT EXISTS messages_by_recipient ON messages (recipient, submitted_at);
+CREATE INDEX IF NOT EXISTS messages_by_recipient_id ON messages (recipient, id);
 CREATE TABLE IF NOT EXISTS documents (
     message_id text NOT NULL, idx integer NOT NULL, content bytea NOT NULL,
     PRIMARY KEY (message_id, idx));
@@ -391,6 +392,34 @@ impl Backend for PgStore {
             .iter()
             .map(|row| from_json(row.get::<_, &[u8]>(0)))
             .collect()
+        })
+    }
+
+    fn mailbox_page(
+        &self,
+        recipient: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<MessageRecord>, usize), StoreError> {
+        let (offset, limit) = (
+            i64::try_from(offset).map_err(fail)?,
+            i64::try_from(limit).map_err(fail)?,
+        );
+        self.with_client(|c| {
+            let total: i64 = c
+                .query_one("SELECT count(*) FROM messages WHERE recipient = $1", &[&recipient])
+                .map_err(fail)?
+                .get(0);
+            let page = c
+                .query(
+                    "SELECT record FROM messages WHERE recipient = $1 ORDER BY id DESC OFFSET $2 LIMIT $3",
+                    &[&recipient, &offset, &limit],
+                )
+                .map_err(fail)?
+                .iter()
+                .map(|row| from_json(row.get::<_, &[u8]>(0)))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((page, usize::try_from(total).unwrap_or(usize::MAX)))
         })
     }
 

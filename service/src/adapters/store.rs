@@ -48,6 +48,8 @@ const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 /// 2: documents and requests in segment files (1 kept them inside redb).
 const FORMAT: u64 = 2;
 const AUDIT_SEALS: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_seals");
+/// Recipient → how many messages its mailbox holds.
+const MAILBOX_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("mailbox_counts");
 /// (kind, key) → bytes: records of other crates (see `Backend::put_entity`).
 const ENTITIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("entities");
 
@@ -75,6 +77,14 @@ pub trait Backend: Store {
     fn mailboxes(&self) -> Result<Vec<Mailbox>, StoreError>;
     /// Messages delivered into a mailbox, newest first.
     fn mailbox_messages(&self, recipient: &str) -> Result<Vec<MessageRecord>, StoreError>;
+    /// One page of a mailbox, newest first (by message id: ids are time-ordered UUIDv7), and
+    /// how many messages it holds; reads only that page.
+    fn mailbox_page(
+        &self,
+        recipient: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<MessageRecord>, usize), StoreError>;
     /// A stored document's content.
     fn document(&self, message_id: &str, index: u32) -> Result<Option<Vec<u8>>, StoreError>;
     /// Evidence ids in a sender organisation's own mailbox.
@@ -171,6 +181,7 @@ impl RedbStore {
             txn.open_table(AUDIT_REQUESTS).map_err(fail)?;
             txn.open_table(AUDIT_SEALS).map_err(fail)?;
             txn.open_table(ENTITIES).map_err(fail)?;
+            txn.open_table(MAILBOX_COUNTS).map_err(fail)?;
         }
         txn.commit().map_err(fail)?;
         let blobs = dir.join("blobs");
@@ -212,13 +223,25 @@ impl RedbStore {
                     .map_err(fail)?
                     .insert(message.id.as_str(), to_json(message)?.as_slice())
                     .map_err(fail)?;
-                txn.open_table(MAILBOX_ENTRIES)
+                let known = txn
+                    .open_table(MAILBOX_ENTRIES)
                     .map_err(fail)?
                     .insert(
                         (message.recipient.as_str(), message.id.as_str()),
                         message.submitted_at,
                     )
-                    .map_err(fail)?;
+                    .map_err(fail)?
+                    .is_some();
+                if !known {
+                    let mut counts = txn.open_table(MAILBOX_COUNTS).map_err(fail)?;
+                    let n = counts
+                        .get(message.recipient.as_str())
+                        .map_err(fail)?
+                        .map_or(0, |v| v.value());
+                    counts
+                        .insert(message.recipient.as_str(), n + 1)
+                        .map_err(fail)?;
+                }
                 let mut table = txn.open_table(DOCUMENTS).map_err(fail)?;
                 for (i, blob) in documents.iter().enumerate() {
                     let i = u32::try_from(i).map_err(fail)?;
@@ -430,6 +453,38 @@ impl Backend for RedbStore {
     }
 
     /// A stored document's content.
+    fn mailbox_page(
+        &self,
+        recipient: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<MessageRecord>, usize), StoreError> {
+        let txn = self.db.begin_read().map_err(fail)?;
+        let total = txn
+            .open_table(MAILBOX_COUNTS)
+            .map_err(fail)?
+            .get(recipient)
+            .map_err(fail)?
+            .map_or(0, |v| v.value());
+        let entries = txn.open_table(MAILBOX_ENTRIES).map_err(fail)?;
+        let messages = txn.open_table(MESSAGES).map_err(fail)?;
+        let mut out = Vec::new();
+        // Every key of the mailbox sorts after (recipient, "") and before (recipient, "\u{10ffff}").
+        for row in entries
+            .range((recipient, "")..(recipient, "\u{10ffff}"))
+            .map_err(fail)?
+            .rev()
+            .skip(offset)
+            .take(limit)
+        {
+            let (key, _) = row.map_err(fail)?;
+            if let Some(m) = messages.get(key.value().1).map_err(fail)? {
+                out.push(from_json::<MessageRecord>(m.value())?);
+            }
+        }
+        Ok((out, usize::try_from(total).unwrap_or(usize::MAX)))
+    }
+
     fn document(&self, message_id: &str, index: u32) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.db.begin_read().map_err(fail)?;
         let table = txn.open_table(DOCUMENTS).map_err(fail)?;
