@@ -17,11 +17,8 @@
 //! (default 8), BENCH_SIZES_KIB (default 100,1024,10240), BENCH_LARGEST_MIB (default 100: one
 //! letter with a document that large, and the server's peak memory for it; 0 skips it).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_lc_rs::digest;
@@ -30,9 +27,10 @@ use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_ASN1, ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair,
     UnparsedPublicKey,
 };
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName};
-use sealpost_interop::{Server, dev_pki, dev_signer, run, sealpost_command, sha256_hex, text};
+use sealpost_interop::{
+    KeepAlive, KeepAliveConnection, Server, dev_pki, dev_signer, run, sealpost_command, sha256_hex,
+    text,
+};
 use sealpost_xmldsig::Limits;
 use sealpost_xmldsig::document::DocumentSigner;
 use sealpost_xmldsig::dsig::base64_encode;
@@ -101,12 +99,12 @@ fn main() {
         let pool = (1600 * KIB * KIB / size).clamp(60, 12_000);
         let floor = floor_rate(size);
         let envelopes = letters.presign(&signer, size, pool);
-        let before = client.server_times();
+        let before = server_times(&client);
         let max = closed_loop(&client, envelopes, connections);
         let at = 0.7 * max.rate;
         let envelopes = letters.presign(&signer, size, ((at * 5.0) as usize).clamp(20, pool));
         let paced = open_loop(&client, envelopes, connections, at);
-        let after = client.server_times();
+        let after = server_times(&client);
         // Mean milliseconds over this size's submissions.
         let mean = |i: usize| (after[i].0 - before[i].0) / (after[i].1 - before[i].1) * 1e3;
         let (submit_ms, commit_ms) = (mean(0), mean(1));
@@ -247,110 +245,40 @@ impl Letters {
     }
 }
 
-/// A TLS client for the server under test.
-struct Client {
-    addr: SocketAddr,
-    config: Arc<rustls::ClientConfig>,
+type Client = KeepAlive;
+
+/// Posts one envelope on a keep-alive connection; the HTTP status.
+fn submit(client: &Client, conn: &mut KeepAliveConnection, envelope: &[u8]) -> u16 {
+    let head = format!(
+        "POST /soap HTTP/1.1\r\nHost: {}\r\nContent-Type: text/xml; charset=utf-8\r\nSOAPAction: \"\"\r\nContent-Length: {}\r\n\r\n",
+        client.addr,
+        envelope.len()
+    );
+    client.exchange(conn, head.as_bytes(), envelope).status
 }
 
-type Connection = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
-
-impl Client {
-    fn new(addr: SocketAddr, root: &Path) -> Client {
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_file_iter(root).expect("root") {
-            roots.add(cert.expect("root")).expect("root");
-        }
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::aws_lc_rs::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("protocols")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        Client {
-            addr,
-            config: Arc::new(config),
-        }
-    }
-
-    fn connect(&self) -> Connection {
-        let tcp = TcpStream::connect(self.addr).expect("connect");
-        tcp.set_nodelay(true).expect("nodelay");
-        let name = ServerName::IpAddress(self.addr.ip().into());
-        let tls = rustls::ClientConnection::new(Arc::clone(&self.config), name).expect("TLS");
-        rustls::StreamOwned::new(tls, tcp)
-    }
-
-    /// Posts one envelope on a keep-alive connection; the HTTP status.
-    fn submit(&self, conn: &mut BufReader<Connection>, envelope: &[u8]) -> u16 {
-        let head = format!(
-            "POST /soap HTTP/1.1\r\nHost: {}\r\nContent-Type: text/xml; charset=utf-8\r\nSOAPAction: \"\"\r\nContent-Length: {}\r\n\r\n",
-            self.addr,
-            envelope.len()
-        );
-        self.exchange(conn, head.as_bytes(), envelope).0
-    }
-
-    /// The server's cumulative (sum, count) of submission time and of store-commit time,
-    /// from `/metrics`.
-    fn server_times(&self) -> [(f64, f64); 2] {
-        let mut conn = BufReader::new(self.connect());
-        let head = format!("GET /metrics HTTP/1.1\r\nHost: {}\r\n\r\n", self.addr);
-        let (_, body) = self.exchange(&mut conn, head.as_bytes(), b"");
-        let text = String::from_utf8_lossy(&body);
-        let value = |name: String| -> f64 {
-            text.lines()
-                .find_map(|l| {
-                    l.strip_prefix(name.as_str())?
-                        .strip_prefix(' ')?
-                        .parse()
-                        .ok()
-                })
-                .unwrap_or(f64::NAN)
-        };
-        [
-            "sealpost_submit_duration_seconds",
-            "sealpost_store_commit_duration_seconds",
-        ]
-        .map(|m| (value(format!("{m}_sum")), value(format!("{m}_count"))))
-    }
-
-    /// One request on a keep-alive connection: the status and the body.
-    fn exchange(
-        &self,
-        conn: &mut BufReader<Connection>,
-        head: &[u8],
-        body: &[u8],
-    ) -> (u16, Vec<u8>) {
-        let stream = conn.get_mut();
-        stream.write_all(head).expect("write");
-        stream.write_all(body).expect("write");
-        stream.flush().expect("flush");
-        let mut line = String::new();
-        conn.read_line(&mut line).expect("status line");
-        let status = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .expect("status");
-        let mut length = 0usize;
-        loop {
-            line.clear();
-            conn.read_line(&mut line).expect("header");
-            if line == "\r\n" || line.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                length = value.trim().parse().expect("length");
-            }
-        }
-        let mut body = vec![0u8; length];
-        conn.read_exact(&mut body).expect("body");
-        (status, body)
-    }
+/// The server's cumulative (sum, count) of submission time and of store-commit time, from
+/// `/metrics`.
+fn server_times(client: &Client) -> [(f64, f64); 2] {
+    let mut conn = client.connect();
+    let head = format!("GET /metrics HTTP/1.1\r\nHost: {}\r\n\r\n", client.addr);
+    let body = client.exchange(&mut conn, head.as_bytes(), b"").body;
+    let text = String::from_utf8_lossy(&body);
+    let value = |name: String| -> f64 {
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix(name.as_str())?
+                    .strip_prefix(' ')?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(f64::NAN)
+    };
+    [
+        "sealpost_submit_duration_seconds",
+        "sealpost_store_commit_duration_seconds",
+    ]
+    .map(|m| (value(format!("{m}_sum")), value(format!("{m}_count"))))
 }
 
 struct Outcome {
@@ -383,9 +311,7 @@ fn outcome(latencies: Vec<Duration>, failed: usize, elapsed: Duration) -> Outcom
 fn closed_loop(client: &Client, envelopes: Vec<Vec<u8>>, connections: usize) -> Outcome {
     let queue = Mutex::new(envelopes.into_iter());
     let results = Mutex::new((Vec::new(), 0usize));
-    let mut conns: Vec<_> = (0..connections)
-        .map(|_| BufReader::new(client.connect()))
-        .collect();
+    let mut conns: Vec<_> = (0..connections).map(|_| client.connect()).collect();
     let start = Instant::now();
     std::thread::scope(|s| {
         for conn in &mut conns {
@@ -398,7 +324,7 @@ fn closed_loop(client: &Client, envelopes: Vec<Vec<u8>>, connections: usize) -> 
                         break;
                     };
                     let sent = Instant::now();
-                    if client.submit(conn, &envelope) != 200 {
+                    if submit(client, conn, &envelope) != 200 {
                         failed += 1;
                     }
                     mine.push(sent.elapsed());
@@ -421,9 +347,7 @@ fn open_loop(client: &Client, envelopes: Vec<Vec<u8>>, connections: usize, rate:
     let next = AtomicUsize::new(0);
     let total = envelopes.len();
     let results = Mutex::new((Vec::new(), 0usize));
-    let mut conns: Vec<_> = (0..connections)
-        .map(|_| BufReader::new(client.connect()))
-        .collect();
+    let mut conns: Vec<_> = (0..connections).map(|_| client.connect()).collect();
     let start = Instant::now();
     std::thread::scope(|s| {
         for conn in &mut conns {
@@ -440,7 +364,7 @@ fn open_loop(client: &Client, envelopes: Vec<Vec<u8>>, connections: usize, rate:
                     if let Some(wait) = due.checked_duration_since(Instant::now()) {
                         std::thread::sleep(wait);
                     }
-                    if client.submit(conn, &envelopes[i]) != 200 {
+                    if submit(client, conn, &envelopes[i]) != 200 {
                         failed += 1;
                     }
                     mine.push(due.elapsed());
@@ -487,9 +411,9 @@ fn largest_letter(
     // Resets the peak (VmHWM) to the current resident size (Linux, as the process's owner).
     let _ = std::fs::write(format!("/proc/{}/clear_refs", server.pid()), "5");
     let before = status_kib(server.pid(), "VmRSS:");
-    let mut conn = BufReader::new(client.connect());
+    let mut conn = client.connect();
     let start = Instant::now();
-    let status = client.submit(&mut conn, &envelope);
+    let status = submit(client, &mut conn, &envelope);
     let elapsed = start.elapsed();
     let after = status_kib(server.pid(), "VmHWM:");
     println!(
@@ -519,14 +443,14 @@ fn memory_run(
     std::thread::scope(|s| {
         for _ in 0..connections {
             s.spawn(|| {
-                let mut conn = BufReader::new(client.connect());
+                let mut conn = client.connect();
                 loop {
                     let envelope = letters.envelope(signer, 100 * KIB);
                     let n = sent.fetch_add(1, Ordering::Relaxed);
                     if n >= total {
                         break;
                     }
-                    if client.submit(&mut conn, &envelope) != 200 {
+                    if submit(client, &mut conn, &envelope) != 200 {
                         failed.fetch_add(1, Ordering::Relaxed);
                     }
                     if (n + 1).is_multiple_of(step) {

@@ -370,3 +370,88 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+/// A keep-alive HTTPS/1.1 client for load generators: one connection per thread, requests
+/// written as given, answers read by Content-Length.
+#[derive(Debug)]
+pub struct KeepAlive {
+    pub addr: SocketAddr,
+    config: std::sync::Arc<rustls::ClientConfig>,
+}
+
+/// A connection of [`KeepAlive`].
+pub type KeepAliveConnection = BufReader<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>;
+
+impl KeepAlive {
+    /// Trusting only the certificates of `root` (PEM).
+    pub fn new(addr: SocketAddr, root: &Path) -> KeepAlive {
+        use rustls_pki_types::pem::PemObject;
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls_pki_types::CertificateDer::pem_file_iter(root).expect("root") {
+            roots.add(cert.expect("root")).expect("root");
+        }
+        let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("protocols")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        KeepAlive {
+            addr,
+            config: std::sync::Arc::new(config),
+        }
+    }
+
+    pub fn connect(&self) -> KeepAliveConnection {
+        let tcp = TcpStream::connect(self.addr).expect("connect");
+        tcp.set_nodelay(true).expect("nodelay");
+        let name = rustls_pki_types::ServerName::IpAddress(self.addr.ip().into());
+        let tls =
+            rustls::ClientConnection::new(std::sync::Arc::clone(&self.config), name).expect("TLS");
+        BufReader::new(rustls::StreamOwned::new(tls, tcp))
+    }
+
+    /// One request (`head` with its final blank line, then `body`); the answer.
+    pub fn exchange(
+        &self,
+        conn: &mut KeepAliveConnection,
+        head: &[u8],
+        body: &[u8],
+    ) -> HttpResponse {
+        let stream = conn.get_mut();
+        stream.write_all(head).expect("write");
+        stream.write_all(body).expect("write");
+        stream.flush().expect("flush");
+        let mut line = String::new();
+        conn.read_line(&mut line).expect("status line");
+        let status = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("status");
+        let mut headers = Vec::new();
+        let mut length = 0usize;
+        loop {
+            line.clear();
+            conn.read_line(&mut line).expect("header");
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                let (name, value) = (name.trim().to_ascii_lowercase(), value.trim().to_owned());
+                if name == "content-length" {
+                    length = value.parse().expect("length");
+                }
+                headers.push((name, value));
+            }
+        }
+        let mut body = vec![0u8; length];
+        conn.read_exact(&mut body).expect("body");
+        HttpResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+}
