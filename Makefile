@@ -9,7 +9,7 @@ NEXTEST_PROFILE := $(if $(filter true,$(CI)),ci,default)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages the tests drive (third-party verifiers and clients).
-APT_PACKAGES := openssl ca-certificates python3 python3-venv xmlsec1 libxml-security-java libwss4j-java libslf4j-java libcommons-logging-java libxml2-utils postgresql-client
+APT_PACKAGES := openssl ca-certificates python3 python3-venv xmlsec1 libxml-security-java libwss4j-java libslf4j-java libcommons-logging-java libxml2-utils postgresql-client chromium libnss3-tools
 # Python clients live in a virtualenv (Debian's python3 refuses system-wide pip installs).
 VENV := tests/.venv
 # Seconds per fuzz target for `make fuzz`.
@@ -60,6 +60,8 @@ deps:
 	@[ -x $(VENV)/bin/python3 ] || python3 -m venv $(VENV)
 	$(VENV)/bin/python3 -m pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt -r tests/interop/wss/requirements.txt -r tests/interop/grpc/requirements.txt
 	cd tests/interop/wss && npm ci --no-audit --no-fund --loglevel=error
+	@# Browser tests: playwright-core drives Debian's chromium (libnss3-tools: certutil trusts the dev root).
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
 	@command -v cargo-nextest >/dev/null || $(CARGO) install --locked cargo-nextest
 	@command -v javac >/dev/null || DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends default-jdk-headless >/dev/null
 
@@ -85,6 +87,7 @@ bench:
 	taskset -c 0 $(CARGO) bench -p sealpost-xmldsig --bench xmldsig
 	taskset -c 0 $(CARGO) bench -p sealpost-evidence --bench evidence
 	$(CARGO) bench -p sealpost-interop --bench submission 2>&1 | grep -v '^\[server\]' | tee target/bench/submission.txt
+	$(CARGO) bench -p sealpost-interop --bench mailbox 2>&1 | grep -v '^\[server\]' | tee target/bench/mailbox.txt
 
 ## fuzz: each fuzz target for FUZZ_SECONDS (cargo-fuzz on stable, via RUSTC_BOOTSTRAP),
 ## seeded with the requests, tokens and signed XML of the shared interop samples

@@ -28,6 +28,9 @@ pub struct Person {
     pub last_login: u64,
     /// The companies (`cbe:…`) whose mandates this person manages.
     pub manages: Vec<String>,
+    /// SHA-256 (hex) of the client certificates they may log in with instead.
+    #[serde(default)]
+    pub certificates: Vec<String>,
 }
 
 /// Logins after which the lockout starts, and its cap.
@@ -141,6 +144,7 @@ mod tests {
             last_totp_step: None,
             last_login: 0,
             manages: Vec::new(),
+            certificates: Vec::new(),
         }
     }
 

@@ -43,6 +43,9 @@ pub struct EvidenceFile {
 /// The service, as the mailbox uses it. Errors are for the log; users see a generic page.
 pub trait MailboxData: Send + Sync {
     fn person(&self, login: &str) -> Result<Option<Person>, String>;
+    /// The person a TLS client certificate chain (DER, theirs first) belongs to, if it chains
+    /// now to the configured trust anchors for people and is registered to someone.
+    fn person_by_certificate(&self, chain: &[Vec<u8>]) -> Result<Option<Person>, String>;
     fn put_person(&self, person: &Person) -> Result<(), String>;
     fn mandates(&self) -> Result<Vec<Mandate>, String>;
     fn put_mandate(&self, mandate: &Mandate) -> Result<(), String>;

@@ -26,6 +26,12 @@ pub const PAGE: usize = 20;
 /// The shortest password accepted when a person sets one.
 pub const MIN_PASSWORD: usize = 12;
 
+/// The certificates the browser presented in the TLS handshake (DER, its own first): the
+/// service puts them on each request of the connection. The handshake proved the key; the
+/// service's port decides whether the certificate is trusted and whose it is.
+#[derive(Clone, Debug)]
+pub struct ClientCertificates(pub Arc<Vec<Vec<u8>>>);
+
 /// The mailbox UI's state.
 pub struct MailboxUi {
     pub data: Arc<dyn MailboxData>,
@@ -62,6 +68,7 @@ pub fn router(ui: Arc<MailboxUi>) -> Router {
         .route("/", get(home))
         .route("/style.css", get(style))
         .route("/login", get(login_form).post(login))
+        .route("/login/certificate", post(certificate_login))
         .route("/totp", get(totp_form).post(totp))
         .route("/password", get(password_form).post(change_password))
         .route("/logout", post(logout))
@@ -171,6 +178,7 @@ fn t(lang: Lang, key: &str) -> &'static str {
         "previous" => ("Page précédente", "Previous page"),
         "next" => ("Page suivante", "Next page"),
         "page" => ("Page", "Page"),
+        "letters" => ("Lettres", "Letters"),
         "documents" => ("Documents", "Documents"),
         "evidences" => ("Preuves", "Evidences"),
         "download" => ("Télécharger", "Download"),
@@ -207,6 +215,19 @@ fn t(lang: Lang, key: &str) -> &'static str {
         "sha256" => ("Empreinte SHA-256", "SHA-256 fingerprint"),
         "size" => ("octets", "bytes"),
         "other_lang" => ("English", "Français"),
+        "or_certificate" => ("Ou avec un certificat", "Or with a certificate"),
+        "certificate_intro" => (
+            "Votre navigateur présente votre certificat (carte d'identité électronique ou certificat personnel).",
+            "Your browser presents your certificate (electronic identity card or personal certificate).",
+        ),
+        "certificate_login" => (
+            "Se connecter avec mon certificat",
+            "Log in with my certificate",
+        ),
+        "bad_certificate" => (
+            "Aucun certificat reconnu n'a été présenté.",
+            "No recognised certificate was presented.",
+        ),
         _ => ("", ""),
     };
     match lang {
@@ -463,18 +484,25 @@ async fn home(State(ui): State<Arc<MailboxUi>>, headers: HeaderMap) -> Response 
 }
 
 fn login_page(lang: Lang, csrf: &str, error: Option<&str>) -> Response {
+    let title = match error {
+        Some(e) => format!("{e} — {}", t(lang, "login")),
+        None => t(lang, "login").to_owned(),
+    };
     let error = error
         .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e)))
         .unwrap_or_default();
     page(
         lang,
-        t(lang, "login"),
+        &title,
         None,
         &format!(
-            "{error}<form method=\"post\" action=\"/mailbox/login\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><p><label for=\"login\">{}</label><input id=\"login\" name=\"login\" autocomplete=\"username\" required></p><p><label for=\"password\">{}</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required></p><p><button type=\"submit\">{}</button></p></form>",
+            "{error}<form method=\"post\" action=\"/mailbox/login\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><p><label for=\"login\">{}</label><input id=\"login\" name=\"login\" autocomplete=\"username\" required></p><p><label for=\"password\">{}</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required></p><p><button type=\"submit\">{}</button></p></form><h2>{}</h2><form method=\"post\" action=\"/mailbox/login/certificate\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><p>{}</p><p><button type=\"submit\">{}</button></p></form>",
             t(lang, "user"),
             t(lang, "password"),
             t(lang, "login"),
+            t(lang, "or_certificate"),
+            t(lang, "certificate_intro"),
+            t(lang, "certificate_login"),
             csrf = esc(csrf)
         ),
     )
@@ -596,6 +624,65 @@ async fn login(
     }
 }
 
+/// Logs in with the client certificate of the TLS connection: a strong login on its own
+/// (the handshake proved the key), so neither password nor code is asked.
+async fn certificate_login(
+    State(ui): State<Arc<MailboxUi>>,
+    headers: HeaderMap,
+    certificates: Option<axum::Extension<ClientCertificates>>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let lang = lang(&headers, None);
+    let Some((id, session)) = session_of(&ui, &headers) else {
+        return bad_form(lang);
+    };
+    if session.stage != Stage::Anonymous || !ui.sessions.csrf_ok(&id, &form.csrf) {
+        return bad_form(lang);
+    }
+    let data = Arc::clone(&ui.data);
+    let chain = certificates.map(|axum::Extension(c)| c.0);
+    let found = blocking(move || {
+        let Some(chain) = chain else {
+            data.record(
+                "unauthenticated",
+                "mailbox login",
+                false,
+                "no client certificate",
+            )?;
+            return Ok(None);
+        };
+        match data.person_by_certificate(&chain)? {
+            Some(mut person) => {
+                person.record_success(now());
+                data.put_person(&person)?;
+                data.record(&person.name, "mailbox login", true, "client certificate")?;
+                Ok(Some(person.login))
+            }
+            None => {
+                data.record(
+                    "unauthenticated",
+                    "mailbox login",
+                    false,
+                    "certificate not trusted or not registered",
+                )?;
+                Ok(None)
+            }
+        }
+    })
+    .await;
+    match found {
+        Ok(Some(login)) => match ui.sessions.advance(&id, Stage::LoggedIn { login }, now()) {
+            Some(next) => redirect("/mailbox/inbox", Some(sessions::cookie(&next)), None),
+            None => bad_form(lang),
+        },
+        Ok(None) => with_status(
+            login_page(lang, &session.csrf, Some(t(lang, "bad_certificate"))),
+            StatusCode::UNAUTHORIZED,
+        ),
+        Err(e) => unavailable(lang, &e),
+    }
+}
+
 enum LoginOutcome {
     PasswordChecked(String),
     Refused,
@@ -603,12 +690,16 @@ enum LoginOutcome {
 }
 
 fn totp_page(lang: Lang, csrf: &str, error: Option<&str>) -> Response {
+    let title = match error {
+        Some(e) => format!("{e} — {}", t(lang, "verify")),
+        None => t(lang, "verify").to_owned(),
+    };
     let error = error
         .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e)))
         .unwrap_or_default();
     page(
         lang,
-        t(lang, "verify"),
+        &title,
         None,
         &format!(
             "{error}<p>{}</p><form method=\"post\" action=\"/mailbox/totp\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><p><label for=\"code\">{}</label><input id=\"code\" name=\"code\" inputmode=\"numeric\" pattern=\"[0-9]{{6}}\" autocomplete=\"one-time-code\" required></p><p><button type=\"submit\">{}</button></p></form>",
@@ -740,12 +831,16 @@ async fn totp(
 }
 
 fn password_page(lang: Lang, session: &Session, error: Option<&str>) -> Response {
+    let title = match error {
+        Some(e) => format!("{e} — {}", t(lang, "change")),
+        None => t(lang, "change").to_owned(),
+    };
     let error = error
         .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e)))
         .unwrap_or_default();
     page(
         lang,
-        t(lang, "change"),
+        &title,
         None,
         &format!(
             "{error}<p>{}</p><form method=\"post\" action=\"/mailbox/password\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><p><label for=\"new\">{}</label><input id=\"new\" name=\"new\" type=\"password\" autocomplete=\"new-password\" minlength=\"{MIN_PASSWORD}\" required></p><p><label for=\"again\">{}</label><input id=\"again\" name=\"again\" type=\"password\" autocomplete=\"new-password\" minlength=\"{MIN_PASSWORD}\" required></p><p><button type=\"submit\">{}</button></p></form>",
@@ -997,7 +1092,8 @@ async fn inbox(
         body.push_str(&format!("<p>{}</p>", t(lang, "none")));
     } else {
         body.push_str(&format!(
-            "<table><caption>{} {page_no} / {pages}</caption><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
+            "<table><caption>{} — {} {page_no} / {pages}</caption><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
+            t(lang, "letters"),
             t(lang, "page"),
             t(lang, "sender"),
             t(lang, "subject"),

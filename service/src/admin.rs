@@ -6,9 +6,11 @@ use std::time::SystemTime;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
+use sealpost::adapters::mailbox::PERSON_CERTIFICATE;
 use sealpost::adapters::store::Backend;
 use sealpost::app::{open_store, pem_certificates, seal_audit_head, sender_registration};
 use sealpost::config::{Config, SenderEntry};
+use sealpost::core::audit::hex;
 use sealpost::core::audit::{unhex, verify_chain};
 use sealpost::core::ids::{RecipientId, RecipientKind};
 use sealpost::core::records::Mailbox;
@@ -18,6 +20,7 @@ use sealpost_tsa::asn1::oid;
 use sealpost_tsa::authority::TimeStampAuthority;
 use sealpost_tsa::{Expected, TrustStore, verify_token};
 use sealpost_xmldsig::dsig::{base64_decode, base64_encode};
+use sealpost_xmldsig::trust::Purpose;
 use sealpost_xmldsig::trust::TrustAnchors;
 use sealpost_xmldsig::wss::parse_date_time;
 
@@ -72,6 +75,10 @@ pub enum PersonCommand {
         /// The TOTP secret in base32 (default: a random one, printed).
         #[arg(long)]
         totp_secret: Option<String>,
+        /// A PEM client certificate they may log in with instead (repeatable). It must chain
+        /// to mailbox.trust_anchors and not be self-signed.
+        #[arg(long = "cert")]
+        certs: Vec<PathBuf>,
     },
     /// Lists people as JSON lines (without secrets).
     List,
@@ -181,7 +188,7 @@ pub fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::Sender { command } => sender(config, store, command),
         AdminCommand::Mailbox { command } => mailbox(store, command),
         AdminCommand::Audit { command } => audit(config, store, command),
-        AdminCommand::Person { command } => person(&store_handle, command),
+        AdminCommand::Person { command } => person(config, &store_handle, command),
         AdminCommand::Mandate { command } => mandate(&store_handle, command),
     }
 }
@@ -426,7 +433,11 @@ fn random_hex(bytes: usize) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-fn person(store: &std::sync::Arc<dyn Backend>, command: PersonCommand) -> anyhow::Result<()> {
+fn person(
+    config: &Config,
+    store: &std::sync::Arc<dyn Backend>,
+    command: PersonCommand,
+) -> anyhow::Result<()> {
     let people = people(store);
     match command {
         PersonCommand::Add {
@@ -436,7 +447,34 @@ fn person(store: &std::sync::Arc<dyn Backend>, command: PersonCommand) -> anyhow
             manages,
             password,
             totp_secret,
+            certs,
         } => {
+            let trust = TrustAnchors::new(pem_certificates(&config.mailbox_trust_anchors)?)
+                .with_intermediates(match &config.mailbox_intermediates {
+                    Some(p) => pem_certificates(p)?,
+                    None => Vec::new(),
+                });
+            let mut certificates = Vec::new();
+            for path in &certs {
+                let der = pem_certificates(path)?
+                    .into_iter()
+                    .next()
+                    .context("no certificate")?;
+                trust
+                    .validate(&der, &[], SystemTime::now(), Purpose::SenderApplication)
+                    .with_context(|| format!("{}: refused", path.display()))?;
+                let fingerprint =
+                    hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &der).as_ref());
+                if let Some(owner) = store.entity(PERSON_CERTIFICATE, &fingerprint)?
+                    && owner != login.trim().as_bytes()
+                {
+                    bail!(
+                        "{}: the certificate is already someone else's",
+                        path.display()
+                    );
+                }
+                certificates.push(fingerprint);
+            }
             if login.trim().is_empty() || name.trim().is_empty() {
                 bail!("a person needs a login and a name");
             }
@@ -474,8 +512,12 @@ fn person(store: &std::sync::Arc<dyn Backend>, command: PersonCommand) -> anyhow
                 last_totp_step: None,
                 last_login: now_unix(),
                 manages,
+                certificates,
             };
             people.put_person(&person)?;
+            for fingerprint in &person.certificates {
+                store.put_entity(PERSON_CERTIFICATE, fingerprint, person.login.as_bytes())?;
+            }
             println!(
                 "{}",
                 serde_json::json!({

@@ -20,6 +20,7 @@ use sealpost_xmldsig::trust::{Purpose, TrustAnchors};
 use sealpost_xmldsig::wss::{KnownCertificates, ReplayCache, WssPolicy};
 
 use crate::adapters::grpc::{self, GrpcChannel};
+use crate::adapters::http::PeerCertificates;
 use crate::adapters::mailbox::MailboxAdapter;
 use crate::adapters::metrics::Metrics;
 use crate::adapters::notary::EmbeddedNotary;
@@ -31,10 +32,7 @@ use crate::core::audit::hex;
 use crate::core::audit::unhex;
 use crate::core::records::{AuditSeal, SenderRegistration};
 use crate::core::{Clock, Service, Store, SubmissionLimits, SystemClock};
-use sealpost_mailbox::web::MailboxUi;
-
-/// A mailbox session ends after this long without a request.
-const MAILBOX_IDLE_TIMEOUT_S: u64 = 15 * 60;
+use sealpost_mailbox::web::{ClientCertificates, MailboxUi};
 
 /// How many recent signatures the replay cache holds.
 const REPLAY_CAPACITY: usize = 1_000_000;
@@ -214,8 +212,17 @@ impl App {
                 Arc::new(MailboxAdapter {
                     store: Arc::clone(&store),
                     service: Arc::clone(&service),
+                    people_trust: TrustAnchors::new(pem_certificates(
+                        &config.mailbox_trust_anchors,
+                    )?)
+                    .with_intermediates(
+                        match &config.mailbox_intermediates {
+                            Some(p) => pem_certificates(p)?,
+                            None => Vec::new(),
+                        },
+                    ),
                 }),
-                MAILBOX_IDLE_TIMEOUT_S,
+                config.mailbox_idle_timeout_s,
             )
             .map_err(|e| anyhow::anyhow!("the mailbox: {e}"))?,
         );
@@ -243,7 +250,19 @@ impl App {
             .route("/soap", soap::endpoint(Arc::clone(&self.soap)))
             .nest(
                 "/mailbox",
-                sealpost_mailbox::web::router(Arc::clone(&self.mailbox)),
+                sealpost_mailbox::web::router(Arc::clone(&self.mailbox)).layer(
+                    axum::middleware::map_request(
+                        |mut request: axum::extract::Request| async move {
+                            // The TLS client certificates, as the mailbox knows them.
+                            if let Some(PeerCertificates(chain)) =
+                                request.extensions().get::<PeerCertificates>().cloned()
+                            {
+                                request.extensions_mut().insert(ClientCertificates(chain));
+                            }
+                            request
+                        },
+                    ),
+                ),
             )
             .route("/healthz", get(|| async { "ok\n" }))
             .route(

@@ -39,6 +39,30 @@ struct RawConfig {
     audit: RawAudit,
     #[serde(default)]
     store: RawStore,
+    #[serde(default)]
+    mailbox: RawMailbox,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMailbox {
+    /// PEM file of the CAs people's client certificates must chain to (certificate login).
+    #[serde(default = "defaults::senders_trust")]
+    trust_anchors: PathBuf,
+    #[serde(default = "defaults::senders_intermediates")]
+    intermediates: Option<PathBuf>,
+    #[serde(default = "defaults::mailbox_idle_timeout_s")]
+    idle_timeout_s: u64,
+}
+
+impl Default for RawMailbox {
+    fn default() -> Self {
+        RawMailbox {
+            trust_anchors: defaults::senders_trust(),
+            intermediates: defaults::senders_intermediates(),
+            idle_timeout_s: defaults::mailbox_idle_timeout_s(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -304,6 +328,9 @@ mod defaults {
     pub fn audit_seal_interval_s() -> u64 {
         300
     }
+    pub fn mailbox_idle_timeout_s() -> u64 {
+        900
+    }
     pub fn store_backend() -> String {
         "redb".into()
     }
@@ -352,6 +379,9 @@ const KEYS: &[(&str, Kind)] = &[
     ("limits.max_document_bytes", Kind::Integer),
     ("limits.max_documents", Kind::Integer),
     ("audit.seal_interval_s", Kind::Integer),
+    ("mailbox.trust_anchors", Kind::Text),
+    ("mailbox.intermediates", Kind::Text),
+    ("mailbox.idle_timeout_s", Kind::Integer),
     ("store.backend", Kind::Text),
     ("store.cache_mib", Kind::Integer),
     ("store.postgres_url", Kind::Text),
@@ -402,6 +432,11 @@ pub struct Config {
     pub max_documents: usize,
     pub audit_seal_interval: Duration,
     pub store_backend: StoreBackend,
+    /// CAs (and intermediates) of people's client certificates, for certificate login.
+    pub mailbox_trust_anchors: PathBuf,
+    pub mailbox_intermediates: Option<PathBuf>,
+    /// A mailbox session ends after this long without a request.
+    pub mailbox_idle_timeout_s: u64,
     /// The most memory the embedded store keeps pages in.
     pub store_cache_bytes: usize,
 }
@@ -559,6 +594,17 @@ impl RawConfig {
         if self.audit.seal_interval_s == 0 {
             problems.push("audit.seal_interval_s: at least 1".into());
         }
+        readable(
+            &self.mailbox.trust_anchors,
+            "mailbox.trust_anchors",
+            problems,
+        );
+        if let Some(p) = &self.mailbox.intermediates {
+            readable(p, "mailbox.intermediates", problems);
+        }
+        if self.mailbox.idle_timeout_s == 0 {
+            problems.push("mailbox.idle_timeout_s: at least 1".into());
+        }
         if self.store.cache_mib == 0 {
             problems.push("store.cache_mib: at least 1".into());
         }
@@ -632,6 +678,9 @@ impl RawConfig {
             max_documents: usize::try_from(self.limits.max_documents).unwrap_or(16),
             audit_seal_interval: Duration::from_secs(self.audit.seal_interval_s),
             store_backend: store_backend?,
+            mailbox_trust_anchors: self.mailbox.trust_anchors,
+            mailbox_intermediates: self.mailbox.intermediates,
+            mailbox_idle_timeout_s: self.mailbox.idle_timeout_s,
             store_cache_bytes: usize::try_from(self.store.cache_mib.saturating_mul(1 << 20))
                 .unwrap_or(usize::MAX),
         })

@@ -126,7 +126,9 @@ pub fn sealpost_command(pki: &Path, data: &Path) -> Command {
         .env("SEALPOST_SEAL_CERT", p("seal-chain.pem"))
         .env("SEALPOST_SEAL_KEY", p("seal.key"))
         .env("SEALPOST_SENDERS_TRUST_ANCHORS", p("root-ca.pem"))
-        .env("SEALPOST_SENDERS_INTERMEDIATES", p("issuing-ca.pem"));
+        .env("SEALPOST_SENDERS_INTERMEDIATES", p("issuing-ca.pem"))
+        .env("SEALPOST_MAILBOX_TRUST_ANCHORS", p("root-ca.pem"))
+        .env("SEALPOST_MAILBOX_INTERMEDIATES", p("issuing-ca.pem"));
     cmd
 }
 
@@ -305,6 +307,17 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
 
 /// One HTTPS/1.1 exchange (Connection: close), the server authenticated by `root_pem`.
 pub fn https_raw(addr: SocketAddr, root_pem: &Path, head: &str, body: &[u8]) -> HttpResponse {
+    https_raw_as(addr, root_pem, None, head, body)
+}
+
+/// [`https_raw`], presenting a client certificate chain and key (PEM files) when given.
+pub fn https_raw_as(
+    addr: SocketAddr,
+    root_pem: &Path,
+    identity: Option<(&Path, &Path)>,
+    head: &str,
+    body: &[u8],
+) -> HttpResponse {
     use rustls_pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls_pki_types::CertificateDer::pem_file_iter(root_pem).expect("root") {
@@ -312,15 +325,24 @@ pub fn https_raw(addr: SocketAddr, root_pem: &Path, head: &str, body: &[u8]) -> 
             .add(cert.expect("root certificate"))
             .expect("add root");
     }
-    let config = std::sync::Arc::new(
-        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::aws_lc_rs::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("protocols")
-        .with_root_certificates(roots)
-        .with_no_client_auth(),
-    );
+    let builder = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocols")
+    .with_root_certificates(roots);
+    let config = std::sync::Arc::new(match identity {
+        Some((chain, key)) => builder
+            .with_client_auth_cert(
+                rustls_pki_types::CertificateDer::pem_file_iter(chain)
+                    .expect("chain")
+                    .collect::<Result<Vec<_>, _>>()
+                    .expect("chain"),
+                rustls_pki_types::PrivateKeyDer::from_pem_file(key).expect("key"),
+            )
+            .expect("client identity"),
+        None => builder.with_no_client_auth(),
+    });
     let name = rustls_pki_types::ServerName::IpAddress(addr.ip().into());
     let connection = rustls::ClientConnection::new(config, name).expect("TLS client");
     let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");

@@ -8,8 +8,8 @@ use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sealpost_interop::{
-    HttpResponse, Server, binary, dev_pki, dev_signer, https_raw, run, sealpost_command,
-    sha256_hex, text,
+    HttpResponse, Server, binary, dev_pki, dev_signer, https_raw, https_raw_as, run,
+    sealpost_command, sha256_hex, text,
 };
 use sealpost_mailbox::credentials::{TOTP_STEP, TotpSecret};
 use sealpost_xmldsig::dsig::{base64_decode, base64_encode};
@@ -65,8 +65,14 @@ fn fixture() -> Fixture {
         &data,
         &["mailbox", "add", COMPANY, "--name", "Example NV"],
     );
+    let piet_cert = pki.join("sender-b.pem");
     for (login, name, extra) in [
         ("jan", "Jan Peeters", vec!["--nrn", CITIZEN]),
+        (
+            "piet",
+            "Piet Claes",
+            vec!["--cert", piet_cert.to_str().expect("path")],
+        ),
         ("marie", "Marie Dubois", vec![]),
         ("bea", "Bea Janssens", vec!["--manages", COMPANY]),
     ] {
@@ -153,11 +159,17 @@ fn field(xml: &str, name: &str) -> Option<String> {
 struct Browser<'a> {
     f: &'a Fixture,
     cookie: Option<String>,
+    /// A client certificate chain and key the browser presents (PEM files).
+    identity: Option<(PathBuf, PathBuf)>,
 }
 
 impl<'a> Browser<'a> {
     fn new(f: &'a Fixture) -> Self {
-        Browser { f, cookie: None }
+        Browser {
+            f,
+            cookie: None,
+            identity: None,
+        }
     }
 
     fn request(&mut self, method: &str, path: &str, form: Option<&str>) -> HttpResponse {
@@ -172,9 +184,12 @@ impl<'a> Browser<'a> {
                 body.len()
             ));
         }
-        let r = https_raw(
+        let r = https_raw_as(
             self.f.server.addr,
             &self.f.pki.join("root-ca.pem"),
+            self.identity
+                .as_ref()
+                .map(|(c, k)| (c.as_path(), k.as_path())),
             &head,
             body.as_bytes(),
         );
@@ -650,4 +665,48 @@ fn the_inbox_shows_twenty_letters_a_page_newest_first_and_filters() {
     let unread = jan.get("/mailbox/inbox?state=unread");
     assert_eq!(subjects(&unread).len(), 20);
     assert!(!subjects(&unread).contains(&"Lettre 99".to_owned()));
+}
+
+#[test]
+fn a_registered_client_certificate_logs_in_without_password_and_no_other_does() {
+    let f = fixture();
+    // No certificate presented.
+    let mut b = Browser::new(&f);
+    let form = b.get("/mailbox/login");
+    assert!(text(&form.body).contains("/mailbox/login/certificate"));
+    let r = b.post(
+        "/mailbox/login/certificate",
+        &format!("csrf={}", Browser::csrf(&form)),
+    );
+    assert_eq!(r.status, 401);
+    // A trusted certificate that belongs to nobody (sender-a's).
+    let mut stranger = Browser::new(&f);
+    stranger.identity = Some((f.pki.join("sender-a-chain.pem"), f.pki.join("sender-a.key")));
+    let form = stranger.get("/mailbox/login");
+    let r = stranger.post(
+        "/mailbox/login/certificate",
+        &format!("csrf={}", Browser::csrf(&form)),
+    );
+    assert_eq!(r.status, 401);
+    // Piet's registered certificate: logged in, no password, no code.
+    let mut piet = Browser::new(&f);
+    piet.identity = Some((f.pki.join("sender-b-chain.pem"), f.pki.join("sender-b.key")));
+    let form = piet.get("/mailbox/login");
+    let before = piet.cookie.clone();
+    // Without the form's token, nothing.
+    let r = piet.post(
+        "/mailbox/login/certificate",
+        &format!("csrf={}", "0".repeat(64)),
+    );
+    assert_eq!(r.status, 403);
+    let r = piet.post(
+        "/mailbox/login/certificate",
+        &format!("csrf={}", Browser::csrf(&form)),
+    );
+    assert_eq!(
+        (r.status, r.header("location")),
+        (303, Some("/mailbox/inbox"))
+    );
+    assert_ne!(piet.cookie, before, "a new session id");
+    assert_eq!(piet.get("/mailbox/inbox").status, 200);
 }

@@ -11,16 +11,23 @@ use sealpost_mailbox::people::{Mandate, Person};
 use sealpost_mailbox::port::{DocumentInfo, EvidenceFile, Letter, MailboxData};
 
 use super::store::Backend;
+use crate::core::audit::hex;
 use crate::core::records::{Channel, MessageRecord, MessageState};
 use crate::core::{RequestContext, Service};
+use aws_lc_rs::digest;
+use sealpost_xmldsig::trust::{Purpose, TrustAnchors};
 
 const PERSON: &str = "person";
 const MANDATE: &str = "mandate";
+/// Certificate SHA-256 (hex) → login.
+pub const PERSON_CERTIFICATE: &str = "person_certificate";
 
 /// [`MailboxData`] on the service's store and core.
 pub struct MailboxAdapter {
     pub store: Arc<dyn Backend>,
     pub service: Arc<Service>,
+    /// Where people's client certificates must chain to.
+    pub people_trust: TrustAnchors,
 }
 
 impl std::fmt::Debug for MailboxAdapter {
@@ -87,6 +94,32 @@ impl MailboxData for MailboxAdapter {
             .map_err(|e| e.to_string())?
             .map(|bytes| serde_json::from_slice(&bytes).map_err(|e| e.to_string()))
             .transpose()
+    }
+
+    fn person_by_certificate(&self, chain: &[Vec<u8>]) -> Result<Option<Person>, String> {
+        let Some((leaf, rest)) = chain.split_first() else {
+            return Ok(None);
+        };
+        if let Err(e) =
+            self.people_trust
+                .validate(leaf, rest, SystemTime::now(), Purpose::SenderApplication)
+        {
+            tracing::info!(error = %e, "mailbox: a client certificate is not trusted");
+            return Ok(None);
+        }
+        let fingerprint = hex(digest::digest(&digest::SHA256, leaf).as_ref());
+        let Some(login) = self
+            .store
+            .entity(PERSON_CERTIFICATE, &fingerprint)
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(None);
+        };
+        let login = String::from_utf8(login).map_err(|e| e.to_string())?;
+        // The person must still name the certificate (it may have been taken back).
+        Ok(self
+            .person(&login)?
+            .filter(|p| p.certificates.contains(&fingerprint)))
     }
 
     fn put_person(&self, person: &Person) -> Result<(), String> {

@@ -1,0 +1,366 @@
+#!/usr/bin/env node
+// The Sealpost mailbox UI in a real browser: Debian's Chromium, headless, driven by
+// playwright-core. The browser trusts the development root CA through a throwaway NSS
+// database (certutil), so TLS is verified as for a real user: no certificate errors ignored.
+//
+//   node tests/browser/mailbox.mjs --base-url https://127.0.0.1:8443 --ca certs/dev/root-ca.pem \
+//     --out DIR [--screenshots DIR] --totp-secret BASE32 --new-password P \
+//     --citizen LOGIN --citizen-password P --mandatary LOGIN --mandatary-password P \
+//     --lockout LOGIN --company cbe:... --letter ID --mandated-letter ID --unmandated-letter ID
+//
+// Every option may come from the environment instead: --base-url is MAILBOX_BASE_URL, and so
+// on. The citizen and the mandatary must be at their first login (they change their password);
+// the lockout person is locked for good. --letter is a letter to the citizen, the two others
+// letters to the company, the first of a message type within the mandatary's mandate, the
+// second outside it. Prints one JSON line; exits 1 with the reason on stderr when a check fails.
+
+import { spawnSync } from 'node:child_process';
+import { createHash, createHmac } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+
+const CHROMIUM = '/usr/bin/chromium';
+const CERTUTIL = '/usr/bin/certutil';
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+const PHONE_SCALE = 2;
+const TOTP_STEP = 30;
+
+class CheckFailed extends Error {}
+
+function check(condition, message) {
+  if (!condition) throw new CheckFailed(message);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inputs
+
+const NAMES = [
+  'base-url', 'ca', 'out', 'screenshots', 'totp-secret', 'new-password', 'citizen',
+  'citizen-password', 'mandatary', 'mandatary-password', 'lockout', 'company', 'letter',
+  'mandated-letter', 'unmandated-letter',
+];
+const OPTIONAL = new Set(['screenshots']);
+
+function inputs() {
+  const { values } = parseArgs({
+    options: Object.fromEntries(NAMES.map((n) => [n, { type: 'string' }])),
+    strict: true,
+  });
+  const missing = [];
+  for (const name of NAMES) {
+    const env = `MAILBOX_${name.toUpperCase().replaceAll('-', '_')}`;
+    values[name] ??= process.env[env];
+    if (values[name] === undefined && !OPTIONAL.has(name)) missing.push(`--${name} (or ${env})`);
+  }
+  if (missing.length) {
+    throw new CheckFailed(`missing inputs: ${missing.join(', ')}`);
+  }
+  values['base-url'] = values['base-url'].replace(/\/+$/, '');
+  values.screenshots ??= values.out;
+  return values;
+}
+
+// ---------------------------------------------------------------------------------------------
+// TOTP (RFC 6238: HMAC-SHA-1, 30 s steps, 6 digits)
+
+function base32(text) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0;
+  let value = 0;
+  const out = [];
+  for (const c of text.replace(/[\s=]/g, '').toUpperCase()) {
+    const i = alphabet.indexOf(c);
+    if (i < 0) throw new CheckFailed(`the TOTP secret is not base32 (${c})`);
+    value = ((value << 5) | i) & 0xffff;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+function totp(key, step) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const at = mac[mac.length - 1] & 0x0f;
+  return String((mac.readUInt32BE(at) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The server takes each code once per person: a second login waits for the next step. */
+const usedSteps = new Map();
+async function freshCode(secret, login) {
+  for (;;) {
+    const step = Math.floor(Date.now() / 1000 / TOTP_STEP);
+    if (step > (usedSteps.get(login) ?? -1)) {
+      usedSteps.set(login, step);
+      return totp(secret, step);
+    }
+    await sleep(500);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Browser helpers
+
+/** The path-segment encoding the UI uses in its links. */
+function segment(text) {
+  return [...Buffer.from(text, 'utf8')]
+    .map((b) => (/[A-Za-z0-9\-._~]/.test(String.fromCharCode(b))
+      ? String.fromCharCode(b)
+      : `%${b.toString(16).toUpperCase().padStart(2, '0')}`))
+    .join('');
+}
+
+/** A page request that is not a redirect: the page the browser ends on. */
+function finalNavigation(page) {
+  return page.waitForResponse(
+    (r) => r.request().isNavigationRequest() && r.frame() === page.mainFrame()
+      && (r.status() < 300 || r.status() >= 400),
+  );
+}
+
+async function open(page, base, where) {
+  const response = await page.goto(`${base}${where}`);
+  check(response, `no response for ${where}`);
+  return response;
+}
+
+/** Clicks the form's submit button (by its accessible name); the page reached. */
+async function submit(page, button) {
+  const [response] = await Promise.all([
+    finalNavigation(page),
+    page.getByRole('button', { name: button, exact: true }).click(),
+  ]);
+  await page.waitForLoadState('load');
+  return response;
+}
+
+async function alertText(page) {
+  const alert = page.getByRole('alert');
+  check(await alert.count() === 1, `${page.url()}: expected one role="alert" element`);
+  return (await alert.innerText()).trim();
+}
+
+function pathOf(page) {
+  return new URL(page.url()).pathname;
+}
+
+/** Password, TOTP and, at a first login, the new password: ends in the inbox. */
+async function firstLogin(page, args, secret, login, password) {
+  const base = args['base-url'];
+  const form = await open(page, base, '/mailbox/login');
+  check(form.status() === 200, `login page: HTTP ${form.status()}`);
+  check(await page.locator('html').getAttribute('lang') === 'en', 'the login page is not in English');
+  check(await page.locator('form[action="/mailbox/login"] input[type=hidden][name=csrf]').count() === 1, 'login form without csrf');
+  await page.getByLabel('User name').fill(login);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  let r = await submit(page, 'Log in');
+  check(r.status() === 200 && pathOf(page) === '/mailbox/totp',
+    `${login}: the password step ended at ${page.url()} (HTTP ${r.status()})`);
+  // Without the second factor, no inbox.
+  await page.getByLabel('Verification code (6 digits)').fill(await freshCode(secret, login));
+  r = await submit(page, 'Verify');
+  check(r.status() === 200 && pathOf(page) === '/mailbox/password',
+    `${login}: a first login must change the password, got ${page.url()} (HTTP ${r.status()})`);
+  await page.getByLabel('New password').fill(args['new-password']);
+  await page.getByLabel('Confirm the password').fill(args['new-password']);
+  r = await submit(page, 'Change the password');
+  check(r.status() === 200 && pathOf(page) === '/mailbox/inbox',
+    `${login}: the password change ended at ${page.url()} (HTTP ${r.status()})`);
+  check(await page.getByRole('button', { name: 'Log out' }).count() === 1, `${login}: no logout button`);
+}
+
+/** Whether the inbox on screen links to letter `id`. */
+async function lists(page, id) {
+  return await page.locator(`main table a[href="/mailbox/letter/${segment(id)}"]`).count() > 0;
+}
+
+async function download(page, link, dir, prefix) {
+  const [file] = await Promise.all([page.waitForEvent('download'), link.click()]);
+  const failure = await file.failure();
+  check(failure === null, `download ${file.url()} failed: ${failure}`);
+  const to = path.join(dir, `${prefix}-${file.suggestedFilename()}`);
+  await file.saveAs(to);
+  return to;
+}
+
+/** The NSS database Chromium reads from $HOME/.pki/nssdb, trusting `ca` for TLS servers. */
+function trustingHome(ca) {
+  check(existsSync(CERTUTIL), `${CERTUTIL} is missing: run \`make deps\` (Debian package libnss3-tools)`);
+  const home = mkdtempSync(path.join(tmpdir(), 'sealpost-chromium-'));
+  const db = `sql:${path.join(home, '.pki', 'nssdb')}`;
+  mkdirSync(path.join(home, '.pki', 'nssdb'), { recursive: true });
+  for (const args of [
+    ['-N', '-d', db, '--empty-password'],
+    ['-A', '-d', db, '-n', 'Sealpost development root', '-t', 'C,,', '-i', ca],
+  ]) {
+    const run = spawnSync(CERTUTIL, args, { encoding: 'utf8' });
+    check(run.status === 0, `certutil ${args.join(' ')}: ${run.stderr || run.error}`);
+  }
+  return home;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The checks
+
+async function main() {
+  // RFC 6238 appendix B, SHA-1, T = 59 s (step 1): 94287082, whose last six digits we use.
+  check(totp(Buffer.from('12345678901234567890'), 1) === '287082', 'the TOTP self-test failed');
+  const args = inputs();
+  const base = args['base-url'];
+  const secret = base32(args['totp-secret']);
+  check(existsSync(CHROMIUM), `${CHROMIUM} is missing: run \`make deps\` (Debian package chromium)`);
+  let chromium;
+  try {
+    ({ chromium } = await import('playwright-core'));
+  } catch (e) {
+    throw new CheckFailed(`playwright-core is missing (${e.message}): run \`make deps\` (npm ci in tests/browser)`);
+  }
+  mkdirSync(args.out, { recursive: true });
+  mkdirSync(args.screenshots, { recursive: true });
+  const home = trustingHome(args.ca);
+  const found = { base_url: base, trust: 'NSS database with the development root (certutil)' };
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--disable-dev-shm-usage'],
+    env: { ...process.env, HOME: home },
+  });
+  found.chromium = browser.version();
+  let page;
+  try {
+    const desktop = { viewport: DESKTOP, locale: 'en-GB', acceptDownloads: true };
+
+    // Three wrong passwords lock the account; then even the right one is refused.
+    let context = await browser.newContext(desktop);
+    page = await context.newPage();
+    const statuses = [];
+    const alerts = [];
+    for (let i = 0; i < 4; i++) {
+      await open(page, base, '/mailbox/login');
+      await page.getByLabel('User name').fill(args.lockout);
+      await page.getByLabel('Password', { exact: true })
+        .fill(i < 3 ? `wrong password ${i}` : args['citizen-password']);
+      statuses.push((await submit(page, 'Log in')).status());
+      alerts.push(await alertText(page));
+    }
+    found.lockout_statuses = statuses;
+    found.lockout_status = statuses[2];
+    found.lockout_message = alerts[2];
+    check(JSON.stringify(statuses) === '[401,401,429,429]',
+      `lockout: expected HTTP 401, 401, 429, 429, got ${statuses.join(', ')}`);
+    check(/wrong user name or password/i.test(alerts[0]), `lockout: first alert "${alerts[0]}"`);
+    check(/locked/i.test(alerts[2]) && alerts[3] === alerts[2], `lockout: alerts ${JSON.stringify(alerts)}`);
+    await context.close();
+
+    // The citizen: first login, inbox, letter, downloads.
+    context = await browser.newContext(desktop);
+    page = await context.newPage();
+    await firstLogin(page, args, secret, args.citizen, args['citizen-password']);
+    check(await lists(page, args.letter), `${args.citizen}'s inbox does not list ${args.letter}`);
+    check(!await lists(page, args['mandated-letter']), `${args.citizen}'s inbox lists the company's letter`);
+    found.inbox_screenshot = path.join(args.screenshots, 'mailbox-inbox.png');
+    await page.screenshot({ path: found.inbox_screenshot, fullPage: true });
+
+    // A phone, in the same session.
+    const phone = await browser.newContext({
+      viewport: PHONE,
+      deviceScaleFactor: PHONE_SCALE,
+      isMobile: true,
+      hasTouch: true,
+      locale: 'en-GB',
+      storageState: await context.storageState(),
+    });
+    const phonePage = await phone.newPage();
+    const phoneInbox = await open(phonePage, base, '/mailbox/inbox');
+    check(phoneInbox.status() === 200 && pathOf(phonePage) === '/mailbox/inbox',
+      `phone: the inbox answered HTTP ${phoneInbox.status()} at ${phonePage.url()}`);
+    found.phone_scale = PHONE_SCALE;
+    found.phone_scroll_width = await phonePage.evaluate(() => document.documentElement.scrollWidth);
+    found.phone_screenshot = path.join(args.screenshots, 'mailbox-inbox-phone.png');
+    await phonePage.screenshot({ path: found.phone_screenshot, fullPage: true });
+    await phone.close();
+
+    const [letter] = await Promise.all([
+      finalNavigation(page),
+      page.locator(`main table a[href="/mailbox/letter/${segment(args.letter)}"]`).click(),
+    ]);
+    await page.waitForLoadState('load');
+    found.letter_status = letter.status();
+    check(letter.status() === 200, `the letter answered HTTP ${letter.status()}`);
+    found.letter_screenshot = path.join(args.screenshots, 'mailbox-letter.png');
+    await page.screenshot({ path: found.letter_screenshot, fullPage: true });
+    const documents = page.locator('main a[href*="/document/"]');
+    check(await documents.count() >= 1, 'the letter page lists no document');
+    found.document = await download(page, documents.first(), args.out, 'document');
+    found.document_sha256 = createHash('sha256').update(readFileSync(found.document)).digest('hex');
+    check(await page.locator('main code', { hasText: found.document_sha256 }).count() === 1,
+      `the letter page does not show the downloaded document's SHA-256 ${found.document_sha256}`);
+    const handover = page.getByRole('link', { name: /ContentHandover/ });
+    check(await handover.count() === 1, 'the letter page has no ContentHandover evidence link');
+    found.evidence = await download(page, handover, args.out, 'evidence');
+    const xml = readFileSync(found.evidence, 'utf8');
+    check(xml.includes('/Event/ContentHandover<') && xml.includes(`>${found.document_sha256}<`),
+      `${found.evidence} is not the ContentHandover evidence of the document downloaded`);
+
+    // Another mailbox's letter is a page that does not exist, word for word.
+    const foreign = await open(page, base, `/mailbox/letter/${segment(args['mandated-letter'])}`);
+    const foreignText = await page.locator('main').innerText();
+    const missingId = 'urn:uuid:00000000-0000-7000-8000-000000000000';
+    const missing = await open(page, base, `/mailbox/letter/${segment(missingId)}`);
+    const missingText = await page.locator('main').innerText();
+    found.foreign_letter_status = foreign.status();
+    found.missing_letter_status = missing.status();
+    check(foreign.status() === 404 && missing.status() === 404,
+      `another mailbox's letter: HTTP ${foreign.status()}, a missing letter: HTTP ${missing.status()}`);
+    check(foreignText === missingText,
+      `another mailbox's letter does not look missing: "${foreignText}" vs "${missingText}"`);
+    await context.close();
+
+    // The mandatary sees the company's letters of the mandated types only.
+    context = await browser.newContext(desktop);
+    page = await context.newPage();
+    await firstLogin(page, args, secret, args.mandatary, args['mandatary-password']);
+    const inbox = await open(page, base, `/mailbox/inbox?mailbox=${segment(args.company)}`);
+    check(inbox.status() === 200, `${args.mandatary}: the company's inbox answered HTTP ${inbox.status()}`);
+    found.mandated_letter_listed = await lists(page, args['mandated-letter']);
+    found.unmandated_letter_listed = await lists(page, args['unmandated-letter']);
+    check(found.mandated_letter_listed, `${args.mandatary} does not see the mandated letter`);
+    check(!found.unmandated_letter_listed, `${args.mandatary} sees a letter outside the mandate`);
+    const outside = await open(page, base, `/mailbox/letter/${segment(args['unmandated-letter'])}`);
+    found.unmandated_letter_status = outside.status();
+    check(outside.status() === 404, `the letter outside the mandate answered HTTP ${outside.status()}`);
+    const within = await open(page, base, `/mailbox/letter/${segment(args['mandated-letter'])}`);
+    found.mandated_letter_status = within.status();
+    check(within.status() === 200, `the mandated letter answered HTTP ${within.status()}`);
+    await context.close();
+    page = undefined;
+  } catch (e) {
+    if (page && !page.isClosed()) {
+      found.failure_screenshot = path.join(args.out, 'failure.png');
+      await page.screenshot({ path: found.failure_screenshot, fullPage: true }).catch(() => {});
+      e.message += ` (page ${page.url()}, screenshot ${found.failure_screenshot})`;
+    }
+    throw e;
+  } finally {
+    await browser.close();
+    rmSync(home, { recursive: true, force: true });
+  }
+  return found;
+}
+
+try {
+  console.log(JSON.stringify(await main()));
+} catch (e) {
+  const why = e instanceof CheckFailed ? e.message : (e.stack ?? String(e));
+  console.error(`mailbox.mjs: FAILED: ${why}`);
+  process.exit(1);
+}
