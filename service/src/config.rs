@@ -772,6 +772,8 @@ mod tests {
             ("SEALPOST_SEAL_KEY".into(), p("seal.key")),
             ("SEALPOST_SENDERS_TRUST_ANCHORS".into(), p("root.pem")),
             ("SEALPOST_SENDERS_INTERMEDIATES".into(), p("chain.pem")),
+            ("SEALPOST_MAILBOX_TRUST_ANCHORS".into(), p("root.pem")),
+            ("SEALPOST_MAILBOX_INTERMEDIATES".into(), p("chain.pem")),
         ]
     }
 
