@@ -31,6 +31,41 @@ pub struct Person {
     /// SHA-256 (hex) of the client certificates they may log in with instead.
     #[serde(default)]
     pub certificates: Vec<String>,
+    /// Unix seconds when they were told their unused account will be deleted (seed 003).
+    #[serde(default)]
+    pub deletion_notice_at: Option<u64>,
+    /// Unix seconds when a login cancelled that deletion (shown once in the mailbox).
+    #[serde(default)]
+    pub deletion_cancelled_at: Option<u64>,
+}
+
+/// What the retention job does with an account (seed 003: a mailbox without a login for a
+/// period is deleted, after a notice the owner can answer by logging in).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retention {
+    Keep,
+    /// Tell the owner the account will be deleted `notice_s` from now.
+    Notify,
+    /// The notice ran out without a login.
+    Delete,
+}
+
+impl Person {
+    /// The retention decision at `now`: inactive for `inactive_s` and not yet told: notify;
+    /// told at least `notice_s` ago and still no login: delete. A notice is never followed by
+    /// a deletion in the same run.
+    pub fn retention(&self, now: u64, inactive_s: u64, notice_s: u64) -> Retention {
+        if now.saturating_sub(self.last_login) < inactive_s {
+            return Retention::Keep;
+        }
+        match self.deletion_notice_at {
+            None => Retention::Notify,
+            Some(at) if now.saturating_sub(at) >= notice_s && at > self.last_login => {
+                Retention::Delete
+            }
+            Some(_) => Retention::Keep,
+        }
+    }
 }
 
 /// Logins after which the lockout starts, and its cap.
@@ -53,10 +88,14 @@ impl Person {
         now < self.locked_until
     }
 
+    /// A login: the failures are forgotten, and a pending deletion is cancelled.
     pub fn record_success(&mut self, now: u64) {
         self.failed_logins = 0;
         self.locked_until = 0;
         self.last_login = now;
+        if self.deletion_notice_at.take().is_some() {
+            self.deletion_cancelled_at = Some(now);
+        }
     }
 }
 
@@ -145,6 +184,8 @@ mod tests {
             last_login: 0,
             manages: Vec::new(),
             certificates: Vec::new(),
+            deletion_notice_at: None,
+            deletion_cancelled_at: None,
         }
     }
 
@@ -178,6 +219,33 @@ mod tests {
         p.record_success(9000);
         assert!(!p.is_locked(9000));
         assert_eq!((p.failed_logins, p.last_login), (0, 9000));
+    }
+
+    #[test]
+    fn an_unused_account_is_noticed_then_deleted_unless_its_owner_logs_in() {
+        let year = 365 * 86_400;
+        let month = 30 * 86_400;
+        let mut p = person();
+        p.last_login = 1_000;
+        assert_eq!(p.retention(1_000 + year - 1, year, month), Retention::Keep);
+        assert_eq!(p.retention(1_000 + year, year, month), Retention::Notify);
+        p.deletion_notice_at = Some(1_000 + year);
+        assert_eq!(
+            p.retention(1_000 + year + month - 1, year, month),
+            Retention::Keep
+        );
+        assert_eq!(
+            p.retention(1_000 + year + month, year, month),
+            Retention::Delete
+        );
+        // The owner objects by logging in: kept, and the mailbox says so.
+        p.record_success(1_000 + year + 5);
+        assert_eq!(p.deletion_notice_at, None);
+        assert_eq!(p.deletion_cancelled_at, Some(1_000 + year + 5));
+        assert_eq!(
+            p.retention(1_000 + year + month, year, month),
+            Retention::Keep
+        );
     }
 
     #[test]

@@ -215,6 +215,10 @@ fn t(lang: Lang, key: &str) -> &'static str {
         "sha256" => ("Empreinte SHA-256", "SHA-256 fingerprint"),
         "size" => ("octets", "bytes"),
         "other_lang" => ("English", "Français"),
+        "deletion_cancelled" => (
+            "Votre compte, inutilisé depuis longtemps, devait être supprimé ; votre connexion a annulé la suppression.",
+            "Your account, unused for a long time, was due to be deleted; logging in cancelled the deletion.",
+        ),
         "or_certificate" => ("Ou avec un certificat", "Or with a certificate"),
         "certificate_intro" => (
             "Votre navigateur présente votre certificat (carte d'identité électronique ou certificat personnel).",
@@ -1042,6 +1046,15 @@ async fn inbox(
         )
     };
     let mut body = String::new();
+    if person
+        .deletion_cancelled_at
+        .is_some_and(|at| now().saturating_sub(at) < 30 * 86_400)
+    {
+        body.push_str(&format!(
+            "<p class=\"notice\" role=\"status\">{}</p>",
+            t(lang, "deletion_cancelled")
+        ));
+    }
     if all.len() > 1 {
         body.push_str("<nav aria-label=\"mailboxes\"><ul class=\"boxes\">");
         for a in &all {

@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use sealpost::adapters::mailbox::PERSON_CERTIFICATE;
 use sealpost::adapters::store::Backend;
-use sealpost::app::{open_store, pem_certificates, seal_audit_head, sender_registration};
+use sealpost::app::{App, open_store, pem_certificates, seal_audit_head, sender_registration};
 use sealpost::config::{Config, SenderEntry};
 use sealpost::core::audit::hex;
 use sealpost::core::audit::{unhex, verify_chain};
@@ -52,6 +52,9 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: MandateCommand,
     },
+    /// Runs the retention job now (the service runs it every retention.interval_s): notices
+    /// for unused accounts, deletion of those noticed long enough ago.
+    Retention,
 }
 
 #[derive(Subcommand)]
@@ -182,6 +185,20 @@ pub enum AuditCommand {
 }
 
 pub fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
+    if let AdminCommand::Retention = command {
+        let app = App::build(config)?;
+        let report = sealpost::retention::run(
+            &app.store,
+            &app.service,
+            &config.retention,
+            SystemTime::now(),
+        )?;
+        println!(
+            "{}",
+            serde_json::json!({"notified": report.notified, "deleted": report.deleted})
+        );
+        return Ok(());
+    }
     let store_handle = open_store(config)?;
     let store = store_handle.as_ref();
     match command {
@@ -190,6 +207,7 @@ pub fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::Audit { command } => audit(config, store, command),
         AdminCommand::Person { command } => person(config, &store_handle, command),
         AdminCommand::Mandate { command } => mandate(&store_handle, command),
+        AdminCommand::Retention => Ok(()),
     }
 }
 
@@ -513,6 +531,8 @@ fn person(
                 last_login: now_unix(),
                 manages,
                 certificates,
+                deletion_notice_at: None,
+                deletion_cancelled_at: None,
             };
             people.put_person(&person)?;
             for fingerprint in &person.certificates {

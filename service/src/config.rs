@@ -41,6 +41,45 @@ struct RawConfig {
     store: RawStore,
     #[serde(default)]
     mailbox: RawMailbox,
+    #[serde(default)]
+    retention: RawRetention,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRetention {
+    #[serde(default = "defaults::inactive_s")]
+    inactive_s: u64,
+    #[serde(default = "defaults::notice_s")]
+    notice_s: u64,
+    #[serde(default = "defaults::retention_interval_s")]
+    interval_s: u64,
+    #[serde(default)]
+    notifier: Option<PathBuf>,
+}
+
+impl Default for RawRetention {
+    fn default() -> Self {
+        RawRetention {
+            inactive_s: defaults::inactive_s(),
+            notice_s: defaults::notice_s(),
+            interval_s: defaults::retention_interval_s(),
+            notifier: None,
+        }
+    }
+}
+
+/// Seed 003: accounts without a login for `inactive` are deleted `notice` after their owner
+/// was told, unless they log in meanwhile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetentionSettings {
+    pub inactive: Duration,
+    pub notice: Duration,
+    /// How often the job runs.
+    pub interval: Duration,
+    /// A program run for each notice with the login, the name and the deletion date
+    /// (RFC 3339) as arguments (mail, SMS…); without one, the notice is logged.
+    pub notifier: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -328,6 +367,15 @@ mod defaults {
     pub fn audit_seal_interval_s() -> u64 {
         300
     }
+    pub fn inactive_s() -> u64 {
+        365 * 86_400
+    }
+    pub fn notice_s() -> u64 {
+        30 * 86_400
+    }
+    pub fn retention_interval_s() -> u64 {
+        86_400
+    }
     pub fn mailbox_idle_timeout_s() -> u64 {
         900
     }
@@ -382,6 +430,10 @@ const KEYS: &[(&str, Kind)] = &[
     ("mailbox.trust_anchors", Kind::Text),
     ("mailbox.intermediates", Kind::Text),
     ("mailbox.idle_timeout_s", Kind::Integer),
+    ("retention.inactive_s", Kind::Integer),
+    ("retention.notice_s", Kind::Integer),
+    ("retention.interval_s", Kind::Integer),
+    ("retention.notifier", Kind::Text),
     ("store.backend", Kind::Text),
     ("store.cache_mib", Kind::Integer),
     ("store.postgres_url", Kind::Text),
@@ -432,6 +484,7 @@ pub struct Config {
     pub max_documents: usize,
     pub audit_seal_interval: Duration,
     pub store_backend: StoreBackend,
+    pub retention: RetentionSettings,
     /// CAs (and intermediates) of people's client certificates, for certificate login.
     pub mailbox_trust_anchors: PathBuf,
     pub mailbox_intermediates: Option<PathBuf>,
@@ -605,6 +658,14 @@ impl RawConfig {
         if self.mailbox.idle_timeout_s == 0 {
             problems.push("mailbox.idle_timeout_s: at least 1".into());
         }
+        if self.retention.interval_s == 0 {
+            problems.push("retention.interval_s: at least 1".into());
+        }
+        if let Some(n) = &self.retention.notifier
+            && !n.is_file()
+        {
+            problems.push(format!("retention.notifier {}: not a file", n.display()));
+        }
         if self.store.cache_mib == 0 {
             problems.push("store.cache_mib: at least 1".into());
         }
@@ -678,6 +739,12 @@ impl RawConfig {
             max_documents: usize::try_from(self.limits.max_documents).unwrap_or(16),
             audit_seal_interval: Duration::from_secs(self.audit.seal_interval_s),
             store_backend: store_backend?,
+            retention: RetentionSettings {
+                inactive: Duration::from_secs(self.retention.inactive_s),
+                notice: Duration::from_secs(self.retention.notice_s),
+                interval: Duration::from_secs(self.retention.interval_s),
+                notifier: self.retention.notifier,
+            },
             mailbox_trust_anchors: self.mailbox.trust_anchors,
             mailbox_intermediates: self.mailbox.intermediates,
             mailbox_idle_timeout_s: self.mailbox.idle_timeout_s,

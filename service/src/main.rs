@@ -130,6 +130,11 @@ fn serve(config: Config) -> anyhow::Result<()> {
             Arc::clone(&app.tsa),
             config.audit_seal_interval,
         ));
+        tokio::spawn(sealpost::retention::run_periodically(
+            Arc::clone(&app.store),
+            Arc::clone(&app.service),
+            config.retention.clone(),
+        ));
         http::serve_tls(listener, tls, app.router(), shutdown).await;
         Ok(())
     })

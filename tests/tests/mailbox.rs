@@ -594,7 +594,9 @@ fn an_access_manager_grants_and_revokes_mandates() {
     // Revoked: the mailbox closes at once.
     let page = bea.get("/mailbox/mandates");
     let html = text(&page.body);
-    let at = html.find("/revoke").expect("a revoke form");
+    // Jan's mandate, not Marie's.
+    let jans = html.find("<li>jan — ").expect("Jan's mandate");
+    let at = jans + html[jans..].find("/revoke").expect("a revoke form");
     let start = html[..at].rfind("/mailbox/mandates/").expect("action");
     let action = html[start..at + 7].to_owned();
     let r = bea.post(&action, &format!("csrf={}", Browser::csrf(&page)));
@@ -709,4 +711,112 @@ fn a_registered_client_certificate_logs_in_without_password_and_no_other_does() 
     );
     assert_ne!(piet.cookie, before, "a new session id");
     assert_eq!(piet.get("/mailbox/inbox").status, 200);
+}
+
+#[test]
+fn unused_accounts_are_noticed_then_deleted_unless_their_owner_logs_in() {
+    let pki = dev_pki("retention");
+    let data = pki.with_file_name("var");
+    let notices = pki.with_file_name("notices.txt");
+    let notifier = pki.with_file_name("notifier.sh");
+    std::fs::write(
+        &notifier,
+        format!("#!/bin/sh\necho \"$1|$2|$3\" >> {}\n", notices.display()),
+    )
+    .expect("notifier");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&notifier, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    // Unused for five seconds: noticed; then deleted at the next run without a login.
+    let sealpost = || {
+        let mut cmd = sealpost_command(&pki, &data);
+        cmd.env("SEALPOST_RETENTION_INACTIVE_S", "5")
+            .env("SEALPOST_RETENTION_NOTICE_S", "0")
+            .env("SEALPOST_RETENTION_NOTIFIER", &notifier);
+        cmd
+    };
+    let admin = |args: &[&str]| {
+        let out = run(sealpost().arg("admin").args(args));
+        assert!(
+            out.status.success(),
+            "admin {args:?}: {}",
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    };
+    admin(&["mailbox", "add", CITIZEN, "--name", "Jan"]);
+    admin(&["mailbox", "add", "nrn:00012556777", "--name", "Piet"]);
+    for (login, name, nrn) in [
+        ("jan", "Jan Peeters", CITIZEN),
+        ("piet", "Piet Claes", "nrn:00012556777"),
+    ] {
+        admin(&[
+            "person",
+            "add",
+            "--login",
+            login,
+            "--name",
+            name,
+            "--nrn",
+            nrn,
+            "--password",
+            FIRST_PASSWORD,
+            "--totp-secret",
+            SECRET,
+        ]);
+    }
+    std::thread::sleep(Duration::from_secs(6));
+    let report = admin(&["retention"]);
+    assert!(report.contains(r#""notified":["jan","piet"]"#), "{report}");
+    assert!(report.contains(r#""deleted":[]"#), "{report}");
+    let told = std::fs::read_to_string(&notices).expect("notices");
+    assert_eq!(told.lines().count(), 2, "{told}");
+    assert!(told.starts_with("jan|Jan Peeters|20"), "{told}");
+
+    // Piet objects by logging in; his mailbox says the deletion was cancelled.
+    let mut serve = sealpost();
+    serve.arg("serve");
+    let f = Fixture {
+        server: Server::start(serve),
+        pki: pki.clone(),
+    };
+    let mut piet = Browser::new(&f);
+    first_login(&mut piet, "piet");
+    let inbox = piet.get("/mailbox/inbox");
+    assert!(
+        text(&inbox.body).contains("class=\"notice\""),
+        "{}",
+        text(&inbox.body)
+    );
+    drop(f);
+
+    let report = admin(&["retention"]);
+    assert!(report.contains(r#""deleted":["jan"]"#), "{report}");
+    let people = admin(&["person", "list"]);
+    assert!(
+        !people.contains("\"jan\"") && people.contains("\"piet\""),
+        "{people}"
+    );
+    // Jan's mailbox is closed: letters for him are refused, so senders fall back to paper.
+    let mailboxes = admin(&["mailbox", "list"]);
+    let jan_box = mailboxes
+        .lines()
+        .find(|l| l.contains(CITIZEN))
+        .expect("Jan's mailbox");
+    assert!(jan_box.contains("\"active\":false"), "{jan_box}");
+    // Each notice, deletion and run is in the audit log, and the chain holds.
+    let export = pki.with_file_name("audit.jsonl");
+    admin(&["audit", "export", "--out", export.to_str().expect("path")]);
+    let lines = std::fs::read_to_string(&export).expect("export");
+    let retention = lines
+        .lines()
+        .filter(|l| l.contains("\"operation\":\"Retention\""))
+        .count();
+    assert_eq!(
+        retention,
+        2 + 1 + 1 + 1,
+        "two notices, a run, a deletion, a run"
+    );
+    assert!(admin(&["audit", "verify"]).contains("audit log valid"));
 }

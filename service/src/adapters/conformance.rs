@@ -152,6 +152,15 @@ fn entities_by_kind_and_key(store: &dyn Backend) {
         vec![b"m1".to_vec()]
     );
     assert!(store.entities("nothing").expect("list").is_empty());
+    store.delete_entity("person", "jan").expect("delete");
+    store
+        .delete_entity("person", "nobody")
+        .expect("deleting nothing");
+    assert_eq!(store.entity("person", "jan").expect("read"), None);
+    assert_eq!(
+        store.entities("person").expect("list"),
+        vec![b"v2".to_vec()]
+    );
 }
 
 fn registry_and_directory(store: &dyn Backend) {

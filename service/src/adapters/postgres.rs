@@ -513,6 +513,17 @@ impl Backend for PgStore {
         })
     }
 
+    fn delete_entity(&self, kind: &str, key: &str) -> Result<(), StoreError> {
+        self.with_client(|c| {
+            c.execute(
+                "DELETE FROM entities WHERE kind = $1 AND key = $2",
+                &[&kind, &key],
+            )
+            .map_err(fail)?;
+            Ok(())
+        })
+    }
+
     fn entity(&self, kind: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.with_client(|c| {
             Ok(c.query_opt(

@@ -100,6 +100,7 @@ pub trait Backend: Store {
     /// kind and key; its bytes are the owner's business.
     fn put_entity(&self, kind: &str, key: &str, value: &[u8]) -> Result<(), StoreError>;
     fn entity(&self, kind: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    fn delete_entity(&self, kind: &str, key: &str) -> Result<(), StoreError>;
     /// Every record of a kind, by key.
     fn entities(&self, kind: &str) -> Result<Vec<Vec<u8>>, StoreError>;
 }
@@ -566,6 +567,15 @@ impl Backend for RedbStore {
         txn.open_table(ENTITIES)
             .map_err(fail)?
             .insert((kind, key), value)
+            .map_err(fail)?;
+        txn.commit().map_err(fail)
+    }
+
+    fn delete_entity(&self, kind: &str, key: &str) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(fail)?;
+        txn.open_table(ENTITIES)
+            .map_err(fail)?
+            .remove((kind, key))
             .map_err(fail)?;
         txn.commit().map_err(fail)
     }

@@ -1,0 +1,199 @@
+//! The retention job of seed 003: a mailbox account without a login for
+//! `retention.inactive_s` gets a notice (through the configured notifier, and in the mailbox
+//! once its owner logs in, which cancels the deletion); `retention.notice_s` later, still
+//! without a login, the account is deleted: the person, their certificates' index, their
+//! mandates (revoked) and their mailbox in the directory (deactivated: letters for it are
+//! refused with RecipientUnknown and a rejection evidence, so senders fall back to paper).
+//! Letters already delivered and their evidences stay. Every notice, deletion and run is in
+//! the audit log.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use sealpost_evidence::model::new_evidence_id;
+use sealpost_mailbox::people::{Person, Retention};
+use sealpost_mailbox::port::MailboxData;
+use sealpost_xmldsig::wss_sign::format_date_time;
+
+use crate::adapters::mailbox::{MailboxAdapter, PERSON_CERTIFICATE, person_identity};
+use crate::adapters::store::Backend;
+use crate::config::RetentionSettings;
+use crate::core::records::Channel;
+use crate::core::{RequestContext, Service};
+
+/// What a run did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct RetentionReport {
+    /// Logins told their account will be deleted.
+    pub notified: Vec<String>,
+    /// Logins deleted.
+    pub deleted: Vec<String>,
+}
+
+fn audit(service: &Service, identity: &str, detail: &str) -> anyhow::Result<()> {
+    let ctx = RequestContext {
+        correlation_id: new_evidence_id(SystemTime::now()),
+        channel: Channel::Admin,
+        operation: "Retention",
+        request: Arc::new(detail.as_bytes().to_vec()),
+    };
+    service
+        .record_action(&ctx, identity, true, detail)
+        .map_err(|r| anyhow::anyhow!("the audit log: {}", r.kind.row().code))
+}
+
+/// One run at `now`.
+pub fn run(
+    store: &Arc<dyn Backend>,
+    service: &Arc<Service>,
+    settings: &RetentionSettings,
+    now: SystemTime,
+) -> anyhow::Result<RetentionReport> {
+    let now_s = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let people = MailboxAdapter {
+        store: Arc::clone(store),
+        service: Arc::clone(service),
+        people_trust: Default::default(),
+    };
+    let mut report = RetentionReport::default();
+    let mut everyone: Vec<Person> = store
+        .entities("person")?
+        .iter()
+        .map(|b| serde_json::from_slice(b))
+        .collect::<Result<_, _>>()
+        .context("a stored person")?;
+    everyone.sort_by(|a, b| a.login.cmp(&b.login));
+    for mut person in everyone {
+        match person.retention(
+            now_s,
+            settings.inactive.as_secs(),
+            settings.notice.as_secs(),
+        ) {
+            Retention::Keep => {}
+            Retention::Notify => {
+                let due = now + settings.notice;
+                notify(settings, &person, due);
+                person.deletion_notice_at = Some(now_s);
+                people.put_person(&person).map_err(anyhow::Error::msg)?;
+                audit(
+                    service,
+                    &person_identity(&person),
+                    &format!(
+                        "unused since {}: deletion notice, due {}",
+                        format_date_time(
+                            UNIX_EPOCH + std::time::Duration::from_secs(person.last_login)
+                        ),
+                        format_date_time(due)
+                    ),
+                )?;
+                report.notified.push(person.login.clone());
+            }
+            Retention::Delete => {
+                delete(store, &people, &person, now_s)?;
+                audit(
+                    service,
+                    &person_identity(&person),
+                    "no login after the deletion notice: account deleted, mailbox deactivated, mandates revoked",
+                )?;
+                report.deleted.push(person.login.clone());
+            }
+        }
+    }
+    audit(
+        service,
+        "sealpost retention",
+        &format!(
+            "run: {} notified, {} deleted",
+            report.notified.len(),
+            report.deleted.len()
+        ),
+    )?;
+    Ok(report)
+}
+
+fn delete(
+    store: &Arc<dyn Backend>,
+    people: &MailboxAdapter,
+    person: &Person,
+    now_s: u64,
+) -> anyhow::Result<()> {
+    for mut mandate in people.mandates().map_err(anyhow::Error::msg)? {
+        if mandate.person == person.login && mandate.revoked_at.is_none() {
+            mandate.revoked_at = Some(now_s);
+            people.put_mandate(&mandate).map_err(anyhow::Error::msg)?;
+        }
+    }
+    if let Some(nrn) = &person.nrn {
+        let mut closed: Vec<_> = store
+            .mailboxes()?
+            .into_iter()
+            .filter(|m| &m.id == nrn && m.active)
+            .collect();
+        for m in &mut closed {
+            m.active = false;
+        }
+        store.put_mailboxes(&closed)?;
+    }
+    for fingerprint in &person.certificates {
+        store.delete_entity(PERSON_CERTIFICATE, fingerprint)?;
+    }
+    store.delete_entity("person", &person.login)?;
+    Ok(())
+}
+
+/// Tells `person` their account will be deleted at `due`: the notifier, else the log.
+fn notify(settings: &RetentionSettings, person: &Person, due: SystemTime) {
+    let due = format_date_time(due);
+    match &settings.notifier {
+        Some(program) => match Command::new(program)
+            .arg(&person.login)
+            .arg(&person.name)
+            .arg(&due)
+            .status()
+        {
+            Ok(s) if s.success() => {}
+            Ok(s) => {
+                tracing::error!(login = %person.login, status = %s, "the retention notifier failed")
+            }
+            Err(e) => {
+                tracing::error!(login = %person.login, error = %e, "the retention notifier cannot run")
+            }
+        },
+        None => tracing::warn!(
+            login = %person.login,
+            due = %due,
+            "retention: unused account, deletion notice (no retention.notifier configured)"
+        ),
+    }
+}
+
+/// Runs the job every `settings.interval`, until the process ends.
+pub async fn run_periodically(
+    store: Arc<dyn Backend>,
+    service: Arc<Service>,
+    settings: RetentionSettings,
+) {
+    let mut ticks = tokio::time::interval(settings.interval);
+    // The first tick is immediate: the first run comes one interval after the start.
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        let (store, service, settings) =
+            (Arc::clone(&store), Arc::clone(&service), settings.clone());
+        match tokio::task::spawn_blocking(move || {
+            run(&store, &service, &settings, SystemTime::now())
+        })
+        .await
+        {
+            Ok(Ok(r)) => tracing::info!(
+                notified = r.notified.len(),
+                deleted = r.deleted.len(),
+                "retention run"
+            ),
+            Ok(Err(e)) => tracing::error!(error = %e, "the retention run failed"),
+            Err(e) => tracing::error!(error = %e, "the retention task failed"),
+        }
+    }
+}
