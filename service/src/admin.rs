@@ -11,7 +11,7 @@ use sealpost::adapters::store::Backend;
 use sealpost::app::{App, open_store, pem_certificates, seal_audit_head, sender_registration};
 use sealpost::config::{Config, SenderEntry};
 use sealpost::core::audit::hex;
-use sealpost::core::audit::{unhex, verify_chain};
+use sealpost::core::audit::{GENESIS, unhex, verify_chain_from};
 use sealpost::core::ids::{RecipientId, RecipientKind};
 use sealpost::core::records::Mailbox;
 use sealpost_mailbox::credentials::{PasswordHash, TotpSecret};
@@ -195,7 +195,7 @@ pub fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
         )?;
         println!(
             "{}",
-            serde_json::json!({"notified": report.notified, "deleted": report.deleted})
+            serde_json::json!({"notified": report.notified, "deleted": report.deleted, "purged_through": report.purged_through})
         );
         return Ok(());
     }
@@ -340,15 +340,31 @@ fn mailbox(store: &dyn Backend, command: MailboxCommand) -> anyhow::Result<()> {
 fn audit(config: &Config, store: &dyn Backend, command: AuditCommand) -> anyhow::Result<()> {
     match command {
         AuditCommand::Verify { trust } => {
+            let anchor = store.audit_anchor()?;
             let entries = store.audit_entries(0, u64::MAX)?;
-            let hashes: Vec<String> = entries.iter().map(|(e, _)| e.hash.clone()).collect();
-            let (count, head) = verify_chain(entries).context("the audit chain is broken")?;
+            let hashes: std::collections::HashMap<u64, String> = entries
+                .iter()
+                .map(|(e, _)| (e.seq, e.hash.clone()))
+                .collect();
+            let count = entries.len();
+            let (_, head) =
+                verify_chain_from(anchor.clone().unwrap_or((0, GENESIS.to_owned())), entries)
+                    .context("the audit chain is broken")?;
+            if let Some((seq, hash)) = &anchor {
+                println!(
+                    "entries up to {seq} were purged (retention); the chain starts after {hash}"
+                );
+            }
             let anchors = pem_certificates(trust.as_ref().unwrap_or(&config.sender_trust_anchors))?;
             let trust = TrustStore::new(anchors);
             let seals = store.audit_seals()?;
+            let purged_through = anchor.as_ref().map_or(0, |(seq, _)| *seq);
+            let seals: Vec<_> = seals
+                .into_iter()
+                .filter(|s| s.seq > purged_through)
+                .collect();
             for seal in &seals {
-                let index = usize::try_from(seal.seq).unwrap_or(usize::MAX);
-                if index == 0 || hashes.get(index - 1) != Some(&seal.hash) {
+                if hashes.get(&seal.seq) != Some(&seal.hash) {
                     bail!("the seal of entry {} names another hash", seal.seq);
                 }
                 let digest = unhex(&seal.hash).with_context(|| {

@@ -54,6 +54,8 @@ struct RawRetention {
     notice_s: u64,
     #[serde(default = "defaults::retention_interval_s")]
     interval_s: u64,
+    #[serde(default = "defaults::traces_s")]
+    traces_s: u64,
     #[serde(default)]
     notifier: Option<PathBuf>,
 }
@@ -64,6 +66,7 @@ impl Default for RawRetention {
             inactive_s: defaults::inactive_s(),
             notice_s: defaults::notice_s(),
             interval_s: defaults::retention_interval_s(),
+            traces_s: defaults::traces_s(),
             notifier: None,
         }
     }
@@ -77,6 +80,8 @@ pub struct RetentionSettings {
     pub notice: Duration,
     /// How often the job runs.
     pub interval: Duration,
+    /// How long the audit log's technical traces (entries and signed requests) are kept.
+    pub traces: Duration,
     /// A program run for each notice with the login, the name and the deletion date
     /// (RFC 3339) as arguments (mail, SMS…); without one, the notice is logged.
     pub notifier: Option<PathBuf>,
@@ -373,6 +378,9 @@ mod defaults {
     pub fn notice_s() -> u64 {
         30 * 86_400
     }
+    pub fn traces_s() -> u64 {
+        365 * 86_400
+    }
     pub fn retention_interval_s() -> u64 {
         86_400
     }
@@ -433,6 +441,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("retention.inactive_s", Kind::Integer),
     ("retention.notice_s", Kind::Integer),
     ("retention.interval_s", Kind::Integer),
+    ("retention.traces_s", Kind::Integer),
     ("retention.notifier", Kind::Text),
     ("store.backend", Kind::Text),
     ("store.cache_mib", Kind::Integer),
@@ -743,6 +752,7 @@ impl RawConfig {
                 inactive: Duration::from_secs(self.retention.inactive_s),
                 notice: Duration::from_secs(self.retention.notice_s),
                 interval: Duration::from_secs(self.retention.interval_s),
+                traces: Duration::from_secs(self.retention.traces_s),
                 notifier: self.retention.notifier,
             },
             mailbox_trust_anchors: self.mailbox.trust_anchors,

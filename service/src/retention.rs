@@ -4,8 +4,10 @@
 //! without a login, the account is deleted: the person, their certificates' index, their
 //! mandates (revoked) and their mailbox in the directory (deactivated: letters for it are
 //! refused with RecipientUnknown and a rejection evidence, so senders fall back to paper).
-//! Letters already delivered and their evidences stay. Every notice, deletion and run is in
-//! the audit log.
+//! Letters already delivered and their evidences stay. Audit entries older than
+//! `retention.traces_s` are purged with their stored requests, the last one purged kept as
+//! the anchor the chain is verified from. Every notice, deletion, purge and run is in the
+//! audit log.
 
 use std::process::Command;
 use std::sync::Arc;
@@ -30,6 +32,8 @@ pub struct RetentionReport {
     pub notified: Vec<String>,
     /// Logins deleted.
     pub deleted: Vec<String>,
+    /// The audit log was purged up to this entry (its traces were older than their retention).
+    pub purged_through: Option<u64>,
 }
 
 fn audit(service: &Service, identity: &str, detail: &str) -> anyhow::Result<()> {
@@ -100,6 +104,27 @@ pub fn run(
                 report.deleted.push(person.login.clone());
             }
         }
+    }
+    // Technical traces past their retention: the entries written before the cutoff, and
+    // their stored requests. The last one purged stays as the anchor of the chain, and the
+    // purge itself is the next entry. Evidences are not traces: they stay.
+    let cutoff = now
+        .checked_sub(settings.traces)
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs());
+    if let Some((seq, hash)) = store.audit_last_before(cutoff)?
+        && store.audit_anchor()?.is_none_or(|(anchor, _)| anchor < seq)
+    {
+        store.purge_audit_through(seq, &hash)?;
+        audit(
+            service,
+            "sealpost retention",
+            &format!(
+                "traces before {} purged: entries up to {seq} (hash {hash})",
+                format_date_time(UNIX_EPOCH + std::time::Duration::from_secs(cutoff))
+            ),
+        )?;
+        report.purged_through = Some(seq);
     }
     audit(
         service,

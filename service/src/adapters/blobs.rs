@@ -170,6 +170,21 @@ impl Segments {
         Ok(refs)
     }
 
+    /// Deletes the segments numbered below `segment` (never the one appended to): for when
+    /// nothing in them is named any more.
+    pub fn remove_before(&self, segment: u32) -> Result<(), StoreError> {
+        let current = self.lock().0;
+        for n in 1..segment.min(current) {
+            let path = self.path(n);
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(fail("removing", &path, e)),
+            }
+        }
+        Ok(())
+    }
+
     /// The blob `r` names, checked against its SHA-256.
     pub fn read(&self, r: &BlobRef) -> Result<Vec<u8>, StoreError> {
         let path = self.path(r.segment);

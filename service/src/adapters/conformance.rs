@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::postgres::PgStore;
 use super::store::{Backend, RedbStore};
-use crate::core::audit::{GENESIS, verify_chain};
+use crate::core::audit::{GENESIS, verify_chain, verify_chain_from};
 use crate::core::records::{
     AuditRecord, AuditSeal, Channel, DocumentMeta, EvidenceRecord, IdempotencyRecord, Mailbox,
     MessageRecord, MessageState, SenderRegistration,
@@ -131,6 +131,52 @@ fn conforms(store: Arc<dyn Backend>) {
     concurrent_commits_each_all_or_nothing_and_the_chain_holds(&store);
     audit_seals_and_entries(store.as_ref());
     entities_by_kind_and_key(store.as_ref());
+    purged_traces_leave_an_anchor_the_chain_continues_from(store.as_ref());
+}
+
+fn purged_traces_leave_an_anchor_the_chain_continues_from(store: &dyn Backend) {
+    let (head, _) = store.audit_head().expect("head");
+    assert!(head > 5);
+    let entries = store.audit_entries(1, u64::MAX).expect("entries");
+    let (seq, hash) = (entries[2].0.seq, entries[2].0.hash.clone());
+    // Everything was written "at" 1_800_000_000 (audit()): nothing before that.
+    assert_eq!(store.audit_last_before(1_800_000_000).expect("scan"), None);
+    assert_eq!(
+        store
+            .audit_last_before(1_800_000_001)
+            .expect("scan")
+            .map(|(s, _)| s),
+        Some(head)
+    );
+    // The wrong hash purges nothing.
+    assert!(store.purge_audit_through(seq, &"0".repeat(64)).is_err());
+    assert_eq!(
+        store.audit_entries(1, u64::MAX).expect("entries").len(),
+        entries.len()
+    );
+    store.purge_audit_through(seq, &hash).expect("purge");
+    assert_eq!(
+        store.audit_anchor().expect("anchor"),
+        Some((seq, hash.clone()))
+    );
+    let rest = store.audit_entries(0, u64::MAX).expect("entries");
+    assert_eq!(rest.first().map(|(e, _)| e.seq), Some(seq + 1));
+    verify_chain_from((seq, hash), rest).expect("the chain from the anchor");
+    // Everything purged: the next entry still links to the last one.
+    let (head, head_hash) = store.audit_head().expect("head");
+    store
+        .purge_audit_through(head, &head_hash)
+        .expect("purge all");
+    assert_eq!(store.audit_head().expect("head"), (head, head_hash.clone()));
+    store
+        .commit(Commit {
+            audit: Some(audit(999)),
+            ..Commit::default()
+        })
+        .expect("commit");
+    let after = store.audit_entries(0, u64::MAX).expect("entries");
+    assert_eq!(after.len(), 1);
+    verify_chain_from((head, head_hash), after).expect("linked to the anchor");
 }
 
 fn entities_by_kind_and_key(store: &dyn Backend) {

@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS idempotency (
     PRIMARY KEY (sender_id, key));
 CREATE TABLE IF NOT EXISTS audit (seq bigint PRIMARY KEY, entry bytea NOT NULL, request bytea NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_seals (seq bigint PRIMARY KEY, record bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_anchor (seq bigint PRIMARY KEY, hash text NOT NULL);
 CREATE TABLE IF NOT EXISTS entities (
     kind text NOT NULL, key text NOT NULL, value bytea NOT NULL, PRIMARY KEY (kind, key));
 ";
@@ -165,6 +166,16 @@ impl PgStore {
         })
     }
 
+    fn anchor(c: &mut Client) -> Result<Option<(u64, String)>, StoreError> {
+        c.query_opt(
+            "SELECT seq, hash FROM audit_anchor ORDER BY seq DESC LIMIT 1",
+            &[],
+        )
+        .map_err(fail)?
+        .map(|row| Ok((to_u64(row.get::<_, i64>(0))?, row.get::<_, String>(1))))
+        .transpose()
+    }
+
     /// One commit's writes in `txn`; `None` if its idempotency key is taken (then the caller
     /// rolls back).
     fn apply(txn: &mut Transaction<'_>, commit: &Commit) -> Result<Option<()>, StoreError> {
@@ -231,7 +242,17 @@ impl PgStore {
                     to_u64(row.get::<_, i64>(0))? + 1,
                     from_json::<AuditEntry>(row.get::<_, &[u8]>(1))?.hash,
                 ),
-                None => (1, GENESIS.to_owned()),
+                // Empty: the first entry, or the one after the purged ones.
+                None => match txn
+                    .query_opt(
+                        "SELECT seq, hash FROM audit_anchor ORDER BY seq DESC LIMIT 1",
+                        &[],
+                    )
+                    .map_err(fail)?
+                {
+                    Some(row) => (to_u64(row.get::<_, i64>(0))? + 1, row.get::<_, String>(1)),
+                    None => (1, GENESIS.to_owned()),
+                },
             };
             let entry = audit::chain(seq, &prev, record.clone());
             txn.execute(
@@ -480,9 +501,55 @@ impl Backend for PgStore {
                     to_u64(row.get::<_, i64>(0))?,
                     from_json::<AuditEntry>(row.get::<_, &[u8]>(1))?.hash,
                 )),
-                None => Ok((0, GENESIS.to_owned())),
+                None => Ok(Self::anchor(c)?.unwrap_or((0, GENESIS.to_owned()))),
             }
         })
+    }
+
+    fn audit_last_before(&self, time: u64) -> Result<Option<(u64, String)>, StoreError> {
+        self.with_client(|c| {
+            let mut last = None;
+            for row in c
+                .query("SELECT seq, entry FROM audit ORDER BY seq", &[])
+                .map_err(fail)?
+            {
+                let entry: AuditEntry = from_json(row.get::<_, &[u8]>(1))?;
+                if entry.record.time >= time {
+                    break;
+                }
+                last = Some((to_u64(row.get::<_, i64>(0))?, entry.hash));
+            }
+            Ok(last)
+        })
+    }
+
+    fn purge_audit_through(&self, seq: u64, hash: &str) -> Result<(), StoreError> {
+        let seq = to_i64(seq)?;
+        self.with_client(|c| {
+            let mut txn = c.transaction().map_err(fail)?;
+            txn.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])
+                .map_err(fail)?;
+            let stored = txn
+                .query_opt("SELECT entry FROM audit WHERE seq = $1", &[&seq])
+                .map_err(fail)?
+                .map(|row| from_json::<AuditEntry>(row.get::<_, &[u8]>(0)))
+                .transpose()?;
+            if stored.is_none_or(|e| e.hash != hash) {
+                return Err(StoreError(format!("audit entry {seq} is not {hash}")));
+            }
+            txn.execute("DELETE FROM audit WHERE seq <= $1", &[&seq])
+                .map_err(fail)?;
+            txn.execute(
+                "INSERT INTO audit_anchor (seq, hash) VALUES ($1, $2) ON CONFLICT (seq) DO NOTHING",
+                &[&seq, &hash],
+            )
+            .map_err(fail)?;
+            txn.commit().map_err(fail)
+        })
+    }
+
+    fn audit_anchor(&self) -> Result<Option<(u64, String)>, StoreError> {
+        self.with_client(Self::anchor)
     }
 
     fn put_audit_seal(&self, seal: &AuditSeal) -> Result<(), StoreError> {

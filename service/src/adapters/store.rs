@@ -48,6 +48,8 @@ const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 /// 2: documents and requests in segment files (1 kept them inside redb).
 const FORMAT: u64 = 2;
 const AUDIT_SEALS: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_seals");
+/// Sequence number → hash of the last entry purged from the audit log (the latest is the anchor).
+const ANCHOR: TableDefinition<u64, &str> = TableDefinition::new("audit_anchor");
 /// Recipient → how many messages its mailbox holds.
 const MAILBOX_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("mailbox_counts");
 /// (kind, key) → bytes: records of other crates (see `Backend::put_entity`).
@@ -95,6 +97,13 @@ pub trait Backend: Store {
     /// when empty).
     fn audit_head(&self) -> Result<(u64, String), StoreError>;
     fn put_audit_seal(&self, seal: &AuditSeal) -> Result<(), StoreError>;
+    /// The last entry written before `time` (Unix seconds): sequence number and hash.
+    fn audit_last_before(&self, time: u64) -> Result<Option<(u64, String)>, StoreError>;
+    /// Removes the entries up to `seq` and their stored requests, keeping `(seq, hash)` as the
+    /// anchor the rest of the chain is verified from.
+    fn purge_audit_through(&self, seq: u64, hash: &str) -> Result<(), StoreError>;
+    /// The anchor of a purged log: the last purged entry's sequence number and hash.
+    fn audit_anchor(&self) -> Result<Option<(u64, String)>, StoreError>;
     fn audit_seals(&self) -> Result<Vec<AuditSeal>, StoreError>;
     /// Adds or replaces a record of another crate (the mailbox's people and mandates) by
     /// kind and key; its bytes are the owner's business.
@@ -183,6 +192,7 @@ impl RedbStore {
             txn.open_table(AUDIT_SEALS).map_err(fail)?;
             txn.open_table(ENTITIES).map_err(fail)?;
             txn.open_table(MAILBOX_COUNTS).map_err(fail)?;
+            txn.open_table(ANCHOR).map_err(fail)?;
         }
         txn.commit().map_err(fail)?;
         let blobs = dir.join("blobs");
@@ -289,7 +299,11 @@ impl RedbStore {
                         seq.value() + 1,
                         from_json::<AuditEntry>(entry.value())?.hash,
                     ),
-                    None => (1, GENESIS.to_owned()),
+                    // Empty: the first entry, or the one after the purged ones.
+                    None => match txn.open_table(ANCHOR).map_err(fail)?.last().map_err(fail)? {
+                        Some((seq, hash)) => (seq.value() + 1, hash.value().to_owned()),
+                        None => (1, GENESIS.to_owned()),
+                    },
                 };
                 let entry = audit::chain(seq, &prev, record);
                 entries
@@ -537,8 +551,70 @@ impl Backend for RedbStore {
         let entries = txn.open_table(AUDIT).map_err(fail)?;
         match entries.last().map_err(fail)? {
             Some((seq, entry)) => Ok((seq.value(), from_json::<AuditEntry>(entry.value())?.hash)),
-            None => Ok((0, GENESIS.to_owned())),
+            None => Ok(self.audit_anchor()?.unwrap_or((0, GENESIS.to_owned()))),
         }
+    }
+
+    fn audit_last_before(&self, time: u64) -> Result<Option<(u64, String)>, StoreError> {
+        let txn = self.db.begin_read().map_err(fail)?;
+        let entries = txn.open_table(AUDIT).map_err(fail)?;
+        let mut last = None;
+        for row in entries.iter().map_err(fail)? {
+            let (seq, entry) = row.map_err(fail)?;
+            let entry: AuditEntry = from_json(entry.value())?;
+            if entry.record.time >= time {
+                break;
+            }
+            last = Some((seq.value(), entry.hash));
+        }
+        Ok(last)
+    }
+
+    fn purge_audit_through(&self, seq: u64, hash: &str) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(fail)?;
+        {
+            let mut entries = txn.open_table(AUDIT).map_err(fail)?;
+            let stored = entries
+                .get(seq)
+                .map_err(fail)?
+                .map(|e| from_json::<AuditEntry>(e.value()))
+                .transpose()?;
+            if stored.is_none_or(|e| e.hash != hash) {
+                return Err(StoreError(format!("audit entry {seq} is not {hash}")));
+            }
+            entries.retain(|s, _| s > seq).map_err(fail)?;
+            txn.open_table(AUDIT_REQUESTS)
+                .map_err(fail)?
+                .retain(|s, _| s > seq)
+                .map_err(fail)?;
+        }
+        txn.open_table(ANCHOR)
+            .map_err(fail)?
+            .insert(seq, hash)
+            .map_err(fail)?;
+        txn.commit().map_err(fail)?;
+        // Request segments wholly before the first entry kept hold nothing named any more.
+        let first_kept = {
+            let txn = self.db.begin_read().map_err(fail)?;
+            let requests = txn.open_table(AUDIT_REQUESTS).map_err(fail)?;
+            match requests.first().map_err(fail)? {
+                Some((_, blob)) => Some(BlobRef::decode(blob.value())?.segment),
+                None => None,
+            }
+        };
+        if let Some(segment) = first_kept {
+            self.requests.remove_before(segment)?;
+        }
+        Ok(())
+    }
+
+    fn audit_anchor(&self) -> Result<Option<(u64, String)>, StoreError> {
+        let txn = self.db.begin_read().map_err(fail)?;
+        let anchors = txn.open_table(ANCHOR).map_err(fail)?;
+        Ok(anchors
+            .last()
+            .map_err(fail)?
+            .map(|(seq, hash)| (seq.value(), hash.value().to_owned())))
     }
 
     fn put_audit_seal(&self, seal: &AuditSeal) -> Result<(), StoreError> {

@@ -91,8 +91,17 @@ pub enum ChainError {
 pub fn verify_chain(
     entries: impl IntoIterator<Item = (AuditEntry, Vec<u8>)>,
 ) -> Result<(u64, String), ChainError> {
-    let mut expected_seq = 1;
-    let mut prev = GENESIS.to_owned();
+    verify_chain_from((0, GENESIS.to_owned()), entries)
+}
+
+/// Checks entries that follow `anchor` (the sequence number and hash of the last entry
+/// purged, or `(0, GENESIS)`); the last sequence number and hash.
+pub fn verify_chain_from(
+    anchor: (u64, String),
+    entries: impl IntoIterator<Item = (AuditEntry, Vec<u8>)>,
+) -> Result<(u64, String), ChainError> {
+    let (start, mut prev) = anchor;
+    let mut expected_seq = start + 1;
     for (entry, request) in entries {
         if entry.seq != expected_seq {
             return Err(ChainError::Sequence {
@@ -135,6 +144,35 @@ mod tests {
             request: Arc::new(format!("<request {n}/>").into_bytes()),
             request_sha256: None,
         }
+    }
+
+    #[test]
+    fn a_chain_purged_up_to_an_anchor_verifies_from_it_and_only_from_it() {
+        let mut entries = Vec::new();
+        let mut prev = GENESIS.to_owned();
+        for n in 1..=5 {
+            let e = chain(n, &prev, record(n));
+            prev = e.hash.clone();
+            let request = e.record.request.as_ref().clone();
+            entries.push((e, request));
+        }
+        let anchor = (2, entries[1].0.hash.clone());
+        let rest = entries[2..].to_vec();
+        assert_eq!(
+            verify_chain_from(anchor.clone(), rest.clone()).map(|(n, _)| n),
+            Ok(5)
+        );
+        assert_eq!(
+            verify_chain_from((2, GENESIS.to_owned()), rest.clone()),
+            Err(ChainError::Link(3))
+        );
+        assert_eq!(
+            verify_chain(rest),
+            Err(ChainError::Sequence {
+                seq: 3,
+                expected: 1
+            })
+        );
     }
 
     #[test]
