@@ -222,17 +222,7 @@ impl TotpSecret {
 
     /// The `otpauth://` URI an authenticator app enrols from.
     pub fn enrolment_uri(&self, issuer: &str, account: &str) -> String {
-        let enc = |s: &str| -> String {
-            s.bytes()
-                .map(|b| {
-                    if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                        (b as char).to_string()
-                    } else {
-                        format!("%{b:02X}")
-                    }
-                })
-                .collect()
-        };
+        let enc = crate::percent_encode;
         format!(
             "otpauth://totp/{}:{}?secret={}&issuer={}&algorithm=SHA1&digits=6&period=30",
             enc(issuer),

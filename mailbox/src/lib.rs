@@ -7,3 +7,17 @@ pub mod people;
 pub mod port;
 pub mod sessions;
 pub mod web;
+
+/// Percent-encodes everything but RFC 3986's unreserved characters (for URL paths, query
+/// values and otpauth URIs).
+pub(crate) fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

@@ -258,18 +258,7 @@ fn esc(text: &str) -> String {
     out
 }
 
-/// Percent-encodes a path segment or query value.
-fn url(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
+use crate::percent_encode as url;
 
 fn date(unix: u64) -> String {
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm), UTC.

@@ -8,9 +8,11 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use sealpost::adapters::mailbox::PERSON_CERTIFICATE;
 use sealpost::adapters::store::Backend;
-use sealpost::app::{App, open_store, pem_certificates, seal_audit_head, sender_registration};
+use sealpost::app::{
+    App, open_store, pem_certificates, seal_audit_head, sender_registration, trust_anchors,
+    trusted_fingerprint,
+};
 use sealpost::config::{Config, SenderEntry};
-use sealpost::core::audit::hex;
 use sealpost::core::audit::{GENESIS, unhex, verify_chain_from};
 use sealpost::core::ids::{RecipientId, RecipientKind};
 use sealpost::core::records::Mailbox;
@@ -20,8 +22,6 @@ use sealpost_tsa::asn1::oid;
 use sealpost_tsa::authority::TimeStampAuthority;
 use sealpost_tsa::{Expected, TrustStore, verify_token};
 use sealpost_xmldsig::dsig::{base64_decode, base64_encode};
-use sealpost_xmldsig::trust::Purpose;
-use sealpost_xmldsig::trust::TrustAnchors;
 use sealpost_xmldsig::wss::parse_date_time;
 
 #[derive(Subcommand)]
@@ -221,12 +221,10 @@ fn sender(config: &Config, store: &dyn Backend, command: SenderCommand) -> anyho
             recipients,
             inactive,
         } => {
-            let intermediates = match &config.sender_intermediates {
-                Some(p) => pem_certificates(p)?,
-                None => Vec::new(),
-            };
-            let trust = TrustAnchors::new(pem_certificates(&config.sender_trust_anchors)?)
-                .with_intermediates(intermediates);
+            let trust = trust_anchors(
+                &config.sender_trust_anchors,
+                config.sender_intermediates.as_deref(),
+            )?;
             let recipient_kinds = recipients
                 .iter()
                 .map(|r| {
@@ -483,22 +481,13 @@ fn person(
             totp_secret,
             certs,
         } => {
-            let trust = TrustAnchors::new(pem_certificates(&config.mailbox_trust_anchors)?)
-                .with_intermediates(match &config.mailbox_intermediates {
-                    Some(p) => pem_certificates(p)?,
-                    None => Vec::new(),
-                });
+            let trust = trust_anchors(
+                &config.mailbox_trust_anchors,
+                config.mailbox_intermediates.as_deref(),
+            )?;
             let mut certificates = Vec::new();
             for path in &certs {
-                let der = pem_certificates(path)?
-                    .into_iter()
-                    .next()
-                    .context("no certificate")?;
-                trust
-                    .validate(&der, &[], SystemTime::now(), Purpose::SenderApplication)
-                    .with_context(|| format!("{}: refused", path.display()))?;
-                let fingerprint =
-                    hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &der).as_ref());
+                let fingerprint = trusted_fingerprint(&trust, path)?;
                 if let Some(owner) = store.entity(PERSON_CERTIFICATE, &fingerprint)?
                     && owner != login.trim().as_bytes()
                 {

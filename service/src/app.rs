@@ -66,17 +66,11 @@ pub fn sender_registration(
         !entry.id.trim().is_empty() && !entry.message_types.is_empty(),
         "a sender needs an id and at least one message type"
     );
-    let mut fingerprints = Vec::new();
-    for path in &entry.certificates {
-        let der = pem_certificates(path)?
-            .into_iter()
-            .next()
-            .context("no certificate")?;
-        trust
-            .validate(&der, &[], SystemTime::now(), Purpose::SenderApplication)
-            .with_context(|| format!("{}: refused", path.display()))?;
-        fingerprints.push(hex(digest::digest(&digest::SHA256, &der).as_ref()));
-    }
+    let fingerprints = entry
+        .certificates
+        .iter()
+        .map(|path| trusted_fingerprint(trust, path))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(SenderRegistration {
         id: entry.id.clone(),
         name: entry.name.clone(),
@@ -103,6 +97,32 @@ pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Backend>> {
             Arc::new(PgStore::open(url).context("opening the PostgreSQL store")?)
         }
     })
+}
+
+/// The SHA-256 (hex) of the first certificate of a PEM file, which must chain to `trust` now
+/// for client authentication and not be self-signed.
+pub fn trusted_fingerprint(trust: &TrustAnchors, path: &std::path::Path) -> anyhow::Result<String> {
+    let der = pem_certificates(path)?
+        .into_iter()
+        .next()
+        .context("no certificate")?;
+    trust
+        .validate(&der, &[], SystemTime::now(), Purpose::SenderApplication)
+        .with_context(|| format!("{}: refused", path.display()))?;
+    Ok(hex(digest::digest(&digest::SHA256, &der).as_ref()))
+}
+
+/// The trust anchors and intermediates of two PEM files (the second optional).
+pub fn trust_anchors(
+    anchors: &std::path::Path,
+    intermediates: Option<&std::path::Path>,
+) -> anyhow::Result<TrustAnchors> {
+    Ok(
+        TrustAnchors::new(pem_certificates(anchors)?).with_intermediates(match intermediates {
+            Some(p) => pem_certificates(p)?,
+            None => Vec::new(),
+        }),
+    )
 }
 
 /// The certificates of a PEM file, DER.
@@ -212,15 +232,10 @@ impl App {
                 Arc::new(MailboxAdapter {
                     store: Arc::clone(&store),
                     service: Arc::clone(&service),
-                    people_trust: TrustAnchors::new(pem_certificates(
+                    people_trust: trust_anchors(
                         &config.mailbox_trust_anchors,
-                    )?)
-                    .with_intermediates(
-                        match &config.mailbox_intermediates {
-                            Some(p) => pem_certificates(p)?,
-                            None => Vec::new(),
-                        },
-                    ),
+                        config.mailbox_intermediates.as_deref(),
+                    )?,
                 }),
                 config.mailbox_idle_timeout_s,
             )
