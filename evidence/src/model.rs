@@ -116,6 +116,18 @@ pub struct Evidence {
     pub follows_from: Option<String>,
 }
 
+/// A string that sorts after every evidence identifier made before `time` and before every
+/// one made after it (identifiers of the same millisecond sort after it): the first 48 bits
+/// of a UUIDv7 are its Unix time in milliseconds, written as lower-case hex.
+pub fn evidence_id_floor(time: SystemTime) -> String {
+    let millis = time
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64;
+    let hex = format!("{:012x}", millis & 0xffff_ffff_ffff);
+    format!("urn:uuid:{}-{}", &hex[..8], &hex[8..])
+}
+
 /// A new evidence identifier: a UUIDv7 URN (time-ordered, 74 random bits).
 pub fn new_evidence_id(now: SystemTime) -> String {
     let millis = now
@@ -460,4 +472,22 @@ impl<'a, 'i> Children<'a, 'i> {
 /// Whole seconds since the epoch (the precision of xsd:dateTime as written here).
 pub fn truncate_to_seconds(t: SystemTime) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_sort_by_time_around_their_floor() {
+        let t = UNIX_EPOCH + std::time::Duration::from_millis(1_800_000_000_123);
+        let floor = evidence_id_floor(t);
+        let before = new_evidence_id(t - std::time::Duration::from_millis(1));
+        let same = new_evidence_id(t);
+        let after = new_evidence_id(t + std::time::Duration::from_secs(1));
+        assert!(
+            before < floor && floor < same && same < after,
+            "{before} {floor} {same}"
+        );
+    }
 }

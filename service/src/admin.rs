@@ -195,7 +195,7 @@ pub fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
         )?;
         println!(
             "{}",
-            serde_json::json!({"notified": report.notified, "deleted": report.deleted, "purged_through": report.purged_through})
+            serde_json::json!({"notified": report.notified, "deleted": report.deleted, "purged_through": report.purged_through, "purged_evidences": report.purged_evidences})
         );
         return Ok(());
     }

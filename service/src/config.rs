@@ -56,6 +56,8 @@ struct RawRetention {
     interval_s: u64,
     #[serde(default = "defaults::traces_s")]
     traces_s: u64,
+    #[serde(default = "defaults::evidence_s")]
+    evidence_s: u64,
     #[serde(default)]
     notifier: Option<PathBuf>,
 }
@@ -67,6 +69,7 @@ impl Default for RawRetention {
             notice_s: defaults::notice_s(),
             interval_s: defaults::retention_interval_s(),
             traces_s: defaults::traces_s(),
+            evidence_s: defaults::evidence_s(),
             notifier: None,
         }
     }
@@ -82,6 +85,8 @@ pub struct RetentionSettings {
     pub interval: Duration,
     /// How long the audit log's technical traces (entries and signed requests) are kept.
     pub traces: Duration,
+    /// How long evidences are kept (their legal retention).
+    pub evidence: Duration,
     /// A program run for each notice with the login, the name and the deletion date
     /// (RFC 3339) as arguments (mail, SMS…); without one, the notice is logged.
     pub notifier: Option<PathBuf>,
@@ -378,6 +383,9 @@ mod defaults {
     pub fn notice_s() -> u64 {
         30 * 86_400
     }
+    pub fn evidence_s() -> u64 {
+        3652 * 86_400
+    }
     pub fn traces_s() -> u64 {
         365 * 86_400
     }
@@ -442,6 +450,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("retention.notice_s", Kind::Integer),
     ("retention.interval_s", Kind::Integer),
     ("retention.traces_s", Kind::Integer),
+    ("retention.evidence_s", Kind::Integer),
     ("retention.notifier", Kind::Text),
     ("store.backend", Kind::Text),
     ("store.cache_mib", Kind::Integer),
@@ -753,6 +762,7 @@ impl RawConfig {
                 notice: Duration::from_secs(self.retention.notice_s),
                 interval: Duration::from_secs(self.retention.interval_s),
                 traces: Duration::from_secs(self.retention.traces_s),
+                evidence: Duration::from_secs(self.retention.evidence_s),
                 notifier: self.retention.notifier,
             },
             mailbox_trust_anchors: self.mailbox.trust_anchors,

@@ -7,14 +7,14 @@
 //! Letters already delivered and their evidences stay. Audit entries older than
 //! `retention.traces_s` are purged with their stored requests, the last one purged kept as
 //! the anchor the chain is verified from. Every notice, deletion, purge and run is in the
-//! audit log.
+//! audit log. Evidences are kept for `retention.evidence_s` (ten years), then deleted.
 
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use sealpost_evidence::model::new_evidence_id;
+use sealpost_evidence::model::{evidence_id_floor, new_evidence_id};
 use sealpost_mailbox::people::{Person, Retention};
 use sealpost_mailbox::port::MailboxData;
 use sealpost_xmldsig::wss_sign::format_date_time;
@@ -34,6 +34,8 @@ pub struct RetentionReport {
     pub deleted: Vec<String>,
     /// The audit log was purged up to this entry (its traces were older than their retention).
     pub purged_through: Option<u64>,
+    /// Evidences deleted at the end of their legal retention.
+    pub purged_evidences: usize,
 }
 
 fn audit(service: &Service, identity: &str, detail: &str) -> anyhow::Result<()> {
@@ -125,6 +127,21 @@ pub fn run(
             ),
         )?;
         report.purged_through = Some(seq);
+    }
+    // Evidences at the end of their own (legal) retention.
+    if let Some(limit) = now.checked_sub(settings.evidence) {
+        report.purged_evidences = store.purge_evidences_before(&evidence_id_floor(limit))?;
+        if report.purged_evidences > 0 {
+            audit(
+                service,
+                "sealpost retention",
+                &format!(
+                    "{} evidences made before {} purged (end of their retention)",
+                    report.purged_evidences,
+                    format_date_time(limit)
+                ),
+            )?;
+        }
     }
     audit(
         service,

@@ -132,6 +132,47 @@ fn conforms(store: Arc<dyn Backend>) {
     audit_seals_and_entries(store.as_ref());
     entities_by_kind_and_key(store.as_ref());
     purged_traces_leave_an_anchor_the_chain_continues_from(store.as_ref());
+    evidences_past_their_retention_are_purged(store.as_ref());
+}
+
+fn evidences_past_their_retention_are_purged(store: &dyn Backend) {
+    use sealpost_evidence::model::{evidence_id_floor, new_evidence_id};
+    use std::time::{Duration, UNIX_EPOCH};
+    let then = UNIX_EPOCH + Duration::from_secs(1_500_000_000);
+    let old = evidence(
+        &new_evidence_id(then),
+        "urn:uuid:m-old",
+        "SubmissionAcceptance",
+    );
+    let recent = evidence(
+        &new_evidence_id(then + Duration::from_secs(3600)),
+        "urn:uuid:m-old",
+        "ContentConsignment",
+    );
+    store
+        .commit(Commit {
+            audit: Some(audit(950)),
+            evidences: vec![old.clone(), recent.clone()],
+            ..Commit::default()
+        })
+        .expect("commit");
+    let purged = store
+        .purge_evidences_before(&evidence_id_floor(then + Duration::from_secs(60)))
+        .expect("purge");
+    assert_eq!(purged, 1);
+    assert_eq!(store.evidence(&old.id).expect("read"), None);
+    assert_eq!(
+        store.evidences_of("urn:uuid:m-old").expect("read"),
+        vec![recent.clone()]
+    );
+    assert!(
+        !store
+            .sender_mailbox("agency-a")
+            .expect("read")
+            .contains(&old.id)
+    );
+    // The conformance suite's other evidences (ids not UUIDv7-old) are untouched.
+    assert!(store.evidence("urn:uuid:e-0001-1").expect("read").is_some());
 }
 
 fn purged_traces_leave_an_anchor_the_chain_continues_from(store: &dyn Backend) {

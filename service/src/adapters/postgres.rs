@@ -552,6 +552,15 @@ impl Backend for PgStore {
         self.with_client(Self::anchor)
     }
 
+    fn purge_evidences_before(&self, floor: &str) -> Result<usize, StoreError> {
+        self.with_client(|c| {
+            let n = c
+                .execute("DELETE FROM evidences WHERE id < $1", &[&floor])
+                .map_err(fail)?;
+            usize::try_from(n).map_err(fail)
+        })
+    }
+
     fn put_audit_seal(&self, seal: &AuditSeal) -> Result<(), StoreError> {
         let seq = to_i64(seal.seq)?;
         let record = to_json(seal)?;

@@ -104,6 +104,9 @@ pub trait Backend: Store {
     fn purge_audit_through(&self, seq: u64, hash: &str) -> Result<(), StoreError>;
     /// The anchor of a purged log: the last purged entry's sequence number and hash.
     fn audit_anchor(&self) -> Result<Option<(u64, String)>, StoreError>;
+    /// Deletes the evidences whose identifier sorts before `floor` (identifiers are UUIDv7:
+    /// the older ones, see `evidence_id_floor`), with their indexes; how many.
+    fn purge_evidences_before(&self, floor: &str) -> Result<usize, StoreError>;
     fn audit_seals(&self) -> Result<Vec<AuditSeal>, StoreError>;
     /// Adds or replaces a record of another crate (the mailbox's people and mandates) by
     /// kind and key; its bytes are the owner's business.
@@ -606,6 +609,41 @@ impl Backend for RedbStore {
             self.requests.remove_before(segment)?;
         }
         Ok(())
+    }
+
+    fn purge_evidences_before(&self, floor: &str) -> Result<usize, StoreError> {
+        let txn = self.db.begin_write().map_err(fail)?;
+        let mut purged = Vec::new();
+        {
+            let mut evidences = txn.open_table(EVIDENCES).map_err(fail)?;
+            for row in evidences.range(..floor).map_err(fail)? {
+                let (_, record) = row.map_err(fail)?;
+                purged.push(from_json::<EvidenceRecord>(record.value())?);
+            }
+            let mut index = txn.open_table(MESSAGE_EVIDENCES).map_err(fail)?;
+            let mut sender_box = txn.open_table(SENDER_EVIDENCES).map_err(fail)?;
+            for e in &purged {
+                evidences.remove(e.id.as_str()).map_err(fail)?;
+                sender_box
+                    .remove((e.sender_id.as_str(), e.id.as_str()))
+                    .map_err(fail)?;
+                let mut at = Vec::new();
+                for row in index
+                    .range((e.message_id.as_str(), 0)..=(e.message_id.as_str(), u32::MAX))
+                    .map_err(fail)?
+                {
+                    let (key, id) = row.map_err(fail)?;
+                    if id.value() == e.id {
+                        at.push(key.value().1);
+                    }
+                }
+                for n in at {
+                    index.remove((e.message_id.as_str(), n)).map_err(fail)?;
+                }
+            }
+        }
+        txn.commit().map_err(fail)?;
+        Ok(purged.len())
     }
 
     fn audit_anchor(&self) -> Result<Option<(u64, String)>, StoreError> {
