@@ -480,11 +480,11 @@ mod tests {
 
     #[test]
     fn identifiers_sort_by_time_around_their_floor() {
-        let t = UNIX_EPOCH + std::time::Duration::from_millis(1_800_000_000_123);
+        let t = UNIX_EPOCH + Duration::from_millis(1_800_000_000_123);
         let floor = evidence_id_floor(t);
-        let before = new_evidence_id(t - std::time::Duration::from_millis(1));
+        let before = new_evidence_id(t - Duration::from_millis(1));
         let same = new_evidence_id(t);
-        let after = new_evidence_id(t + std::time::Duration::from_secs(1));
+        let after = new_evidence_id(t + Duration::from_secs(1));
         assert!(
             before < floor && floor < same && same < after,
             "{before} {floor} {same}"
