@@ -988,9 +988,14 @@ async fn inbox(
             .is_none_or(|m| m.message_types.is_empty());
         if unrestricted && filter_sender.is_none() && filter_state.is_none() {
             // Only the page shown is read: a full mailbox costs what an empty one does.
-            let (_, total) = data.letters_page(&access.mailbox, 0, 0)?;
+            let (page, total) =
+                data.letters_page(&access.mailbox, (asked_page - 1) * PAGE, PAGE)?;
             let page_no = asked_page.min(total.div_ceil(PAGE).max(1));
-            let (page, _) = data.letters_page(&access.mailbox, (page_no - 1) * PAGE, PAGE)?;
+            if page_no == asked_page {
+                return Ok((all, chosen, senders, page, total, page_no));
+            }
+            // Past the end: the last page instead.
+            let (page, total) = data.letters_page(&access.mailbox, (page_no - 1) * PAGE, PAGE)?;
             return Ok((all, chosen, senders, page, total, page_no));
         }
         let filtered: Vec<Letter> = visible(data.letters(&access.mailbox)?, access)

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
-use sealpost::adapters::mailbox::PERSON_CERTIFICATE;
+use sealpost::adapters::mailbox::{PERSON_CERTIFICATE, People};
 use sealpost::adapters::store::Backend;
 use sealpost::app::{
     App, open_store, pem_certificates, seal_audit_head, sender_registration, trust_anchors,
@@ -424,40 +424,6 @@ fn audit(config: &Config, store: &dyn Backend, command: AuditCommand) -> anyhow:
     Ok(())
 }
 
-/// The mailbox's records, as the service keeps them (no core: these commands seal nothing).
-fn people(store: &std::sync::Arc<dyn Backend>) -> PeopleStore<'_> {
-    PeopleStore(store)
-}
-
-struct PeopleStore<'a>(&'a std::sync::Arc<dyn Backend>);
-
-impl PeopleStore<'_> {
-    fn person(&self, login: &str) -> anyhow::Result<Option<Person>> {
-        Ok(self
-            .0
-            .entity("person", login)?
-            .map(|b| serde_json::from_slice(&b))
-            .transpose()?)
-    }
-    fn put_person(&self, p: &Person) -> anyhow::Result<()> {
-        Ok(self
-            .0
-            .put_entity("person", &p.login, &serde_json::to_vec(p)?)?)
-    }
-    fn mandates(&self) -> anyhow::Result<Vec<Mandate>> {
-        self.0
-            .entities("mandate")?
-            .iter()
-            .map(|b| Ok(serde_json::from_slice(b)?))
-            .collect()
-    }
-    fn put_mandate(&self, m: &Mandate) -> anyhow::Result<()> {
-        Ok(self
-            .0
-            .put_entity("mandate", &m.id, &serde_json::to_vec(m)?)?)
-    }
-}
-
 fn random_hex(bytes: usize) -> String {
     let mut b = vec![0u8; bytes];
     // aws-lc aborts if the system RNG fails; nothing sensible is left to do then.
@@ -470,7 +436,7 @@ fn person(
     store: &std::sync::Arc<dyn Backend>,
     command: PersonCommand,
 ) -> anyhow::Result<()> {
-    let people = people(store);
+    let people = People(store.as_ref());
     match command {
         PersonCommand::Add {
             login,
@@ -539,7 +505,7 @@ fn person(
                 deletion_notice_at: None,
                 deletion_cancelled_at: None,
             };
-            people.put_person(&person)?;
+            people.put_person(&person).map_err(anyhow::Error::msg)?;
             for fingerprint in &person.certificates {
                 store.put_entity(PERSON_CERTIFICATE, fingerprint, person.login.as_bytes())?;
             }
@@ -554,13 +520,8 @@ fn person(
             );
         }
         PersonCommand::List => {
-            let mut list: Vec<Person> = store
-                .entities("person")?
-                .iter()
-                .map(|b| serde_json::from_slice(b))
-                .collect::<Result<_, _>>()?;
-            list.sort_by(|a, b| a.login.cmp(&b.login));
-            for p in list {
+            // By login: entities come in key order.
+            for p in people.everyone().map_err(anyhow::Error::msg)? {
                 println!(
                     "{}",
                     serde_json::json!({
@@ -575,7 +536,7 @@ fn person(
 }
 
 fn mandate(store: &std::sync::Arc<dyn Backend>, command: MandateCommand) -> anyhow::Result<()> {
-    let people = people(store);
+    let people = People(store.as_ref());
     match command {
         MandateCommand::Grant {
             company,
@@ -586,7 +547,10 @@ fn mandate(store: &std::sync::Arc<dyn Backend>, command: MandateCommand) -> anyh
             let company = RecipientId::parse(company.trim())?.to_string();
             anyhow::ensure!(company.starts_with("cbe:"), "--company takes cbe:…");
             anyhow::ensure!(
-                people.person(&person)?.is_some(),
+                people
+                    .person(&person)
+                    .map_err(anyhow::Error::msg)?
+                    .is_some(),
                 "no person {person:?} (sealpost admin person add)"
             );
             let now = now_unix();
@@ -604,19 +568,24 @@ fn mandate(store: &std::sync::Arc<dyn Backend>, command: MandateCommand) -> anyh
                 revoked_at: None,
                 granted_by: "sealpost admin".into(),
             };
-            people.put_mandate(&mandate)?;
+            people.put_mandate(&mandate).map_err(anyhow::Error::msg)?;
             println!("{}", serde_json::to_string(&mandate)?);
         }
         MandateCommand::Revoke { id } => {
-            let Some(mut m) = people.mandates()?.into_iter().find(|m| m.id == id) else {
+            let Some(mut m) = people
+                .mandates()
+                .map_err(anyhow::Error::msg)?
+                .into_iter()
+                .find(|m| m.id == id)
+            else {
                 bail!("no mandate {id}");
             };
             m.revoked_at.get_or_insert(now_unix());
-            people.put_mandate(&m)?;
+            people.put_mandate(&m).map_err(anyhow::Error::msg)?;
             println!("{}", serde_json::to_string(&m)?);
         }
         MandateCommand::List => {
-            for m in people.mandates()? {
+            for m in people.mandates().map_err(anyhow::Error::msg)? {
                 println!("{}", serde_json::to_string(&m)?);
             }
         }

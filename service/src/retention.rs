@@ -13,13 +13,11 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::Context;
 use sealpost_evidence::model::{evidence_id_floor, new_evidence_id};
 use sealpost_mailbox::people::{Person, Retention};
-use sealpost_mailbox::port::MailboxData;
 use sealpost_xmldsig::wss_sign::format_date_time;
 
-use crate::adapters::mailbox::{MailboxAdapter, PERSON_CERTIFICATE, person_identity};
+use crate::adapters::mailbox::{People, person_identity};
 use crate::adapters::store::Backend;
 use crate::config::RetentionSettings;
 use crate::core::records::Channel;
@@ -58,20 +56,10 @@ pub fn run(
     now: SystemTime,
 ) -> anyhow::Result<RetentionReport> {
     let now_s = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let people = MailboxAdapter {
-        store: Arc::clone(store),
-        service: Arc::clone(service),
-        people_trust: Default::default(),
-    };
+    let people = People(store.as_ref());
     let mut report = RetentionReport::default();
-    let mut everyone: Vec<Person> = store
-        .entities("person")?
-        .iter()
-        .map(|b| serde_json::from_slice(b))
-        .collect::<Result<_, _>>()
-        .context("a stored person")?;
-    everyone.sort_by(|a, b| a.login.cmp(&b.login));
-    for mut person in everyone {
+    // By login: entities come in key order.
+    for mut person in people.everyone().map_err(anyhow::Error::msg)? {
         match person.retention(
             now_s,
             settings.inactive.as_secs(),
@@ -157,7 +145,7 @@ pub fn run(
 
 fn delete(
     store: &Arc<dyn Backend>,
-    people: &MailboxAdapter,
+    people: &People<'_>,
     person: &Person,
     now_s: u64,
 ) -> anyhow::Result<()> {
@@ -178,10 +166,7 @@ fn delete(
         }
         store.put_mailboxes(&closed)?;
     }
-    for fingerprint in &person.certificates {
-        store.delete_entity(PERSON_CERTIFICATE, fingerprint)?;
-    }
-    store.delete_entity("person", &person.login)?;
+    people.delete_person(person).map_err(anyhow::Error::msg)?;
     Ok(())
 }
 

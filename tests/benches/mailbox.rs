@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sealpost_interop::{
-    HttpResponse, KeepAlive, KeepAliveConnection, Server, dev_pki, dev_signer, run,
-    sealpost_command, sha256_hex, text,
+    HttpResponse, KeepAlive, KeepAliveConnection, Server, dev_pki, dev_signer, sealpost_command,
+    sha256_hex, text,
 };
 use sealpost_mailbox::credentials::{TOTP_STEP, TotpSecret};
 use sealpost_xmldsig::document::DocumentSigner;
@@ -33,12 +33,7 @@ fn main() {
     let pki = dev_pki("bench-mailbox");
     let data = pki.with_file_name("var");
     let admin = |args: &[&str]| {
-        let out = run(sealpost_command(&pki, &data).arg("admin").args(args));
-        assert!(
-            out.status.success(),
-            "admin {args:?}: {}",
-            text(&out.stderr)
-        );
+        sealpost_interop::admin(sealpost_command(&pki, &data), args);
     };
     let cert = pki.join("sender-a.pem");
     admin(&[

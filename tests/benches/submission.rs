@@ -28,8 +28,7 @@ use aws_lc_rs::signature::{
     UnparsedPublicKey,
 };
 use sealpost_interop::{
-    KeepAlive, KeepAliveConnection, Server, dev_pki, dev_signer, run, sealpost_command, sha256_hex,
-    text,
+    KeepAlive, KeepAliveConnection, Server, dev_pki, dev_signer, sealpost_command, sha256_hex,
 };
 use sealpost_xmldsig::Limits;
 use sealpost_xmldsig::document::DocumentSigner;
@@ -45,12 +44,7 @@ fn main() {
     let pki = dev_pki("bench-submission");
     let data = pki.with_file_name("var");
     let admin = |args: &[&str]| {
-        let out = run(sealpost_command(&pki, &data).arg("admin").args(args));
-        assert!(
-            out.status.success(),
-            "admin {args:?}: {}",
-            text(&out.stderr)
-        );
+        sealpost_interop::admin(sealpost_command(&pki, &data), args);
     };
     let cert = pki.join("sender-a.pem");
     admin(&[

@@ -132,6 +132,18 @@ pub fn sealpost_command(pki: &Path, data: &Path) -> Command {
     cmd
 }
 
+/// Runs `sealpost admin ARGS` with `cmd`'s settings (see [`sealpost_command`]); fails the
+/// test with its error output unless it succeeds; its standard output.
+pub fn admin(mut cmd: Command, args: &[&str]) -> String {
+    let out = run(cmd.arg("admin").args(args));
+    assert!(
+        out.status.success(),
+        "admin {args:?}: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
 /// A running server process, stopped when dropped.
 #[derive(Debug)]
 pub struct Server {

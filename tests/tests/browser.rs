@@ -23,12 +23,7 @@ const FIRST_PASSWORD: &str = "first password 123";
 const NEW_PASSWORD: &str = "a new password of mine";
 
 fn admin(pki: &Path, data: &Path, args: &[&str]) {
-    let out = run(sealpost_command(pki, data).arg("admin").args(args));
-    assert!(
-        out.status.success(),
-        "admin {args:?}: {}",
-        text(&out.stderr)
-    );
+    sealpost_interop::admin(sealpost_command(pki, data), args);
 }
 
 /// sender-a sends tax assessments and payment notices; Jan reads his own mailbox; Marie holds

@@ -27,13 +27,7 @@ struct Fixture {
 }
 
 fn admin(pki: &std::path::Path, data: &std::path::Path, args: &[&str]) -> String {
-    let out = run(sealpost_command(pki, data).arg("admin").args(args));
-    assert!(
-        out.status.success(),
-        "admin {args:?}: {}",
-        text(&out.stderr)
-    );
-    text(&out.stdout)
+    sealpost_interop::admin(sealpost_command(pki, data), args)
 }
 
 /// sender-a may send tax assessments and payment notices; Jan reads his own mailbox; Marie
@@ -737,15 +731,7 @@ fn unused_accounts_are_noticed_then_deleted_unless_their_owner_logs_in() {
             .env("SEALPOST_RETENTION_NOTIFIER", &notifier);
         cmd
     };
-    let admin = |args: &[&str]| {
-        let out = run(sealpost().arg("admin").args(args));
-        assert!(
-            out.status.success(),
-            "admin {args:?}: {}",
-            text(&out.stderr)
-        );
-        text(&out.stdout)
-    };
+    let admin = |args: &[&str]| sealpost_interop::admin(sealpost(), args);
     admin(&["mailbox", "add", CITIZEN, "--name", "Jan"]);
     admin(&["mailbox", "add", "nrn:00012556777", "--name", "Piet"]);
     for (login, name, nrn) in [

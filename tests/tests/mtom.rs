@@ -44,15 +44,7 @@ fn sealpost(pki: &Path, data: &Path) -> Command {
 }
 
 fn admin(pki: &Path, data: &Path, args: &[&str]) -> String {
-    let mut cmd = sealpost(pki, data);
-    cmd.arg("admin").args(args);
-    let out = run(&mut cmd);
-    assert!(
-        out.status.success(),
-        "admin {args:?}: {}",
-        text(&out.stderr)
-    );
-    text(&out.stdout)
+    sealpost_interop::admin(sealpost(pki, data), args)
 }
 
 /// A service with sender-a (EC) and sender-b (RSA, for npm soap, which has no ECDSA) allowed

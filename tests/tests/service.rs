@@ -42,15 +42,7 @@ fn sealpost(pki: &Path, data: &Path) -> Command {
 }
 
 fn admin(pki: &Path, data: &Path, args: &[&str]) -> String {
-    let mut cmd = sealpost(pki, data);
-    cmd.arg("admin").args(args);
-    let out = run(&mut cmd);
-    assert!(
-        out.status.success(),
-        "admin {args:?}: {}",
-        text(&out.stderr)
-    );
-    text(&out.stdout)
+    sealpost_interop::admin(sealpost(pki, data), args)
 }
 
 /// A fresh service with its own PKI, store, registry and directory; stopped when dropped.
@@ -1101,15 +1093,7 @@ fn the_service_runs_on_postgresql_and_is_administered_while_it_runs() {
             .env("SEALPOST_STORE_POSTGRES_URL", &url);
         cmd
     };
-    let admin = |args: &[&str]| {
-        let out = run(on_postgres(sealpost(&pki, &data)).arg("admin").args(args));
-        assert!(
-            out.status.success(),
-            "admin {args:?}: {}",
-            text(&out.stderr)
-        );
-        text(&out.stdout)
-    };
+    let admin = |args: &[&str]| sealpost_interop::admin(on_postgres(sealpost(&pki, &data)), args);
     let cert = pki.join("sender-a.pem");
     admin(&[
         "sender",

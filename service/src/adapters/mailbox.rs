@@ -22,6 +22,70 @@ const MANDATE: &str = "mandate";
 /// Certificate SHA-256 (hex) → login.
 pub const PERSON_CERTIFICATE: &str = "person_certificate";
 
+/// The mailbox's people and mandates, kept in a store as JSON entities.
+#[derive(Clone, Copy)]
+pub struct People<'a>(pub &'a dyn Backend);
+
+impl std::fmt::Debug for People<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("People").finish_non_exhaustive()
+    }
+}
+
+impl People<'_> {
+    pub fn person(&self, login: &str) -> Result<Option<Person>, String> {
+        self.0
+            .entity(PERSON, login)
+            .map_err(|e| e.to_string())?
+            .map(|bytes| serde_json::from_slice(&bytes).map_err(|e| e.to_string()))
+            .transpose()
+    }
+
+    pub fn everyone(&self) -> Result<Vec<Person>, String> {
+        self.0
+            .entities(PERSON)
+            .map_err(|e| e.to_string())?
+            .iter()
+            .map(|bytes| serde_json::from_slice(bytes).map_err(|e| e.to_string()))
+            .collect()
+    }
+
+    pub fn put_person(&self, person: &Person) -> Result<(), String> {
+        let bytes = serde_json::to_vec(person).map_err(|e| e.to_string())?;
+        self.0
+            .put_entity(PERSON, &person.login, &bytes)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Removes a person and the index of their certificates.
+    pub fn delete_person(&self, person: &Person) -> Result<(), String> {
+        for fingerprint in &person.certificates {
+            self.0
+                .delete_entity(PERSON_CERTIFICATE, fingerprint)
+                .map_err(|e| e.to_string())?;
+        }
+        self.0
+            .delete_entity(PERSON, &person.login)
+            .map_err(|e| e.to_string())
+    }
+
+    pub fn mandates(&self) -> Result<Vec<Mandate>, String> {
+        self.0
+            .entities(MANDATE)
+            .map_err(|e| e.to_string())?
+            .iter()
+            .map(|bytes| serde_json::from_slice(bytes).map_err(|e| e.to_string()))
+            .collect()
+    }
+
+    pub fn put_mandate(&self, mandate: &Mandate) -> Result<(), String> {
+        let bytes = serde_json::to_vec(mandate).map_err(|e| e.to_string())?;
+        self.0
+            .put_entity(MANDATE, &mandate.id, &bytes)
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// [`MailboxData`] on the service's store and core.
 pub struct MailboxAdapter {
     pub store: Arc<dyn Backend>,
@@ -89,11 +153,7 @@ impl MailboxAdapter {
 
 impl MailboxData for MailboxAdapter {
     fn person(&self, login: &str) -> Result<Option<Person>, String> {
-        self.store
-            .entity(PERSON, login)
-            .map_err(|e| e.to_string())?
-            .map(|bytes| serde_json::from_slice(&bytes).map_err(|e| e.to_string()))
-            .transpose()
+        People(self.store.as_ref()).person(login)
     }
 
     fn person_by_certificate(&self, chain: &[Vec<u8>]) -> Result<Option<Person>, String> {
@@ -123,26 +183,15 @@ impl MailboxData for MailboxAdapter {
     }
 
     fn put_person(&self, person: &Person) -> Result<(), String> {
-        let bytes = serde_json::to_vec(person).map_err(|e| e.to_string())?;
-        self.store
-            .put_entity(PERSON, &person.login, &bytes)
-            .map_err(|e| e.to_string())
+        People(self.store.as_ref()).put_person(person)
     }
 
     fn mandates(&self) -> Result<Vec<Mandate>, String> {
-        self.store
-            .entities(MANDATE)
-            .map_err(|e| e.to_string())?
-            .iter()
-            .map(|bytes| serde_json::from_slice(bytes).map_err(|e| e.to_string()))
-            .collect()
+        People(self.store.as_ref()).mandates()
     }
 
     fn put_mandate(&self, mandate: &Mandate) -> Result<(), String> {
-        let bytes = serde_json::to_vec(mandate).map_err(|e| e.to_string())?;
-        self.store
-            .put_entity(MANDATE, &mandate.id, &bytes)
-            .map_err(|e| e.to_string())
+        People(self.store.as_ref()).put_mandate(mandate)
     }
 
     fn letters(&self, mailbox: &str) -> Result<Vec<Letter>, String> {

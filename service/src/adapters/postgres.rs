@@ -479,10 +479,8 @@ impl Backend for PgStore {
             .map_err(fail)?
             .iter()
             .map(|row| {
-                let mut entry: AuditEntry = from_json(row.get::<_, &[u8]>(0))?;
-                let request: Vec<u8> = row.get(1);
-                entry.record.request = std::sync::Arc::new(request.clone());
-                Ok((entry, request))
+                let entry: AuditEntry = from_json(row.get::<_, &[u8]>(0))?;
+                Ok((entry, row.get::<_, Vec<u8>>(1)))
             })
             .collect()
         })

@@ -91,7 +91,8 @@ pub trait Backend: Store {
     fn document(&self, message_id: &str, index: u32) -> Result<Option<Vec<u8>>, StoreError>;
     /// Evidence ids in a sender organisation's own mailbox.
     fn sender_mailbox(&self, sender_id: &str) -> Result<Vec<String>, StoreError>;
-    /// Audit entries with `from <= seq <= to`, each with its stored request.
+    /// Audit entries with `from <= seq <= to`, each with its stored request (beside the entry:
+    /// `entry.record.request` stays empty).
     fn audit_entries(&self, from: u64, to: u64) -> Result<Vec<(AuditEntry, Vec<u8>)>, StoreError>;
     /// The head of the audit log: its last sequence number and hash (0 and the genesis hash
     /// when empty).
@@ -537,12 +538,11 @@ impl Backend for RedbStore {
         let mut out = Vec::new();
         for row in entries.range(from..=to).map_err(fail)? {
             let (seq, entry) = row.map_err(fail)?;
-            let mut entry: AuditEntry = from_json(entry.value())?;
+            let entry: AuditEntry = from_json(entry.value())?;
             let request = match requests.get(seq.value()).map_err(fail)? {
                 Some(blob) => self.requests.read(&BlobRef::decode(blob.value())?)?,
                 None => Vec::new(),
             };
-            entry.record.request = Arc::new(request.clone());
             out.push((entry, request));
         }
         Ok(out)
