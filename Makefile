@@ -62,6 +62,9 @@ deps:
 	cd tests/interop/wss && npm ci --no-audit --no-fund --loglevel=error
 	@# Browser tests: playwright-core drives Debian's chromium (libnss3-tools: certutil trusts the dev root).
 	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	@# The store conformance and PostgreSQL end-to-end tests need a server (not installed here:
+	@# the machine runs it); say so now rather than as a test failure.
+	@[ -n "$${TEST_POSTGRES_URL:-}" ] || pg_isready -q -h 127.0.0.1 -U postgres || { echo "PostgreSQL must accept user postgres on 127.0.0.1:5432 (or set TEST_POSTGRES_URL): see README, Tests"; exit 1; }
 	@command -v cargo-nextest >/dev/null || $(CARGO) install --locked cargo-nextest
 	@command -v javac >/dev/null || DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends default-jdk-headless >/dev/null
 
