@@ -13,7 +13,7 @@ use roxmltree::{Document, Node};
 use crate::c14n::{Canonicalization, EXC_C14N, canonicalize};
 use crate::dsig::{
     AlgorithmPolicy, DigestAlgorithm, DsigError, ENVELOPED_SIGNATURE, IdIndex, IdPolicy, NS_DSIG,
-    PublicKey, Signature, SignatureAlgorithm, base64_decode, base64_encode,
+    PublicKey, Signature, SignatureAlgorithm, base64_encode, signed_base64,
 };
 use crate::parse::{Limits, XmlError, parse};
 use crate::trust::{Purpose, TrustAnchors, TrustError};
@@ -82,7 +82,7 @@ pub fn verify_enveloped(
                 && n.tag_name().namespace() == Some(NS_DSIG)
                 && n.tag_name().name() == "X509Certificate"
         })
-        .map(|n| base64_decode(n.text().unwrap_or("")))
+        .map(signed_base64)
         .collect::<Result<_, _>>()?;
     if certificates.is_empty() {
         return Err(DocumentError::NoCertificate);
@@ -345,6 +345,78 @@ mod tests {
                 matches!(err, DocumentError::Signature(DsigError::BadSignature)),
                 "{err}"
             );
+        }
+    }
+
+    /// The canonical SignedInfo of a signed document: what its signature value covers.
+    fn canonical_signed_info(xml: &str) -> Vec<u8> {
+        let doc = parse(xml, &Limits::default()).expect("well formed");
+        let si = doc
+            .descendants()
+            .find(|n| {
+                n.tag_name().namespace() == Some(NS_DSIG) && n.tag_name().name() == "SignedInfo"
+            })
+            .expect("SignedInfo");
+        canonicalize(si, &Canonicalization::exclusive(), None)
+    }
+
+    #[test]
+    fn a_comment_or_processing_instruction_inside_a_signed_base64_value_fails_closed() {
+        let (_root, signer, trust) = setup(KeyAlgorithm::EcdsaP256);
+        let signed = signer
+            .sign_enveloped("<e:Evidence xmlns:e=\"urn:e\"><e:Subject>pay</e:Subject></e:Evidence>")
+            .expect("sign");
+        verify(&signed, &trust).expect("verifies");
+        let inside = |element: &str, at: usize, insert: &str| {
+            let open = format!("<ds:{element}>");
+            let start = signed.find(&open).expect(element) + open.len();
+            let end = start + signed[start..].find("</").expect("end tag");
+            let at = start.saturating_add(at).min(end);
+            format!("{}{insert}{}", &signed[..at], &signed[at..])
+        };
+        for (element, at, insert, refused) in [
+            // A comment after the value: the first text node is the whole value.
+            (
+                "DigestValue",
+                usize::MAX,
+                "<!--x-->",
+                "DigestValue holds a comment",
+            ),
+            ("DigestValue", 8, "<!---->", "DigestValue holds a comment"),
+            ("DigestValue", 0, "<!--x-->", "DigestValue holds a comment"),
+            (
+                "DigestValue",
+                8,
+                "<?pi x?>",
+                "DigestValue holds a processing instruction",
+            ),
+            (
+                "SignatureValue",
+                usize::MAX,
+                "<!--x-->",
+                "SignatureValue holds a comment",
+            ),
+            (
+                "X509Certificate",
+                usize::MAX,
+                "<!--x-->",
+                "X509Certificate holds a comment",
+            ),
+        ] {
+            let hostile = inside(element, at, insert);
+            if element == "DigestValue" && insert.starts_with("<!--") {
+                // Canonical XML drops the comment: the signature value still covers SignedInfo.
+                assert_eq!(
+                    canonical_signed_info(&hostile),
+                    canonical_signed_info(&signed)
+                );
+            }
+            match verify(&hostile, &trust) {
+                Err(DocumentError::Signature(DsigError::Malformed(what))) => {
+                    assert!(what.starts_with(refused), "{element}: {what}");
+                }
+                other => panic!("{element} with {insert} at {at}: {other:?}"),
+            }
         }
     }
 

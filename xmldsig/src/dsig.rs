@@ -12,6 +12,7 @@ use roxmltree::{Document, Node, NodeId};
 use x509_cert::Certificate;
 
 use crate::c14n::{Canonicalization, Output, canonicalize, canonicalize_into};
+use crate::signed_text::signed_text;
 
 pub const NS_DSIG: &str = "http://www.w3.org/2000/09/xmldsig#";
 pub const NS_EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
@@ -321,6 +322,14 @@ pub fn base64_decode(text: &str) -> Result<Vec<u8>, DsigError> {
     Ok(out)
 }
 
+/// The base64 value of a signed element (DigestValue, SignatureValue, X509Certificate...),
+/// its text read by [`signed_text`]: a comment or processing instruction inside it is refused,
+/// never skipped.
+pub fn signed_base64(element: Node<'_, '_>) -> Result<Vec<u8>, DsigError> {
+    let text = signed_text(element).map_err(|e| malformed(e.to_string()))?;
+    base64_decode(&text)
+}
+
 pub fn base64_encode(bytes: &[u8]) -> String {
     <base64ct::Base64 as base64ct::Encoding>::encode_string(bytes)
 }
@@ -387,7 +396,7 @@ impl<'a, 'i> Signature<'a, 'i> {
             key_info,
             c14n,
             method,
-            value: base64_decode(value_node.text().unwrap_or(""))?,
+            value: signed_base64(value_node)?,
             references,
         })
     }
@@ -531,7 +540,7 @@ fn parse_reference(node: Node<'_, '_>, policy: AlgorithmPolicy) -> Result<Refere
         uri,
         transforms,
         digest,
-        digest_value: base64_decode(digest_value.text().unwrap_or(""))?,
+        digest_value: signed_base64(digest_value)?,
     })
 }
 
