@@ -31,6 +31,14 @@ const EKU_TIME_STAMPING_DER: [u8; 12] = [
     0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x08,
 ];
 const OID_EXTENDED_KEY_USAGE: [u64; 4] = [2, 5, 29, 37];
+/// DER of `ExtKeyUsageSyntax ::= SEQUENCE { sealpostEvidenceSeal }`, the key purpose
+/// `2.25.92689082462782189420815959724531204195` that marks a Sealpost evidence seal (a UUID
+/// OID, ITU-T X.667; its arcs do not fit rcgen's `u64` arcs, hence the DER). The verifier
+/// (`sealpost_evidence::provider::check_seal_profile`) requires it.
+const EKU_EVIDENCE_SEAL_DER: [u8; 24] = [
+    0x30, 0x16, 0x06, 0x14, 0x69, 0x81, 0x8b, 0xbb, 0xa2, 0xa5, 0xfd, 0xe5, 0xf2, 0x90, 0xe9, 0xa2,
+    0xf4, 0xae, 0xab, 0xed, 0xaf, 0x95, 0x80, 0x63,
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum PkiError {
@@ -64,12 +72,16 @@ pub enum Profile {
     /// A time-stamping unit. RFC 3161 §2.3 requires the timeStamping EKU to be critical;
     /// `eku_critical: false` exists so that tests can prove verifiers refuse such a certificate.
     TimeStamping { eku_critical: bool },
-    /// The evidence seal: digitalSignature and nonRepudiation (contentCommitment).
+    /// The evidence seal: digitalSignature and nonRepudiation (contentCommitment), and the
+    /// Sealpost evidence seal key purpose as its only extended key usage.
     Seal,
     /// A TLS server: serverAuth, with these DNS names or IP addresses.
     TlsServer { names: Vec<String> },
     /// A sender application: signs WS-Security messages, authenticates as a TLS client.
     Sender,
+    /// digitalSignature and nonRepudiation, and no extended key usage: a certificate made for
+    /// no purpose, so that tests can prove verifiers refuse one where a purpose is required.
+    NoPurpose,
 }
 
 /// A leaf certificate to issue.
@@ -251,11 +263,23 @@ fn leaf_params(spec: &LeafSpec) -> Result<(CertificateParams, KeyPair), PkiError
                 KeyUsagePurpose::DigitalSignature,
                 KeyUsagePurpose::ContentCommitment,
             ];
+            params
+                .custom_extensions
+                .push(CustomExtension::from_oid_content(
+                    &OID_EXTENDED_KEY_USAGE,
+                    EKU_EVIDENCE_SEAL_DER.to_vec(),
+                ));
         }
         Profile::TlsServer { names } => {
             params.subject_alt_names = CertificateParams::new(names.clone())?.subject_alt_names;
             params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
             params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        }
+        Profile::NoPurpose => {
+            params.key_usages = vec![
+                KeyUsagePurpose::DigitalSignature,
+                KeyUsagePurpose::ContentCommitment,
+            ];
         }
         Profile::Sender => {
             params.key_usages = vec![

@@ -11,7 +11,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
-use sealpost_evidence::verify::{EvidenceVerifier, Outcome, Report, Verdict};
+use sealpost_evidence::provider::Provider;
+use sealpost_evidence::verify::{EvidenceVerifier, Outcome, Policy, Report, Verdict};
 
 const USAGE: u8 = 64;
 
@@ -29,6 +30,11 @@ struct Cli {
     /// The trusted root certificate(s), PEM.
     #[arg(long)]
     trust: PathBuf,
+    /// The provider's published identity: its trusted list (XML), naming the certificates of
+    /// its evidence seal and its time-stamping unit. Without it no evidence is valid: who
+    /// sealed is not decided (indeterminate).
+    #[arg(long)]
+    provider: Option<PathBuf>,
     /// The document the evidence is about: its SHA-256 must be in the evidence.
     #[arg(long)]
     document: Option<PathBuf>,
@@ -63,6 +69,16 @@ fn main() -> ExitCode {
         Ok(_) => return usage(format!("{}: no certificate", cli.trust.display())),
         Err(e) => return usage(format!("{}: {e}", cli.trust.display())),
     };
+    let provider = match &cli.provider {
+        Some(path) => match std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| Provider::from_trusted_list(&bytes))
+        {
+            Ok(p) => Some(p),
+            Err(e) => return usage(format!("{}: {e}", path.display())),
+        },
+        None => None,
+    };
     let document = match &cli.document {
         Some(path) => match std::fs::read(path) {
             Ok(bytes) => Some(bytes),
@@ -87,7 +103,7 @@ fn main() -> ExitCode {
         }
     }
     let batch = files.len() > 1 || cli.evidence.iter().any(|p| p.is_dir());
-    let verifier = EvidenceVerifier::new(&anchors);
+    let verifier = EvidenceVerifier::new(Policy { anchors, provider });
     let mut worst = Verdict::Valid;
     for file in &files {
         let report = match std::fs::read(file) {
@@ -143,6 +159,14 @@ fn print_report(file: &std::path::Path, report: &Report) {
     println!("Evidence: {}", file.display());
     if let (Some(id), Some(event)) = (&report.evidence_id, &report.event) {
         println!("  {id}\n  {event}");
+    }
+    match (&report.sealed_by, &report.provider) {
+        (Some(by), _) => println!("  sealed by {} (SHA-256 {})", by.subject, by.sha256),
+        (None, _) => println!("  sealed by: not established"),
+    }
+    match &report.provider {
+        Some(name) => println!("  checked against the published identity of {name}"),
+        None => println!("  no provider identity given (--provider): who sealed is not decided"),
     }
     for step in &report.steps {
         let (mark, detail) = match &step.outcome {

@@ -5,7 +5,10 @@
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use std::borrow::Cow;
+
 use roxmltree::Node;
+use sealpost_xmldsig::signed_text::signed_text;
 use sealpost_xmldsig::wss::parse_date_time;
 use sealpost_xmldsig::wss_sign::format_date_time;
 
@@ -106,8 +109,11 @@ pub struct Evidence {
     pub sender: Sender,
     pub recipient: Recipient,
     pub submission_time: SystemTime,
-    /// The sender's own message identifier.
+    /// Sealpost's identifier of the letter: what submit returned and GetEvidence takes. Every
+    /// evidence of one letter carries the same one.
     pub message_id: String,
+    /// The sender's own reference for the letter.
+    pub sender_reference: String,
     pub subject: Option<String>,
     pub documents: Vec<Document>,
     /// Why a submission or a consignment failed.
@@ -190,6 +196,7 @@ impl Evidence {
             ("Sender/Authentication", &self.sender.authentication),
             ("Recipient/Id", &self.recipient.id),
             ("MessageId", &self.message_id),
+            ("SenderReference", &self.sender_reference),
         ];
         let optional = [
             ("Recipient/Delegate", &self.recipient.delegate),
@@ -225,7 +232,7 @@ impl Evidence {
         };
         let _ = write!(
             x,
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ev:Evidence xmlns:ev=\"{NS}\" Version=\"1\">"
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ev:Evidence xmlns:ev=\"{NS}\" Version=\"2\">"
         );
         el(&mut x, "EvidenceId", &self.id);
         el(&mut x, "EventCode", &self.event.uri());
@@ -252,6 +259,7 @@ impl Evidence {
             &format_date_time(self.submission_time),
         );
         el(&mut x, "MessageId", &self.message_id);
+        el(&mut x, "SenderReference", &self.sender_reference);
         if let Some(s) = &self.subject {
             el(&mut x, "Subject", s);
         }
@@ -285,7 +293,7 @@ impl Evidence {
         if root.tag_name().namespace() != Some(NS) || root.tag_name().name() != "Evidence" {
             return Err("the document is not a Sealpost evidence (ev:Evidence)".into());
         }
-        if root.attribute("Version") != Some("1") {
+        if root.attribute("Version") != Some("2") {
             return Err("unsupported evidence version".into());
         }
         let mut children = Children::new(root);
@@ -320,6 +328,10 @@ impl Evidence {
         }
         let submission_time = children.time("SubmissionTime")?;
         let message_id = children.text("MessageId")?;
+        if !is_uuid_urn(&message_id) {
+            return Err("MessageId is not a UUID URN".into());
+        }
+        let sender_reference = children.text("SenderReference")?;
         let subject = children.optional("Subject")?;
         let documents = children.group("Documents", |c| {
             let mut docs = Vec::new();
@@ -354,6 +366,7 @@ impl Evidence {
             recipient,
             submission_time,
             message_id,
+            sender_reference,
             subject,
             documents,
             reason,
@@ -419,10 +432,9 @@ impl<'a, 'i> Children<'a, 'i> {
 
     fn text(&mut self, name: &str) -> Result<String, String> {
         let node = self.next(name)?;
-        if node.children().any(|c| c.is_element()) {
-            return Err(format!("ev:{name} must hold text only"));
-        }
-        Ok(node.text().unwrap_or("").to_owned())
+        signed_text(node)
+            .map(Cow::into_owned)
+            .map_err(|e| format!("ev:{e}"))
     }
 
     fn optional(&mut self, name: &str) -> Result<Option<String>, String> {

@@ -2,21 +2,27 @@
 //! no network, no database, no server. A step that cannot be decided makes the result
 //! indeterminate, never valid.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use aws_lc_rs::digest;
+use der::Decode;
 use roxmltree::Node;
 use sealpost_tsa::asn1::oid;
+use sealpost_tsa::verify::VerifiedToken;
 use sealpost_tsa::{Expected, TrustStore, Verdict as TokenVerdict, verify_token};
 use sealpost_xmldsig::c14n::{Canonicalization, canonicalize};
-use sealpost_xmldsig::document::{DocumentError, verify_enveloped};
+use sealpost_xmldsig::document::{DocumentError, VerifiedDocument, verify_enveloped};
 use sealpost_xmldsig::dsig::{AlgorithmPolicy, NS_DSIG, base64_decode};
+use sealpost_xmldsig::signed_text::signed_text;
 use sealpost_xmldsig::trust::{TrustAnchors, TrustError};
+use sealpost_xmldsig::wss::parse_date_time;
 use sealpost_xmldsig::wss_sign::format_date_time;
 use sealpost_xmldsig::{Limits, parse};
 use serde::Serialize;
+use x509_cert::Certificate;
 
 use crate::model::{Event, Evidence, hex};
+use crate::provider::{CertificateName, Provider, check_seal_profile};
 use crate::seal::NS_XADES;
 
 /// The overall result.
@@ -69,25 +75,48 @@ pub struct Report {
     pub event: Option<String>,
     /// When the seal was time-stamped (the signature time-stamp's genTime).
     pub sealed_at: Option<String>,
+    /// The certificate whose key made the seal (when the seal verified).
+    pub sealed_by: Option<CertificateName>,
+    /// The provider whose identity the evidence was checked against.
+    pub provider: Option<String>,
 }
 
-const CHECKS: [&str; 7] = [
+const CHECKS: [&str; 9] = [
     "the XML is well formed and is a Sealpost evidence (structure and values of proto/evidence.xsd)",
     "the seal (XML signature) covers the whole evidence",
     "the seal certificate chains to the trusted root at the time of the signature time-stamp",
+    "the seal is the provider's: a published seal certificate, with the evidence seal profile",
     "SigningCertificateV2 names the seal certificate",
-    "the signature time-stamp covers the SignatureValue and chains to the trusted root",
-    "each document time-stamp is valid and covers the document's SHA-256",
+    "the signature time-stamp covers the SignatureValue and comes from the provider's time-stamping unit",
+    "each document time-stamp covers the document's SHA-256 and comes from the provider's time-stamping unit",
+    "the times the evidence states agree with its time-stamps",
     "the given document's SHA-256 is a document digest of the evidence",
 ];
 
-/// Verifies `xml` against the trust anchors (DER); `document` is the file a court holds.
-/// To verify many evidences, keep one [`EvidenceVerifier`].
-pub fn verify_evidence(xml: &[u8], anchors: &[Vec<u8>], document: Option<&[u8]>) -> Report {
-    EvidenceVerifier::new(anchors).verify(xml, document)
+/// How long before its signature time-stamp an event may have happened (the time Sealpost
+/// takes to build, seal and time-stamp an evidence), and how far a document time-stamp may be
+/// from the submission time, beyond the time-stamps' stated accuracy.
+pub const TIME_TOLERANCE: Duration = Duration::from_secs(300);
+/// The evidence writes its times in whole seconds: an event time stands for its whole second.
+const SECOND: Duration = Duration::from_secs(1);
+
+/// What a court trusts: the roots, and the provider whose seal it expects.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// The trusted roots, DER.
+    pub anchors: Vec<Vec<u8>>,
+    /// The provider's published identity. Without it, who sealed cannot be decided and no
+    /// evidence is valid.
+    pub provider: Option<Provider>,
 }
 
-/// The verification procedure under fixed trust anchors. It remembers the certificate paths
+/// Verifies `xml` under `policy`; `document` is the file a court holds.
+/// To verify many evidences, keep one [`EvidenceVerifier`].
+pub fn verify_evidence(xml: &[u8], policy: &Policy, document: Option<&[u8]>) -> Report {
+    EvidenceVerifier::new(policy.clone()).verify(xml, document)
+}
+
+/// The verification procedure under a fixed policy. It remembers the certificate paths
 /// it has validated (the seal's, the TSA's) with the window in which they hold, so an
 /// auditor's sweep over many evidences validates each path once; every signature and every
 /// time is still checked for each evidence.
@@ -95,29 +124,59 @@ pub fn verify_evidence(xml: &[u8], anchors: &[Vec<u8>], document: Option<&[u8]>)
 pub struct EvidenceVerifier {
     trust_store: TrustStore,
     trust_anchors: TrustAnchors,
+    provider: Option<Provider>,
 }
 
 impl EvidenceVerifier {
-    /// `anchors`: the trusted roots, DER.
-    pub fn new(anchors: &[Vec<u8>]) -> Self {
+    pub fn new(policy: Policy) -> Self {
         EvidenceVerifier {
-            trust_store: TrustStore::new(anchors.iter().cloned()),
-            trust_anchors: TrustAnchors::new(anchors.iter().cloned()),
+            trust_store: TrustStore::new(policy.anchors.iter().cloned()),
+            trust_anchors: TrustAnchors::new(policy.anchors),
+            provider: policy.provider,
         }
     }
 
     /// Verifies `xml`; `document` is the file a court holds.
     pub fn verify(&self, xml: &[u8], document: Option<&[u8]>) -> Report {
-        verify_with(xml, &self.trust_store, &self.trust_anchors, document)
+        verify_with(xml, self, document)
     }
 }
 
-fn verify_with(
-    xml: &[u8],
-    trust_store: &TrustStore,
-    trust_anchors: &TrustAnchors,
-    document: Option<&[u8]>,
-) -> Report {
+fn finish(mut report: Report, outcomes: Vec<Option<Outcome>>) -> Report {
+    report.steps = outcomes
+        .into_iter()
+        .enumerate()
+        .map(|(i, o)| Step {
+            number: u8::try_from(i + 1).unwrap_or(0),
+            check: CHECKS[i],
+            outcome: o.unwrap_or_else(|| Outcome::Indeterminate("not evaluated".into())),
+        })
+        .collect();
+    let failed = report
+        .steps
+        .iter()
+        .any(|s| matches!(s.outcome, Outcome::Failed(_)));
+    let undecided = report
+        .steps
+        .iter()
+        .any(|s| matches!(s.outcome, Outcome::Indeterminate(_)));
+    report.verdict = if failed {
+        Verdict::Invalid
+    } else if undecided {
+        Verdict::Indeterminate
+    } else {
+        Verdict::Valid
+    };
+    if report.verdict != Verdict::Valid {
+        report.proves_en = None;
+        report.proves_fr = None;
+    }
+    report
+}
+
+fn verify_with(xml: &[u8], verifier: &EvidenceVerifier, document: Option<&[u8]>) -> Report {
+    let (trust_store, trust_anchors) = (&verifier.trust_store, &verifier.trust_anchors);
+    let provider = verifier.provider.as_ref();
     let mut outcomes: Vec<Option<Outcome>> = vec![None; CHECKS.len()];
     let mut report = Report {
         verdict: Verdict::Indeterminate,
@@ -127,37 +186,8 @@ fn verify_with(
         evidence_id: None,
         event: None,
         sealed_at: None,
-    };
-    let finish = |mut report: Report, outcomes: Vec<Option<Outcome>>| {
-        report.steps = outcomes
-            .into_iter()
-            .enumerate()
-            .map(|(i, o)| Step {
-                number: u8::try_from(i + 1).unwrap_or(0),
-                check: CHECKS[i],
-                outcome: o.unwrap_or_else(|| Outcome::Indeterminate("not evaluated".into())),
-            })
-            .collect();
-        let failed = report
-            .steps
-            .iter()
-            .any(|s| matches!(s.outcome, Outcome::Failed(_)));
-        let undecided = report
-            .steps
-            .iter()
-            .any(|s| matches!(s.outcome, Outcome::Indeterminate(_)));
-        report.verdict = if failed {
-            Verdict::Invalid
-        } else if undecided {
-            Verdict::Indeterminate
-        } else {
-            Verdict::Valid
-        };
-        if report.verdict != Verdict::Valid {
-            report.proves_en = None;
-            report.proves_fr = None;
-        }
-        report
+        sealed_by: None,
+        provider: provider.map(|p| p.name.clone()),
     };
 
     // Step 1.
@@ -182,6 +212,14 @@ fn verify_with(
             report.event = Some(ev.event.uri());
             Some(ev)
         }
+        // A document that claims to be an evidence and breaks its schema is not a Sealpost
+        // evidence altered harmlessly: a comment or a processing instruction inside a value,
+        // an element added or moved are alterations (the seal's canonical form may not see
+        // them). Another signed document is simply not an evidence.
+        Err(e) if is(&doc.root_element(), crate::model::NS, "Evidence") => {
+            outcomes[0] = Some(Outcome::Failed(format!("a malformed evidence: {e}")));
+            return finish(report, outcomes);
+        }
         Err(e) => {
             outcomes[0] = Some(Outcome::Indeterminate(format!(
                 "not a Sealpost evidence: {e}"
@@ -190,31 +228,33 @@ fn verify_with(
         }
     };
 
-    // Step 5 first: the signature time-stamp gives the time the seal is judged at.
+    // Step 6 first: the signature time-stamp gives the time the seal is judged at.
     let signature_value = doc.descendants().find(|n| is(n, NS_DSIG, "SignatureValue"));
-    let sealed_at = match (evidence.as_ref(), signature_value) {
+    let signature_stamp = match (evidence.as_ref(), signature_value) {
         (None, _) => {
-            outcomes[4] = Some(Outcome::NotApplicable("not a Sealpost evidence".into()));
+            outcomes[5] = Some(Outcome::NotApplicable("not a Sealpost evidence".into()));
             None
         }
         (Some(_), None) => {
-            outcomes[4] = Some(Outcome::Failed("the evidence is not sealed".into()));
+            outcomes[5] = Some(Outcome::Failed("the evidence is not sealed".into()));
             None
         }
         (Some(_), Some(value)) => match signature_timestamp(&doc, value, trust_store) {
-            Ok(t) => {
-                outcomes[4] = Some(Outcome::Passed(format!(
-                    "time-stamped at {} UTC",
-                    format_date_time(t)
-                )));
-                Some(t)
+            Ok(token) => {
+                outcomes[5] = Some(from_provider_tsa(
+                    provider,
+                    &token,
+                    format!("time-stamped at {} UTC", format_date_time(token.gen_time)),
+                ));
+                Some(token)
             }
             Err(o) => {
-                outcomes[4] = Some(o);
+                outcomes[5] = Some(o);
                 None
             }
         },
     };
+    let sealed_at = signature_stamp.as_ref().map(|t| t.gen_time);
     report.sealed_at = sealed_at.map(format_date_time);
 
     // Steps 2 and 3: the seal and its certificate, at the time-stamp's time.
@@ -230,6 +270,7 @@ fn verify_with(
             } else {
                 Outcome::Indeterminate("no trusted time to judge the certificate at".into())
             });
+            report.sealed_by = Some(CertificateName::of(&verified.signer));
             signer = Some(verified);
         }
         Err(DocumentError::Untrusted(e)) => {
@@ -252,28 +293,35 @@ fn verify_with(
 
     let Some(evidence) = evidence else {
         for outcome in &mut outcomes[3..] {
-            *outcome = Some(Outcome::NotApplicable("not a Sealpost evidence".into()));
+            if outcome.is_none() {
+                *outcome = Some(Outcome::NotApplicable("not a Sealpost evidence".into()));
+            }
         }
         return finish(report, outcomes);
     };
 
     // Step 4.
-    outcomes[3] = Some(match &signer {
+    outcomes[3] = Some(provider_seal(&doc, provider, signer.as_ref()));
+
+    // Step 5.
+    outcomes[4] = Some(match &signer {
         Some(verified) => {
             signing_certificate_v2(&doc, &verified.signer, &verified.signed_object_ids)
         }
         None => Outcome::Indeterminate("the seal did not verify".into()),
     });
 
-    // Step 6.
+    // Step 7.
+    let mut document_stamps = Vec::new();
     let mut token_problems = Vec::new();
     for d in &evidence.documents {
         let expected = Expected::digest(oid::SHA256, &d.sha256);
-        if let Err(e) = verify_token(&d.time_stamp_token, &expected, trust_store) {
-            token_problems.push((d.name.clone(), e));
+        match verify_token(&d.time_stamp_token, &expected, trust_store) {
+            Ok(token) => document_stamps.push((d.name.clone(), token)),
+            Err(e) => token_problems.push((d.name.clone(), e)),
         }
     }
-    outcomes[5] = Some(if evidence.documents.is_empty() {
+    outcomes[6] = Some(if evidence.documents.is_empty() {
         Outcome::NotApplicable("the evidence names no document".into())
     } else if let Some((name, e)) = token_problems
         .iter()
@@ -283,11 +331,30 @@ fn verify_with(
     } else if let Some((name, e)) = token_problems.first() {
         Outcome::Indeterminate(format!("{name}: {e}"))
     } else {
-        Outcome::Passed(format!("{} token(s)", evidence.documents.len()))
+        document_stamps
+            .iter()
+            .map(|(name, token)| from_provider_tsa(provider, token, String::new()).named(name))
+            .find(|o| !matches!(o, Outcome::Passed(_)))
+            .unwrap_or_else(|| {
+                from_provider_tsa(
+                    provider,
+                    &document_stamps[0].1,
+                    format!("{} token(s)", evidence.documents.len()),
+                )
+            })
     });
 
-    // Step 7.
-    outcomes[6] = Some(match document {
+    // Step 8.
+    outcomes[7] = Some(times_agree(
+        &doc,
+        &evidence,
+        signature_stamp.as_ref(),
+        &document_stamps,
+        signer.as_ref().map(|v| v.signer.as_slice()),
+    ));
+
+    // Step 9.
+    outcomes[8] = Some(match document {
         None => Outcome::NotApplicable("no document given (--document)".into()),
         Some(bytes) => {
             let sha = digest::digest(&digest::SHA256, bytes);
@@ -309,6 +376,208 @@ fn verify_with(
     finish(report, outcomes)
 }
 
+impl Outcome {
+    /// The same outcome, its detail prefixed with what it is about.
+    fn named(self, name: &str) -> Outcome {
+        match self {
+            Outcome::Passed(d) => Outcome::Passed(d),
+            Outcome::Failed(d) => Outcome::Failed(format!("{name}: {d}")),
+            Outcome::Indeterminate(d) => Outcome::Indeterminate(format!("{name}: {d}")),
+            Outcome::NotApplicable(d) => Outcome::NotApplicable(d),
+        }
+    }
+}
+
+/// A verified time-stamp token is the provider's when its signer is a published
+/// time-stamping unit certificate.
+fn from_provider_tsa(
+    provider: Option<&Provider>,
+    token: &VerifiedToken,
+    passed: String,
+) -> Outcome {
+    let Some(provider) = provider else {
+        return Outcome::Indeterminate(
+            "no provider identity given: the time-stamping unit is not decided".into(),
+        );
+    };
+    match token.path.first() {
+        Some(tsa) if provider.is_tsa(tsa) => Outcome::Passed(passed),
+        Some(tsa) => {
+            let named = CertificateName::of(tsa);
+            Outcome::Failed(format!(
+                "time-stamped by {} (SHA-256 {}), not a time-stamping unit of {}",
+                named.subject, named.sha256, provider.name
+            ))
+        }
+        None => Outcome::Failed("the time-stamp names no signer".into()),
+    }
+}
+
+/// Step 4: the certificate that verified the seal is one the provider publishes as its
+/// evidence seal, and has the seal profile.
+fn provider_seal(
+    doc: &roxmltree::Document<'_>,
+    provider: Option<&Provider>,
+    verified: Option<&VerifiedDocument>,
+) -> Outcome {
+    let Some(provider) = provider else {
+        return Outcome::Indeterminate(
+            "no provider identity given (--provider): who sealed is not decided".into(),
+        );
+    };
+    let Some(verified) = verified else {
+        // The seal did not verify or did not chain: if none of its certificates is the
+        // provider's, it is not the provider's seal whatever else holds.
+        let key_info_certificates: Vec<Vec<u8>> = doc
+            .descendants()
+            .filter(|n| is(n, NS_DSIG, "X509Certificate"))
+            .filter_map(|n| signed_text(n).ok().and_then(|t| base64_decode(&t).ok()))
+            .collect();
+        return if key_info_certificates.iter().any(|c| provider.is_seal(c)) {
+            Outcome::Indeterminate("the seal did not verify".into())
+        } else {
+            Outcome::Failed(format!(
+                "none of the seal's certificates is a seal certificate of {}",
+                provider.name
+            ))
+        };
+    };
+    let named = CertificateName::of(&verified.signer);
+    if !provider.is_seal(&verified.signer) {
+        return Outcome::Failed(format!(
+            "sealed by {} (SHA-256 {}), which is not a seal certificate of {}",
+            named.subject, named.sha256, provider.name
+        ));
+    }
+    match check_seal_profile(&verified.signer) {
+        Ok(()) => Outcome::Passed(format!(
+            "sealed by {} of {} (SHA-256 {})",
+            named.subject, provider.name, named.sha256
+        )),
+        Err(e) => Outcome::Failed(e),
+    }
+}
+
+/// Step 8: every time the evidence states agrees with its time-stamps. With T the signature
+/// time-stamp's genTime and its accuracy a, and the tolerance [`TIME_TOLERANCE`]:
+/// - EventTime and the XAdES SigningTime lie in [T - tolerance - a, T + a] (an evidence is
+///   sealed when its event happens: never before it, never long after);
+/// - SubmissionTime is not after EventTime, and for a submission's own evidences
+///   (SubmissionAcceptance, SubmissionRejection) within the tolerance of it;
+/// - each document time-stamp is at SubmissionTime (within the tolerance and its accuracy),
+///   and not after the signature time-stamp;
+/// - EventTime lies within the seal certificate's validity.
+fn times_agree(
+    doc: &roxmltree::Document<'_>,
+    evidence: &Evidence,
+    signature_stamp: Option<&VerifiedToken>,
+    document_stamps: &[(String, VerifiedToken)],
+    seal_certificate: Option<&[u8]>,
+) -> Outcome {
+    let Some(stamp) = signature_stamp else {
+        return Outcome::Indeterminate("no verified signature time-stamp to compare with".into());
+    };
+    let t = stamp.gen_time;
+    let a = stamp.accuracy.unwrap_or_default();
+    let show = |time: SystemTime| format_date_time(time);
+    let within_seal = |name: &str, time: SystemTime| -> Result<(), String> {
+        // A time written in whole seconds stands for its whole second.
+        if time > t + a {
+            return Err(format!(
+                "{name} {} is after the signature time-stamp {}",
+                show(time),
+                show(t)
+            ));
+        }
+        if time + SECOND + TIME_TOLERANCE + a < t {
+            return Err(format!(
+                "{name} {} is more than {} s before the signature time-stamp {}",
+                show(time),
+                TIME_TOLERANCE.as_secs(),
+                show(t)
+            ));
+        }
+        Ok(())
+    };
+    let check = || -> Result<(), String> {
+        within_seal("EventTime", evidence.event_time)?;
+        let signing_time = doc
+            .descendants()
+            .find(|n| is(n, NS_XADES, "SigningTime"))
+            .ok_or("no SigningTime")
+            .and_then(|n| signed_text(n).map_err(|_| "SigningTime is not text"))
+            .and_then(|t| parse_date_time(&t).map_err(|_| "SigningTime is not a date-time"))?;
+        within_seal("SigningTime", signing_time)?;
+        if evidence.submission_time > evidence.event_time {
+            return Err(format!(
+                "SubmissionTime {} is after EventTime {}",
+                show(evidence.submission_time),
+                show(evidence.event_time)
+            ));
+        }
+        let at_submission = matches!(
+            evidence.event,
+            Event::SubmissionAcceptance | Event::SubmissionRejection
+        );
+        if at_submission && evidence.submission_time + TIME_TOLERANCE < evidence.event_time {
+            return Err(format!(
+                "SubmissionTime {} is more than {} s before EventTime {} of a {}",
+                show(evidence.submission_time),
+                TIME_TOLERANCE.as_secs(),
+                show(evidence.event_time),
+                evidence.event.name()
+            ));
+        }
+        for (name, token) in document_stamps {
+            let d = token.gen_time;
+            let da = token.accuracy.unwrap_or_default();
+            if d + SECOND + TIME_TOLERANCE + da < evidence.submission_time
+                || d > evidence.submission_time + SECOND + TIME_TOLERANCE + da
+            {
+                return Err(format!(
+                    "the time-stamp of {name} ({}) is not at SubmissionTime {}",
+                    show(d),
+                    show(evidence.submission_time)
+                ));
+            }
+            if d > t + a + da {
+                return Err(format!(
+                    "the time-stamp of {name} ({}) is after the signature time-stamp {}",
+                    show(d),
+                    show(t)
+                ));
+            }
+        }
+        if let Some(cert) = seal_certificate {
+            let cert = Certificate::from_der(cert).map_err(|e| e.to_string())?;
+            let validity = &cert.tbs_certificate.validity;
+            let (from, until) = (
+                validity.not_before.to_system_time(),
+                validity.not_after.to_system_time(),
+            );
+            if evidence.event_time + SECOND <= from || evidence.event_time > until {
+                return Err(format!(
+                    "EventTime {} is outside the seal certificate's validity ({} to {})",
+                    show(evidence.event_time),
+                    show(from),
+                    show(until)
+                ));
+            }
+        }
+        Ok(())
+    };
+    match check() {
+        Ok(()) => Outcome::Passed(format!(
+            "EventTime {}, SubmissionTime {}, signature time-stamp {} (tolerance {} s)",
+            show(evidence.event_time),
+            show(evidence.submission_time),
+            show(t),
+            TIME_TOLERANCE.as_secs()
+        )),
+        Err(e) => Outcome::Failed(e),
+    }
+}
+
 fn is(node: &Node<'_, '_>, ns: &str, name: &str) -> bool {
     node.is_element() && node.tag_name().namespace() == Some(ns) && node.tag_name().name() == name
 }
@@ -318,7 +587,7 @@ fn signature_timestamp(
     doc: &roxmltree::Document<'_>,
     value: Node<'_, '_>,
     trust: &TrustStore,
-) -> Result<SystemTime, Outcome> {
+) -> Result<VerifiedToken, Outcome> {
     let stamps: Vec<Node<'_, '_>> = doc
         .descendants()
         .filter(|n| is(n, NS_XADES, "SignatureTimeStamp"))
@@ -340,10 +609,13 @@ fn signature_timestamp(
     let token = stamp
         .children()
         .find(|n| is(n, NS_XADES, "EncapsulatedTimeStamp"))
-        .and_then(|n| n.text())
         .ok_or_else(|| Outcome::Failed("no EncapsulatedTimeStamp".into()))
-        .and_then(|t| {
-            base64_decode(t).map_err(|_| Outcome::Failed("the token is not base64".into()))
+        .and_then(|n| {
+            signed_text(n)
+                .map_err(|e| Outcome::Failed(e.to_string()))
+                .and_then(|t| {
+                    base64_decode(&t).map_err(|_| Outcome::Failed("the token is not base64".into()))
+                })
         })?;
     let imprint = digest::digest(&digest::SHA256, &canonicalize(value, &method, None));
     match verify_token(
@@ -351,7 +623,7 @@ fn signature_timestamp(
         &Expected::digest(oid::SHA256, imprint.as_ref()),
         trust,
     ) {
-        Ok(t) => Ok(t.gen_time),
+        Ok(t) => Ok(t),
         Err(e) if e.verdict() == TokenVerdict::Indeterminate => {
             Err(Outcome::Indeterminate(e.to_string()))
         }
@@ -387,8 +659,8 @@ fn signing_certificate_v2(
     let digest_value = cert
         .descendants()
         .find(|n| is(n, NS_DSIG, "DigestValue"))
-        .and_then(|n| n.text())
-        .and_then(|t| base64_decode(t).ok());
+        .and_then(|n| signed_text(n).ok())
+        .and_then(|t| base64_decode(&t).ok());
     let method = cert
         .descendants()
         .find(|n| is(n, NS_DSIG, "DigestMethod"))

@@ -1,158 +1,15 @@
 //! Sealing and the court's verification: a sealed evidence verifies and says what it proves;
 //! every kind of tampering is refused at the step that names it.
 
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+mod common;
+
+use std::time::Duration;
 
 use aws_lc_rs::digest;
-use sealpost_evidence::model::{
-    Document, Event, Evidence, Issuer, Recipient, Sender, new_evidence_id,
-};
-use sealpost_evidence::seal::{Sealer, Timestamper};
-use sealpost_evidence::verify::{Outcome, Report, Verdict, verify_evidence};
+use common::{LETTER, first_failure, fixture, step, tsa_at};
+use sealpost_evidence::model::Evidence;
+use sealpost_evidence::verify::{Outcome, Policy, Verdict, verify_evidence};
 use sealpost_pki::DevPki;
-use sealpost_tsa::authority::TimeStampAuthority;
-use sealpost_tsa::clock::{ClockError, ClockGuard, ClockReading, ClockSource};
-use sealpost_tsa::serial::CounterSerials;
-use sealpost_tsa::{EcdsaP256Signer, IssuePolicy};
-use sealpost_xmldsig::document::DocumentSigner;
-
-/// A clock that reads a fixed time: a TSA "in the past" or "in the future".
-struct FixedClock(SystemTime);
-
-impl ClockSource for FixedClock {
-    fn read(&self) -> Result<ClockReading, ClockError> {
-        Ok(ClockReading {
-            now: self.0,
-            max_error: None,
-        })
-    }
-}
-
-struct Fixture {
-    pki: DevPki,
-    tsa: TimeStampAuthority,
-    seal: Sealer,
-    now: SystemTime,
-}
-
-fn tsa_at(pki: &DevPki, now: SystemTime) -> TimeStampAuthority {
-    let signer = EcdsaP256Signer::new(
-        &pki.tsa.key_pkcs8_der(),
-        pki.tsa.cert_der(),
-        &[pki.issuing.cert_der().to_vec()],
-    )
-    .expect("tsa signer");
-    TimeStampAuthority::new(
-        Arc::new(signer),
-        IssuePolicy::default(),
-        Box::new(CounterSerials::starting_at(1)),
-        ClockGuard::new(
-            Box::new(FixedClock(now)),
-            Duration::from_secs(1),
-            UNIX_EPOCH,
-        ),
-    )
-}
-
-fn fixture() -> Fixture {
-    let now = UNIX_EPOCH
-        + Duration::from_secs(
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .expect("t")
-                .as_secs(),
-        );
-    let pki = DevPki::generate(now).expect("pki");
-    let seal = Sealer::new(
-        DocumentSigner::new(
-            &pki.seal.key_pkcs8_der(),
-            vec![
-                pki.seal.cert_der().to_vec(),
-                pki.issuing.cert_der().to_vec(),
-            ],
-        )
-        .expect("seal"),
-    )
-    .expect("sealer");
-    Fixture {
-        tsa: tsa_at(&pki, now),
-        pki,
-        seal,
-        now,
-    }
-}
-
-const LETTER: &[u8] = b"%PDF-1.7 Avis d'imposition 2026";
-
-impl Fixture {
-    fn anchors(&self) -> Vec<Vec<u8>> {
-        vec![self.pki.root.cert_der().to_vec()]
-    }
-
-    fn document(&self, content: &[u8], token_over: &[u8], tsa: &dyn Timestamper) -> Document {
-        let sha: [u8; 32] = digest::digest(&digest::SHA256, content)
-            .as_ref()
-            .try_into()
-            .expect("32");
-        let token_digest = digest::digest(&digest::SHA256, token_over);
-        Document {
-            id: "doc-1".into(),
-            name: "avis-2026.pdf".into(),
-            size: content.len() as u64,
-            sha256: sha,
-            time_stamp_token: tsa.timestamp(token_digest.as_ref()).expect("token"),
-        }
-    }
-
-    fn evidence(&self, documents: Vec<Document>) -> Evidence {
-        Evidence {
-            id: new_evidence_id(self.now),
-            event: Event::SubmissionAcceptance,
-            event_time: self.now,
-            issuer: Issuer {
-                name: "Sealpost (development)".into(),
-                policy_id: "urn:oid:0.4.0.2023.1.1".into(),
-            },
-            sender: Sender {
-                subject: "CN=Sender B (development),O=Development Agency B,C=BE".into(),
-                registry_id: "agency-b".into(),
-                authentication: "WS-Security X.509 signature".into(),
-            },
-            recipient: Recipient {
-                id: "nrn:85073003328".into(),
-                delegate: None,
-                mandate: None,
-            },
-            submission_time: self.now,
-            message_id: "TAX-2026-000042".into(),
-            subject: Some("Avis d'imposition & rappel <2026>".into()),
-            documents,
-            reason: None,
-            follows_from: None,
-        }
-    }
-
-    fn sealed(&self, evidence: &Evidence) -> String {
-        self.seal.seal(evidence, &self.tsa, self.now).expect("seal")
-    }
-
-    fn verify(&self, xml: &str, document: Option<&[u8]>) -> Report {
-        verify_evidence(xml.as_bytes(), &self.anchors(), document)
-    }
-}
-
-fn step(report: &Report, n: u8) -> &Outcome {
-    &report.steps[usize::from(n - 1)].outcome
-}
-
-fn first_failure(report: &Report) -> u8 {
-    report
-        .steps
-        .iter()
-        .find(|s| matches!(s.outcome, Outcome::Failed(_)))
-        .map_or(0, |s| s.number)
-}
 
 #[test]
 fn a_sealed_evidence_verifies_and_says_what_it_proves() {
@@ -178,12 +35,12 @@ fn a_sealed_evidence_verifies_and_says_what_it_proves() {
         Evidence::from_element(parsed.root_element()).expect("model"),
         evidence
     );
-    // Without the document, step 7 does not apply; with another one, it fails.
+    // Without the document, step 9 does not apply; with another one, it fails.
     assert_eq!(f.verify(&xml, None).verdict, Verdict::Valid);
     let other = f.verify(&xml, Some(b"another file"));
     assert_eq!(
         (other.verdict, first_failure(&other)),
-        (Verdict::Invalid, 7)
+        (Verdict::Invalid, 9)
     );
 }
 
@@ -232,28 +89,28 @@ fn a_swapped_certificate_is_refused() {
 }
 
 #[test]
-fn a_token_from_another_document_fails_step_6() {
+fn a_token_from_another_document_fails_step_7() {
     let f = fixture();
     // Sealed correctly, but the document's token covers other content.
     let xml = f.sealed(&f.evidence(vec![f.document(LETTER, b"another document", &f.tsa)]));
     let report = f.verify(&xml, None);
     assert_eq!(
         (report.verdict, first_failure(&report)),
-        (Verdict::Invalid, 6),
+        (Verdict::Invalid, 7),
         "{report:#?}"
     );
     assert!(matches!(step(&report, 2), Outcome::Passed(_)));
 }
 
 #[test]
-fn a_token_outside_the_tsa_certificate_validity_fails_step_6() {
+fn a_token_outside_the_tsa_certificate_validity_fails_step_7() {
     let f = fixture();
     let ten_years_on = tsa_at(&f.pki, f.now + Duration::from_secs(10 * 365 * 86_400));
     let xml = f.sealed(&f.evidence(vec![f.document(LETTER, LETTER, &ten_years_on)]));
     let report = f.verify(&xml, None);
     assert_eq!(
         (report.verdict, first_failure(&report)),
-        (Verdict::Invalid, 6),
+        (Verdict::Invalid, 7),
         "{report:#?}"
     );
 }
@@ -268,7 +125,7 @@ fn a_seal_time_stamped_after_the_seal_certificate_expired_fails_step_3() {
     let report = f.verify(&xml, None);
     assert_eq!(report.verdict, Verdict::Invalid, "{report:#?}");
     assert!(
-        matches!(step(&report, 5), Outcome::Failed(_)),
+        matches!(step(&report, 6), Outcome::Failed(_)),
         "{report:#?}"
     );
 }
@@ -278,7 +135,11 @@ fn an_unknown_root_is_indeterminate() {
     let f = fixture();
     let xml = f.sealed(&f.evidence(vec![f.document(LETTER, LETTER, &f.tsa)]));
     let stranger = DevPki::generate(f.now).expect("pki");
-    let report = verify_evidence(xml.as_bytes(), &[stranger.root.cert_der().to_vec()], None);
+    let policy = Policy {
+        anchors: vec![stranger.root.cert_der().to_vec()],
+        ..f.policy()
+    };
+    let report = verify_evidence(xml.as_bytes(), &policy, None);
     assert_eq!(report.verdict, Verdict::Indeterminate, "{report:#?}");
     assert!(matches!(step(&report, 3), Outcome::Indeterminate(_)));
 }
@@ -292,7 +153,10 @@ fn the_shared_proof_samples_are_signatures_but_not_evidence() {
     for name in ["proof-xmlsec1-ec.xml", "proof-xmlsec1-rsa.xml"] {
         let report = verify_evidence(
             &std::fs::read(samples.join(name)).expect("read"),
-            std::slice::from_ref(&root),
+            &Policy {
+                anchors: vec![root.clone()],
+                provider: None,
+            },
             None,
         );
         assert_eq!(report.verdict, Verdict::Indeterminate, "{name}");
@@ -311,7 +175,10 @@ fn the_shared_proof_samples_are_signatures_but_not_evidence() {
     ] {
         let report = verify_evidence(
             &std::fs::read(samples.join(name)).expect("read"),
-            std::slice::from_ref(&root),
+            &Policy {
+                anchors: vec![root.clone()],
+                provider: None,
+            },
             None,
         );
         assert_eq!(report.verdict, Verdict::Invalid, "{name}: {report:#?}");
@@ -328,10 +195,10 @@ fn an_evidence_given_as_xml_text_seals_the_same_way() {
         .replacen("<ev:Issuer>", "\n  <ev:Issuer >", 1)
         .replacen(
             "<ev:Evidence xmlns:ev",
-            "<ev:Evidence Version=\"1\" xmlns:ev",
+            "<ev:Evidence Version=\"2\" xmlns:ev",
             1,
         )
-        .replacen(" Version=\"1\">", ">", 1);
+        .replacen(" Version=\"2\">", ">", 1);
     let sealed = f.seal.seal_xml(&xml, &f.tsa, f.now).expect("seal");
     let report = f.verify(&sealed, Some(LETTER));
     assert_eq!(report.verdict, Verdict::Valid, "{report:#?}");

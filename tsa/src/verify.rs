@@ -759,7 +759,8 @@ mod tests {
                 },
                 EkuProblem::NotCritical,
             ),
-            (Profile::Seal, EkuProblem::Missing),
+            (Profile::NoPurpose, EkuProblem::Missing),
+            (Profile::Seal, EkuProblem::NotCritical),
         ] {
             let cred = root
                 .issue(&LeafSpec::new(

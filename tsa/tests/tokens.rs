@@ -406,6 +406,7 @@ fn a_signer_whose_certificate_is_unfit_cannot_be_loaded() {
             eku_critical: false,
         },
         Profile::Seal,
+        Profile::NoPurpose,
     ] {
         let cred = pki
             .issuing

@@ -1,0 +1,347 @@
+//! Forgery, as an attacker would try it: every holder of a certificate under the root a court
+//! trusts (a sender agency, the TLS server, the time-stamping unit, the issuing CA) writes an
+//! evidence of its own, seals it with its key and takes genuine time-stamps (what the public
+//! `POST /tsa` once gave anyone). Each is INVALID because the seal is not the provider's; an
+//! evidence whose times disagree with its time-stamps is INVALID even under the genuine seal.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Fixture, LETTER, first_failure, fixture, step, tsa_at};
+use rustls_pki_types::PrivateKeyDer;
+use rustls_pki_types::pem::PemObject;
+use sealpost_evidence::model::{Event, Evidence};
+use sealpost_evidence::provider::{Provider, check_seal_profile, fingerprint};
+use sealpost_evidence::seal::Sealer;
+use sealpost_evidence::verify::{Outcome, Policy, Verdict, verify_evidence};
+use sealpost_pki::{KeyAlgorithm, LeafSpec, Profile};
+
+const YEAR: Duration = Duration::from_secs(365 * 86_400);
+
+/// A SubmissionAcceptance for a letter never sent, in agency A's name.
+fn letter_never_sent(f: &Fixture) -> Evidence {
+    let mut evidence = f.evidence(vec![f.document(LETTER, LETTER, &f.tsa)]);
+    evidence.sender.registry_id = "agency-a".into();
+    evidence.sender.subject = "CN=Sender A (development),O=Development Agency A,C=BE".into();
+    evidence
+}
+
+/// "Jan Peeters opened it".
+fn handover_never_made(f: &Fixture) -> Evidence {
+    let mut evidence = f.evidence(vec![f.document(LETTER, LETTER, &f.tsa)]);
+    evidence.event = Event::ContentHandover;
+    evidence.recipient.delegate = Some("Jan Peeters".into());
+    evidence
+}
+
+fn pkcs8_of_pem(pem: &str) -> Vec<u8> {
+    match PrivateKeyDer::from_pem_slice(pem.as_bytes()).expect("key") {
+        PrivateKeyDer::Pkcs8(k) => k.secret_pkcs8_der().to_vec(),
+        _ => panic!("not PKCS#8"),
+    }
+}
+
+/// The forger's seal: everything but step 4 passes, which is what made the attack work.
+fn assert_refused_as_not_the_providers_seal(f: &Fixture, forger: &Sealer, evidence: &Evidence) {
+    let xml = forger.seal(evidence, &f.tsa, f.now).expect("seal");
+    let report = f.verify(&xml, Some(LETTER));
+    assert_eq!(report.verdict, Verdict::Invalid, "{report:#?}");
+    assert!(
+        matches!(step(&report, 4), Outcome::Failed(d) if d.contains("not a seal certificate of Sealpost") || d.contains("none of the seal's certificates")),
+        "{report:#?}"
+    );
+    assert!(report.proves_en.is_none());
+    // The report names who really sealed.
+    if let Some(by) = &report.sealed_by {
+        assert_eq!(by.sha256, fingerprint(&forger.certificates()[0]));
+        assert_ne!(by.sha256, fingerprint(f.pki.seal.cert_der()));
+    }
+}
+
+#[test]
+fn a_letter_never_sent_sealed_with_a_sender_agency_key_is_invalid() {
+    let f = fixture();
+    let (_, sender_b) = &f.pki.senders[1];
+    let forger = Fixture::sealer(
+        &sender_b.key_pkcs8_der(),
+        vec![
+            sender_b.cert_der().to_vec(),
+            f.pki.issuing.cert_der().to_vec(),
+        ],
+    );
+    // Agency B posing as agency A; the chain, the seal and the time-stamps all verify.
+    let xml = forger
+        .seal(&letter_never_sent(&f), &f.tsa, f.now)
+        .expect("seal");
+    let report = f.verify(&xml, None);
+    for n in [1, 2, 3, 5, 6, 7, 8] {
+        assert!(
+            matches!(step(&report, n), Outcome::Passed(_)),
+            "step {n}: {report:#?}"
+        );
+    }
+    assert_refused_as_not_the_providers_seal(&f, &forger, &letter_never_sent(&f));
+    assert_refused_as_not_the_providers_seal(&f, &forger, &handover_never_made(&f));
+}
+
+#[test]
+fn an_evidence_sealed_with_the_tls_server_key_is_invalid() {
+    let f = fixture();
+    let forger = Fixture::sealer(
+        &f.pki.tls.key_pkcs8_der(),
+        vec![
+            f.pki.tls.cert_der().to_vec(),
+            f.pki.issuing.cert_der().to_vec(),
+        ],
+    );
+    assert_refused_as_not_the_providers_seal(&f, &forger, &handover_never_made(&f));
+}
+
+#[test]
+fn an_evidence_sealed_with_the_time_stamping_key_is_invalid() {
+    let f = fixture();
+    let forger = Fixture::sealer(
+        &f.pki.tsa.key_pkcs8_der(),
+        vec![
+            f.pki.tsa.cert_der().to_vec(),
+            f.pki.issuing.cert_der().to_vec(),
+        ],
+    );
+    assert_refused_as_not_the_providers_seal(&f, &forger, &letter_never_sent(&f));
+}
+
+#[test]
+fn an_evidence_sealed_with_the_issuing_ca_key_is_invalid() {
+    let f = fixture();
+    let forger = Fixture::sealer(
+        &pkcs8_of_pem(&f.pki.issuing.key_pem()),
+        vec![f.pki.issuing.cert_der().to_vec()],
+    );
+    assert_refused_as_not_the_providers_seal(&f, &forger, &letter_never_sent(&f));
+}
+
+#[test]
+fn a_look_alike_seal_certificate_from_the_issuing_ca_is_not_the_providers() {
+    let f = fixture();
+    // Same name, same profile, same CA: only the published certificate is Sealpost's seal.
+    let look_alike = f
+        .pki
+        .issuing
+        .issue(&LeafSpec::new(
+            "Sealpost Development Evidence Seal",
+            Profile::Seal,
+            KeyAlgorithm::EcdsaP256,
+            f.now,
+            5 * YEAR,
+        ))
+        .expect("certificate");
+    assert_eq!(check_seal_profile(look_alike.cert_der()), Ok(()));
+    let forger = Fixture::sealer(
+        &look_alike.key_pkcs8_der(),
+        vec![
+            look_alike.cert_der().to_vec(),
+            f.pki.issuing.cert_der().to_vec(),
+        ],
+    );
+    assert_refused_as_not_the_providers_seal(&f, &forger, &letter_never_sent(&f));
+}
+
+#[test]
+fn a_seal_time_stamped_by_an_unpublished_time_stamping_unit_is_invalid() {
+    let f = fixture();
+    // Another time-stamping certificate under the same CA (the TSA chain verifies).
+    let other = f
+        .pki
+        .issuing
+        .issue(&LeafSpec::new(
+            "Another Time-Stamping Unit",
+            Profile::TimeStamping { eku_critical: true },
+            KeyAlgorithm::EcdsaP256,
+            f.now,
+            5 * YEAR,
+        ))
+        .expect("certificate");
+    let signer = sealpost_tsa::EcdsaP256Signer::new(
+        &other.key_pkcs8_der(),
+        other.cert_der(),
+        &[f.pki.issuing.cert_der().to_vec()],
+    )
+    .expect("signer");
+    let other_tsa = common::tsa_with(std::sync::Arc::new(signer), f.now);
+    let evidence = f.evidence(vec![f.document(LETTER, LETTER, &other_tsa)]);
+    let xml = f.seal.seal(&evidence, &other_tsa, f.now).expect("seal");
+    let report = f.verify(&xml, None);
+    assert_eq!(report.verdict, Verdict::Invalid, "{report:#?}");
+    for n in [6, 7] {
+        assert!(
+            matches!(step(&report, n), Outcome::Failed(d) if d.contains("not a time-stamping unit of Sealpost")),
+            "step {n}: {report:#?}"
+        );
+    }
+}
+
+#[test]
+fn an_event_backdated_a_month_before_its_time_stamps_is_invalid() {
+    let f = fixture();
+    let mut evidence = f.evidence(vec![f.document(LETTER, LETTER, &f.tsa)]);
+    evidence.event_time = f.now - Duration::from_secs(30 * 86_400);
+    evidence.submission_time = evidence.event_time;
+    let xml = f.sealed(&evidence);
+    let report = f.verify(&xml, None);
+    assert_eq!(
+        (report.verdict, first_failure(&report)),
+        (Verdict::Invalid, 8),
+        "{report:#?}"
+    );
+}
+
+#[test]
+fn an_event_after_its_signature_time_stamp_is_invalid() {
+    let f = fixture();
+    let mut evidence = f.evidence(vec![f.document(LETTER, LETTER, &f.tsa)]);
+    evidence.event_time = f.now + Duration::from_secs(3600);
+    let report = f.verify(&f.sealed(&evidence), None);
+    assert_eq!(
+        (report.verdict, first_failure(&report)),
+        (Verdict::Invalid, 8),
+        "{report:#?}"
+    );
+}
+
+#[test]
+fn a_signing_time_far_from_the_signature_time_stamp_is_invalid() {
+    let f = fixture();
+    let evidence = f.evidence(vec![f.document(LETTER, LETTER, &f.tsa)]);
+    let xml = f
+        .seal
+        .seal(&evidence, &f.tsa, f.now - Duration::from_secs(1800))
+        .expect("seal");
+    let report = f.verify(&xml, None);
+    assert_eq!(
+        (report.verdict, first_failure(&report)),
+        (Verdict::Invalid, 8),
+        "{report:#?}"
+    );
+}
+
+#[test]
+fn a_document_time_stamp_not_at_the_submission_time_is_invalid() {
+    let f = fixture();
+    // Ten minutes before the submission (the TSA certificate is valid from an hour before).
+    let earlier = tsa_at(&f.pki, f.now - Duration::from_secs(600));
+    let evidence = f.evidence(vec![f.document(LETTER, LETTER, &earlier)]);
+    let report = f.verify(&f.sealed(&evidence), None);
+    assert_eq!(
+        (report.verdict, first_failure(&report)),
+        (Verdict::Invalid, 8),
+        "{report:#?}"
+    );
+}
+
+#[test]
+fn a_handover_days_after_submission_with_the_submission_tokens_is_valid() {
+    let f = fixture();
+    // The letter was submitted two days ago; its documents were time-stamped then.
+    let submitted = f.now - Duration::from_secs(2 * 86_400);
+    let pki_then = sealpost_pki::DevPki::generate(submitted).expect("pki");
+    let f_then = common::fixture_with(pki_then, submitted);
+    let document = f_then.document(LETTER, LETTER, &f_then.tsa);
+    let mut evidence = f_then.evidence(vec![document]);
+    evidence.event = Event::ContentHandover;
+    evidence.recipient.delegate = Some("Jan Peeters".into());
+    evidence.event_time = f.now;
+    // Opened now, sealed and time-stamped now.
+    let now_tsa = tsa_at(&f_then.pki, f.now);
+    let xml = f_then.seal.seal(&evidence, &now_tsa, f.now).expect("seal");
+    let report = f_then.verify(&xml, Some(LETTER));
+    assert_eq!(report.verdict, Verdict::Valid, "{report:#?}");
+}
+
+#[test]
+fn a_comment_slipped_into_a_sealed_value_makes_it_invalid() {
+    let f = fixture();
+    let xml = f.sealed(&f.evidence(vec![f.document(LETTER, LETTER, &f.tsa)]));
+    for (from, to) in [
+        ("<ev:Subject>Avis", "<ev:Subject>Avis<!---->"),
+        ("<ev:SenderReference>TAX", "<ev:SenderReference>TAX<?x y?>"),
+        ("<ev:Id>nrn:", "<ev:Id><!---->nrn:"),
+    ] {
+        let altered = xml.replacen(from, to, 1);
+        assert_ne!(altered, xml, "{from}");
+        let report = f.verify(&altered, None);
+        assert_eq!(
+            (report.verdict, first_failure(&report)),
+            (Verdict::Invalid, 1),
+            "{from}: {report:#?}"
+        );
+    }
+}
+
+#[test]
+fn without_the_providers_identity_no_evidence_is_valid() {
+    let f = fixture();
+    let xml = f.sealed(&f.evidence(vec![f.document(LETTER, LETTER, &f.tsa)]));
+    let policy = Policy {
+        provider: None,
+        ..f.policy()
+    };
+    let report = verify_evidence(xml.as_bytes(), &policy, None);
+    assert_eq!(report.verdict, Verdict::Indeterminate, "{report:#?}");
+    assert!(matches!(step(&report, 4), Outcome::Indeterminate(_)));
+    // The genuine evidence is valid under the provider's identity, and says who sealed it.
+    let report = f.verify(&xml, None);
+    assert_eq!(report.verdict, Verdict::Valid, "{report:#?}");
+    let by = report.sealed_by.expect("sealed by");
+    assert_eq!(by.sha256, fingerprint(f.pki.seal.cert_der()));
+    assert!(by.subject.contains("Sealpost Development Evidence Seal"));
+}
+
+#[test]
+fn the_trusted_list_reads_back_and_a_hostile_one_is_refused() {
+    let f = fixture();
+    let provider = f.provider();
+    let list = provider.to_trusted_list();
+    assert_eq!(
+        Provider::from_trusted_list(list.as_bytes()).expect("list"),
+        provider
+    );
+    // The list names each certificate's fingerprint for a reader.
+    assert!(list.contains(&fingerprint(f.pki.seal.cert_der())));
+    let without_tsa = list.replacen(
+        "http://uri.etsi.org/TrstSvc/Svctype/TSA/QTST",
+        "http://uri.etsi.org/TrstSvc/Svctype/EDS/REM/Q",
+        1,
+    );
+    assert!(Provider::from_trusted_list(without_tsa.as_bytes()).is_err());
+    let commented = list.replacen("<tl:X509Certificate>", "<tl:X509Certificate><!---->", 1);
+    assert!(Provider::from_trusted_list(commented.as_bytes()).is_err());
+    assert!(Provider::from_trusted_list(b"<x/>").is_err());
+}
+
+#[test]
+fn only_the_seal_certificate_has_the_seal_profile() {
+    let f = fixture();
+    assert_eq!(check_seal_profile(f.pki.seal.cert_der()), Ok(()));
+    let no_purpose = f
+        .pki
+        .issuing
+        .issue(&LeafSpec::new(
+            "Sealpost Development Evidence Seal",
+            Profile::NoPurpose,
+            KeyAlgorithm::EcdsaP256,
+            f.now,
+            YEAR,
+        ))
+        .expect("certificate");
+    for (name, der) in [
+        ("tsa", f.pki.tsa.cert_der()),
+        ("tls", f.pki.tls.cert_der()),
+        ("sender", f.pki.senders[0].1.cert_der()),
+        ("issuing CA", f.pki.issuing.cert_der()),
+        ("root", f.pki.root.cert_der()),
+        ("no purpose", no_purpose.cert_der()),
+    ] {
+        assert!(check_seal_profile(der).is_err(), "{name}");
+    }
+}
