@@ -292,6 +292,15 @@ struct RawTsa {
     accept_policies: Vec<String>,
     #[serde(default = "defaults::tsa_accuracy_ms")]
     accuracy_ms: u64,
+    /// Who may use `POST /tsa` on the service port: `off` (not served) or `senders`
+    /// (registered senders over mutual TLS).
+    #[serde(default = "defaults::tsa_endpoint")]
+    endpoint: String,
+    /// With `senders`: the tokens a sender may have a minute, and at once.
+    #[serde(default = "defaults::tsa_endpoint_rate_per_minute")]
+    endpoint_rate_per_minute: u64,
+    #[serde(default = "defaults::tsa_endpoint_burst")]
+    endpoint_burst: u64,
 }
 
 impl Default for RawTsa {
@@ -304,6 +313,9 @@ impl Default for RawTsa {
             policy: defaults::tsa_policy(),
             accept_policies: Vec::new(),
             accuracy_ms: defaults::tsa_accuracy_ms(),
+            endpoint: defaults::tsa_endpoint(),
+            endpoint_rate_per_minute: defaults::tsa_endpoint_rate_per_minute(),
+            endpoint_burst: defaults::tsa_endpoint_burst(),
         }
     }
 }
@@ -343,6 +355,15 @@ mod defaults {
     }
     pub fn tsa_accuracy_ms() -> u64 {
         1000
+    }
+    pub fn tsa_endpoint() -> String {
+        "off".into()
+    }
+    pub fn tsa_endpoint_rate_per_minute() -> u64 {
+        60
+    }
+    pub fn tsa_endpoint_burst() -> u64 {
+        10
     }
     pub fn seal_cert() -> PathBuf {
         "certs/dev/seal-chain.pem".into()
@@ -432,6 +453,9 @@ const KEYS: &[(&str, Kind)] = &[
     ("tsa.policy", Kind::Text),
     ("tsa.accept_policies", Kind::List),
     ("tsa.accuracy_ms", Kind::Integer),
+    ("tsa.endpoint", Kind::Text),
+    ("tsa.endpoint_rate_per_minute", Kind::Integer),
+    ("tsa.endpoint_burst", Kind::Integer),
     ("seal.cert", Kind::Text),
     ("seal.key", Kind::Text),
     ("seal.issuer_name", Kind::Text),
@@ -471,6 +495,18 @@ pub struct ConfigError {
     pub problems: Vec<String>,
 }
 
+/// Who may use `POST /tsa` on the service port (the standalone `sealpost-tsa` is another
+/// deployable, configured by its own options).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TsaEndpoint {
+    /// Not served: 404.
+    Off,
+    /// Sender applications presenting a registered, active sender certificate over mutual
+    /// TLS, each sender held to `per_minute` tokens a minute, `burst` at once; every token
+    /// audited.
+    Senders { per_minute: u32, burst: u32 },
+}
+
 /// How logs are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
@@ -487,6 +523,8 @@ pub struct Config {
     pub tls_cert: PathBuf,
     pub tls_key: PathBuf,
     pub tsa: TsaSettings,
+    /// `tsa.endpoint`: who may use `POST /tsa` on the service port.
+    pub tsa_endpoint: TsaEndpoint,
     /// The seal certificate (then its chain) and key.
     pub seal_cert: PathBuf,
     pub seal_key: PathBuf,
@@ -722,6 +760,33 @@ impl RawConfig {
             .iter()
             .map(|p| oid("tsa.accept_policies", p))
             .collect();
+        let tsa_endpoint = match self.tsa.endpoint.as_str() {
+            "off" => Some(TsaEndpoint::Off),
+            "senders" => {
+                let mut rate = |key: &str, value: u64| match u32::try_from(value) {
+                    Ok(n) if (1..=1_000_000).contains(&n) => Some(n),
+                    _ => {
+                        problems.push(format!("{key} {value}: between 1 and 1000000"));
+                        None
+                    }
+                };
+                let per_minute = rate(
+                    "tsa.endpoint_rate_per_minute",
+                    self.tsa.endpoint_rate_per_minute,
+                );
+                let burst = rate("tsa.endpoint_burst", self.tsa.endpoint_burst);
+                Some(TsaEndpoint::Senders {
+                    per_minute: per_minute?,
+                    burst: burst?,
+                })
+            }
+            other => {
+                problems.push(format!(
+                    "tsa.endpoint {other:?}: expected \"off\" or \"senders\""
+                ));
+                None
+            }
+        };
         if self.tsa.accuracy_ms < 1000 {
             problems.push(format!(
                 "tsa.accuracy_ms {}: at least 1000 (genTime has whole seconds)",
@@ -743,6 +808,7 @@ impl RawConfig {
                 accepted_policies: accepted.into_iter().collect::<Option<Vec<_>>>()?,
                 accuracy: Duration::from_millis(self.tsa.accuracy_ms),
             },
+            tsa_endpoint: tsa_endpoint?,
             data_dir: self.data_dir,
             seal_cert: self.seal.cert,
             seal_key: self.seal.key,
@@ -891,6 +957,45 @@ mod tests {
         assert_eq!(config.tsa.clock, ClockKind::Unchecked);
         assert_eq!(config.tsa.accepted_policies.len(), 2);
         assert_eq!(config.tsa.serial_state, Path::new("var/tsa/serial"));
+        assert_eq!(config.tsa_endpoint, TsaEndpoint::Off, "off by default");
+    }
+
+    #[test]
+    fn the_time_stamp_endpoint_is_opened_to_senders_with_a_rate() {
+        let dir = temp_dir("tsa-endpoint");
+        let mut vars = files(&dir);
+        vars.extend(env(&[
+            ("SEALPOST_TSA_ENDPOINT", "senders"),
+            ("SEALPOST_TSA_ENDPOINT_BURST", "3"),
+        ]));
+        let config = Config::load(None, vars).expect("valid");
+        assert_eq!(
+            config.tsa_endpoint,
+            TsaEndpoint::Senders {
+                per_minute: 60,
+                burst: 3
+            }
+        );
+        let mut vars = files(&dir);
+        vars.extend(env(&[
+            ("SEALPOST_TSA_ENDPOINT", "everyone"),
+            ("SEALPOST_TSA_ENDPOINT_RATE_PER_MINUTE", "0"),
+        ]));
+        let all = Config::load(None, vars)
+            .expect_err("invalid")
+            .problems
+            .join("\n");
+        assert!(all.contains("tsa.endpoint \"everyone\""), "{all}");
+        let mut vars = files(&dir);
+        vars.extend(env(&[
+            ("SEALPOST_TSA_ENDPOINT", "senders"),
+            ("SEALPOST_TSA_ENDPOINT_RATE_PER_MINUTE", "0"),
+        ]));
+        let all = Config::load(None, vars)
+            .expect_err("invalid")
+            .problems
+            .join("\n");
+        assert!(all.contains("tsa.endpoint_rate_per_minute 0"), "{all}");
     }
 
     #[test]

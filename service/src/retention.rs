@@ -42,6 +42,7 @@ fn audit(service: &Service, identity: &str, detail: &str) -> anyhow::Result<()> 
         channel: Channel::Admin,
         operation: "Retention",
         request: Arc::new(detail.as_bytes().to_vec()),
+        seen: None,
     };
     service
         .record_action(&ctx, identity, true, detail)

@@ -6,8 +6,6 @@
 //! or in which two elements share an Id, is refused; so are the signature-wrapping attacks
 //! built on either.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::digest;
@@ -20,6 +18,7 @@ use crate::dsig::{
     AlgorithmPolicy, DsigError, IdIndex, IdPolicy, NS_DSIG, NS_WSU, PublicKey, Signature,
     base64_decode,
 };
+use crate::signed_text::signed_text;
 use crate::trust::{Purpose, TrustAnchors, TrustError};
 
 pub const NS_SOAP11: &str = "http://schemas.xmlsoap.org/soap/envelope/";
@@ -106,18 +105,15 @@ pub enum WssError {
     TimestampNotSigned,
     #[error("the signer is not trusted: {0}")]
     Untrusted(#[from] TrustError),
-    #[error("this message was already received")]
-    Replayed,
 }
 
 impl WssError {
     pub fn kind(&self) -> FailureKind {
         match self {
             WssError::NotSoap(_) => FailureKind::InvalidRequest,
-            WssError::Expired(_)
-            | WssError::FromTheFuture(_)
-            | WssError::TooOld(_)
-            | WssError::Replayed => FailureKind::MessageExpired,
+            WssError::Expired(_) | WssError::FromTheFuture(_) | WssError::TooOld(_) => {
+                FailureKind::MessageExpired
+            }
             WssError::Untrusted(_) | WssError::KeyReference(_) => FailureKind::FailedAuthentication,
             _ => FailureKind::FailedCheck,
         }
@@ -160,8 +156,12 @@ pub struct VerifiedEnvelope<'a, 'i> {
     pub expires: Option<SystemTime>,
     /// Every node a reference of the signature covers.
     pub signed: Vec<Node<'a, 'i>>,
-    /// The signature value, for the replay cache.
-    pub signature_value: Vec<u8>,
+    /// SHA-256 of the canonical SignedInfo: exactly what the signature value signs (the
+    /// digests of the Body and the Timestamp among it). It names the request: the same
+    /// signed content under another valid signature value (an ECDSA (r, n - s), a fresh
+    /// randomised signature by the same key) has the same one, so a replay check keyed on
+    /// it is not fooled by malleable signature values.
+    pub signed_info_sha256: [u8; 32],
 }
 
 fn is(node: &Node<'_, '_>, ns: &str, name: &str) -> bool {
@@ -268,7 +268,15 @@ pub fn verify_envelope<'a, 'i>(
     let signer = resolve_key(&signature, security, &ids, known)?;
     let key =
         PublicKey::from_certificate(&signer).map_err(|e| WssError::KeyReference(e.to_string()))?;
-    signature.verify_value(&key)?;
+    // Canonicalized once: verified, then named by its digest.
+    let signed_info = signature.canonical_signed_info();
+    key.verify(
+        signature.method(),
+        &signed_info,
+        signature.signature_value(),
+    )?;
+    let mut signed_info_sha256 = [0u8; 32];
+    signed_info_sha256.copy_from_slice(digest::digest(&digest::SHA256, &signed_info).as_ref());
     let signed = signature.verify_references(doc, &ids)?;
     if !signed.iter().any(|n| n.id() == body.id()) {
         return Err(WssError::BodyNotSigned);
@@ -288,7 +296,7 @@ pub fn verify_envelope<'a, 'i>(
         created,
         expires,
         signed,
-        signature_value: signature.signature_value().to_vec(),
+        signed_info_sha256,
     })
 }
 
@@ -336,12 +344,13 @@ fn resolve_key(
         {
             return Err(key_error("the token is not base64"));
         }
-        return base64_decode(token.text().unwrap_or(""))
-            .map_err(|_| key_error("the token is not base64"));
+        let text = signed_text(token).map_err(|e| key_error(&e.to_string()))?;
+        return base64_decode(&text).map_err(|_| key_error("the token is not base64"));
     }
     if is(&reference, NS_WSSE, "KeyIdentifier") {
-        let value = base64_decode(reference.text().unwrap_or(""))
-            .map_err(|_| key_error("the KeyIdentifier is not base64"))?;
+        let text = signed_text(reference).map_err(|e| key_error(&e.to_string()))?;
+        let value =
+            base64_decode(&text).map_err(|_| key_error("the KeyIdentifier is not base64"))?;
         return match reference.attribute("ValueType") {
             Some(X509_SKI) => {
                 known.find(|_, cert| subject_key_identifier(cert).as_deref() == Some(&value[..]))
@@ -357,16 +366,15 @@ fn resolve_key(
         let issuer_serial = elements(reference)
             .find(|n| is(n, NS_DSIG, "X509IssuerSerial"))
             .ok_or_else(|| key_error("X509Data without X509IssuerSerial"))?;
-        let field = |name| {
-            elements(issuer_serial)
-                .find(|n| is(n, NS_DSIG, name))
-                .and_then(|n| n.text())
-                .map(str::trim)
-                .unwrap_or("")
+        let field = |name| match elements(issuer_serial).find(|n| is(n, NS_DSIG, name)) {
+            Some(node) => signed_text(node)
+                .map(|text| text.trim().to_owned())
+                .map_err(|e| key_error(&e.to_string())),
+            None => Ok(String::new()),
         };
         let (issuer, serial) = (
-            normalize_dn(field("X509IssuerName")),
-            field("X509SerialNumber"),
+            normalize_dn(&field("X509IssuerName")?),
+            field("X509SerialNumber")?,
         );
         return known
             .find(|_, cert| {
@@ -427,7 +435,7 @@ fn parse_timestamp(ts: Node<'_, '_>) -> Result<(SystemTime, Option<SystemTime>),
     let mut created = None;
     let mut expires = None;
     for child in elements(ts) {
-        let text = child.text().unwrap_or("").trim();
+        let text = signed_text(child).map_err(|e| WssError::Timestamp(e.to_string()))?;
         let slot = if is(&child, NS_WSU, "Created") {
             &mut created
         } else if is(&child, NS_WSU, "Expires") {
@@ -438,7 +446,7 @@ fn parse_timestamp(ts: Node<'_, '_>) -> Result<(SystemTime, Option<SystemTime>),
                 child.tag_name().name()
             )));
         };
-        if slot.replace(parse_date_time(text)?).is_some() {
+        if slot.replace(parse_date_time(text.trim())?).is_some() {
             return Err(WssError::Timestamp("a repeated field".into()));
         }
     }
@@ -509,48 +517,6 @@ pub fn parse_date_time(text: &str) -> Result<SystemTime, WssError> {
     }
 }
 
-/// Signature values seen recently, kept until their message expires: a replayed request is
-/// refused. Bounded: when full of unexpired entries, it refuses new messages rather than
-/// forget old ones (fail closed).
-#[derive(Debug)]
-pub struct ReplayCache {
-    max_entries: usize,
-    seen: Mutex<HashMap<[u8; 32], SystemTime>>,
-}
-
-impl ReplayCache {
-    pub fn new(max_entries: usize) -> Self {
-        ReplayCache {
-            max_entries,
-            seen: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Records a verified message; refuses one already seen. `until`: when the message stops
-    /// being acceptable anyway (its Expires, or Created plus the maximum age).
-    pub fn check_and_record(
-        &self,
-        signature_value: &[u8],
-        until: SystemTime,
-        now: SystemTime,
-    ) -> Result<(), WssError> {
-        let mut key = [0u8; 32];
-        key.copy_from_slice(digest::digest(&digest::SHA256, signature_value).as_ref());
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        if seen.get(&key).is_some_and(|expiry| *expiry >= now) {
-            return Err(WssError::Replayed);
-        }
-        if seen.len() >= self.max_entries {
-            seen.retain(|_, expiry| *expiry >= now);
-            if seen.len() >= self.max_entries {
-                return Err(WssError::Replayed);
-            }
-        }
-        seen.insert(key, until);
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -585,25 +551,5 @@ mod tests {
         assert_eq!(decimal(&[0]), "0");
         assert_eq!(decimal(&[0x01, 0x00]), "256");
         assert_eq!(decimal(&[0xff; 8]), "18446744073709551615");
-    }
-
-    #[test]
-    fn the_replay_cache_refuses_a_second_delivery_and_forgets_expired_ones() {
-        let cache = ReplayCache::new(2);
-        let t0 = UNIX_EPOCH + Duration::from_secs(1000);
-        let later = t0 + Duration::from_secs(60);
-        cache.check_and_record(b"a", later, t0).expect("first");
-        assert!(matches!(
-            cache.check_and_record(b"a", later, t0),
-            Err(WssError::Replayed)
-        ));
-        cache.check_and_record(b"b", later, t0).expect("second");
-        // Full of live entries: refuse rather than forget.
-        assert!(cache.check_and_record(b"c", later, t0).is_err());
-        // Once they have expired, there is room again.
-        let much_later = later + Duration::from_secs(1);
-        cache
-            .check_and_record(b"c", much_later + Duration::from_secs(60), much_later)
-            .expect("room");
     }
 }

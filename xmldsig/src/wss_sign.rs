@@ -30,8 +30,19 @@ pub fn format_date_time(t: SystemTime) -> String {
     )
 }
 
+/// A Timestamp's time, to the millisecond (as WSS4J writes it): what a sender signs names
+/// the request, so two envelopes signed a moment apart must not say the same.
+fn format_timestamp_time(t: SystemTime) -> String {
+    let millis = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_millis());
+    let whole = format_date_time(t);
+    format!("{}.{millis:03}Z", whole.trim_end_matches('Z'))
+}
+
 /// Signs `envelope` (a SOAP 1.1 or 1.2 Envelope with a Body, a Header optional, no
-/// Security header yet): the Timestamp says `created` and `created + ttl`.
+/// Security header yet): the Timestamp says `created` and `created + ttl`, to the
+/// millisecond.
 pub fn sign_envelope(
     envelope: &str,
     signer: &DocumentSigner,
@@ -84,8 +95,8 @@ pub fn sign_envelope_with_limits(
         "<wsse:Security xmlns:wsse=\"{NS_WSSE}\" xmlns:wsu=\"{NS_WSU}\" {soap_prefix}:mustUnderstand=\"{}\"><wsse:BinarySecurityToken wsu:Id=\"{TOKEN_ID}\" ValueType=\"{X509V3}\" EncodingType=\"{BASE64_BINARY}\">{}</wsse:BinarySecurityToken><wsu:Timestamp wsu:Id=\"{TIMESTAMP_ID}\"><wsu:Created>{}</wsu:Created><wsu:Expires>{}</wsu:Expires></wsu:Timestamp>",
         if soap_ns == NS_SOAP11 { "1" } else { "true" },
         base64_encode(certificate),
-        format_date_time(created),
-        format_date_time(created + ttl),
+        format_timestamp_time(created),
+        format_timestamp_time(created + ttl),
     );
     let assemble = |signature: &str| -> String {
         let security = format!("{security_open}{signature}</wsse:Security>");

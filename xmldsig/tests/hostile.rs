@@ -1,17 +1,17 @@
 //! Envelopes we sign, then attack: what a sender relies on (a valid envelope verifies, and the
 //! Body handed back is the one signed) and what an attacker tries (tampering, wrapping,
 //! comment and whitespace tricks, namespace redefinition, a second Body, a Timestamp moved out
-//! of the Security header, a swapped token, XXE, billion laughs, deep nesting, replay).
+//! of the Security header, a swapped token, XXE, billion laughs, deep nesting, a
+//! signature value rewritten to pass as another request).
 
 use std::time::{Duration, SystemTime};
 
 use sealpost_pki::{Authority, Credential, KeyAlgorithm, LeafSpec, Profile};
 use sealpost_xmldsig::document::DocumentSigner;
-use sealpost_xmldsig::dsig::DsigError;
+use sealpost_xmldsig::dsig::{DsigError, base64_decode, base64_encode};
 use sealpost_xmldsig::trust::TrustAnchors;
 use sealpost_xmldsig::wss::{
-    KnownCertificates, ReplayCache, SoapVersion, VerifiedEnvelope, WssError, WssPolicy,
-    verify_envelope,
+    KnownCertificates, SoapVersion, VerifiedEnvelope, WssError, WssPolicy, verify_envelope,
 };
 use sealpost_xmldsig::wss_sign::sign_envelope;
 use sealpost_xmldsig::{Limits, XmlError, parse};
@@ -231,8 +231,8 @@ fn a_timestamp_moved_out_of_the_security_header_is_refused() {
 fn a_token_swapped_for_another_senders_certificate_is_refused() {
     let f = fixture(KeyAlgorithm::EcdsaP256);
     let signed = f.signed(SOAP11);
-    let ours = sealpost_xmldsig::dsig::base64_encode(&f.signer.certificates()[0]);
-    let theirs = sealpost_xmldsig::dsig::base64_encode(f.other.cert_der());
+    let ours = base64_encode(&f.signer.certificates()[0]);
+    let theirs = base64_encode(f.other.cert_der());
     let swapped = signed.replacen(&ours, &theirs, 1);
     assert!(matches!(
         f.verify(&swapped),
@@ -262,21 +262,81 @@ fn xxe_billion_laughs_and_deep_nesting_never_reach_verification() {
     );
 }
 
+/// The order n of the P-256 group, big-endian.
+const P256_ORDER: [u8; 32] = [
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
+];
+
+/// An XML-DSig ECDSA P-256 value r || s rewritten as r || (n - s): as valid, other bytes.
+fn high_s(value: &[u8]) -> Vec<u8> {
+    let (r, s) = value.split_at(32);
+    let mut out = r.to_vec();
+    let mut borrow = 0i16;
+    let mut flipped = [0u8; 32];
+    for i in (0..32).rev() {
+        let mut d = i16::from(P256_ORDER[i]) - i16::from(s[i]) - borrow;
+        borrow = i16::from(d < 0);
+        if d < 0 {
+            d += 256;
+        }
+        flipped[i] = u8::try_from(d).expect("a byte");
+    }
+    out.extend_from_slice(&flipped);
+    out
+}
+
+fn signature_value(xml: &str) -> &str {
+    let start = xml.find("<ds:SignatureValue>").expect("SignatureValue") + 19;
+    let end = start + xml[start..].find("</ds:SignatureValue>").expect("end");
+    &xml[start..end]
+}
+
 #[test]
-fn a_replayed_envelope_is_refused() {
+fn an_ecdsa_signature_rewritten_to_high_s_names_the_same_signed_content() {
     let f = fixture(KeyAlgorithm::EcdsaP256);
     let signed = f.signed(SOAP11);
-    let doc = parse(&signed, &Limits::default()).expect("parse");
-    let cache = ReplayCache::new(1000);
-    let now = f.now + Duration::from_secs(1);
+    let value = signature_value(&signed);
+    let rewritten = signed.replacen(
+        value,
+        &base64_encode(&high_s(&base64_decode(value).expect("base64"))),
+        1,
+    );
+    assert_ne!(rewritten, signed);
+    let (doc, doc_rewritten) = (
+        parse(&signed, &Limits::default()).expect("parse"),
+        parse(&rewritten, &Limits::default()).expect("parse"),
+    );
     let first = f.check(&doc).expect("verifies");
-    let until = first.expires.expect("expires");
-    cache
-        .check_and_record(&first.signature_value, until, now)
-        .expect("first delivery");
-    let again = f.check(&doc).expect("still a valid signature");
+    // Still a valid signature: only a check keyed on what was signed sees the same request.
+    let again = f.check(&doc_rewritten).expect("(r, n - s) verifies too");
+    assert_eq!(first.signed_info_sha256, again.signed_info_sha256);
+    // The same content signed anew (another Created) is another request.
+    let later =
+        sign_envelope(SOAP11, &f.signer, f.now + Duration::from_secs(1), TTL).expect("sign");
+    let doc_later = parse(&later, &Limits::default()).expect("parse");
+    assert_ne!(
+        f.check(&doc_later).expect("verifies").signed_info_sha256,
+        first.signed_info_sha256
+    );
+}
+
+#[test]
+fn a_comment_inside_a_signed_value_of_the_security_header_is_refused_not_skipped() {
+    let f = fixture(KeyAlgorithm::EcdsaP256);
+    let signed = f.signed(SOAP11);
+    // Comments are outside the signed node-set: the signature still verifies, so only the
+    // reader can tell the value was split.
+    let created = signed.find("<wsu:Created>").expect("Created") + 13;
+    let mut split_time = signed.clone();
+    split_time.insert_str(created + 4, "<!---->");
+    assert!(matches!(f.verify(&split_time), Err(WssError::Timestamp(_))));
+    let token = signed.find("EncodingType").expect("token");
+    let token = token + signed[token..].find('>').expect("token text") + 1;
+    let mut split_token = signed.clone();
+    split_token.insert_str(token + 8, "<!-- -->");
     assert!(matches!(
-        cache.check_and_record(&again.signature_value, until, now),
-        Err(WssError::Replayed)
+        f.verify(&split_token),
+        Err(WssError::KeyReference(_))
     ));
 }

@@ -10,7 +10,7 @@ use crate::core::records::{
     AuditRecord, AuditSeal, Channel, DocumentMeta, EvidenceRecord, IdempotencyRecord, Mailbox,
     MessageRecord, MessageState, SenderRegistration,
 };
-use crate::core::{Commit, Committed};
+use crate::core::{Commit, Committed, SeenRequest};
 
 fn sha256(bytes: &[u8]) -> [u8; 32] {
     let mut out = [0u8; 32];
@@ -85,6 +85,7 @@ fn letter(n: usize, key: &str, submitted_at: u64) -> Commit {
                     media_type: "application/pdf".into(),
                     size: d.len() as u64,
                     sha256: crate::core::audit::hex(&sha256(d)),
+                    time_stamp_token: format!("token of d{i}").into_bytes(),
                 })
                 .collect(),
             submitted_at,
@@ -120,6 +121,7 @@ fn letter(n: usize, key: &str, submitted_at: u64) -> Commit {
             },
         )),
         message_update: None,
+        seen: None,
     }
 }
 
@@ -133,6 +135,149 @@ fn conforms(store: Arc<dyn Backend>) {
     entities_by_kind_and_key(store.as_ref());
     purged_traces_leave_an_anchor_the_chain_continues_from(store.as_ref());
     evidences_past_their_retention_are_purged(store.as_ref());
+    a_signed_request_is_committed_once_until_its_mark_expires(&store);
+}
+
+fn mark(content: &str, seen_at: u64, until: u64) -> SeenRequest {
+    SeenRequest {
+        signed_sha256: sha256(content.as_bytes()),
+        seen_at,
+        until,
+    }
+}
+
+fn a_signed_request_is_committed_once_until_its_mark_expires(store: &Arc<dyn Backend>) {
+    let marks_before = store.seen_requests().expect("count");
+    let first = mark(
+        "<SignedInfo>once</SignedInfo>",
+        2_000_000_000,
+        2_000_001_200,
+    );
+    assert!(!store.seen(&first).expect("read"));
+    let letter_once = Commit {
+        seen: Some(first),
+        ..letter(600, "once-1", 2_000_000_000)
+    };
+    let message = letter_once.message.clone().expect("message");
+    assert_eq!(store.commit(letter_once).expect("commit"), Committed::Done);
+    assert_eq!(
+        store.message(&message.id).expect("read"),
+        Some(message.clone())
+    );
+    // The same content again, even as another letter under another key: nothing written.
+    let again = SeenRequest {
+        seen_at: first.seen_at + 60,
+        ..first
+    };
+    assert!(store.seen(&again).expect("read"));
+    let (head, _) = store.audit_head().expect("head");
+    let second = letter(601, "once-2", 2_000_000_060);
+    let second_id = second.message.clone().expect("message").id;
+    assert_eq!(
+        store
+            .commit(Commit {
+                seen: Some(again),
+                ..second
+            })
+            .expect("commit"),
+        Committed::Replayed
+    );
+    assert_eq!(store.message(&second_id).expect("read"), None);
+    assert_eq!(store.idempotency("agency-a", "once-2").expect("read"), None);
+    assert!(store.evidences_of(&second_id).expect("read").is_empty());
+    assert_eq!(store.audit_head().expect("head").0, head);
+    // Its refusal is recorded without the mark.
+    store
+        .commit(Commit {
+            audit: Some(audit(602)),
+            ..Commit::default()
+        })
+        .expect("commit");
+    // Racing: the same content from 8 threads at once is committed once.
+    let raced = mark(
+        "<SignedInfo>raced</SignedInfo>",
+        2_000_000_100,
+        2_000_001_300,
+    );
+    let results: Vec<Committed> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|t| {
+                let store = Arc::clone(store);
+                s.spawn(move || {
+                    store
+                        .commit(Commit {
+                            seen: Some(raced),
+                            ..letter(610 + t, &format!("raced-{t}"), 2_000_000_100)
+                        })
+                        .expect("commit")
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    assert_eq!(results.iter().filter(|c| **c == Committed::Done).count(), 1);
+    assert_eq!(
+        results
+            .iter()
+            .filter(|c| **c == Committed::Replayed)
+            .count(),
+        7
+    );
+    // After its freshness window, a mark means nothing and is taken over.
+    let expired = SeenRequest {
+        seen_at: first.until + 1,
+        until: first.until + 1200,
+        ..first
+    };
+    assert!(!store.seen(&expired).expect("read"));
+    assert_eq!(
+        store
+            .commit(Commit {
+                audit: Some(audit(620)),
+                seen: Some(expired),
+                ..Commit::default()
+            })
+            .expect("commit"),
+        Committed::Done
+    );
+    assert!(store.seen(&expired).expect("read"));
+    assert_eq!(store.seen_requests().expect("count"), marks_before + 2);
+    // Expired marks are forgotten a few at a time by later commits: the table stays bounded.
+    for i in 0..20u64 {
+        let short = mark(
+            &format!("<SignedInfo>short {i}</SignedInfo>"),
+            2_100_000_000,
+            2_100_000_100 + i,
+        );
+        store
+            .commit(Commit {
+                audit: Some(audit(630)),
+                seen: Some(short),
+                ..Commit::default()
+            })
+            .expect("commit");
+    }
+    // The first short one's commit forgot the two marks expired by then.
+    assert_eq!(store.seen_requests().expect("count"), marks_before + 20);
+    for i in 0..4u64 {
+        let later = mark(
+            &format!("<SignedInfo>later {i}</SignedInfo>"),
+            2_200_000_000,
+            2_200_001_200,
+        );
+        store
+            .commit(Commit {
+                audit: Some(audit(640)),
+                seen: Some(later),
+                ..Commit::default()
+            })
+            .expect("commit");
+    }
+    // Every mark expired by 2_200_000_000 is gone: 8 forgotten per commit.
+    assert_eq!(store.seen_requests().expect("count"), marks_before + 4);
 }
 
 fn evidences_past_their_retention_are_purged(store: &dyn Backend) {
@@ -362,7 +507,7 @@ fn a_commit_is_all_there_and_a_taken_key_writes_nothing(store: &dyn Backend) {
     let again = letter(3, "key-1", 1_800_000_300);
     match store.commit(again.clone()).expect("commit") {
         Committed::KeyTaken(known) => assert_eq!(known.message_id, message.id),
-        Committed::Done => panic!("a taken key was accepted"),
+        other => panic!("a taken key was accepted: {other:?}"),
     }
     let again_id = again.message.expect("message").id;
     assert_eq!(store.message(&again_id).expect("read"), None);

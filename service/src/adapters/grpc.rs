@@ -4,8 +4,10 @@
 //! Every call is authenticated by the client certificate of the TLS connection, whose path to
 //! the sender trust anchors is validated on each call (the handshake only proves the client
 //! holds the key). A submission also carries a Manifest signed with that certificate's key:
-//! the adapter checks the signature, the Manifest's age and that the signature was not seen
-//! before, then hands the core the same typed submission the SOAP channel does. The audit log
+//! the adapter checks the signature and the Manifest's age, marks the request with the
+//! SHA-256 of the signed Manifest bytes (not the signature value: ECDSA values are malleable,
+//! and randomised), then hands the core the same typed submission the SOAP channel does; the
+//! core refuses a Manifest already received. The audit log
 //! keeps the signed Manifest, its signature and the client certificates (an
 //! `AuditedRequest`). Refusals are gRPC statuses with the error table's code; the detail goes
 //! to the log and the audit entry only.
@@ -25,7 +27,7 @@ use sealpost_proto::v1::{
 };
 use sealpost_xmldsig::dsig::PublicKey;
 use sealpost_xmldsig::trust::{Purpose, TrustAnchors};
-use sealpost_xmldsig::wss::{ReplayCache, WssPolicy};
+use sealpost_xmldsig::wss::WssPolicy;
 use sealpost_xmldsig::wss_sign::format_date_time;
 use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::{Code, Request, Response, Status};
@@ -35,7 +37,7 @@ use super::http::PeerCertificates;
 use super::metrics::Metrics;
 use crate::core::records::Channel;
 use crate::core::{
-    Clock, ErrorKind, Refusal, RequestContext, Service, Submission, SubmittedDocument,
+    Clock, ErrorKind, Refusal, RequestContext, SeenRequest, Service, Submission, SubmittedDocument,
     VerifiedSigner,
 };
 
@@ -51,7 +53,6 @@ pub struct GrpcChannel {
     pub trust: TrustAnchors,
     /// The clock skew and maximum age a Manifest's `signed_at` is held to.
     pub policy: WssPolicy,
-    pub replay: ReplayCache,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
     /// The largest request accepted, in bytes.
@@ -99,6 +100,7 @@ impl Call {
                 channel: Channel::Grpc,
                 operation,
                 request: Arc::new(audited.encode_to_vec()),
+                seen: None,
             },
             peer,
         }
@@ -128,46 +130,8 @@ impl GrpcChannel {
         now: SystemTime,
         how: &str,
     ) -> Result<(VerifiedSigner, Vec<u8>), Status> {
-        let Some(PeerCertificates(chain)) = &call.peer else {
-            return Err(self.refuse(
-                &call.ctx,
-                "unauthenticated",
-                ErrorKind::BadSignature,
-                "no client certificate was presented",
-            ));
-        };
-        let Some((leaf, rest)) = chain.split_first() else {
-            return Err(self.refuse(
-                &call.ctx,
-                "unauthenticated",
-                ErrorKind::BadSignature,
-                "no client certificate was presented",
-            ));
-        };
-        let subject = Certificate::from_der(leaf)
-            .map(|c| c.tbs_certificate.subject.to_string())
-            .unwrap_or_else(|_| "(unreadable certificate)".into());
-        if let Err(e) = self
-            .trust
-            .validate(leaf, rest, now, Purpose::SenderApplication)
-        {
-            return Err(self.refuse(
-                &call.ctx,
-                &subject,
-                ErrorKind::UntrustedSigner,
-                &format!("client certificate: {e}"),
-            ));
-        }
-        let mut fingerprint = [0u8; 32];
-        fingerprint.copy_from_slice(digest::digest(&digest::SHA256, leaf).as_ref());
-        Ok((
-            VerifiedSigner {
-                certificate_sha256: fingerprint,
-                subject,
-                authentication: how.to_owned(),
-            },
-            leaf.clone(),
-        ))
+        sender_client(&self.trust, call.peer.as_ref(), now, how)
+            .map_err(|r| self.refuse(&call.ctx, &r.identity, r.kind, &r.detail))
     }
 
     fn submit(
@@ -181,8 +145,8 @@ impl GrpcChannel {
             now,
             "TLS client certificate and signed manifest (gRPC)",
         )?;
-        let ctx = &call.ctx;
         let subject = signer.subject.as_str();
+        let ctx = &call.ctx;
         // The manifest's signature, by the key of the certificate that opened the connection.
         let checked = PublicKey::from_certificate(&leaf).and_then(|key| {
             key.verify_asn1(
@@ -214,10 +178,12 @@ impl GrpcChannel {
             Ok(until) => until,
             Err(detail) => return Err(self.refuse(ctx, subject, ErrorKind::Expired, &detail)),
         };
-        // Keyed by the manifest, not the signature value (ECDSA values are malleable).
-        if let Err(e) = self.replay.check_and_record(&request.manifest, until, now) {
-            return Err(self.refuse(ctx, subject, ErrorKind::Expired, &e.to_string()));
-        }
+        // Named by the signed manifest, not the signature value (ECDSA values are malleable).
+        let marked = RequestContext {
+            seen: Some(SeenRequest::of_signed_bytes(&request.manifest, now, until)),
+            ..call.ctx.clone()
+        };
+        let ctx = &marked;
         let submission = match read_submission(manifest, request.documents) {
             Ok(s) => s,
             Err(unread) => {
@@ -314,6 +280,53 @@ impl GrpcChannel {
             }
         }
     }
+}
+
+/// Why a TLS client is not a sender application: the identity to audit, the row, the detail.
+#[derive(Debug)]
+pub struct ClientRefused {
+    pub identity: String,
+    pub kind: ErrorKind,
+    pub detail: String,
+}
+
+/// The sender application behind a TLS connection: its client certificate (the leaf, as
+/// presented with its chain), validated at `now` against the sender trust anchors `trust`.
+/// Whether it is registered to an active sender is the core's question. The one rule for
+/// every endpoint that takes sender certificates over mutual TLS (gRPC, `POST /tsa`).
+pub fn sender_client(
+    trust: &TrustAnchors,
+    peer: Option<&PeerCertificates>,
+    now: SystemTime,
+    how: &str,
+) -> Result<(VerifiedSigner, Vec<u8>), ClientRefused> {
+    let Some((leaf, rest)) = peer.and_then(|PeerCertificates(chain)| chain.split_first()) else {
+        return Err(ClientRefused {
+            identity: "unauthenticated".into(),
+            kind: ErrorKind::BadSignature,
+            detail: "no client certificate was presented".into(),
+        });
+    };
+    let subject = Certificate::from_der(leaf)
+        .map(|c| c.tbs_certificate.subject.to_string())
+        .unwrap_or_else(|_| "(unreadable certificate)".into());
+    if let Err(e) = trust.validate(leaf, rest, now, Purpose::SenderApplication) {
+        return Err(ClientRefused {
+            identity: subject,
+            kind: ErrorKind::UntrustedSigner,
+            detail: format!("client certificate: {e}"),
+        });
+    }
+    let mut fingerprint = [0u8; 32];
+    fingerprint.copy_from_slice(digest::digest(&digest::SHA256, leaf).as_ref());
+    Ok((
+        VerifiedSigner {
+            certificate_sha256: fingerprint,
+            subject,
+            authentication: how.to_owned(),
+        },
+        leaf.clone(),
+    ))
 }
 
 /// The core's submission from a verified manifest and the documents' contents, which must

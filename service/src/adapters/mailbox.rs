@@ -106,6 +106,7 @@ fn context(operation: &'static str, request: String) -> RequestContext {
         channel: Channel::Mailbox,
         operation,
         request: Arc::new(request.into_bytes()),
+        seen: None,
     }
 }
 

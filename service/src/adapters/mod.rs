@@ -11,5 +11,6 @@ pub mod notary;
 pub mod postgres;
 pub mod soap;
 pub mod store;
+pub mod time_stamping;
 pub mod tls;
 pub mod xop;

@@ -6,7 +6,9 @@
 //! advisory lock, so entries from concurrent commits, from any process, get consecutive
 //! sequence numbers and each links to the one before. An idempotency key is claimed by
 //! inserting it first: a concurrent commit with the same key waits for the first to end,
-//! then finds the key taken and writes nothing.
+//! then finds the key taken and writes nothing. The mark of a signed request is claimed the
+//! same way, before anything else: the same content committed twice, by any process, is
+//! written once; the other commit is told it is a replay and writes nothing.
 //!
 //! Records are stored as the same JSON as in redb; documents and signed requests as `bytea`.
 //! The connection is plain TCP or a Unix socket (no TLS): run the database on the same host or
@@ -24,7 +26,7 @@ use crate::core::records::{
     AuditEntry, AuditSeal, EvidenceRecord, IdempotencyRecord, Mailbox, MessageRecord,
     SenderRegistration,
 };
-use crate::core::{Commit, Committed, Store, StoreError};
+use crate::core::{Commit, Committed, SeenRequest, Store, StoreError};
 
 /// The key of the advisory lock that serialises appends to the audit chain.
 const AUDIT_LOCK: i64 = 0x5ea1_9057;
@@ -57,9 +59,15 @@ CREATE TABLE IF NOT EXISTS audit_seals (seq bigint PRIMARY KEY, record bytea NOT
 CREATE TABLE IF NOT EXISTS audit_anchor (seq bigint PRIMARY KEY, hash text NOT NULL);
 CREATE TABLE IF NOT EXISTS entities (
     kind text NOT NULL, key text NOT NULL, value bytea NOT NULL, PRIMARY KEY (kind, key));
+CREATE TABLE IF NOT EXISTS seen_requests (sha256 bytea PRIMARY KEY, until bigint NOT NULL);
+CREATE INDEX IF NOT EXISTS seen_requests_by_until ON seen_requests (until);
 ";
-/// The schema's version, kept in `sealpost_meta`.
-const FORMAT: i64 = 1;
+/// The schema's version, kept in `sealpost_meta`. 2: each document's submission time-stamp
+/// token in its message record, and the marks of signed requests received (`seen_requests`).
+const FORMAT: i64 = 2;
+/// How many expired marks a commit forgets (more than it adds: the table stays bounded by
+/// the requests of one freshness window).
+const FORGET_PER_COMMIT: i64 = 8;
 
 fn fail(e: impl std::fmt::Display) -> StoreError {
     StoreError(format!("PostgreSQL: {e}"))
@@ -176,9 +184,31 @@ impl PgStore {
         .transpose()
     }
 
-    /// One commit's writes in `txn`; `None` if its idempotency key is taken (then the caller
-    /// rolls back).
-    fn apply(txn: &mut Transaction<'_>, commit: &Commit) -> Result<Option<()>, StoreError> {
+    /// One commit's writes in `txn`; unless its request's mark is there unexpired or its
+    /// idempotency key is taken (then the caller rolls back).
+    fn apply(txn: &mut Transaction<'_>, commit: &Commit) -> Result<Applied, StoreError> {
+        if let Some(seen) = &commit.seen {
+            // Claimed first: a concurrent commit of the same content waits for this one to
+            // end. An expired mark of the same content is taken over.
+            let claimed = txn
+                .execute(
+                    "INSERT INTO seen_requests (sha256, until) VALUES ($1, $2) ON CONFLICT (sha256) DO UPDATE SET until = EXCLUDED.until WHERE seen_requests.until < $3",
+                    &[
+                        &seen.signed_sha256.as_slice(),
+                        &to_i64(seen.until)?,
+                        &to_i64(seen.seen_at)?,
+                    ],
+                )
+                .map_err(fail)?;
+            if claimed == 0 {
+                return Ok(Applied::Replayed);
+            }
+            txn.execute(
+                "DELETE FROM seen_requests WHERE sha256 IN (SELECT sha256 FROM seen_requests WHERE until < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                &[&to_i64(seen.seen_at)?, &FORGET_PER_COMMIT],
+            )
+            .map_err(fail)?;
+        }
         if let Some((sender, key, record)) = &commit.idempotency {
             let claimed = txn
                 .execute(
@@ -187,7 +217,7 @@ impl PgStore {
                 )
                 .map_err(fail)?;
             if claimed == 0 {
-                return Ok(None);
+                return Ok(Applied::KeyTaken);
             }
         }
         if let Some(message) = &commit.message {
@@ -261,8 +291,15 @@ impl PgStore {
             )
             .map_err(fail)?;
         }
-        Ok(Some(()))
+        Ok(Applied::Done)
     }
+}
+
+/// What [`PgStore::apply`] did.
+enum Applied {
+    Done,
+    KeyTaken,
+    Replayed,
 }
 
 impl Store for PgStore {
@@ -317,15 +354,31 @@ impl Store for PgStore {
         })
     }
 
+    fn seen(&self, request: &SeenRequest) -> Result<bool, StoreError> {
+        let seen_at = to_i64(request.seen_at)?;
+        self.with_client(|c| {
+            Ok(c.query_opt(
+                "SELECT 1 FROM seen_requests WHERE sha256 = $1 AND until >= $2",
+                &[&request.signed_sha256.as_slice(), &seen_at],
+            )
+            .map_err(fail)?
+            .is_some())
+        })
+    }
+
     fn commit(&self, commit: Commit) -> Result<Committed, StoreError> {
         self.with_client(|c| {
             let mut txn = c.transaction().map_err(fail)?;
             match Self::apply(&mut txn, &commit)? {
-                Some(()) => {
+                Applied::Done => {
                     txn.commit().map_err(fail)?;
                     Ok(Committed::Done)
                 }
-                None => {
+                Applied::Replayed => {
+                    txn.rollback().map_err(fail)?;
+                    Ok(Committed::Replayed)
+                }
+                Applied::KeyTaken => {
                     txn.rollback().map_err(fail)?;
                     let (sender, key, _) = commit
                         .idempotency
@@ -574,6 +627,16 @@ impl Backend for PgStore {
 
     fn audit_seals(&self) -> Result<Vec<AuditSeal>, StoreError> {
         self.all_json("SELECT record FROM audit_seals ORDER BY seq")
+    }
+
+    fn seen_requests(&self) -> Result<u64, StoreError> {
+        self.with_client(|c| {
+            to_u64(
+                c.query_one("SELECT count(*) FROM seen_requests", &[])
+                    .map_err(fail)?
+                    .get(0),
+            )
+        })
     }
 
     fn put_entity(&self, kind: &str, key: &str, value: &[u8]) -> Result<(), StoreError> {

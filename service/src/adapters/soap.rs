@@ -3,6 +3,7 @@
 //! node the signature covers (never from an Id looked up again), and hands the core typed
 //! requests. Faults carry the error table's row only; the detail goes to the log and audit.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -15,10 +16,11 @@ use der::Decode;
 use roxmltree::Node;
 use sealpost_evidence::model::new_evidence_id;
 use sealpost_xmldsig::dsig::{NS_WSU, base64_decode, base64_encode};
+use sealpost_xmldsig::signed_text::signed_text;
 use sealpost_xmldsig::trust::TrustAnchors;
 use sealpost_xmldsig::wss::{
-    FailureKind, KnownCertificates, NS_SOAP11, NS_SOAP12, NS_WSSE, ReplayCache, SoapVersion,
-    WssPolicy, verify_envelope,
+    FailureKind, KnownCertificates, NS_SOAP11, NS_SOAP12, NS_WSSE, SoapVersion, WssPolicy,
+    verify_envelope,
 };
 use sealpost_xmldsig::wss_sign::format_date_time;
 use sealpost_xmldsig::{Limits, parse};
@@ -29,7 +31,7 @@ use super::xop::{self, XopError};
 use crate::core::error::Party;
 use crate::core::records::Channel;
 use crate::core::{
-    Clock, ErrorKind, Refusal, RequestContext, Service, Submission, SubmittedDocument,
+    Clock, ErrorKind, Refusal, RequestContext, SeenRequest, Service, Submission, SubmittedDocument,
     VerifiedSigner,
 };
 
@@ -42,7 +44,6 @@ pub struct SoapChannel {
     pub trust: TrustAnchors,
     pub known: KnownCertificates,
     pub policy: WssPolicy,
-    pub replay: ReplayCache,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
     /// The largest request accepted, in bytes (documents are base64 in it, or binary MTOM/XOP
@@ -127,6 +128,7 @@ async fn handle(State(channel): State<Arc<SoapChannel>>, request: Request) -> Re
             operation: "SOAP",
             // The collected body is one buffer of its own: taken over, not copied.
             request: Arc::new(request),
+            seen: None,
         };
         match too_large {
             None => process(&worker, ctx, version, content_type.as_deref()),
@@ -259,13 +261,9 @@ fn process(
     let subject = Certificate::from_der(&verified.signer)
         .map(|c| c.tbs_certificate.subject.to_string())
         .unwrap_or_else(|_| "(unreadable certificate)".into());
-    if let Err(e) = channel
-        .replay
-        .check_and_record(&verified.signature_value, until, now)
-    {
-        let r = refuse(&ctx, version, &subject, ErrorKind::Expired, &e.to_string());
-        return ("SOAP", r);
-    }
+    // The request's mark, named by what was signed: the core refuses it as replayed when the
+    // store already holds it.
+    ctx.seen = Some(SeenRequest::new(verified.signed_info_sha256, now, until));
     let mut fingerprint = [0u8; 32];
     fingerprint.copy_from_slice(digest::digest(&digest::SHA256, &verified.signer).as_ref());
     let signer = VerifiedSigner {
@@ -342,7 +340,11 @@ fn process(
         }
         _ => {
             let message_id = match fields(operation, &["MessageId"]) {
-                Ok(v) => v.first().copied().unwrap_or_default().to_owned(),
+                Ok(v) => v
+                    .into_iter()
+                    .next()
+                    .map(Cow::into_owned)
+                    .unwrap_or_default(),
                 Err(detail) => {
                     let r = refuse(&ctx, version, &subject, ErrorKind::InvalidRequest, &detail);
                     return (name, r);
@@ -397,9 +399,10 @@ fn process(
     (name, response)
 }
 
-/// The text of each named child element, in this order and nothing else; borrowed from the
-/// parsed request (a document's base64 is not copied).
-fn fields<'a>(node: Node<'a, '_>, names: &[&str]) -> Result<Vec<&'a str>, String> {
+/// The signed text of each named child element, in this order and nothing else (a comment,
+/// processing instruction or element inside a value is refused); borrowed from the parsed
+/// request when the value is one text node (a document's base64 is not copied).
+fn fields<'a>(node: Node<'a, '_>, names: &[&str]) -> Result<Vec<Cow<'a, str>>, String> {
     let children: Vec<Node<'a, '_>> = node.children().filter(Node::is_element).collect();
     if children.len() != names.len() {
         return Err(format!(
@@ -412,10 +415,10 @@ fn fields<'a>(node: Node<'a, '_>, names: &[&str]) -> Result<Vec<&'a str>, String
         .iter()
         .zip(names)
         .map(|(child, name)| {
-            if !is(child, NS_SEALPOST, name) || child.children().any(|c| c.is_element()) {
+            if !is(child, NS_SEALPOST, name) {
                 return Err(format!("expected {name} in {}", node.tag_name().name()));
             }
-            Ok(child.text().unwrap_or(""))
+            signed_text(*child).map_err(|e| format!("{}/{e}", node.tag_name().name()))
         })
         .collect()
 }
@@ -435,11 +438,18 @@ fn read_submission(
         "SenderReference",
     ];
     let mut texts = Vec::new();
+    let mut unreadable = None;
     for (child, name) in children.iter().zip(heads) {
-        if !is(child, NS_SEALPOST, name) || child.children().any(|c| c.is_element()) {
+        if !is(child, NS_SEALPOST, name) {
             break;
         }
-        texts.push(child.text().unwrap_or("").to_owned());
+        match signed_text(*child) {
+            Ok(text) => texts.push(text.into_owned()),
+            Err(e) => {
+                unreadable = Some(format!("SubmitRegisteredMail/{e}"));
+                break;
+            }
+        }
     }
     let complete = texts.len() == heads.len();
     texts.resize(heads.len(), String::new());
@@ -462,6 +472,9 @@ fn read_submission(
         known.documents.clear();
         Err(Box::new((kind, what, known)))
     };
+    if let Some(what) = unreadable {
+        return refuse(ErrorKind::InvalidRequest, what, submission);
+    }
     if !complete {
         return refuse(
             ErrorKind::InvalidRequest,
@@ -484,7 +497,7 @@ fn read_submission(
             Ok(f) => f,
             Err(what) => return refuse(ErrorKind::InvalidRequest, what, submission),
         };
-        let Ok([id, name, media_type, declared, content]) = <[&str; 5]>::try_from(f) else {
+        let Ok([id, name, media_type, declared, content]) = <[Cow<'_, str>; 5]>::try_from(f) else {
             return refuse(ErrorKind::InvalidRequest, "Document".into(), submission);
         };
         // Base64 is 4/3 of the content: refuse a document too large before decoding it.
@@ -496,17 +509,17 @@ fn read_submission(
             let what = format!("document {id}: Sha256 is not 64 hex digits");
             return refuse(ErrorKind::InvalidRequest, what, submission);
         }
-        let Ok(bytes) = base64_decode(content) else {
+        let Ok(bytes) = base64_decode(&content) else {
             let what = format!("document {id}: Content is not base64");
             return refuse(ErrorKind::InvalidRequest, what, submission);
         };
         let mut sha256 = [0u8; 32];
         sha256.copy_from_slice(digest::digest(&digest::SHA256, &bytes).as_ref());
         submission.documents.push(SubmittedDocument {
-            id: id.to_owned(),
-            name: name.to_owned(),
-            media_type: media_type.to_owned(),
-            declared_sha256: declared.to_owned(),
+            id: id.into_owned(),
+            name: name.into_owned(),
+            media_type: media_type.into_owned(),
+            declared_sha256: declared.into_owned(),
             sha256,
             content: Arc::new(bytes),
         });
@@ -583,4 +596,99 @@ pub fn fault(version: SoapVersion, refusal: &Refusal) -> Response {
         }
     };
     envelope(version, status, &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIELDS: [&str; 10] = [
+        "IdempotencyKey",
+        "Recipient",
+        "MessageType",
+        "Subject",
+        "SenderReference",
+        "Id",
+        "Name",
+        "MediaType",
+        "Sha256",
+        "Content",
+    ];
+
+    fn letter() -> String {
+        let values = [
+            "key-1",
+            "nrn:85073003328",
+            "tax-assessment",
+            "pay 100 EUR - CANCELLED",
+            "REF-1",
+            "d1",
+            "avis.pdf",
+            "application/pdf",
+            &"ab".repeat(32),
+            "JVBERi0xLjc=",
+        ];
+        let mut fields: Vec<String> = FIELDS
+            .iter()
+            .zip(values)
+            .map(|(name, value)| format!("<sp:{name}>{value}</sp:{name}>"))
+            .collect();
+        let document = fields.split_off(5).concat();
+        format!(
+            "<sp:SubmitRegisteredMail xmlns:sp=\"{NS_SEALPOST}\">{}<sp:Document>{document}</sp:Document></sp:SubmitRegisteredMail>",
+            fields.concat()
+        )
+    }
+
+    fn read(xml: &str) -> Result<Submission, Box<(ErrorKind, String, Submission)>> {
+        let doc = parse(xml, &Limits::default()).expect("well formed");
+        read_submission(doc.root_element(), 1 << 20)
+    }
+
+    #[test]
+    fn a_comment_or_processing_instruction_inside_any_field_refuses_the_submission() {
+        let submission = read(&letter()).expect("the letter reads");
+        assert_eq!(submission.subject, "pay 100 EUR - CANCELLED");
+        for name in FIELDS {
+            for (insert, what) in [
+                ("<!---->", "holds a comment"),
+                ("<?x y?>", "holds a processing instruction"),
+            ] {
+                let open = format!("<sp:{name}>");
+                let hostile = letter().replacen(&open, &format!("{open}x{insert}"), 1);
+                let (kind, detail, known) = *read(&hostile).expect_err(name);
+                assert_eq!(kind, ErrorKind::InvalidRequest, "{name}");
+                assert!(detail.contains(&format!("{name} {what}")), "{detail}");
+                // What the rejection shows was read in full or not at all.
+                assert!(
+                    [known.idempotency_key, known.subject]
+                        .iter()
+                        .all(|t| t != "x"),
+                    "{name}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_document_in_one_text_node_is_read_in_place_and_cdata_in_full() {
+        let xml = letter();
+        let doc = parse(&xml, &Limits::default()).expect("well formed");
+        let document = doc
+            .descendants()
+            .find(|n| is(n, NS_SEALPOST, "Document"))
+            .expect("document");
+        let names = ["Id", "Name", "MediaType", "Sha256", "Content"];
+        let values = fields(document, &names).expect("fields");
+        assert!(matches!(&values[4], Cow::Borrowed("JVBERi0xLjc=")));
+
+        let split = letter().replace("JVBERi0x", "JVBE<![CDATA[Ri0x]]>");
+        let doc = parse(&split, &Limits::default()).expect("well formed");
+        let document = doc
+            .descendants()
+            .find(|n| is(n, NS_SEALPOST, "Document"))
+            .expect("document");
+        let values = fields(document, &names).expect("fields");
+        assert_eq!(values[4], "JVBERi0xLjc=");
+    }
 }

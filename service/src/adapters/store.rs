@@ -4,8 +4,9 @@
 //!
 //! Group commit: commits that arrive while another is being written wait, then go together in
 //! the next redb write transaction, one fsync for all. Each keeps its own all-or-nothing
-//! meaning: an idempotency key already taken skips that commit's writes only. A transaction
-//! that fails fails every commit in it (nothing of any is acknowledged).
+//! meaning: an idempotency key already taken, or the mark of a signed request already
+//! received, skips that commit's writes only. A transaction that fails fails every commit in
+//! it (nothing of any is acknowledged).
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -21,7 +22,7 @@ use crate::core::records::{
     AuditEntry, AuditSeal, EvidenceRecord, IdempotencyRecord, Mailbox, MessageRecord,
     SenderRegistration,
 };
-use crate::core::{Commit, Committed, Store, StoreError};
+use crate::core::{Commit, Committed, SeenRequest, Store, StoreError};
 
 const SENDERS: TableDefinition<&str, &[u8]> = TableDefinition::new("senders");
 const SENDER_CERTIFICATES: TableDefinition<&str, &str> =
@@ -45,8 +46,19 @@ const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 const AUDIT_REQUESTS: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_requests");
 /// "format" → the store's format number.
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
-/// 2: documents and requests in segment files (1 kept them inside redb).
-const FORMAT: u64 = 2;
+/// 3: each document's submission time-stamp token in its message record, and the marks of
+/// signed requests received; 2: documents and requests in segment files (1 kept them inside
+/// redb).
+const FORMAT: u64 = 3;
+/// SHA-256 of a signed request's content → until when (Unix seconds) it could be presented:
+/// until then, the same content again is a replay.
+const SEEN: TableDefinition<&[u8], u64> = TableDefinition::new("seen_requests");
+/// (until, SHA-256) → (): the marks in expiry order, to forget the expired ones.
+const SEEN_BY_UNTIL: TableDefinition<(u64, &[u8]), ()> =
+    TableDefinition::new("seen_requests_by_until");
+/// How many expired marks a commit forgets (more than it adds: the table stays bounded by
+/// the requests of one freshness window).
+const FORGET_PER_COMMIT: usize = 8;
 const AUDIT_SEALS: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_seals");
 /// Sequence number → hash of the last entry purged from the audit log (the latest is the anchor).
 const ANCHOR: TableDefinition<u64, &str> = TableDefinition::new("audit_anchor");
@@ -109,6 +121,9 @@ pub trait Backend: Store {
     /// the older ones, see `evidence_id_floor`), with their indexes; how many.
     fn purge_evidences_before(&self, floor: &str) -> Result<usize, StoreError>;
     fn audit_seals(&self) -> Result<Vec<AuditSeal>, StoreError>;
+    /// How many marks of signed requests are kept (expired ones are forgotten by later
+    /// commits).
+    fn seen_requests(&self) -> Result<u64, StoreError>;
     /// Adds or replaces a record of another crate (the mailbox's people and mandates) by
     /// kind and key; its bytes are the owner's business.
     fn put_entity(&self, kind: &str, key: &str, value: &[u8]) -> Result<(), StoreError>;
@@ -197,6 +212,8 @@ impl RedbStore {
             txn.open_table(ENTITIES).map_err(fail)?;
             txn.open_table(MAILBOX_COUNTS).map_err(fail)?;
             txn.open_table(ANCHOR).map_err(fail)?;
+            txn.open_table(SEEN).map_err(fail)?;
+            txn.open_table(SEEN_BY_UNTIL).map_err(fail)?;
         }
         txn.commit().map_err(fail)?;
         let blobs = dir.join("blobs");
@@ -210,7 +227,8 @@ impl RedbStore {
     }
 
     /// One commit's writes in `txn`, its documents and request already in their segments
-    /// (`documents`, `request`); nothing is written if its idempotency key is taken.
+    /// (`documents`, `request`); nothing is written if its request's mark is there unexpired
+    /// or its idempotency key is taken.
     fn apply(
         txn: &redb::WriteTransaction,
         commit: Commit,
@@ -218,6 +236,12 @@ impl RedbStore {
         request: Option<BlobRef>,
     ) -> Result<Committed, StoreError> {
         {
+            if let Some(seen) = &commit.seen
+                && Self::holds_mark(&txn.open_table(SEEN).map_err(fail)?, seen)?
+            {
+                // Nothing of this commit is written.
+                return Ok(Committed::Replayed);
+            }
             if let Some((sender, key, record)) = &commit.idempotency {
                 let mut table = txn.open_table(IDEMPOTENCY).map_err(fail)?;
                 let known = table
@@ -232,6 +256,9 @@ impl RedbStore {
                 table
                     .insert((sender.as_str(), key.as_str()), to_json(record)?.as_slice())
                     .map_err(fail)?;
+            }
+            if let Some(seen) = &commit.seen {
+                Self::mark(txn, seen)?;
             }
             if let Some(message) = &commit.message {
                 txn.open_table(MESSAGES)
@@ -322,6 +349,49 @@ impl RedbStore {
             }
         }
         Ok(Committed::Done)
+    }
+
+    /// Whether `marks` holds `request`'s content, unexpired when it was received.
+    fn holds_mark(
+        marks: &impl ReadableTable<&'static [u8], u64>,
+        request: &SeenRequest,
+    ) -> Result<bool, StoreError> {
+        Ok(marks
+            .get(request.signed_sha256.as_slice())
+            .map_err(fail)?
+            .is_some_and(|until| until.value() >= request.seen_at))
+    }
+
+    /// Writes `request`'s mark (replacing an expired one of the same content) and forgets a
+    /// few marks expired by the time it was received.
+    fn mark(txn: &redb::WriteTransaction, request: &SeenRequest) -> Result<(), StoreError> {
+        let mut marks = txn.open_table(SEEN).map_err(fail)?;
+        let mut by_until = txn.open_table(SEEN_BY_UNTIL).map_err(fail)?;
+        let key = request.signed_sha256.as_slice();
+        let replaced = marks
+            .insert(key, request.until)
+            .map_err(fail)?
+            .map(|old| old.value());
+        if let Some(old) = replaced {
+            by_until.remove((old, key)).map_err(fail)?;
+        }
+        by_until.insert((request.until, key), ()).map_err(fail)?;
+        let empty: &[u8] = &[];
+        let expired = by_until
+            .range(..(request.seen_at, empty))
+            .map_err(fail)?
+            .take(FORGET_PER_COMMIT)
+            .map(|row| {
+                let (key, _) = row.map_err(fail)?;
+                let (until, sha256) = key.value();
+                Ok((until, sha256.to_vec()))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        for (until, sha256) in expired {
+            by_until.remove((until, sha256.as_slice())).map_err(fail)?;
+            marks.remove(sha256.as_slice()).map_err(fail)?;
+        }
+        Ok(())
     }
 
     /// Writes a group of commits in one durable transaction, in order, after their documents
@@ -676,6 +746,11 @@ impl Backend for RedbStore {
             .collect()
     }
 
+    fn seen_requests(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read().map_err(fail)?;
+        txn.open_table(SEEN).map_err(fail)?.len().map_err(fail)
+    }
+
     fn put_entity(&self, kind: &str, key: &str, value: &[u8]) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(fail)?;
         txn.open_table(ENTITIES)
@@ -779,6 +854,11 @@ impl Store for RedbStore {
         Ok(out)
     }
 
+    fn seen(&self, request: &SeenRequest) -> Result<bool, StoreError> {
+        let txn = self.db.begin_read().map_err(fail)?;
+        Self::holds_mark(&txn.open_table(SEEN).map_err(fail)?, request)
+    }
+
     fn commit(&self, commit: Commit) -> Result<Committed, StoreError> {
         let outcome = Arc::new(Outcome::default());
         lock(&self.pending).push((commit, Arc::clone(&outcome)));
@@ -844,6 +924,9 @@ impl Store for TimedStore {
     }
     fn evidences_of(&self, message_id: &str) -> Result<Vec<EvidenceRecord>, StoreError> {
         self.inner.evidences_of(message_id)
+    }
+    fn seen(&self, request: &SeenRequest) -> Result<bool, StoreError> {
+        self.inner.seen(request)
     }
     fn commit(&self, commit: Commit) -> Result<Committed, StoreError> {
         let start = std::time::Instant::now();

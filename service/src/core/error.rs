@@ -23,6 +23,8 @@ pub enum ErrorKind {
     DuplicateSubmission,
     /// A document or the request is too large.
     TooLarge,
+    /// More requests than the sender's rate allows (the time-stamp endpoint).
+    RateLimited,
     /// TSA, store or audit log unavailable.
     ServiceUnavailable,
 }
@@ -61,7 +63,7 @@ pub struct Row {
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 10] = [
+    pub const ALL: [ErrorKind; 11] = [
         ErrorKind::BadSignature,
         ErrorKind::UntrustedSigner,
         ErrorKind::Expired,
@@ -71,6 +73,7 @@ impl ErrorKind {
         ErrorKind::MessageUnknown,
         ErrorKind::DuplicateSubmission,
         ErrorKind::TooLarge,
+        ErrorKind::RateLimited,
         ErrorKind::ServiceUnavailable,
     ];
 
@@ -150,6 +153,14 @@ impl ErrorKind {
                 413,
                 "SEALPOST-REQ-005",
                 "The request or a document is too large.",
+            ),
+            RateLimited => (
+                Sender,
+                ("sealpost", "RateLimited"),
+                G::ResourceExhausted,
+                429,
+                "SEALPOST-REQ-006",
+                "Too many requests: try again later.",
             ),
             ServiceUnavailable => (
                 Receiver,

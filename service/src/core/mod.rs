@@ -15,11 +15,21 @@
 //! A refused request gets its audit entry and, once the sender is authenticated, a sealed
 //! SubmissionRejection evidence. If the audit entry cannot be written, the answer is
 //! ServiceUnavailable.
+//!
+//! Replay: a signed request is named by what its signature covers ([`SeenRequest`]); the
+//! channel puts that mark in the [`RequestContext`]. The mark is written in the same commit as
+//! the request's audit entry (except when the answer is ServiceUnavailable: nothing is
+//! accepted then, and a retry must work), and the store refuses that commit atomically when it
+//! already holds the same mark unexpired (`Committed::Replayed`). Either way, and when a
+//! cheap read finds the mark before any work, the answer is `Service::refuse_replay`'s:
+//! Expired ("replayed"), audited, no evidence. So the same signed content never makes two
+//! letters, whatever its signature value, also across a restart.
 
 pub mod audit;
 pub mod error;
 pub mod ids;
 pub mod records;
+pub mod time_stamping;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -77,6 +87,11 @@ pub struct Commit {
     pub evidences: Vec<EvidenceRecord>,
     /// (sender id, key, record): refused if the key is taken.
     pub idempotency: Option<(String, String, IdempotencyRecord)>,
+    /// The mark of the signed request this commit answers: the whole commit is refused
+    /// (`Committed::Replayed`, nothing written) when the store holds the same mark unexpired
+    /// at `seen_at`; otherwise it is written with the rest, kept until `until`. Marks expired
+    /// by then may be forgotten in the same transaction (a bounded number per commit).
+    pub seen: Option<SeenRequest>,
 }
 
 /// What a commit did.
@@ -86,6 +101,36 @@ pub enum Committed {
     Done,
     /// Nothing written: the idempotency key was taken meanwhile; here is what it holds.
     KeyTaken(IdempotencyRecord),
+    /// Nothing written: the same signed request was received before (its mark is unexpired).
+    Replayed,
+}
+
+/// A signed request as its channel verified it: the SHA-256 of exactly what its signature
+/// covers (SOAP: the canonical SignedInfo, which holds the digests of the Body and the
+/// Timestamp; gRPC: the signed manifest bytes), when it was received, and until when it could
+/// be presented at all (its Expires, or its signing time plus the maximum age, plus the
+/// allowed clock skew), in Unix seconds. Another valid signature value over the same content
+/// (an ECDSA (r, n - s), a fresh randomised signature) is the same request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SeenRequest {
+    pub signed_sha256: [u8; 32],
+    pub seen_at: u64,
+    pub until: u64,
+}
+
+impl SeenRequest {
+    pub fn new(signed_sha256: [u8; 32], seen_at: SystemTime, until: SystemTime) -> Self {
+        SeenRequest {
+            signed_sha256,
+            seen_at: unix(seen_at),
+            until: unix(until),
+        }
+    }
+
+    /// The mark of a request signed over `signed` (the bytes its signature covers).
+    pub fn of_signed_bytes(signed: &[u8], seen_at: SystemTime, until: SystemTime) -> Self {
+        Self::new(sha256(signed), seen_at, until)
+    }
 }
 
 /// The durable state.
@@ -103,6 +148,9 @@ pub trait Store: Send + Sync {
     fn message(&self, id: &str) -> Result<Option<MessageRecord>, StoreError>;
     fn evidence(&self, id: &str) -> Result<Option<EvidenceRecord>, StoreError>;
     fn evidences_of(&self, message_id: &str) -> Result<Vec<EvidenceRecord>, StoreError>;
+    /// Whether the store holds the mark of the same signed content as `request`, unexpired
+    /// at `request.seen_at` (a cheap read before any work; the commit decides).
+    fn seen(&self, request: &SeenRequest) -> Result<bool, StoreError>;
     /// All of it or nothing, durable when it returns `Ok`.
     fn commit(&self, commit: Commit) -> Result<Committed, StoreError>;
 }
@@ -115,6 +163,9 @@ pub struct RequestContext {
     pub operation: &'static str,
     /// The request as received, signature included (kept in the audit log).
     pub request: Arc<Vec<u8>>,
+    /// Set once by the channel when it has verified the request's signature: the request's
+    /// mark, committed with its audit entry; the same mark twice is a replay.
+    pub seen: Option<SeenRequest>,
 }
 
 /// A certificate whose signature over the request, and whose path to a trust anchor, the
@@ -252,12 +303,25 @@ pub fn content_hash(s: &Submission) -> String {
 struct Refused {
     kind: ErrorKind,
     detail: String,
+    /// The store found the request's mark: answered by [`Service::refuse_replay`] (no
+    /// evidence).
+    replayed: bool,
 }
 
 fn refused(kind: ErrorKind, detail: impl Into<String>) -> Refused {
     Refused {
         kind,
         detail: detail.into(),
+        replayed: false,
+    }
+}
+
+/// The commit found the request's mark.
+fn replayed() -> Refused {
+    Refused {
+        kind: ErrorKind::Expired,
+        detail: "replayed".into(),
+        replayed: true,
     }
 }
 
@@ -327,7 +391,8 @@ impl Service {
     }
 
     /// Writes a refusal's audit entry (and evidence); if that fails, the refusal becomes
-    /// ServiceUnavailable.
+    /// ServiceUnavailable. The request's mark goes with it, unless the refusal is
+    /// ServiceUnavailable (then a retry must work).
     fn commit_refusal(
         &self,
         ctx: &RequestContext,
@@ -337,11 +402,14 @@ impl Service {
     ) -> Refusal {
         let evidence = evidences.first().map(|e| e.xml.clone());
         let message_id = evidences.first().map(|e| e.message_id.clone());
-        match self.store.commit(Commit {
+        let identity = audit.identity.clone();
+        let commit = Commit {
             audit: Some(audit),
             evidences,
             ..Commit::default()
-        }) {
+        };
+        match self.commit_request(ctx, commit, kind != ErrorKind::ServiceUnavailable) {
+            Ok(Committed::Replayed) => self.refuse_replay(ctx, &identity),
             Ok(_) => Refusal {
                 kind,
                 correlation_id: ctx.correlation_id.clone(),
@@ -350,12 +418,80 @@ impl Service {
             },
             Err(e) => {
                 tracing::error!(correlation_id = %ctx.correlation_id, error = %e, "the audit entry of a refusal cannot be written");
-                Refusal {
-                    kind: ErrorKind::ServiceUnavailable,
-                    correlation_id: ctx.correlation_id.clone(),
-                    evidence: None,
-                    message_id: None,
-                }
+                self.unavailable(ctx)
+            }
+        }
+    }
+
+    fn unavailable(&self, ctx: &RequestContext) -> Refusal {
+        Refusal {
+            kind: ErrorKind::ServiceUnavailable,
+            correlation_id: ctx.correlation_id.clone(),
+            evidence: None,
+            message_id: None,
+        }
+    }
+
+    /// The one commit of a request: `commit`, with the request's mark when `marked` (every
+    /// answer but ServiceUnavailable).
+    fn commit_request(
+        &self,
+        ctx: &RequestContext,
+        mut commit: Commit,
+        marked: bool,
+    ) -> Result<Committed, StoreError> {
+        commit.seen = if marked { ctx.seen } else { None };
+        self.store.commit(commit)
+    }
+
+    /// The cheap read before any work: a request whose mark the store already holds gets
+    /// [`Service::refuse_replay`]'s answer at once.
+    fn check_replay(&self, ctx: &RequestContext, identity: &str) -> Result<(), Refusal> {
+        let Some(seen) = &ctx.seen else {
+            return Ok(());
+        };
+        match self.store.seen(seen) {
+            Ok(false) => Ok(()),
+            Ok(true) => Err(self.refuse_replay(ctx, identity)),
+            Err(e) => {
+                let r = refused(ErrorKind::ServiceUnavailable, e.to_string());
+                let audit = self.audit_record(ctx, identity, Err(&r), None);
+                Err(self.commit_refusal(ctx, audit, Vec::new(), r.kind))
+            }
+        }
+    }
+
+    /// The answer to a replayed request (its mark is in the store, found before any work or
+    /// by the commit): Expired, with its audit entry (without the mark, which is there
+    /// already) and no evidence.
+    fn refuse_replay(&self, ctx: &RequestContext, identity: &str) -> Refusal {
+        let signed = ctx
+            .seen
+            .map(|s| audit::hex(&s.signed_sha256))
+            .unwrap_or_default();
+        let r = refused(
+            ErrorKind::Expired,
+            format!("replayed: the signed content {signed} was already received"),
+        );
+        tracing::info!(correlation_id = %ctx.correlation_id, detail = %r.detail, "request refused");
+        let audit = self.audit_record(ctx, identity, Err(&r), None);
+        match self.commit_request(
+            ctx,
+            Commit {
+                audit: Some(audit),
+                ..Commit::default()
+            },
+            false,
+        ) {
+            Ok(_) => Refusal {
+                kind: r.kind,
+                correlation_id: ctx.correlation_id.clone(),
+                evidence: None,
+                message_id: None,
+            },
+            Err(e) => {
+                tracing::error!(correlation_id = %ctx.correlation_id, error = %e, "the audit entry of a refusal cannot be written");
+                self.unavailable(ctx)
             }
         }
     }
@@ -391,6 +527,7 @@ impl Service {
         signer: &VerifiedSigner,
         submission: Submission,
     ) -> Result<Accepted, Refusal> {
+        self.check_replay(ctx, &signer.subject)?;
         let sender = match self.authenticate(signer) {
             Ok(s) => s,
             Err(r) => {
@@ -402,6 +539,7 @@ impl Service {
         let now = self.clock.now();
         match self.accept(ctx, signer, &sender, &identity, &submission, now) {
             Ok(accepted) => Ok(accepted),
+            Err(r) if r.replayed => Err(self.refuse_replay(ctx, &identity)),
             Err(r) if r.kind == ErrorKind::ServiceUnavailable => {
                 tracing::error!(correlation_id = %ctx.correlation_id, detail = %r.detail, "submission failed");
                 let audit = self.audit_record(ctx, &identity, Err(&r), None);
@@ -423,6 +561,9 @@ impl Service {
         kind: ErrorKind,
         detail: &str,
     ) -> Refusal {
+        if let Err(refusal) = self.check_replay(ctx, &signer.subject) {
+            return refusal;
+        }
         let sender = match self.authenticate(signer) {
             Ok(s) => s,
             Err(r) => {
@@ -594,6 +735,7 @@ impl Service {
         let documents = self.evidence_documents(submission)?;
         let acceptance = self.evidence(
             Event::SubmissionAcceptance,
+            &message_id,
             signer,
             sender,
             submission,
@@ -604,6 +746,7 @@ impl Service {
         );
         let consignment = self.evidence(
             Event::ContentConsignment,
+            &message_id,
             signer,
             sender,
             submission,
@@ -639,12 +782,14 @@ impl Service {
             documents: submission
                 .documents
                 .iter()
-                .map(|d| DocumentMeta {
+                .zip(&documents)
+                .map(|(d, stamped)| DocumentMeta {
                     id: d.id.clone(),
                     name: d.name.clone(),
                     media_type: d.media_type.clone(),
                     size: d.content.len() as u64,
                     sha256: audit::hex(&d.sha256),
+                    time_stamp_token: stamped.time_stamp_token.clone(),
                 })
                 .collect(),
             submitted_at: unix(now),
@@ -676,14 +821,19 @@ impl Service {
                 },
             )),
             message_update: None,
+            seen: None,
         };
-        match self.store.commit(commit).map_err(unavailable)? {
+        match self
+            .commit_request(ctx, commit, true)
+            .map_err(unavailable)?
+        {
             Committed::Done => Ok(Accepted {
                 message_id,
                 evidence: acceptance_xml,
                 replayed: false,
             }),
             Committed::KeyTaken(known) => self.replay(ctx, identity, &content, known),
+            Committed::Replayed => Err(replayed()),
         }
     }
 
@@ -718,12 +868,17 @@ impl Service {
                     ),
                 )
             })?;
-        self.store
-            .commit(Commit {
-                audit: Some(self.audit_record(ctx, identity, Ok(()), Some(&known.message_id))),
-                ..Commit::default()
-            })
-            .map_err(unavailable)?;
+        let commit = Commit {
+            audit: Some(self.audit_record(ctx, identity, Ok(()), Some(&known.message_id))),
+            ..Commit::default()
+        };
+        if self
+            .commit_request(ctx, commit, true)
+            .map_err(unavailable)?
+            == Committed::Replayed
+        {
+            return Err(replayed());
+        }
         Ok(Accepted {
             message_id: known.message_id,
             evidence: evidence.xml,
@@ -753,6 +908,7 @@ impl Service {
     fn evidence(
         &self,
         event: Event,
+        message_id: &str,
         signer: &VerifiedSigner,
         sender: &SenderRegistration,
         submission: &Submission,
@@ -777,7 +933,8 @@ impl Service {
                 mandate: None,
             },
             submission_time: now,
-            message_id: submission.sender_reference.clone(),
+            message_id: message_id.to_owned(),
+            sender_reference: submission.sender_reference.clone(),
             subject: Some(submission.subject.clone()),
             documents: documents.to_vec(),
             reason,
@@ -809,6 +966,7 @@ impl Service {
         let reason = format!("{}: {}", r.kind.row().code, r.kind.row().message);
         let mut evidence = self.evidence(
             Event::SubmissionRejection,
+            message_id,
             signer,
             sender,
             &shown,
@@ -819,7 +977,7 @@ impl Service {
         );
         if evidence.check_characters().is_err() {
             evidence.subject = None;
-            evidence.message_id = "(not representable)".into();
+            evidence.sender_reference = "(not representable)".into();
             for d in &mut evidence.documents {
                 d.name = "(not representable)".into();
             }
@@ -875,21 +1033,20 @@ impl Service {
         };
         let audit = self.audit_record(ctx, &identity, outcome, Some(message_id));
         match result {
-            Ok((_, value)) => match self.store.commit(Commit {
-                audit: Some(audit),
-                ..Commit::default()
-            }) {
-                Ok(_) => Ok(value),
-                Err(e) => {
-                    tracing::error!(correlation_id = %ctx.correlation_id, error = %e, "the audit entry cannot be written");
-                    Err(Refusal {
-                        kind: ErrorKind::ServiceUnavailable,
-                        correlation_id: ctx.correlation_id.clone(),
-                        evidence: None,
-                        message_id: None,
-                    })
+            Ok((_, value)) => {
+                let commit = Commit {
+                    audit: Some(audit),
+                    ..Commit::default()
+                };
+                match self.commit_request(ctx, commit, true) {
+                    Ok(Committed::Replayed) => Err(self.refuse_replay(ctx, &identity)),
+                    Ok(_) => Ok(value),
+                    Err(e) => {
+                        tracing::error!(correlation_id = %ctx.correlation_id, error = %e, "the audit entry cannot be written");
+                        Err(self.unavailable(ctx))
+                    }
                 }
-            },
+            }
             Err(r) => Err(self.commit_refusal(ctx, audit, Vec::new(), r.kind)),
         }
     }
@@ -909,19 +1066,16 @@ impl Service {
         if ok {
             audit.detail = detail.to_owned();
         }
-        match self.store.commit(Commit {
+        let commit = Commit {
             audit: Some(audit),
             ..Commit::default()
-        }) {
+        };
+        match self.commit_request(ctx, commit, true) {
+            Ok(Committed::Replayed) => Err(self.refuse_replay(ctx, identity)),
             Ok(_) => Ok(()),
             Err(e) => {
                 tracing::error!(correlation_id = %ctx.correlation_id, error = %e, "the audit entry cannot be written");
-                Err(Refusal {
-                    kind: ErrorKind::ServiceUnavailable,
-                    correlation_id: ctx.correlation_id.clone(),
-                    evidence: None,
-                    message_id: None,
-                })
+                Err(self.unavailable(ctx))
             }
         }
     }
@@ -957,6 +1111,8 @@ impl Service {
             if message.state == MessageState::Opened {
                 return Ok(None);
             }
+            // Each document with the token it was time-stamped with at submission: every
+            // evidence of the message carries the same one, agreeing with its SubmissionTime.
             let documents = message
                 .documents
                 .iter()
@@ -969,14 +1125,18 @@ impl Service {
                                 "a stored digest is not SHA-256",
                             )
                         })?;
+                    if d.time_stamp_token.is_empty() {
+                        return Err(refused(
+                            ErrorKind::ServiceUnavailable,
+                            format!("document {} has no submission time-stamp", d.id),
+                        ));
+                    }
                     Ok(Document {
                         id: d.id.clone(),
                         name: d.name.clone(),
                         size: d.size,
                         sha256,
-                        time_stamp_token: self.notary.timestamp(&sha256).map_err(|e| {
-                            refused(ErrorKind::ServiceUnavailable, format!("time-stamping: {e}"))
-                        })?,
+                        time_stamp_token: d.time_stamp_token.clone(),
                     })
                 })
                 .collect::<Result<Vec<_>, Refused>>()?;
@@ -996,7 +1156,8 @@ impl Service {
                     mandate: mandate.map(str::to_owned),
                 },
                 submission_time: UNIX_EPOCH + std::time::Duration::from_secs(message.submitted_at),
-                message_id: message.sender_reference.clone(),
+                message_id: message.id.clone(),
+                sender_reference: message.sender_reference.clone(),
                 subject: Some(message.subject.clone()),
                 documents,
                 reason: None,
@@ -1031,7 +1192,8 @@ impl Service {
                     evidences: vec![record],
                     ..Commit::default()
                 };
-                match self.store.commit(commit) {
+                match self.commit_request(ctx, commit, true) {
+                    Ok(Committed::Replayed) => Err(self.refuse_replay(ctx, &identity)),
                     Ok(_) => Ok(Some(xml)),
                     Err(e) => {
                         let r = refused(ErrorKind::ServiceUnavailable, e.to_string());
@@ -1055,6 +1217,7 @@ impl Service {
         signer: &VerifiedSigner,
         message_id: &str,
     ) -> Result<Vec<String>, Refusal> {
+        self.check_replay(ctx, &signer.subject)?;
         let result = self.authenticate(signer).and_then(|sender| {
             let evidences = self
                 .store
@@ -1081,6 +1244,7 @@ impl Service {
         signer: &VerifiedSigner,
         message_id: &str,
     ) -> Result<MessageStatus, Refusal> {
+        self.check_replay(ctx, &signer.subject)?;
         let result = self
             .own_message(signer, message_id)
             .and_then(|(sender, m)| {
@@ -1109,12 +1273,15 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
     use std::sync::Mutex;
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     /// An in-memory store that can be made to fail, as a full disk or a lost database would.
     #[derive(Default)]
     struct MemoryStore {
         failing: AtomicBool,
+        /// The cheap read misses every mark (a replay racing the first delivery): only the
+        /// commit can tell.
+        blind_reads: AtomicBool,
         senders: Mutex<HashMap<String, SenderRegistration>>,
         mailboxes: Mutex<HashMap<String, Mailbox>>,
         commits: Mutex<Vec<Commit>>,
@@ -1127,6 +1294,13 @@ mod tests {
             } else {
                 Ok(())
             }
+        }
+
+        fn holds_mark(commits: &[Commit], request: &SeenRequest) -> bool {
+            commits
+                .iter()
+                .filter_map(|c| c.seen)
+                .any(|m| m.signed_sha256 == request.signed_sha256 && m.until >= request.seen_at)
         }
     }
 
@@ -1190,19 +1364,37 @@ mod tests {
                 .cloned()
                 .collect())
         }
+        fn seen(&self, request: &SeenRequest) -> Result<bool, StoreError> {
+            self.check()?;
+            Ok(!self.blind_reads.load(Ordering::SeqCst)
+                && Self::holds_mark(&self.commits.lock().expect("lock"), request))
+        }
         fn commit(&self, commit: Commit) -> Result<Committed, StoreError> {
             self.check()?;
-            self.commits.lock().expect("lock").push(commit);
+            let mut commits = self.commits.lock().expect("lock");
+            if let Some(seen) = &commit.seen
+                && Self::holds_mark(&commits, seen)
+            {
+                return Ok(Committed::Replayed);
+            }
+            commits.push(commit);
             Ok(Committed::Done)
         }
     }
 
-    /// Tokens and seals that are recognisable stand-ins: the core only carries them.
-    struct FakeNotary;
+    /// Tokens and seals that are recognisable stand-ins: the core only carries them. Each
+    /// token is new (the digest, then a count of tokens issued).
+    #[derive(Default)]
+    struct FakeNotary {
+        issued: AtomicUsize,
+    }
 
     impl Notary for FakeNotary {
         fn timestamp(&self, sha256: &[u8; 32]) -> Result<Vec<u8>, String> {
-            Ok(sha256.to_vec())
+            let n = self.issued.fetch_add(1, Ordering::SeqCst) as u64;
+            let mut token = sha256.to_vec();
+            token.extend_from_slice(&n.to_be_bytes());
+            Ok(token)
         }
         fn seal(&self, evidence: &Evidence) -> Result<String, String> {
             Ok(evidence.to_xml())
@@ -1252,7 +1444,7 @@ mod tests {
         );
         let service = Service::new(
             Arc::clone(&store) as Arc<dyn Store>,
-            Arc::new(FakeNotary),
+            Arc::new(FakeNotary::default()),
             Arc::new(FixedClock),
             SubmissionLimits::default(),
         );
@@ -1265,7 +1457,40 @@ mod tests {
             channel: Channel::Soap,
             operation: "SubmitRegisteredMail",
             request: Arc::new(b"<signed request/>".to_vec()),
+            seen: None,
         }
+    }
+
+    /// A signed request's context, with its mark.
+    fn signed_ctx(signed: &[u8]) -> RequestContext {
+        let now = FixedClock.now();
+        RequestContext {
+            seen: Some(SeenRequest::of_signed_bytes(
+                signed,
+                now,
+                now + std::time::Duration::from_secs(1200),
+            )),
+            ..ctx()
+        }
+    }
+
+    /// The `ev:TimeStampToken`s of an evidence, in order.
+    fn tokens(xml: &str) -> Vec<String> {
+        xml.split("<ev:TimeStampToken>")
+            .skip(1)
+            .filter_map(|rest| rest.split('<').next())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn letters(store: &MemoryStore) -> usize {
+        store
+            .commits
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|c| c.message.is_some())
+            .count()
     }
 
     fn submission(key: &str, content: &[u8]) -> Submission {
@@ -1311,6 +1536,165 @@ mod tests {
         assert_eq!(audit.outcome, "accepted");
         assert_eq!(audit.request.as_slice(), b"<signed request/>");
         assert_eq!(audit.identity, "agency-a (CN=Agency A)");
+    }
+
+    #[test]
+    fn the_same_signed_request_twice_is_refused_as_replayed_and_makes_one_letter() {
+        let (store, service, signer) = setup();
+        let ctx = signed_ctx(b"<SignedInfo>letter</SignedInfo>");
+        service
+            .submit(&ctx, &signer, submission("k1", b"letter"))
+            .expect("accepted");
+        let refusal = service
+            .submit(&ctx, &signer, submission("k1", b"letter"))
+            .expect_err("replayed");
+        assert_eq!(refusal.kind, ErrorKind::Expired);
+        assert!(
+            refusal.evidence.is_none(),
+            "no rejection is sealed for a replay"
+        );
+        assert_eq!(letters(&store), 1);
+        let commits = store.commits.lock().expect("lock");
+        let [first, second] = commits.as_slice() else {
+            panic!("two commits, not {}", commits.len())
+        };
+        assert_eq!(first.seen, ctx.seen, "the mark goes with the letter");
+        assert_eq!(second.seen, None, "the refusal is audited without the mark");
+        let audit = second.audit.as_ref().expect("audit");
+        assert_eq!(audit.code.as_deref(), Some("SEALPOST-AUTH-003"));
+        assert!(audit.detail.contains("replayed"), "{}", audit.detail);
+    }
+
+    #[test]
+    fn a_replay_only_the_commit_sees_is_refused_all_the_same() {
+        let (store, service, signer) = setup();
+        let ctx = signed_ctx(b"<SignedInfo>raced</SignedInfo>");
+        service
+            .submit(&ctx, &signer, submission("k1", b"letter"))
+            .expect("accepted");
+        store.blind_reads.store(true, Ordering::SeqCst);
+        // Even under another idempotency key (which would be a second letter).
+        let refusal = service
+            .submit(&ctx, &signer, submission("k2", b"letter"))
+            .expect_err("replayed");
+        assert_eq!(refusal.kind, ErrorKind::Expired);
+        assert!(refusal.evidence.is_none());
+        assert_eq!(letters(&store), 1);
+        // A replayed read (GetEvidence) is refused the same way.
+        let get = signed_ctx(b"<SignedInfo>get</SignedInfo>");
+        let _ = service.get_evidence(&get, &signer, "urn:uuid:x");
+        let again = service
+            .get_evidence(&get, &signer, "urn:uuid:x")
+            .expect_err("replayed");
+        assert_eq!(again.kind, ErrorKind::Expired);
+    }
+
+    #[test]
+    fn an_unavailable_answer_marks_nothing_and_a_retry_is_accepted() {
+        let (store, service, signer) = setup();
+        let ctx = signed_ctx(b"<SignedInfo>retried</SignedInfo>");
+        store.failing.store(true, Ordering::SeqCst);
+        let refusal = service
+            .submit(&ctx, &signer, submission("k1", b"letter"))
+            .expect_err("unavailable");
+        assert_eq!(refusal.kind, ErrorKind::ServiceUnavailable);
+        store.failing.store(false, Ordering::SeqCst);
+        service
+            .submit(&ctx, &signer, submission("k1", b"letter"))
+            .expect("the retry of the same signed request");
+        assert_eq!(letters(&store), 1);
+    }
+
+    #[test]
+    fn a_refused_request_is_marked_too_and_not_sealed_again_when_replayed() {
+        let (store, service, signer) = setup();
+        let ctx = signed_ctx(b"<SignedInfo>bad digest</SignedInfo>");
+        let mut bad = submission("k1", b"letter");
+        bad.documents[0].declared_sha256 = "00".repeat(32);
+        let first = service
+            .submit(&ctx, &signer, bad.clone())
+            .expect_err("refused");
+        assert_eq!(first.kind, ErrorKind::InvalidRequest);
+        assert!(first.evidence.is_some());
+        let again = service.submit(&ctx, &signer, bad).expect_err("replayed");
+        assert_eq!(again.kind, ErrorKind::Expired);
+        assert!(again.evidence.is_none());
+        let sealed: usize = store
+            .commits
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|c| c.evidences.len())
+            .sum();
+        assert_eq!(sealed, 1, "one SubmissionRejection");
+    }
+
+    #[test]
+    fn the_handover_carries_the_documents_submission_time_stamps() {
+        let (store, service, signer) = setup();
+        let accepted = service
+            .submit(&ctx(), &signer, submission("k1", b"letter"))
+            .expect("accepted");
+        let stored = store
+            .message(&accepted.message_id)
+            .expect("read")
+            .expect("message");
+        assert!(!stored.documents[0].time_stamp_token.is_empty());
+        let handover = service
+            .hand_over(&ctx(), &accepted.message_id, "Jan Peeters", None)
+            .expect("recorded")
+            .expect("first opening");
+        let at_submission = tokens(&accepted.evidence);
+        assert_eq!(at_submission.len(), 1);
+        assert_eq!(tokens(&handover), at_submission);
+    }
+
+    #[test]
+    fn time_stamps_go_to_registered_senders_within_their_rate_and_each_is_audited() {
+        use time_stamping::{RateLimit, TimeStampReply};
+        let (store, service, signer) = setup();
+        let limit = RateLimit::new(60, 1);
+        let issue = |_: &[u8]| TimeStampReply {
+            response: b"TimeStampResp".to_vec(),
+            outcome: Ok("granted token serial 1".into()),
+        };
+        let ctx = RequestContext {
+            channel: Channel::Tsa,
+            operation: "TimeStamp",
+            ..ctx()
+        };
+        let token = service
+            .time_stamp(&ctx, &signer, &limit, Ok(b"query"), issue)
+            .expect("granted");
+        assert_eq!(token, b"TimeStampResp");
+        let over = service
+            .time_stamp(&ctx, &signer, &limit, Ok(b"query"), issue)
+            .expect_err("over the rate");
+        assert_eq!(over.kind, ErrorKind::RateLimited);
+        let mut stranger = signer.clone();
+        stranger.certificate_sha256 = [2; 32];
+        let unknown = service
+            .time_stamp(&ctx, &stranger, &limit, Ok(b"query"), issue)
+            .expect_err("not a registered sender");
+        assert_eq!(unknown.kind, ErrorKind::UntrustedSigner);
+        {
+            let commits = store.commits.lock().expect("lock");
+            let audits: Vec<(&str, Option<&str>, &str)> = commits
+                .iter()
+                .filter_map(|c| c.audit.as_ref())
+                .map(|a| (a.outcome.as_str(), a.code.as_deref(), a.detail.as_str()))
+                .collect();
+            assert_eq!(audits.len(), 3);
+            assert_eq!(audits[0], ("accepted", None, "granted token serial 1"));
+            assert_eq!(audits[1].1, Some("SEALPOST-REQ-006"));
+            assert_eq!(audits[2].1, Some("SEALPOST-AUTH-002"));
+        }
+        // No audit entry, no token.
+        store.failing.store(true, Ordering::SeqCst);
+        let refusal = service
+            .time_stamp(&ctx, &signer, &RateLimit::new(60, 5), Ok(b"query"), issue)
+            .expect_err("unavailable");
+        assert_eq!(refusal.kind, ErrorKind::ServiceUnavailable);
     }
 
     #[test]

@@ -58,6 +58,25 @@ pub struct DocumentMeta {
     pub size: u64,
     /// Hex.
     pub sha256: String,
+    /// The RFC 3161 token (DER) over the document's SHA-256, issued when the letter was
+    /// submitted: every evidence of the message carries this one, so each document token
+    /// agrees with the evidence's SubmissionTime. Hex in the stored record.
+    #[serde(with = "hex_bytes")]
+    pub time_stamp_token: Vec<u8>,
+}
+
+/// Bytes as a hex string in the stored JSON.
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&crate::core::audit::hex(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        crate::core::audit::unhex(&text).ok_or_else(|| D::Error::custom("not hex"))
+    }
 }
 
 /// An accepted message, delivered into a mailbox.
@@ -120,6 +139,8 @@ pub enum Channel {
     Admin,
     /// The mailbox web UI (logins, openings, mandates).
     Mailbox,
+    /// `POST /tsa` on the service port, for registered senders.
+    Tsa,
 }
 
 /// One request, as the audit log records it (before it is chained).
