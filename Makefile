@@ -27,11 +27,17 @@ run: certs
 	./target/release/sealpost admin sender set --id agency-b --name "Development Agency B" \
 		--cert $(DEV_PKI)/sender-b.pem --types tax-assessment,information --recipients citizen >/dev/null
 	./target/release/sealpost admin mailbox import service/dev/mailboxes.csv
-	@echo "Sealpost on https://127.0.0.1:8443 (trust anchor: $(DEV_PKI)/root-ca.pem)"
+	@# The development provider identity a court verifies evidences against (also served at
+	@# /provider/trusted-list.xml): the seal and time-stamping certificates and their fingerprints.
+	./target/release/sealpost pki trusted-list --out $(DEV_PKI)/trusted-list.xml
+	@echo "Sealpost on https://127.0.0.1:8443 (trust anchor: $(DEV_PKI)/root-ca.pem, provider identity: $(DEV_PKI)/trusted-list.xml)"
 	@# Development machines and containers often run a clock the kernel reports as
 	@# unsynchronised; the embedded TSA would then refuse to time-stamp. `make run` therefore
 	@# trusts the system clock unchecked; production keeps the default (kernel).
-	SEALPOST_TSA_CLOCK=$${SEALPOST_TSA_CLOCK:-unchecked} ./target/release/sealpost serve
+	@# The embedded TSA endpoint serves registered senders (over mutual TLS) for trying it out;
+	@# its default is off.
+	SEALPOST_TSA_CLOCK=$${SEALPOST_TSA_CLOCK:-unchecked} SEALPOST_TSA_ENDPOINT=$${SEALPOST_TSA_ENDPOINT:-senders} \
+		./target/release/sealpost serve
 
 ## demo: with `make run` going in another terminal, agency A sends one letter with zeep
 ## (WS-Security), and sealpost-verify checks its proof of dispatch offline
@@ -45,7 +51,7 @@ demo:
 		--reference DEMO-$$(date +%s) --key-idempotency demo-$$(date +%s%N) \
 		--document var/demo/letter.pdf --out var/demo/evidence.xml
 	./target/release/sealpost-verify var/demo/evidence.xml --trust $(DEV_PKI)/root-ca.pem \
-		--document var/demo/letter.pdf
+		--provider $(DEV_PKI)/trusted-list.xml --document var/demo/letter.pdf
 
 ## certs: the development PKI under certs/dev (kept if present)
 certs:
@@ -96,11 +102,14 @@ bench:
 ## seeded with the requests, tokens and signed XML of the shared interop samples
 fuzz:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz
-	mkdir -p fuzz/corpus/tsa_request fuzz/corpus/tsa_token fuzz/corpus/xml_c14n fuzz/corpus/wss_verify
+	mkdir -p fuzz/corpus/tsa_request fuzz/corpus/tsa_token fuzz/corpus/xml_c14n fuzz/corpus/wss_verify fuzz/corpus/evidence_verify
 	cp ../shared/interop-samples/tsp/*.tsq fuzz/corpus/tsa_request/
 	cp ../shared/interop-samples/tsp/*.tst ../shared/interop-samples/tsp/*.tsr fuzz/corpus/tsa_token/
 	cp ../shared/interop-samples/*.xml fuzz/corpus/xml_c14n/
 	cp ../shared/interop-samples/*.xml fuzz/corpus/wss_verify/
+	@# Raw documents (mode byte 0) and small edits of the target's genuine evidence (mode byte 1).
+	for f in ../shared/interop-samples/*.xml; do { printf '\000'; cat "$$f"; } > fuzz/corpus/evidence_verify/raw-$$(basename "$$f"); done
+	printf '\001\001\000\000' > fuzz/corpus/evidence_verify/edit-none
 	cd fuzz && for target in $$(RUSTC_BOOTSTRAP=1 cargo fuzz list); do \
 		echo "== $$target ($(FUZZ_SECONDS)s)"; \
 		RUSTC_BOOTSTRAP=1 cargo fuzz run -O $$target -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 2>&1 \

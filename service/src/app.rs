@@ -12,12 +12,13 @@ use der::{Decode, Encode};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use sealpost_evidence::model::Issuer;
+use sealpost_evidence::provider::{Provider, check_seal_profile};
 use sealpost_evidence::seal::{Sealer, Timestamper};
 use sealpost_tsa::authority::TimeStampAuthority;
 use sealpost_xmldsig::document::DocumentSigner;
 use sealpost_xmldsig::dsig::base64_encode;
 use sealpost_xmldsig::trust::{Purpose, TrustAnchors};
-use sealpost_xmldsig::wss::{KnownCertificates, ReplayCache, WssPolicy};
+use sealpost_xmldsig::wss::{KnownCertificates, WssPolicy};
 
 use crate::adapters::grpc::{self, GrpcChannel};
 use crate::adapters::http::PeerCertificates;
@@ -27,15 +28,14 @@ use crate::adapters::notary::EmbeddedNotary;
 use crate::adapters::postgres::PgStore;
 use crate::adapters::soap::{self, SoapChannel};
 use crate::adapters::store::{Backend, RedbStore, TimedStore};
-use crate::config::{Config, SenderEntry, StoreBackend};
+use crate::adapters::time_stamping::{self, TsaEndpoint};
+use crate::config::{self, Config, SenderEntry, StoreBackend};
 use crate::core::audit::hex;
 use crate::core::audit::unhex;
 use crate::core::records::{AuditSeal, SenderRegistration};
+use crate::core::time_stamping::RateLimit;
 use crate::core::{Clock, Service, Store, SubmissionLimits, SystemClock};
 use sealpost_mailbox::web::{ClientCertificates, MailboxUi};
-
-/// How many recent signatures the replay cache holds.
-const REPLAY_CAPACITY: usize = 1_000_000;
 
 /// The running parts.
 pub struct App {
@@ -45,9 +45,13 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     pub soap: Arc<SoapChannel>,
     pub grpc: Arc<GrpcChannel>,
+    /// `POST /tsa` for registered senders; `None` when `tsa.endpoint` is off.
+    pub tsa_endpoint: Option<Arc<TsaEndpoint>>,
     pub mailbox: Arc<MailboxUi>,
     /// The subjects (DER) of the sender trust anchors, offered to TLS clients as hints.
     pub client_ca_subjects: Vec<Vec<u8>>,
+    /// The provider's published identity, as a trusted list (`GET /provider/trusted-list.xml`).
+    pub trusted_list: Arc<String>,
 }
 
 impl std::fmt::Debug for App {
@@ -144,6 +148,8 @@ impl App {
             TimeStampAuthority::from_settings(&config.tsa)
                 .context("setting up the embedded TSA")?,
         );
+        // The seal certificate must have the seal profile, or the service does not start.
+        let trusted_list = Arc::new(provider_identity(config)?.to_trusted_list());
         let seal_certs = pem_certificates(&config.seal_cert)?;
         let PrivateKeyDer::Pkcs8(seal_key) = PrivateKeyDer::from_pem_file(&config.seal_key)
             .with_context(|| format!("reading {}", config.seal_key.display()))?
@@ -212,17 +218,26 @@ impl App {
             service: Arc::clone(&service),
             trust: trust.clone(),
             policy,
-            replay: ReplayCache::new(REPLAY_CAPACITY),
             clock: Arc::clone(&clock),
             metrics: Arc::clone(&metrics),
             max_request_bytes: config.max_request_bytes,
         });
+        let tsa_endpoint = match config.tsa_endpoint {
+            config::TsaEndpoint::Off => None,
+            config::TsaEndpoint::Senders { per_minute, burst } => Some(Arc::new(TsaEndpoint {
+                service: Arc::clone(&service),
+                tsa: Arc::clone(&tsa),
+                trust: trust.clone(),
+                limit: RateLimit::new(per_minute, burst),
+                clock: Arc::clone(&clock),
+                metrics: Arc::clone(&metrics),
+            })),
+        };
         let soap = Arc::new(SoapChannel {
             service: Arc::clone(&service),
             trust,
             known: KnownCertificates::default(),
             policy,
-            replay: ReplayCache::new(REPLAY_CAPACITY),
             clock,
             metrics: Arc::clone(&metrics),
             max_request_bytes: config.max_request_bytes,
@@ -249,19 +264,24 @@ impl App {
             metrics,
             soap,
             grpc,
+            tsa_endpoint,
             client_ca_subjects,
+            trusted_list,
         })
     }
 
-    /// Every route of the one port.
+    /// Every route of the one port (`/tsa` only when `tsa.endpoint` opens it).
     pub fn router(&self) -> Router {
         let metrics = Arc::clone(&self.metrics);
-        tonic::service::Routes::new(grpc::endpoint(Arc::clone(&self.grpc)))
-            .into_axum_router()
-            .route(
-                "/tsa",
-                sealpost_tsa::server::endpoint(Arc::clone(&self.tsa)),
-            )
+        let trusted_list = Arc::clone(&self.trusted_list);
+        let router =
+            tonic::service::Routes::new(grpc::endpoint(Arc::clone(&self.grpc))).into_axum_router();
+        let router = match &self.tsa_endpoint {
+            Some(endpoint) => router.route("/tsa", time_stamping::endpoint(Arc::clone(endpoint))),
+            // Said plainly: an unknown path would get the gRPC router's answer.
+            None => router.route("/tsa", axum::routing::any(time_stamping::off)),
+        };
+        router
             .route("/soap", soap::endpoint(Arc::clone(&self.soap)))
             .nest(
                 "/mailbox",
@@ -280,6 +300,18 @@ impl App {
                 ),
             )
             .route("/healthz", get(|| async { "ok\n" }))
+            .route(
+                "/provider/trusted-list.xml",
+                get(move || async move {
+                    (
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            "application/xml; charset=utf-8",
+                        )],
+                        trusted_list.as_str().to_owned(),
+                    )
+                }),
+            )
             .route(
                 "/metrics",
                 get(move || {
@@ -339,4 +371,30 @@ pub async fn seal_audit_periodically(
             Err(e) => tracing::error!(error = %e, "the audit sealing task failed"),
         }
     }
+}
+
+/// The provider identity this configuration seals with: its evidence seal certificate and the
+/// embedded time-stamping unit's, under the issuer name. The service publishes it as a trusted
+/// list (`GET /provider/trusted-list.xml`, `sealpost pki trusted-list`); a court verifies
+/// evidences against it. Refuses a seal certificate without the evidence seal profile.
+pub fn provider_identity(config: &Config) -> anyhow::Result<Provider> {
+    let seal = pem_certificates(&config.seal_cert)?
+        .into_iter()
+        .next()
+        .context("no seal certificate")?;
+    check_seal_profile(&seal).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {e}; a development PKI made before the seal profile existed must be made anew (remove certs/dev)",
+            config.seal_cert.display()
+        )
+    })?;
+    let tsa = pem_certificates(&config.tsa.cert)?
+        .into_iter()
+        .next()
+        .context("no time-stamping certificate")?;
+    Ok(Provider {
+        name: config.issuer_name.clone(),
+        seal_certificates: vec![seal],
+        tsa_certificates: vec![tsa],
+    })
 }

@@ -63,6 +63,16 @@ enum PkiCommand {
         #[arg(long, default_value = DEV_PKCS12_PASSWORD)]
         pkcs12_password: String,
     },
+    /// Write the provider's published identity: a trusted list naming the evidence seal and
+    /// time-stamping certificates this configuration uses (what a court passes to
+    /// `sealpost-verify --provider`). Prints each certificate's SHA-256 fingerprint.
+    TrustedList {
+        #[arg(long, env = "SEALPOST_CONFIG")]
+        config: Option<PathBuf>,
+        /// Where to write the list.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -88,6 +98,28 @@ fn main() -> anyhow::Result<()> {
                 written.len(),
                 dir.join("root-ca.pem").display()
             );
+            Ok(())
+        }
+        Command::Pki {
+            command: PkiCommand::TrustedList { config, out },
+        } => {
+            let provider = sealpost::app::provider_identity(&load_config(config)?)?;
+            std::fs::write(&out, provider.to_trusted_list())
+                .with_context(|| format!("writing {}", out.display()))?;
+            println!(
+                "trusted list of {} written to {}",
+                provider.name,
+                out.display()
+            );
+            for (service, certs) in [
+                ("evidence seal", &provider.seal_certificates),
+                ("time-stamping unit", &provider.tsa_certificates),
+            ] {
+                for cert in certs {
+                    let named = sealpost_evidence::provider::CertificateName::of(cert);
+                    println!("  {service}: {} SHA-256 {}", named.subject, named.sha256);
+                }
+            }
             Ok(())
         }
     }

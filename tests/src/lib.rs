@@ -96,7 +96,8 @@ pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// A development PKI made by `sealpost pki init`.
+/// A development PKI made by `sealpost pki init`, with the provider identity a court is given
+/// (`trusted-list.xml`, by `sealpost pki trusted-list` for a service on this PKI).
 pub fn dev_pki(name: &str) -> PathBuf {
     let dir = scratch_dir(name).join("pki");
     let out = run(Command::new(binary("sealpost"))
@@ -107,7 +108,32 @@ pub fn dev_pki(name: &str) -> PathBuf {
         "pki init failed: {}",
         text(&out.stderr)
     );
+    let out = run(sealpost_command(&dir, &dir.join("unused-store"))
+        .args(["pki", "trusted-list", "--out"])
+        .arg(trusted_list(&dir)));
+    assert!(
+        out.status.success(),
+        "pki trusted-list failed: {}",
+        text(&out.stderr)
+    );
     dir
+}
+
+/// The provider's published identity for a development PKI made by [`dev_pki`].
+pub fn trusted_list(pki: &Path) -> PathBuf {
+    pki.join("trusted-list.xml")
+}
+
+/// `sealpost-verify EVIDENCE --trust ROOT --provider TRUSTED-LIST` for a [`dev_pki`]: what a
+/// court runs.
+pub fn court_verify_command(pki: &Path, evidence: &Path) -> Command {
+    let mut cmd = Command::new(binary("sealpost-verify"));
+    cmd.arg(evidence)
+        .arg("--trust")
+        .arg(pki.join("root-ca.pem"))
+        .arg("--provider")
+        .arg(trusted_list(pki));
+    cmd
 }
 
 /// `sealpost` with the settings of a development PKI in `pki` and a store in `data`: the
@@ -488,4 +514,296 @@ impl KeepAlive {
             body,
         }
     }
+}
+
+/// The SOAP 1.1 envelope namespace.
+pub const NS_SOAP11: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+/// The SOAP 1.2 envelope namespace.
+pub const NS_SOAP12: &str = "http://www.w3.org/2003/05/soap-envelope";
+
+/// `body` in a SOAP envelope of namespace `ns`, signed with WS-Security by `who` as created
+/// at `created` (expiring five minutes later). The envelope is sent as written: the
+/// signature covers the XML the test wrote, comments and all.
+pub fn signed_soap(
+    ns: &str,
+    body: &str,
+    who: &sealpost_xmldsig::document::DocumentSigner,
+    created: std::time::SystemTime,
+) -> String {
+    let envelope = format!(
+        "<env:Envelope xmlns:env=\"{ns}\"><env:Header/><env:Body>{body}</env:Body></env:Envelope>"
+    );
+    sealpost_xmldsig::wss_sign::sign_envelope(&envelope, who, created, Duration::from_secs(300))
+        .expect("sign")
+}
+
+/// POSTs a SOAP envelope to `/soap` over HTTPS (the server authenticated by `root_pem`), with
+/// the Content-Type of its SOAP version.
+pub fn post_soap(addr: SocketAddr, root_pem: &Path, envelope: &str) -> HttpResponse {
+    let content_type = if envelope.contains(NS_SOAP12) {
+        "application/soap+xml; charset=utf-8"
+    } else {
+        "text/xml; charset=utf-8"
+    };
+    https_raw(
+        addr,
+        root_pem,
+        &format!(
+            "POST /soap HTTP/1.1\r\nContent-Type: {content_type}\r\nContent-Length: {}",
+            envelope.len()
+        ),
+        envelope.as_bytes(),
+    )
+}
+
+/// A running `sealpost serve` with a fresh development PKI and store, one sender (`agency-a`,
+/// certificate `sender-a`, message type `tax-assessment`) and one mailbox; stopped when
+/// dropped (or when `server` is, before administering the store).
+#[derive(Debug)]
+pub struct SoapService {
+    pub pki: PathBuf,
+    pub data: PathBuf,
+    pub server: Server,
+}
+
+impl SoapService {
+    pub fn start(name: &str, mailbox: &str) -> SoapService {
+        Self::start_with(name, mailbox, &["sender-a"], &[])
+    }
+
+    /// [`SoapService::start`] with the development senders named registered (`sender-a` as
+    /// `agency-a`, `sender-b` as `agency-b`, each for `tax-assessment`), and `settings` for
+    /// every command it runs (the PostgreSQL store, the time-stamp endpoint…).
+    pub fn start_with(
+        name: &str,
+        mailbox: &str,
+        senders: &[&str],
+        settings: &[Setting<'_>],
+    ) -> SoapService {
+        let pki = dev_pki(name);
+        let data = pki.with_file_name("var");
+        for sender in senders {
+            let id = sender.replace("sender-", "agency-");
+            let name = format!("Agency {}", id.trim_start_matches("agency-").to_uppercase());
+            let cert = pki.join(format!("{sender}.pem"));
+            let register = [
+                "sender",
+                "set",
+                "--id",
+                &id,
+                "--name",
+                &name,
+                "--cert",
+                cert.to_str().expect("path"),
+                "--types",
+                "tax-assessment",
+            ];
+            admin(sealpost_with(&pki, &data, settings), &register);
+        }
+        admin(
+            sealpost_with(&pki, &data, settings),
+            &["mailbox", "add", mailbox, "--name", "Jan Peeters"],
+        );
+        let mut serve = sealpost_with(&pki, &data, settings);
+        serve.arg("serve");
+        SoapService {
+            server: Server::start(serve),
+            pki,
+            data,
+        }
+    }
+
+    /// Stops the service and starts it again on the same store, with `settings`.
+    pub fn restart(self, settings: &[Setting<'_>]) -> SoapService {
+        let SoapService { pki, data, server } = self;
+        drop(server);
+        let mut serve = sealpost_with(&pki, &data, settings);
+        serve.arg("serve");
+        SoapService {
+            server: Server::start(serve),
+            pki,
+            data,
+        }
+    }
+
+    /// `body` signed now by the development sender `sender`, over SOAP 1.1; the answer.
+    pub fn send(&self, sender: &str, body: &str) -> HttpResponse {
+        let envelope = signed_soap(
+            NS_SOAP11,
+            body,
+            &dev_signer(&self.pki, sender),
+            std::time::SystemTime::now(),
+        );
+        self.post(&envelope)
+    }
+
+    /// Posts an envelope as it is.
+    pub fn post(&self, envelope: &str) -> HttpResponse {
+        post_soap(self.server.addr, &self.pki.join("root-ca.pem"), envelope)
+    }
+}
+
+/// A `SEALPOST_*` setting (name, value) for every command of a test service.
+pub type Setting<'a> = (&'a str, &'a str);
+
+/// [`sealpost_command`] with `settings` on top.
+pub fn sealpost_with(pki: &Path, data: &Path, settings: &[Setting<'_>]) -> Command {
+    let mut cmd = sealpost_command(pki, data);
+    cmd.envs(settings.iter().copied());
+    cmd
+}
+
+/// A `SubmitRegisteredMail` body: one document, `avis.pdf`, with its declared SHA-256.
+pub fn submission_body(key: &str, recipient: &str, document: &[u8]) -> String {
+    format!(
+        "<sp:SubmitRegisteredMail xmlns:sp=\"urn:sealpost:v1\"><sp:IdempotencyKey>{key}</sp:IdempotencyKey><sp:Recipient>{recipient}</sp:Recipient><sp:MessageType>tax-assessment</sp:MessageType><sp:Subject>Avis d'imposition 2026</sp:Subject><sp:SenderReference>REF-{key}</sp:SenderReference><sp:Document><sp:Id>d1</sp:Id><sp:Name>avis.pdf</sp:Name><sp:MediaType>application/pdf</sp:MediaType><sp:Sha256>{}</sp:Sha256><sp:Content>{}</sp:Content></sp:Document></sp:SubmitRegisteredMail>",
+        sha256_hex(document),
+        sealpost_xmldsig::dsig::base64_encode(document)
+    )
+}
+
+/// The text of the first element of `xml` with this local name.
+pub fn xml_text(xml: &str, name: &str) -> Option<String> {
+    let doc = roxmltree::Document::parse(xml).ok()?;
+    doc.descendants()
+        .find(|n| n.tag_name().name() == name)
+        .and_then(|n| n.text().map(str::to_owned))
+}
+
+/// The stable code of a SOAP fault (`sealpost:Fault/Code`, whatever the SOAP version).
+pub fn fault_code(response: &HttpResponse) -> Option<String> {
+    let body = text(&response.body);
+    let doc = roxmltree::Document::parse(&body).ok()?;
+    doc.descendants()
+        .find(|n| {
+            n.tag_name().namespace() == Some("urn:sealpost:v1") && n.tag_name().name() == "Code"
+        })
+        .and_then(|n| n.text().map(str::to_owned))
+}
+
+/// The order n of the P-256 group, big-endian.
+const P256_ORDER: [u8; 32] = [
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
+];
+
+/// `envelope` with its ECDSA P-256 SignatureValue (XML-DSig's r || s) rewritten as
+/// r || (n - s): another valid signature over the same SignedInfo, other bytes.
+pub fn with_high_s(envelope: &str) -> String {
+    let start = envelope
+        .find("<ds:SignatureValue>")
+        .expect("SignatureValue")
+        + 19;
+    let end = start + envelope[start..].find('<').expect("its end");
+    let value = sealpost_xmldsig::dsig::base64_decode(&envelope[start..end]).expect("base64");
+    assert_eq!(
+        value.len(),
+        64,
+        "an ECDSA P-256 value is r || s, 32 bytes each"
+    );
+    let (r, s) = value.split_at(32);
+    let mut flipped = [0u8; 32];
+    let mut borrow = 0i16;
+    for i in (0..32).rev() {
+        let d = i16::from(P256_ORDER[i]) - i16::from(s[i]) - borrow;
+        borrow = i16::from(d < 0);
+        flipped[i] = u8::try_from(d.rem_euclid(256)).expect("a byte");
+    }
+    let mut rewritten = r.to_vec();
+    rewritten.extend_from_slice(&flipped);
+    assert_ne!(rewritten, value);
+    format!(
+        "{}{}{}",
+        &envelope[..start],
+        sealpost_xmldsig::dsig::base64_encode(&rewritten),
+        &envelope[end..]
+    )
+}
+
+/// The audit log, one JSON value per entry, as `sealpost admin audit export` writes it (with
+/// the embedded store, stop the service first).
+pub fn audit_log(pki: &Path, data: &Path, settings: &[Setting<'_>]) -> Vec<serde_json::Value> {
+    let out = data.with_file_name(format!(
+        "audit-{}.jsonl",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    ));
+    admin(
+        sealpost_with(pki, data, settings),
+        &[
+            "audit",
+            "export",
+            "--from",
+            "2000-01-01T00:00:00Z",
+            "--out",
+            out.to_str().expect("path"),
+        ],
+    );
+    std::fs::read_to_string(&out)
+        .expect("export")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+/// The distinct messages an audit log records as accepted submissions: the letters made.
+pub fn letters(audit: &[serde_json::Value]) -> std::collections::BTreeSet<String> {
+    audit
+        .iter()
+        .filter(|e| e["operation"] == "SubmitRegisteredMail" && e["outcome"] == "accepted")
+        .filter_map(|e| e["message_id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Runs the grpcio client (`tests/interop/grpc/grpcio_client.py`) against `addr`, presenting
+/// `credentials` (certificate chain, key) when given; its exit code and JSON line.
+pub fn grpc_client(
+    addr: SocketAddr,
+    root_pem: &Path,
+    credentials: Option<(&Path, &Path)>,
+    args: &[&str],
+) -> (i32, serde_json::Value) {
+    let mut cmd = Command::new(python());
+    cmd.arg(workspace_root().join("tests/interop/grpc/grpcio_client.py"))
+        .arg("--target")
+        .arg(addr.to_string())
+        .arg("--ca")
+        .arg(root_pem);
+    if let Some((cert, key)) = credentials {
+        cmd.arg("--cert").arg(cert).arg("--key").arg(key);
+    }
+    let out = run(cmd.args(args));
+    let line = text(&out.stdout);
+    let json = serde_json::from_str(line.trim())
+        .unwrap_or_else(|_| panic!("grpcio: no JSON ({line}); stderr: {}", text(&out.stderr)));
+    (out.status.code().unwrap_or(-1), json)
+}
+
+/// A fresh PostgreSQL database on the server of `TEST_POSTGRES_URL` (default: the local one,
+/// user postgres); its connection string. Drop it with [`drop_postgres_database`].
+pub fn postgres_database(name: &str) -> String {
+    require_tool("psql", &["--version"]);
+    let server = std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "host=127.0.0.1 user=postgres".into());
+    let database = format!("sealpost_{name}_{}", std::process::id());
+    let psql = |sql: &str| {
+        let out = run(Command::new("psql")
+            .arg(format!("{server} dbname=postgres"))
+            .args(["-v", "ON_ERROR_STOP=1", "-c", sql]));
+        assert!(out.status.success(), "psql {sql}: {}", text(&out.stderr));
+    };
+    psql(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"));
+    psql(&format!("CREATE DATABASE {database}"));
+    format!("{server} dbname={database}")
+}
+
+pub fn drop_postgres_database(url: &str) {
+    let (server, database) = url.rsplit_once(" dbname=").expect("url");
+    let _ = run(Command::new("psql")
+        .arg(format!("{server} dbname=postgres"))
+        .args([
+            "-c",
+            &format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"),
+        ]));
 }

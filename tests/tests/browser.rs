@@ -10,8 +10,8 @@ use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use sealpost_interop::{
-    Server, binary, dev_pki, dev_signer, https_raw, require_tool, run, sealpost_command,
-    sha256_hex, text, workspace_root,
+    Server, court_verify_command, dev_pki, dev_signer, https_raw, require_tool, run,
+    sealpost_command, sha256_hex, text, workspace_root,
 };
 use sealpost_xmldsig::dsig::base64_encode;
 use sealpost_xmldsig::wss_sign::sign_envelope;
@@ -257,12 +257,9 @@ fn a_browser_logs_in_reads_a_letter_downloads_its_proof_and_sees_only_what_it_ma
     assert!(xml.contains("Event/ContentHandover"), "{xml}");
     assert!(xml.contains("Jan Peeters (jan)"), "{xml}");
     // The sender's reference and the document's fingerprint tie it to this letter.
-    assert!(xml.contains("<ev:MessageId>REF-k1<"), "{xml}");
+    assert!(xml.contains("<ev:SenderReference>REF-k1<"), "{xml}");
     assert!(xml.contains(&sha256_hex(&document)), "{xml}");
-    let verify = run(Command::new(binary("sealpost-verify"))
-        .arg(&evidence)
-        .arg("--trust")
-        .arg(pki.join("root-ca.pem")));
+    let verify = run(&mut court_verify_command(&pki, &evidence));
     assert!(
         verify.status.success(),
         "sealpost-verify refused the downloaded evidence: {}{}",
@@ -272,10 +269,7 @@ fn a_browser_logs_in_reads_a_letter_downloads_its_proof_and_sees_only_what_it_ma
     // And it refuses the evidence once altered: the check above can fail.
     let forged = out_dir.join("forged-handover.xml");
     std::fs::write(&forged, xml.replace("Jan Peeters", "Jan Peeterz")).expect("write");
-    let refused = run(Command::new(binary("sealpost-verify"))
-        .arg(&forged)
-        .arg("--trust")
-        .arg(pki.join("root-ca.pem")));
+    let refused = run(&mut court_verify_command(&pki, &forged));
     assert!(!refused.status.success(), "a forged evidence was accepted");
 
     // What the browser saw.

@@ -12,7 +12,9 @@ use sealpost_evidence::model::{
     Document, Event, Evidence, Issuer, Recipient, Sender, hex, new_evidence_id,
 };
 use sealpost_evidence::seal::{Sealer, Timestamper};
-use sealpost_interop::{binary, dev_pki, require_tool, run, text, workspace_root};
+use sealpost_interop::{
+    binary, dev_pki, python, require_tool, run, text, trusted_list, workspace_root,
+};
 use sealpost_tsa::authority::{TimeStampAuthority, TsaSettings};
 use sealpost_tsa::clock::ClockKind;
 use sealpost_xmldsig::document::DocumentSigner;
@@ -25,6 +27,26 @@ struct Sealed {
     evidence: PathBuf,
     letter: PathBuf,
     xml: String,
+    model: Evidence,
+    tsa: TimeStampAuthority,
+}
+
+/// The sealer of the development PKI's credential `name` (`seal`, or a forger's key).
+fn sealer_of(pki: &Path, name: &str) -> Sealer {
+    let PrivateKeyDer::Pkcs8(key) =
+        PrivateKeyDer::from_pem_file(pki.join(format!("{name}.key"))).expect("key")
+    else {
+        panic!("PKCS#8")
+    };
+    let signer = DocumentSigner::new(
+        key.secret_pkcs8_der(),
+        vec![
+            der(&pki.join(format!("{name}.pem"))),
+            der(&pki.join("issuing-ca.pem")),
+        ],
+    )
+    .expect("signer");
+    Sealer::new(signer).expect("sealer")
 }
 
 fn der(path: &Path) -> Vec<u8> {
@@ -47,16 +69,6 @@ fn sealed(name: &str) -> Sealed {
         accuracy: Duration::from_secs(1),
     })
     .expect("tsa");
-    let PrivateKeyDer::Pkcs8(key) =
-        PrivateKeyDer::from_pem_file(pki.join("seal.key")).expect("key")
-    else {
-        panic!("PKCS#8")
-    };
-    let signer = DocumentSigner::new(
-        key.secret_pkcs8_der(),
-        vec![der(&pki.join("seal.pem")), der(&pki.join("issuing-ca.pem"))],
-    )
-    .expect("seal signer");
     let sha: [u8; 32] = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, LETTER)
         .as_ref()
         .try_into()
@@ -81,7 +93,8 @@ fn sealed(name: &str) -> Sealed {
             mandate: None,
         },
         submission_time: now,
-        message_id: "PAY-2026-7".into(),
+        message_id: new_evidence_id(now),
+        sender_reference: "PAY-2026-7".into(),
         subject: Some("Avis de paiement".into()),
         documents: vec![Document {
             id: "d1".into(),
@@ -93,8 +106,7 @@ fn sealed(name: &str) -> Sealed {
         reason: None,
         follows_from: None,
     };
-    let xml = Sealer::new(signer)
-        .expect("sealer")
+    let xml = sealer_of(&pki, "seal")
         .seal(&evidence, &tsa, now)
         .expect("seal");
     let path = dir.join("evidence.xml");
@@ -107,6 +119,8 @@ fn sealed(name: &str) -> Sealed {
         evidence: path,
         letter,
         xml,
+        model: evidence,
+        tsa,
     }
 }
 
@@ -124,32 +138,54 @@ fn verify_cli(args: &[&Path], extra: &[&str]) -> (i32, String) {
 fn sealpost_verify_reports_steps_verdicts_and_exit_codes() {
     let s = sealed("verify-cli");
     let root = s.pki.join("root-ca.pem");
-    let trust = ["--trust", root.to_str().expect("path")];
+    let list = trusted_list(&s.pki);
+    let trust = [
+        "--trust",
+        root.to_str().expect("path"),
+        "--provider",
+        list.to_str().expect("path"),
+    ];
     let (code, out) = verify_cli(
         &[&s.evidence],
         &[
             trust[0],
             trust[1],
+            trust[2],
+            trust[3],
             "--document",
             s.letter.to_str().expect("path"),
         ],
     );
     assert_eq!(code, 0, "{out}");
+    let seal_sha256 = sealpost_evidence::provider::fingerprint(&der(&s.pki.join("seal.pem")));
     for expected in [
         "1 [ok  ]",
-        "7 [ok  ]",
+        "4 [ok  ]",
+        "8 [ok  ]",
+        "9 [ok  ]",
+        &format!(
+            "sealed by CN=Sealpost Development Evidence Seal,O=Sealpost Development,C=BE (SHA-256 {seal_sha256})"
+        ),
         "Result: VALID",
         "handed document avis.pdf",
         "a remis le document avis.pdf",
     ] {
         assert!(out.contains(expected), "{expected:?} missing:\n{out}");
     }
-    let (code, out) = verify_cli(&[&s.evidence], &[trust[0], trust[1], "--json"]);
+    let (code, out) = verify_cli(&[&s.evidence], &[&trust[..], &["--json"]].concat());
     assert_eq!(code, 0);
     assert!(
         out.contains("\"verdict\":\"valid\"") && out.contains("\"proves_fr\""),
         "{out}"
     );
+    assert!(
+        out.contains(&format!("\"sealed_by\":{{\"sha256\":\"{seal_sha256}\",\"subject\":\"CN=Sealpost Development Evidence Seal,O=Sealpost Development,C=BE\"}}")),
+        "{out}"
+    );
+    // Without the provider's identity, who sealed is not decided: indeterminate, exit 2.
+    let (code, out) = verify_cli(&[&s.evidence], &trust[..2]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("4 [??  ]"), "{out}");
 
     // Tampered: invalid, exit 1.
     let tampered = s.dir.join("tampered.xml");
@@ -164,9 +200,40 @@ fn sealpost_verify_reports_steps_verdicts_and_exit_codes() {
     let other = dev_pki("verify-cli-other");
     let (code, out) = verify_cli(
         &[&s.evidence],
-        &["--trust", other.join("root-ca.pem").to_str().expect("path")],
+        &[
+            "--trust",
+            other.join("root-ca.pem").to_str().expect("path"),
+            trust[2],
+            trust[3],
+        ],
     );
     assert_eq!(code, 2, "{out}");
+    // Checked against another provider's published identity: invalid, exit 1.
+    let (code, out) = verify_cli(
+        &[&s.evidence],
+        &[
+            trust[0],
+            trust[1],
+            "--provider",
+            trusted_list(&other).to_str().expect("path"),
+        ],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("4 [FAIL]"), "{out}");
+    // A trusted list that is not one: bad usage.
+    assert_eq!(
+        verify_cli(
+            &[&s.evidence],
+            &[
+                trust[0],
+                trust[1],
+                "--provider",
+                root.to_str().expect("path")
+            ]
+        )
+        .0,
+        64
+    );
     // Bad usage: 64.
     assert_eq!(verify_cli(&[&s.evidence], &[]).0, 64);
     assert_eq!(
@@ -317,4 +384,82 @@ fn every_evidence_validates_against_the_published_schema() {
         std::fs::write(&bad, s.xml.replacen(from, to, 1)).expect("write");
         assert!(!validate(&bad).0, "{to} accepted by the schema");
     }
+}
+
+/// The README's recipe for a court with standard tools only
+/// (`tests/interop/court/verify-by-hand.sh`): exit code and output.
+fn court_by_hand(s: &Sealed, evidence: &Path) -> (i32, String) {
+    let out = run(Command::new("bash")
+        .arg(workspace_root().join("tests/interop/court/verify-by-hand.sh"))
+        .arg(evidence)
+        .arg(s.pki.join("root-ca.pem"))
+        .arg(s.pki.join("issuing-ca.pem"))
+        .arg(trusted_list(&s.pki))
+        .arg(&s.letter));
+    (
+        out.status.code().unwrap_or(-1),
+        format!("{}{}", text(&out.stdout), text(&out.stderr)),
+    )
+}
+
+#[test]
+fn the_court_recipe_with_standard_tools_accepts_the_genuine_and_refuses_forgeries() {
+    require_tool("xmlsec1", &["--version"]);
+    require_tool("xmllint", &["--version"]);
+    require_tool("openssl", &["version"]);
+    let s = sealed("evidence-by-hand");
+    let (code, out) = court_by_hand(&s, &s.evidence);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.ends_with("VALID (by hand)\n"), "{out}");
+    let now = SystemTime::now();
+    // A letter never sent, sealed with a sender agency's key (a certificate under the same
+    // root) and time-stamped by the genuine unit: xmlsec1 with the root alone says OK, the
+    // published seal key says no.
+    for forger in ["sender-a", "tls", "tsa"] {
+        let forged = sealer_of(&s.pki, forger)
+            .seal(&s.model, &s.tsa, now)
+            .expect("seal");
+        let path = s.dir.join(format!("forged-{forger}.xml"));
+        std::fs::write(&path, forged).expect("write");
+        let (code, out) = court_by_hand(&s, &path);
+        assert_eq!(code, 1, "{forger}: {out}");
+        assert!(
+            out.contains("FAIL: the seal is not made with the provider's published seal key"),
+            "{forger}: {out}"
+        );
+    }
+    // Backdated a month under the genuine seal: the times disagree.
+    let mut backdated = s.model.clone();
+    backdated.event_time = now - Duration::from_secs(30 * 86_400);
+    backdated.submission_time = backdated.event_time;
+    let path = s.dir.join("backdated.xml");
+    std::fs::write(
+        &path,
+        sealer_of(&s.pki, "seal")
+            .seal(&backdated, &s.tsa, now)
+            .expect("seal"),
+    )
+    .expect("write");
+    let (code, out) = court_by_hand(&s, &path);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("FAIL: the time-stamp of document"), "{out}");
+}
+
+#[test]
+fn the_evidence_time_stamps_verify_with_python_rfc3161_client() {
+    let python = python();
+    require_tool(
+        python.to_str().expect("path"),
+        &["-c", "import rfc3161_client"],
+    );
+    let s = sealed("evidence-rfc3161-client");
+    let out = run(Command::new(&python)
+        .arg(workspace_root().join("tests/interop/court/rfc3161_client_evidence.py"))
+        .arg(&s.evidence)
+        .arg(s.pki.join("root-ca.pem"))
+        .arg(s.pki.join("issuing-ca.pem"))
+        .arg(&s.letter));
+    let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "rfc3161-client:\n{report}");
+    assert_eq!(report.matches("ok   ").count(), 4, "{report}");
 }

@@ -4,11 +4,10 @@
 //! and the sealed ContentHandover that reaches the sender through GetEvidence.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sealpost_interop::{
-    HttpResponse, Server, binary, dev_pki, dev_signer, https_raw, https_raw_as, run,
+    HttpResponse, Server, court_verify_command, dev_pki, dev_signer, https_raw, https_raw_as, run,
     sealpost_command, sha256_hex, text,
 };
 use sealpost_mailbox::credentials::{TOTP_STEP, TotpSecret};
@@ -496,12 +495,16 @@ fn opening_a_letter_seals_who_opened_it_and_only_readers_may_open_it() {
         .collect();
     assert_eq!(served.len(), 3);
     assert_eq!(served[2], handover);
+    // Every evidence of the letter, the handover too, names it by the id submit returned.
+    for e in &served {
+        assert!(
+            e.contains(&format!("<ev:MessageId>{to_jan}</ev:MessageId>")),
+            "{e}"
+        );
+    }
     let court = f.pki.with_file_name("handover.xml");
     std::fs::write(&court, &handover).expect("write");
-    let out = run(Command::new(binary("sealpost-verify"))
-        .arg(&court)
-        .arg("--trust")
-        .arg(f.pki.join("root-ca.pem")));
+    let out = run(&mut court_verify_command(&f.pki, &court));
     assert!(out.status.success(), "{}", text(&out.stdout));
     // Opened again: nothing new.
     jan.get(&format!("/mailbox/letter/{}", enc(&to_jan)));

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use sealpost_interop::{
-    HttpResponse, Server, binary, dev_pki, dev_signer, https_raw, require_tool, run,
+    HttpResponse, Server, court_verify_command, dev_pki, dev_signer, https_raw, require_tool, run,
     sealpost_command, sha256_hex, text, workspace_root,
 };
 use sealpost_xmldsig::document::DocumentSigner;
@@ -225,10 +225,7 @@ fn court_verifies(f: &Fixture, evidence: &str, document: &[u8]) -> (i32, String)
     std::fs::write(&path, evidence).expect("write");
     let doc_path = dir.join(format!("document-{n}"));
     std::fs::write(&doc_path, document).expect("write");
-    let out = run(Command::new(binary("sealpost-verify"))
-        .arg(&path)
-        .arg("--trust")
-        .arg(f.pki.join("root-ca.pem"))
+    let out = run(court_verify_command(&f.pki, &path)
         .arg("--document")
         .arg(&doc_path));
     (out.status.code().unwrap_or(-1), text(&out.stdout))

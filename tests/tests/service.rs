@@ -7,8 +7,8 @@ use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use sealpost_interop::{
-    HttpResponse, Server, binary, dev_pki, dev_signer, https_raw, python, require_tool, run,
-    sealpost_command, sha256_hex, text, workspace_root,
+    HttpResponse, Server, binary, court_verify_command, dev_pki, dev_signer, https_raw, python,
+    require_tool, run, sealpost_command, sha256_hex, text, trusted_list, workspace_root,
 };
 use sealpost_pki::{KeyAlgorithm, LeafSpec, Profile, rogue_self_signed};
 use sealpost_xmldsig::document::DocumentSigner;
@@ -212,8 +212,7 @@ fn court_verifies(f: &Fixture, evidence: &str, document: Option<&[u8]>) -> (i32,
         .as_nanos();
     let path = dir.join(format!("evidence-{n}.xml"));
     std::fs::write(&path, evidence).expect("write");
-    let mut cmd = Command::new(binary("sealpost-verify"));
-    cmd.arg(&path).arg("--trust").arg(f.pki.join("root-ca.pem"));
+    let mut cmd = court_verify_command(&f.pki, &path);
     if let Some(doc) = document {
         let doc_path = dir.join(format!("document-{n}"));
         std::fs::write(&doc_path, doc).expect("write");
@@ -254,6 +253,20 @@ fn a_letter_is_accepted_with_a_proof_only_its_sender_gets_back() {
     assert_eq!(evidences[0], evidence);
     assert!(evidences[1].contains("Event/ContentConsignment"));
     assert_eq!(court_verifies(&f, &evidences[1], None).0, 0);
+    // Both name the letter by the id submit returned, and the sender's reference apart.
+    for e in &evidences {
+        assert!(
+            e.contains(&format!("<ev:MessageId>{message_id}</ev:MessageId>")),
+            "{e}"
+        );
+        assert!(
+            e.contains(&format!(
+                "<ev:SenderReference>REF-{}</ev:SenderReference>",
+                letter.key
+            )),
+            "{e}"
+        );
+    }
 
     // Another valid sender gets exactly what a message that does not exist gets.
     let other = as_sender(&f, "sender-b", &get);
@@ -494,6 +507,28 @@ fn malformed_and_oversized_requests_are_refused_before_anything_is_read() {
     );
     assert_eq!(wsdl.status, 200);
     assert!(text(&wsdl.body).contains(&format!("https://{}/soap", f.server.addr)));
+}
+
+#[test]
+fn the_service_publishes_the_provider_identity_its_proofs_verify_against() {
+    let f = fixture();
+    let r = https_raw(
+        f.server.addr,
+        &f.pki.join("root-ca.pem"),
+        "GET /provider/trusted-list.xml HTTP/1.1",
+        b"",
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/xml; charset=utf-8")
+    );
+    // What the service serves is what `sealpost pki trusted-list` wrote for a court.
+    let published = std::fs::read_to_string(trusted_list(&f.pki)).expect("trusted list");
+    assert_eq!(text(&r.body), published);
+    let seal = std::fs::read_to_string(f.pki.join("seal.pem")).expect("seal");
+    let seal_b64: String = seal.lines().filter(|l| !l.starts_with("-----")).collect();
+    assert!(published.contains(&seal_b64), "{published}");
 }
 
 #[test]

@@ -1,0 +1,84 @@
+#!/bin/bash
+# A court's check of a Sealpost evidence with standard tools only (xmllint, xmlsec1, openssl,
+# coreutils), the same checks as sealpost-verify. Prints each step; exits 0 when every step
+# holds, 1 at the first that does not.
+#
+#   verify-by-hand.sh EVIDENCE.xml ROOT.pem ISSUING-CA.pem TRUSTED-LIST.xml [DOCUMENT]
+#
+# ROOT.pem is the trust anchor; ISSUING-CA.pem the intermediate CA(s); TRUSTED-LIST.xml the
+# provider's published identity (GET /provider/trusted-list.xml, `sealpost pki trusted-list`).
+set -euo pipefail
+EVIDENCE=$1 ROOT=$2 ISSUING=$3 LIST=$4 DOCUMENT=${5:-}
+TOLERANCE=300 # seconds, as sealpost-verify (docs/evidence.md)
+WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+ok() { echo "ok: $*"; }
+xpath() { xmllint --xpath "string($1)" "$2"; }
+epoch() { date -u -d "$1" +%s; }
+service() { echo "//*[local-name()='TSPService'][*[local-name()='ServiceTypeIdentifier']='http://uri.etsi.org/TrstSvc/Svctype/$1']/*[local-name()='X509Certificate']"; }
+gentime() { openssl ts -reply -token_in -in "$1" -text 2>/dev/null | sed -n 's/^Time stamp: //p'; }
+
+# 0. The provider's published certificates: its seal and its time-stamping unit. Compare these
+#    fingerprints with the ones the provider publishes; the seal's extended key usage is the
+#    Sealpost evidence seal, 2.25.92689082462782189420815959724531204195.
+xpath "$(service EDS/REM/Q)" "$LIST" | base64 -d | openssl x509 -inform DER -out "$WORK/seal.pem"
+xpath "$(service TSA/QTST)" "$LIST" | base64 -d | openssl x509 -inform DER -out "$WORK/tsu.pem"
+openssl x509 -in "$WORK/seal.pem" -noout -ext extendedKeyUsage | grep -q '2\.25\.92689082462782189420815959724531204195' \
+  || fail "the published seal certificate lacks the Sealpost evidence seal key purpose"
+echo "published seal:               $(openssl x509 -in "$WORK/seal.pem" -noout -fingerprint -sha256)"
+echo "published time-stamping unit: $(openssl x509 -in "$WORK/tsu.pem" -noout -fingerprint -sha256)"
+
+# 1. The seal was made with the published seal key (the evidence's own KeyInfo is ignored) ...
+xmlsec1 --verify --enabled-key-data key-name --pubkey-cert-pem "$WORK/seal.pem" \
+  --id-attr:Id "http://uri.etsi.org/01903/v1.3.2#:SignedProperties" "$EVIDENCE" >/dev/null 2>&1 \
+  || fail "the seal is not made with the provider's published seal key"
+ok "the seal verifies with the provider's published seal key"
+# ... and the certificate in the evidence chains to the root.
+xmlsec1 --verify --enabled-key-data x509 --trusted-pem "$ROOT" --untrusted-pem "$ISSUING" \
+  --id-attr:Id "http://uri.etsi.org/01903/v1.3.2#:SignedProperties" "$EVIDENCE" >/dev/null 2>&1 \
+  || fail "the seal does not verify with a certificate chained to the root"
+ok "the seal verifies with its certificate chained to the root"
+
+# 2. The signature time-stamp covers the canonical ds:SignatureValue and is the published unit's.
+cat "$WORK/tsu.pem" "$ISSUING" > "$WORK/tsu-chain.pem"
+VALUE=$(sed -n 's|.*<ds:SignatureValue>\([^<]*\)</ds:SignatureValue>.*|\1|p' "$EVIDENCE")
+DIGEST=$(printf '<ds:SignatureValue xmlns:ds="http://www.w3.org/2000/09/xmldsig#">%s</ds:SignatureValue>' "$VALUE" | sha256sum | cut -d' ' -f1)
+sed -n 's|.*<xades:EncapsulatedTimeStamp>\([^<]*\)<.*|\1|p' "$EVIDENCE" | base64 -d > "$WORK/seal.tst"
+openssl ts -verify -token_in -in "$WORK/seal.tst" -digest "$DIGEST" -CAfile "$ROOT" -untrusted "$WORK/tsu-chain.pem" >/dev/null 2>&1 \
+  || fail "the signature time-stamp does not cover the SignatureValue"
+signed_by_published_unit() {
+  openssl cms -verify -inform DER -in "$1" -noverify -signer "$WORK/signer.pem" -out /dev/null 2>/dev/null
+  [ "$(openssl x509 -in "$WORK/signer.pem" -noout -fingerprint -sha256)" = "$(openssl x509 -in "$WORK/tsu.pem" -noout -fingerprint -sha256)" ]
+}
+signed_by_published_unit "$WORK/seal.tst" || fail "the signature time-stamp is not the provider's time-stamping unit's"
+SEALED=$(epoch "$(gentime "$WORK/seal.tst")")
+ok "the signature time-stamp covers the SignatureValue, by the published unit, at $(gentime "$WORK/seal.tst")"
+
+# 3. Each document time-stamp covers the SHA-256 the evidence states, by the published unit.
+SUBMITTED=$(epoch "$(sed -n 's|.*<ev:SubmissionTime>\([^<]*\)<.*|\1|p' "$EVIDENCE")")
+grep -o '<ev:Sha256>[^<]*</ev:Sha256><ev:TimeStampToken>[^<]*' "$EVIDENCE" \
+  | sed 's|<ev:Sha256>\([^<]*\)</ev:Sha256><ev:TimeStampToken>|\1 |' > "$WORK/documents"
+while read -r SHA TOKEN; do
+  printf '%s' "$TOKEN" | base64 -d > "$WORK/doc.tst"
+  openssl ts -verify -token_in -in "$WORK/doc.tst" -digest "$SHA" -CAfile "$ROOT" -untrusted "$WORK/tsu-chain.pem" >/dev/null 2>&1 \
+    || fail "the time-stamp of document $SHA does not cover it"
+  signed_by_published_unit "$WORK/doc.tst" || fail "the time-stamp of document $SHA is not the provider's unit's"
+  AT=$(epoch "$(gentime "$WORK/doc.tst")")
+  [ $((AT - SUBMITTED)) -le $((TOLERANCE + 1)) ] && [ $((SUBMITTED - AT)) -le $((TOLERANCE + 1)) ] \
+    || fail "the time-stamp of document $SHA is not at the submission time"
+  ok "document $SHA: time-stamped at the submission time by the published unit"
+done < "$WORK/documents"
+
+# 4. The event happened when the seal was time-stamped: not after it, not long before it.
+EVENT=$(epoch "$(sed -n 's|.*<ev:EventTime>\([^<]*\)<.*|\1|p' "$EVIDENCE")")
+[ "$EVENT" -le $((SEALED + 1)) ] || fail "EventTime is after the signature time-stamp"
+[ $((SEALED - EVENT)) -le $((TOLERANCE + 1)) ] || fail "EventTime is more than $TOLERANCE s before the signature time-stamp"
+ok "EventTime agrees with the signature time-stamp"
+
+# 5. The document the court holds is the one the evidence names.
+if [ -n "$DOCUMENT" ]; then
+  grep -q "<ev:Sha256>$(sha256sum "$DOCUMENT" | cut -d' ' -f1)</ev:Sha256>" "$EVIDENCE" \
+    || fail "the document's SHA-256 is not in the evidence"
+  ok "the document is named by the evidence"
+fi
+echo "VALID (by hand)"
