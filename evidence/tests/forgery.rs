@@ -15,7 +15,7 @@ use sealpost_evidence::model::{Event, Evidence};
 use sealpost_evidence::provider::{Provider, check_seal_profile, fingerprint};
 use sealpost_evidence::seal::Sealer;
 use sealpost_evidence::verify::{Outcome, Policy, Verdict, verify_evidence};
-use sealpost_pki::{KeyAlgorithm, LeafSpec, Profile};
+use sealpost_pki::{Credential, KeyAlgorithm, LeafSpec, Profile};
 
 const YEAR: Duration = Duration::from_secs(365 * 86_400);
 
@@ -33,6 +33,17 @@ fn handover_never_made(f: &Fixture) -> Evidence {
     evidence.event = Event::ContentHandover;
     evidence.recipient.delegate = Some("Jan Peeters".into());
     evidence
+}
+
+/// A forger's sealer with a credential of the development PKI, its chain the issuing CA.
+fn forger(f: &Fixture, credential: &Credential) -> Sealer {
+    Fixture::sealer(
+        &credential.key_pkcs8_der(),
+        vec![
+            credential.cert_der().to_vec(),
+            f.pki.issuing.cert_der().to_vec(),
+        ],
+    )
 }
 
 fn pkcs8_of_pem(pem: &str) -> Vec<u8> {
@@ -63,13 +74,7 @@ fn assert_refused_as_not_the_providers_seal(f: &Fixture, forger: &Sealer, eviden
 fn a_letter_never_sent_sealed_with_a_sender_agency_key_is_invalid() {
     let f = fixture();
     let (_, sender_b) = &f.pki.senders[1];
-    let forger = Fixture::sealer(
-        &sender_b.key_pkcs8_der(),
-        vec![
-            sender_b.cert_der().to_vec(),
-            f.pki.issuing.cert_der().to_vec(),
-        ],
-    );
+    let forger = forger(&f, sender_b);
     // Agency B posing as agency A; the chain, the seal and the time-stamps all verify.
     let xml = forger
         .seal(&letter_never_sent(&f), &f.tsa, f.now)
@@ -88,26 +93,14 @@ fn a_letter_never_sent_sealed_with_a_sender_agency_key_is_invalid() {
 #[test]
 fn an_evidence_sealed_with_the_tls_server_key_is_invalid() {
     let f = fixture();
-    let forger = Fixture::sealer(
-        &f.pki.tls.key_pkcs8_der(),
-        vec![
-            f.pki.tls.cert_der().to_vec(),
-            f.pki.issuing.cert_der().to_vec(),
-        ],
-    );
+    let forger = forger(&f, &f.pki.tls);
     assert_refused_as_not_the_providers_seal(&f, &forger, &handover_never_made(&f));
 }
 
 #[test]
 fn an_evidence_sealed_with_the_time_stamping_key_is_invalid() {
     let f = fixture();
-    let forger = Fixture::sealer(
-        &f.pki.tsa.key_pkcs8_der(),
-        vec![
-            f.pki.tsa.cert_der().to_vec(),
-            f.pki.issuing.cert_der().to_vec(),
-        ],
-    );
+    let forger = forger(&f, &f.pki.tsa);
     assert_refused_as_not_the_providers_seal(&f, &forger, &letter_never_sent(&f));
 }
 
@@ -137,13 +130,7 @@ fn a_look_alike_seal_certificate_from_the_issuing_ca_is_not_the_providers() {
         ))
         .expect("certificate");
     assert_eq!(check_seal_profile(look_alike.cert_der()), Ok(()));
-    let forger = Fixture::sealer(
-        &look_alike.key_pkcs8_der(),
-        vec![
-            look_alike.cert_der().to_vec(),
-            f.pki.issuing.cert_der().to_vec(),
-        ],
-    );
+    let forger = forger(&f, &look_alike);
     assert_refused_as_not_the_providers_seal(&f, &forger, &letter_never_sent(&f));
 }
 

@@ -7,8 +7,9 @@ use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use sealpost_interop::{
-    HttpResponse, Server, binary, court_verify_command, dev_pki, dev_signer, https_raw, python,
-    require_tool, run, sealpost_command, sha256_hex, text, trusted_list, workspace_root,
+    HttpResponse, Server, binary, court_verify_command, dev_pki, dev_signer,
+    drop_postgres_database, https_raw, postgres_database, python, require_tool, run,
+    sealpost_command, sha256_hex, text, trusted_list, workspace_root,
 };
 use sealpost_pki::{KeyAlgorithm, LeafSpec, Profile, rogue_self_signed};
 use sealpost_xmldsig::document::DocumentSigner;
@@ -783,27 +784,14 @@ fn a_wss4j_client_sends_a_letter() {
 // The gRPC channel: sealpost.v1.RegisteredMail with mutual TLS and a signed manifest, driven
 // by a real grpcio client (tests/interop/grpc).
 
-/// Runs the grpcio client with `credentials` (certificate chain, key), or none; its JSON line
-/// and exit code.
+/// Runs the grpcio client against the fixture's server with `credentials` (certificate chain,
+/// key), or none; its exit code and JSON line.
 fn grpc_client(
     f: &Fixture,
     credentials: Option<(&Path, &Path)>,
     args: &[&str],
 ) -> (i32, serde_json::Value) {
-    let mut cmd = Command::new(python());
-    cmd.arg(workspace_root().join("tests/interop/grpc/grpcio_client.py"))
-        .arg("--target")
-        .arg(f.server.addr.to_string())
-        .arg("--ca")
-        .arg(f.pki.join("root-ca.pem"));
-    if let Some((cert, key)) = credentials {
-        cmd.arg("--cert").arg(cert).arg("--key").arg(key);
-    }
-    let out = run(cmd.args(args));
-    let line = text(&out.stdout);
-    let json = serde_json::from_str(line.trim())
-        .unwrap_or_else(|_| panic!("grpcio: no JSON ({line}); stderr: {}", text(&out.stderr)));
-    (out.status.code().unwrap_or(-1), json)
+    sealpost_interop::grpc_client(f.server.addr, &f.pki.join("root-ca.pem"), credentials, args)
 }
 
 /// The development sender's chain and key.
@@ -1100,23 +1088,6 @@ fn senders_declared_in_the_configuration_file_may_send_and_an_untrusted_one_stop
     );
 }
 
-/// A fresh PostgreSQL database on the server of `TEST_POSTGRES_URL` (default: the local one,
-/// user postgres); its connection string.
-fn postgres_database(name: &str) -> String {
-    let server = std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "host=127.0.0.1 user=postgres".into());
-    let database = format!("sealpost_{name}_{}", std::process::id());
-    let psql = |sql: &str| {
-        let out = run(Command::new("psql")
-            .arg(format!("{server} dbname=postgres"))
-            .args(["-v", "ON_ERROR_STOP=1", "-c", sql]));
-        assert!(out.status.success(), "psql {sql}: {}", text(&out.stderr));
-    };
-    psql(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"));
-    psql(&format!("CREATE DATABASE {database}"));
-    format!("{server} dbname={database}")
-}
-
 #[test]
 fn the_service_runs_on_postgresql_and_is_administered_while_it_runs() {
     require_tool("psql", &["--version"]);
@@ -1175,14 +1146,4 @@ fn the_service_runs_on_postgresql_and_is_administered_while_it_runs() {
     assert!(report.contains("audit log valid: 4 entries"), "{report}");
     drop(f);
     drop_postgres_database(&url);
-}
-
-fn drop_postgres_database(url: &str) {
-    let (server, database) = url.rsplit_once(" dbname=").expect("url");
-    let _ = run(Command::new("psql")
-        .arg(format!("{server} dbname=postgres"))
-        .args([
-            "-c",
-            &format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"),
-        ]));
 }

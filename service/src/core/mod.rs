@@ -516,6 +516,18 @@ impl Service {
         }
     }
 
+    /// Step 1 for a request that ends here when it fails: the refusal, audited.
+    fn authenticated(
+        &self,
+        ctx: &RequestContext,
+        signer: &VerifiedSigner,
+    ) -> Result<SenderRegistration, Refusal> {
+        self.authenticate(signer).map_err(|r| {
+            let audit = self.audit_record(ctx, &signer.subject, Err(&r), None);
+            self.commit_refusal(ctx, audit, Vec::new(), r.kind)
+        })
+    }
+
     fn identity(sender: &SenderRegistration, signer: &VerifiedSigner) -> String {
         format!("{} ({})", sender.id, signer.subject)
     }
@@ -528,13 +540,7 @@ impl Service {
         submission: Submission,
     ) -> Result<Accepted, Refusal> {
         self.check_replay(ctx, &signer.subject)?;
-        let sender = match self.authenticate(signer) {
-            Ok(s) => s,
-            Err(r) => {
-                let audit = self.audit_record(ctx, &signer.subject, Err(&r), None);
-                return Err(self.commit_refusal(ctx, audit, Vec::new(), r.kind));
-            }
-        };
+        let sender = self.authenticated(ctx, signer)?;
         let identity = Self::identity(&sender, signer);
         let now = self.clock.now();
         match self.accept(ctx, signer, &sender, &identity, &submission, now) {
@@ -564,12 +570,9 @@ impl Service {
         if let Err(refusal) = self.check_replay(ctx, &signer.subject) {
             return refusal;
         }
-        let sender = match self.authenticate(signer) {
+        let sender = match self.authenticated(ctx, signer) {
             Ok(s) => s,
-            Err(r) => {
-                let audit = self.audit_record(ctx, &signer.subject, Err(&r), None);
-                return self.commit_refusal(ctx, audit, Vec::new(), r.kind);
-            }
+            Err(refusal) => return refusal,
         };
         let identity = Self::identity(&sender, signer);
         let r = refused(kind, detail);

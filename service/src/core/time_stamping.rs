@@ -74,13 +74,7 @@ impl Service {
         query: Result<&[u8], (ErrorKind, String)>,
         issue: impl FnOnce(&[u8]) -> TimeStampReply,
     ) -> Result<Vec<u8>, Refusal> {
-        let sender = match self.authenticate(signer) {
-            Ok(s) => s,
-            Err(r) => {
-                let audit = self.audit_record(ctx, &signer.subject, Err(&r), None);
-                return Err(self.commit_refusal(ctx, audit, Vec::new(), r.kind));
-            }
-        };
+        let sender = self.authenticated(ctx, signer)?;
         let identity = Self::identity(&sender, signer);
         let asked = if limit.take(&sender.id, self.clock.now()) {
             query.map_err(|(kind, detail)| refused(kind, detail))
