@@ -254,10 +254,10 @@ fn process(
             return ("SOAP", r);
         }
     };
-    let until = verified
-        .expires
-        .unwrap_or(verified.created + channel.policy.max_age)
-        + channel.policy.max_clock_skew;
+    // The request is acceptable until its Expires or its maximum age, whichever comes first
+    // (verify_envelope refuses it after either), give or take the clock skew.
+    let oldest = verified.created + channel.policy.max_age;
+    let until = verified.expires.map_or(oldest, |e| e.min(oldest)) + channel.policy.max_clock_skew;
     let subject = Certificate::from_der(&verified.signer)
         .map(|c| c.tbs_certificate.subject.to_string())
         .unwrap_or_else(|_| "(unreadable certificate)".into());
