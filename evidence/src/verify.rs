@@ -205,7 +205,7 @@ fn verify_with(xml: &[u8], verifier: &EvidenceVerifier, document: Option<&[u8]>)
             return finish(report, outcomes);
         }
     };
-    let evidence = match Evidence::from_element(doc.root_element()) {
+    let evidence = match crate::model::read(doc.root_element()) {
         Ok(ev) => {
             outcomes[0] = Some(Outcome::Passed(format!("{} {}", ev.event.name(), ev.id)));
             report.evidence_id = Some(ev.id.clone());

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use aws_lc_rs::digest;
 use common::{LETTER, first_failure, fixture, step, tsa_at};
-use sealpost_evidence::model::Evidence;
 use sealpost_evidence::verify::{Outcome, Policy, Verdict, verify_evidence};
 use sealpost_pki::DevPki;
 
@@ -32,7 +31,7 @@ fn a_sealed_evidence_verifies_and_says_what_it_proves() {
     // The evidence reads back as it was written.
     let parsed = roxmltree::Document::parse(&xml).expect("parse");
     assert_eq!(
-        Evidence::from_element(parsed.root_element()).expect("model"),
+        sealpost_evidence::model::read(parsed.root_element()).expect("model"),
         evidence
     );
     // Without the document, step 9 does not apply; with another one, it fails.
@@ -225,7 +224,7 @@ fn evidence_text_is_written_in_canonical_form_and_read_back_unchanged() {
             .trim_end()
     );
     assert_eq!(
-        Evidence::from_element(doc.root_element()).expect("model"),
+        sealpost_evidence::model::read(doc.root_element()).expect("model"),
         evidence
     );
     let sealed = f.sealed(&evidence);

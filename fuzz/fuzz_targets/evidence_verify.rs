@@ -141,7 +141,7 @@ fuzz_target!(|data: &[u8]| {
     if report.verdict == Verdict::Valid {
         let text = std::str::from_utf8(&edited).expect("a valid evidence is UTF-8");
         let doc = roxmltree::Document::parse(text).expect("a valid evidence parses");
-        let read = Evidence::from_element(doc.root_element()).expect("a valid evidence reads");
+        let read = sealpost_evidence::model::read(doc.root_element()).expect("a valid evidence reads");
         assert_eq!(read, g.evidence, "an edited evidence verified and says something else");
     }
 });

@@ -1,6 +1,8 @@
 //! Sealpost, the electronic registered-delivery service.
 //!
-//! - `core`: the pure pipeline (checks, decisions, evidence contents) over ports;
+//! - `core`: the crate `sealpost-core` (core/), re-exported: the pure pipeline (checks,
+//!   decisions, evidence contents) over ports; it cannot name a web, database, XML or
+//!   runtime crate;
 //! - `adapters`: HTTPS, SOAP, gRPC, the stores (redb, PostgreSQL), the mailbox's port, the
 //!   embedded notary (TSA and seal), metrics;
 //! - `config`: one TOML file with `SEALPOST_*` overrides;
@@ -10,5 +12,5 @@
 pub mod adapters;
 pub mod app;
 pub mod config;
-pub mod core;
+pub use sealpost_core as core;
 pub mod retention;

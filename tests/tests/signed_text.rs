@@ -121,7 +121,7 @@ fn refused_as_invalid(r: &HttpResponse, what: &str) {
 fn evidence(xml_b64: &str) -> (String, Evidence) {
     let xml = String::from_utf8(base64_decode(xml_b64).expect("base64")).expect("utf-8");
     let doc = roxmltree::Document::parse(&xml).expect("evidence xml");
-    let model = Evidence::from_element(doc.root_element()).expect("evidence");
+    let model = sealpost_evidence::model::read(doc.root_element()).expect("evidence");
     (xml, model)
 }
 

@@ -4,8 +4,6 @@
 
 use std::time::{Duration, SystemTime};
 
-use der::DateTime;
-
 use crate::c14n::{Canonicalization, EXC_C14N, canonicalize};
 use crate::document::{DocumentError, DocumentSigner};
 use crate::dsig::{DigestAlgorithm, NS_DSIG, NS_WSU, base64_encode};
@@ -16,19 +14,7 @@ const BODY_ID: &str = "id-body";
 const TIMESTAMP_ID: &str = "id-timestamp";
 const TOKEN_ID: &str = "id-token";
 
-/// An xsd:dateTime in UTC, whole seconds.
-pub fn format_date_time(t: SystemTime) -> String {
-    let dt = DateTime::from_system_time(t).unwrap_or(DateTime::INFINITY);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        dt.year(),
-        dt.month(),
-        dt.day(),
-        dt.hour(),
-        dt.minutes(),
-        dt.seconds()
-    )
-}
+pub use sealpost_model::time::format_date_time;
 
 /// A Timestamp's time, to the millisecond (as WSS4J writes it): what a sender signs names
 /// the request, so two envelopes signed a moment apart must not say the same.

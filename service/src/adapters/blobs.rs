@@ -47,9 +47,9 @@ impl BlobRef {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<BlobRef, StoreError> {
-        let bytes: &[u8; Self::ENCODED_LEN] = bytes
-            .try_into()
-            .map_err(|_| StoreError(format!("a blob reference of {} bytes", bytes.len())))?;
+        let bytes: &[u8; Self::ENCODED_LEN] = bytes.try_into().map_err(|_| {
+            StoreError::Corrupt(format!("a blob reference of {} bytes", bytes.len()))
+        })?;
         let mut segment = [0u8; 4];
         let mut offset = [0u8; 8];
         let mut len = [0u8; 8];
@@ -77,7 +77,7 @@ pub struct Segments {
 }
 
 fn fail(what: &str, path: &Path, e: impl std::fmt::Display) -> StoreError {
-    StoreError(format!("{what} {}: {e}", path.display()))
+    StoreError::Unavailable(format!("{what} {}: {e}", path.display()))
 }
 
 fn segment_path(dir: &Path, stream: &str, number: u32) -> PathBuf {
@@ -194,7 +194,7 @@ impl Segments {
         file.read_exact_at(&mut bytes, r.offset)
             .map_err(|e| fail("reading", &path, e))?;
         if digest::digest(&digest::SHA256, &bytes).as_ref() != r.sha256 {
-            return Err(StoreError(format!(
+            return Err(StoreError::Corrupt(format!(
                 "{} at {}: the bytes are not those stored (SHA-256 differs)",
                 path.display(),
                 r.offset
@@ -250,7 +250,10 @@ mod tests {
         bytes[0] ^= 1;
         std::fs::write(&path, bytes).expect("write");
         let err = segments.read(&first[0]).expect_err("damaged");
-        assert!(err.0.contains("SHA-256"), "{err}");
+        assert!(
+            matches!(&err, StoreError::Corrupt(d) if d.contains("SHA-256")),
+            "{err}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

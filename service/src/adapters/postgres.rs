@@ -70,7 +70,7 @@ const FORMAT: i64 = 2;
 const FORGET_PER_COMMIT: i64 = 8;
 
 fn fail(e: impl std::fmt::Display) -> StoreError {
-    StoreError(format!("PostgreSQL: {e}"))
+    StoreError::Unavailable(format!("PostgreSQL: {e}"))
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
@@ -122,7 +122,7 @@ impl PgStore {
                 .map_err(fail)?;
             let format: i64 = row.get(0);
             if format != FORMAT {
-                return Err(StoreError(format!(
+                return Err(StoreError::Corrupt(format!(
                     "the database is in store format {format}; this Sealpost reads format {FORMAT}"
                 )));
             }
@@ -248,7 +248,10 @@ impl PgStore {
                 )
                 .map_err(fail)?;
             if updated != 1 {
-                return Err(StoreError(format!("no message {} to update", message.id)));
+                return Err(StoreError::Conflict(format!(
+                    "no message {} to update",
+                    message.id
+                )));
             }
         }
         for e in &commit.evidences {
@@ -383,7 +386,7 @@ impl Store for PgStore {
                     let (sender, key, _) = commit
                         .idempotency
                         .as_ref()
-                        .ok_or_else(|| StoreError("a key taken without a key".into()))?;
+                        .ok_or_else(|| StoreError::Corrupt("a key taken without a key".into()))?;
                     let known = c
                         .query_one(
                             "SELECT record FROM idempotency WHERE sender_id = $1 AND key = $2",
@@ -415,7 +418,7 @@ impl Backend for PgStore {
                     .map_err(fail)?;
                 if let Some(owner) = owner {
                     let owner: String = owner.get(0);
-                    return Err(StoreError(format!(
+                    return Err(StoreError::Conflict(format!(
                         "certificate {fp} is registered to {owner}"
                     )));
                 }
@@ -586,7 +589,9 @@ impl Backend for PgStore {
                 .map(|row| from_json::<AuditEntry>(row.get::<_, &[u8]>(0)))
                 .transpose()?;
             if stored.is_none_or(|e| e.hash != hash) {
-                return Err(StoreError(format!("audit entry {seq} is not {hash}")));
+                return Err(StoreError::Conflict(format!(
+                    "audit entry {seq} is not {hash}"
+                )));
             }
             txn.execute("DELETE FROM audit WHERE seq <= $1", &[&seq])
                 .map_err(fail)?;

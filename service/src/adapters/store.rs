@@ -68,7 +68,7 @@ const MAILBOX_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("mailbox
 const ENTITIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("entities");
 
 fn fail(e: impl std::fmt::Display) -> StoreError {
-    StoreError(e.to_string())
+    StoreError::Unavailable(e.to_string())
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
@@ -175,7 +175,7 @@ impl RedbStore {
             match format {
                 Some(FORMAT) => {}
                 Some(other) => {
-                    return Err(StoreError(format!(
+                    return Err(StoreError::Corrupt(format!(
                         "{} is in store format {other}; this Sealpost reads format {FORMAT}",
                         path.display()
                     )));
@@ -186,7 +186,7 @@ impl RedbStore {
                         .and_then(|t| t.len().map_err(Into::into))
                         .map_err(fail)?;
                     if used > 0 {
-                        return Err(StoreError(format!(
+                        return Err(StoreError::Corrupt(format!(
                             "{} was written by an earlier Sealpost (store format 1, documents inside the database); this Sealpost reads format {FORMAT}",
                             path.display()
                         )));
@@ -295,7 +295,10 @@ impl RedbStore {
             if let Some(message) = &commit.message_update {
                 let mut messages = txn.open_table(MESSAGES).map_err(fail)?;
                 if messages.get(message.id.as_str()).map_err(fail)?.is_none() {
-                    return Err(StoreError(format!("no message {} to update", message.id)));
+                    return Err(StoreError::Conflict(format!(
+                        "no message {} to update",
+                        message.id
+                    )));
                 }
                 messages
                     .insert(message.id.as_str(), to_json(message)?.as_slice())
@@ -340,8 +343,9 @@ impl RedbStore {
                 entries
                     .insert(seq, to_json(&entry)?.as_slice())
                     .map_err(fail)?;
-                let request = request
-                    .ok_or_else(|| StoreError("an audit entry without its request".into()))?;
+                let request = request.ok_or_else(|| {
+                    StoreError::Corrupt("an audit entry without its request".into())
+                })?;
                 txn.open_table(AUDIT_REQUESTS)
                     .map_err(fail)?
                     .insert(seq, request.encode().as_slice())
@@ -481,7 +485,7 @@ impl Backend for RedbStore {
                 if let Some(owner) = certs.get(fp.as_str()).map_err(fail)?
                     && owner.value() != sender.id
                 {
-                    return Err(StoreError(format!(
+                    return Err(StoreError::Conflict(format!(
                         "certificate {fp} is registered to {}",
                         owner.value()
                     )));
@@ -653,7 +657,9 @@ impl Backend for RedbStore {
                 .map(|e| from_json::<AuditEntry>(e.value()))
                 .transpose()?;
             if stored.is_none_or(|e| e.hash != hash) {
-                return Err(StoreError(format!("audit entry {seq} is not {hash}")));
+                return Err(StoreError::Conflict(format!(
+                    "audit entry {seq} is not {hash}"
+                )));
             }
             entries.retain(|s, _| s > seq).map_err(fail)?;
             txn.open_table(AUDIT_REQUESTS)
@@ -881,9 +887,11 @@ impl Store for RedbStore {
                 }
             }
         }
-        lock(&outcome)
-            .take()
-            .unwrap_or_else(|| Err(StoreError("the commit was lost from its group".into())))
+        lock(&outcome).take().unwrap_or_else(|| {
+            Err(StoreError::Unavailable(
+                "the commit was lost from its group".into(),
+            ))
+        })
     }
 }
 

@@ -2,8 +2,6 @@
 //! covers its sequence number, that previous hash, the record and the SHA-256 of the signed
 //! request. Changing, removing or reordering any entry breaks every hash after it.
 
-use std::sync::Arc;
-
 use aws_lc_rs::digest;
 
 use super::records::{AuditEntry, AuditRecord};
@@ -11,7 +9,7 @@ use super::records::{AuditEntry, AuditRecord};
 /// The previous hash of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-pub use sealpost_evidence::model::hex;
+pub use sealpost_model::hex;
 
 /// The bytes of a hex string (either case); `None` for anything else.
 pub fn unhex(text: &str) -> Option<Vec<u8>> {
@@ -45,33 +43,47 @@ pub fn chain(seq: u64, prev_hash: &str, record: AuditRecord) -> AuditEntry {
     entry
 }
 
-/// The hash an entry must carry: SHA-256 over its JSON form with an empty `hash`.
-pub fn entry_hash(entry: &AuditEntry) -> String {
+/// The domain tag that begins every entry's canonical encoding (and names its version).
+pub const ENCODING_TAG: &[u8] = b"sealpost-audit-entry-1";
+
+/// The canonical encoding an entry's hash is taken over, which a court can re-derive from an
+/// exported entry with any tool: the tag [`ENCODING_TAG`], then each field in this order, each
+/// as an 8-byte big-endian length followed by its UTF-8 bytes: seq (decimal), prev_hash,
+/// time (decimal Unix seconds), correlation_id, channel (`soap`, `grpc`, `admin`, `mailbox`,
+/// `tsa`), operation, identity, outcome, code, kind (the error kind's name), detail,
+/// message_id, request_sha256 (hex). An absent optional field (code, kind, message_id) is the
+/// length 2^64 - 1 with no bytes, so it differs from an empty one.
+pub fn canonical_encoding(entry: &AuditEntry) -> Vec<u8> {
     let r = &entry.record;
-    // Every field but the hash; the request is named by its digest (and not serialized).
-    let unhashed = AuditEntry {
-        seq: entry.seq,
-        prev_hash: entry.prev_hash.clone(),
-        record: AuditRecord {
-            time: r.time,
-            correlation_id: r.correlation_id.clone(),
-            channel: r.channel,
-            operation: r.operation.clone(),
-            identity: r.identity.clone(),
-            outcome: r.outcome.clone(),
-            code: r.code.clone(),
-            kind: r.kind,
-            detail: r.detail.clone(),
-            message_id: r.message_id.clone(),
-            request: Arc::default(),
-            request_sha256: None,
-        },
-        request_sha256: entry.request_sha256.clone(),
-        hash: String::new(),
+    let mut out = Vec::with_capacity(512 + r.detail.len());
+    out.extend_from_slice(ENCODING_TAG);
+    let mut field = |value: Option<&str>| match value {
+        Some(text) => {
+            out.extend_from_slice(&(text.len() as u64).to_be_bytes());
+            out.extend_from_slice(text.as_bytes());
+        }
+        None => out.extend_from_slice(&u64::MAX.to_be_bytes()),
     };
-    // serde_json writes struct fields in declaration order: a stable form.
-    let json = serde_json::to_vec(&unhashed).unwrap_or_default();
-    sha256_hex(&json)
+    field(Some(&entry.seq.to_string()));
+    field(Some(&entry.prev_hash));
+    field(Some(&r.time.to_string()));
+    field(Some(&r.correlation_id));
+    field(Some(r.channel.name()));
+    field(Some(&r.operation));
+    field(Some(&r.identity));
+    field(Some(&r.outcome));
+    field(r.code.as_deref());
+    field(r.kind.map(|k| k.name()));
+    field(Some(&r.detail));
+    field(r.message_id.as_deref());
+    field(Some(&entry.request_sha256));
+    out
+}
+
+/// The hash an entry must carry: SHA-256 of its [`canonical_encoding`] (every field but the
+/// hash; the request is named by its digest).
+pub fn entry_hash(entry: &AuditEntry) -> String {
+    sha256_hex(&canonical_encoding(entry))
 }
 
 /// A break in the chain.
@@ -127,7 +139,42 @@ pub fn verify_chain_from(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::records::Channel;
+    use crate::error::ErrorKind;
+    use crate::records::Channel;
+    use std::sync::Arc;
+
+    #[test]
+    fn the_canonical_encoding_is_the_documented_one() {
+        let mut r = record(1);
+        r.code = Some("SEALPOST-REQ-001".into());
+        r.kind = Some(ErrorKind::InvalidRequest);
+        let e = chain(7, GENESIS, r);
+        let field = |t: &str| [&(t.len() as u64).to_be_bytes()[..], t.as_bytes()].concat();
+        let mut expected = ENCODING_TAG.to_vec();
+        for t in [
+            "7",
+            GENESIS,
+            "1700000001",
+            "c1",
+            "soap",
+            "SubmitRegisteredMail",
+            "agency-a",
+            "accepted",
+            "SEALPOST-REQ-001",
+            "InvalidRequest",
+            "",
+        ] {
+            expected.extend(field(t));
+        }
+        expected.extend(u64::MAX.to_be_bytes());
+        expected.extend(field(&sha256_hex(b"<request 1/>")));
+        assert_eq!(canonical_encoding(&e), expected);
+        assert_eq!(e.hash, sha256_hex(&expected));
+        // An absent message id is not an empty one.
+        let mut empty = e.clone();
+        empty.record.message_id = Some(String::new());
+        assert_ne!(entry_hash(&empty), e.hash);
+    }
 
     fn record(n: u64) -> AuditRecord {
         AuditRecord {

@@ -77,6 +77,23 @@ impl ErrorKind {
         ErrorKind::ServiceUnavailable,
     ];
 
+    /// Its name in stored records and in the audit entry's canonical encoding.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::BadSignature => "BadSignature",
+            ErrorKind::UntrustedSigner => "UntrustedSigner",
+            ErrorKind::Expired => "Expired",
+            ErrorKind::NotAuthorized => "NotAuthorized",
+            ErrorKind::InvalidRequest => "InvalidRequest",
+            ErrorKind::RecipientUnknown => "RecipientUnknown",
+            ErrorKind::MessageUnknown => "MessageUnknown",
+            ErrorKind::DuplicateSubmission => "DuplicateSubmission",
+            ErrorKind::TooLarge => "TooLarge",
+            ErrorKind::RateLimited => "RateLimited",
+            ErrorKind::ServiceUnavailable => "ServiceUnavailable",
+        }
+    }
+
     pub fn row(self) -> Row {
         use ErrorKind::*;
         use GrpcCode as G;

@@ -35,7 +35,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::digest;
-use sealpost_evidence::model::{
+use sealpost_model::{
     Document, Event, Evidence, Issuer, Recipient, Sender, UNIDENTIFIED_RECIPIENT, new_evidence_id,
 };
 
@@ -71,9 +71,22 @@ pub trait Notary: Send + Sync {
     fn issuer(&self) -> Issuer;
 }
 
-#[derive(Clone, Debug, thiserror::Error)]
-#[error("the store: {0}")]
-pub struct StoreError(pub String);
+/// Why the store did not do what was asked. Every kind leaves nothing half-written.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// It cannot be reached or cannot write now (I/O, a lost connection, a full disk): the
+    /// same request may succeed later.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    /// The request contradicts what is stored (a record to replace that is not there, a
+    /// certificate registered to another sender).
+    #[error("the store refused a conflicting change: {0}")]
+    Conflict(String),
+    /// What is stored is not what was written (a digest that differs, a record that does not
+    /// decode, a store of another format): an operator must look.
+    #[error("the store holds corrupt or foreign data: {0}")]
+    Corrupt(String),
+}
 
 /// Everything one request writes, in one transaction.
 #[derive(Clone, Debug, Default)]
@@ -1278,10 +1291,22 @@ mod tests {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-    /// An in-memory store that can be made to fail, as a full disk or a lost database would.
+    /// One commit made to fail: before it persisted (nothing written, as a full disk), or
+    /// after (everything written, the acknowledgement lost, as a connection that drops while
+    /// the database commits).
+    #[derive(Clone, Copy, Debug)]
+    struct Fault {
+        /// How many commits succeed first.
+        after_commits: usize,
+        persisted: bool,
+    }
+
+    /// An in-memory store that can be made to fail, as a full disk or a lost database would:
+    /// every operation (`failing`), or one chosen commit (`fault`).
     #[derive(Default)]
     struct MemoryStore {
         failing: AtomicBool,
+        fault: Mutex<Option<Fault>>,
         /// The cheap read misses every mark (a replay racing the first delivery): only the
         /// commit can tell.
         blind_reads: AtomicBool,
@@ -1293,7 +1318,7 @@ mod tests {
     impl MemoryStore {
         fn check(&self) -> Result<(), StoreError> {
             if self.failing.load(Ordering::SeqCst) {
-                Err(StoreError("disk full".into()))
+                Err(StoreError::Unavailable("disk full".into()))
             } else {
                 Ok(())
             }
@@ -1379,6 +1404,22 @@ mod tests {
                 && Self::holds_mark(&commits, seen)
             {
                 return Ok(Committed::Replayed);
+            }
+            let mut fault = self.fault.lock().expect("lock");
+            match fault.as_mut() {
+                Some(f) if f.after_commits > 0 => f.after_commits -= 1,
+                Some(f) => {
+                    let persisted = f.persisted;
+                    *fault = None;
+                    if persisted {
+                        commits.push(commit);
+                        return Err(StoreError::Unavailable(
+                            "the acknowledgement of the commit was lost".into(),
+                        ));
+                    }
+                    return Err(StoreError::Unavailable("the commit failed".into()));
+                }
+                None => {}
             }
             commits.push(commit);
             Ok(Committed::Done)
@@ -1762,6 +1803,72 @@ mod tests {
             .get_evidence(&ctx(), &signer, "urn:uuid:x")
             .expect_err("refused");
         assert_eq!(refusal.kind, ErrorKind::ServiceUnavailable);
+    }
+
+    fn fail_next_commit(store: &MemoryStore, persisted: bool) {
+        *store.fault.lock().expect("lock") = Some(Fault {
+            after_commits: 0,
+            persisted,
+        });
+    }
+
+    #[test]
+    fn a_commit_that_fails_before_it_persists_gives_no_proof_and_a_retry_makes_one_letter() {
+        let (store, service, signer) = setup();
+        let ctx = signed_ctx(b"<SignedInfo>failed commit</SignedInfo>");
+        fail_next_commit(&store, false);
+        let refusal = service
+            .submit(&ctx, &signer, submission("k1", b"letter"))
+            .expect_err("unavailable");
+        assert_eq!(refusal.kind, ErrorKind::ServiceUnavailable);
+        assert!(refusal.evidence.is_none() && refusal.message_id.is_none());
+        assert_eq!(letters(&store), 0);
+        // The refusal is audited, without the request's mark: the same request is retried.
+        let commits = store.commits.lock().expect("lock").clone();
+        let [audited] = commits.as_slice() else {
+            panic!("one commit: the refusal's audit entry")
+        };
+        assert!(audited.seen.is_none() && audited.evidences.is_empty());
+        let accepted = service
+            .submit(&ctx, &signer, submission("k1", b"letter"))
+            .expect("the retry");
+        assert!(!accepted.replayed);
+        assert_eq!(letters(&store), 1);
+    }
+
+    #[test]
+    fn a_commit_whose_acknowledgement_is_lost_never_becomes_a_second_letter() {
+        let (store, service, signer) = setup();
+        let first = signed_ctx(b"<SignedInfo>lost ack</SignedInfo>");
+        fail_next_commit(&store, true);
+        let refusal = service
+            .submit(&first, &signer, submission("k1", b"letter"))
+            .expect_err("unavailable");
+        assert_eq!(refusal.kind, ErrorKind::ServiceUnavailable);
+        assert!(refusal.evidence.is_none());
+        // The letter was written all the same (the store cannot tell its caller).
+        assert_eq!(letters(&store), 1);
+        // The same signed request again is a replay; signed anew with the same key, it gets
+        // the original proof back: one letter, whatever the sender retries.
+        let again = service
+            .submit(&first, &signer, submission("k1", b"letter"))
+            .expect_err("replayed");
+        assert_eq!(again.kind, ErrorKind::Expired);
+        let resent = service
+            .submit(
+                &signed_ctx(b"<SignedInfo>lost ack, signed anew</SignedInfo>"),
+                &signer,
+                submission("k1", b"letter"),
+            )
+            .expect("the original proof");
+        assert!(resent.replayed);
+        assert_eq!(letters(&store), 1);
+        let stored = store.commits.lock().expect("lock").clone();
+        let message = stored
+            .iter()
+            .find_map(|c| c.message.clone())
+            .expect("letter");
+        assert_eq!(resent.message_id, message.id);
     }
 
     #[test]

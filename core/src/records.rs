@@ -70,12 +70,12 @@ mod hex_bytes {
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
 
     pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&crate::core::audit::hex(bytes))
+        serializer.serialize_str(&crate::audit::hex(bytes))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
         let text = String::deserialize(deserializer)?;
-        crate::core::audit::unhex(&text).ok_or_else(|| D::Error::custom("not hex"))
+        crate::audit::unhex(&text).ok_or_else(|| D::Error::custom("not hex"))
     }
 }
 
@@ -141,6 +141,19 @@ pub enum Channel {
     Mailbox,
     /// `POST /tsa` on the service port, for registered senders.
     Tsa,
+}
+
+impl Channel {
+    /// Its name in stored records and in the audit entry's canonical encoding.
+    pub fn name(self) -> &'static str {
+        match self {
+            Channel::Soap => "soap",
+            Channel::Grpc => "grpc",
+            Channel::Admin => "admin",
+            Channel::Mailbox => "mailbox",
+            Channel::Tsa => "tsa",
+        }
+    }
 }
 
 /// One request, as the audit log records it (before it is chained).
