@@ -72,6 +72,11 @@ enum PkiCommand {
         /// Where to write the list.
         #[arg(long)]
         out: PathBuf,
+        /// Earlier seal certificates (PEM, first certificate of each file) that evidences
+        /// already issued were sealed with: listed too, so they keep verifying after a key
+        /// change. Each must have the seal profile.
+        #[arg(long = "previous-seal")]
+        previous_seals: Vec<PathBuf>,
     },
 }
 
@@ -101,9 +106,25 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Pki {
-            command: PkiCommand::TrustedList { config, out },
+            command:
+                PkiCommand::TrustedList {
+                    config,
+                    out,
+                    previous_seals,
+                },
         } => {
-            let provider = sealpost::app::provider_identity(&load_config(config)?)?;
+            let mut provider = sealpost::app::provider_identity(&load_config(config)?)?;
+            for path in &previous_seals {
+                let cert = sealpost::app::pem_certificates(path)?
+                    .into_iter()
+                    .next()
+                    .context("no certificate")?;
+                sealpost_evidence::provider::check_seal_profile(&cert)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                if !provider.is_seal(&cert) {
+                    provider.seal_certificates.push(cert);
+                }
+            }
             std::fs::write(&out, provider.to_trusted_list())
                 .with_context(|| format!("writing {}", out.display()))?;
             println!(

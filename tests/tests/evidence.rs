@@ -463,3 +463,37 @@ fn the_evidence_time_stamps_verify_with_python_rfc3161_client() {
     assert!(out.status.success(), "rfc3161-client:\n{report}");
     assert_eq!(report.matches("ok   ").count(), 4, "{report}");
 }
+
+#[test]
+fn a_trusted_list_after_a_key_change_names_the_previous_seal_too_and_only_a_seal() {
+    let pki = dev_pki("trusted-list-previous");
+    let earlier = dev_pki("trusted-list-earlier");
+    let list = pki.join("rolled-over.xml");
+    let write = |previous: &Path| {
+        run(
+            sealpost_interop::sealpost_command(&pki, &pki.join("unused-store"))
+                .args(["pki", "trusted-list", "--out"])
+                .arg(&list)
+                .arg("--previous-seal")
+                .arg(previous),
+        )
+    };
+    let out = write(&earlier.join("seal.pem"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let provider = sealpost_evidence::provider::Provider::from_trusted_list(
+        &std::fs::read(&list).expect("list"),
+    )
+    .expect("a trusted list");
+    assert_eq!(
+        provider.seal_certificates,
+        vec![der(&pki.join("seal.pem")), der(&earlier.join("seal.pem"))]
+    );
+    // A certificate without the seal profile is never published as a seal.
+    let out = write(&pki.join("sender-a.pem"));
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("extended key usage"),
+        "{}",
+        text(&out.stderr)
+    );
+}
