@@ -1,6 +1,6 @@
 //! Configuration: one TOML file, every key overridable by a `SEALPOST_*` environment variable
-//! (`tsa.clock` is `SEALPOST_TSA_CLOCK`), every value validated at start with every problem
-//! reported at once. Without a file, the embedded defaults serve the development PKI that
+//! (`tsa.clock` is `SEALPOST_TSA_CLOCK`), every value validated at start (each whole number
+//! within the bounds its row of `KEYS` gives) with every problem reported at once. Without a file, the embedded defaults serve the development PKI that
 //! `make run` creates under `certs/dev/`.
 
 use std::collections::BTreeMap;
@@ -11,12 +11,12 @@ use std::time::Duration;
 use der::asn1::ObjectIdentifier;
 use sealpost_tsa::authority::TsaSettings;
 use sealpost_tsa::clock::ClockKind;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::core::ids::RecipientKind;
 
 /// The settings as written (file, environment, defaults), before validation.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     #[serde(default = "defaults::listen")]
@@ -45,7 +45,7 @@ struct RawConfig {
     retention: RawRetention,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct RawRetention {
     #[serde(default = "defaults::inactive_s")]
@@ -92,7 +92,7 @@ pub struct RetentionSettings {
     pub notifier: Option<PathBuf>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct RawMailbox {
     /// PEM file of the CAs people's client certificates must chain to (certificate login).
@@ -114,7 +114,7 @@ impl Default for RawMailbox {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct RawStore {
     #[serde(default = "defaults::store_backend")]
@@ -144,7 +144,7 @@ pub enum StoreBackend {
     Postgres(String),
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct RawSeal {
     #[serde(default = "defaults::seal_cert")]
@@ -165,7 +165,7 @@ impl Default for RawSeal {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct RawSenders {
     /// PEM file of the CAs sender certificates must chain to.
@@ -196,7 +196,7 @@ impl Default for RawSenders {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct RawSenderEntry {
     id: String,
@@ -221,7 +221,7 @@ pub struct SenderEntry {
     pub active: bool,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct RawLimits {
     #[serde(default = "defaults::max_request_bytes")]
@@ -242,7 +242,7 @@ impl Default for RawLimits {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct RawAudit {
     #[serde(default = "defaults::audit_seal_interval_s")]
@@ -257,7 +257,7 @@ impl Default for RawAudit {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct RawTls {
     #[serde(default = "defaults::tls_cert")]
@@ -275,7 +275,7 @@ impl Default for RawTls {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct RawTsa {
     #[serde(default = "defaults::tsa_cert")]
@@ -430,16 +430,39 @@ mod defaults {
     }
 }
 
-/// How an environment variable's text becomes a TOML value.
-#[derive(Clone, Copy)]
+/// What a key holds: how a `SEALPOST_*` variable's text becomes a TOML value and, for a whole
+/// number, the range it must lie in (checked at start whoever set it: the file, the
+/// environment or the default).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Text,
-    Integer,
+    /// A whole number in `min..=max`.
+    Integer {
+        min: u64,
+        max: u64,
+    },
     /// Comma-separated.
     List,
 }
 
-/// Every key, for the environment overrides.
+/// A whole number in `min..=max`.
+const fn int(min: u64, max: u64) -> Kind {
+    Kind::Integer { min, max }
+}
+
+const MINUTE: u64 = 60;
+const HOUR: u64 = 60 * MINUTE;
+const DAY: u64 = 24 * HOUR;
+const YEAR: u64 = 365 * DAY;
+/// The longest retention: a century, far from where `SystemTime` arithmetic overflows.
+const CENTURY: u64 = 100 * YEAR;
+const KIB: u64 = 1024;
+const MIB: u64 = 1024 * KIB;
+const GIB: u64 = 1024 * MIB;
+
+/// Every key the environment can set, with its bounds: the one table of a key's facts besides
+/// its field and default (a test checks it against the fields). The README's bounds come from
+/// here. Relations between keys (a document fits in a request) are checked in `validate`.
 const KEYS: &[(&str, Kind)] = &[
     ("listen", Kind::Text),
     ("data_dir", Kind::Text),
@@ -452,34 +475,40 @@ const KEYS: &[(&str, Kind)] = &[
     ("tsa.clock", Kind::Text),
     ("tsa.policy", Kind::Text),
     ("tsa.accept_policies", Kind::List),
-    ("tsa.accuracy_ms", Kind::Integer),
+    // genTime has whole seconds; a token vaguer than a minute says little.
+    ("tsa.accuracy_ms", int(1000, 60_000)),
     ("tsa.endpoint", Kind::Text),
-    ("tsa.endpoint_rate_per_minute", Kind::Integer),
-    ("tsa.endpoint_burst", Kind::Integer),
+    ("tsa.endpoint_rate_per_minute", int(1, 1_000_000)),
+    ("tsa.endpoint_burst", int(1, 1_000_000)),
     ("seal.cert", Kind::Text),
     ("seal.key", Kind::Text),
     ("seal.issuer_name", Kind::Text),
     ("senders.trust_anchors", Kind::Text),
     ("senders.intermediates", Kind::Text),
-    ("senders.max_clock_skew_s", Kind::Integer),
-    ("senders.max_message_age_s", Kind::Integer),
-    ("limits.max_request_bytes", Kind::Integer),
-    ("limits.max_document_bytes", Kind::Integer),
-    ("limits.max_documents", Kind::Integer),
-    ("audit.seal_interval_s", Kind::Integer),
+    ("senders.max_clock_skew_s", int(0, HOUR)),
+    ("senders.max_message_age_s", int(1, DAY)),
+    // A signed SOAP envelope alone takes kilobytes; the body is held in memory.
+    ("limits.max_request_bytes", int(64 * KIB, GIB)),
+    ("limits.max_document_bytes", int(KIB, GIB)),
+    ("limits.max_documents", int(1, 64)),
+    ("audit.seal_interval_s", int(1, DAY)),
     ("mailbox.trust_anchors", Kind::Text),
     ("mailbox.intermediates", Kind::Text),
-    ("mailbox.idle_timeout_s", Kind::Integer),
-    ("retention.inactive_s", Kind::Integer),
-    ("retention.notice_s", Kind::Integer),
-    ("retention.interval_s", Kind::Integer),
-    ("retention.traces_s", Kind::Integer),
-    ("retention.evidence_s", Kind::Integer),
+    ("mailbox.idle_timeout_s", int(MINUTE, DAY)),
+    ("retention.inactive_s", int(1, CENTURY)),
+    // Zero: deleted at the first run after the notice.
+    ("retention.notice_s", int(0, CENTURY)),
+    ("retention.interval_s", int(1, 30 * DAY)),
+    ("retention.traces_s", int(1, CENTURY)),
+    ("retention.evidence_s", int(1, CENTURY)),
     ("retention.notifier", Kind::Text),
     ("store.backend", Kind::Text),
-    ("store.cache_mib", Kind::Integer),
+    ("store.cache_mib", int(1, 64 * 1024)),
     ("store.postgres_url", Kind::Text),
 ];
+
+/// Keys only the file sets (tables of their own), not the environment.
+const FILE_ONLY: &[&str] = &["senders.registry"];
 
 /// Environment variables with the prefix that are not settings.
 const NOT_SETTINGS: &[&str] = &["SEALPOST_CONFIG", "SEALPOST_LOG"];
@@ -591,15 +620,18 @@ impl Config {
                 continue;
             }
             let Some((key, kind)) = known.get(&name) else {
-                problems.push(format!("{name}: no such setting"));
+                match FILE_ONLY.iter().find(|key| env_name(key) == name) {
+                    Some(key) => problems.push(format!("{name}: {key} is set in the file only")),
+                    None => problems.push(format!("{name}: no such setting")),
+                }
                 continue;
             };
             let value = match kind {
                 Kind::Text => toml::Value::String(value),
-                Kind::Integer => match value.trim().parse::<i64>() {
+                Kind::Integer { .. } => match value.trim().parse::<i64>() {
                     Ok(n) => toml::Value::Integer(n),
                     Err(_) => {
-                        problems.push(format!("{name}: {value:?} is not a whole number"));
+                        problems.push(format!("{name} ({key}): {value:?} is not a whole number"));
                         continue;
                     }
                 },
@@ -656,6 +688,13 @@ fn readable(path: &Path, what: &str, problems: &mut Vec<String>) {
 
 impl RawConfig {
     fn validate(self, problems: &mut Vec<String>) -> Option<Config> {
+        check_bounds(&self, problems);
+        if self.limits.max_document_bytes > self.limits.max_request_bytes {
+            problems.push(format!(
+                "limits.max_document_bytes {}: at most limits.max_request_bytes ({}), the request carrying it",
+                self.limits.max_document_bytes, self.limits.max_request_bytes
+            ));
+        }
         let listen = self
             .listen
             .parse::<SocketAddr>()
@@ -691,18 +730,6 @@ impl RawConfig {
         if self.seal.issuer_name.trim().is_empty() {
             problems.push("seal.issuer_name: empty".into());
         }
-        if self.limits.max_document_bytes == 0 || self.limits.max_request_bytes == 0 {
-            problems.push("limits: sizes must be positive".into());
-        }
-        if !(1..=64).contains(&self.limits.max_documents) {
-            problems.push(format!(
-                "limits.max_documents {}: between 1 and 64",
-                self.limits.max_documents
-            ));
-        }
-        if self.audit.seal_interval_s == 0 {
-            problems.push("audit.seal_interval_s: at least 1".into());
-        }
         readable(
             &self.mailbox.trust_anchors,
             "mailbox.trust_anchors",
@@ -711,19 +738,10 @@ impl RawConfig {
         if let Some(p) = &self.mailbox.intermediates {
             readable(p, "mailbox.intermediates", problems);
         }
-        if self.mailbox.idle_timeout_s == 0 {
-            problems.push("mailbox.idle_timeout_s: at least 1".into());
-        }
-        if self.retention.interval_s == 0 {
-            problems.push("retention.interval_s: at least 1".into());
-        }
         if let Some(n) = &self.retention.notifier
             && !n.is_file()
         {
             problems.push(format!("retention.notifier {}: not a file", n.display()));
-        }
-        if self.store.cache_mib == 0 {
-            problems.push("store.cache_mib: at least 1".into());
         }
         let store_backend = match (self.store.backend.as_str(), &self.store.postgres_url) {
             ("redb", _) => Some(StoreBackend::Redb),
@@ -762,24 +780,14 @@ impl RawConfig {
             .collect();
         let tsa_endpoint = match self.tsa.endpoint.as_str() {
             "off" => Some(TsaEndpoint::Off),
-            "senders" => {
-                let mut rate = |key: &str, value: u64| match u32::try_from(value) {
-                    Ok(n) if (1..=1_000_000).contains(&n) => Some(n),
-                    _ => {
-                        problems.push(format!("{key} {value}: between 1 and 1000000"));
-                        None
-                    }
-                };
-                let per_minute = rate(
-                    "tsa.endpoint_rate_per_minute",
-                    self.tsa.endpoint_rate_per_minute,
-                );
-                let burst = rate("tsa.endpoint_burst", self.tsa.endpoint_burst);
-                Some(TsaEndpoint::Senders {
-                    per_minute: per_minute?,
-                    burst: burst?,
-                })
-            }
+            // Within u32 once within their bounds (checked above).
+            "senders" => match (
+                u32::try_from(self.tsa.endpoint_rate_per_minute),
+                u32::try_from(self.tsa.endpoint_burst),
+            ) {
+                (Ok(per_minute), Ok(burst)) => Some(TsaEndpoint::Senders { per_minute, burst }),
+                _ => None,
+            },
             other => {
                 problems.push(format!(
                     "tsa.endpoint {other:?}: expected \"off\" or \"senders\""
@@ -787,12 +795,6 @@ impl RawConfig {
                 None
             }
         };
-        if self.tsa.accuracy_ms < 1000 {
-            problems.push(format!(
-                "tsa.accuracy_ms {}: at least 1000 (genTime has whole seconds)",
-                self.tsa.accuracy_ms
-            ));
-        }
         Some(Config {
             listen: listen?,
             log_format: log_format?,
@@ -838,6 +840,37 @@ impl RawConfig {
                 .unwrap_or(usize::MAX),
         })
     }
+}
+
+/// Every whole number within the bounds of its row in `KEYS`, read by key from the settings as
+/// deserialized (so whatever set it: the file, the environment or the default).
+fn check_bounds(raw: &RawConfig, problems: &mut Vec<String>) {
+    let settings = match serde_json::to_value(raw) {
+        Ok(v) => v,
+        Err(e) => {
+            problems.push(format!("the settings cannot be read back: {e}"));
+            return;
+        }
+    };
+    for &(key, kind) in KEYS {
+        let Kind::Integer { min, max } = kind else {
+            continue;
+        };
+        match setting(&settings, key) {
+            Some(serde_json::Value::Number(n)) => match n.as_u64() {
+                Some(v) if (min..=max).contains(&v) => {}
+                _ => problems.push(format!("{key} {n}: between {min} and {max}")),
+            },
+            // An optional number left out.
+            Some(serde_json::Value::Null) => {}
+            _ => problems.push(format!("{key}: not a whole number setting")),
+        }
+    }
+}
+
+/// The value of a dotted key in the settings as a JSON value.
+fn setting<'a>(settings: &'a serde_json::Value, key: &str) -> Option<&'a serde_json::Value> {
+    key.split('.').try_fold(settings, |v, part| v.get(part))
 }
 
 /// The `[[senders.registry]]` entries, checked for what can be checked without the PKI (the
@@ -1082,5 +1115,246 @@ mod tests {
         std::fs::write(&file, "[tsa]\nclokc = \"kernel\"\n").expect("write");
         let err = Config::load(Some(&file), files(&dir)).expect_err("typo");
         assert!(err.problems.join("\n").contains("clokc"), "{err}");
+    }
+
+    /// Every key the serde structure has: the leaves of the settings written back (a table is
+    /// walked; anything else, a list included, is one key), with what each holds.
+    fn fields(
+        value: &serde_json::Value,
+        prefix: &str,
+        out: &mut BTreeMap<String, serde_json::Value>,
+    ) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (name, v) in map {
+                    let key = if prefix.is_empty() {
+                        name.clone()
+                    } else {
+                        format!("{prefix}.{name}")
+                    };
+                    fields(v, &key, out);
+                }
+            }
+            leaf => {
+                out.insert(prefix.to_owned(), leaf.clone());
+            }
+        }
+    }
+
+    /// The defaults, as `load` sees them with neither file nor environment.
+    fn default_settings() -> serde_json::Value {
+        let raw = RawConfig::deserialize(toml::Value::Table(toml::Table::new())).expect("defaults");
+        serde_json::to_value(&raw).expect("the settings serialize")
+    }
+
+    /// The keys with bounds: (key, min, max).
+    fn bounded() -> impl Iterator<Item = (&'static str, u64, u64)> {
+        KEYS.iter().filter_map(|&(key, kind)| match kind {
+            Kind::Integer { min, max } => Some((key, min, max)),
+            Kind::Text | Kind::List => None,
+        })
+    }
+
+    /// The problems of loading the test files with `pairs` as well; none if it loads.
+    fn problems_with(dir: &Path, pairs: &[(&str, String)]) -> Vec<String> {
+        let mut vars = files(dir);
+        vars.extend(pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+        Config::load(None, vars)
+            .err()
+            .map_or_else(Vec::new, |e| e.problems)
+    }
+
+    #[test]
+    fn the_key_table_names_every_field_and_only_fields() {
+        let mut read = BTreeMap::new();
+        fields(&default_settings(), "", &mut read);
+        let table: std::collections::BTreeSet<&str> = KEYS
+            .iter()
+            .map(|(key, _)| *key)
+            .chain(FILE_ONLY.iter().copied())
+            .collect();
+        assert_eq!(
+            table.len(),
+            KEYS.len() + FILE_ONLY.len(),
+            "a key is listed twice"
+        );
+        let not_in_table: Vec<&String> = read
+            .keys()
+            .filter(|k| !table.contains(k.as_str()))
+            .collect();
+        assert!(
+            not_in_table.is_empty(),
+            "fields no row of KEYS (or FILE_ONLY) names, so the environment cannot set them: {not_in_table:?}"
+        );
+        let not_read: Vec<&&str> = table.iter().filter(|k| !read.contains_key(**k)).collect();
+        assert!(
+            not_read.is_empty(),
+            "keys in KEYS (or FILE_ONLY) that no field reads: {not_read:?}"
+        );
+        for (key, kind) in KEYS {
+            let held = &read[*key];
+            let fits = match (kind, held) {
+                // An optional setting left out by default.
+                (_, serde_json::Value::Null) => true,
+                (Kind::Text, serde_json::Value::String(_))
+                | (Kind::List, serde_json::Value::Array(_)) => true,
+                (Kind::Integer { .. }, serde_json::Value::Number(n)) => n.is_u64(),
+                _ => false,
+            };
+            assert!(fits, "{key}: {kind:?} in KEYS, but its default is {held}");
+        }
+    }
+
+    #[test]
+    fn the_defaults_load_and_lie_within_their_bounds() {
+        let dir = temp_dir("defaults");
+        let config = Config::load(None, files(&dir)).expect("the defaults are valid");
+        assert_eq!(config.max_clock_skew, Duration::from_secs(300));
+        assert_eq!(config.max_request_bytes, 140 << 20);
+        let settings = default_settings();
+        for (key, min, max) in bounded() {
+            let value = setting(&settings, key)
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or_else(|| panic!("{key}: no default"));
+            assert!((min..=max).contains(&value), "{key} {value}: {min}..={max}");
+        }
+    }
+
+    #[test]
+    fn a_huge_value_of_any_bounded_key_is_refused_naming_the_key() {
+        let dir = temp_dir("huge");
+        for (key, _, max) in bounded() {
+            for value in [i64::MAX.to_string(), (max + 1).to_string()] {
+                let problems = problems_with(&dir, &[(&env_name(key), value.clone())]);
+                let expected = format!("{key} {value}: between");
+                assert!(
+                    problems.iter().any(|p| p.starts_with(&expected)),
+                    "{key} = {value}: {problems:?}"
+                );
+            }
+        }
+        // From the file too, all reported at once.
+        let file = dir.join("sealpost.toml");
+        std::fs::write(
+            &file,
+            "[senders]\nmax_clock_skew_s = 9223372036854775807\n[retention]\nevidence_s = 9223372036854775807\n",
+        )
+        .expect("write");
+        let err = Config::load(Some(&file), files(&dir)).expect_err("too large");
+        let all = err.problems.join("\n");
+        for key in ["senders.max_clock_skew_s", "retention.evidence_s"] {
+            assert!(
+                all.contains(&format!("{key} 9223372036854775807: between")),
+                "{all}"
+            );
+        }
+    }
+
+    #[test]
+    fn zero_is_refused_where_it_makes_no_sense_and_so_is_anything_under_the_floor() {
+        let dir = temp_dir("zero");
+        let zero_allowed: Vec<&str> = bounded()
+            .filter(|(_, min, _)| *min == 0)
+            .map(|(key, ..)| key)
+            .collect();
+        assert_eq!(
+            zero_allowed,
+            ["senders.max_clock_skew_s", "retention.notice_s"],
+            "no skew tolerated; deletion at the first run after the notice"
+        );
+        for key in zero_allowed {
+            let problems = problems_with(&dir, &[(&env_name(key), "0".into())]);
+            assert!(problems.is_empty(), "{key} = 0: {problems:?}");
+        }
+        for (key, min, _) in bounded().filter(|(_, min, _)| *min > 0) {
+            for value in [0, min - 1] {
+                let problems = problems_with(&dir, &[(&env_name(key), value.to_string())]);
+                let expected = format!("{key} {value}: between {min} and");
+                assert!(
+                    problems.iter().any(|p| p.starts_with(&expected)),
+                    "{key} = {value}: {problems:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_document_must_fit_in_a_request() {
+        let dir = temp_dir("document-size");
+        let size = |request: u64, document: u64| {
+            problems_with(
+                &dir,
+                &[
+                    ("SEALPOST_LIMITS_MAX_REQUEST_BYTES", request.to_string()),
+                    ("SEALPOST_LIMITS_MAX_DOCUMENT_BYTES", document.to_string()),
+                ],
+            )
+        };
+        let problems = size(96 * KIB, 96 * KIB + 1);
+        assert!(
+            problems.iter().any(|p| p.starts_with(
+                "limits.max_document_bytes 98305: at most limits.max_request_bytes (98304)"
+            )),
+            "{problems:?}"
+        );
+        assert_eq!(size(96 * KIB, 96 * KIB), Vec::<String>::new());
+    }
+
+    #[test]
+    fn the_largest_values_accepted_do_not_overflow_time_arithmetic() {
+        let dir = temp_dir("largest");
+        let mut vars = files(&dir);
+        vars.extend(bounded().map(|(key, _, max)| (env_name(key), max.to_string())));
+        vars.push(("SEALPOST_TSA_ENDPOINT".into(), "senders".into()));
+        let config = Config::load(None, vars).expect("the ceilings are valid together");
+        // As the SOAP and gRPC channels, the retention job and the timers compute them.
+        // Centuries from now, and before the epoch (a clock set wrong).
+        for now in [
+            std::time::UNIX_EPOCH + Duration::from_secs(5 * CENTURY),
+            std::time::UNIX_EPOCH - Duration::from_secs(CENTURY),
+        ] {
+            let skew = config.max_clock_skew;
+            assert!(now + config.max_message_age + skew + skew > now);
+            assert!(now - config.max_message_age - skew < now);
+            assert!(now + config.retention.notice > now);
+            for d in [
+                config.retention.inactive,
+                config.retention.traces,
+                config.retention.evidence,
+            ] {
+                assert!(now - d < now);
+            }
+        }
+        let start = std::time::Instant::now();
+        assert!(start + config.retention.interval + config.audit_seal_interval > start);
+        assert_eq!(
+            config.tsa_endpoint,
+            TsaEndpoint::Senders {
+                per_minute: 1_000_000,
+                burst: 1_000_000
+            }
+        );
+        assert_eq!(config.max_request_bytes as u64, GIB);
+        assert_eq!(config.store_cache_bytes as u64, 64 * GIB);
+    }
+
+    #[test]
+    fn a_negative_value_is_refused_naming_the_key() {
+        let dir = temp_dir("negative");
+        let problems = problems_with(&dir, &[("SEALPOST_SENDERS_MAX_MESSAGE_AGE_S", "-1".into())]);
+        assert!(
+            problems.iter().any(|p| p.contains("max_message_age_s")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn the_sender_registry_is_not_set_by_the_environment() {
+        let dir = temp_dir("registry-env");
+        let problems = problems_with(&dir, &[("SEALPOST_SENDERS_REGISTRY", "x".into())]);
+        assert_eq!(
+            problems,
+            ["SEALPOST_SENDERS_REGISTRY: senders.registry is set in the file only"]
+        );
     }
 }

@@ -36,8 +36,13 @@ struct Fixture {
 
 fn sealpost(pki: &Path, data: &Path) -> Command {
     let mut cmd = sealpost_command(pki, data);
+    // A document must fit in a request (checked at start).
     cmd.env(
         "SEALPOST_LIMITS_MAX_REQUEST_BYTES",
+        MAX_REQUEST_BYTES.to_string(),
+    )
+    .env(
+        "SEALPOST_LIMITS_MAX_DOCUMENT_BYTES",
         MAX_REQUEST_BYTES.to_string(),
     );
     cmd
