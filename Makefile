@@ -72,6 +72,7 @@ deps:
 	@# the machine runs it); say so now rather than as a test failure.
 	@[ -n "$${TEST_POSTGRES_URL:-}" ] || pg_isready -q -h 127.0.0.1 -U postgres || { echo "PostgreSQL must accept user postgres on 127.0.0.1:5432 (or set TEST_POSTGRES_URL): see README, Tests"; exit 1; }
 	@command -v cargo-nextest >/dev/null || $(CARGO) install --locked cargo-nextest
+	@command -v cargo-deny >/dev/null || $(CARGO) install --locked cargo-deny
 	@command -v javac >/dev/null || DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends default-jdk-headless >/dev/null
 
 ## test: formatting, lints, the workspace tests, the interop tests
@@ -80,6 +81,7 @@ test: deps lint unit interop
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) deny check bans licenses
 
 unit:
 	$(CARGO) nextest run --profile $(NEXTEST_PROFILE) --workspace --exclude sealpost-interop
@@ -110,6 +112,13 @@ fuzz:
 	@# Raw documents (mode byte 0) and small edits of the target's genuine evidence (mode byte 1).
 	for f in ../shared/interop-samples/*.xml; do { printf '\000'; cat "$$f"; } > fuzz/corpus/evidence_verify/raw-$$(basename "$$f"); done
 	printf '\001\001\000\000' > fuzz/corpus/evidence_verify/edit-none
+	@# Each sample as the root part of a package (first byte 0: Sealpost's Content-Type), and a package with an attachment.
+	mkdir -p fuzz/corpus/mime_xop fuzz/corpus/evidence_read
+	for f in ../shared/interop-samples/*.xml; do { printf '\000--MIMEBoundary_sealpost\r\nContent-Type: application/xop+xml; charset=UTF-8; type="text/xml"\r\nContent-ID: <root@sealpost.test>\r\n\r\n'; cat "$$f"; printf '\r\n--MIMEBoundary_sealpost--\r\n'; } > fuzz/corpus/mime_xop/$$(basename "$$f"); done
+	printf '\000--MIMEBoundary_sealpost\r\nContent-Type: application/xop+xml; charset=UTF-8; type="text/xml"\r\nContent-ID: <root@sealpost.test>\r\n\r\n<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/"><e:Body><c><x:Include xmlns:x="http://www.w3.org/2004/08/xop/include" href="cid:doc%%40sealpost.test"/></c></e:Body></e:Envelope>\r\n--MIMEBoundary_sealpost\r\nContent-ID: <doc@sealpost.test>\r\nContent-Transfer-Encoding: binary\r\n\r\n%%PDF-1.7\r\n--MIMEBoundary_sealpost--\r\n' > fuzz/corpus/mime_xop/attachment
+	@# Raw documents (mode byte 0) and small edits of the evidence the target writes (mode byte 1).
+	for f in ../shared/interop-samples/*.xml; do { printf '\000'; cat "$$f"; } > fuzz/corpus/evidence_read/raw-$$(basename "$$f"); done
+	printf '\001\000\000\000' > fuzz/corpus/evidence_read/edit-none
 	cd fuzz && for target in $$(RUSTC_BOOTSTRAP=1 cargo fuzz list); do \
 		echo "== $$target ($(FUZZ_SECONDS)s)"; \
 		RUSTC_BOOTSTRAP=1 cargo fuzz run -O $$target -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 2>&1 \

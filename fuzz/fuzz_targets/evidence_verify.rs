@@ -27,6 +27,8 @@ use sealpost_xmldsig::document::DocumentSigner;
 
 struct Genuine {
     verifier: EvidenceVerifier,
+    /// When the court checks: the time the evidence was sealed.
+    now: SystemTime,
     xml: String,
     evidence: Evidence,
 }
@@ -95,8 +97,9 @@ fn genuine() -> &'static Genuine {
                 name: "letter.pdf".into(),
                 size: 1000,
                 sha256: sha,
-                time_stamp_token: sealpost_evidence::seal::Timestamper::timestamp(&tsa, &sha)
-                    .expect("token"),
+                time_stamp_token: Some(
+                    sealpost_evidence::seal::Timestamper::timestamp(&tsa, &sha).expect("token"),
+                ),
             }],
             reason: None,
             follows_from: None,
@@ -110,9 +113,10 @@ fn genuine() -> &'static Genuine {
                 tsa_certificates: vec![pki.tsa.cert_der().to_vec()],
             }),
         });
-        assert_eq!(verifier.verify(xml.as_bytes(), None).verdict, Verdict::Valid);
+        assert_eq!(verifier.verify(xml.as_bytes(), None, now).verdict, Verdict::Valid);
         Genuine {
             verifier,
+            now,
             xml,
             evidence,
         }
@@ -125,7 +129,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if mode % 2 == 0 {
-        let report = g.verifier.verify(rest, None);
+        let report = g.verifier.verify(rest, None, g.now);
         assert_ne!(report.verdict, Verdict::Valid, "arbitrary bytes verified");
         return;
     }
@@ -137,7 +141,7 @@ fuzz_target!(|data: &[u8]| {
     let at = usize::from(u16::from_be_bytes([*a, *b])) % (original.len() + 1);
     let end = (at + usize::from(*delete)).min(original.len());
     let edited = [&original[..at], insert, &original[end..]].concat();
-    let report = g.verifier.verify(&edited, None);
+    let report = g.verifier.verify(&edited, None, g.now);
     if report.verdict == Verdict::Valid {
         let text = std::str::from_utf8(&edited).expect("a valid evidence is UTF-8");
         let doc = roxmltree::Document::parse(text).expect("a valid evidence parses");

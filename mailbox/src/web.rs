@@ -56,6 +56,12 @@ impl MailboxUi {
     }
 }
 
+/// The mailbox UI's clock, in seconds since the epoch: its one reading of the system clock.
+/// Sessions, passwords, TOTP codes and mandates below it take the time as a parameter.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the mailbox UI's clock until MailboxUi is given the service's Clock port"
+)]
 fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -7,11 +7,11 @@
 //! Settings (environment): BENCH_MAILBOX_LETTERS (default 10000).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use sealpost_interop::{
     HttpResponse, KeepAlive, KeepAliveConnection, Server, dev_pki, dev_signer, sealpost_command,
-    sha256_hex, text,
+    sha256_hex, system_now, text,
 };
 use sealpost_mailbox::credentials::{TOTP_STEP, TotpSecret};
 use sealpost_xmldsig::document::DocumentSigner;
@@ -96,7 +96,7 @@ fn main() {
     let full_letter = submit(&client, &mut conn, &signer, letters + 1, FULL);
 
     let code = TotpSecret::from_base32(SECRET).expect("secret");
-    let step = SystemTime::now()
+    let step = system_now()
         .duration_since(UNIX_EPOCH)
         .expect("time")
         .as_secs()
@@ -140,13 +140,8 @@ fn submit(
         sha256_hex(&document),
         base64_encode(&document)
     );
-    let signed = sign_envelope(
-        &envelope,
-        signer,
-        SystemTime::now(),
-        Duration::from_secs(300),
-    )
-    .expect("sign");
+    let signed =
+        sign_envelope(&envelope, signer, system_now(), Duration::from_secs(300)).expect("sign");
     let head = format!(
         "POST /soap HTTP/1.1\r\nHost: {}\r\nContent-Type: text/xml; charset=utf-8\r\nContent-Length: {}\r\n\r\n",
         client.addr,

@@ -19,7 +19,7 @@
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use aws_lc_rs::digest;
 use aws_lc_rs::rand::SystemRandom;
@@ -29,6 +29,7 @@ use aws_lc_rs::signature::{
 };
 use sealpost_interop::{
     KeepAlive, KeepAliveConnection, Server, dev_pki, dev_signer, sealpost_command, sha256_hex,
+    system_now,
 };
 use sealpost_xmldsig::Limits;
 use sealpost_xmldsig::document::DocumentSigner;
@@ -219,7 +220,7 @@ impl Letters {
         sign_envelope_with_limits(
             &envelope,
             signer,
-            SystemTime::now(),
+            system_now(),
             Duration::from_secs(300),
             &limits,
         )

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use der::asn1::ObjectIdentifier;
 
@@ -78,7 +78,9 @@ impl TimeStampAuthority {
             &settings.key,
             settings.chain.as_deref(),
         )?;
-        let serials = DurableSerials::open(&settings.serial_state, SystemTime::now())?;
+        // This run's start, from the system clock even before it is synchronised: it only ever
+        // serves as a floor for serial epochs and for the next run's clock guard.
+        let serials = DurableSerials::open(&settings.serial_state, crate::clock::system_time())?;
         if settings.clock == ClockKind::Unchecked {
             tracing::warn!(
                 "TSA clock synchronisation is NOT checked (clock = unchecked): development only"

@@ -10,10 +10,10 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use crate::request::RequestSpec;
-use crate::server::{QUERY_CONTENT_TYPE, REPLY_CONTENT_TYPE};
 use crate::verify::{
     Expected, TrustStore, VerifiedToken, VerifyError, granted_token, verify_token,
 };
+use crate::{QUERY_CONTENT_TYPE, REPLY_CONTENT_TYPE};
 
 /// Responses larger than this are refused (a token with a certificate chain is a few KiB).
 pub const MAX_RESPONSE_BYTES: usize = 256 * 1024;

@@ -96,12 +96,22 @@ impl ClockSource for KernelClock {
             return Err(ClockError::Unsynchronised { status });
         }
         Ok(ClockReading {
-            now: SystemTime::now(),
+            now: system_time(),
             max_error: Some(Duration::from_micros(
                 u64::try_from(max_error_us).unwrap_or(u64::MAX),
             )),
         })
     }
+}
+
+/// The system clock, read: the one place the TSA calls it. Every other time comes through a
+/// [`ClockSource`] (behind a [`ClockGuard`]), or is passed in.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "this is the system clock behind KernelClock and UncheckedSystemClock"
+)]
+pub(crate) fn system_time() -> SystemTime {
+    SystemTime::now()
 }
 
 /// `adjtimex(2)` with no modes set: reads the kernel's clock discipline state.
@@ -127,7 +137,7 @@ pub struct UncheckedSystemClock;
 impl ClockSource for UncheckedSystemClock {
     fn read(&self) -> Result<ClockReading, ClockError> {
         Ok(ClockReading {
-            now: SystemTime::now(),
+            now: system_time(),
             max_error: None,
         })
     }

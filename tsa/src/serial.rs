@@ -160,9 +160,10 @@ mod tests {
     #[test]
     fn a_second_process_on_the_same_state_is_refused() {
         let path = temp_state("lock");
-        let _held = DurableSerials::open(&path, SystemTime::now()).expect("open");
+        let _held = DurableSerials::open(&path, UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+            .expect("open");
         assert!(matches!(
-            DurableSerials::open(&path, SystemTime::now()),
+            DurableSerials::open(&path, UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
             Err(SerialError::Locked { .. })
         ));
     }
@@ -173,7 +174,7 @@ mod tests {
         fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
         fs::write(&path, "garbage").expect("write");
         assert!(matches!(
-            DurableSerials::open(&path, SystemTime::now()),
+            DurableSerials::open(&path, UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
             Err(SerialError::Corrupt { .. })
         ));
     }

@@ -20,8 +20,7 @@ use crate::authority::TimeStampAuthority;
 /// nonce and a policy is under 200 bytes; 16 KiB leaves room for extensions.
 pub const MAX_REQUEST_BYTES: usize = 16 * 1024;
 
-pub const QUERY_CONTENT_TYPE: &str = "application/timestamp-query";
-pub const REPLY_CONTENT_TYPE: &str = "application/timestamp-reply";
+pub use crate::{QUERY_CONTENT_TYPE, REPLY_CONTENT_TYPE};
 
 /// The TSA endpoint alone, to mount under a path of the caller's choice.
 pub fn endpoint(authority: Arc<TimeStampAuthority>) -> axum::routing::MethodRouter {

@@ -749,7 +749,8 @@ mod tests {
 
     #[test]
     fn a_token_signed_under_a_non_critical_or_missing_eku_is_invalid() {
-        let now = SystemTime::now();
+        // A fixed time: tokens are verified at their own genTime.
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let year = Duration::from_secs(365 * 86_400);
         let root = Authority::root("Root", now - year, now + year).expect("root");
         for (profile, problem) in [
@@ -795,7 +796,8 @@ mod tests {
 
     #[test]
     fn a_remembered_path_never_widens_what_is_accepted() {
-        let now = SystemTime::now();
+        // A fixed time: tokens are verified at their own genTime.
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let year = Duration::from_secs(365 * 86_400);
         let root = Authority::root("Root", now - year, now + 10 * year).expect("root");
         let tsu = root

@@ -32,10 +32,15 @@ struct Fixture {
     pki: DevPki,
 }
 
+/// The time the servers' UncheckedSystemClock reads, for certificates valid when they sign.
+fn system_now() -> SystemTime {
+    UncheckedSystemClock.read().expect("the system clock").now
+}
+
 impl Fixture {
     fn new() -> Self {
         Fixture {
-            pki: DevPki::generate(SystemTime::now()).expect("pki"),
+            pki: DevPki::generate(system_now()).expect("pki"),
         }
     }
 
@@ -167,7 +172,7 @@ async fn the_client_reports_what_went_wrong() {
     // A TSA under another root: the answer does not verify.
     let url = serve(server::router(f.authority(Box::new(UncheckedSystemClock)))).await;
     let client = TsaClient::new(&url, Duration::from_secs(2)).expect("client");
-    let stranger = DevPki::generate(SystemTime::now()).expect("pki");
+    let stranger = DevPki::generate(system_now()).expect("pki");
     let err = client
         .timestamp(
             &spec(),

@@ -7,6 +7,7 @@ pub mod grpc;
 pub mod http;
 pub mod mailbox;
 pub mod metrics;
+pub mod mime;
 pub mod notary;
 pub mod postgres;
 pub mod soap;
