@@ -497,11 +497,16 @@ pub fn pem_encode(label: &str, der: &[u8]) -> String {
 mod tests {
     use super::*;
 
+    /// Any time will do: these tests read the files and certificates, not their validity.
+    fn a_time() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+    }
+
     #[test]
     fn dev_pki_writes_every_file_and_refuses_to_overwrite() {
         let dir = std::env::temp_dir().join(format!("sealpost-pki-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
-        let pki = DevPki::generate(SystemTime::now()).expect("generate");
+        let pki = DevPki::generate(a_time()).expect("generate");
         let written = pki.write_to(&dir, "pw").expect("write");
         assert_eq!(written.len(), 5 + 5 * 3 + 2);
         let mode = fs::metadata(dir.join("tsa.key"))
@@ -527,7 +532,7 @@ mod tests {
 
     #[test]
     fn tsa_certificate_has_critical_time_stamping_eku_and_can_be_made_without() {
-        let pki = DevPki::generate(SystemTime::now()).expect("generate");
+        let pki = DevPki::generate(a_time()).expect("generate");
         assert!(contains(pki.tsa.cert_der(), &CRITICAL_EKU));
         assert!(contains(pki.tsa.cert_der(), &EKU_TIME_STAMPING_DER));
         assert!(!contains(pki.seal.cert_der(), &EKU_TIME_STAMPING_DER));
@@ -539,7 +544,7 @@ mod tests {
                     eku_critical: false,
                 },
                 KeyAlgorithm::EcdsaP256,
-                SystemTime::now(),
+                a_time(),
                 YEAR,
             ))
             .expect("issue");

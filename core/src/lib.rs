@@ -56,6 +56,10 @@ pub trait Clock: Send + Sync {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "this is the clock every other part is given"
+    )]
     fn now(&self) -> SystemTime {
         SystemTime::now()
     }
@@ -312,6 +316,30 @@ pub fn content_hash(s: &Submission) -> String {
     audit::hex(ctx.finish().as_ref())
 }
 
+/// A text field of a letter, as its evidences will repeat it: at most 256 characters (and at
+/// least one besides white space when `required`), none that XML cannot carry, and none that
+/// could mislead a reader of the evidence (a control or bidirectional formatting character,
+/// [`sealpost_model::is_deceptive_char`]). Checked before anything is time-stamped or sealed.
+fn letter_field(what: &str, text: &str, required: bool) -> Result<(), Refused> {
+    if (required && text.trim().is_empty()) || text.chars().count() > 256 {
+        let least = if required { 1 } else { 0 };
+        return Err(refused(
+            ErrorKind::InvalidRequest,
+            format!("{what} must hold {least} to 256 characters"),
+        ));
+    }
+    if text
+        .chars()
+        .any(|c| sealpost_model::is_deceptive_char(c) || !sealpost_model::is_xml_char(c))
+    {
+        return Err(refused(
+            ErrorKind::InvalidRequest,
+            format!("{what} holds a control, bidirectional formatting or non-XML character"),
+        ));
+    }
+    Ok(())
+}
+
 /// A refusal in the making: the kind, and the detail for the log and the audit entry.
 struct Refused {
     kind: ErrorKind,
@@ -355,6 +383,11 @@ impl Service {
 
     pub fn limits(&self) -> SubmissionLimits {
         self.limits
+    }
+
+    /// The time, from the injected clock (for the adapters' correlation ids and checks).
+    pub fn now(&self) -> SystemTime {
+        self.clock.now()
     }
 
     fn audit_record(
@@ -640,12 +673,7 @@ impl Service {
             ("Subject", &submission.subject),
             ("SenderReference", &submission.sender_reference),
         ] {
-            if text.trim().is_empty() || text.chars().count() > 256 {
-                return Err(refused(
-                    ErrorKind::InvalidRequest,
-                    format!("{what} must hold 1 to 256 characters"),
-                ));
-            }
+            letter_field(what, text, true)?;
         }
         if submission.documents.is_empty() {
             return Err(refused(ErrorKind::InvalidRequest, "no document"));
@@ -663,12 +691,9 @@ impl Service {
                     format!("document {} has {} bytes", d.id, d.content.len()),
                 ));
             }
-            if d.id.trim().is_empty() || d.name.trim().is_empty() {
-                return Err(refused(
-                    ErrorKind::InvalidRequest,
-                    "a document without id or name",
-                ));
-            }
+            letter_field("Document/Id", &d.id, true)?;
+            letter_field("Document/Name", &d.name, true)?;
+            letter_field("Document/MediaType", &d.media_type, false)?;
         }
 
         // 3. The sender registry.
@@ -805,7 +830,7 @@ impl Service {
                     media_type: d.media_type.clone(),
                     size: d.content.len() as u64,
                     sha256: audit::hex(&d.sha256),
-                    time_stamp_token: stamped.time_stamp_token.clone(),
+                    time_stamp_token: stamped.time_stamp_token.clone().unwrap_or_default(),
                 })
                 .collect(),
             submitted_at: unix(now),
@@ -912,9 +937,9 @@ impl Service {
                     name: d.name.clone(),
                     size: d.content.len() as u64,
                     sha256: d.sha256,
-                    time_stamp_token: self.notary.timestamp(&d.sha256).map_err(|e| {
+                    time_stamp_token: Some(self.notary.timestamp(&d.sha256).map_err(|e| {
                         refused(ErrorKind::ServiceUnavailable, format!("time-stamping: {e}"))
-                    })?,
+                    })?),
                 })
             })
             .collect()
@@ -976,9 +1001,18 @@ impl Service {
         ) {
             shown.recipient = UNIDENTIFIED_RECIPIENT.into();
         }
-        let documents = self
-            .evidence_documents(&shown)
-            .map_err(|r| r.detail.clone())?;
+        // Named, not time-stamped: a refused request gets no time-stamp of the provider's.
+        let documents: Vec<Document> = shown
+            .documents
+            .iter()
+            .map(|d| Document {
+                id: d.id.clone(),
+                name: d.name.clone(),
+                size: d.content.len() as u64,
+                sha256: d.sha256,
+                time_stamp_token: None,
+            })
+            .collect();
         let reason = format!("{}: {}", r.kind.row().code, r.kind.row().message);
         let mut evidence = self.evidence(
             Event::SubmissionRejection,
@@ -1152,7 +1186,7 @@ impl Service {
                         name: d.name.clone(),
                         size: d.size,
                         sha256,
-                        time_stamp_token: d.time_stamp_token.clone(),
+                        time_stamp_token: Some(d.time_stamp_token.clone()),
                     })
                 })
                 .collect::<Result<Vec<_>, Refused>>()?;
@@ -1869,6 +1903,52 @@ mod tests {
             .find_map(|c| c.message.clone())
             .expect("letter");
         assert_eq!(resent.message_id, message.id);
+    }
+
+    #[test]
+    fn a_refused_submission_gets_no_time_stamp_of_the_providers() {
+        let (store, service, signer) = setup();
+        let mut unknown = submission("k1", b"letter");
+        unknown.recipient = "nrn:85073003329".into();
+        let refusal = service
+            .submit(&ctx(), &signer, unknown)
+            .expect_err("refused");
+        let rejection = refusal.evidence.expect("a rejection");
+        assert!(rejection.contains("<ev:Sha256>"), "{rejection}");
+        assert!(!rejection.contains("TimeStampToken"), "{rejection}");
+        assert_eq!(letters(&store), 0);
+    }
+
+    #[test]
+    fn a_field_that_could_mislead_a_reader_is_refused_before_anything_is_sealed() {
+        for (field, text) in [
+            ("Document/Name", "a.pdf\nSealpost says"),
+            ("Document/Name", "invoice\u{202e}fdp.exe"),
+            ("Subject", "pay \u{7}now"),
+            ("Document/Name", &"n".repeat(257)),
+        ] {
+            let (store, service, signer) = setup();
+            let mut letter = submission("k1", b"letter");
+            match field {
+                "Subject" => letter.subject = text.into(),
+                _ => letter.documents[0].name = text.into(),
+            }
+            let refusal = service
+                .submit(&ctx(), &signer, letter)
+                .expect_err("refused");
+            assert_eq!(refusal.kind, ErrorKind::InvalidRequest, "{text:?}");
+            assert!(
+                !refusal
+                    .evidence
+                    .unwrap_or_default()
+                    .contains("TimeStampToken"),
+                "{text:?}"
+            );
+            assert_eq!(letters(&store), 0);
+            let commits = store.commits.lock().expect("lock");
+            let detail = &commits[0].audit.as_ref().expect("audit").detail;
+            assert!(detail.contains(field), "{detail}");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! verification.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
@@ -21,7 +21,7 @@ use sealpost_evidence::seal::{Sealer, Timestamper};
 use sealpost_evidence::verify::{EvidenceVerifier, Policy, Verdict};
 use sealpost_pki::DevPki;
 use sealpost_tsa::authority::TimeStampAuthority;
-use sealpost_tsa::clock::{ClockGuard, UncheckedSystemClock};
+use sealpost_tsa::clock::{ClockGuard, ClockSource, UncheckedSystemClock};
 use sealpost_tsa::serial::CounterSerials;
 use sealpost_tsa::{EcdsaP256Signer, IssuePolicy};
 use sealpost_xmldsig::document::DocumentSigner;
@@ -52,7 +52,8 @@ fn main() {
     report(format!(
         "sealpost-evidence benchmark: one core, {MEASURE:?} per figure"
     ));
-    let now = SystemTime::now();
+    // The time of the TSA's clock below: the certificates and the evidence are made at it.
+    let now = UncheckedSystemClock.read().expect("the system clock").now;
     let pki = DevPki::generate(now).expect("pki");
     let tsa_signer = EcdsaP256Signer::new(
         &pki.tsa.key_pkcs8_der(),
@@ -109,7 +110,7 @@ fn main() {
             name: "letter.pdf".into(),
             size: 1000,
             sha256: sha,
-            time_stamp_token: tsa.timestamp(&sha).expect("token"),
+            time_stamp_token: Some(tsa.timestamp(&sha).expect("token")),
         }],
         reason: None,
         follows_from: None,
@@ -151,7 +152,7 @@ fn main() {
         }),
     });
     let verifying = rate(|| {
-        let r = verifier.verify(sealed.as_bytes(), None);
+        let r = verifier.verify(sealed.as_bytes(), None, now);
         assert_eq!(r.verdict, Verdict::Valid);
     });
     let ratio = verifying / raw_verify;

@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::SystemTime;
 
 use clap::Parser;
 use rustls_pki_types::CertificateDer;
@@ -104,10 +105,16 @@ fn main() -> ExitCode {
     }
     let batch = files.len() > 1 || cli.evidence.iter().any(|p| p.is_dir());
     let verifier = EvidenceVerifier::new(Policy { anchors, provider });
+    // The court's tool decides "now", once for the whole run: the time it verifies at.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the command line's main decides the time of the verification"
+    )]
+    let now = SystemTime::now();
     let mut worst = Verdict::Valid;
     for file in &files {
         let report = match std::fs::read(file) {
-            Ok(bytes) => verifier.verify(&bytes, document.as_deref()),
+            Ok(bytes) => verifier.verify(&bytes, document.as_deref(), now),
             Err(e) => return usage(format!("{}: {e}", file.display())),
         };
         worst = match (worst, report.verdict) {

@@ -75,10 +75,11 @@ pub fn read(root: Node<'_, '_>) -> Result<Evidence, String> {
                         .parse()
                         .map_err(|_| "Size is not a number")?,
                     sha256: unhex32(&d.text("Sha256")?).ok_or("Sha256 is not 64 hex digits")?,
-                    time_stamp_token: sealpost_xmldsig::dsig::base64_decode(
-                        &d.text("TimeStampToken")?,
-                    )
-                    .map_err(|_| "TimeStampToken is not base64")?,
+                    time_stamp_token: d
+                        .optional("TimeStampToken")?
+                        .map(|t| sealpost_xmldsig::dsig::base64_decode(&t))
+                        .transpose()
+                        .map_err(|_| "TimeStampToken is not base64")?,
                 })
             })?);
         }

@@ -110,10 +110,16 @@ pub struct Policy {
     pub provider: Option<Provider>,
 }
 
-/// Verifies `xml` under `policy`; `document` is the file a court holds.
+/// Verifies `xml` under `policy`; `document` is the file a court holds, `now` the time it
+/// verifies at (see [`EvidenceVerifier::verify`]).
 /// To verify many evidences, keep one [`EvidenceVerifier`].
-pub fn verify_evidence(xml: &[u8], policy: &Policy, document: Option<&[u8]>) -> Report {
-    EvidenceVerifier::new(policy.clone()).verify(xml, document)
+pub fn verify_evidence(
+    xml: &[u8],
+    policy: &Policy,
+    document: Option<&[u8]>,
+    now: SystemTime,
+) -> Report {
+    EvidenceVerifier::new(policy.clone()).verify(xml, document, now)
 }
 
 /// The verification procedure under a fixed policy. It remembers the certificate paths
@@ -136,9 +142,11 @@ impl EvidenceVerifier {
         }
     }
 
-    /// Verifies `xml`; `document` is the file a court holds.
-    pub fn verify(&self, xml: &[u8], document: Option<&[u8]>) -> Report {
-        verify_with(xml, self, document)
+    /// Verifies `xml`; `document` is the file a court holds. `now` is the time of the
+    /// verification: the seal certificate is judged at it only when the evidence carries no
+    /// trusted time (no signature time-stamp), which never makes an evidence valid.
+    pub fn verify(&self, xml: &[u8], document: Option<&[u8]>, now: SystemTime) -> Report {
+        verify_with(xml, self, document, now)
     }
 }
 
@@ -174,7 +182,12 @@ fn finish(mut report: Report, outcomes: Vec<Option<Outcome>>) -> Report {
     report
 }
 
-fn verify_with(xml: &[u8], verifier: &EvidenceVerifier, document: Option<&[u8]>) -> Report {
+fn verify_with(
+    xml: &[u8],
+    verifier: &EvidenceVerifier,
+    document: Option<&[u8]>,
+    now: SystemTime,
+) -> Report {
     let (trust_store, trust_anchors) = (&verifier.trust_store, &verifier.trust_anchors);
     let provider = verifier.provider.as_ref();
     let mut outcomes: Vec<Option<Outcome>> = vec![None; CHECKS.len()];
@@ -228,18 +241,20 @@ fn verify_with(xml: &[u8], verifier: &EvidenceVerifier, document: Option<&[u8]>)
         }
     };
 
+    // The seal's parts, each found at its one place: what lies elsewhere is not read.
+    let xades = evidence.as_ref().map(|_| seal_parts(&doc));
+
     // Step 6 first: the signature time-stamp gives the time the seal is judged at.
-    let signature_value = doc.descendants().find(|n| is(n, NS_DSIG, "SignatureValue"));
-    let signature_stamp = match (evidence.as_ref(), signature_value) {
-        (None, _) => {
+    let signature_stamp = match &xades {
+        None => {
             outcomes[5] = Some(Outcome::NotApplicable("not a Sealpost evidence".into()));
             None
         }
-        (Some(_), None) => {
-            outcomes[5] = Some(Outcome::Failed("the evidence is not sealed".into()));
+        Some(Err(e)) => {
+            outcomes[5] = Some(Outcome::Failed(e.clone()));
             None
         }
-        (Some(_), Some(value)) => match signature_timestamp(&doc, value, trust_store) {
+        Some(Ok(parts)) => match signature_timestamp(parts, trust_store) {
             Ok(token) => {
                 outcomes[5] = Some(from_provider_tsa(
                     provider,
@@ -258,13 +273,14 @@ fn verify_with(xml: &[u8], verifier: &EvidenceVerifier, document: Option<&[u8]>)
     report.sealed_at = sealed_at.map(format_date_time);
 
     // Steps 2 and 3: the seal and its certificate, at the time-stamp's time.
-    let at = sealed_at.unwrap_or_else(SystemTime::now);
+    let at = sealed_at.unwrap_or(now);
     let mut signer = None;
     match verify_enveloped(&doc, AlgorithmPolicy::default(), trust_anchors, at) {
         Ok(verified) => {
-            outcomes[1] = Some(Outcome::Passed(
-                "the signature and both references verify".into(),
-            ));
+            outcomes[1] = Some(match &xades {
+                Some(Err(e)) => Outcome::Failed(e.clone()),
+                _ => Outcome::Passed("the signature and both references verify".into()),
+            });
             outcomes[2] = Some(if sealed_at.is_some() || evidence.is_none() {
                 Outcome::Passed(format!("at {} UTC", format_date_time(at)))
             } else {
@@ -305,24 +321,44 @@ fn verify_with(xml: &[u8], verifier: &EvidenceVerifier, document: Option<&[u8]>)
 
     // Step 5.
     outcomes[4] = Some(match &signer {
-        Some(verified) => {
-            signing_certificate_v2(&doc, &verified.signer, &verified.signed_object_ids)
-        }
+        Some(verified) => match &xades {
+            Some(Ok(parts)) => signing_certificate_v2(
+                parts.signed_properties,
+                &verified.signer,
+                &verified.signed_object_ids,
+            ),
+            _ => Outcome::Failed("the seal is not a Sealpost XAdES signature".into()),
+        },
         None => Outcome::Indeterminate("the seal did not verify".into()),
     });
 
     // Step 7.
     let mut document_stamps = Vec::new();
     let mut token_problems = Vec::new();
+    let mut unstamped = Vec::new();
     for d in &evidence.documents {
+        let Some(token_der) = &d.time_stamp_token else {
+            unstamped.push(d.name.clone());
+            continue;
+        };
         let expected = Expected::digest(oid::SHA256, &d.sha256);
-        match verify_token(&d.time_stamp_token, &expected, trust_store) {
+        match verify_token(token_der, &expected, trust_store) {
             Ok(token) => document_stamps.push((d.name.clone(), token)),
             Err(e) => token_problems.push((d.name.clone(), e)),
         }
     }
+    let rejection = evidence.event == Event::SubmissionRejection;
     outcomes[6] = Some(if evidence.documents.is_empty() {
         Outcome::NotApplicable("the evidence names no document".into())
+    } else if let (Some(name), false) = (unstamped.first(), rejection) {
+        Outcome::Failed(format!(
+            "{}: no time-stamp (only a SubmissionRejection names documents without one)",
+            shown(name)
+        ))
+    } else if document_stamps.is_empty() && token_problems.is_empty() {
+        Outcome::NotApplicable(
+            "a SubmissionRejection names the refused documents without time-stamping them".into(),
+        )
     } else if let Some((name, e)) = token_problems
         .iter()
         .find(|(_, e)| e.verdict() == TokenVerdict::Invalid)
@@ -346,7 +382,7 @@ fn verify_with(xml: &[u8], verifier: &EvidenceVerifier, document: Option<&[u8]>)
 
     // Step 8.
     outcomes[7] = Some(times_agree(
-        &doc,
+        xades.as_ref().and_then(|x| x.as_ref().ok()),
         &evidence,
         signature_stamp.as_ref(),
         &document_stamps,
@@ -468,13 +504,13 @@ fn provider_seal(
 ///   and not after the signature time-stamp;
 /// - EventTime lies within the seal certificate's validity.
 fn times_agree(
-    doc: &roxmltree::Document<'_>,
+    parts: Option<&SealParts<'_, '_>>,
     evidence: &Evidence,
     signature_stamp: Option<&VerifiedToken>,
     document_stamps: &[(String, VerifiedToken)],
     seal_certificate: Option<&[u8]>,
 ) -> Outcome {
-    let Some(stamp) = signature_stamp else {
+    let (Some(stamp), Some(parts)) = (signature_stamp, parts) else {
         return Outcome::Indeterminate("no verified signature time-stamp to compare with".into());
     };
     let t = stamp.gen_time;
@@ -501,11 +537,8 @@ fn times_agree(
     };
     let check = || -> Result<(), String> {
         within_seal("EventTime", evidence.event_time)?;
-        let signing_time = doc
-            .descendants()
-            .find(|n| is(n, NS_XADES, "SigningTime"))
-            .ok_or("no SigningTime")
-            .and_then(|n| signed_text(n).map_err(|_| "SigningTime is not text"))
+        let signing_time = signed_text(parts.signing_time)
+            .map_err(|_| "SigningTime is not text")
             .and_then(|t| parse_date_time(&t).map_err(|_| "SigningTime is not a date-time"))?;
         within_seal("SigningTime", signing_time)?;
         if evidence.submission_time > evidence.event_time {
@@ -582,22 +615,106 @@ fn is(node: &Node<'_, '_>, ns: &str, name: &str) -> bool {
     node.is_element() && node.tag_name().namespace() == Some(ns) && node.tag_name().name() == name
 }
 
-/// Step 5: the SignatureTimeStamp over the canonical SignatureValue; its genTime.
+/// The parts of a Sealpost seal, each at its one place in the enveloped ds:Signature (the
+/// last child of the evidence): SignedInfo, SignatureValue, KeyInfo with X509Data
+/// certificates only, and one ds:Object holding one xades:QualifyingProperties (targeting the
+/// signature) with the SignedProperties (SigningTime, SigningCertificateV2) and the
+/// UnsignedProperties holding one SignatureTimeStamp. Anything else inside the signature (a
+/// second Object, a look-alike evidence field, another time-stamp) is refused: the enveloped
+/// signature does not cover it, so nothing may be read from there.
+struct SealParts<'a, 'i> {
+    signature_value: Node<'a, 'i>,
+    signed_properties: Node<'a, 'i>,
+    signing_time: Node<'a, 'i>,
+    signature_time_stamp: Node<'a, 'i>,
+}
+
+fn seal_parts<'a, 'i>(doc: &'a roxmltree::Document<'i>) -> Result<SealParts<'a, 'i>, String> {
+    let bad = |what: &str| format!("the seal is not a Sealpost XAdES signature: {what}");
+    let elements = |n: Node<'a, 'i>| n.children().filter(Node::is_element).collect::<Vec<_>>();
+    let only = |n: Node<'a, 'i>, names: &[(&str, &str)]| -> Result<Vec<Node<'a, 'i>>, String> {
+        let children = elements(n);
+        let fits = children.len() == names.len()
+            && children
+                .iter()
+                .zip(names)
+                .all(|(c, (ns, name))| is(c, ns, name));
+        if fits {
+            Ok(children)
+        } else {
+            Err(bad(&format!(
+                "{} must hold {}",
+                n.tag_name().name(),
+                names.iter().map(|(_, n)| *n).collect::<Vec<_>>().join(", ")
+            )))
+        }
+    };
+    let signature = elements(doc.root_element())
+        .last()
+        .copied()
+        .filter(|n| is(n, NS_DSIG, "Signature"))
+        .ok_or_else(|| bad("no ds:Signature at the end of the evidence"))?;
+    let parts = only(
+        signature,
+        &[
+            (NS_DSIG, "SignedInfo"),
+            (NS_DSIG, "SignatureValue"),
+            (NS_DSIG, "KeyInfo"),
+            (NS_DSIG, "Object"),
+        ],
+    )?;
+    let x509_data = only(parts[2], &[(NS_DSIG, "X509Data")])?;
+    let certificates = elements(x509_data[0]);
+    if certificates.is_empty()
+        || !certificates
+            .iter()
+            .all(|c| is(c, NS_DSIG, "X509Certificate") && elements(*c).is_empty())
+    {
+        return Err(bad("X509Data must hold X509Certificate elements only"));
+    }
+    let qualifying = only(parts[3], &[(NS_XADES, "QualifyingProperties")])?[0];
+    let target = signature.attribute("Id").map(|id| format!("#{id}"));
+    if target.is_none() || qualifying.attribute("Target") != target.as_deref() {
+        return Err(bad("the QualifyingProperties do not target the signature"));
+    }
+    let properties = only(
+        qualifying,
+        &[
+            (NS_XADES, "SignedProperties"),
+            (NS_XADES, "UnsignedProperties"),
+        ],
+    )?;
+    let signed = only(properties[0], &[(NS_XADES, "SignedSignatureProperties")])?[0];
+    let signed = only(
+        signed,
+        &[
+            (NS_XADES, "SigningTime"),
+            (NS_XADES, "SigningCertificateV2"),
+        ],
+    )?;
+    let unsigned = only(properties[1], &[(NS_XADES, "UnsignedSignatureProperties")])?[0];
+    let stamp = only(unsigned, &[(NS_XADES, "SignatureTimeStamp")])?[0];
+    only(
+        stamp,
+        &[
+            (NS_DSIG, "CanonicalizationMethod"),
+            (NS_XADES, "EncapsulatedTimeStamp"),
+        ],
+    )?;
+    Ok(SealParts {
+        signature_value: parts[1],
+        signed_properties: properties[0],
+        signing_time: signed[0],
+        signature_time_stamp: stamp,
+    })
+}
+
+/// Step 6: the SignatureTimeStamp over the canonical SignatureValue; its genTime.
 fn signature_timestamp(
-    doc: &roxmltree::Document<'_>,
-    value: Node<'_, '_>,
+    parts: &SealParts<'_, '_>,
     trust: &TrustStore,
 ) -> Result<VerifiedToken, Outcome> {
-    let stamps: Vec<Node<'_, '_>> = doc
-        .descendants()
-        .filter(|n| is(n, NS_XADES, "SignatureTimeStamp"))
-        .collect();
-    let [stamp] = stamps.as_slice() else {
-        return Err(Outcome::Failed(format!(
-            "{} signature time-stamps (one is required)",
-            stamps.len()
-        )));
-    };
+    let (stamp, value) = (parts.signature_time_stamp, parts.signature_value);
     let method = stamp
         .children()
         .find(|n| is(n, NS_DSIG, "CanonicalizationMethod"))
@@ -631,18 +748,12 @@ fn signature_timestamp(
     }
 }
 
-/// Step 4: the signed SigningCertificateV2 names the certificate that verified the seal.
+/// Step 5: the signed SigningCertificateV2 names the certificate that verified the seal.
 fn signing_certificate_v2(
-    doc: &roxmltree::Document<'_>,
+    properties: Node<'_, '_>,
     signer: &[u8],
     signed_ids: &[String],
 ) -> Outcome {
-    let Some(properties) = doc
-        .descendants()
-        .find(|n| is(n, NS_XADES, "SignedProperties"))
-    else {
-        return Outcome::Failed("no SignedProperties".into());
-    };
     if !properties
         .attribute("Id")
         .is_some_and(|id| signed_ids.iter().any(|s| s == id))
@@ -673,34 +784,50 @@ fn signing_certificate_v2(
     Outcome::Passed("CertDigest matches the seal certificate".into())
 }
 
-/// What the evidence proves, in English and in French.
+/// A value as the statement shows it: a control character or a bidirectional formatting
+/// character (which could start a new line or reorder what a reader sees, making a value look
+/// like the statement's own words) is written as `\u{...}`.
+fn shown(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if sealpost_model::is_deceptive_char(c) {
+                format!("\\u{{{:04X}}}", u32::from(c))
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// What the evidence proves, in English and in French. Every value from the evidence is
+/// [`shown`], and names are quoted.
 fn statements(ev: &Evidence) -> (String, String) {
     let docs = if ev.documents.is_empty() {
         "no document".to_owned()
     } else {
         ev.documents
             .iter()
-            .map(|d| format!("{} (SHA-256 {})", d.name, hex(&d.sha256)))
+            .map(|d| format!("\"{}\" (SHA-256 {})", shown(&d.name), hex(&d.sha256)))
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let (s, r) = (&ev.sender.subject, &ev.recipient.id);
+    let (s, r) = (&shown(&ev.sender.subject), &shown(&ev.recipient.id));
     let at = format_date_time(ev.event_time)
         .replace('T', " ")
         .replace('Z', "");
-    let reason = ev.reason.as_deref().unwrap_or("no reason given");
-    let delegate = ev.recipient.delegate.as_deref().unwrap_or(r);
+    let reason = &ev.reason.as_deref().map_or("no reason given".into(), shown);
+    let delegate = &ev.recipient.delegate.as_deref().map_or(r.clone(), shown);
     let mandate_en = ev
         .recipient
         .mandate
         .as_ref()
-        .map(|m| format!(" under mandate {m}"))
+        .map(|m| format!(" under mandate {}", shown(m)))
         .unwrap_or_default();
     let mandate_fr = ev
         .recipient
         .mandate
         .as_ref()
-        .map(|m| format!(" en vertu du mandat {m}"))
+        .map(|m| format!(" en vertu du mandat {}", shown(m)))
         .unwrap_or_default();
     match ev.event {
         Event::SubmissionAcceptance => (

@@ -273,7 +273,7 @@ fn without_the_providers_identity_no_evidence_is_valid() {
         provider: None,
         ..f.policy()
     };
-    let report = verify_evidence(xml.as_bytes(), &policy, None);
+    let report = verify_evidence(xml.as_bytes(), &policy, None, f.now);
     assert_eq!(report.verdict, Verdict::Indeterminate, "{report:#?}");
     assert!(matches!(step(&report, 4), Outcome::Indeterminate(_)));
     // The genuine evidence is valid under the provider's identity, and says who sealed it.
@@ -331,4 +331,77 @@ fn only_the_seal_certificate_has_the_seal_profile() {
     ] {
         assert!(check_seal_profile(der).is_err(), "{name}");
     }
+}
+
+#[test]
+fn content_slipped_into_the_seal_where_it_is_not_signed_is_invalid() {
+    let f = fixture();
+    let xml = f.sealed(&f.evidence(vec![f.document(LETTER, LETTER, &f.tsa)]));
+    let end = "</ds:Signature>";
+    for (what, inserted) in [
+        (
+            "a document digest in a second ds:Object",
+            format!(
+                "<ds:Object><ev:Sha256 xmlns:ev=\"urn:sealpost:evidence:1\">{}</ev:Sha256></ds:Object>",
+                "ab".repeat(32)
+            ),
+        ),
+        (
+            "an earlier SigningTime in a second ds:Object",
+            "<ds:Object><xades:SigningTime xmlns:xades=\"http://uri.etsi.org/01903/v1.3.2#\">2020-01-01T00:00:00Z</xades:SigningTime></ds:Object>".to_owned(),
+        ),
+    ] {
+        let altered = xml.replacen(end, &format!("{inserted}{end}"), 1);
+        let report = f.verify(&altered, None);
+        assert_eq!(
+            (report.verdict, first_failure(&report)),
+            (Verdict::Invalid, 2),
+            "{what}: {report:#?}"
+        );
+    }
+    // A look-alike evidence field inside KeyInfo.
+    let altered = xml.replacen(
+        "</ds:X509Data>",
+        "</ds:X509Data><ev:EventTime xmlns:ev=\"urn:sealpost:evidence:1\">2020-01-01T00:00:00Z</ev:EventTime>",
+        1,
+    );
+    assert_eq!(first_failure(&f.verify(&altered, None)), 2);
+}
+
+#[test]
+fn a_name_that_mimics_the_statement_is_shown_for_what_it_is() {
+    let f = fixture();
+    let mut document = f.document(LETTER, LETTER, &f.tsa);
+    document.name = format!(
+        "x.pdf (SHA-256 {}) to Sealpost at 2026-01-15 09:00:00 UTC.\ninvoice\u{202e}fdp.exe",
+        "aa".repeat(32)
+    );
+    let report = f.verify(&f.sealed(&f.evidence(vec![document])), None);
+    assert_eq!(report.verdict, Verdict::Valid, "{report:#?}");
+    let en = report.proves_en.expect("statement");
+    assert!(!en.contains('\n') && !en.contains('\u{202e}'), "{en}");
+    assert!(
+        en.contains("\\u{000A}invoice\\u{202E}fdp.exe\" (SHA-256 "),
+        "{en}"
+    );
+}
+
+#[test]
+fn only_a_rejection_names_documents_without_time_stamps() {
+    let f = fixture();
+    let mut document = f.document(LETTER, LETTER, &f.tsa);
+    document.time_stamp_token = None;
+    let mut rejection = f.evidence(vec![document.clone()]);
+    rejection.event = Event::SubmissionRejection;
+    rejection.reason = Some("SEALPOST-REQ-002: the recipient has no mailbox".into());
+    let report = f.verify(&f.sealed(&rejection), Some(LETTER));
+    assert_eq!(report.verdict, Verdict::Valid, "{report:#?}");
+    assert!(matches!(step(&report, 7), Outcome::NotApplicable(_)));
+    let acceptance = f.evidence(vec![document]);
+    let report = f.verify(&f.sealed(&acceptance), None);
+    assert_eq!(
+        (report.verdict, first_failure(&report)),
+        (Verdict::Invalid, 7),
+        "{report:#?}"
+    );
 }

@@ -19,14 +19,14 @@ fn a_sealed_evidence_verifies_and_says_what_it_proves() {
     let report = f.verify(&xml, Some(LETTER));
     assert_eq!(report.verdict, Verdict::Valid, "{report:#?}");
     let en = report.proves_en.as_deref().expect("statement");
-    assert!(en.starts_with("CN=Sender B (development),O=Development Agency B,C=BE handed document avis-2026.pdf (SHA-256 "), "{en}");
+    assert!(en.starts_with("CN=Sender B (development),O=Development Agency B,C=BE handed document \"avis-2026.pdf\" (SHA-256 "), "{en}");
     assert!(en.contains("to Sealpost for nrn:85073003328 at "), "{en}");
     assert!(
         report
             .proves_fr
             .as_deref()
             .expect("fr")
-            .contains("a remis le document avis-2026.pdf")
+            .contains("a remis le document \"avis-2026.pdf\"")
     );
     // The evidence reads back as it was written.
     let parsed = roxmltree::Document::parse(&xml).expect("parse");
@@ -138,7 +138,7 @@ fn an_unknown_root_is_indeterminate() {
         anchors: vec![stranger.root.cert_der().to_vec()],
         ..f.policy()
     };
-    let report = verify_evidence(xml.as_bytes(), &policy, None);
+    let report = verify_evidence(xml.as_bytes(), &policy, None, f.now);
     assert_eq!(report.verdict, Verdict::Indeterminate, "{report:#?}");
     assert!(matches!(step(&report, 3), Outcome::Indeterminate(_)));
 }
@@ -146,6 +146,12 @@ fn an_unknown_root_is_indeterminate() {
 #[test]
 fn the_shared_proof_samples_are_signatures_but_not_evidence() {
     let samples = sealpost_pki::interop_samples_dir();
+    // A proof carries no time of its own: verify at the time the samples were made (a
+    // WS-Security sample made alongside them says when), when their certificates were valid.
+    let wss = std::fs::read_to_string(samples.join("wss4j-rsa-sha256-bst.xml")).expect("sample");
+    let created = wss.find("Created>").expect("Created") + "Created>".len();
+    let end = created + wss[created..].find('<').expect("end of Created");
+    let samples_made = sealpost_xmldsig::wss::parse_date_time(&wss[created..end]).expect("date");
     let root = rustls_pki_types::pem::PemObject::from_pem_file(samples.join("pki/ca.pem"))
         .map(|c: rustls_pki_types::CertificateDer<'_>| c.to_vec())
         .expect("root");
@@ -157,6 +163,7 @@ fn the_shared_proof_samples_are_signatures_but_not_evidence() {
                 provider: None,
             },
             None,
+            samples_made,
         );
         assert_eq!(report.verdict, Verdict::Indeterminate, "{name}");
         assert!(
@@ -179,6 +186,7 @@ fn the_shared_proof_samples_are_signatures_but_not_evidence() {
                 provider: None,
             },
             None,
+            samples_made,
         );
         assert_eq!(report.verdict, Verdict::Invalid, "{name}: {report:#?}");
     }

@@ -93,8 +93,10 @@ pub struct Document {
     pub name: String,
     pub size: u64,
     pub sha256: [u8; 32],
-    /// An RFC 3161 token over `sha256` (DER).
-    pub time_stamp_token: Vec<u8>,
+    /// An RFC 3161 token over `sha256` (DER). None in a SubmissionRejection: Sealpost
+    /// time-stamps only the documents it accepts (a refused request must not be a way to get
+    /// the provider's time-stamps over anything).
+    pub time_stamp_token: Option<Vec<u8>>,
 }
 
 /// An evidence, before sealing.
@@ -164,8 +166,20 @@ fn escape(text: &str) -> String {
 }
 
 /// Whether XML 1.0 allows `c` in a document (the `Char` production).
-fn is_xml_char(c: char) -> bool {
+pub fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Whether a reader could be misled by `c` in a value shown as text: a control character
+/// (a line break starts what looks like a new statement) or a bidirectional formatting
+/// character (which reorders what is displayed). A letter's fields may not hold one, and the
+/// court's verifier writes one as `\u{...}`.
+pub fn is_deceptive_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+        )
 }
 
 /// Standard base64 with padding, no line breaks (XML Schema base64Binary in canonical form).
@@ -265,11 +279,9 @@ impl Evidence {
             el(&mut x, "Name", &d.name);
             el(&mut x, "Size", &d.size.to_string());
             el(&mut x, "Sha256", &hex(&d.sha256));
-            el(
-                &mut x,
-                "TimeStampToken",
-                &base64_encode(&d.time_stamp_token),
-            );
+            if let Some(token) = &d.time_stamp_token {
+                el(&mut x, "TimeStampToken", &base64_encode(token));
+            }
             x.push_str("</ev:Document>");
         }
         x.push_str("</ev:Documents>");

@@ -16,6 +16,7 @@ use sealpost::config::{Config, SenderEntry};
 use sealpost::core::audit::{GENESIS, unhex, verify_chain_from};
 use sealpost::core::ids::{RecipientId, RecipientKind};
 use sealpost::core::records::Mailbox;
+use sealpost::core::{Clock, SystemClock};
 use sealpost_mailbox::credentials::{PasswordHash, TotpSecret};
 use sealpost_mailbox::people::{Mandate, Person};
 use sealpost_tsa::asn1::oid;
@@ -191,7 +192,7 @@ pub fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
             &app.store,
             &app.service,
             &config.retention,
-            SystemTime::now(),
+            SystemClock.now(),
         )?;
         println!(
             "{}",
@@ -247,6 +248,7 @@ fn sender(config: &Config, store: &dyn Backend, command: SenderCommand) -> anyho
                     recipient_kinds,
                     active: !inactive,
                 },
+                SystemClock.now(),
             )?;
             store.put_sender(&registration)?;
             println!("{}", serde_json::to_string(&registration)?);
@@ -261,7 +263,8 @@ fn sender(config: &Config, store: &dyn Backend, command: SenderCommand) -> anyho
 }
 
 fn now_unix() -> u64 {
-    SystemTime::now()
+    SystemClock
+        .now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
@@ -415,7 +418,7 @@ fn audit(config: &Config, store: &dyn Backend, command: AuditCommand) -> anyhow:
         }
         AuditCommand::Seal => {
             let tsa = TimeStampAuthority::from_settings(&config.tsa)?;
-            match seal_audit_head(store, &tsa)? {
+            match seal_audit_head(store, &tsa, SystemClock.now())? {
                 Some(seal) => println!("audit head {} sealed", seal.seq),
                 None => println!("nothing to seal"),
             }
@@ -453,7 +456,7 @@ fn person(
             )?;
             let mut certificates = Vec::new();
             for path in &certs {
-                let fingerprint = trusted_fingerprint(&trust, path)?;
+                let fingerprint = trusted_fingerprint(&trust, path, SystemClock.now())?;
                 if let Some(owner) = store.entity(PERSON_CERTIFICATE, &fingerprint)?
                     && owner != login.trim().as_bytes()
                 {

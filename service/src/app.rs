@@ -65,6 +65,7 @@ impl std::fmt::Debug for App {
 pub fn sender_registration(
     trust: &TrustAnchors,
     entry: &SenderEntry,
+    now: SystemTime,
 ) -> anyhow::Result<SenderRegistration> {
     anyhow::ensure!(
         !entry.id.trim().is_empty() && !entry.message_types.is_empty(),
@@ -73,7 +74,7 @@ pub fn sender_registration(
     let fingerprints = entry
         .certificates
         .iter()
-        .map(|path| trusted_fingerprint(trust, path))
+        .map(|path| trusted_fingerprint(trust, path, now))
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(SenderRegistration {
         id: entry.id.clone(),
@@ -105,13 +106,17 @@ pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Backend>> {
 
 /// The SHA-256 (hex) of the first certificate of a PEM file, which must chain to `trust` now
 /// for client authentication and not be self-signed.
-pub fn trusted_fingerprint(trust: &TrustAnchors, path: &std::path::Path) -> anyhow::Result<String> {
+pub fn trusted_fingerprint(
+    trust: &TrustAnchors,
+    path: &std::path::Path,
+    now: SystemTime,
+) -> anyhow::Result<String> {
     let der = pem_certificates(path)?
         .into_iter()
         .next()
         .context("no certificate")?;
     trust
-        .validate(&der, &[], SystemTime::now(), Purpose::SenderApplication)
+        .validate(&der, &[], now, Purpose::SenderApplication)
         .with_context(|| format!("{}: refused", path.display()))?;
     Ok(hex(digest::digest(&digest::SHA256, &der).as_ref()))
 }
@@ -199,7 +204,7 @@ impl App {
             .collect::<anyhow::Result<Vec<_>>>()?;
         let trust = TrustAnchors::new(anchors).with_intermediates(intermediates);
         for entry in &config.sender_registry {
-            let registration = sender_registration(&trust, entry)
+            let registration = sender_registration(&trust, entry, clock.now())
                 .with_context(|| format!("senders.registry: sender {:?}", entry.id))?;
             store.put_sender(&registration)?;
         }
@@ -334,6 +339,7 @@ impl App {
 pub fn seal_audit_head(
     store: &dyn Backend,
     tsa: &TimeStampAuthority,
+    now: SystemTime,
 ) -> anyhow::Result<Option<AuditSeal>> {
     let (seq, hash) = store.audit_head()?;
     if seq == 0 || store.audit_seals()?.last().is_some_and(|s| s.seq == seq) {
@@ -345,7 +351,7 @@ pub fn seal_audit_head(
         seq,
         hash,
         token: base64_encode(&token),
-        sealed_at: SystemTime::now()
+        sealed_at: now
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
     };
@@ -364,7 +370,11 @@ pub async fn seal_audit_periodically(
     loop {
         ticks.tick().await;
         let (store, tsa) = (Arc::clone(&store), Arc::clone(&tsa));
-        match tokio::task::spawn_blocking(move || seal_audit_head(store.as_ref(), &tsa)).await {
+        match tokio::task::spawn_blocking(move || {
+            seal_audit_head(store.as_ref(), &tsa, SystemClock.now())
+        })
+        .await
+        {
             Ok(Ok(Some(seal))) => tracing::info!(seq = seal.seq, "audit head sealed"),
             Ok(Ok(None)) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "sealing the audit head failed"),

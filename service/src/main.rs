@@ -2,13 +2,13 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sealpost::adapters::{http, tls};
 use sealpost::app::{App, seal_audit_periodically};
 use sealpost::config::{Config, LogFormat};
+use sealpost::core::Clock;
 use sealpost_pki::{DEV_PKCS12_PASSWORD, DevPki};
 
 mod admin;
@@ -95,7 +95,8 @@ fn main() -> anyhow::Result<()> {
                     pkcs12_password,
                 },
         } => {
-            let pki = DevPki::generate(SystemTime::now()).context("generating the PKI")?;
+            let pki = DevPki::generate(sealpost::core::SystemClock.now())
+                .context("generating the PKI")?;
             let written = pki.write_to(&dir, &pkcs12_password)?;
             println!(
                 "development PKI written to {} ({} files); trust anchor: {}",

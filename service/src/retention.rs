@@ -38,7 +38,7 @@ pub struct RetentionReport {
 
 fn audit(service: &Service, identity: &str, detail: &str) -> anyhow::Result<()> {
     let ctx = RequestContext {
-        correlation_id: new_evidence_id(SystemTime::now()),
+        correlation_id: new_evidence_id(service.now()),
         channel: Channel::Admin,
         operation: "Retention",
         request: Arc::new(detail.as_bytes().to_vec()),
@@ -211,7 +211,8 @@ pub async fn run_periodically(
         let (store, service, settings) =
             (Arc::clone(&store), Arc::clone(&service), settings.clone());
         match tokio::task::spawn_blocking(move || {
-            run(&store, &service, &settings, SystemTime::now())
+            let now = service.now();
+            run(&store, &service, &settings, now)
         })
         .await
         {

@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
@@ -51,6 +51,18 @@ pub fn binary(name: &str) -> PathBuf {
     });
     assert!(path.exists(), "{} was not built", path.display());
     path
+}
+
+/// Now, as the processes these tests drive read it: the service, the TSA and the third-party
+/// verifiers (OpenSSL, xmlsec1, the browser) check times and certificates against the system
+/// clock, so a request or an evidence made at another time would be refused. The one reading
+/// of the system clock in the interop tests.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "interop fixtures must share the clock of the real processes they drive"
+)]
+pub fn system_now() -> SystemTime {
+    SystemTime::now()
 }
 
 /// A fresh directory under the target directory, removed first if it exists.
@@ -528,7 +540,7 @@ pub fn signed_soap(
     ns: &str,
     body: &str,
     who: &sealpost_xmldsig::document::DocumentSigner,
-    created: std::time::SystemTime,
+    created: SystemTime,
 ) -> String {
     let envelope = format!(
         "<env:Envelope xmlns:env=\"{ns}\"><env:Header/><env:Body>{body}</env:Body></env:Envelope>"
@@ -632,7 +644,7 @@ impl SoapService {
             NS_SOAP11,
             body,
             &dev_signer(&self.pki, sender),
-            std::time::SystemTime::now(),
+            system_now(),
         );
         self.post(&envelope)
     }
@@ -725,7 +737,7 @@ pub fn with_high_s(envelope: &str) -> String {
 pub fn audit_log(pki: &Path, data: &Path, settings: &[Setting<'_>]) -> Vec<serde_json::Value> {
     let out = data.with_file_name(format!(
         "audit-{}.jsonl",
-        std::time::SystemTime::now()
+        system_now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos())
     ));

@@ -7,11 +7,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use sealpost_interop::{
     Server, court_verify_command, dev_pki, dev_signer, https_raw, require_tool, run,
-    sealpost_command, sha256_hex, text, workspace_root,
+    sealpost_command, sha256_hex, system_now, text, workspace_root,
 };
 use sealpost_xmldsig::dsig::base64_encode;
 use sealpost_xmldsig::wss_sign::sign_envelope;
@@ -106,7 +106,7 @@ fn send(
     let signed = sign_envelope(
         &envelope,
         &dev_signer(pki, "sender-a"),
-        SystemTime::now(),
+        system_now(),
         Duration::from_secs(300),
     )
     .expect("sign");

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -13,7 +13,7 @@ use sealpost_evidence::model::{
 };
 use sealpost_evidence::seal::{Sealer, Timestamper};
 use sealpost_interop::{
-    binary, dev_pki, python, require_tool, run, text, trusted_list, workspace_root,
+    binary, dev_pki, python, require_tool, run, system_now, text, trusted_list, workspace_root,
 };
 use sealpost_tsa::authority::{TimeStampAuthority, TsaSettings};
 use sealpost_tsa::clock::ClockKind;
@@ -73,7 +73,7 @@ fn sealed(name: &str) -> Sealed {
         .as_ref()
         .try_into()
         .expect("32");
-    let now = SystemTime::now();
+    let now = system_now();
     let evidence = Evidence {
         id: new_evidence_id(now),
         event: Event::SubmissionAcceptance,
@@ -101,7 +101,7 @@ fn sealed(name: &str) -> Sealed {
             name: "avis.pdf".into(),
             size: LETTER.len() as u64,
             sha256: sha,
-            time_stamp_token: tsa.timestamp(&sha).expect("token"),
+            time_stamp_token: Some(tsa.timestamp(&sha).expect("token")),
         }],
         reason: None,
         follows_from: None,
@@ -167,8 +167,8 @@ fn sealpost_verify_reports_steps_verdicts_and_exit_codes() {
             "sealed by CN=Sealpost Development Evidence Seal,O=Sealpost Development,C=BE (SHA-256 {seal_sha256})"
         ),
         "Result: VALID",
-        "handed document avis.pdf",
-        "a remis le document avis.pdf",
+        "handed document \"avis.pdf\"",
+        "a remis le document \"avis.pdf\"",
     ] {
         assert!(out.contains(expected), "{expected:?} missing:\n{out}");
     }
@@ -411,7 +411,7 @@ fn the_court_recipe_with_standard_tools_accepts_the_genuine_and_refuses_forgerie
     let (code, out) = court_by_hand(&s, &s.evidence);
     assert_eq!(code, 0, "{out}");
     assert!(out.ends_with("VALID (by hand)\n"), "{out}");
-    let now = SystemTime::now();
+    let now = system_now();
     // A letter never sent, sealed with a sender agency's key (a certificate under the same
     // root) and time-stamped by the genuine unit: xmlsec1 with the root alone says OK, the
     // published seal key says no.
@@ -443,6 +443,33 @@ fn the_court_recipe_with_standard_tools_accepts_the_genuine_and_refuses_forgerie
     let (code, out) = court_by_hand(&s, &path);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("FAIL: the time-stamp of document"), "{out}");
+    // Another document's digest slipped into the seal, where the signature does not cover it:
+    // read from nowhere, refused.
+    let other = s.dir.join("other.pdf");
+    std::fs::write(&other, b"another letter").expect("write");
+    let injected = s.xml.replacen(
+        "</ds:Signature>",
+        &format!(
+            "<ds:Object><ev:Sha256>{}</ev:Sha256></ds:Object></ds:Signature>",
+            hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b"another letter").as_ref())
+        ),
+        1,
+    );
+    let path = s.dir.join("injected.xml");
+    std::fs::write(&path, injected).expect("write");
+    let out = run(Command::new("bash")
+        .arg(workspace_root().join("tests/interop/court/verify-by-hand.sh"))
+        .arg(&path)
+        .arg(s.pki.join("root-ca.pem"))
+        .arg(s.pki.join("issuing-ca.pem"))
+        .arg(trusted_list(&s.pki))
+        .arg(&other));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("FAIL: the seal holds more than a Sealpost seal does"),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 #[test]

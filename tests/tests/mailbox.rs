@@ -4,11 +4,11 @@
 //! and the sealed ContentHandover that reaches the sender through GetEvidence.
 
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use sealpost_interop::{
     HttpResponse, Server, court_verify_command, dev_pki, dev_signer, https_raw, https_raw_as, run,
-    sealpost_command, sha256_hex, text,
+    sealpost_command, sha256_hex, system_now, text,
 };
 use sealpost_mailbox::credentials::{TOTP_STEP, TotpSecret};
 use sealpost_xmldsig::dsig::{base64_decode, base64_encode};
@@ -126,7 +126,7 @@ fn soap(f: &Fixture, body: &str) -> HttpResponse {
     let signed = sign_envelope(
         &envelope,
         &dev_signer(&f.pki, "sender-a"),
-        SystemTime::now(),
+        system_now(),
         Duration::from_secs(300),
     )
     .expect("sign");
@@ -255,7 +255,7 @@ fn code_now() -> String {
     let secret = TotpSecret::from_base32(SECRET).expect("secret");
     let mut last = LAST.lock().expect("lock");
     loop {
-        let step = SystemTime::now()
+        let step = system_now()
             .duration_since(UNIX_EPOCH)
             .expect("time")
             .as_secs()

@@ -7,11 +7,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use sealpost_interop::{
     HttpResponse, Server, court_verify_command, dev_pki, dev_signer, https_raw, require_tool, run,
-    sealpost_command, sha256_hex, text, workspace_root,
+    sealpost_command, sha256_hex, system_now, text, workspace_root,
 };
 use sealpost_xmldsig::document::DocumentSigner;
 use sealpost_xmldsig::dsig::{base64_decode, base64_encode};
@@ -124,7 +124,7 @@ fn signed(f: &Fixture, ns: &str, body: &str) -> String {
     sign_envelope(
         &envelope,
         &signer(&f.pki, "sender-a"),
-        SystemTime::now(),
+        system_now(),
         Duration::from_secs(300),
     )
     .expect("sign")
@@ -222,7 +222,7 @@ fn evidence_digests(evidence: &str) -> Vec<String> {
 fn court_verifies(f: &Fixture, evidence: &str, document: &[u8]) -> (i32, String) {
     let dir = f.data.with_file_name("court");
     std::fs::create_dir_all(&dir).expect("dir");
-    let n = SystemTime::now()
+    let n = system_now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("t")
         .as_nanos();
@@ -252,7 +252,7 @@ fn accepted_with_proof(f: &Fixture, r: &HttpResponse, attachment: &[u8]) {
     assert_eq!(evidence_digests(&evidence), vec![sha256_hex(attachment)]);
     let (exit, report) = court_verifies(f, &evidence, attachment);
     assert_eq!(exit, 0, "{report}");
-    assert!(report.contains("handed document avis"), "{report}");
+    assert!(report.contains("handed document \"avis"), "{report}");
 }
 
 #[test]

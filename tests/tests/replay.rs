@@ -3,19 +3,19 @@
 //! `POST /tsa` on the service port is no public time-stamp oracle.
 
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use sealpost_interop::{
     HttpResponse, NS_SOAP11, NS_SOAP12, Setting, SoapService, audit_log, dev_signer,
     drop_postgres_database, fault_code, grpc_client, https_raw_as, letters, postgres_database,
-    signed_soap, submission_body, text, with_high_s, xml_text,
+    signed_soap, submission_body, system_now, text, with_high_s, xml_text,
 };
 
 const CITIZEN: &str = "nrn:85073003328";
 
 /// `body` signed now by the development sender `sender`.
 fn signed(f: &SoapService, ns: &str, sender: &str, body: &str) -> String {
-    signed_soap(ns, body, &dev_signer(&f.pki, sender), SystemTime::now())
+    signed_soap(ns, body, &dev_signer(&f.pki, sender), system_now())
 }
 
 fn accepted(r: &HttpResponse) -> String {
@@ -177,7 +177,7 @@ fn a_grpc_manifest_presented_again_is_refused_even_under_a_fresh_signature_and_a
     let document = dir.join("avis.pdf");
     std::fs::write(&document, "%PDF-1.7 gRPC letter").expect("write");
     let evidence = dir.join("evidence.xml");
-    let signed_at = SystemTime::now()
+    let signed_at = system_now()
         .duration_since(UNIX_EPOCH)
         .expect("time")
         .as_secs()

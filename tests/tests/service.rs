@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use sealpost_interop::{
     HttpResponse, Server, binary, court_verify_command, dev_pki, dev_signer,
     drop_postgres_database, https_raw, postgres_database, python, require_tool, run,
-    sealpost_command, sha256_hex, text, trusted_list, workspace_root,
+    sealpost_command, sha256_hex, system_now, text, trusted_list, workspace_root,
 };
 use sealpost_pki::{KeyAlgorithm, LeafSpec, Profile, rogue_self_signed};
 use sealpost_xmldsig::document::DocumentSigner;
@@ -174,7 +174,7 @@ fn post(f: &Fixture, envelope: &str) -> HttpResponse {
 fn as_sender(f: &Fixture, who: &str, body: &str) -> HttpResponse {
     post(
         f,
-        &signed(NS_SOAP11, body, &signer(&f.pki, who), SystemTime::now()),
+        &signed(NS_SOAP11, body, &signer(&f.pki, who), system_now()),
     )
 }
 
@@ -207,7 +207,7 @@ fn evidence_of(xml_b64: &str) -> String {
 fn court_verifies(f: &Fixture, evidence: &str, document: Option<&[u8]>) -> (i32, String) {
     let dir = f.data.with_file_name("court");
     std::fs::create_dir_all(&dir).expect("dir");
-    let n = SystemTime::now()
+    let n = system_now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("t")
         .as_nanos();
@@ -238,7 +238,7 @@ fn a_letter_is_accepted_with_a_proof_only_its_sender_gets_back() {
     );
     let (code_, report) = court_verifies(&f, &evidence, Some(&letter.document));
     assert_eq!(code_, 0, "{report}");
-    assert!(report.contains("handed document avis.pdf"), "{report}");
+    assert!(report.contains("handed document \"avis.pdf\""), "{report}");
 
     // The sender gets the acceptance and the consignment back.
     let get = format!(
@@ -309,7 +309,7 @@ fn soap_1_2_and_an_rsa_sender_work_alike() {
             NS_SOAP12,
             &letter.body(),
             &signer(&f.pki, "sender-b"),
-            SystemTime::now(),
+            system_now(),
         ),
     );
     assert_eq!(r.status, 200, "{}", text(&r.body));
@@ -353,7 +353,7 @@ fn authentication_failures_are_refused_with_their_rows() {
         NS_SOAP11,
         &letter.body(),
         &signer(&f.pki, "sender-a"),
-        SystemTime::now(),
+        system_now(),
     )
     .replace("REF-auth-1", "REF-auth-X");
     let r = post(&f, &tampered);
@@ -373,7 +373,7 @@ fn authentication_failures_are_refused_with_their_rows() {
         "Rogue Agency",
         Profile::Sender,
         KeyAlgorithm::EcdsaP256,
-        SystemTime::now() - Duration::from_secs(60),
+        system_now() - Duration::from_secs(60),
         Duration::from_secs(86_400),
     ))
     .expect("rogue");
@@ -381,7 +381,7 @@ fn authentication_failures_are_refused_with_their_rows() {
         .expect("signer");
     let r = post(
         &f,
-        &signed(NS_SOAP11, &letter.body(), &rogue_signer, SystemTime::now()),
+        &signed(NS_SOAP11, &letter.body(), &rogue_signer, system_now()),
     );
     assert_eq!(code(&r), "SEALPOST-AUTH-002");
     assert!(text(&r.body).contains("wsse:FailedAuthentication"));
@@ -390,14 +390,14 @@ fn authentication_failures_are_refused_with_their_rows() {
         NS_SOAP11,
         &letter.body(),
         &signer(&f.pki, "sender-a"),
-        SystemTime::now() - Duration::from_secs(7200),
+        system_now() - Duration::from_secs(7200),
     );
     assert_eq!(code(&post(&f, &old)), "SEALPOST-AUTH-003");
     let once = signed(
         NS_SOAP11,
         &Letter::new("replay-1", CITIZEN).body(),
         &signer(&f.pki, "sender-a"),
-        SystemTime::now(),
+        system_now(),
     );
     assert_eq!(post(&f, &once).status, 200);
     let replayed = post(&f, &once);
@@ -574,7 +574,7 @@ fn every_request_is_in_the_audit_log_and_the_chain_verifies() {
         NS_SOAP11,
         &Letter::new("audit-2", CITIZEN).body(),
         &signer(&f.pki, "sender-a"),
-        SystemTime::now(),
+        system_now(),
     )
     .replace("REF-audit-2", "REF-audit-X");
     assert_eq!(code(&post(&f, &tampered)), "SEALPOST-AUTH-001");
@@ -943,7 +943,7 @@ fn grpc_callers_without_a_trusted_certificate_or_a_valid_manifest_are_refused() 
         "Rogue Agency",
         Profile::Sender,
         KeyAlgorithm::EcdsaP256,
-        SystemTime::now() - Duration::from_secs(60),
+        system_now() - Duration::from_secs(60),
         Duration::from_secs(86_400),
     ))
     .expect("rogue");
@@ -960,7 +960,7 @@ fn grpc_callers_without_a_trusted_certificate_or_a_valid_manifest_are_refused() 
         "SEALPOST-AUTH-002",
     );
     // Signed two hours ago; and the same signed manifest twice.
-    let old = (SystemTime::now() - Duration::from_secs(7200))
+    let old = (system_now() - Duration::from_secs(7200))
         .duration_since(std::time::UNIX_EPOCH)
         .expect("time")
         .as_secs()
@@ -977,7 +977,7 @@ fn grpc_callers_without_a_trusted_certificate_or_a_valid_manifest_are_refused() 
         "UNAUTHENTICATED",
         "SEALPOST-AUTH-003",
     );
-    let now = SystemTime::now()
+    let now = system_now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("time")
         .as_secs()
@@ -1064,7 +1064,7 @@ fn senders_declared_in_the_configuration_file_may_send_and_an_untrusted_one_stop
         "Rogue Agency",
         Profile::Sender,
         KeyAlgorithm::EcdsaP256,
-        SystemTime::now() - Duration::from_secs(60),
+        system_now() - Duration::from_secs(60),
         Duration::from_secs(86_400),
     ))
     .expect("rogue");

@@ -320,7 +320,7 @@ fn cdata_and_character_references_are_read_in_full_into_the_letter_and_its_proof
     let report = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{report}");
     assert!(
-        report.contains(&format!("handed document {name}")),
+        report.contains(&format!("handed document \"{name}\"")),
         "{report}"
     );
 }

@@ -8,7 +8,9 @@ use std::time::{Duration, SystemTime};
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use sealpost_interop::{dev_pki, python, require_tool, run, scratch_dir, text, workspace_root};
+use sealpost_interop::{
+    dev_pki, python, require_tool, run, scratch_dir, system_now, text, workspace_root,
+};
 use sealpost_xmldsig::document::DocumentSigner;
 use sealpost_xmldsig::dsig::{AlgorithmPolicy, DsigError, IdPolicy};
 use sealpost_xmldsig::trust::TrustAnchors;
@@ -341,7 +343,7 @@ fn our_canonical_xml_is_byte_for_byte_libxmlsec1s() {
     let envelope = sealpost_xmldsig::wss_sign::sign_envelope(
         "<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" xmlns:unused=\"urn:u\">\n <s:Body>\n  <p:Letter xmlns:p=\"urn:p\" p:lang=\"fr\" a=\"1\">\u{e9}t\u{e9} &lt;&amp;&gt; <!-- c --></p:Letter>\n </s:Body>\n</s:Envelope>",
         &signer,
-        SystemTime::now(),
+        system_now(),
         Duration::from_secs(300),
     )
     .expect("sign envelope");

@@ -294,8 +294,13 @@ mod tests {
 
     const YEAR: Duration = Duration::from_secs(365 * 86_400);
 
+    /// The tests' time: certificates are made around it and signatures verified at it.
+    fn a_time() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+    }
+
     fn setup(key: KeyAlgorithm) -> (Authority, DocumentSigner, TrustAnchors) {
-        let now = SystemTime::now();
+        let now = a_time();
         let root = Authority::root("Root", now - YEAR, now + YEAR).expect("root");
         let issuing = root
             .issue_ca("Issuing", now - YEAR, now + YEAR)
@@ -314,7 +319,7 @@ mod tests {
 
     fn verify(xml: &str, trust: &TrustAnchors) -> Result<VerifiedDocument, DocumentError> {
         let doc = parse(xml, &Limits::default())?;
-        verify_enveloped(&doc, AlgorithmPolicy::default(), trust, SystemTime::now())
+        verify_enveloped(&doc, AlgorithmPolicy::default(), trust, a_time())
     }
 
     #[test]
@@ -439,7 +444,7 @@ mod tests {
             "Rogue",
             Profile::Seal,
             KeyAlgorithm::EcdsaP256,
-            SystemTime::now(),
+            a_time(),
             YEAR,
         ))
         .expect("rogue");

@@ -206,7 +206,8 @@ mod tests {
 
     #[test]
     fn a_remembered_validation_never_widens_what_is_accepted() {
-        let now = SystemTime::now();
+        // A fixed time: the chain is validated at the time given, never at the clock's.
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let root = Authority::root("Root", now - YEAR, now + 10 * YEAR).expect("root");
         let seal = root
             .issue(&LeafSpec::new(

@@ -64,13 +64,8 @@ pub fn tsa_with(signer: Arc<EcdsaP256Signer>, now: SystemTime) -> TimeStampAutho
 }
 
 pub fn fixture() -> Fixture {
-    let now = UNIX_EPOCH
-        + Duration::from_secs(
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .expect("t")
-                .as_secs(),
-        );
+    // A fixed time (whole seconds): the TSA's clock reads it, the court verifies at it.
+    let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     fixture_with(DevPki::generate(now).expect("pki"), now)
 }
 
@@ -113,7 +108,7 @@ impl Fixture {
             name: "avis-2026.pdf".into(),
             size: content.len() as u64,
             sha256: sha,
-            time_stamp_token: tsa.timestamp(token_digest.as_ref()).expect("token"),
+            time_stamp_token: Some(tsa.timestamp(token_digest.as_ref()).expect("token")),
         }
     }
 
@@ -168,7 +163,7 @@ impl Fixture {
     }
 
     pub fn verify(&self, xml: &str, document: Option<&[u8]>) -> Report {
-        verify_evidence(xml.as_bytes(), &self.policy(), document)
+        verify_evidence(xml.as_bytes(), &self.policy(), document, self.now)
     }
 
     /// A sealer with another key and certificate chain (a forger's).

@@ -86,7 +86,12 @@ struct Call {
 }
 
 impl Call {
-    fn new<T>(request: &Request<T>, operation: &'static str, audited: AuditedRequest) -> Call {
+    fn new<T>(
+        request: &Request<T>,
+        operation: &'static str,
+        audited: AuditedRequest,
+        now: SystemTime,
+    ) -> Call {
         let peer = request.extensions().get::<PeerCertificates>().cloned();
         let mut audited = audited;
         audited.method = format!("/sealpost.v1.RegisteredMail/{operation}");
@@ -96,7 +101,7 @@ impl Call {
             .unwrap_or_default();
         Call {
             ctx: RequestContext {
-                correlation_id: new_evidence_id(SystemTime::now()),
+                correlation_id: new_evidence_id(now),
                 channel: Channel::Grpc,
                 operation,
                 request: Arc::new(audited.encode_to_vec()),
@@ -441,7 +446,12 @@ impl RegisteredMail for Endpoint {
                 ..AuditedRequest::default()
             }
         };
-        let call = Call::new(&request, "SubmitRegisteredMail", audited);
+        let call = Call::new(
+            &request,
+            "SubmitRegisteredMail",
+            audited,
+            self.0.clock.now(),
+        );
         let channel = Arc::clone(&self.0);
         let answer = blocking(move || channel.submit(&call, request.into_inner())).await;
         self.0.metrics.submit_seconds.observe(started.elapsed());
@@ -456,7 +466,7 @@ impl RegisteredMail for Endpoint {
             request: request.get_ref().encode_to_vec(),
             ..AuditedRequest::default()
         };
-        let call = Call::new(&request, "GetEvidence", audited);
+        let call = Call::new(&request, "GetEvidence", audited, self.0.clock.now());
         let channel = Arc::clone(&self.0);
         let message_id = request.into_inner().message_id;
         blocking(move || channel.get_evidence(&call, &message_id)).await
@@ -470,7 +480,7 @@ impl RegisteredMail for Endpoint {
             request: request.get_ref().encode_to_vec(),
             ..AuditedRequest::default()
         };
-        let call = Call::new(&request, "GetMessageStatus", audited);
+        let call = Call::new(&request, "GetMessageStatus", audited, self.0.clock.now());
         let channel = Arc::clone(&self.0);
         let message_id = request.into_inner().message_id;
         blocking(move || channel.message_status(&call, &message_id)).await

@@ -100,9 +100,9 @@ impl std::fmt::Debug for MailboxAdapter {
     }
 }
 
-fn context(operation: &'static str, request: String) -> RequestContext {
+fn context(now: SystemTime, operation: &'static str, request: String) -> RequestContext {
     RequestContext {
-        correlation_id: new_evidence_id(SystemTime::now()),
+        correlation_id: new_evidence_id(now),
         channel: Channel::Mailbox,
         operation,
         request: Arc::new(request.into_bytes()),
@@ -163,7 +163,7 @@ impl MailboxData for MailboxAdapter {
         };
         if let Err(e) =
             self.people_trust
-                .validate(leaf, rest, SystemTime::now(), Purpose::SenderApplication)
+                .validate(leaf, rest, self.service.now(), Purpose::SenderApplication)
         {
             tracing::info!(error = %e, "mailbox: a client certificate is not trusted");
             return Ok(None);
@@ -270,6 +270,7 @@ impl MailboxData for MailboxAdapter {
     ) -> Result<(), String> {
         let who = person_identity(person);
         let ctx = context(
+            self.service.now(),
             "OpenLetter",
             format!(
                 "{who} opened {letter}{}",
@@ -285,7 +286,7 @@ impl MailboxData for MailboxAdapter {
     }
 
     fn record(&self, who: &str, what: &'static str, ok: bool, detail: &str) -> Result<(), String> {
-        let ctx = context(what, format!("{what}: {who}"));
+        let ctx = context(self.service.now(), what, format!("{what}: {who}"));
         self.service
             .record_action(&ctx, who, ok, detail)
             .map_err(|r| format!("{} ({})", r.kind.row().code, r.correlation_id))

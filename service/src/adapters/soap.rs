@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use aws_lc_rs::digest;
 use axum::extract::{Request, State};
@@ -92,7 +92,7 @@ fn version_of(content_type: Option<&str>) -> SoapVersion {
 
 async fn handle(State(channel): State<Arc<SoapChannel>>, request: Request) -> Response {
     let started = Instant::now();
-    let correlation_id = new_evidence_id(SystemTime::now());
+    let correlation_id = new_evidence_id(channel.clock.now());
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)

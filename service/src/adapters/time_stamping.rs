@@ -14,7 +14,6 @@
 //! cannot be written: SEALPOST-SRV-001).
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -130,7 +129,7 @@ impl TsaEndpoint {
             Err(problem) => (Vec::new(), Some(problem)),
         };
         let ctx = RequestContext {
-            correlation_id: new_evidence_id(SystemTime::now()),
+            correlation_id: new_evidence_id(self.clock.now()),
             channel: Channel::Tsa,
             operation: OPERATION,
             // The query as received, for the audit log: taken over, not copied.

@@ -10,10 +10,16 @@
 set -euo pipefail
 EVIDENCE=$1 ROOT=$2 ISSUING=$3 LIST=$4 DOCUMENT=${5:-}
 TOLERANCE=300 # seconds, as sealpost-verify (docs/evidence.md)
-WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
+WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT; : > "$WORK/shas"
 fail() { echo "FAIL: $*"; exit 1; }
 ok() { echo "ok: $*"; }
 xpath() { xmllint --xpath "string($1)" "$2"; }
+count() { xmllint --xpath "count($1)" "$2"; }
+# Elements by their one place: ev:NAME, a child of the evidence element; ds:/xades: by name.
+EV="namespace-uri()='urn:sealpost:evidence:1'"
+ev() { echo "/*[$EV and local-name()='Evidence']/*[$EV and local-name()='$1']"; }
+SIG="/*/*[local-name()='Signature' and namespace-uri()='http://www.w3.org/2000/09/xmldsig#']"
+STAMP="$SIG/*[local-name()='Object']/*[local-name()='QualifyingProperties']/*[local-name()='UnsignedProperties']/*[local-name()='UnsignedSignatureProperties']/*[local-name()='SignatureTimeStamp']/*[local-name()='EncapsulatedTimeStamp']"
 epoch() { date -u -d "$1" +%s; }
 service() { echo "//*[local-name()='TSPService'][*[local-name()='ServiceTypeIdentifier']='http://uri.etsi.org/TrstSvc/Svctype/$1']/*[local-name()='X509Certificate']"; }
 gentime() { openssl ts -reply -token_in -in "$1" -text 2>/dev/null | sed -n 's/^Time stamp: //p'; }
@@ -28,6 +34,15 @@ openssl x509 -in "$WORK/seal.pem" -noout -ext extendedKeyUsage | grep -q '2\.25\
 echo "published seal:               $(openssl x509 -in "$WORK/seal.pem" -noout -fingerprint -sha256)"
 echo "published time-stamping unit: $(openssl x509 -in "$WORK/tsu.pem" -noout -fingerprint -sha256)"
 
+# The seal holds one of each of its parts and nothing the enveloped signature does not cover
+# could be mistaken for the evidence: no evidence element, no second Object or time-stamp.
+[ "$(count "//*[local-name()='Signature']" "$EVIDENCE")" = 1 ] && [ "$(count "$SIG" "$EVIDENCE")" = 1 ] \
+  && [ "$(count "$SIG/*[local-name()='Object']" "$EVIDENCE")" = 1 ] \
+  && [ "$(count "//*[local-name()='SignatureTimeStamp']" "$EVIDENCE")" = 1 ] \
+  && [ "$(count "//*[local-name()='SigningTime']" "$EVIDENCE")" = 1 ] \
+  && [ "$(count "$SIG//*[$EV]" "$EVIDENCE")" = 0 ] \
+  || fail "the seal holds more than a Sealpost seal does"
+
 # 1. The seal was made with the published seal key (the evidence's own KeyInfo is ignored) ...
 xmlsec1 --verify --enabled-key-data key-name --pubkey-cert-pem "$WORK/seal.pem" \
   --id-attr:Id "http://uri.etsi.org/01903/v1.3.2#:SignedProperties" "$EVIDENCE" >/dev/null 2>&1 \
@@ -41,9 +56,9 @@ ok "the seal verifies with its certificate chained to the root"
 
 # 2. The signature time-stamp covers the canonical ds:SignatureValue and is the published unit's.
 cat "$WORK/tsu.pem" "$ISSUING" > "$WORK/tsu-chain.pem"
-VALUE=$(sed -n 's|.*<ds:SignatureValue>\([^<]*\)</ds:SignatureValue>.*|\1|p' "$EVIDENCE")
+VALUE=$(xpath "$SIG/*[local-name()='SignatureValue']" "$EVIDENCE")
 DIGEST=$(printf '<ds:SignatureValue xmlns:ds="http://www.w3.org/2000/09/xmldsig#">%s</ds:SignatureValue>' "$VALUE" | sha256sum | cut -d' ' -f1)
-sed -n 's|.*<xades:EncapsulatedTimeStamp>\([^<]*\)<.*|\1|p' "$EVIDENCE" | base64 -d > "$WORK/seal.tst"
+xpath "$STAMP" "$EVIDENCE" | base64 -d > "$WORK/seal.tst"
 openssl ts -verify -token_in -in "$WORK/seal.tst" -digest "$DIGEST" -CAfile "$ROOT" -untrusted "$WORK/tsu-chain.pem" >/dev/null 2>&1 \
   || fail "the signature time-stamp does not cover the SignatureValue"
 signed_by_published_unit() {
@@ -55,9 +70,22 @@ SEALED=$(epoch "$(gentime "$WORK/seal.tst")")
 ok "the signature time-stamp covers the SignatureValue, by the published unit, at $(gentime "$WORK/seal.tst")"
 
 # 3. Each document time-stamp covers the SHA-256 the evidence states, by the published unit.
-SUBMITTED=$(epoch "$(sed -n 's|.*<ev:SubmissionTime>\([^<]*\)<.*|\1|p' "$EVIDENCE")")
-grep -o '<ev:Sha256>[^<]*</ev:Sha256><ev:TimeStampToken>[^<]*' "$EVIDENCE" \
-  | sed 's|<ev:Sha256>\([^<]*\)</ev:Sha256><ev:TimeStampToken>|\1 |' > "$WORK/documents"
+#    (A SubmissionRejection names its documents without time-stamps: Sealpost time-stamps only
+#    what it accepts.)
+SUBMITTED=$(epoch "$(xpath "$(ev SubmissionTime)" "$EVIDENCE")")
+EVENT_CODE=$(xpath "$(ev EventCode)" "$EVIDENCE")
+DOCS="$(ev Documents)/*[$EV and local-name()='Document']"
+: > "$WORK/documents"
+for i in $(seq 1 "$(count "$DOCS" "$EVIDENCE")"); do
+  SHA=$(xpath "$DOCS[$i]/*[$EV and local-name()='Sha256']" "$EVIDENCE")
+  TOKEN=$(xpath "$DOCS[$i]/*[$EV and local-name()='TimeStampToken']" "$EVIDENCE")
+  echo "$SHA" >> "$WORK/shas"
+  if [ -z "$TOKEN" ]; then
+    [ "$EVENT_CODE" = "http://uri.etsi.org/19522/Event/SubmissionRejection" ] || fail "document $SHA has no time-stamp"
+    continue
+  fi
+  echo "$SHA $TOKEN" >> "$WORK/documents"
+done
 while read -r SHA TOKEN; do
   printf '%s' "$TOKEN" | base64 -d > "$WORK/doc.tst"
   openssl ts -verify -token_in -in "$WORK/doc.tst" -digest "$SHA" -CAfile "$ROOT" -untrusted "$WORK/tsu-chain.pem" >/dev/null 2>&1 \
@@ -70,14 +98,14 @@ while read -r SHA TOKEN; do
 done < "$WORK/documents"
 
 # 4. The event happened when the seal was time-stamped: not after it, not long before it.
-EVENT=$(epoch "$(sed -n 's|.*<ev:EventTime>\([^<]*\)<.*|\1|p' "$EVIDENCE")")
+EVENT=$(epoch "$(xpath "$(ev EventTime)" "$EVIDENCE")")
 [ "$EVENT" -le $((SEALED + 1)) ] || fail "EventTime is after the signature time-stamp"
 [ $((SEALED - EVENT)) -le $((TOLERANCE + 1)) ] || fail "EventTime is more than $TOLERANCE s before the signature time-stamp"
 ok "EventTime agrees with the signature time-stamp"
 
 # 5. The document the court holds is the one the evidence names.
 if [ -n "$DOCUMENT" ]; then
-  grep -q "<ev:Sha256>$(sha256sum "$DOCUMENT" | cut -d' ' -f1)</ev:Sha256>" "$EVIDENCE" \
+  grep -qx "$(sha256sum "$DOCUMENT" | cut -d' ' -f1)" "$WORK/shas" \
     || fail "the document's SHA-256 is not in the evidence"
   ok "the document is named by the evidence"
 fi
