@@ -153,7 +153,7 @@ fn main() {
     });
     let verifying = rate(|| {
         let r = verifier.verify(sealed.as_bytes(), None, now);
-        assert_eq!(r.verdict, Verdict::Valid);
+        assert_eq!(r.verdict, Verdict::Valid, "{r:#?}");
     });
     let ratio = verifying / raw_verify;
     report(format!(

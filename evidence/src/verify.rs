@@ -131,6 +131,8 @@ pub struct EvidenceVerifier {
     trust_store: TrustStore,
     trust_anchors: TrustAnchors,
     provider: Option<Provider>,
+    /// Whether each published seal certificate has the seal profile (checked once).
+    seal_profiles: Vec<Result<(), String>>,
 }
 
 impl EvidenceVerifier {
@@ -138,6 +140,12 @@ impl EvidenceVerifier {
         EvidenceVerifier {
             trust_store: TrustStore::new(policy.anchors.iter().cloned()),
             trust_anchors: TrustAnchors::new(policy.anchors),
+            seal_profiles: policy
+                .provider
+                .iter()
+                .flat_map(|p| p.seal_certificates.iter())
+                .map(|c| check_seal_profile(c))
+                .collect(),
             provider: policy.provider,
         }
     }
@@ -229,6 +237,18 @@ fn verify_with(
         // evidence altered harmlessly: a comment or a processing instruction inside a value,
         // an element added or moved are alterations (the seal's canonical form may not see
         // them). Another signed document is simply not an evidence.
+        // Another version of the format is not decided here (a newer or older verifier
+        // reads it): indeterminate, never "forged".
+        Err(e)
+            if is(&doc.root_element(), crate::model::NS, "Evidence")
+                && doc.root_element().attribute("Version") != Some("2") =>
+        {
+            outcomes[0] = Some(Outcome::Indeterminate(format!(
+                "evidence format version {:?} is not the one this verifier reads (2): {e}",
+                doc.root_element().attribute("Version").unwrap_or("none")
+            )));
+            return finish(report, outcomes);
+        }
         Err(e) if is(&doc.root_element(), crate::model::NS, "Evidence") => {
             outcomes[0] = Some(Outcome::Failed(format!("a malformed evidence: {e}")));
             return finish(report, outcomes);
@@ -317,7 +337,11 @@ fn verify_with(
     };
 
     // Step 4.
-    outcomes[3] = Some(provider_seal(&doc, provider, signer.as_ref()));
+    outcomes[3] = Some(provider_seal(
+        &doc,
+        verifier,
+        signer.as_ref().zip(report.sealed_by.as_ref()),
+    ));
 
     // Step 5.
     outcomes[4] = Some(match &signer {
@@ -453,10 +477,10 @@ fn from_provider_tsa(
 /// evidence seal, and has the seal profile.
 fn provider_seal(
     doc: &roxmltree::Document<'_>,
-    provider: Option<&Provider>,
-    verified: Option<&VerifiedDocument>,
+    verifier: &EvidenceVerifier,
+    verified: Option<(&VerifiedDocument, &CertificateName)>,
 ) -> Outcome {
-    let Some(provider) = provider else {
+    let Some(provider) = verifier.provider.as_ref() else {
         return Outcome::Indeterminate(
             "no provider identity given (--provider): who sealed is not decided".into(),
         );
@@ -478,19 +502,23 @@ fn provider_seal(
             ))
         };
     };
-    let named = CertificateName::of(&verified.signer);
-    if !provider.is_seal(&verified.signer) {
+    let (verified, named) = verified;
+    let Some(listed) = provider
+        .seal_certificates
+        .iter()
+        .position(|c| *c == verified.signer)
+    else {
         return Outcome::Failed(format!(
             "sealed by {} (SHA-256 {}), which is not a seal certificate of {}",
             named.subject, named.sha256, provider.name
         ));
-    }
-    match check_seal_profile(&verified.signer) {
+    };
+    match &verifier.seal_profiles[listed] {
         Ok(()) => Outcome::Passed(format!(
             "sealed by {} of {} (SHA-256 {})",
             named.subject, provider.name, named.sha256
         )),
-        Err(e) => Outcome::Failed(e),
+        Err(e) => Outcome::Failed(e.clone()),
     }
 }
 

@@ -405,3 +405,13 @@ fn only_a_rejection_names_documents_without_time_stamps() {
         "{report:#?}"
     );
 }
+
+#[test]
+fn an_evidence_of_another_format_version_is_indeterminate_not_forged() {
+    let f = fixture();
+    let xml = f.sealed(&f.evidence(vec![f.document(LETTER, LETTER, &f.tsa)]));
+    let older = xml.replacen(" Version=\"2\"", " Version=\"1\"", 1);
+    let report = f.verify(&older, None);
+    assert_eq!(report.verdict, Verdict::Indeterminate, "{report:#?}");
+    assert!(matches!(step(&report, 1), Outcome::Indeterminate(_)));
+}

@@ -65,16 +65,41 @@ pub fn system_now() -> SystemTime {
     SystemTime::now()
 }
 
-/// A fresh directory under the target directory, removed first if it exists.
+/// A number no other call in this process has had: the integration tests are one binary,
+/// so tests that share a process (under `cargo test`) must not share a directory or database
+/// because they ask with the same name.
+fn unique() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A fresh directory under the target directory, its own at each call (`NAME-PID_N`: two
+/// tests asking for the same name get two directories), removed first if it exists.
 pub fn scratch_dir(name: &str) -> PathBuf {
     let dir = workspace_root()
         .join("target")
         .join("interop-scratch")
-        .join(format!("{name}-{}", std::process::id()));
+        .join(format!("{name}-{}", unique()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch dir");
     dir
 }
+
+/// The citizen's mailbox of the test services (a valid national register number).
+pub const CITIZEN: &str = "nrn:85073003328";
+/// The company's mailbox of the test services (a valid enterprise number).
+pub const COMPANY: &str = "cbe:0203201340";
+/// The TOTP secret (base32) of the test services' mailbox users.
+pub const TOTP_SECRET: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+/// The password a mailbox user is created with, to change at the first login.
+pub const FIRST_PASSWORD: &str = "first password 123";
+/// The password a mailbox user chooses at the first login.
+pub const NEW_PASSWORD: &str = "a new password of mine";
 
 /// Fails with installation advice when a third-party tool is missing.
 pub fn require_tool(program: &str, probe: &[&str]) {
@@ -655,6 +680,45 @@ impl SoapService {
     }
 }
 
+/// `sealpost-verify`'s exit code and report on `evidence` (with `document`, when given) as a
+/// court runs it for the development PKI `pki`; the files are written under `dir`.
+pub fn court_verifies(
+    pki: &Path,
+    dir: &Path,
+    evidence: &str,
+    document: Option<&[u8]>,
+) -> (i32, String) {
+    std::fs::create_dir_all(dir).expect("dir");
+    let n = unique();
+    let path = dir.join(format!("evidence-{n}.xml"));
+    std::fs::write(&path, evidence).expect("write");
+    let mut cmd = court_verify_command(pki, &path);
+    if let Some(doc) = document {
+        let doc_path = dir.join(format!("document-{n}"));
+        std::fs::write(&doc_path, doc).expect("write");
+        cmd.arg("--document").arg(doc_path);
+    }
+    let out = run(&mut cmd);
+    (out.status.code().unwrap_or(-1), text(&out.stdout))
+}
+
+/// The TLS client identity of the development PKI's sender `sender`: its certificate chain
+/// and key (PEM files).
+pub fn dev_tls_identity(pki: &Path, sender: &str) -> (PathBuf, PathBuf) {
+    (
+        pki.join(format!("{sender}-chain.pem")),
+        pki.join(format!("{sender}.key")),
+    )
+}
+
+/// The DER of the first certificate of a PEM file.
+pub fn cert_der(path: &Path) -> Vec<u8> {
+    use rustls_pki_types::pem::PemObject;
+    rustls_pki_types::CertificateDer::from_pem_file(path)
+        .expect("certificate")
+        .to_vec()
+}
+
 /// A `SEALPOST_*` setting (name, value) for every command of a test service.
 pub type Setting<'a> = (&'a str, &'a str);
 
@@ -691,6 +755,11 @@ pub fn fault_code(response: &HttpResponse) -> Option<String> {
             n.tag_name().namespace() == Some("urn:sealpost:v1") && n.tag_name().name() == "Code"
         })
         .and_then(|n| n.text().map(str::to_owned))
+}
+
+/// [`fault_code`], failing the test when the answer is no Sealpost fault.
+pub fn expect_fault_code(response: &HttpResponse) -> String {
+    fault_code(response).unwrap_or_else(|| panic!("no fault: {}", text(&response.body)))
 }
 
 /// The order n of the P-256 group, big-endian.
@@ -792,13 +861,13 @@ pub fn grpc_client(
     (out.status.code().unwrap_or(-1), json)
 }
 
-/// A fresh PostgreSQL database on the server of `TEST_POSTGRES_URL` (default: the local one,
+/// A fresh PostgreSQL database, its own at each call, on the server of `TEST_POSTGRES_URL` (default: the local one,
 /// user postgres); its connection string. Drop it with [`drop_postgres_database`].
 pub fn postgres_database(name: &str) -> String {
     require_tool("psql", &["--version"]);
     let server = std::env::var("TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "host=127.0.0.1 user=postgres".into());
-    let database = format!("sealpost_{name}_{}", std::process::id());
+    let database = format!("sealpost_{name}_{}", unique());
     let psql = |sql: &str| {
         let out = run(Command::new("psql")
             .arg(format!("{server} dbname=postgres"))

@@ -7,18 +7,12 @@ use std::path::PathBuf;
 use std::time::{Duration, UNIX_EPOCH};
 
 use sealpost_interop::{
-    HttpResponse, Server, court_verify_command, dev_pki, dev_signer, https_raw, https_raw_as, run,
-    sealpost_command, sha256_hex, system_now, text,
+    CITIZEN, COMPANY, FIRST_PASSWORD, HttpResponse, NEW_PASSWORD, NS_SOAP11, Server, TOTP_SECRET,
+    court_verify_command, dev_pki, dev_signer, https_raw_as, post_soap, run, sealpost_command,
+    sha256_hex, signed_soap, system_now, text, xml_text as field,
 };
 use sealpost_mailbox::credentials::{TOTP_STEP, TotpSecret};
 use sealpost_xmldsig::dsig::{base64_decode, base64_encode};
-use sealpost_xmldsig::wss_sign::sign_envelope;
-
-const CITIZEN: &str = "nrn:85073003328";
-const COMPANY: &str = "cbe:0203201340";
-const SECRET: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
-const FIRST_PASSWORD: &str = "first password 123";
-const NEW_PASSWORD: &str = "a new password of mine";
 
 struct Fixture {
     pki: PathBuf,
@@ -79,7 +73,7 @@ fn fixture() -> Fixture {
             "--password",
             FIRST_PASSWORD,
             "--totp-secret",
-            SECRET,
+            TOTP_SECRET,
         ];
         args.extend(extra);
         admin(&pki, &data, &args);
@@ -120,32 +114,13 @@ fn send(f: &Fixture, key: &str, recipient: &str, message_type: &str, subject: &s
 }
 
 fn soap(f: &Fixture, body: &str) -> HttpResponse {
-    let envelope = format!(
-        "<env:Envelope xmlns:env=\"http://schemas.xmlsoap.org/soap/envelope/\"><env:Header/><env:Body>{body}</env:Body></env:Envelope>"
-    );
-    let signed = sign_envelope(
-        &envelope,
+    let signed = signed_soap(
+        NS_SOAP11,
+        body,
         &dev_signer(&f.pki, "sender-a"),
         system_now(),
-        Duration::from_secs(300),
-    )
-    .expect("sign");
-    https_raw(
-        f.server.addr,
-        &f.pki.join("root-ca.pem"),
-        &format!(
-            "POST /soap HTTP/1.1\r\nContent-Type: text/xml; charset=utf-8\r\nContent-Length: {}",
-            signed.len()
-        ),
-        signed.as_bytes(),
-    )
-}
-
-fn field(xml: &str, name: &str) -> Option<String> {
-    let doc = roxmltree::Document::parse(xml).ok()?;
-    doc.descendants()
-        .find(|n| n.tag_name().name() == name)
-        .and_then(|n| n.text().map(str::to_owned))
+    );
+    post_soap(f.server.addr, &f.pki.join("root-ca.pem"), &signed)
 }
 
 /// A browser without JavaScript: it keeps the session cookie and reads forms' CSRF tokens.
@@ -252,7 +227,7 @@ fn enc(s: &str) -> String {
 /// A fresh TOTP code (each code counts once: wait for the next step when needed).
 fn code_now() -> String {
     static LAST: std::sync::Mutex<u64> = std::sync::Mutex::new(0);
-    let secret = TotpSecret::from_base32(SECRET).expect("secret");
+    let secret = TotpSecret::from_base32(TOTP_SECRET).expect("secret");
     let mut last = LAST.lock().expect("lock");
     loop {
         let step = system_now()
@@ -753,7 +728,7 @@ fn unused_accounts_are_noticed_then_deleted_unless_their_owner_logs_in() {
             "--password",
             FIRST_PASSWORD,
             "--totp-secret",
-            SECRET,
+            TOTP_SECRET,
         ]);
     }
     std::thread::sleep(Duration::from_secs(6));

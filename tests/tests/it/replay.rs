@@ -2,16 +2,13 @@
 //! whatever its signature value and across restarts, on both channels and both stores; and
 //! `POST /tsa` on the service port is no public time-stamp oracle.
 
-use std::path::PathBuf;
 use std::time::UNIX_EPOCH;
 
 use sealpost_interop::{
-    HttpResponse, NS_SOAP11, NS_SOAP12, Setting, SoapService, audit_log, dev_signer,
-    drop_postgres_database, fault_code, grpc_client, https_raw_as, letters, postgres_database,
-    signed_soap, submission_body, system_now, text, with_high_s, xml_text,
+    CITIZEN, HttpResponse, NS_SOAP11, NS_SOAP12, Setting, SoapService, audit_log, dev_signer,
+    dev_tls_identity, drop_postgres_database, fault_code, grpc_client, https_raw_as, letters,
+    postgres_database, signed_soap, submission_body, system_now, text, with_high_s, xml_text,
 };
-
-const CITIZEN: &str = "nrn:85073003328";
 
 /// `body` signed now by the development sender `sender`.
 fn signed(f: &SoapService, ns: &str, sender: &str, body: &str) -> String {
@@ -165,10 +162,6 @@ fn a_request_replayed_after_a_restart_on_postgresql_is_refused_and_makes_one_let
     drop_postgres_database(&url);
 }
 
-fn sender_a(f: &SoapService) -> (PathBuf, PathBuf) {
-    (f.pki.join("sender-a-chain.pem"), f.pki.join("sender-a.key"))
-}
-
 #[test]
 fn a_grpc_manifest_presented_again_is_refused_even_under_a_fresh_signature_and_after_a_restart() {
     let f = SoapService::start("replay-grpc", CITIZEN);
@@ -186,7 +179,7 @@ fn a_grpc_manifest_presented_again_is_refused_even_under_a_fresh_signature_and_a
     // with ECDSA each time, a random k making another signature value: the malleability a
     // high-S rewrite exploits, in general.
     let submit = |f: &SoapService| {
-        let (cert, key) = sender_a(f);
+        let (cert, key) = dev_tls_identity(&f.pki, "sender-a");
         grpc_client(
             f.server.addr,
             &f.pki.join("root-ca.pem"),
@@ -296,7 +289,7 @@ fn the_time_stamp_endpoint_grants_registered_senders_within_their_rate_and_audit
         (401, Some("SEALPOST-AUTH-002"))
     );
     // A registered sender: what is not a time-stamp query is refused (and counts)...
-    let (chain, key) = sender_a(&f);
+    let (chain, key) = dev_tls_identity(&f.pki, "sender-a");
     let r = https_raw_as(
         f.server.addr,
         &f.pki.join("root-ca.pem"),

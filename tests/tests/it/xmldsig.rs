@@ -6,10 +6,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
+use rustls_pki_types::PrivateKeyDer;
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use sealpost_interop::{
-    dev_pki, python, require_tool, run, scratch_dir, system_now, text, workspace_root,
+    cert_der, dev_pki, python, require_tool, run, scratch_dir, system_now, text, workspace_root,
 };
 use sealpost_xmldsig::document::DocumentSigner;
 use sealpost_xmldsig::dsig::{AlgorithmPolicy, DsigError, IdPolicy};
@@ -22,9 +22,7 @@ use sealpost_xmldsig::{Limits, parse};
 const JAVA_CLASSPATH: &str = "/usr/share/java/xmlsec.jar:/usr/share/java/commons-logging.jar:/usr/share/java/slf4j-api.jar:/usr/share/java/slf4j-nop.jar";
 
 fn cert(pki: &Path, name: &str) -> Vec<u8> {
-    CertificateDer::from_pem_file(pki.join(name))
-        .expect("certificate")
-        .to_vec()
+    cert_der(&pki.join(name))
 }
 
 fn key(pki: &Path, name: &str) -> Vec<u8> {

@@ -4,22 +4,18 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use sealpost_interop::{
-    HttpResponse, Server, binary, court_verify_command, dev_pki, dev_signer,
-    drop_postgres_database, https_raw, postgres_database, python, require_tool, run,
-    sealpost_command, sha256_hex, system_now, text, trusted_list, workspace_root,
+    CITIZEN, COMPANY, HttpResponse, NS_SOAP11, NS_SOAP12, Server, binary, dev_pki, dev_signer,
+    dev_tls_identity, drop_postgres_database, expect_fault_code as code, https_raw, post_soap,
+    postgres_database, python, require_tool, run, sealpost_command, sha256_hex, signed_soap,
+    system_now, text, trusted_list, workspace_root, xml_text as field,
 };
 use sealpost_pki::{KeyAlgorithm, LeafSpec, Profile, rogue_self_signed};
 use sealpost_xmldsig::document::DocumentSigner;
 use sealpost_xmldsig::dsig::{base64_decode, base64_encode};
-use sealpost_xmldsig::wss_sign::sign_envelope;
 
-const NS_SOAP11: &str = "http://schemas.xmlsoap.org/soap/envelope/";
-const NS_SOAP12: &str = "http://www.w3.org/2003/05/soap-envelope";
-const CITIZEN: &str = "nrn:85073003328";
-const COMPANY: &str = "cbe:0203201340";
 const INACTIVE: &str = "nrn:00012556777";
 /// Valid check digits, but no mailbox.
 const NOBODY: &str = "cbe:0417497106";
@@ -109,10 +105,6 @@ fn fixture() -> Fixture {
     }
 }
 
-fn signer(pki: &Path, name: &str) -> DocumentSigner {
-    dev_signer(pki, name)
-}
-
 struct Letter<'a> {
     key: String,
     recipient: &'a str,
@@ -147,43 +139,15 @@ impl<'a> Letter<'a> {
     }
 }
 
-fn signed(ns: &str, body: &str, who: &DocumentSigner, created: SystemTime) -> String {
-    let envelope = format!(
-        "<env:Envelope xmlns:env=\"{ns}\"><env:Header/><env:Body>{body}</env:Body></env:Envelope>"
-    );
-    sign_envelope(&envelope, who, created, Duration::from_secs(300)).expect("sign")
-}
-
 fn post(f: &Fixture, envelope: &str) -> HttpResponse {
-    let content_type = if envelope.contains(NS_SOAP12) {
-        "application/soap+xml; charset=utf-8"
-    } else {
-        "text/xml; charset=utf-8"
-    };
-    https_raw(
-        f.server.addr,
-        &f.pki.join("root-ca.pem"),
-        &format!(
-            "POST /soap HTTP/1.1\r\nContent-Type: {content_type}\r\nContent-Length: {}",
-            envelope.len()
-        ),
-        envelope.as_bytes(),
-    )
+    post_soap(f.server.addr, &f.pki.join("root-ca.pem"), envelope)
 }
 
 fn as_sender(f: &Fixture, who: &str, body: &str) -> HttpResponse {
     post(
         f,
-        &signed(NS_SOAP11, body, &signer(&f.pki, who), system_now()),
+        &signed_soap(NS_SOAP11, body, &dev_signer(&f.pki, who), system_now()),
     )
-}
-
-/// The text of the first element with this local name.
-fn field(xml: &str, name: &str) -> Option<String> {
-    let doc = roxmltree::Document::parse(xml).ok()?;
-    doc.descendants()
-        .find(|n| n.tag_name().name() == name)
-        .and_then(|n| n.text().map(str::to_owned))
 }
 
 fn fields(xml: &str, name: &str) -> Vec<String> {
@@ -194,33 +158,13 @@ fn fields(xml: &str, name: &str) -> Vec<String> {
         .collect()
 }
 
-/// The stable code of a fault.
-fn code(r: &HttpResponse) -> String {
-    field(&text(&r.body), "Code").unwrap_or_else(|| panic!("no fault: {}", text(&r.body)))
-}
-
 fn evidence_of(xml_b64: &str) -> String {
     String::from_utf8(base64_decode(xml_b64).expect("base64")).expect("utf-8")
 }
 
 /// `sealpost-verify`'s exit code and output on an evidence.
 fn court_verifies(f: &Fixture, evidence: &str, document: Option<&[u8]>) -> (i32, String) {
-    let dir = f.data.with_file_name("court");
-    std::fs::create_dir_all(&dir).expect("dir");
-    let n = system_now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("t")
-        .as_nanos();
-    let path = dir.join(format!("evidence-{n}.xml"));
-    std::fs::write(&path, evidence).expect("write");
-    let mut cmd = court_verify_command(&f.pki, &path);
-    if let Some(doc) = document {
-        let doc_path = dir.join(format!("document-{n}"));
-        std::fs::write(&doc_path, doc).expect("write");
-        cmd.arg("--document").arg(doc_path);
-    }
-    let out = run(&mut cmd);
-    (out.status.code().unwrap_or(-1), text(&out.stdout))
+    sealpost_interop::court_verifies(&f.pki, &f.data.with_file_name("court"), evidence, document)
 }
 
 #[test]
@@ -305,10 +249,10 @@ fn soap_1_2_and_an_rsa_sender_work_alike() {
     let letter = Letter::new("soap12-1", CITIZEN);
     let r = post(
         &f,
-        &signed(
+        &signed_soap(
             NS_SOAP12,
             &letter.body(),
-            &signer(&f.pki, "sender-b"),
+            &dev_signer(&f.pki, "sender-b"),
             system_now(),
         ),
     );
@@ -349,10 +293,10 @@ fn authentication_failures_are_refused_with_their_rows() {
     let f = fixture();
     let letter = Letter::new("auth-1", CITIZEN);
     // A body changed after signing.
-    let tampered = signed(
+    let tampered = signed_soap(
         NS_SOAP11,
         &letter.body(),
-        &signer(&f.pki, "sender-a"),
+        &dev_signer(&f.pki, "sender-a"),
         system_now(),
     )
     .replace("REF-auth-1", "REF-auth-X");
@@ -381,22 +325,22 @@ fn authentication_failures_are_refused_with_their_rows() {
         .expect("signer");
     let r = post(
         &f,
-        &signed(NS_SOAP11, &letter.body(), &rogue_signer, system_now()),
+        &signed_soap(NS_SOAP11, &letter.body(), &rogue_signer, system_now()),
     );
     assert_eq!(code(&r), "SEALPOST-AUTH-002");
     assert!(text(&r.body).contains("wsse:FailedAuthentication"));
     // Expired, and replayed.
-    let old = signed(
+    let old = signed_soap(
         NS_SOAP11,
         &letter.body(),
-        &signer(&f.pki, "sender-a"),
+        &dev_signer(&f.pki, "sender-a"),
         system_now() - Duration::from_secs(7200),
     );
     assert_eq!(code(&post(&f, &old)), "SEALPOST-AUTH-003");
-    let once = signed(
+    let once = signed_soap(
         NS_SOAP11,
         &Letter::new("replay-1", CITIZEN).body(),
-        &signer(&f.pki, "sender-a"),
+        &dev_signer(&f.pki, "sender-a"),
         system_now(),
     );
     assert_eq!(post(&f, &once).status, 200);
@@ -570,10 +514,10 @@ fn every_request_is_in_the_audit_log_and_the_chain_verifies() {
     let accepted = as_sender(&f, "sender-a", &letter.body());
     assert_eq!(accepted.status, 200);
     let message_id = field(&text(&accepted.body), "MessageId").expect("id");
-    let tampered = signed(
+    let tampered = signed_soap(
         NS_SOAP11,
         &Letter::new("audit-2", CITIZEN).body(),
-        &signer(&f.pki, "sender-a"),
+        &dev_signer(&f.pki, "sender-a"),
         system_now(),
     )
     .replace("REF-audit-2", "REF-audit-X");
@@ -794,14 +738,6 @@ fn grpc_client(
     sealpost_interop::grpc_client(f.server.addr, &f.pki.join("root-ca.pem"), credentials, args)
 }
 
-/// The development sender's chain and key.
-fn sender_files(f: &Fixture, sender: &str) -> (PathBuf, PathBuf) {
-    (
-        f.pki.join(format!("{sender}-chain.pem")),
-        f.pki.join(format!("{sender}.key")),
-    )
-}
-
 fn grpc_submit(
     f: &Fixture,
     sender: &str,
@@ -810,7 +746,7 @@ fn grpc_submit(
     evidence: &Path,
     extra: &[&str],
 ) -> (i32, serde_json::Value) {
-    let (cert, tls_key) = sender_files(f, sender);
+    let (cert, tls_key) = dev_tls_identity(&f.pki, sender);
     let mut args = vec![
         "submit",
         "--recipient",
@@ -867,18 +803,18 @@ fn a_grpcio_client_sends_a_letter_with_a_signed_manifest() {
             "--out-dir",
             out_dir.to_str().expect("path"),
         ];
-        let (cert, key) = sender_files(&f, sender);
+        let (cert, key) = dev_tls_identity(&f.pki, sender);
         let (exit, json) = grpc_client(&f, Some((&cert, &key)), &get);
         assert_eq!(exit, 0, "{json}");
         assert_eq!(json["evidences"].as_array().map(Vec::len), Some(2));
-        let (cert, key) = sender_files(&f, other);
+        let (cert, key) = dev_tls_identity(&f.pki, other);
         let (exit, json) = grpc_client(&f, Some((&cert, &key)), &get);
         assert_eq!(
             (exit, json["status"].as_str(), json["code"].as_str()),
             (3, Some("NOT_FOUND"), Some("SEALPOST-REQ-003")),
             "{json}"
         );
-        let (cert, key) = sender_files(&f, sender);
+        let (cert, key) = dev_tls_identity(&f.pki, sender);
         let (exit, json) = grpc_client(
             &f,
             Some((&cert, &key)),
@@ -1006,7 +942,7 @@ fn grpc_callers_without_a_trusted_certificate_or_a_valid_manifest_are_refused() 
     refused((exit, json.clone()), "INVALID_ARGUMENT", "SEALPOST-REQ-001");
     let message_id = json["message_id"].as_str().expect("message id trailer");
     let out_dir = dir.join("rejection");
-    let (cert, key) = sender_files(&f, "sender-a");
+    let (cert, key) = dev_tls_identity(&f.pki, "sender-a");
     let (exit, json) = grpc_client(
         &f,
         Some((&cert, &key)),

@@ -6,14 +6,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use rustls_pki_types::PrivateKeyDer;
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use sealpost_evidence::model::{
     Document, Event, Evidence, Issuer, Recipient, Sender, hex, new_evidence_id,
 };
 use sealpost_evidence::seal::{Sealer, Timestamper};
 use sealpost_interop::{
-    binary, dev_pki, python, require_tool, run, system_now, text, trusted_list, workspace_root,
+    binary, cert_der, dev_pki, python, require_tool, run, system_now, text, trusted_list,
+    workspace_root,
 };
 use sealpost_tsa::authority::{TimeStampAuthority, TsaSettings};
 use sealpost_tsa::clock::ClockKind;
@@ -41,18 +42,12 @@ fn sealer_of(pki: &Path, name: &str) -> Sealer {
     let signer = DocumentSigner::new(
         key.secret_pkcs8_der(),
         vec![
-            der(&pki.join(format!("{name}.pem"))),
-            der(&pki.join("issuing-ca.pem")),
+            cert_der(&pki.join(format!("{name}.pem"))),
+            cert_der(&pki.join("issuing-ca.pem")),
         ],
     )
     .expect("signer");
     Sealer::new(signer).expect("sealer")
-}
-
-fn der(path: &Path) -> Vec<u8> {
-    CertificateDer::from_pem_file(path)
-        .expect("certificate")
-        .to_vec()
 }
 
 fn sealed(name: &str) -> Sealed {
@@ -157,7 +152,7 @@ fn sealpost_verify_reports_steps_verdicts_and_exit_codes() {
         ],
     );
     assert_eq!(code, 0, "{out}");
-    let seal_sha256 = sealpost_evidence::provider::fingerprint(&der(&s.pki.join("seal.pem")));
+    let seal_sha256 = sealpost_evidence::provider::fingerprint(&cert_der(&s.pki.join("seal.pem")));
     for expected in [
         "1 [ok  ]",
         "4 [ok  ]",
@@ -513,7 +508,10 @@ fn a_trusted_list_after_a_key_change_names_the_previous_seal_too_and_only_a_seal
     .expect("a trusted list");
     assert_eq!(
         provider.seal_certificates,
-        vec![der(&pki.join("seal.pem")), der(&earlier.join("seal.pem"))]
+        vec![
+            cert_der(&pki.join("seal.pem")),
+            cert_der(&earlier.join("seal.pem"))
+        ]
     );
     // A certificate without the seal profile is never published as a seal.
     let out = write(&pki.join("sender-a.pem"));

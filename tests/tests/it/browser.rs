@@ -7,20 +7,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use sealpost_interop::{
-    Server, court_verify_command, dev_pki, dev_signer, https_raw, require_tool, run,
-    sealpost_command, sha256_hex, system_now, text, workspace_root,
+    CITIZEN, COMPANY, FIRST_PASSWORD, NEW_PASSWORD, NS_SOAP11, Server, TOTP_SECRET,
+    court_verify_command, dev_pki, dev_signer, post_soap, require_tool, run, sealpost_command,
+    sha256_hex, signed_soap, system_now, text, workspace_root, xml_text,
 };
 use sealpost_xmldsig::dsig::base64_encode;
-use sealpost_xmldsig::wss_sign::sign_envelope;
-
-const CITIZEN: &str = "nrn:85073003328";
-const COMPANY: &str = "cbe:0203201340";
-const SECRET: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
-const FIRST_PASSWORD: &str = "first password 123";
-const NEW_PASSWORD: &str = "a new password of mine";
 
 fn admin(pki: &Path, data: &Path, args: &[&str]) {
     sealpost_interop::admin(sealpost_command(pki, data), args);
@@ -61,7 +54,7 @@ fn fixture() -> (PathBuf, Server) {
         ("lena", "Lena Maes", vec![]),
     ] {
         let mut args = vec!["person", "add", "--login", login, "--name", name];
-        args.extend(["--password", FIRST_PASSWORD, "--totp-secret", SECRET]);
+        args.extend(["--password", FIRST_PASSWORD, "--totp-secret", TOTP_SECRET]);
         args.extend(extra);
         admin(&pki, &data, &args);
     }
@@ -100,33 +93,10 @@ fn send(
         sha256_hex(document),
         base64_encode(document)
     );
-    let envelope = format!(
-        "<env:Envelope xmlns:env=\"http://schemas.xmlsoap.org/soap/envelope/\"><env:Header/><env:Body>{body}</env:Body></env:Envelope>"
-    );
-    let signed = sign_envelope(
-        &envelope,
-        &dev_signer(pki, "sender-a"),
-        system_now(),
-        Duration::from_secs(300),
-    )
-    .expect("sign");
-    let r = https_raw(
-        server.addr,
-        &pki.join("root-ca.pem"),
-        &format!(
-            "POST /soap HTTP/1.1\r\nContent-Type: text/xml; charset=utf-8\r\nContent-Length: {}",
-            signed.len()
-        ),
-        signed.as_bytes(),
-    );
+    let signed = signed_soap(NS_SOAP11, &body, &dev_signer(pki, "sender-a"), system_now());
+    let r = post_soap(server.addr, &pki.join("root-ca.pem"), &signed);
     assert_eq!(r.status, 200, "{}", text(&r.body));
-    let xml = text(&r.body);
-    let doc = roxmltree::Document::parse(&xml).expect("SOAP answer");
-    doc.descendants()
-        .find(|n| n.tag_name().name() == "MessageId")
-        .and_then(|n| n.text())
-        .expect("a MessageId")
-        .to_owned()
+    xml_text(&text(&r.body), "MessageId").expect("a MessageId")
 }
 
 /// A PNG file's width and height (from its IHDR chunk), failing unless it is a PNG.
@@ -206,7 +176,7 @@ fn a_browser_logs_in_reads_a_letter_downloads_its_proof_and_sees_only_what_it_ma
         .arg(&out_dir)
         .arg("--screenshots")
         .arg(&shots)
-        .args(["--totp-secret", SECRET, "--new-password", NEW_PASSWORD])
+        .args(["--totp-secret", TOTP_SECRET, "--new-password", NEW_PASSWORD])
         .args(["--citizen", "jan", "--citizen-password", FIRST_PASSWORD])
         .args([
             "--mandatary",

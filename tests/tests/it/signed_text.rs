@@ -6,12 +6,12 @@
 
 use sealpost_evidence::model::{Event, Evidence};
 use sealpost_interop::{
-    HttpResponse, SoapService, audit_log, court_verify_command, letters, run, sha256_hex, text,
+    CITIZEN, HttpResponse, SoapService, audit_log, court_verify_command, letters, run, sha256_hex,
+    text,
 };
 use sealpost_xmldsig::dsig::{base64_decode, base64_encode};
 use sealpost_xmldsig::signed_text::signed_text;
 
-const CITIZEN: &str = "nrn:85073003328";
 const DOCUMENT: &[u8] = b"%PDF-1.7 a registered letter";
 /// What SubmitRegisteredMail holds, in order: the letter's fields, then its one document's.
 const FIELDS: [&str; 10] = [

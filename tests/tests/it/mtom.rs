@@ -7,20 +7,15 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use sealpost_interop::{
-    HttpResponse, Server, court_verify_command, dev_pki, dev_signer, https_raw, require_tool, run,
-    sealpost_command, sha256_hex, system_now, text, workspace_root,
+    CITIZEN, HttpResponse, NS_SOAP11, NS_SOAP12, Server, dev_pki, dev_signer,
+    expect_fault_code as code, https_raw, require_tool, run, sealpost_command, sha256_hex,
+    signed_soap, system_now, text, workspace_root, xml_text as field,
 };
-use sealpost_xmldsig::document::DocumentSigner;
 use sealpost_xmldsig::dsig::{base64_decode, base64_encode};
-use sealpost_xmldsig::wss_sign::sign_envelope;
 
-const NS_SOAP11: &str = "http://schemas.xmlsoap.org/soap/envelope/";
-const NS_SOAP12: &str = "http://www.w3.org/2003/05/soap-envelope";
 const NS_XOP: &str = "http://www.w3.org/2004/08/xop/include";
-const CITIZEN: &str = "nrn:85073003328";
 const BOUNDARY: &str = "uuid:6b1a5c0e-mtom-test";
 /// The largest request the fixture's server accepts: a package may be under it while the
 /// envelope with its attachments inline (4/3 larger) is over it.
@@ -92,10 +87,6 @@ fn fixture() -> Fixture {
     }
 }
 
-fn signer(pki: &Path, name: &str) -> DocumentSigner {
-    dev_signer(pki, name)
-}
-
 /// SubmitRegisteredMail with one document per entry of `documents`, inline as base64.
 fn letter(key: &str, documents: &[&[u8]]) -> String {
     let documents: String = documents
@@ -118,16 +109,7 @@ fn letter(key: &str, documents: &[&[u8]]) -> String {
 
 /// The envelope around `body`, signed by sender-a now, documents in base64 form.
 fn signed(f: &Fixture, ns: &str, body: &str) -> String {
-    let envelope = format!(
-        "<env:Envelope xmlns:env=\"{ns}\"><env:Header/><env:Body>{body}</env:Body></env:Envelope>"
-    );
-    sign_envelope(
-        &envelope,
-        &signer(&f.pki, "sender-a"),
-        system_now(),
-        Duration::from_secs(300),
-    )
-    .expect("sign")
+    signed_soap(ns, body, &dev_signer(&f.pki, "sender-a"), system_now())
 }
 
 /// XOP optimisation: each `<sp:Content>` holding the base64 of `document` gets an
@@ -180,27 +162,6 @@ fn post(f: &Fixture, content_type: &str, body: &[u8]) -> HttpResponse {
     )
 }
 
-/// The text of the first element with this local name.
-fn field(xml: &str, name: &str) -> Option<String> {
-    let doc = roxmltree::Document::parse(xml).ok()?;
-    doc.descendants()
-        .find(|n| n.tag_name().name() == name)
-        .and_then(|n| n.text().map(str::to_owned))
-}
-
-/// The stable code of a fault (`sp:Code`, not SOAP 1.2's `env:Code`).
-fn code(r: &HttpResponse) -> String {
-    let body = text(&r.body);
-    roxmltree::Document::parse(&body)
-        .ok()
-        .and_then(|doc| {
-            doc.descendants()
-                .find(|n| n.has_tag_name(("urn:sealpost:v1", "Code")))
-                .and_then(|n| n.text().map(str::to_owned))
-        })
-        .unwrap_or_else(|| panic!("no fault: {body}"))
-}
-
 /// The SHA-256 the evidence names for each of its documents.
 fn evidence_digests(evidence: &str) -> Vec<String> {
     let doc = roxmltree::Document::parse(evidence).expect("evidence xml");
@@ -220,20 +181,12 @@ fn evidence_digests(evidence: &str) -> Vec<String> {
 
 /// `sealpost-verify`'s exit code and output on an evidence with its document.
 fn court_verifies(f: &Fixture, evidence: &str, document: &[u8]) -> (i32, String) {
-    let dir = f.data.with_file_name("court");
-    std::fs::create_dir_all(&dir).expect("dir");
-    let n = system_now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("t")
-        .as_nanos();
-    let path = dir.join(format!("evidence-{n}.xml"));
-    std::fs::write(&path, evidence).expect("write");
-    let doc_path = dir.join(format!("document-{n}"));
-    std::fs::write(&doc_path, document).expect("write");
-    let out = run(court_verify_command(&f.pki, &path)
-        .arg("--document")
-        .arg(&doc_path));
-    (out.status.code().unwrap_or(-1), text(&out.stdout))
+    sealpost_interop::court_verifies(
+        &f.pki,
+        &f.data.with_file_name("court"),
+        evidence,
+        Some(document),
+    )
 }
 
 /// The acceptance in an answer, checked: SubmissionAcceptance naming the attachment's SHA-256,

@@ -1,0 +1,185 @@
+//! One letter: its page (opening it), its documents and its evidences. All three go through
+//! `readable`, so a letter the person may not read answers exactly as one that does not exist.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+
+use super::html::{date, esc, not_found, page, secure_headers, unavailable, url};
+use super::i18n::{lang, t};
+use super::requests::{LangQuery, blocking, logged_in};
+use super::{MailboxUi, now};
+use crate::people::{Access, Person, accesses};
+use crate::port::Letter;
+
+/// The letter `id` if `person` may read it, with the access that allows it. Anything else
+/// (no such letter, another mailbox, a type outside the mandate) is `None`: the same answer.
+async fn readable(
+    ui: &Arc<MailboxUi>,
+    person: &Person,
+    id: &str,
+) -> Result<Option<(Letter, Access)>, String> {
+    let data = Arc::clone(&ui.data);
+    let person = person.clone();
+    let id = id.to_owned();
+    blocking(move || {
+        let Some(letter) = data.letter(&id)? else {
+            return Ok(None);
+        };
+        let mandates = data.mandates()?;
+        Ok(accesses(&person, &mandates, now())
+            .into_iter()
+            .find(|a| a.mailbox == letter.mailbox && a.may_read(&letter.message_type))
+            .map(|a| (letter, a)))
+    })
+    .await
+}
+
+pub(super) async fn letter(
+    State(ui): State<Arc<MailboxUi>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<LangQuery>,
+) -> Response {
+    let lang = lang(&headers, q.lang.as_deref());
+    let (_, session, person) = match logged_in(&ui, &headers).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let (letter, access) = match readable(&ui, &person, &id).await {
+        Ok(Some(v)) => v,
+        Ok(None) => return not_found(lang, Some(&session)),
+        Err(e) => return unavailable(lang, &e),
+    };
+    // Opening the letter: the first time, the service seals who opened it.
+    let data = Arc::clone(&ui.data);
+    let (letter_id, who, mandate) = (letter.id.clone(), person.clone(), access.mandate.clone());
+    let evidences = blocking(move || {
+        data.opened(&letter_id, &who, mandate.as_ref())?;
+        data.evidences(&letter_id)
+    })
+    .await;
+    let evidences = match evidences {
+        Ok(e) => e,
+        Err(e) => return unavailable(lang, &e),
+    };
+    let mut body = format!(
+        "<dl><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd></dl><h2>{}</h2><ul class=\"files\">",
+        t(lang, "sender"),
+        esc(&letter.sender),
+        t(lang, "received"),
+        date(letter.received_at),
+        t(lang, "mailbox"),
+        esc(&letter.mailbox),
+        t(lang, "documents")
+    );
+    for (i, d) in letter.documents.iter().enumerate() {
+        body.push_str(&format!(
+            "<li><a href=\"/mailbox/letter/{}/document/{i}\" download>{} {}</a> ({} {}) <br><span class=\"hash\">{}: <code>{}</code></span></li>",
+            url(&letter.id),
+            t(lang, "download"),
+            esc(&d.name),
+            d.size,
+            t(lang, "size"),
+            t(lang, "sha256"),
+            esc(&d.sha256)
+        ));
+    }
+    body.push_str(&format!(
+        "</ul><h2>{}</h2><p>{}</p><ul class=\"files\">",
+        t(lang, "evidences"),
+        t(lang, "evidence_help")
+    ));
+    for (i, e) in evidences.iter().enumerate() {
+        body.push_str(&format!(
+            "<li><a href=\"/mailbox/letter/{}/evidence/{i}\" download>{} {}</a></li>",
+            url(&letter.id),
+            t(lang, "download"),
+            esc(&e.event)
+        ));
+    }
+    body.push_str(&format!(
+        "</ul><p><a href=\"/mailbox/inbox?mailbox={}\">{}</a></p>",
+        url(&letter.mailbox),
+        t(lang, "back")
+    ));
+    page(lang, &letter.subject, Some(&session), &body)
+}
+
+fn download(bytes: Vec<u8>, name: &str, content_type: &'static str) -> Response {
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut r = bytes.into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{safe}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    secure_headers(h);
+    r
+}
+
+pub(super) async fn document(
+    State(ui): State<Arc<MailboxUi>>,
+    headers: HeaderMap,
+    Path((id, n)): Path<(String, usize)>,
+) -> Response {
+    let lang = lang(&headers, None);
+    let (_, session, person) = match logged_in(&ui, &headers).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let letter = match readable(&ui, &person, &id).await {
+        Ok(Some((letter, _))) => letter,
+        Ok(None) => return not_found(lang, Some(&session)),
+        Err(e) => return unavailable(lang, &e),
+    };
+    let Some(info) = letter.documents.get(n).cloned() else {
+        return not_found(lang, Some(&session));
+    };
+    let data = Arc::clone(&ui.data);
+    match blocking(move || data.document(&letter.id, n)).await {
+        Ok(Some(bytes)) => download(bytes, &info.name, "application/octet-stream"),
+        Ok(None) => not_found(lang, Some(&session)),
+        Err(e) => unavailable(lang, &e),
+    }
+}
+
+pub(super) async fn evidence(
+    State(ui): State<Arc<MailboxUi>>,
+    headers: HeaderMap,
+    Path((id, n)): Path<(String, usize)>,
+) -> Response {
+    let lang = lang(&headers, None);
+    let (_, session, person) = match logged_in(&ui, &headers).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let letter = match readable(&ui, &person, &id).await {
+        Ok(Some((letter, _))) => letter,
+        Ok(None) => return not_found(lang, Some(&session)),
+        Err(e) => return unavailable(lang, &e),
+    };
+    let data = Arc::clone(&ui.data);
+    match blocking(move || data.evidences(&letter.id)).await {
+        Ok(list) => match list.into_iter().nth(n) {
+            Some(e) => download(
+                e.xml.into_bytes(),
+                &format!("{}-{n}.xml", e.event),
+                "application/xml",
+            ),
+            None => not_found(lang, Some(&session)),
+        },
+        Err(e) => unavailable(lang, &e),
+    }
+}

@@ -1,0 +1,366 @@
+//! Logging in and out: password (with a decoy hash for unknown logins) then TOTP, each step
+//! under a new session id; the TLS client certificate as a strong login on its own; the
+//! lockout after repeated failures.
+
+use std::sync::Arc;
+use std::time::UNIX_EPOCH;
+
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::html::{esc, page, redirect, unavailable, with_status};
+use super::i18n::{Lang, lang, t};
+use super::requests::{CsrfForm, LangQuery, bad_form, blocking, session_of};
+use super::{ClientCertificates, MailboxUi, now};
+use crate::credentials::{PasswordHash, TotpSecret};
+use crate::sessions::{self, Stage};
+
+fn login_page(lang: Lang, csrf: &str, error: Option<&str>) -> Response {
+    let title = match error {
+        Some(e) => format!("{e} — {}", t(lang, "login")),
+        None => t(lang, "login").to_owned(),
+    };
+    let error = error
+        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e)))
+        .unwrap_or_default();
+    page(
+        lang,
+        &title,
+        None,
+        &format!(
+            "{error}<form method=\"post\" action=\"/mailbox/login\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><p><label for=\"login\">{}</label><input id=\"login\" name=\"login\" autocomplete=\"username\" required></p><p><label for=\"password\">{}</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required></p><p><button type=\"submit\">{}</button></p></form><h2>{}</h2><form method=\"post\" action=\"/mailbox/login/certificate\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><p>{}</p><p><button type=\"submit\">{}</button></p></form>",
+            t(lang, "user"),
+            t(lang, "password"),
+            t(lang, "login"),
+            t(lang, "or_certificate"),
+            t(lang, "certificate_intro"),
+            t(lang, "certificate_login"),
+            csrf = esc(csrf)
+        ),
+    )
+}
+
+pub(super) async fn login_form(
+    State(ui): State<Arc<MailboxUi>>,
+    headers: HeaderMap,
+    Query(q): Query<LangQuery>,
+) -> Response {
+    let lang = lang(&headers, q.lang.as_deref());
+    // A fresh anonymous session holds the form's CSRF token; a new id every time.
+    if let Some((id, _)) = session_of(&ui, &headers) {
+        ui.sessions.end(&id);
+    }
+    let id = ui.sessions.start(Stage::Anonymous, now());
+    let csrf = ui
+        .sessions
+        .get(&id, now())
+        .map(|s| s.csrf)
+        .unwrap_or_default();
+    let mut r = login_page(lang, &csrf, None);
+    if let Ok(v) = HeaderValue::from_str(&sessions::cookie(&id)) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    if q.lang.is_some()
+        && let Ok(v) = HeaderValue::from_str(&format!(
+            "lang={}; Path=/mailbox; Secure; SameSite=Strict",
+            lang.code()
+        ))
+    {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct LoginForm {
+    csrf: String,
+    login: String,
+    password: String,
+}
+
+pub(super) async fn login(
+    State(ui): State<Arc<MailboxUi>>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let lang = lang(&headers, None);
+    let Some((id, session)) = session_of(&ui, &headers) else {
+        return bad_form(lang);
+    };
+    if session.stage != Stage::Anonymous || !ui.sessions.csrf_ok(&id, &form.csrf) {
+        return bad_form(lang);
+    }
+    let data = Arc::clone(&ui.data);
+    let login = form.login.trim().to_owned();
+    let ui2 = Arc::clone(&ui);
+    let outcome = blocking(move || {
+        let now = now();
+        let Some(mut person) = data.person(&login)? else {
+            // As long as for a known login, and no trace of which logins exist.
+            let _ = ui2.decoy.verify(&form.password);
+            data.record(&login, "mailbox login", false, "unknown login")?;
+            return Ok(LoginOutcome::Refused);
+        };
+        if person.is_locked(now) {
+            data.record(&login, "mailbox login", false, "account locked")?;
+            return Ok(LoginOutcome::Locked);
+        }
+        let ok = PasswordHash::from_phc(&person.password)
+            .and_then(|h| h.verify(&form.password))
+            .map_err(|e| e.to_string())?;
+        if ok {
+            return Ok(LoginOutcome::PasswordChecked(person.login));
+        }
+        person.record_failure(now);
+        data.put_person(&person)?;
+        data.record(&login, "mailbox login", false, "wrong password")?;
+        Ok(if person.is_locked(now) {
+            LoginOutcome::Locked
+        } else {
+            LoginOutcome::Refused
+        })
+    })
+    .await;
+    match outcome {
+        Ok(LoginOutcome::PasswordChecked(login)) => {
+            match ui
+                .sessions
+                .advance(&id, Stage::PasswordChecked { login }, now())
+            {
+                Some(next) => redirect("/mailbox/totp", Some(sessions::cookie(&next)), None),
+                None => bad_form(lang),
+            }
+        }
+        Ok(LoginOutcome::Refused) => with_status(
+            login_page(lang, &session.csrf, Some(t(lang, "bad_login"))),
+            StatusCode::UNAUTHORIZED,
+        ),
+        Ok(LoginOutcome::Locked) => with_status(
+            login_page(lang, &session.csrf, Some(t(lang, "locked"))),
+            StatusCode::TOO_MANY_REQUESTS,
+        ),
+        Err(e) => unavailable(lang, &e),
+    }
+}
+
+/// Logs in with the client certificate of the TLS connection: a strong login on its own
+/// (the handshake proved the key), so neither password nor code is asked.
+pub(super) async fn certificate_login(
+    State(ui): State<Arc<MailboxUi>>,
+    headers: HeaderMap,
+    certificates: Option<axum::Extension<ClientCertificates>>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let lang = lang(&headers, None);
+    let Some((id, session)) = session_of(&ui, &headers) else {
+        return bad_form(lang);
+    };
+    if session.stage != Stage::Anonymous || !ui.sessions.csrf_ok(&id, &form.csrf) {
+        return bad_form(lang);
+    }
+    let data = Arc::clone(&ui.data);
+    let chain = certificates.map(|axum::Extension(c)| c.0);
+    let found = blocking(move || {
+        let Some(chain) = chain else {
+            data.record(
+                "unauthenticated",
+                "mailbox login",
+                false,
+                "no client certificate",
+            )?;
+            return Ok(None);
+        };
+        match data.person_by_certificate(&chain)? {
+            Some(mut person) => {
+                person.record_success(now());
+                data.put_person(&person)?;
+                data.record(&person.name, "mailbox login", true, "client certificate")?;
+                Ok(Some(person.login))
+            }
+            None => {
+                data.record(
+                    "unauthenticated",
+                    "mailbox login",
+                    false,
+                    "certificate not trusted or not registered",
+                )?;
+                Ok(None)
+            }
+        }
+    })
+    .await;
+    match found {
+        Ok(Some(login)) => match ui.sessions.advance(&id, Stage::LoggedIn { login }, now()) {
+            Some(next) => redirect("/mailbox/inbox", Some(sessions::cookie(&next)), None),
+            None => bad_form(lang),
+        },
+        Ok(None) => with_status(
+            login_page(lang, &session.csrf, Some(t(lang, "bad_certificate"))),
+            StatusCode::UNAUTHORIZED,
+        ),
+        Err(e) => unavailable(lang, &e),
+    }
+}
+
+enum LoginOutcome {
+    PasswordChecked(String),
+    Refused,
+    Locked,
+}
+
+fn totp_page(lang: Lang, csrf: &str, error: Option<&str>) -> Response {
+    let title = match error {
+        Some(e) => format!("{e} — {}", t(lang, "verify")),
+        None => t(lang, "verify").to_owned(),
+    };
+    let error = error
+        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e)))
+        .unwrap_or_default();
+    page(
+        lang,
+        &title,
+        None,
+        &format!(
+            "{error}<p>{}</p><form method=\"post\" action=\"/mailbox/totp\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><p><label for=\"code\">{}</label><input id=\"code\" name=\"code\" inputmode=\"numeric\" pattern=\"[0-9]{{6}}\" autocomplete=\"one-time-code\" required></p><p><button type=\"submit\">{}</button></p></form>",
+            t(lang, "totp_intro"),
+            esc(csrf),
+            t(lang, "totp"),
+            t(lang, "verify")
+        ),
+    )
+}
+
+pub(super) async fn totp_form(
+    State(ui): State<Arc<MailboxUi>>,
+    headers: HeaderMap,
+    Query(q): Query<LangQuery>,
+) -> Response {
+    let lang = lang(&headers, q.lang.as_deref());
+    match session_of(&ui, &headers) {
+        Some((_, s)) if matches!(s.stage, Stage::PasswordChecked { .. }) => {
+            totp_page(lang, &s.csrf, None)
+        }
+        _ => redirect("/mailbox/login", None, None),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct CodeForm {
+    csrf: String,
+    code: String,
+}
+
+pub(super) async fn totp(
+    State(ui): State<Arc<MailboxUi>>,
+    headers: HeaderMap,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    let lang = lang(&headers, None);
+    let Some((id, session)) = session_of(&ui, &headers) else {
+        return redirect("/mailbox/login", None, None);
+    };
+    let Stage::PasswordChecked { login } = session.stage.clone() else {
+        return redirect("/mailbox/login", None, None);
+    };
+    if !ui.sessions.csrf_ok(&id, &form.csrf) {
+        return bad_form(lang);
+    }
+    let data = Arc::clone(&ui.data);
+    let outcome = blocking(move || {
+        let now = now();
+        let Some(mut person) = data.person(&login)? else {
+            return Ok(None);
+        };
+        if person.is_locked(now) {
+            data.record(&login, "mailbox login", false, "account locked")?;
+            return Ok(Some(Err(true)));
+        }
+        let step = TotpSecret::from_base32(&person.totp_secret).and_then(|s| {
+            s.accept(
+                &form.code,
+                UNIX_EPOCH + std::time::Duration::from_secs(now),
+                person.last_totp_step,
+            )
+        });
+        match step {
+            Some(step) => {
+                person.last_totp_step = Some(step);
+                person.record_success(now);
+                data.put_person(&person)?;
+                data.record(&person.name, "mailbox login", true, "password and TOTP")?;
+                Ok(Some(Ok(person.must_change_password)))
+            }
+            None => {
+                person.record_failure(now);
+                data.put_person(&person)?;
+                data.record(&login, "mailbox login", false, "wrong TOTP code")?;
+                Ok(Some(Err(person.is_locked(now))))
+            }
+        }
+    })
+    .await;
+    let login = match &session.stage {
+        Stage::PasswordChecked { login } => login.clone(),
+        _ => String::new(),
+    };
+    match outcome {
+        Ok(Some(Ok(must_change))) => {
+            let stage = if must_change {
+                Stage::MustChangePassword { login }
+            } else {
+                Stage::LoggedIn { login }
+            };
+            let to = if must_change {
+                "/mailbox/password"
+            } else {
+                "/mailbox/inbox"
+            };
+            match ui.sessions.advance(&id, stage, now()) {
+                Some(next) => redirect(to, Some(sessions::cookie(&next)), None),
+                None => redirect("/mailbox/login", None, None),
+            }
+        }
+        Ok(Some(Err(locked))) => {
+            if locked {
+                ui.sessions.end(&id);
+                let id = ui.sessions.start(Stage::Anonymous, now());
+                let csrf = ui
+                    .sessions
+                    .get(&id, now())
+                    .map(|s| s.csrf)
+                    .unwrap_or_default();
+                let mut r = with_status(
+                    login_page(lang, &csrf, Some(t(lang, "locked"))),
+                    StatusCode::TOO_MANY_REQUESTS,
+                );
+                if let Ok(v) = HeaderValue::from_str(&sessions::cookie(&id)) {
+                    r.headers_mut().append(header::SET_COOKIE, v);
+                }
+                r
+            } else {
+                with_status(
+                    totp_page(lang, &session.csrf, Some(t(lang, "bad_code"))),
+                    StatusCode::UNAUTHORIZED,
+                )
+            }
+        }
+        Ok(None) => redirect("/mailbox/login", None, None),
+        Err(e) => unavailable(lang, &e),
+    }
+}
+
+pub(super) async fn logout(
+    State(ui): State<Arc<MailboxUi>>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Some((id, _)) = session_of(&ui, &headers)
+        && ui.sessions.csrf_ok(&id, &form.csrf)
+    {
+        ui.sessions.end(&id);
+        return redirect("/mailbox/login", Some(sessions::cookie_removal()), None);
+    }
+    bad_form(lang(&headers, None))
+}

@@ -1,0 +1,223 @@
+//! Mandates: the ones a person holds, and for the companies a person manages, granting and
+//! revoking them.
+
+use std::sync::Arc;
+
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::html::{
+    date, esc, not_found, page, parse_date, redirect, unavailable, url, with_status,
+};
+use super::i18n::{Lang, lang, t};
+use super::requests::{CsrfForm, LangQuery, bad_form, blocking, logged_in};
+use super::{MailboxUi, now};
+use crate::people::{Mandate, Person};
+use crate::sessions::Session;
+
+pub(super) async fn mandates(
+    State(ui): State<Arc<MailboxUi>>,
+    headers: HeaderMap,
+    Query(q): Query<LangQuery>,
+) -> Response {
+    let lang = lang(&headers, q.lang.as_deref());
+    let (_, session, person) = match logged_in(&ui, &headers).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    mandates_page(&ui, lang, &session, &person, None).await
+}
+
+async fn mandates_page(
+    ui: &Arc<MailboxUi>,
+    lang: Lang,
+    session: &Session,
+    person: &Person,
+    error: Option<&str>,
+) -> Response {
+    let data = Arc::clone(&ui.data);
+    let list = match blocking(move || data.mandates()).await {
+        Ok(l) => l,
+        Err(e) => return unavailable(lang, &e),
+    };
+    let now = now();
+    let mut body = error
+        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e)))
+        .unwrap_or_default();
+    let mine: Vec<&Mandate> = list.iter().filter(|m| m.person == person.login).collect();
+    body.push_str("<h2>");
+    body.push_str(t(lang, "mandates"));
+    body.push_str("</h2><ul>");
+    for m in &mine {
+        body.push_str(&format!(
+            "<li>{} — {} {}{}</li>",
+            esc(&m.company),
+            t(lang, "until"),
+            date(m.valid_until),
+            if m.in_force(now) {
+                String::new()
+            } else {
+                format!(" ({})", t(lang, "revoked"))
+            }
+        ));
+    }
+    body.push_str("</ul>");
+    for company in &person.manages {
+        body.push_str(&format!(
+            "<h2>{} {}</h2><ul>",
+            t(lang, "company"),
+            esc(company)
+        ));
+        for m in list.iter().filter(|m| &m.company == company) {
+            let revoke = if m.revoked_at.is_none() {
+                format!(
+                    "<form method=\"post\" action=\"/mailbox/mandates/{}/revoke\" class=\"inline\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\">{}</button></form>",
+                    url(&m.id),
+                    esc(&session.csrf),
+                    t(lang, "revoke")
+                )
+            } else {
+                format!("({})", t(lang, "revoked"))
+            };
+            body.push_str(&format!(
+                "<li>{} — {} — {} {} {revoke}</li>",
+                esc(&m.person),
+                if m.message_types.is_empty() {
+                    t(lang, "all").to_owned()
+                } else {
+                    esc(&m.message_types.join(", "))
+                },
+                t(lang, "until"),
+                date(m.valid_until)
+            ));
+        }
+        body.push_str(&format!(
+            "</ul><form method=\"post\" action=\"/mailbox/mandates\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"company\" value=\"{}\"><p><label for=\"person-{0}\">{}</label><input id=\"person-{0}\" name=\"person\" required></p><p><label for=\"types-{0}\">{}</label><input id=\"types-{0}\" name=\"types\"></p><p><label for=\"until-{0}\">{}</label><input id=\"until-{0}\" name=\"until\" type=\"date\" required></p><p><button type=\"submit\">{}</button></p></form>",
+            esc(&session.csrf),
+            esc(company),
+            t(lang, "person"),
+            t(lang, "types"),
+            t(lang, "until"),
+            t(lang, "grant")
+        ).replace("{0}", &url(company)));
+    }
+    page(lang, t(lang, "mandates"), Some(session), &body)
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct GrantForm {
+    csrf: String,
+    company: String,
+    person: String,
+    types: String,
+    until: String,
+}
+
+pub(super) async fn grant_mandate(
+    State(ui): State<Arc<MailboxUi>>,
+    headers: HeaderMap,
+    Form(form): Form<GrantForm>,
+) -> Response {
+    let lang = lang(&headers, None);
+    let (id, session, person) = match logged_in(&ui, &headers).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if !ui.sessions.csrf_ok(&id, &form.csrf) {
+        return bad_form(lang);
+    }
+    if !person.manages.contains(&form.company) {
+        return not_found(lang, Some(&session));
+    }
+    let now = now();
+    let until = parse_date(&form.until).map(|d| d + 86_399);
+    let data = Arc::clone(&ui.data);
+    let grantee = form.person.trim().to_owned();
+    let company = form.company.clone();
+    let manager = person.clone();
+    let types: Vec<String> = form
+        .types
+        .split(',')
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .collect();
+    let result = blocking(move || {
+        let Some(until) = until.filter(|u| *u > now) else {
+            return Ok(false);
+        };
+        if data.person(&grantee)?.is_none() {
+            return Ok(false);
+        }
+        let mut random = [0u8; 16];
+        aws_lc_rs::rand::fill(&mut random).map_err(|_| "no randomness".to_owned())?;
+        let id: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let mandate = Mandate {
+            id: format!("mandate-{id}"),
+            company: company.clone(),
+            person: grantee.clone(),
+            message_types: types,
+            valid_from: now,
+            valid_until: until,
+            revoked_at: None,
+            granted_by: manager.login.clone(),
+        };
+        data.put_mandate(&mandate)?;
+        data.record(
+            &manager.name,
+            "mandate granted",
+            true,
+            &format!("{} to {grantee} for {company}", mandate.id),
+        )?;
+        Ok(true)
+    })
+    .await;
+    match result {
+        Ok(true) => redirect("/mailbox/mandates", None, None),
+        Ok(false) => with_status(
+            mandates_page(&ui, lang, &session, &person, Some(t(lang, "bad_mandate"))).await,
+            StatusCode::BAD_REQUEST,
+        ),
+        Err(e) => unavailable(lang, &e),
+    }
+}
+
+pub(super) async fn revoke_mandate(
+    State(ui): State<Arc<MailboxUi>>,
+    headers: HeaderMap,
+    Path(mandate_id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let lang = lang(&headers, None);
+    let (id, session, person) = match logged_in(&ui, &headers).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if !ui.sessions.csrf_ok(&id, &form.csrf) {
+        return bad_form(lang);
+    }
+    let data = Arc::clone(&ui.data);
+    let manager = person.clone();
+    let result = blocking(move || {
+        let Some(mut mandate) = data
+            .mandates()?
+            .into_iter()
+            .find(|m| m.id == mandate_id && manager.manages.contains(&m.company))
+        else {
+            return Ok(false);
+        };
+        if mandate.revoked_at.is_none() {
+            mandate.revoked_at = Some(now());
+            data.put_mandate(&mandate)?;
+            data.record(&manager.name, "mandate revoked", true, &mandate.id)?;
+        }
+        Ok(true)
+    })
+    .await;
+    match result {
+        Ok(true) => redirect("/mailbox/mandates", None, None),
+        Ok(false) => not_found(lang, Some(&session)),
+        Err(e) => unavailable(lang, &e),
+    }
+}

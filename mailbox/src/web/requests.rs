@@ -1,0 +1,84 @@
+//! Sessions in requests: the session cookie, the logged-in person, CSRF-checked forms, and
+//! running the port's blocking calls off the async threads.
+
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::html::{page, redirect, unavailable, with_status};
+use super::i18n::{Lang, lang, t};
+use super::{MailboxUi, now};
+use crate::people::Person;
+use crate::sessions::{self, Session, Stage};
+
+pub(super) fn session_of(ui: &MailboxUi, headers: &HeaderMap) -> Option<(String, Session)> {
+    let id = headers
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(sessions::session_id)?
+        .to_owned();
+    let s = ui.sessions.get(&id, now())?;
+    Some((id, s))
+}
+
+/// The logged-in person, or a redirect to the login page.
+pub(super) async fn logged_in(
+    ui: &Arc<MailboxUi>,
+    headers: &HeaderMap,
+) -> Result<(String, Session, Person), Response> {
+    let Some((id, session)) = session_of(ui, headers) else {
+        return Err(redirect("/mailbox/login", None, None));
+    };
+    let login = match &session.stage {
+        Stage::LoggedIn { login } => login.clone(),
+        Stage::MustChangePassword { .. } => return Err(redirect("/mailbox/password", None, None)),
+        _ => return Err(redirect("/mailbox/login", None, None)),
+    };
+    let data = Arc::clone(&ui.data);
+    let person = blocking(move || data.person(&login)).await;
+    match person {
+        Ok(Some(p)) => Ok((id, session, p)),
+        Ok(None) => {
+            ui.sessions.end(&id);
+            Err(redirect(
+                "/mailbox/login",
+                Some(sessions::cookie_removal()),
+                None,
+            ))
+        }
+        Err(e) => Err(unavailable(lang(headers, None), &e)),
+    }
+}
+
+pub(super) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| e.to_string())?
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub(super) struct LangQuery {
+    pub(super) lang: Option<String>,
+}
+
+/// A refused form (bad or missing CSRF token): nothing happens.
+pub(super) fn bad_form(lang: Lang) -> Response {
+    with_status(
+        page(
+            lang,
+            t(lang, "bad_form"),
+            None,
+            "<p><a href=\"/mailbox/login\">OK</a></p>",
+        ),
+        StatusCode::FORBIDDEN,
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct CsrfForm {
+    pub(super) csrf: String,
+}
