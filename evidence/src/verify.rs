@@ -310,7 +310,10 @@ fn verify_with(
             signer = Some(verified);
         }
         Err(DocumentError::Untrusted(e)) => {
-            outcomes[1] = Some(Outcome::Passed("the signature verifies".into()));
+            outcomes[1] = Some(match &xades {
+                Some(Err(e)) => Outcome::Failed(e.clone()),
+                _ => Outcome::Passed("the signature verifies".into()),
+            });
             outcomes[2] = Some(match e {
                 // No chain to the given root (ETSI EN 319 102-1 NO_CERTIFICATE_CHAIN_FOUND).
                 TrustError::Chain(

@@ -35,6 +35,21 @@ fn handover_never_made(f: &Fixture) -> Evidence {
     evidence
 }
 
+/// A certificate the issuing CA makes for whoever holds its key (a forger with the CA key, or
+/// the CA fooled): valid five years from the fixture's time.
+fn issued(f: &Fixture, name: &str, profile: Profile) -> Credential {
+    f.pki
+        .issuing
+        .issue(&LeafSpec::new(
+            name,
+            profile,
+            KeyAlgorithm::EcdsaP256,
+            f.now,
+            5 * YEAR,
+        ))
+        .expect("certificate")
+}
+
 /// A forger's sealer with a credential of the development PKI, its chain the issuing CA.
 fn forger(f: &Fixture, credential: &Credential) -> Sealer {
     Fixture::sealer(
@@ -118,17 +133,7 @@ fn an_evidence_sealed_with_the_issuing_ca_key_is_invalid() {
 fn a_look_alike_seal_certificate_from_the_issuing_ca_is_not_the_providers() {
     let f = fixture();
     // Same name, same profile, same CA: only the published certificate is Sealpost's seal.
-    let look_alike = f
-        .pki
-        .issuing
-        .issue(&LeafSpec::new(
-            "Sealpost Development Evidence Seal",
-            Profile::Seal,
-            KeyAlgorithm::EcdsaP256,
-            f.now,
-            5 * YEAR,
-        ))
-        .expect("certificate");
+    let look_alike = issued(&f, "Sealpost Development Evidence Seal", Profile::Seal);
     assert_eq!(check_seal_profile(look_alike.cert_der()), Ok(()));
     let forger = forger(&f, &look_alike);
     assert_refused_as_not_the_providers_seal(&f, &forger, &letter_never_sent(&f));
@@ -138,17 +143,11 @@ fn a_look_alike_seal_certificate_from_the_issuing_ca_is_not_the_providers() {
 fn a_seal_time_stamped_by_an_unpublished_time_stamping_unit_is_invalid() {
     let f = fixture();
     // Another time-stamping certificate under the same CA (the TSA chain verifies).
-    let other = f
-        .pki
-        .issuing
-        .issue(&LeafSpec::new(
-            "Another Time-Stamping Unit",
-            Profile::TimeStamping { eku_critical: true },
-            KeyAlgorithm::EcdsaP256,
-            f.now,
-            5 * YEAR,
-        ))
-        .expect("certificate");
+    let other = issued(
+        &f,
+        "Another Time-Stamping Unit",
+        Profile::TimeStamping { eku_critical: true },
+    );
     let signer = sealpost_tsa::EcdsaP256Signer::new(
         &other.key_pkcs8_der(),
         other.cert_der(),
@@ -310,17 +309,7 @@ fn the_trusted_list_reads_back_and_a_hostile_one_is_refused() {
 fn only_the_seal_certificate_has_the_seal_profile() {
     let f = fixture();
     assert_eq!(check_seal_profile(f.pki.seal.cert_der()), Ok(()));
-    let no_purpose = f
-        .pki
-        .issuing
-        .issue(&LeafSpec::new(
-            "Sealpost Development Evidence Seal",
-            Profile::NoPurpose,
-            KeyAlgorithm::EcdsaP256,
-            f.now,
-            YEAR,
-        ))
-        .expect("certificate");
+    let no_purpose = issued(&f, "Sealpost Development Evidence Seal", Profile::NoPurpose);
     for (name, der) in [
         ("tsa", f.pki.tsa.cert_der()),
         ("tls", f.pki.tls.cert_der()),
