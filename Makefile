@@ -114,6 +114,9 @@ fuzz:
 	printf '\001\001\000\000' > fuzz/corpus/evidence_verify/edit-none
 	@# Each sample as the root part of a package (first byte 0: Sealpost's Content-Type), and a package with an attachment.
 	mkdir -p fuzz/corpus/mime_xop fuzz/corpus/evidence_read
+	@# The provider identity a court is given: the development PKI's list, if made (make run).
+	mkdir -p fuzz/corpus/trusted_list
+	[ ! -f $(DEV_PKI)/trusted-list.xml ] || cp $(DEV_PKI)/trusted-list.xml fuzz/corpus/trusted_list/
 	for f in ../shared/interop-samples/*.xml; do { printf '\000--MIMEBoundary_sealpost\r\nContent-Type: application/xop+xml; charset=UTF-8; type="text/xml"\r\nContent-ID: <root@sealpost.test>\r\n\r\n'; cat "$$f"; printf '\r\n--MIMEBoundary_sealpost--\r\n'; } > fuzz/corpus/mime_xop/$$(basename "$$f"); done
 	printf '\000--MIMEBoundary_sealpost\r\nContent-Type: application/xop+xml; charset=UTF-8; type="text/xml"\r\nContent-ID: <root@sealpost.test>\r\n\r\n<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/"><e:Body><c><x:Include xmlns:x="http://www.w3.org/2004/08/xop/include" href="cid:doc%%40sealpost.test"/></c></e:Body></e:Envelope>\r\n--MIMEBoundary_sealpost\r\nContent-ID: <doc@sealpost.test>\r\nContent-Transfer-Encoding: binary\r\n\r\n%%PDF-1.7\r\n--MIMEBoundary_sealpost--\r\n' > fuzz/corpus/mime_xop/attachment
 	@# Raw documents (mode byte 0) and small edits of the evidence the target writes (mode byte 1).

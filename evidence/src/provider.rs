@@ -127,7 +127,7 @@ impl Provider {
                 let _ = write!(
                     x,
                     "    <!-- {} SHA-256 {} -->\n    <tl:X509Certificate>{}</tl:X509Certificate>\n",
-                    escape(&named.subject).replace("--", "- -"),
+                    comment_text(&escape(&named.subject)),
                     named.sha256,
                     base64_encode(cert)
                 );
@@ -211,6 +211,15 @@ fn read_text(node: roxmltree::Node<'_, '_>) -> Result<String, String> {
     signed_text(node)
         .map(|t| t.into_owned())
         .map_err(|e| format!("tl:{e}"))
+}
+
+/// Text a comment may hold: no `--` anywhere (XML 1.0 §2.5).
+fn comment_text(text: &str) -> String {
+    let mut text = text.to_owned();
+    while text.contains("--") {
+        text = text.replace("--", "- -");
+    }
+    text
 }
 
 fn escape(text: &str) -> String {

@@ -141,6 +141,12 @@ impl Fixture {
         }
     }
 
+    /// A genuine sealed evidence: a SubmissionAcceptance of [`LETTER`], time-stamped and sealed
+    /// by the provider.
+    pub fn genuine(&self) -> String {
+        self.sealed(&self.evidence(vec![self.document(LETTER, LETTER, &self.tsa)]))
+    }
+
     pub fn sealed(&self, evidence: &Evidence) -> String {
         self.seal.seal(evidence, &self.tsa, self.now).expect("seal")
     }
@@ -182,4 +188,14 @@ pub fn first_failure(report: &Report) -> u8 {
         .iter()
         .find(|s| matches!(s.outcome, Outcome::Failed(_)))
         .map_or(0, |s| s.number)
+}
+
+/// The report says INVALID, and step `n` is the first that failed.
+#[track_caller]
+pub fn assert_invalid_at(report: &Report, n: u8) {
+    assert_eq!(
+        (report.verdict, first_failure(report)),
+        (sealpost_evidence::verify::Verdict::Invalid, n),
+        "{report:#?}"
+    );
 }
