@@ -15,8 +15,6 @@ use der::{Decode, Encode};
 use sealpost_tsa::asn1::IssuerSerial;
 use sealpost_tsa::authority::TimeStampAuthority;
 use sealpost_tsa::issue::general_names_directory;
-use sealpost_tsa::verify::granted_token;
-use sealpost_tsa::{HashAlgorithm, RequestSpec};
 use sealpost_xmldsig::c14n::{Canonicalization, EXC_C14N, canonicalize};
 use sealpost_xmldsig::document::DocumentSigner;
 use sealpost_xmldsig::dsig::{DigestAlgorithm, ENVELOPED_SIGNATURE, NS_DSIG, base64_encode};
@@ -49,13 +47,12 @@ pub trait Timestamper {
 
 impl Timestamper for TimeStampAuthority {
     fn timestamp(&self, sha256: &[u8]) -> Result<Vec<u8>, SealError> {
-        let request = RequestSpec::new(HashAlgorithm::Sha256, sha256.to_vec())
-            .to_der()
-            .map_err(|e| SealError::Timestamp(e.to_string()))?;
-        let issued = self.respond(&request);
-        granted_token(&issued.response)
-            .map(<[u8]>::to_vec)
-            .map_err(|e| SealError::Timestamp(e.to_string()))
+        let digest: &[u8; 32] = sha256.try_into().map_err(|_| {
+            SealError::Timestamp(format!("{} bytes is not a SHA-256", sha256.len()))
+        })?;
+        self.sha256_token(digest).map_err(|(failure, reason)| {
+            SealError::Timestamp(format!("{}: {reason}", failure.name()))
+        })
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use der::asn1::ObjectIdentifier;
 
 use crate::clock::{ClockGuard, ClockKind, ClockSource};
-use crate::issue::{FailureInfo, IssuePolicy, Issued, Outcome, issue, reject};
+use crate::issue::{FailureInfo, IssuePolicy, Issued, Outcome, issue, issue_sha256_token, reject};
 use crate::serial::{DurableSerials, SerialError, SerialSource};
 use crate::signer::{CredentialError, EcdsaP256Signer, TimeStampSigner};
 
@@ -110,6 +110,23 @@ impl TimeStampAuthority {
 
     pub fn signer(&self) -> &Arc<dyn TimeStampSigner> {
         &self.signer
+    }
+
+    /// A token over a SHA-256 digest for the service's own use, issued as a function call
+    /// ([`issue_sha256_token`]): the same clock guard and serial numbers as [`Self::respond`],
+    /// without a request to write or a response to read.
+    pub fn sha256_token(&self, sha256: &[u8; 32]) -> Result<Vec<u8>, (FailureInfo, String)> {
+        let now = self.clock.now().map_err(|e| {
+            tracing::error!(error = %e, "refusing to time-stamp: the clock is not trusted");
+            (
+                FailureInfo::TimeNotAvailable,
+                "the time source of this TSA is not trusted at the moment".to_owned(),
+            )
+        })?;
+        let serial = self.serials.next_serial();
+        let token = issue_sha256_token(sha256, now, serial, self.signer.as_ref(), &self.policy)?;
+        tracing::debug!(serial = %format!("{serial:x}"), "granted");
+        Ok(token)
     }
 
     /// Answers one DER `TimeStampReq` with a DER `TimeStampResp`. While the clock is not

@@ -273,12 +273,6 @@ fn try_issue(
     let request = TimeStampReq::from_der(request_der)
         .map_err(|e| bad_format(format!("malformed TimeStampReq: {e}")))?;
     let token_policy = check_request(&request, policy)?;
-    let gen_time = GenTime::from_system_time_seconds(now).ok_or((
-        FailureInfo::TimeNotAvailable,
-        "the clock reads a time that cannot be encoded".to_owned(),
-    ))?;
-    let identity = signer.identity();
-    let constants = &*CONSTANTS;
 
     // The request's own TLVs, copied byte for byte: messageImprint, reqPolicy, nonce. The
     // request parsed as DER above, so its elements are, in order: version, messageImprint,
@@ -305,6 +299,94 @@ fn try_issue(
     } else {
         requested_policy
     };
+    let token = token(
+        &Fields {
+            imprint,
+            policy_oid,
+            nonce,
+            cert_req: request.cert_req,
+        },
+        now,
+        serial,
+        signer,
+        policy,
+    )?;
+    // TimeStampResp { PKIStatusInfo { granted }, timeStampToken }.
+    Ok(Der::Tlv(
+        SEQUENCE,
+        &[
+            Der::Raw(&[SEQUENCE, 3, INTEGER, 1, status::GRANTED]),
+            Der::Raw(&token),
+        ],
+    )
+    .encode())
+}
+
+/// What a token repeats of its request, as DER TLVs: the messageImprint, the policy (the
+/// requested one or the default), the nonce (empty when there is none); and whether the
+/// TSA's certificate goes in.
+struct Fields<'a> {
+    imprint: &'a [u8],
+    policy_oid: &'a [u8],
+    nonce: &'a [u8],
+    cert_req: bool,
+}
+
+/// A token over a SHA-256 digest for the TSA's own use (the service time-stamping a
+/// document or a seal): what a DER request for it would get (version 1, the default policy,
+/// no nonce, the certificate asked for), issued without writing a request or reading a
+/// response. Fails with the reason a request would have been rejected for.
+pub fn issue_sha256_token(
+    sha256: &[u8; 32],
+    now: SystemTime,
+    serial: u128,
+    signer: &dyn TimeStampSigner,
+    policy: &IssuePolicy,
+) -> Result<Vec<u8>, (FailureInfo, String)> {
+    let constants = &*CONSTANTS;
+    let imprint = Der::Tlv(
+        SEQUENCE,
+        &[
+            Der::Raw(&constants.sha256_algorithm),
+            Der::Tlv(OCTET_STRING, &[Der::Raw(sha256)]),
+        ],
+    )
+    .encode();
+    let policy_oid = policy.default_policy.to_der().map_err(system_failure)?;
+    token(
+        &Fields {
+            imprint: &imprint,
+            policy_oid: &policy_oid,
+            nonce: &[],
+            cert_req: true,
+        },
+        now,
+        serial,
+        signer,
+        policy,
+    )
+}
+
+/// The token (a DER ContentInfo holding the signed TSTInfo) for `fields` at `now`.
+fn token(
+    fields: &Fields<'_>,
+    now: SystemTime,
+    serial: u128,
+    signer: &dyn TimeStampSigner,
+    policy: &IssuePolicy,
+) -> Result<Vec<u8>, Rejection> {
+    let gen_time = GenTime::from_system_time_seconds(now).ok_or((
+        FailureInfo::TimeNotAvailable,
+        "the clock reads a time that cannot be encoded".to_owned(),
+    ))?;
+    let identity = signer.identity();
+    let constants = &*CONSTANTS;
+    let Fields {
+        imprint,
+        policy_oid,
+        nonce,
+        cert_req,
+    } = *fields;
     let mut serial_buf = [0u8; 17];
     let (time, time_len) = gen_time.der_value();
     let accuracy = Accuracy::from_duration(policy.accuracy)
@@ -358,7 +440,7 @@ fn try_issue(
         .sign(&Der::Tlv(SET, &attrs).encode())
         .map_err(system_failure)?;
 
-    let certificates: &[Der<'_>] = if request.cert_req {
+    let certificates: &[Der<'_>] = if cert_req {
         &[Der::Raw(identity.certificate_set())]
     } else {
         &[]
@@ -390,18 +472,12 @@ fn try_issue(
             Der::Tlv(SET, &[signer_info]),
         ],
     );
-    // TimeStampResp { PKIStatusInfo { granted }, ContentInfo { signedData, [0] SignedData } }.
+    // ContentInfo { signedData, [0] SignedData }.
     Ok(Der::Tlv(
         SEQUENCE,
         &[
-            Der::Raw(&[SEQUENCE, 3, INTEGER, 1, status::GRANTED]),
-            Der::Tlv(
-                SEQUENCE,
-                &[
-                    Der::Raw(&constants.signed_data_oid),
-                    Der::Tlv(CONTEXT_0, &[signed_data]),
-                ],
-            ),
+            Der::Raw(&constants.signed_data_oid),
+            Der::Tlv(CONTEXT_0, &[signed_data]),
         ],
     )
     .encode())

@@ -6,7 +6,7 @@ use der::asn1::ObjectIdentifier;
 use der::{Decode, Encode};
 use sealpost_pki::{Authority, KeyAlgorithm, LeafSpec, Profile, rogue_self_signed};
 use sealpost_tsa::asn1::{TimeStampResp, oid};
-use sealpost_tsa::issue::reject;
+use sealpost_tsa::issue::{issue_sha256_token, reject};
 use sealpost_tsa::verify::granted_token;
 use sealpost_tsa::{
     EcdsaP256Signer, Expected, FailureInfo, HashAlgorithm, IssuePolicy, Outcome, RequestSpec,
@@ -119,6 +119,56 @@ fn a_granted_token_says_what_was_asked_and_verifies() {
             pki.root.cert_der().to_vec()
         ]
     );
+}
+
+#[test]
+fn a_token_issued_as_a_function_is_the_token_its_request_would_get() {
+    let pki = pki();
+    let digest = HashAlgorithm::Sha256.digest(b"registered letter");
+    let sha256: [u8; 32] = digest.clone().try_into().expect("32 bytes");
+    let policy = IssuePolicy::default();
+    let called = issue_sha256_token(&sha256, pki.now, 42, &pki.signer, &policy).expect("token");
+    let asked = RequestSpec {
+        nonce: None,
+        ..request(b"registered letter")
+    };
+    let req = asked.to_der().expect("request");
+    let answered = granted_token(&issue(&req, pki.now, 42, &pki.signer, &policy).response)
+        .expect("granted")
+        .to_vec();
+    let expected = Expected {
+        nonce: None,
+        policy: None,
+        cert_req: true,
+        ..Expected::digest(oid::SHA256, &digest)
+    };
+    let from_call = verify_token(&called, &expected, &pki.trust()).expect("verifies");
+    let from_wire = verify_token(&answered, &expected, &pki.trust()).expect("verifies");
+    // Everything but the (randomised) ECDSA signature value is the same: the TSTInfo it
+    // signs, its serial and time, the certificate path.
+    let fields = |t: &sealpost_tsa::verify::VerifiedToken| {
+        (
+            t.gen_time,
+            t.accuracy,
+            t.serial.clone(),
+            t.policy,
+            t.hash_algorithm,
+            t.digest.clone(),
+            t.nonce.clone(),
+            t.path.clone(),
+            t.signer.clone(),
+        )
+    };
+    assert_eq!(fields(&from_call), fields(&from_wire));
+    assert_eq!(from_call.serial, vec![42]);
+    assert!(
+        called.len().abs_diff(answered.len()) <= 3,
+        "only the signature differs"
+    );
+    // A clock that cannot be encoded is refused as a request would be.
+    let far = UNIX_EPOCH + Duration::from_secs(300_000_000_000);
+    let refused = issue_sha256_token(&sha256, far, 43, &pki.signer, &policy).expect_err("refused");
+    assert_eq!(refused.0, FailureInfo::TimeNotAvailable);
 }
 
 #[test]
