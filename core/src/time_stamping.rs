@@ -8,9 +8,10 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::SystemTime;
 
-use super::{
-    Commit, Committed, ErrorKind, Refusal, RequestContext, Service, VerifiedSigner, refused,
-};
+use crate::Service;
+use crate::decision::refused;
+use crate::error::ErrorKind;
+use crate::request::{Refusal, RequestContext, VerifiedSigner};
 
 /// What the TSA answered one query.
 #[derive(Clone, Debug)]
@@ -90,35 +91,27 @@ impl Service {
         };
         let query = match asked {
             Ok(query) => query,
-            Err(r) => {
-                let audit = self.audit_record(ctx, &identity, Err(&r), None);
-                return Err(self.commit_refusal(ctx, audit, Vec::new(), r.kind));
-            }
+            Err(r) => return Err(self.recorder.refuse(ctx, &identity, r)),
         };
         let reply = issue(query);
         let audit = match &reply.outcome {
             Ok(granted) => {
-                let mut audit = self.audit_record(ctx, &identity, Ok(()), None);
+                let mut audit = self.recorder.audit_record(ctx, &identity, Ok(()), None);
                 audit.detail = granted.clone();
                 audit
             }
             Err((kind, detail)) => {
                 let r = refused(*kind, format!("the TSA rejected the query: {detail}"));
-                self.audit_record(ctx, &identity, Err(&r), None)
+                self.recorder.audit_record(ctx, &identity, Err(&r), None)
             }
         };
-        let commit = Commit {
-            audit: Some(audit),
-            ..Commit::default()
-        };
-        match self.commit_request(ctx, commit, true) {
-            Ok(Committed::Replayed) => Err(self.refuse_replay(ctx, &identity)),
-            Ok(_) => Ok(reply.response),
-            Err(e) => {
-                tracing::error!(correlation_id = %ctx.correlation_id, error = %e, "the audit entry of a time-stamp cannot be written: not handed out");
-                Err(self.unavailable(ctx))
-            }
-        }
+        // A rejection is an answer too (RFC 3161 sends it as a response), audited as refused;
+        // neither is handed out before its audit entry is durable.
+        let mut decision = self
+            .recorder
+            .decide(ctx, &identity, None, Ok(reply.response));
+        decision.commit.audit = audit;
+        self.recorder.conclude(ctx, decision)
     }
 }
 

@@ -40,29 +40,60 @@ pub struct EvidenceFile {
     pub xml: String,
 }
 
-/// The service, as the mailbox uses it. Errors are for the log; users see a generic page.
+/// Why the service could not do what the mailbox asked. Users see a generic page; the log
+/// says which.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DataError {
+    /// The store, the seal or the audit log cannot be reached now: nothing was done.
+    #[error("the service is unavailable: {0}")]
+    Unavailable(String),
+    /// What is stored does not decode: an operator must look.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// The service refused (its error row's code and the request's correlation id).
+    #[error("refused: {code} ({correlation_id})")]
+    Refused {
+        code: &'static str,
+        correlation_id: String,
+    },
+}
+
+/// An action in the mailbox as the audit log records it: `who` is the natural person (and
+/// mandate), `what` the action, `ok` its outcome.
+#[derive(Clone, Copy, Debug)]
+pub struct Action<'a> {
+    pub who: &'a str,
+    pub what: &'static str,
+    pub ok: bool,
+    pub detail: &'a str,
+}
+
+/// The service, as the mailbox uses it. Every change comes with the action it is part of:
+/// the service writes both in one commit, or neither.
 pub trait MailboxData: Send + Sync {
-    fn person(&self, login: &str) -> Result<Option<Person>, String>;
+    fn person(&self, login: &str) -> Result<Option<Person>, DataError>;
     /// The person a TLS client certificate chain (DER, theirs first) belongs to, if it chains
     /// now to the configured trust anchors for people and is registered to someone.
-    fn person_by_certificate(&self, chain: &[Vec<u8>]) -> Result<Option<Person>, String>;
-    fn put_person(&self, person: &Person) -> Result<(), String>;
-    fn mandates(&self) -> Result<Vec<Mandate>, String>;
-    fn put_mandate(&self, mandate: &Mandate) -> Result<(), String>;
+    fn person_by_certificate(&self, chain: &[Vec<u8>]) -> Result<Option<Person>, DataError>;
+    /// Writes `person` with the audit entry of `action`.
+    fn put_person(&self, person: &Person, action: Action<'_>) -> Result<(), DataError>;
+    fn mandates(&self) -> Result<Vec<Mandate>, DataError>;
+    /// Writes `mandate` with the audit entry of `action`.
+    fn put_mandate(&self, mandate: &Mandate, action: Action<'_>) -> Result<(), DataError>;
     /// The letters delivered into `mailbox`, newest first.
-    fn letters(&self, mailbox: &str) -> Result<Vec<Letter>, String>;
+    fn letters(&self, mailbox: &str) -> Result<Vec<Letter>, DataError>;
     /// One page of them, newest first, and how many there are; reads only that page.
     fn letters_page(
         &self,
         mailbox: &str,
         offset: usize,
         limit: usize,
-    ) -> Result<(Vec<Letter>, usize), String>;
+    ) -> Result<(Vec<Letter>, usize), DataError>;
     /// The names of every sender organisation (for the inbox's filter).
-    fn sender_names(&self) -> Result<Vec<String>, String>;
-    fn letter(&self, id: &str) -> Result<Option<Letter>, String>;
-    fn document(&self, letter: &str, index: usize) -> Result<Option<Vec<u8>>, String>;
-    fn evidences(&self, letter: &str) -> Result<Vec<EvidenceFile>, String>;
+    fn sender_names(&self) -> Result<Vec<String>, DataError>;
+    fn letter(&self, id: &str) -> Result<Option<Letter>, DataError>;
+    fn document(&self, letter: &str, index: usize) -> Result<Option<Vec<u8>>, DataError>;
+    fn evidences(&self, letter: &str) -> Result<Vec<EvidenceFile>, DataError>;
     /// `person` opened `letter` (under `mandate`): the first time, the service seals a
     /// ContentHandover naming them.
     fn opened(
@@ -70,8 +101,7 @@ pub trait MailboxData: Send + Sync {
         letter: &str,
         person: &Person,
         mandate: Option<&Mandate>,
-    ) -> Result<(), String>;
-    /// Writes an entry of the audit log for a mailbox action (log in, grant a mandate, …):
-    /// `who` is the natural person (and mandate), `what` the action, `ok` its outcome.
-    fn record(&self, who: &str, what: &'static str, ok: bool, detail: &str) -> Result<(), String>;
+    ) -> Result<(), DataError>;
+    /// Writes the audit entry of a mailbox action that changes nothing (a login refused).
+    fn record(&self, action: Action<'_>) -> Result<(), DataError>;
 }

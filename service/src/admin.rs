@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
-use sealpost::adapters::mailbox::{PERSON_CERTIFICATE, People};
+use sealpost::adapters::mailbox::{People, certificate_write, mandate_write, person_write};
 use sealpost::adapters::store::Backend;
 use sealpost::app::{
     App, open_store, pem_certificates, seal_audit_head, sender_registration, trust_anchors,
@@ -15,8 +15,9 @@ use sealpost::app::{
 use sealpost::config::{Config, SenderEntry};
 use sealpost::core::audit::{GENESIS, unhex, verify_chain_from};
 use sealpost::core::ids::{RecipientId, RecipientKind};
+use sealpost::core::records::Channel;
 use sealpost::core::records::Mailbox;
-use sealpost::core::{Clock, SystemClock};
+use sealpost::core::{Changes, Clock, Ledger, Recorder, RequestContext, SystemClock};
 use sealpost_mailbox::credentials::{PasswordHash, TotpSecret};
 use sealpost_mailbox::people::{Mandate, Person};
 use sealpost_tsa::asn1::oid;
@@ -427,6 +428,40 @@ fn audit(config: &Config, store: &dyn Backend, command: AuditCommand) -> anyhow:
     Ok(())
 }
 
+/// An administrative change and its audit entry, in one commit (the operator named as
+/// `sealpost admin`; the request kept is the change's description).
+fn record(
+    store: &std::sync::Arc<dyn Backend>,
+    operation: &'static str,
+    detail: &str,
+    records: Vec<sealpost::core::RecordWrite>,
+) -> anyhow::Result<()> {
+    let clock = std::sync::Arc::new(SystemClock);
+    let recorder = Recorder::new(
+        std::sync::Arc::clone(store) as std::sync::Arc<dyn Ledger>,
+        clock.clone(),
+    );
+    let ctx = RequestContext {
+        correlation_id: sealpost_evidence::model::new_evidence_id(clock.now()),
+        channel: Channel::Admin,
+        operation,
+        request: std::sync::Arc::new(detail.as_bytes().to_vec()),
+        seen: None,
+    };
+    recorder
+        .record_change(
+            &ctx,
+            "sealpost admin",
+            true,
+            detail,
+            Changes {
+                records,
+                ..Changes::default()
+            },
+        )
+        .map_err(|r| anyhow::anyhow!("the audit log: {}", r.kind.row().code))
+}
+
 fn random_hex(bytes: usize) -> String {
     let mut b = vec![0u8; bytes];
     // aws-lc aborts if the system RNG fails; nothing sensible is left to do then.
@@ -457,8 +492,8 @@ fn person(
             let mut certificates = Vec::new();
             for path in &certs {
                 let fingerprint = trusted_fingerprint(&trust, path, SystemClock.now())?;
-                if let Some(owner) = store.entity(PERSON_CERTIFICATE, &fingerprint)?
-                    && owner != login.trim().as_bytes()
+                if let Some(owner) = people.certificate_owner(&fingerprint)?
+                    && owner != login.trim()
                 {
                     bail!(
                         "{}: the certificate is already someone else's",
@@ -508,10 +543,19 @@ fn person(
                 deletion_notice_at: None,
                 deletion_cancelled_at: None,
             };
-            people.put_person(&person).map_err(anyhow::Error::msg)?;
-            for fingerprint in &person.certificates {
-                store.put_entity(PERSON_CERTIFICATE, fingerprint, person.login.as_bytes())?;
-            }
+            let mut records = vec![person_write(&person)?];
+            records.extend(
+                person
+                    .certificates
+                    .iter()
+                    .map(|fingerprint| certificate_write(fingerprint, &person.login)),
+            );
+            record(
+                store,
+                "PersonAdd",
+                &format!("person {} added", person.login),
+                records,
+            )?;
             println!(
                 "{}",
                 serde_json::json!({
@@ -524,7 +568,7 @@ fn person(
         }
         PersonCommand::List => {
             // By login: entities come in key order.
-            for p in people.everyone().map_err(anyhow::Error::msg)? {
+            for p in people.everyone()? {
                 println!(
                     "{}",
                     serde_json::json!({
@@ -550,10 +594,7 @@ fn mandate(store: &std::sync::Arc<dyn Backend>, command: MandateCommand) -> anyh
             let company = RecipientId::parse(company.trim())?.to_string();
             anyhow::ensure!(company.starts_with("cbe:"), "--company takes cbe:…");
             anyhow::ensure!(
-                people
-                    .person(&person)
-                    .map_err(anyhow::Error::msg)?
-                    .is_some(),
+                people.person(&person)?.is_some(),
                 "no person {person:?} (sealpost admin person add)"
             );
             let now = now_unix();
@@ -571,24 +612,32 @@ fn mandate(store: &std::sync::Arc<dyn Backend>, command: MandateCommand) -> anyh
                 revoked_at: None,
                 granted_by: "sealpost admin".into(),
             };
-            people.put_mandate(&mandate).map_err(anyhow::Error::msg)?;
+            record(
+                store,
+                "MandateGrant",
+                &format!(
+                    "mandate {} to {} for {}",
+                    mandate.id, mandate.person, mandate.company
+                ),
+                vec![mandate_write(&mandate)?],
+            )?;
             println!("{}", serde_json::to_string(&mandate)?);
         }
         MandateCommand::Revoke { id } => {
-            let Some(mut m) = people
-                .mandates()
-                .map_err(anyhow::Error::msg)?
-                .into_iter()
-                .find(|m| m.id == id)
-            else {
+            let Some(mut m) = people.mandates()?.into_iter().find(|m| m.id == id) else {
                 bail!("no mandate {id}");
             };
             m.revoked_at.get_or_insert(now_unix());
-            people.put_mandate(&m).map_err(anyhow::Error::msg)?;
+            record(
+                store,
+                "MandateRevoke",
+                &format!("mandate {} revoked", m.id),
+                vec![mandate_write(&m)?],
+            )?;
             println!("{}", serde_json::to_string(&m)?);
         }
         MandateCommand::List => {
-            for m in people.mandates().map_err(anyhow::Error::msg)? {
+            for m in people.mandates()? {
                 println!("{}", serde_json::to_string(&m)?);
             }
         }

@@ -34,7 +34,10 @@ use crate::core::audit::hex;
 use crate::core::audit::unhex;
 use crate::core::records::{AuditSeal, SenderRegistration};
 use crate::core::time_stamping::RateLimit;
-use crate::core::{Clock, Service, Store, SubmissionLimits, SystemClock};
+use crate::core::{
+    self, Clock, Directory, Ledger, Messages, Ports, Registry, Service, SubmissionLimits,
+    SystemClock,
+};
 use sealpost_mailbox::web::{ClientCertificates, MailboxUi};
 
 /// The running parts.
@@ -176,14 +179,21 @@ impl App {
             metrics: Arc::clone(&metrics),
         });
         let store = open_store(config)?;
-        let timed: Arc<dyn Store> = Arc::new(TimedStore {
+        // Reads go to the store; commits are timed for the metrics.
+        let ledger: Arc<dyn Ledger> = Arc::new(TimedStore {
             inner: Arc::clone(&store),
             metrics: Arc::clone(&metrics),
         });
         let service = Arc::new(Service::new(
-            timed,
-            notary,
-            Arc::clone(&clock),
+            Ports {
+                registry: Arc::clone(&store) as Arc<dyn Registry>,
+                directory: Arc::clone(&store) as Arc<dyn Directory>,
+                messages: Arc::clone(&store) as Arc<dyn Messages>,
+                ledger,
+                timestamper: Arc::clone(&notary) as Arc<dyn core::Timestamper>,
+                sealer: notary,
+                clock: Arc::clone(&clock),
+            },
             SubmissionLimits {
                 max_documents: config.max_documents,
                 max_document_bytes: config.max_document_bytes,

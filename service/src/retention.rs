@@ -17,11 +17,13 @@ use sealpost_evidence::model::{evidence_id_floor, new_evidence_id};
 use sealpost_mailbox::people::{Person, Retention};
 use sealpost_xmldsig::wss_sign::format_date_time;
 
-use crate::adapters::mailbox::{People, person_identity};
+use crate::adapters::mailbox::{
+    People, mandate_write, person_deletion, person_identity, person_write,
+};
 use crate::adapters::store::Backend;
 use crate::config::RetentionSettings;
 use crate::core::records::Channel;
-use crate::core::{RequestContext, Service};
+use crate::core::{Changes, RequestContext, Service};
 
 /// What a run did.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -37,6 +39,16 @@ pub struct RetentionReport {
 }
 
 fn audit(service: &Service, identity: &str, detail: &str) -> anyhow::Result<()> {
+    audit_change(service, identity, detail, Changes::default())
+}
+
+/// The audit entry of one retention step and what it changes, in one commit.
+fn audit_change(
+    service: &Service,
+    identity: &str,
+    detail: &str,
+    changes: Changes,
+) -> anyhow::Result<()> {
     let ctx = RequestContext {
         correlation_id: new_evidence_id(service.now()),
         channel: Channel::Admin,
@@ -45,7 +57,8 @@ fn audit(service: &Service, identity: &str, detail: &str) -> anyhow::Result<()> 
         seen: None,
     };
     service
-        .record_action(&ctx, identity, true, detail)
+        .recorder()
+        .record_change(&ctx, identity, true, detail, changes)
         .map_err(|r| anyhow::anyhow!("the audit log: {}", r.kind.row().code))
 }
 
@@ -60,7 +73,7 @@ pub fn run(
     let people = People(store.as_ref());
     let mut report = RetentionReport::default();
     // By login: entities come in key order.
-    for mut person in people.everyone().map_err(anyhow::Error::msg)? {
+    for mut person in people.everyone()? {
         match person.retention(
             now_s,
             settings.inactive.as_secs(),
@@ -71,8 +84,7 @@ pub fn run(
                 let due = now + settings.notice;
                 notify(settings, &person, due);
                 person.deletion_notice_at = Some(now_s);
-                people.put_person(&person).map_err(anyhow::Error::msg)?;
-                audit(
+                audit_change(
                     service,
                     &person_identity(&person),
                     &format!(
@@ -82,15 +94,19 @@ pub fn run(
                         ),
                         format_date_time(due)
                     ),
+                    Changes {
+                        records: vec![person_write(&person)?],
+                        ..Changes::default()
+                    },
                 )?;
                 report.notified.push(person.login.clone());
             }
             Retention::Delete => {
-                delete(store, &people, &person, now_s)?;
-                audit(
+                audit_change(
                     service,
                     &person_identity(&person),
                     "no login after the deletion notice: account deleted, mailbox deactivated, mandates revoked",
+                    deletion(store.as_ref(), &people, &person, now_s)?,
                 )?;
                 report.deleted.push(person.login.clone());
             }
@@ -144,31 +160,30 @@ pub fn run(
     Ok(report)
 }
 
-fn delete(
-    store: &Arc<dyn Backend>,
+/// Everything the deletion of `person`'s account changes: their mandates revoked, their
+/// mailbox deactivated, the person and their certificates' index deleted.
+fn deletion(
+    store: &dyn Backend,
     people: &People<'_>,
     person: &Person,
     now_s: u64,
-) -> anyhow::Result<()> {
-    for mut mandate in people.mandates().map_err(anyhow::Error::msg)? {
+) -> anyhow::Result<Changes> {
+    let mut records = Vec::new();
+    for mut mandate in people.mandates()? {
         if mandate.person == person.login && mandate.revoked_at.is_none() {
             mandate.revoked_at = Some(now_s);
-            people.put_mandate(&mandate).map_err(anyhow::Error::msg)?;
+            records.push(mandate_write(&mandate)?);
         }
     }
-    if let Some(nrn) = &person.nrn {
-        let mut closed: Vec<_> = store
-            .mailboxes()?
-            .into_iter()
-            .filter(|m| &m.id == nrn && m.active)
-            .collect();
-        for m in &mut closed {
-            m.active = false;
-        }
-        store.put_mailboxes(&closed)?;
+    records.extend(person_deletion(person));
+    let mut mailboxes = Vec::new();
+    if let Some(nrn) = &person.nrn
+        && let Some(mut mailbox) = store.mailbox(nrn)?.filter(|m| m.active)
+    {
+        mailbox.active = false;
+        mailboxes.push(mailbox);
     }
-    people.delete_person(person).map_err(anyhow::Error::msg)?;
-    Ok(())
+    Ok(Changes { records, mailboxes })
 }
 
 /// Tells `person` their account will be deleted at `due`: the notifier, else the log.

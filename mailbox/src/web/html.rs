@@ -5,6 +5,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::i18n::{Lang, t};
+use crate::port::DataError;
 use crate::sessions::Session;
 
 pub(super) fn esc(text: &str) -> String {
@@ -152,8 +153,8 @@ pub(super) fn not_found(lang: Lang, session: Option<&Session>) -> Response {
     )
 }
 
-pub(super) fn unavailable(lang: Lang, what: &str) -> Response {
-    tracing::error!(error = what, "mailbox: the service failed");
+pub(super) fn unavailable(lang: Lang, what: &DataError) -> Response {
+    tracing::error!(error = %what, "mailbox: the service failed");
     with_status(
         page(lang, t(lang, "error"), None, ""),
         StatusCode::SERVICE_UNAVAILABLE,

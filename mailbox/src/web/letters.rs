@@ -12,7 +12,7 @@ use super::i18n::{lang, t};
 use super::requests::{LangQuery, blocking, logged_in};
 use super::{MailboxUi, now};
 use crate::people::{Access, Person, accesses};
-use crate::port::Letter;
+use crate::port::{DataError, Letter};
 
 /// The letter `id` if `person` may read it, with the access that allows it. Anything else
 /// (no such letter, another mailbox, a type outside the mandate) is `None`: the same answer.
@@ -20,7 +20,7 @@ async fn readable(
     ui: &Arc<MailboxUi>,
     person: &Person,
     id: &str,
-) -> Result<Option<(Letter, Access)>, String> {
+) -> Result<Option<(Letter, Access)>, DataError> {
     let data = Arc::clone(&ui.data);
     let person = person.clone();
     let id = id.to_owned();

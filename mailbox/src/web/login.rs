@@ -15,6 +15,7 @@ use super::i18n::{Lang, lang, t};
 use super::requests::{CsrfForm, LangQuery, bad_form, blocking, session_of};
 use super::{ClientCertificates, MailboxUi, now};
 use crate::credentials::{PasswordHash, TotpSecret};
+use crate::port::{Action, DataError};
 use crate::sessions::{self, Stage};
 
 fn login_page(lang: Lang, csrf: &str, error: Option<&str>) -> Response {
@@ -100,22 +101,39 @@ pub(super) async fn login(
         let Some(mut person) = data.person(&login)? else {
             // As long as for a known login, and no trace of which logins exist.
             let _ = ui2.decoy.verify(&form.password);
-            data.record(&login, "mailbox login", false, "unknown login")?;
+            data.record(Action {
+                who: &login,
+                what: "mailbox login",
+                ok: false,
+                detail: "unknown login",
+            })?;
             return Ok(LoginOutcome::Refused);
         };
         if person.is_locked(now) {
-            data.record(&login, "mailbox login", false, "account locked")?;
+            data.record(Action {
+                who: &login,
+                what: "mailbox login",
+                ok: false,
+                detail: "account locked",
+            })?;
             return Ok(LoginOutcome::Locked);
         }
         let ok = PasswordHash::from_phc(&person.password)
             .and_then(|h| h.verify(&form.password))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| DataError::Corrupt(format!("a stored password hash: {e}")))?;
         if ok {
             return Ok(LoginOutcome::PasswordChecked(person.login));
         }
         person.record_failure(now);
-        data.put_person(&person)?;
-        data.record(&login, "mailbox login", false, "wrong password")?;
+        data.put_person(
+            &person,
+            Action {
+                who: &login,
+                what: "mailbox login",
+                ok: false,
+                detail: "wrong password",
+            },
+        )?;
         Ok(if person.is_locked(now) {
             LoginOutcome::Locked
         } else {
@@ -164,28 +182,35 @@ pub(super) async fn certificate_login(
     let chain = certificates.map(|axum::Extension(c)| c.0);
     let found = blocking(move || {
         let Some(chain) = chain else {
-            data.record(
-                "unauthenticated",
-                "mailbox login",
-                false,
-                "no client certificate",
-            )?;
+            data.record(Action {
+                who: "unauthenticated",
+                what: "mailbox login",
+                ok: false,
+                detail: "no client certificate",
+            })?;
             return Ok(None);
         };
         match data.person_by_certificate(&chain)? {
             Some(mut person) => {
                 person.record_success(now());
-                data.put_person(&person)?;
-                data.record(&person.name, "mailbox login", true, "client certificate")?;
+                data.put_person(
+                    &person,
+                    Action {
+                        who: &person.name,
+                        what: "mailbox login",
+                        ok: true,
+                        detail: "client certificate",
+                    },
+                )?;
                 Ok(Some(person.login))
             }
             None => {
-                data.record(
-                    "unauthenticated",
-                    "mailbox login",
-                    false,
-                    "certificate not trusted or not registered",
-                )?;
+                data.record(Action {
+                    who: "unauthenticated",
+                    what: "mailbox login",
+                    ok: false,
+                    detail: "certificate not trusted or not registered",
+                })?;
                 Ok(None)
             }
         }
@@ -274,7 +299,12 @@ pub(super) async fn totp(
             return Ok(None);
         };
         if person.is_locked(now) {
-            data.record(&login, "mailbox login", false, "account locked")?;
+            data.record(Action {
+                who: &login,
+                what: "mailbox login",
+                ok: false,
+                detail: "account locked",
+            })?;
             return Ok(Some(Err(true)));
         }
         let step = TotpSecret::from_base32(&person.totp_secret).and_then(|s| {
@@ -288,14 +318,28 @@ pub(super) async fn totp(
             Some(step) => {
                 person.last_totp_step = Some(step);
                 person.record_success(now);
-                data.put_person(&person)?;
-                data.record(&person.name, "mailbox login", true, "password and TOTP")?;
+                data.put_person(
+                    &person,
+                    Action {
+                        who: &person.name,
+                        what: "mailbox login",
+                        ok: true,
+                        detail: "password and TOTP",
+                    },
+                )?;
                 Ok(Some(Ok(person.must_change_password)))
             }
             None => {
                 person.record_failure(now);
-                data.put_person(&person)?;
-                data.record(&login, "mailbox login", false, "wrong TOTP code")?;
+                data.put_person(
+                    &person,
+                    Action {
+                        who: &login,
+                        what: "mailbox login",
+                        ok: false,
+                        detail: "wrong TOTP code",
+                    },
+                )?;
                 Ok(Some(Err(person.is_locked(now))))
             }
         }

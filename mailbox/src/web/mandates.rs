@@ -15,6 +15,7 @@ use super::i18n::{Lang, lang, t};
 use super::requests::{CsrfForm, LangQuery, bad_form, blocking, logged_in};
 use super::{MailboxUi, now};
 use crate::people::{Mandate, Person};
+use crate::port::{Action, DataError};
 use crate::sessions::Session;
 
 pub(super) async fn mandates(
@@ -151,7 +152,8 @@ pub(super) async fn grant_mandate(
             return Ok(false);
         }
         let mut random = [0u8; 16];
-        aws_lc_rs::rand::fill(&mut random).map_err(|_| "no randomness".to_owned())?;
+        aws_lc_rs::rand::fill(&mut random)
+            .map_err(|_| DataError::Unavailable("no randomness".into()))?;
         let id: String = random.iter().map(|b| format!("{b:02x}")).collect();
         let mandate = Mandate {
             id: format!("mandate-{id}"),
@@ -163,12 +165,14 @@ pub(super) async fn grant_mandate(
             revoked_at: None,
             granted_by: manager.login.clone(),
         };
-        data.put_mandate(&mandate)?;
-        data.record(
-            &manager.name,
-            "mandate granted",
-            true,
-            &format!("{} to {grantee} for {company}", mandate.id),
+        data.put_mandate(
+            &mandate,
+            Action {
+                who: &manager.name,
+                what: "mandate granted",
+                ok: true,
+                detail: &format!("{} to {grantee} for {company}", mandate.id),
+            },
         )?;
         Ok(true)
     })
@@ -209,8 +213,15 @@ pub(super) async fn revoke_mandate(
         };
         if mandate.revoked_at.is_none() {
             mandate.revoked_at = Some(now());
-            data.put_mandate(&mandate)?;
-            data.record(&manager.name, "mandate revoked", true, &mandate.id)?;
+            data.put_mandate(
+                &mandate,
+                Action {
+                    who: &manager.name,
+                    what: "mandate revoked",
+                    ok: true,
+                    detail: &mandate.id,
+                },
+            )?;
         }
         Ok(true)
     })

@@ -12,6 +12,7 @@ use super::i18n::{Lang, lang, t};
 use super::requests::{LangQuery, bad_form, blocking, session_of};
 use super::{MIN_PASSWORD, MailboxUi, now};
 use crate::credentials::PasswordHash;
+use crate::port::{Action, DataError};
 use crate::sessions::{self, Session, Stage};
 
 fn password_page(lang: Lang, session: &Session, error: Option<&str>) -> Response {
@@ -89,15 +90,22 @@ pub(super) async fn change_password(
     let who = login.clone();
     let result = blocking(move || {
         let Some(mut person) = data.person(&who)? else {
-            return Err("the person is gone".into());
+            return Err(DataError::Unavailable("the person is gone".into()));
         };
         person.password = PasswordHash::new(&form.new)
-            .map_err(|e| e.to_string())?
+            .map_err(|e| DataError::Unavailable(format!("hashing a password: {e}")))?
             .as_phc()
             .to_owned();
         person.must_change_password = false;
-        data.put_person(&person)?;
-        data.record(&person.name, "mailbox password change", true, "")
+        data.put_person(
+            &person,
+            Action {
+                who: &person.name,
+                what: "mailbox password change",
+                ok: true,
+                detail: "",
+            },
+        )
     })
     .await;
     match result {

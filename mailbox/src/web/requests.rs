@@ -11,6 +11,7 @@ use super::html::{page, redirect, unavailable, with_status};
 use super::i18n::{Lang, lang, t};
 use super::{MailboxUi, now};
 use crate::people::Person;
+use crate::port::DataError;
 use crate::sessions::{self, Session, Stage};
 
 pub(super) fn session_of(ui: &MailboxUi, headers: &HeaderMap) -> Option<(String, Session)> {
@@ -53,11 +54,11 @@ pub(super) async fn logged_in(
 }
 
 pub(super) async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, String> + Send + 'static,
-) -> Result<T, String> {
+    work: impl FnOnce() -> Result<T, DataError> + Send + 'static,
+) -> Result<T, DataError> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(|e| DataError::Unavailable(e.to_string()))?
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -10,7 +10,7 @@ use crate::core::records::{
     AuditRecord, AuditSeal, Channel, DocumentMeta, EvidenceRecord, IdempotencyRecord, Mailbox,
     MessageRecord, MessageState, SenderRegistration,
 };
-use crate::core::{Commit, Committed, SeenRequest};
+use crate::core::{Commit, Committed, RecordKind, RecordWrite, SeenRequest};
 
 fn sha256(bytes: &[u8]) -> [u8; 32] {
     let mut out = [0u8; 32];
@@ -65,10 +65,10 @@ fn letter(n: usize, key: &str, submitted_at: u64) -> Commit {
         vec![0u8, 1, 2, 255],
     ];
     Commit {
-        audit: Some(AuditRecord {
+        audit: AuditRecord {
             message_id: Some(message_id.clone()),
             ..audit(n)
-        }),
+        },
         message: Some(MessageRecord {
             id: message_id.clone(),
             sender_id: "agency-a".into(),
@@ -121,6 +121,8 @@ fn letter(n: usize, key: &str, submitted_at: u64) -> Commit {
             },
         )),
         message_update: None,
+        mailboxes: Vec::new(),
+        records: Vec::new(),
         seen: None,
     }
 }
@@ -133,6 +135,7 @@ fn conforms(store: Arc<dyn Backend>) {
     concurrent_commits_each_all_or_nothing_and_the_chain_holds(&store);
     audit_seals_and_entries(store.as_ref());
     entities_by_kind_and_key(store.as_ref());
+    an_action_commits_its_records_and_mailboxes_with_its_entry(store.as_ref());
     purged_traces_leave_an_anchor_the_chain_continues_from(store.as_ref());
     evidences_past_their_retention_are_purged(store.as_ref());
     a_signed_request_is_committed_once_until_its_mark_expires(&store);
@@ -189,8 +192,7 @@ fn a_signed_request_is_committed_once_until_its_mark_expires(store: &Arc<dyn Bac
     // Its refusal is recorded without the mark.
     store
         .commit(Commit {
-            audit: Some(audit(602)),
-            ..Commit::default()
+            ..Commit::of(audit(602))
         })
         .expect("commit");
     // Racing: the same content from 8 threads at once is committed once.
@@ -236,9 +238,8 @@ fn a_signed_request_is_committed_once_until_its_mark_expires(store: &Arc<dyn Bac
     assert_eq!(
         store
             .commit(Commit {
-                audit: Some(audit(620)),
                 seen: Some(expired),
-                ..Commit::default()
+                ..Commit::of(audit(620))
             })
             .expect("commit"),
         Committed::Done
@@ -254,9 +255,8 @@ fn a_signed_request_is_committed_once_until_its_mark_expires(store: &Arc<dyn Bac
         );
         store
             .commit(Commit {
-                audit: Some(audit(630)),
                 seen: Some(short),
-                ..Commit::default()
+                ..Commit::of(audit(630))
             })
             .expect("commit");
     }
@@ -270,9 +270,8 @@ fn a_signed_request_is_committed_once_until_its_mark_expires(store: &Arc<dyn Bac
         );
         store
             .commit(Commit {
-                audit: Some(audit(640)),
                 seen: Some(later),
-                ..Commit::default()
+                ..Commit::of(audit(640))
             })
             .expect("commit");
     }
@@ -296,9 +295,8 @@ fn evidences_past_their_retention_are_purged(store: &dyn Backend) {
     );
     store
         .commit(Commit {
-            audit: Some(audit(950)),
             evidences: vec![old.clone(), recent.clone()],
-            ..Commit::default()
+            ..Commit::of(audit(950))
         })
         .expect("commit");
     let purged = store
@@ -356,8 +354,7 @@ fn purged_traces_leave_an_anchor_the_chain_continues_from(store: &dyn Backend) {
     assert_eq!(store.audit_head().expect("head"), (head, head_hash.clone()));
     store
         .commit(Commit {
-            audit: Some(audit(999)),
-            ..Commit::default()
+            ..Commit::of(audit(999))
         })
         .expect("commit");
     let after = store.audit_entries(0, u64::MAX).expect("entries");
@@ -393,6 +390,95 @@ fn entities_by_kind_and_key(store: &dyn Backend) {
         store.entities("person").expect("list"),
         vec![b"v2".to_vec()]
     );
+}
+
+/// Retention deletes a person, revokes their mandates and deactivates their mailbox in the
+/// commit of its audit entry: all of it, or (a replay) none of it.
+fn an_action_commits_its_records_and_mailboxes_with_its_entry(store: &dyn Backend) {
+    store.put_entity("person", "anne", b"anne").expect("put");
+    store
+        .put_entity("person_certificate", "ab12", b"anne")
+        .expect("put");
+    let mailbox = Mailbox {
+        id: "nrn:93051822361".into(),
+        display_name: "Anne".into(),
+        active: true,
+        created_at: 1_800_000_000,
+    };
+    store
+        .put_mailboxes(std::slice::from_ref(&mailbox))
+        .expect("put");
+    let deleted = |n: usize, seen: Option<SeenRequest>| Commit {
+        records: vec![
+            RecordWrite {
+                kind: RecordKind::Person,
+                key: "anne".into(),
+                value: None,
+            },
+            RecordWrite {
+                kind: RecordKind::PersonCertificate,
+                key: "ab12".into(),
+                value: None,
+            },
+            RecordWrite {
+                kind: RecordKind::Mandate,
+                key: "m-anne".into(),
+                value: Some(b"revoked".to_vec()),
+            },
+        ],
+        mailboxes: vec![Mailbox {
+            active: false,
+            ..mailbox.clone()
+        }],
+        seen,
+        ..Commit::of(audit(n))
+    };
+    let seen = mark("<retention run/>", 3_000_000_000, 3_000_000_600);
+    store
+        .commit(Commit {
+            seen: Some(seen),
+            ..Commit::of(audit(700))
+        })
+        .expect("commit");
+    let (head, _) = store.audit_head().expect("head");
+    assert_eq!(
+        store.commit(deleted(701, Some(seen))).expect("commit"),
+        Committed::Replayed
+    );
+    assert_eq!(
+        store.entity("person", "anne").expect("read"),
+        Some(b"anne".to_vec())
+    );
+    assert!(
+        store
+            .mailbox(&mailbox.id)
+            .expect("read")
+            .expect("mailbox")
+            .active
+    );
+    assert_eq!(store.audit_head().expect("head").0, head);
+
+    assert_eq!(
+        store.commit(deleted(702, None)).expect("commit"),
+        Committed::Done
+    );
+    assert_eq!(store.entity("person", "anne").expect("read"), None);
+    assert_eq!(
+        store.entity("person_certificate", "ab12").expect("read"),
+        None
+    );
+    assert_eq!(
+        store.entity("mandate", "m-anne").expect("read"),
+        Some(b"revoked".to_vec())
+    );
+    assert!(
+        !store
+            .mailbox(&mailbox.id)
+            .expect("read")
+            .expect("mailbox")
+            .active
+    );
+    assert_eq!(store.audit_head().expect("head").0, head + 1);
 }
 
 fn registry_and_directory(store: &dyn Backend) {
@@ -531,10 +617,9 @@ fn an_opened_message_is_updated_with_its_handover(store: &dyn Backend) {
     let (head, _) = store.audit_head().expect("head");
     store
         .commit(Commit {
-            audit: Some(audit(900)),
             message_update: Some(message.clone()),
             evidences: vec![handover.clone()],
-            ..Commit::default()
+            ..Commit::of(audit(900))
         })
         .expect("commit");
     assert_eq!(
@@ -552,10 +637,9 @@ fn an_opened_message_is_updated_with_its_handover(store: &dyn Backend) {
     assert!(
         store
             .commit(Commit {
-                audit: Some(audit(901)),
                 message_update: Some(ghost),
                 evidences: vec![ghost_evidence.clone()],
-                ..Commit::default()
+                ..Commit::of(audit(901))
             })
             .is_err()
     );
@@ -579,8 +663,7 @@ fn concurrent_commits_each_all_or_nothing_and_the_chain_holds(store: &Arc<dyn Ba
                             } else {
                                 // A refusal: only its audit entry.
                                 Commit {
-                                    audit: Some(audit(n)),
-                                    ..Commit::default()
+                                    ..Commit::of(audit(n))
                                 }
                             };
                             store.commit(commit).expect("commit")

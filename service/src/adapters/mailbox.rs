@@ -8,21 +8,19 @@ use std::time::SystemTime;
 
 use sealpost_evidence::model::new_evidence_id;
 use sealpost_mailbox::people::{Mandate, Person};
-use sealpost_mailbox::port::{DocumentInfo, EvidenceFile, Letter, MailboxData};
+use sealpost_mailbox::port::{Action, DataError, DocumentInfo, EvidenceFile, Letter, MailboxData};
 
 use super::store::Backend;
 use crate::core::audit::hex;
 use crate::core::records::{Channel, MessageRecord, MessageState};
-use crate::core::{RequestContext, Service};
+use crate::core::{Changes, RecordKind, RecordWrite, Refusal, RequestContext, Service, StoreError};
 use aws_lc_rs::digest;
 use sealpost_xmldsig::trust::{Purpose, TrustAnchors};
 
-const PERSON: &str = "person";
-const MANDATE: &str = "mandate";
-/// Certificate SHA-256 (hex) → login.
-pub const PERSON_CERTIFICATE: &str = "person_certificate";
-
-/// The mailbox's people and mandates, kept in a store as JSON entities.
+/// The mailbox's people and mandates, kept in a store as JSON records
+/// ([`RecordKind::Person`], [`RecordKind::PersonCertificate`] → login, [`RecordKind::Mandate`]);
+/// read here, written only with the audit entry of the action that changes them
+/// ([`crate::core::Recorder::record_change`]).
 #[derive(Clone, Copy)]
 pub struct People<'a>(pub &'a dyn Backend);
 
@@ -32,58 +30,86 @@ impl std::fmt::Debug for People<'_> {
     }
 }
 
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("a stored {what} does not decode: {e}"))
+}
+
 impl People<'_> {
-    pub fn person(&self, login: &str) -> Result<Option<Person>, String> {
+    pub fn person(&self, login: &str) -> Result<Option<Person>, StoreError> {
         self.0
-            .entity(PERSON, login)
-            .map_err(|e| e.to_string())?
-            .map(|bytes| serde_json::from_slice(&bytes).map_err(|e| e.to_string()))
+            .entity(RecordKind::Person.name(), login)?
+            .map(|bytes| serde_json::from_slice(&bytes).map_err(|e| corrupt("person", e)))
             .transpose()
     }
 
-    pub fn everyone(&self) -> Result<Vec<Person>, String> {
+    pub fn everyone(&self) -> Result<Vec<Person>, StoreError> {
         self.0
-            .entities(PERSON)
-            .map_err(|e| e.to_string())?
+            .entities(RecordKind::Person.name())?
             .iter()
-            .map(|bytes| serde_json::from_slice(bytes).map_err(|e| e.to_string()))
+            .map(|bytes| serde_json::from_slice(bytes).map_err(|e| corrupt("person", e)))
             .collect()
     }
 
-    pub fn put_person(&self, person: &Person) -> Result<(), String> {
-        let bytes = serde_json::to_vec(person).map_err(|e| e.to_string())?;
+    pub fn mandates(&self) -> Result<Vec<Mandate>, StoreError> {
         self.0
-            .put_entity(PERSON, &person.login, &bytes)
-            .map_err(|e| e.to_string())
-    }
-
-    /// Removes a person and the index of their certificates.
-    pub fn delete_person(&self, person: &Person) -> Result<(), String> {
-        for fingerprint in &person.certificates {
-            self.0
-                .delete_entity(PERSON_CERTIFICATE, fingerprint)
-                .map_err(|e| e.to_string())?;
-        }
-        self.0
-            .delete_entity(PERSON, &person.login)
-            .map_err(|e| e.to_string())
-    }
-
-    pub fn mandates(&self) -> Result<Vec<Mandate>, String> {
-        self.0
-            .entities(MANDATE)
-            .map_err(|e| e.to_string())?
+            .entities(RecordKind::Mandate.name())?
             .iter()
-            .map(|bytes| serde_json::from_slice(bytes).map_err(|e| e.to_string()))
+            .map(|bytes| serde_json::from_slice(bytes).map_err(|e| corrupt("mandate", e)))
             .collect()
     }
 
-    pub fn put_mandate(&self, mandate: &Mandate) -> Result<(), String> {
-        let bytes = serde_json::to_vec(mandate).map_err(|e| e.to_string())?;
+    /// The login a certificate (SHA-256, hex) is registered to.
+    pub fn certificate_owner(&self, fingerprint: &str) -> Result<Option<String>, StoreError> {
         self.0
-            .put_entity(MANDATE, &mandate.id, &bytes)
-            .map_err(|e| e.to_string())
+            .entity(RecordKind::PersonCertificate.name(), fingerprint)?
+            .map(|login| String::from_utf8(login).map_err(|e| corrupt("certificate owner", e)))
+            .transpose()
     }
+}
+
+/// The write of `person`'s record.
+pub fn person_write(person: &Person) -> Result<RecordWrite, StoreError> {
+    Ok(RecordWrite {
+        kind: RecordKind::Person,
+        key: person.login.clone(),
+        value: Some(serde_json::to_vec(person).map_err(|e| corrupt("person", e))?),
+    })
+}
+
+/// The write of `mandate`'s record.
+pub fn mandate_write(mandate: &Mandate) -> Result<RecordWrite, StoreError> {
+    Ok(RecordWrite {
+        kind: RecordKind::Mandate,
+        key: mandate.id.clone(),
+        value: Some(serde_json::to_vec(mandate).map_err(|e| corrupt("mandate", e))?),
+    })
+}
+
+/// The writes that register `fingerprint` to `login`.
+pub fn certificate_write(fingerprint: &str, login: &str) -> RecordWrite {
+    RecordWrite {
+        kind: RecordKind::PersonCertificate,
+        key: fingerprint.to_owned(),
+        value: Some(login.as_bytes().to_vec()),
+    }
+}
+
+/// The writes that delete `person` and the index of their certificates.
+pub fn person_deletion(person: &Person) -> Vec<RecordWrite> {
+    person
+        .certificates
+        .iter()
+        .map(|fingerprint| RecordWrite {
+            kind: RecordKind::PersonCertificate,
+            key: fingerprint.clone(),
+            value: None,
+        })
+        .chain([RecordWrite {
+            kind: RecordKind::Person,
+            key: person.login.clone(),
+            value: None,
+        }])
+        .collect()
 }
 
 /// [`MailboxData`] on the service's store and core.
@@ -141,23 +167,63 @@ impl MailboxAdapter {
         }
     }
 
-    fn sender_registry_names(&self) -> Result<HashMap<String, String>, String> {
+    fn sender_registry_names(&self) -> Result<HashMap<String, String>, DataError> {
         Ok(self
             .store
             .senders()
-            .map_err(|e| e.to_string())?
+            .map_err(data_error)?
             .into_iter()
             .map(|s| (s.id, s.name))
             .collect())
     }
+
+    /// `action`'s audit entry and `records`, in one commit.
+    fn change(&self, action: Action<'_>, records: Vec<RecordWrite>) -> Result<(), DataError> {
+        let ctx = context(
+            self.service.now(),
+            action.what,
+            format!("{}: {}", action.what, action.who),
+        );
+        self.service
+            .recorder()
+            .record_change(
+                &ctx,
+                action.who,
+                action.ok,
+                action.detail,
+                Changes {
+                    records,
+                    ..Changes::default()
+                },
+            )
+            .map_err(refused)
+    }
+}
+
+/// A store's error, as the mailbox sees it.
+fn data_error(e: StoreError) -> DataError {
+    match e {
+        StoreError::Corrupt(e) => DataError::Corrupt(e),
+        StoreError::Unavailable(e) | StoreError::Conflict(e) => DataError::Unavailable(e),
+    }
+}
+
+/// The core's refusal, as the mailbox sees it.
+fn refused(r: Refusal) -> DataError {
+    DataError::Refused {
+        code: r.kind.row().code,
+        correlation_id: r.correlation_id,
+    }
 }
 
 impl MailboxData for MailboxAdapter {
-    fn person(&self, login: &str) -> Result<Option<Person>, String> {
-        People(self.store.as_ref()).person(login)
+    fn person(&self, login: &str) -> Result<Option<Person>, DataError> {
+        People(self.store.as_ref())
+            .person(login)
+            .map_err(data_error)
     }
 
-    fn person_by_certificate(&self, chain: &[Vec<u8>]) -> Result<Option<Person>, String> {
+    fn person_by_certificate(&self, chain: &[Vec<u8>]) -> Result<Option<Person>, DataError> {
         let Some((leaf, rest)) = chain.split_first() else {
             return Ok(None);
         };
@@ -169,38 +235,34 @@ impl MailboxData for MailboxAdapter {
             return Ok(None);
         }
         let fingerprint = hex(digest::digest(&digest::SHA256, leaf).as_ref());
-        let Some(login) = self
-            .store
-            .entity(PERSON_CERTIFICATE, &fingerprint)
-            .map_err(|e| e.to_string())?
-        else {
+        let people = People(self.store.as_ref());
+        let Some(login) = people.certificate_owner(&fingerprint).map_err(data_error)? else {
             return Ok(None);
         };
-        let login = String::from_utf8(login).map_err(|e| e.to_string())?;
         // The person must still name the certificate (it may have been taken back).
         Ok(self
             .person(&login)?
             .filter(|p| p.certificates.contains(&fingerprint)))
     }
 
-    fn put_person(&self, person: &Person) -> Result<(), String> {
-        People(self.store.as_ref()).put_person(person)
+    fn put_person(&self, person: &Person, action: Action<'_>) -> Result<(), DataError> {
+        self.change(action, vec![person_write(person).map_err(data_error)?])
     }
 
-    fn mandates(&self) -> Result<Vec<Mandate>, String> {
-        People(self.store.as_ref()).mandates()
+    fn mandates(&self) -> Result<Vec<Mandate>, DataError> {
+        People(self.store.as_ref()).mandates().map_err(data_error)
     }
 
-    fn put_mandate(&self, mandate: &Mandate) -> Result<(), String> {
-        People(self.store.as_ref()).put_mandate(mandate)
+    fn put_mandate(&self, mandate: &Mandate, action: Action<'_>) -> Result<(), DataError> {
+        self.change(action, vec![mandate_write(mandate).map_err(data_error)?])
     }
 
-    fn letters(&self, mailbox: &str) -> Result<Vec<Letter>, String> {
+    fn letters(&self, mailbox: &str) -> Result<Vec<Letter>, DataError> {
         let senders = self.sender_registry_names()?;
         Ok(self
             .store
             .mailbox_messages(mailbox)
-            .map_err(|e| e.to_string())?
+            .map_err(data_error)?
             .into_iter()
             .map(|m| self.letter_of(m, &senders))
             .collect())
@@ -211,12 +273,12 @@ impl MailboxData for MailboxAdapter {
         mailbox: &str,
         offset: usize,
         limit: usize,
-    ) -> Result<(Vec<Letter>, usize), String> {
+    ) -> Result<(Vec<Letter>, usize), DataError> {
         let senders = self.sender_registry_names()?;
         let (page, total) = self
             .store
             .mailbox_page(mailbox, offset, limit)
-            .map_err(|e| e.to_string())?;
+            .map_err(data_error)?;
         Ok((
             page.into_iter()
                 .map(|m| self.letter_of(m, &senders))
@@ -225,34 +287,32 @@ impl MailboxData for MailboxAdapter {
         ))
     }
 
-    fn sender_names(&self) -> Result<Vec<String>, String> {
+    fn sender_names(&self) -> Result<Vec<String>, DataError> {
         let mut names: Vec<String> = self.sender_registry_names()?.into_values().collect();
         names.sort();
         names.dedup();
         Ok(names)
     }
 
-    fn letter(&self, id: &str) -> Result<Option<Letter>, String> {
-        let Some(m) = self.store.message(id).map_err(|e| e.to_string())? else {
+    fn letter(&self, id: &str) -> Result<Option<Letter>, DataError> {
+        let Some(m) = self.store.message(id).map_err(data_error)? else {
             return Ok(None);
         };
         Ok(Some(self.letter_of(m, &self.sender_registry_names()?)))
     }
 
-    fn document(&self, letter: &str, index: usize) -> Result<Option<Vec<u8>>, String> {
+    fn document(&self, letter: &str, index: usize) -> Result<Option<Vec<u8>>, DataError> {
         let Ok(index) = u32::try_from(index) else {
             return Ok(None);
         };
-        self.store
-            .document(letter, index)
-            .map_err(|e| e.to_string())
+        self.store.document(letter, index).map_err(data_error)
     }
 
-    fn evidences(&self, letter: &str) -> Result<Vec<EvidenceFile>, String> {
+    fn evidences(&self, letter: &str) -> Result<Vec<EvidenceFile>, DataError> {
         Ok(self
             .store
             .evidences_of(letter)
-            .map_err(|e| e.to_string())?
+            .map_err(data_error)?
             .into_iter()
             .map(|e| EvidenceFile {
                 id: e.id,
@@ -267,7 +327,7 @@ impl MailboxData for MailboxAdapter {
         letter: &str,
         person: &Person,
         mandate: Option<&Mandate>,
-    ) -> Result<(), String> {
+    ) -> Result<(), DataError> {
         let who = person_identity(person);
         let ctx = context(
             self.service.now(),
@@ -282,13 +342,10 @@ impl MailboxData for MailboxAdapter {
         self.service
             .hand_over(&ctx, letter, &who, mandate.map(|m| m.id.as_str()))
             .map(|_| ())
-            .map_err(|r| format!("{} ({})", r.kind.row().code, r.correlation_id))
+            .map_err(refused)
     }
 
-    fn record(&self, who: &str, what: &'static str, ok: bool, detail: &str) -> Result<(), String> {
-        let ctx = context(self.service.now(), what, format!("{what}: {who}"));
-        self.service
-            .record_action(&ctx, who, ok, detail)
-            .map_err(|r| format!("{} ({})", r.kind.row().code, r.correlation_id))
+    fn record(&self, action: Action<'_>) -> Result<(), DataError> {
+        self.change(action, Vec::new())
     }
 }

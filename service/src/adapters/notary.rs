@@ -1,14 +1,14 @@
-//! The notary port over the embedded TSA and the operator's seal.
+//! The core's Timestamper and Sealer ports over the embedded TSA and the operator's seal.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use sealpost_evidence::model::{Evidence, Issuer};
-use sealpost_evidence::seal::{Sealer, Timestamper};
+use sealpost_evidence::seal::{Sealer, Timestamper as TokenSource};
 use sealpost_tsa::authority::TimeStampAuthority;
 
 use super::metrics::Metrics;
-use crate::core::{Clock, Notary};
+use crate::core::{self, Clock, Unavailable};
 
 /// Seals with `sealer`, time-stamps with the in-process TSA.
 pub struct EmbeddedNotary {
@@ -30,7 +30,7 @@ impl std::fmt::Debug for EmbeddedNotary {
 /// The TSA, timed for the metrics.
 struct TimedTsa<'a>(&'a TimeStampAuthority, &'a Metrics);
 
-impl Timestamper for TimedTsa<'_> {
+impl TokenSource for TimedTsa<'_> {
     fn timestamp(&self, sha256: &[u8]) -> Result<Vec<u8>, sealpost_evidence::seal::SealError> {
         let start = Instant::now();
         let token = self.0.timestamp(sha256);
@@ -39,21 +39,23 @@ impl Timestamper for TimedTsa<'_> {
     }
 }
 
-impl Notary for EmbeddedNotary {
-    fn timestamp(&self, sha256: &[u8; 32]) -> Result<Vec<u8>, String> {
+impl core::Timestamper for EmbeddedNotary {
+    fn timestamp(&self, sha256: &[u8; 32]) -> Result<Vec<u8>, Unavailable> {
         TimedTsa(&self.tsa, &self.metrics)
             .timestamp(sha256)
-            .map_err(|e| e.to_string())
+            .map_err(|e| Unavailable(e.to_string()))
     }
+}
 
-    fn seal(&self, evidence: &Evidence) -> Result<String, String> {
+impl core::Sealer for EmbeddedNotary {
+    fn seal(&self, evidence: &Evidence) -> Result<String, Unavailable> {
         self.sealer
             .seal(
                 evidence,
                 &TimedTsa(&self.tsa, &self.metrics),
                 self.clock.now(),
             )
-            .map_err(|e| e.to_string())
+            .map_err(|e| Unavailable(e.to_string()))
     }
 
     fn issuer(&self) -> Issuer {

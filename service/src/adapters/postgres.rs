@@ -26,7 +26,9 @@ use crate::core::records::{
     AuditEntry, AuditSeal, EvidenceRecord, IdempotencyRecord, Mailbox, MessageRecord,
     SenderRegistration,
 };
-use crate::core::{Commit, Committed, SeenRequest, Store, StoreError};
+use crate::core::{
+    Commit, Committed, Directory, Ledger, Messages, Registry, SeenRequest, StoreError,
+};
 
 /// The key of the advisory lock that serialises appends to the audit chain.
 const AUDIT_LOCK: i64 = 0x5ea1_9057;
@@ -261,7 +263,29 @@ impl PgStore {
             )
             .map_err(fail)?;
         }
-        if let Some(record) = &commit.audit {
+        for m in &commit.mailboxes {
+            txn.execute(
+                "INSERT INTO mailboxes (id, record) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record",
+                &[&m.id, &to_json(m)?],
+            )
+            .map_err(fail)?;
+        }
+        for write in &commit.records {
+            let kind = write.kind.name();
+            match &write.value {
+                Some(value) => txn.execute(
+                    "INSERT INTO entities (kind, key, value) VALUES ($1, $2, $3) ON CONFLICT (kind, key) DO UPDATE SET value = EXCLUDED.value",
+                    &[&kind, &write.key, &value.as_slice()],
+                ),
+                None => txn.execute(
+                    "DELETE FROM entities WHERE kind = $1 AND key = $2",
+                    &[&kind, &write.key],
+                ),
+            }
+            .map_err(fail)?;
+        }
+        {
+            let record = &commit.audit;
             txn.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])
                 .map_err(fail)?;
             let head = txn
@@ -305,7 +329,7 @@ enum Applied {
     Replayed,
 }
 
-impl Store for PgStore {
+impl Registry for PgStore {
     fn sender_by_certificate(
         &self,
         sha256_hex: &str,
@@ -315,11 +339,15 @@ impl Store for PgStore {
             sha256_hex,
         )
     }
+}
 
+impl Directory for PgStore {
     fn mailbox(&self, id: &str) -> Result<Option<Mailbox>, StoreError> {
         self.get_json("SELECT record FROM mailboxes WHERE id = $1", id)
     }
+}
 
+impl Messages for PgStore {
     fn idempotency(
         &self,
         sender_id: &str,
@@ -356,7 +384,9 @@ impl Store for PgStore {
             .collect()
         })
     }
+}
 
+impl Ledger for PgStore {
     fn seen(&self, request: &SeenRequest) -> Result<bool, StoreError> {
         let seen_at = to_i64(request.seen_at)?;
         self.with_client(|c| {

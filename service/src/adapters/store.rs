@@ -22,7 +22,9 @@ use crate::core::records::{
     AuditEntry, AuditSeal, EvidenceRecord, IdempotencyRecord, Mailbox, MessageRecord,
     SenderRegistration,
 };
-use crate::core::{Commit, Committed, SeenRequest, Store, StoreError};
+use crate::core::{
+    Commit, Committed, Directory, Ledger, Messages, Registry, SeenRequest, Store, StoreError,
+};
 
 const SENDERS: TableDefinition<&str, &[u8]> = TableDefinition::new("senders");
 const SENDER_CERTIFICATES: TableDefinition<&str, &str> =
@@ -326,7 +328,24 @@ impl RedbStore {
                     .insert((e.sender_id.as_str(), e.id.as_str()), e.message_id.as_str())
                     .map_err(fail)?;
             }
-            if let Some(record) = commit.audit {
+            for mailbox in &commit.mailboxes {
+                txn.open_table(MAILBOXES)
+                    .map_err(fail)?
+                    .insert(mailbox.id.as_str(), to_json(mailbox)?.as_slice())
+                    .map_err(fail)?;
+            }
+            if !commit.records.is_empty() {
+                let mut entities = txn.open_table(ENTITIES).map_err(fail)?;
+                for write in &commit.records {
+                    let key = (write.kind.name(), write.key.as_str());
+                    match &write.value {
+                        Some(value) => entities.insert(key, value.as_slice()).map_err(fail)?,
+                        None => entities.remove(key).map_err(fail)?,
+                    };
+                }
+            }
+            {
+                let record = commit.audit;
                 let mut entries = txn.open_table(AUDIT).map_err(fail)?;
                 let (seq, prev) = match entries.last().map_err(fail)? {
                     Some((seq, entry)) => (
@@ -410,7 +429,7 @@ impl RedbStore {
             .collect();
         let requests: Vec<(&[u8], [u8; 32])> = commits
             .iter()
-            .filter_map(|c| c.audit.as_ref())
+            .map(|c| &c.audit)
             .map(|a| {
                 let sha = a.request_sha256.unwrap_or_else(|| {
                     let mut out = [0u8; 32];
@@ -432,7 +451,7 @@ impl RedbStore {
                     0
                 };
                 let documents: Vec<BlobRef> = document_refs.by_ref().take(count).collect();
-                let request = commit.audit.as_ref().and_then(|_| request_refs.next());
+                let request = request_refs.next();
                 Self::apply(&txn, commit, &documents, request)
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -799,7 +818,7 @@ impl Backend for RedbStore {
     }
 }
 
-impl Store for RedbStore {
+impl Registry for RedbStore {
     fn sender_by_certificate(
         &self,
         sha256_hex: &str,
@@ -816,11 +835,15 @@ impl Store for RedbStore {
             .map(|v| from_json(v.value()))
             .transpose()
     }
+}
 
+impl Directory for RedbStore {
     fn mailbox(&self, id: &str) -> Result<Option<Mailbox>, StoreError> {
         self.get_json(MAILBOXES, id)
     }
+}
 
+impl Messages for RedbStore {
     fn idempotency(
         &self,
         sender_id: &str,
@@ -859,7 +882,9 @@ impl Store for RedbStore {
         }
         Ok(out)
     }
+}
 
+impl Ledger for RedbStore {
     fn seen(&self, request: &SeenRequest) -> Result<bool, StoreError> {
         let txn = self.db.begin_read().map_err(fail)?;
         Self::holds_mark(&txn.open_table(SEEN).map_err(fail)?, request)
@@ -907,32 +932,7 @@ impl std::fmt::Debug for TimedStore {
     }
 }
 
-impl Store for TimedStore {
-    fn sender_by_certificate(
-        &self,
-        sha256_hex: &str,
-    ) -> Result<Option<SenderRegistration>, StoreError> {
-        self.inner.sender_by_certificate(sha256_hex)
-    }
-    fn mailbox(&self, id: &str) -> Result<Option<Mailbox>, StoreError> {
-        self.inner.mailbox(id)
-    }
-    fn idempotency(
-        &self,
-        sender_id: &str,
-        key: &str,
-    ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        self.inner.idempotency(sender_id, key)
-    }
-    fn message(&self, id: &str) -> Result<Option<MessageRecord>, StoreError> {
-        self.inner.message(id)
-    }
-    fn evidence(&self, id: &str) -> Result<Option<EvidenceRecord>, StoreError> {
-        self.inner.evidence(id)
-    }
-    fn evidences_of(&self, message_id: &str) -> Result<Vec<EvidenceRecord>, StoreError> {
-        self.inner.evidences_of(message_id)
-    }
+impl Ledger for TimedStore {
     fn seen(&self, request: &SeenRequest) -> Result<bool, StoreError> {
         self.inner.seen(request)
     }
