@@ -1,0 +1,126 @@
+//! The key table `KEYS`: every key the environment can set, its kind and bounds (with the
+//! units they are written in), its `SEALPOST_*` name, and `check_bounds`, which holds every
+//! whole number to its row.
+
+use super::raw::RawConfig;
+
+/// What a key holds: how a `SEALPOST_*` variable's text becomes a TOML value and, for a whole
+/// number, the range it must lie in (checked at start whoever set it: the file, the
+/// environment or the default).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    Text,
+    /// A whole number in `min..=max`.
+    Integer {
+        min: u64,
+        max: u64,
+    },
+    /// Comma-separated.
+    List,
+}
+
+/// A whole number in `min..=max`.
+const fn int(min: u64, max: u64) -> Kind {
+    Kind::Integer { min, max }
+}
+
+const MINUTE: u64 = 60;
+const HOUR: u64 = 60 * MINUTE;
+const DAY: u64 = 24 * HOUR;
+const YEAR: u64 = 365 * DAY;
+/// The longest retention: a century, far from where `SystemTime` arithmetic overflows.
+pub(super) const CENTURY: u64 = 100 * YEAR;
+pub(super) const KIB: u64 = 1024;
+const MIB: u64 = 1024 * KIB;
+pub(super) const GIB: u64 = 1024 * MIB;
+
+/// Every key the environment can set, with its bounds: the one table of a key's facts besides
+/// its field and default (a test checks it against the fields). The README's bounds come from
+/// here. Relations between keys (a document fits in a request) are checked in `validate`.
+pub(super) const KEYS: &[(&str, Kind)] = &[
+    ("listen", Kind::Text),
+    ("data_dir", Kind::Text),
+    ("log_format", Kind::Text),
+    ("tls.cert", Kind::Text),
+    ("tls.key", Kind::Text),
+    ("tsa.cert", Kind::Text),
+    ("tsa.key", Kind::Text),
+    ("tsa.chain", Kind::Text),
+    ("tsa.clock", Kind::Text),
+    ("tsa.policy", Kind::Text),
+    ("tsa.accept_policies", Kind::List),
+    // genTime has whole seconds; a token vaguer than a minute says little.
+    ("tsa.accuracy_ms", int(1000, 60_000)),
+    ("tsa.endpoint", Kind::Text),
+    ("tsa.endpoint_rate_per_minute", int(1, 1_000_000)),
+    ("tsa.endpoint_burst", int(1, 1_000_000)),
+    ("seal.cert", Kind::Text),
+    ("seal.key", Kind::Text),
+    ("seal.issuer_name", Kind::Text),
+    ("senders.trust_anchors", Kind::Text),
+    ("senders.intermediates", Kind::Text),
+    ("senders.max_clock_skew_s", int(0, HOUR)),
+    ("senders.max_message_age_s", int(1, DAY)),
+    // A signed SOAP envelope alone takes kilobytes; the body is held in memory.
+    ("limits.max_request_bytes", int(64 * KIB, GIB)),
+    ("limits.max_document_bytes", int(KIB, GIB)),
+    ("limits.max_documents", int(1, 64)),
+    ("audit.seal_interval_s", int(1, DAY)),
+    ("mailbox.trust_anchors", Kind::Text),
+    ("mailbox.intermediates", Kind::Text),
+    ("mailbox.idle_timeout_s", int(MINUTE, DAY)),
+    ("retention.inactive_s", int(1, CENTURY)),
+    // Zero: deleted at the first run after the notice.
+    ("retention.notice_s", int(0, CENTURY)),
+    ("retention.interval_s", int(1, 30 * DAY)),
+    ("retention.traces_s", int(1, CENTURY)),
+    ("retention.evidence_s", int(1, CENTURY)),
+    ("retention.notifier", Kind::Text),
+    ("store.backend", Kind::Text),
+    ("store.cache_mib", int(1, 64 * 1024)),
+    ("store.postgres_url", Kind::Text),
+];
+
+/// Keys only the file sets (tables of their own), not the environment.
+pub(super) const FILE_ONLY: &[&str] = &["senders.registry"];
+
+/// Environment variables with the prefix that are not settings.
+pub(super) const NOT_SETTINGS: &[&str] = &["SEALPOST_CONFIG", "SEALPOST_LOG"];
+
+pub(super) fn env_name(key: &str) -> String {
+    format!("SEALPOST_{}", key.replace('.', "_").to_uppercase())
+}
+
+/// Every whole number within the bounds of its row in `KEYS`, read by key from the settings as
+/// deserialized (so whatever set it: the file, the environment or the default).
+pub(super) fn check_bounds(raw: &RawConfig, problems: &mut Vec<String>) {
+    let settings = match serde_json::to_value(raw) {
+        Ok(v) => v,
+        Err(e) => {
+            problems.push(format!("the settings cannot be read back: {e}"));
+            return;
+        }
+    };
+    for &(key, kind) in KEYS {
+        let Kind::Integer { min, max } = kind else {
+            continue;
+        };
+        match setting(&settings, key) {
+            Some(serde_json::Value::Number(n)) => match n.as_u64() {
+                Some(v) if (min..=max).contains(&v) => {}
+                _ => problems.push(format!("{key} {n}: between {min} and {max}")),
+            },
+            // An optional number left out.
+            Some(serde_json::Value::Null) => {}
+            _ => problems.push(format!("{key}: not a whole number setting")),
+        }
+    }
+}
+
+/// The value of a dotted key in the settings as a JSON value.
+pub(super) fn setting<'a>(
+    settings: &'a serde_json::Value,
+    key: &str,
+) -> Option<&'a serde_json::Value> {
+    key.split('.').try_fold(settings, |v, part| v.get(part))
+}

@@ -1,0 +1,380 @@
+//! Configuration: one TOML file, every key overridable by a `SEALPOST_*` environment variable
+//! (`tsa.clock` is `SEALPOST_TSA_CLOCK`), every value validated at start (each whole number
+//! within the bounds its row of `KEYS` gives) with every problem reported at once. Without a file, the embedded defaults serve the development PKI that
+//! `make run` creates under `certs/dev/`.
+//!
+//! The settings as written and their defaults are in `raw`, the key table with its bounds in
+//! `keys`, the sender registry's checks in `registry`; this file turns them into a `Config`.
+
+mod keys;
+mod raw;
+mod registry;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use der::asn1::ObjectIdentifier;
+use sealpost_tsa::authority::TsaSettings;
+use sealpost_tsa::clock::ClockKind;
+use serde::Deserialize;
+
+use keys::{FILE_ONLY, KEYS, Kind, NOT_SETTINGS, check_bounds, env_name};
+use raw::RawConfig;
+use registry::validate_registry;
+
+pub use registry::SenderEntry;
+
+/// Seed 003: accounts without a login for `inactive` are deleted `notice` after their owner
+/// was told, unless they log in meanwhile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetentionSettings {
+    pub inactive: Duration,
+    pub notice: Duration,
+    /// How often the job runs.
+    pub interval: Duration,
+    /// How long the audit log's technical traces (entries and signed requests) are kept.
+    pub traces: Duration,
+    /// How long evidences are kept (their legal retention).
+    pub evidence: Duration,
+    /// A program run for each notice with the login, the name and the deletion date
+    /// (RFC 3339) as arguments (mail, SMS…); without one, the notice is logged.
+    pub notifier: Option<PathBuf>,
+}
+
+/// Where the service keeps its records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreBackend {
+    /// The embedded store under `data_dir`.
+    Redb,
+    /// A PostgreSQL database (connection string), for several processes.
+    Postgres(String),
+}
+
+/// Every problem found, reported together.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n  - {}", problems.join("\n  - "))]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+/// Who may use `POST /tsa` on the service port (the standalone `sealpost-tsa` is another
+/// deployable, configured by its own options).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TsaEndpoint {
+    /// Not served: 404.
+    Off,
+    /// Sender applications presenting a registered, active sender certificate over mutual
+    /// TLS, each sender held to `per_minute` tokens a minute, `burst` at once; every token
+    /// audited.
+    Senders { per_minute: u32, burst: u32 },
+}
+
+/// How logs are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub log_format: LogFormat,
+    pub tls_cert: PathBuf,
+    pub tls_key: PathBuf,
+    pub tsa: TsaSettings,
+    /// `tsa.endpoint`: who may use `POST /tsa` on the service port.
+    pub tsa_endpoint: TsaEndpoint,
+    /// The seal certificate (then its chain) and key.
+    pub seal_cert: PathBuf,
+    pub seal_key: PathBuf,
+    pub issuer_name: String,
+    pub sender_trust_anchors: PathBuf,
+    pub sender_intermediates: Option<PathBuf>,
+    pub max_clock_skew: Duration,
+    pub max_message_age: Duration,
+    /// `[[senders.registry]]`: written into the store's registry at start.
+    pub sender_registry: Vec<SenderEntry>,
+    pub max_request_bytes: usize,
+    pub max_document_bytes: u64,
+    pub max_documents: usize,
+    pub audit_seal_interval: Duration,
+    pub store_backend: StoreBackend,
+    pub retention: RetentionSettings,
+    /// CAs (and intermediates) of people's client certificates, for certificate login.
+    pub mailbox_trust_anchors: PathBuf,
+    pub mailbox_intermediates: Option<PathBuf>,
+    /// A mailbox session ends after this long without a request.
+    pub mailbox_idle_timeout_s: u64,
+    /// The most memory the embedded store keeps pages in.
+    pub store_cache_bytes: usize,
+}
+
+impl Config {
+    /// The embedded store's file.
+    pub fn store_path(&self) -> PathBuf {
+        self.data_dir.join("sealpost.redb")
+    }
+}
+
+impl Config {
+    /// Reads `file` (if any), applies the `SEALPOST_*` variables of `env`, validates.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut problems = Vec::new();
+        let mut table = match file {
+            Some(path) => match std::fs::read_to_string(path) {
+                Ok(text) => match text.parse::<toml::Table>() {
+                    Ok(t) => t,
+                    Err(e) => {
+                        return Err(ConfigError {
+                            problems: vec![format!("{}: {e}", path.display())],
+                        });
+                    }
+                },
+                Err(e) => {
+                    return Err(ConfigError {
+                        problems: vec![format!("{}: {e}", path.display())],
+                    });
+                }
+            },
+            None => toml::Table::new(),
+        };
+        let known: BTreeMap<String, (&str, Kind)> = KEYS
+            .iter()
+            .map(|(key, kind)| (env_name(key), (*key, *kind)))
+            .collect();
+        for (name, value) in env {
+            if !name.starts_with("SEALPOST_") || NOT_SETTINGS.contains(&name.as_str()) {
+                continue;
+            }
+            let Some((key, kind)) = known.get(&name) else {
+                match FILE_ONLY.iter().find(|key| env_name(key) == name) {
+                    Some(key) => problems.push(format!("{name}: {key} is set in the file only")),
+                    None => problems.push(format!("{name}: no such setting")),
+                }
+                continue;
+            };
+            let value = match kind {
+                Kind::Text => toml::Value::String(value),
+                Kind::Integer { .. } => match value.trim().parse::<i64>() {
+                    Ok(n) => toml::Value::Integer(n),
+                    Err(_) => {
+                        problems.push(format!("{name} ({key}): {value:?} is not a whole number"));
+                        continue;
+                    }
+                },
+                Kind::List => toml::Value::Array(
+                    value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(|s| toml::Value::String(s.to_owned()))
+                        .collect(),
+                ),
+            };
+            set_path(&mut table, key, value);
+        }
+        let raw = match RawConfig::deserialize(toml::Value::Table(table)) {
+            Ok(raw) => raw,
+            Err(e) => {
+                problems.push(e.to_string().trim().to_owned());
+                return Err(ConfigError { problems });
+            }
+        };
+        let config = raw.validate(&mut problems);
+        match config {
+            Some(c) if problems.is_empty() => Ok(c),
+            _ => Err(ConfigError { problems }),
+        }
+    }
+}
+
+fn set_path(table: &mut toml::Table, key: &str, value: toml::Value) {
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let last = parts.pop().unwrap_or(key);
+    let mut current = table;
+    for part in parts {
+        let entry = current
+            .entry(part.to_owned())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        let toml::Value::Table(t) = entry else {
+            return;
+        };
+        current = t;
+    }
+    current.insert(last.to_owned(), value);
+}
+
+fn readable(path: &Path, what: &str, problems: &mut Vec<String>) {
+    if let Err(e) = std::fs::File::open(path) {
+        problems.push(format!("{what} {}: {e}", path.display()));
+    }
+}
+
+impl RawConfig {
+    fn validate(self, problems: &mut Vec<String>) -> Option<Config> {
+        check_bounds(&self, problems);
+        if self.limits.max_document_bytes > self.limits.max_request_bytes {
+            problems.push(format!(
+                "limits.max_document_bytes {}: at most limits.max_request_bytes ({}), the request carrying it",
+                self.limits.max_document_bytes, self.limits.max_request_bytes
+            ));
+        }
+        let listen = self
+            .listen
+            .parse::<SocketAddr>()
+            .map_err(|e| problems.push(format!("listen {:?}: {e}", self.listen)))
+            .ok();
+        let log_format = match self.log_format.as_str() {
+            "text" => Some(LogFormat::Text),
+            "json" => Some(LogFormat::Json),
+            other => {
+                problems.push(format!(
+                    "log_format {other:?}: expected \"text\" or \"json\""
+                ));
+                None
+            }
+        };
+        readable(&self.tls.cert, "tls.cert", problems);
+        readable(&self.tls.key, "tls.key", problems);
+        readable(&self.tsa.cert, "tsa.cert", problems);
+        readable(&self.tsa.key, "tsa.key", problems);
+        if let Some(chain) = &self.tsa.chain {
+            readable(chain, "tsa.chain", problems);
+        }
+        readable(&self.seal.cert, "seal.cert", problems);
+        readable(&self.seal.key, "seal.key", problems);
+        readable(
+            &self.senders.trust_anchors,
+            "senders.trust_anchors",
+            problems,
+        );
+        if let Some(p) = &self.senders.intermediates {
+            readable(p, "senders.intermediates", problems);
+        }
+        if self.seal.issuer_name.trim().is_empty() {
+            problems.push("seal.issuer_name: empty".into());
+        }
+        readable(
+            &self.mailbox.trust_anchors,
+            "mailbox.trust_anchors",
+            problems,
+        );
+        if let Some(p) = &self.mailbox.intermediates {
+            readable(p, "mailbox.intermediates", problems);
+        }
+        if let Some(n) = &self.retention.notifier
+            && !n.is_file()
+        {
+            problems.push(format!("retention.notifier {}: not a file", n.display()));
+        }
+        let store_backend = match (self.store.backend.as_str(), &self.store.postgres_url) {
+            ("redb", _) => Some(StoreBackend::Redb),
+            ("postgres", Some(url)) if !url.trim().is_empty() => {
+                Some(StoreBackend::Postgres(url.clone()))
+            }
+            ("postgres", _) => {
+                problems.push("store.backend \"postgres\" needs store.postgres_url".into());
+                None
+            }
+            (other, _) => {
+                problems.push(format!(
+                    "store.backend {other:?}: expected \"redb\" or \"postgres\""
+                ));
+                None
+            }
+        };
+        let sender_registry = validate_registry(&self.senders.registry, problems);
+        let clock = self
+            .tsa
+            .clock
+            .parse::<ClockKind>()
+            .map_err(|e| problems.push(format!("tsa.clock: {e}")))
+            .ok();
+        let mut oid = |what: &str, text: &str| {
+            text.parse::<ObjectIdentifier>()
+                .map_err(|e| problems.push(format!("{what} {text:?}: not an OID ({e})")))
+                .ok()
+        };
+        let policy = oid("tsa.policy", &self.tsa.policy);
+        let accepted: Vec<Option<ObjectIdentifier>> = self
+            .tsa
+            .accept_policies
+            .iter()
+            .map(|p| oid("tsa.accept_policies", p))
+            .collect();
+        let tsa_endpoint = match self.tsa.endpoint.as_str() {
+            "off" => Some(TsaEndpoint::Off),
+            // Within u32 once within their bounds (checked above).
+            "senders" => match (
+                u32::try_from(self.tsa.endpoint_rate_per_minute),
+                u32::try_from(self.tsa.endpoint_burst),
+            ) {
+                (Ok(per_minute), Ok(burst)) => Some(TsaEndpoint::Senders { per_minute, burst }),
+                _ => None,
+            },
+            other => {
+                problems.push(format!(
+                    "tsa.endpoint {other:?}: expected \"off\" or \"senders\""
+                ));
+                None
+            }
+        };
+        Some(Config {
+            listen: listen?,
+            log_format: log_format?,
+            tls_cert: self.tls.cert,
+            tls_key: self.tls.key,
+            tsa: TsaSettings {
+                cert: self.tsa.cert,
+                key: self.tsa.key,
+                chain: self.tsa.chain,
+                serial_state: self.data_dir.join("tsa").join("serial"),
+                clock: clock?,
+                policy: policy?,
+                accepted_policies: accepted.into_iter().collect::<Option<Vec<_>>>()?,
+                accuracy: Duration::from_millis(self.tsa.accuracy_ms),
+            },
+            tsa_endpoint: tsa_endpoint?,
+            data_dir: self.data_dir,
+            seal_cert: self.seal.cert,
+            seal_key: self.seal.key,
+            issuer_name: self.seal.issuer_name,
+            sender_trust_anchors: self.senders.trust_anchors,
+            sender_intermediates: self.senders.intermediates,
+            max_clock_skew: Duration::from_secs(self.senders.max_clock_skew_s),
+            max_message_age: Duration::from_secs(self.senders.max_message_age_s),
+            sender_registry,
+            max_request_bytes: usize::try_from(self.limits.max_request_bytes).unwrap_or(usize::MAX),
+            max_document_bytes: self.limits.max_document_bytes,
+            max_documents: usize::try_from(self.limits.max_documents).unwrap_or(16),
+            audit_seal_interval: Duration::from_secs(self.audit.seal_interval_s),
+            store_backend: store_backend?,
+            retention: RetentionSettings {
+                inactive: Duration::from_secs(self.retention.inactive_s),
+                notice: Duration::from_secs(self.retention.notice_s),
+                interval: Duration::from_secs(self.retention.interval_s),
+                traces: Duration::from_secs(self.retention.traces_s),
+                evidence: Duration::from_secs(self.retention.evidence_s),
+                notifier: self.retention.notifier,
+            },
+            mailbox_trust_anchors: self.mailbox.trust_anchors,
+            mailbox_intermediates: self.mailbox.intermediates,
+            mailbox_idle_timeout_s: self.mailbox.idle_timeout_s,
+            store_cache_bytes: usize::try_from(self.store.cache_mib.saturating_mul(1 << 20))
+                .unwrap_or(usize::MAX),
+        })
+    }
+}

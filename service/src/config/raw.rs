@@ -1,0 +1,384 @@
+//! The settings as written (file, environment, defaults) and their defaults: the serde
+//! structures `load` fills before `validate` turns them into a `Config`.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// The settings as written (file, environment, defaults), before validation.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    #[serde(default = "defaults::listen")]
+    pub(super) listen: String,
+    #[serde(default = "defaults::data_dir")]
+    pub(super) data_dir: PathBuf,
+    #[serde(default = "defaults::log_format")]
+    pub(super) log_format: String,
+    #[serde(default)]
+    pub(super) tls: RawTls,
+    #[serde(default)]
+    pub(super) tsa: RawTsa,
+    #[serde(default)]
+    pub(super) seal: RawSeal,
+    #[serde(default)]
+    pub(super) senders: RawSenders,
+    #[serde(default)]
+    pub(super) limits: RawLimits,
+    #[serde(default)]
+    pub(super) audit: RawAudit,
+    #[serde(default)]
+    pub(super) store: RawStore,
+    #[serde(default)]
+    pub(super) mailbox: RawMailbox,
+    #[serde(default)]
+    pub(super) retention: RawRetention,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRetention {
+    #[serde(default = "defaults::inactive_s")]
+    pub(super) inactive_s: u64,
+    #[serde(default = "defaults::notice_s")]
+    pub(super) notice_s: u64,
+    #[serde(default = "defaults::retention_interval_s")]
+    pub(super) interval_s: u64,
+    #[serde(default = "defaults::traces_s")]
+    pub(super) traces_s: u64,
+    #[serde(default = "defaults::evidence_s")]
+    pub(super) evidence_s: u64,
+    #[serde(default)]
+    pub(super) notifier: Option<PathBuf>,
+}
+
+impl Default for RawRetention {
+    fn default() -> Self {
+        RawRetention {
+            inactive_s: defaults::inactive_s(),
+            notice_s: defaults::notice_s(),
+            interval_s: defaults::retention_interval_s(),
+            traces_s: defaults::traces_s(),
+            evidence_s: defaults::evidence_s(),
+            notifier: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMailbox {
+    /// PEM file of the CAs people's client certificates must chain to (certificate login).
+    #[serde(default = "defaults::senders_trust")]
+    pub(super) trust_anchors: PathBuf,
+    #[serde(default = "defaults::senders_intermediates")]
+    pub(super) intermediates: Option<PathBuf>,
+    #[serde(default = "defaults::mailbox_idle_timeout_s")]
+    pub(super) idle_timeout_s: u64,
+}
+
+impl Default for RawMailbox {
+    fn default() -> Self {
+        RawMailbox {
+            trust_anchors: defaults::senders_trust(),
+            intermediates: defaults::senders_intermediates(),
+            idle_timeout_s: defaults::mailbox_idle_timeout_s(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStore {
+    #[serde(default = "defaults::store_backend")]
+    pub(super) backend: String,
+    #[serde(default = "defaults::store_cache_mib")]
+    pub(super) cache_mib: u64,
+    #[serde(default)]
+    pub(super) postgres_url: Option<String>,
+}
+
+impl Default for RawStore {
+    fn default() -> Self {
+        RawStore {
+            backend: defaults::store_backend(),
+            cache_mib: defaults::store_cache_mib(),
+            postgres_url: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSeal {
+    #[serde(default = "defaults::seal_cert")]
+    pub(super) cert: PathBuf,
+    #[serde(default = "defaults::seal_key")]
+    pub(super) key: PathBuf,
+    #[serde(default = "defaults::issuer_name")]
+    pub(super) issuer_name: String,
+}
+
+impl Default for RawSeal {
+    fn default() -> Self {
+        RawSeal {
+            cert: defaults::seal_cert(),
+            key: defaults::seal_key(),
+            issuer_name: defaults::issuer_name(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSenders {
+    /// PEM file of the CAs sender certificates must chain to.
+    #[serde(default = "defaults::senders_trust")]
+    pub(super) trust_anchors: PathBuf,
+    /// PEM file of intermediate CAs that may complete a sender's path.
+    #[serde(default = "defaults::senders_intermediates")]
+    pub(super) intermediates: Option<PathBuf>,
+    #[serde(default = "defaults::max_clock_skew_s")]
+    pub(super) max_clock_skew_s: u64,
+    #[serde(default = "defaults::max_message_age_s")]
+    pub(super) max_message_age_s: u64,
+    /// Sender organisations declared here (`[[senders.registry]]`), written into the store's
+    /// registry when the service starts.
+    #[serde(default)]
+    pub(super) registry: Vec<RawSenderEntry>,
+}
+
+impl Default for RawSenders {
+    fn default() -> Self {
+        RawSenders {
+            trust_anchors: defaults::senders_trust(),
+            intermediates: defaults::senders_intermediates(),
+            max_clock_skew_s: defaults::max_clock_skew_s(),
+            max_message_age_s: defaults::max_message_age_s(),
+            registry: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSenderEntry {
+    pub(super) id: String,
+    pub(super) name: String,
+    /// PEM files, one certificate each (the first of the file).
+    pub(super) certificates: Vec<PathBuf>,
+    pub(super) message_types: Vec<String>,
+    #[serde(default = "defaults::recipient_kinds")]
+    pub(super) recipients: Vec<String>,
+    #[serde(default = "defaults::active")]
+    pub(super) active: bool,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLimits {
+    #[serde(default = "defaults::max_request_bytes")]
+    pub(super) max_request_bytes: u64,
+    #[serde(default = "defaults::max_document_bytes")]
+    pub(super) max_document_bytes: u64,
+    #[serde(default = "defaults::max_documents")]
+    pub(super) max_documents: u64,
+}
+
+impl Default for RawLimits {
+    fn default() -> Self {
+        RawLimits {
+            max_request_bytes: defaults::max_request_bytes(),
+            max_document_bytes: defaults::max_document_bytes(),
+            max_documents: defaults::max_documents(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAudit {
+    #[serde(default = "defaults::audit_seal_interval_s")]
+    pub(super) seal_interval_s: u64,
+}
+
+impl Default for RawAudit {
+    fn default() -> Self {
+        RawAudit {
+            seal_interval_s: defaults::audit_seal_interval_s(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTls {
+    #[serde(default = "defaults::tls_cert")]
+    pub(super) cert: PathBuf,
+    #[serde(default = "defaults::tls_key")]
+    pub(super) key: PathBuf,
+}
+
+impl Default for RawTls {
+    fn default() -> Self {
+        RawTls {
+            cert: defaults::tls_cert(),
+            key: defaults::tls_key(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTsa {
+    #[serde(default = "defaults::tsa_cert")]
+    pub(super) cert: PathBuf,
+    #[serde(default = "defaults::tsa_key")]
+    pub(super) key: PathBuf,
+    #[serde(default = "defaults::tsa_chain")]
+    pub(super) chain: Option<PathBuf>,
+    #[serde(default = "defaults::tsa_clock")]
+    pub(super) clock: String,
+    #[serde(default = "defaults::tsa_policy")]
+    pub(super) policy: String,
+    #[serde(default)]
+    pub(super) accept_policies: Vec<String>,
+    #[serde(default = "defaults::tsa_accuracy_ms")]
+    pub(super) accuracy_ms: u64,
+    /// Who may use `POST /tsa` on the service port: `off` (not served) or `senders`
+    /// (registered senders over mutual TLS).
+    #[serde(default = "defaults::tsa_endpoint")]
+    pub(super) endpoint: String,
+    /// With `senders`: the tokens a sender may have a minute, and at once.
+    #[serde(default = "defaults::tsa_endpoint_rate_per_minute")]
+    pub(super) endpoint_rate_per_minute: u64,
+    #[serde(default = "defaults::tsa_endpoint_burst")]
+    pub(super) endpoint_burst: u64,
+}
+
+impl Default for RawTsa {
+    fn default() -> Self {
+        RawTsa {
+            cert: defaults::tsa_cert(),
+            key: defaults::tsa_key(),
+            chain: defaults::tsa_chain(),
+            clock: defaults::tsa_clock(),
+            policy: defaults::tsa_policy(),
+            accept_policies: Vec::new(),
+            accuracy_ms: defaults::tsa_accuracy_ms(),
+            endpoint: defaults::tsa_endpoint(),
+            endpoint_rate_per_minute: defaults::tsa_endpoint_rate_per_minute(),
+            endpoint_burst: defaults::tsa_endpoint_burst(),
+        }
+    }
+}
+
+mod defaults {
+    use std::path::PathBuf;
+
+    pub fn listen() -> String {
+        "127.0.0.1:8443".into()
+    }
+    pub fn data_dir() -> PathBuf {
+        "var".into()
+    }
+    pub fn log_format() -> String {
+        "text".into()
+    }
+    pub fn tls_cert() -> PathBuf {
+        "certs/dev/tls-chain.pem".into()
+    }
+    pub fn tls_key() -> PathBuf {
+        "certs/dev/tls.key".into()
+    }
+    pub fn tsa_cert() -> PathBuf {
+        "certs/dev/tsa.pem".into()
+    }
+    pub fn tsa_key() -> PathBuf {
+        "certs/dev/tsa.key".into()
+    }
+    pub fn tsa_chain() -> Option<PathBuf> {
+        Some("certs/dev/issuing-ca.pem".into())
+    }
+    pub fn tsa_clock() -> String {
+        "kernel".into()
+    }
+    pub fn tsa_policy() -> String {
+        "0.4.0.2023.1.1".into()
+    }
+    pub fn tsa_accuracy_ms() -> u64 {
+        1000
+    }
+    pub fn tsa_endpoint() -> String {
+        "off".into()
+    }
+    pub fn tsa_endpoint_rate_per_minute() -> u64 {
+        60
+    }
+    pub fn tsa_endpoint_burst() -> u64 {
+        10
+    }
+    pub fn seal_cert() -> PathBuf {
+        "certs/dev/seal-chain.pem".into()
+    }
+    pub fn seal_key() -> PathBuf {
+        "certs/dev/seal.key".into()
+    }
+    pub fn issuer_name() -> String {
+        "Sealpost".into()
+    }
+    pub fn senders_trust() -> PathBuf {
+        "certs/dev/root-ca.pem".into()
+    }
+    pub fn senders_intermediates() -> Option<PathBuf> {
+        Some("certs/dev/issuing-ca.pem".into())
+    }
+    pub fn max_clock_skew_s() -> u64 {
+        300
+    }
+    pub fn max_message_age_s() -> u64 {
+        900
+    }
+    pub fn max_request_bytes() -> u64 {
+        140 * 1024 * 1024
+    }
+    pub fn max_document_bytes() -> u64 {
+        100 * 1024 * 1024
+    }
+    pub fn max_documents() -> u64 {
+        16
+    }
+    pub fn audit_seal_interval_s() -> u64 {
+        300
+    }
+    pub fn inactive_s() -> u64 {
+        365 * 86_400
+    }
+    pub fn notice_s() -> u64 {
+        30 * 86_400
+    }
+    pub fn evidence_s() -> u64 {
+        3652 * 86_400
+    }
+    pub fn traces_s() -> u64 {
+        365 * 86_400
+    }
+    pub fn retention_interval_s() -> u64 {
+        86_400
+    }
+    pub fn mailbox_idle_timeout_s() -> u64 {
+        900
+    }
+    pub fn store_backend() -> String {
+        "redb".into()
+    }
+    pub fn store_cache_mib() -> u64 {
+        64
+    }
+    pub fn recipient_kinds() -> Vec<String> {
+        vec!["citizen".into(), "company".into()]
+    }
+    pub fn active() -> bool {
+        true
+    }
+}

@@ -1,0 +1,432 @@
+//! The configuration's unit tests: loading, the environment over the file, every problem at
+//! once, the key table against the fields, the bounds and the sender registry.
+
+use super::keys::{CENTURY, GIB, KIB, setting};
+use super::*;
+use crate::core::ids::RecipientKind;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn files(dir: &Path) -> Vec<(String, String)> {
+    for f in [
+        "tls.pem",
+        "tls.key",
+        "tsa.pem",
+        "tsa.key",
+        "chain.pem",
+        "seal.pem",
+        "seal.key",
+        "root.pem",
+    ] {
+        std::fs::write(dir.join(f), "x").expect("write");
+    }
+    let p = |f: &str| dir.join(f).display().to_string();
+    vec![
+        ("SEALPOST_TLS_CERT".into(), p("tls.pem")),
+        ("SEALPOST_TLS_KEY".into(), p("tls.key")),
+        ("SEALPOST_TSA_CERT".into(), p("tsa.pem")),
+        ("SEALPOST_TSA_KEY".into(), p("tsa.key")),
+        ("SEALPOST_TSA_CHAIN".into(), p("chain.pem")),
+        ("SEALPOST_SEAL_CERT".into(), p("seal.pem")),
+        ("SEALPOST_SEAL_KEY".into(), p("seal.key")),
+        ("SEALPOST_SENDERS_TRUST_ANCHORS".into(), p("root.pem")),
+        ("SEALPOST_SENDERS_INTERMEDIATES".into(), p("chain.pem")),
+        ("SEALPOST_MAILBOX_TRUST_ANCHORS".into(), p("root.pem")),
+        ("SEALPOST_MAILBOX_INTERMEDIATES".into(), p("chain.pem")),
+    ]
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sealpost-config-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    dir
+}
+
+#[test]
+fn environment_overrides_the_file() {
+    let dir = temp_dir("override");
+    let file = dir.join("sealpost.toml");
+    std::fs::write(
+        &file,
+        "listen = \"127.0.0.1:1\"\n[tsa]\nclock = \"kernel\"\n",
+    )
+    .expect("write");
+    let mut vars = files(&dir);
+    vars.extend(env(&[
+        ("SEALPOST_TSA_CLOCK", "unchecked"),
+        ("SEALPOST_TSA_ACCEPT_POLICIES", "1.2.3.4, 1.2.3.5"),
+        ("PATH", "/usr/bin"),
+    ]));
+    let config = Config::load(Some(&file), vars).expect("valid");
+    assert_eq!(config.listen.port(), 1);
+    assert_eq!(config.tsa.clock, ClockKind::Unchecked);
+    assert_eq!(config.tsa.accepted_policies.len(), 2);
+    assert_eq!(config.tsa.serial_state, Path::new("var/tsa/serial"));
+    assert_eq!(config.tsa_endpoint, TsaEndpoint::Off, "off by default");
+}
+
+#[test]
+fn the_time_stamp_endpoint_is_opened_to_senders_with_a_rate() {
+    let dir = temp_dir("tsa-endpoint");
+    let mut vars = files(&dir);
+    vars.extend(env(&[
+        ("SEALPOST_TSA_ENDPOINT", "senders"),
+        ("SEALPOST_TSA_ENDPOINT_BURST", "3"),
+    ]));
+    let config = Config::load(None, vars).expect("valid");
+    assert_eq!(
+        config.tsa_endpoint,
+        TsaEndpoint::Senders {
+            per_minute: 60,
+            burst: 3
+        }
+    );
+    let mut vars = files(&dir);
+    vars.extend(env(&[
+        ("SEALPOST_TSA_ENDPOINT", "everyone"),
+        ("SEALPOST_TSA_ENDPOINT_RATE_PER_MINUTE", "0"),
+    ]));
+    let all = Config::load(None, vars)
+        .expect_err("invalid")
+        .problems
+        .join("\n");
+    assert!(all.contains("tsa.endpoint \"everyone\""), "{all}");
+    let mut vars = files(&dir);
+    vars.extend(env(&[
+        ("SEALPOST_TSA_ENDPOINT", "senders"),
+        ("SEALPOST_TSA_ENDPOINT_RATE_PER_MINUTE", "0"),
+    ]));
+    let all = Config::load(None, vars)
+        .expect_err("invalid")
+        .problems
+        .join("\n");
+    assert!(all.contains("tsa.endpoint_rate_per_minute 0"), "{all}");
+}
+
+#[test]
+fn the_sender_registry_is_read_from_the_file_with_every_mistake_named() {
+    let dir = temp_dir("registry");
+    let file = dir.join("sealpost.toml");
+    let cert = dir.join("root.pem").display().to_string();
+    std::fs::write(
+        &file,
+        format!(
+            "[[senders.registry]]\nid = \"agency-a\"\nname = \"Agency A\"\ncertificates = [{cert:?}]\nmessage_types = [\"tax-assessment\", \" \"]\n\n[[senders.registry]]\nid = \"agency-b\"\nname = \"Agency B\"\ncertificates = [{cert:?}]\nmessage_types = [\"information\"]\nrecipients = [\"citizen\"]\nactive = false\n"
+        ),
+    )
+    .expect("write");
+    let vars = files(&dir);
+    let config = Config::load(Some(&file), vars.clone()).expect("valid");
+    assert_eq!(config.sender_registry.len(), 2);
+    let a = &config.sender_registry[0];
+    assert_eq!(a.message_types, vec!["tax-assessment".to_owned()]);
+    assert_eq!(
+        a.recipient_kinds,
+        vec![RecipientKind::Citizen, RecipientKind::Company]
+    );
+    assert!(a.active);
+    let b = &config.sender_registry[1];
+    assert_eq!(b.recipient_kinds, vec![RecipientKind::Citizen]);
+    assert!(!b.active);
+
+    std::fs::write(
+        &file,
+        "[[senders.registry]]\nid = \"x\"\nname = \"X\"\ncertificates = [\"/nonexistent.pem\"]\nmessage_types = []\nrecipients = [\"robot\"]\n\n[[senders.registry]]\nid = \"x\"\nname = \"X again\"\ncertificates = []\nmessage_types = [\"a\"]\n",
+    )
+    .expect("write");
+    let problems = Config::load(Some(&file), vars)
+        .expect_err("invalid")
+        .problems;
+    for expected in [
+        "/nonexistent.pem",
+        "no message type",
+        "\"robot\"",
+        "declared twice",
+        "no certificate",
+    ] {
+        assert!(
+            problems.iter().any(|p| p.contains(expected)),
+            "{expected}: {problems:?}"
+        );
+    }
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let dir = temp_dir("problems");
+    let file = dir.join("sealpost.toml");
+    std::fs::write(
+        &file,
+        "listen = \"nowhere\"\n[tsa]\nclock = \"sundial\"\npolicy = \"x\"\naccuracy_ms = 10\n",
+    )
+    .expect("write");
+    let mut vars = env(&[
+        ("SEALPOST_TLS_CERT", "/nonexistent/tls.pem"),
+        ("SEALPOST_TYPO", "1"),
+    ]);
+    vars.push(("SEALPOST_TSA_ACCURACY_MS".into(), "soon".into()));
+    let err = Config::load(Some(&file), vars).expect_err("invalid");
+    let all = err.problems.join("\n");
+    for expected in [
+        "SEALPOST_TYPO: no such setting",
+        "SEALPOST_TSA_ACCURACY_MS",
+        "listen \"nowhere\"",
+        "tls.cert /nonexistent/tls.pem",
+        "tsa.clock",
+        "tsa.policy \"x\"",
+        "tsa.accuracy_ms 10",
+    ] {
+        assert!(all.contains(expected), "{expected:?} missing from:\n{all}");
+    }
+}
+
+#[test]
+fn an_unknown_key_in_the_file_is_an_error() {
+    let dir = temp_dir("unknown");
+    let file = dir.join("sealpost.toml");
+    std::fs::write(&file, "[tsa]\nclokc = \"kernel\"\n").expect("write");
+    let err = Config::load(Some(&file), files(&dir)).expect_err("typo");
+    assert!(err.problems.join("\n").contains("clokc"), "{err}");
+}
+
+/// Every key the serde structure has: the leaves of the settings written back (a table is
+/// walked; anything else, a list included, is one key), with what each holds.
+fn fields(value: &serde_json::Value, prefix: &str, out: &mut BTreeMap<String, serde_json::Value>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (name, v) in map {
+                let key = if prefix.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{prefix}.{name}")
+                };
+                fields(v, &key, out);
+            }
+        }
+        leaf => {
+            out.insert(prefix.to_owned(), leaf.clone());
+        }
+    }
+}
+
+/// The defaults, as `load` sees them with neither file nor environment.
+fn default_settings() -> serde_json::Value {
+    let raw = RawConfig::deserialize(toml::Value::Table(toml::Table::new())).expect("defaults");
+    serde_json::to_value(&raw).expect("the settings serialize")
+}
+
+/// The keys with bounds: (key, min, max).
+fn bounded() -> impl Iterator<Item = (&'static str, u64, u64)> {
+    KEYS.iter().filter_map(|&(key, kind)| match kind {
+        Kind::Integer { min, max } => Some((key, min, max)),
+        Kind::Text | Kind::List => None,
+    })
+}
+
+/// The problems of loading the test files with `pairs` as well; none if it loads.
+fn problems_with(dir: &Path, pairs: &[(&str, String)]) -> Vec<String> {
+    let mut vars = files(dir);
+    vars.extend(pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+    Config::load(None, vars)
+        .err()
+        .map_or_else(Vec::new, |e| e.problems)
+}
+
+#[test]
+fn the_key_table_names_every_field_and_only_fields() {
+    let mut read = BTreeMap::new();
+    fields(&default_settings(), "", &mut read);
+    let table: std::collections::BTreeSet<&str> = KEYS
+        .iter()
+        .map(|(key, _)| *key)
+        .chain(FILE_ONLY.iter().copied())
+        .collect();
+    assert_eq!(
+        table.len(),
+        KEYS.len() + FILE_ONLY.len(),
+        "a key is listed twice"
+    );
+    let not_in_table: Vec<&String> = read
+        .keys()
+        .filter(|k| !table.contains(k.as_str()))
+        .collect();
+    assert!(
+        not_in_table.is_empty(),
+        "fields no row of KEYS (or FILE_ONLY) names, so the environment cannot set them: {not_in_table:?}"
+    );
+    let not_read: Vec<&&str> = table.iter().filter(|k| !read.contains_key(**k)).collect();
+    assert!(
+        not_read.is_empty(),
+        "keys in KEYS (or FILE_ONLY) that no field reads: {not_read:?}"
+    );
+    for (key, kind) in KEYS {
+        let held = &read[*key];
+        let fits = match (kind, held) {
+            // An optional setting left out by default.
+            (_, serde_json::Value::Null) => true,
+            (Kind::Text, serde_json::Value::String(_))
+            | (Kind::List, serde_json::Value::Array(_)) => true,
+            (Kind::Integer { .. }, serde_json::Value::Number(n)) => n.is_u64(),
+            _ => false,
+        };
+        assert!(fits, "{key}: {kind:?} in KEYS, but its default is {held}");
+    }
+}
+
+#[test]
+fn the_defaults_load_and_lie_within_their_bounds() {
+    let dir = temp_dir("defaults");
+    let config = Config::load(None, files(&dir)).expect("the defaults are valid");
+    assert_eq!(config.max_clock_skew, Duration::from_secs(300));
+    assert_eq!(config.max_request_bytes, 140 << 20);
+    let settings = default_settings();
+    for (key, min, max) in bounded() {
+        let value = setting(&settings, key)
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or_else(|| panic!("{key}: no default"));
+        assert!((min..=max).contains(&value), "{key} {value}: {min}..={max}");
+    }
+}
+
+#[test]
+fn a_huge_value_of_any_bounded_key_is_refused_naming_the_key() {
+    let dir = temp_dir("huge");
+    for (key, _, max) in bounded() {
+        for value in [i64::MAX.to_string(), (max + 1).to_string()] {
+            let problems = problems_with(&dir, &[(&env_name(key), value.clone())]);
+            let expected = format!("{key} {value}: between");
+            assert!(
+                problems.iter().any(|p| p.starts_with(&expected)),
+                "{key} = {value}: {problems:?}"
+            );
+        }
+    }
+    // From the file too, all reported at once.
+    let file = dir.join("sealpost.toml");
+    std::fs::write(
+        &file,
+        "[senders]\nmax_clock_skew_s = 9223372036854775807\n[retention]\nevidence_s = 9223372036854775807\n",
+    )
+    .expect("write");
+    let err = Config::load(Some(&file), files(&dir)).expect_err("too large");
+    let all = err.problems.join("\n");
+    for key in ["senders.max_clock_skew_s", "retention.evidence_s"] {
+        assert!(
+            all.contains(&format!("{key} 9223372036854775807: between")),
+            "{all}"
+        );
+    }
+}
+
+#[test]
+fn zero_is_refused_where_it_makes_no_sense_and_so_is_anything_under_the_floor() {
+    let dir = temp_dir("zero");
+    let zero_allowed: Vec<&str> = bounded()
+        .filter(|(_, min, _)| *min == 0)
+        .map(|(key, ..)| key)
+        .collect();
+    assert_eq!(
+        zero_allowed,
+        ["senders.max_clock_skew_s", "retention.notice_s"],
+        "no skew tolerated; deletion at the first run after the notice"
+    );
+    for key in zero_allowed {
+        let problems = problems_with(&dir, &[(&env_name(key), "0".into())]);
+        assert!(problems.is_empty(), "{key} = 0: {problems:?}");
+    }
+    for (key, min, _) in bounded().filter(|(_, min, _)| *min > 0) {
+        for value in [0, min - 1] {
+            let problems = problems_with(&dir, &[(&env_name(key), value.to_string())]);
+            let expected = format!("{key} {value}: between {min} and");
+            assert!(
+                problems.iter().any(|p| p.starts_with(&expected)),
+                "{key} = {value}: {problems:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_document_must_fit_in_a_request() {
+    let dir = temp_dir("document-size");
+    let size = |request: u64, document: u64| {
+        problems_with(
+            &dir,
+            &[
+                ("SEALPOST_LIMITS_MAX_REQUEST_BYTES", request.to_string()),
+                ("SEALPOST_LIMITS_MAX_DOCUMENT_BYTES", document.to_string()),
+            ],
+        )
+    };
+    let problems = size(96 * KIB, 96 * KIB + 1);
+    assert!(
+        problems.iter().any(|p| p.starts_with(
+            "limits.max_document_bytes 98305: at most limits.max_request_bytes (98304)"
+        )),
+        "{problems:?}"
+    );
+    assert_eq!(size(96 * KIB, 96 * KIB), Vec::<String>::new());
+}
+
+#[test]
+fn the_largest_values_accepted_do_not_overflow_time_arithmetic() {
+    let dir = temp_dir("largest");
+    let mut vars = files(&dir);
+    vars.extend(bounded().map(|(key, _, max)| (env_name(key), max.to_string())));
+    vars.push(("SEALPOST_TSA_ENDPOINT".into(), "senders".into()));
+    let config = Config::load(None, vars).expect("the ceilings are valid together");
+    // As the SOAP and gRPC channels, the retention job and the timers compute them.
+    // Centuries from now, and before the epoch (a clock set wrong).
+    for now in [
+        std::time::UNIX_EPOCH + Duration::from_secs(5 * CENTURY),
+        std::time::UNIX_EPOCH - Duration::from_secs(CENTURY),
+    ] {
+        let skew = config.max_clock_skew;
+        assert!(now + config.max_message_age + skew + skew > now);
+        assert!(now - config.max_message_age - skew < now);
+        assert!(now + config.retention.notice > now);
+        for d in [
+            config.retention.inactive,
+            config.retention.traces,
+            config.retention.evidence,
+        ] {
+            assert!(now - d < now);
+        }
+    }
+    let start = std::time::Instant::now();
+    assert!(start + config.retention.interval + config.audit_seal_interval > start);
+    assert_eq!(
+        config.tsa_endpoint,
+        TsaEndpoint::Senders {
+            per_minute: 1_000_000,
+            burst: 1_000_000
+        }
+    );
+    assert_eq!(config.max_request_bytes as u64, GIB);
+    assert_eq!(config.store_cache_bytes as u64, 64 * GIB);
+}
+
+#[test]
+fn a_negative_value_is_refused_naming_the_key() {
+    let dir = temp_dir("negative");
+    let problems = problems_with(&dir, &[("SEALPOST_SENDERS_MAX_MESSAGE_AGE_S", "-1".into())]);
+    assert!(
+        problems.iter().any(|p| p.contains("max_message_age_s")),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn the_sender_registry_is_not_set_by_the_environment() {
+    let dir = temp_dir("registry-env");
+    let problems = problems_with(&dir, &[("SEALPOST_SENDERS_REGISTRY", "x".into())]);
+    assert_eq!(
+        problems,
+        ["SEALPOST_SENDERS_REGISTRY: senders.registry is set in the file only"]
+    );
+}
