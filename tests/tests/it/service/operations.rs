@@ -1,0 +1,253 @@
+//! Running the service: senders declared in the configuration file, PostgreSQL administered
+//! while the service runs, the audit log sealed, verified and exported, metrics, and the
+//! provider identity it publishes.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use sealpost_interop::{
+    CITIZEN, NS_SOAP11, Server, binary, dev_pki, dev_signer, drop_postgres_database,
+    expect_fault_code as code, https_raw, postgres_database, require_tool, run, signed_soap,
+    system_now, text, trusted_list, xml_text as field,
+};
+use sealpost_pki::{KeyAlgorithm, LeafSpec, Profile, rogue_self_signed};
+use sealpost_xmldsig::dsig::base64_decode;
+
+use super::{
+    Fixture, Letter, admin, as_sender, court_verifies, evidence_of, fields, fixture, post,
+    rejected, sealpost,
+};
+
+#[test]
+fn the_service_publishes_the_provider_identity_its_proofs_verify_against() {
+    let f = fixture();
+    let r = https_raw(
+        f.server.addr,
+        &f.pki.join("root-ca.pem"),
+        "GET /provider/trusted-list.xml HTTP/1.1",
+        b"",
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/xml; charset=utf-8")
+    );
+    // What the service serves is what `sealpost pki trusted-list` wrote for a court.
+    let published = std::fs::read_to_string(trusted_list(&f.pki)).expect("trusted list");
+    assert_eq!(text(&r.body), published);
+    let seal = std::fs::read_to_string(f.pki.join("seal.pem")).expect("seal");
+    let seal_b64: String = seal.lines().filter(|l| !l.starts_with("-----")).collect();
+    assert!(published.contains(&seal_b64), "{published}");
+}
+
+#[test]
+fn metrics_count_submissions_by_outcome() {
+    let f = fixture();
+    assert_eq!(
+        as_sender(&f, "sender-a", &Letter::new("metrics-1", CITIZEN).body()).status,
+        200
+    );
+    let r = https_raw(
+        f.server.addr,
+        &f.pki.join("root-ca.pem"),
+        "GET /metrics HTTP/1.1",
+        b"",
+    );
+    let body = text(&r.body);
+    assert_eq!(r.status, 200);
+    assert!(
+        body.contains(
+            "sealpost_requests_total{operation=\"SubmitRegisteredMail\",outcome=\"accepted\"}"
+        ),
+        "{body}"
+    );
+    assert!(
+        body.contains("sealpost_submit_duration_seconds_count"),
+        "{body}"
+    );
+    assert!(
+        body.contains("sealpost_tsa_duration_seconds_count"),
+        "{body}"
+    );
+}
+
+#[test]
+fn every_request_is_in_the_audit_log_and_the_chain_verifies() {
+    let f = fixture();
+    let letter = Letter::new("audit-1", CITIZEN);
+    let accepted = as_sender(&f, "sender-a", &letter.body());
+    assert_eq!(accepted.status, 200);
+    let message_id = field(&text(&accepted.body), "MessageId").expect("id");
+    let tampered = signed_soap(
+        NS_SOAP11,
+        &Letter::new("audit-2", CITIZEN).body(),
+        &dev_signer(&f.pki, "sender-a"),
+        system_now(),
+    )
+    .replace("REF-audit-2", "REF-audit-X");
+    assert_eq!(code(&post(&f, &tampered)), "SEALPOST-AUTH-001");
+    let get = format!(
+        "<sp:GetEvidence xmlns:sp=\"urn:sealpost:v1\"><sp:MessageId>{message_id}</sp:MessageId></sp:GetEvidence>"
+    );
+    assert_eq!(as_sender(&f, "sender-b", &get).status, 500);
+
+    // The store belongs to the service while it runs; the administrator stops it first.
+    let Fixture { pki, data, server } = f;
+    drop(server);
+    assert!(admin(&pki, &data, &["audit", "seal"]).contains("audit head 3 sealed"));
+    let verified = admin(&pki, &data, &["audit", "verify"]);
+    assert!(
+        verified.contains("audit log valid: 3 entries")
+            && verified.contains("1 sealed heads verified"),
+        "{verified}"
+    );
+    let export = data.join("audit.jsonl");
+    admin(
+        &pki,
+        &data,
+        &[
+            "audit",
+            "export",
+            "--from",
+            "2000-01-01T00:00:00Z",
+            "--out",
+            export.to_str().expect("path"),
+        ],
+    );
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&export)
+        .expect("export")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["outcome"], "accepted");
+    assert_eq!(lines[0]["message_id"], message_id.as_str());
+    assert_eq!(lines[1]["code"], "SEALPOST-AUTH-001");
+    // The refused request is kept as it was received, signature and all.
+    let request =
+        base64_decode(lines[1]["request_base64"].as_str().expect("request")).expect("b64");
+    assert_eq!(text(&request), tampered);
+    assert_eq!(lines[2]["code"], "SEALPOST-REQ-003");
+    assert_eq!(lines[2]["prev_hash"], lines[1]["hash"]);
+}
+
+#[test]
+fn senders_declared_in_the_configuration_file_may_send_and_an_untrusted_one_stops_the_start() {
+    let pki = dev_pki("config-registry");
+    let data = pki.with_file_name("var");
+    admin(
+        &pki,
+        &data,
+        &["mailbox", "add", CITIZEN, "--name", "Jan Peeters"],
+    );
+    let config = pki.with_file_name("sealpost.toml");
+    let registry = |cert: &Path| {
+        format!(
+            "[[senders.registry]]\nid = \"agency-a\"\nname = \"Agency A\"\ncertificates = [{:?}]\nmessage_types = [\"tax-assessment\"]\nrecipients = [\"citizen\"]\n",
+            cert.display().to_string()
+        )
+    };
+    std::fs::write(&config, registry(&pki.join("sender-a.pem"))).expect("config");
+    let mut cmd = sealpost(&pki, &data);
+    cmd.arg("serve").arg("--config").arg(&config);
+    let f = Fixture {
+        server: Server::start(cmd),
+        pki: pki.clone(),
+        data: data.clone(),
+    };
+    let r = as_sender(&f, "sender-a", &Letter::new("config-1", CITIZEN).body());
+    assert_eq!(r.status, 200, "{}", text(&r.body));
+    // Not declared: sender-b is unknown.
+    let r = as_sender(&f, "sender-b", &Letter::new("config-2", CITIZEN).body());
+    assert_eq!(code(&r), "SEALPOST-AUTH-002");
+    drop(f);
+
+    // A self-signed certificate in the registry: the service refuses to start, and says why.
+    let rogue = rogue_self_signed(&LeafSpec::new(
+        "Rogue Agency",
+        Profile::Sender,
+        KeyAlgorithm::EcdsaP256,
+        system_now() - Duration::from_secs(60),
+        Duration::from_secs(86_400),
+    ))
+    .expect("rogue");
+    let rogue_pem = pki.with_file_name("rogue.pem");
+    std::fs::write(&rogue_pem, rogue.cert_pem()).expect("write");
+    std::fs::write(&config, registry(&rogue_pem)).expect("config");
+    let mut cmd = Command::new("timeout");
+    cmd.arg("30").arg(binary("sealpost"));
+    let serve = sealpost(&pki, &data);
+    for (k, v) in serve.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    let out = run(cmd.arg("serve").arg("--config").arg(&config));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("agency-a") && stderr.contains("self-signed"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_service_runs_on_postgresql_and_is_administered_while_it_runs() {
+    require_tool("psql", &["--version"]);
+    let url = postgres_database("service");
+    let pki = dev_pki("postgres-service");
+    let data = pki.with_file_name("var");
+    let on_postgres = |mut cmd: Command| {
+        cmd.env("SEALPOST_STORE_BACKEND", "postgres")
+            .env("SEALPOST_STORE_POSTGRES_URL", &url);
+        cmd
+    };
+    let admin = |args: &[&str]| sealpost_interop::admin(on_postgres(sealpost(&pki, &data)), args);
+    let cert = pki.join("sender-a.pem");
+    admin(&[
+        "sender",
+        "set",
+        "--id",
+        "agency-a",
+        "--name",
+        "Agency A",
+        "--cert",
+        cert.to_str().expect("path"),
+        "--types",
+        "tax-assessment",
+    ]);
+    let mut serve = on_postgres(sealpost(&pki, &data));
+    serve.arg("serve");
+    let f = Fixture {
+        server: Server::start(serve),
+        pki: pki.clone(),
+        data: data.clone(),
+    };
+    // No mailbox yet: refused; added while the service runs: delivered.
+    let r = as_sender(&f, "sender-a", &Letter::new("pg-1", CITIZEN).body());
+    rejected(&f, &r, "SEALPOST-REQ-002", "sealpost:RecipientUnknown");
+    admin(&["mailbox", "add", CITIZEN, "--name", "Jan Peeters"]);
+    let letter = Letter::new("pg-2", CITIZEN);
+    let r = as_sender(&f, "sender-a", &letter.body());
+    assert_eq!(r.status, 200, "{}", text(&r.body));
+    let message_id = field(&text(&r.body), "MessageId").expect("message id");
+    let evidence = evidence_of(&field(&text(&r.body), "Evidence").expect("evidence"));
+    assert_eq!(court_verifies(&f, &evidence, Some(&letter.document)).0, 0);
+    let get = format!(
+        "<sp:GetEvidence xmlns:sp=\"urn:sealpost:v1\"><sp:MessageId>{message_id}</sp:MessageId></sp:GetEvidence>"
+    );
+    let r = as_sender(&f, "sender-a", &get);
+    assert_eq!(fields(&text(&r.body), "Evidence").len(), 2);
+    // The same key again: the original proof.
+    let again = as_sender(&f, "sender-a", &letter.body());
+    assert_eq!(
+        field(&text(&again.body), "Evidence"),
+        field(&text(&r.body), "Evidence")
+    );
+    // The audit chain verifies while the service is running.
+    let report = admin(&["audit", "verify"]);
+    assert!(report.contains("audit log valid: 4 entries"), "{report}");
+    drop(f);
+    drop_postgres_database(&url);
+}
