@@ -29,7 +29,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// Chains `record` after the entry whose hash is `prev_hash`.
 pub fn chain(seq: u64, prev_hash: &str, record: AuditRecord) -> AuditEntry {
     let request_sha256 = match &record.request_sha256 {
-        Some(known) => hex(known),
+        Some(known) => known.hex(),
         None => sha256_hex(&record.request),
     };
     let mut entry = AuditEntry {

@@ -14,7 +14,9 @@ use crate::error::ErrorKind;
 use crate::ports::{Clock, Commit, Committed, Ledger, RecordWrite, StoreError};
 use crate::records::{AuditRecord, IdempotencyRecord, Mailbox, SenderRegistration};
 use crate::request::{Refusal, RequestContext, VerifiedSigner};
-use crate::{Service, audit, sha256, unix};
+use sealpost_model::Sha256;
+
+use crate::{Service, unix};
 
 /// A refusal in the making: the kind, and the detail for the log and the audit entry.
 #[derive(Debug)]
@@ -109,7 +111,7 @@ impl Recorder {
             detail,
             message_id: message_id.map(str::to_owned),
             request: Arc::clone(&ctx.request),
-            request_sha256: Some(sha256(&ctx.request)),
+            request_sha256: Some(Sha256::of(&ctx.request)),
         }
     }
 
@@ -237,10 +239,7 @@ impl Recorder {
     /// by the commit): Expired, with its audit entry (without the mark, which is there
     /// already) and no evidence.
     pub(crate) fn refuse_replay(&self, ctx: &RequestContext, identity: &str) -> Refusal {
-        let signed = ctx
-            .seen
-            .map(|s| audit::hex(&s.signed_sha256))
-            .unwrap_or_default();
+        let signed = ctx.seen.map(|s| s.signed_sha256.hex()).unwrap_or_default();
         let r = refused(
             ErrorKind::Expired,
             format!("replayed: the signed content {signed} was already received"),
@@ -317,7 +316,7 @@ impl Service {
         &self,
         signer: &VerifiedSigner,
     ) -> Result<SenderRegistration, Refused> {
-        let fingerprint = audit::hex(&signer.certificate_sha256);
+        let fingerprint = signer.certificate_sha256.hex();
         match self.registry.sender_by_certificate(&fingerprint) {
             Ok(Some(sender)) if sender.active => Ok(sender),
             Ok(Some(sender)) => Err(refused(

@@ -8,7 +8,7 @@ use crate::decision::{Refused, refused, store_unavailable};
 use crate::error::ErrorKind;
 use crate::records::{EvidenceRecord, MessageRecord, MessageState};
 use crate::request::{Refusal, RequestContext};
-use crate::{Service, audit, unix};
+use crate::{Service, unix};
 
 impl Service {
     /// Records that `person` (and the `mandate` they act under, for a company mailbox) opened
@@ -69,14 +69,6 @@ impl Service {
             .documents
             .iter()
             .map(|d| {
-                let sha256: [u8; 32] = audit::unhex(&d.sha256)
-                    .and_then(|v| v.try_into().ok())
-                    .ok_or_else(|| {
-                        refused(
-                            ErrorKind::ServiceUnavailable,
-                            "a stored digest is not SHA-256",
-                        )
-                    })?;
                 if d.time_stamp_token.is_empty() {
                     return Err(refused(
                         ErrorKind::ServiceUnavailable,
@@ -87,7 +79,7 @@ impl Service {
                     id: d.id.clone(),
                     name: d.name.clone(),
                     size: d.size,
-                    sha256,
+                    sha256: d.sha256,
                     time_stamp_token: Some(d.time_stamp_token.clone()),
                 })
             })

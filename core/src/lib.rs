@@ -40,8 +40,6 @@ pub mod time_stamping;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_lc_rs::digest;
-
 pub use decision::{Changes, Recorder};
 pub use error::ErrorKind;
 pub use ports::{
@@ -113,12 +111,6 @@ impl std::fmt::Debug for Ports {
 
 fn unix(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
-fn sha256(bytes: &[u8]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    out.copy_from_slice(digest::digest(&digest::SHA256, bytes).as_ref());
-    out
 }
 
 impl Service {

@@ -10,12 +10,12 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use sealpost_model::{Evidence, Issuer};
+use sealpost_model::{Evidence, Issuer, Sha256};
 
 use crate::records::{
     AuditRecord, EvidenceRecord, IdempotencyRecord, Mailbox, MessageRecord, SenderRegistration,
 };
-use crate::{sha256, unix};
+use crate::unix;
 
 /// The time, injected.
 pub trait Clock: Send + Sync {
@@ -45,7 +45,7 @@ pub struct Unavailable(pub String);
 /// RFC 3161 time-stamps from the provider's time-stamping unit.
 pub trait Timestamper: Send + Sync {
     /// A token (DER ContentInfo) over a SHA-256 digest.
-    fn timestamp(&self, sha256: &[u8; 32]) -> Result<Vec<u8>, Unavailable>;
+    fn timestamp(&self, sha256: &Sha256) -> Result<Vec<u8>, Unavailable>;
 }
 
 /// The provider's evidence seal.
@@ -112,7 +112,7 @@ pub struct Commit {
     /// A message already stored whose record is replaced (its state changed).
     pub message_update: Option<MessageRecord>,
     /// The documents' SHA-256 and content, in the message's order.
-    pub documents: Vec<([u8; 32], Arc<Vec<u8>>)>,
+    pub documents: Vec<(Sha256, Arc<Vec<u8>>)>,
     pub evidences: Vec<EvidenceRecord>,
     /// (sender id, key, record): refused if the key is taken.
     pub idempotency: Option<(String, String, IdempotencyRecord)>,
@@ -163,13 +163,13 @@ pub enum Committed {
 /// (an ECDSA (r, n - s), a fresh randomised signature) is the same request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SeenRequest {
-    pub signed_sha256: [u8; 32],
+    pub signed_sha256: Sha256,
     pub seen_at: u64,
     pub until: u64,
 }
 
 impl SeenRequest {
-    pub fn new(signed_sha256: [u8; 32], seen_at: SystemTime, until: SystemTime) -> Self {
+    pub fn new(signed_sha256: Sha256, seen_at: SystemTime, until: SystemTime) -> Self {
         SeenRequest {
             signed_sha256,
             seen_at: unix(seen_at),
@@ -179,7 +179,7 @@ impl SeenRequest {
 
     /// The mark of a request signed over `signed` (the bytes its signature covers).
     pub fn of_signed_bytes(signed: &[u8], seen_at: SystemTime, until: SystemTime) -> Self {
-        Self::new(sha256(signed), seen_at, until)
+        Self::new(Sha256::of(signed), seen_at, until)
     }
 }
 

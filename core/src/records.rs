@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use sealpost_model::Sha256;
 use serde::{Deserialize, Serialize};
 
 use super::error::ErrorKind;
@@ -56,8 +57,8 @@ pub struct DocumentMeta {
     pub name: String,
     pub media_type: String,
     pub size: u64,
-    /// Hex.
-    pub sha256: String,
+    /// Hex in the stored record.
+    pub sha256: Sha256,
     /// The RFC 3161 token (DER) over the document's SHA-256, issued when the letter was
     /// submitted: every evidence of the message carries this one, so each document token
     /// agrees with the evidence's SubmissionTime. Hex in the stored record.
@@ -180,7 +181,7 @@ pub struct AuditRecord {
     /// Its SHA-256 when already known (computed where the request is handled, so the store's
     /// single writer does not hash it again); `None`: computed when chained.
     #[serde(skip)]
-    pub request_sha256: Option<[u8; 32]>,
+    pub request_sha256: Option<Sha256>,
 }
 
 /// An entry of the hash-chained audit log.

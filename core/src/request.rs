@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use sealpost_model::Sha256;
+
 use crate::error::ErrorKind;
 use crate::ports::SeenRequest;
 use crate::records::{Channel, MessageState};
@@ -24,7 +26,7 @@ pub struct RequestContext {
 /// channel's adapter has verified.
 #[derive(Clone, Debug)]
 pub struct VerifiedSigner {
-    pub certificate_sha256: [u8; 32],
+    pub certificate_sha256: Sha256,
     /// RFC 4514.
     pub subject: String,
     /// How it was authenticated, in words, for the evidence.
@@ -39,7 +41,7 @@ pub struct SubmittedDocument {
     pub media_type: String,
     /// The hex SHA-256 the sender declared.
     pub declared_sha256: String,
-    pub sha256: [u8; 32],
+    pub sha256: Sha256,
     /// Shared, not copied, with what is committed.
     pub content: Arc<Vec<u8>>,
 }

@@ -39,7 +39,7 @@ pub fn content_hash(s: &Submission) -> String {
         field(d.id.as_bytes());
         field(d.name.as_bytes());
         field(d.media_type.as_bytes());
-        field(&d.sha256);
+        field(d.sha256.as_bytes());
     }
     audit::hex(ctx.finish().as_ref())
 }
@@ -301,7 +301,7 @@ impl Service {
 
         // 4. The declared digests.
         for d in &submission.documents {
-            let received = audit::hex(&d.sha256);
+            let received = d.sha256.hex();
             if !d.declared_sha256.eq_ignore_ascii_case(&received) {
                 return Err(refused(
                     ErrorKind::InvalidRequest,
@@ -390,7 +390,7 @@ impl Service {
                     name: d.name.clone(),
                     media_type: d.media_type.clone(),
                     size: d.content.len() as u64,
-                    sha256: audit::hex(&d.sha256),
+                    sha256: d.sha256,
                     time_stamp_token: stamped.time_stamp_token.clone().unwrap_or_default(),
                 })
                 .collect(),

@@ -5,7 +5,7 @@ use crate::records::{
     Channel, EvidenceRecord, IdempotencyRecord, Mailbox, MessageRecord, MessageState,
     SenderRegistration,
 };
-use sealpost_model::{Evidence, Issuer};
+use sealpost_model::{Evidence, Issuer, Sha256};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -159,9 +159,9 @@ struct FakeNotary {
 }
 
 impl Timestamper for FakeNotary {
-    fn timestamp(&self, sha256: &[u8; 32]) -> Result<Vec<u8>, Unavailable> {
+    fn timestamp(&self, sha256: &Sha256) -> Result<Vec<u8>, Unavailable> {
         let n = self.issued.fetch_add(1, Ordering::SeqCst) as u64;
-        let mut token = sha256.to_vec();
+        let mut token = sha256.0.to_vec();
         token.extend_from_slice(&n.to_be_bytes());
         Ok(token)
     }
@@ -190,7 +190,7 @@ impl Clock for FixedClock {
 fn setup() -> (Arc<MemoryStore>, Service, VerifiedSigner) {
     let store = Arc::new(MemoryStore::default());
     let signer = VerifiedSigner {
-        certificate_sha256: [1; 32],
+        certificate_sha256: Sha256([1; 32]),
         subject: "CN=Agency A".into(),
         authentication: "test".into(),
     };
@@ -270,10 +270,7 @@ fn letters(store: &MemoryStore) -> usize {
 }
 
 fn submission(key: &str, content: &[u8]) -> Submission {
-    let sha: [u8; 32] = digest::digest(&digest::SHA256, content)
-        .as_ref()
-        .try_into()
-        .expect("32");
+    let sha = Sha256::of(content);
     Submission {
         idempotency_key: key.into(),
         recipient: "nrn:85073003328".into(),
@@ -284,7 +281,7 @@ fn submission(key: &str, content: &[u8]) -> Submission {
             id: "d1".into(),
             name: "avis.pdf".into(),
             media_type: "application/pdf".into(),
-            declared_sha256: audit::hex(&sha),
+            declared_sha256: sha.hex(),
             sha256: sha,
             content: Arc::new(content.to_vec()),
         }],
@@ -304,7 +301,7 @@ fn an_acceptance_commits_everything_in_one_transaction() {
     assert!(commit.message.is_some());
     assert_eq!(
         commit.documents,
-        vec![(sha256(b"letter"), Arc::new(b"letter".to_vec()))]
+        vec![(Sha256::of(b"letter"), Arc::new(b"letter".to_vec()))]
     );
     assert_eq!(commit.evidences.len(), 2);
     assert_eq!(commit.evidences[0].xml, accepted.evidence);
@@ -448,7 +445,7 @@ fn time_stamps_go_to_registered_senders_within_their_rate_and_each_is_audited() 
         .expect_err("over the rate");
     assert_eq!(over.kind, ErrorKind::RateLimited);
     let mut stranger = signer.clone();
-    stranger.certificate_sha256 = [2; 32];
+    stranger.certificate_sha256 = Sha256([2; 32]);
     let unknown = service
         .time_stamp(&ctx, &stranger, &limit, Ok(b"query"), issue)
         .expect_err("not a registered sender");
@@ -691,7 +688,7 @@ fn a_refused_request_leaves_only_its_audit_entry_and_its_rejection() {
 #[test]
 fn an_unregistered_certificate_is_refused_without_evidence() {
     let (store, service, mut signer) = setup();
-    signer.certificate_sha256 = [2; 32];
+    signer.certificate_sha256 = Sha256([2; 32]);
     let refusal = service
         .submit(&ctx(), &signer, submission("k1", b"letter"))
         .expect_err("refused");

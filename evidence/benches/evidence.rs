@@ -109,7 +109,7 @@ fn main() {
             id: "d1".into(),
             name: "letter.pdf".into(),
             size: 1000,
-            sha256: sha,
+            sha256: sealpost_evidence::model::Sha256(sha),
             time_stamp_token: Some(tsa.timestamp(&sha).expect("token")),
         }],
         reason: None,

@@ -10,14 +10,6 @@ pub use sealpost_model::*;
 use sealpost_xmldsig::signed_text::signed_text;
 use sealpost_xmldsig::wss::parse_date_time;
 
-fn unhex32(text: &str) -> Option<[u8; 32]> {
-    let bytes: Vec<u8> = (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect::<Option<_>>()?;
-    bytes.try_into().ok()
-}
-
 /// Reads an evidence from its root element, strictly.
 pub fn read(root: Node<'_, '_>) -> Result<Evidence, String> {
     if root.tag_name().namespace() != Some(NS) || root.tag_name().name() != "Evidence" {
@@ -74,7 +66,8 @@ pub fn read(root: Node<'_, '_>) -> Result<Evidence, String> {
                         .text("Size")?
                         .parse()
                         .map_err(|_| "Size is not a number")?,
-                    sha256: unhex32(&d.text("Sha256")?).ok_or("Sha256 is not 64 hex digits")?,
+                    sha256: Sha256::from_hex(&d.text("Sha256")?)
+                        .ok_or("Sha256 is not 64 hex digits")?,
                     time_stamp_token: d
                         .optional("TimeStampToken")?
                         .map(|t| sealpost_xmldsig::dsig::base64_decode(&t))

@@ -368,7 +368,7 @@ fn verify_with(
             unstamped.push(d.name.clone());
             continue;
         };
-        let expected = Expected::digest(oid::SHA256, &d.sha256);
+        let expected = Expected::digest(oid::SHA256, d.sha256.as_bytes());
         match verify_token(token_der, &expected, trust_store) {
             Ok(token) => document_stamps.push((d.name.clone(), token)),
             Err(e) => token_problems.push((d.name.clone(), e)),
@@ -420,10 +420,12 @@ fn verify_with(
         None => Outcome::NotApplicable("no document given (--document)".into()),
         Some(bytes) => {
             let sha = digest::digest(&digest::SHA256, bytes);
-            match evidence.documents.iter().find(|d| d.sha256 == sha.as_ref()) {
-                Some(d) => {
-                    Outcome::Passed(format!("it is {} (SHA-256 {})", d.name, hex(&d.sha256)))
-                }
+            match evidence
+                .documents
+                .iter()
+                .find(|d| d.sha256.as_bytes() == sha.as_ref())
+            {
+                Some(d) => Outcome::Passed(format!("it is {} (SHA-256 {})", d.name, d.sha256)),
                 None => Outcome::Failed(format!(
                     "its SHA-256 {} is not in the evidence",
                     hex(sha.as_ref())
@@ -837,7 +839,7 @@ fn statements(ev: &Evidence) -> (String, String) {
     } else {
         ev.documents
             .iter()
-            .map(|d| format!("\"{}\" (SHA-256 {})", shown(&d.name), hex(&d.sha256)))
+            .map(|d| format!("\"{}\" (SHA-256 {})", shown(&d.name), d.sha256))
             .collect::<Vec<_>>()
             .join(", ")
     };

@@ -26,7 +26,7 @@ fn written() -> &'static str {
             id: id.into(),
             name: format!("letter <{id}> & \"annex\".pdf"),
             size: 1000,
-            sha256: [byte; 32],
+            sha256: sealpost_evidence::model::Sha256([byte; 32]),
             time_stamp_token: token.then(|| vec![byte; 40]),
         };
         let evidence = Evidence {

@@ -96,7 +96,7 @@ fn genuine() -> &'static Genuine {
                 id: "d1".into(),
                 name: "letter.pdf".into(),
                 size: 1000,
-                sha256: sha,
+                sha256: sealpost_evidence::model::Sha256(sha),
                 time_stamp_token: Some(
                     sealpost_evidence::seal::Timestamper::timestamp(&tsa, &sha).expect("token"),
                 ),

@@ -3,11 +3,13 @@
 //! [`NS`], schema `proto/evidence.xsd`; reading it is `sealpost_evidence::model::read`), its
 //! identifiers, and the UTC times it states ([`time`]).
 
+pub mod digest;
 pub mod time;
 
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub use digest::Sha256;
 pub use time::format_date_time;
 
 pub const NS: &str = "urn:sealpost:evidence:1";
@@ -92,7 +94,7 @@ pub struct Document {
     pub id: String,
     pub name: String,
     pub size: u64,
-    pub sha256: [u8; 32],
+    pub sha256: Sha256,
     /// An RFC 3161 token over `sha256` (DER). None in a SubmissionRejection: Sealpost
     /// time-stamps only the documents it accepts (a refused request must not be a way to get
     /// the provider's time-stamps over anything).
@@ -278,7 +280,7 @@ impl Evidence {
             el(&mut x, "Id", &d.id);
             el(&mut x, "Name", &d.name);
             el(&mut x, "Size", &d.size.to_string());
-            el(&mut x, "Sha256", &hex(&d.sha256));
+            el(&mut x, "Sha256", &d.sha256.hex());
             if let Some(token) = &d.time_stamp_token {
                 el(&mut x, "TimeStampToken", &base64_encode(token));
             }

@@ -568,6 +568,11 @@ enum KeyKind {
 impl PublicKey {
     pub fn from_certificate(cert_der: &[u8]) -> Result<Self, DsigError> {
         let cert = Certificate::from_der(cert_der).map_err(|e| DsigError::Key(e.to_string()))?;
+        Self::from_parsed_certificate(&cert)
+    }
+
+    /// The key of a certificate already parsed.
+    pub fn from_parsed_certificate(cert: &Certificate) -> Result<Self, DsigError> {
         let spki = &cert.tbs_certificate.subject_public_key_info;
         let kind = match spki.algorithm.oid {
             OID_RSA_ENCRYPTION => KeyKind::Rsa,

@@ -122,23 +122,27 @@ impl WssError {
 
 /// Certificates of registered senders, for references that do not carry the certificate
 /// (KeyIdentifier, X509IssuerSerial).
+/// Parsed once, when the registry is loaded, not at every request (a certificate that does
+/// not parse could match no reference and is left out).
 #[derive(Clone, Debug, Default)]
 pub struct KnownCertificates {
-    certs: Vec<Vec<u8>>,
+    certs: Vec<(Vec<u8>, Certificate)>,
 }
 
 impl KnownCertificates {
     pub fn new(certs: impl IntoIterator<Item = Vec<u8>>) -> Self {
         KnownCertificates {
-            certs: certs.into_iter().collect(),
+            certs: certs
+                .into_iter()
+                .filter_map(|der| Certificate::from_der(&der).ok().map(|cert| (der, cert)))
+                .collect(),
         }
     }
 
     fn find(&self, matches: impl Fn(&[u8], &Certificate) -> bool) -> Option<Vec<u8>> {
-        self.certs.iter().find_map(|der| {
-            let cert = Certificate::from_der(der).ok()?;
-            matches(der, &cert).then(|| der.clone())
-        })
+        self.certs
+            .iter()
+            .find_map(|(der, cert)| matches(der, cert).then(|| der.clone()))
     }
 }
 
@@ -148,6 +152,9 @@ pub struct VerifiedEnvelope<'a, 'i> {
     pub soap_version: SoapVersion,
     /// The signer's certificate (DER), trusted at `created`.
     pub signer: Vec<u8>,
+    /// Its subject (RFC 4514) and SHA-256, read from the one parse of it.
+    pub signer_subject: String,
+    pub signer_sha256: [u8; 32],
     /// The envelope's Body, which the signature covers.
     pub body: Node<'a, 'i>,
     /// The Security header's Timestamp, which the signature covers.
@@ -266,8 +273,11 @@ pub fn verify_envelope<'a, 'i>(
     let signature = Signature::parse(signature_node, policy.algorithms)?;
     let ids = IdIndex::build(doc, policy.ids)?;
     let signer = resolve_key(&signature, security, &ids, known)?;
-    let key =
-        PublicKey::from_certificate(&signer).map_err(|e| WssError::KeyReference(e.to_string()))?;
+    // The signer's certificate, parsed once for its key and its subject.
+    let certificate =
+        Certificate::from_der(&signer).map_err(|e| WssError::KeyReference(e.to_string()))?;
+    let key = PublicKey::from_parsed_certificate(&certificate)
+        .map_err(|e| WssError::KeyReference(e.to_string()))?;
     // Canonicalized once: verified, then named by its digest.
     let signed_info = signature.canonical_signed_info();
     key.verify(
@@ -288,8 +298,12 @@ pub fn verify_envelope<'a, 'i>(
     // The signer, at the signing time.
     trust.validate(&signer, &[], created, Purpose::SenderApplication)?;
 
+    let mut signer_sha256 = [0u8; 32];
+    signer_sha256.copy_from_slice(digest::digest(&digest::SHA256, &signer).as_ref());
     Ok(VerifiedEnvelope {
         soap_version,
+        signer_subject: certificate.tbs_certificate.subject.to_string(),
+        signer_sha256,
         signer,
         body,
         timestamp,

@@ -107,7 +107,7 @@ impl Fixture {
             id: "doc-1".into(),
             name: "avis-2026.pdf".into(),
             size: content.len() as u64,
-            sha256: sha,
+            sha256: sealpost_evidence::model::Sha256(sha),
             time_stamp_token: Some(tsa.timestamp(token_digest.as_ref()).expect("token")),
         }
     }

@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use sealpost_evidence::model::Sha256;
+
 use super::postgres::PgStore;
 use super::store::{Backend, RedbStore};
 use crate::core::audit::{GENESIS, verify_chain, verify_chain_from};
@@ -11,12 +13,6 @@ use crate::core::records::{
     MessageRecord, MessageState, SenderRegistration,
 };
 use crate::core::{Commit, Committed, RecordKind, RecordWrite, SeenRequest};
-
-fn sha256(bytes: &[u8]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    out.copy_from_slice(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes).as_ref());
-    out
-}
 
 fn audit(n: usize) -> AuditRecord {
     AuditRecord {
@@ -84,7 +80,7 @@ fn letter(n: usize, key: &str, submitted_at: u64) -> Commit {
                     name: format!("d{i}.pdf"),
                     media_type: "application/pdf".into(),
                     size: d.len() as u64,
-                    sha256: crate::core::audit::hex(&sha256(d)),
+                    sha256: Sha256::of(d),
                     time_stamp_token: format!("token of d{i}").into_bytes(),
                 })
                 .collect(),
@@ -97,7 +93,7 @@ fn letter(n: usize, key: &str, submitted_at: u64) -> Commit {
         }),
         documents: documents
             .iter()
-            .map(|d| (sha256(d), Arc::new(d.clone())))
+            .map(|d| (Sha256::of(d), Arc::new(d.clone())))
             .collect(),
         evidences: vec![
             evidence(
@@ -143,7 +139,7 @@ fn conforms(store: Arc<dyn Backend>) {
 
 fn mark(content: &str, seen_at: u64, until: u64) -> SeenRequest {
     SeenRequest {
-        signed_sha256: sha256(content.as_bytes()),
+        signed_sha256: Sha256::of(content.as_bytes()),
         seen_at,
         until,
     }

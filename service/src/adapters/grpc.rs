@@ -15,10 +15,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use aws_lc_rs::digest;
 use der::Decode;
 use prost::Message;
-use sealpost_evidence::model::new_evidence_id;
+use sealpost_evidence::model::{Sha256, new_evidence_id};
 use sealpost_proto::v1::registered_mail_server::{RegisteredMail, RegisteredMailServer};
 use sealpost_proto::v1::{
     AuditedRequest, DocumentContent, GetEvidenceRequest, GetEvidenceResponse,
@@ -322,11 +321,9 @@ pub fn sender_client(
             detail: format!("client certificate: {e}"),
         });
     }
-    let mut fingerprint = [0u8; 32];
-    fingerprint.copy_from_slice(digest::digest(&digest::SHA256, leaf).as_ref());
     Ok((
         VerifiedSigner {
-            certificate_sha256: fingerprint,
+            certificate_sha256: Sha256::of(leaf),
             subject,
             authentication: how.to_owned(),
         },
@@ -368,14 +365,12 @@ fn read_submission(
                     content.id, declared.id
                 ));
             }
-            let mut sha256 = [0u8; 32];
-            sha256.copy_from_slice(digest::digest(&digest::SHA256, &content.content).as_ref());
             Ok(SubmittedDocument {
                 id: declared.id,
                 name: declared.name,
                 media_type: declared.media_type,
                 declared_sha256: declared.sha256,
-                sha256,
+                sha256: Sha256::of(&content.content),
                 content: Arc::new(content.content),
             })
         })

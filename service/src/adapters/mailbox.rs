@@ -156,7 +156,7 @@ impl MailboxAdapter {
                     name: d.name.clone(),
                     media_type: d.media_type.clone(),
                     size: d.size,
-                    sha256: d.sha256.clone(),
+                    sha256: d.sha256.hex(),
                 })
                 .collect(),
             id: m.id,

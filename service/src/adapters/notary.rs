@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use sealpost_evidence::model::{Evidence, Issuer};
+use sealpost_evidence::model::{Evidence, Issuer, Sha256};
 use sealpost_evidence::seal::{Sealer, Timestamper as TokenSource};
 use sealpost_tsa::authority::TimeStampAuthority;
 
@@ -40,9 +40,9 @@ impl TokenSource for TimedTsa<'_> {
 }
 
 impl core::Timestamper for EmbeddedNotary {
-    fn timestamp(&self, sha256: &[u8; 32]) -> Result<Vec<u8>, Unavailable> {
+    fn timestamp(&self, sha256: &Sha256) -> Result<Vec<u8>, Unavailable> {
         TimedTsa(&self.tsa, &self.metrics)
-            .timestamp(sha256)
+            .timestamp(sha256.as_bytes())
             .map_err(|e| Unavailable(e.to_string()))
     }
 }

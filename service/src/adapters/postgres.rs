@@ -196,7 +196,7 @@ impl PgStore {
                 .execute(
                     "INSERT INTO seen_requests (sha256, until) VALUES ($1, $2) ON CONFLICT (sha256) DO UPDATE SET until = EXCLUDED.until WHERE seen_requests.until < $3",
                     &[
-                        &seen.signed_sha256.as_slice(),
+                        &seen.signed_sha256.0.as_slice(),
                         &to_i64(seen.until)?,
                         &to_i64(seen.seen_at)?,
                     ],
@@ -392,7 +392,7 @@ impl Ledger for PgStore {
         self.with_client(|c| {
             Ok(c.query_opt(
                 "SELECT 1 FROM seen_requests WHERE sha256 = $1 AND until >= $2",
-                &[&request.signed_sha256.as_slice(), &seen_at],
+                &[&request.signed_sha256.0.as_slice(), &seen_at],
             )
             .map_err(fail)?
             .is_some())

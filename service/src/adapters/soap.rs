@@ -7,14 +7,12 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
-use aws_lc_rs::digest;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
-use der::Decode;
 use roxmltree::Node;
-use sealpost_evidence::model::new_evidence_id;
+use sealpost_evidence::model::{Sha256, new_evidence_id};
 use sealpost_xmldsig::dsig::{NS_WSU, base64_decode, base64_encode};
 use sealpost_xmldsig::signed_text::signed_text;
 use sealpost_xmldsig::trust::TrustAnchors;
@@ -24,7 +22,6 @@ use sealpost_xmldsig::wss::{
 };
 use sealpost_xmldsig::wss_sign::format_date_time;
 use sealpost_xmldsig::{Limits, parse};
-use x509_cert::Certificate;
 
 use super::metrics::Metrics;
 use super::xop::{self, XopError};
@@ -258,16 +255,16 @@ fn process(
     // (verify_envelope refuses it after either), give or take the clock skew.
     let oldest = verified.created + channel.policy.max_age;
     let until = verified.expires.map_or(oldest, |e| e.min(oldest)) + channel.policy.max_clock_skew;
-    let subject = Certificate::from_der(&verified.signer)
-        .map(|c| c.tbs_certificate.subject.to_string())
-        .unwrap_or_else(|_| "(unreadable certificate)".into());
+    let subject = verified.signer_subject.clone();
     // The request's mark, named by what was signed: the core refuses it as replayed when the
     // store already holds it.
-    ctx.seen = Some(SeenRequest::new(verified.signed_info_sha256, now, until));
-    let mut fingerprint = [0u8; 32];
-    fingerprint.copy_from_slice(digest::digest(&digest::SHA256, &verified.signer).as_ref());
+    ctx.seen = Some(SeenRequest::new(
+        Sha256(verified.signed_info_sha256),
+        now,
+        until,
+    ));
     let signer = VerifiedSigner {
-        certificate_sha256: fingerprint,
+        certificate_sha256: Sha256(verified.signer_sha256),
         subject: subject.clone(),
         authentication: format!(
             "WS-Security X.509 signature (SOAP {})",
@@ -513,14 +510,12 @@ fn read_submission(
             let what = format!("document {id}: Content is not base64");
             return refuse(ErrorKind::InvalidRequest, what, submission);
         };
-        let mut sha256 = [0u8; 32];
-        sha256.copy_from_slice(digest::digest(&digest::SHA256, &bytes).as_ref());
         submission.documents.push(SubmittedDocument {
             id: id.into_owned(),
             name: name.into_owned(),
             media_type: media_type.into_owned(),
             declared_sha256: declared.into_owned(),
-            sha256,
+            sha256: Sha256::of(&bytes),
             content: Arc::new(bytes),
         });
     }

@@ -11,7 +11,6 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use aws_lc_rs::digest;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -25,6 +24,7 @@ use crate::core::records::{
 use crate::core::{
     Commit, Committed, Directory, Ledger, Messages, Registry, SeenRequest, Store, StoreError,
 };
+use sealpost_evidence::model::Sha256;
 
 const SENDERS: TableDefinition<&str, &[u8]> = TableDefinition::new("senders");
 const SENDER_CERTIFICATES: TableDefinition<&str, &str> =
@@ -380,7 +380,7 @@ impl RedbStore {
         request: &SeenRequest,
     ) -> Result<bool, StoreError> {
         Ok(marks
-            .get(request.signed_sha256.as_slice())
+            .get(request.signed_sha256.0.as_slice())
             .map_err(fail)?
             .is_some_and(|until| until.value() >= request.seen_at))
     }
@@ -390,7 +390,7 @@ impl RedbStore {
     fn mark(txn: &redb::WriteTransaction, request: &SeenRequest) -> Result<(), StoreError> {
         let mut marks = txn.open_table(SEEN).map_err(fail)?;
         let mut by_until = txn.open_table(SEEN_BY_UNTIL).map_err(fail)?;
-        let key = request.signed_sha256.as_slice();
+        let key = request.signed_sha256.0.as_slice();
         let replaced = marks
             .insert(key, request.until)
             .map_err(fail)?
@@ -425,18 +425,14 @@ impl RedbStore {
         let documents: Vec<(&[u8], [u8; 32])> = commits
             .iter()
             .filter(|c| c.message.is_some())
-            .flat_map(|c| c.documents.iter().map(|(sha, d)| (d.as_slice(), *sha)))
+            .flat_map(|c| c.documents.iter().map(|(sha, d)| (d.as_slice(), sha.0)))
             .collect();
         let requests: Vec<(&[u8], [u8; 32])> = commits
             .iter()
             .map(|c| &c.audit)
             .map(|a| {
-                let sha = a.request_sha256.unwrap_or_else(|| {
-                    let mut out = [0u8; 32];
-                    out.copy_from_slice(digest::digest(&digest::SHA256, &a.request).as_ref());
-                    out
-                });
-                (a.request.as_slice(), sha)
+                let sha = a.request_sha256.unwrap_or_else(|| Sha256::of(&a.request));
+                (a.request.as_slice(), sha.0)
             })
             .collect();
         let mut document_refs = self.documents.append(&documents)?.into_iter();

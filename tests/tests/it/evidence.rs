@@ -95,7 +95,7 @@ fn sealed(name: &str) -> Sealed {
             id: "d1".into(),
             name: "avis.pdf".into(),
             size: LETTER.len() as u64,
-            sha256: sha,
+            sha256: sealpost_evidence::model::Sha256(sha),
             time_stamp_token: Some(tsa.timestamp(&sha).expect("token")),
         }],
         reason: None,
