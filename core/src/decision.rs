@@ -48,10 +48,22 @@ pub(crate) struct Decision<T> {
     marked: bool,
 }
 
-/// What [`Service::conclude_keyed`] found when the idempotency key was taken meanwhile.
+/// What [`Recorder::conclude_keyed`] found: the answer, or that the commit's premise no
+/// longer holds and nothing was written (the idempotency key was taken meanwhile; a message
+/// or record it expected in a given state changed): the caller decides again.
 pub(crate) enum Concluded<T> {
     Answer(T),
     KeyTaken(IdempotencyRecord),
+    Changed,
+}
+
+/// Whether a change was written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Written {
+    Done,
+    /// Nothing written: a record it expected to hold what was read changed meanwhile (two
+    /// requests raced); read again and decide again.
+    Changed,
 }
 
 /// The changes an action outside the channels makes (a mailbox login that counts a failed
@@ -141,16 +153,18 @@ impl Recorder {
     ) -> Result<T, Refusal> {
         match self.conclude_keyed(ctx, decision)? {
             Concluded::Answer(value) => Ok(value),
-            Concluded::KeyTaken(_) => {
-                // Only a commit that claims an idempotency key can find it taken.
-                tracing::error!(correlation_id = %ctx.correlation_id, "the store reported a taken idempotency key for a commit that claims none");
+            Concluded::KeyTaken(_) | Concluded::Changed => {
+                // Only a commit that claims a key or expects a state can find it taken or
+                // changed; those are concluded with `conclude_keyed`.
+                tracing::error!(correlation_id = %ctx.correlation_id, "the store refused a commit for a premise it does not hold");
                 Err(self.unavailable(ctx))
             }
         }
     }
 
-    /// [`Service::conclude`], for a commit that claims an idempotency key: the key taken
-    /// meanwhile is the caller's to answer (nothing was written).
+    /// [`Recorder::conclude`], for a commit that claims an idempotency key or expects a
+    /// stored state: the key taken or the state changed meanwhile is the caller's to answer
+    /// (nothing was written).
     pub(crate) fn conclude_keyed<T>(
         &self,
         ctx: &RequestContext,
@@ -182,6 +196,7 @@ impl Recorder {
                 }
             },
             Ok(Committed::KeyTaken(known)) => Ok(Concluded::KeyTaken(known)),
+            Ok(Committed::Changed) => Ok(Concluded::Changed),
             Ok(Committed::Replayed) if marked => Err(self.refuse_replay(ctx, &identity)),
             Ok(Committed::Replayed) => {
                 tracing::error!(correlation_id = %ctx.correlation_id, "the store reported a replay for a commit without a mark");
@@ -257,7 +272,9 @@ impl Recorder {
     /// granted, a retention run's deletion) and, in the same commit, what it changed:
     /// `identity` names the natural person or the operator, `ctx.operation` the action. A
     /// failed action (`ok` false) is audited as refused (NotAuthorized) with its changes
-    /// (a failed login counts the attempt).
+    /// (a failed login counts the attempt). A change that expected a record to hold what was
+    /// read is not written, nor its audit entry, if the record changed meanwhile:
+    /// `Written::Changed`.
     pub fn record_change(
         &self,
         ctx: &RequestContext,
@@ -265,7 +282,7 @@ impl Recorder {
         ok: bool,
         detail: &str,
         changes: Changes,
-    ) -> Result<(), Refusal> {
+    ) -> Result<Written, Refusal> {
         let answer = if ok {
             Ok(())
         } else {
@@ -277,10 +294,12 @@ impl Recorder {
         }
         decision.commit.records = changes.records;
         decision.commit.mailboxes = changes.mailboxes;
-        match self.conclude(ctx, decision) {
-            Ok(()) => Ok(()),
+        match self.conclude_keyed(ctx, decision) {
+            Ok(Concluded::Answer(())) => Ok(Written::Done),
+            Ok(Concluded::Changed) => Ok(Written::Changed),
+            Ok(Concluded::KeyTaken(_)) => Err(self.unavailable(ctx)),
             // A failed action's refusal is its outcome, durable: recorded, not an error.
-            Err(refusal) if !ok && refusal.kind == ErrorKind::NotAuthorized => Ok(()),
+            Err(refusal) if !ok && refusal.kind == ErrorKind::NotAuthorized => Ok(Written::Done),
             Err(refusal) => Err(refusal),
         }
     }
@@ -294,6 +313,7 @@ impl Recorder {
         detail: &str,
     ) -> Result<(), Refusal> {
         self.record_change(ctx, identity, ok, detail, Changes::default())
+            .map(|_| ())
     }
 }
 

@@ -28,9 +28,9 @@
 pub mod audit;
 mod decision;
 pub mod error;
-mod handover;
 pub mod ids;
 pub mod ports;
+mod reading;
 mod reads;
 pub mod records;
 pub mod request;
@@ -40,12 +40,13 @@ pub mod time_stamping;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub use decision::{Changes, Recorder};
+pub use decision::{Changes, Recorder, Written};
 pub use error::ErrorKind;
 pub use ports::{
-    Clock, Commit, Committed, Directory, Ledger, Messages, RecordKind, RecordWrite, Registry,
-    Sealer, SeenRequest, Store, StoreError, SystemClock, Timestamper, Unavailable,
+    Clock, Commit, Committed, Directory, Ledger, MessageUpdate, Messages, RecordKind, RecordWrite,
+    Registry, Sealer, SeenRequest, Store, StoreError, SystemClock, Timestamper, Unavailable,
 };
+pub use reading::{LetterPart, LetterRead};
 pub use request::{
     Accepted, MessageStatus, Refusal, RequestContext, Submission, SubmissionLimits,
     SubmittedDocument, VerifiedSigner,

@@ -13,7 +13,8 @@ use std::time::SystemTime;
 use sealpost_model::{Evidence, Issuer, Sha256};
 
 use crate::records::{
-    AuditRecord, EvidenceRecord, IdempotencyRecord, Mailbox, MessageRecord, SenderRegistration,
+    AuditRecord, EvidenceRecord, IdempotencyRecord, Mailbox, MessageRecord, MessageState,
+    SenderRegistration,
 };
 use crate::unix;
 
@@ -102,6 +103,19 @@ pub struct RecordWrite {
     pub kind: RecordKind,
     pub key: String,
     pub value: Option<Vec<u8>>,
+    /// Written only if the record still holds exactly these bytes (as read before the
+    /// change was decided); otherwise the whole commit is refused (`Committed::Changed`).
+    /// `None`: whatever it holds.
+    pub expected: Option<Vec<u8>>,
+}
+
+/// A message already stored whose record is replaced, if it is still in state `from`
+/// (otherwise the whole commit is refused, `Committed::Changed`): two first openings at once
+/// seal one handover.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageUpdate {
+    pub record: MessageRecord,
+    pub from: MessageState,
 }
 
 /// Everything one request writes, in one transaction, its audit entry first.
@@ -110,7 +124,7 @@ pub struct Commit {
     pub audit: AuditRecord,
     pub message: Option<MessageRecord>,
     /// A message already stored whose record is replaced (its state changed).
-    pub message_update: Option<MessageRecord>,
+    pub message_update: Option<MessageUpdate>,
     /// The documents' SHA-256 and content, in the message's order.
     pub documents: Vec<(Sha256, Arc<Vec<u8>>)>,
     pub evidences: Vec<EvidenceRecord>,
@@ -153,6 +167,9 @@ pub enum Committed {
     KeyTaken(IdempotencyRecord),
     /// Nothing written: the same signed request was received before (its mark is unexpired).
     Replayed,
+    /// Nothing written: a message or record the commit expected in a given state changed
+    /// meanwhile (another request got there first); decide again on what is stored now.
+    Changed,
 }
 
 /// A signed request as its channel verified it: the SHA-256 of exactly what its signature
@@ -209,6 +226,8 @@ pub trait Messages: Send + Sync {
     fn evidence(&self, id: &str) -> Result<Option<EvidenceRecord>, StoreError>;
     /// A message's evidences, oldest first.
     fn evidences_of(&self, message_id: &str) -> Result<Vec<EvidenceRecord>, StoreError>;
+    /// The content of a message's document (by its index in the message).
+    fn document(&self, message_id: &str, index: u32) -> Result<Option<Vec<u8>>, StoreError>;
 }
 
 /// Where requests are written: the audit log with what each request changed, and the marks

@@ -188,6 +188,8 @@ impl Service {
         match self.recorder.conclude_keyed(s.ctx, decision)? {
             Concluded::Answer(accepted) => Ok(accepted),
             Concluded::KeyTaken(known) => self.answer_again(s, content, known),
+            // A new letter expects nothing stored.
+            Concluded::Changed => Err(self.recorder.unavailable(s.ctx)),
         }
     }
 

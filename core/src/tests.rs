@@ -29,6 +29,9 @@ struct MemoryStore {
     /// The cheap read misses every mark (a replay racing the first delivery): only the
     /// commit can tell.
     blind_reads: AtomicBool,
+    /// The next commit that opens a message finds another opening committed just before it
+    /// (two first openings at once).
+    race_next_opening: AtomicBool,
     senders: Mutex<HashMap<String, SenderRegistration>>,
     mailboxes: Mutex<HashMap<String, Mailbox>>,
     commits: Mutex<Vec<Commit>>,
@@ -88,10 +91,20 @@ impl Messages for MemoryStore {
             .find_map(|c| {
                 c.message_update
                     .as_ref()
+                    .map(|u| &u.record)
                     .or(c.message.as_ref())
                     .filter(|m| m.id == id)
                     .cloned()
             }))
+    }
+    fn document(&self, message_id: &str, index: u32) -> Result<Option<Vec<u8>>, StoreError> {
+        self.check()?;
+        let commits = self.commits.lock().expect("lock");
+        Ok(commits
+            .iter()
+            .find(|c| c.message.as_ref().is_some_and(|m| m.id == message_id))
+            .and_then(|c| c.documents.get(index as usize))
+            .map(|(_, content)| content.to_vec()))
     }
     fn evidence(&self, id: &str) -> Result<Option<EvidenceRecord>, StoreError> {
         Ok(self
@@ -129,6 +142,27 @@ impl Ledger for MemoryStore {
             && Self::holds_mark(&commits, seen)
         {
             return Ok(Committed::Replayed);
+        }
+        if commit.message_update.is_some() && self.race_next_opening.swap(false, Ordering::SeqCst) {
+            let mut other = commit.clone();
+            let record = &mut other.evidences[0];
+            record.id = format!("{}-other", record.id);
+            record.xml = record.xml.replace("Jan Peeters", "The other opener");
+            other.audit.identity = "The other opener".into();
+            other.seen = None;
+            commits.push(other);
+        }
+        if let Some(update) = &commit.message_update {
+            let stored = commits.iter().rev().find_map(|c| {
+                c.message_update
+                    .as_ref()
+                    .map(|u| &u.record)
+                    .or(c.message.as_ref())
+                    .filter(|m| m.id == update.record.id)
+            });
+            if stored.is_some_and(|m| m.state != update.from) {
+                return Ok(Committed::Changed);
+            }
         }
         let mut fault = self.fault.lock().expect("lock");
         match fault.as_mut() {
@@ -413,13 +447,19 @@ fn the_handover_carries_the_documents_submission_time_stamps() {
         .expect("read")
         .expect("message");
     assert!(!stored.documents[0].time_stamp_token.is_empty());
-    let handover = service
-        .hand_over(&ctx(), &accepted.message_id, "Jan Peeters", None)
-        .expect("recorded")
-        .expect("first opening");
+    let read = service
+        .read_letter(
+            &ctx(),
+            &accepted.message_id,
+            "Jan Peeters",
+            None,
+            LetterPart::Page,
+        )
+        .expect("read");
+    let handover = &read.evidences.last().expect("handover").xml;
     let at_submission = tokens(&accepted.evidence);
     assert_eq!(at_submission.len(), 1);
-    assert_eq!(tokens(&handover), at_submission);
+    assert_eq!(tokens(handover), at_submission);
 }
 
 #[test]
@@ -471,45 +511,61 @@ fn time_stamps_go_to_registered_senders_within_their_rate_and_each_is_audited() 
 }
 
 #[test]
-fn the_first_opening_is_sealed_naming_the_person_and_later_ones_are_only_traced() {
+fn the_first_opening_is_sealed_naming_the_person_and_later_reads_are_only_traced() {
     let (store, service, signer) = setup();
     let accepted = service
         .submit(&ctx(), &signer, submission("k1", b"letter"))
         .expect("accepted");
-    let handover = service
-        .hand_over(
+    let read = service
+        .read_letter(
             &ctx(),
             &accepted.message_id,
             "Marie Dubois",
             Some("urn:uuid:mandate-1"),
+            LetterPart::Page,
         )
-        .expect("recorded")
-        .expect("first opening");
+        .expect("read");
+    let handover = &read.evidences.last().expect("handover").xml;
     assert!(handover.contains("Event/ContentHandover"), "{handover}");
     assert!(handover.contains("Marie Dubois") && handover.contains("urn:uuid:mandate-1"));
+    assert_eq!(read.evidences.len(), 3, "acceptance, consignment, handover");
     {
         let commits = store.commits.lock().expect("lock");
         let last = commits.last().expect("commit");
         assert_eq!(
-            last.message_update.as_ref().map(|m| m.state),
-            Some(MessageState::Opened)
+            last.message_update
+                .as_ref()
+                .map(|u| (u.from, u.record.state)),
+            Some((MessageState::Delivered, MessageState::Opened))
         );
         assert_eq!(last.evidences.len(), 1);
         assert_eq!(
-            Some(last.audit.identity.as_str()),
-            Some("Marie Dubois (mandate urn:uuid:mandate-1)")
+            last.audit.identity,
+            "Marie Dubois (mandate urn:uuid:mandate-1)"
         );
     }
+    // A download by someone else later: traced, handed out, nothing sealed.
     let again = service
-        .hand_over(&ctx(), &accepted.message_id, "Jan Peeters", None)
-        .expect("recorded");
-    assert_eq!(again, None);
+        .read_letter(
+            &ctx(),
+            &accepted.message_id,
+            "Jan Peeters",
+            None,
+            LetterPart::Document(0),
+        )
+        .expect("read");
+    assert_eq!(again.document.as_deref(), Some(&b"letter"[..]));
+    assert_eq!(again.evidences.len(), 3);
     {
-        // Traced, and nothing else: no evidence, the message unchanged.
         let commits = store.commits.lock().expect("lock");
         assert_eq!(commits.len(), 3);
         let last = commits.last().expect("commit");
         assert_eq!(last.audit.identity, "Jan Peeters");
+        assert!(
+            last.audit.detail.contains("document 0"),
+            "{}",
+            last.audit.detail
+        );
         assert_eq!(
             last.audit.message_id.as_deref(),
             Some(accepted.message_id.as_str())
@@ -517,9 +573,92 @@ fn the_first_opening_is_sealed_naming_the_person_and_later_ones_are_only_traced(
         assert!(last.evidences.is_empty() && last.message_update.is_none());
     }
     let unknown = service
-        .hand_over(&ctx(), "urn:uuid:none", "Jan Peeters", None)
+        .read_letter(
+            &ctx(),
+            "urn:uuid:none",
+            "Jan Peeters",
+            None,
+            LetterPart::Page,
+        )
         .expect_err("no such message");
     assert_eq!(unknown.kind, ErrorKind::MessageUnknown);
+    let no_such_document = service
+        .read_letter(
+            &ctx(),
+            &accepted.message_id,
+            "Jan Peeters",
+            None,
+            LetterPart::Document(1),
+        )
+        .expect_err("no such document");
+    assert_eq!(no_such_document.kind, ErrorKind::MessageUnknown);
+}
+
+#[test]
+fn reading_a_document_first_seals_the_handover_and_nothing_is_handed_out_untraced() {
+    let (store, service, signer) = setup();
+    let accepted = service
+        .submit(&ctx(), &signer, submission("k1", b"letter"))
+        .expect("accepted");
+    // The log cannot be written: the document is not handed out, and nothing is sealed.
+    store.failing.store(true, Ordering::SeqCst);
+    let refusal = service
+        .read_letter(
+            &ctx(),
+            &accepted.message_id,
+            "Jan Peeters",
+            None,
+            LetterPart::Document(0),
+        )
+        .expect_err("unavailable");
+    assert_eq!(refusal.kind, ErrorKind::ServiceUnavailable);
+    store.failing.store(false, Ordering::SeqCst);
+    assert_eq!(store.commits.lock().expect("lock").len(), 1);
+    // The first read is a download: it seals the handover as the page would.
+    let read = service
+        .read_letter(
+            &ctx(),
+            &accepted.message_id,
+            "Jan Peeters",
+            None,
+            LetterPart::Document(0),
+        )
+        .expect("read");
+    assert_eq!(read.document.as_deref(), Some(&b"letter"[..]));
+    assert_eq!(
+        read.evidences.last().map(|e| e.event.as_str()),
+        Some("ContentHandover")
+    );
+}
+
+#[test]
+fn an_opening_that_loses_the_race_is_traced_as_a_later_one_and_seals_nothing() {
+    let (store, service, signer) = setup();
+    let accepted = service
+        .submit(&ctx(), &signer, submission("k1", b"letter"))
+        .expect("accepted");
+    // Another opening commits between this one's read of the message and its commit.
+    store.race_next_opening.store(true, Ordering::SeqCst);
+    let read = service
+        .read_letter(
+            &ctx(),
+            &accepted.message_id,
+            "Jan Peeters",
+            None,
+            LetterPart::Page,
+        )
+        .expect("read");
+    let handovers: Vec<_> = read
+        .evidences
+        .iter()
+        .filter(|e| e.event == "ContentHandover")
+        .collect();
+    assert_eq!(handovers.len(), 1, "the winner's handover only");
+    assert!(handovers[0].xml.contains("The other opener"));
+    let commits = store.commits.lock().expect("lock");
+    let last = commits.last().expect("commit");
+    assert_eq!(last.audit.identity, "Jan Peeters");
+    assert!(last.evidences.is_empty() && last.message_update.is_none());
 }
 
 #[test]
@@ -711,11 +850,13 @@ fn an_action_and_what_it_changed_are_written_in_one_commit_or_not_at_all() {
                 kind: RecordKind::Person,
                 key: "marie".into(),
                 value: None,
+                expected: None,
             },
             RecordWrite {
                 kind: RecordKind::Mandate,
                 key: "m-1".into(),
                 value: Some(b"revoked".to_vec()),
+                expected: None,
             },
         ],
         mailboxes: vec![Mailbox {

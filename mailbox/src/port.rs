@@ -58,6 +58,31 @@ pub enum DataError {
     },
 }
 
+/// What a change of a person was, for its audit entry: its outcome and detail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub ok: bool,
+    pub detail: &'static str,
+}
+
+/// What of a letter a person reads: every route to a letter's content is one of these, and
+/// each goes through [`MailboxData::read`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LetterPart {
+    Page,
+    Document(usize),
+    Evidence(usize),
+}
+
+/// What a read hands out.
+#[derive(Clone, Debug)]
+pub struct LetterContent {
+    /// Every evidence of the letter, oldest first (this opening's handover included).
+    pub evidences: Vec<EvidenceFile>,
+    /// The document's content, for [`LetterPart::Document`].
+    pub document: Option<Vec<u8>>,
+}
+
 /// An action in the mailbox as the audit log records it: `who` is the natural person (and
 /// mandate), `what` the action, `ok` its outcome.
 #[derive(Clone, Copy, Debug)]
@@ -75,8 +100,15 @@ pub trait MailboxData: Send + Sync {
     /// The person a TLS client certificate chain (DER, theirs first) belongs to, if it chains
     /// now to the configured trust anchors for people and is registered to someone.
     fn person_by_certificate(&self, chain: &[Vec<u8>]) -> Result<Option<Person>, DataError>;
-    /// Writes `person` with the audit entry of `action`.
-    fn put_person(&self, person: &Person, action: Action<'_>) -> Result<(), DataError>;
+    /// Changes the person of `login` by `change`, atomically: read, changed and written back
+    /// only if nobody changed them meanwhile (else read and changed again), with the audit
+    /// entry of the action `what` and the outcome `change` returns. `None`: no such person.
+    fn update_person(
+        &self,
+        login: &str,
+        what: &'static str,
+        change: &mut dyn FnMut(&mut Person) -> Outcome,
+    ) -> Result<Option<(Person, Outcome)>, DataError>;
     fn mandates(&self) -> Result<Vec<Mandate>, DataError>;
     /// Writes `mandate` with the audit entry of `action`.
     fn put_mandate(&self, mandate: &Mandate, action: Action<'_>) -> Result<(), DataError>;
@@ -92,16 +124,16 @@ pub trait MailboxData: Send + Sync {
     /// The names of every sender organisation (for the inbox's filter).
     fn sender_names(&self) -> Result<Vec<String>, DataError>;
     fn letter(&self, id: &str) -> Result<Option<Letter>, DataError>;
-    fn document(&self, letter: &str, index: usize) -> Result<Option<Vec<u8>>, DataError>;
-    fn evidences(&self, letter: &str) -> Result<Vec<EvidenceFile>, DataError>;
-    /// `person` opened `letter` (under `mandate`): the first time, the service seals a
-    /// ContentHandover naming them.
-    fn opened(
+    /// `person` (under `mandate`) reads `part` of `letter`, which the mailbox has found they
+    /// may read: the service traces it, and the first read of the letter seals the
+    /// ContentHandover naming them, before anything is handed out.
+    fn read(
         &self,
         letter: &str,
         person: &Person,
         mandate: Option<&Mandate>,
-    ) -> Result<(), DataError>;
+        part: LetterPart,
+    ) -> Result<LetterContent, DataError>;
     /// Writes the audit entry of a mailbox action that changes nothing (a login refused).
     fn record(&self, action: Action<'_>) -> Result<(), DataError>;
 }

@@ -459,6 +459,7 @@ fn record(
                 ..Changes::default()
             },
         )
+        .map(|_| ())
         .map_err(|r| anyhow::anyhow!("the audit log: {}", r.kind.row().code))
 }
 

@@ -59,6 +59,7 @@ fn audit_change(
     service
         .recorder()
         .record_change(&ctx, identity, true, detail, changes)
+        .map(|_| ())
         .map_err(|r| anyhow::anyhow!("the audit log: {}", r.kind.row().code))
 }
 

@@ -63,8 +63,8 @@ pub(super) fn t(lang: Lang, key: &str) -> &'static str {
         ),
         "verify" => ("Vérifier", "Verify"),
         "bad_login" => (
-            "Identifiant ou mot de passe incorrect.",
-            "Wrong user name or password.",
+            "Identifiant ou mot de passe incorrect, ou compte bloqué quelques instants après trop d'essais.",
+            "Wrong user name or password, or the account is locked for a while after too many attempts.",
         ),
         "bad_code" => ("Code incorrect.", "Wrong code."),
         "locked" => (

@@ -1,5 +1,7 @@
 //! One letter: its page (opening it), its documents and its evidences. All three go through
-//! `readable`, so a letter the person may not read answers exactly as one that does not exist.
+//! `readable`, so a letter the person may not read answers exactly as one that does not exist,
+//! and then through `read` (the service's one operation for a letter's content: traced, the
+//! first one sealing the handover), so no route hands out a letter without a trace.
 
 use std::sync::Arc;
 
@@ -12,7 +14,7 @@ use super::i18n::{lang, t};
 use super::requests::{LangQuery, blocking, logged_in};
 use super::{MailboxUi, now};
 use crate::people::{Access, Person, accesses};
-use crate::port::{DataError, Letter};
+use crate::port::{DataError, Letter, LetterContent, LetterPart};
 
 /// The letter `id` if `person` may read it, with the access that allows it. Anything else
 /// (no such letter, another mailbox, a type outside the mandate) is `None`: the same answer.
@@ -53,16 +55,8 @@ pub(super) async fn letter(
         Ok(None) => return not_found(lang, Some(&session)),
         Err(e) => return unavailable(lang, &e),
     };
-    // Opening the letter: the first time, the service seals who opened it.
-    let data = Arc::clone(&ui.data);
-    let (letter_id, who, mandate) = (letter.id.clone(), person.clone(), access.mandate.clone());
-    let evidences = blocking(move || {
-        data.opened(&letter_id, &who, mandate.as_ref())?;
-        data.evidences(&letter_id)
-    })
-    .await;
-    let evidences = match evidences {
-        Ok(e) => e,
+    let evidences = match read(&ui, &letter, &person, &access, LetterPart::Page).await {
+        Ok(content) => content.evidences,
         Err(e) => return unavailable(lang, &e),
     };
     let mut body = format!(
@@ -108,6 +102,19 @@ pub(super) async fn letter(
     page(lang, &letter.subject, Some(&session), &body)
 }
 
+/// Reads `part` of `letter` through the service: traced, the first read sealing the handover.
+async fn read(
+    ui: &Arc<MailboxUi>,
+    letter: &Letter,
+    person: &Person,
+    access: &Access,
+    part: LetterPart,
+) -> Result<LetterContent, DataError> {
+    let data = Arc::clone(&ui.data);
+    let (id, who, mandate) = (letter.id.clone(), person.clone(), access.mandate.clone());
+    blocking(move || data.read(&id, &who, mandate.as_ref(), part)).await
+}
+
 fn download(bytes: Vec<u8>, name: &str, content_type: &'static str) -> Response {
     let safe: String = name
         .chars()
@@ -139,18 +146,20 @@ pub(super) async fn document(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let letter = match readable(&ui, &person, &id).await {
-        Ok(Some((letter, _))) => letter,
+    let (letter, access) = match readable(&ui, &person, &id).await {
+        Ok(Some(v)) => v,
         Ok(None) => return not_found(lang, Some(&session)),
         Err(e) => return unavailable(lang, &e),
     };
     let Some(info) = letter.documents.get(n).cloned() else {
         return not_found(lang, Some(&session));
     };
-    let data = Arc::clone(&ui.data);
-    match blocking(move || data.document(&letter.id, n)).await {
-        Ok(Some(bytes)) => download(bytes, &info.name, "application/octet-stream"),
-        Ok(None) => not_found(lang, Some(&session)),
+    match read(&ui, &letter, &person, &access, LetterPart::Document(n)).await {
+        Ok(LetterContent {
+            document: Some(bytes),
+            ..
+        }) => download(bytes, &info.name, "application/octet-stream"),
+        Ok(_) => not_found(lang, Some(&session)),
         Err(e) => unavailable(lang, &e),
     }
 }
@@ -165,14 +174,13 @@ pub(super) async fn evidence(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let letter = match readable(&ui, &person, &id).await {
-        Ok(Some((letter, _))) => letter,
+    let (letter, access) = match readable(&ui, &person, &id).await {
+        Ok(Some(v)) => v,
         Ok(None) => return not_found(lang, Some(&session)),
         Err(e) => return unavailable(lang, &e),
     };
-    let data = Arc::clone(&ui.data);
-    match blocking(move || data.evidences(&letter.id)).await {
-        Ok(list) => match list.into_iter().nth(n) {
+    match read(&ui, &letter, &person, &access, LetterPart::Evidence(n)).await {
+        Ok(content) => match content.evidences.into_iter().nth(n) {
             Some(e) => download(
                 e.xml.into_bytes(),
                 &format!("{}-{n}.xml", e.event),

@@ -15,7 +15,7 @@ use super::i18n::{Lang, lang, t};
 use super::requests::{CsrfForm, LangQuery, bad_form, blocking, session_of};
 use super::{ClientCertificates, MailboxUi, now};
 use crate::credentials::{PasswordHash, TotpSecret};
-use crate::port::{Action, DataError};
+use crate::port::{Action, DataError, Outcome};
 use crate::sessions::{self, Stage};
 
 fn login_page(lang: Lang, csrf: &str, error: Option<&str>) -> Response {
@@ -98,25 +98,24 @@ pub(super) async fn login(
     let ui2 = Arc::clone(&ui);
     let outcome = blocking(move || {
         let now = now();
-        let Some(mut person) = data.person(&login)? else {
-            // As long as for a known login, and no trace of which logins exist.
-            let _ = ui2.decoy.verify(&form.password);
+        // One password-hash computation for every outcome, and one answer for an unknown
+        // login, a wrong password and a locked account: nothing tells which logins exist.
+        let refused = |detail| {
             data.record(Action {
                 who: &login,
                 what: "mailbox login",
                 ok: false,
-                detail: "unknown login",
-            })?;
-            return Ok(LoginOutcome::Refused);
+                detail,
+            })
+            .map(|()| LoginOutcome::Refused)
+        };
+        let Some(person) = data.person(&login)? else {
+            let _ = ui2.decoy.verify(&form.password);
+            return refused("unknown login");
         };
         if person.is_locked(now) {
-            data.record(Action {
-                who: &login,
-                what: "mailbox login",
-                ok: false,
-                detail: "account locked",
-            })?;
-            return Ok(LoginOutcome::Locked);
+            let _ = ui2.decoy.verify(&form.password);
+            return refused("account locked");
         }
         let ok = PasswordHash::from_phc(&person.password)
             .and_then(|h| h.verify(&form.password))
@@ -124,21 +123,15 @@ pub(super) async fn login(
         if ok {
             return Ok(LoginOutcome::PasswordChecked(person.login));
         }
-        person.record_failure(now);
-        data.put_person(
-            &person,
-            Action {
-                who: &login,
-                what: "mailbox login",
+        // Counted in the store itself: parallel guesses each count.
+        data.update_person(&login, "mailbox login", &mut |p| {
+            p.record_failure(now);
+            Outcome {
                 ok: false,
                 detail: "wrong password",
-            },
-        )?;
-        Ok(if person.is_locked(now) {
-            LoginOutcome::Locked
-        } else {
-            LoginOutcome::Refused
-        })
+            }
+        })?;
+        Ok(LoginOutcome::Refused)
     })
     .await;
     match outcome {
@@ -154,10 +147,6 @@ pub(super) async fn login(
         Ok(LoginOutcome::Refused) => with_status(
             login_page(lang, &session.csrf, Some(t(lang, "bad_login"))),
             StatusCode::UNAUTHORIZED,
-        ),
-        Ok(LoginOutcome::Locked) => with_status(
-            login_page(lang, &session.csrf, Some(t(lang, "locked"))),
-            StatusCode::TOO_MANY_REQUESTS,
         ),
         Err(e) => unavailable(lang, &e),
     }
@@ -191,18 +180,17 @@ pub(super) async fn certificate_login(
             return Ok(None);
         };
         match data.person_by_certificate(&chain)? {
-            Some(mut person) => {
-                person.record_success(now());
-                data.put_person(
-                    &person,
-                    Action {
-                        who: &person.name,
-                        what: "mailbox login",
-                        ok: true,
-                        detail: "client certificate",
-                    },
-                )?;
-                Ok(Some(person.login))
+            Some(person) => {
+                let now = now();
+                Ok(data
+                    .update_person(&person.login, "mailbox login", &mut |p| {
+                        p.record_success(now);
+                        Outcome {
+                            ok: true,
+                            detail: "client certificate",
+                        }
+                    })?
+                    .map(|(p, _)| p.login))
             }
             None => {
                 data.record(Action {
@@ -232,7 +220,6 @@ pub(super) async fn certificate_login(
 enum LoginOutcome {
     PasswordChecked(String),
     Refused,
-    Locked,
 }
 
 fn totp_page(lang: Lang, csrf: &str, error: Option<&str>) -> Response {
@@ -295,54 +282,44 @@ pub(super) async fn totp(
     let data = Arc::clone(&ui.data);
     let outcome = blocking(move || {
         let now = now();
-        let Some(mut person) = data.person(&login)? else {
-            return Ok(None);
-        };
-        if person.is_locked(now) {
-            data.record(Action {
-                who: &login,
-                what: "mailbox login",
-                ok: false,
-                detail: "account locked",
-            })?;
-            return Ok(Some(Err(true)));
-        }
-        let step = TotpSecret::from_base32(&person.totp_secret).and_then(|s| {
-            s.accept(
-                &form.code,
-                UNIX_EPOCH + std::time::Duration::from_secs(now),
-                person.last_totp_step,
-            )
-        });
-        match step {
-            Some(step) => {
-                person.last_totp_step = Some(step);
-                person.record_success(now);
-                data.put_person(
-                    &person,
-                    Action {
-                        who: &person.name,
-                        what: "mailbox login",
+        let at = UNIX_EPOCH + std::time::Duration::from_secs(now);
+        // The lock, the code and its step are checked and changed in one atomic update: a
+        // code is accepted once, and parallel guesses each count.
+        let Some((person, outcome)) = data.update_person(&login, "mailbox login", &mut |p| {
+            if p.is_locked(now) {
+                return Outcome {
+                    ok: false,
+                    detail: "account locked",
+                };
+            }
+            let step = TotpSecret::from_base32(&p.totp_secret)
+                .and_then(|s| s.accept(&form.code, at, p.last_totp_step));
+            match step {
+                Some(step) => {
+                    p.last_totp_step = Some(step);
+                    p.record_success(now);
+                    Outcome {
                         ok: true,
                         detail: "password and TOTP",
-                    },
-                )?;
-                Ok(Some(Ok(person.must_change_password)))
-            }
-            None => {
-                person.record_failure(now);
-                data.put_person(
-                    &person,
-                    Action {
-                        who: &login,
-                        what: "mailbox login",
+                    }
+                }
+                None => {
+                    p.record_failure(now);
+                    Outcome {
                         ok: false,
                         detail: "wrong TOTP code",
-                    },
-                )?;
-                Ok(Some(Err(person.is_locked(now))))
+                    }
+                }
             }
-        }
+        })?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(if outcome.ok {
+            Ok(person.must_change_password)
+        } else {
+            Err(person.is_locked(now))
+        }))
     })
     .await;
     let login = match &session.stage {

@@ -12,7 +12,7 @@ use super::i18n::{Lang, lang, t};
 use super::requests::{LangQuery, bad_form, blocking, session_of};
 use super::{MIN_PASSWORD, MailboxUi, now};
 use crate::credentials::PasswordHash;
-use crate::port::{Action, DataError};
+use crate::port::{DataError, Outcome};
 use crate::sessions::{self, Session, Stage};
 
 fn password_page(lang: Lang, session: &Session, error: Option<&str>) -> Response {
@@ -89,23 +89,20 @@ pub(super) async fn change_password(
     let data = Arc::clone(&ui.data);
     let who = login.clone();
     let result = blocking(move || {
-        let Some(mut person) = data.person(&who)? else {
-            return Err(DataError::Unavailable("the person is gone".into()));
-        };
-        person.password = PasswordHash::new(&form.new)
+        let hash = PasswordHash::new(&form.new)
             .map_err(|e| DataError::Unavailable(format!("hashing a password: {e}")))?
             .as_phc()
             .to_owned();
-        person.must_change_password = false;
-        data.put_person(
-            &person,
-            Action {
-                who: &person.name,
-                what: "mailbox password change",
+        data.update_person(&who, "mailbox password change", &mut |person| {
+            person.password = hash.clone();
+            person.must_change_password = false;
+            Outcome {
                 ok: true,
                 detail: "",
-            },
-        )
+            }
+        })?
+        .map(|_| ())
+        .ok_or_else(|| DataError::Unavailable("the person is gone".into()))
     })
     .await;
     match result {

@@ -12,7 +12,7 @@ use crate::core::records::{
     AuditRecord, AuditSeal, Channel, DocumentMeta, EvidenceRecord, IdempotencyRecord, Mailbox,
     MessageRecord, MessageState, SenderRegistration,
 };
-use crate::core::{Commit, Committed, RecordKind, RecordWrite, SeenRequest};
+use crate::core::{Commit, Committed, MessageUpdate, RecordKind, RecordWrite, SeenRequest};
 
 fn audit(n: usize) -> AuditRecord {
     AuditRecord {
@@ -127,10 +127,11 @@ fn letter(n: usize, key: &str, submitted_at: u64) -> Commit {
 fn conforms(store: Arc<dyn Backend>) {
     registry_and_directory(store.as_ref());
     a_commit_is_all_there_and_a_taken_key_writes_nothing(store.as_ref());
-    an_opened_message_is_updated_with_its_handover(store.as_ref());
+    an_opened_message_is_updated_with_its_handover_once(&store);
     concurrent_commits_each_all_or_nothing_and_the_chain_holds(&store);
     audit_seals_and_entries(store.as_ref());
     entities_by_kind_and_key(store.as_ref());
+    a_conditional_record_write_is_refused_when_the_record_changed(store.as_ref());
     an_action_commits_its_records_and_mailboxes_with_its_entry(store.as_ref());
     purged_traces_leave_an_anchor_the_chain_continues_from(store.as_ref());
     evidences_past_their_retention_are_purged(store.as_ref());
@@ -410,16 +411,19 @@ fn an_action_commits_its_records_and_mailboxes_with_its_entry(store: &dyn Backen
                 kind: RecordKind::Person,
                 key: "anne".into(),
                 value: None,
+                expected: None,
             },
             RecordWrite {
                 kind: RecordKind::PersonCertificate,
                 key: "ab12".into(),
                 value: None,
+                expected: None,
             },
             RecordWrite {
                 kind: RecordKind::Mandate,
                 key: "m-anne".into(),
                 value: Some(b"revoked".to_vec()),
+                expected: None,
             },
         ],
         mailboxes: vec![Mailbox {
@@ -605,27 +609,59 @@ fn a_commit_is_all_there_and_a_taken_key_writes_nothing(store: &dyn Backend) {
     );
 }
 
-fn an_opened_message_is_updated_with_its_handover(store: &dyn Backend) {
-    let message_id = "urn:uuid:m-0001";
-    let mut message = store.message(message_id).expect("read").expect("letter 1");
+/// Two first openings at once seal one handover: the update of a message is conditional on
+/// its state, checked in the commit's transaction.
+fn an_opened_message_is_updated_with_its_handover_once(store: &Arc<dyn Backend>) {
+    let opened = letter(950, "opened-once", 1_800_000_950);
+    let message_id = opened.message.clone().expect("message").id;
+    assert_eq!(store.commit(opened).expect("commit"), Committed::Done);
+    let mut message = store.message(&message_id).expect("read").expect("letter");
     message.state = MessageState::Opened;
-    let handover = evidence("urn:uuid:e-0001-3", message_id, "ContentHandover");
     let (head, _) = store.audit_head().expect("head");
-    store
-        .commit(Commit {
-            message_update: Some(message.clone()),
-            evidences: vec![handover.clone()],
-            ..Commit::of(audit(900))
-        })
-        .expect("commit");
+    let results: Vec<Committed> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|t| {
+                let (store, message) = (Arc::clone(store), message.clone());
+                s.spawn(move || {
+                    store
+                        .commit(Commit {
+                            message_update: Some(MessageUpdate {
+                                record: message,
+                                from: MessageState::Delivered,
+                            }),
+                            evidences: vec![evidence(
+                                &format!("urn:uuid:e-0950-h{t}"),
+                                "urn:uuid:m-0950",
+                                "ContentHandover",
+                            )],
+                            ..Commit::of(audit(960 + t))
+                        })
+                        .expect("commit")
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    assert_eq!(results.iter().filter(|c| **c == Committed::Done).count(), 1);
     assert_eq!(
-        store.message(message_id).expect("read"),
+        results.iter().filter(|c| **c == Committed::Changed).count(),
+        7
+    );
+    assert_eq!(
+        store.message(&message_id).expect("read"),
         Some(message.clone())
     );
-    assert_eq!(
-        store.evidences_of(message_id).expect("read").last(),
-        Some(&handover)
-    );
+    let handovers = store
+        .evidences_of(&message_id)
+        .expect("read")
+        .into_iter()
+        .filter(|e| e.event == "ContentHandover")
+        .count();
+    assert_eq!(handovers, 1);
+    assert_eq!(store.audit_head().expect("head").0, head + 1);
     // Updating a message that does not exist fails, and writes nothing.
     let mut ghost = message;
     ghost.id = "urn:uuid:m-ghost".into();
@@ -633,7 +669,10 @@ fn an_opened_message_is_updated_with_its_handover(store: &dyn Backend) {
     assert!(
         store
             .commit(Commit {
-                message_update: Some(ghost),
+                message_update: Some(MessageUpdate {
+                    record: ghost,
+                    from: MessageState::Delivered,
+                }),
                 evidences: vec![ghost_evidence.clone()],
                 ..Commit::of(audit(901))
             })
@@ -641,6 +680,49 @@ fn an_opened_message_is_updated_with_its_handover(store: &dyn Backend) {
     );
     assert_eq!(store.evidence(&ghost_evidence.id).expect("read"), None);
     assert_eq!(store.audit_head().expect("head").0, head + 1);
+}
+
+/// A record changed on the condition that it still holds what was read (a failed login
+/// counted, a TOTP step used): a commit that finds it changed writes nothing.
+fn a_conditional_record_write_is_refused_when_the_record_changed(store: &dyn Backend) {
+    store
+        .put_entity("person", "lea", b"0 failures")
+        .expect("put");
+    let counted = |from: &[u8], to: &[u8], n: usize| Commit {
+        records: vec![RecordWrite {
+            kind: RecordKind::Person,
+            key: "lea".into(),
+            value: Some(to.to_vec()),
+            expected: Some(from.to_vec()),
+        }],
+        ..Commit::of(audit(n))
+    };
+    let (head, _) = store.audit_head().expect("head");
+    assert_eq!(
+        store
+            .commit(counted(b"0 failures", b"1 failure", 970))
+            .expect("commit"),
+        Committed::Done
+    );
+    // A second guess that read "0 failures" too is not written over the first.
+    assert_eq!(
+        store
+            .commit(counted(b"0 failures", b"1 failure", 971))
+            .expect("commit"),
+        Committed::Changed
+    );
+    assert_eq!(
+        store.entity("person", "lea").expect("read"),
+        Some(b"1 failure".to_vec())
+    );
+    assert_eq!(store.audit_head().expect("head").0, head + 1);
+    // Nor is a record that is not there.
+    assert_eq!(
+        store
+            .commit(counted(b"anything", b"1 failure", 972))
+            .expect("commit"),
+        Committed::Changed
+    );
 }
 
 fn concurrent_commits_each_all_or_nothing_and_the_chain_holds(store: &Arc<dyn Backend>) {

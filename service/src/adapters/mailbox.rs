@@ -8,12 +8,21 @@ use std::time::SystemTime;
 
 use sealpost_evidence::model::new_evidence_id;
 use sealpost_mailbox::people::{Mandate, Person};
-use sealpost_mailbox::port::{Action, DataError, DocumentInfo, EvidenceFile, Letter, MailboxData};
+use sealpost_mailbox::port::{
+    Action, DataError, DocumentInfo, EvidenceFile, Letter, LetterContent, LetterPart, MailboxData,
+    Outcome,
+};
 
 use super::store::Backend;
 use crate::core::audit::hex;
 use crate::core::records::{Channel, MessageRecord, MessageState};
-use crate::core::{Changes, RecordKind, RecordWrite, Refusal, RequestContext, Service, StoreError};
+use crate::core::{
+    self, Changes, RecordKind, RecordWrite, Refusal, RequestContext, Service, StoreError, Written,
+};
+
+/// How many times a person's change is decided again when another request changed them
+/// first.
+const UPDATE_RACES: usize = 5;
 use aws_lc_rs::digest;
 use sealpost_xmldsig::trust::{Purpose, TrustAnchors};
 
@@ -36,9 +45,19 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
 
 impl People<'_> {
     pub fn person(&self, login: &str) -> Result<Option<Person>, StoreError> {
+        Ok(self.stored_person(login)?.map(|(person, _)| person))
+    }
+
+    /// The person of `login` and their record's bytes as stored (to change it only if it
+    /// still holds them).
+    pub fn stored_person(&self, login: &str) -> Result<Option<(Person, Vec<u8>)>, StoreError> {
         self.0
             .entity(RecordKind::Person.name(), login)?
-            .map(|bytes| serde_json::from_slice(&bytes).map_err(|e| corrupt("person", e)))
+            .map(|bytes| {
+                serde_json::from_slice(&bytes)
+                    .map(|person| (person, bytes))
+                    .map_err(|e| corrupt("person", e))
+            })
             .transpose()
     }
 
@@ -73,6 +92,7 @@ pub fn person_write(person: &Person) -> Result<RecordWrite, StoreError> {
         kind: RecordKind::Person,
         key: person.login.clone(),
         value: Some(serde_json::to_vec(person).map_err(|e| corrupt("person", e))?),
+        expected: None,
     })
 }
 
@@ -82,6 +102,7 @@ pub fn mandate_write(mandate: &Mandate) -> Result<RecordWrite, StoreError> {
         kind: RecordKind::Mandate,
         key: mandate.id.clone(),
         value: Some(serde_json::to_vec(mandate).map_err(|e| corrupt("mandate", e))?),
+        expected: None,
     })
 }
 
@@ -91,6 +112,7 @@ pub fn certificate_write(fingerprint: &str, login: &str) -> RecordWrite {
         kind: RecordKind::PersonCertificate,
         key: fingerprint.to_owned(),
         value: Some(login.as_bytes().to_vec()),
+        expected: None,
     }
 }
 
@@ -103,11 +125,13 @@ pub fn person_deletion(person: &Person) -> Vec<RecordWrite> {
             kind: RecordKind::PersonCertificate,
             key: fingerprint.clone(),
             value: None,
+            expected: None,
         })
         .chain([RecordWrite {
             kind: RecordKind::Person,
             key: person.login.clone(),
             value: None,
+            expected: None,
         }])
         .collect()
 }
@@ -178,7 +202,7 @@ impl MailboxAdapter {
     }
 
     /// `action`'s audit entry and `records`, in one commit.
-    fn change(&self, action: Action<'_>, records: Vec<RecordWrite>) -> Result<(), DataError> {
+    fn change(&self, action: Action<'_>, records: Vec<RecordWrite>) -> Result<Written, DataError> {
         let ctx = context(
             self.service.now(),
             action.what,
@@ -245,8 +269,34 @@ impl MailboxData for MailboxAdapter {
             .filter(|p| p.certificates.contains(&fingerprint)))
     }
 
-    fn put_person(&self, person: &Person, action: Action<'_>) -> Result<(), DataError> {
-        self.change(action, vec![person_write(person).map_err(data_error)?])
+    fn update_person(
+        &self,
+        login: &str,
+        what: &'static str,
+        change: &mut dyn FnMut(&mut Person) -> Outcome,
+    ) -> Result<Option<(Person, Outcome)>, DataError> {
+        let people = People(self.store.as_ref());
+        for _ in 0..UPDATE_RACES {
+            let Some(stored) = people.stored_person(login).map_err(data_error)? else {
+                return Ok(None);
+            };
+            let (mut person, bytes) = stored;
+            let outcome = change(&mut person);
+            let mut write = person_write(&person).map_err(data_error)?;
+            write.expected = Some(bytes);
+            let action = Action {
+                who: &person_identity(&person),
+                what,
+                ok: outcome.ok,
+                detail: outcome.detail,
+            };
+            if self.change(action, vec![write])? == Written::Done {
+                return Ok(Some((person, outcome)));
+            }
+        }
+        Err(DataError::Unavailable(format!(
+            "{login} changed under every one of {UPDATE_RACES} attempts"
+        )))
     }
 
     fn mandates(&self) -> Result<Vec<Mandate>, DataError> {
@@ -255,6 +305,7 @@ impl MailboxData for MailboxAdapter {
 
     fn put_mandate(&self, mandate: &Mandate, action: Action<'_>) -> Result<(), DataError> {
         self.change(action, vec![mandate_write(mandate).map_err(data_error)?])
+            .map(|_| ())
     }
 
     fn letters(&self, mailbox: &str) -> Result<Vec<Letter>, DataError> {
@@ -301,51 +352,54 @@ impl MailboxData for MailboxAdapter {
         Ok(Some(self.letter_of(m, &self.sender_registry_names()?)))
     }
 
-    fn document(&self, letter: &str, index: usize) -> Result<Option<Vec<u8>>, DataError> {
-        let Ok(index) = u32::try_from(index) else {
-            return Ok(None);
-        };
-        self.store.document(letter, index).map_err(data_error)
-    }
-
-    fn evidences(&self, letter: &str) -> Result<Vec<EvidenceFile>, DataError> {
-        Ok(self
-            .store
-            .evidences_of(letter)
-            .map_err(data_error)?
-            .into_iter()
-            .map(|e| EvidenceFile {
-                id: e.id,
-                event: e.event,
-                xml: e.xml,
-            })
-            .collect())
-    }
-
-    fn opened(
+    fn read(
         &self,
         letter: &str,
         person: &Person,
         mandate: Option<&Mandate>,
-    ) -> Result<(), DataError> {
+        part: LetterPart,
+    ) -> Result<LetterContent, DataError> {
         let who = person_identity(person);
+        let (operation, core_part) = match part {
+            LetterPart::Page => ("OpenLetter", core::LetterPart::Page),
+            LetterPart::Document(n) => ("ReadDocument", core::LetterPart::Document(n)),
+            LetterPart::Evidence(n) => ("ReadEvidence", core::LetterPart::Evidence(n)),
+        };
         let ctx = context(
             self.service.now(),
-            "OpenLetter",
+            operation,
             format!(
-                "{who} opened {letter}{}",
+                "{who} read {part:?} of {letter}{}",
                 mandate
                     .map(|m| format!(" under mandate {}", m.id))
                     .unwrap_or_default()
             ),
         );
-        self.service
-            .hand_over(&ctx, letter, &who, mandate.map(|m| m.id.as_str()))
-            .map(|_| ())
-            .map_err(refused)
+        let read = self
+            .service
+            .read_letter(
+                &ctx,
+                letter,
+                &who,
+                mandate.map(|m| m.id.as_str()),
+                core_part,
+            )
+            .map_err(refused)?;
+        Ok(LetterContent {
+            evidences: read
+                .evidences
+                .into_iter()
+                .map(|e| EvidenceFile {
+                    id: e.id,
+                    event: e.event,
+                    xml: e.xml,
+                })
+                .collect(),
+            document: read.document,
+        })
     }
 
     fn record(&self, action: Action<'_>) -> Result<(), DataError> {
-        self.change(action, Vec::new())
+        self.change(action, Vec::new()).map(|_| ())
     }
 }

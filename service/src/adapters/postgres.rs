@@ -211,6 +211,33 @@ impl PgStore {
             )
             .map_err(fail)?;
         }
+        // What the commit expects, read under a row lock: a concurrent commit of the same
+        // change waits, then finds it changed.
+        if let Some(update) = &commit.message_update
+            && let Some(row) = txn
+                .query_opt(
+                    "SELECT record FROM messages WHERE id = $1 FOR UPDATE",
+                    &[&update.record.id],
+                )
+                .map_err(fail)?
+            && from_json::<MessageRecord>(row.get::<_, &[u8]>(0))?.state != update.from
+        {
+            return Ok(Applied::Changed);
+        }
+        for write in &commit.records {
+            if let Some(expected) = &write.expected {
+                let holds = txn
+                    .query_opt(
+                        "SELECT value FROM entities WHERE kind = $1 AND key = $2 FOR UPDATE",
+                        &[&write.kind.name(), &write.key],
+                    )
+                    .map_err(fail)?
+                    .is_some_and(|row| row.get::<_, &[u8]>(0) == expected.as_slice());
+                if !holds {
+                    return Ok(Applied::Changed);
+                }
+            }
+        }
         if let Some((sender, key, record)) = &commit.idempotency {
             let claimed = txn
                 .execute(
@@ -242,7 +269,8 @@ impl PgStore {
                 .map_err(fail)?;
             }
         }
-        if let Some(message) = &commit.message_update {
+        if let Some(update) = &commit.message_update {
+            let message = &update.record;
             let updated = txn
                 .execute(
                     "UPDATE messages SET record = $2 WHERE id = $1",
@@ -327,6 +355,7 @@ enum Applied {
     Done,
     KeyTaken,
     Replayed,
+    Changed,
 }
 
 impl Registry for PgStore {
@@ -348,6 +377,18 @@ impl Directory for PgStore {
 }
 
 impl Messages for PgStore {
+    fn document(&self, message_id: &str, index: u32) -> Result<Option<Vec<u8>>, StoreError> {
+        let index = i32::try_from(index).map_err(fail)?;
+        self.with_client(|c| {
+            Ok(c.query_opt(
+                "SELECT content FROM documents WHERE message_id = $1 AND idx = $2",
+                &[&message_id, &index],
+            )
+            .map_err(fail)?
+            .map(|row| row.get::<_, Vec<u8>>(0)))
+        })
+    }
+
     fn idempotency(
         &self,
         sender_id: &str,
@@ -410,6 +451,10 @@ impl Ledger for PgStore {
                 Applied::Replayed => {
                     txn.rollback().map_err(fail)?;
                     Ok(Committed::Replayed)
+                }
+                Applied::Changed => {
+                    txn.rollback().map_err(fail)?;
+                    Ok(Committed::Changed)
                 }
                 Applied::KeyTaken => {
                     txn.rollback().map_err(fail)?;
@@ -527,18 +572,6 @@ impl Backend for PgStore {
                 .map(|row| from_json(row.get::<_, &[u8]>(0)))
                 .collect::<Result<Vec<_>, _>>()?;
             Ok((page, usize::try_from(total).unwrap_or(usize::MAX)))
-        })
-    }
-
-    fn document(&self, message_id: &str, index: u32) -> Result<Option<Vec<u8>>, StoreError> {
-        let index = i32::try_from(index).map_err(fail)?;
-        self.with_client(|c| {
-            Ok(c.query_opt(
-                "SELECT content FROM documents WHERE message_id = $1 AND idx = $2",
-                &[&message_id, &index],
-            )
-            .map_err(fail)?
-            .map(|row| row.get::<_, Vec<u8>>(0)))
         })
     }
 

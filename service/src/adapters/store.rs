@@ -101,8 +101,6 @@ pub trait Backend: Store {
         offset: usize,
         limit: usize,
     ) -> Result<(Vec<MessageRecord>, usize), StoreError>;
-    /// A stored document's content.
-    fn document(&self, message_id: &str, index: u32) -> Result<Option<Vec<u8>>, StoreError>;
     /// Evidence ids in a sender organisation's own mailbox.
     fn sender_mailbox(&self, sender_id: &str) -> Result<Vec<String>, StoreError>;
     /// Audit entries with `from <= seq <= to`, each with its stored request (beside the entry:
@@ -244,6 +242,10 @@ impl RedbStore {
                 // Nothing of this commit is written.
                 return Ok(Committed::Replayed);
             }
+            // Every premise before any write: a group's transaction holds other commits too.
+            if !Self::premises_hold(txn, &commit)? {
+                return Ok(Committed::Changed);
+            }
             if let Some((sender, key, record)) = &commit.idempotency {
                 let mut table = txn.open_table(IDEMPOTENCY).map_err(fail)?;
                 let known = table
@@ -294,7 +296,8 @@ impl RedbStore {
                         .map_err(fail)?;
                 }
             }
-            if let Some(message) = &commit.message_update {
+            if let Some(update) = &commit.message_update {
+                let message = &update.record;
                 let mut messages = txn.open_table(MESSAGES).map_err(fail)?;
                 if messages.get(message.id.as_str()).map_err(fail)?.is_none() {
                     return Err(StoreError::Conflict(format!(
@@ -372,6 +375,35 @@ impl RedbStore {
             }
         }
         Ok(Committed::Done)
+    }
+
+    /// Whether what `commit` expects is stored: the state of the message it updates, the
+    /// bytes of each record it replaces on that condition.
+    fn premises_hold(txn: &redb::WriteTransaction, commit: &Commit) -> Result<bool, StoreError> {
+        if let Some(update) = &commit.message_update {
+            let messages = txn.open_table(MESSAGES).map_err(fail)?;
+            let stored = messages
+                .get(update.record.id.as_str())
+                .map_err(fail)?
+                .map(|v| from_json::<MessageRecord>(v.value()))
+                .transpose()?;
+            if stored.is_some_and(|m| m.state != update.from) {
+                return Ok(false);
+            }
+        }
+        let entities = txn.open_table(ENTITIES).map_err(fail)?;
+        for write in &commit.records {
+            if let Some(expected) = &write.expected {
+                let holds = entities
+                    .get((write.kind.name(), write.key.as_str()))
+                    .map_err(fail)?
+                    .is_some_and(|v| v.value() == expected.as_slice());
+                if !holds {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
     }
 
     /// Whether `marks` holds `request`'s content, unexpired when it was received.
@@ -560,7 +592,6 @@ impl Backend for RedbStore {
         Ok(out)
     }
 
-    /// A stored document's content.
     fn mailbox_page(
         &self,
         recipient: &str,
@@ -591,16 +622,6 @@ impl Backend for RedbStore {
             }
         }
         Ok((out, usize::try_from(total).unwrap_or(usize::MAX)))
-    }
-
-    fn document(&self, message_id: &str, index: u32) -> Result<Option<Vec<u8>>, StoreError> {
-        let txn = self.db.begin_read().map_err(fail)?;
-        let table = txn.open_table(DOCUMENTS).map_err(fail)?;
-        let Some(blob) = table.get((message_id, index)).map_err(fail)? else {
-            return Ok(None);
-        };
-        let blob = BlobRef::decode(blob.value())?;
-        self.documents.read(&blob).map(Some)
     }
 
     /// Evidence ids in a sender organisation's own mailbox.
@@ -840,6 +861,16 @@ impl Directory for RedbStore {
 }
 
 impl Messages for RedbStore {
+    fn document(&self, message_id: &str, index: u32) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(fail)?;
+        let table = txn.open_table(DOCUMENTS).map_err(fail)?;
+        let Some(blob) = table.get((message_id, index)).map_err(fail)? else {
+            return Ok(None);
+        };
+        let blob = BlobRef::decode(blob.value())?;
+        self.documents.read(&blob).map(Some)
+    }
+
     fn idempotency(
         &self,
         sender_id: &str,

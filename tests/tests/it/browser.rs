@@ -243,7 +243,7 @@ fn a_browser_logs_in_reads_a_letter_downloads_its_proof_and_sees_only_what_it_ma
     assert!(!refused.status.success(), "a forged evidence was accepted");
 
     // What the browser saw.
-    assert_eq!(report["lockout_status"], 429, "{report}");
+    assert_eq!(report["lockout_status"], 401, "{report}");
     assert_eq!(report["foreign_letter_status"], 404, "{report}");
     assert_eq!(report["unmandated_letter_status"], 404, "{report}");
     assert_eq!(report["mandated_letter_listed"], true, "{report}");

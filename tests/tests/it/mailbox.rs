@@ -395,32 +395,46 @@ fn login_needs_password_and_totp_each_step_changes_the_session_and_forms_need_th
     assert_eq!(r.status, 401);
 }
 
-#[test]
-fn repeated_failures_lock_the_account() {
-    let f = fixture();
-    let mut b = Browser::new(&f);
-    let mut statuses = Vec::new();
-    for _ in 0..4 {
-        let form = b.get("/mailbox/login");
-        let r = b.post(
-            "/mailbox/login",
-            &format!("csrf={}&login=jan&password=wrong", Browser::csrf(&form)),
-        );
-        statuses.push(r.status);
-    }
-    assert_eq!(statuses, vec![401, 401, 429, 429]);
-    // Even the right password is refused while locked.
+/// The login form's answer to `login` with `password`: status and page (the CSRF token, the
+/// only thing that differs between two forms, left out).
+fn login_answer(f: &Fixture, login: &str, password: &str) -> (u16, String) {
+    let mut b = Browser::new(f);
     let form = b.get("/mailbox/login");
+    let csrf = Browser::csrf(&form);
     let r = b.post(
         "/mailbox/login",
-        &format!(
-            "csrf={}&login=jan&password={}",
-            Browser::csrf(&form),
-            enc(FIRST_PASSWORD)
-        ),
+        &format!("csrf={csrf}&login={login}&password={}", enc(password)),
     );
-    assert_eq!(r.status, 429);
-    assert!(text(&r.body).contains("role=\"alert\""));
+    (r.status, text(&r.body).replace(&csrf, ""))
+}
+
+#[test]
+fn repeated_failures_lock_the_account_and_the_answer_never_says_who_exists() {
+    let f = fixture();
+    // What an attacker wanted: tell a login that exists from one that does not, or a locked
+    // account from a wrong guess. Every refusal is the same status and the same page.
+    let unknown = login_answer(&f, "nobody-here", "wrong");
+    assert_eq!(unknown.0, 401);
+    assert!(unknown.1.contains("role=\"alert\""));
+    let mut answers = Vec::new();
+    for _ in 0..4 {
+        answers.push(login_answer(&f, "jan", "wrong"));
+    }
+    // Even the right password is refused while locked, with the same answer.
+    answers.push(login_answer(&f, "jan", FIRST_PASSWORD));
+    for answer in &answers {
+        assert_eq!(answer, &unknown);
+    }
+    // And the lock holds: the right password after the failures does not get in (no
+    // redirect to the TOTP step).
+    assert_ne!(answers[4].0, 303);
+    // Parallel guesses are each counted: eight at once lock Piet's account too.
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| login_answer(&f, "piet", "wrong"));
+        }
+    });
+    assert_eq!(login_answer(&f, "piet", FIRST_PASSWORD), unknown);
 }
 
 #[test]
@@ -481,8 +495,16 @@ fn opening_a_letter_seals_who_opened_it_and_only_readers_may_open_it() {
     std::fs::write(&court, &handover).expect("write");
     let out = run(&mut court_verify_command(&f.pki, &court));
     assert!(out.status.success(), "{}", text(&out.stdout));
-    // Opened again: nothing new.
+    // Opened again: no new evidence.
     jan.get(&format!("/mailbox/letter/{}", enc(&to_jan)));
+    assert!(
+        !text(
+            &jan.get(&format!("/mailbox/letter/{}/evidence/3", enc(&to_jan)))
+                .body
+        )
+        .contains("ContentHandover"),
+        "a second handover"
+    );
     let inbox = jan.get("/mailbox/inbox?state=read");
     assert!(text(&inbox.body).contains("Avis 2026"));
 
@@ -540,6 +562,62 @@ fn opening_a_letter_seals_who_opened_it_and_only_readers_may_open_it() {
             .status,
         404
     );
+}
+
+#[test]
+fn a_document_downloaded_before_the_letter_is_opened_is_a_sealed_opening_and_every_read_is_traced()
+{
+    let f = fixture();
+    let to_jan = send(&f, "k1", CITIZEN, "tax-assessment", "Avis 2026");
+    let mut jan = Browser::new(&f);
+    first_login(&mut jan, "jan");
+    // What a recipient wanted: read the letter while the sender's proof says it was never
+    // opened, by going straight to the document's address.
+    let download = jan.get(&format!("/mailbox/letter/{}/document/0", enc(&to_jan)));
+    assert_eq!(download.body, b"%PDF-1.7 Avis 2026");
+    let r = soap(
+        &f,
+        &format!(
+            "<sp:GetEvidence xmlns:sp=\"urn:sealpost:v1\"><sp:MessageId>{to_jan}</sp:MessageId></sp:GetEvidence>"
+        ),
+    );
+    let served: Vec<String> = roxmltree::Document::parse(&text(&r.body))
+        .expect("xml")
+        .descendants()
+        .filter(|n| n.tag_name().name() == "Evidence")
+        .filter_map(|n| n.text().map(|t| text(&base64_decode(t).expect("base64"))))
+        .collect();
+    assert_eq!(served.len(), 3, "acceptance, consignment, handover");
+    assert!(served[2].contains("Event/ContentHandover") && served[2].contains("Jan Peeters (jan)"));
+    // Then the page and an evidence: each read traced, no second handover.
+    assert_eq!(
+        jan.get(&format!("/mailbox/letter/{}", enc(&to_jan))).status,
+        200
+    );
+    assert_eq!(
+        jan.get(&format!("/mailbox/letter/{}/evidence/0", enc(&to_jan)))
+            .status,
+        200
+    );
+    let pki = f.pki.clone();
+    drop(f);
+    let export = pki.with_file_name("reads.jsonl");
+    admin(
+        &pki,
+        &pki.with_file_name("var"),
+        &["audit", "export", "--out", export.to_str().expect("path")],
+    );
+    let lines = std::fs::read_to_string(&export).expect("export");
+    let reads: Vec<&str> = lines
+        .lines()
+        .filter(|l| l.contains(&to_jan) && l.contains("\"channel\":\"mailbox\""))
+        .collect();
+    assert_eq!(reads.len(), 3, "{lines}");
+    assert!(
+        reads[0].contains("ReadDocument") && reads[0].contains("first opening: handover sealed")
+    );
+    assert!(reads[1].contains("OpenLetter") && !reads[1].contains("first opening"));
+    assert!(reads[2].contains("ReadEvidence"));
 }
 
 #[test]
