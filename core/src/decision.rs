@@ -72,6 +72,7 @@ pub enum Written {
 #[derive(Clone, Debug, Default)]
 pub struct Changes {
     pub records: Vec<RecordWrite>,
+    pub senders: Vec<SenderRegistration>,
     pub mailboxes: Vec<Mailbox>,
 }
 
@@ -293,6 +294,7 @@ impl Recorder {
             decision.commit.audit.detail = detail.to_owned();
         }
         decision.commit.records = changes.records;
+        decision.commit.senders = changes.senders;
         decision.commit.mailboxes = changes.mailboxes;
         match self.conclude_keyed(ctx, decision) {
             Ok(Concluded::Answer(())) => Ok(Written::Done),

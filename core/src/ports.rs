@@ -130,6 +130,9 @@ pub struct Commit {
     pub evidences: Vec<EvidenceRecord>,
     /// (sender id, key, record): refused if the key is taken.
     pub idempotency: Option<(String, String, IdempotencyRecord)>,
+    /// Senders of the registry written (added, changed, deactivated), with the index of
+    /// their certificates; a certificate registered to another sender is a Conflict.
+    pub senders: Vec<SenderRegistration>,
     /// Mailboxes of the directory written (created, renamed, deactivated).
     pub mailboxes: Vec<Mailbox>,
     /// Records of the mailbox's people and mandates written or deleted.
@@ -151,6 +154,7 @@ impl Commit {
             documents: Vec::new(),
             evidences: Vec::new(),
             idempotency: None,
+            senders: Vec::new(),
             mailboxes: Vec::new(),
             records: Vec::new(),
             seen: None,

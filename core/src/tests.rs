@@ -859,6 +859,7 @@ fn an_action_and_what_it_changed_are_written_in_one_commit_or_not_at_all() {
                 expected: None,
             },
         ],
+        senders: Vec::new(),
         mailboxes: vec![Mailbox {
             id: "nrn:85073003328".into(),
             display_name: "Jan".into(),

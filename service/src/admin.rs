@@ -202,18 +202,21 @@ pub fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
         return Ok(());
     }
     let store_handle = open_store(config)?;
-    let store = store_handle.as_ref();
     match command {
-        AdminCommand::Sender { command } => sender(config, store, command),
-        AdminCommand::Mailbox { command } => mailbox(store, command),
-        AdminCommand::Audit { command } => audit(config, store, command),
+        AdminCommand::Sender { command } => sender(config, &store_handle, command),
+        AdminCommand::Mailbox { command } => mailbox(&store_handle, command),
+        AdminCommand::Audit { command } => audit(config, &store_handle, command),
         AdminCommand::Person { command } => person(config, &store_handle, command),
         AdminCommand::Mandate { command } => mandate(&store_handle, command),
         AdminCommand::Retention => Ok(()),
     }
 }
 
-fn sender(config: &Config, store: &dyn Backend, command: SenderCommand) -> anyhow::Result<()> {
+fn sender(
+    config: &Config,
+    store: &std::sync::Arc<dyn Backend>,
+    command: SenderCommand,
+) -> anyhow::Result<()> {
     match command {
         SenderCommand::Set {
             id,
@@ -251,7 +254,19 @@ fn sender(config: &Config, store: &dyn Backend, command: SenderCommand) -> anyho
                 },
                 SystemClock.now(),
             )?;
-            store.put_sender(&registration)?;
+            record_changes(
+                store,
+                "SenderSet",
+                &format!(
+                    "sender {} set: {}",
+                    registration.id,
+                    serde_json::to_string(&registration)?
+                ),
+                Changes {
+                    senders: vec![registration.clone()],
+                    ..Changes::default()
+                },
+            )?;
             println!("{}", serde_json::to_string(&registration)?);
         }
         SenderCommand::List => {
@@ -270,25 +285,40 @@ fn now_unix() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn mailbox(store: &dyn Backend, command: MailboxCommand) -> anyhow::Result<()> {
+fn mailbox(store: &std::sync::Arc<dyn Backend>, command: MailboxCommand) -> anyhow::Result<()> {
+    let put = |operation, detail: &str, mailboxes: Vec<Mailbox>| {
+        record_changes(
+            store,
+            operation,
+            detail,
+            Changes {
+                mailboxes,
+                ..Changes::default()
+            },
+        )
+    };
     let set_active = |id: &str, active: bool| -> anyhow::Result<()> {
         let id = RecipientId::parse(id)?;
-        let Some(mut m) = store.mailboxes()?.into_iter().find(|m| m.id == id.as_str()) else {
+        let Some(mut m) = store.mailbox(id.as_str())? else {
             bail!("no mailbox {id}");
         };
         m.active = active;
-        store.put_mailboxes(&[m])?;
-        Ok(())
+        let state = if active { "activated" } else { "deactivated" };
+        put("MailboxSet", &format!("mailbox {id} {state}"), vec![m])
     };
     match command {
         MailboxCommand::Add { id, name } => {
             let id = RecipientId::parse(&id)?;
-            store.put_mailboxes(&[Mailbox {
-                id: id.to_string(),
-                display_name: name,
-                active: true,
-                created_at: now_unix(),
-            }])?;
+            put(
+                "MailboxAdd",
+                &format!("mailbox {id} added ({name})"),
+                vec![Mailbox {
+                    id: id.to_string(),
+                    display_name: name,
+                    active: true,
+                    created_at: now_unix(),
+                }],
+            )?;
             println!("mailbox {id} active");
         }
         MailboxCommand::Import { file } => {
@@ -325,8 +355,13 @@ fn mailbox(store: &dyn Backend, command: MailboxCommand) -> anyhow::Result<()> {
             if !problems.is_empty() {
                 bail!("nothing imported:\n  {}", problems.join("\n  "));
             }
-            store.put_mailboxes(&mailboxes)?;
-            println!("{} mailboxes imported", mailboxes.len());
+            let count = mailboxes.len();
+            put(
+                "MailboxImport",
+                &format!("{count} mailboxes imported from {}", file.display()),
+                mailboxes,
+            )?;
+            println!("{count} mailboxes imported");
         }
         MailboxCommand::Deactivate { id } => set_active(&id, false)?,
         MailboxCommand::Activate { id } => set_active(&id, true)?,
@@ -339,7 +374,12 @@ fn mailbox(store: &dyn Backend, command: MailboxCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn audit(config: &Config, store: &dyn Backend, command: AuditCommand) -> anyhow::Result<()> {
+fn audit(
+    config: &Config,
+    store_handle: &std::sync::Arc<dyn Backend>,
+    command: AuditCommand,
+) -> anyhow::Result<()> {
+    let store = store_handle.as_ref();
     match command {
         AuditCommand::Verify { trust } => {
             let anchor = store.audit_anchor()?;
@@ -415,6 +455,18 @@ fn audit(config: &Config, store: &dyn Backend, command: AuditCommand) -> anyhow:
                 n += 1;
             }
             sink.flush()?;
+            drop(sink);
+            // Reading the traces is itself traced.
+            record_changes(
+                store_handle,
+                "AuditExport",
+                &format!(
+                    "{n} audit entries exported to {}",
+                    out.as_deref()
+                        .map_or("standard output".into(), |p| p.display().to_string())
+                ),
+                Changes::default(),
+            )?;
             eprintln!("{n} entries exported");
         }
         AuditCommand::Seal => {
@@ -436,6 +488,24 @@ fn record(
     detail: &str,
     records: Vec<sealpost::core::RecordWrite>,
 ) -> anyhow::Result<()> {
+    record_changes(
+        store,
+        operation,
+        detail,
+        Changes {
+            records,
+            ..Changes::default()
+        },
+    )
+}
+
+/// [`record`] for any administrative change: the registry, the directory, people.
+fn record_changes(
+    store: &std::sync::Arc<dyn Backend>,
+    operation: &'static str,
+    detail: &str,
+    changes: Changes,
+) -> anyhow::Result<()> {
     let clock = std::sync::Arc::new(SystemClock);
     let recorder = Recorder::new(
         std::sync::Arc::clone(store) as std::sync::Arc<dyn Ledger>,
@@ -449,16 +519,7 @@ fn record(
         seen: None,
     };
     recorder
-        .record_change(
-            &ctx,
-            "sealpost admin",
-            true,
-            detail,
-            Changes {
-                records,
-                ..Changes::default()
-            },
-        )
+        .record_change(&ctx, "sealpost admin", true, detail, changes)
         .map(|_| ())
         .map_err(|r| anyhow::anyhow!("the audit log: {}", r.kind.row().code))
 }

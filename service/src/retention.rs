@@ -184,7 +184,11 @@ fn deletion(
         mailbox.active = false;
         mailboxes.push(mailbox);
     }
-    Ok(Changes { records, mailboxes })
+    Ok(Changes {
+        records,
+        mailboxes,
+        ..Changes::default()
+    })
 }
 
 /// Tells `person` their account will be deleted at `due`: the notifier, else the log.

@@ -117,6 +117,7 @@ fn letter(n: usize, key: &str, submitted_at: u64) -> Commit {
             },
         )),
         message_update: None,
+        senders: Vec::new(),
         mailboxes: Vec::new(),
         records: Vec::new(),
         seen: None,

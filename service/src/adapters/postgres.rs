@@ -186,6 +186,43 @@ impl PgStore {
         .transpose()
     }
 
+    /// Writes `sender` and the index of its certificates in `txn`.
+    fn write_sender(
+        txn: &mut Transaction<'_>,
+        sender: &SenderRegistration,
+    ) -> Result<(), StoreError> {
+        txn.execute(
+            "DELETE FROM sender_certificates WHERE sender_id = $1",
+            &[&sender.id],
+        )
+        .map_err(fail)?;
+        for fp in &sender.certificates {
+            let owner = txn
+                .query_opt(
+                    "SELECT sender_id FROM sender_certificates WHERE sha256 = $1",
+                    &[fp],
+                )
+                .map_err(fail)?;
+            if let Some(owner) = owner {
+                let owner: String = owner.get(0);
+                return Err(StoreError::Conflict(format!(
+                    "certificate {fp} is registered to {owner}"
+                )));
+            }
+            txn.execute(
+                "INSERT INTO sender_certificates (sha256, sender_id) VALUES ($1, $2)",
+                &[fp, &sender.id],
+            )
+            .map_err(fail)?;
+        }
+        txn.execute(
+            "INSERT INTO senders (id, record) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record",
+            &[&sender.id, &to_json(sender)?],
+        )
+        .map_err(fail)?;
+        Ok(())
+    }
+
     /// One commit's writes in `txn`; unless its request's mark is there unexpired or its
     /// idempotency key is taken (then the caller rolls back).
     fn apply(txn: &mut Transaction<'_>, commit: &Commit) -> Result<Applied, StoreError> {
@@ -290,6 +327,9 @@ impl PgStore {
                 &[&e.id, &e.message_id, &e.sender_id, &to_json(e)?],
             )
             .map_err(fail)?;
+        }
+        for sender in &commit.senders {
+            Self::write_sender(txn, sender)?;
         }
         for m in &commit.mailboxes {
             txn.execute(
@@ -479,35 +519,7 @@ impl Backend for PgStore {
     fn put_sender(&self, sender: &SenderRegistration) -> Result<(), StoreError> {
         self.with_client(|c| {
             let mut txn = c.transaction().map_err(fail)?;
-            txn.execute(
-                "DELETE FROM sender_certificates WHERE sender_id = $1",
-                &[&sender.id],
-            )
-            .map_err(fail)?;
-            for fp in &sender.certificates {
-                let owner = txn
-                    .query_opt(
-                        "SELECT sender_id FROM sender_certificates WHERE sha256 = $1",
-                        &[fp],
-                    )
-                    .map_err(fail)?;
-                if let Some(owner) = owner {
-                    let owner: String = owner.get(0);
-                    return Err(StoreError::Conflict(format!(
-                        "certificate {fp} is registered to {owner}"
-                    )));
-                }
-                txn.execute(
-                    "INSERT INTO sender_certificates (sha256, sender_id) VALUES ($1, $2)",
-                    &[fp, &sender.id],
-                )
-                .map_err(fail)?;
-            }
-            txn.execute(
-                "INSERT INTO senders (id, record) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record",
-                &[&sender.id, &to_json(sender)?],
-            )
-            .map_err(fail)?;
+            Self::write_sender(&mut txn, sender)?;
             txn.commit().map_err(fail)
         })
     }

@@ -331,6 +331,9 @@ impl RedbStore {
                     .insert((e.sender_id.as_str(), e.id.as_str()), e.message_id.as_str())
                     .map_err(fail)?;
             }
+            for sender in &commit.senders {
+                Self::write_sender(txn, sender)?;
+            }
             for mailbox in &commit.mailboxes {
                 txn.open_table(MAILBOXES)
                     .map_err(fail)?
@@ -375,6 +378,40 @@ impl RedbStore {
             }
         }
         Ok(Committed::Done)
+    }
+
+    /// Writes `sender` and the index of its certificates in `txn`.
+    fn write_sender(
+        txn: &redb::WriteTransaction,
+        sender: &SenderRegistration,
+    ) -> Result<(), StoreError> {
+        let mut senders = txn.open_table(SENDERS).map_err(fail)?;
+        let mut certs = txn.open_table(SENDER_CERTIFICATES).map_err(fail)?;
+        for fp in &sender.certificates {
+            if let Some(owner) = certs.get(fp.as_str()).map_err(fail)?
+                && owner.value() != sender.id
+            {
+                return Err(StoreError::Conflict(format!(
+                    "certificate {fp} is registered to {}",
+                    owner.value()
+                )));
+            }
+        }
+        if let Some(old) = senders.get(sender.id.as_str()).map_err(fail)? {
+            let old: SenderRegistration = from_json(old.value())?;
+            for fp in &old.certificates {
+                certs.remove(fp.as_str()).map_err(fail)?;
+            }
+        }
+        for fp in &sender.certificates {
+            certs
+                .insert(fp.as_str(), sender.id.as_str())
+                .map_err(fail)?;
+        }
+        senders
+            .insert(sender.id.as_str(), to_json(sender)?.as_slice())
+            .map_err(fail)?;
+        Ok(())
     }
 
     /// Whether what `commit` expects is stored: the state of the message it updates, the
@@ -519,34 +556,7 @@ impl Backend for RedbStore {
     /// Adds or replaces a sender registration (and which certificates name it).
     fn put_sender(&self, sender: &SenderRegistration) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(fail)?;
-        {
-            let mut senders = txn.open_table(SENDERS).map_err(fail)?;
-            let mut certs = txn.open_table(SENDER_CERTIFICATES).map_err(fail)?;
-            if let Some(old) = senders.get(sender.id.as_str()).map_err(fail)? {
-                let old: SenderRegistration = from_json(old.value())?;
-                for fp in &old.certificates {
-                    certs.remove(fp.as_str()).map_err(fail)?;
-                }
-            }
-            for fp in &sender.certificates {
-                if let Some(owner) = certs.get(fp.as_str()).map_err(fail)?
-                    && owner.value() != sender.id
-                {
-                    return Err(StoreError::Conflict(format!(
-                        "certificate {fp} is registered to {}",
-                        owner.value()
-                    )));
-                }
-            }
-            for fp in &sender.certificates {
-                certs
-                    .insert(fp.as_str(), sender.id.as_str())
-                    .map_err(fail)?;
-            }
-            senders
-                .insert(sender.id.as_str(), to_json(sender)?.as_slice())
-                .map_err(fail)?;
-        }
+        Self::write_sender(&txn, sender)?;
         txn.commit().map_err(fail)
     }
 
