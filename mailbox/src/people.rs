@@ -131,36 +131,75 @@ impl Mandate {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Access {
     pub mailbox: String,
-    /// The mandate (company mailboxes); `None` for the person's own mailbox.
-    pub mandate: Option<Mandate>,
+    /// The mandates in force for it (company mailboxes): together they cover the union of
+    /// their message types. Empty for the person's own mailbox.
+    pub mandates: Vec<Mandate>,
 }
 
 impl Access {
+    /// The person's own mailbox.
+    pub fn own(&self) -> bool {
+        self.mandates.is_empty()
+    }
+
     pub fn may_read(&self, message_type: &str) -> bool {
-        self.mandate.as_ref().is_none_or(|m| m.covers(message_type))
+        self.own() || self.mandate_for(message_type).is_some()
+    }
+
+    /// The mandate a letter of `message_type` is read under: the first in force that covers
+    /// it. `None` for the person's own mailbox (and for a type no mandate covers).
+    pub fn mandate_for(&self, message_type: &str) -> Option<&Mandate> {
+        self.mandates.iter().find(|m| m.covers(message_type))
+    }
+
+    /// Whether every message type may be read here.
+    pub fn unrestricted(&self) -> bool {
+        self.own() || self.mandates.iter().any(|m| m.message_types.is_empty())
+    }
+}
+
+impl Mandate {
+    /// The mandate as a handover evidence states it, so the proof stands alone: who holds
+    /// it, for which company and message types, valid from when to when, granted by whom.
+    pub fn statement(&self) -> String {
+        let types = if self.message_types.is_empty() {
+            "all message types".to_owned()
+        } else {
+            format!("message types {}", self.message_types.join(", "))
+        };
+        format!(
+            "{}: {} for {}, {types}, valid from {} to {}, granted by {}",
+            self.id,
+            self.person,
+            self.company,
+            crate::web::utc_date(self.valid_from),
+            crate::web::utc_date(self.valid_until),
+            self.granted_by
+        )
     }
 }
 
 /// The mailboxes `person` may read at `now`: their own, then each company they hold a mandate
-/// in force for (one access per company: the first mandate in force).
+/// in force for (one access per company, with every mandate in force for it).
 pub fn accesses(person: &Person, mandates: &[Mandate], now: u64) -> Vec<Access> {
     let mut out: Vec<Access> = person
         .nrn
         .iter()
         .map(|nrn| Access {
             mailbox: nrn.clone(),
-            mandate: None,
+            mandates: Vec::new(),
         })
         .collect();
     for m in mandates
         .iter()
         .filter(|m| m.person == person.login && m.in_force(now))
     {
-        if !out.iter().any(|a| a.mailbox == m.company) {
-            out.push(Access {
+        match out.iter_mut().find(|a| a.mailbox == m.company && !a.own()) {
+            Some(access) => access.mandates.push(m.clone()),
+            None => out.push(Access {
                 mailbox: m.company.clone(),
-                mandate: Some(m.clone()),
-            });
+                mandates: vec![m.clone()],
+            }),
         }
     }
     out
@@ -267,5 +306,33 @@ mod tests {
         let mut other = mandate("m3", &[], 500, None);
         other.person = "jan".into();
         assert_eq!(accesses(&p, &[other], 200).len(), 1);
+    }
+
+    #[test]
+    fn two_partial_mandates_for_one_company_combine_and_each_letter_names_the_one_it_is_read_under()
+    {
+        let p = person();
+        let tax = mandate("m-tax", &["tax-assessment"], 500, None);
+        let payments = mandate("m-pay", &["payment-notice"], 500, None);
+        let all = accesses(&p, &[tax, payments], 200);
+        assert_eq!(all.len(), 2, "one access for the company");
+        let company = &all[1];
+        assert!(company.may_read("tax-assessment") && company.may_read("payment-notice"));
+        assert!(!company.may_read("summons") && !company.unrestricted());
+        assert_eq!(
+            company.mandate_for("payment-notice").map(|m| m.id.as_str()),
+            Some("m-pay")
+        );
+        // The handover states the mandate whole: holder, company, scope, validity, grantor.
+        let statement = company
+            .mandate_for("tax-assessment")
+            .expect("m-tax")
+            .statement();
+        assert!(
+            statement.starts_with("m-tax: marie for cbe:")
+                && statement.contains("message types tax-assessment")
+                && statement.contains("valid from 1970-01-01 00:01 UTC to 1970-01-01 00:08 UTC"),
+            "{statement}"
+        );
     }
 }

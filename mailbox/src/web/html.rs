@@ -25,7 +25,7 @@ pub(super) fn esc(text: &str) -> String {
 
 pub(super) use crate::percent_encode as url;
 
-pub(super) fn date(unix: u64) -> String {
+pub(crate) fn date(unix: u64) -> String {
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm), UTC.
     let days = (unix / 86_400) as i64;
     let z = days + 719_468;

@@ -59,10 +59,7 @@ pub(super) async fn inbox(
         let Some(access) = &chosen else {
             return Ok((all, chosen, senders, Vec::new(), 0, 1));
         };
-        let unrestricted = access
-            .mandate
-            .as_ref()
-            .is_none_or(|m| m.message_types.is_empty());
+        let unrestricted = access.unrestricted();
         if unrestricted && filter_sender.is_none() && filter_state.is_none() {
             // Only the page shown is read: a full mailbox costs what an empty one does.
             let (page, total) =

@@ -111,7 +111,9 @@ async fn read(
     part: LetterPart,
 ) -> Result<LetterContent, DataError> {
     let data = Arc::clone(&ui.data);
-    let (id, who, mandate) = (letter.id.clone(), person.clone(), access.mandate.clone());
+    // The mandate the letter is read under, for the handover to state.
+    let mandate = access.mandate_for(&letter.message_type).cloned();
+    let (id, who) = (letter.id.clone(), person.clone());
     blocking(move || data.read(&id, &who, mandate.as_ref(), part)).await
 }
 

@@ -7,6 +7,7 @@
 //! exactly as a letter that does not exist.
 
 mod html;
+pub(crate) use html::date as utc_date;
 mod i18n;
 mod inbox;
 mod letters;

@@ -375,15 +375,11 @@ impl MailboxData for MailboxAdapter {
                     .unwrap_or_default()
             ),
         );
+        // The handover states the mandate as it is at this moment, so the proof stands alone.
+        let statement = mandate.map(Mandate::statement);
         let read = self
             .service
-            .read_letter(
-                &ctx,
-                letter,
-                &who,
-                mandate.map(|m| m.id.as_str()),
-                core_part,
-            )
+            .read_letter(&ctx, letter, &who, statement.as_deref(), core_part)
             .map_err(refused)?;
         Ok(LetterContent {
             evidences: read

@@ -555,6 +555,14 @@ fn opening_a_letter_seals_who_opened_it_and_only_readers_may_open_it() {
         handover.contains("Marie Dubois (marie)") && handover.contains("mandate-"),
         "{handover}"
     );
+    // The mandate as it stood when she opened it, whole: the proof stands without the
+    // (mutable) mandate record.
+    assert!(
+        handover.contains(&format!(
+            ": marie for {COMPANY}, message types tax-assessment, valid from "
+        )) && handover.contains("granted by sealpost admin"),
+        "{handover}"
+    );
     // And she cannot read Jan's mailbox.
     assert_eq!(
         marie
