@@ -17,6 +17,9 @@ pub enum ErrorKind {
     InvalidRequest,
     /// Recipient unknown or without an active mailbox.
     RecipientUnknown,
+    /// The recipient refuses electronic delivery (their right of opposition): the sender
+    /// must use another channel, paper.
+    RecipientRefused,
     /// No such message for this sender (another sender's message gets the same answer).
     MessageUnknown,
     /// The same idempotency key with other content.
@@ -45,6 +48,7 @@ pub enum GrpcCode {
     AlreadyExists = 6,
     PermissionDenied = 7,
     ResourceExhausted = 8,
+    FailedPrecondition = 9,
     Unavailable = 14,
     Unauthenticated = 16,
 }
@@ -63,13 +67,14 @@ pub struct Row {
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 11] = [
+    pub const ALL: [ErrorKind; 12] = [
         ErrorKind::BadSignature,
         ErrorKind::UntrustedSigner,
         ErrorKind::Expired,
         ErrorKind::NotAuthorized,
         ErrorKind::InvalidRequest,
         ErrorKind::RecipientUnknown,
+        ErrorKind::RecipientRefused,
         ErrorKind::MessageUnknown,
         ErrorKind::DuplicateSubmission,
         ErrorKind::TooLarge,
@@ -86,6 +91,7 @@ impl ErrorKind {
             ErrorKind::NotAuthorized => "NotAuthorized",
             ErrorKind::InvalidRequest => "InvalidRequest",
             ErrorKind::RecipientUnknown => "RecipientUnknown",
+            ErrorKind::RecipientRefused => "RecipientRefused",
             ErrorKind::MessageUnknown => "MessageUnknown",
             ErrorKind::DuplicateSubmission => "DuplicateSubmission",
             ErrorKind::TooLarge => "TooLarge",
@@ -146,6 +152,14 @@ impl ErrorKind {
                 404,
                 "SEALPOST-REQ-002",
                 "The recipient has no active mailbox.",
+            ),
+            RecipientRefused => (
+                Sender,
+                ("sealpost", "RecipientRefused"),
+                G::FailedPrecondition,
+                409,
+                "SEALPOST-REQ-007",
+                "The recipient refuses electronic delivery: send the letter by another channel.",
             ),
             MessageUnknown => (
                 Sender,

@@ -32,6 +32,10 @@ pub struct Mailbox {
     pub active: bool,
     /// Unix seconds.
     pub created_at: u64,
+    /// Since when (Unix seconds) its owner refuses electronic delivery: letters for it are
+    /// refused with RecipientRefused and a sealed rejection saying so, and senders use paper.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused_at: Option<u64>,
 }
 
 /// The state of a delivered message.

@@ -330,6 +330,12 @@ impl Service {
             .mailbox(recipient.as_str())
             .map_err(store_unavailable)?
         {
+            Some(m) if m.active && m.refused_at.is_some() => {
+                return Err(refused(
+                    ErrorKind::RecipientRefused,
+                    format!("{recipient} refuses electronic delivery"),
+                ));
+            }
             Some(m) if m.active => {}
             Some(_) => {
                 return Err(refused(

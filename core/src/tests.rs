@@ -246,6 +246,7 @@ fn setup() -> (Arc<MemoryStore>, Service, VerifiedSigner) {
             display_name: "Jan".into(),
             active: true,
             created_at: 0,
+            refused_at: None,
         },
     );
     let notary = Arc::new(FakeNotary::default());
@@ -865,6 +866,7 @@ fn an_action_and_what_it_changed_are_written_in_one_commit_or_not_at_all() {
             display_name: "Jan".into(),
             active: false,
             created_at: 0,
+            refused_at: None,
         }],
     };
     service
@@ -887,4 +889,36 @@ fn an_action_and_what_it_changed_are_written_in_one_commit_or_not_at_all() {
     assert_eq!(refusal.kind, ErrorKind::ServiceUnavailable);
     store.failing.store(false, Ordering::SeqCst);
     assert_eq!(store.commits.lock().expect("lock").len(), 1);
+}
+
+#[test]
+fn a_recipient_who_refuses_electronic_delivery_gets_no_letter_and_the_sender_a_sealed_refusal() {
+    let (store, service, signer) = setup();
+    store
+        .mailboxes
+        .lock()
+        .expect("lock")
+        .get_mut("nrn:85073003328")
+        .expect("mailbox")
+        .refused_at = Some(1_700_000_000);
+    let refusal = service
+        .submit(&ctx(), &signer, submission("k1", b"letter"))
+        .expect_err("refused");
+    assert_eq!(refusal.kind, ErrorKind::RecipientRefused);
+    let evidence = refusal.evidence.expect("a sealed rejection");
+    assert!(evidence.contains("Event/SubmissionRejection"), "{evidence}");
+    assert!(evidence.contains("SEALPOST-REQ-007"), "{evidence}");
+    assert_eq!(letters(&store), 0);
+    // Accepted again: the next letter is delivered.
+    store
+        .mailboxes
+        .lock()
+        .expect("lock")
+        .get_mut("nrn:85073003328")
+        .expect("mailbox")
+        .refused_at = None;
+    service
+        .submit(&ctx(), &signer, submission("k2", b"letter"))
+        .expect("accepted");
+    assert_eq!(letters(&store), 1);
 }

@@ -134,6 +134,12 @@ pub trait MailboxData: Send + Sync {
         mandate: Option<&Mandate>,
         part: LetterPart,
     ) -> Result<LetterContent, DataError>;
+    /// Since when the owner of mailbox `nrn` refuses electronic delivery (`None`: they accept
+    /// it).
+    fn delivery_refused(&self, nrn: &str) -> Result<Option<u64>, DataError>;
+    /// `person` refuses (or accepts again) electronic delivery into their own mailbox, with
+    /// its audit entry.
+    fn choose_delivery(&self, person: &Person, refuse: bool) -> Result<(), DataError>;
     /// Writes the audit entry of a mailbox action that changes nothing (a login refused).
     fn record(&self, action: Action<'_>) -> Result<(), DataError>;
 }

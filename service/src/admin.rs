@@ -286,7 +286,14 @@ fn now_unix() -> u64 {
 }
 
 fn mailbox(store: &std::sync::Arc<dyn Backend>, command: MailboxCommand) -> anyhow::Result<()> {
-    let put = |operation, detail: &str, mailboxes: Vec<Mailbox>| {
+    let put = |operation, detail: &str, mut mailboxes: Vec<Mailbox>| {
+        // A mailbox added again (an import of the whole directory) keeps its owner's refusal
+        // of electronic delivery: only its owner withdraws it.
+        for m in &mut mailboxes {
+            if let Some(stored) = store.mailbox(&m.id)? {
+                m.refused_at = stored.refused_at;
+            }
+        }
         record_changes(
             store,
             operation,
@@ -317,6 +324,7 @@ fn mailbox(store: &std::sync::Arc<dyn Backend>, command: MailboxCommand) -> anyh
                     display_name: name,
                     active: true,
                     created_at: now_unix(),
+                    refused_at: None,
                 }],
             )?;
             println!("mailbox {id} active");
@@ -348,6 +356,7 @@ fn mailbox(store: &std::sync::Arc<dyn Backend>, command: MailboxCommand) -> anyh
                         display_name: name.to_owned(),
                         active,
                         created_at: now_unix(),
+                        refused_at: None,
                     }),
                     Err(e) => problems.push(format!("line {}: {e}", n + 1)),
                 }

@@ -71,9 +71,10 @@ pub(super) fn page(lang: Lang, title: &str, logged_in: Option<&Session>, body: &
     };
     let nav = match logged_in {
         Some(s) => format!(
-            "<nav aria-label=\"menu\"><a href=\"/mailbox/inbox\">{}</a> <a href=\"/mailbox/mandates\">{}</a> <form method=\"post\" action=\"/mailbox/logout\" class=\"inline\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\">{}</button></form></nav>",
+            "<nav aria-label=\"menu\"><a href=\"/mailbox/inbox\">{}</a> <a href=\"/mailbox/mandates\">{}</a> <a href=\"/mailbox/delivery\">{}</a> <form method=\"post\" action=\"/mailbox/logout\" class=\"inline\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\">{}</button></form></nav>",
             t(lang, "inbox"),
             t(lang, "mandates"),
+            t(lang, "delivery"),
             esc(&s.csrf),
             t(lang, "logout")
         ),

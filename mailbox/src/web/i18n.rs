@@ -67,6 +67,24 @@ pub(super) fn t(lang: Lang, key: &str) -> &'static str {
             "Wrong user name or password, or the account is locked for a while after too many attempts.",
         ),
         "bad_code" => ("Code incorrect.", "Wrong code."),
+        "delivery" => ("Envoi électronique", "Electronic delivery"),
+        "delivery_accepted" => (
+            "Vous recevez vos courriers recommandés dans cette boîte aux lettres.",
+            "You receive your registered letters in this mailbox.",
+        ),
+        "delivery_refused_since" => (
+            "Vous refusez l'envoi électronique depuis le",
+            "You have refused electronic delivery since",
+        ),
+        "delivery_help" => (
+            "Si vous refusez l'envoi électronique, chaque expéditeur reçoit, pour ses prochains courriers, un refus scellé qui le dit, et vous les envoie par un autre moyen (papier). Les courriers déjà reçus restent ici. Vous pouvez changer d'avis à tout moment.",
+            "If you refuse electronic delivery, every sender gets, for its next letters, a sealed refusal that says so, and sends them to you another way (paper). Letters already received stay here. You may change your mind at any time.",
+        ),
+        "delivery_refuse" => ("Refuser l'envoi électronique", "Refuse electronic delivery"),
+        "delivery_accept" => (
+            "Accepter à nouveau l'envoi électronique",
+            "Accept electronic delivery again",
+        ),
         "locked" => (
             "Trop d'essais : le compte est bloqué quelques instants. Réessayez plus tard.",
             "Too many attempts: the account is locked for a while. Try again later.",

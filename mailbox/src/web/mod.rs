@@ -6,6 +6,7 @@
 //! carries the session's CSRF token. A letter of a mailbox the person may not read answers
 //! exactly as a letter that does not exist.
 
+mod delivery;
 mod html;
 pub(crate) use html::date as utc_date;
 mod i18n;
@@ -29,6 +30,7 @@ use crate::credentials::PasswordHash;
 use crate::port::MailboxData;
 use crate::sessions::{Sessions, Stage};
 
+use delivery::{choose_delivery, delivery};
 use html::redirect;
 use inbox::inbox;
 use letters::{document, evidence, letter};
@@ -99,6 +101,7 @@ pub fn router(ui: Arc<MailboxUi>) -> Router {
         .route("/letter/{id}/document/{n}", get(document))
         .route("/letter/{id}/evidence/{n}", get(evidence))
         .route("/mandates", get(mandates).post(grant_mandate))
+        .route("/delivery", get(delivery).post(choose_delivery))
         .route("/mandates/{id}/revoke", post(revoke_mandate))
         .with_state(ui)
 }

@@ -402,6 +402,7 @@ fn an_action_commits_its_records_and_mailboxes_with_its_entry(store: &dyn Backen
         display_name: "Anne".into(),
         active: true,
         created_at: 1_800_000_000,
+        refused_at: None,
     };
     store
         .put_mailboxes(std::slice::from_ref(&mailbox))
@@ -506,6 +507,7 @@ fn registry_and_directory(store: &dyn Backend) {
         display_name: format!("Mailbox {id}"),
         active,
         created_at: 1_800_000_000,
+        refused_at: None,
     };
     store
         .put_mailboxes(&[

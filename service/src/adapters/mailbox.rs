@@ -395,6 +395,57 @@ impl MailboxData for MailboxAdapter {
         })
     }
 
+    fn delivery_refused(&self, nrn: &str) -> Result<Option<u64>, DataError> {
+        Ok(self
+            .store
+            .mailbox(nrn)
+            .map_err(data_error)?
+            .and_then(|m| m.refused_at))
+    }
+
+    fn choose_delivery(&self, person: &Person, refuse: bool) -> Result<(), DataError> {
+        let nrn = person
+            .nrn
+            .as_deref()
+            .ok_or_else(|| DataError::Unavailable("a person without a mailbox".into()))?;
+        let mut mailbox = self
+            .store
+            .mailbox(nrn)
+            .map_err(data_error)?
+            .ok_or_else(|| DataError::Unavailable(format!("no mailbox {nrn}")))?;
+        let now = self
+            .service
+            .now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        mailbox.refused_at = match (refuse, mailbox.refused_at) {
+            (true, Some(since)) => Some(since),
+            (true, None) => Some(now),
+            (false, _) => None,
+        };
+        let what = if refuse {
+            "electronic delivery refused"
+        } else {
+            "electronic delivery accepted"
+        };
+        let who = person_identity(person);
+        let ctx = context(self.service.now(), what, format!("{what}: {who} for {nrn}"));
+        self.service
+            .recorder()
+            .record_change(
+                &ctx,
+                &who,
+                true,
+                &format!("{what} for {nrn}"),
+                Changes {
+                    mailboxes: vec![mailbox],
+                    ..Changes::default()
+                },
+            )
+            .map(|_| ())
+            .map_err(refused)
+    }
+
     fn record(&self, action: Action<'_>) -> Result<(), DataError> {
         self.change(action, Vec::new()).map(|_| ())
     }

@@ -629,6 +629,63 @@ fn a_document_downloaded_before_the_letter_is_opened_is_a_sealed_opening_and_eve
 }
 
 #[test]
+fn a_citizen_who_refuses_electronic_delivery_gets_paper_and_the_sender_a_sealed_refusal() {
+    let f = fixture();
+    let letter = |key: &str| {
+        let document = b"%PDF-1.7 Avis".to_vec();
+        format!(
+            "<sp:SubmitRegisteredMail xmlns:sp=\"urn:sealpost:v1\"><sp:IdempotencyKey>{key}</sp:IdempotencyKey><sp:Recipient>{CITIZEN}</sp:Recipient><sp:MessageType>tax-assessment</sp:MessageType><sp:Subject>Avis</sp:Subject><sp:SenderReference>REF-{key}</sp:SenderReference><sp:Document><sp:Id>d1</sp:Id><sp:Name>avis.pdf</sp:Name><sp:MediaType>application/pdf</sp:MediaType><sp:Sha256>{}</sp:Sha256><sp:Content>{}</sp:Content></sp:Document></sp:SubmitRegisteredMail>",
+            sha256_hex(&document),
+            base64_encode(&document)
+        )
+    };
+    let mut jan = Browser::new(&f);
+    first_login(&mut jan, "jan");
+    let page = jan.get("/mailbox/delivery?lang=en");
+    assert!(text(&page.body).contains("You receive your registered letters"));
+    let r = jan.post(
+        "/mailbox/delivery",
+        &format!("csrf={}&choice=refuse", Browser::csrf(&page)),
+    );
+    assert_eq!(r.status, 303);
+    let page = jan.get("/mailbox/delivery?lang=en");
+    assert!(text(&page.body).contains("You have refused electronic delivery since"));
+
+    // The sender is refused with its own row, and a sealed rejection a court can check.
+    let refused = soap(&f, &letter("paper-1"));
+    let body = text(&refused.body);
+    assert_eq!(refused.status, 500, "{body}");
+    assert!(
+        body.contains("RecipientRefused") && body.contains("SEALPOST-REQ-007"),
+        "{body}"
+    );
+    let rejection =
+        text(&base64_decode(&field(&body, "Evidence").expect("rejection")).expect("b64"));
+    assert!(
+        rejection.contains("Event/SubmissionRejection"),
+        "{rejection}"
+    );
+    assert!(rejection.contains("SEALPOST-REQ-007"), "{rejection}");
+    let saved = f.pki.with_file_name("refusal.xml");
+    std::fs::write(&saved, &rejection).expect("write");
+    let out = run(&mut court_verify_command(&f.pki, &saved));
+    assert!(out.status.success(), "{}", text(&out.stdout));
+
+    // Accepted again: the next letter is delivered.
+    let page = jan.get("/mailbox/delivery?lang=en");
+    let r = jan.post(
+        "/mailbox/delivery",
+        &format!("csrf={}&choice=accept", Browser::csrf(&page)),
+    );
+    assert_eq!(r.status, 303);
+    assert_eq!(soap(&f, &letter("paper-2")).status, 200);
+    // A forged choice without the session's token changes nothing.
+    let forged = jan.post("/mailbox/delivery", "csrf=forged&choice=refuse");
+    assert_ne!(forged.status, 303);
+    assert_eq!(soap(&f, &letter("paper-3")).status, 200);
+}
+
+#[test]
 fn an_access_manager_grants_and_revokes_mandates() {
     let f = fixture();
     send(&f, "k1", COMPANY, "payment-notice", "Rappel de paiement");

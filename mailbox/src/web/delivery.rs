@@ -1,0 +1,89 @@
+//! The citizen's choice of electronic delivery (their right of opposition): refusing it makes
+//! every sender's next letter a sealed rejection that says so, and the sender falls back to
+//! paper; accepting it again reopens the mailbox. Each choice is in the audit log.
+
+use std::sync::Arc;
+
+use axum::extract::{Form, Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::MailboxUi;
+use super::html::{date, esc, not_found, page, redirect, unavailable};
+use super::i18n::{lang, t};
+use super::requests::{LangQuery, bad_form, blocking, logged_in};
+
+pub(super) async fn delivery(
+    State(ui): State<Arc<MailboxUi>>,
+    headers: HeaderMap,
+    Query(q): Query<LangQuery>,
+) -> Response {
+    let lang = lang(&headers, q.lang.as_deref());
+    let (_, session, person) = match logged_in(&ui, &headers).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let Some(nrn) = person.nrn.clone() else {
+        return not_found(lang, Some(&session));
+    };
+    let data = Arc::clone(&ui.data);
+    let refused_at = match blocking(move || data.delivery_refused(&nrn)).await {
+        Ok(r) => r,
+        Err(e) => return unavailable(lang, &e),
+    };
+    let (state, choice, button) = match refused_at {
+        Some(at) => (
+            format!("{} {}", t(lang, "delivery_refused_since"), date(at)),
+            "accept",
+            t(lang, "delivery_accept"),
+        ),
+        None => (
+            t(lang, "delivery_accepted").to_owned(),
+            "refuse",
+            t(lang, "delivery_refuse"),
+        ),
+    };
+    let body = format!(
+        "<p>{}</p><p>{}</p><form method=\"post\" action=\"/mailbox/delivery\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"choice\" value=\"{choice}\"><p><button type=\"submit\">{}</button></p></form>",
+        esc(&state),
+        t(lang, "delivery_help"),
+        esc(&session.csrf),
+        button
+    );
+    page(lang, t(lang, "delivery"), Some(&session), &body)
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ChoiceForm {
+    csrf: String,
+    choice: String,
+}
+
+pub(super) async fn choose_delivery(
+    State(ui): State<Arc<MailboxUi>>,
+    headers: HeaderMap,
+    Form(form): Form<ChoiceForm>,
+) -> Response {
+    let lang = lang(&headers, None);
+    let (id, session, person) = match logged_in(&ui, &headers).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if !ui.sessions.csrf_ok(&id, &form.csrf) {
+        return bad_form(lang);
+    }
+    let refuse = match form.choice.as_str() {
+        "refuse" => true,
+        "accept" => false,
+        _ => return bad_form(lang),
+    };
+    if person.nrn.is_none() {
+        return not_found(lang, Some(&session));
+    }
+    let data = Arc::clone(&ui.data);
+    match blocking(move || data.choose_delivery(&person, refuse)).await {
+        Ok(()) => redirect("/mailbox/delivery", None, None),
+        Err(e) => unavailable(lang, &e),
+    }
+}
