@@ -37,6 +37,10 @@ pub struct Person {
     /// Unix seconds when a login cancelled that deletion (shown once in the mailbox).
     #[serde(default)]
     pub deletion_cancelled_at: Option<u64>,
+    /// Until when (Unix seconds) the provisional password an administrator issued opens the
+    /// account (seed 000 §2.2.2: its validity depends on how it was sent); `None`: no limit.
+    #[serde(default)]
+    pub provisional_until: Option<u64>,
 }
 
 /// What the retention job does with an account (seed 003: a mailbox without a login for a
@@ -86,6 +90,12 @@ impl Person {
 
     pub fn is_locked(&self, now: u64) -> bool {
         now < self.locked_until
+    }
+
+    /// The password is a provisional one an administrator issued, and its validity is over:
+    /// it no longer opens the account (a new one must be issued).
+    pub fn provisional_expired(&self, now: u64) -> bool {
+        self.must_change_password && self.provisional_until.is_some_and(|until| now >= until)
     }
 
     /// A login: the failures are forgotten, and a pending deletion is cancelled.
@@ -225,6 +235,7 @@ mod tests {
             certificates: Vec::new(),
             deletion_notice_at: None,
             deletion_cancelled_at: None,
+            provisional_until: None,
         }
     }
 

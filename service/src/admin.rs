@@ -84,6 +84,24 @@ pub enum PersonCommand {
         /// to mailbox.trust_anchors and not be self-signed.
         #[arg(long = "cert")]
         certs: Vec<PathBuf>,
+        /// How many days the one-time password opens the account (it must be changed at the
+        /// first login).
+        #[arg(long, default_value_t = 30)]
+        valid_days: u64,
+    },
+    /// A lost password or a locked account (seed 000 §2.2.2): issues a provisional password,
+    /// changed at the next login and valid for `--valid-days`, and unlocks the account. Prints
+    /// only the provisional password, without the login: send it on another channel than the
+    /// login (post, say), never together.
+    Reset {
+        #[arg(long)]
+        login: String,
+        /// The provisional password (default: a random one, printed).
+        #[arg(long)]
+        password: Option<String>,
+        /// How many days it opens the account: by post 14, say; 0 for a test.
+        #[arg(long, default_value_t = 14)]
+        valid_days: u64,
     },
     /// Lists people as JSON lines (without secrets).
     List,
@@ -555,6 +573,7 @@ fn person(
             password,
             totp_secret,
             certs,
+            valid_days,
         } => {
             let trust = trust_anchors(
                 &config.mailbox_trust_anchors,
@@ -613,6 +632,7 @@ fn person(
                 certificates,
                 deletion_notice_at: None,
                 deletion_cancelled_at: None,
+                provisional_until: Some(now_unix() + valid_days.saturating_mul(86_400)),
             };
             let mut records = vec![person_write(&person)?];
             records.extend(
@@ -635,6 +655,35 @@ fn person(
                     "totp_secret": person.totp_secret,
                     "otpauth": totp.enrolment_uri("Sealpost", &person.login),
                 })
+            );
+        }
+        PersonCommand::Reset {
+            login,
+            password,
+            valid_days,
+        } => {
+            let Some(mut person) = people.person(&login)? else {
+                bail!("no person {login:?}");
+            };
+            let password = password.unwrap_or_else(|| random_hex(9));
+            let valid_until = now_unix() + valid_days.saturating_mul(86_400);
+            person.password = PasswordHash::new(&password)?.as_phc().to_owned();
+            person.must_change_password = true;
+            person.provisional_until = Some(valid_until);
+            person.failed_logins = 0;
+            person.locked_until = 0;
+            record(
+                store,
+                "PersonReset",
+                &format!(
+                    "person {}: provisional password issued, valid until {valid_until}, account unlocked",
+                    person.login
+                ),
+                vec![person_write(&person)?],
+            )?;
+            println!(
+                "{}",
+                serde_json::json!({"one_time_password": password, "valid_until": valid_until})
             );
         }
         PersonCommand::List => {

@@ -120,6 +120,9 @@ pub(super) async fn login(
         let ok = PasswordHash::from_phc(&person.password)
             .and_then(|h| h.verify(&form.password))
             .map_err(|e| DataError::Corrupt(format!("a stored password hash: {e}")))?;
+        if ok && person.provisional_expired(now) {
+            return refused("provisional password expired");
+        }
         if ok {
             return Ok(LoginOutcome::PasswordChecked(person.login));
         }

@@ -96,6 +96,7 @@ pub(super) async fn change_password(
         data.update_person(&who, "mailbox password change", &mut |person| {
             person.password = hash.clone();
             person.must_change_password = false;
+            person.provisional_until = None;
             Outcome {
                 ok: true,
                 detail: "",

@@ -686,6 +686,66 @@ fn a_citizen_who_refuses_electronic_delivery_gets_paper_and_the_sender_a_sealed_
 }
 
 #[test]
+fn a_locked_out_person_gets_a_provisional_password_apart_from_their_login_and_it_expires() {
+    let f = fixture();
+    for _ in 0..4 {
+        login_answer(&f, "jan", "wrong");
+    }
+    let refused = login_answer(&f, "nobody-here", "wrong");
+    assert_eq!(login_answer(&f, "jan", FIRST_PASSWORD), refused, "locked");
+    let pki = f.pki.clone();
+    drop(f);
+    let data = pki.with_file_name("var");
+    // The access manager issues a provisional password: printed without the login, so the
+    // two never travel together.
+    let issued = admin(
+        &pki,
+        &data,
+        &[
+            "person",
+            "reset",
+            "--login",
+            "jan",
+            "--password",
+            "provisional-1234",
+        ],
+    );
+    assert!(
+        issued.contains("provisional-1234") && !issued.contains("jan"),
+        "{issued}"
+    );
+    // One whose validity is already over opens nothing.
+    admin(
+        &pki,
+        &data,
+        &[
+            "person",
+            "reset",
+            "--login",
+            "piet",
+            "--password",
+            "provisional-0000",
+            "--valid-days",
+            "0",
+        ],
+    );
+    let mut serve = sealpost_command(&pki, &data);
+    serve.arg("serve");
+    let f = Fixture {
+        server: Server::start(serve),
+        pki,
+    };
+    let mut jan = Browser::new(&f);
+    let page = jan.log_in("jan", "provisional-1234");
+    assert!(
+        text(&page.body).contains("name=\"new\""),
+        "the provisional password must be changed: {}",
+        text(&page.body)
+    );
+    assert_eq!(login_answer(&f, "piet", "provisional-0000"), refused);
+}
+
+#[test]
 fn an_access_manager_grants_and_revokes_mandates() {
     let f = fixture();
     send(&f, "k1", COMPANY, "payment-notice", "Rappel de paiement");
