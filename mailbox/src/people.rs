@@ -41,6 +41,11 @@ pub struct Person {
     /// account (seed 000 §2.2.2: its validity depends on how it was sent); `None`: no limit.
     #[serde(default)]
     pub provisional_until: Option<u64>,
+    /// Where notices reach them outside the mailbox (an e-mail or postal address, as the
+    /// configured notifier understands it): a deletion notice counts only once delivered
+    /// there.
+    #[serde(default)]
+    pub contact: Option<String>,
 }
 
 /// What the retention job does with an account (seed 003: a mailbox without a login for a
@@ -236,6 +241,7 @@ mod tests {
             deletion_notice_at: None,
             deletion_cancelled_at: None,
             provisional_until: None,
+            contact: None,
         }
     }
 

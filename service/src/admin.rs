@@ -88,6 +88,11 @@ pub enum PersonCommand {
         /// first login).
         #[arg(long, default_value_t = 30)]
         valid_days: u64,
+        /// Where notices reach them outside the mailbox (e-mail or postal address, as
+        /// retention.notifier understands it): without one, no deletion notice can be
+        /// delivered and the account is never deleted for disuse.
+        #[arg(long)]
+        contact: Option<String>,
     },
     /// A lost password or a locked account (seed 000 §2.2.2): issues a provisional password,
     /// changed at the next login and valid for `--valid-days`, and unlocks the account. Prints
@@ -215,7 +220,7 @@ pub fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
         )?;
         println!(
             "{}",
-            serde_json::json!({"notified": report.notified, "deleted": report.deleted, "purged_through": report.purged_through, "purged_evidences": report.purged_evidences})
+            serde_json::json!({"notified": report.notified, "undelivered": report.undelivered, "deleted": report.deleted, "purged_through": report.purged_through, "purged_evidences": report.purged_evidences})
         );
         return Ok(());
     }
@@ -574,6 +579,7 @@ fn person(
             totp_secret,
             certs,
             valid_days,
+            contact,
         } => {
             let trust = trust_anchors(
                 &config.mailbox_trust_anchors,
@@ -632,6 +638,7 @@ fn person(
                 certificates,
                 deletion_notice_at: None,
                 deletion_cancelled_at: None,
+                contact: contact.filter(|c| !c.trim().is_empty()),
                 provisional_until: Some(now_unix() + valid_days.saturating_mul(86_400)),
             };
             let mut records = vec![person_write(&person)?];

@@ -1,6 +1,9 @@
 //! The retention job of seed 003: a mailbox account without a login for
-//! `retention.inactive_s` gets a notice (through the configured notifier, and in the mailbox
-//! once its owner logs in, which cancels the deletion); `retention.notice_s` later, still
+//! `retention.inactive_s` gets a notice (through the configured notifier at the person's
+//! contact address, and in the mailbox once its owner logs in, which cancels the deletion).
+//! A notice counts only once the notifier says it was delivered: otherwise it is tried again
+//! at the next run and the deletion clock does not start. `retention.notice_s` after a
+//! delivered notice, still
 //! without a login, the account is deleted: the person, their certificates' index, their
 //! mandates (revoked) and their mailbox in the directory (deactivated: letters for it are
 //! refused with RecipientUnknown and a rejection evidence, so senders fall back to paper).
@@ -30,6 +33,9 @@ use crate::core::{Changes, RequestContext, Service};
 pub struct RetentionReport {
     /// Logins told their account will be deleted.
     pub notified: Vec<String>,
+    /// Logins whose notice could not be delivered (no notifier, no contact address, the
+    /// notifier failed): their deletion clock has not started.
+    pub undelivered: Vec<String>,
     /// Logins deleted.
     pub deleted: Vec<String>,
     /// The audit log was purged up to this entry (its traces were older than their retention).
@@ -83,7 +89,19 @@ pub fn run(
             Retention::Keep => {}
             Retention::Notify => {
                 let due = now + settings.notice;
-                notify(settings, &person, due);
+                // The deletion clock starts only with a notice delivered; one that could not
+                // be is tried again at the next run.
+                if let Err(why) = notify(settings, &person, due) {
+                    audit(
+                        service,
+                        &person_identity(&person),
+                        &format!(
+                            "deletion notice not delivered ({why}): nothing is deleted, tried again at the next run"
+                        ),
+                    )?;
+                    report.undelivered.push(person.login.clone());
+                    continue;
+                }
                 person.deletion_notice_at = Some(now_s);
                 audit_change(
                     service,
@@ -153,8 +171,9 @@ pub fn run(
         service,
         "sealpost retention",
         &format!(
-            "run: {} notified, {} deleted",
+            "run: {} notified, {} not reachable, {} deleted",
             report.notified.len(),
+            report.undelivered.len(),
             report.deleted.len()
         ),
     )?;
@@ -191,29 +210,36 @@ fn deletion(
     })
 }
 
-/// Tells `person` their account will be deleted at `due`: the notifier, else the log.
-fn notify(settings: &RetentionSettings, person: &Person, due: SystemTime) {
+/// Tells `person` their account will be deleted at `due`, through the configured notifier
+/// (`NOTIFIER LOGIN NAME DUE CONTACT`, exit status 0 when delivered), at their contact address.
+/// The error says why it was not delivered.
+fn notify(settings: &RetentionSettings, person: &Person, due: SystemTime) -> Result<(), String> {
     let due = format_date_time(due);
-    match &settings.notifier {
-        Some(program) => match Command::new(program)
-            .arg(&person.login)
-            .arg(&person.name)
-            .arg(&due)
-            .status()
-        {
-            Ok(s) if s.success() => {}
-            Ok(s) => {
-                tracing::error!(login = %person.login, status = %s, "the retention notifier failed")
-            }
-            Err(e) => {
-                tracing::error!(login = %person.login, error = %e, "the retention notifier cannot run")
-            }
-        },
-        None => tracing::warn!(
-            login = %person.login,
-            due = %due,
-            "retention: unused account, deletion notice (no retention.notifier configured)"
-        ),
+    let program = settings
+        .notifier
+        .as_ref()
+        .ok_or("no retention.notifier is configured")?;
+    let contact = person
+        .contact
+        .as_deref()
+        .filter(|c| !c.trim().is_empty())
+        .ok_or("the person has no contact address")?;
+    match Command::new(program)
+        .arg(&person.login)
+        .arg(&person.name)
+        .arg(&due)
+        .arg(contact)
+        .status()
+    {
+        Ok(s) if s.success() => Ok(()),
+        Ok(s) => {
+            tracing::error!(login = %person.login, status = %s, "the retention notifier failed");
+            Err(format!("the notifier failed: {s}"))
+        }
+        Err(e) => {
+            tracing::error!(login = %person.login, error = %e, "the retention notifier cannot run");
+            Err(format!("the notifier cannot run: {e}"))
+        }
     }
 }
 

@@ -896,7 +896,7 @@ fn unused_accounts_are_noticed_then_deleted_unless_their_owner_logs_in() {
     let notifier = pki.with_file_name("notifier.sh");
     std::fs::write(
         &notifier,
-        format!("#!/bin/sh\necho \"$1|$2|$3\" >> {}\n", notices.display()),
+        format!("#!/bin/sh\necho \"$1|$2|$3|$4\" >> {}\n", notices.display()),
     )
     .expect("notifier");
     {
@@ -919,6 +919,7 @@ fn unused_accounts_are_noticed_then_deleted_unless_their_owner_logs_in() {
         ("jan", "Jan Peeters", CITIZEN),
         ("piet", "Piet Claes", "nrn:00012556777"),
     ] {
+        let contact = format!("{login}@example.be");
         admin(&[
             "person",
             "add",
@@ -932,15 +933,35 @@ fn unused_accounts_are_noticed_then_deleted_unless_their_owner_logs_in() {
             FIRST_PASSWORD,
             "--totp-secret",
             TOTP_SECRET,
+            "--contact",
+            &contact,
         ]);
     }
+    // Anna left no address: no notice can reach her, so her deletion clock never starts.
+    admin(&[
+        "person",
+        "add",
+        "--login",
+        "anna",
+        "--name",
+        "Anna Maes",
+        "--password",
+        FIRST_PASSWORD,
+    ]);
     std::thread::sleep(Duration::from_secs(6));
     let report = admin(&["retention"]);
     assert!(report.contains(r#""notified":["jan","piet"]"#), "{report}");
+    assert!(report.contains(r#""undelivered":["anna"]"#), "{report}");
     assert!(report.contains(r#""deleted":[]"#), "{report}");
     let told = std::fs::read_to_string(&notices).expect("notices");
     assert_eq!(told.lines().count(), 2, "{told}");
     assert!(told.starts_with("jan|Jan Peeters|20"), "{told}");
+    assert!(
+        told.lines()
+            .next()
+            .is_some_and(|l| l.ends_with("|jan@example.be")),
+        "{told}"
+    );
 
     // Piet objects by logging in; his mailbox says the deletion was cancelled.
     let mut serve = sealpost();
@@ -964,6 +985,7 @@ fn unused_accounts_are_noticed_then_deleted_unless_their_owner_logs_in() {
     std::thread::sleep(Duration::from_secs(3));
     let report = admin(&["retention"]);
     assert!(report.contains(r#""deleted":["jan"]"#), "{report}");
+    assert!(report.contains(r#""undelivered":["anna"]"#), "{report}");
     let purged: serde_json::Value = serde_json::from_str(report.trim()).expect("json");
     assert!(
         purged["purged_through"].as_u64().is_some_and(|n| n >= 3),
@@ -971,7 +993,7 @@ fn unused_accounts_are_noticed_then_deleted_unless_their_owner_logs_in() {
     );
     let people = admin(&["person", "list"]);
     assert!(
-        !people.contains("\"jan\"") && people.contains("\"piet\""),
+        !people.contains("\"jan\"") && people.contains("\"piet\"") && people.contains("\"anna\""),
         "{people}"
     );
     // Jan's mailbox is closed: letters for him are refused, so senders fall back to paper.
@@ -992,7 +1014,8 @@ fn unused_accounts_are_noticed_then_deleted_unless_their_owner_logs_in() {
     for kept in [
         "account deleted",
         "traces before",
-        "run: 0 notified, 1 deleted",
+        "run: 0 notified, 1 not reachable, 1 deleted",
+        "deletion notice not delivered (the person has no contact address)",
     ] {
         assert!(lines.contains(kept), "{kept}: {lines}");
     }
