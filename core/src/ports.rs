@@ -14,7 +14,7 @@ use sealpost_model::{Evidence, Issuer, Sha256};
 
 use crate::records::{
     AuditRecord, EvidenceRecord, IdempotencyRecord, Mailbox, MessageRecord, MessageState,
-    SenderRegistration,
+    ReadRecord, SenderRegistration,
 };
 use crate::unix;
 
@@ -137,6 +137,8 @@ pub struct Commit {
     pub mailboxes: Vec<Mailbox>,
     /// Records of the mailbox's people and mandates written or deleted.
     pub records: Vec<RecordWrite>,
+    /// A read of a letter, for its access journal.
+    pub read: Option<ReadRecord>,
     /// The mark of the signed request this commit answers: the whole commit is refused
     /// (`Committed::Replayed`, nothing written) when the store holds the same mark unexpired
     /// at `seen_at`; otherwise it is written with the rest, kept until `until`. Marks expired
@@ -157,6 +159,7 @@ impl Commit {
             senders: Vec::new(),
             mailboxes: Vec::new(),
             records: Vec::new(),
+            read: None,
             seen: None,
         }
     }
@@ -230,6 +233,8 @@ pub trait Messages: Send + Sync {
     fn evidence(&self, id: &str) -> Result<Option<EvidenceRecord>, StoreError>;
     /// A message's evidences, oldest first.
     fn evidences_of(&self, message_id: &str) -> Result<Vec<EvidenceRecord>, StoreError>;
+    /// A letter's access journal, oldest first.
+    fn reads_of(&self, message_id: &str) -> Result<Vec<ReadRecord>, StoreError>;
     /// The content of a message's document (by its index in the message).
     fn document(&self, message_id: &str, index: u32) -> Result<Option<Vec<u8>>, StoreError>;
 }

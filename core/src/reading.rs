@@ -10,7 +10,7 @@ use sealpost_model::{Document, Event, Evidence, Recipient, Sender, new_evidence_
 use crate::decision::{Concluded, Refused, refused, store_unavailable};
 use crate::error::ErrorKind;
 use crate::ports::MessageUpdate;
-use crate::records::{EvidenceRecord, MessageRecord, MessageState};
+use crate::records::{EvidenceRecord, MessageRecord, MessageState, ReadRecord};
 use crate::request::{Refusal, RequestContext};
 use crate::{Service, unix};
 
@@ -43,6 +43,8 @@ pub struct LetterRead {
     pub evidences: Vec<EvidenceRecord>,
     /// The document's content, for [`LetterPart::Document`].
     pub document: Option<Vec<u8>>,
+    /// The letter's access journal, oldest first, this read included.
+    pub reads: Vec<ReadRecord>,
 }
 
 /// How many times an opening is decided again when another one got there first.
@@ -88,6 +90,14 @@ impl Service {
                 ),
                 Err(_) => std::mem::take(&mut decision.commit.audit.detail),
             };
+            if decision.answer.is_ok() {
+                decision.commit.read = Some(ReadRecord {
+                    message_id: message_id.to_owned(),
+                    at: unix(self.clock.now()),
+                    who: identity.clone(),
+                    what: part.describe(),
+                });
+            }
             if let Some((message, record)) = handover {
                 decision.commit.message_update = Some(MessageUpdate {
                     record: MessageRecord {
@@ -100,12 +110,18 @@ impl Service {
             }
             match self.recorder.conclude_keyed(ctx, decision)? {
                 Concluded::Answer((message, document)) => {
-                    // Read after the commit, so the list holds this opening's handover.
-                    return match self.messages.evidences_of(message_id) {
-                        Ok(evidences) => Ok(LetterRead {
+                    // Read after the commit, so the lists hold this opening's handover and
+                    // this read.
+                    let lists = self
+                        .messages
+                        .evidences_of(message_id)
+                        .and_then(|evidences| Ok((evidences, self.messages.reads_of(message_id)?)));
+                    return match lists {
+                        Ok((evidences, reads)) => Ok(LetterRead {
                             message,
                             evidences,
                             document,
+                            reads,
                         }),
                         Err(e) => {
                             tracing::error!(correlation_id = %ctx.correlation_id, error = %e, "the evidences of a letter read cannot be listed");

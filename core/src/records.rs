@@ -38,6 +38,19 @@ pub struct Mailbox {
     pub refused_at: Option<u64>,
 }
 
+/// One read of a letter, in its access journal: the recipient (or the company's
+/// mandataries) see who read what of it, and when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadRecord {
+    pub message_id: String,
+    /// Unix seconds.
+    pub at: u64,
+    /// The person, as the audit log names them (and the mandate they read under).
+    pub who: String,
+    /// What they read: "the letter", "document 0", "evidence 2".
+    pub what: String,
+}
+
 /// The state of a delivered message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MessageState {

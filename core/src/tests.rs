@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::records::{
-    Channel, EvidenceRecord, IdempotencyRecord, Mailbox, MessageRecord, MessageState,
+    Channel, EvidenceRecord, IdempotencyRecord, Mailbox, MessageRecord, MessageState, ReadRecord,
     SenderRegistration,
 };
 use sealpost_model::{Evidence, Issuer, Sha256};
@@ -96,6 +96,16 @@ impl Messages for MemoryStore {
                     .filter(|m| m.id == id)
                     .cloned()
             }))
+    }
+    fn reads_of(&self, message_id: &str) -> Result<Vec<ReadRecord>, StoreError> {
+        Ok(self
+            .commits
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter_map(|c| c.read.clone())
+            .filter(|r| r.message_id == message_id)
+            .collect())
     }
     fn document(&self, message_id: &str, index: u32) -> Result<Option<Vec<u8>>, StoreError> {
         self.check()?;
@@ -557,6 +567,19 @@ fn the_first_opening_is_sealed_naming_the_person_and_later_reads_are_only_traced
         .expect("read");
     assert_eq!(again.document.as_deref(), Some(&b"letter"[..]));
     assert_eq!(again.evidences.len(), 3);
+    // The letter's journal: both reads, who and what.
+    let journal: Vec<(&str, &str)> = again
+        .reads
+        .iter()
+        .map(|r| (r.who.as_str(), r.what.as_str()))
+        .collect();
+    assert_eq!(
+        journal,
+        [
+            ("Marie Dubois (mandate urn:uuid:mandate-1)", "the letter"),
+            ("Jan Peeters", "document 0")
+        ]
+    );
     {
         let commits = store.commits.lock().expect("lock");
         assert_eq!(commits.len(), 3);

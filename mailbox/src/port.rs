@@ -81,6 +81,17 @@ pub struct LetterContent {
     pub evidences: Vec<EvidenceFile>,
     /// The document's content, for [`LetterPart::Document`].
     pub document: Option<Vec<u8>>,
+    /// The letter's access journal, oldest first, this read included.
+    pub journal: Vec<JournalLine>,
+}
+
+/// One read of a letter, as its journal shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JournalLine {
+    /// Unix seconds.
+    pub at: u64,
+    pub who: String,
+    pub what: String,
 }
 
 /// An action in the mailbox as the audit log records it: `who` is the natural person (and

@@ -68,6 +68,7 @@ pub(super) fn t(lang: Lang, key: &str) -> &'static str {
         ),
         "bad_code" => ("Code incorrect.", "Wrong code."),
         "delivery" => ("Envoi électronique", "Electronic delivery"),
+        "journal" => ("Qui a lu ce courrier", "Who read this letter"),
         "delivery_accepted" => (
             "Vous recevez vos courriers recommandés dans cette boîte aux lettres.",
             "You receive your registered letters in this mailbox.",

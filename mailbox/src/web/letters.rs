@@ -55,8 +55,8 @@ pub(super) async fn letter(
         Ok(None) => return not_found(lang, Some(&session)),
         Err(e) => return unavailable(lang, &e),
     };
-    let evidences = match read(&ui, &letter, &person, &access, LetterPart::Page).await {
-        Ok(content) => content.evidences,
+    let (evidences, journal) = match read(&ui, &letter, &person, &access, LetterPart::Page).await {
+        Ok(content) => (content.evidences, content.journal),
         Err(e) => return unavailable(lang, &e),
     };
     let mut body = format!(
@@ -92,6 +92,19 @@ pub(super) async fn letter(
             url(&letter.id),
             t(lang, "download"),
             esc(&e.event)
+        ));
+    }
+    // The letter's access journal: every read, by whom, of what.
+    body.push_str(&format!(
+        "</ul><h2>{}</h2><ul class=\"journal\">",
+        t(lang, "journal")
+    ));
+    for line in &journal {
+        body.push_str(&format!(
+            "<li>{} — {} — {}</li>",
+            date(line.at),
+            esc(&line.who),
+            esc(&line.what)
         ));
     }
     body.push_str(&format!(

@@ -10,7 +10,7 @@ use super::store::{Backend, RedbStore};
 use crate::core::audit::{GENESIS, verify_chain, verify_chain_from};
 use crate::core::records::{
     AuditRecord, AuditSeal, Channel, DocumentMeta, EvidenceRecord, IdempotencyRecord, Mailbox,
-    MessageRecord, MessageState, SenderRegistration,
+    MessageRecord, MessageState, ReadRecord, SenderRegistration,
 };
 use crate::core::{Commit, Committed, MessageUpdate, RecordKind, RecordWrite, SeenRequest};
 
@@ -120,6 +120,7 @@ fn letter(n: usize, key: &str, submitted_at: u64) -> Commit {
         senders: Vec::new(),
         mailboxes: Vec::new(),
         records: Vec::new(),
+        read: None,
         seen: None,
     }
 }
@@ -665,6 +666,29 @@ fn an_opened_message_is_updated_with_its_handover_once(store: &Arc<dyn Backend>)
         .count();
     assert_eq!(handovers, 1);
     assert_eq!(store.audit_head().expect("head").0, head + 1);
+    // A letter's access journal: each read in the commit of its audit entry, in order.
+    for (n, what) in ["the letter", "document 0"].into_iter().enumerate() {
+        store
+            .commit(Commit {
+                read: Some(ReadRecord {
+                    message_id: message_id.clone(),
+                    at: 1_800_000_960 + n as u64,
+                    who: "Jan Peeters (jan)".into(),
+                    what: what.into(),
+                }),
+                ..Commit::of(audit(980 + n))
+            })
+            .expect("commit");
+    }
+    let journal: Vec<String> = store
+        .reads_of(&message_id)
+        .expect("read")
+        .into_iter()
+        .map(|r| r.what)
+        .collect();
+    assert_eq!(journal, ["the letter", "document 0"]);
+    assert!(store.reads_of("urn:uuid:m-none").expect("read").is_empty());
+    let head = head + 2;
     // Updating a message that does not exist fails, and writes nothing.
     let mut ghost = message;
     ghost.id = "urn:uuid:m-ghost".into();

@@ -9,8 +9,8 @@ use std::time::SystemTime;
 use sealpost_evidence::model::new_evidence_id;
 use sealpost_mailbox::people::{Mandate, Person};
 use sealpost_mailbox::port::{
-    Action, DataError, DocumentInfo, EvidenceFile, Letter, LetterContent, LetterPart, MailboxData,
-    Outcome,
+    Action, DataError, DocumentInfo, EvidenceFile, JournalLine, Letter, LetterContent, LetterPart,
+    MailboxData, Outcome,
 };
 
 use super::store::Backend;
@@ -392,6 +392,15 @@ impl MailboxData for MailboxAdapter {
                 })
                 .collect(),
             document: read.document,
+            journal: read
+                .reads
+                .into_iter()
+                .map(|r| JournalLine {
+                    at: r.at,
+                    who: r.who,
+                    what: r.what,
+                })
+                .collect(),
         })
     }
 

@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 use super::store::Backend;
 use crate::core::audit::{self, GENESIS};
 use crate::core::records::{
-    AuditEntry, AuditSeal, EvidenceRecord, IdempotencyRecord, Mailbox, MessageRecord,
+    AuditEntry, AuditSeal, EvidenceRecord, IdempotencyRecord, Mailbox, MessageRecord, ReadRecord,
     SenderRegistration,
 };
 use crate::core::{
@@ -63,6 +63,9 @@ CREATE TABLE IF NOT EXISTS entities (
     kind text NOT NULL, key text NOT NULL, value bytea NOT NULL, PRIMARY KEY (kind, key));
 CREATE TABLE IF NOT EXISTS seen_requests (sha256 bytea PRIMARY KEY, until bigint NOT NULL);
 CREATE INDEX IF NOT EXISTS seen_requests_by_until ON seen_requests (until);
+CREATE TABLE IF NOT EXISTS letter_reads (
+    message_id text NOT NULL, seq bigserial NOT NULL, record bytea NOT NULL,
+    PRIMARY KEY (message_id, seq));
 ";
 /// The schema's version, kept in `sealpost_meta`. 2: each document's submission time-stamp
 /// token in its message record, and the marks of signed requests received (`seen_requests`).
@@ -331,6 +334,13 @@ impl PgStore {
         for sender in &commit.senders {
             Self::write_sender(txn, sender)?;
         }
+        if let Some(read) = &commit.read {
+            txn.execute(
+                "INSERT INTO letter_reads (message_id, record) VALUES ($1, $2)",
+                &[&read.message_id, &to_json(read)?],
+            )
+            .map_err(fail)?;
+        }
         for m in &commit.mailboxes {
             txn.execute(
                 "INSERT INTO mailboxes (id, record) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record",
@@ -417,6 +427,19 @@ impl Directory for PgStore {
 }
 
 impl Messages for PgStore {
+    fn reads_of(&self, message_id: &str) -> Result<Vec<ReadRecord>, StoreError> {
+        self.with_client(|c| {
+            c.query(
+                "SELECT record FROM letter_reads WHERE message_id = $1 ORDER BY seq",
+                &[&message_id],
+            )
+            .map_err(fail)?
+            .iter()
+            .map(|row| from_json(row.get::<_, &[u8]>(0)))
+            .collect()
+        })
+    }
+
     fn document(&self, message_id: &str, index: u32) -> Result<Option<Vec<u8>>, StoreError> {
         let index = i32::try_from(index).map_err(fail)?;
         self.with_client(|c| {

@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use super::blobs::{BlobRef, Segments};
 use crate::core::audit::{self, GENESIS};
 use crate::core::records::{
-    AuditEntry, AuditSeal, EvidenceRecord, IdempotencyRecord, Mailbox, MessageRecord,
+    AuditEntry, AuditSeal, EvidenceRecord, IdempotencyRecord, Mailbox, MessageRecord, ReadRecord,
     SenderRegistration,
 };
 use crate::core::{
@@ -43,6 +43,8 @@ const MESSAGE_EVIDENCES: TableDefinition<(&str, u32), &str> =
 const SENDER_EVIDENCES: TableDefinition<(&str, &str), &str> =
     TableDefinition::new("sender_evidences");
 const IDEMPOTENCY: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("idempotency");
+/// (message id, order) → a [`ReadRecord`]: the letter's access journal.
+const READS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("letter_reads");
 const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 /// Audit sequence number → the signed request's [`BlobRef`] in the requests segments.
 const AUDIT_REQUESTS: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_requests");
@@ -200,6 +202,7 @@ impl RedbStore {
             txn.open_table(SENDER_CERTIFICATES).map_err(fail)?;
             txn.open_table(MAILBOXES).map_err(fail)?;
             txn.open_table(MESSAGES).map_err(fail)?;
+            txn.open_table(READS).map_err(fail)?;
             txn.open_table(DOCUMENTS).map_err(fail)?;
             txn.open_table(MAILBOX_ENTRIES).map_err(fail)?;
             txn.open_table(EVIDENCES).map_err(fail)?;
@@ -333,6 +336,21 @@ impl RedbStore {
             }
             for sender in &commit.senders {
                 Self::write_sender(txn, sender)?;
+            }
+            if let Some(read) = &commit.read {
+                let mut reads = txn.open_table(READS).map_err(fail)?;
+                let id = read.message_id.as_str();
+                let next = match reads
+                    .range((id, 0)..=(id, u32::MAX))
+                    .map_err(fail)?
+                    .next_back()
+                {
+                    Some(row) => row.map_err(fail)?.0.value().1 + 1,
+                    None => 0,
+                };
+                reads
+                    .insert((id, next), to_json(read)?.as_slice())
+                    .map_err(fail)?;
             }
             for mailbox in &commit.mailboxes {
                 txn.open_table(MAILBOXES)
@@ -871,6 +889,16 @@ impl Directory for RedbStore {
 }
 
 impl Messages for RedbStore {
+    fn reads_of(&self, message_id: &str) -> Result<Vec<ReadRecord>, StoreError> {
+        let txn = self.db.begin_read().map_err(fail)?;
+        let reads = txn.open_table(READS).map_err(fail)?;
+        reads
+            .range((message_id, 0)..=(message_id, u32::MAX))
+            .map_err(fail)?
+            .map(|row| from_json(row.map_err(fail)?.1.value()))
+            .collect()
+    }
+
     fn document(&self, message_id: &str, index: u32) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.db.begin_read().map_err(fail)?;
         let table = txn.open_table(DOCUMENTS).map_err(fail)?;

@@ -597,10 +597,16 @@ fn a_document_downloaded_before_the_letter_is_opened_is_a_sealed_opening_and_eve
         .collect();
     assert_eq!(served.len(), 3, "acceptance, consignment, handover");
     assert!(served[2].contains("Event/ContentHandover") && served[2].contains("Jan Peeters (jan)"));
-    // Then the page and an evidence: each read traced, no second handover.
-    assert_eq!(
-        jan.get(&format!("/mailbox/letter/{}", enc(&to_jan))).status,
-        200
+    // Then the page and an evidence: each read traced, no second handover. The page shows
+    // the letter's access journal, this read included.
+    let page = jan.get(&format!("/mailbox/letter/{}?lang=en", enc(&to_jan)));
+    assert_eq!(page.status, 200);
+    let html = text(&page.body);
+    let journal = &html[html.find("Who read this letter").expect("journal")..];
+    assert_eq!(journal.matches("Jan Peeters (jan)").count(), 2, "{journal}");
+    assert!(
+        journal.find("document 0") < journal.find("the letter"),
+        "{journal}"
     );
     assert_eq!(
         jan.get(&format!("/mailbox/letter/{}/evidence/0", enc(&to_jan)))
