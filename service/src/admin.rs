@@ -54,6 +54,11 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: MandateCommand,
     },
+    /// Delivered messages.
+    Message {
+        #[command(subcommand)]
+        command: MessageCommand,
+    },
     /// Runs the retention job now (the service runs it every retention.interval_s): notices
     /// for unused accounts, deletion of those noticed long enough ago.
     Retention,
@@ -110,6 +115,20 @@ pub enum PersonCommand {
     },
     /// Lists people as JSON lines (without secrets).
     List,
+}
+
+#[derive(Subcommand)]
+pub enum MessageCommand {
+    /// Writes the sender's signed request that submitted a message, byte for byte as it was
+    /// received (kept as long as the message's evidences): what the sender itself signed,
+    /// for a court. The reading is traced.
+    Request {
+        /// The message id (urn:uuid:…).
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -231,6 +250,22 @@ pub fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::Audit { command } => audit(config, &store_handle, command),
         AdminCommand::Person { command } => person(config, &store_handle, command),
         AdminCommand::Mandate { command } => mandate(&store_handle, command),
+        AdminCommand::Message {
+            command: MessageCommand::Request { id, out },
+        } => {
+            let Some(request) = store_handle.signed_request(&id)? else {
+                bail!("no signed request is kept for message {id}");
+            };
+            std::fs::write(&out, &request).with_context(|| format!("writing {}", out.display()))?;
+            record_changes(
+                &store_handle,
+                "MessageRequestRead",
+                &format!("the signed request of {id} written to {}", out.display()),
+                Changes::default(),
+            )?;
+            println!("{} bytes written to {}", request.len(), out.display());
+            Ok(())
+        }
         AdminCommand::Retention => Ok(()),
     }
 }

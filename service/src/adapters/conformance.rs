@@ -315,6 +315,38 @@ fn evidences_past_their_retention_are_purged(store: &dyn Backend) {
     );
     // The conformance suite's other evidences (ids not UUIDv7-old) are untouched.
     assert!(store.evidence("urn:uuid:e-0001-1").expect("read").is_some());
+
+    // A letter's signed request is kept with its evidences, after its trace is purged, and
+    // goes with them.
+    let submitted = Commit {
+        message: Some(MessageRecord {
+            id: new_evidence_id(then),
+            ..letter(990, "kept-request", 1_500_000_000)
+                .message
+                .expect("message")
+        }),
+        audit: AuditRecord {
+            request: Arc::new(b"<signed letter request/>".to_vec()),
+            request_sha256: None,
+            ..audit(990)
+        },
+        ..letter(990, "kept-request", 1_500_000_000)
+    };
+    let id = submitted.message.clone().expect("message").id;
+    assert_eq!(store.commit(submitted).expect("commit"), Committed::Done);
+    let (head, hash) = store.audit_head().expect("head");
+    store
+        .purge_audit_through(head, &hash)
+        .expect("purge traces");
+    assert_eq!(
+        store.signed_request(&id).expect("read").as_deref(),
+        Some(&b"<signed letter request/>"[..])
+    );
+    store
+        .purge_evidences_before(&evidence_id_floor(then + Duration::from_secs(60)))
+        .expect("purge");
+    assert_eq!(store.signed_request(&id).expect("read"), None);
+    assert_eq!(store.signed_request("urn:uuid:m-none").expect("read"), None);
 }
 
 fn purged_traces_leave_an_anchor_the_chain_continues_from(store: &dyn Backend) {

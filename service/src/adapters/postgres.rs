@@ -63,6 +63,7 @@ CREATE TABLE IF NOT EXISTS entities (
     kind text NOT NULL, key text NOT NULL, value bytea NOT NULL, PRIMARY KEY (kind, key));
 CREATE TABLE IF NOT EXISTS seen_requests (sha256 bytea PRIMARY KEY, until bigint NOT NULL);
 CREATE INDEX IF NOT EXISTS seen_requests_by_until ON seen_requests (until);
+CREATE TABLE IF NOT EXISTS message_requests (message_id text PRIMARY KEY, request bytea NOT NULL);
 CREATE TABLE IF NOT EXISTS letter_reads (
     message_id text NOT NULL, seq bigserial NOT NULL, record bytea NOT NULL,
     PRIMARY KEY (message_id, seq));
@@ -298,6 +299,11 @@ impl PgStore {
                     &to_i64(message.submitted_at)?,
                     &to_json(message)?,
                 ],
+            )
+            .map_err(fail)?;
+            txn.execute(
+                "INSERT INTO message_requests (message_id, request) VALUES ($1, $2)",
+                &[&message.id, &commit.audit.request.as_slice()],
             )
             .map_err(fail)?;
             for (i, (_, content)) in commit.documents.iter().enumerate() {
@@ -708,10 +714,29 @@ impl Backend for PgStore {
 
     fn purge_evidences_before(&self, floor: &str) -> Result<usize, StoreError> {
         self.with_client(|c| {
-            let n = c
+            let mut txn = c.transaction().map_err(fail)?;
+            let n = txn
                 .execute("DELETE FROM evidences WHERE id < $1", &[&floor])
                 .map_err(fail)?;
+            // The signed requests of those messages: kept as long as the evidences.
+            txn.execute(
+                "DELETE FROM message_requests WHERE message_id < $1",
+                &[&floor],
+            )
+            .map_err(fail)?;
+            txn.commit().map_err(fail)?;
             usize::try_from(n).map_err(fail)
+        })
+    }
+
+    fn signed_request(&self, message_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.with_client(|c| {
+            Ok(c.query_opt(
+                "SELECT request FROM message_requests WHERE message_id = $1",
+                &[&message_id],
+            )
+            .map_err(fail)?
+            .map(|row| row.get::<_, Vec<u8>>(0)))
         })
     }
 

@@ -48,6 +48,9 @@ const READS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("letter_
 const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 /// Audit sequence number → the signed request's [`BlobRef`] in the requests segments.
 const AUDIT_REQUESTS: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_requests");
+/// Message id → the sender's signed request that submitted it (a [`BlobRef`] in the requests
+/// segments): kept with the message's evidences, after its audit entry's trace is purged.
+const MESSAGE_REQUESTS: TableDefinition<&str, &[u8]> = TableDefinition::new("message_requests");
 /// "format" → the store's format number.
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 /// 3: each document's submission time-stamp token in its message record, and the marks of
@@ -103,6 +106,9 @@ pub trait Backend: Store {
         offset: usize,
         limit: usize,
     ) -> Result<(Vec<MessageRecord>, usize), StoreError>;
+    /// The sender's signed request that submitted a message, as received: kept as long as
+    /// the message's evidences, even once its audit entry's trace is purged.
+    fn signed_request(&self, message_id: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Evidence ids in a sender organisation's own mailbox.
     fn sender_mailbox(&self, sender_id: &str) -> Result<Vec<String>, StoreError>;
     /// Audit entries with `from <= seq <= to`, each with its stored request (beside the entry:
@@ -211,6 +217,7 @@ impl RedbStore {
             txn.open_table(IDEMPOTENCY).map_err(fail)?;
             txn.open_table(AUDIT).map_err(fail)?;
             txn.open_table(AUDIT_REQUESTS).map_err(fail)?;
+            txn.open_table(MESSAGE_REQUESTS).map_err(fail)?;
             txn.open_table(AUDIT_SEALS).map_err(fail)?;
             txn.open_table(ENTITIES).map_err(fail)?;
             txn.open_table(MAILBOX_COUNTS).map_err(fail)?;
@@ -393,6 +400,12 @@ impl RedbStore {
                     .map_err(fail)?
                     .insert(seq, request.encode().as_slice())
                     .map_err(fail)?;
+                if let Some(message) = &commit.message {
+                    txn.open_table(MESSAGE_REQUESTS)
+                        .map_err(fail)?
+                        .insert(message.id.as_str(), request.encode().as_slice())
+                        .map_err(fail)?;
+                }
             }
         }
         Ok(Committed::Done)
@@ -651,7 +664,6 @@ impl Backend for RedbStore {
         }
         Ok((out, usize::try_from(total).unwrap_or(usize::MAX)))
     }
-
     /// Evidence ids in a sender organisation's own mailbox.
     fn sender_mailbox(&self, sender_id: &str) -> Result<Vec<String>, StoreError> {
         let txn = self.db.begin_read().map_err(fail)?;
@@ -669,6 +681,17 @@ impl Backend for RedbStore {
     }
 
     /// Audit entries with `from <= seq <= to`, each with its stored request.
+    fn signed_request(&self, message_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(fail)?;
+        let requests = txn.open_table(MESSAGE_REQUESTS).map_err(fail)?;
+        let Some(blob) = requests.get(message_id).map_err(fail)? else {
+            return Ok(None);
+        };
+        self.requests
+            .read(&BlobRef::decode(blob.value())?)
+            .map(Some)
+    }
+
     fn audit_entries(&self, from: u64, to: u64) -> Result<Vec<(AuditEntry, Vec<u8>)>, StoreError> {
         let txn = self.db.begin_read().map_err(fail)?;
         let entries = txn.open_table(AUDIT).map_err(fail)?;
@@ -780,6 +803,17 @@ impl Backend for RedbStore {
                 for n in at {
                     index.remove((e.message_id.as_str(), n)).map_err(fail)?;
                 }
+            }
+            // The signed requests of the messages those evidences were about (message ids
+            // are time-ordered as evidence ids are): kept as long as the evidences, no longer.
+            let mut requests = txn.open_table(MESSAGE_REQUESTS).map_err(fail)?;
+            let old: Vec<String> = requests
+                .range(..floor)
+                .map_err(fail)?
+                .map(|row| row.map(|(id, _)| id.value().to_owned()).map_err(fail))
+                .collect::<Result<_, _>>()?;
+            for id in old {
+                requests.remove(id.as_str()).map_err(fail)?;
             }
         }
         txn.commit().map_err(fail)?;

@@ -104,6 +104,25 @@ fn every_request_is_in_the_audit_log_and_the_chain_verifies() {
             && verified.contains("1 sealed heads verified"),
         "{verified}"
     );
+    // The sender's own signed request of the accepted letter, as received, for a court.
+    let kept = data.join("request.xml");
+    admin(
+        &pki,
+        &data,
+        &[
+            "message",
+            "request",
+            "--id",
+            &message_id,
+            "--out",
+            kept.to_str().expect("path"),
+        ],
+    );
+    let kept = std::fs::read_to_string(&kept).expect("request");
+    assert!(
+        kept.contains("SignatureValue") && kept.contains("REF-audit-1"),
+        "{kept}"
+    );
     let export = data.join("audit.jsonl");
     admin(
         &pki,
@@ -122,7 +141,9 @@ fn every_request_is_in_the_audit_log_and_the_chain_verifies() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("json line"))
         .collect();
-    assert_eq!(lines.len(), 6);
+    assert_eq!(lines.len(), 7);
+    // Reading the kept request is itself traced, last.
+    assert_eq!(lines[6]["operation"], "MessageRequestRead");
     let administration: Vec<&str> = lines[..3]
         .iter()
         .map(|l| {
@@ -131,7 +152,7 @@ fn every_request_is_in_the_audit_log_and_the_chain_verifies() {
         })
         .collect();
     assert_eq!(administration, ["SenderSet", "SenderSet", "MailboxImport"]);
-    let lines = &lines[3..];
+    let lines = &lines[3..6];
     assert_eq!(lines[0]["outcome"], "accepted");
     assert_eq!(lines[0]["message_id"], message_id.as_str());
     assert_eq!(lines[1]["code"], "SEALPOST-AUTH-001");
