@@ -220,6 +220,35 @@ impl Authority {
     pub fn key_pem(&self) -> String {
         self.issuer.key().serialize_pem()
     }
+
+    /// A certificate revocation list of this CA (DER, version 2 with a CRL number), issued at
+    /// `this_update`, valid until `next_update`, revoking the certificates of these serial
+    /// numbers (their INTEGER content octets, as in the certificate).
+    pub fn crl(
+        &self,
+        revoked_serials: &[Vec<u8>],
+        this_update: SystemTime,
+        next_update: SystemTime,
+        number: u64,
+    ) -> Result<Vec<u8>, PkiError> {
+        let params = rcgen::CertificateRevocationListParams {
+            this_update: this_update.into(),
+            next_update: next_update.into(),
+            crl_number: SerialNumber::from(number),
+            issuing_distribution_point: None,
+            revoked_certs: revoked_serials
+                .iter()
+                .map(|serial| rcgen::RevokedCertParams {
+                    serial_number: SerialNumber::from_slice(serial),
+                    revocation_time: this_update.into(),
+                    reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        Ok(params.signed_by(&self.issuer)?.der().to_vec())
+    }
 }
 
 /// A leaf that signs itself, as an attacker would make one: for tests proving that verifiers

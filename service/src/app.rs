@@ -1,6 +1,7 @@
 //! The service assembled from its configuration: store, notary (embedded TSA and seal), core,
 //! SOAP channel, metrics, and the routes of the one port.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -10,7 +11,7 @@ use axum::Router;
 use axum::routing::get;
 use der::{Decode, Encode};
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
 use sealpost_evidence::model::Issuer;
 use sealpost_evidence::provider::{Provider, check_seal_profile};
 use sealpost_evidence::seal::{Sealer, Timestamper};
@@ -55,6 +56,68 @@ pub struct App {
     pub client_ca_subjects: Vec<Vec<u8>>,
     /// The provider's published identity, as a trusted list (`GET /provider/trusted-list.xml`).
     pub trusted_list: Arc<String>,
+    /// The CRLs every sender and mailbox certificate is checked against, read again
+    /// periodically; `None` when `revocation.crls` is empty.
+    pub revocation: Option<Arc<Revocation>>,
+}
+
+/// Where the CRLs come from and whom they apply to.
+#[derive(Debug)]
+pub struct Revocation {
+    pub paths: Vec<PathBuf>,
+    /// Every trust store that checks them (clones share their CRLs).
+    pub stores: Vec<TrustAnchors>,
+    pub refresh: Duration,
+}
+
+impl Revocation {
+    /// Reads every CRL file and gives them to each trust store; on any failure, nothing
+    /// changes (and CRLs past their nextUpdate then refuse every certificate: fail closed).
+    pub fn load(&self) -> anyhow::Result<usize> {
+        let crls = read_crls(&self.paths)?;
+        for store in &self.stores {
+            store
+                .set_crls(&crls)
+                .map_err(|e| anyhow::anyhow!("revocation.crls: {e}"))?;
+        }
+        Ok(crls.len())
+    }
+}
+
+/// The CRLs of these files, DER: each holds PEM `X509 CRL` blocks or one DER CRL.
+pub fn read_crls(paths: &[PathBuf]) -> anyhow::Result<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    for path in paths {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        if bytes.starts_with(b"-----") || bytes.windows(10).any(|w| w == b"-----BEGIN") {
+            let blocks = CertificateRevocationListDer::pem_slice_iter(&bytes)
+                .map(|c| c.map(|c| c.to_vec()))
+                .collect::<Result<Vec<_>, _>>()
+                .with_context(|| format!("reading {}", path.display()))?;
+            anyhow::ensure!(!blocks.is_empty(), "{}: no CRL", path.display());
+            out.extend(blocks);
+        } else {
+            out.push(bytes);
+        }
+    }
+    Ok(out)
+}
+
+/// Reads the CRLs again every `refresh`, until the process ends.
+pub async fn refresh_crls_periodically(revocation: Arc<Revocation>) {
+    let mut ticks = tokio::time::interval(revocation.refresh);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        let r = Arc::clone(&revocation);
+        match tokio::task::spawn_blocking(move || r.load()).await {
+            Ok(Ok(n)) => tracing::debug!(crls = n, "revocation lists read again"),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "the revocation lists cannot be read again: the previous ones stay, until their nextUpdate")
+            }
+            Err(e) => tracing::error!(error = %e, "the revocation task failed"),
+        }
+    }
 }
 
 impl std::fmt::Debug for App {
@@ -213,6 +276,28 @@ impl App {
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         let trust = TrustAnchors::new(anchors).with_intermediates(intermediates);
+        let people_trust = trust_anchors(
+            &config.mailbox_trust_anchors,
+            config.mailbox_intermediates.as_deref(),
+        )?;
+        let revocation = if config.revocation_crls.is_empty() {
+            tracing::warn!(
+                "revocation.crls is empty: sender and mailbox certificates are NOT checked for revocation"
+            );
+            None
+        } else {
+            let revocation = Arc::new(Revocation {
+                paths: config.revocation_crls.clone(),
+                stores: vec![trust.clone(), people_trust.clone()],
+                refresh: config.revocation_refresh,
+            });
+            let n = revocation.load()?;
+            tracing::info!(
+                crls = n,
+                "sender and mailbox certificates are checked for revocation"
+            );
+            Some(revocation)
+        };
         for entry in &config.sender_registry {
             let registration = sender_registration(&trust, entry, clock.now())
                 .with_context(|| format!("senders.registry: sender {:?}", entry.id))?;
@@ -262,10 +347,7 @@ impl App {
                 Arc::new(MailboxAdapter {
                     store: Arc::clone(&store),
                     service: Arc::clone(&service),
-                    people_trust: trust_anchors(
-                        &config.mailbox_trust_anchors,
-                        config.mailbox_intermediates.as_deref(),
-                    )?,
+                    people_trust,
                 }),
                 config.mailbox_idle_timeout_s,
             )
@@ -282,6 +364,7 @@ impl App {
             tsa_endpoint,
             client_ca_subjects,
             trusted_list,
+            revocation,
         })
     }
 

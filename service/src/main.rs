@@ -184,6 +184,11 @@ fn serve(config: Config) -> anyhow::Result<()> {
             Arc::clone(&app.tsa),
             config.audit_seal_interval,
         ));
+        if let Some(revocation) = &app.revocation {
+            tokio::spawn(sealpost::app::refresh_crls_periodically(Arc::clone(
+                revocation,
+            )));
+        }
         tokio::spawn(sealpost::retention::run_periodically(
             Arc::clone(&app.store),
             Arc::clone(&app.service),

@@ -1,9 +1,12 @@
 //! Is a signer's certificate trusted? It must chain to a configured trust anchor, every
-//! certificate valid at the signing time (not today), allow digital signatures, and not be
-//! self-signed (even when it is itself configured as an anchor).
+//! certificate valid at the signing time (not today), allow digital signatures, not be
+//! self-signed (even when it is itself configured as an anchor), and, once certificate
+//! revocation lists are given ([`TrustAnchors::set_crls`]), neither it nor its issuing CAs be
+//! revoked: a certificate whose status no current CRL gives is refused, and so is every
+//! certificate once the CRLs are past their nextUpdate.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::digest;
@@ -11,7 +14,10 @@ use aws_lc_rs::digest;
 use der::Decode;
 use der::asn1::ObjectIdentifier;
 use rustls_pki_types::{CertificateDer, UnixTime};
-use webpki::{ExtendedKeyUsageValidator, KeyPurposeIdIter};
+use webpki::{
+    CertRevocationList, ExpirationPolicy, ExtendedKeyUsageValidator, KeyPurposeIdIter,
+    OwnedCertRevocationList, RevocationCheckDepth, RevocationOptionsBuilder, UnknownStatusPolicy,
+};
 use x509_cert::Certificate;
 
 const OID_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.15");
@@ -26,6 +32,12 @@ pub enum TrustError {
     KeyUsage,
     #[error("the signer's certificate does not chain to a trust anchor at the signing time: {0}")]
     Chain(webpki::Error),
+    #[error("the signer's certificate or an issuing CA is revoked")]
+    Revoked,
+    #[error("the revocation status of the signer's certificate cannot be established: {0}")]
+    RevocationUnknown(webpki::Error),
+    #[error("a certificate revocation list cannot be read: {0}")]
+    Crl(String),
 }
 
 /// What the signer's extended key usage must allow.
@@ -48,6 +60,17 @@ pub struct TrustAnchors {
     anchors: Vec<CertificateDer<'static>>,
     intermediates: Vec<CertificateDer<'static>>,
     validated: Arc<Mutex<HashMap<[u8; 32], ValidityWindow>>>,
+    /// The certificate revocation lists in force, shared by the clones (they are replaced as
+    /// the operator publishes new ones); `None`: revocation is not checked.
+    crls: Arc<RwLock<Option<Crls>>>,
+}
+
+/// The CRLs in force, and the earliest of their nextUpdate: a validation is remembered no
+/// longer than that.
+#[derive(Clone, Debug)]
+struct Crls {
+    lists: Arc<[CertRevocationList<'static>]>,
+    next_update: SystemTime,
 }
 
 /// From when until when every certificate of a verified path is valid.
@@ -70,7 +93,49 @@ impl TrustAnchors {
             anchors: anchors.into_iter().map(CertificateDer::from).collect(),
             intermediates: Vec::new(),
             validated: Arc::default(),
+            crls: Arc::default(),
         }
+    }
+
+    /// From now on, every path is checked against these CRLs (DER), each certificate of it
+    /// but the anchor: revoked, or not covered by a CRL of its issuer, or with every CRL of
+    /// its issuer past its nextUpdate at the signing time, it is refused. Replaces the
+    /// CRLs given before, and forgets every validation remembered under them. An empty list
+    /// refuses every path (nothing can be shown unrevoked).
+    pub fn set_crls(&self, crls: &[Vec<u8>]) -> Result<(), TrustError> {
+        let mut next_update = UNIX_EPOCH + Duration::from_secs(u64::from(u32::MAX) * 4);
+        let parsed = crls
+            .iter()
+            .map(|der| {
+                let list = x509_cert::crl::CertificateList::from_der(der)
+                    .map_err(|e| TrustError::Crl(e.to_string()))?;
+                let until = list
+                    .tbs_cert_list
+                    .next_update
+                    .ok_or_else(|| TrustError::Crl("a CRL without nextUpdate".into()))?;
+                next_update = next_update.min(until.to_system_time());
+                OwnedCertRevocationList::from_der(der)
+                    .map(CertRevocationList::from)
+                    .map_err(|e| TrustError::Crl(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        *self.crls.write().unwrap_or_else(|p| p.into_inner()) = Some(Crls {
+            lists: parsed.into(),
+            next_update,
+        });
+        self.validated
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        Ok(())
+    }
+
+    /// Whether paths are checked for revocation.
+    pub fn checks_revocation(&self) -> bool {
+        self.crls
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
     }
 
     pub fn with_intermediates(mut self, certs: impl IntoIterator<Item = Vec<u8>>) -> Self {
@@ -157,6 +222,30 @@ impl TrustAnchors {
         let ee_der = CertificateDer::from(signer);
         let ee = webpki::EndEntityCert::try_from(&ee_der).map_err(TrustError::Chain)?;
         let time = UnixTime::since_unix_epoch(at.duration_since(UNIX_EPOCH).unwrap_or_default());
+        let crls = self.crls.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let crl_refs: Vec<&CertRevocationList<'static>> = crls
+            .as_ref()
+            .map(|c| c.lists.iter().collect())
+            .unwrap_or_default();
+        let revocation = match &crls {
+            None => None,
+            // Fail closed: no CRL can vouch for anything.
+            Some(_) if crl_refs.is_empty() => {
+                return Err(TrustError::RevocationUnknown(
+                    webpki::Error::UnknownRevocationStatus,
+                ));
+            }
+            Some(_) => Some(
+                RevocationOptionsBuilder::new(&crl_refs)
+                    .map_err(|_| {
+                        TrustError::RevocationUnknown(webpki::Error::UnknownRevocationStatus)
+                    })?
+                    .with_depth(RevocationCheckDepth::Chain)
+                    .with_status_policy(UnknownStatusPolicy::Deny)
+                    .with_expiration_policy(ExpirationPolicy::Enforce)
+                    .build(),
+            ),
+        };
         let result = match purpose {
             Purpose::SenderApplication => ee.verify_for_usage(
                 webpki::ALL_VERIFICATION_ALGS,
@@ -164,7 +253,7 @@ impl TrustAnchors {
                 &intermediates,
                 time,
                 webpki::KeyUsage::client_auth(),
-                None,
+                revocation,
                 None,
             ),
             Purpose::Any => ee.verify_for_usage(
@@ -173,13 +262,25 @@ impl TrustAnchors {
                 &intermediates,
                 time,
                 AnyPurpose,
-                None,
+                revocation,
                 None,
             ),
         };
-        let path = result.map_err(TrustError::Chain)?;
+        let path = result.map_err(|e| match e {
+            webpki::Error::CertRevoked => TrustError::Revoked,
+            webpki::Error::UnknownRevocationStatus
+            | webpki::Error::CrlExpired { .. }
+            | webpki::Error::InvalidCrlSignatureForPublicKey
+            | webpki::Error::UnsupportedCrlSignatureAlgorithmContext(_)
+            | webpki::Error::IssuerNotCrlSigner => TrustError::RevocationUnknown(e),
+            e => TrustError::Chain(e),
+        })?;
         let mut from = UNIX_EPOCH;
-        let mut until = UNIX_EPOCH + Duration::from_secs(u64::from(u32::MAX) * 4);
+        // Not remembered past the CRLs' nextUpdate: then the status must be shown again.
+        let mut until = crls.as_ref().map_or(
+            UNIX_EPOCH + Duration::from_secs(u64::from(u32::MAX) * 4),
+            |c| c.next_update,
+        );
         let anchor_der = self.anchors.iter().find(|a| {
             webpki::anchor_from_trusted_cert(a).is_ok_and(|t| t.subject == path.anchor().subject)
         });
@@ -267,5 +368,81 @@ mod tests {
                     .is_err()
             );
         }
+    }
+
+    /// The content octets of a certificate's serial number.
+    fn serial(cert_der: &[u8]) -> Vec<u8> {
+        Certificate::from_der(cert_der)
+            .expect("certificate")
+            .tbs_certificate
+            .serial_number
+            .as_bytes()
+            .to_vec()
+    }
+
+    #[test]
+    fn a_revoked_or_unvouched_signer_is_refused_once_crls_are_given() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let root = Authority::root("Root", now - YEAR, now + 10 * YEAR).expect("root");
+        let ca = root
+            .issue_ca("Issuing", now - YEAR, now + 5 * YEAR)
+            .expect("ca");
+        let sender = |name: &str| {
+            ca.issue(&LeafSpec::new(
+                name,
+                Profile::Sender,
+                KeyAlgorithm::EcdsaP256,
+                now,
+                YEAR,
+            ))
+            .expect("sender")
+        };
+        let (good, stolen) = (sender("Good"), sender("Stolen"));
+        let trust = TrustAnchors::new([root.cert_der().to_vec()])
+            .with_intermediates([ca.cert_der().to_vec()]);
+        let check = |cert: &[u8], at| trust.validate(cert, &[], at, Purpose::SenderApplication);
+        // Before any CRL: not checked (and remembered as valid).
+        check(stolen.cert_der(), now).expect("no revocation data yet");
+        assert!(!trust.checks_revocation());
+        // What the thief wanted: keep sending with the stolen key after the revocation.
+        let crl = ca
+            .crl(
+                &[serial(stolen.cert_der())],
+                now,
+                now + Duration::from_secs(7 * 86_400),
+                1,
+            )
+            .expect("crl");
+        let root_crl = root
+            .crl(&[], now, now + Duration::from_secs(7 * 86_400), 1)
+            .expect("root crl");
+        trust
+            .set_crls(&[crl.clone(), root_crl.clone()])
+            .expect("crls");
+        assert!(trust.checks_revocation());
+        assert_eq!(check(stolen.cert_der(), now), Err(TrustError::Revoked));
+        check(good.cert_der(), now).expect("not revoked");
+        // The issuing CA's own status must be known too: without the root's CRL, refused.
+        trust.set_crls(std::slice::from_ref(&crl)).expect("crls");
+        assert!(matches!(
+            check(good.cert_der(), now),
+            Err(TrustError::RevocationUnknown(_))
+        ));
+        // CRLs past their nextUpdate vouch for nothing, remembered validations included.
+        trust.set_crls(&[crl, root_crl]).expect("crls");
+        check(good.cert_der(), now).expect("valid");
+        let stale = now + Duration::from_secs(8 * 86_400);
+        assert!(matches!(
+            check(good.cert_der(), stale),
+            Err(TrustError::RevocationUnknown(_))
+        ));
+        // No CRL at all, once revocation is checked: nothing can be shown unrevoked.
+        trust.set_crls(&[]).expect("none");
+        assert!(check(good.cert_der(), now).is_err());
+        // A CRL that is not one is an error, not a silent pass.
+        assert!(matches!(
+            trust.set_crls(&[b"not a crl".to_vec()]),
+            Err(TrustError::Crl(_))
+        ));
     }
 }

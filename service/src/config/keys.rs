@@ -49,6 +49,8 @@ pub(super) const KEYS: &[(&str, Kind)] = &[
     ("tsa.clock", Kind::Text),
     ("tsa.policy", Kind::Text),
     ("tsa.accept_policies", Kind::List),
+    ("revocation.crls", Kind::List),
+    ("revocation.refresh_s", int(1, DAY)),
     // genTime has whole seconds; a token vaguer than a minute says little.
     ("tsa.accuracy_ms", int(1000, 60_000)),
     ("tsa.endpoint", Kind::Text),

@@ -114,6 +114,11 @@ pub struct Config {
     pub mailbox_idle_timeout_s: u64,
     /// The most memory the embedded store keeps pages in.
     pub store_cache_bytes: usize,
+    /// Certificate revocation lists (files, PEM or DER) checked for every sender and mailbox
+    /// certificate; empty: revocation is not checked (a warning at start).
+    pub revocation_crls: Vec<PathBuf>,
+    /// How often the CRL files are read again.
+    pub revocation_refresh: Duration,
 }
 
 impl Config {
@@ -275,6 +280,9 @@ impl RawConfig {
         if let Some(p) = &self.mailbox.intermediates {
             readable(p, "mailbox.intermediates", problems);
         }
+        for crl in &self.revocation.crls {
+            readable(crl, "revocation.crls", problems);
+        }
         if let Some(n) = &self.retention.notifier
             && !n.is_file()
         {
@@ -375,6 +383,8 @@ impl RawConfig {
             mailbox_idle_timeout_s: self.mailbox.idle_timeout_s,
             store_cache_bytes: usize::try_from(self.store.cache_mib.saturating_mul(1 << 20))
                 .unwrap_or(usize::MAX),
+            revocation_crls: self.revocation.crls,
+            revocation_refresh: Duration::from_secs(self.revocation.refresh_s),
         })
     }
 }

@@ -33,6 +33,26 @@ pub(super) struct RawConfig {
     pub(super) mailbox: RawMailbox,
     #[serde(default)]
     pub(super) retention: RawRetention,
+    #[serde(default)]
+    pub(super) revocation: RawRevocation,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRevocation {
+    #[serde(default)]
+    pub(super) crls: Vec<PathBuf>,
+    #[serde(default = "defaults::crl_refresh_s")]
+    pub(super) refresh_s: u64,
+}
+
+impl Default for RawRevocation {
+    fn default() -> Self {
+        RawRevocation {
+            crls: Vec::new(),
+            refresh_s: defaults::crl_refresh_s(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -275,6 +295,10 @@ impl Default for RawTsa {
 
 mod defaults {
     use std::path::PathBuf;
+
+    pub fn crl_refresh_s() -> u64 {
+        60
+    }
 
     pub fn listen() -> String {
         "127.0.0.1:8443".into()

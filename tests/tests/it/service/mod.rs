@@ -10,6 +10,7 @@
 mod clients;
 mod grpc;
 mod operations;
+mod revocation;
 mod soap;
 
 use std::path::{Path, PathBuf};
