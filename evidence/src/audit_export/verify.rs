@@ -815,15 +815,15 @@ fn statements(
     let (since_en, since_fr) = match &header.anchor {
         Some(a) if a.seq == 0 => (
             "the start of the log".to_owned(),
-            "le début du journal".to_owned(),
+            "au début du journal".to_owned(),
         ),
         Some(a) => (
             format!("entry {} (hash {})", a.seq, a.hash),
-            format!("l'entrée {} (empreinte {})", a.seq, a.hash),
+            format!("à l'entrée {} (empreinte {})", a.seq, a.hash),
         ),
         None => (
             "an entry not named".to_owned(),
-            "une entrée non nommée".to_owned(),
+            "à une entrée non nommée".to_owned(),
         ),
     };
     (
@@ -831,7 +831,7 @@ fn statements(
             "The {entries} entries {from} to {to} of the audit log of {name} are those the log held when its entry {to} was time-stamped at {at} by {by}; they continue from {since_en}."
         ),
         format!(
-            "Les {entries} entrées {from} à {to} du journal d'audit de {name} sont celles que le journal contenait quand son entrée {to} a été horodatée le {at} par {by} ; elles font suite à {since_fr}."
+            "Les {entries} entrées {from} à {to} du journal d'audit de {name} sont celles que le journal contenait quand son entrée {to} a été horodatée le {at} par {by} ; elles font suite {since_fr}."
         ),
     )
 }
