@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sealpost_interop::{
-    CITIZEN, Setting, SoapService, binary, drop_postgres_database, postgres_database, run,
-    sealpost_with, submission_body, text, trusted_list,
+    CITIZEN, Setting, SoapService, binary, drop_postgres_database, postgres_database, python,
+    require_tool, run, sealpost_with, submission_body, text, trusted_list, workspace_root,
 };
 
 /// A mailbox number with valid check digits and no mailbox: the letter is refused.
@@ -27,6 +27,22 @@ fn court(pki: &Path, export: &Path, provider: bool, args: &[&str]) -> (i32, Stri
     }
     let out = run(cmd.args(args));
     (out.status.code().unwrap_or(-1), text(&out.stdout))
+}
+
+/// `tests/interop/court/audit-export-by-hand.py`: the same checks with Python's standard
+/// library and openssl, written from docs/audit-export.md; exit code and output.
+fn by_hand(pki: &Path, export: &Path) -> (i32, String) {
+    require_tool("openssl", &["version"]);
+    let out = run(Command::new(python())
+        .arg(workspace_root().join("tests/interop/court/audit-export-by-hand.py"))
+        .arg(export)
+        .arg(pki.join("root-ca.pem"))
+        .arg(pki.join("issuing-ca.pem"))
+        .arg(trusted_list(pki)));
+    (
+        out.status.code().unwrap_or(-1),
+        text(&out.stdout) + &text(&out.stderr),
+    )
 }
 
 /// A service on `settings` takes two letters and a refused one, then stops; the log is sealed
@@ -102,6 +118,13 @@ fn a_court_verifies_an_audit_export_offline_and_an_edited_entry_is_invalid() {
     assert_eq!(json["verdict"], "valid");
     assert_eq!(json["seals"][0]["seq"], 5);
 
+    let (code, report) = by_hand(&pki, &export);
+    assert_eq!(
+        (code, report.trim_end().ends_with("VALID")),
+        (0, true),
+        "{report}"
+    );
+
     // Without the provider's identity the seals are checked against the root only.
     let (code, report) = court(&pki, &export, false, &[]);
     assert_eq!(code, 2, "{report}");
@@ -120,6 +143,12 @@ fn a_court_verifies_an_audit_export_offline_and_an_edited_entry_is_invalid() {
             "First failing line: {line} (step 2): entry {}: its hash is not the SHA-256 of its canonical encoding",
             line - 1
         )),
+        "{report}"
+    );
+    let (code, report) = by_hand(&pki, &edited);
+    assert_eq!(code, 1, "{report}");
+    assert!(
+        report.contains(&format!("FAIL: line {line}: entry {}: its hash", line - 1)),
         "{report}"
     );
 }
