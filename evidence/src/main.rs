@@ -4,6 +4,9 @@
 //! Exit codes: 0 valid, 1 invalid, 2 indeterminate (for example an unknown root), 64 bad usage.
 //! With several files or a directory (an auditor's sweep), one line per evidence and the worst
 //! result as the exit code (invalid before indeterminate).
+//!
+//! `--audit-export FILE` verifies an audit export (`sealpost admin audit export`,
+//! `sealpost-audit-export-1`) instead, with the same roots, provider identity and exit codes.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,6 +15,7 @@ use std::time::SystemTime;
 use clap::Parser;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
+use sealpost_evidence::audit_export::{AuditExportVerifier, AuditReport};
 use sealpost_evidence::provider::Provider;
 use sealpost_evidence::verify::{EvidenceVerifier, Outcome, Policy, Report, Verdict};
 
@@ -26,7 +30,7 @@ const USAGE: u8 = 64;
 )]
 struct Cli {
     /// Evidence files, or directories of them (*.xml).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "audit_export")]
     evidence: Vec<PathBuf>,
     /// The trusted root certificate(s), PEM.
     #[arg(long)]
@@ -42,6 +46,11 @@ struct Cli {
     /// A machine-readable report (JSON; one object per line in batch mode).
     #[arg(long)]
     json: bool,
+    /// Verify an audit export instead (sealpost-audit-export-1, written by `sealpost admin
+    /// audit export`): every entry's hash, the chain, the trailer, and each seal's time-stamp,
+    /// which must come from the provider's time-stamping unit (--provider) for a valid result.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["evidence", "document"])]
+    audit_export: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -80,6 +89,22 @@ fn main() -> ExitCode {
         },
         None => None,
     };
+    if let Some(path) = &cli.audit_export {
+        let verifier = AuditExportVerifier::new(Policy { anchors, provider });
+        let report =
+            match verifier.verify(|| std::fs::File::open(path).map(std::io::BufReader::new)) {
+                Ok(report) => report,
+                Err(e) => return usage(format!("{}: {e}", path.display())),
+            };
+        if cli.json {
+            let mut value = serde_json::to_value(&report).unwrap_or_default();
+            value["file"] = serde_json::Value::String(path.display().to_string());
+            println!("{value}");
+        } else {
+            print_audit_report(path, &report);
+        }
+        return ExitCode::from(u8::try_from(report.verdict.exit_code()).unwrap_or(USAGE));
+    }
     let document = match &cli.document {
         Some(path) => match std::fs::read(path) {
             Ok(bytes) => Some(bytes),
@@ -176,13 +201,7 @@ fn print_report(file: &std::path::Path, report: &Report) {
         None => println!("  no provider identity given (--provider): who sealed is not decided"),
     }
     for step in &report.steps {
-        let (mark, detail) = match &step.outcome {
-            Outcome::Passed(d) => ("ok  ", d),
-            Outcome::Failed(d) => ("FAIL", d),
-            Outcome::Indeterminate(d) => ("??  ", d),
-            Outcome::NotApplicable(d) => ("n/a ", d),
-        };
-        println!("  {} [{mark}] {}: {detail}", step.number, step.check);
+        println!("{}", step_line(step));
     }
     println!("Result: {}", verdict_word(report.verdict));
     match (&report.proves_en, &report.proves_fr) {
@@ -191,5 +210,60 @@ fn print_report(file: &std::path::Path, report: &Report) {
             println!("Cette preuve établit que :\n  {fr}");
         }
         _ => println!("This evidence proves nothing. / Cette preuve n'établit rien."),
+    }
+}
+
+fn step_line(step: &sealpost_evidence::verify::Step) -> String {
+    let (mark, detail) = match &step.outcome {
+        Outcome::Passed(d) => ("ok  ", d),
+        Outcome::Failed(d) => ("FAIL", d),
+        Outcome::Indeterminate(d) => ("??  ", d),
+        Outcome::NotApplicable(d) => ("n/a ", d),
+    };
+    format!("  {} [{mark}] {}: {detail}", step.number, step.check)
+}
+
+fn print_audit_report(file: &std::path::Path, report: &AuditReport) {
+    println!("Audit export: {}", file.display());
+    if let (Some(from), Some(to)) = (report.from_seq, report.to_seq) {
+        let since = match &report.anchor {
+            Some(a) if a.seq == 0 => "from the start of the log".to_owned(),
+            Some(a) => format!("continuing from entry {} ({})", a.seq, a.hash),
+            None => "continuing from an entry it does not name".to_owned(),
+        };
+        println!("  entries {from} to {to}, {since}");
+    }
+    match (&report.provider, &report.checked_against) {
+        (Some(named), Some(list)) => {
+            println!(
+                "  says it is the log of {named}; checked against the published identity of {list}"
+            )
+        }
+        (named, None) => {
+            if let Some(named) = named {
+                println!("  says it is the log of {named}");
+            }
+            println!(
+                "  no provider identity given (--provider): the seals are checked against the roots only"
+            );
+        }
+        (None, Some(list)) => println!("  checked against the published identity of {list}"),
+    }
+    for step in &report.steps {
+        println!("{}", step_line(step));
+    }
+    println!("Result: {}", verdict_word(report.verdict));
+    if let Some(f) = &report.failure {
+        println!(
+            "First failing line: {} (step {}): {}",
+            f.line, f.step, f.reason
+        );
+    }
+    match (&report.proves_en, &report.proves_fr) {
+        (Some(en), Some(fr)) => {
+            println!("\nThis export proves that:\n  {en}");
+            println!("Cet export établit que :\n  {fr}");
+        }
+        _ => println!("This export proves nothing. / Cet export n'établit rien."),
     }
 }

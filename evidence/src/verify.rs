@@ -819,7 +819,7 @@ fn signing_certificate_v2(
 /// A value as the statement shows it: a control character or a bidirectional formatting
 /// character (which could start a new line or reorder what a reader sees, making a value look
 /// like the statement's own words) is written as `\u{...}`.
-fn shown(text: &str) -> String {
+pub(crate) fn shown(text: &str) -> String {
     text.chars()
         .map(|c| {
             if sealpost_model::is_deceptive_char(c) {

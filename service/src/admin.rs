@@ -1,6 +1,5 @@
 //! `sealpost admin`: the sender registry, the mailbox directory, the audit log.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -12,6 +11,7 @@ use sealpost::app::{
     App, open_store, pem_certificates, seal_audit_head, sender_registration, trust_anchors,
     trusted_fingerprint,
 };
+use sealpost::audit_export::{Window, export};
 use sealpost::config::{Config, SenderEntry};
 use sealpost::core::audit::{GENESIS, unhex, verify_chain_from};
 use sealpost::core::ids::{RecipientId, RecipientKind};
@@ -23,7 +23,7 @@ use sealpost_mailbox::people::{Mandate, Person};
 use sealpost_tsa::asn1::oid;
 use sealpost_tsa::authority::TimeStampAuthority;
 use sealpost_tsa::{Expected, TrustStore, verify_token};
-use sealpost_xmldsig::dsig::{base64_decode, base64_encode};
+use sealpost_xmldsig::dsig::base64_decode;
 use sealpost_xmldsig::wss::parse_date_time;
 
 #[derive(Subcommand)]
@@ -213,14 +213,20 @@ pub enum AuditCommand {
         #[arg(long)]
         trust: Option<PathBuf>,
     },
-    /// Writes the entries between two times (xs:dateTime, inclusive) as JSON Lines, each with
-    /// its signed request in base64.
+    /// Writes a sealpost-audit-export-1 file (docs/audit-export.md), which `sealpost-verify
+    /// --audit-export` checks offline: a header naming the anchor, the contiguous entries
+    /// between two times (xs:dateTime, inclusive), each with its signed request in base64, the
+    /// seals among them, a trailer. Seal the log first (`audit seal`) so that its head is
+    /// attested.
     Export {
+        /// From the first entry stating this time or a later one (default: the first entry
+        /// kept).
         #[arg(long)]
         from: Option<String>,
+        /// Up to the last entry before the first stating a later time (default: the head).
         #[arg(long)]
         to: Option<String>,
-        /// Output file (default: standard output).
+        /// Output file, written whole or not at all (default: standard output).
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -489,52 +495,69 @@ fn audit(
             );
         }
         AuditCommand::Export { from, to, out } => {
-            let bound = |t: Option<String>, default: u64| -> anyhow::Result<u64> {
-                match t {
-                    None => Ok(default),
-                    Some(text) => Ok(parse_date_time(&text)
+            let bound = |t: Option<String>| -> anyhow::Result<Option<u64>> {
+                t.map(|text| {
+                    Ok(parse_date_time(&text)
                         .map_err(|e| anyhow::anyhow!("{text:?}: {e}"))?
                         .duration_since(SystemTime::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_secs())),
-                }
+                        .map_or(0, |d| d.as_secs()))
+                })
+                .transpose()
             };
-            let (from, to) = (bound(from, 0)?, bound(to, u64::MAX)?);
-            let mut sink: Box<dyn Write> = match &out {
-                Some(path) => Box::new(std::io::BufWriter::new(
-                    std::fs::File::create(path)
-                        .with_context(|| format!("creating {}", path.display()))?,
-                )),
-                None => Box::new(std::io::stdout().lock()),
+            let window = Window {
+                from: bound(from)?,
+                to: bound(to)?,
             };
-            let mut n = 0;
-            for (entry, request) in store.audit_entries(0, u64::MAX)? {
-                if entry.record.time < from || entry.record.time > to {
-                    continue;
+            let now = SystemClock.now();
+            let end = match &out {
+                Some(path) => {
+                    // Written beside the file, renamed when whole: no half export is left.
+                    let mut partial = path.as_os_str().to_owned();
+                    partial.push(".partial");
+                    let partial = PathBuf::from(partial);
+                    let file = std::fs::File::create(&partial)
+                        .with_context(|| format!("creating {}", partial.display()))?;
+                    let written = export(
+                        store,
+                        window,
+                        &config.issuer_name,
+                        now,
+                        std::io::BufWriter::new(&file),
+                    )
+                    .map_err(anyhow::Error::from)
+                    .and_then(|end| Ok(file.sync_all().map(|()| end)?))
+                    .and_then(|end| Ok(std::fs::rename(&partial, path).map(|()| end)?));
+                    if written.is_err() {
+                        let _ = std::fs::remove_file(&partial);
+                    }
+                    written.with_context(|| format!("exporting to {}", path.display()))?
                 }
-                let mut line = serde_json::to_value(&entry)?;
-                if let Some(map) = line.as_object_mut() {
-                    map.insert(
-                        "request_base64".into(),
-                        serde_json::Value::String(base64_encode(&request)),
-                    );
-                }
-                writeln!(sink, "{line}")?;
-                n += 1;
-            }
-            sink.flush()?;
-            drop(sink);
+                None => export(
+                    store,
+                    window,
+                    &config.issuer_name,
+                    now,
+                    std::io::stdout().lock(),
+                )?,
+            };
+            let n = end.entries;
+            let range = if n == 0 {
+                "no entry".to_owned()
+            } else {
+                format!("entries {} to {}", end.head_seq + 1 - n, end.head_seq)
+            };
             // Reading the traces is itself traced.
             record_changes(
                 store_handle,
                 "AuditExport",
                 &format!(
-                    "{n} audit entries exported to {}",
+                    "{n} audit entries ({range}) exported to {}",
                     out.as_deref()
                         .map_or("standard output".into(), |p| p.display().to_string())
                 ),
                 Changes::default(),
             )?;
-            eprintln!("{n} entries exported");
+            eprintln!("{n} entries exported ({range}), head {}", end.head_hash);
         }
         AuditCommand::Seal => {
             let tsa = TimeStampAuthority::from_settings(&config.tsa)?;

@@ -7,10 +7,12 @@
 //!   embedded notary (TSA and seal), metrics;
 //! - `config`: one TOML file with `SEALPOST_*` overrides;
 //! - `app`: the service assembled from the configuration;
-//! - `retention`: the scheduled deletion of unused mailbox accounts (seed 003).
+//! - `retention`: the scheduled deletion of unused mailbox accounts (seed 003);
+//! - `audit_export`: the audit log as a file a third party verifies offline.
 
 pub mod adapters;
 pub mod app;
+pub mod audit_export;
 pub mod config;
 pub use sealpost_core as core;
 pub mod retention;

@@ -801,6 +801,30 @@ pub fn with_high_s(envelope: &str) -> String {
     )
 }
 
+/// The entry lines of an audit export (`sealpost-audit-export-1`): what lies between its
+/// header and its seals and trailer, which it checks are there.
+pub fn export_entries(path: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(
+        lines.first().map(|h| h["format"].clone()),
+        Some("sealpost-audit-export-1".into()),
+        "{text}"
+    );
+    assert!(
+        lines.last().is_some_and(|t| t.get("end").is_some()),
+        "{text}"
+    );
+    lines[1..lines.len() - 1]
+        .iter()
+        .filter(|l| l.get("seal").is_none())
+        .cloned()
+        .collect()
+}
+
 /// The audit log, one JSON value per entry, as `sealpost admin audit export` writes it (with
 /// the embedded store, stop the service first).
 pub fn audit_log(pki: &Path, data: &Path, settings: &[Setting<'_>]) -> Vec<serde_json::Value> {
@@ -821,11 +845,7 @@ pub fn audit_log(pki: &Path, data: &Path, settings: &[Setting<'_>]) -> Vec<serde
             out.to_str().expect("path"),
         ],
     );
-    std::fs::read_to_string(&out)
-        .expect("export")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect()
+    export_entries(&out)
 }
 
 /// The distinct messages an audit log records as accepted submissions: the letters made.

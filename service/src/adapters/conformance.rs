@@ -132,6 +132,7 @@ fn conforms(store: Arc<dyn Backend>) {
     an_opened_message_is_updated_with_its_handover_once(&store);
     concurrent_commits_each_all_or_nothing_and_the_chain_holds(&store);
     audit_seals_and_entries(store.as_ref());
+    the_audit_log_is_visited_in_pages_of_bounded_size(store.as_ref());
     entities_by_kind_and_key(store.as_ref());
     a_conditional_record_write_is_refused_when_the_record_changed(store.as_ref());
     an_action_commits_its_records_and_mailboxes_with_its_entry(store.as_ref());
@@ -876,6 +877,69 @@ fn audit_seals_and_entries(store: &dyn Backend) {
     };
     store.put_audit_seal(&seal).expect("seal");
     assert_eq!(store.audit_seals().expect("seals"), vec![seal]);
+}
+
+/// What an export relies on to stream the log: pages in sequence order, bounded in entries
+/// and in request bytes, that together are the whole log. More entries than one page of the
+/// stores' own scans (`audit_last_before`), which the purge case then crosses.
+fn the_audit_log_is_visited_in_pages_of_bounded_size(store: &dyn Backend) {
+    let (before, _) = store.audit_head().expect("head");
+    for n in 0..300 {
+        store
+            .commit(Commit::of(AuditRecord {
+                request: Arc::new(vec![b'r'; (n % 7) * 100]),
+                ..audit(2000 + n)
+            }))
+            .expect("commit");
+    }
+    let (head, _) = store.audit_head().expect("head");
+    assert_eq!(head, before + 300);
+    let all = store.audit_entries(1, u64::MAX).expect("entries");
+    let mut visited = Vec::new();
+    let mut from = 1;
+    loop {
+        let page = store
+            .audit_entries_page(from, 64, usize::MAX)
+            .expect("page");
+        let Some((last, _)) = page.last() else { break };
+        assert!(page.len() <= 64);
+        assert_eq!(page[0].0.seq, from);
+        from = last.seq + 1;
+        visited.extend(page);
+    }
+    assert_eq!(visited, all);
+    // Entries before+1.. hold requests of 0, 100, ..., 600 bytes: 0 + 100 + 200 fit in 300.
+    let first = before + 1;
+    let sizes: Vec<usize> = store
+        .audit_entries_page(first, 3, 300)
+        .expect("page")
+        .iter()
+        .map(|(_, r)| r.len())
+        .collect();
+    assert_eq!(sizes, [0, 100, 200]);
+    assert_eq!(
+        store
+            .audit_entries_page(first, 10, 299)
+            .expect("page")
+            .len(),
+        2
+    );
+    // A request larger than the bound still comes, alone.
+    let page = store.audit_entries_page(first + 6, 10, 1).expect("page");
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].1, vec![b'r'; 600]);
+    assert!(
+        store
+            .audit_entries_page(first, 0, usize::MAX)
+            .expect("page")
+            .is_empty()
+    );
+    assert!(
+        store
+            .audit_entries_page(head + 1, 10, usize::MAX)
+            .expect("page")
+            .is_empty()
+    );
 }
 
 #[test]

@@ -34,6 +34,8 @@ use crate::core::{
 const AUDIT_LOCK: i64 = 0x5ea1_9057;
 /// Connections kept open for reuse.
 const POOL: usize = 16;
+/// How many audit entries a scan of the log reads at a time.
+const AUDIT_SCAN_PAGE: i64 = 256;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS sealpost_meta (key text PRIMARY KEY, value bigint NOT NULL);
@@ -646,6 +648,49 @@ impl Backend for PgStore {
         })
     }
 
+    fn audit_entries_page(
+        &self,
+        from: u64,
+        max_entries: usize,
+        max_request_bytes: usize,
+    ) -> Result<Vec<(AuditEntry, Vec<u8>)>, StoreError> {
+        let from = to_i64(from)?;
+        let limit = i64::try_from(max_entries).unwrap_or(i64::MAX);
+        self.with_client(|c| {
+            // The requests' sizes first, so that only the requests that fit are fetched.
+            let mut last = None;
+            let mut bytes = 0usize;
+            for row in c
+                .query(
+                    "SELECT seq, octet_length(request) FROM audit WHERE seq >= $1 ORDER BY seq LIMIT $2",
+                    &[&from, &limit],
+                )
+                .map_err(fail)?
+            {
+                let len = usize::try_from(row.get::<_, i32>(1)).map_err(fail)?;
+                if last.is_some() && bytes.saturating_add(len) > max_request_bytes {
+                    break;
+                }
+                bytes = bytes.saturating_add(len);
+                last = Some(row.get::<_, i64>(0));
+            }
+            let Some(last) = last else {
+                return Ok(Vec::new());
+            };
+            c.query(
+                "SELECT entry, request FROM audit WHERE seq BETWEEN $1 AND $2 ORDER BY seq",
+                &[&from, &last],
+            )
+            .map_err(fail)?
+            .iter()
+            .map(|row| {
+                let entry: AuditEntry = from_json(row.get::<_, &[u8]>(0))?;
+                Ok((entry, row.get::<_, Vec<u8>>(1)))
+            })
+            .collect()
+        })
+    }
+
     fn audit_head(&self) -> Result<(u64, String), StoreError> {
         self.with_client(|c| {
             match c
@@ -666,18 +711,28 @@ impl Backend for PgStore {
 
     fn audit_last_before(&self, time: u64) -> Result<Option<(u64, String)>, StoreError> {
         self.with_client(|c| {
-            let mut last = None;
-            for row in c
-                .query("SELECT seq, entry FROM audit ORDER BY seq", &[])
-                .map_err(fail)?
-            {
-                let entry: AuditEntry = from_json(row.get::<_, &[u8]>(1))?;
-                if entry.record.time >= time {
-                    break;
+            // Page by page (the entries alone, not their requests): memory does not grow with
+            // the log.
+            let (mut last, mut after) = (None, -1i64);
+            loop {
+                let rows = c
+                    .query(
+                        "SELECT seq, entry FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2",
+                        &[&after, &AUDIT_SCAN_PAGE],
+                    )
+                    .map_err(fail)?;
+                if rows.is_empty() {
+                    return Ok(last);
                 }
-                last = Some((to_u64(row.get::<_, i64>(0))?, entry.hash));
+                for row in &rows {
+                    let entry: AuditEntry = from_json(row.get::<_, &[u8]>(1))?;
+                    if entry.record.time >= time {
+                        return Ok(last);
+                    }
+                    after = row.get::<_, i64>(0);
+                    last = Some((to_u64(after)?, entry.hash));
+                }
             }
-            Ok(last)
         })
     }
 

@@ -114,6 +114,16 @@ pub trait Backend: Store {
     /// Audit entries with `from <= seq <= to`, each with its stored request (beside the entry:
     /// `entry.record.request` stays empty).
     fn audit_entries(&self, from: u64, to: u64) -> Result<Vec<(AuditEntry, Vec<u8>)>, StoreError>;
+    /// One page of the audit log, to visit it with bounded memory: the entries from `from` on,
+    /// in sequence order, each with its stored request, at most `max_entries` of them and no
+    /// more than fit in `max_request_bytes` of requests, but always the first one (however
+    /// large its request) when there is one and `max_entries` is not 0. Reads only those.
+    fn audit_entries_page(
+        &self,
+        from: u64,
+        max_entries: usize,
+        max_request_bytes: usize,
+    ) -> Result<Vec<(AuditEntry, Vec<u8>)>, StoreError>;
     /// The head of the audit log: its last sequence number and hash (0 and the genesis hash
     /// when empty).
     fn audit_head(&self) -> Result<(u64, String), StoreError>;
@@ -705,6 +715,43 @@ impl Backend for RedbStore {
                 None => Vec::new(),
             };
             out.push((entry, request));
+        }
+        Ok(out)
+    }
+
+    fn audit_entries_page(
+        &self,
+        from: u64,
+        max_entries: usize,
+        max_request_bytes: usize,
+    ) -> Result<Vec<(AuditEntry, Vec<u8>)>, StoreError> {
+        let txn = self.db.begin_read().map_err(fail)?;
+        let entries = txn.open_table(AUDIT).map_err(fail)?;
+        let requests = txn.open_table(AUDIT_REQUESTS).map_err(fail)?;
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        for row in entries.range(from..).map_err(fail)? {
+            if out.len() >= max_entries {
+                break;
+            }
+            let (seq, entry) = row.map_err(fail)?;
+            let blob = requests
+                .get(seq.value())
+                .map_err(fail)?
+                .map(|blob| BlobRef::decode(blob.value()))
+                .transpose()?;
+            let len = blob
+                .as_ref()
+                .map_or(0, |b| usize::try_from(b.len).unwrap_or(usize::MAX));
+            if !out.is_empty() && bytes.saturating_add(len) > max_request_bytes {
+                break;
+            }
+            bytes = bytes.saturating_add(len);
+            let request = match blob {
+                Some(blob) => self.requests.read(&blob)?,
+                None => Vec::new(),
+            };
+            out.push((from_json(entry.value())?, request));
         }
         Ok(out)
     }

@@ -3,6 +3,7 @@
 //! (under `cargo test`), so every scratch directory and database a fixture makes is its own
 //! (see `sealpost_interop::scratch_dir`).
 
+mod audit;
 mod browser;
 mod evidence;
 mod mailbox;

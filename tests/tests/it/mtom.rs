@@ -10,8 +10,8 @@ use std::process::Command;
 
 use sealpost_interop::{
     CITIZEN, HttpResponse, NS_SOAP11, NS_SOAP12, Server, dev_pki, dev_signer,
-    expect_fault_code as code, https_raw, require_tool, run, sealpost_command, sha256_hex,
-    signed_soap, system_now, text, workspace_root, xml_text as field,
+    expect_fault_code as code, export_entries, https_raw, require_tool, run, sealpost_command,
+    sha256_hex, signed_soap, system_now, text, workspace_root, xml_text as field,
 };
 use sealpost_xmldsig::dsig::{base64_decode, base64_encode};
 
@@ -343,10 +343,8 @@ fn hostile_packages_are_refused_and_the_audit_keeps_them_as_received() {
             export.to_str().expect("path"),
         ],
     );
-    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&export)
-        .expect("export")
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json line"))
+    let lines: Vec<serde_json::Value> = export_entries(&export)
+        .into_iter()
         // The requests: not the administration that set the fixture up.
         .filter(|l| l["channel"] != "admin")
         .collect();

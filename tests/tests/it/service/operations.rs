@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use sealpost_interop::{
     CITIZEN, NS_SOAP11, Server, binary, dev_pki, dev_signer, drop_postgres_database,
-    expect_fault_code as code, https_raw, postgres_database, require_tool, run, signed_soap,
-    system_now, text, trusted_list, xml_text as field,
+    expect_fault_code as code, export_entries, https_raw, postgres_database, require_tool, run,
+    signed_soap, system_now, text, trusted_list, xml_text as field,
 };
 use sealpost_pki::{KeyAlgorithm, LeafSpec, Profile, rogue_self_signed};
 use sealpost_xmldsig::dsig::base64_decode;
@@ -136,11 +136,7 @@ fn every_request_is_in_the_audit_log_and_the_chain_verifies() {
             export.to_str().expect("path"),
         ],
     );
-    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&export)
-        .expect("export")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("json line"))
-        .collect();
+    let lines = export_entries(&export);
     assert_eq!(lines.len(), 7);
     // Reading the kept request is itself traced, last.
     assert_eq!(lines[6]["operation"], "MessageRequestRead");
