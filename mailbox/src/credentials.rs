@@ -91,6 +91,7 @@ impl PasswordHash {
 
     /// Whether `password` is the one hashed (compared in constant time).
     pub fn verify(&self, password: &str) -> Result<bool, CredentialError> {
+        PASSWORD_VERIFICATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let Phc {
             m,
             t,
@@ -109,6 +110,15 @@ impl PasswordHash {
             .map_err(|e| CredentialError::Argon2(e.to_string()))?;
         Ok(constant_time::verify_slices_are_equal(&hash, &expected).is_ok())
     }
+}
+
+/// How many password hashes were computed to check a password, since the process started (the
+/// metrics show it: a login does the same work whether the account exists, is locked or not).
+static PASSWORD_VERIFICATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// [`PASSWORD_VERIFICATIONS`].
+pub fn password_verifications() -> u64 {
+    PASSWORD_VERIFICATIONS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// The fields of a PHC string: memory (KiB), passes, lanes, salt, hash.

@@ -91,6 +91,11 @@ impl Metrics {
             );
         }
         drop(requests);
+        let _ = writeln!(
+            out,
+            "# HELP sealpost_mailbox_password_hashes_total Password hashes computed to check a mailbox login.\n# TYPE sealpost_mailbox_password_hashes_total counter\nsealpost_mailbox_password_hashes_total {}",
+            sealpost_mailbox::credentials::password_verifications()
+        );
         self.submit_seconds.render(
             &mut out,
             "sealpost_submit_duration_seconds",

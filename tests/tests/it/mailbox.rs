@@ -425,6 +425,31 @@ fn repeated_failures_lock_the_account_and_the_answer_never_says_who_exists() {
     for answer in &answers {
         assert_eq!(answer, &unknown);
     }
+    // And each refusal costs the same work: one password hash, whether the login exists, is
+    // locked, or the password is wrong (counted, not timed: these machines are noisy).
+    let hashes = || {
+        let r = sealpost_interop::https_raw(
+            f.server.addr,
+            &f.pki.join("root-ca.pem"),
+            "GET /metrics HTTP/1.1",
+            b"",
+        );
+        text(&r.body)
+            .lines()
+            .find_map(|l| l.strip_prefix("sealpost_mailbox_password_hashes_total "))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .expect("the counter")
+    };
+    for (login, password) in [
+        ("nobody-here", "wrong"),
+        ("jan", "wrong"),
+        ("jan", FIRST_PASSWORD),
+        ("bea", "wrong"),
+    ] {
+        let before = hashes();
+        login_answer(&f, login, password);
+        assert_eq!(hashes() - before, 1, "{login}");
+    }
     // And the lock holds: the right password after the failures does not get in (no
     // redirect to the TOTP step).
     assert_ne!(answers[4].0, 303);
