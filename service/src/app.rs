@@ -12,7 +12,7 @@ use axum::routing::get;
 use der::{Decode, Encode};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
-use sealpost_evidence::model::Issuer;
+use sealpost_evidence::model::{Issuer, Sha256};
 use sealpost_evidence::provider::{Provider, check_seal_profile};
 use sealpost_evidence::seal::{Sealer, Timestamper};
 use sealpost_tsa::authority::TimeStampAuthority;
@@ -21,6 +21,7 @@ use sealpost_xmldsig::dsig::base64_encode;
 use sealpost_xmldsig::trust::{Purpose, TrustAnchors};
 use sealpost_xmldsig::wss::{KnownCertificates, WssPolicy};
 
+use crate::adapters::audit::{self, AuditEndpoint};
 use crate::adapters::grpc::{self, GrpcChannel};
 use crate::adapters::http::PeerCertificates;
 use crate::adapters::mailbox::MailboxAdapter;
@@ -59,6 +60,8 @@ pub struct App {
     /// The CRLs every sender and mailbox certificate is checked against, read again
     /// periodically; `None` when `revocation.crls` is empty.
     pub revocation: Option<Arc<Revocation>>,
+    /// `GET /audit/export`, for the auditors of `audit.auditors`.
+    pub audit: Arc<AuditEndpoint>,
 }
 
 /// Where the CRLs come from and whom they apply to.
@@ -338,16 +341,33 @@ impl App {
             trust,
             known: KnownCertificates::default(),
             policy,
-            clock,
+            clock: Arc::clone(&clock),
             metrics: Arc::clone(&metrics),
             max_request_bytes: config.max_request_bytes,
+        });
+        // The auditors: each certificate must chain to the mailbox trust anchors now.
+        let auditors = config
+            .audit_auditors
+            .iter()
+            .map(|path| {
+                trusted_fingerprint(&people_trust, path, clock.now())
+                    .and_then(|hex| Sha256::from_hex(&hex).context("a certificate fingerprint"))
+                    .with_context(|| format!("audit.auditors: {}", path.display()))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let audit = Arc::new(AuditEndpoint {
+            people_trust: people_trust.clone(),
+            auditors,
+            store: Arc::clone(&store),
+            service: Arc::clone(&service),
+            provider: config.issuer_name.clone(),
         });
         let mailbox = Arc::new(
             MailboxUi::new(
                 Arc::new(MailboxAdapter {
                     store: Arc::clone(&store),
                     service: Arc::clone(&service),
-                    people_trust,
+                    people_trust: people_trust.clone(),
                 }),
                 config.mailbox_idle_timeout_s,
             )
@@ -365,6 +385,7 @@ impl App {
             client_ca_subjects,
             trusted_list,
             revocation,
+            audit,
         })
     }
 
@@ -381,6 +402,7 @@ impl App {
         };
         router
             .route("/soap", soap::endpoint(Arc::clone(&self.soap)))
+            .route("/audit/export", audit::endpoint(Arc::clone(&self.audit)))
             .nest(
                 "/mailbox",
                 sealpost_mailbox::web::router(Arc::clone(&self.mailbox)).layer(

@@ -201,8 +201,8 @@ fn reply(issued: Issued) -> TimeStampReply {
     }
 }
 
-/// The plain HTTP answer for the row of `refusal`.
-fn refused(refusal: &Refusal) -> Response {
+/// The plain HTTP answer for the row of `refusal` (this endpoint's and the auditors').
+pub(super) fn refused(refusal: &Refusal) -> Response {
     let row = refusal.kind.row();
     let status = StatusCode::from_u16(row.http).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = (status, format!("{}: {}\n", row.code, row.message)).into_response();

@@ -68,6 +68,7 @@ pub(super) const KEYS: &[(&str, Kind)] = &[
     ("limits.max_document_bytes", int(KIB, GIB)),
     ("limits.max_documents", int(1, 64)),
     ("audit.seal_interval_s", int(1, DAY)),
+    ("audit.auditors", Kind::List),
     ("mailbox.trust_anchors", Kind::Text),
     ("mailbox.intermediates", Kind::Text),
     ("mailbox.idle_timeout_s", int(MINUTE, DAY)),

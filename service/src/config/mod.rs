@@ -105,6 +105,8 @@ pub struct Config {
     pub max_document_bytes: u64,
     pub max_documents: usize,
     pub audit_seal_interval: Duration,
+    /// The auditors' certificates (PEM files): they alone read the audit log over HTTPS.
+    pub audit_auditors: Vec<PathBuf>,
     pub store_backend: StoreBackend,
     pub retention: RetentionSettings,
     /// CAs (and intermediates) of people's client certificates, for certificate login.
@@ -280,6 +282,9 @@ impl RawConfig {
         if let Some(p) = &self.mailbox.intermediates {
             readable(p, "mailbox.intermediates", problems);
         }
+        for auditor in &self.audit.auditors {
+            readable(auditor, "audit.auditors", problems);
+        }
         for crl in &self.revocation.crls {
             readable(crl, "revocation.crls", problems);
         }
@@ -369,6 +374,7 @@ impl RawConfig {
             max_document_bytes: self.limits.max_document_bytes,
             max_documents: usize::try_from(self.limits.max_documents).unwrap_or(16),
             audit_seal_interval: Duration::from_secs(self.audit.seal_interval_s),
+            audit_auditors: self.audit.auditors,
             store_backend: store_backend?,
             retention: RetentionSettings {
                 inactive: Duration::from_secs(self.retention.inactive_s),

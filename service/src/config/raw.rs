@@ -220,12 +220,15 @@ impl Default for RawLimits {
 pub(super) struct RawAudit {
     #[serde(default = "defaults::audit_seal_interval_s")]
     pub(super) seal_interval_s: u64,
+    #[serde(default)]
+    pub(super) auditors: Vec<PathBuf>,
 }
 
 impl Default for RawAudit {
     fn default() -> Self {
         RawAudit {
             seal_interval_s: defaults::audit_seal_interval_s(),
+            auditors: Vec::new(),
         }
     }
 }

@@ -281,3 +281,84 @@ fn the_service_runs_on_postgresql_and_is_administered_while_it_runs() {
     drop(f);
     drop_postgres_database(&url);
 }
+
+#[test]
+fn an_auditor_reads_the_audit_log_from_the_running_service_and_a_court_verifies_it() {
+    let Fixture { pki, data, server } = fixture();
+    drop(server);
+    let mut serve = sealpost(&pki, &data);
+    serve
+        .env("SEALPOST_AUDIT_AUDITORS", pki.join("sender-b.pem"))
+        .arg("serve");
+    let f = Fixture {
+        server: Server::start(serve),
+        pki: pki.clone(),
+        data: data.clone(),
+    };
+    assert_eq!(
+        as_sender(&f, "sender-a", &Letter::new("audited-1", CITIZEN).body()).status,
+        200
+    );
+    // The audit head is sealed every second: wait for a seal over the letter's entry, and
+    // export up to it.
+    std::thread::sleep(Duration::from_millis(2500));
+    let to = sealpost_xmldsig::wss_sign::format_date_time(system_now() - Duration::from_secs(2));
+    let export = |who: Option<&str>| {
+        let (cert, key) = who
+            .map(|w| (pki.join(format!("{w}.pem")), pki.join(format!("{w}.key"))))
+            .unzip();
+        sealpost_interop::https_raw_as(
+            f.server.addr,
+            &pki.join("root-ca.pem"),
+            cert.as_deref().zip(key.as_deref()),
+            &format!("GET /audit/export?to={to} HTTP/1.1"),
+            b"",
+        )
+    };
+    // What a curious sender (or anyone) wanted: the traces. Refused, each with its row.
+    let anonymous = export(None);
+    assert_eq!(
+        (anonymous.status, anonymous.header("sealpost-code")),
+        (401, Some("SEALPOST-AUTH-002"))
+    );
+    let sender = export(Some("sender-a"));
+    assert_eq!(
+        (sender.status, sender.header("sealpost-code")),
+        (403, Some("SEALPOST-AUTHZ-001"))
+    );
+    // The auditor gets the export, streamed from the running service; a court verifies it.
+    let granted = export(Some("sender-b"));
+    assert_eq!(granted.status, 200, "{}", text(&granted.body));
+    let file = data.join("audited.jsonl");
+    std::fs::write(&file, &granted.body).expect("write");
+    let out = run(Command::new(binary("sealpost-verify"))
+        .arg("--audit-export")
+        .arg(&file)
+        .arg("--trust")
+        .arg(pki.join("root-ca.pem"))
+        .arg("--provider")
+        .arg(trusted_list(&pki)));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    // Every access is traced, the refused ones too.
+    drop(f);
+    let all = data.join("all.jsonl");
+    admin(
+        &pki,
+        &data,
+        &["audit", "export", "--out", all.to_str().expect("path")],
+    );
+    let lines = std::fs::read_to_string(&all).expect("export");
+    // The three requests above (the admin export is traced once written, after its own file).
+    assert_eq!(
+        lines.matches("\"operation\":\"AuditExport\"").count(),
+        3,
+        "{lines}"
+    );
+    assert!(lines.contains("not an auditor"), "{lines}");
+}
