@@ -84,6 +84,8 @@ pub enum RecordKind {
     PersonCertificate,
     /// A mandate to read a company's mailbox, by id.
     Mandate,
+    /// A legal hold on the audit log's traces, by id (the retention job's).
+    LegalHold,
 }
 
 impl RecordKind {
@@ -93,6 +95,7 @@ impl RecordKind {
             RecordKind::Person => "person",
             RecordKind::PersonCertificate => "person_certificate",
             RecordKind::Mandate => "mandate",
+            RecordKind::LegalHold => "legal_hold",
         }
     }
 }

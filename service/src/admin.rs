@@ -18,6 +18,7 @@ use sealpost::core::ids::{RecipientId, RecipientKind};
 use sealpost::core::records::Channel;
 use sealpost::core::records::Mailbox;
 use sealpost::core::{Changes, Clock, Ledger, Recorder, RequestContext, SystemClock};
+use sealpost::retention::{LegalHold, legal_hold_write, legal_holds};
 use sealpost_mailbox::credentials::{PasswordHash, TotpSecret};
 use sealpost_mailbox::people::{Mandate, Person};
 use sealpost_tsa::asn1::oid;
@@ -232,6 +233,26 @@ pub enum AuditCommand {
     },
     /// Seals the head of the log now with a time-stamp.
     Seal,
+    /// Places a legal hold: the traces from an entry on are kept past their retention until
+    /// the hold is released (an incident, a court's order). Prints the hold.
+    Hold {
+        /// The first entry held (default: the first entry stating `--since` or a later time).
+        #[arg(long)]
+        from_seq: Option<u64>,
+        /// xs:dateTime: hold from the first entry stating this time or a later one.
+        #[arg(long)]
+        since: Option<String>,
+        /// Why (kept with the hold and in the audit log).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Releases a legal hold: its traces follow their retention again.
+    Release {
+        #[arg(long)]
+        id: String,
+    },
+    /// Lists the legal holds, in force and released, as JSON lines.
+    Holds,
 }
 
 pub fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
@@ -558,6 +579,59 @@ fn audit(
                 Changes::default(),
             )?;
             eprintln!("{n} entries exported ({range}), head {}", end.head_hash);
+        }
+        AuditCommand::Hold {
+            from_seq,
+            since,
+            reason,
+        } => {
+            anyhow::ensure!(!reason.trim().is_empty(), "a legal hold needs a --reason");
+            let from_seq = match (from_seq, since) {
+                (Some(seq), None) => seq,
+                (None, Some(text)) => {
+                    let at = parse_date_time(&text)
+                        .map_err(|e| anyhow::anyhow!("--since {text:?}: {e}"))?
+                        .duration_since(SystemTime::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs());
+                    store.audit_last_before(at)?.map_or(1, |(seq, _)| seq + 1)
+                }
+                _ => bail!("give --from-seq or --since"),
+            };
+            let hold = LegalHold {
+                id: format!("hold-{}", random_hex(8)),
+                from_seq: from_seq.max(1),
+                reason: reason.trim().to_owned(),
+                placed_at: now_unix(),
+                released_at: None,
+            };
+            record(
+                store_handle,
+                "LegalHold",
+                &format!(
+                    "legal hold {} placed on the traces from entry {}: {}",
+                    hold.id, hold.from_seq, hold.reason
+                ),
+                vec![legal_hold_write(&hold)?],
+            )?;
+            println!("{}", serde_json::to_string(&hold)?);
+        }
+        AuditCommand::Release { id } => {
+            let Some(mut hold) = legal_holds(store)?.into_iter().find(|h| h.id == id) else {
+                bail!("no legal hold {id}");
+            };
+            hold.released_at.get_or_insert(now_unix());
+            record(
+                store_handle,
+                "LegalHoldRelease",
+                &format!("legal hold {id} released"),
+                vec![legal_hold_write(&hold)?],
+            )?;
+            println!("{}", serde_json::to_string(&hold)?);
+        }
+        AuditCommand::Holds => {
+            for hold in legal_holds(store)? {
+                println!("{}", serde_json::to_string(&hold)?);
+            }
         }
         AuditCommand::Seal => {
             let tsa = TimeStampAuthority::from_settings(&config.tsa)?;

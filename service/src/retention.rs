@@ -26,7 +26,38 @@ use crate::adapters::mailbox::{
 use crate::adapters::store::Backend;
 use crate::config::RetentionSettings;
 use crate::core::records::Channel;
-use crate::core::{Changes, RequestContext, Service};
+use crate::core::{Changes, RecordKind, RecordWrite, RequestContext, Service};
+
+/// A legal hold: the traces from entry `from_seq` on are kept past their retention (an
+/// incident under investigation, a court's order) until it is released.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LegalHold {
+    pub id: String,
+    pub from_seq: u64,
+    pub reason: String,
+    /// Unix seconds.
+    pub placed_at: u64,
+    pub released_at: Option<u64>,
+}
+
+/// The legal holds, in force or released, by id.
+pub fn legal_holds(store: &dyn Backend) -> anyhow::Result<Vec<LegalHold>> {
+    store
+        .entities(RecordKind::LegalHold.name())?
+        .iter()
+        .map(|bytes| Ok(serde_json::from_slice(bytes)?))
+        .collect()
+}
+
+/// The write of `hold`'s record.
+pub fn legal_hold_write(hold: &LegalHold) -> anyhow::Result<RecordWrite> {
+    Ok(RecordWrite {
+        kind: RecordKind::LegalHold,
+        key: hold.id.clone(),
+        value: Some(serde_json::to_vec(hold)?),
+        expected: None,
+    })
+}
 
 /// What a run did.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -138,7 +169,24 @@ pub fn run(
         .checked_sub(settings.traces)
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_secs());
-    if let Some((seq, hash)) = store.audit_last_before(cutoff)?
+    // A legal hold in force keeps every entry from its first on.
+    let held_from = legal_holds(store.as_ref())?
+        .into_iter()
+        .filter(|h| h.released_at.is_none())
+        .map(|h| h.from_seq)
+        .min();
+    let purgeable = match (store.audit_last_before(cutoff)?, held_from) {
+        (Some((seq, _)), Some(held)) if seq >= held => match held.checked_sub(1) {
+            Some(last) if last > 0 => store
+                .audit_entries(last, last)?
+                .into_iter()
+                .next()
+                .map(|(e, _)| (e.seq, e.hash)),
+            _ => None,
+        },
+        (last, _) => last,
+    };
+    if let Some((seq, hash)) = purgeable
         && store.audit_anchor()?.is_none_or(|(anchor, _)| anchor < seq)
     {
         store.purge_audit_through(seq, &hash)?;
@@ -146,8 +194,12 @@ pub fn run(
             service,
             "sealpost retention",
             &format!(
-                "traces before {} purged: entries up to {seq} (hash {hash})",
-                format_date_time(UNIX_EPOCH + std::time::Duration::from_secs(cutoff))
+                "traces before {} purged: entries up to {seq} (hash {hash}){}",
+                format_date_time(UNIX_EPOCH + std::time::Duration::from_secs(cutoff)),
+                match held_from {
+                    Some(held) => format!("; entries from {held} on are under a legal hold"),
+                    None => String::new(),
+                }
             ),
         )?;
         report.purged_through = Some(seq);

@@ -362,3 +362,53 @@ fn an_auditor_reads_the_audit_log_from_the_running_service_and_a_court_verifies_
     );
     assert!(lines.contains("not an auditor"), "{lines}");
 }
+
+#[test]
+fn a_legal_hold_keeps_the_traces_of_an_incident_past_their_retention_until_released() {
+    let f = fixture();
+    assert_eq!(
+        as_sender(&f, "sender-a", &Letter::new("held-1", CITIZEN).body()).status,
+        200
+    );
+    let Fixture { pki, data, server } = f;
+    drop(server);
+    // Traces are kept two seconds.
+    let admin = |args: &[&str]| {
+        let mut cmd = sealpost(&pki, &data);
+        cmd.env("SEALPOST_RETENTION_TRACES_S", "2");
+        sealpost_interop::admin(cmd, args)
+    };
+    let hold: serde_json::Value = serde_json::from_str(
+        admin(&[
+            "audit",
+            "hold",
+            "--from-seq",
+            "2",
+            "--reason",
+            "incident 42",
+        ])
+        .trim(),
+    )
+    .expect("the hold");
+    assert_eq!(hold["from_seq"], 2);
+    std::thread::sleep(Duration::from_secs(3));
+    let report: serde_json::Value =
+        serde_json::from_str(admin(&["retention"]).trim()).expect("report");
+    assert_eq!(report["purged_through"], 1, "only what precedes the hold");
+    let verified = admin(&["audit", "verify"]);
+    assert!(verified.contains("audit log valid"), "{verified}");
+    // Released: the traces follow their retention again.
+    admin(&["audit", "release", "--id", hold["id"].as_str().expect("id")]);
+    std::thread::sleep(Duration::from_secs(3));
+    let report: serde_json::Value =
+        serde_json::from_str(admin(&["retention"]).trim()).expect("report");
+    assert!(
+        report["purged_through"].as_u64().is_some_and(|n| n >= 5),
+        "{report}"
+    );
+    let holds = admin(&["audit", "holds"]);
+    assert!(
+        holds.contains("\"released_at\":") && holds.contains("incident 42"),
+        "{holds}"
+    );
+}
