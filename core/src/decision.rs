@@ -74,6 +74,8 @@ pub struct Changes {
     pub records: Vec<RecordWrite>,
     pub senders: Vec<SenderRegistration>,
     pub mailboxes: Vec<Mailbox>,
+    /// Notices sent, removed from the outbox.
+    pub notices_sent: Vec<String>,
 }
 
 /// The audit rule's keeper: it builds each request's audit entry and commits every
@@ -296,6 +298,7 @@ impl Recorder {
         decision.commit.records = changes.records;
         decision.commit.senders = changes.senders;
         decision.commit.mailboxes = changes.mailboxes;
+        decision.commit.notices_sent = changes.notices_sent;
         match self.conclude_keyed(ctx, decision) {
             Ok(Concluded::Answer(())) => Ok(Written::Done),
             Ok(Concluded::Changed) => Ok(Written::Changed),

@@ -29,6 +29,7 @@ pub mod audit;
 mod decision;
 pub mod error;
 pub mod ids;
+mod notify;
 pub mod ports;
 mod reading;
 mod reads;
@@ -42,9 +43,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use decision::{Changes, Recorder, Written};
 pub use error::ErrorKind;
+pub use notify::Sent;
 pub use ports::{
-    Clock, Commit, Committed, Directory, Ledger, MessageUpdate, Messages, RecordKind, RecordWrite,
-    Registry, Sealer, SeenRequest, Store, StoreError, SystemClock, Timestamper, Unavailable,
+    Clock, Commit, Committed, Directory, Ledger, MessageUpdate, Messages, Notifier, Outbox,
+    RecordKind, RecordWrite, Registry, Sealer, SeenRequest, Store, StoreError, SystemClock,
+    Timestamper, Unavailable,
 };
 pub use reading::{LetterPart, LetterRead};
 pub use request::{

@@ -13,7 +13,7 @@ use std::time::SystemTime;
 use sealpost_model::{Evidence, Issuer, Sha256};
 
 use crate::records::{
-    AuditRecord, EvidenceRecord, IdempotencyRecord, Mailbox, MessageRecord, MessageState,
+    AuditRecord, EvidenceRecord, IdempotencyRecord, Mailbox, MessageRecord, MessageState, Notice,
     ReadRecord, SenderRegistration,
 };
 use crate::unix;
@@ -142,6 +142,10 @@ pub struct Commit {
     pub records: Vec<RecordWrite>,
     /// A read of a letter, for its access journal.
     pub read: Option<ReadRecord>,
+    /// Notices to send (the outbox): the recipients of a letter delivered by this commit.
+    pub notices: Vec<Notice>,
+    /// Notices sent, removed from the outbox.
+    pub notices_sent: Vec<String>,
     /// The mark of the signed request this commit answers: the whole commit is refused
     /// (`Committed::Replayed`, nothing written) when the store holds the same mark unexpired
     /// at `seen_at`; otherwise it is written with the rest, kept until `until`. Marks expired
@@ -163,6 +167,8 @@ impl Commit {
             mailboxes: Vec::new(),
             records: Vec::new(),
             read: None,
+            notices: Vec::new(),
+            notices_sent: Vec::new(),
             seen: None,
         }
     }
@@ -250,6 +256,19 @@ pub trait Ledger: Send + Sync {
     fn seen(&self, request: &SeenRequest) -> Result<bool, StoreError>;
     /// All of it or nothing, durable when it returns `Ok`.
     fn commit(&self, commit: Commit) -> Result<Committed, StoreError>;
+}
+
+/// The notices waiting to be sent.
+pub trait Outbox: Send + Sync {
+    /// The oldest `limit` notices not sent yet.
+    fn pending_notices(&self, limit: usize) -> Result<Vec<Notice>, StoreError>;
+}
+
+/// Tells a letter's recipients that it arrived, by a channel outside the mailbox (mail, SMS,
+/// a government app): the people who read that mailbox, each at their contact address.
+pub trait Notifier: Send + Sync {
+    /// How many people were told; an error when the notice must be tried again.
+    fn tell(&self, notice: &Notice) -> Result<usize, Unavailable>;
 }
 
 /// The durable state: every store capability of one database.

@@ -138,6 +138,21 @@ pub struct EvidenceRecord {
     pub xml: String,
 }
 
+/// A recipient to tell that a letter arrived: written in the commit that delivers it (the
+/// outbox), so a notice exists exactly when the letter does; removed once told.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    /// Time-ordered (UUIDv7), so the oldest are told first.
+    pub id: String,
+    /// The mailbox delivered into (`nrn:…` or `cbe:…`).
+    pub mailbox: String,
+    pub message_id: String,
+    /// The sender organisation's registry id.
+    pub sender_id: String,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
 /// What an idempotency key was used for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdempotencyRecord {

@@ -13,7 +13,7 @@ use crate::decision::{Concluded, Refused, refused, store_unavailable};
 use crate::error::ErrorKind;
 use crate::ids::{self, RecipientId};
 use crate::records::{
-    DocumentMeta, EvidenceRecord, IdempotencyRecord, MessageRecord, MessageState,
+    DocumentMeta, EvidenceRecord, IdempotencyRecord, MessageRecord, MessageState, Notice,
     SenderRegistration,
 };
 use crate::request::{Accepted, Refusal, RequestContext, Submission, VerifiedSigner};
@@ -183,6 +183,14 @@ impl Service {
             s.submission.idempotency_key.clone(),
             idempotency,
         ));
+        // The recipients are told once the letter is there, from the outbox it is written in.
+        commit.notices = vec![Notice {
+            id: new_evidence_id(s.now),
+            mailbox: message.recipient.clone(),
+            message_id: message.id.clone(),
+            sender_id: s.sender.id.clone(),
+            created_at: unix(s.now),
+        }];
         commit.message = Some(message);
         commit.evidences = evidences;
         match self.recorder.conclude_keyed(s.ctx, decision)? {

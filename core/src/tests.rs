@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::records::{
-    Channel, EvidenceRecord, IdempotencyRecord, Mailbox, MessageRecord, MessageState, ReadRecord,
-    SenderRegistration,
+    Channel, EvidenceRecord, IdempotencyRecord, Mailbox, MessageRecord, MessageState, Notice,
+    ReadRecord, SenderRegistration,
 };
 use sealpost_model::{Evidence, Issuer, Sha256};
 use std::collections::HashMap;
@@ -883,6 +883,7 @@ fn an_action_and_what_it_changed_are_written_in_one_commit_or_not_at_all() {
                 expected: None,
             },
         ],
+        notices_sent: Vec::new(),
         senders: Vec::new(),
         mailboxes: vec![Mailbox {
             id: "nrn:85073003328".into(),
@@ -944,4 +945,91 @@ fn a_recipient_who_refuses_electronic_delivery_gets_no_letter_and_the_sender_a_s
         .submit(&ctx(), &signer, submission("k2", b"letter"))
         .expect("accepted");
     assert_eq!(letters(&store), 1);
+}
+
+impl Outbox for MemoryStore {
+    fn pending_notices(&self, limit: usize) -> Result<Vec<Notice>, StoreError> {
+        let commits = self.commits.lock().expect("lock");
+        let sent: Vec<&String> = commits.iter().flat_map(|c| &c.notices_sent).collect();
+        Ok(commits
+            .iter()
+            .flat_map(|c| c.notices.iter())
+            .filter(|n| !sent.contains(&&n.id))
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+}
+
+/// Tells nobody the first time, then `told` people.
+struct FlakyNotifier {
+    calls: AtomicUsize,
+}
+
+impl Notifier for FlakyNotifier {
+    fn tell(&self, _: &Notice) -> Result<usize, Unavailable> {
+        match self.calls.fetch_add(1, Ordering::SeqCst) {
+            0 => Err(Unavailable("the mail gateway is down".into())),
+            _ => Ok(2),
+        }
+    }
+}
+
+#[test]
+fn a_delivered_letter_leaves_a_notice_that_is_sent_once_even_when_the_channel_fails_first() {
+    let (store, service, signer) = setup();
+    let accepted = service
+        .submit(&ctx(), &signer, submission("k1", b"letter"))
+        .expect("accepted");
+    // The notice is in the letter's own commit.
+    {
+        let commits = store.commits.lock().expect("lock");
+        let letter = commits
+            .iter()
+            .find(|c| c.message.is_some())
+            .expect("letter");
+        assert_eq!(letter.notices.len(), 1);
+        assert_eq!(letter.notices[0].message_id, accepted.message_id);
+        assert_eq!(letter.notices[0].mailbox, "nrn:85073003328");
+    }
+    let notifier = FlakyNotifier {
+        calls: AtomicUsize::new(0),
+    };
+    // The channel is down: the notice stays.
+    let first = service
+        .send_notices(store.as_ref(), &notifier, 10)
+        .expect("pass");
+    assert_eq!(
+        first,
+        Sent {
+            sent: 0,
+            deferred: 1
+        }
+    );
+    assert_eq!(store.pending_notices(10).expect("read").len(), 1);
+    // It comes back: sent, removed with its audit entry, and not sent again.
+    let second = service
+        .send_notices(store.as_ref(), &notifier, 10)
+        .expect("pass");
+    assert_eq!(
+        second,
+        Sent {
+            sent: 1,
+            deferred: 0
+        }
+    );
+    assert!(store.pending_notices(10).expect("read").is_empty());
+    let commits = store.commits.lock().expect("lock");
+    let last = commits.last().expect("commit");
+    assert_eq!(last.audit.operation, "NotifyRecipient");
+    assert!(
+        last.audit.detail.contains("told: 2 people"),
+        "{}",
+        last.audit.detail
+    );
+    drop(commits);
+    let third = service
+        .send_notices(store.as_ref(), &notifier, 10)
+        .expect("pass");
+    assert_eq!(third, Sent::default());
 }

@@ -184,6 +184,16 @@ fn serve(config: Config) -> anyhow::Result<()> {
             Arc::clone(&app.tsa),
             config.audit_seal_interval,
         ));
+        tokio::spawn(sealpost::adapters::notify::send_notices_periodically(
+            Arc::clone(&app.store),
+            Arc::clone(&app.service),
+            Arc::new(sealpost::adapters::notify::ProgramNotifier {
+                program: config.mailbox_notifier.clone(),
+                store: Arc::clone(&app.store),
+                service: Arc::clone(&app.service),
+            }),
+            config.mailbox_notify_interval,
+        ));
         if let Some(revocation) = &app.revocation {
             tokio::spawn(sealpost::app::refresh_crls_periodically(Arc::clone(
                 revocation,

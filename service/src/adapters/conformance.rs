@@ -121,6 +121,8 @@ fn letter(n: usize, key: &str, submitted_at: u64) -> Commit {
         mailboxes: Vec::new(),
         records: Vec::new(),
         read: None,
+        notices: Vec::new(),
+        notices_sent: Vec::new(),
         seen: None,
     }
 }
@@ -136,6 +138,7 @@ fn conforms(store: Arc<dyn Backend>) {
     entities_by_kind_and_key(store.as_ref());
     a_conditional_record_write_is_refused_when_the_record_changed(store.as_ref());
     an_action_commits_its_records_and_mailboxes_with_its_entry(store.as_ref());
+    a_notice_is_in_the_outbox_from_its_letter_s_commit_until_sent(store.as_ref());
     purged_traces_leave_an_anchor_the_chain_continues_from(store.as_ref());
     evidences_past_their_retention_are_purged(store.as_ref());
     a_signed_request_is_committed_once_until_its_mark_expires(&store);
@@ -422,6 +425,46 @@ fn entities_by_kind_and_key(store: &dyn Backend) {
         store.entities("person").expect("list"),
         vec![b"v2".to_vec()]
     );
+}
+
+/// The outbox: a notice written with its letter, pending (oldest first) until a commit says
+/// it was sent.
+fn a_notice_is_in_the_outbox_from_its_letter_s_commit_until_sent(store: &dyn Backend) {
+    let before = store.pending_notices(1000).expect("read").len();
+    let notice = |n: u32| crate::core::records::Notice {
+        id: format!("urn:uuid:00000000-0000-7000-8000-{n:012}"),
+        mailbox: "nrn:85073003328".into(),
+        message_id: format!("urn:uuid:m-notice-{n}"),
+        sender_id: "agency-a".into(),
+        created_at: 1_800_000_000,
+    };
+    store
+        .commit(Commit {
+            notices: vec![notice(2), notice(1)],
+            ..Commit::of(audit(1100))
+        })
+        .expect("commit");
+    let pending = store.pending_notices(1000).expect("read");
+    assert_eq!(pending.len(), before + 2);
+    assert_eq!(store.pending_notices(1).expect("read").len(), 1);
+    let first = pending.iter().position(|n| *n == notice(1)).expect("one");
+    let second = pending.iter().position(|n| *n == notice(2)).expect("two");
+    assert!(first < second, "oldest first");
+    store
+        .commit(Commit {
+            notices_sent: vec![notice(1).id],
+            ..Commit::of(audit(1101))
+        })
+        .expect("commit");
+    let pending = store.pending_notices(1000).expect("read");
+    assert!(!pending.contains(&notice(1)) && pending.contains(&notice(2)));
+    store
+        .commit(Commit {
+            notices_sent: vec![notice(2).id],
+            ..Commit::of(audit(1102))
+        })
+        .expect("commit");
+    assert_eq!(store.pending_notices(1000).expect("read").len(), before);
 }
 
 /// Retention deletes a person, revokes their mandates and deactivates their mailbox in the

@@ -10,6 +10,7 @@ pub mod mailbox;
 pub mod metrics;
 pub mod mime;
 pub mod notary;
+pub mod notify;
 pub mod postgres;
 pub mod soap;
 pub mod store;

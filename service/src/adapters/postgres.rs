@@ -23,11 +23,11 @@ use serde::de::DeserializeOwned;
 use super::store::Backend;
 use crate::core::audit::{self, GENESIS};
 use crate::core::records::{
-    AuditEntry, AuditSeal, EvidenceRecord, IdempotencyRecord, Mailbox, MessageRecord, ReadRecord,
-    SenderRegistration,
+    AuditEntry, AuditSeal, EvidenceRecord, IdempotencyRecord, Mailbox, MessageRecord, Notice,
+    ReadRecord, SenderRegistration,
 };
 use crate::core::{
-    Commit, Committed, Directory, Ledger, Messages, Registry, SeenRequest, StoreError,
+    Commit, Committed, Directory, Ledger, Messages, Outbox, Registry, SeenRequest, StoreError,
 };
 
 /// The key of the advisory lock that serialises appends to the audit chain.
@@ -66,6 +66,7 @@ CREATE TABLE IF NOT EXISTS entities (
 CREATE TABLE IF NOT EXISTS seen_requests (sha256 bytea PRIMARY KEY, until bigint NOT NULL);
 CREATE INDEX IF NOT EXISTS seen_requests_by_until ON seen_requests (until);
 CREATE TABLE IF NOT EXISTS message_requests (message_id text PRIMARY KEY, request bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (id text PRIMARY KEY, record bytea NOT NULL);
 CREATE TABLE IF NOT EXISTS letter_reads (
     message_id text NOT NULL, seq bigserial NOT NULL, record bytea NOT NULL,
     PRIMARY KEY (message_id, seq));
@@ -342,6 +343,17 @@ impl PgStore {
         for sender in &commit.senders {
             Self::write_sender(txn, sender)?;
         }
+        for notice in &commit.notices {
+            txn.execute(
+                "INSERT INTO outbox (id, record) VALUES ($1, $2)",
+                &[&notice.id, &to_json(notice)?],
+            )
+            .map_err(fail)?;
+        }
+        for id in &commit.notices_sent {
+            txn.execute("DELETE FROM outbox WHERE id = $1", &[id])
+                .map_err(fail)?;
+        }
         if let Some(read) = &commit.read {
             txn.execute(
                 "INSERT INTO letter_reads (message_id, record) VALUES ($1, $2)",
@@ -494,6 +506,19 @@ impl Messages for PgStore {
             .iter()
             .map(|row| from_json(row.get::<_, &[u8]>(0)))
             .collect()
+        })
+    }
+}
+
+impl Outbox for PgStore {
+    fn pending_notices(&self, limit: usize) -> Result<Vec<Notice>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with_client(|c| {
+            c.query("SELECT record FROM outbox ORDER BY id LIMIT $1", &[&limit])
+                .map_err(fail)?
+                .iter()
+                .map(|row| from_json(row.get::<_, &[u8]>(0)))
+                .collect()
         })
     }
 }

@@ -18,11 +18,12 @@ use serde::de::DeserializeOwned;
 use super::blobs::{BlobRef, Segments};
 use crate::core::audit::{self, GENESIS};
 use crate::core::records::{
-    AuditEntry, AuditSeal, EvidenceRecord, IdempotencyRecord, Mailbox, MessageRecord, ReadRecord,
-    SenderRegistration,
+    AuditEntry, AuditSeal, EvidenceRecord, IdempotencyRecord, Mailbox, MessageRecord, Notice,
+    ReadRecord, SenderRegistration,
 };
 use crate::core::{
-    Commit, Committed, Directory, Ledger, Messages, Registry, SeenRequest, Store, StoreError,
+    Commit, Committed, Directory, Ledger, Messages, Outbox, Registry, SeenRequest, Store,
+    StoreError,
 };
 use sealpost_evidence::model::Sha256;
 
@@ -43,6 +44,8 @@ const MESSAGE_EVIDENCES: TableDefinition<(&str, u32), &str> =
 const SENDER_EVIDENCES: TableDefinition<(&str, &str), &str> =
     TableDefinition::new("sender_evidences");
 const IDEMPOTENCY: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("idempotency");
+/// Notice id (time-ordered) → a [`Notice`] not sent yet: the outbox.
+const OUTBOX: TableDefinition<&str, &[u8]> = TableDefinition::new("outbox");
 /// (message id, order) → a [`ReadRecord`]: the letter's access journal.
 const READS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("letter_reads");
 const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
@@ -89,7 +92,7 @@ fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
 /// What administration, the periodic audit seal and the mailbox need of a store, beyond the
 /// core's port: the registry, the directory, stored documents and the audit log. Both
 /// backends (redb, PostgreSQL) implement it and pass the same conformance tests.
-pub trait Backend: Store {
+pub trait Backend: Store + Outbox {
     /// Adds or replaces a sender registration (and which certificates name it).
     fn put_sender(&self, sender: &SenderRegistration) -> Result<(), StoreError>;
     fn senders(&self) -> Result<Vec<SenderRegistration>, StoreError>;
@@ -219,6 +222,7 @@ impl RedbStore {
             txn.open_table(MAILBOXES).map_err(fail)?;
             txn.open_table(MESSAGES).map_err(fail)?;
             txn.open_table(READS).map_err(fail)?;
+            txn.open_table(OUTBOX).map_err(fail)?;
             txn.open_table(DOCUMENTS).map_err(fail)?;
             txn.open_table(MAILBOX_ENTRIES).map_err(fail)?;
             txn.open_table(EVIDENCES).map_err(fail)?;
@@ -353,6 +357,17 @@ impl RedbStore {
             }
             for sender in &commit.senders {
                 Self::write_sender(txn, sender)?;
+            }
+            if !commit.notices.is_empty() || !commit.notices_sent.is_empty() {
+                let mut outbox = txn.open_table(OUTBOX).map_err(fail)?;
+                for notice in &commit.notices {
+                    outbox
+                        .insert(notice.id.as_str(), to_json(notice)?.as_slice())
+                        .map_err(fail)?;
+                }
+                for id in &commit.notices_sent {
+                    outbox.remove(id.as_str()).map_err(fail)?;
+                }
             }
             if let Some(read) = &commit.read {
                 let mut reads = txn.open_table(READS).map_err(fail)?;
@@ -1027,6 +1042,19 @@ impl Messages for RedbStore {
             }
         }
         Ok(out)
+    }
+}
+
+impl Outbox for RedbStore {
+    fn pending_notices(&self, limit: usize) -> Result<Vec<Notice>, StoreError> {
+        let txn = self.db.begin_read().map_err(fail)?;
+        let outbox = txn.open_table(OUTBOX).map_err(fail)?;
+        outbox
+            .iter()
+            .map_err(fail)?
+            .take(limit)
+            .map(|row| from_json(row.map_err(fail)?.1.value()))
+            .collect()
     }
 }
 

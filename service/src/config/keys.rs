@@ -71,6 +71,8 @@ pub(super) const KEYS: &[(&str, Kind)] = &[
     ("audit.auditors", Kind::List),
     ("mailbox.trust_anchors", Kind::Text),
     ("mailbox.intermediates", Kind::Text),
+    ("mailbox.notifier", Kind::Text),
+    ("mailbox.notify_interval_s", int(1, HOUR)),
     ("mailbox.idle_timeout_s", int(MINUTE, DAY)),
     ("retention.inactive_s", int(1, CENTURY)),
     // Zero: deleted at the first run after the notice.

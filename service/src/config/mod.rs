@@ -114,6 +114,10 @@ pub struct Config {
     pub mailbox_intermediates: Option<PathBuf>,
     /// A mailbox session ends after this long without a request.
     pub mailbox_idle_timeout_s: u64,
+    /// The program that tells a letter's recipients it arrived (`PROGRAM new-letter LOGIN NAME
+    /// CONTACT SENDER`, exit status 0 when sent); `None`: they see it in the mailbox only.
+    pub mailbox_notifier: Option<PathBuf>,
+    pub mailbox_notify_interval: Duration,
     /// The most memory the embedded store keeps pages in.
     pub store_cache_bytes: usize,
     /// Certificate revocation lists (files, PEM or DER) checked for every sender and mailbox
@@ -282,6 +286,11 @@ impl RawConfig {
         if let Some(p) = &self.mailbox.intermediates {
             readable(p, "mailbox.intermediates", problems);
         }
+        if let Some(n) = &self.mailbox.notifier
+            && !n.is_file()
+        {
+            problems.push(format!("mailbox.notifier {}: not a file", n.display()));
+        }
         for auditor in &self.audit.auditors {
             readable(auditor, "audit.auditors", problems);
         }
@@ -387,6 +396,8 @@ impl RawConfig {
             mailbox_trust_anchors: self.mailbox.trust_anchors,
             mailbox_intermediates: self.mailbox.intermediates,
             mailbox_idle_timeout_s: self.mailbox.idle_timeout_s,
+            mailbox_notifier: self.mailbox.notifier,
+            mailbox_notify_interval: Duration::from_secs(self.mailbox.notify_interval_s),
             store_cache_bytes: usize::try_from(self.store.cache_mib.saturating_mul(1 << 20))
                 .unwrap_or(usize::MAX),
             revocation_crls: self.revocation.crls,

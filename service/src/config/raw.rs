@@ -95,6 +95,10 @@ pub(super) struct RawMailbox {
     pub(super) intermediates: Option<PathBuf>,
     #[serde(default = "defaults::mailbox_idle_timeout_s")]
     pub(super) idle_timeout_s: u64,
+    #[serde(default)]
+    pub(super) notifier: Option<PathBuf>,
+    #[serde(default = "defaults::notify_interval_s")]
+    pub(super) notify_interval_s: u64,
 }
 
 impl Default for RawMailbox {
@@ -103,6 +107,8 @@ impl Default for RawMailbox {
             trust_anchors: defaults::senders_trust(),
             intermediates: defaults::senders_intermediates(),
             idle_timeout_s: defaults::mailbox_idle_timeout_s(),
+            notifier: None,
+            notify_interval_s: defaults::notify_interval_s(),
         }
     }
 }
@@ -301,6 +307,10 @@ mod defaults {
 
     pub fn crl_refresh_s() -> u64 {
         60
+    }
+
+    pub fn notify_interval_s() -> u64 {
+        10
     }
 
     pub fn listen() -> String {

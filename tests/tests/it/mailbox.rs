@@ -777,6 +777,77 @@ fn a_locked_out_person_gets_a_provisional_password_apart_from_their_login_and_it
 }
 
 #[test]
+fn a_delivered_letter_is_announced_to_who_reads_the_mailbox_at_their_address() {
+    let f = fixture();
+    let pki = f.pki.clone();
+    drop(f);
+    let data = pki.with_file_name("var");
+    admin(
+        &pki,
+        &data,
+        &[
+            "person",
+            "add",
+            "--login",
+            "jana",
+            "--name",
+            "Jana Peeters",
+            "--nrn",
+            CITIZEN,
+            "--password",
+            FIRST_PASSWORD,
+            "--contact",
+            "jana@example.be",
+        ],
+    );
+    let told = pki.with_file_name("told.txt");
+    let notifier = pki.with_file_name("notify.sh");
+    std::fs::write(
+        &notifier,
+        format!("#!/bin/sh\necho \"$1|$2|$3|$4|$5\" >> {}\n", told.display()),
+    )
+    .expect("notifier");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&notifier, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let mut serve = sealpost_command(&pki, &data);
+    serve
+        .env("SEALPOST_MAILBOX_NOTIFIER", &notifier)
+        .env("SEALPOST_MAILBOX_NOTIFY_INTERVAL_S", "1")
+        .arg("serve");
+    let f = Fixture {
+        server: Server::start(serve),
+        pki,
+    };
+    send(&f, "k1", CITIZEN, "tax-assessment", "Avis 2026");
+    let mut lines = String::new();
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(100));
+        lines = std::fs::read_to_string(&told).unwrap_or_default();
+        if !lines.is_empty() {
+            break;
+        }
+    }
+    // Jana, who left an address, is told who sent it (and nothing of its content); Jan, who
+    // left none, finds it in the mailbox; nobody of the company is told.
+    assert_eq!(
+        lines.trim(),
+        "new-letter|jana|Jana Peeters|jana@example.be|SPF Finances",
+        "{lines}"
+    );
+    // Told once.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(
+        std::fs::read_to_string(&told)
+            .expect("told")
+            .lines()
+            .count(),
+        1
+    );
+}
+
+#[test]
 fn an_access_manager_grants_and_revokes_mandates() {
     let f = fixture();
     send(&f, "k1", COMPANY, "payment-notice", "Rappel de paiement");
