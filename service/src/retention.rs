@@ -204,6 +204,20 @@ pub fn run(
         )?;
         report.purged_through = Some(seq);
     }
+    // The letters' access journals are traces too; a legal hold keeps them all.
+    if held_from.is_none() {
+        let reads = store.purge_reads_before(cutoff)?;
+        if reads > 0 {
+            audit(
+                service,
+                "sealpost retention",
+                &format!(
+                    "{reads} reads of letters' access journals before {} purged",
+                    format_date_time(UNIX_EPOCH + std::time::Duration::from_secs(cutoff))
+                ),
+            )?;
+        }
+    }
     // Evidences at the end of their own (legal) retention.
     if let Some(limit) = now.checked_sub(settings.evidence) {
         report.purged_evidences = store.purge_evidences_before(&evidence_id_floor(limit))?;

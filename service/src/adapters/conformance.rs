@@ -763,6 +763,9 @@ fn an_opened_message_is_updated_with_its_handover_once(store: &Arc<dyn Backend>)
         .map(|r| r.what)
         .collect();
     assert_eq!(journal, ["the letter", "document 0"]);
+    // Purged as traces: the reads before a time go, the later ones stay.
+    assert_eq!(store.purge_reads_before(1_800_000_961).expect("purge"), 1);
+    assert_eq!(store.reads_of(&message_id).expect("read").len(), 1);
     assert!(store.reads_of("urn:uuid:m-none").expect("read").is_empty());
     let head = head + 2;
     // Updating a message that does not exist fails, and writes nothing.

@@ -68,8 +68,9 @@ CREATE INDEX IF NOT EXISTS seen_requests_by_until ON seen_requests (until);
 CREATE TABLE IF NOT EXISTS message_requests (message_id text PRIMARY KEY, request bytea NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox (id text PRIMARY KEY, record bytea NOT NULL);
 CREATE TABLE IF NOT EXISTS letter_reads (
-    message_id text NOT NULL, seq bigserial NOT NULL, record bytea NOT NULL,
+    message_id text NOT NULL, seq bigserial NOT NULL, at bigint NOT NULL, record bytea NOT NULL,
     PRIMARY KEY (message_id, seq));
+CREATE INDEX IF NOT EXISTS letter_reads_by_time ON letter_reads (at);
 ";
 /// The schema's version, kept in `sealpost_meta`. 2: each document's submission time-stamp
 /// token in its message record, and the marks of signed requests received (`seen_requests`).
@@ -356,8 +357,8 @@ impl PgStore {
         }
         if let Some(read) = &commit.read {
             txn.execute(
-                "INSERT INTO letter_reads (message_id, record) VALUES ($1, $2)",
-                &[&read.message_id, &to_json(read)?],
+                "INSERT INTO letter_reads (message_id, at, record) VALUES ($1, $2, $3)",
+                &[&read.message_id, &to_i64(read.at)?, &to_json(read)?],
             )
             .map_err(fail)?;
         }
@@ -805,6 +806,16 @@ impl Backend for PgStore {
             )
             .map_err(fail)?;
             txn.commit().map_err(fail)?;
+            usize::try_from(n).map_err(fail)
+        })
+    }
+
+    fn purge_reads_before(&self, time: u64) -> Result<usize, StoreError> {
+        let time = to_i64(time)?;
+        self.with_client(|c| {
+            let n = c
+                .execute("DELETE FROM letter_reads WHERE at < $1", &[&time])
+                .map_err(fail)?;
             usize::try_from(n).map_err(fail)
         })
     }

@@ -141,6 +141,9 @@ pub trait Backend: Store + Outbox {
     /// Deletes the evidences whose identifier sorts before `floor` (identifiers are UUIDv7:
     /// the older ones, see `evidence_id_floor`), with their indexes; how many.
     fn purge_evidences_before(&self, floor: &str) -> Result<usize, StoreError>;
+    /// Deletes the reads of letters' access journals made before `time` (Unix seconds): they
+    /// are traces, purged with the audit log's; how many.
+    fn purge_reads_before(&self, time: u64) -> Result<usize, StoreError>;
     fn audit_seals(&self) -> Result<Vec<AuditSeal>, StoreError>;
     /// How many marks of signed requests are kept (expired ones are forgotten by later
     /// commits).
@@ -706,6 +709,27 @@ impl Backend for RedbStore {
     }
 
     /// Audit entries with `from <= seq <= to`, each with its stored request.
+    fn purge_reads_before(&self, time: u64) -> Result<usize, StoreError> {
+        let txn = self.db.begin_write().map_err(fail)?;
+        let old = {
+            let mut reads = txn.open_table(READS).map_err(fail)?;
+            let mut old = Vec::new();
+            for row in reads.iter().map_err(fail)? {
+                let (key, value) = row.map_err(fail)?;
+                if from_json::<ReadRecord>(value.value())?.at < time {
+                    let (message, n) = key.value();
+                    old.push((message.to_owned(), n));
+                }
+            }
+            for (message, n) in &old {
+                reads.remove((message.as_str(), *n)).map_err(fail)?;
+            }
+            old.len()
+        };
+        txn.commit().map_err(fail)?;
+        Ok(old)
+    }
+
     fn signed_request(&self, message_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.db.begin_read().map_err(fail)?;
         let requests = txn.open_table(MESSAGE_REQUESTS).map_err(fail)?;
