@@ -333,12 +333,41 @@ pub struct DevPki {
     pub senders: Vec<(String, Credential)>,
 }
 
+/// The common names of the development CAs.
+pub const DEV_ROOT_CA: &str = "Sealpost Development Root CA";
+pub const DEV_ISSUING_CA: &str = "Sealpost Development Issuing CA";
+
+impl Authority {
+    /// A development CA written by [`DevPki::write_to`], back from its certificate and key
+    /// files, to issue CRLs: `common_name` is [`DEV_ROOT_CA`] or [`DEV_ISSUING_CA`] (the
+    /// name its certificate carries).
+    pub fn load_dev(common_name: &str, cert_der: &[u8], key_pem: &str) -> Result<Self, PkiError> {
+        let key = KeyPair::from_pem(key_pem)?;
+        let cert_der = cert_der.to_vec();
+        let constraints = if common_name == DEV_ROOT_CA {
+            BasicConstraints::Constrained(1)
+        } else {
+            BasicConstraints::Constrained(0)
+        };
+        let params = ca_params(
+            common_name,
+            constraints,
+            SystemTime::UNIX_EPOCH,
+            SystemTime::UNIX_EPOCH,
+        );
+        Ok(Authority {
+            cert_der,
+            issuer: Issuer::new(params, key),
+        })
+    }
+}
+
 impl DevPki {
     /// Generates the whole PKI with fresh keys, valid from (about) `now`.
     pub fn generate(now: SystemTime) -> Result<Self, PkiError> {
         let start = now - Duration::from_secs(3600);
-        let root = Authority::root("Sealpost Development Root CA", start, start + 20 * YEAR)?;
-        let issuing = root.issue_ca("Sealpost Development Issuing CA", start, start + 10 * YEAR)?;
+        let root = Authority::root(DEV_ROOT_CA, start, start + 20 * YEAR)?;
+        let issuing = root.issue_ca(DEV_ISSUING_CA, start, start + 10 * YEAR)?;
         let tsa = issuing.issue(&LeafSpec::new(
             "Sealpost Development Time-Stamping Unit",
             Profile::TimeStamping { eku_critical: true },

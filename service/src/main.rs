@@ -78,6 +78,21 @@ enum PkiCommand {
         #[arg(long = "previous-seal")]
         previous_seals: Vec<PathBuf>,
     },
+    /// Issue the development CAs' certificate revocation lists into `--dir`
+    /// (`issuing-ca.crl.pem`, `root-ca.crl.pem`), revoking the given certificates of the
+    /// issuing CA: with `revocation.crls` naming them, the service refuses those certificates
+    /// within `revocation.refresh_s`. Development only: a production CA publishes its own.
+    Crl {
+        #[arg(long)]
+        dir: PathBuf,
+        /// A certificate (PEM) of the issuing CA to revoke (repeatable; the earlier
+        /// revocations are not remembered: list every certificate revoked).
+        #[arg(long = "revoke")]
+        revoked: Vec<PathBuf>,
+        /// How long the lists are valid (their nextUpdate).
+        #[arg(long, default_value_t = 30)]
+        days: u64,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -141,6 +156,52 @@ fn main() -> anyhow::Result<()> {
                     let named = sealpost_evidence::provider::CertificateName::of(cert);
                     println!("  {service}: {} SHA-256 {}", named.subject, named.sha256);
                 }
+            }
+            Ok(())
+        }
+        Command::Pki {
+            command: PkiCommand::Crl { dir, revoked, days },
+        } => {
+            #[allow(
+                clippy::disallowed_methods,
+                reason = "a CLI deciding when the lists it issues are valid from"
+            )]
+            let now = std::time::SystemTime::now();
+            let next = now + std::time::Duration::from_secs(days.max(1) * 86_400);
+            let serials = revoked
+                .iter()
+                .map(|path| {
+                    let der = sealpost::app::pem_certificates(path)?
+                        .into_iter()
+                        .next()
+                        .context("no certificate")?;
+                    let cert = <x509_cert::Certificate as der::Decode>::from_der(&der)
+                        .with_context(|| format!("{}: not a certificate", path.display()))?;
+                    Ok(cert.tbs_certificate.serial_number.as_bytes().to_vec())
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            for (name, file, serials) in [
+                (sealpost_pki::DEV_ISSUING_CA, "issuing-ca", serials),
+                (sealpost_pki::DEV_ROOT_CA, "root-ca", Vec::new()),
+            ] {
+                let cert = sealpost::app::pem_certificates(&dir.join(format!("{file}.pem")))?
+                    .into_iter()
+                    .next()
+                    .context("no CA certificate")?;
+                let key_path = dir.join(format!("{file}.key"));
+                let key = std::fs::read_to_string(&key_path)
+                    .with_context(|| format!("reading {}", key_path.display()))?;
+                let crl = sealpost_pki::Authority::load_dev(name, &cert, &key)?.crl(
+                    &serials,
+                    now,
+                    next,
+                    now.duration_since(std::time::UNIX_EPOCH)
+                        .map_or(1, |d| d.as_secs()),
+                )?;
+                let out = dir.join(format!("{file}.crl.pem"));
+                std::fs::write(&out, sealpost_pki::pem_encode("X509 CRL", &crl))
+                    .with_context(|| format!("writing {}", out.display()))?;
+                println!("{} written ({} revoked)", out.display(), serials.len());
             }
             Ok(())
         }

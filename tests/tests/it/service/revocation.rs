@@ -162,3 +162,56 @@ fn without_current_revocation_lists_no_sender_is_trusted() {
         .arg("serve"));
     assert!(!out.status.success(), "started with a broken CRL");
 }
+
+#[test]
+fn a_developer_revokes_a_development_certificate_with_sealpost_pki_crl_and_watches_it_refused() {
+    let Fixture { pki, data, server } = fixture();
+    drop(server);
+    let crl = |revoked: &[&str]| {
+        let mut cmd = Command::new(sealpost_interop::binary("sealpost"));
+        cmd.args(["pki", "crl", "--dir", &pki.display().to_string()]);
+        for r in revoked {
+            cmd.args([
+                "--revoke",
+                &pki.join(format!("{r}.pem")).display().to_string(),
+            ]);
+        }
+        let out = run(&mut cmd);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    };
+    crl(&[]);
+    let (issuing_crl, root_crl) = (pki.join("issuing-ca.crl.pem"), pki.join("root-ca.crl.pem"));
+    let mut serve = sealpost(&pki, &data);
+    serve
+        .env(
+            "SEALPOST_REVOCATION_CRLS",
+            format!("{},{}", issuing_crl.display(), root_crl.display()),
+        )
+        .env("SEALPOST_REVOCATION_REFRESH_S", "1")
+        .arg("serve");
+    let f = Fixture {
+        server: Server::start(serve),
+        pki: pki.clone(),
+        data,
+    };
+    let r = as_sender(&f, "sender-b", &Letter::new("dev-crl-1", CITIZEN).body());
+    assert_eq!(r.status, 200, "{}", text(&r.body));
+    crl(&["sender-b"]);
+    // openssl reads the list the same way.
+    let verify = run(Command::new("openssl").args([
+        "verify",
+        "-crl_check",
+        "-CAfile",
+        &pki.join("ca-chain.pem").display().to_string(),
+        "-CRLfile",
+        &issuing_crl.display().to_string(),
+        &pki.join("sender-b.pem").display().to_string(),
+    ]));
+    let said = format!("{}{}", text(&verify.stdout), text(&verify.stderr));
+    assert!(said.contains("revoked"), "{said}");
+    std::thread::sleep(Duration::from_millis(2500));
+    let r = as_sender(&f, "sender-b", &Letter::new("dev-crl-2", CITIZEN).body());
+    assert_eq!(code(&r), "SEALPOST-AUTH-002", "{}", text(&r.body));
+    let r = as_sender(&f, "sender-a", &Letter::new("dev-crl-3", CITIZEN).body());
+    assert_eq!(r.status, 200, "{}", text(&r.body));
+}
