@@ -92,7 +92,7 @@ pub fn read_crls(paths: &[PathBuf]) -> anyhow::Result<Vec<Vec<u8>>> {
     let mut out = Vec::new();
     for path in paths {
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        if bytes.starts_with(b"-----") || bytes.windows(10).any(|w| w == b"-----BEGIN") {
+        if bytes.windows(10).any(|w| w == b"-----BEGIN") {
             let blocks = CertificateRevocationListDer::pem_slice_iter(&bytes)
                 .map(|c| c.map(|c| c.to_vec()))
                 .collect::<Result<Vec<_>, _>>()

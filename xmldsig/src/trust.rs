@@ -6,6 +6,7 @@
 //! certificate once the CRLs are past their nextUpdate.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -63,6 +64,8 @@ pub struct TrustAnchors {
     /// The certificate revocation lists in force, shared by the clones (they are replaced as
     /// the operator publishes new ones); `None`: revocation is not checked.
     crls: Arc<RwLock<Option<Crls>>>,
+    /// Counts the CRLs given: a validation made under earlier CRLs is not remembered.
+    crl_generation: Arc<AtomicU64>,
 }
 
 /// The CRLs in force, and the earliest of their nextUpdate: a validation is remembered no
@@ -94,6 +97,7 @@ impl TrustAnchors {
             intermediates: Vec::new(),
             validated: Arc::default(),
             crls: Arc::default(),
+            crl_generation: Arc::default(),
         }
     }
 
@@ -123,6 +127,9 @@ impl TrustAnchors {
             lists: parsed.into(),
             next_update,
         });
+        // Counted before the remembered validations are forgotten: one made under the old
+        // CRLs and remembered after this is refused by the count (see `validate`).
+        self.crl_generation.fetch_add(1, Ordering::SeqCst);
         self.validated
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -170,12 +177,16 @@ impl TrustAnchors {
         if cached.is_some_and(|(from, until)| from <= at && at <= until) {
             return Ok(());
         }
+        let generation = self.crl_generation.load(Ordering::SeqCst);
         let window = self.validate_path(signer, extra, at, purpose)?;
         let mut validated = self.validated.lock().unwrap_or_else(|p| p.into_inner());
-        if validated.len() >= VALIDATED_CAPACITY {
-            validated.clear();
+        // Not remembered when new CRLs came meanwhile: they may revoke this signer.
+        if self.crl_generation.load(Ordering::SeqCst) == generation {
+            if validated.len() >= VALIDATED_CAPACITY {
+                validated.clear();
+            }
+            validated.insert(cache_key, window);
         }
-        validated.insert(cache_key, window);
         Ok(())
     }
 

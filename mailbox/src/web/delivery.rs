@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::MailboxUi;
 use super::html::{date, esc, not_found, page, redirect, unavailable};
 use super::i18n::{lang, t};
-use super::requests::{LangQuery, bad_form, blocking, logged_in};
+use super::requests::{LangQuery, bad_form, blocking, logged_in, logged_in_form};
 
 pub(super) async fn delivery(
     State(ui): State<Arc<MailboxUi>>,
@@ -66,13 +66,10 @@ pub(super) async fn choose_delivery(
     Form(form): Form<ChoiceForm>,
 ) -> Response {
     let lang = lang(&headers, None);
-    let (id, session, person) = match logged_in(&ui, &headers).await {
+    let (_, session, person) = match logged_in_form(&ui, &headers, &form.csrf).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if !ui.sessions.csrf_ok(&id, &form.csrf) {
-        return bad_form(lang);
-    }
     let refuse = match form.choice.as_str() {
         "refuse" => true,
         "accept" => false,

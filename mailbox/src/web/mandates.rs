@@ -12,7 +12,7 @@ use super::html::{
     date, esc, not_found, page, parse_date, redirect, unavailable, url, with_status,
 };
 use super::i18n::{Lang, lang, t};
-use super::requests::{CsrfForm, LangQuery, bad_form, blocking, logged_in};
+use super::requests::{CsrfForm, LangQuery, blocking, logged_in, logged_in_form};
 use super::{MailboxUi, now};
 use crate::people::{Mandate, Person};
 use crate::port::{Action, DataError};
@@ -122,13 +122,10 @@ pub(super) async fn grant_mandate(
     Form(form): Form<GrantForm>,
 ) -> Response {
     let lang = lang(&headers, None);
-    let (id, session, person) = match logged_in(&ui, &headers).await {
+    let (_, session, person) = match logged_in_form(&ui, &headers, &form.csrf).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if !ui.sessions.csrf_ok(&id, &form.csrf) {
-        return bad_form(lang);
-    }
     if !person.manages.contains(&form.company) {
         return not_found(lang, Some(&session));
     }
@@ -194,13 +191,10 @@ pub(super) async fn revoke_mandate(
     Form(form): Form<CsrfForm>,
 ) -> Response {
     let lang = lang(&headers, None);
-    let (id, session, person) = match logged_in(&ui, &headers).await {
+    let (_, session, person) = match logged_in_form(&ui, &headers, &form.csrf).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if !ui.sessions.csrf_ok(&id, &form.csrf) {
-        return bad_form(lang);
-    }
     let data = Arc::clone(&ui.data);
     let manager = person.clone();
     let result = blocking(move || {

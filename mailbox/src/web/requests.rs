@@ -24,6 +24,21 @@ pub(super) fn session_of(ui: &MailboxUi, headers: &HeaderMap) -> Option<(String,
     Some((id, s))
 }
 
+/// The logged-in person posting a form that carries `csrf`, their session's token; anything
+/// else is answered here (the login page, or a bad form). Every form of a logged-in person
+/// goes through it.
+pub(super) async fn logged_in_form(
+    ui: &Arc<MailboxUi>,
+    headers: &HeaderMap,
+    csrf: &str,
+) -> Result<(String, Session, Person), Response> {
+    let (id, session, person) = logged_in(ui, headers).await?;
+    if !ui.sessions.csrf_ok(&id, csrf) {
+        return Err(bad_form(lang(headers, None)));
+    }
+    Ok((id, session, person))
+}
+
 /// The logged-in person, or a redirect to the login page.
 pub(super) async fn logged_in(
     ui: &Arc<MailboxUi>,

@@ -69,6 +69,21 @@ impl OpensslCa {
     }
 }
 
+/// The service on the fixture's PKI and store, checking these CRLs, read again every second.
+fn serving_with_crls(pki: &Path, data: PathBuf, crls: &[&Path]) -> Fixture {
+    let list: Vec<String> = crls.iter().map(|c| c.display().to_string()).collect();
+    let mut serve = sealpost(pki, &data);
+    serve
+        .env("SEALPOST_REVOCATION_CRLS", list.join(","))
+        .env("SEALPOST_REVOCATION_REFRESH_S", "1")
+        .arg("serve");
+    Fixture {
+        server: Server::start(serve),
+        pki: pki.to_owned(),
+        data,
+    }
+}
+
 #[test]
 fn a_sender_whose_certificate_is_revoked_is_refused_as_soon_as_the_ca_publishes_it() {
     require_tool("openssl", &["version"]);
@@ -80,19 +95,7 @@ fn a_sender_whose_certificate_is_revoked_is_refused_as_soon_as_the_ca_publishes_
     let (issuing_crl, root_crl) = (pki.join("issuing-ca.crl.pem"), pki.join("root-ca.crl.pem"));
     issuing.crl(&issuing_crl);
     root.crl(&root_crl);
-    let mut serve = sealpost(&pki, &data);
-    serve
-        .env(
-            "SEALPOST_REVOCATION_CRLS",
-            format!("{},{}", issuing_crl.display(), root_crl.display()),
-        )
-        .env("SEALPOST_REVOCATION_REFRESH_S", "1")
-        .arg("serve");
-    let f = Fixture {
-        server: Server::start(serve),
-        pki: pki.clone(),
-        data,
-    };
+    let f = serving_with_crls(&pki, data, &[&issuing_crl, &root_crl]);
     let r = as_sender(&f, "sender-a", &Letter::new("crl-1", CITIZEN).body());
     assert_eq!(r.status, 200, "{}", text(&r.body));
 
@@ -181,19 +184,7 @@ fn a_developer_revokes_a_development_certificate_with_sealpost_pki_crl_and_watch
     };
     crl(&[]);
     let (issuing_crl, root_crl) = (pki.join("issuing-ca.crl.pem"), pki.join("root-ca.crl.pem"));
-    let mut serve = sealpost(&pki, &data);
-    serve
-        .env(
-            "SEALPOST_REVOCATION_CRLS",
-            format!("{},{}", issuing_crl.display(), root_crl.display()),
-        )
-        .env("SEALPOST_REVOCATION_REFRESH_S", "1")
-        .arg("serve");
-    let f = Fixture {
-        server: Server::start(serve),
-        pki: pki.clone(),
-        data,
-    };
+    let f = serving_with_crls(&pki, data, &[&issuing_crl, &root_crl]);
     let r = as_sender(&f, "sender-b", &Letter::new("dev-crl-1", CITIZEN).body());
     assert_eq!(r.status, 200, "{}", text(&r.body));
     crl(&["sender-b"]);
