@@ -397,11 +397,36 @@ fn purged_traces_leave_an_anchor_the_chain_continues_from(store: &dyn Backend) {
     verify_chain_from((head, head_hash), after).expect("linked to the anchor");
 }
 
+/// A record written (`Some`) or deleted, in a commit with its audit entry.
+fn write(store: &dyn Backend, kind: RecordKind, key: &str, value: Option<&[u8]>) {
+    store
+        .commit(Commit {
+            records: vec![RecordWrite {
+                kind,
+                key: key.into(),
+                value: value.map(<[u8]>::to_vec),
+                expected: None,
+            }],
+            ..Commit::of(audit(1200))
+        })
+        .expect("commit");
+}
+
+/// Mailboxes written in a commit with its audit entry.
+fn write_mailboxes(store: &dyn Backend, mailboxes: &[Mailbox]) {
+    store
+        .commit(Commit {
+            mailboxes: mailboxes.to_vec(),
+            ..Commit::of(audit(1))
+        })
+        .expect("commit");
+}
+
 fn entities_by_kind_and_key(store: &dyn Backend) {
-    store.put_entity("person", "marie", b"v1").expect("put");
-    store.put_entity("person", "jan", b"jan").expect("put");
-    store.put_entity("mandate", "m1", b"m1").expect("put");
-    store.put_entity("person", "marie", b"v2").expect("replace");
+    write(store, RecordKind::Person, "marie", Some(b"v1"));
+    write(store, RecordKind::Person, "jan", Some(b"jan"));
+    write(store, RecordKind::Mandate, "m1", Some(b"m1"));
+    write(store, RecordKind::Person, "marie", Some(b"v2"));
     assert_eq!(
         store.entity("person", "marie").expect("read"),
         Some(b"v2".to_vec())
@@ -416,10 +441,8 @@ fn entities_by_kind_and_key(store: &dyn Backend) {
         vec![b"m1".to_vec()]
     );
     assert!(store.entities("nothing").expect("list").is_empty());
-    store.delete_entity("person", "jan").expect("delete");
-    store
-        .delete_entity("person", "nobody")
-        .expect("deleting nothing");
+    write(store, RecordKind::Person, "jan", None);
+    write(store, RecordKind::Person, "nobody", None);
     assert_eq!(store.entity("person", "jan").expect("read"), None);
     assert_eq!(
         store.entities("person").expect("list"),
@@ -470,10 +493,8 @@ fn a_notice_is_in_the_outbox_from_its_letter_s_commit_until_sent(store: &dyn Bac
 /// Retention deletes a person, revokes their mandates and deactivates their mailbox in the
 /// commit of its audit entry: all of it, or (a replay) none of it.
 fn an_action_commits_its_records_and_mailboxes_with_its_entry(store: &dyn Backend) {
-    store.put_entity("person", "anne", b"anne").expect("put");
-    store
-        .put_entity("person_certificate", "ab12", b"anne")
-        .expect("put");
+    write(store, RecordKind::Person, "anne", Some(b"anne"));
+    write(store, RecordKind::PersonCertificate, "ab12", Some(b"anne"));
     let mailbox = Mailbox {
         id: "nrn:93051822361".into(),
         display_name: "Anne".into(),
@@ -481,9 +502,7 @@ fn an_action_commits_its_records_and_mailboxes_with_its_entry(store: &dyn Backen
         created_at: 1_800_000_000,
         refused_at: None,
     };
-    store
-        .put_mailboxes(std::slice::from_ref(&mailbox))
-        .expect("put");
+    write_mailboxes(store, std::slice::from_ref(&mailbox));
     let deleted = |n: usize, seen: Option<SeenRequest>| Commit {
         records: vec![
             RecordWrite {
@@ -586,15 +605,14 @@ fn registry_and_directory(store: &dyn Backend) {
         created_at: 1_800_000_000,
         refused_at: None,
     };
-    store
-        .put_mailboxes(&[
+    write_mailboxes(
+        store,
+        &[
             mailbox("nrn:85073003328", true),
             mailbox("cbe:0203201340", false),
-        ])
-        .expect("put");
-    store
-        .put_mailboxes(&[mailbox("cbe:0203201340", true)])
-        .expect("replace");
+        ],
+    );
+    write_mailboxes(store, &[mailbox("cbe:0203201340", true)]);
     assert_eq!(store.mailboxes().expect("list").len(), 2);
     assert!(
         store
@@ -791,9 +809,7 @@ fn an_opened_message_is_updated_with_its_handover_once(store: &Arc<dyn Backend>)
 /// A record changed on the condition that it still holds what was read (a failed login
 /// counted, a TOTP step used): a commit that finds it changed writes nothing.
 fn a_conditional_record_write_is_refused_when_the_record_changed(store: &dyn Backend) {
-    store
-        .put_entity("person", "lea", b"0 failures")
-        .expect("put");
+    write(store, RecordKind::Person, "lea", Some(b"0 failures"));
     let counted = |from: &[u8], to: &[u8], n: usize| Commit {
         records: vec![RecordWrite {
             kind: RecordKind::Person,

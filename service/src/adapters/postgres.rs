@@ -585,20 +585,6 @@ impl Backend for PgStore {
         self.all_json("SELECT record FROM senders ORDER BY id")
     }
 
-    fn put_mailboxes(&self, mailboxes: &[Mailbox]) -> Result<(), StoreError> {
-        self.with_client(|c| {
-            let mut txn = c.transaction().map_err(fail)?;
-            for m in mailboxes {
-                txn.execute(
-                    "INSERT INTO mailboxes (id, record) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record",
-                    &[&m.id, &to_json(m)?],
-                )
-                .map_err(fail)?;
-            }
-            txn.commit().map_err(fail)
-        })
-    }
-
     fn mailboxes(&self) -> Result<Vec<Mailbox>, StoreError> {
         self.all_json("SELECT record FROM mailboxes ORDER BY id")
     }
@@ -855,28 +841,6 @@ impl Backend for PgStore {
                     .map_err(fail)?
                     .get(0),
             )
-        })
-    }
-
-    fn put_entity(&self, kind: &str, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.with_client(|c| {
-            c.execute(
-                "INSERT INTO entities (kind, key, value) VALUES ($1, $2, $3) ON CONFLICT (kind, key) DO UPDATE SET value = EXCLUDED.value",
-                &[&kind, &key, &value],
-            )
-            .map_err(fail)?;
-            Ok(())
-        })
-    }
-
-    fn delete_entity(&self, kind: &str, key: &str) -> Result<(), StoreError> {
-        self.with_client(|c| {
-            c.execute(
-                "DELETE FROM entities WHERE kind = $1 AND key = $2",
-                &[&kind, &key],
-            )
-            .map_err(fail)?;
-            Ok(())
         })
     }
 

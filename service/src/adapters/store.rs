@@ -96,8 +96,6 @@ pub trait Backend: Store + Outbox {
     /// Adds or replaces a sender registration (and which certificates name it).
     fn put_sender(&self, sender: &SenderRegistration) -> Result<(), StoreError>;
     fn senders(&self) -> Result<Vec<SenderRegistration>, StoreError>;
-    /// Adds or replaces mailboxes, all or none.
-    fn put_mailboxes(&self, mailboxes: &[Mailbox]) -> Result<(), StoreError>;
     fn mailboxes(&self) -> Result<Vec<Mailbox>, StoreError>;
     /// Messages delivered into a mailbox, newest first.
     fn mailbox_messages(&self, recipient: &str) -> Result<Vec<MessageRecord>, StoreError>;
@@ -148,11 +146,10 @@ pub trait Backend: Store + Outbox {
     /// How many marks of signed requests are kept (expired ones are forgotten by later
     /// commits).
     fn seen_requests(&self) -> Result<u64, StoreError>;
-    /// Adds or replaces a record of another crate (the mailbox's people and mandates) by
-    /// kind and key; its bytes are the owner's business.
-    fn put_entity(&self, kind: &str, key: &str, value: &[u8]) -> Result<(), StoreError>;
+    /// A record of another crate (the mailbox's people and mandates, the legal holds) by kind
+    /// and key; its bytes are the owner's business. They are written only in a commit, with
+    /// the audit entry of the action that changes them (`Commit::records`).
     fn entity(&self, kind: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
-    fn delete_entity(&self, kind: &str, key: &str) -> Result<(), StoreError>;
     /// Every record of a kind, by key.
     fn entities(&self, kind: &str) -> Result<Vec<Vec<u8>>, StoreError>;
 }
@@ -623,20 +620,6 @@ impl Backend for RedbStore {
         self.all(SENDERS)
     }
 
-    /// Adds or replaces mailboxes, in one transaction.
-    fn put_mailboxes(&self, mailboxes: &[Mailbox]) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(fail)?;
-        {
-            let mut table = txn.open_table(MAILBOXES).map_err(fail)?;
-            for m in mailboxes {
-                table
-                    .insert(m.id.as_str(), to_json(m)?.as_slice())
-                    .map_err(fail)?;
-            }
-        }
-        txn.commit().map_err(fail)
-    }
-
     fn mailboxes(&self) -> Result<Vec<Mailbox>, StoreError> {
         self.all(MAILBOXES)
     }
@@ -939,24 +922,6 @@ impl Backend for RedbStore {
     fn seen_requests(&self) -> Result<u64, StoreError> {
         let txn = self.db.begin_read().map_err(fail)?;
         txn.open_table(SEEN).map_err(fail)?.len().map_err(fail)
-    }
-
-    fn put_entity(&self, kind: &str, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(fail)?;
-        txn.open_table(ENTITIES)
-            .map_err(fail)?
-            .insert((kind, key), value)
-            .map_err(fail)?;
-        txn.commit().map_err(fail)
-    }
-
-    fn delete_entity(&self, kind: &str, key: &str) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(fail)?;
-        txn.open_table(ENTITIES)
-            .map_err(fail)?
-            .remove((kind, key))
-            .map_err(fail)?;
-        txn.commit().map_err(fail)
     }
 
     fn entity(&self, kind: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
