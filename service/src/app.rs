@@ -129,21 +129,54 @@ impl std::fmt::Debug for App {
     }
 }
 
-/// A sender's registration: each certificate (the first of each PEM file) must chain to the
-/// sender trust anchors now and not be self-signed; the store knows it by its SHA-256.
+/// A file's name and contents, read where a command is typed and checked where it runs (an
+/// administrative command sent to the running service carries the files it names).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct NamedFile {
+    pub name: String,
+    #[serde(with = "base64_bytes")]
+    pub bytes: Vec<u8>,
+}
+
+impl NamedFile {
+    pub fn read(path: &std::path::Path) -> anyhow::Result<NamedFile> {
+        Ok(NamedFile {
+            name: path.display().to_string(),
+            bytes: std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+        })
+    }
+}
+
+/// Bytes as base64 text in JSON (a certificate file in an administrative command).
+mod base64_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&sealpost_xmldsig::dsig::base64_encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        sealpost_xmldsig::dsig::base64_decode(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A sender's registration: each certificate (the first of each PEM file, `certificates`
+/// holding the files `entry.certificates` names) must chain to the sender trust anchors now
+/// and not be self-signed; the store knows it by its SHA-256.
 pub fn sender_registration(
     trust: &TrustAnchors,
     entry: &SenderEntry,
+    certificates: &[NamedFile],
     now: SystemTime,
 ) -> anyhow::Result<SenderRegistration> {
     anyhow::ensure!(
         !entry.id.trim().is_empty() && !entry.message_types.is_empty(),
         "a sender needs an id and at least one message type"
     );
-    let fingerprints = entry
-        .certificates
+    let fingerprints = certificates
         .iter()
-        .map(|path| trusted_fingerprint(trust, path, now))
+        .map(|file| trusted_fingerprint(trust, file, now))
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(SenderRegistration {
         id: entry.id.clone(),
@@ -177,16 +210,16 @@ pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Backend>> {
 /// for client authentication and not be self-signed.
 pub fn trusted_fingerprint(
     trust: &TrustAnchors,
-    path: &std::path::Path,
+    file: &NamedFile,
     now: SystemTime,
 ) -> anyhow::Result<String> {
-    let der = pem_certificates(path)?
+    let der = pem_certificates_in(file)?
         .into_iter()
         .next()
         .context("no certificate")?;
     trust
         .validate(&der, &[], now, Purpose::SenderApplication)
-        .with_context(|| format!("{}: refused", path.display()))?;
+        .with_context(|| format!("{}: refused", file.name))?;
     Ok(hex(digest::digest(&digest::SHA256, &der).as_ref()))
 }
 
@@ -205,12 +238,16 @@ pub fn trust_anchors(
 
 /// The certificates of a PEM file, DER.
 pub fn pem_certificates(path: &std::path::Path) -> anyhow::Result<Vec<Vec<u8>>> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .with_context(|| format!("reading {}", path.display()))?
+    pem_certificates_in(&NamedFile::read(path)?)
+}
+
+/// The certificates of a PEM file's contents, DER.
+pub fn pem_certificates_in(file: &NamedFile) -> anyhow::Result<Vec<Vec<u8>>> {
+    let certs = CertificateDer::pem_slice_iter(&file.bytes)
         .map(|c| c.map(|c| c.to_vec()))
         .collect::<Result<Vec<_>, _>>()
-        .with_context(|| format!("reading {}", path.display()))?;
-    anyhow::ensure!(!certs.is_empty(), "{}: no certificate", path.display());
+        .with_context(|| format!("reading {}", file.name))?;
+    anyhow::ensure!(!certs.is_empty(), "{}: no certificate", file.name);
     Ok(certs)
 }
 
@@ -301,10 +338,51 @@ impl App {
             );
             Some(revocation)
         };
+        // The configuration's senders, each written (with its audit entry) when it differs
+        // from the registry's.
+        let registered = store.senders()?;
         for entry in &config.sender_registry {
-            let registration = sender_registration(&trust, entry, clock.now())
+            let certificates = entry
+                .certificates
+                .iter()
+                .map(|path| NamedFile::read(path))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let registration = sender_registration(&trust, entry, &certificates, clock.now())
                 .with_context(|| format!("senders.registry: sender {:?}", entry.id))?;
-            store.put_sender(&registration)?;
+            if registered.contains(&registration) {
+                continue;
+            }
+            let detail = format!(
+                "sender {} set from the configuration: {}",
+                registration.id,
+                serde_json::to_string(&registration)?
+            );
+            let ctx = core::RequestContext {
+                correlation_id: sealpost_evidence::model::new_evidence_id(clock.now()),
+                channel: core::records::Channel::Admin,
+                operation: "SenderSet",
+                request: Arc::new(detail.as_bytes().to_vec()),
+                seen: None,
+            };
+            service
+                .recorder()
+                .record_change(
+                    &ctx,
+                    "the configuration (senders.registry)",
+                    true,
+                    &detail,
+                    core::Changes {
+                        senders: vec![registration],
+                        ..core::Changes::default()
+                    },
+                )
+                .map_err(|r| {
+                    anyhow::anyhow!(
+                        "senders.registry: sender {:?}: {}",
+                        entry.id,
+                        r.kind.row().code
+                    )
+                })?;
         }
         if !config.sender_registry.is_empty() {
             tracing::info!(
@@ -350,7 +428,8 @@ impl App {
             .audit_auditors
             .iter()
             .map(|path| {
-                trusted_fingerprint(&people_trust, path, clock.now())
+                NamedFile::read(path)
+                    .and_then(|file| trusted_fingerprint(&people_trust, &file, clock.now()))
                     .and_then(|hex| Sha256::from_hex(&hex).context("a certificate fingerprint"))
                     .with_context(|| format!("audit.auditors: {}", path.display()))
             })

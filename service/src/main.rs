@@ -42,8 +42,9 @@ enum Command {
         #[arg(long, env = "SEALPOST_CONFIG")]
         config: Option<PathBuf>,
     },
-    /// Administration: the sender registry, the mailbox directory, the audit log. Works on
-    /// the store directly: run it while the service is stopped.
+    /// Administration: the sender registry, the mailbox directory, people, mandates, the
+    /// audit log. While the service runs, the command runs in it (its administrative socket,
+    /// `admin.socket`, for the service's user); otherwise on the store directly.
     Admin {
         #[arg(long, env = "SEALPOST_CONFIG")]
         config: Option<PathBuf>,
@@ -222,7 +223,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
         LogFormat::Json => logs.json().init(),
         LogFormat::Text => logs.init(),
     }
-    let app = App::build(&config)?;
+    let app = Arc::new(App::build(&config)?);
     let tls = tls::server_config(
         &config.tls_cert,
         &config.tls_key,
@@ -232,6 +233,20 @@ fn serve(config: Config) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
+        // The administrative socket answers before the service says it listens.
+        if config.admin_socket.is_none() {
+            tracing::warn!("no admin.socket: administration only while the service is stopped");
+        }
+        if let Some(path) = &config.admin_socket {
+            let listener = admin::socket::bind(path)?;
+            tracing::info!(socket = %path.display(), "administration on the socket");
+            let (config, app) = (Arc::new(config.clone()), Arc::clone(&app));
+            tokio::spawn(async move {
+                if let Err(e) = admin::socket::serve(listener, config, app).await {
+                    tracing::error!(error = %format!("{e:#}"), "the administrative socket stopped");
+                }
+            });
+        }
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("listening on {}", config.listen))?;

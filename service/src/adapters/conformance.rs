@@ -579,22 +579,33 @@ fn an_action_commits_its_records_and_mailboxes_with_its_entry(store: &dyn Backen
     assert_eq!(store.audit_head().expect("head").0, head + 1);
 }
 
+fn write_senders(
+    store: &dyn Backend,
+    senders: &[SenderRegistration],
+) -> Result<Committed, crate::core::StoreError> {
+    store.commit(Commit {
+        senders: senders.to_vec(),
+        ..Commit::of(audit(1))
+    })
+}
+
 fn registry_and_directory(store: &dyn Backend) {
     assert_eq!(store.audit_head().expect("head"), (0, GENESIS.to_owned()));
-    store.put_sender(&sender("agency-a", "aa")).expect("put");
-    store.put_sender(&sender("agency-b", "bb")).expect("put");
+    write_senders(store, &[sender("agency-a", "aa"), sender("agency-b", "bb")]).expect("put");
     assert_eq!(
         store.sender_by_certificate("aa").expect("read"),
         Some(sender("agency-a", "aa"))
     );
-    // A certificate belongs to one sender; the refused change leaves the registry as it was.
-    assert!(store.put_sender(&sender("agency-b", "aa")).is_err());
+    // A certificate belongs to one sender; the refused change leaves the registry (and the
+    // audit log) as it was.
+    assert!(write_senders(store, &[sender("agency-b", "aa")]).is_err());
     assert_eq!(
         store.sender_by_certificate("bb").expect("read"),
         Some(sender("agency-b", "bb"))
     );
+    assert_eq!(store.audit_head().expect("head").0, 1);
     // Replacing a sender's certificate forgets the old one.
-    store.put_sender(&sender("agency-b", "cc")).expect("put");
+    write_senders(store, &[sender("agency-b", "cc")]).expect("put");
     assert_eq!(store.sender_by_certificate("bb").expect("read"), None);
     assert_eq!(store.senders().expect("list").len(), 2);
 

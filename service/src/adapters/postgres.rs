@@ -573,14 +573,6 @@ impl Ledger for PgStore {
 }
 
 impl Backend for PgStore {
-    fn put_sender(&self, sender: &SenderRegistration) -> Result<(), StoreError> {
-        self.with_client(|c| {
-            let mut txn = c.transaction().map_err(fail)?;
-            Self::write_sender(&mut txn, sender)?;
-            txn.commit().map_err(fail)
-        })
-    }
-
     fn senders(&self) -> Result<Vec<SenderRegistration>, StoreError> {
         self.all_json("SELECT record FROM senders ORDER BY id")
     }

@@ -93,8 +93,6 @@ fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
 /// core's port: the registry, the directory, stored documents and the audit log. Both
 /// backends (redb, PostgreSQL) implement it and pass the same conformance tests.
 pub trait Backend: Store + Outbox {
-    /// Adds or replaces a sender registration (and which certificates name it).
-    fn put_sender(&self, sender: &SenderRegistration) -> Result<(), StoreError>;
     fn senders(&self) -> Result<Vec<SenderRegistration>, StoreError>;
     fn mailboxes(&self) -> Result<Vec<Mailbox>, StoreError>;
     /// Messages delivered into a mailbox, newest first.
@@ -609,13 +607,6 @@ impl RedbStore {
 }
 
 impl Backend for RedbStore {
-    /// Adds or replaces a sender registration (and which certificates name it).
-    fn put_sender(&self, sender: &SenderRegistration) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(fail)?;
-        Self::write_sender(&txn, sender)?;
-        txn.commit().map_err(fail)
-    }
-
     fn senders(&self) -> Result<Vec<SenderRegistration>, StoreError> {
         self.all(SENDERS)
     }

@@ -69,6 +69,7 @@ pub(super) const KEYS: &[(&str, Kind)] = &[
     ("limits.max_documents", int(1, 64)),
     ("audit.seal_interval_s", int(1, DAY)),
     ("audit.auditors", Kind::List),
+    ("admin.socket", Kind::Text),
     ("mailbox.trust_anchors", Kind::Text),
     ("mailbox.intermediates", Kind::Text),
     ("mailbox.notifier", Kind::Text),

@@ -80,6 +80,9 @@ pub enum LogFormat {
     Json,
 }
 
+/// The longest path a Unix socket is bound to (`sun_path` less its terminating zero).
+const MAX_SOCKET_PATH: usize = 107;
+
 /// The validated configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -125,6 +128,9 @@ pub struct Config {
     pub revocation_crls: Vec<PathBuf>,
     /// How often the CRL files are read again.
     pub revocation_refresh: Duration,
+    /// The administrative socket of the running service (`sealpost admin` sends its commands
+    /// there while the service runs); `None`: administration only on a stopped service.
+    pub admin_socket: Option<PathBuf>,
 }
 
 impl Config {
@@ -354,6 +360,23 @@ impl RawConfig {
                 None
             }
         };
+        // A Unix socket's path has at most 107 bytes: one configured longer stops the start;
+        // the default under a long data_dir is left out (administration then on the stopped
+        // service, as the start's log says).
+        let admin_socket = match self.admin.socket.as_deref() {
+            Some("off") => Some(None),
+            Some(path) if path.len() > MAX_SOCKET_PATH => {
+                problems.push(format!(
+                    "admin.socket {path:?}: longer than {MAX_SOCKET_PATH} bytes"
+                ));
+                None
+            }
+            Some(path) => Some(Some(PathBuf::from(path))),
+            None => Some(
+                Some(self.data_dir.join("admin").join("sealpost.sock"))
+                    .filter(|p| p.as_os_str().len() <= MAX_SOCKET_PATH),
+            ),
+        };
         Some(Config {
             listen: listen?,
             log_format: log_format?,
@@ -370,7 +393,6 @@ impl RawConfig {
                 accuracy: Duration::from_millis(self.tsa.accuracy_ms),
             },
             tsa_endpoint: tsa_endpoint?,
-            data_dir: self.data_dir,
             seal_cert: self.seal.cert,
             seal_key: self.seal.key,
             issuer_name: self.seal.issuer_name,
@@ -402,6 +424,8 @@ impl RawConfig {
                 .unwrap_or(usize::MAX),
             revocation_crls: self.revocation.crls,
             revocation_refresh: Duration::from_secs(self.revocation.refresh_s),
+            admin_socket: admin_socket?,
+            data_dir: self.data_dir,
         })
     }
 }

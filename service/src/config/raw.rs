@@ -35,6 +35,16 @@ pub(super) struct RawConfig {
     pub(super) retention: RawRetention,
     #[serde(default)]
     pub(super) revocation: RawRevocation,
+    #[serde(default)]
+    pub(super) admin: RawAdmin,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAdmin {
+    /// The administrative socket; none: `{data_dir}/admin/sealpost.sock`; "off": none.
+    #[serde(default)]
+    pub(super) socket: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

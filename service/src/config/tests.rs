@@ -430,3 +430,43 @@ fn the_sender_registry_is_not_set_by_the_environment() {
         ["SEALPOST_SENDERS_REGISTRY: senders.registry is set in the file only"]
     );
 }
+
+#[test]
+fn the_administrative_socket_lies_under_the_data_directory_unless_configured_or_off() {
+    let dir = temp_dir("admin-socket");
+    let load = |pairs: &[(&str, &str)]| {
+        let mut vars = files(&dir);
+        vars.extend(env(pairs));
+        Config::load(None, vars)
+    };
+    let config = load(&[("SEALPOST_DATA_DIR", "/var/lib/sealpost")]).expect("valid");
+    assert_eq!(
+        config.admin_socket.as_deref(),
+        Some(Path::new("/var/lib/sealpost/admin/sealpost.sock"))
+    );
+    let config = load(&[("SEALPOST_ADMIN_SOCKET", "/run/sealpost/admin.sock")]).expect("valid");
+    assert_eq!(
+        config.admin_socket.as_deref(),
+        Some(Path::new("/run/sealpost/admin.sock"))
+    );
+    assert_eq!(
+        load(&[("SEALPOST_ADMIN_SOCKET", "off")])
+            .expect("valid")
+            .admin_socket,
+        None
+    );
+    // A Unix socket's path is short: a configured one too long is refused, naming the key;
+    // the default under a long data directory is left out.
+    let long = format!("/{}", "d".repeat(120));
+    let all = load(&[("SEALPOST_ADMIN_SOCKET", &format!("{long}/admin.sock"))])
+        .expect_err("too long")
+        .problems
+        .join("\n");
+    assert!(all.contains("admin.socket"), "{all}");
+    assert_eq!(
+        load(&[("SEALPOST_DATA_DIR", &long)])
+            .expect("valid")
+            .admin_socket,
+        None
+    );
+}

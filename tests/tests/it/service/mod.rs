@@ -7,6 +7,7 @@
 //! channel) and `operations` (the configuration file, PostgreSQL, administration, metrics,
 //! the audit log and the published provider identity).
 
+mod administration;
 mod clients;
 mod grpc;
 mod operations;

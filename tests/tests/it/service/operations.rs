@@ -92,7 +92,7 @@ fn every_request_is_in_the_audit_log_and_the_chain_verifies() {
     );
     assert_eq!(as_sender(&f, "sender-b", &get).status, 500);
 
-    // The store belongs to the service while it runs; the administrator stops it first.
+    // Stopped, so that the periodic seal (every second here) does not seal the head first.
     let Fixture { pki, data, server } = f;
     drop(server);
     // The fixture's administration (two senders set, the directory imported), then the
@@ -190,6 +190,22 @@ fn senders_declared_in_the_configuration_file_may_send_and_an_untrusted_one_stop
     let r = as_sender(&f, "sender-b", &Letter::new("config-2", CITIZEN).body());
     assert_eq!(code(&r), "SEALPOST-AUTH-002");
     drop(f);
+    // Registered with its audit entry, once: a start with the same registry writes nothing.
+    let mut cmd = sealpost(&pki, &data);
+    cmd.arg("serve").arg("--config").arg(&config);
+    drop(Server::start(cmd));
+    let export = data.with_file_name("config-audit.jsonl");
+    admin(
+        &pki,
+        &data,
+        &["audit", "export", "--out", export.to_str().expect("path")],
+    );
+    let from_configuration: Vec<_> = export_entries(&export)
+        .into_iter()
+        .filter(|l| l["identity"] == "the configuration (senders.registry)")
+        .collect();
+    assert_eq!(from_configuration.len(), 1, "{from_configuration:?}");
+    assert_eq!(from_configuration[0]["operation"], "SenderSet");
 
     // A self-signed certificate in the registry: the service refuses to start, and says why.
     let rogue = rogue_self_signed(&LeafSpec::new(

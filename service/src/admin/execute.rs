@@ -1,15 +1,15 @@
-//! `sealpost admin`: the sender registry, the mailbox directory, the audit log.
+//! Each administrative command carried out: on the store (the service stopped) or in the
+//! running service (its administrative socket), with its audit entry naming the operator.
 
-use std::path::PathBuf;
+use std::io::Write;
 use std::time::SystemTime;
 
 use anyhow::{Context, bail};
-use clap::Subcommand;
 use sealpost::adapters::mailbox::{People, certificate_write, mandate_write, person_write};
 use sealpost::adapters::store::Backend;
 use sealpost::app::{
-    App, open_store, pem_certificates, seal_audit_head, sender_registration, trust_anchors,
-    trusted_fingerprint,
+    App, pem_certificates, pem_certificates_in, seal_audit_head, sender_registration,
+    trust_anchors, trusted_fingerprint,
 };
 use sealpost::audit_export::{Window, export};
 use sealpost::config::{Config, SenderEntry};
@@ -27,281 +27,90 @@ use sealpost_tsa::{Expected, TrustStore, verify_token};
 use sealpost_xmldsig::dsig::base64_decode;
 use sealpost_xmldsig::wss::parse_date_time;
 
-#[derive(Subcommand)]
-pub enum AdminCommand {
-    /// The sender registry: which certificates belong to which organisation, and what it
-    /// may send.
-    Sender {
-        #[command(subcommand)]
-        command: SenderCommand,
-    },
-    /// The directory of mailboxes.
-    Mailbox {
-        #[command(subcommand)]
-        command: MailboxCommand,
-    },
-    /// The audit log.
-    Audit {
-        #[command(subcommand)]
-        command: AuditCommand,
-    },
-    /// People who log in to the mailbox UI.
-    Person {
-        #[command(subcommand)]
-        command: PersonCommand,
-    },
-    /// Mandates: who reads a company's mailbox.
-    Mandate {
-        #[command(subcommand)]
-        command: MandateCommand,
-    },
-    /// Delivered messages.
-    Message {
-        #[command(subcommand)]
-        command: MessageCommand,
-    },
-    /// Runs the retention job now (the service runs it every retention.interval_s): notices
-    /// for unused accounts, deletion of those noticed long enough ago.
-    Retention,
+use super::{
+    AdminCommand, AuditCommand, MailboxCommand, MandateCommand, MessageCommand, PersonCommand,
+    SenderCommand,
+};
+
+/// Where a command's answer goes: the operator's terminal, or the socket back to it.
+pub trait Output {
+    /// A line of the answer (standard output).
+    fn line(&mut self, text: &str) -> std::io::Result<()>;
+    /// A remark about it (standard error).
+    fn note(&mut self, text: &str) -> std::io::Result<()>;
+    /// The command's output file (`--out`), or standard output.
+    fn payload(&mut self) -> &mut dyn Write;
 }
 
-#[derive(Subcommand)]
-pub enum PersonCommand {
-    /// Adds a person (or replaces their credentials). Prints the one-time password (changed
-    /// at the first login) and the TOTP secret to enrol in an authenticator app.
-    Add {
-        #[arg(long)]
-        login: String,
-        #[arg(long)]
-        name: String,
-        /// Their national register number: they read that mailbox.
-        #[arg(long)]
-        nrn: Option<String>,
-        /// Companies (cbe:…) whose mandates they manage (comma-separated).
-        #[arg(long, value_delimiter = ',')]
-        manages: Vec<String>,
-        /// The first password (default: a random one, printed).
-        #[arg(long)]
-        password: Option<String>,
-        /// The TOTP secret in base32 (default: a random one, printed).
-        #[arg(long)]
-        totp_secret: Option<String>,
-        /// A PEM client certificate they may log in with instead (repeatable). It must chain
-        /// to mailbox.trust_anchors and not be self-signed.
-        #[arg(long = "cert")]
-        certs: Vec<PathBuf>,
-        /// How many days the one-time password opens the account (it must be changed at the
-        /// first login).
-        #[arg(long, default_value_t = 30)]
-        valid_days: u64,
-        /// Where notices reach them outside the mailbox (e-mail or postal address, as
-        /// retention.notifier understands it): without one, no deletion notice can be
-        /// delivered and the account is never deleted for disuse.
-        #[arg(long)]
-        contact: Option<String>,
-    },
-    /// A lost password or a locked account (seed 000 §2.2.2): issues a provisional password,
-    /// changed at the next login and valid for `--valid-days`, and unlocks the account. Prints
-    /// only the provisional password, without the login: send it on another channel than the
-    /// login (post, say), never together.
-    Reset {
-        #[arg(long)]
-        login: String,
-        /// The provisional password (default: a random one, printed).
-        #[arg(long)]
-        password: Option<String>,
-        /// How many days it opens the account: by post 14, say; 0 for a test.
-        #[arg(long, default_value_t = 14)]
-        valid_days: u64,
-    },
-    /// Lists people as JSON lines (without secrets).
-    List,
+/// What a command runs against, and who gives it.
+pub struct Admin<'a> {
+    pub config: &'a Config,
+    pub store: &'a std::sync::Arc<dyn Backend>,
+    /// The running service's parts (its TSA, its core), when it runs the command or the
+    /// command needs them; `None`: built from the configuration when needed.
+    pub app: Option<&'a App>,
+    /// Who gives the command, as the audit log names them.
+    pub operator: &'a str,
 }
 
-#[derive(Subcommand)]
-pub enum MessageCommand {
-    /// Writes the sender's signed request that submitted a message, byte for byte as it was
-    /// received (kept as long as the message's evidences): what the sender itself signed,
-    /// for a court. The reading is traced.
-    Request {
-        /// The message id (urn:uuid:…).
-        #[arg(long)]
-        id: String,
-        #[arg(long)]
-        out: PathBuf,
-    },
-}
-
-#[derive(Subcommand)]
-pub enum MandateCommand {
-    /// Gives a person a mandate to read a company's mailbox.
-    Grant {
-        /// cbe:<10 digits>.
-        #[arg(long)]
-        company: String,
-        /// The person's login.
-        #[arg(long)]
-        person: String,
-        /// Message types it covers (comma-separated; none: all).
-        #[arg(long, value_delimiter = ',')]
-        types: Vec<String>,
-        /// How many days it is valid.
-        #[arg(long, default_value_t = 365)]
-        days: u64,
-    },
-    /// Revokes a mandate now.
-    Revoke {
-        #[arg(long)]
-        id: String,
-    },
-    /// Lists mandates as JSON lines.
-    List,
-}
-
-#[derive(Subcommand)]
-pub enum SenderCommand {
-    /// Adds or replaces a sender organisation.
-    Set {
-        /// Registry identity, e.g. agency-a.
-        #[arg(long)]
-        id: String,
-        #[arg(long)]
-        name: String,
-        /// A PEM certificate that authenticates as this sender (repeatable). It must chain
-        /// to the configured sender trust anchors and not be self-signed.
-        #[arg(long = "cert", required = true)]
-        certs: Vec<PathBuf>,
-        /// Message types it may send (comma-separated).
-        #[arg(long, value_delimiter = ',', required = true)]
-        types: Vec<String>,
-        /// Recipient kinds it may send to: citizen, company (comma-separated).
-        #[arg(long, value_delimiter = ',', default_value = "citizen,company")]
-        recipients: Vec<String>,
-        /// Registered but refused.
-        #[arg(long)]
-        inactive: bool,
-    },
-    /// Lists the registry as JSON lines.
-    List,
-}
-
-#[derive(Subcommand)]
-pub enum MailboxCommand {
-    /// Adds (or reactivates) a mailbox.
-    Add {
-        /// nrn:<11 digits> or cbe:<10 digits>.
-        id: String,
-        #[arg(long, default_value = "")]
-        name: String,
-    },
-    /// Adds mailboxes from a CSV file: `id,display name[,active|inactive]` per line; all or
-    /// nothing.
-    Import { file: PathBuf },
-    /// Marks a mailbox inactive: letters for it are refused with RecipientUnknown.
-    Deactivate { id: String },
-    /// Marks a mailbox active again.
-    Activate { id: String },
-    /// Lists the directory as JSON lines.
-    List,
-}
-
-#[derive(Subcommand)]
-pub enum AuditCommand {
-    /// Checks the whole hash chain, every stored request, and every sealed head.
-    Verify {
-        /// Trust anchors (PEM) for the head seals' time-stamps (default: the sender trust
-        /// anchors of the configuration).
-        #[arg(long)]
-        trust: Option<PathBuf>,
-    },
-    /// Writes a sealpost-audit-export-1 file (docs/audit-export.md), which `sealpost-verify
-    /// --audit-export` checks offline: a header naming the anchor, the contiguous entries
-    /// between two times (xs:dateTime, inclusive), each with its signed request in base64, the
-    /// seals among them, a trailer. Seal the log first (`audit seal`) so that its head is
-    /// attested.
-    Export {
-        /// From the first entry stating this time or a later one (default: the first entry
-        /// kept).
-        #[arg(long)]
-        from: Option<String>,
-        /// Up to the last entry before the first stating a later time (default: the head).
-        #[arg(long)]
-        to: Option<String>,
-        /// Output file, written whole or not at all (default: standard output).
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
-    /// Seals the head of the log now with a time-stamp.
-    Seal,
-    /// Places a legal hold: the traces from an entry on are kept past their retention until
-    /// the hold is released (an incident, a court's order). Prints the hold.
-    Hold {
-        /// The first entry held (default: the first entry stating `--since` or a later time).
-        #[arg(long)]
-        from_seq: Option<u64>,
-        /// xs:dateTime: hold from the first entry stating this time or a later one.
-        #[arg(long)]
-        since: Option<String>,
-        /// Why (kept with the hold and in the audit log).
-        #[arg(long)]
-        reason: String,
-    },
-    /// Releases a legal hold: its traces follow their retention again.
-    Release {
-        #[arg(long)]
-        id: String,
-    },
-    /// Lists the legal holds, in force and released, as JSON lines.
-    Holds,
-}
-
-pub fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
-    if let AdminCommand::Retention = command {
-        let app = App::build(config)?;
-        let report = sealpost::retention::run(
-            &app.store,
-            &app.service,
-            &config.retention,
-            SystemClock.now(),
-        )?;
-        println!(
-            "{}",
-            serde_json::json!({"notified": report.notified, "undelivered": report.undelivered, "deleted": report.deleted, "purged_through": report.purged_through, "purged_evidences": report.purged_evidences})
-        );
-        return Ok(());
+impl std::fmt::Debug for Admin<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admin")
+            .field("operator", &self.operator)
+            .finish_non_exhaustive()
     }
-    let store_handle = open_store(config)?;
-    match command {
-        AdminCommand::Sender { command } => sender(config, &store_handle, command),
-        AdminCommand::Mailbox { command } => mailbox(&store_handle, command),
-        AdminCommand::Audit { command } => audit(config, &store_handle, command),
-        AdminCommand::Person { command } => person(config, &store_handle, command),
-        AdminCommand::Mandate { command } => mandate(&store_handle, command),
-        AdminCommand::Message {
-            command: MessageCommand::Request { id, out },
-        } => {
-            let Some(request) = store_handle.signed_request(&id)? else {
-                bail!("no signed request is kept for message {id}");
-            };
-            std::fs::write(&out, &request).with_context(|| format!("writing {}", out.display()))?;
-            record_changes(
-                &store_handle,
-                "MessageRequestRead",
-                &format!("the signed request of {id} written to {}", out.display()),
-                Changes::default(),
-            )?;
-            println!("{} bytes written to {}", request.len(), out.display());
-            Ok(())
+}
+
+impl Admin<'_> {
+    /// Carries out the command; every change is one commit with its audit entry.
+    pub fn execute(&self, command: AdminCommand, out: &mut dyn Output) -> anyhow::Result<()> {
+        match command {
+            AdminCommand::Sender { command } => sender(self, command, out),
+            AdminCommand::Mailbox { command } => mailbox(self, command, out),
+            AdminCommand::Audit { command } => audit(self, command, out),
+            AdminCommand::Person { command } => person(self, command, out),
+            AdminCommand::Mandate { command } => mandate(self, command, out),
+            AdminCommand::Message {
+                command: MessageCommand::Request { id, out: path },
+            } => {
+                let Some(request) = self.store.signed_request(&id)? else {
+                    bail!("no signed request is kept for message {id}");
+                };
+                out.payload().write_all(&request)?;
+                record_changes(
+                    self,
+                    "MessageRequestRead",
+                    &format!("the signed request of {id} written to {}", path.display()),
+                    Changes::default(),
+                )?;
+                out.line(&format!(
+                    "{} bytes written to {}",
+                    request.len(),
+                    path.display()
+                ))?;
+                Ok(())
+            }
+            AdminCommand::Retention => {
+                let report = match self.app {
+                    Some(app) => sealpost::retention::run(
+                        self.store,
+                        &app.service,
+                        &self.config.retention,
+                        SystemClock.now(),
+                    )?,
+                    None => bail!("the retention job runs with the service's parts"),
+                };
+                out.line(
+                    &serde_json::json!({"notified": report.notified, "undelivered": report.undelivered, "deleted": report.deleted, "purged_through": report.purged_through, "purged_evidences": report.purged_evidences}).to_string(),
+                )?;
+                Ok(())
+            }
         }
-        AdminCommand::Retention => Ok(()),
     }
 }
 
-fn sender(
-    config: &Config,
-    store: &std::sync::Arc<dyn Backend>,
-    command: SenderCommand,
-) -> anyhow::Result<()> {
+fn sender(a: &Admin, command: SenderCommand, out: &mut dyn Output) -> anyhow::Result<()> {
+    let (config, store) = (a.config, a.store);
     match command {
         SenderCommand::Set {
             id,
@@ -332,15 +141,16 @@ fn sender(
                 &SenderEntry {
                     id,
                     name,
-                    certificates: certs,
+                    certificates: certs.iter().map(|c| c.name.clone().into()).collect(),
                     message_types: types,
                     recipient_kinds,
                     active: !inactive,
                 },
+                &certs,
                 SystemClock.now(),
             )?;
             record_changes(
-                store,
+                a,
                 "SenderSet",
                 &format!(
                     "sender {} set: {}",
@@ -352,11 +162,11 @@ fn sender(
                     ..Changes::default()
                 },
             )?;
-            println!("{}", serde_json::to_string(&registration)?);
+            out.line(&serde_json::to_string(&registration)?)?;
         }
         SenderCommand::List => {
             for s in store.senders()? {
-                println!("{}", serde_json::to_string(&s)?);
+                out.line(&serde_json::to_string(&s)?)?;
             }
         }
     }
@@ -370,7 +180,8 @@ fn now_unix() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn mailbox(store: &std::sync::Arc<dyn Backend>, command: MailboxCommand) -> anyhow::Result<()> {
+fn mailbox(a: &Admin, command: MailboxCommand, out: &mut dyn Output) -> anyhow::Result<()> {
+    let store = a.store;
     let put = |operation, detail: &str, mut mailboxes: Vec<Mailbox>| {
         // A mailbox added again (an import of the whole directory) keeps its owner's refusal
         // of electronic delivery: only its owner withdraws it.
@@ -380,7 +191,7 @@ fn mailbox(store: &std::sync::Arc<dyn Backend>, command: MailboxCommand) -> anyh
             }
         }
         record_changes(
-            store,
+            a,
             operation,
             detail,
             Changes {
@@ -412,11 +223,11 @@ fn mailbox(store: &std::sync::Arc<dyn Backend>, command: MailboxCommand) -> anyh
                     refused_at: None,
                 }],
             )?;
-            println!("mailbox {id} active");
+            out.line(&format!("mailbox {id} active"))?;
         }
         MailboxCommand::Import { file } => {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("reading {}", file.display()))?;
+            let text = std::str::from_utf8(&file.bytes)
+                .with_context(|| format!("{}: not UTF-8 text", file.name))?;
             let mut mailboxes = Vec::new();
             let mut problems = Vec::new();
             for (n, line) in text.lines().enumerate() {
@@ -452,27 +263,24 @@ fn mailbox(store: &std::sync::Arc<dyn Backend>, command: MailboxCommand) -> anyh
             let count = mailboxes.len();
             put(
                 "MailboxImport",
-                &format!("{count} mailboxes imported from {}", file.display()),
+                &format!("{count} mailboxes imported from {}", file.name),
                 mailboxes,
             )?;
-            println!("{count} mailboxes imported");
+            out.line(&format!("{count} mailboxes imported"))?;
         }
         MailboxCommand::Deactivate { id } => set_active(&id, false)?,
         MailboxCommand::Activate { id } => set_active(&id, true)?,
         MailboxCommand::List => {
             for m in store.mailboxes()? {
-                println!("{}", serde_json::to_string(&m)?);
+                out.line(&serde_json::to_string(&m)?)?;
             }
         }
     }
     Ok(())
 }
 
-fn audit(
-    config: &Config,
-    store_handle: &std::sync::Arc<dyn Backend>,
-    command: AuditCommand,
-) -> anyhow::Result<()> {
+fn audit(a: &Admin, command: AuditCommand, out: &mut dyn Output) -> anyhow::Result<()> {
+    let (config, store_handle) = (a.config, a.store);
     let store = store_handle.as_ref();
     match command {
         AuditCommand::Verify { trust } => {
@@ -487,11 +295,14 @@ fn audit(
                 verify_chain_from(anchor.clone().unwrap_or((0, GENESIS.to_owned())), entries)
                     .context("the audit chain is broken")?;
             if let Some((seq, hash)) = &anchor {
-                println!(
+                out.line(&format!(
                     "entries up to {seq} were purged (retention); the chain starts after {hash}"
-                );
+                ))?;
             }
-            let anchors = pem_certificates(trust.as_ref().unwrap_or(&config.sender_trust_anchors))?;
+            let anchors = match &trust {
+                Some(file) => pem_certificates_in(file)?,
+                None => pem_certificates(&config.sender_trust_anchors)?,
+            };
             let trust = TrustStore::new(anchors);
             let seals = store.audit_seals()?;
             let purged_through = anchor.as_ref().map_or(0, |(seq, _)| *seq);
@@ -510,12 +321,16 @@ fn audit(
                 verify_token(&token, &Expected::digest(oid::SHA256, &digest), &trust)
                     .with_context(|| format!("the seal of entry {}", seal.seq))?;
             }
-            println!(
+            out.line(&format!(
                 "audit log valid: {count} entries, head {head}, {} sealed heads verified",
                 seals.len()
-            );
+            ))?;
         }
-        AuditCommand::Export { from, to, out } => {
+        AuditCommand::Export {
+            from,
+            to,
+            out: path,
+        } => {
             let bound = |t: Option<String>| -> anyhow::Result<Option<u64>> {
                 t.map(|text| {
                     Ok(parse_date_time(&text)
@@ -529,38 +344,13 @@ fn audit(
                 from: bound(from)?,
                 to: bound(to)?,
             };
-            let now = SystemClock.now();
-            let end = match &out {
-                Some(path) => {
-                    // Written beside the file, renamed when whole: no half export is left.
-                    let mut partial = path.as_os_str().to_owned();
-                    partial.push(".partial");
-                    let partial = PathBuf::from(partial);
-                    let file = std::fs::File::create(&partial)
-                        .with_context(|| format!("creating {}", partial.display()))?;
-                    let written = export(
-                        store,
-                        window,
-                        &config.issuer_name,
-                        now,
-                        std::io::BufWriter::new(&file),
-                    )
-                    .map_err(anyhow::Error::from)
-                    .and_then(|end| Ok(file.sync_all().map(|()| end)?))
-                    .and_then(|end| Ok(std::fs::rename(&partial, path).map(|()| end)?));
-                    if written.is_err() {
-                        let _ = std::fs::remove_file(&partial);
-                    }
-                    written.with_context(|| format!("exporting to {}", path.display()))?
-                }
-                None => export(
-                    store,
-                    window,
-                    &config.issuer_name,
-                    now,
-                    std::io::stdout().lock(),
-                )?,
-            };
+            let end = export(
+                store,
+                window,
+                &config.issuer_name,
+                SystemClock.now(),
+                out.payload(),
+            )?;
             let n = end.entries;
             let range = if n == 0 {
                 "no entry".to_owned()
@@ -569,16 +359,19 @@ fn audit(
             };
             // Reading the traces is itself traced.
             record_changes(
-                store_handle,
+                a,
                 "AuditExport",
                 &format!(
                     "{n} audit entries ({range}) exported to {}",
-                    out.as_deref()
+                    path.as_deref()
                         .map_or("standard output".into(), |p| p.display().to_string())
                 ),
                 Changes::default(),
             )?;
-            eprintln!("{n} entries exported ({range}), head {}", end.head_hash);
+            out.note(&format!(
+                "{n} entries exported ({range}), head {}",
+                end.head_hash
+            ))?;
         }
         AuditCommand::Hold {
             from_seq,
@@ -605,7 +398,7 @@ fn audit(
                 released_at: None,
             };
             record(
-                store_handle,
+                a,
                 "LegalHold",
                 &format!(
                     "legal hold {} placed on the traces from entry {}: {}",
@@ -613,7 +406,7 @@ fn audit(
                 ),
                 vec![legal_hold_write(&hold)?],
             )?;
-            println!("{}", serde_json::to_string(&hold)?);
+            out.line(&serde_json::to_string(&hold)?)?;
         }
         AuditCommand::Release { id } => {
             let Some(mut hold) = legal_holds(store)?.into_iter().find(|h| h.id == id) else {
@@ -621,39 +414,47 @@ fn audit(
             };
             hold.released_at.get_or_insert(now_unix());
             record(
-                store_handle,
+                a,
                 "LegalHoldRelease",
                 &format!("legal hold {id} released"),
                 vec![legal_hold_write(&hold)?],
             )?;
-            println!("{}", serde_json::to_string(&hold)?);
+            out.line(&serde_json::to_string(&hold)?)?;
         }
         AuditCommand::Holds => {
             for hold in legal_holds(store)? {
-                println!("{}", serde_json::to_string(&hold)?);
+                out.line(&serde_json::to_string(&hold)?)?;
             }
         }
         AuditCommand::Seal => {
-            let tsa = TimeStampAuthority::from_settings(&config.tsa)?;
-            match seal_audit_head(store, &tsa, SystemClock.now())? {
-                Some(seal) => println!("audit head {} sealed", seal.seq),
-                None => println!("nothing to seal"),
+            // The running service's TSA (its serial numbers are its own), else the configured.
+            let built;
+            let tsa = match a.app {
+                Some(app) => app.tsa.as_ref(),
+                None => {
+                    built = TimeStampAuthority::from_settings(&config.tsa)?;
+                    &built
+                }
+            };
+            match seal_audit_head(store, tsa, SystemClock.now())? {
+                Some(seal) => out.line(&format!("audit head {} sealed", seal.seq))?,
+                None => out.line("nothing to seal")?,
             }
         }
     }
     Ok(())
 }
 
-/// An administrative change and its audit entry, in one commit (the operator named as
-/// `sealpost admin`; the request kept is the change's description).
+/// An administrative change and its audit entry, in one commit (naming the operator; the
+/// request kept is the change's description).
 fn record(
-    store: &std::sync::Arc<dyn Backend>,
+    a: &Admin,
     operation: &'static str,
     detail: &str,
     records: Vec<sealpost::core::RecordWrite>,
 ) -> anyhow::Result<()> {
     record_changes(
-        store,
+        a,
         operation,
         detail,
         Changes {
@@ -665,14 +466,14 @@ fn record(
 
 /// [`record`] for any administrative change: the registry, the directory, people.
 fn record_changes(
-    store: &std::sync::Arc<dyn Backend>,
+    a: &Admin,
     operation: &'static str,
     detail: &str,
     changes: Changes,
 ) -> anyhow::Result<()> {
     let clock = std::sync::Arc::new(SystemClock);
     let recorder = Recorder::new(
-        std::sync::Arc::clone(store) as std::sync::Arc<dyn Ledger>,
+        std::sync::Arc::clone(a.store) as std::sync::Arc<dyn Ledger>,
         clock.clone(),
     );
     let ctx = RequestContext {
@@ -683,7 +484,7 @@ fn record_changes(
         seen: None,
     };
     recorder
-        .record_change(&ctx, "sealpost admin", true, detail, changes)
+        .record_change(&ctx, a.operator, true, detail, changes)
         .map(|_| ())
         .map_err(|r| anyhow::anyhow!("the audit log: {}", r.kind.row().code))
 }
@@ -695,11 +496,8 @@ fn random_hex(bytes: usize) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-fn person(
-    config: &Config,
-    store: &std::sync::Arc<dyn Backend>,
-    command: PersonCommand,
-) -> anyhow::Result<()> {
+fn person(a: &Admin, command: PersonCommand, out: &mut dyn Output) -> anyhow::Result<()> {
+    let (config, store) = (a.config, a.store);
     let people = People(store.as_ref());
     match command {
         PersonCommand::Add {
@@ -718,15 +516,12 @@ fn person(
                 config.mailbox_intermediates.as_deref(),
             )?;
             let mut certificates = Vec::new();
-            for path in &certs {
-                let fingerprint = trusted_fingerprint(&trust, path, SystemClock.now())?;
+            for file in &certs {
+                let fingerprint = trusted_fingerprint(&trust, file, SystemClock.now())?;
                 if let Some(owner) = people.certificate_owner(&fingerprint)?
                     && owner != login.trim()
                 {
-                    bail!(
-                        "{}: the certificate is already someone else's",
-                        path.display()
-                    );
+                    bail!("{}: the certificate is already someone else's", file.name);
                 }
                 certificates.push(fingerprint);
             }
@@ -781,12 +576,12 @@ fn person(
                     .map(|fingerprint| certificate_write(fingerprint, &person.login)),
             );
             record(
-                store,
+                a,
                 "PersonAdd",
                 &format!("person {} added", person.login),
                 records,
             )?;
-            println!(
+            out.line(&format!(
                 "{}",
                 serde_json::json!({
                     "login": person.login,
@@ -794,7 +589,7 @@ fn person(
                     "totp_secret": person.totp_secret,
                     "otpauth": totp.enrolment_uri("Sealpost", &person.login),
                 })
-            );
+            ))?;
         }
         PersonCommand::Reset {
             login,
@@ -812,7 +607,7 @@ fn person(
             person.failed_logins = 0;
             person.locked_until = 0;
             record(
-                store,
+                a,
                 "PersonReset",
                 &format!(
                     "person {}: provisional password issued, valid until {valid_until}, account unlocked",
@@ -820,28 +615,29 @@ fn person(
                 ),
                 vec![person_write(&person)?],
             )?;
-            println!(
+            out.line(&format!(
                 "{}",
                 serde_json::json!({"one_time_password": password, "valid_until": valid_until})
-            );
+            ))?;
         }
         PersonCommand::List => {
             // By login: entities come in key order.
             for p in people.everyone()? {
-                println!(
+                out.line(&format!(
                     "{}",
                     serde_json::json!({
                         "login": p.login, "name": p.name, "nrn": p.nrn, "manages": p.manages,
                         "locked_until": p.locked_until, "last_login": p.last_login,
                     })
-                );
+                ))?;
             }
         }
     }
     Ok(())
 }
 
-fn mandate(store: &std::sync::Arc<dyn Backend>, command: MandateCommand) -> anyhow::Result<()> {
+fn mandate(a: &Admin, command: MandateCommand, out: &mut dyn Output) -> anyhow::Result<()> {
+    let store = a.store;
     let people = People(store.as_ref());
     match command {
         MandateCommand::Grant {
@@ -869,10 +665,10 @@ fn mandate(store: &std::sync::Arc<dyn Backend>, command: MandateCommand) -> anyh
                 valid_from: now,
                 valid_until: now + days.saturating_mul(86_400),
                 revoked_at: None,
-                granted_by: "sealpost admin".into(),
+                granted_by: a.operator.to_owned(),
             };
             record(
-                store,
+                a,
                 "MandateGrant",
                 &format!(
                     "mandate {} to {} for {}",
@@ -880,7 +676,7 @@ fn mandate(store: &std::sync::Arc<dyn Backend>, command: MandateCommand) -> anyh
                 ),
                 vec![mandate_write(&mandate)?],
             )?;
-            println!("{}", serde_json::to_string(&mandate)?);
+            out.line(&serde_json::to_string(&mandate)?)?;
         }
         MandateCommand::Revoke { id } => {
             let Some(mut m) = people.mandates()?.into_iter().find(|m| m.id == id) else {
@@ -888,16 +684,16 @@ fn mandate(store: &std::sync::Arc<dyn Backend>, command: MandateCommand) -> anyh
             };
             m.revoked_at.get_or_insert(now_unix());
             record(
-                store,
+                a,
                 "MandateRevoke",
                 &format!("mandate {} revoked", m.id),
                 vec![mandate_write(&m)?],
             )?;
-            println!("{}", serde_json::to_string(&m)?);
+            out.line(&serde_json::to_string(&m)?)?;
         }
         MandateCommand::List => {
             for m in people.mandates()? {
-                println!("{}", serde_json::to_string(&m)?);
+                out.line(&serde_json::to_string(&m)?)?;
             }
         }
     }
