@@ -285,33 +285,44 @@ fn audit(a: &Admin, command: AuditCommand, out: &mut dyn Output) -> anyhow::Resu
     match command {
         AuditCommand::Verify { trust } => {
             let anchor = store.audit_anchor()?;
-            let entries = store.audit_entries(0, u64::MAX)?;
-            let hashes: std::collections::HashMap<u64, String> = entries
-                .iter()
-                .map(|(e, _)| (e.seq, e.hash.clone()))
-                .collect();
-            let count = entries.len();
-            let (_, head) =
-                verify_chain_from(anchor.clone().unwrap_or((0, GENESIS.to_owned())), entries)
-                    .context("the audit chain is broken")?;
             if let Some((seq, hash)) = &anchor {
                 out.line(&format!(
                     "entries up to {seq} were purged (retention); the chain starts after {hash}"
                 ))?;
             }
+            let purged_through = anchor.as_ref().map_or(0, |(seq, _)| *seq);
+            let seals: Vec<_> = store
+                .audit_seals()?
+                .into_iter()
+                .filter(|s| s.seq > purged_through)
+                .collect();
+            // The sealed entries' hashes, found while the chain is read in pages (its memory
+            // does not grow with the log).
+            let mut sealed: std::collections::HashMap<u64, Option<String>> =
+                seals.iter().map(|s| (s.seq, None)).collect();
+            let mut at = anchor.unwrap_or((0, GENESIS.to_owned()));
+            let mut count = 0usize;
+            loop {
+                let page = store.audit_entries_page(at.0 + 1, 1000, 16 << 20)?;
+                if page.is_empty() {
+                    break;
+                }
+                for (entry, _) in &page {
+                    if let Some(hash) = sealed.get_mut(&entry.seq) {
+                        *hash = Some(entry.hash.clone());
+                    }
+                }
+                count += page.len();
+                at = verify_chain_from(at, page).context("the audit chain is broken")?;
+            }
+            let head = at.1;
             let anchors = match &trust {
                 Some(file) => pem_certificates_in(file)?,
                 None => pem_certificates(&config.sender_trust_anchors)?,
             };
             let trust = TrustStore::new(anchors);
-            let seals = store.audit_seals()?;
-            let purged_through = anchor.as_ref().map_or(0, |(seq, _)| *seq);
-            let seals: Vec<_> = seals
-                .into_iter()
-                .filter(|s| s.seq > purged_through)
-                .collect();
             for seal in &seals {
-                if hashes.get(&seal.seq) != Some(&seal.hash) {
+                if sealed.get(&seal.seq).and_then(Option::as_ref) != Some(&seal.hash) {
                     bail!("the seal of entry {} names another hash", seal.seq);
                 }
                 let digest = unhex(&seal.hash).with_context(|| {
