@@ -313,6 +313,24 @@ async function main() {
     check(xml.includes('/Event/ContentHandover<') && xml.includes(`>${found.document_sha256}<`),
       `${found.evidence} is not the ContentHandover evidence of the document downloaded`);
 
+    // The letter's access journal: the page, the document and the evidence, each read by Jan.
+    await open(page, base, `/mailbox/letter/${segment(args.letter)}`);
+    found.journal = await page.locator('main ul.journal li').allInnerTexts();
+    check(found.journal.length >= 3 && found.journal.every((l) => l.includes('Jan Peeters')),
+      `the access journal does not show Jan's reads: ${JSON.stringify(found.journal)}`);
+    for (const part of ['document', 'evidence']) {
+      check(found.journal.some((l) => l.toLowerCase().includes(part)),
+        `the access journal has no read of the ${part}: ${JSON.stringify(found.journal)}`);
+    }
+
+    // Jan refuses electronic delivery (seed 003 art. 6): the page says so from now on.
+    await open(page, base, '/mailbox/delivery');
+    const refused = await submit(page, 'Refuse electronic delivery');
+    found.delivery_refusal_status = refused.status();
+    found.delivery_state = await page.locator('main').innerText();
+    check(refused.status() === 200 && /refused electronic delivery since/i.test(found.delivery_state),
+      `refusing electronic delivery: HTTP ${refused.status()}, "${found.delivery_state}"`);
+
     // Another mailbox's letter is a page that does not exist, word for word.
     const foreign = await open(page, base, `/mailbox/letter/${segment(args['mandated-letter'])}`);
     const foreignText = await page.locator('main').innerText();

@@ -78,7 +78,26 @@ fn fixture() -> (PathBuf, Server) {
     (pki, server)
 }
 
-/// A letter from sender-a over SOAP with `document`; its message id.
+/// A letter from sender-a over SOAP with `document`: the server's answer.
+fn submit(
+    pki: &Path,
+    server: &Server,
+    key: &str,
+    to: &str,
+    kind: &str,
+    subject: &str,
+    document: &[u8],
+) -> sealpost_interop::HttpResponse {
+    let body = format!(
+        "<sp:SubmitRegisteredMail xmlns:sp=\"urn:sealpost:v1\"><sp:IdempotencyKey>{key}</sp:IdempotencyKey><sp:Recipient>{to}</sp:Recipient><sp:MessageType>{kind}</sp:MessageType><sp:Subject>{subject}</sp:Subject><sp:SenderReference>REF-{key}</sp:SenderReference><sp:Document><sp:Id>d1</sp:Id><sp:Name>avis.pdf</sp:Name><sp:MediaType>application/pdf</sp:MediaType><sp:Sha256>{}</sp:Sha256><sp:Content>{}</sp:Content></sp:Document></sp:SubmitRegisteredMail>",
+        sha256_hex(document),
+        base64_encode(document)
+    );
+    let signed = signed_soap(NS_SOAP11, &body, &dev_signer(pki, "sender-a"), system_now());
+    post_soap(server.addr, &pki.join("root-ca.pem"), &signed)
+}
+
+/// A letter from sender-a over SOAP with `document`, accepted: its message id.
 fn send(
     pki: &Path,
     server: &Server,
@@ -88,13 +107,7 @@ fn send(
     subject: &str,
     document: &[u8],
 ) -> String {
-    let body = format!(
-        "<sp:SubmitRegisteredMail xmlns:sp=\"urn:sealpost:v1\"><sp:IdempotencyKey>{key}</sp:IdempotencyKey><sp:Recipient>{to}</sp:Recipient><sp:MessageType>{kind}</sp:MessageType><sp:Subject>{subject}</sp:Subject><sp:SenderReference>REF-{key}</sp:SenderReference><sp:Document><sp:Id>d1</sp:Id><sp:Name>avis.pdf</sp:Name><sp:MediaType>application/pdf</sp:MediaType><sp:Sha256>{}</sp:Sha256><sp:Content>{}</sp:Content></sp:Document></sp:SubmitRegisteredMail>",
-        sha256_hex(document),
-        base64_encode(document)
-    );
-    let signed = signed_soap(NS_SOAP11, &body, &dev_signer(pki, "sender-a"), system_now());
-    let r = post_soap(server.addr, &pki.join("root-ca.pem"), &signed);
+    let r = submit(pki, server, key, to, kind, subject, document);
     assert_eq!(r.status, 200, "{}", text(&r.body));
     xml_text(&text(&r.body), "MessageId").expect("a MessageId")
 }
@@ -248,6 +261,21 @@ fn a_browser_logs_in_reads_a_letter_downloads_its_proof_and_sees_only_what_it_ma
     assert_eq!(report["unmandated_letter_status"], 404, "{report}");
     assert_eq!(report["mandated_letter_listed"], true, "{report}");
     assert_eq!(report["unmandated_letter_listed"], false, "{report}");
+
+    // Jan refused electronic delivery in the browser: the next letter is refused with a
+    // sealed rejection that says so, and none is delivered.
+    assert_eq!(report["delivery_refusal_status"], 200, "{report}");
+    let r = submit(
+        &pki,
+        &server,
+        "k4",
+        CITIZEN,
+        "tax-assessment",
+        "Avis 2027",
+        b"%PDF-1.7 after",
+    );
+    assert_eq!(r.status, 500, "{}", text(&r.body));
+    assert!(text(&r.body).contains("SEALPOST-REQ-007"), "{}", text(&r.body));
 
     // Screenshots: PNGs under target/screenshots; the phone one as wide as the phone.
     for key in ["inbox_screenshot", "letter_screenshot", "phone_screenshot"] {
