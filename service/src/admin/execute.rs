@@ -332,10 +332,13 @@ fn audit(a: &Admin, command: AuditCommand, out: &mut dyn Output) -> anyhow::Resu
                 verify_token(&token, &Expected::digest(oid::SHA256, &digest), &trust)
                     .with_context(|| format!("the seal of entry {}", seal.seq))?;
             }
-            out.line(&format!(
+            let verdict = format!(
                 "audit log valid: {count} entries, head {head}, {} sealed heads verified",
                 seals.len()
-            ))?;
+            );
+            // Reading the traces is itself traced.
+            record_changes(a, "AuditVerify", &verdict, Changes::default())?;
+            out.line(&verdict)?;
         }
         AuditCommand::Export {
             from,

@@ -167,3 +167,65 @@ fn an_audit_export_from_postgresql_verifies_offline() {
     assert_eq!(court(&pki, &edited, true, &[]).0, 1);
     drop_postgres_database(&url);
 }
+
+#[test]
+fn the_audit_log_of_a_busy_service_exported_while_it_runs_verifies_offline() {
+    let service = SoapService::start("audit-busy", CITIZEN);
+    // Letters accepted and refused, mixed (a refused one holds its request too).
+    for n in 0..1000 {
+        let (recipient, expected) = if n % 5 == 4 {
+            (NOBODY, 500)
+        } else {
+            (CITIZEN, 200)
+        };
+        let key = format!("busy-{n}");
+        let r = service.send(
+            "sender-a",
+            &submission_body(&key, recipient, format!("%PDF-1.7 {key}").as_bytes()),
+        );
+        assert_eq!(r.status, expected, "{key}: {}", text(&r.body));
+    }
+    // While it runs: a change of the directory, the head sealed, the log exported.
+    let admin = |args: &[&str]| {
+        sealpost_interop::admin(sealpost_with(&service.pki, &service.data, &[]), args)
+    };
+    admin(&["mailbox", "add", "cbe:0203201340", "--name", "Example NV"]);
+    let sealed = admin(&["audit", "seal"]);
+    assert!(
+        sealed.contains("sealed") || sealed.contains("nothing to seal"),
+        "{sealed}"
+    );
+    let export = service.data.with_file_name("audit-busy.jsonl");
+    admin(&["audit", "export", "--out", export.to_str().expect("path")]);
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&export)
+        .expect("export")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .filter(|l: &serde_json::Value| l.get("prev_hash").is_some())
+        .collect();
+    let count = |operation: &str| lines.iter().filter(|l| l["operation"] == operation).count();
+    // The 1,000 requests and the directory's changes (besides the fixture's sender and the
+    // notices of arrival the service may have sent meanwhile).
+    assert_eq!(count("SubmitRegisteredMail"), 1000);
+    assert_eq!(count("MailboxAdd"), 2);
+    let entries = lines.len();
+
+    let (code, report) = court(&service.pki, &export, true, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert!(
+        report.contains(&format!(
+            "The {entries} entries 1 to {entries} of the audit log"
+        )),
+        "{report}"
+    );
+    let (code, report) = by_hand(&service.pki, &export);
+    assert_eq!(code, 0, "{report}");
+    // One entry among them edited: the court finds which.
+    let (edited, line) = with_an_edited_detail(&export);
+    let (code, report) = court(&service.pki, &edited, true, &[]);
+    assert_eq!(code, 1, "{report}");
+    assert!(
+        report.contains(&format!("First failing line: {line} (step 2)")),
+        "{report}"
+    );
+}

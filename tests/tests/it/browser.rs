@@ -275,7 +275,11 @@ fn a_browser_logs_in_reads_a_letter_downloads_its_proof_and_sees_only_what_it_ma
         b"%PDF-1.7 after",
     );
     assert_eq!(r.status, 500, "{}", text(&r.body));
-    assert!(text(&r.body).contains("SEALPOST-REQ-007"), "{}", text(&r.body));
+    assert!(
+        text(&r.body).contains("SEALPOST-REQ-007"),
+        "{}",
+        text(&r.body)
+    );
 
     // Screenshots: PNGs under target/screenshots; the phone one as wide as the phone.
     for key in ["inbox_screenshot", "letter_screenshot", "phone_screenshot"] {

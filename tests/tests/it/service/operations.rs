@@ -137,9 +137,10 @@ fn every_request_is_in_the_audit_log_and_the_chain_verifies() {
         ],
     );
     let lines = export_entries(&export);
-    assert_eq!(lines.len(), 7);
-    // Reading the kept request is itself traced, last.
-    assert_eq!(lines[6]["operation"], "MessageRequestRead");
+    assert_eq!(lines.len(), 8);
+    // Reading the traces (verifying them) and the kept request are themselves traced, last.
+    assert_eq!(lines[6]["operation"], "AuditVerify");
+    assert_eq!(lines[7]["operation"], "MessageRequestRead");
     let administration: Vec<&str> = lines[..3]
         .iter()
         .map(|l| {
