@@ -12,6 +12,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := openssl ca-certificates python3 python3-venv xmlsec1 libxml-security-java libwss4j-java libslf4j-java libcommons-logging-java libxml2-utils postgresql-client chromium libnss3-tools
 # Python clients live in a virtualenv (Debian's python3 refuses system-wide pip installs).
 VENV := tests/.venv
+# The development citizen `make run` creates (development only: these are published).
+DEV_LOGIN := jan
+DEV_PASSWORD := development-only-1
+DEV_TOTP_SECRET := JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP
 # Seconds per fuzz target for `make fuzz`.
 FUZZ_SECONDS ?= 60
 
@@ -19,6 +23,7 @@ FUZZ_SECONDS ?= 60
 
 ## run: build, create the development PKI if missing, serve on https://127.0.0.1:8443
 run: certs
+	@echo "Building Sealpost (release; the first build takes several minutes, cargo shows its progress)"
 	$(CARGO) build --release --bin sealpost --bin sealpost-verify
 	@# The development registry and directory (idempotent): agency A (EC key) may send to
 	@# citizens and companies, agency B (RSA key) to citizens.
@@ -27,10 +32,17 @@ run: certs
 	./target/release/sealpost admin sender set --id agency-b --name "Development Agency B" \
 		--cert $(DEV_PKI)/sender-b.pem --types tax-assessment,information --recipients citizen >/dev/null
 	./target/release/sealpost admin mailbox import service/dev/mailboxes.csv
+	@# The development citizen (idempotent: his credentials are set again each time).
+	./target/release/sealpost admin person add --login $(DEV_LOGIN) --name "Jan Peeters (development)" \
+		--nrn nrn:85073003328 --password $(DEV_PASSWORD) --totp-secret $(DEV_TOTP_SECRET) >/dev/null
 	@# The development provider identity a court verifies evidences against (also served at
 	@# /provider/trusted-list.xml): the seal and time-stamping certificates and their fingerprints.
 	./target/release/sealpost pki trusted-list --out $(DEV_PKI)/trusted-list.xml
-	@echo "Sealpost on https://127.0.0.1:8443 (trust anchor: $(DEV_PKI)/root-ca.pem, provider identity: $(DEV_PKI)/trusted-list.xml)"
+	@echo "Starting Sealpost: it logs \"sealpost listening\" with its address once the port is open."
+	@echo "  trust anchor: $(DEV_PKI)/root-ca.pem; provider identity: $(DEV_PKI)/trusted-list.xml"
+	@echo "  mailbox: https://127.0.0.1:8443/mailbox/login as $(DEV_LOGIN), password $(DEV_PASSWORD) (changed at the first login),"
+	@echo "  then a code of the TOTP secret $(DEV_TOTP_SECRET):"
+	@echo "  otpauth://totp/Sealpost:$(DEV_LOGIN)?secret=$(DEV_TOTP_SECRET)&issuer=Sealpost&algorithm=SHA1&digits=6&period=30"
 	@# Development machines and containers often run a clock the kernel reports as
 	@# unsynchronised; the embedded TSA would then refuse to time-stamp. `make run` therefore
 	@# trusts the system clock unchecked; production keeps the default (kernel).
@@ -56,7 +68,8 @@ demo:
 ## certs: the development PKI under certs/dev (kept if present)
 certs:
 	@if [ ! -f $(DEV_PKI)/root-ca.pem ]; then \
-		$(CARGO) run --release --quiet --bin sealpost -- pki init --dir $(DEV_PKI); \
+		echo "Building Sealpost to create the development PKI (the first build takes several minutes)"; \
+		$(CARGO) run --release --bin sealpost -- pki init --dir $(DEV_PKI); \
 	fi
 
 ## deps: every system package and tool the tests need (idempotent)

@@ -39,6 +39,7 @@ enum Command {
     },
     /// Validate the configuration and print it.
     CheckConfig {
+        /// TOML configuration file (default: none, the embedded defaults).
         #[arg(long, env = "SEALPOST_CONFIG")]
         config: Option<PathBuf>,
     },
@@ -46,6 +47,7 @@ enum Command {
     /// audit log. While the service runs, the command runs in it (its administrative socket,
     /// `admin.socket`, for the service's user); otherwise on the store directly.
     Admin {
+        /// TOML configuration file of the service (default: none, the embedded defaults).
         #[arg(long, env = "SEALPOST_CONFIG")]
         config: Option<PathBuf>,
         #[command(subcommand)]
@@ -68,6 +70,7 @@ enum PkiCommand {
     /// time-stamping certificates this configuration uses (what a court passes to
     /// `sealpost-verify --provider`). Prints each certificate's SHA-256 fingerprint.
     TrustedList {
+        /// TOML configuration file (default: none, the embedded defaults).
         #[arg(long, env = "SEALPOST_CONFIG")]
         config: Option<PathBuf>,
         /// Where to write the list.
@@ -96,12 +99,44 @@ enum PkiCommand {
     },
 }
 
-fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+/// An ordinary failure is one line (with its causes), exit status 1; no backtrace.
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse().command) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", plainly(&e));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// An error and its causes in one line, each cause said once (an error that repeats its
+/// source's words in its own is not followed by them again).
+fn plainly(e: &anyhow::Error) -> String {
+    let mut said = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if said.contains(&text) {
+            continue;
+        }
+        if !said.is_empty() {
+            said.push_str(": ");
+        }
+        said.push_str(&text);
+    }
+    said
+}
+
+fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Serve { config } => serve(load_config(config)?),
         Command::Admin { config, command } => admin::run(&load_config(config)?, command),
         Command::CheckConfig { config } => {
-            println!("{:#?}", load_config(config)?);
+            let config = load_config(config)?;
+            println!(
+                "# The configuration is valid. The settings in force (defaults, the file, the\n# environment), the database password hidden:\n{}",
+                config.effective
+            );
             Ok(())
         }
         Command::Pki {
@@ -221,7 +256,13 @@ fn serve(config: Config) -> anyhow::Result<()> {
         .with_writer(std::io::stderr);
     match config.log_format {
         LogFormat::Json => logs.json().init(),
-        LogFormat::Text => logs.init(),
+        // Colours on a terminal only: a log file gets plain text.
+        LogFormat::Text => logs
+            .with_ansi(
+                std::io::IsTerminal::is_terminal(&std::io::stderr())
+                    && std::env::var_os("NO_COLOR").is_none(),
+            )
+            .init(),
     }
     let app = Arc::new(App::build(&config)?);
     let tls = tls::server_config(
@@ -249,7 +290,21 @@ fn serve(config: Config) -> anyhow::Result<()> {
         }
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
-            .with_context(|| format!("listening on {}", config.listen))?;
+            .map_err(|e| {
+                let hint = match e.kind() {
+                    std::io::ErrorKind::AddrInUse => {
+                        "another process listens there: stop it, or choose another `listen` (SEALPOST_LISTEN)"
+                    }
+                    std::io::ErrorKind::PermissionDenied => {
+                        "a port below 1024 needs privileges: choose one above 1024 in `listen`"
+                    }
+                    std::io::ErrorKind::AddrNotAvailable => {
+                        "no interface of this machine has that address: check `listen`"
+                    }
+                    _ => "check `listen`",
+                };
+                anyhow::anyhow!("listening on {}: {e} ({hint})", config.listen)
+            })?;
         tracing::info!(address = %listener.local_addr()?, "sealpost listening (https)");
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
 };
 use roxmltree::{Document, Node};
 
@@ -164,8 +164,26 @@ impl DocumentSigner {
                     "the key is neither ECDSA P-256 nor RSA PKCS#8".into(),
                 ));
             };
-        if certificates.is_empty() {
+        let Some(first) = certificates.first() else {
             return Err(DocumentError::Signing("no certificate".into()));
+        };
+        // A key that is not the certificate's would sign what no verifier accepts.
+        let certified = <x509_cert::Certificate as der::Decode>::from_der(first)
+            .map_err(|e| DocumentError::Signing(format!("the certificate: {e}")))?;
+        let public = match &key {
+            SigningKey::EcdsaP256(k) => k.public_key().as_ref().to_vec(),
+            SigningKey::Rsa(k) => k.public_key().as_ref().to_vec(),
+        };
+        if certified
+            .tbs_certificate
+            .subject_public_key_info
+            .subject_public_key
+            .raw_bytes()
+            != public.as_slice()
+        {
+            return Err(DocumentError::Signing(
+                "the key is not the certificate's (they do not match)".into(),
+            ));
         }
         Ok(DocumentSigner {
             key,
@@ -422,6 +440,22 @@ mod tests {
                 }
                 other => panic!("{element} with {insert} at {at}: {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn a_key_that_is_not_the_certificates_is_refused_before_it_signs_anything() {
+        let now = a_time();
+        let root = Authority::root("Root", now - YEAR, now + YEAR).expect("root");
+        for key in [KeyAlgorithm::EcdsaP256, KeyAlgorithm::Rsa2048] {
+            let spec = |name| LeafSpec::new(name, Profile::Seal, key, now, YEAR);
+            let seal = root.issue(&spec("Seal")).expect("seal");
+            let other = root.issue(&spec("Other")).expect("other");
+            let err = DocumentSigner::new(&other.key_pkcs8_der(), vec![seal.cert_der().to_vec()])
+                .expect_err("another key");
+            assert!(err.to_string().contains("not the certificate's"), "{err}");
+            DocumentSigner::new(&seal.key_pkcs8_der(), vec![seal.cert_der().to_vec()])
+                .expect("its own key");
         }
     }
 

@@ -28,15 +28,11 @@ pub(super) fn lang(headers: &HeaderMap, asked: Option<&str>) -> Lang {
     if let Some(l) = asked.and_then(pick) {
         return l;
     }
-    let cookie = headers
-        .get(header::COOKIE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|c| {
-            c.split(';')
-                .filter_map(|kv| kv.trim().split_once('='))
-                .find(|(k, _)| *k == "lang")
-                .and_then(|(_, v)| pick(v))
-        });
+    let cookie = super::requests::cookies(headers)
+        .split(';')
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == "lang")
+        .and_then(|(_, v)| pick(v));
     if let Some(l) = cookie {
         return l;
     }

@@ -14,12 +14,19 @@ use crate::people::Person;
 use crate::port::DataError;
 use crate::sessions::{self, Session, Stage};
 
+/// Every cookie of the request, as one `Cookie` header's text: over HTTP/2 each cookie may
+/// come in a header of its own (RFC 9113 §8.2.3), and all of them count.
+pub(super) fn cookies(headers: &HeaderMap) -> String {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 pub(super) fn session_of(ui: &MailboxUi, headers: &HeaderMap) -> Option<(String, Session)> {
-    let id = headers
-        .get(header::COOKIE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(sessions::session_id)?
-        .to_owned();
+    let id = sessions::session_id(&cookies(headers))?.to_owned();
     let s = ui.sessions.get(&id, now())?;
     Some((id, s))
 }
@@ -97,4 +104,32 @@ pub(super) fn bad_form(lang: Lang) -> Response {
 #[derive(Debug, Deserialize)]
 pub(super) struct CsrfForm {
     pub(super) csrf: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn cookies_sent_in_headers_of_their_own_all_count_as_over_http2() {
+        let id = "ab".repeat(32);
+        let mut headers = HeaderMap::new();
+        headers.append(header::COOKIE, HeaderValue::from_static("lang=fr"));
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_str(&format!("{}={id}", sessions::COOKIE)).expect("header"),
+        );
+        assert_eq!(sessions::session_id(&cookies(&headers)), Some(id.as_str()));
+        assert_eq!(lang(&headers, None), Lang::Fr);
+        // And in one header, as over HTTP/1.1.
+        let mut one = HeaderMap::new();
+        one.insert(
+            header::COOKIE,
+            HeaderValue::from_str(&format!("{}={id}; lang=fr", sessions::COOKIE)).expect("header"),
+        );
+        assert_eq!(sessions::session_id(&cookies(&one)), Some(id.as_str()));
+        assert_eq!(lang(&one, None), Lang::Fr);
+    }
 }

@@ -79,8 +79,31 @@ const FORMAT: i64 = 2;
 /// the requests of one freshness window).
 const FORGET_PER_COMMIT: i64 = 8;
 
-fn fail(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(format!("PostgreSQL: {e}"))
+/// The store unavailable, saying why: the server's own words for an error it reported (a
+/// wrong user or password, a missing database), else the error and its causes.
+fn fail(e: impl std::error::Error + 'static) -> StoreError {
+    let mut why = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let said = match c.downcast_ref::<postgres::error::DbError>() {
+            Some(db) => format!(
+                "{} {} ({}){}",
+                db.severity(),
+                db.message(),
+                db.code().code(),
+                db.hint()
+                    .map(|h| format!("; hint: {h}"))
+                    .unwrap_or_default()
+            ),
+            None => c.to_string(),
+        };
+        if !why.contains(&said) {
+            why.push_str(": ");
+            why.push_str(&said);
+        }
+        cause = c.source();
+    }
+    StoreError::Unavailable(format!("PostgreSQL: {why}"))
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {

@@ -61,10 +61,12 @@ pub fn endpoint(channel: Arc<SoapChannel>) -> MethodRouter {
     get(wsdl).post(handle).with_state(channel)
 }
 
-async fn wsdl(headers: HeaderMap) -> Response {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
+async fn wsdl(uri: axum::http::Uri, headers: HeaderMap) -> Response {
+    // The host asked for: HTTP/2's :authority (in the URI), else HTTP/1.1's Host header.
+    let host = uri
+        .authority()
+        .map(|a| a.as_str())
+        .or_else(|| headers.get(header::HOST).and_then(|h| h.to_str().ok()))
         .filter(|h| {
             h.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))

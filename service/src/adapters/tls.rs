@@ -27,6 +27,8 @@ pub enum TlsError {
     },
     #[error("TLS configuration: {0}")]
     Rustls(#[from] rustls::Error),
+    #[error("tls.key is not the key of tls.cert (they do not match)")]
+    KeyMismatch,
 }
 
 /// A server configuration from a PEM certificate chain (leaf first) and a PEM private key.
@@ -59,7 +61,11 @@ pub fn server_config(
                 .map(DistinguishedName::from)
                 .collect(),
         }))
-        .with_single_cert(certs, key)?;
+        .with_single_cert(certs, key)
+        .map_err(|e| match e {
+            rustls::Error::InconsistentKeys(_) => TlsError::KeyMismatch,
+            other => TlsError::Rustls(other),
+        })?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

@@ -130,3 +130,56 @@ pub(super) fn setting<'a>(
 ) -> Option<&'a serde_json::Value> {
     key.split('.').try_fold(settings, |v, part| v.get(part))
 }
+
+/// Every key's value of the kind its row says (a whole number in its bounds' type, text, a
+/// list of texts), whoever set it; one that is not is named, in the documented key's words,
+/// and taken out, so that the rest is still read and every problem is reported at once.
+pub(super) fn check_kinds(table: &mut toml::Table, problems: &mut Vec<String>) {
+    for &(key, kind) in KEYS {
+        let Some(value) = lookup(table, key) else {
+            continue;
+        };
+        let fits = match (kind, value) {
+            (Kind::Integer { .. }, toml::Value::Integer(n)) => *n >= 0,
+            (Kind::Text, toml::Value::String(_)) => true,
+            (Kind::List, toml::Value::Array(items)) => items.iter().all(toml::Value::is_str),
+            _ => false,
+        };
+        if fits {
+            continue;
+        }
+        problems.push(match kind {
+            Kind::Integer { min, max } => {
+                format!("{key} {value}: a whole number between {min} and {max}")
+            }
+            Kind::Text => format!("{key} {value}: text expected (in quotes in the file)"),
+            Kind::List => format!("{key} {value}: a list of texts expected ([\"…\", \"…\"])"),
+        });
+        remove(table, key);
+    }
+}
+
+fn lookup<'a>(table: &'a toml::Table, key: &str) -> Option<&'a toml::Value> {
+    let (parents, last) = key
+        .rsplit_once('.')
+        .map_or((None, key), |(p, l)| (Some(p), l));
+    let mut current = table;
+    for part in parents.into_iter().flat_map(|p| p.split('.')) {
+        current = current.get(part)?.as_table()?;
+    }
+    current.get(last)
+}
+
+fn remove(table: &mut toml::Table, key: &str) {
+    let (parents, last) = key
+        .rsplit_once('.')
+        .map_or((None, key), |(p, l)| (Some(p), l));
+    let mut current = table;
+    for part in parents.into_iter().flat_map(|p| p.split('.')) {
+        match current.get_mut(part).and_then(toml::Value::as_table_mut) {
+            Some(t) => current = t,
+            None => return,
+        }
+    }
+    current.remove(last);
+}

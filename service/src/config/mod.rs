@@ -128,6 +128,9 @@ pub struct Config {
     pub revocation_crls: Vec<PathBuf>,
     /// How often the CRL files are read again.
     pub revocation_refresh: Duration,
+    /// The settings in force (defaults, then the file, then the environment) as TOML, the
+    /// database password hidden: what `sealpost check-config` prints.
+    pub effective: String,
     /// The administrative socket of the running service (`sealpost admin` sends its commands
     /// there while the service runs); `None`: administration only on a stopped service.
     pub admin_socket: Option<PathBuf>,
@@ -200,6 +203,7 @@ impl Config {
             };
             set_path(&mut table, key, value);
         }
+        keys::check_kinds(&mut table, &mut problems);
         let raw = match RawConfig::deserialize(toml::Value::Table(table)) {
             Ok(raw) => raw,
             Err(e) => {
@@ -207,12 +211,102 @@ impl Config {
                 return Err(ConfigError { problems });
             }
         };
-        let config = raw.validate(&mut problems);
+        let effective = raw.effective();
+        let config = raw
+            .validate(&mut problems)
+            .map(|c| Config { effective, ..c });
         match config {
             Some(c) if problems.is_empty() => Ok(c),
             _ => Err(ConfigError { problems }),
         }
     }
+}
+
+/// A PostgreSQL connection string with its password replaced by `***`, in either form:
+/// `key=value` pairs (`password=…`) or a URL (`postgres://user:…@host/db`).
+pub fn hide_password(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let (authority, tail) = rest
+            .split_once('/')
+            .map_or((rest, None), |(a, t)| (a, Some(t)));
+        let authority = match authority.rsplit_once('@') {
+            Some((user, host)) => match user.split_once(':') {
+                Some((name, _)) => format!("{name}:***@{host}"),
+                None => authority.to_owned(),
+            },
+            None => authority.to_owned(),
+        };
+        let tail = tail.map(|t| {
+            t.split('&')
+                .map(|p| match p.split_once('=') {
+                    Some((k, _)) if k.ends_with("password") => format!("{k}=***"),
+                    _ => p.to_owned(),
+                })
+                .collect::<Vec<_>>()
+                .join("&")
+        });
+        return match tail {
+            Some(t) => format!("{scheme}://{authority}/{t}"),
+            None => format!("{scheme}://{authority}"),
+        };
+    }
+    // key = value pairs; a value may be single-quoted, with \' and \\ inside.
+    let mut out = String::new();
+    let mut chars = url.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() {
+            out.push(c);
+            chars.next();
+            continue;
+        }
+        let mut key = String::new();
+        while let Some(&c) = chars.peek() {
+            if c == '=' || c.is_whitespace() {
+                break;
+            }
+            key.push(c);
+            chars.next();
+        }
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        if chars.peek() != Some(&'=') {
+            out.push_str(&key);
+            continue;
+        }
+        chars.next();
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let mut value = String::new();
+        if chars.peek() == Some(&'\'') {
+            value.push('\'');
+            chars.next();
+            while let Some(c) = chars.next() {
+                value.push(c);
+                match c {
+                    '\\' => value.extend(chars.next()),
+                    '\'' => break,
+                    _ => {}
+                }
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c.is_whitespace() {
+                    break;
+                }
+                value.push(c);
+                chars.next();
+            }
+        }
+        let value = if key == "password" {
+            "***".to_owned()
+        } else {
+            value
+        };
+        out.push_str(&format!("{key}={value}"));
+    }
+    out
 }
 
 fn set_path(table: &mut toml::Table, key: &str, value: toml::Value) {
@@ -241,6 +335,13 @@ fn readable(path: &Path, what: &str, problems: &mut Vec<String>) {
 }
 
 impl RawConfig {
+    /// These settings as TOML, the database password hidden.
+    fn effective(&self) -> String {
+        let mut shown = self.clone();
+        shown.store.postgres_url = shown.store.postgres_url.as_deref().map(hide_password);
+        toml::to_string(&shown).unwrap_or_else(|e| format!("# the settings cannot be shown: {e}\n"))
+    }
+
     fn validate(self, problems: &mut Vec<String>) -> Option<Config> {
         check_bounds(&self, problems);
         if self.limits.max_document_bytes > self.limits.max_request_bytes {
@@ -252,7 +353,12 @@ impl RawConfig {
         let listen = self
             .listen
             .parse::<SocketAddr>()
-            .map_err(|e| problems.push(format!("listen {:?}: {e}", self.listen)))
+            .map_err(|_| {
+                problems.push(format!(
+                    "listen {:?}: an IP address and a port, such as 127.0.0.1:8443 or [::]:8443 (a host name is not taken)",
+                    self.listen
+                ));
+            })
             .ok();
         let log_format = match self.log_format.as_str() {
             "text" => Some(LogFormat::Text),
@@ -425,6 +531,7 @@ impl RawConfig {
             revocation_crls: self.revocation.crls,
             revocation_refresh: Duration::from_secs(self.revocation.refresh_s),
             admin_socket: admin_socket?,
+            effective: String::new(),
             data_dir: self.data_dir,
         })
     }

@@ -470,3 +470,70 @@ fn the_administrative_socket_lies_under_the_data_directory_unless_configured_or_
         None
     );
 }
+
+#[test]
+fn the_database_password_is_never_shown() {
+    for (url, shown) in [
+        (
+            "host=db user=sealpost password=s3cret dbname=sp",
+            "host=db user=sealpost password=*** dbname=sp",
+        ),
+        (
+            "host=db password = 'a \\' b c' dbname=sp",
+            "host=db password=*** dbname=sp",
+        ),
+        (
+            "postgres://sealpost:s3cret@db:5432/sp?sslmode=require",
+            "postgres://sealpost:***@db:5432/sp?sslmode=require",
+        ),
+        (
+            "postgresql://db/sp?user=sp&password=s3cret",
+            "postgresql://db/sp?user=sp&password=***",
+        ),
+        ("host=db user=sealpost", "host=db user=sealpost"),
+    ] {
+        assert_eq!(hide_password(url), shown);
+    }
+    let dir = temp_dir("effective");
+    let mut vars = files(&dir);
+    vars.extend(env(&[
+        ("SEALPOST_STORE_BACKEND", "postgres"),
+        (
+            "SEALPOST_STORE_POSTGRES_URL",
+            "host=db user=sealpost password=s3cret",
+        ),
+    ]));
+    let config = Config::load(None, vars).expect("valid");
+    assert!(!config.effective.contains("s3cret"), "{}", config.effective);
+    assert!(
+        config.effective.contains("password=***") && config.effective.contains("[store]"),
+        "{}",
+        config.effective
+    );
+}
+
+#[test]
+fn a_value_of_the_wrong_kind_is_named_and_the_rest_is_still_checked() {
+    let dir = temp_dir("kinds");
+    let file = dir.join("sealpost.toml");
+    std::fs::write(
+        &file,
+        "log_format = 7\n[limits]\nmax_documents = -3\n[tsa]\naccept_policies = \"1.2.3\"\n",
+    )
+    .expect("write");
+    let mut vars = files(&dir);
+    vars.extend(env(&[("SEALPOST_LISTEN", "nonsense")]));
+    let all = Config::load(Some(&file), vars)
+        .expect_err("invalid")
+        .problems
+        .join("\n");
+    for named in [
+        "limits.max_documents -3: a whole number between 1 and 64",
+        "log_format 7: text expected",
+        "tsa.accept_policies \"1.2.3\": a list of texts expected",
+        "listen \"nonsense\": an IP address and a port",
+    ] {
+        assert!(all.contains(named), "{named}: {all}");
+    }
+    assert!(!all.contains("u64"), "{all}");
+}

@@ -429,3 +429,37 @@ fn a_legal_hold_keeps_the_traces_of_an_incident_past_their_retention_until_relea
         "{holds}"
     );
 }
+
+#[test]
+fn a_key_that_is_not_its_certificates_stops_the_start() {
+    let pki = dev_pki("mismatched-keys");
+    let data = pki.with_file_name("var");
+    // Each key swapped for another key of the same PKI (the same algorithm, a valid file).
+    for (setting, other_key, named) in [
+        ("SEALPOST_SEAL_KEY", "sender-a.key", "seal"),
+        ("SEALPOST_TSA_KEY", "sender-a.key", "TSA"),
+        ("SEALPOST_TLS_KEY", "sender-a.key", "TLS"),
+    ] {
+        let mut cmd = Command::new("timeout");
+        cmd.arg("30").arg(binary("sealpost"));
+        let serve = sealpost(&pki, &data);
+        for (k, v) in serve.get_envs() {
+            if let Some(v) = v {
+                cmd.env(k, v);
+            }
+        }
+        cmd.env(setting, pki.join(other_key));
+        let out = run(cmd.arg("serve"));
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{setting}: {stderr}");
+        let last = stderr.lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with("error: ") && !stderr.contains("listening"),
+            "{setting}: {stderr}"
+        );
+        assert!(
+            stderr.to_lowercase().contains("match") || stderr.contains("inconsistent"),
+            "{setting} ({named}): {stderr}"
+        );
+    }
+}

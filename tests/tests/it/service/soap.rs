@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sealpost_interop::{
     CITIZEN, COMPANY, NS_SOAP11, NS_SOAP12, dev_signer, expect_fault_code as code, https_raw,
-    signed_soap, system_now, text, xml_text as field,
+    require_tool, run, signed_soap, system_now, text, xml_text as field,
 };
 use sealpost_pki::{KeyAlgorithm, LeafSpec, Profile, rogue_self_signed};
 use sealpost_xmldsig::document::DocumentSigner;
@@ -288,4 +288,16 @@ fn malformed_and_oversized_requests_are_refused_before_anything_is_read() {
     );
     assert_eq!(wsdl.status, 200);
     assert!(text(&wsdl.body).contains(&format!("https://{}/soap", f.server.addr)));
+    // Over HTTP/2 the host asked for is the :authority: the WSDL names it too.
+    require_tool("curl", &["--version"]);
+    let asked = format!("localhost:{}", f.server.addr.port());
+    let out = run(std::process::Command::new("curl")
+        .args(["--http2", "--silent", "--show-error", "--fail", "--cacert"])
+        .arg(f.pki.join("root-ca.pem"))
+        .args(["--write-out", "\n%{http_version}"])
+        .arg(format!("https://{asked}/soap?wsdl")));
+    let body = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(body.ends_with("\n2"), "not HTTP/2: {body}");
+    assert!(body.contains(&format!("https://{asked}/soap")), "{body}");
 }
