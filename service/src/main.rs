@@ -60,6 +60,7 @@ enum PkiCommand {
     /// Create a development PKI: root and issuing CA, TSA, seal, TLS server and two sender
     /// certificates, PKCS#12 bundles for the senders. Refuses a directory that has one.
     Init {
+        /// The directory to write it into (created; refused if it holds a PKI).
         #[arg(long)]
         dir: PathBuf,
         /// Password of the PKCS#12 bundles.
@@ -87,6 +88,7 @@ enum PkiCommand {
     /// issuing CA: with `revocation.crls` naming them, the service refuses those certificates
     /// within `revocation.refresh_s`. Development only: a production CA publishes its own.
     Crl {
+        /// The development PKI's directory (its CAs' certificates and keys).
         #[arg(long)]
         dir: PathBuf,
         /// A certificate (PEM) of the issuing CA to revoke (repeatable; the earlier

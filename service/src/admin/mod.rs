@@ -66,8 +66,10 @@ pub enum PersonCommand {
     /// Adds a person (or replaces their credentials). Prints the one-time password (changed
     /// at the first login) and the TOTP secret to enrol in an authenticator app.
     Add {
+        /// The name they log in with.
         #[arg(long)]
         login: String,
+        /// Their full name, as evidences and the mailbox show it.
         #[arg(long)]
         name: String,
         /// Their national register number: they read that mailbox.
@@ -101,6 +103,7 @@ pub enum PersonCommand {
     /// only the provisional password, without the login: send it on another channel than the
     /// login (post, say), never together.
     Reset {
+        /// The person's login.
         #[arg(long)]
         login: String,
         /// The provisional password (default: a random one, printed).
@@ -123,6 +126,7 @@ pub enum MessageCommand {
         /// The message id (urn:uuid:…).
         #[arg(long)]
         id: String,
+        /// Where to write it (whole or not at all).
         #[arg(long)]
         out: PathBuf,
     },
@@ -147,6 +151,8 @@ pub enum MandateCommand {
     },
     /// Revokes a mandate now.
     Revoke {
+        /// The mandate's id (mandate-…), as `mandate grant` printed it and `mandate list`
+        /// lists it.
         #[arg(long)]
         id: String,
     },
@@ -161,6 +167,7 @@ pub enum SenderCommand {
         /// Registry identity, e.g. agency-a.
         #[arg(long)]
         id: String,
+        /// The organisation's name, as evidences and recipients see it.
         #[arg(long)]
         name: String,
         /// A PEM certificate that authenticates as this sender (repeatable). It must chain
@@ -187,19 +194,27 @@ pub enum MailboxCommand {
     Add {
         /// nrn:<11 digits> or cbe:<10 digits>.
         id: String,
+        /// The holder's name, as the mailbox shows it.
         #[arg(long, default_value = "")]
         name: String,
     },
     /// Adds mailboxes from a CSV file: `id,display name[,active|inactive]` per line; all or
     /// nothing.
     Import {
+        /// The CSV file (UTF-8).
         #[arg(value_parser = read_file)]
         file: NamedFile,
     },
     /// Marks a mailbox inactive: letters for it are refused with RecipientUnknown.
-    Deactivate { id: String },
+    Deactivate {
+        /// nrn:<11 digits> or cbe:<10 digits>.
+        id: String,
+    },
     /// Marks a mailbox active again.
-    Activate { id: String },
+    Activate {
+        /// nrn:<11 digits> or cbe:<10 digits>.
+        id: String,
+    },
     /// Lists the directory as JSON lines.
     List,
 }
@@ -247,6 +262,7 @@ pub enum AuditCommand {
     },
     /// Releases a legal hold: its traces follow their retention again.
     Release {
+        /// The hold's id (hold-…), as `audit hold` printed it and `audit holds` lists it.
         #[arg(long)]
         id: String,
     },
