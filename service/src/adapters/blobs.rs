@@ -13,7 +13,6 @@
 //! one fsync per group of commits.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -84,12 +83,15 @@ fn segment_path(dir: &Path, stream: &str, number: u32) -> PathBuf {
     dir.join(format!("{stream}-{number:06}.seg"))
 }
 
-/// Opens (or creates, durably) a segment for appending; its length.
+/// Opens (or creates, durably) a segment for appending; its length. Not in append mode: each
+/// append writes at the length the file has on disk, which it reads first (see
+/// [`Segments::append`]).
 fn open_for_append(dir: &Path, path: &Path) -> Result<(File, u64), StoreError> {
     let existed = path.exists();
     let file = OpenOptions::new()
         .create(true)
-        .append(true)
+        .truncate(false)
+        .write(true)
         .read(true)
         .open(path)
         .map_err(|e| fail("opening", path, e))?;
@@ -142,6 +144,12 @@ impl Segments {
 
     /// Appends `blobs`, each with its SHA-256 (which reads will check), and makes them
     /// durable; their references, in order.
+    ///
+    /// Nothing is recorded that was not written where it says: the append starts at the
+    /// length the file has on disk (after a failed write, whatever part of it reached the
+    /// file is cut off, or else lies before the next append), each blob is written at its
+    /// offset, and once synced the file's length must be the one the references add up to.
+    /// Any failure names nothing; the next append starts again from the disk.
     pub fn append(&self, blobs: &[(&[u8], [u8; 32])]) -> Result<Vec<BlobRef>, StoreError> {
         if blobs.is_empty() {
             return Ok(Vec::new());
@@ -154,20 +162,49 @@ impl Segments {
         }
         let (number, file, len) = &mut *current;
         let path = self.path(*number);
-        let mut refs = Vec::with_capacity(blobs.len());
-        for &(blob, sha256) in blobs {
-            file.write_all(blob)
-                .map_err(|e| fail("writing", &path, e))?;
-            refs.push(BlobRef {
-                segment: *number,
-                offset: *len,
-                len: blob.len() as u64,
-                sha256,
-            });
-            *len += blob.len() as u64;
+        let on_disk = |file: &File| {
+            file.metadata()
+                .map(|m| m.len())
+                .map_err(|e| fail("reading", &path, e))
+        };
+        let start = on_disk(file)?;
+        *len = start;
+        let written = (|| {
+            let mut refs = Vec::with_capacity(blobs.len());
+            let mut at = start;
+            for &(blob, sha256) in blobs {
+                file.write_all_at(blob, at)
+                    .map_err(|e| fail("writing", &path, e))?;
+                refs.push(BlobRef {
+                    segment: *number,
+                    offset: at,
+                    len: blob.len() as u64,
+                    sha256,
+                });
+                at += blob.len() as u64;
+            }
+            file.sync_data().map_err(|e| fail("syncing", &path, e))?;
+            let end = on_disk(file)?;
+            if end != at {
+                return Err(StoreError::Unavailable(format!(
+                    "{}: {end} bytes on disk after an append that ends at {at}",
+                    path.display()
+                )));
+            }
+            Ok((refs, at))
+        })();
+        match written {
+            Ok((refs, end)) => {
+                *len = end;
+                Ok(refs)
+            }
+            Err(e) => {
+                // What part of the group reached the file is named by nothing: cut it off
+                // (if that fails too, the next append starts after it).
+                let _ = file.set_len(start).and_then(|()| file.sync_data());
+                Err(e)
+            }
         }
-        file.sync_data().map_err(|e| fail("syncing", &path, e))?;
-        Ok(refs)
     }
 
     /// Deletes the segments numbered below `segment` (never the one appended to): for when
@@ -243,6 +280,23 @@ mod tests {
             later[0]
         );
         assert!(BlobRef::decode(&[0u8; 51]).is_err());
+
+        // Bytes that reached the file without being named (a write that failed half-way,
+        // say on a full disk, and could not be cut off) do not shift what comes after them.
+        {
+            let mut file = OpenOptions::new()
+                .append(true)
+                .open(dir.join("documents-000001.seg"))
+                .expect("segment");
+            std::io::Write::write_all(&mut file, b"half a blob").expect("garbage");
+        }
+        let after = segments
+            .append(&hashed(&[b"fourth letter"]))
+            .expect("append");
+        assert_eq!((after[0].segment, after[0].offset), (1, 25 + 12 + 11));
+        assert_eq!(segments.read(&after[0]).expect("read"), b"fourth letter");
+        let reopened = Segments::open(&dir, "documents").expect("reopen");
+        assert_eq!(reopened.read(&after[0]).expect("read"), b"fourth letter");
 
         // A byte changed on disk is reported, not served.
         let path = dir.join("documents-000001.seg");
