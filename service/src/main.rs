@@ -308,9 +308,15 @@ fn serve(config: Config) -> anyhow::Result<()> {
                 anyhow::anyhow!("listening on {}: {e} ({hint})", config.listen)
             })?;
         tracing::info!(address = %listener.local_addr()?, "sealpost listening (https)");
-        let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
-            tracing::info!("shutting down");
+        // SIGTERM (a service manager, a container) or SIGINT (Ctrl-C): a graceful stop.
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .context("listening for SIGTERM")?;
+        let shutdown = async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: stopping"),
+                _ = terminate.recv() => tracing::info!("SIGTERM: stopping"),
+            }
         };
         tokio::spawn(seal_audit_periodically(
             Arc::clone(&app.store),
@@ -337,7 +343,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
             Arc::clone(&app.service),
             config.retention.clone(),
         ));
-        http::serve_tls(listener, tls, app.router(), shutdown).await;
+        http::serve_tls(listener, tls, app.router(), shutdown, config.shutdown_grace).await;
         Ok(())
     })
 }

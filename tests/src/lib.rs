@@ -212,6 +212,7 @@ pub fn admin(mut cmd: Command, args: &[&str]) -> String {
 pub struct Server {
     child: Child,
     pub addr: SocketAddr,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -226,9 +227,12 @@ impl Server {
             .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
         let stderr = child.stderr.take().expect("stderr");
         let (tx, rx) = std::sync::mpsc::channel();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = std::sync::Arc::clone(&log);
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                kept.lock().expect("log").push(line.clone());
                 if !sent
                     && let Some(addr) = line
                         .split("address=")
@@ -249,7 +253,26 @@ impl Server {
                 panic!("{cmd:?} did not report its listening address");
             }
         };
-        Server { child, addr }
+        Server { child, addr, log }
+    }
+
+    /// Waits for the process to end (at most a minute; `why` it should): its exit code
+    /// (`None`: killed by a signal) and everything it wrote on stderr.
+    pub fn wait_for_exit(&mut self, why: &str) -> (Option<i32>, Vec<String>) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                break status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server did not stop within a minute of {why}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // The rest of what it wrote.
+        std::thread::sleep(Duration::from_millis(100));
+        (status.code(), self.log.lock().expect("log").clone())
     }
 
     /// The process id (to read its memory use, say).
@@ -327,10 +350,24 @@ fn exchange(
     head: &str,
     body: &[u8],
 ) -> HttpResponse {
+    exchange_in_halves(stream, addr, head, body, || {})
+}
+
+/// [`exchange`], calling `between` once half the body is sent.
+fn exchange_in_halves(
+    stream: &mut (impl Read + Write),
+    addr: SocketAddr,
+    head: &str,
+    body: &[u8],
+    between: impl FnOnce(),
+) -> HttpResponse {
     let mut request = format!("{head}\r\nHost: {addr}\r\nConnection: close\r\n\r\n").into_bytes();
-    request.extend_from_slice(body);
+    let half = body.len() / 2;
+    request.extend_from_slice(&body[..half]);
     // The server may answer (413) and close before reading everything: ignore write errors.
-    let _ = stream.write_all(&request);
+    let _ = stream.write_all(&request).and_then(|()| stream.flush());
+    between();
+    let _ = stream.write_all(&body[half..]);
     let mut raw = Vec::new();
     let _ = stream.read_to_end(&mut raw);
     parse_response(&raw)
@@ -393,6 +430,18 @@ pub fn https_raw_as(
     head: &str,
     body: &[u8],
 ) -> HttpResponse {
+    https_raw_in_halves(addr, root_pem, identity, head, body, || {})
+}
+
+/// [`https_raw_as`], calling `between` once half the body is sent (a request in flight).
+pub fn https_raw_in_halves(
+    addr: SocketAddr,
+    root_pem: &Path,
+    identity: Option<(&Path, &Path)>,
+    head: &str,
+    body: &[u8],
+    between: impl FnOnce(),
+) -> HttpResponse {
     use rustls_pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls_pki_types::CertificateDer::pem_file_iter(root_pem).expect("root") {
@@ -423,11 +472,12 @@ pub fn https_raw_as(
     let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
     tcp.set_read_timeout(Some(Duration::from_secs(60)))
         .expect("timeout");
-    exchange(
+    exchange_in_halves(
         &mut rustls::StreamOwned::new(connection, tcp),
         addr,
         head,
         body,
+        between,
     )
 }
 

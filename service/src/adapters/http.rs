@@ -6,6 +6,7 @@ use std::time::Duration;
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -21,14 +22,20 @@ pub struct PeerCertificates(pub Arc<Vec<Vec<u8>>>);
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Accepts TLS connections on `listener` and serves `router` over HTTP/1.1 or HTTP/2 until
-/// `shutdown` completes.
+/// `shutdown` completes; then stops accepting, lets every connection finish the request it
+/// is on (HTTP/2 clients get a GOAWAY, HTTP/1.1 connections close after their response) for
+/// at most `grace`, and returns.
 pub async fn serve_tls(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
     router: Router,
     shutdown: impl Future<Output = ()>,
+    grace: Duration,
 ) {
     let acceptor = TlsAcceptor::from(tls);
+    let graceful = GracefulShutdown::new();
+    // One clone per connection, from its handshake on: the connections still open.
+    let open = Arc::new(());
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -44,7 +51,10 @@ pub async fn serve_tls(
         };
         let acceptor = acceptor.clone();
         let router = router.clone();
+        let watcher = graceful.watcher();
+        let open = Arc::clone(&open);
         tokio::spawn(async move {
+            let _open = open;
             let tls_stream =
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                     Ok(Ok(s)) => s,
@@ -69,12 +79,29 @@ pub async fn serve_tls(
                 Some(peer) => router.layer(axum::Extension(peer)),
                 None => router,
             });
-            if let Err(e) = auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(tls_stream), service)
-                .await
-            {
+            let builder = auto::Builder::new(TokioExecutor::new());
+            let connection = builder.serve_connection(TokioIo::new(tls_stream), service);
+            if let Err(e) = watcher.watch(connection).await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
         });
+    }
+    drop(listener);
+    tracing::info!(
+        grace_s = grace.as_secs(),
+        "shutting down: no new connection; the requests in flight finish"
+    );
+    let drained = async {
+        graceful.shutdown().await;
+        while Arc::strong_count(&open) > 1 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    match tokio::time::timeout(grace, drained).await {
+        Ok(()) => tracing::info!("every request in flight was answered"),
+        Err(_) => tracing::warn!(
+            connections = Arc::strong_count(&open) - 1,
+            "the grace period ended with connections still open: they are cut"
+        ),
     }
 }

@@ -134,6 +134,18 @@ impl std::fmt::Debug for PgStore {
     }
 }
 
+/// The synchronous client runs its own small runtime and cannot be dropped inside another
+/// (the service's, when it stops): the pooled connections are closed on a thread of their
+/// own.
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        let idle = std::mem::take(self.idle.get_mut().unwrap_or_else(|p| p.into_inner()));
+        if !idle.is_empty() {
+            let _ = std::thread::spawn(move || drop(idle)).join();
+        }
+    }
+}
+
 impl PgStore {
     /// Connects to `url` (`host=… user=… dbname=…` or `postgresql://…`) and creates the
     /// schema if it is not there. Must not be called from inside an async runtime.

@@ -41,6 +41,8 @@ pub(super) const KEYS: &[(&str, Kind)] = &[
     ("listen", Kind::Text),
     ("data_dir", Kind::Text),
     ("log_format", Kind::Text),
+    // Zero: the requests in flight are cut at once.
+    ("shutdown_grace_s", int(0, HOUR)),
     ("tls.cert", Kind::Text),
     ("tls.key", Kind::Text),
     ("tsa.cert", Kind::Text),

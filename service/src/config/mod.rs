@@ -89,6 +89,8 @@ pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub log_format: LogFormat,
+    /// On SIGTERM or SIGINT, how long the requests in flight may take to finish.
+    pub shutdown_grace: Duration,
     pub tls_cert: PathBuf,
     pub tls_key: PathBuf,
     pub tsa: TsaSettings,
@@ -486,6 +488,7 @@ impl RawConfig {
         Some(Config {
             listen: listen?,
             log_format: log_format?,
+            shutdown_grace: Duration::from_secs(self.shutdown_grace_s),
             tls_cert: self.tls.cert,
             tls_key: self.tls.key,
             tsa: TsaSettings {

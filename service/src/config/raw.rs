@@ -15,6 +15,8 @@ pub(super) struct RawConfig {
     pub(super) data_dir: PathBuf,
     #[serde(default = "defaults::log_format")]
     pub(super) log_format: String,
+    #[serde(default = "defaults::shutdown_grace_s")]
+    pub(super) shutdown_grace_s: u64,
     #[serde(default)]
     pub(super) tls: RawTls,
     #[serde(default)]
@@ -419,6 +421,10 @@ mod defaults {
     pub fn store_backend() -> String {
         "redb".into()
     }
+    pub fn shutdown_grace_s() -> u64 {
+        30
+    }
+
     pub fn store_cache_mib() -> u64 {
         64
     }

@@ -7,9 +7,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use sealpost_interop::{
-    CITIZEN, NS_SOAP11, Server, binary, dev_pki, dev_signer, drop_postgres_database,
-    expect_fault_code as code, export_entries, https_raw, postgres_database, require_tool, run,
-    signed_soap, system_now, text, trusted_list, xml_text as field,
+    CITIZEN, NS_SOAP11, Server, Setting, SoapService, binary, dev_pki, dev_signer,
+    drop_postgres_database, expect_fault_code as code, export_entries, https_raw,
+    https_raw_in_halves, postgres_database, require_tool, run, signed_soap, submission_body,
+    system_now, text, trusted_list, xml_text as field,
 };
 use sealpost_pki::{KeyAlgorithm, LeafSpec, Profile, rogue_self_signed};
 use sealpost_xmldsig::dsig::base64_decode;
@@ -462,4 +463,78 @@ fn a_key_that_is_not_its_certificates_stops_the_start() {
             "{setting} ({named}): {stderr}"
         );
     }
+}
+
+/// A letter half sent when the service is told to stop (SIGTERM, or SIGINT): it is received,
+/// registered and answered, then the service exits cleanly, and it is there after a restart.
+fn a_stop_lets_the_letter_in_flight_finish(name: &str, signal: &str, settings: &[Setting<'_>]) {
+    let mut service = SoapService::start_with(name, CITIZEN, &["sender-a"], settings);
+    let envelope = signed_soap(
+        NS_SOAP11,
+        &submission_body("in-flight", CITIZEN, b"%PDF-1.7 the letter in flight"),
+        &dev_signer(&service.pki, "sender-a"),
+        system_now(),
+    );
+    let (addr, root) = (service.server.addr, service.pki.join("root-ca.pem"));
+    let mut stopped = None;
+    let answer = https_raw_in_halves(
+        addr,
+        &root,
+        None,
+        &format!(
+            "POST /soap HTTP/1.1\r\nContent-Type: text/xml; charset=utf-8\r\nContent-Length: {}",
+            envelope.len()
+        ),
+        envelope.as_bytes(),
+        || {
+            // Told to stop while the request is half received; the rest follows at once.
+            let pid = service.server.pid().to_string();
+            let sent = std::process::Command::new("kill")
+                .args(["-s", signal, &pid])
+                .status()
+                .expect("kill");
+            assert!(sent.success());
+            stopped = Some(());
+        },
+    );
+    assert!(stopped.is_some());
+    assert_eq!(answer.status, 200, "{}", text(&answer.body));
+    let message_id = field(&text(&answer.body), "MessageId").expect("id");
+    let (code, log) = service.server.wait_for_exit(&format!("SIG{signal}"));
+    let log = log.join("\n");
+    assert_eq!(code, Some(0), "{log}");
+    assert!(
+        log.contains(&format!("SIG{signal}: stopping"))
+            && log.contains("every request in flight was answered"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("panicked") && !log.contains("runtime"),
+        "{log}"
+    );
+    // What it answered is what it kept.
+    let service = service.restart(settings);
+    let status = service.send(
+        "sender-a",
+        &format!(
+            "<sp:GetMessageStatus xmlns:sp=\"urn:sealpost:v1\"><sp:MessageId>{message_id}</sp:MessageId></sp:GetMessageStatus>"
+        ),
+    );
+    assert_eq!(status.status, 200, "{}", text(&status.body));
+}
+
+#[test]
+fn sigterm_lets_the_letter_in_flight_finish_on_the_embedded_store() {
+    a_stop_lets_the_letter_in_flight_finish("stop-redb", "TERM", &[]);
+}
+
+#[test]
+fn sigint_lets_the_letter_in_flight_finish_on_postgresql() {
+    let url = postgres_database("stop");
+    let settings = [
+        ("SEALPOST_STORE_BACKEND", "postgres"),
+        ("SEALPOST_STORE_POSTGRES_URL", url.as_str()),
+    ];
+    a_stop_lets_the_letter_in_flight_finish("stop-pg", "INT", &settings);
+    drop_postgres_database(&url);
 }
