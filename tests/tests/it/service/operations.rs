@@ -489,7 +489,7 @@ fn a_stop_lets_the_letter_in_flight_finish(name: &str, signal: &str, settings: &
         || {
             // Told to stop while the request is half received; the rest follows at once.
             let pid = service.server.pid().to_string();
-            let sent = std::process::Command::new("kill")
+            let sent = Command::new("kill")
                 .args(["-s", signal, &pid])
                 .status()
                 .expect("kill");
