@@ -17,6 +17,8 @@ pub(super) enum Kind {
     },
     /// Comma-separated.
     List,
+    /// `true` or `false`.
+    Bool,
 }
 
 /// A whole number in `min..=max`.
@@ -51,6 +53,12 @@ pub(super) const KEYS: &[(&str, Kind)] = &[
     ("tsa.accept_policies", Kind::List),
     ("revocation.crls", Kind::List),
     ("revocation.refresh_s", int(1, DAY)),
+    ("revocation.ocsp", Kind::Bool),
+    ("revocation.ocsp_responder", Kind::Text),
+    // Long enough for a slow responder, short enough that a request waiting on it is answered.
+    ("revocation.ocsp_timeout_ms", int(100, 60_000)),
+    ("revocation.ocsp_max_age_s", int(1, DAY)),
+    ("revocation.ocsp_require_nonce", Kind::Bool),
     // genTime has whole seconds; a token vaguer than a minute says little.
     ("tsa.accuracy_ms", int(1000, 60_000)),
     ("tsa.endpoint", Kind::Text),
