@@ -58,11 +58,8 @@ impl std::fmt::Display for RevokedBy {
             RevokedBy::Crl => write!(f, " (CRL)"),
             RevokedBy::Ocsp { since } => write!(
                 f,
-                " (OCSP responder: since {} s after the Unix epoch)",
-                since
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_secs()
+                " (OCSP responder: since {})",
+                sealpost_model::time::format_date_time(*since)
             ),
         }
     }

@@ -236,3 +236,127 @@ impl StatusChecker for OcspChecker {
         Self::verdict(&status)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sealpost_pki::{Authority, KeyAlgorithm, LeafSpec, Profile, Published};
+
+    const YEAR: Duration = Duration::from_secs(365 * 86_400);
+
+    /// A sender of an issuing CA whose leaves name `responder`, and the CA.
+    fn sender(responder: &str) -> (Vec<u8>, Vec<u8>) {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let root = Authority::root("Root", now - YEAR, now + 10 * YEAR).expect("root");
+        let ca = root
+            .issue_ca("Issuing", now - YEAR, now + 5 * YEAR)
+            .expect("ca")
+            .publishing(Published::under(responder));
+        let sender = ca
+            .issue(&LeafSpec::new(
+                "Sender",
+                Profile::Sender,
+                KeyAlgorithm::EcdsaP256,
+                now,
+                YEAR,
+            ))
+            .expect("sender");
+        (sender.cert_der().to_vec(), ca.cert_der().to_vec())
+    }
+
+    fn checker(responder: Option<String>) -> OcspChecker {
+        OcspChecker::new(&OcspSettings {
+            responder,
+            timeout: Duration::from_millis(300),
+            policy: ResponsePolicy::default(),
+        })
+        .expect("checker")
+    }
+
+    fn refused_as_unknown(result: Result<SystemTime, TrustError>, why: &str) {
+        match result {
+            Err(TrustError::RevocationUnknown(UnknownStatus::Ocsp(detail))) => {
+                assert!(detail.contains(why), "{detail}")
+            }
+            other => panic!("not refused as unknown: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_unreachable_or_silent_responder_refuses_the_certificate_from_any_thread() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", closed.local_addr().expect("addr"));
+        drop(closed);
+        let (cert, issuer) = sender(&url);
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let checker = checker(None);
+        // Outside any runtime (start-up, administration).
+        refused_as_unknown(checker.check(&cert, &issuer, at), "cannot be reached");
+        // On a current-thread runtime, where block_in_place would panic.
+        let current = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        current.block_on(async {
+            refused_as_unknown(checker.check(&cert, &issuer, at), "cannot be reached");
+        });
+        // On a worker of the service's multi-threaded runtime.
+        let multi = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let checker = std::sync::Arc::new(checker);
+        let (c, i) = (cert.clone(), issuer.clone());
+        let on_worker = std::sync::Arc::clone(&checker);
+        let result = multi
+            .block_on(async move { tokio::spawn(async move { on_worker.check(&c, &i, at) }).await })
+            .expect("task");
+        refused_as_unknown(result, "cannot be reached");
+        // A responder that accepts and never answers: refused once the timeout is over.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let silent_url = format!("http://{}/", silent.local_addr().expect("addr"));
+        refused_as_unknown(
+            OcspChecker::new(&OcspSettings {
+                responder: Some(silent_url),
+                timeout: Duration::from_millis(300),
+                policy: ResponsePolicy::default(),
+            })
+            .expect("checker")
+            .check(&cert, &issuer, at),
+            "did not answer within",
+        );
+        drop(silent);
+    }
+
+    #[test]
+    fn a_certificate_naming_no_responder_is_refused_without_an_override() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let root = Authority::root("Root", now - YEAR, now + 10 * YEAR).expect("root");
+        let ca = root
+            .issue_ca("Issuing", now - YEAR, now + 5 * YEAR)
+            .expect("ca");
+        let bare = ca
+            .issue(&LeafSpec::new(
+                "Bare",
+                Profile::Sender,
+                KeyAlgorithm::EcdsaP256,
+                now,
+                YEAR,
+            ))
+            .expect("leaf");
+        refused_as_unknown(
+            checker(None).check(bare.cert_der(), ca.cert_der(), now),
+            "names no OCSP responder",
+        );
+        assert!(
+            OcspChecker::new(&OcspSettings {
+                responder: Some("https://ocsp.example/".into()),
+                timeout: Duration::from_secs(1),
+                policy: ResponsePolicy::default(),
+            })
+            .is_err(),
+            "only http:// responders"
+        );
+    }
+}
