@@ -49,6 +49,9 @@ pub struct OcspSettings {
     pub policy: ResponsePolicy,
 }
 
+/// Whose status an answer gives: (SHA-256 of the issuer's certificate, serial number).
+type AnswerKey = ([u8; 32], Vec<u8>);
+
 /// The OCSP client with its memory of answers.
 #[derive(Debug)]
 pub struct OcspChecker {
@@ -56,8 +59,7 @@ pub struct OcspChecker {
     timeout: Duration,
     policy: ResponsePolicy,
     client: Client<HttpConnector, Full<Bytes>>,
-    /// Verified answers by (SHA-256 of the issuer's certificate, serial number).
-    remembered: Mutex<HashMap<([u8; 32], Vec<u8>), VerifiedStatus>>,
+    remembered: Mutex<HashMap<AnswerKey, VerifiedStatus>>,
 }
 
 /// Why an exchange with a responder failed.
