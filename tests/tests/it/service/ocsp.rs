@@ -4,10 +4,12 @@
 //! nothing committed. No answer: refused too (fail closed), never let through.
 
 use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 use sealpost_interop::{
-    CITIZEN, OcspResponder, audit_log, dev_pki_with, free_port, letters, require_tool, text,
+    CITIZEN, OcspResponder, audit_log, binary, dev_pki_with, free_port, letters, require_tool, run,
+    text,
 };
 
 use super::grpc::grpc_submit;
@@ -45,10 +47,23 @@ fn ocsp_refusals(pki: &Path, data: &Path) -> Vec<serde_json::Value> {
 }
 
 #[test]
-fn a_sender_revoked_at_the_ocsp_responder_is_refused_over_soap_and_grpc_and_nothing_is_committed() {
+fn a_sender_revoked_at_the_ocsp_responder_is_refused_over_soap_and_grpc_though_no_crl_revokes_it() {
     let (pki, port) = pki_naming_a_responder("ocsp-revoked");
     let mut responder = OcspResponder::start(&pki, port);
-    let f = serving_with_ocsp(pki, &[]);
+    // CRLs too, which revoke nobody: every configured source must vouch for a sender.
+    let out = run(Command::new(binary("sealpost")).args([
+        "pki",
+        "crl",
+        "--dir",
+        &pki.display().to_string(),
+    ]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let crls = format!(
+        "{},{}",
+        pki.join("issuing-ca.crl.pem").display(),
+        pki.join("root-ca.crl.pem").display()
+    );
+    let f = serving_with_ocsp(pki, &[("SEALPOST_REVOCATION_CRLS", &crls)]);
     let dir = f.data.with_file_name("grpc");
     std::fs::create_dir_all(&dir).expect("dir");
     let document = dir.join("avis.pdf");
@@ -59,7 +74,8 @@ fn a_sender_revoked_at_the_ocsp_responder_is_refused_over_soap_and_grpc_and_noth
     let (exit, json) = grpc_submit(&f, "sender-a", "ocsp-g1", &document, &evidence, &[]);
     assert_eq!(exit, 0, "{json}");
 
-    // What the holder of a stolen key wanted: keep sending after the CA revoked it.
+    // What the holder of a stolen key wanted: keep sending after the CA revoked it (at its
+    // responder, before its next CRL).
     responder.revoke("sender-a");
     std::thread::sleep(Duration::from_millis(1500));
     let r = as_sender(&f, "sender-a", &Letter::new("ocsp-2", CITIZEN).body());
