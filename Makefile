@@ -19,7 +19,7 @@ DEV_TOTP_SECRET := JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP
 # Seconds per fuzz target for `make fuzz`.
 FUZZ_SECONDS ?= 60
 
-.PHONY: demo run deps test lint unit interop bench fuzz certs clean
+.PHONY: demo run ocsp deps test lint unit interop bench fuzz certs clean
 
 ## run: build, create the development PKI if missing, serve on https://127.0.0.1:8443
 run: certs
@@ -64,6 +64,13 @@ demo:
 		--document var/demo/letter.pdf --out var/demo/evidence.xml
 	./target/release/sealpost-verify var/demo/evidence.xml --trust $(DEV_PKI)/root-ca.pem \
 		--provider $(DEV_PKI)/trusted-list.xml --document var/demo/letter.pdf
+
+## ocsp: the development PKI's OCSP responder (openssl ocsp) on http://127.0.0.1:8889, the
+## address its certificates name; with it running, `SEALPOST_REVOCATION_OCSP=true make run`
+ocsp: certs
+	@[ -f $(DEV_PKI)/index.txt ] || { echo "$(DEV_PKI) was made before OCSP (no index.txt): remove it and run make certs"; exit 1; }
+	openssl ocsp -index $(DEV_PKI)/index.txt -CA $(DEV_PKI)/issuing-ca.pem \
+		-rsigner $(DEV_PKI)/ocsp.pem -rkey $(DEV_PKI)/ocsp.key -port 8889
 
 ## certs: the development PKI under certs/dev (kept if present)
 certs:

@@ -82,7 +82,34 @@ pub enum Profile {
     /// digitalSignature and nonRepudiation, and no extended key usage: a certificate made for
     /// no purpose, so that tests can prove verifiers refuse one where a purpose is required.
     NoPurpose,
+    /// A delegated OCSP responder (RFC 6960 §4.2.2.2): digitalSignature, the extended key
+    /// usage id-kp-OCSPSigning, and id-pkix-ocsp-nocheck (its own status is not asked).
+    OcspResponder,
 }
+
+/// Where a CA publishes the revocation status of what it issues: the OCSP responder its
+/// certificates name in Authority Information Access, and its CRL distribution point.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Published {
+    pub ocsp_url: String,
+    pub crl_url: String,
+}
+
+impl Published {
+    /// The development layout under one base URL (`http://127.0.0.1:8889`): the responder
+    /// at the base itself (`openssl ocsp -port` answers any path), the issuing CA's CRL at
+    /// `BASE/issuing-ca.crl`.
+    pub fn under(base: &str) -> Self {
+        let base = base.trim_end_matches('/');
+        Published {
+            ocsp_url: format!("{base}/"),
+            crl_url: format!("{base}/issuing-ca.crl"),
+        }
+    }
+}
+
+/// The base URL of the development PKI's revocation services unless told otherwise.
+pub const DEV_REVOCATION_URL: &str = "http://127.0.0.1:8889";
 
 /// A leaf certificate to issue.
 #[derive(Clone, Debug)]
@@ -121,6 +148,8 @@ impl LeafSpec {
 pub struct Credential {
     cert_der: Vec<u8>,
     key: KeyPair,
+    /// The line of an `openssl ca` database (`index.txt`) that says it is valid.
+    index_line: String,
 }
 
 impl Credential {
@@ -141,6 +170,12 @@ impl Credential {
         self.key.serialize_pem()
     }
 
+    /// Its line in an `openssl ca` database (`index.txt`): valid (`V`), its expiry, its
+    /// serial in hexadecimal, its subject.
+    pub fn index_line(&self) -> &str {
+        &self.index_line
+    }
+
     pub fn key_algorithm(&self) -> KeyAlgorithm {
         if self.key.algorithm() == &PKCS_RSA_SHA256 {
             KeyAlgorithm::Rsa2048
@@ -155,6 +190,8 @@ impl Credential {
 pub struct Authority {
     cert_der: Vec<u8>,
     issuer: Issuer<'static, KeyPair>,
+    /// Named in every leaf it issues (but a delegated OCSP responder's), when set.
+    published: Option<Published>,
 }
 
 impl Authority {
@@ -175,6 +212,7 @@ impl Authority {
         Ok(Authority {
             cert_der: cert.der().to_vec(),
             issuer: Issuer::new(params, key),
+            published: None,
         })
     }
 
@@ -196,17 +234,49 @@ impl Authority {
         Ok(Authority {
             cert_der: cert.der().to_vec(),
             issuer: Issuer::new(params, key),
+            published: None,
         })
+    }
+
+    /// From now on, the leaves this CA issues name `published`: its OCSP responder (Authority
+    /// Information Access) and its CRL distribution point.
+    pub fn publishing(mut self, published: Published) -> Self {
+        self.published = Some(published);
+        self
     }
 
     /// Issues a leaf certificate with a fresh key.
     pub fn issue(&self, spec: &LeafSpec) -> Result<Credential, PkiError> {
-        let (params, key) = leaf_params(spec)?;
+        let (mut params, key) = leaf_params(spec)?;
+        if let Some(published) = &self.published
+            && spec.profile != Profile::OcspResponder
+        {
+            params
+                .custom_extensions
+                .push(CustomExtension::from_oid_content(
+                    &OID_AUTHORITY_INFO_ACCESS,
+                    authority_info_access(&published.ocsp_url),
+                ));
+            params.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
+                uris: vec![published.crl_url.clone()],
+            }];
+        }
         let cert = params.signed_by(&key, &self.issuer)?;
+        let serial = params
+            .serial_number
+            .as_ref()
+            .map(|s| s.to_bytes())
+            .unwrap_or_default();
         Ok(Credential {
             cert_der: cert.der().to_vec(),
             key,
+            index_line: index_line(spec, &serial),
         })
+    }
+
+    /// The private key as PKCS#8 DER (tests sign OCSP responses as the CA with it).
+    pub fn key_pkcs8_der(&self) -> Vec<u8> {
+        self.issuer.key().serialize_der()
     }
 
     pub fn cert_der(&self) -> &[u8] {
@@ -256,10 +326,67 @@ impl Authority {
 pub fn rogue_self_signed(spec: &LeafSpec) -> Result<Credential, PkiError> {
     let (params, key) = leaf_params(spec)?;
     let cert = params.self_signed(&key)?;
+    let serial = params
+        .serial_number
+        .as_ref()
+        .map(|s| s.to_bytes())
+        .unwrap_or_default();
     Ok(Credential {
         cert_der: cert.der().to_vec(),
         key,
+        index_line: index_line(spec, &serial),
     })
+}
+
+/// `id-pe-authorityInfoAccess`.
+const OID_AUTHORITY_INFO_ACCESS: [u64; 9] = [1, 3, 6, 1, 5, 5, 7, 1, 1];
+/// `id-pkix-ocsp-nocheck`.
+const OID_OCSP_NOCHECK: [u64; 10] = [1, 3, 6, 1, 5, 5, 7, 48, 1, 5];
+
+/// A DER tag-length-value.
+fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = content.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+/// `AuthorityInfoAccessSyntax ::= SEQUENCE { AccessDescription { id-ad-ocsp,
+/// uniformResourceIdentifier [6] IA5String } }`.
+fn authority_info_access(ocsp_url: &str) -> Vec<u8> {
+    const ID_AD_OCSP: [u8; 10] = [0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01];
+    let mut description = ID_AD_OCSP.to_vec();
+    description.extend(tlv(0x86, ocsp_url.as_bytes()));
+    tlv(0x30, &tlv(0x30, &description))
+}
+
+/// A valid certificate's line in an `openssl ca` database: `V`, expiry (`YYMMDDHHMMSSZ`), no
+/// revocation date, serial (upper-case hexadecimal), file `unknown`, subject.
+fn index_line(spec: &LeafSpec, serial: &[u8]) -> String {
+    let expiry = time::OffsetDateTime::from(spec.not_after);
+    let hex: String = serial.iter().map(|b| format!("{b:02X}")).collect();
+    format!(
+        "V\t{:02}{:02}{:02}{:02}{:02}{:02}Z\t\t{hex}\tunknown\t/C=BE/O={}/CN={}\n",
+        expiry.year() % 100,
+        u8::from(expiry.month()),
+        expiry.day(),
+        expiry.hour(),
+        expiry.minute(),
+        expiry.second(),
+        spec.organization,
+        spec.common_name
+    )
 }
 
 fn leaf_params(spec: &LeafSpec) -> Result<(CertificateParams, KeyPair), PkiError> {
@@ -317,6 +444,16 @@ fn leaf_params(spec: &LeafSpec) -> Result<(CertificateParams, KeyPair), PkiError
             ];
             params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         }
+        Profile::OcspResponder => {
+            params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+            params.extended_key_usages = vec![ExtendedKeyUsagePurpose::OcspSigning];
+            params
+                .custom_extensions
+                .push(CustomExtension::from_oid_content(
+                    &OID_OCSP_NOCHECK,
+                    vec![0x05, 0x00],
+                ));
+        }
     }
     Ok((params, key))
 }
@@ -331,6 +468,8 @@ pub struct DevPki {
     pub tls: Credential,
     /// Two sender applications: `sender-a` (EC P-256) and `sender-b` (RSA-2048).
     pub senders: Vec<(String, Credential)>,
+    /// The issuing CA's delegated OCSP responder.
+    pub ocsp: Credential,
 }
 
 /// The common names of the development CAs.
@@ -358,16 +497,33 @@ impl Authority {
         Ok(Authority {
             cert_der,
             issuer: Issuer::new(params, key),
+            published: None,
         })
     }
 }
 
 impl DevPki {
-    /// Generates the whole PKI with fresh keys, valid from (about) `now`.
+    /// Generates the whole PKI with fresh keys, valid from (about) `now`, its revocation
+    /// services under [`DEV_REVOCATION_URL`].
     pub fn generate(now: SystemTime) -> Result<Self, PkiError> {
+        Self::generate_publishing(now, Published::under(DEV_REVOCATION_URL))
+    }
+
+    /// Generates the whole PKI; every leaf of the issuing CA names `published` (its OCSP
+    /// responder and CRL distribution point).
+    pub fn generate_publishing(now: SystemTime, published: Published) -> Result<Self, PkiError> {
         let start = now - Duration::from_secs(3600);
         let root = Authority::root(DEV_ROOT_CA, start, start + 20 * YEAR)?;
-        let issuing = root.issue_ca(DEV_ISSUING_CA, start, start + 10 * YEAR)?;
+        let issuing = root
+            .issue_ca(DEV_ISSUING_CA, start, start + 10 * YEAR)?
+            .publishing(published);
+        let ocsp = issuing.issue(&LeafSpec::new(
+            "Sealpost Development OCSP Responder",
+            Profile::OcspResponder,
+            KeyAlgorithm::EcdsaP256,
+            now,
+            YEAR,
+        ))?;
         let tsa = issuing.issue(&LeafSpec::new(
             "Sealpost Development Time-Stamping Unit",
             Profile::TimeStamping { eku_critical: true },
@@ -418,6 +574,7 @@ impl DevPki {
             seal,
             tls,
             senders: vec![("sender-a".into(), sender_a), ("sender-b".into(), sender_b)],
+            ocsp,
         })
     }
 
@@ -427,7 +584,11 @@ impl DevPki {
     /// Files: `root-ca.{pem,key}`, `issuing-ca.{pem,key}`, `ca-chain.pem` (issuing then root),
     /// and for each of `tsa`, `seal`, `tls`, `sender-a`, `sender-b`: `NAME.pem` (certificate),
     /// `NAME.key` (PKCS#8), `NAME-chain.pem` (certificate then issuing CA); plus `sender-a.p12`
-    /// and `sender-b.p12` (key, certificate and chain, password `pkcs12_password`).
+    /// and `sender-b.p12` (key, certificate and chain, password `pkcs12_password`); the
+    /// issuing CA's delegated OCSP responder `ocsp.{pem,key}` and its `openssl ca` database
+    /// `index.txt` (every leaf valid) with `index.txt.attr`, so that
+    /// `openssl ocsp -index index.txt -CA issuing-ca.pem -rsigner ocsp.pem -rkey ocsp.key
+    /// -port N` answers for it, and `openssl ca -revoke` revokes in it.
     pub fn write_to(&self, dir: &Path, pkcs12_password: &str) -> Result<Vec<PathBuf>, PkiError> {
         let marker = dir.join("root-ca.pem");
         if marker.exists() {
@@ -453,9 +614,20 @@ impl DevPki {
         put("issuing-ca.key", self.issuing.key_pem().as_bytes(), true)?;
         let ca_chain = self.issuing.cert_pem() + &self.root.cert_pem();
         put("ca-chain.pem", ca_chain.as_bytes(), false)?;
-        let leaves = [("tsa", &self.tsa), ("seal", &self.seal), ("tls", &self.tls)]
-            .into_iter()
-            .chain(self.senders.iter().map(|(n, c)| (n.as_str(), c)));
+        let leaves: Vec<(&str, &Credential)> =
+            [("tsa", &self.tsa), ("seal", &self.seal), ("tls", &self.tls)]
+                .into_iter()
+                .chain(self.senders.iter().map(|(n, c)| (n.as_str(), c)))
+                .collect();
+        put("ocsp.pem", self.ocsp.cert_pem().as_bytes(), false)?;
+        put("ocsp.key", self.ocsp.key_pem().as_bytes(), true)?;
+        let index: String = leaves
+            .iter()
+            .map(|(_, c)| c.index_line())
+            .chain(std::iter::once(self.ocsp.index_line()))
+            .collect();
+        put("index.txt", index.as_bytes(), false)?;
+        put("index.txt.attr", b"unique_subject = no\n", false)?;
         for (name, cred) in leaves {
             put(&format!("{name}.pem"), cred.cert_pem().as_bytes(), false)?;
             put(&format!("{name}.key"), cred.key_pem().as_bytes(), true)?;
@@ -566,7 +738,7 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
         let pki = DevPki::generate(a_time()).expect("generate");
         let written = pki.write_to(&dir, "pw").expect("write");
-        assert_eq!(written.len(), 5 + 5 * 3 + 2);
+        assert_eq!(written.len(), 5 + 5 * 3 + 2 + 4);
         let mode = fs::metadata(dir.join("tsa.key"))
             .expect("key")
             .permissions();

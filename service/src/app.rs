@@ -18,7 +18,7 @@ use sealpost_evidence::seal::{Sealer, Timestamper};
 use sealpost_tsa::authority::TimeStampAuthority;
 use sealpost_xmldsig::document::DocumentSigner;
 use sealpost_xmldsig::dsig::base64_encode;
-use sealpost_xmldsig::trust::{Purpose, TrustAnchors};
+use sealpost_xmldsig::trust::{Purpose, StatusChecker, TrustAnchors};
 use sealpost_xmldsig::wss::{KnownCertificates, WssPolicy};
 
 use crate::adapters::audit::{self, AuditEndpoint};
@@ -27,6 +27,7 @@ use crate::adapters::http::PeerCertificates;
 use crate::adapters::mailbox::MailboxAdapter;
 use crate::adapters::metrics::Metrics;
 use crate::adapters::notary::EmbeddedNotary;
+use crate::adapters::ocsp::OcspChecker;
 use crate::adapters::postgres::PgStore;
 use crate::adapters::soap::{self, SoapChannel};
 use crate::adapters::store::{Backend, RedbStore, TimedStore};
@@ -316,14 +317,17 @@ impl App {
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         let trust = TrustAnchors::new(anchors).with_intermediates(intermediates);
+        let trust_for_ocsp = trust.clone();
         let people_trust = trust_anchors(
             &config.mailbox_trust_anchors,
             config.mailbox_intermediates.as_deref(),
         )?;
         let revocation = if config.revocation_crls.is_empty() {
-            tracing::warn!(
-                "revocation.crls is empty: sender and mailbox certificates are NOT checked for revocation"
-            );
+            if config.revocation_ocsp.is_none() {
+                tracing::warn!(
+                    "revocation.crls is empty and revocation.ocsp is off: sender and mailbox certificates are NOT checked for revocation"
+                );
+            }
             None
         } else {
             let revocation = Arc::new(Revocation {
@@ -452,6 +456,21 @@ impl App {
             )
             .map_err(|e| anyhow::anyhow!("the mailbox: {e}"))?,
         );
+        // OCSP from here on, for every clone of both stores: the certificates checked above at
+        // start (registry, auditors) are asked about at each request instead, so that an
+        // unreachable responder refuses requests but does not stop the service from starting.
+        if let Some(settings) = &config.revocation_ocsp {
+            let checker: Arc<dyn StatusChecker> = Arc::new(OcspChecker::new(settings)?);
+            trust_for_ocsp.set_status_checker(Arc::clone(&checker));
+            people_trust.set_status_checker(checker);
+            tracing::info!(
+                responder = settings
+                    .responder
+                    .as_deref()
+                    .unwrap_or("each certificate's own (Authority Information Access)"),
+                "sender and mailbox certificates are checked by OCSP"
+            );
+        }
         Ok(App {
             mailbox,
             service,

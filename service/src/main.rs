@@ -58,7 +58,9 @@ enum Command {
 #[derive(Subcommand)]
 enum PkiCommand {
     /// Create a development PKI: root and issuing CA, TSA, seal, TLS server and two sender
-    /// certificates, PKCS#12 bundles for the senders. Refuses a directory that has one.
+    /// certificates, PKCS#12 bundles for the senders, the issuing CA's delegated OCSP
+    /// responder (`ocsp.pem`, `ocsp.key`) and its `openssl ca` database (`index.txt`).
+    /// Refuses a directory that has one.
     Init {
         /// The directory to write it into (created; refused if it holds a PKI).
         #[arg(long)]
@@ -66,6 +68,12 @@ enum PkiCommand {
         /// Password of the PKCS#12 bundles.
         #[arg(long, default_value = DEV_PKCS12_PASSWORD)]
         pkcs12_password: String,
+        /// Where the issuing CA's revocation services are: its leaves name BASE/ as their
+        /// OCSP responder (serve it with `openssl ocsp -index DIR/index.txt -CA
+        /// DIR/issuing-ca.pem -rsigner DIR/ocsp.pem -rkey DIR/ocsp.key -port PORT`) and
+        /// BASE/issuing-ca.crl as their CRL distribution point.
+        #[arg(long, default_value = sealpost_pki::DEV_REVOCATION_URL)]
+        revocation_url: String,
     },
     /// Write the provider's published identity: a trusted list naming the evidence seal and
     /// time-stamping certificates this configuration uses (what a court passes to
@@ -146,10 +154,18 @@ fn run(command: Command) -> anyhow::Result<()> {
                 PkiCommand::Init {
                     dir,
                     pkcs12_password,
+                    revocation_url,
                 },
         } => {
-            let pki = DevPki::generate(sealpost::core::SystemClock.now())
-                .context("generating the PKI")?;
+            anyhow::ensure!(
+                revocation_url.starts_with("http://"),
+                "--revocation-url {revocation_url:?}: an http:// URL"
+            );
+            let pki = DevPki::generate_publishing(
+                sealpost::core::SystemClock.now(),
+                sealpost_pki::Published::under(&revocation_url),
+            )
+            .context("generating the PKI")?;
             let written = pki.write_to(&dir, &pkcs12_password)?;
             println!(
                 "development PKI written to {} ({} files); trust anchor: {}",

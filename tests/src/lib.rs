@@ -136,10 +136,16 @@ pub fn text(bytes: &[u8]) -> String {
 /// A development PKI made by `sealpost pki init`, with the provider identity a court is given
 /// (`trusted-list.xml`, by `sealpost pki trusted-list` for a service on this PKI).
 pub fn dev_pki(name: &str) -> PathBuf {
+    dev_pki_with(name, &[])
+}
+
+/// [`dev_pki`], with more arguments to `sealpost pki init` (`--revocation-url URL`).
+pub fn dev_pki_with(name: &str, init_args: &[&str]) -> PathBuf {
     let dir = scratch_dir(name).join("pki");
     let out = run(Command::new(binary("sealpost"))
         .args(["pki", "init", "--dir"])
-        .arg(&dir));
+        .arg(&dir)
+        .args(init_args));
     assert!(
         out.status.success(),
         "pki init failed: {}",
@@ -290,6 +296,120 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A loopback port nothing listens on now (for a third-party server told its port).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// `openssl ocsp` answering for the issuing CA of a dev PKI, from its `index.txt`, signing
+/// as the PKI's delegated responder (`ocsp.pem`); stopped when dropped.
+#[derive(Debug)]
+pub struct OcspResponder {
+    child: Option<Child>,
+    pki: PathBuf,
+    pub port: u16,
+}
+
+impl OcspResponder {
+    pub fn start(pki: &Path, port: u16) -> OcspResponder {
+        require_tool("openssl", &["version"]);
+        let mut responder = OcspResponder {
+            child: None,
+            pki: pki.to_owned(),
+            port,
+        };
+        responder.run();
+        responder
+    }
+
+    fn run(&mut self) {
+        let p = |f: &str| self.pki.join(f);
+        let mut child = Command::new("openssl")
+            .arg("ocsp")
+            .arg("-index")
+            .arg(p("index.txt"))
+            .arg("-CA")
+            .arg(p("issuing-ca.pem"))
+            .arg("-rsigner")
+            .arg(p("ocsp.pem"))
+            .arg("-rkey")
+            .arg(p("ocsp.key"))
+            .args(["-port", &self.port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("openssl ocsp");
+        // It says `ACCEPT [::]:PORT` once it listens (a connection made to find out would
+        // hold it: it answers one client at a time).
+        let stdout = child.stdout.take().expect("stdout");
+        self.child = Some(child);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.starts_with("ACCEPT") {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        assert!(
+            rx.recv_timeout(Duration::from_secs(20)).is_ok(),
+            "openssl ocsp does not listen on port {}",
+            self.port
+        );
+    }
+
+    /// Stops the responder: nothing answers on its port.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Revokes the PKI's certificate `NAME.pem` in `index.txt` with `openssl ca -revoke`, and
+    /// starts the responder afresh on the same port (it would answer once more from the index
+    /// it had read).
+    pub fn revoke(&mut self, name: &str) {
+        let p = |f: &str| self.pki.join(f);
+        let config = self.pki.with_file_name("openssl-ca.cnf");
+        std::fs::write(
+            &config,
+            format!(
+                "[ca]\ndefault_ca = dev\n[dev]\ndatabase = {}\ndefault_md = sha256\n",
+                p("index.txt").display()
+            ),
+        )
+        .expect("openssl ca config");
+        let out = run(Command::new("openssl")
+            .arg("ca")
+            .arg("-config")
+            .arg(&config)
+            .arg("-cert")
+            .arg(p("issuing-ca.pem"))
+            .arg("-keyfile")
+            .arg(p("issuing-ca.key"))
+            .arg("-revoke")
+            .arg(p(&format!("{name}.pem"))));
+        assert!(
+            out.status.success(),
+            "openssl ca -revoke: {}",
+            text(&out.stderr)
+        );
+        self.stop();
+        self.run();
+    }
+}
+
+impl Drop for OcspResponder {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 

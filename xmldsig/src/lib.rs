@@ -11,6 +11,7 @@ pub mod parse;
 pub use parse::{Limits, XmlError, parse};
 pub mod document;
 pub mod dsig;
+pub mod ocsp;
 pub mod signed_text;
 pub mod trust;
 pub mod wss;

@@ -3,7 +3,9 @@
 //! self-signed (even when it is itself configured as an anchor), and, once certificate
 //! revocation lists are given ([`TrustAnchors::set_crls`]), neither it nor its issuing CAs be
 //! revoked: a certificate whose status no current CRL gives is refused, and so is every
-//! certificate once the CRLs are past their nextUpdate.
+//! certificate once the CRLs are past their nextUpdate. Once a [`StatusChecker`] is given
+//! ([`TrustAnchors::set_status_checker`], OCSP in the service), the signer's certificate must
+//! also be shown unrevoked by it: a certificate must pass every configured source.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,7 +25,7 @@ use x509_cert::Certificate;
 
 const OID_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.15");
 
-#[derive(Debug, thiserror::Error, PartialEq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq)]
 pub enum TrustError {
     #[error("the certificate cannot be parsed: {0}")]
     Malformed(String),
@@ -33,12 +35,53 @@ pub enum TrustError {
     KeyUsage,
     #[error("the signer's certificate does not chain to a trust anchor at the signing time: {0}")]
     Chain(webpki::Error),
-    #[error("the signer's certificate or an issuing CA is revoked")]
-    Revoked,
+    #[error("the signer's certificate or an issuing CA is revoked{0}")]
+    Revoked(RevokedBy),
     #[error("the revocation status of the signer's certificate cannot be established: {0}")]
-    RevocationUnknown(webpki::Error),
+    RevocationUnknown(UnknownStatus),
     #[error("a certificate revocation list cannot be read: {0}")]
     Crl(String),
+}
+
+/// Who said a certificate is revoked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RevokedBy {
+    /// A certificate revocation list.
+    Crl,
+    /// An OCSP responder, and since when.
+    Ocsp { since: SystemTime },
+}
+
+impl std::fmt::Display for RevokedBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RevokedBy::Crl => write!(f, " (CRL)"),
+            RevokedBy::Ocsp { since } => write!(
+                f,
+                " (OCSP responder: since {})",
+                sealpost_model::time::format_date_time(*since)
+            ),
+        }
+    }
+}
+
+/// Why no source could show a certificate unrevoked.
+#[derive(Clone, Debug, thiserror::Error, PartialEq)]
+pub enum UnknownStatus {
+    #[error("CRL: {0}")]
+    Crl(webpki::Error),
+    #[error("OCSP: {0}")]
+    Ocsp(String),
+}
+
+/// A source of revocation status beyond the CRLs (OCSP in the service), asked about the
+/// signer's certificate once its path is valid. It may do I/O: it runs on the caller's thread
+/// and must not block an async runtime's worker without saying so to the runtime.
+pub trait StatusChecker: Send + Sync + std::fmt::Debug {
+    /// Whether `cert` (DER), issued by `issuer` (DER), is shown unrevoked at `at`: `Ok` with
+    /// the time until which that answer holds; `Revoked`, or `RevocationUnknown` when the
+    /// status cannot be established.
+    fn check(&self, cert: &[u8], issuer: &[u8], at: SystemTime) -> Result<SystemTime, TrustError>;
 }
 
 /// What the signer's extended key usage must allow.
@@ -64,8 +107,12 @@ pub struct TrustAnchors {
     /// The certificate revocation lists in force, shared by the clones (they are replaced as
     /// the operator publishes new ones); `None`: revocation is not checked.
     crls: Arc<RwLock<Option<Crls>>>,
-    /// Counts the CRLs given: a validation made under earlier CRLs is not remembered.
+    /// Counts the CRLs (and status checkers) given: a validation made under earlier ones is
+    /// not remembered.
     crl_generation: Arc<AtomicU64>,
+    /// The source of status asked about every signer once its path is valid, shared by the
+    /// clones; `None`: only the CRLs (if any) are checked.
+    status: Arc<RwLock<Option<Arc<dyn StatusChecker>>>>,
 }
 
 /// The CRLs in force, and the earliest of their nextUpdate: a validation is remembered no
@@ -98,7 +145,26 @@ impl TrustAnchors {
             validated: Arc::default(),
             crls: Arc::default(),
             crl_generation: Arc::default(),
+            status: Arc::default(),
         }
+    }
+
+    /// From now on, every signer whose path is valid must also be shown unrevoked by
+    /// `checker` (for this store and its clones); a validation is remembered no longer than
+    /// the checker's answer holds. Forgets every validation remembered before.
+    pub fn set_status_checker(&self, checker: Arc<dyn StatusChecker>) {
+        *self.status.write().unwrap_or_else(|p| p.into_inner()) = Some(checker);
+        self.forget_validations();
+    }
+
+    /// Counted before the remembered validations are forgotten: one made before and
+    /// remembered after this is refused by the count (see `validate`).
+    fn forget_validations(&self) {
+        self.crl_generation.fetch_add(1, Ordering::SeqCst);
+        self.validated
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 
     /// From now on, every path is checked against these CRLs (DER), each certificate of it
@@ -127,22 +193,21 @@ impl TrustAnchors {
             lists: parsed.into(),
             next_update,
         });
-        // Counted before the remembered validations are forgotten: one made under the old
-        // CRLs and remembered after this is refused by the count (see `validate`).
-        self.crl_generation.fetch_add(1, Ordering::SeqCst);
-        self.validated
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        self.forget_validations();
         Ok(())
     }
 
-    /// Whether paths are checked for revocation.
+    /// Whether paths are checked for revocation (CRLs or a status checker).
     pub fn checks_revocation(&self) -> bool {
         self.crls
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .is_some()
+            || self
+                .status
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_some()
     }
 
     pub fn with_intermediates(mut self, certs: impl IntoIterator<Item = Vec<u8>>) -> Self {
@@ -242,14 +307,16 @@ impl TrustAnchors {
             None => None,
             // Fail closed: no CRL can vouch for anything.
             Some(_) if crl_refs.is_empty() => {
-                return Err(TrustError::RevocationUnknown(
+                return Err(TrustError::RevocationUnknown(UnknownStatus::Crl(
                     webpki::Error::UnknownRevocationStatus,
-                ));
+                )));
             }
             Some(_) => Some(
                 RevocationOptionsBuilder::new(&crl_refs)
                     .map_err(|_| {
-                        TrustError::RevocationUnknown(webpki::Error::UnknownRevocationStatus)
+                        TrustError::RevocationUnknown(UnknownStatus::Crl(
+                            webpki::Error::UnknownRevocationStatus,
+                        ))
                     })?
                     .with_depth(RevocationCheckDepth::Chain)
                     .with_status_policy(UnknownStatusPolicy::Deny)
@@ -278,12 +345,14 @@ impl TrustAnchors {
             ),
         };
         let path = result.map_err(|e| match e {
-            webpki::Error::CertRevoked => TrustError::Revoked,
+            webpki::Error::CertRevoked => TrustError::Revoked(RevokedBy::Crl),
             webpki::Error::UnknownRevocationStatus
             | webpki::Error::CrlExpired { .. }
             | webpki::Error::InvalidCrlSignatureForPublicKey
             | webpki::Error::UnsupportedCrlSignatureAlgorithmContext(_)
-            | webpki::Error::IssuerNotCrlSigner => TrustError::RevocationUnknown(e),
+            | webpki::Error::IssuerNotCrlSigner => {
+                TrustError::RevocationUnknown(UnknownStatus::Crl(e))
+            }
             e => TrustError::Chain(e),
         })?;
         let mut from = UNIX_EPOCH;
@@ -295,6 +364,26 @@ impl TrustAnchors {
         let anchor_der = self.anchors.iter().find(|a| {
             webpki::anchor_from_trusted_cert(a).is_ok_and(|t| t.subject == path.anchor().subject)
         });
+        // Every other source of status, about the signer (issued by the first intermediate of
+        // the path, or by the anchor).
+        let checker = self
+            .status
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(checker) = checker {
+            let issuer = path
+                .intermediate_certificates()
+                .next()
+                .map(|c| c.der().to_vec())
+                .or_else(|| anchor_der.map(|a| a.to_vec()))
+                .ok_or_else(|| {
+                    TrustError::RevocationUnknown(UnknownStatus::Ocsp(
+                        "the signer's issuer is not at hand".into(),
+                    ))
+                })?;
+            until = until.min(checker.check(signer, &issuer, at)?);
+        }
         let path_certs = std::iter::once(signer.to_vec())
             .chain(path.intermediate_certificates().map(|c| c.der().to_vec()))
             .chain(anchor_der.map(|a| a.to_vec()));
@@ -431,7 +520,10 @@ mod tests {
             .set_crls(&[crl.clone(), root_crl.clone()])
             .expect("crls");
         assert!(trust.checks_revocation());
-        assert_eq!(check(stolen.cert_der(), now), Err(TrustError::Revoked));
+        assert_eq!(
+            check(stolen.cert_der(), now),
+            Err(TrustError::Revoked(RevokedBy::Crl))
+        );
         check(good.cert_der(), now).expect("not revoked");
         // The issuing CA's own status must be known too: without the root's CRL, refused.
         trust.set_crls(std::slice::from_ref(&crl)).expect("crls");
@@ -455,5 +547,93 @@ mod tests {
             trust.set_crls(&[b"not a crl".to_vec()]),
             Err(TrustError::Crl(_))
         ));
+    }
+
+    /// A status source that answers as told, counting the questions.
+    #[derive(Debug)]
+    struct Told {
+        answer: Mutex<Result<SystemTime, TrustError>>,
+        asked: AtomicU64,
+    }
+
+    impl StatusChecker for Told {
+        fn check(&self, _: &[u8], issuer: &[u8], _: SystemTime) -> Result<SystemTime, TrustError> {
+            self.asked.fetch_add(1, Ordering::SeqCst);
+            // The issuer handed over is the signer's issuing CA.
+            let issuer = Certificate::from_der(issuer).expect("issuer");
+            assert!(
+                issuer
+                    .tbs_certificate
+                    .subject
+                    .to_string()
+                    .starts_with("CN=Issuing,")
+            );
+            self.answer.lock().expect("lock").clone()
+        }
+    }
+
+    #[test]
+    fn a_signer_must_pass_every_source_and_is_remembered_only_as_long_as_its_status_holds() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let root = Authority::root("Root", now - YEAR, now + 10 * YEAR).expect("root");
+        let ca = root
+            .issue_ca("Issuing", now - YEAR, now + 5 * YEAR)
+            .expect("ca");
+        let sender = ca
+            .issue(&LeafSpec::new(
+                "Sender",
+                Profile::Sender,
+                KeyAlgorithm::EcdsaP256,
+                now,
+                YEAR,
+            ))
+            .expect("sender");
+        let trust = TrustAnchors::new([root.cert_der().to_vec()])
+            .with_intermediates([ca.cert_der().to_vec()]);
+        let check = |at| trust.validate(sender.cert_der(), &[], at, Purpose::SenderApplication);
+        // Remembered before any status source: forgotten when one is given.
+        check(now).expect("valid");
+        let minute = Duration::from_secs(60);
+        let told = Arc::new(Told {
+            answer: Mutex::new(Ok(now + minute)),
+            asked: AtomicU64::new(0),
+        });
+        trust
+            .clone()
+            .set_status_checker(Arc::clone(&told) as Arc<dyn StatusChecker>);
+        assert!(trust.checks_revocation());
+        check(now).expect("shown unrevoked");
+        check(now + Duration::from_secs(30)).expect("remembered");
+        assert_eq!(told.asked.load(Ordering::SeqCst), 1);
+        // Past the answer's validity: asked again, and refused when it says revoked.
+        let since = now;
+        *told.answer.lock().expect("lock") = Err(TrustError::Revoked(RevokedBy::Ocsp { since }));
+        assert_eq!(
+            check(now + 2 * minute),
+            Err(TrustError::Revoked(RevokedBy::Ocsp { since }))
+        );
+        // Status unknown: refused, and never remembered.
+        *told.answer.lock().expect("lock") = Err(TrustError::RevocationUnknown(
+            UnknownStatus::Ocsp("the responder is unreachable".into()),
+        ));
+        for _ in 0..2 {
+            assert!(matches!(
+                check(now + 2 * minute),
+                Err(TrustError::RevocationUnknown(UnknownStatus::Ocsp(_)))
+            ));
+        }
+        assert_eq!(told.asked.load(Ordering::SeqCst), 4);
+        // With CRLs too: a signer the status source vouches for, but a CRL revokes, is refused.
+        *told.answer.lock().expect("lock") = Ok(now + YEAR);
+        let day = Duration::from_secs(86_400);
+        let crl = ca
+            .crl(&[serial(sender.cert_der())], now, now + day, 1)
+            .expect("crl");
+        let root_crl = root.crl(&[], now, now + day, 1).expect("root crl");
+        trust.set_crls(&[crl, root_crl.clone()]).expect("crls");
+        assert_eq!(check(now), Err(TrustError::Revoked(RevokedBy::Crl)));
+        let clean = ca.crl(&[], now, now + day, 2).expect("crl");
+        trust.set_crls(&[clean, root_crl]).expect("crls");
+        check(now).expect("every source agrees");
     }
 }

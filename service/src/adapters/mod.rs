@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod mime;
 pub mod notary;
 pub mod notify;
+pub mod ocsp;
 pub mod postgres;
 pub mod soap;
 pub mod store;

@@ -17,6 +17,8 @@ pub(super) enum Kind {
     },
     /// Comma-separated.
     List,
+    /// `true` or `false`.
+    Bool,
 }
 
 /// A whole number in `min..=max`.
@@ -53,6 +55,12 @@ pub(super) const KEYS: &[(&str, Kind)] = &[
     ("tsa.accept_policies", Kind::List),
     ("revocation.crls", Kind::List),
     ("revocation.refresh_s", int(1, DAY)),
+    ("revocation.ocsp", Kind::Bool),
+    ("revocation.ocsp_responder", Kind::Text),
+    // Long enough for a slow responder, short enough that a request waiting on it is answered.
+    ("revocation.ocsp_timeout_ms", int(100, 60_000)),
+    ("revocation.ocsp_max_age_s", int(1, DAY)),
+    ("revocation.ocsp_require_nonce", Kind::Bool),
     // genTime has whole seconds; a token vaguer than a minute says little.
     ("tsa.accuracy_ms", int(1000, 60_000)),
     ("tsa.endpoint", Kind::Text),
@@ -143,7 +151,7 @@ pub(super) fn check_kinds(table: &mut toml::Table, problems: &mut Vec<String>) {
         };
         let fits = match (kind, value) {
             (Kind::Integer { .. }, toml::Value::Integer(n)) => *n >= 0,
-            (Kind::Text, toml::Value::String(_)) => true,
+            (Kind::Text, toml::Value::String(_)) | (Kind::Bool, toml::Value::Boolean(_)) => true,
             (Kind::List, toml::Value::Array(items)) => items.iter().all(toml::Value::is_str),
             _ => false,
         };
@@ -155,6 +163,7 @@ pub(super) fn check_kinds(table: &mut toml::Table, problems: &mut Vec<String>) {
                 format!("{key} {value}: a whole number between {min} and {max}")
             }
             Kind::Text => format!("{key} {value}: text expected (in quotes in the file)"),
+            Kind::Bool => format!("{key} {value}: true or false expected"),
             Kind::List => format!("{key} {value}: a list of texts expected ([\"…\", \"…\"])"),
         });
         remove(table, key);

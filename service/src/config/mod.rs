@@ -19,6 +19,9 @@ use std::time::Duration;
 
 use der::asn1::ObjectIdentifier;
 use sealpost_tsa::authority::TsaSettings;
+use sealpost_xmldsig::ocsp::ResponsePolicy;
+
+use crate::adapters::ocsp::OcspSettings;
 use sealpost_tsa::clock::ClockKind;
 use serde::Deserialize;
 
@@ -53,6 +56,9 @@ pub enum StoreBackend {
     /// A PostgreSQL database (connection string), for several processes.
     Postgres(String),
 }
+
+/// How far an OCSP responder's clock may run ahead of the service's (its thisUpdate).
+pub const OCSP_CLOCK_SKEW: Duration = Duration::from_secs(60);
 
 /// Every problem found, reported together.
 #[derive(Debug, thiserror::Error)]
@@ -130,6 +136,9 @@ pub struct Config {
     pub revocation_crls: Vec<PathBuf>,
     /// How often the CRL files are read again.
     pub revocation_refresh: Duration,
+    /// `revocation.ocsp`: every sender and mailbox certificate is also asked about to an OCSP
+    /// responder, with these settings; `None`: OCSP is off.
+    pub revocation_ocsp: Option<OcspSettings>,
     /// The settings in force (defaults, then the file, then the environment) as TOML, the
     /// database password hidden: what `sealpost check-config` prints.
     pub effective: String,
@@ -191,6 +200,14 @@ impl Config {
                     Ok(n) => toml::Value::Integer(n),
                     Err(_) => {
                         problems.push(format!("{name} ({key}): {value:?} is not a whole number"));
+                        continue;
+                    }
+                },
+                Kind::Bool => match value.trim() {
+                    "true" => toml::Value::Boolean(true),
+                    "false" => toml::Value::Boolean(false),
+                    _ => {
+                        problems.push(format!("{name} ({key}): {value:?} is not true or false"));
                         continue;
                     }
                 },
@@ -411,6 +428,20 @@ impl RawConfig {
         for crl in &self.revocation.crls {
             readable(crl, "revocation.crls", problems);
         }
+        if let Some(url) = &self.revocation.ocsp_responder
+            && !url
+                .parse::<hyper::Uri>()
+                .is_ok_and(|u| u.scheme_str() == Some("http") && u.host().is_some())
+        {
+            problems.push(format!(
+                "revocation.ocsp_responder {url:?}: not an http:// URL"
+            ));
+        }
+        if !self.revocation.ocsp && self.revocation.ocsp_responder.is_some() {
+            problems.push(
+                "revocation.ocsp_responder is set but revocation.ocsp is false: say revocation.ocsp = true to check OCSP".into(),
+            );
+        }
         if let Some(n) = &self.retention.notifier
             && !n.is_file()
         {
@@ -533,6 +564,15 @@ impl RawConfig {
                 .unwrap_or(usize::MAX),
             revocation_crls: self.revocation.crls,
             revocation_refresh: Duration::from_secs(self.revocation.refresh_s),
+            revocation_ocsp: self.revocation.ocsp.then(|| OcspSettings {
+                responder: self.revocation.ocsp_responder.clone(),
+                timeout: Duration::from_millis(self.revocation.ocsp_timeout_ms),
+                policy: ResponsePolicy {
+                    max_age: Duration::from_secs(self.revocation.ocsp_max_age_s),
+                    clock_skew: OCSP_CLOCK_SKEW,
+                    require_nonce: self.revocation.ocsp_require_nonce,
+                },
+            }),
             admin_socket: admin_socket?,
             effective: String::new(),
             data_dir: self.data_dir,

@@ -56,6 +56,16 @@ pub(super) struct RawRevocation {
     pub(super) crls: Vec<PathBuf>,
     #[serde(default = "defaults::crl_refresh_s")]
     pub(super) refresh_s: u64,
+    #[serde(default)]
+    pub(super) ocsp: bool,
+    #[serde(default)]
+    pub(super) ocsp_responder: Option<String>,
+    #[serde(default = "defaults::ocsp_timeout_ms")]
+    pub(super) ocsp_timeout_ms: u64,
+    #[serde(default = "defaults::ocsp_max_age_s")]
+    pub(super) ocsp_max_age_s: u64,
+    #[serde(default = "defaults::ocsp_require_nonce")]
+    pub(super) ocsp_require_nonce: bool,
 }
 
 impl Default for RawRevocation {
@@ -63,6 +73,11 @@ impl Default for RawRevocation {
         RawRevocation {
             crls: Vec::new(),
             refresh_s: defaults::crl_refresh_s(),
+            ocsp: false,
+            ocsp_responder: None,
+            ocsp_timeout_ms: defaults::ocsp_timeout_ms(),
+            ocsp_max_age_s: defaults::ocsp_max_age_s(),
+            ocsp_require_nonce: defaults::ocsp_require_nonce(),
         }
     }
 }
@@ -319,6 +334,18 @@ mod defaults {
 
     pub fn crl_refresh_s() -> u64 {
         60
+    }
+
+    pub fn ocsp_timeout_ms() -> u64 {
+        3000
+    }
+
+    pub fn ocsp_max_age_s() -> u64 {
+        300
+    }
+
+    pub fn ocsp_require_nonce() -> bool {
+        true
     }
 
     pub fn notify_interval_s() -> u64 {

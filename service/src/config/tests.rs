@@ -224,7 +224,7 @@ fn default_settings() -> serde_json::Value {
 fn bounded() -> impl Iterator<Item = (&'static str, u64, u64)> {
     KEYS.iter().filter_map(|&(key, kind)| match kind {
         Kind::Integer { min, max } => Some((key, min, max)),
-        Kind::Text | Kind::List => None,
+        Kind::Text | Kind::List | Kind::Bool => None,
     })
 }
 
@@ -270,7 +270,8 @@ fn the_key_table_names_every_field_and_only_fields() {
             // An optional setting left out by default.
             (_, serde_json::Value::Null) => true,
             (Kind::Text, serde_json::Value::String(_))
-            | (Kind::List, serde_json::Value::Array(_)) => true,
+            | (Kind::List, serde_json::Value::Array(_))
+            | (Kind::Bool, serde_json::Value::Bool(_)) => true,
             (Kind::Integer { .. }, serde_json::Value::Number(n)) => n.is_u64(),
             _ => false,
         };
@@ -536,4 +537,77 @@ fn a_value_of_the_wrong_kind_is_named_and_the_rest_is_still_checked() {
         assert!(all.contains(named), "{named}: {all}");
     }
     assert!(!all.contains("u64"), "{all}");
+}
+
+#[test]
+fn ocsp_is_off_by_default_and_set_from_the_file_or_the_environment() {
+    let dir = temp_dir("ocsp");
+    let config = Config::load(None, files(&dir)).expect("defaults");
+    assert!(config.revocation_ocsp.is_none(), "off by default");
+    let file = dir.join("sealpost.toml");
+    std::fs::write(
+        &file,
+        "[revocation]\nocsp = true\nocsp_timeout_ms = 1500\nocsp_max_age_s = 60\n",
+    )
+    .expect("write");
+    let config = Config::load(Some(&file), files(&dir)).expect("valid");
+    let ocsp = config.revocation_ocsp.expect("on");
+    assert_eq!(ocsp.responder, None, "the certificates' own responders");
+    assert_eq!(ocsp.timeout, Duration::from_millis(1500));
+    assert_eq!(ocsp.policy.max_age, Duration::from_secs(60));
+    assert!(ocsp.policy.require_nonce, "a nonce is required by default");
+    let mut vars = files(&dir);
+    vars.extend(env(&[
+        ("SEALPOST_REVOCATION_OCSP", "true"),
+        (
+            "SEALPOST_REVOCATION_OCSP_RESPONDER",
+            "http://127.0.0.1:8889/",
+        ),
+        ("SEALPOST_REVOCATION_OCSP_REQUIRE_NONCE", "false"),
+    ]));
+    let ocsp = Config::load(None, vars)
+        .expect("valid")
+        .revocation_ocsp
+        .expect("on");
+    assert_eq!(ocsp.responder.as_deref(), Some("http://127.0.0.1:8889/"));
+    assert!(!ocsp.policy.require_nonce);
+}
+
+#[test]
+fn a_mistaken_ocsp_setting_is_refused_naming_the_key() {
+    let dir = temp_dir("ocsp-bad");
+    for (pairs, key) in [
+        (
+            vec![("SEALPOST_REVOCATION_OCSP", "yes".to_owned())],
+            "SEALPOST_REVOCATION_OCSP",
+        ),
+        (
+            vec![
+                ("SEALPOST_REVOCATION_OCSP", "true".to_owned()),
+                (
+                    "SEALPOST_REVOCATION_OCSP_RESPONDER",
+                    "https://ocsp.example".to_owned(),
+                ),
+            ],
+            "revocation.ocsp_responder",
+        ),
+        (
+            // A responder named while OCSP is off: the operator meant something.
+            vec![(
+                "SEALPOST_REVOCATION_OCSP_RESPONDER",
+                "http://127.0.0.1:8889".to_owned(),
+            )],
+            "revocation.ocsp is false",
+        ),
+        (
+            vec![("SEALPOST_REVOCATION_OCSP_TIMEOUT_MS", "0".to_owned())],
+            "revocation.ocsp_timeout_ms",
+        ),
+    ] {
+        let problems = problems_with(&dir, &pairs);
+        assert!(
+            problems.iter().any(|p| p.contains(key)),
+            "{pairs:?}: {problems:?}"
+        );
+    }
 }

@@ -7,9 +7,10 @@ use std::path::PathBuf;
 use std::time::{Duration, UNIX_EPOCH};
 
 use sealpost_interop::{
-    CITIZEN, COMPANY, FIRST_PASSWORD, HttpResponse, NEW_PASSWORD, NS_SOAP11, Server, TOTP_SECRET,
-    court_verify_command, dev_pki, dev_signer, https_raw_as, post_soap, run, sealpost_command,
-    sha256_hex, signed_soap, system_now, text, xml_text as field,
+    CITIZEN, COMPANY, FIRST_PASSWORD, HttpResponse, NEW_PASSWORD, NS_SOAP11, OcspResponder, Server,
+    Setting, TOTP_SECRET, court_verify_command, dev_pki, dev_pki_with, dev_signer, free_port,
+    https_raw_as, post_soap, run, sealpost_command, sha256_hex, signed_soap, system_now, text,
+    xml_text as field,
 };
 use sealpost_mailbox::credentials::{TOTP_STEP, TotpSecret};
 use sealpost_xmldsig::dsig::{base64_decode, base64_encode};
@@ -27,7 +28,11 @@ fn admin(pki: &std::path::Path, data: &std::path::Path, args: &[&str]) -> String
 /// holds a mandate for the company's tax assessments only; Bea manages the company's
 /// mandates.
 fn fixture() -> Fixture {
-    let pki = dev_pki("mailbox");
+    fixture_on(dev_pki("mailbox"), &[])
+}
+
+/// The service of [`fixture`] on this development PKI, with these settings as well.
+fn fixture_on(pki: PathBuf, settings: &[Setting<'_>]) -> Fixture {
     let data = pki.with_file_name("var");
     let cert = pki.join("sender-a.pem");
     admin(
@@ -93,7 +98,7 @@ fn fixture() -> Fixture {
         ],
     );
     let mut serve = sealpost_command(&pki, &data);
-    serve.arg("serve");
+    serve.envs(settings.iter().copied()).arg("serve");
     Fixture {
         server: Server::start(serve),
         pki,
@@ -988,6 +993,47 @@ fn a_registered_client_certificate_logs_in_without_password_and_no_other_does() 
     );
     assert_ne!(piet.cookie, before, "a new session id");
     assert_eq!(piet.get("/mailbox/inbox").status, 200);
+}
+
+/// Logs in with a client certificate chain and key (PEM files) on a fresh browser; the status.
+fn certificate_login(f: &Fixture, chain: &str, key: &str) -> u16 {
+    let mut b = Browser::new(f);
+    b.identity = Some((f.pki.join(chain), f.pki.join(key)));
+    let form = b.get("/mailbox/login");
+    b.post(
+        "/mailbox/login/certificate",
+        &format!("csrf={}", Browser::csrf(&form)),
+    )
+    .status
+}
+
+#[test]
+fn a_login_certificate_revoked_at_the_ocsp_responder_no_longer_logs_in() {
+    let port = free_port();
+    let pki = dev_pki_with(
+        "mailbox-ocsp",
+        &["--revocation-url", &format!("http://127.0.0.1:{port}")],
+    );
+    let mut responder = OcspResponder::start(&pki, port);
+    let f = fixture_on(
+        pki,
+        &[
+            ("SEALPOST_REVOCATION_OCSP", "true"),
+            ("SEALPOST_REVOCATION_OCSP_MAX_AGE_S", "1"),
+        ],
+    );
+    // Piet's registered certificate, good at the responder: logged in.
+    assert_eq!(
+        certificate_login(&f, "sender-b-chain.pem", "sender-b.key"),
+        303
+    );
+    // Stolen and revoked: the thief cannot log in with it.
+    responder.revoke("sender-b");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        certificate_login(&f, "sender-b-chain.pem", "sender-b.key"),
+        401
+    );
 }
 
 #[test]

@@ -11,7 +11,7 @@ use super::{Fixture, court_verifies, fixture, xmlsec1_accepts};
 
 /// Runs the grpcio client against the fixture's server with `credentials` (certificate chain,
 /// key), or none; its exit code and JSON line.
-fn grpc_client(
+pub(crate) fn grpc_client(
     f: &Fixture,
     credentials: Option<(&Path, &Path)>,
     args: &[&str],
@@ -19,7 +19,7 @@ fn grpc_client(
     sealpost_interop::grpc_client(f.server.addr, &f.pki.join("root-ca.pem"), credentials, args)
 }
 
-fn grpc_submit(
+pub(crate) fn grpc_submit(
     f: &Fixture,
     sender: &str,
     key: &str,

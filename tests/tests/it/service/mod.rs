@@ -10,6 +10,7 @@
 mod administration;
 mod clients;
 mod grpc;
+mod ocsp;
 mod operations;
 mod revocation;
 mod soap;
@@ -18,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sealpost_interop::{
-    CITIZEN, COMPANY, HttpResponse, NS_SOAP11, Server, dev_pki, dev_signer,
+    CITIZEN, COMPANY, HttpResponse, NS_SOAP11, Server, Setting, dev_pki, dev_signer,
     expect_fault_code as code, post_soap, run, sealpost_command, sha256_hex, signed_soap,
     system_now, text, xml_text as field,
 };
@@ -52,8 +53,12 @@ pub(crate) fn admin(pki: &Path, data: &Path, args: &[&str]) -> String {
 
 /// A fresh service with its own PKI, store, registry and directory; stopped when dropped.
 pub(crate) fn fixture() -> Fixture {
+    fixture_on(dev_pki("service"), &[])
+}
+
+/// The service of [`fixture`] on this development PKI, with these settings as well.
+pub(crate) fn fixture_on(pki: PathBuf, settings: &[Setting<'_>]) -> Fixture {
     {
-        let pki = dev_pki("service");
         let data = pki.with_file_name("var");
         let a = pki.join("sender-a.pem");
         let b = pki.join("sender-b.pem");
@@ -104,7 +109,7 @@ pub(crate) fn fixture() -> Fixture {
             &["mailbox", "import", directory.to_str().expect("path")],
         );
         let mut cmd = sealpost(&pki, &data);
-        cmd.arg("serve");
+        cmd.envs(settings.iter().copied()).arg("serve");
         Fixture {
             server: Server::start(cmd),
             pki,

@@ -1,0 +1,364 @@
+//! OCSP over HTTP: the [`StatusChecker`] the sender and mailbox trust stores ask about every
+//! signer when `revocation.ocsp` is on. It posts an `application/ocsp-request` to the
+//! responder the certificate names (Authority Information Access) or to
+//! `revocation.ocsp_responder`, verifies the answer (`sealpost_xmldsig::ocsp`), and remembers
+//! verified answers per (issuer, serial) until their nextUpdate (or the maximum age), a bounded
+//! number of them.
+//!
+//! The trust stores are asked from synchronous code on the request path. The exchange runs
+//! on the service's runtime: a worker thread of the multi-threaded runtime hands its other
+//! tasks over (`tokio::task::block_in_place`) while it waits, at most `revocation.ocsp_timeout_ms`;
+//! outside a multi-threaded runtime (start-up, administration, tests) a thread of its own
+//! with a small runtime makes the exchange.
+//!
+//! Fails closed: no responder, no answer in time, an answer that does not verify, or status
+//! unknown, and the certificate is refused (`RevocationUnknown`); revoked, refused as
+//! revoked. Only verified good and revoked answers are remembered.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use aws_lc_rs::digest;
+use der::Decode;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use hyper::{Method, Request, StatusCode, Uri, header};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use sealpost_xmldsig::ocsp::{
+    self, CertIdHash, REQUEST_CONTENT_TYPE, RESPONSE_CONTENT_TYPE, ResponsePolicy, Status,
+    StatusRequest, VerifiedStatus,
+};
+use sealpost_xmldsig::trust::{RevokedBy, StatusChecker, TrustError, UnknownStatus};
+
+/// Answers larger than this are refused (a signed answer with its responder's certificate is
+/// a few KiB).
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+
+/// How many verified answers are remembered; the memory starts afresh when full.
+const REMEMBERED: usize = 10_000;
+
+/// How the checker is set up (from `revocation.*`).
+#[derive(Clone, Debug)]
+pub struct OcspSettings {
+    /// Asked instead of the responder the certificate names.
+    pub responder: Option<String>,
+    pub timeout: Duration,
+    pub policy: ResponsePolicy,
+}
+
+/// Whose status an answer gives: (SHA-256 of the issuer's certificate, serial number).
+type AnswerKey = ([u8; 32], Vec<u8>);
+
+/// The OCSP client with its memory of answers.
+#[derive(Debug)]
+pub struct OcspChecker {
+    responder: Option<Uri>,
+    timeout: Duration,
+    policy: ResponsePolicy,
+    client: Client<HttpConnector, Full<Bytes>>,
+    remembered: Mutex<HashMap<AnswerKey, VerifiedStatus>>,
+}
+
+/// Why an exchange with a responder failed.
+#[derive(Debug, thiserror::Error)]
+enum FetchError {
+    #[error("the responder URL {0:?} is not an http:// URL")]
+    Url(String),
+    #[error("the responder {0} did not answer within {1:?}")]
+    Timeout(Uri, Duration),
+    #[error("the responder {0} cannot be reached: {1}")]
+    Transport(Uri, String),
+    #[error("the responder {0} answered HTTP {1}")]
+    Status(Uri, StatusCode),
+    #[error("the responder {0} answered with content type {1:?}, not {RESPONSE_CONTENT_TYPE}")]
+    ContentType(Uri, String),
+    #[error("the responder {0} answered more than {MAX_RESPONSE_BYTES} bytes")]
+    TooLarge(Uri),
+    #[error("no runtime for the exchange: {0}")]
+    Runtime(String),
+}
+
+fn http_uri(url: &str) -> Result<Uri, FetchError> {
+    let uri: Uri = url.parse().map_err(|_| FetchError::Url(url.to_owned()))?;
+    if uri.scheme_str() != Some("http") || uri.host().is_none() {
+        return Err(FetchError::Url(url.to_owned()));
+    }
+    Ok(uri)
+}
+
+fn unknown(why: impl std::fmt::Display) -> TrustError {
+    TrustError::RevocationUnknown(UnknownStatus::Ocsp(why.to_string()))
+}
+
+impl OcspChecker {
+    /// Refuses a `responder` that is not an `http://` URL.
+    pub fn new(settings: &OcspSettings) -> anyhow::Result<Self> {
+        let responder = match &settings.responder {
+            Some(url) => {
+                Some(http_uri(url).map_err(|e| anyhow::anyhow!("revocation.ocsp_responder: {e}"))?)
+            }
+            None => None,
+        };
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(settings.timeout));
+        connector.set_nodelay(true);
+        Ok(OcspChecker {
+            responder,
+            timeout: settings.timeout,
+            policy: settings.policy,
+            // No pooled connections: an exchange may run on a runtime of its own, which ends
+            // with it; answers are remembered, so exchanges are rare.
+            client: Client::builder(TokioExecutor::new())
+                .pool_max_idle_per_host(0)
+                .build(connector),
+            remembered: Mutex::default(),
+        })
+    }
+
+    /// Posts the request; the DER answer, unverified.
+    async fn post(&self, url: Uri, request_der: Vec<u8>) -> Result<Vec<u8>, FetchError> {
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(url.clone())
+            .header(header::CONTENT_TYPE, REQUEST_CONTENT_TYPE)
+            .body(Full::new(Bytes::from(request_der)))
+            .map_err(|e| FetchError::Transport(url.clone(), e.to_string()))?;
+        let exchange = async {
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| FetchError::Transport(url.clone(), e.to_string()))?;
+            if response.status() != StatusCode::OK {
+                return Err(FetchError::Status(url.clone(), response.status()));
+            }
+            let content_type = response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            if !content_type.starts_with(RESPONSE_CONTENT_TYPE) {
+                return Err(FetchError::ContentType(url.clone(), content_type));
+            }
+            let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
+                .collect()
+                .await
+                .map_err(|e| {
+                    if e.is::<http_body_util::LengthLimitError>() {
+                        FetchError::TooLarge(url.clone())
+                    } else {
+                        FetchError::Transport(url.clone(), e.to_string())
+                    }
+                })?;
+            Ok(body.to_bytes().to_vec())
+        };
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| FetchError::Timeout(url.clone(), self.timeout))?
+    }
+
+    /// The exchange, from synchronous code, never blocking a runtime worker unannounced.
+    fn exchange(&self, url: Uri, request_der: Vec<u8>) -> Result<Vec<u8>, FetchError> {
+        use tokio::runtime::{Handle, RuntimeFlavor};
+        match Handle::try_current() {
+            Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| handle.block_on(self.post(url, request_der)))
+            }
+            _ => std::thread::scope(|scope| {
+                scope
+                    .spawn(|| {
+                        tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build()
+                            .map_err(|e| FetchError::Runtime(e.to_string()))?
+                            .block_on(self.post(url, request_der))
+                    })
+                    .join()
+                    .unwrap_or_else(|_| Err(FetchError::Runtime("the exchange panicked".into())))
+            }),
+        }
+    }
+
+    fn verdict(status: &VerifiedStatus) -> Result<SystemTime, TrustError> {
+        match status.status {
+            Status::Good => Ok(status.valid_until),
+            Status::Revoked { since } => Err(TrustError::Revoked(RevokedBy::Ocsp { since })),
+            Status::Unknown => Err(unknown("the responder does not know the certificate")),
+        }
+    }
+}
+
+impl StatusChecker for OcspChecker {
+    fn check(&self, cert: &[u8], issuer: &[u8], at: SystemTime) -> Result<SystemTime, TrustError> {
+        let serial = x509_cert::Certificate::from_der(cert)
+            .map_err(|e| TrustError::Malformed(e.to_string()))?
+            .tbs_certificate
+            .serial_number
+            .as_bytes()
+            .to_vec();
+        let mut issuer_sha256 = [0u8; 32];
+        issuer_sha256.copy_from_slice(digest::digest(&digest::SHA256, issuer).as_ref());
+        let key = (issuer_sha256, serial);
+        let remembered = self
+            .remembered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .copied();
+        if let Some(status) = remembered.filter(|s| s.is_current_at(at, self.policy.clock_skew)) {
+            return Self::verdict(&status);
+        }
+        let url = match &self.responder {
+            Some(uri) => uri.clone(),
+            None => {
+                let named = ocsp::responder_url(cert).ok_or_else(|| {
+                    unknown("the certificate names no OCSP responder and revocation.ocsp_responder is not set")
+                })?;
+                http_uri(&named).map_err(unknown)?
+            }
+        };
+        let request = StatusRequest::new(cert, issuer, CertIdHash::Sha1).map_err(unknown)?;
+        let answer = self
+            .exchange(url.clone(), request.der().to_vec())
+            .map_err(unknown)?;
+        let status = request
+            .verify_response(&answer, at, &self.policy)
+            .map_err(|e| unknown(format!("the answer of {url}: {e}")))?;
+        if status.status != Status::Unknown {
+            let mut remembered = self.remembered.lock().unwrap_or_else(|p| p.into_inner());
+            if remembered.len() >= REMEMBERED {
+                remembered.clear();
+            }
+            remembered.insert(key, status);
+        }
+        Self::verdict(&status)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sealpost_pki::{Authority, KeyAlgorithm, LeafSpec, Profile, Published};
+
+    const YEAR: Duration = Duration::from_secs(365 * 86_400);
+
+    /// A sender of an issuing CA whose leaves name `responder`, and the CA.
+    fn sender(responder: &str) -> (Vec<u8>, Vec<u8>) {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let root = Authority::root("Root", now - YEAR, now + 10 * YEAR).expect("root");
+        let ca = root
+            .issue_ca("Issuing", now - YEAR, now + 5 * YEAR)
+            .expect("ca")
+            .publishing(Published::under(responder));
+        let sender = ca
+            .issue(&LeafSpec::new(
+                "Sender",
+                Profile::Sender,
+                KeyAlgorithm::EcdsaP256,
+                now,
+                YEAR,
+            ))
+            .expect("sender");
+        (sender.cert_der().to_vec(), ca.cert_der().to_vec())
+    }
+
+    fn checker(responder: Option<String>) -> OcspChecker {
+        OcspChecker::new(&OcspSettings {
+            responder,
+            timeout: Duration::from_millis(300),
+            policy: ResponsePolicy::default(),
+        })
+        .expect("checker")
+    }
+
+    fn refused_as_unknown(result: Result<SystemTime, TrustError>, why: &str) {
+        match result {
+            Err(TrustError::RevocationUnknown(UnknownStatus::Ocsp(detail))) => {
+                assert!(detail.contains(why), "{detail}")
+            }
+            other => panic!("not refused as unknown: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_unreachable_or_silent_responder_refuses_the_certificate_from_any_thread() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", closed.local_addr().expect("addr"));
+        drop(closed);
+        let (cert, issuer) = sender(&url);
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let checker = checker(None);
+        // Outside any runtime (start-up, administration).
+        refused_as_unknown(checker.check(&cert, &issuer, at), "cannot be reached");
+        // On a current-thread runtime, where block_in_place would panic.
+        let current = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        current.block_on(async {
+            refused_as_unknown(checker.check(&cert, &issuer, at), "cannot be reached");
+        });
+        // On a worker of the service's multi-threaded runtime.
+        let multi = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let checker = std::sync::Arc::new(checker);
+        let (c, i) = (cert.clone(), issuer.clone());
+        let on_worker = std::sync::Arc::clone(&checker);
+        let result = multi
+            .block_on(async move { tokio::spawn(async move { on_worker.check(&c, &i, at) }).await })
+            .expect("task");
+        refused_as_unknown(result, "cannot be reached");
+        // A responder that accepts and never answers: refused once the timeout is over.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let silent_url = format!("http://{}/", silent.local_addr().expect("addr"));
+        refused_as_unknown(
+            OcspChecker::new(&OcspSettings {
+                responder: Some(silent_url),
+                timeout: Duration::from_millis(300),
+                policy: ResponsePolicy::default(),
+            })
+            .expect("checker")
+            .check(&cert, &issuer, at),
+            "did not answer within",
+        );
+        drop(silent);
+    }
+
+    #[test]
+    fn a_certificate_naming_no_responder_is_refused_without_an_override() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let root = Authority::root("Root", now - YEAR, now + 10 * YEAR).expect("root");
+        let ca = root
+            .issue_ca("Issuing", now - YEAR, now + 5 * YEAR)
+            .expect("ca");
+        let bare = ca
+            .issue(&LeafSpec::new(
+                "Bare",
+                Profile::Sender,
+                KeyAlgorithm::EcdsaP256,
+                now,
+                YEAR,
+            ))
+            .expect("leaf");
+        refused_as_unknown(
+            checker(None).check(bare.cert_der(), ca.cert_der(), now),
+            "names no OCSP responder",
+        );
+        assert!(
+            OcspChecker::new(&OcspSettings {
+                responder: Some("https://ocsp.example/".into()),
+                timeout: Duration::from_secs(1),
+                policy: ResponsePolicy::default(),
+            })
+            .is_err(),
+            "only http:// responders"
+        );
+    }
+}
