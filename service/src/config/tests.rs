@@ -333,8 +333,12 @@ fn zero_is_refused_where_it_makes_no_sense_and_so_is_anything_under_the_floor() 
         .collect();
     assert_eq!(
         zero_allowed,
-        ["senders.max_clock_skew_s", "retention.notice_s"],
-        "no skew tolerated; deletion at the first run after the notice"
+        [
+            "shutdown_grace_s",
+            "senders.max_clock_skew_s",
+            "retention.notice_s"
+        ],
+        "no grace at a stop; no skew tolerated; deletion at the first run after the notice"
     );
     for key in zero_allowed {
         let problems = problems_with(&dir, &[(&env_name(key), "0".into())]);
