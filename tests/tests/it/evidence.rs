@@ -33,7 +33,7 @@ struct Sealed {
 }
 
 /// The sealer of the development PKI's credential `name` (`seal`, or a forger's key).
-fn sealer_of(pki: &Path, name: &str) -> Sealer {
+pub(crate) fn sealer_of(pki: &Path, name: &str) -> Sealer {
     let PrivateKeyDer::Pkcs8(key) =
         PrivateKeyDer::from_pem_file(pki.join(format!("{name}.key"))).expect("key")
     else {
@@ -50,10 +50,9 @@ fn sealer_of(pki: &Path, name: &str) -> Sealer {
     Sealer::new(signer).expect("sealer")
 }
 
-fn sealed(name: &str) -> Sealed {
-    let pki = dev_pki(name);
-    let dir = pki.parent().expect("scratch").to_owned();
-    let tsa = TimeStampAuthority::from_settings(&TsaSettings {
+/// The development PKI's time-stamping unit, in process (its serial numbers kept in `dir`).
+pub(crate) fn tsa_of(pki: &Path, dir: &Path) -> TimeStampAuthority {
+    TimeStampAuthority::from_settings(&TsaSettings {
         cert: pki.join("tsa.pem"),
         key: pki.join("tsa.key"),
         chain: Some(pki.join("issuing-ca.pem")),
@@ -63,7 +62,13 @@ fn sealed(name: &str) -> Sealed {
         accepted_policies: Vec::new(),
         accuracy: Duration::from_secs(1),
     })
-    .expect("tsa");
+    .expect("tsa")
+}
+
+fn sealed(name: &str) -> Sealed {
+    let pki = dev_pki(name);
+    let dir = pki.parent().expect("scratch").to_owned();
+    let tsa = tsa_of(&pki, &dir);
     let sha: [u8; 32] = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, LETTER)
         .as_ref()
         .try_into()
@@ -388,7 +393,6 @@ fn court_by_hand(s: &Sealed, evidence: &Path) -> (i32, String) {
         .arg(workspace_root().join("tests/interop/court/verify-by-hand.sh"))
         .arg(evidence)
         .arg(s.pki.join("root-ca.pem"))
-        .arg(s.pki.join("issuing-ca.pem"))
         .arg(trusted_list(&s.pki))
         .arg(&s.letter));
     (
@@ -456,7 +460,6 @@ fn the_court_recipe_with_standard_tools_accepts_the_genuine_and_refuses_forgerie
         .arg(workspace_root().join("tests/interop/court/verify-by-hand.sh"))
         .arg(&path)
         .arg(s.pki.join("root-ca.pem"))
-        .arg(s.pki.join("issuing-ca.pem"))
         .arg(trusted_list(&s.pki))
         .arg(&other));
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
