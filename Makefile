@@ -15,7 +15,7 @@ VENV := tests/.venv
 # Seconds per fuzz target for `make fuzz`.
 FUZZ_SECONDS ?= 60
 
-.PHONY: demo run deps test lint unit interop bench fuzz certs clean
+.PHONY: demo run deps test lint unit interop bench fuzz certs clean verifier
 
 ## run: build, create the development PKI if missing, serve on https://127.0.0.1:8443
 run: certs
@@ -52,6 +52,23 @@ demo:
 		--document var/demo/letter.pdf --out var/demo/evidence.xml
 	./target/release/sealpost-verify var/demo/evidence.xml --trust $(DEV_PKI)/root-ca.pem \
 		--provider $(DEV_PKI)/trusted-list.xml --document var/demo/letter.pdf
+
+## verifier: the court's tool as one static executable (no shared library, not even the C
+## library: it runs on any x86_64 Linux of the last decade), with its SHA-256, in dist/
+VERIFIER_TARGET := x86_64-unknown-linux-gnu
+VERIFIER := dist/sealpost-verify-$(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)-x86_64-linux
+verifier:
+	@# An explicit --target keeps build scripts and proc-macros dynamic; only the tool is static.
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --locked \
+		--target $(VERIFIER_TARGET) -p sealpost-evidence --bin sealpost-verify
+	@mkdir -p dist
+	cp $${CARGO_TARGET_DIR:-target}/$(VERIFIER_TARGET)/release/sealpost-verify $(VERIFIER)
+	strip $(VERIFIER)
+	@file $(VERIFIER) | grep -q 'statically linked\|static-pie linked' || { file $(VERIFIER); echo "$(VERIFIER) is not static"; exit 1; }
+	$(VERIFIER) --version
+	cd dist && sha256sum $(notdir $(VERIFIER)) > $(notdir $(VERIFIER)).sha256
+	@cat $(VERIFIER).sha256
+	@echo "Publish $(VERIFIER) with its SHA-256 beside the trusted list's fingerprints (README: How a court verifies a proof)."
 
 ## certs: the development PKI under certs/dev (kept if present)
 certs:
@@ -131,3 +148,4 @@ fuzz:
 
 clean:
 	$(CARGO) clean
+	rm -rf dist
