@@ -19,7 +19,7 @@ DEV_TOTP_SECRET := JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP
 # Seconds per fuzz target for `make fuzz`.
 FUZZ_SECONDS ?= 60
 
-.PHONY: demo run ocsp deps test lint unit interop bench fuzz certs clean
+.PHONY: demo run ocsp deps test lint unit interop bench fuzz certs clean verifier
 
 ## run: build, create the development PKI if missing, serve on https://127.0.0.1:8443
 run: certs
@@ -71,6 +71,23 @@ ocsp: certs
 	@[ -f $(DEV_PKI)/index.txt ] || { echo "$(DEV_PKI) was made before OCSP (no index.txt): remove it and run make certs"; exit 1; }
 	openssl ocsp -index $(DEV_PKI)/index.txt -CA $(DEV_PKI)/issuing-ca.pem \
 		-rsigner $(DEV_PKI)/ocsp.pem -rkey $(DEV_PKI)/ocsp.key -port 8889
+
+## verifier: the court's tool as one static executable (no shared library, not even the C
+## library: it runs on any x86_64 Linux of the last decade), with its SHA-256, in dist/
+VERIFIER_TARGET := x86_64-unknown-linux-gnu
+VERIFIER := dist/sealpost-verify-$(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)-x86_64-linux
+verifier:
+	@# An explicit --target keeps build scripts and proc-macros dynamic; only the tool is static.
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --locked \
+		--target $(VERIFIER_TARGET) -p sealpost-evidence --bin sealpost-verify
+	@mkdir -p dist
+	cp $${CARGO_TARGET_DIR:-target}/$(VERIFIER_TARGET)/release/sealpost-verify $(VERIFIER)
+	strip $(VERIFIER)
+	@file $(VERIFIER) | grep -q 'statically linked\|static-pie linked' || { file $(VERIFIER); echo "$(VERIFIER) is not static"; exit 1; }
+	$(VERIFIER) --version
+	cd dist && sha256sum $(notdir $(VERIFIER)) > $(notdir $(VERIFIER)).sha256
+	@cat $(VERIFIER).sha256
+	@echo "Publish $(VERIFIER) with its SHA-256 beside the trusted list's fingerprints (README: How a court verifies a proof)."
 
 ## certs: the development PKI under certs/dev (kept if present)
 certs:
@@ -151,3 +168,4 @@ fuzz:
 
 clean:
 	$(CARGO) clean
+	rm -rf dist

@@ -1,13 +1,21 @@
 //! `sealpost-verify`: the court's tool. Verifies Sealpost evidence offline: no network, no
 //! database, no server.
 //!
-//! Exit codes: 0 valid, 1 invalid, 2 indeterminate (for example an unknown root), 64 bad usage.
-//! With several files or a directory (an auditor's sweep), one line per evidence and the worst
-//! result as the exit code (invalid before indeterminate).
+//! Exit codes: 0 valid, 1 invalid, 2 indeterminate (for example an unknown root), 64 bad usage
+//! (an option missing or wrong, a file that cannot be read). With several files or a directory
+//! (an auditor's sweep), one line per evidence and the worst result as the exit code (invalid
+//! before indeterminate).
+//!
+//! A failure is said in plain words first (the people who read a verdict are not
+//! cryptographers); the technical cause follows as "technical detail" and in `--json`. When the
+//! reader of standard output goes away (`| head -1`), the rest of the report is dropped quietly
+//! and the exit code is still the verdict's.
 //!
 //! `--audit-export FILE` verifies an audit export (`sealpost admin audit export`,
 //! `sealpost-audit-export-1`) instead, with the same roots, provider identity and exit codes.
 
+use std::fmt::Display;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::SystemTime;
@@ -26,7 +34,7 @@ const USAGE: u8 = 64;
     name = "sealpost-verify",
     version,
     about = "Verify Sealpost evidence offline",
-    after_help = "Exit codes: 0 valid, 1 invalid, 2 indeterminate, 64 bad usage."
+    after_help = "Exit codes: 0 valid, 1 invalid, 2 indeterminate, 64 bad usage (an option missing or wrong, a file that cannot be read)."
 )]
 struct Cli {
     /// Evidence files, or directories of them (*.xml).
@@ -53,7 +61,40 @@ struct Cli {
     audit_export: Option<PathBuf>,
 }
 
+/// Standard output, a line at a time. Once a line cannot be written (the reader has gone, as
+/// `head` does, or the disk is full), nothing more is written: the verification goes on and
+/// the exit code is the verdict's, never a panic.
+struct Out {
+    gone: bool,
+}
+
+impl Out {
+    fn line(&mut self, line: impl Display) {
+        if !self.gone {
+            self.gone = writeln!(std::io::stdout().lock(), "{line}").is_err();
+        }
+    }
+
+    fn finish(mut self, code: ExitCode) -> ExitCode {
+        if !self.gone {
+            self.gone = std::io::stdout().flush().is_err();
+        }
+        code
+    }
+}
+
+/// A message on standard error (ignored if that is closed too).
+fn complain(message: impl Display) {
+    let _ = writeln!(std::io::stderr().lock(), "sealpost-verify: {message}");
+}
+
 fn main() -> ExitCode {
+    let mut out = Out { gone: false };
+    let code = run(&mut out);
+    out.finish(code)
+}
+
+fn run(out: &mut Out) -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -67,7 +108,7 @@ fn main() -> ExitCode {
         }
     };
     let usage = |message: String| {
-        eprintln!("sealpost-verify: {message}");
+        complain(message);
         ExitCode::from(USAGE)
     };
     let anchors: Vec<Vec<u8>> = match CertificateDer::pem_file_iter(&cli.trust).and_then(|certs| {
@@ -99,9 +140,9 @@ fn main() -> ExitCode {
         if cli.json {
             let mut value = serde_json::to_value(&report).unwrap_or_default();
             value["file"] = serde_json::Value::String(path.display().to_string());
-            println!("{value}");
+            out.line(value);
         } else {
-            print_audit_report(path, &report);
+            print_audit_report(out, path, &report);
         }
         return ExitCode::from(u8::try_from(report.verdict.exit_code()).unwrap_or(USAGE));
     }
@@ -150,11 +191,11 @@ fn main() -> ExitCode {
         if cli.json {
             let mut value = serde_json::to_value(&report).unwrap_or_default();
             value["file"] = serde_json::Value::String(file.display().to_string());
-            println!("{value}");
+            out.line(value);
         } else if batch {
-            println!("{}", one_line(file, &report));
+            out.line(one_line(file, &report));
         } else {
-            print_report(file, &report);
+            print_report(out, file, &report);
         }
     }
     ExitCode::from(u8::try_from(worst.exit_code()).unwrap_or(USAGE))
@@ -170,14 +211,8 @@ fn verdict_word(v: Verdict) -> &'static str {
 
 fn one_line(file: &std::path::Path, report: &Report) -> String {
     let detail = report
-        .steps
-        .iter()
-        .find_map(|s| match &s.outcome {
-            Outcome::Failed(d) | Outcome::Indeterminate(d) => {
-                Some(format!("step {}: {d}", s.number))
-            }
-            _ => None,
-        })
+        .finding
+        .clone()
         .or_else(|| report.proves_en.clone())
         .unwrap_or_default();
     format!(
@@ -187,29 +222,42 @@ fn one_line(file: &std::path::Path, report: &Report) -> String {
     )
 }
 
-fn print_report(file: &std::path::Path, report: &Report) {
-    println!("Evidence: {}", file.display());
+fn print_report(out: &mut Out, file: &std::path::Path, report: &Report) {
+    out.line(format_args!("Evidence: {}", file.display()));
+    // The verdict first, in plain words; the steps and their technical detail after.
+    match &report.finding {
+        Some(finding) => out.line(format_args!(
+            "Result: {}: {finding}.",
+            verdict_word(report.verdict)
+        )),
+        None => out.line(format_args!("Result: {}", verdict_word(report.verdict))),
+    }
     if let (Some(id), Some(event)) = (&report.evidence_id, &report.event) {
-        println!("  {id}\n  {event}");
+        out.line(format_args!("  {id}\n  {event}"));
     }
     match &report.sealed_by {
-        Some(by) => println!("  sealed by {} (SHA-256 {})", by.subject, by.sha256),
-        None => println!("  sealed by: not established"),
+        Some(by) => out.line(format_args!(
+            "  sealed by {} (SHA-256 {})",
+            by.subject, by.sha256
+        )),
+        None => out.line("  sealed by: not established"),
     }
     match &report.provider {
-        Some(name) => println!("  checked against the published identity of {name}"),
-        None => println!("  no provider identity given (--provider): who sealed is not decided"),
+        Some(name) => out.line(format_args!(
+            "  checked against the published identity of {name}"
+        )),
+        None => out.line("  no provider identity given (--provider): who sealed is not decided"),
     }
+    out.line("The checks:");
     for step in &report.steps {
-        println!("{}", step_line(step));
+        out.line(step_line(step));
     }
-    println!("Result: {}", verdict_word(report.verdict));
     match (&report.proves_en, &report.proves_fr) {
         (Some(en), Some(fr)) => {
-            println!("\nThis evidence proves that:\n  {en}");
-            println!("Cette preuve établit que :\n  {fr}");
+            out.line(format_args!("\nThis evidence proves that:\n  {en}"));
+            out.line(format_args!("Cette preuve établit que :\n  {fr}"));
         }
-        _ => println!("This evidence proves nothing. / Cette preuve n'établit rien."),
+        _ => out.line("This evidence proves nothing. / Cette preuve n'établit rien."),
     }
 }
 
@@ -220,50 +268,59 @@ fn step_line(step: &sealpost_evidence::verify::Step) -> String {
         Outcome::Indeterminate(d) => ("??  ", d),
         Outcome::NotApplicable(d) => ("n/a ", d),
     };
-    format!("  {} [{mark}] {}: {detail}", step.number, step.check)
+    match &step.plain {
+        // A failed or undecided step: what it means first, then the technical cause.
+        Some(plain) => format!(
+            "  {} [{mark}] {}: {plain}\n           technical detail: {detail}",
+            step.number, step.check
+        ),
+        None => format!("  {} [{mark}] {}: {detail}", step.number, step.check),
+    }
 }
 
-fn print_audit_report(file: &std::path::Path, report: &AuditReport) {
-    println!("Audit export: {}", file.display());
+fn print_audit_report(out: &mut Out, file: &std::path::Path, report: &AuditReport) {
+    out.line(format_args!("Audit export: {}", file.display()));
     if let (Some(from), Some(to)) = (report.from_seq, report.to_seq) {
         let since = match &report.anchor {
             Some(a) if a.seq == 0 => "from the start of the log".to_owned(),
             Some(a) => format!("continuing from entry {} ({})", a.seq, a.hash),
             None => "continuing from an entry it does not name".to_owned(),
         };
-        println!("  entries {from} to {to}, {since}");
+        out.line(format_args!("  entries {from} to {to}, {since}"));
     }
     match (&report.provider, &report.checked_against) {
-        (Some(named), Some(list)) => {
-            println!(
-                "  says it is the log of {named}; checked against the published identity of {list}"
-            )
-        }
+        (Some(named), Some(list)) => out.line(format_args!(
+            "  says it is the log of {named}; checked against the published identity of {list}"
+        )),
         (named, None) => {
             if let Some(named) = named {
-                println!("  says it is the log of {named}");
+                out.line(format_args!("  says it is the log of {named}"));
             }
-            println!(
+            out.line(format_args!(
                 "  no provider identity given (--provider): the seals are checked against the roots only"
-            );
+            ));
         }
-        (None, Some(list)) => println!("  checked against the published identity of {list}"),
+        (None, Some(list)) => out.line(format_args!(
+            "  checked against the published identity of {list}"
+        )),
     }
     for step in &report.steps {
-        println!("{}", step_line(step));
+        out.line(format_args!("{}", step_line(step)));
     }
-    println!("Result: {}", verdict_word(report.verdict));
+    out.line(format_args!("Result: {}", verdict_word(report.verdict)));
     if let Some(f) = &report.failure {
-        println!(
+        out.line(format_args!(
             "First failing line: {} (step {}): {}",
             f.line, f.step, f.reason
-        );
+        ));
     }
     match (&report.proves_en, &report.proves_fr) {
         (Some(en), Some(fr)) => {
-            println!("\nThis export proves that:\n  {en}");
-            println!("Cet export établit que :\n  {fr}");
+            out.line(format_args!("\nThis export proves that:\n  {en}"));
+            out.line(format_args!("Cet export établit que :\n  {fr}"));
         }
-        _ => println!("This export proves nothing. / Cet export n'établit rien."),
+        _ => out.line(format_args!(
+            "This export proves nothing. / Cet export n'établit rien."
+        )),
     }
 }

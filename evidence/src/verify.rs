@@ -59,8 +59,14 @@ pub enum Outcome {
 pub struct Step {
     pub number: u8,
     pub check: &'static str,
+    /// The outcome; its detail is the technical cause (the words of the libraries and
+    /// standards that decided it), for an expert.
     #[serde(flatten)]
     pub outcome: Outcome,
+    /// What a failed or undecided step means, in plain words for the people who read the
+    /// verdict (a clerk, a judge, a recipient); none when the step held or did not apply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plain: Option<String>,
 }
 
 /// What verification found.
@@ -79,10 +85,13 @@ pub struct Report {
     pub sealed_by: Option<CertificateName>,
     /// The provider whose identity the evidence was checked against.
     pub provider: Option<String>,
+    /// Why the evidence is not valid, in plain words: those of the first failed step (or,
+    /// when none failed, of the first undecided one); none when valid.
+    pub finding: Option<String>,
 }
 
 const CHECKS: [&str; 9] = [
-    "the XML is well formed and is a Sealpost evidence (structure and values of proto/evidence.xsd)",
+    "the file is a complete Sealpost evidence, every value in its place",
     "the seal (XML signature) covers the whole evidence",
     "the seal certificate chains to the trusted root at the time of the signature time-stamp",
     "the seal is the provider's: a published seal certificate, with the evidence seal profile",
@@ -158,14 +167,71 @@ impl EvidenceVerifier {
     }
 }
 
-fn finish(mut report: Report, outcomes: Vec<Option<Outcome>>) -> Report {
+/// Why a time-stamp step failed: the token does not cover what it must (or is broken), or
+/// it is sound but from a unit the provider does not publish.
+#[derive(Clone, Copy, Default)]
+struct StampCause {
+    signature_not_the_unit: bool,
+    document_not_the_unit: bool,
+    document_unstamped: bool,
+}
+
+/// What step `number`'s outcome means, in plain words (none when it held or did not apply).
+fn plain_words(
+    number: u8,
+    outcome: &Outcome,
+    provider: Option<&str>,
+    cause: StampCause,
+) -> Option<String> {
+    let failed = match outcome {
+        Outcome::Failed(_) => true,
+        Outcome::Indeterminate(_) => false,
+        Outcome::Passed(_) | Outcome::NotApplicable(_) => return None,
+    };
+    let provider = provider.unwrap_or("the provider");
+    let words = match (number, failed) {
+        (1, true) => "this file is not a Sealpost evidence as Sealpost writes it: it was altered, or made by someone else".into(),
+        (1, false) => "this file is not a Sealpost evidence this verifier can read (another kind of document, or another version of the format)".into(),
+        (2, true) => "the evidence was changed after it was sealed: the seal does not match its content".into(),
+        (2, false) => "the seal could not be checked".into(),
+        (3, true) => "the seal's certificate was not valid when the evidence was sealed".into(),
+        (3, false) => "the seal's certificate does not lead to the root certificate given (--trust): check that it is the provider's root".into(),
+        (4, true) => format!("this seal is not Sealpost's: {provider} does not publish the certificate that made it"),
+        (4, false) => "who sealed it is not decided: give the provider's published identity (--provider trusted-list.xml)".into(),
+        (5, _) => "the seal names another certificate than the one that made it".into(),
+        (6, true) if cause.signature_not_the_unit => format!("the time-stamp on the seal is not from {provider}'s time-stamping unit"),
+        (6, true) => "the time-stamp does not match the seal".into(),
+        (6, false) => "the time-stamp on the seal could not be checked against the root certificate given".into(),
+        (7, true) if cause.document_not_the_unit => format!("a document's time-stamp is not from {provider}'s time-stamping unit"),
+        (7, true) if cause.document_unstamped => "a document of the evidence has no time-stamp".into(),
+        (7, true) => "the time-stamp does not match the document it is for".into(),
+        (7, false) => "a document's time-stamp could not be checked against the root certificate given".into(),
+        (8, true) => "the dates in the evidence do not agree with its time-stamps (it may have been backdated)".into(),
+        (8, false) => "the dates in the evidence could not be compared with a verified time-stamp".into(),
+        (9, _) => "this document is not the one that was sent".into(),
+        _ => "this check could not be completed".into(),
+    };
+    Some(words)
+}
+
+fn finish(report: Report, outcomes: Vec<Option<Outcome>>) -> Report {
+    finish_with(report, outcomes, StampCause::default())
+}
+
+fn finish_with(mut report: Report, outcomes: Vec<Option<Outcome>>, cause: StampCause) -> Report {
+    let provider = report.provider.clone();
     report.steps = outcomes
         .into_iter()
         .enumerate()
-        .map(|(i, o)| Step {
-            number: u8::try_from(i + 1).unwrap_or(0),
-            check: CHECKS[i],
-            outcome: o.unwrap_or_else(|| Outcome::Indeterminate("not evaluated".into())),
+        .map(|(i, o)| {
+            let number = u8::try_from(i + 1).unwrap_or(0);
+            let outcome = o.unwrap_or_else(|| Outcome::Indeterminate("not evaluated".into()));
+            Step {
+                number,
+                check: CHECKS[i],
+                plain: plain_words(number, &outcome, provider.as_deref(), cause),
+                outcome,
+            }
         })
         .collect();
     let failed = report
@@ -176,6 +242,17 @@ fn finish(mut report: Report, outcomes: Vec<Option<Outcome>>) -> Report {
         .steps
         .iter()
         .any(|s| matches!(s.outcome, Outcome::Indeterminate(_)));
+    report.finding = report
+        .steps
+        .iter()
+        .find(|s| matches!(s.outcome, Outcome::Failed(_)))
+        .or_else(|| {
+            report
+                .steps
+                .iter()
+                .find(|s| matches!(s.outcome, Outcome::Indeterminate(_)))
+        })
+        .and_then(|s| s.plain.clone());
     report.verdict = if failed {
         Verdict::Invalid
     } else if undecided {
@@ -209,6 +286,7 @@ fn verify_with(
         sealed_at: None,
         sealed_by: None,
         provider: provider.map(|p| p.name.clone()),
+        finding: None,
     };
 
     // Step 1.
@@ -434,10 +512,18 @@ fn verify_with(
         }
     });
 
+    let cause = StampCause {
+        signature_not_the_unit: signature_stamp.is_some()
+            && matches!(outcomes[5], Some(Outcome::Failed(_))),
+        document_unstamped: !rejection && !unstamped.is_empty(),
+        document_not_the_unit: unstamped.is_empty()
+            && token_problems.is_empty()
+            && matches!(outcomes[6], Some(Outcome::Failed(_))),
+    };
     let (en, fr) = statements(&evidence);
     report.proves_en = Some(en);
     report.proves_fr = Some(fr);
-    finish(report, outcomes)
+    finish_with(report, outcomes, cause)
 }
 
 impl Outcome {

@@ -676,6 +676,8 @@ impl<'a> Run<'a> {
                 number: u8::try_from(i + 1).unwrap_or(0),
                 check: CHECKS.get(i).copied().unwrap_or(""),
                 outcome,
+                // The first failing line's reason (`AuditReport::failure`) says it.
+                plain: None,
             })
             .collect();
         let failed = report

@@ -3,12 +3,14 @@
 # coreutils), the same checks as sealpost-verify. Prints each step; exits 0 when every step
 # holds, 1 at the first that does not.
 #
-#   verify-by-hand.sh EVIDENCE.xml ROOT.pem ISSUING-CA.pem TRUSTED-LIST.xml [DOCUMENT]
+#   [AT="YYYY-MM-DD HH:MM:SS"] verify-by-hand.sh EVIDENCE.xml ROOT.pem TRUSTED-LIST.xml [DOCUMENT]
 #
-# ROOT.pem is the trust anchor; ISSUING-CA.pem the intermediate CA(s); TRUSTED-LIST.xml the
-# provider's published identity (GET /provider/trusted-list.xml, `sealpost pki trusted-list`).
+# ROOT.pem is the trust anchor; TRUSTED-LIST.xml the provider's published identity (GET
+# /provider/trusted-list.xml, `sealpost pki trusted-list`). The intermediate certificates come
+# from the evidence (the seal's KeyInfo, the tokens' certificates). Every certificate is judged
+# at AT (UTC), by default the time of the signature time-stamp (README: why a date).
 set -euo pipefail
-EVIDENCE=$1 ROOT=$2 ISSUING=$3 LIST=$4 DOCUMENT=${5:-}
+EVIDENCE=$1 ROOT=$2 LIST=$3 DOCUMENT=${4:-}
 TOLERANCE=300 # seconds, as sealpost-verify (docs/evidence.md)
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT; : > "$WORK/shas"
 fail() { echo "FAIL: $*"; exit 1; }
@@ -22,7 +24,7 @@ SIG="/*/*[local-name()='Signature' and namespace-uri()='http://www.w3.org/2000/0
 STAMP="$SIG/*[local-name()='Object']/*[local-name()='QualifyingProperties']/*[local-name()='UnsignedProperties']/*[local-name()='UnsignedSignatureProperties']/*[local-name()='SignatureTimeStamp']/*[local-name()='EncapsulatedTimeStamp']"
 epoch() { date -u -d "$1" +%s; }
 service() { echo "//*[local-name()='TSPService'][*[local-name()='ServiceTypeIdentifier']='http://uri.etsi.org/TrstSvc/Svctype/$1']/*[local-name()='X509Certificate']"; }
-gentime() { openssl ts -reply -token_in -in "$1" -text 2>/dev/null | sed -n 's/^Time stamp: //p'; }
+gentime() { date -u -d "$(openssl ts -reply -token_in -in "$1" -text 2>/dev/null | sed -n 's/^Time stamp: //p')" '+%Y-%m-%d %H:%M:%S'; }
 
 # 0. The provider's published certificates: its seal and its time-stamping unit. Compare these
 #    fingerprints with the ones the provider publishes; the seal's extended key usage is the
@@ -48,18 +50,13 @@ xmlsec1 --verify --enabled-key-data key-name --pubkey-cert-pem "$WORK/seal.pem" 
   --id-attr:Id "http://uri.etsi.org/01903/v1.3.2#:SignedProperties" "$EVIDENCE" >/dev/null 2>&1 \
   || fail "the seal is not made with the provider's published seal key"
 ok "the seal verifies with the provider's published seal key"
-# ... and the certificate in the evidence chains to the root.
-xmlsec1 --verify --enabled-key-data x509 --trusted-pem "$ROOT" --untrusted-pem "$ISSUING" \
-  --id-attr:Id "http://uri.etsi.org/01903/v1.3.2#:SignedProperties" "$EVIDENCE" >/dev/null 2>&1 \
-  || fail "the seal does not verify with a certificate chained to the root"
-ok "the seal verifies with its certificate chained to the root"
 
 # 2. The signature time-stamp covers the canonical ds:SignatureValue and is the published unit's.
-cat "$WORK/tsu.pem" "$ISSUING" > "$WORK/tsu-chain.pem"
 VALUE=$(xpath "$SIG/*[local-name()='SignatureValue']" "$EVIDENCE")
 DIGEST=$(printf '<ds:SignatureValue xmlns:ds="http://www.w3.org/2000/09/xmldsig#">%s</ds:SignatureValue>' "$VALUE" | sha256sum | cut -d' ' -f1)
 xpath "$STAMP" "$EVIDENCE" | base64 -d > "$WORK/seal.tst"
-openssl ts -verify -token_in -in "$WORK/seal.tst" -digest "$DIGEST" -CAfile "$ROOT" -untrusted "$WORK/tsu-chain.pem" >/dev/null 2>&1 \
+AT=${AT:-$(gentime "$WORK/seal.tst")}
+openssl ts -verify -token_in -in "$WORK/seal.tst" -digest "$DIGEST" -CAfile "$ROOT" -attime "$(epoch "$AT")" >/dev/null 2>&1 \
   || fail "the signature time-stamp does not cover the SignatureValue"
 signed_by_published_unit() {
   openssl cms -verify -inform DER -in "$1" -noverify -signer "$WORK/signer.pem" -out /dev/null 2>/dev/null
@@ -68,6 +65,11 @@ signed_by_published_unit() {
 signed_by_published_unit "$WORK/seal.tst" || fail "the signature time-stamp is not the provider's time-stamping unit's"
 SEALED=$(epoch "$(gentime "$WORK/seal.tst")")
 ok "the signature time-stamp covers the SignatureValue, by the published unit, at $(gentime "$WORK/seal.tst")"
+# ... and the seal's certificate (from the evidence) chains to the root at AT.
+TZ=UTC xmlsec1 --verify --enabled-key-data x509 --trusted-pem "$ROOT" --verification-time "$AT" \
+  --id-attr:Id "http://uri.etsi.org/01903/v1.3.2#:SignedProperties" "$EVIDENCE" >/dev/null 2>&1 \
+  || fail "the seal does not verify with a certificate chained to the root at $AT"
+ok "the seal verifies with its certificate chained to the root at $AT"
 
 # 3. Each document time-stamp covers the SHA-256 the evidence states, by the published unit.
 #    (A SubmissionRejection names its documents without time-stamps: Sealpost time-stamps only
@@ -88,11 +90,11 @@ for i in $(seq 1 "$(count "$DOCS" "$EVIDENCE")"); do
 done
 while read -r SHA TOKEN; do
   printf '%s' "$TOKEN" | base64 -d > "$WORK/doc.tst"
-  openssl ts -verify -token_in -in "$WORK/doc.tst" -digest "$SHA" -CAfile "$ROOT" -untrusted "$WORK/tsu-chain.pem" >/dev/null 2>&1 \
+  openssl ts -verify -token_in -in "$WORK/doc.tst" -digest "$SHA" -CAfile "$ROOT" -attime "$(epoch "$AT")" >/dev/null 2>&1 \
     || fail "the time-stamp of document $SHA does not cover it"
   signed_by_published_unit "$WORK/doc.tst" || fail "the time-stamp of document $SHA is not the provider's unit's"
-  AT=$(epoch "$(gentime "$WORK/doc.tst")")
-  [ $((AT - SUBMITTED)) -le $((TOLERANCE + 1)) ] && [ $((SUBMITTED - AT)) -le $((TOLERANCE + 1)) ] \
+  STAMPED=$(epoch "$(gentime "$WORK/doc.tst")")
+  [ $((STAMPED - SUBMITTED)) -le $((TOLERANCE + 1)) ] && [ $((SUBMITTED - STAMPED)) -le $((TOLERANCE + 1)) ] \
     || fail "the time-stamp of document $SHA is not at the submission time"
   ok "document $SHA: time-stamped at the submission time by the published unit"
 done < "$WORK/documents"

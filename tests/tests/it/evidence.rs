@@ -33,7 +33,7 @@ struct Sealed {
 }
 
 /// The sealer of the development PKI's credential `name` (`seal`, or a forger's key).
-fn sealer_of(pki: &Path, name: &str) -> Sealer {
+pub(crate) fn sealer_of(pki: &Path, name: &str) -> Sealer {
     let PrivateKeyDer::Pkcs8(key) =
         PrivateKeyDer::from_pem_file(pki.join(format!("{name}.key"))).expect("key")
     else {
@@ -50,10 +50,9 @@ fn sealer_of(pki: &Path, name: &str) -> Sealer {
     Sealer::new(signer).expect("sealer")
 }
 
-fn sealed(name: &str) -> Sealed {
-    let pki = dev_pki(name);
-    let dir = pki.parent().expect("scratch").to_owned();
-    let tsa = TimeStampAuthority::from_settings(&TsaSettings {
+/// The development PKI's time-stamping unit, in process (its serial numbers kept in `dir`).
+pub(crate) fn tsa_of(pki: &Path, dir: &Path) -> TimeStampAuthority {
+    TimeStampAuthority::from_settings(&TsaSettings {
         cert: pki.join("tsa.pem"),
         key: pki.join("tsa.key"),
         chain: Some(pki.join("issuing-ca.pem")),
@@ -63,7 +62,13 @@ fn sealed(name: &str) -> Sealed {
         accepted_policies: Vec::new(),
         accuracy: Duration::from_secs(1),
     })
-    .expect("tsa");
+    .expect("tsa")
+}
+
+fn sealed(name: &str) -> Sealed {
+    let pki = dev_pki(name);
+    let dir = pki.parent().expect("scratch").to_owned();
+    let tsa = tsa_of(&pki, &dir);
     let sha: [u8; 32] = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, LETTER)
         .as_ref()
         .try_into()
@@ -388,7 +393,6 @@ fn court_by_hand(s: &Sealed, evidence: &Path) -> (i32, String) {
         .arg(workspace_root().join("tests/interop/court/verify-by-hand.sh"))
         .arg(evidence)
         .arg(s.pki.join("root-ca.pem"))
-        .arg(s.pki.join("issuing-ca.pem"))
         .arg(trusted_list(&s.pki))
         .arg(&s.letter));
     (
@@ -456,7 +460,6 @@ fn the_court_recipe_with_standard_tools_accepts_the_genuine_and_refuses_forgerie
         .arg(workspace_root().join("tests/interop/court/verify-by-hand.sh"))
         .arg(&path)
         .arg(s.pki.join("root-ca.pem"))
-        .arg(s.pki.join("issuing-ca.pem"))
         .arg(trusted_list(&s.pki))
         .arg(&other));
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
@@ -521,4 +524,230 @@ fn a_trusted_list_after_a_key_change_names_the_previous_seal_too_and_only_a_seal
         "{}",
         text(&out.stderr)
     );
+}
+
+/// The first line of the report that says the result.
+fn result_line(out: &str) -> &str {
+    out.lines()
+        .find(|l| l.starts_with("Result: "))
+        .unwrap_or_else(|| panic!("no result line:\n{out}"))
+}
+
+#[test]
+fn sealpost_verify_says_why_in_plain_words_and_keeps_the_technical_cause() {
+    let s = sealed("verify-plain");
+    let root = s.pki.join("root-ca.pem");
+    let list = trusted_list(&s.pki);
+    let trust = [
+        "--trust",
+        root.to_str().expect("path"),
+        "--provider",
+        list.to_str().expect("path"),
+    ];
+    // Sealed by a sender agency's certificate under the same root.
+    let forged = s.dir.join("forged.xml");
+    std::fs::write(
+        &forged,
+        sealer_of(&s.pki, "sender-a")
+            .seal(&s.model, &s.tsa, system_now())
+            .expect("seal"),
+    )
+    .expect("write");
+    let (code, out) = verify_cli(&[&forged], &trust);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(
+        result_line(&out),
+        "Result: INVALID: this seal is not Sealpost's: Sealpost does not publish the certificate that made it.",
+        "{out}"
+    );
+    // The technical cause is still there, after the plain words, and in the JSON.
+    assert!(
+        out.contains("technical detail: sealed by CN=Sender A"),
+        "{out}"
+    );
+    let (_, json) = verify_cli(&[&forged], &[&trust[..], &["--json"]].concat());
+    let json: serde_json::Value = serde_json::from_str(json.trim()).expect("json");
+    assert_eq!(json["verdict"], "invalid");
+    assert_eq!(json["steps"][3]["outcome"], "failed");
+    assert!(
+        json["steps"][3]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("CN=Sender A")),
+        "{json}"
+    );
+    assert!(
+        json["finding"]
+            .as_str()
+            .is_some_and(|f| f.starts_with("this seal is not Sealpost's")),
+        "{json}"
+    );
+
+    // Changed after sealing.
+    let tampered = s.dir.join("tampered.xml");
+    std::fs::write(&tampered, s.xml.replace("cbe:0203201340", "cbe:0203201341")).expect("write");
+    let (code, out) = verify_cli(&[&tampered], &trust);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(
+        result_line(&out),
+        "Result: INVALID: the evidence was changed after it was sealed: the seal does not match its content.",
+        "{out}"
+    );
+    // Not an evidence as Sealpost writes it: the plain words name no schema file.
+    let broken = s.dir.join("broken.xml");
+    std::fs::write(
+        &broken,
+        s.xml.replacen("<ev:Subject>", "<ev:Subject><!-- -->", 1),
+    )
+    .expect("write");
+    let (code, out) = verify_cli(&[&broken], &trust);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        result_line(&out).starts_with("Result: INVALID: this file is not a Sealpost evidence"),
+        "{out}"
+    );
+    assert!(!out.contains("proto/evidence.xsd"), "{out}");
+    // Another document than the one sent.
+    let other = s.dir.join("other.pdf");
+    std::fs::write(&other, b"another letter").expect("write");
+    let (code, out) = verify_cli(
+        &[&s.evidence],
+        &[&trust[..], &["--document", other.to_str().expect("path")]].concat(),
+    );
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(
+        result_line(&out),
+        "Result: INVALID: this document is not the one that was sent.",
+        "{out}"
+    );
+    // The wrong root: not "forged", and said so.
+    let elsewhere = dev_pki("verify-plain-other");
+    let (code, out) = verify_cli(
+        &[&s.evidence],
+        &[
+            "--trust",
+            elsewhere.join("root-ca.pem").to_str().expect("path"),
+            trust[2],
+            trust[3],
+        ],
+    );
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        result_line(&out).starts_with("Result: INDETERMINATE: "),
+        "{out}"
+    );
+    assert!(
+        !result_line(&out).contains("InvalidSignatureForPublicKey")
+            && !result_line(&out).contains("UnknownIssuer"),
+        "{out}"
+    );
+    // An auditor's sweep says the plain words too.
+    let sweep = s.dir.join("sweep");
+    std::fs::create_dir_all(&sweep).expect("dir");
+    std::fs::copy(&forged, sweep.join("forged.xml")).expect("copy");
+    let (_, out) = verify_cli(&[&sweep], &trust);
+    assert!(out.contains("this seal is not Sealpost's"), "{out}");
+}
+
+#[test]
+fn sealpost_verify_exits_only_with_the_documented_codes() {
+    let s = sealed("verify-exit-codes");
+    let root = s.pki.join("root-ca.pem");
+    let list = trusted_list(&s.pki);
+    let (root, list) = (root.to_str().expect("path"), list.to_str().expect("path"));
+    let tampered = s.dir.join("tampered.xml");
+    std::fs::write(&tampered, s.xml.replace("cbe:0203201340", "cbe:0203201341")).expect("write");
+    let missing = s.dir.join("missing.xml");
+    for (files, extra, code, what) in [
+        (
+            vec![&s.evidence],
+            vec!["--trust", root, "--provider", list],
+            0,
+            "valid",
+        ),
+        (
+            vec![&tampered],
+            vec!["--trust", root, "--provider", list],
+            1,
+            "invalid",
+        ),
+        (vec![&s.evidence], vec!["--trust", root], 2, "indeterminate"),
+        (vec![], vec!["--help"], 0, "help"),
+        (vec![], vec!["--version"], 0, "version"),
+        (vec![&s.evidence], vec![], 64, "no --trust"),
+        (
+            vec![&s.evidence],
+            vec!["--trust", root, "--frobnicate"],
+            64,
+            "an unknown option",
+        ),
+        (
+            vec![&missing],
+            vec!["--trust", root, "--provider", list],
+            64,
+            "an evidence that is not there",
+        ),
+        (
+            vec![&s.evidence],
+            vec!["--trust", list],
+            64,
+            "a root that is no certificate",
+        ),
+    ] {
+        let files: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
+        let (got, out) = verify_cli(&files, &extra);
+        assert_eq!(got, code, "{what}: {out}");
+        if what == "help" {
+            assert!(
+                out.contains("Exit codes: 0 valid, 1 invalid, 2 indeterminate, 64 bad usage"),
+                "{out}"
+            );
+        }
+    }
+}
+
+#[test]
+fn sealpost_verify_piped_into_head_ends_quietly_with_the_verdict() {
+    require_tool("bash", &["--version"]);
+    let s = sealed("verify-head");
+    // A sweep whose report is far larger than a pipe holds, the one invalid evidence last:
+    // `head -1` has gone long before it is reached.
+    let sweep = s.dir.join("sweep");
+    std::fs::create_dir_all(&sweep).expect("dir");
+    for i in 0..150 {
+        std::fs::copy(&s.evidence, sweep.join(format!("a{i:03}.xml"))).expect("copy");
+    }
+    std::fs::write(
+        sweep.join("z.xml"),
+        s.xml.replace("cbe:0203201340", "cbe:0203201341"),
+    )
+    .expect("write");
+    let verify = format!(
+        "{} --trust {} --provider {}",
+        binary("sealpost-verify").display(),
+        s.pki.join("root-ca.pem").display(),
+        trusted_list(&s.pki).display()
+    );
+    for (args, code) in [
+        (format!("{} --json", sweep.display()), 1),
+        (format!("{} --json", s.evidence.display()), 0),
+        (s.evidence.display().to_string(), 0),
+        (
+            format!(
+                "{} --document {}",
+                s.evidence.display(),
+                sweep.join("z.xml").display()
+            ),
+            1,
+        ),
+        ("--help".to_owned(), 0),
+    ] {
+        let out = run(Command::new("bash")
+            .args(["-c", "set -o pipefail; $0 $1 | head -1"])
+            .arg(&verify)
+            .arg(&args));
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args}: {stderr}");
+        assert_eq!(text(&out.stdout).lines().count(), 1, "{args}");
+    }
 }

@@ -5,6 +5,7 @@
 
 mod audit;
 mod browser;
+mod court;
 mod evidence;
 mod mailbox;
 mod mtom;
