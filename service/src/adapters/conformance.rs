@@ -1053,3 +1053,166 @@ fn postgres_passes_the_store_conformance_suite() {
         std::panic::resume_unwind(panic);
     }
 }
+
+/// Where a [`CuttingRelay`] cuts the connection that sends a COMMIT.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cut {
+    /// The COMMIT reaches the server, its answer never comes back.
+    AfterCommit,
+    /// The COMMIT never reaches the server.
+    BeforeCommit,
+}
+
+/// A TCP relay to PostgreSQL that, once armed, cuts the first connection that sends a COMMIT.
+struct CuttingRelay {
+    port: u16,
+    armed: Arc<std::sync::Mutex<Option<Cut>>>,
+}
+
+impl CuttingRelay {
+    fn start(upstream: std::net::SocketAddr) -> CuttingRelay {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let armed: Arc<std::sync::Mutex<Option<Cut>>> = Arc::default();
+        let arms = Arc::clone(&armed);
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                let Ok(server) = std::net::TcpStream::connect(upstream) else {
+                    continue;
+                };
+                let (mut from_server, mut to_client) = (
+                    server.try_clone().expect("clone"),
+                    client.try_clone().expect("clone"),
+                );
+                // Once set, nothing more from the server reaches the client.
+                let mute = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let muted = Arc::clone(&mute);
+                std::thread::spawn(move || {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = match from_server.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        if muted.load(std::sync::atomic::Ordering::SeqCst)
+                            || to_client.write_all(&buf[..n]).is_err()
+                        {
+                            break;
+                        }
+                    }
+                });
+                let arms = Arc::clone(&arms);
+                std::thread::spawn(move || {
+                    let (mut client, mut server) = (client, server);
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = match client.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        let chunk = &buf[..n];
+                        let commit = chunk.windows(6).any(|w| w == b"COMMIT");
+                        let cut = if commit {
+                            arms.lock().expect("armed").take()
+                        } else {
+                            None
+                        };
+                        if cut.is_some() {
+                            mute.store(true, std::sync::atomic::Ordering::SeqCst);
+                        }
+                        if cut != Some(Cut::BeforeCommit) && server.write_all(chunk).is_err() {
+                            break;
+                        }
+                        if cut.is_some() {
+                            // Let the server act on what it got, then cut both ways.
+                            std::thread::sleep(std::time::Duration::from_millis(300));
+                            let _ = client.shutdown(std::net::Shutdown::Both);
+                            let _ = server.shutdown(std::net::Shutdown::Both);
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        CuttingRelay { port, armed }
+    }
+
+    fn arm(&self, cut: Cut) {
+        *self.armed.lock().expect("armed") = Some(cut);
+    }
+}
+
+/// The `host=… port=…` of a key-value connection string (default 127.0.0.1:5432).
+fn server_address(server: &str) -> std::net::SocketAddr {
+    let value = |key: &str| {
+        server
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+            .map(str::to_owned)
+    };
+    let host = value("host").unwrap_or_else(|| "127.0.0.1".into());
+    let port = value("port").unwrap_or_else(|| "5432".into());
+    format!("{host}:{port}")
+        .parse()
+        .unwrap_or_else(|e| panic!("{host}:{port}: {e} (TEST_POSTGRES_URL with an IP host)"))
+}
+
+/// A letter whose COMMIT was sent but whose answer was lost is answered as what happened:
+/// done when the server committed it (never "unavailable", which would make its sender send
+/// it again under a new key), unavailable when it did not, with nothing of it stored.
+#[test]
+fn postgres_finds_out_whether_a_commit_whose_answer_was_lost_took() {
+    let server = std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "host=127.0.0.1 user=postgres".into());
+    let database = format!("sealpost_lost_commit_{}", std::process::id());
+    let mut admin =
+        postgres::Client::connect(&format!("{server} dbname=postgres"), postgres::NoTls)
+            .unwrap_or_else(|e| panic!("PostgreSQL at {server:?} (set TEST_POSTGRES_URL): {e}"));
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {database}"))
+        .expect("drop database");
+    admin
+        .batch_execute(&format!("CREATE DATABASE {database}"))
+        .expect("create database");
+    let relay = CuttingRelay::start(server_address(&server));
+    let mut through_relay: Vec<String> = server
+        .split_whitespace()
+        .filter(|kv| !kv.starts_with("host=") && !kv.starts_with("port="))
+        .map(str::to_owned)
+        .collect();
+    through_relay.extend(["host=127.0.0.1".to_owned(), format!("port={}", relay.port)]);
+    let through_relay = through_relay.join(" ");
+    let url = format!("{through_relay} dbname={database}");
+    let result = std::panic::catch_unwind(|| {
+        let opened = PgStore::open(&url).expect("open");
+        let store: &dyn Backend = &opened;
+        let head = store.audit_head().expect("head").0;
+
+        relay.arm(Cut::AfterCommit);
+        let taken = letter(1, "lost-answer", 1_800_000_100);
+        let id = taken.message.clone().expect("message").id;
+        assert!(matches!(
+            store.commit(taken).expect("answered as done"),
+            Committed::Done
+        ));
+        assert!(store.message(&id).expect("read").is_some());
+        assert_eq!(store.audit_head().expect("head").0, head + 1);
+
+        relay.arm(Cut::BeforeCommit);
+        let lost = letter(2, "lost-commit", 1_800_000_200);
+        let id = lost.message.clone().expect("message").id;
+        let err = store.commit(lost).expect_err("not committed");
+        assert!(
+            matches!(err, crate::core::StoreError::Unavailable(_)),
+            "{err}"
+        );
+        assert_eq!(store.message(&id).expect("read"), None);
+        assert_eq!(store.audit_head().expect("head").0, head + 1);
+    });
+    let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"));
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}

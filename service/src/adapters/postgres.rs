@@ -181,13 +181,22 @@ impl PgStore {
         &self,
         work: impl FnOnce(&mut Client) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        self.with_client_kept(|c| (work(c), true))
+    }
+
+    /// [`Self::with_client`], where `work` also says whether the connection may serve again
+    /// (not after it lost its server mid-exchange, which the client may not know yet).
+    fn with_client_kept<T>(
+        &self,
+        work: impl FnOnce(&mut Client) -> (Result<T, StoreError>, bool),
+    ) -> Result<T, StoreError> {
         let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let mut client = match pooled {
             Some(c) if !c.is_closed() => c,
             _ => Client::connect(&self.url, NoTls).map_err(fail)?,
         };
-        let result = work(&mut client);
-        if result.is_ok() && !client.is_closed() {
+        let (result, reusable) = work(&mut client);
+        if reusable && result.is_ok() && !client.is_closed() {
             let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
             if idle.len() < POOL {
                 idle.push(client);
@@ -451,14 +460,57 @@ impl PgStore {
                 &[&to_i64(seq)?, &to_json(&entry)?, &record.request.as_slice()],
             )
             .map_err(fail)?;
+            Ok(Applied::Done {
+                seq,
+                hash: entry.hash,
+            })
         }
-        Ok(Applied::Done)
+    }
+
+    /// Whether a commit whose COMMIT got no answer (the connection lost on the way) took:
+    /// its audit entry, `seq` with `hash`, is there or not, asked on a fresh connection once
+    /// the transaction is over (the audit lock it held is free). Tried a few times; when no
+    /// connection answers, the outcome stays unknown and is said so.
+    fn settle(&self, seq: u64, hash: &str, lost: postgres::Error) -> Result<Committed, StoreError> {
+        let lost = fail(lost);
+        let mut last = None;
+        for wait in [0, 200, 1000, 3000] {
+            std::thread::sleep(std::time::Duration::from_millis(wait));
+            let asked = self.with_client(|c| {
+                let mut txn = c.transaction().map_err(fail)?;
+                txn.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])
+                    .map_err(fail)?;
+                let row = txn
+                    .query_opt("SELECT entry FROM audit WHERE seq = $1", &[&to_i64(seq)?])
+                    .map_err(fail)?;
+                txn.rollback().map_err(fail)?;
+                row.map(|r| from_json::<AuditEntry>(r.get::<_, &[u8]>(0)))
+                    .transpose()
+            });
+            match asked {
+                Ok(Some(entry)) if entry.hash == hash => {
+                    tracing::warn!(seq, "a commit whose answer was lost took: answered as done");
+                    return Ok(Committed::Done);
+                }
+                // Another entry at its place, or none: it did not take.
+                Ok(_) => return Err(lost),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "the outcome of a commit is unknown ({lost}; asking again: {}): a retry with the same idempotency key is answered as the first",
+            last.map_or_else(String::new, |e| e.to_string())
+        )))
     }
 }
 
 /// What [`PgStore::apply`] did.
 enum Applied {
-    Done,
+    /// Written, its audit entry at `seq` with `hash`: the COMMIT remains.
+    Done {
+        seq: u64,
+        hash: String,
+    },
     KeyTaken,
     Replayed,
     Changed,
@@ -573,37 +625,75 @@ impl Ledger for PgStore {
     }
 
     fn commit(&self, commit: Commit) -> Result<Committed, StoreError> {
-        self.with_client(|c| {
-            let mut txn = c.transaction().map_err(fail)?;
-            match Self::apply(&mut txn, &commit)? {
-                Applied::Done => {
-                    txn.commit().map_err(fail)?;
-                    Ok(Committed::Done)
-                }
-                Applied::Replayed => {
-                    txn.rollback().map_err(fail)?;
-                    Ok(Committed::Replayed)
-                }
-                Applied::Changed => {
-                    txn.rollback().map_err(fail)?;
-                    Ok(Committed::Changed)
-                }
-                Applied::KeyTaken => {
-                    txn.rollback().map_err(fail)?;
-                    let (sender, key, _) = commit
-                        .idempotency
-                        .as_ref()
-                        .ok_or_else(|| StoreError::Corrupt("a key taken without a key".into()))?;
-                    let known = c
-                        .query_one(
-                            "SELECT record FROM idempotency WHERE sender_id = $1 AND key = $2",
-                            &[sender, key],
-                        )
-                        .map_err(fail)?;
-                    Ok(Committed::KeyTaken(from_json(known.get::<_, &[u8]>(0))?))
+        self.with_client_kept(|c| {
+            let txn = match c.transaction() {
+                Ok(txn) => txn,
+                Err(e) => return (Err(fail(e)), false),
+            };
+            match Self::finish(txn, &commit) {
+                // Sent, unanswered: it may have taken. Never guess; never reuse the connection.
+                Finished::Lost { seq, hash, error } => (self.settle(seq, &hash, error), false),
+                Finished::Answered(result) => {
+                    (result.and_then(|a| self.answer(c, &commit, a)), true)
                 }
             }
         })
+    }
+}
+
+/// How a commit's transaction ended.
+enum Finished {
+    /// Committed, rolled back, or refused: what [`PgStore::apply`] said.
+    Answered(Result<Applied, StoreError>),
+    /// Its COMMIT was sent and the connection lost before the answer.
+    Lost {
+        seq: u64,
+        hash: String,
+        error: postgres::Error,
+    },
+}
+
+impl PgStore {
+    /// Applies the commit and ends its transaction: committed when applied, else rolled back.
+    fn finish(mut txn: Transaction<'_>, commit: &Commit) -> Finished {
+        match Self::apply(&mut txn, commit) {
+            Ok(Applied::Done { seq, hash }) => match txn.commit() {
+                Ok(()) => Finished::Answered(Ok(Applied::Done { seq, hash })),
+                Err(error) if error.is_closed() || error.as_db_error().is_none() => {
+                    Finished::Lost { seq, hash, error }
+                }
+                Err(e) => Finished::Answered(Err(fail(e))),
+            },
+            Ok(other) => Finished::Answered(txn.rollback().map_err(fail).map(|()| other)),
+            Err(e) => Finished::Answered(Err(e)),
+        }
+    }
+
+    /// What a commit that ended as `applied` answers.
+    fn answer(
+        &self,
+        c: &mut Client,
+        commit: &Commit,
+        applied: Applied,
+    ) -> Result<Committed, StoreError> {
+        match applied {
+            Applied::Done { .. } => Ok(Committed::Done),
+            Applied::Replayed => Ok(Committed::Replayed),
+            Applied::Changed => Ok(Committed::Changed),
+            Applied::KeyTaken => {
+                let (sender, key, _) = commit
+                    .idempotency
+                    .as_ref()
+                    .ok_or_else(|| StoreError::Corrupt("a key taken without a key".into()))?;
+                let known = c
+                    .query_one(
+                        "SELECT record FROM idempotency WHERE sender_id = $1 AND key = $2",
+                        &[sender, key],
+                    )
+                    .map_err(fail)?;
+                Ok(Committed::KeyTaken(from_json(known.get::<_, &[u8]>(0))?))
+            }
+        }
     }
 }
 
