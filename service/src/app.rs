@@ -23,6 +23,7 @@ use sealpost_xmldsig::wss::{KnownCertificates, WssPolicy};
 
 use crate::adapters::audit::{self, AuditEndpoint};
 use crate::adapters::grpc::{self, GrpcChannel};
+use crate::adapters::health::{self, Readiness};
 use crate::adapters::http::PeerCertificates;
 use crate::adapters::mailbox::MailboxAdapter;
 use crate::adapters::metrics::Metrics;
@@ -518,6 +519,13 @@ impl App {
                 ),
             )
             .route("/healthz", get(|| async { "ok\n" }))
+            .route(
+                "/readyz",
+                health::readiness(Arc::new(Readiness::new(
+                    Arc::clone(&self.store),
+                    Arc::clone(&self.tsa),
+                ))),
+            )
             .route(
                 "/provider/trusted-list.xml",
                 get(move || async move {

@@ -5,6 +5,7 @@ pub mod blobs;
 #[cfg(test)]
 mod conformance;
 pub mod grpc;
+pub mod health;
 pub mod http;
 pub mod mailbox;
 pub mod metrics;

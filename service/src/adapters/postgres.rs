@@ -698,6 +698,17 @@ impl PgStore {
 }
 
 impl Backend for PgStore {
+    fn probe_write(&self, at: u64) -> Result<(), StoreError> {
+        self.with_client(|c| {
+            c.execute(
+                "INSERT INTO sealpost_meta (key, value) VALUES ('probe', $1) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                &[&to_i64(at)?],
+            )
+            .map(|_| ())
+            .map_err(fail)
+        })
+    }
+
     fn senders(&self) -> Result<Vec<SenderRegistration>, StoreError> {
         self.all_json("SELECT record FROM senders ORDER BY id")
     }

@@ -93,6 +93,10 @@ fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
 /// core's port: the registry, the directory, stored documents and the audit log. Both
 /// backends (redb, PostgreSQL) implement it and pass the same conformance tests.
 pub trait Backend: Store + Outbox {
+    /// Whether the store takes a write now: a durable write of `at` (seconds) to a probe
+    /// record, which nothing reads. For readiness: a store that cannot write refuses every
+    /// letter.
+    fn probe_write(&self, at: u64) -> Result<(), StoreError>;
     fn senders(&self) -> Result<Vec<SenderRegistration>, StoreError>;
     fn mailboxes(&self) -> Result<Vec<Mailbox>, StoreError>;
     /// Messages delivered into a mailbox, newest first.
@@ -607,6 +611,15 @@ impl RedbStore {
 }
 
 impl Backend for RedbStore {
+    fn probe_write(&self, at: u64) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(fail)?;
+        txn.open_table(META)
+            .map_err(fail)?
+            .insert("probe", at)
+            .map_err(fail)?;
+        txn.commit().map_err(fail)
+    }
+
     fn senders(&self) -> Result<Vec<SenderRegistration>, StoreError> {
         self.all(SENDERS)
     }

@@ -538,3 +538,76 @@ fn sigint_lets_the_letter_in_flight_finish_on_postgresql() {
     a_stop_lets_the_letter_in_flight_finish("stop-pg", "INT", &settings);
     drop_postgres_database(&url);
 }
+
+/// `psql` on the server of a database URL made by `postgres_database`.
+fn psql_server(url: &str, sql: &str) {
+    let (server, _) = url.rsplit_once(" dbname=").expect("url");
+    let out = run(Command::new("psql")
+        .arg(format!("{server} dbname=postgres"))
+        .args(["-v", "ON_ERROR_STOP=1", "-c", sql]));
+    assert!(out.status.success(), "psql {sql}: {}", text(&out.stderr));
+}
+
+#[test]
+fn readiness_says_when_the_store_cannot_write_and_when_it_can_again() {
+    let url = postgres_database("ready");
+    let database = url.rsplit_once(" dbname=").expect("url").1.to_owned();
+    let settings = [
+        ("SEALPOST_STORE_BACKEND", "postgres"),
+        ("SEALPOST_STORE_POSTGRES_URL", url.as_str()),
+    ];
+    let service = SoapService::start_with("ready", CITIZEN, &["sender-a"], &settings);
+    let get = |path: &str| {
+        https_raw(
+            service.server.addr,
+            &service.pki.join("root-ca.pem"),
+            &format!("GET {path} HTTP/1.1"),
+            b"",
+        )
+    };
+    let ready = get("/readyz");
+    assert_eq!((ready.status, text(&ready.body)), (200, "ready\n".into()));
+    // The database turns read-only (its sessions cut, so that every new one is).
+    psql_server(
+        &url,
+        &format!("ALTER DATABASE {database} SET default_transaction_read_only = on"),
+    );
+    let cut = format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'"
+    );
+    psql_server(&url, &cut);
+    let not_ready = (0..50)
+        .find_map(|_| {
+            std::thread::sleep(Duration::from_millis(200));
+            let r = get("/readyz");
+            (r.status == 503).then_some(r)
+        })
+        .expect("not ready while the store cannot write");
+    assert!(
+        text(&not_ready.body).contains("store:"),
+        "{}",
+        text(&not_ready.body)
+    );
+    assert_eq!(not_ready.header("retry-after"), Some("5"));
+    // Alive all the same.
+    assert_eq!(get("/healthz").status, 200);
+    // Writable again: ready again, and letters are taken.
+    psql_server(
+        &url,
+        &format!("ALTER DATABASE {database} RESET default_transaction_read_only"),
+    );
+    psql_server(&url, &cut);
+    (0..50)
+        .find(|_| {
+            std::thread::sleep(Duration::from_millis(200));
+            get("/readyz").status == 200
+        })
+        .expect("ready again");
+    let r = service.send(
+        "sender-a",
+        &submission_body("after-read-only", CITIZEN, b"%PDF-1.7 after"),
+    );
+    assert_eq!(r.status, 200, "{}", text(&r.body));
+    drop(service);
+    drop_postgres_database(&url);
+}
