@@ -17,11 +17,14 @@ use super::store::Backend;
 /// A readiness answer is reused this long: probing writes, and must not be a lever for load.
 const REUSED: Duration = Duration::from_secs(1);
 
+/// Ready, or every part that cannot do its work now.
+type Verdict = Result<(), Vec<String>>;
+
 /// What readiness checks, and its last answer.
 pub struct Readiness {
     pub store: Arc<dyn Backend>,
     pub tsa: Arc<TimeStampAuthority>,
-    last: Mutex<Option<(Instant, Result<(), Vec<String>>)>>,
+    last: Mutex<Option<(Instant, Verdict)>>,
 }
 
 impl std::fmt::Debug for Readiness {
@@ -40,7 +43,7 @@ impl Readiness {
     }
 
     /// Every part that cannot do its work now, said plainly; empty: ready.
-    fn probe(&self) -> Result<(), Vec<String>> {
+    fn probe(&self) -> Verdict {
         let mut problems = Vec::new();
         #[allow(
             clippy::disallowed_methods,
