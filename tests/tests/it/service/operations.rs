@@ -611,3 +611,166 @@ fn readiness_says_when_the_store_cannot_write_and_when_it_can_again() {
     drop(service);
     drop_postgres_database(&url);
 }
+
+/// A small filesystem of its own (tmpfs), unmounted when dropped.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(path: &Path, size: &str) -> SmallDisk {
+        std::fs::create_dir_all(path).expect("mount point");
+        let out = run(Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path));
+        assert!(out.status.success(), "mount: {}", text(&out.stderr));
+        SmallDisk(path.to_owned())
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = run(Command::new("umount").arg("-l").arg(&self.0));
+    }
+}
+
+#[test]
+fn a_full_disk_refuses_letters_without_breaking_those_it_took_and_recovers_once_freed() {
+    let uid = std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+        .expect("uid");
+    if uid != 0 {
+        eprintln!("not root: no filesystem of its own can be mounted here");
+        return;
+    }
+    let pki = dev_pki("disk-full");
+    let data = pki.with_file_name("var");
+    let _disk = SmallDisk::mount(&data, "24m");
+    let cert = pki.join("sender-a.pem");
+    admin(
+        &pki,
+        &data,
+        &[
+            "sender",
+            "set",
+            "--id",
+            "agency-a",
+            "--name",
+            "Agency A",
+            "--cert",
+            cert.to_str().expect("path"),
+            "--types",
+            "tax-assessment",
+        ],
+    );
+    admin(&pki, &data, &["mailbox", "add", CITIZEN, "--name", "Jan"]);
+    let mut serve = sealpost(&pki, &data);
+    serve.arg("serve");
+    let f = Fixture {
+        server: Server::start(serve),
+        pki: pki.clone(),
+        data: data.clone(),
+    };
+    let letter = |n: usize| {
+        let mut document = format!("%PDF-1.7 letter {n}\n").into_bytes();
+        document.resize(96 * 1024, b'x');
+        submission_body(&format!("full-{n}"), CITIZEN, &document)
+    };
+    // The disk filled but for a little.
+    let filler = data.join("filler");
+    {
+        let mut file = std::fs::File::create(&filler).expect("filler");
+        let chunk = vec![0u8; 256 * 1024];
+        while std::io::Write::write_all(&mut file, &chunk).is_ok() {}
+        let _ = file.sync_all();
+    }
+    let len = std::fs::metadata(&filler).expect("filler").len();
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&filler)
+        .and_then(|f| f.set_len(len.saturating_sub(1024 * 1024)));
+    let mut taken = Vec::new();
+    let mut refused = 0;
+    for n in 0..40 {
+        let r = as_sender(&f, "sender-a", &letter(n));
+        match r.status {
+            200 => taken.push(field(&text(&r.body), "MessageId").expect("id")),
+            _ => {
+                assert_eq!(code(&r), "SEALPOST-SRV-001", "{}", text(&r.body));
+                refused += 1;
+            }
+        }
+    }
+    assert!(
+        refused > 0,
+        "the disk never filled ({} letters taken)",
+        taken.len()
+    );
+    // Space again: letters are taken again, without a restart.
+    std::fs::remove_file(&filler).expect("free");
+    let mut again = 0;
+    for n in 100..110 {
+        let r = as_sender(&f, "sender-a", &letter(n));
+        if r.status == 200 {
+            taken.push(field(&text(&r.body), "MessageId").expect("id"));
+            again += 1;
+        }
+    }
+    assert_eq!(
+        again, 10,
+        "letters are refused once the disk has room again"
+    );
+    // Full to the last byte, small letters: the store's own writes fail too.
+    {
+        let mut file = std::fs::File::create(&filler).expect("filler");
+        let chunk = vec![0u8; 4096];
+        while std::io::Write::write_all(&mut file, &chunk).is_ok() {}
+        while std::io::Write::write_all(&mut file, &[0u8]).is_ok() {}
+        let _ = file.sync_all();
+    }
+    let small = |n: usize| submission_body(&format!("tiny-{n}"), CITIZEN, b"%PDF-1.7 tiny");
+    let mut refused_small = 0;
+    for n in 0..30 {
+        let r = as_sender(&f, "sender-a", &small(n));
+        match r.status {
+            200 => taken.push(field(&text(&r.body), "MessageId").expect("id")),
+            _ => {
+                assert_eq!(code(&r), "SEALPOST-SRV-001", "{}", text(&r.body));
+                refused_small += 1;
+            }
+        }
+    }
+    assert!(refused_small > 0, "the full disk took every small letter");
+    std::fs::remove_file(&filler).expect("free");
+    let mut again = 0;
+    for n in 200..210 {
+        let r = as_sender(&f, "sender-a", &small(n));
+        if r.status == 200 {
+            taken.push(field(&text(&r.body), "MessageId").expect("id"));
+            again += 1;
+        }
+    }
+    assert_eq!(
+        again, 10,
+        "small letters are refused once the disk has room again"
+    );
+    // Every letter acknowledged is whole: its signed request reads back (checked against its
+    // SHA-256), and the audit log verifies.
+    let Fixture { pki, data, server } = f;
+    drop(server);
+    for id in &taken {
+        let out = data.join("request.xml");
+        admin(
+            &pki,
+            &data,
+            &[
+                "message",
+                "request",
+                "--id",
+                id,
+                "--out",
+                out.to_str().expect("path"),
+            ],
+        );
+    }
+    let verified = admin(&pki, &data, &["audit", "verify"]);
+    assert!(verified.contains("audit log valid"), "{verified}");
+}
