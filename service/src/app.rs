@@ -21,6 +21,7 @@ use sealpost_xmldsig::dsig::base64_encode;
 use sealpost_xmldsig::trust::{Purpose, StatusChecker, TrustAnchors};
 use sealpost_xmldsig::wss::{KnownCertificates, WssPolicy};
 
+use crate::adapters::admission::{self, Admission};
 use crate::adapters::audit::{self, AuditEndpoint};
 use crate::adapters::grpc::{self, GrpcChannel};
 use crate::adapters::health::{self, Readiness};
@@ -64,6 +65,8 @@ pub struct App {
     pub revocation: Option<Arc<Revocation>>,
     /// `GET /audit/export`, for the auditors of `audit.auditors`.
     pub audit: Arc<AuditEndpoint>,
+    /// The budget of the large requests read at once.
+    pub admission: Arc<Admission>,
 }
 
 /// Where the CRLs come from and whom they apply to.
@@ -485,6 +488,7 @@ impl App {
             trusted_list,
             revocation,
             audit,
+            admission: Arc::new(Admission::new(config.in_flight_bytes)),
         })
     }
 
@@ -553,6 +557,10 @@ impl App {
                     }
                 }),
             )
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::clone(&self.admission),
+                admission::admit,
+            ))
     }
 }
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -20,6 +20,14 @@ pub struct PeerCertificates(pub Arc<Vec<Vec<u8>>>);
 
 /// How long a client may take to complete the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an HTTP/1.1 client may take to send a request's headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(20);
+/// HTTP/2: a ping after this long without a frame, and the connection closed when it is not
+/// answered within `PING_TIMEOUT`.
+const PING_INTERVAL: Duration = Duration::from_secs(30);
+const PING_TIMEOUT: Duration = Duration::from_secs(20);
+/// HTTP/2 streams one connection may have open at once.
+const MAX_STREAMS: u32 = 128;
 
 /// Accepts TLS connections on `listener` and serves `router` over HTTP/1.1 or HTTP/2 until
 /// `shutdown` completes; then stops accepting, lets every connection finish the request it
@@ -79,7 +87,19 @@ pub async fn serve_tls(
                 Some(peer) => router.layer(axum::Extension(peer)),
                 None => router,
             });
-            let builder = auto::Builder::new(TokioExecutor::new());
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            // A client that does not send its request's headers in time is cut (slowloris);
+            // an HTTP/2 connection that stops answering pings is closed.
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT);
+            builder
+                .http2()
+                .timer(TokioTimer::new())
+                .keep_alive_interval(Some(PING_INTERVAL))
+                .keep_alive_timeout(PING_TIMEOUT)
+                .max_concurrent_streams(MAX_STREAMS);
             let connection = builder.serve_connection(TokioIo::new(tls_stream), service);
             if let Err(e) = watcher.watch(connection).await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");

@@ -1,5 +1,6 @@
 //! Adapters: the network, files and services the core talks to through its ports.
 
+pub mod admission;
 pub mod audit;
 pub mod blobs;
 #[cfg(test)]

@@ -77,6 +77,8 @@ pub(super) const KEYS: &[(&str, Kind)] = &[
     ("limits.max_request_bytes", int(64 * KIB, GIB)),
     ("limits.max_document_bytes", int(KIB, GIB)),
     ("limits.max_documents", int(1, 64)),
+    // Large requests (over 1 MiB) read at once, by their declared sizes.
+    ("limits.in_flight_bytes", int(64 * KIB, 64 * GIB)),
     ("audit.seal_interval_s", int(1, DAY)),
     ("audit.auditors", Kind::List),
     ("admin.socket", Kind::Text),

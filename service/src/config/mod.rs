@@ -113,6 +113,9 @@ pub struct Config {
     /// `[[senders.registry]]`: written into the store's registry at start.
     pub sender_registry: Vec<SenderEntry>,
     pub max_request_bytes: usize,
+    /// The declared bytes of the large requests (over 1 MiB) read at once; more wait for none
+    /// and are answered 503 with Retry-After.
+    pub in_flight_bytes: u64,
     pub max_document_bytes: u64,
     pub max_documents: usize,
     pub audit_seal_interval: Duration,
@@ -363,6 +366,12 @@ impl RawConfig {
 
     fn validate(self, problems: &mut Vec<String>) -> Option<Config> {
         check_bounds(&self, problems);
+        if self.limits.in_flight_bytes < self.limits.max_request_bytes {
+            problems.push(format!(
+                "limits.in_flight_bytes {} is less than limits.max_request_bytes {}: a request of the largest size could never be read",
+                self.limits.in_flight_bytes, self.limits.max_request_bytes
+            ));
+        }
         if self.limits.max_document_bytes > self.limits.max_request_bytes {
             problems.push(format!(
                 "limits.max_document_bytes {}: at most limits.max_request_bytes ({}), the request carrying it",
@@ -542,6 +551,7 @@ impl RawConfig {
             max_message_age: Duration::from_secs(self.senders.max_message_age_s),
             sender_registry,
             max_request_bytes: usize::try_from(self.limits.max_request_bytes).unwrap_or(usize::MAX),
+            in_flight_bytes: self.limits.in_flight_bytes,
             max_document_bytes: self.limits.max_document_bytes,
             max_documents: usize::try_from(self.limits.max_documents).unwrap_or(16),
             audit_seal_interval: Duration::from_secs(self.audit.seal_interval_s),

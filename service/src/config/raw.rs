@@ -236,6 +236,8 @@ pub(super) struct RawLimits {
     pub(super) max_document_bytes: u64,
     #[serde(default = "defaults::max_documents")]
     pub(super) max_documents: u64,
+    #[serde(default = "defaults::in_flight_bytes")]
+    pub(super) in_flight_bytes: u64,
 }
 
 impl Default for RawLimits {
@@ -244,6 +246,7 @@ impl Default for RawLimits {
             max_request_bytes: defaults::max_request_bytes(),
             max_document_bytes: defaults::max_document_bytes(),
             max_documents: defaults::max_documents(),
+            in_flight_bytes: defaults::in_flight_bytes(),
         }
     }
 }
@@ -417,6 +420,10 @@ mod defaults {
     }
     pub fn max_request_bytes() -> u64 {
         140 * 1024 * 1024
+    }
+    /// Two requests of the largest size at once.
+    pub fn in_flight_bytes() -> u64 {
+        2 * max_request_bytes()
     }
     pub fn max_document_bytes() -> u64 {
         100 * 1024 * 1024

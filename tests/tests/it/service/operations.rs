@@ -774,3 +774,56 @@ fn a_full_disk_refuses_letters_without_breaking_those_it_took_and_recovers_once_
     let verified = admin(&pki, &data, &["audit", "verify"]);
     assert!(verified.contains("audit log valid"), "{verified}");
 }
+
+#[test]
+fn large_requests_beyond_the_budget_are_turned_away_unread_while_ordinary_letters_pass() {
+    let settings = [
+        ("SEALPOST_LIMITS_MAX_REQUEST_BYTES", "3145728"),
+        ("SEALPOST_LIMITS_MAX_DOCUMENT_BYTES", "2097152"),
+        ("SEALPOST_LIMITS_IN_FLIGHT_BYTES", "4194304"),
+    ];
+    let service = SoapService::start_with("admission", CITIZEN, &["sender-a"], &settings);
+    let (addr, root) = (service.server.addr, service.pki.join("root-ca.pem"));
+    let large = |key: &str| {
+        let document = vec![b'%'; 1536 * 1024];
+        signed_soap(
+            NS_SOAP11,
+            &submission_body(key, CITIZEN, &document),
+            &dev_signer(&service.pki, "sender-a"),
+            system_now(),
+        )
+    };
+    let head = |envelope: &str| {
+        format!(
+            "POST /soap HTTP/1.1\r\nContent-Type: text/xml; charset=utf-8\r\nContent-Length: {}",
+            envelope.len()
+        )
+    };
+    let (first, second) = (large("large-1"), large("large-2"));
+    assert!(first.len() > 2 << 20 && first.len() < 3 << 20);
+    let mut during = None;
+    // While the first large letter is half sent, it holds its share of the budget.
+    let answer = https_raw_in_halves(addr, &root, None, &head(&first), first.as_bytes(), || {
+        let turned_away = https_raw(addr, &root, &head(&second), second.as_bytes());
+        let ordinary = service.send(
+            "sender-a",
+            &submission_body("ordinary", CITIZEN, b"%PDF-1.7 ordinary"),
+        );
+        during = Some((turned_away, ordinary));
+    });
+    let (turned_away, ordinary) = during.expect("during");
+    assert_eq!(turned_away.status, 503, "{}", text(&turned_away.body));
+    assert_eq!(turned_away.header("retry-after"), Some("5"));
+    assert!(text(&turned_away.body).contains("SEALPOST-SRV-001"));
+    assert_eq!(ordinary.status, 200, "{}", text(&ordinary.body));
+    assert_eq!(answer.status, 200, "{}", text(&answer.body));
+    // Its share is given back: the second one passes now.
+    let again = service.post(&second);
+    assert_eq!(again.status, 200, "{}", text(&again.body));
+    // Turned away unread: nothing of it was recorded.
+    let refused: Vec<_> = sealpost_interop::audit_log(&service.pki, &service.data, &settings)
+        .into_iter()
+        .filter(|l| l["outcome"] != "accepted")
+        .collect();
+    assert!(refused.is_empty(), "{refused:?}");
+}
