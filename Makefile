@@ -9,7 +9,7 @@ NEXTEST_PROFILE := $(if $(filter true,$(CI)),ci,default)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages the tests drive (third-party verifiers and clients).
-APT_PACKAGES := openssl ca-certificates python3 python3-venv xmlsec1 libxml-security-java libwss4j-java libslf4j-java libcommons-logging-java libxml2-utils postgresql-client chromium libnss3-tools
+APT_PACKAGES := openssl ca-certificates python3 python3-venv xmlsec1 libxml-security-java libwss4j-java libslf4j-java libcommons-logging-java libxml2-utils postgresql-client chromium libnss3-tools tzdata
 # Python clients live in a virtualenv (Debian's python3 refuses system-wide pip installs).
 VENV := tests/.venv
 # The development citizen `make run` creates (development only: these are published).

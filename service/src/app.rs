@@ -457,6 +457,7 @@ impl App {
                     people_trust: people_trust.clone(),
                 }),
                 config.mailbox_idle_timeout_s,
+                config.mailbox_site.clone(),
             )
             .map_err(|e| anyhow::anyhow!("the mailbox: {e}"))?,
         );
@@ -496,6 +497,8 @@ impl App {
     pub fn router(&self) -> Router {
         let metrics = Arc::clone(&self.metrics);
         let trusted_list = Arc::clone(&self.trusted_list);
+        let entry_ui = Arc::clone(&self.mailbox);
+        let fallback_ui = Arc::clone(&self.mailbox);
         let router =
             tonic::service::Routes::new(grpc::endpoint(Arc::clone(&self.grpc))).into_axum_router();
         let router = match &self.tsa_endpoint {
@@ -521,6 +524,17 @@ impl App {
                         },
                     ),
                 ),
+            )
+            // The documented address, with its slash (the nested router takes `/mailbox`).
+            .route(
+                "/mailbox/",
+                get(move |headers: axum::http::HeaderMap| {
+                    sealpost_mailbox::web::entry(Arc::clone(&entry_ui), headers)
+                }),
+            )
+            .route(
+                "/",
+                get(|| async { axum::response::Redirect::to("/mailbox/") }),
             )
             .route("/healthz", get(|| async { "ok\n" }))
             .route(
@@ -557,11 +571,30 @@ impl App {
                     }
                 }),
             )
+            .fallback(move |request: axum::extract::Request| {
+                let ui = Arc::clone(&fallback_ui);
+                async move { not_the_service(&ui, &request) }
+            })
             .layer(axum::middleware::from_fn_with_state(
                 Arc::clone(&self.admission),
                 admission::admit,
             ))
     }
+}
+
+/// The answer to a request for something that is not the service: a gRPC call to a method
+/// that does not exist gets the gRPC status Unimplemented (as a gRPC client expects), anything
+/// else the mailbox's 404 page (HTML, in the language asked for).
+fn not_the_service(ui: &MailboxUi, request: &axum::extract::Request) -> axum::response::Response {
+    let grpc = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"));
+    if grpc {
+        return tonic::Status::unimplemented("no such gRPC method").into_http::<axum::body::Body>();
+    }
+    sealpost_mailbox::web::not_found_page(ui, request.headers(), request.uri().query())
 }
 
 /// Seals the audit log's head with a time-stamp token, unless it is already sealed.

@@ -10,7 +10,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::MailboxUi;
-use super::html::{date, esc, not_found, page, redirect, unavailable};
+use super::html::{Me, esc, not_found, page, redirect, unavailable};
 use super::i18n::{lang, t};
 use super::requests::{LangQuery, bad_form, blocking, logged_in, logged_in_form};
 
@@ -24,17 +24,22 @@ pub(super) async fn delivery(
         Ok(v) => v,
         Err(r) => return r,
     };
+    let cx = ui.cx(lang);
+    let me = Some(Me {
+        session: &session,
+        person: &person,
+    });
     let Some(nrn) = person.nrn.clone() else {
-        return not_found(lang, Some(&session));
+        return not_found(cx, me);
     };
     let data = Arc::clone(&ui.data);
     let refused_at = match blocking(move || data.delivery_refused(&nrn)).await {
         Ok(r) => r,
-        Err(e) => return unavailable(lang, &e),
+        Err(e) => return unavailable(cx, &e),
     };
     let (state, choice, button) = match refused_at {
         Some(at) => (
-            format!("{} {}", t(lang, "delivery_refused_since"), date(at)),
+            t(lang, "delivery_refused_since").replace("{date}", &ui.site.day(at, lang)),
             "accept",
             t(lang, "delivery_accept"),
         ),
@@ -51,7 +56,7 @@ pub(super) async fn delivery(
         esc(&session.csrf),
         button
     );
-    page(lang, t(lang, "delivery"), Some(&session), &body)
+    page(cx, t(lang, "delivery"), me, &body)
 }
 
 #[derive(Debug, Deserialize)]
@@ -73,14 +78,20 @@ pub(super) async fn choose_delivery(
     let refuse = match form.choice.as_str() {
         "refuse" => true,
         "accept" => false,
-        _ => return bad_form(lang),
+        _ => return bad_form(ui.cx(lang)),
     };
     if person.nrn.is_none() {
-        return not_found(lang, Some(&session));
+        return not_found(
+            ui.cx(lang),
+            Some(Me {
+                session: &session,
+                person: &person,
+            }),
+        );
     }
     let data = Arc::clone(&ui.data);
     match blocking(move || data.choose_delivery(&person, refuse)).await {
-        Ok(()) => redirect("/mailbox/delivery", None, None),
-        Err(e) => unavailable(lang, &e),
+        Ok(()) => redirect("/mailbox/delivery", None),
+        Err(e) => unavailable(ui.cx(lang), &e),
     }
 }

@@ -1,10 +1,12 @@
-//! HTML rendering: escaping, dates, the page around every body, the security headers, and
-//! the redirects and error pages.
+//! HTML rendering: escaping, UTC dates (for the audit log's words), the page around every
+//! body, the security headers, and the redirects and error pages.
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::i18n::{Lang, t};
+use super::site::Site;
+use crate::people::Person;
 use crate::port::DataError;
 use crate::sessions::Session;
 
@@ -45,47 +47,115 @@ pub(crate) fn date(unix: u64) -> String {
     )
 }
 
-pub(super) fn parse_date(text: &str) -> Option<u64> {
-    let mut parts = text.trim().split('-');
-    let y: i64 = parts.next()?.parse().ok()?;
-    let m: i64 = parts.next()?.parse().ok()?;
-    let d: i64 = parts.next()?.parse().ok()?;
-    if parts.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    u64::try_from(days).ok().map(|d| d * 86_400)
+/// What a page is rendered with: the language and the site around it.
+#[derive(Clone, Copy)]
+pub(super) struct Cx<'a> {
+    pub(super) lang: Lang,
+    pub(super) site: &'a Site,
 }
 
-/// A whole page. `session` (when logged in) adds the logout form and its CSRF token.
-pub(super) fn page(lang: Lang, title: &str, logged_in: Option<&Session>, body: &str) -> Response {
-    let other = match lang {
-        Lang::Fr => "en",
-        Lang::En => "fr",
-    };
-    let nav = match logged_in {
-        Some(s) => format!(
-            "<nav aria-label=\"menu\"><a href=\"/mailbox/inbox\">{}</a> <a href=\"/mailbox/mandates\">{}</a> <a href=\"/mailbox/delivery\">{}</a> <form method=\"post\" action=\"/mailbox/logout\" class=\"inline\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\">{}</button></form></nav>",
-            t(lang, "inbox"),
-            t(lang, "mandates"),
-            t(lang, "delivery"),
-            esc(&s.csrf),
-            t(lang, "logout")
-        ),
+/// The logged-in person a page is for: their session (the logout form's CSRF token) and who
+/// they are (their name, and which pages they may use).
+#[derive(Clone, Copy)]
+pub(super) struct Me<'a> {
+    pub(super) session: &'a Session,
+    pub(super) person: &'a Person,
+}
+
+/// A whole page: the skip link, the header (the service and its operator, the languages, the
+/// person's menu), the body under its one `h1`, the footer (the operator, its contact and
+/// notices, the time zone).
+pub(super) fn page(cx: Cx<'_>, title: &str, me: Option<Me<'_>>, body: &str) -> Response {
+    page_with_error(cx, title, me, None, body)
+}
+
+/// A page with an error said once, in the body just under the title (and the window's title
+/// starting with "Error", for a screen reader to hear first).
+pub(super) fn page_with_error(
+    cx: Cx<'_>,
+    title: &str,
+    me: Option<Me<'_>>,
+    error: Option<&str>,
+    body: &str,
+) -> Response {
+    let lang = cx.lang;
+    let site = cx.site;
+    let languages: String = Lang::ALL
+        .into_iter()
+        .map(|l| {
+            if l == lang {
+                format!(
+                    "<li><span aria-current=\"true\" lang=\"{}\">{}</span></li>",
+                    l.code(),
+                    l.name()
+                )
+            } else {
+                format!(
+                    "<li><a href=\"?lang={0}\" hreflang=\"{0}\" lang=\"{0}\">{1}</a></li>",
+                    l.code(),
+                    l.name()
+                )
+            }
+        })
+        .collect();
+    let menu = match me {
+        Some(Me { session, person }) => {
+            let mut items = format!(
+                "<li><a href=\"/mailbox/inbox\">{}</a></li>",
+                t(lang, "inbox")
+            );
+            if !person.manages.is_empty() {
+                items.push_str(&format!(
+                    "<li><a href=\"/mailbox/mandates\">{}</a></li>",
+                    t(lang, "mandates")
+                ));
+            }
+            if person.nrn.is_some() {
+                items.push_str(&format!(
+                    "<li><a href=\"/mailbox/delivery\">{}</a></li>",
+                    t(lang, "delivery")
+                ));
+            }
+            items.push_str(&format!(
+                "<li><a href=\"/mailbox/help\">{}</a></li>",
+                t(lang, "help")
+            ));
+            format!(
+                "<nav aria-label=\"{}\" class=\"menu\"><ul>{items}</ul></nav><div class=\"who\"><p>{} <strong>{}</strong></p><form method=\"post\" action=\"/mailbox/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\">{}</button></form></div>",
+                t(lang, "menu"),
+                t(lang, "logged_in_as"),
+                esc(&person.name),
+                esc(&session.csrf),
+                t(lang, "logout")
+            )
+        }
         None => String::new(),
     };
+    let error_html = error
+        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e)))
+        .unwrap_or_default();
+    let window_title = match error {
+        Some(_) => format!("{}: {}", t(lang, "error_title"), esc(title)),
+        None => esc(title),
+    };
     let html = format!(
-        "<!DOCTYPE html>\n<html lang=\"{code}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title} — {app}</title><link rel=\"stylesheet\" href=\"/mailbox/style.css\"></head><body><header><p class=\"app\">{app}</p>{nav}<p><a href=\"?lang={other}\" hreflang=\"{other}\" lang=\"{other}\">{other_name}</a></p></header><main><h1>{title}</h1>{body}</main></body></html>",
+        "<!DOCTYPE html>\n<html lang=\"{code}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{window_title} — {app}</title><link rel=\"stylesheet\" href=\"/mailbox/style.css\"></head><body><a class=\"skip\" href=\"#main\">{skip}</a><header><div class=\"brand\"><p class=\"app\"><a href=\"/mailbox/\">{app}</a></p><p class=\"operator\">{operated_by} {operator}</p></div><nav aria-label=\"{language}\" class=\"langs\"><ul>{languages}</ul></nav>{menu}</header><main id=\"main\" tabindex=\"-1\"><h1>{title}</h1>{error_html}{body}</main><footer><p><strong>{operator}</strong> · {contact_word}: {contact}</p><ul><li><a href=\"/mailbox/help\">{help}</a></li><li><a href=\"{privacy_url}\">{privacy}</a></li><li><a href=\"{legal_url}\">{legal}</a></li><li><a href=\"/provider/trusted-list.xml\">{trusted_list}</a></li></ul><p>{times}</p></footer></body></html>",
         code = lang.code(),
         app = t(lang, "title"),
         title = esc(title),
-        other_name = t(lang, "other_lang"),
+        skip = t(lang, "skip"),
+        operated_by = t(lang, "operated_by"),
+        operator = esc(&site.operator),
+        language = t(lang, "language"),
+        contact_word = t(lang, "contact"),
+        contact = esc(&site.contact),
+        help = t(lang, "help"),
+        privacy_url = esc(&site.privacy_url),
+        privacy = t(lang, "privacy"),
+        legal_url = esc(&site.legal_url),
+        legal = t(lang, "legal"),
+        trusted_list = t(lang, "trusted_list"),
+        times = esc(&t(lang, "times_in").replace("{zone}", site.zone_name())),
     );
     let mut response = (StatusCode::OK, html).into_response();
     let h = response.headers_mut();
@@ -121,7 +191,7 @@ pub(super) fn with_status(mut response: Response, status: StatusCode) -> Respons
     response
 }
 
-pub(super) fn redirect(to: &str, cookie: Option<String>, lang_cookie: Option<Lang>) -> Response {
+pub(super) fn redirect(to: &str, cookie: Option<String>) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();
     let h = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(to) {
@@ -130,34 +200,32 @@ pub(super) fn redirect(to: &str, cookie: Option<String>, lang_cookie: Option<Lan
     if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
         h.append(header::SET_COOKIE, c);
     }
-    if let Some(l) = lang_cookie
-        && let Ok(v) = HeaderValue::from_str(&format!(
-            "lang={}; Path=/mailbox; Secure; SameSite=Strict",
-            l.code()
-        ))
-    {
-        h.append(header::SET_COOKIE, v);
-    }
     secure_headers(h);
     response
 }
 
-pub(super) fn not_found(lang: Lang, session: Option<&Session>) -> Response {
+/// The page that does not exist (or that this person may not see: the same page).
+pub(super) fn not_found(cx: Cx<'_>, me: Option<Me<'_>>) -> Response {
+    let lang = cx.lang;
     with_status(
         page(
-            lang,
+            cx,
             t(lang, "not_found"),
-            session,
-            &format!("<p><a href=\"/mailbox/inbox\">{}</a></p>", t(lang, "back")),
+            me,
+            &format!(
+                "<p>{}</p><p><a href=\"/mailbox/\">{}</a></p>",
+                t(lang, "not_found_intro"),
+                t(lang, "open_mailbox")
+            ),
         ),
         StatusCode::NOT_FOUND,
     )
 }
 
-pub(super) fn unavailable(lang: Lang, what: &DataError) -> Response {
+pub(super) fn unavailable(cx: Cx<'_>, what: &DataError) -> Response {
     tracing::error!(error = %what, "mailbox: the service failed");
     with_status(
-        page(lang, t(lang, "error"), None, ""),
+        page(cx, t(cx.lang, "error"), None, ""),
         StatusCode::SERVICE_UNAVAILABLE,
     )
 }
@@ -167,12 +235,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dates_go_both_ways() {
+    fn utc_dates_are_written_for_the_audit_log() {
         assert_eq!(date(0), "1970-01-01 00:00 UTC");
         assert_eq!(date(1_800_000_000), "2027-01-15 08:00 UTC");
-        assert_eq!(parse_date("2027-01-15"), Some(1_800_000_000 - 8 * 3600));
-        assert_eq!(parse_date("2027-13-01"), None);
-        assert_eq!(parse_date("soon"), None);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::html::{date, esc, not_found, page, unavailable, url};
+use super::html::{Me, esc, not_found, page, unavailable, url};
 use super::i18n::{lang, t};
 use super::requests::{blocking, logged_in};
 use super::{MailboxUi, PAGE, now};
@@ -93,10 +93,14 @@ pub(super) async fn inbox(
     .await;
     let (all, chosen, senders, shown, total, page_no) = match loaded {
         Ok(v) => v,
-        Err(e) => return unavailable(lang, &e),
+        Err(e) => return unavailable(ui.cx(lang), &e),
     };
+    let me = Some(Me {
+        session: &session,
+        person: &person,
+    });
     if q.mailbox.is_some() && chosen.is_none() {
-        return not_found(lang, Some(&session));
+        return not_found(ui.cx(lang), me);
     }
     let sender = sender.as_deref();
     let state = state.as_deref();
@@ -124,7 +128,10 @@ pub(super) async fn inbox(
         ));
     }
     if all.len() > 1 {
-        body.push_str("<nav aria-label=\"mailboxes\"><ul class=\"boxes\">");
+        body.push_str(&format!(
+            "<nav aria-label=\"{}\"><ul class=\"boxes\">",
+            t(lang, "mailboxes")
+        ));
         for a in &all {
             let current = if a.mailbox == mailbox {
                 " aria-current=\"page\""
@@ -192,12 +199,15 @@ pub(super) async fn inbox(
                 esc(&l.sender),
                 url(&l.id),
                 esc(&l.subject),
-                date(l.received_at),
+                ui.site.when(l.received_at, lang),
                 t(lang, "registered")
             ));
         }
         body.push_str("</tbody></table>");
-        body.push_str("<nav aria-label=\"pages\" class=\"pages\">");
+        body.push_str(&format!(
+            "<nav aria-label=\"{}\" class=\"pages\">",
+            t(lang, "pages")
+        ));
         if page_no > 1 {
             body.push_str(&format!(
                 "<a href=\"{}\" rel=\"prev\">{}</a> ",
@@ -214,5 +224,5 @@ pub(super) async fn inbox(
         }
         body.push_str("</nav>");
     }
-    page(lang, t(lang, "inbox"), Some(&session), &body)
+    page(ui.cx(lang), t(lang, "inbox"), me, &body)
 }

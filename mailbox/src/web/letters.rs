@@ -9,7 +9,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use super::html::{date, esc, not_found, page, secure_headers, unavailable, url};
+use super::evidence::explain;
+use super::html::{Me, esc, not_found, page, secure_headers, unavailable, url};
 use super::i18n::{lang, t};
 use super::requests::{LangQuery, blocking, logged_in};
 use super::{MailboxUi, now};
@@ -50,21 +51,26 @@ pub(super) async fn letter(
         Ok(v) => v,
         Err(r) => return r,
     };
+    let cx = ui.cx(lang);
+    let me = Some(Me {
+        session: &session,
+        person: &person,
+    });
     let (letter, access) = match readable(&ui, &person, &id).await {
         Ok(Some(v)) => v,
-        Ok(None) => return not_found(lang, Some(&session)),
-        Err(e) => return unavailable(lang, &e),
+        Ok(None) => return not_found(cx, me),
+        Err(e) => return unavailable(cx, &e),
     };
     let (evidences, journal) = match read(&ui, &letter, &person, &access, LetterPart::Page).await {
         Ok(content) => (content.evidences, content.journal),
-        Err(e) => return unavailable(lang, &e),
+        Err(e) => return unavailable(cx, &e),
     };
     let mut body = format!(
         "<dl><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd></dl><h2>{}</h2><ul class=\"files\">",
         t(lang, "sender"),
         esc(&letter.sender),
         t(lang, "received"),
-        date(letter.received_at),
+        ui.site.when(letter.received_at, lang),
         t(lang, "mailbox"),
         esc(&letter.mailbox),
         t(lang, "documents")
@@ -82,27 +88,37 @@ pub(super) async fn letter(
         ));
     }
     body.push_str(&format!(
-        "</ul><h2>{}</h2><p>{}</p><ul class=\"files\">",
+        "</ul><h2>{}</h2><p>{}</p><ul class=\"evidences\">",
         t(lang, "evidences"),
         t(lang, "evidence_help")
     ));
     for (i, e) in evidences.iter().enumerate() {
+        let (name, says) = explain(cx, &e.event, &e.xml);
         body.push_str(&format!(
-            "<li><a href=\"/mailbox/letter/{}/evidence/{i}\" download>{} {}</a></li>",
+            "<li><p><strong>{name}</strong>: {}</p><p><a href=\"/mailbox/letter/{}/evidence/{i}\" download>{} — {name} (XML)</a></p></li>",
+            esc(&says),
             url(&letter.id),
             t(lang, "download"),
-            esc(&e.event)
         ));
     }
+    body.push_str(&format!(
+        "</ul><h3>{}</h3><p>{}</p><pre><code>sealpost-verify {}.xml --trust root-ca.pem --provider trusted-list.xml</code></pre><p>{}</p><p><a href=\"/provider/trusted-list.xml\" download=\"trusted-list.xml\">{}</a> · <a href=\"/mailbox/help#check\">{}</a></p>",
+        t(lang, "check_proof"),
+        t(lang, "check_how"),
+        esc(t(lang, "ev_file")),
+        t(lang, "check_ok"),
+        t(lang, "trusted_list"),
+        t(lang, "help"),
+    ));
     // The letter's access journal: every read, by whom, of what.
     body.push_str(&format!(
-        "</ul><h2>{}</h2><ul class=\"journal\">",
+        "<h2>{}</h2><ul class=\"journal\">",
         t(lang, "journal")
     ));
     for line in &journal {
         body.push_str(&format!(
             "<li>{} — {} — {}</li>",
-            date(line.at),
+            ui.site.when(line.at, lang),
             esc(&line.who),
             esc(&line.what)
         ));
@@ -112,7 +128,7 @@ pub(super) async fn letter(
         url(&letter.mailbox),
         t(lang, "back")
     ));
-    page(lang, &letter.subject, Some(&session), &body)
+    page(cx, &letter.subject, me, &body)
 }
 
 /// Reads `part` of `letter` through the service: traced, the first read sealing the handover.
@@ -161,21 +177,26 @@ pub(super) async fn document(
         Ok(v) => v,
         Err(r) => return r,
     };
+    let cx = ui.cx(lang);
+    let me = Some(Me {
+        session: &session,
+        person: &person,
+    });
     let (letter, access) = match readable(&ui, &person, &id).await {
         Ok(Some(v)) => v,
-        Ok(None) => return not_found(lang, Some(&session)),
-        Err(e) => return unavailable(lang, &e),
+        Ok(None) => return not_found(cx, me),
+        Err(e) => return unavailable(cx, &e),
     };
     let Some(info) = letter.documents.get(n).cloned() else {
-        return not_found(lang, Some(&session));
+        return not_found(cx, me);
     };
     match read(&ui, &letter, &person, &access, LetterPart::Document(n)).await {
         Ok(LetterContent {
             document: Some(bytes),
             ..
         }) => download(bytes, &info.name, "application/octet-stream"),
-        Ok(_) => not_found(lang, Some(&session)),
-        Err(e) => unavailable(lang, &e),
+        Ok(_) => not_found(cx, me),
+        Err(e) => unavailable(cx, &e),
     }
 }
 
@@ -189,10 +210,15 @@ pub(super) async fn evidence(
         Ok(v) => v,
         Err(r) => return r,
     };
+    let cx = ui.cx(lang);
+    let me = Some(Me {
+        session: &session,
+        person: &person,
+    });
     let (letter, access) = match readable(&ui, &person, &id).await {
         Ok(Some(v)) => v,
-        Ok(None) => return not_found(lang, Some(&session)),
-        Err(e) => return unavailable(lang, &e),
+        Ok(None) => return not_found(cx, me),
+        Err(e) => return unavailable(cx, &e),
     };
     match read(&ui, &letter, &person, &access, LetterPart::Evidence(n)).await {
         Ok(content) => match content.evidences.into_iter().nth(n) {
@@ -201,8 +227,8 @@ pub(super) async fn evidence(
                 &format!("{}-{n}.xml", e.event),
                 "application/xml",
             ),
-            None => not_found(lang, Some(&session)),
+            None => not_found(cx, me),
         },
-        Err(e) => unavailable(lang, &e),
+        Err(e) => unavailable(cx, &e),
     }
 }

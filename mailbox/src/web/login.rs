@@ -10,28 +10,23 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::html::{esc, page, redirect, unavailable, with_status};
-use super::i18n::{Lang, lang, t};
+use super::html::{Cx, esc, page_with_error, redirect, unavailable, with_status};
+use super::i18n::{lang, t};
 use super::requests::{CsrfForm, LangQuery, bad_form, blocking, session_of};
 use super::{ClientCertificates, MailboxUi, now};
 use crate::credentials::{PasswordHash, TotpSecret};
 use crate::port::{Action, DataError, Outcome};
 use crate::sessions::{self, Stage};
 
-fn login_page(lang: Lang, csrf: &str, error: Option<&str>) -> Response {
-    let title = match error {
-        Some(e) => format!("{e} — {}", t(lang, "login")),
-        None => t(lang, "login").to_owned(),
-    };
-    let error = error
-        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e)))
-        .unwrap_or_default();
-    page(
-        lang,
-        &title,
+fn login_page(cx: Cx<'_>, csrf: &str, error: Option<&str>) -> Response {
+    let lang = cx.lang;
+    page_with_error(
+        cx,
+        t(lang, "login"),
         None,
+        error,
         &format!(
-            "{error}<form method=\"post\" action=\"/mailbox/login\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><p><label for=\"login\">{}</label><input id=\"login\" name=\"login\" autocomplete=\"username\" required></p><p><label for=\"password\">{}</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required></p><p><button type=\"submit\">{}</button></p></form><h2>{}</h2><form method=\"post\" action=\"/mailbox/login/certificate\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><p>{}</p><p><button type=\"submit\">{}</button></p></form>",
+            "<form method=\"post\" action=\"/mailbox/login\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><p><label for=\"login\">{}</label><input id=\"login\" name=\"login\" autocomplete=\"username\" required></p><p><label for=\"password\">{}</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required></p><p><button type=\"submit\">{}</button></p></form><h2>{}</h2><form method=\"post\" action=\"/mailbox/login/certificate\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><p>{}</p><p><button type=\"submit\">{}</button></p></form>",
             t(lang, "user"),
             t(lang, "password"),
             t(lang, "login"),
@@ -59,16 +54,8 @@ pub(super) async fn login_form(
         .get(&id, now())
         .map(|s| s.csrf)
         .unwrap_or_default();
-    let mut r = login_page(lang, &csrf, None);
+    let mut r = login_page(ui.cx(lang), &csrf, None);
     if let Ok(v) = HeaderValue::from_str(&sessions::cookie(&id)) {
-        r.headers_mut().append(header::SET_COOKIE, v);
-    }
-    if q.lang.is_some()
-        && let Ok(v) = HeaderValue::from_str(&format!(
-            "lang={}; Path=/mailbox; Secure; SameSite=Strict",
-            lang.code()
-        ))
-    {
         r.headers_mut().append(header::SET_COOKIE, v);
     }
     r
@@ -88,10 +75,10 @@ pub(super) async fn login(
 ) -> Response {
     let lang = lang(&headers, None);
     let Some((id, session)) = session_of(&ui, &headers) else {
-        return bad_form(lang);
+        return bad_form(ui.cx(lang));
     };
     if session.stage != Stage::Anonymous || !ui.sessions.csrf_ok(&id, &form.csrf) {
-        return bad_form(lang);
+        return bad_form(ui.cx(lang));
     }
     let data = Arc::clone(&ui.data);
     let login = form.login.trim().to_owned();
@@ -143,15 +130,15 @@ pub(super) async fn login(
                 .sessions
                 .advance(&id, Stage::PasswordChecked { login }, now())
             {
-                Some(next) => redirect("/mailbox/totp", Some(sessions::cookie(&next)), None),
-                None => bad_form(lang),
+                Some(next) => redirect("/mailbox/totp", Some(sessions::cookie(&next))),
+                None => bad_form(ui.cx(lang)),
             }
         }
         Ok(LoginOutcome::Refused) => with_status(
-            login_page(lang, &session.csrf, Some(t(lang, "bad_login"))),
+            login_page(ui.cx(lang), &session.csrf, Some(t(lang, "bad_login"))),
             StatusCode::UNAUTHORIZED,
         ),
-        Err(e) => unavailable(lang, &e),
+        Err(e) => unavailable(ui.cx(lang), &e),
     }
 }
 
@@ -165,10 +152,10 @@ pub(super) async fn certificate_login(
 ) -> Response {
     let lang = lang(&headers, None);
     let Some((id, session)) = session_of(&ui, &headers) else {
-        return bad_form(lang);
+        return bad_form(ui.cx(lang));
     };
     if session.stage != Stage::Anonymous || !ui.sessions.csrf_ok(&id, &form.csrf) {
-        return bad_form(lang);
+        return bad_form(ui.cx(lang));
     }
     let data = Arc::clone(&ui.data);
     let chain = certificates.map(|axum::Extension(c)| c.0);
@@ -209,14 +196,14 @@ pub(super) async fn certificate_login(
     .await;
     match found {
         Ok(Some(login)) => match ui.sessions.advance(&id, Stage::LoggedIn { login }, now()) {
-            Some(next) => redirect("/mailbox/inbox", Some(sessions::cookie(&next)), None),
-            None => bad_form(lang),
+            Some(next) => redirect("/mailbox/inbox", Some(sessions::cookie(&next))),
+            None => bad_form(ui.cx(lang)),
         },
         Ok(None) => with_status(
-            login_page(lang, &session.csrf, Some(t(lang, "bad_certificate"))),
+            login_page(ui.cx(lang), &session.csrf, Some(t(lang, "bad_certificate"))),
             StatusCode::UNAUTHORIZED,
         ),
-        Err(e) => unavailable(lang, &e),
+        Err(e) => unavailable(ui.cx(lang), &e),
     }
 }
 
@@ -225,20 +212,15 @@ enum LoginOutcome {
     Refused,
 }
 
-fn totp_page(lang: Lang, csrf: &str, error: Option<&str>) -> Response {
-    let title = match error {
-        Some(e) => format!("{e} — {}", t(lang, "verify")),
-        None => t(lang, "verify").to_owned(),
-    };
-    let error = error
-        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e)))
-        .unwrap_or_default();
-    page(
-        lang,
-        &title,
+fn totp_page(cx: Cx<'_>, csrf: &str, error: Option<&str>) -> Response {
+    let lang = cx.lang;
+    page_with_error(
+        cx,
+        t(lang, "verify"),
         None,
+        error,
         &format!(
-            "{error}<p>{}</p><form method=\"post\" action=\"/mailbox/totp\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><p><label for=\"code\">{}</label><input id=\"code\" name=\"code\" inputmode=\"numeric\" pattern=\"[0-9]{{6}}\" autocomplete=\"one-time-code\" required></p><p><button type=\"submit\">{}</button></p></form>",
+            "<p>{}</p><form method=\"post\" action=\"/mailbox/totp\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><p><label for=\"code\">{}</label><input id=\"code\" name=\"code\" inputmode=\"numeric\" pattern=\"[0-9]{{6}}\" autocomplete=\"one-time-code\" required></p><p><button type=\"submit\">{}</button></p></form>",
             t(lang, "totp_intro"),
             esc(csrf),
             t(lang, "totp"),
@@ -255,9 +237,9 @@ pub(super) async fn totp_form(
     let lang = lang(&headers, q.lang.as_deref());
     match session_of(&ui, &headers) {
         Some((_, s)) if matches!(s.stage, Stage::PasswordChecked { .. }) => {
-            totp_page(lang, &s.csrf, None)
+            totp_page(ui.cx(lang), &s.csrf, None)
         }
-        _ => redirect("/mailbox/login", None, None),
+        _ => redirect("/mailbox/login", None),
     }
 }
 
@@ -274,13 +256,13 @@ pub(super) async fn totp(
 ) -> Response {
     let lang = lang(&headers, None);
     let Some((id, session)) = session_of(&ui, &headers) else {
-        return redirect("/mailbox/login", None, None);
+        return redirect("/mailbox/login", None);
     };
     let Stage::PasswordChecked { login } = session.stage.clone() else {
-        return redirect("/mailbox/login", None, None);
+        return redirect("/mailbox/login", None);
     };
     if !ui.sessions.csrf_ok(&id, &form.csrf) {
-        return bad_form(lang);
+        return bad_form(ui.cx(lang));
     }
     let data = Arc::clone(&ui.data);
     let outcome = blocking(move || {
@@ -342,8 +324,8 @@ pub(super) async fn totp(
                 "/mailbox/inbox"
             };
             match ui.sessions.advance(&id, stage, now()) {
-                Some(next) => redirect(to, Some(sessions::cookie(&next)), None),
-                None => redirect("/mailbox/login", None, None),
+                Some(next) => redirect(to, Some(sessions::cookie(&next))),
+                None => redirect("/mailbox/login", None),
             }
         }
         Ok(Some(Err(locked))) => {
@@ -356,7 +338,7 @@ pub(super) async fn totp(
                     .map(|s| s.csrf)
                     .unwrap_or_default();
                 let mut r = with_status(
-                    login_page(lang, &csrf, Some(t(lang, "locked"))),
+                    login_page(ui.cx(lang), &csrf, Some(t(lang, "locked"))),
                     StatusCode::TOO_MANY_REQUESTS,
                 );
                 if let Ok(v) = HeaderValue::from_str(&sessions::cookie(&id)) {
@@ -365,13 +347,13 @@ pub(super) async fn totp(
                 r
             } else {
                 with_status(
-                    totp_page(lang, &session.csrf, Some(t(lang, "bad_code"))),
+                    totp_page(ui.cx(lang), &session.csrf, Some(t(lang, "bad_code"))),
                     StatusCode::UNAUTHORIZED,
                 )
             }
         }
-        Ok(None) => redirect("/mailbox/login", None, None),
-        Err(e) => unavailable(lang, &e),
+        Ok(None) => redirect("/mailbox/login", None),
+        Err(e) => unavailable(ui.cx(lang), &e),
     }
 }
 
@@ -384,7 +366,7 @@ pub(super) async fn logout(
         && ui.sessions.csrf_ok(&id, &form.csrf)
     {
         ui.sessions.end(&id);
-        return redirect("/mailbox/login", Some(sessions::cookie_removal()), None);
+        return redirect("/mailbox/logged-out", Some(sessions::cookie_removal()));
     }
-    bad_form(lang(&headers, None))
+    bad_form(ui.cx(lang(&headers, None)))
 }

@@ -8,9 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::html::{
-    date, esc, not_found, page, parse_date, redirect, unavailable, url, with_status,
-};
+use super::html::{Me, esc, not_found, page_with_error, redirect, unavailable, url, with_status};
 use super::i18n::{Lang, lang, t};
 use super::requests::{CsrfForm, LangQuery, blocking, logged_in, logged_in_form};
 use super::{MailboxUi, now};
@@ -28,6 +26,17 @@ pub(super) async fn mandates(
         Ok(v) => v,
         Err(r) => return r,
     };
+    // Only for who manages a company's mandates: for anyone else the page does not exist
+    // (and no menu offers it).
+    if person.manages.is_empty() {
+        return not_found(
+            ui.cx(lang),
+            Some(Me {
+                session: &session,
+                person: &person,
+            }),
+        );
+    }
     mandates_page(&ui, lang, &session, &person, None).await
 }
 
@@ -39,14 +48,13 @@ async fn mandates_page(
     error: Option<&str>,
 ) -> Response {
     let data = Arc::clone(&ui.data);
+    let cx = ui.cx(lang);
     let list = match blocking(move || data.mandates()).await {
         Ok(l) => l,
-        Err(e) => return unavailable(lang, &e),
+        Err(e) => return unavailable(cx, &e),
     };
     let now = now();
-    let mut body = error
-        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e)))
-        .unwrap_or_default();
+    let mut body = String::new();
     let mine: Vec<&Mandate> = list.iter().filter(|m| m.person == person.login).collect();
     body.push_str("<h2>");
     body.push_str(t(lang, "mandates"));
@@ -55,8 +63,8 @@ async fn mandates_page(
         body.push_str(&format!(
             "<li>{} — {} {}{}</li>",
             esc(&m.company),
-            t(lang, "until"),
-            date(m.valid_until),
+            t(lang, "valid_until"),
+            ui.site.day(m.valid_until, lang),
             if m.in_force(now) {
                 String::new()
             } else {
@@ -90,8 +98,8 @@ async fn mandates_page(
                 } else {
                     esc(&m.message_types.join(", "))
                 },
-                t(lang, "until"),
-                date(m.valid_until)
+                t(lang, "valid_until"),
+                ui.site.day(m.valid_until, lang)
             ));
         }
         body.push_str(&format!(
@@ -104,7 +112,13 @@ async fn mandates_page(
             t(lang, "grant")
         ).replace("{0}", &url(company)));
     }
-    page(lang, t(lang, "mandates"), Some(session), &body)
+    page_with_error(
+        cx,
+        t(lang, "mandates"),
+        Some(Me { session, person }),
+        error,
+        &body,
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -127,10 +141,16 @@ pub(super) async fn grant_mandate(
         Err(r) => return r,
     };
     if !person.manages.contains(&form.company) {
-        return not_found(lang, Some(&session));
+        return not_found(
+            ui.cx(lang),
+            Some(Me {
+                session: &session,
+                person: &person,
+            }),
+        );
     }
     let now = now();
-    let until = parse_date(&form.until).map(|d| d + 86_399);
+    let until = ui.site.end_of_day(&form.until);
     let data = Arc::clone(&ui.data);
     let grantee = form.person.trim().to_owned();
     let company = form.company.clone();
@@ -175,12 +195,12 @@ pub(super) async fn grant_mandate(
     })
     .await;
     match result {
-        Ok(true) => redirect("/mailbox/mandates", None, None),
+        Ok(true) => redirect("/mailbox/mandates", None),
         Ok(false) => with_status(
             mandates_page(&ui, lang, &session, &person, Some(t(lang, "bad_mandate"))).await,
             StatusCode::BAD_REQUEST,
         ),
-        Err(e) => unavailable(lang, &e),
+        Err(e) => unavailable(ui.cx(lang), &e),
     }
 }
 
@@ -221,8 +241,14 @@ pub(super) async fn revoke_mandate(
     })
     .await;
     match result {
-        Ok(true) => redirect("/mailbox/mandates", None, None),
-        Ok(false) => not_found(lang, Some(&session)),
-        Err(e) => unavailable(lang, &e),
+        Ok(true) => redirect("/mailbox/mandates", None),
+        Ok(false) => not_found(
+            ui.cx(lang),
+            Some(Me {
+                session: &session,
+                person: &person,
+            }),
+        ),
+        Err(e) => unavailable(ui.cx(lang), &e),
     }
 }

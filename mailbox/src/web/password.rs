@@ -7,28 +7,23 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::html::{esc, page, redirect, unavailable, with_status};
-use super::i18n::{Lang, lang, t};
+use super::html::{Cx, esc, page_with_error, redirect, unavailable, with_status};
+use super::i18n::{lang, t};
 use super::requests::{LangQuery, bad_form, blocking, session_of};
 use super::{MIN_PASSWORD, MailboxUi, now};
 use crate::credentials::PasswordHash;
 use crate::port::{DataError, Outcome};
 use crate::sessions::{self, Session, Stage};
 
-fn password_page(lang: Lang, session: &Session, error: Option<&str>) -> Response {
-    let title = match error {
-        Some(e) => format!("{e} — {}", t(lang, "change")),
-        None => t(lang, "change").to_owned(),
-    };
-    let error = error
-        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e)))
-        .unwrap_or_default();
-    page(
-        lang,
-        &title,
+fn password_page(cx: Cx<'_>, session: &Session, error: Option<&str>) -> Response {
+    let lang = cx.lang;
+    page_with_error(
+        cx,
+        t(lang, "change"),
         None,
+        error,
         &format!(
-            "{error}<p>{}</p><form method=\"post\" action=\"/mailbox/password\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><p><label for=\"new\">{}</label><input id=\"new\" name=\"new\" type=\"password\" autocomplete=\"new-password\" minlength=\"{MIN_PASSWORD}\" required></p><p><label for=\"again\">{}</label><input id=\"again\" name=\"again\" type=\"password\" autocomplete=\"new-password\" minlength=\"{MIN_PASSWORD}\" required></p><p><button type=\"submit\">{}</button></p></form>",
+            "<p>{}</p><form method=\"post\" action=\"/mailbox/password\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><p><label for=\"new\">{}</label><input id=\"new\" name=\"new\" type=\"password\" autocomplete=\"new-password\" minlength=\"{MIN_PASSWORD}\" required></p><p><label for=\"again\">{}</label><input id=\"again\" name=\"again\" type=\"password\" autocomplete=\"new-password\" minlength=\"{MIN_PASSWORD}\" required></p><p><button type=\"submit\">{}</button></p></form>",
             t(lang, "change_intro"),
             esc(&session.csrf),
             t(lang, "new_password"),
@@ -51,9 +46,9 @@ pub(super) async fn password_form(
                 Stage::MustChangePassword { .. } | Stage::LoggedIn { .. }
             ) =>
         {
-            password_page(lang, &s, None)
+            password_page(ui.cx(lang), &s, None)
         }
-        _ => redirect("/mailbox/login", None, None),
+        _ => redirect("/mailbox/login", None),
     }
 }
 
@@ -71,18 +66,18 @@ pub(super) async fn change_password(
 ) -> Response {
     let lang = lang(&headers, None);
     let Some((id, session)) = session_of(&ui, &headers) else {
-        return redirect("/mailbox/login", None, None);
+        return redirect("/mailbox/login", None);
     };
     let login = match &session.stage {
         Stage::MustChangePassword { login } | Stage::LoggedIn { login } => login.clone(),
-        _ => return redirect("/mailbox/login", None, None),
+        _ => return redirect("/mailbox/login", None),
     };
     if !ui.sessions.csrf_ok(&id, &form.csrf) {
-        return bad_form(lang);
+        return bad_form(ui.cx(lang));
     }
     if form.new != form.again || form.new.chars().count() < MIN_PASSWORD {
         return with_status(
-            password_page(lang, &session, Some(t(lang, "bad_new"))),
+            password_page(ui.cx(lang), &session, Some(t(lang, "bad_new"))),
             StatusCode::BAD_REQUEST,
         );
     }
@@ -108,9 +103,9 @@ pub(super) async fn change_password(
     .await;
     match result {
         Ok(()) => match ui.sessions.advance(&id, Stage::LoggedIn { login }, now()) {
-            Some(next) => redirect("/mailbox/inbox", Some(sessions::cookie(&next)), None),
-            None => redirect("/mailbox/login", None, None),
+            Some(next) => redirect("/mailbox/inbox", Some(sessions::cookie(&next))),
+            None => redirect("/mailbox/login", None),
         },
-        Err(e) => unavailable(lang, &e),
+        Err(e) => unavailable(ui.cx(lang), &e),
     }
 }

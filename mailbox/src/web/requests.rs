@@ -7,8 +7,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::html::{page, redirect, unavailable, with_status};
-use super::i18n::{Lang, lang, t};
+use super::html::{Cx, page, redirect, unavailable, with_status};
+use super::i18n::{lang, t};
 use super::{MailboxUi, now};
 use crate::people::Person;
 use crate::port::DataError;
@@ -41,7 +41,7 @@ pub(super) async fn logged_in_form(
 ) -> Result<(String, Session, Person), Response> {
     let (id, session, person) = logged_in(ui, headers).await?;
     if !ui.sessions.csrf_ok(&id, csrf) {
-        return Err(bad_form(lang(headers, None)));
+        return Err(bad_form(ui.cx(lang(headers, None))));
     }
     Ok((id, session, person))
 }
@@ -52,12 +52,12 @@ pub(super) async fn logged_in(
     headers: &HeaderMap,
 ) -> Result<(String, Session, Person), Response> {
     let Some((id, session)) = session_of(ui, headers) else {
-        return Err(redirect("/mailbox/login", None, None));
+        return Err(redirect("/mailbox/login", None));
     };
     let login = match &session.stage {
         Stage::LoggedIn { login } => login.clone(),
-        Stage::MustChangePassword { .. } => return Err(redirect("/mailbox/password", None, None)),
-        _ => return Err(redirect("/mailbox/login", None, None)),
+        Stage::MustChangePassword { .. } => return Err(redirect("/mailbox/password", None)),
+        _ => return Err(redirect("/mailbox/login", None)),
     };
     let data = Arc::clone(&ui.data);
     let person = blocking(move || data.person(&login)).await;
@@ -65,13 +65,9 @@ pub(super) async fn logged_in(
         Ok(Some(p)) => Ok((id, session, p)),
         Ok(None) => {
             ui.sessions.end(&id);
-            Err(redirect(
-                "/mailbox/login",
-                Some(sessions::cookie_removal()),
-                None,
-            ))
+            Err(redirect("/mailbox/login", Some(sessions::cookie_removal())))
         }
-        Err(e) => Err(unavailable(lang(headers, None), &e)),
+        Err(e) => Err(unavailable(ui.cx(lang(headers, None)), &e)),
     }
 }
 
@@ -89,13 +85,17 @@ pub(super) struct LangQuery {
 }
 
 /// A refused form (bad or missing CSRF token): nothing happens.
-pub(super) fn bad_form(lang: Lang) -> Response {
+pub(super) fn bad_form(cx: Cx<'_>) -> Response {
+    let lang = cx.lang;
     with_status(
         page(
-            lang,
+            cx,
             t(lang, "bad_form"),
             None,
-            "<p><a href=\"/mailbox/login\">OK</a></p>",
+            &format!(
+                "<p><a href=\"/mailbox/\">{}</a></p>",
+                t(lang, "open_mailbox")
+            ),
         ),
         StatusCode::FORBIDDEN,
     )
@@ -111,6 +111,7 @@ mod tests {
     use axum::http::HeaderValue;
 
     use super::*;
+    use crate::web::i18n::Lang;
 
     #[test]
     fn cookies_sent_in_headers_of_their_own_all_count_as_over_http2() {

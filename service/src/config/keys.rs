@@ -87,6 +87,12 @@ pub(super) const KEYS: &[(&str, Kind)] = &[
     ("mailbox.notifier", Kind::Text),
     ("mailbox.notify_interval_s", int(1, HOUR)),
     ("mailbox.idle_timeout_s", int(MINUTE, DAY)),
+    ("mailbox.operator_name", Kind::Text),
+    ("mailbox.contact", Kind::Text),
+    ("mailbox.privacy_url", Kind::Text),
+    ("mailbox.legal_url", Kind::Text),
+    ("mailbox.legal_notice", Kind::Text),
+    ("mailbox.time_zone", Kind::Text),
     ("retention.inactive_s", int(1, CENTURY)),
     // Zero: deleted at the first run after the notice.
     ("retention.notice_s", int(0, CENTURY)),

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use der::asn1::ObjectIdentifier;
+use sealpost_mailbox::web::Site;
 use sealpost_tsa::authority::TsaSettings;
 use sealpost_xmldsig::ocsp::ResponsePolicy;
 
@@ -128,6 +129,8 @@ pub struct Config {
     pub mailbox_intermediates: Option<PathBuf>,
     /// A mailbox session ends after this long without a request.
     pub mailbox_idle_timeout_s: u64,
+    /// The operator, its contact and notices, and the time zone the mailbox shows.
+    pub mailbox_site: Site,
     /// The program that tells a letter's recipients it arrived (`PROGRAM new-letter LOGIN NAME
     /// CONTACT SENDER`, exit status 0 when sent); `None`: they see it in the mailbox only.
     pub mailbox_notifier: Option<PathBuf>,
@@ -364,6 +367,46 @@ impl RawConfig {
         toml::to_string(&shown).unwrap_or_else(|e| format!("# the settings cannot be shown: {e}\n"))
     }
 
+    /// What the mailbox tells people about the service: every text present, the notices'
+    /// addresses https or this site's, the time zone one the system knows.
+    fn mailbox_site(&self, problems: &mut Vec<String>) -> Option<Site> {
+        let m = &self.mailbox;
+        let mut ok = true;
+        for (key, value) in [
+            ("mailbox.operator_name", &m.operator_name),
+            ("mailbox.contact", &m.contact),
+            ("mailbox.legal_notice", &m.legal_notice),
+        ] {
+            if value.trim().is_empty() {
+                problems.push(format!("{key}: empty (every page shows it)"));
+                ok = false;
+            }
+        }
+        for (key, value) in [
+            ("mailbox.privacy_url", &m.privacy_url),
+            ("mailbox.legal_url", &m.legal_url),
+        ] {
+            if !Site::link_ok(value) {
+                problems.push(format!(
+                    "{key} {value:?}: an https:// address or a path of this service (such as /mailbox/help#privacy)"
+                ));
+                ok = false;
+            }
+        }
+        let time_zone = Site::time_zone(&m.time_zone)
+            .map_err(|e| problems.push(format!("mailbox.time_zone: {e}")))
+            .ok();
+        Some(Site {
+            operator: m.operator_name.trim().to_owned(),
+            contact: m.contact.trim().to_owned(),
+            privacy_url: m.privacy_url.clone(),
+            legal_url: m.legal_url.clone(),
+            legal_notice: m.legal_notice.trim().to_owned(),
+            time_zone: time_zone?,
+        })
+        .filter(|_| ok)
+    }
+
     fn validate(self, problems: &mut Vec<String>) -> Option<Config> {
         check_bounds(&self, problems);
         if self.limits.in_flight_bytes < self.limits.max_request_bytes {
@@ -431,6 +474,7 @@ impl RawConfig {
         {
             problems.push(format!("mailbox.notifier {}: not a file", n.display()));
         }
+        let mailbox_site = self.mailbox_site(problems);
         for auditor in &self.audit.auditors {
             readable(auditor, "audit.auditors", problems);
         }
@@ -568,6 +612,7 @@ impl RawConfig {
             mailbox_trust_anchors: self.mailbox.trust_anchors,
             mailbox_intermediates: self.mailbox.intermediates,
             mailbox_idle_timeout_s: self.mailbox.idle_timeout_s,
+            mailbox_site: mailbox_site?,
             mailbox_notifier: self.mailbox.notifier,
             mailbox_notify_interval: Duration::from_secs(self.mailbox.notify_interval_s),
             store_cache_bytes: usize::try_from(self.store.cache_mib.saturating_mul(1 << 20))

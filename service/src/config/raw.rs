@@ -126,6 +126,21 @@ pub(super) struct RawMailbox {
     pub(super) notifier: Option<PathBuf>,
     #[serde(default = "defaults::notify_interval_s")]
     pub(super) notify_interval_s: u64,
+    /// The operator's name, on every page.
+    #[serde(default = "defaults::operator_name")]
+    pub(super) operator_name: String,
+    /// How to reach the operator's help desk, on every page.
+    #[serde(default = "defaults::contact")]
+    pub(super) contact: String,
+    #[serde(default = "defaults::privacy_url")]
+    pub(super) privacy_url: String,
+    #[serde(default = "defaults::legal_url")]
+    pub(super) legal_url: String,
+    #[serde(default = "defaults::legal_notice")]
+    pub(super) legal_notice: String,
+    /// The IANA time zone every time is shown in.
+    #[serde(default = "defaults::time_zone")]
+    pub(super) time_zone: String,
 }
 
 impl Default for RawMailbox {
@@ -136,6 +151,12 @@ impl Default for RawMailbox {
             idle_timeout_s: defaults::mailbox_idle_timeout_s(),
             notifier: None,
             notify_interval_s: defaults::notify_interval_s(),
+            operator_name: defaults::operator_name(),
+            contact: defaults::contact(),
+            privacy_url: defaults::privacy_url(),
+            legal_url: defaults::legal_url(),
+            legal_notice: defaults::legal_notice(),
+            time_zone: defaults::time_zone(),
         }
     }
 }
@@ -451,6 +472,24 @@ mod defaults {
     }
     pub fn mailbox_idle_timeout_s() -> u64 {
         900
+    }
+    pub fn operator_name() -> String {
+        "Sealpost development operator".into()
+    }
+    pub fn contact() -> String {
+        "help@sealpost.example".into()
+    }
+    pub fn privacy_url() -> String {
+        "/mailbox/help#privacy".into()
+    }
+    pub fn legal_url() -> String {
+        "/mailbox/help#legal".into()
+    }
+    pub fn legal_notice() -> String {
+        "A development instance of Sealpost: its letters and proofs have no legal effect.".into()
+    }
+    pub fn time_zone() -> String {
+        "Europe/Brussels".into()
     }
     pub fn store_backend() -> String {
         "redb".into()

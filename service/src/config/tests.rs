@@ -615,3 +615,58 @@ fn a_mistaken_ocsp_setting_is_refused_naming_the_key() {
         );
     }
 }
+
+#[test]
+fn the_mailbox_shows_its_operator_and_local_time_and_bad_values_are_named_at_start() {
+    let dir = temp_dir("mailbox-site");
+    let config = Config::load(None, files(&dir)).expect("the defaults");
+    assert_eq!(
+        config.mailbox_site.time_zone.iana_name(),
+        Some("Europe/Brussels")
+    );
+    assert!(!config.mailbox_site.operator.is_empty());
+    assert!(!config.mailbox_site.contact.is_empty());
+    let config = Config::load(
+        None,
+        files(&dir)
+            .into_iter()
+            .chain(env(&[
+                ("SEALPOST_MAILBOX_TIME_ZONE", "America/New_York"),
+                ("SEALPOST_MAILBOX_OPERATOR_NAME", "SPF BOSA"),
+                (
+                    "SEALPOST_MAILBOX_PRIVACY_URL",
+                    "https://bosa.example/privacy",
+                ),
+            ]))
+            .collect::<Vec<_>>(),
+    )
+    .expect("valid");
+    assert_eq!(config.mailbox_site.operator, "SPF BOSA");
+    assert_eq!(
+        config.mailbox_site.time_zone.iana_name(),
+        Some("America/New_York")
+    );
+    assert_eq!(
+        config.mailbox_site.privacy_url,
+        "https://bosa.example/privacy"
+    );
+    let problems = problems_with(
+        &dir,
+        &[
+            ("SEALPOST_MAILBOX_TIME_ZONE", "Europe/Atlantis".into()),
+            ("SEALPOST_MAILBOX_OPERATOR_NAME", " ".into()),
+            ("SEALPOST_MAILBOX_LEGAL_URL", "javascript:alert(1)".into()),
+        ],
+    )
+    .join("\n");
+    for expected in [
+        "mailbox.time_zone: \"Europe/Atlantis\"",
+        "mailbox.operator_name: empty",
+        "mailbox.legal_url \"javascript:alert(1)\"",
+    ] {
+        assert!(
+            problems.contains(expected),
+            "{expected:?} missing from:\n{problems}"
+        );
+    }
+}

@@ -20,7 +20,8 @@ fn admin(pki: &Path, data: &Path, args: &[&str]) {
 }
 
 /// sender-a sends tax assessments and payment notices; Jan reads his own mailbox; Marie holds
-/// a mandate for the company's tax assessments only; Lena is there to be locked out.
+/// a mandate for the company's tax assessments only; Bea manages the company's mandates; Piet
+/// switches languages; Lena is there to be locked out.
 fn fixture() -> (PathBuf, Server) {
     let pki = dev_pki("browser");
     let data = pki.with_file_name("var");
@@ -52,6 +53,8 @@ fn fixture() -> (PathBuf, Server) {
         ("jan", "Jan Peeters", vec!["--nrn", CITIZEN]),
         ("marie", "Marie Dubois", vec![]),
         ("lena", "Lena Maes", vec![]),
+        ("bea", "Bea Janssens", vec!["--manages", COMPANY]),
+        ("piet", "Piet Claes", vec![]),
     ] {
         let mut args = vec!["person", "add", "--login", login, "--name", name];
         args.extend(["--password", FIRST_PASSWORD, "--totp-secret", TOTP_SECRET]);
@@ -125,7 +128,8 @@ fn png_size(path: &Path) -> (u32, u32) {
 }
 
 #[test]
-fn a_browser_logs_in_reads_a_letter_downloads_its_proof_and_sees_only_what_it_may() {
+fn a_browser_logs_in_reads_a_letter_downloads_its_proof_and_sees_only_what_it_may_in_three_languages_accessibly()
+ {
     require_tool("node", &["--version"]);
     let root = workspace_root();
     let script_dir = root.join("tests/browser");
@@ -198,6 +202,8 @@ fn a_browser_logs_in_reads_a_letter_downloads_its_proof_and_sees_only_what_it_ma
             FIRST_PASSWORD,
         ])
         .args(["--lockout", "lena", "--company", COMPANY])
+        .args(["--manager", "bea", "--manager-password", FIRST_PASSWORD])
+        .args(["--switcher", "piet", "--switcher-password", FIRST_PASSWORD])
         .args(["--letter", &to_jan, "--mandated-letter", &company_tax])
         .args(["--unmandated-letter", &company_payment]));
     eprintln!(
@@ -281,7 +287,51 @@ fn a_browser_logs_in_reads_a_letter_downloads_its_proof_and_sees_only_what_it_ma
         text(&r.body)
     );
 
+    // Every page the browser visited passed axe-core (WCAG 2.1 A and AA) and the landmark and
+    // keyboard checks: the login and its error, TOTP, password change, inbox (desktop, phone,
+    // Dutch), letter (desktop, phone), delivery, mandates, help, logged out, 404.
+    let audits = report["audits"].as_object().expect("audits");
+    for page in [
+        "login-en",
+        "login-error",
+        "totp",
+        "password",
+        "inbox",
+        "inbox-phone",
+        "letter",
+        "letter-phone",
+        "delivery",
+        "mandates",
+        "help",
+        "logged-out",
+        "not-found",
+        "login-nl",
+        "inbox-nl",
+    ] {
+        assert_eq!(
+            audits.get(page).map(|a| &a["violations"]),
+            Some(&serde_json::json!(0)),
+            "{page} was not audited: {report}"
+        );
+    }
+    assert_eq!(report["error_times_shown"], 1, "{report}");
+    assert_eq!(report["logged_out_fr"], "Vous êtes déconnecté", "{report}");
+
     // Screenshots: PNGs under target/screenshots; the phone one as wide as the phone.
+    let more: Vec<String> = report["screenshots"]
+        .as_array()
+        .expect("screenshots")
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        more.iter().any(|s| s.ends_with("-phone.png")) && more.len() >= 8,
+        "{more:?}"
+    );
+    for shot in &more {
+        let (w, h) = png_size(Path::new(shot));
+        assert!(w >= 300 && h >= 300, "{shot}: {w}x{h}");
+    }
     for key in ["inbox_screenshot", "letter_screenshot", "phone_screenshot"] {
         let shot = path(key);
         assert!(

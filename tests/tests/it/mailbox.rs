@@ -134,6 +134,8 @@ struct Browser<'a> {
     cookie: Option<String>,
     /// A client certificate chain and key the browser presents (PEM files).
     identity: Option<(PathBuf, PathBuf)>,
+    /// The `lang` cookie it sends beside the session's, when set.
+    lang: Option<&'static str>,
 }
 
 impl<'a> Browser<'a> {
@@ -142,13 +144,20 @@ impl<'a> Browser<'a> {
             f,
             cookie: None,
             identity: None,
+            lang: None,
         }
     }
 
     fn request(&mut self, method: &str, path: &str, form: Option<&str>) -> HttpResponse {
         let mut head = format!("{method} {path} HTTP/1.1");
-        if let Some(c) = &self.cookie {
-            head.push_str(&format!("\r\nCookie: {c}"));
+        let cookies: Vec<String> = self
+            .lang
+            .map(|l| format!("lang={l}"))
+            .into_iter()
+            .chain(self.cookie.clone())
+            .collect();
+        if !cookies.is_empty() {
+            head.push_str(&format!("\r\nCookie: {}", cookies.join("; ")));
         }
         let body = form.unwrap_or("");
         if form.is_some() {
@@ -1171,5 +1180,129 @@ fn unused_accounts_are_noticed_then_deleted_unless_their_owner_logs_in() {
     assert!(
         verified.contains("were purged") && verified.contains("audit log valid"),
         "{verified}"
+    );
+}
+
+#[test]
+fn every_other_address_is_a_404_page_the_mailbox_opens_at_its_address_and_grpc_still_says_unimplemented()
+ {
+    let f = fixture();
+    let mut b = Browser::new(&f);
+    // The documented address, with and without its slash, and the site's root.
+    for (path, to) in [
+        ("/mailbox/", "/mailbox/login"),
+        ("/mailbox", "/mailbox/login"),
+        ("/", "/mailbox/"),
+    ] {
+        let r = b.get(path);
+        assert!(matches!(r.status, 303 | 307 | 308), "{path}: {}", r.status);
+        assert_eq!(r.header("location"), Some(to), "{path}");
+    }
+    // Any other address: a 404 page in HTML, in the language asked for, not a gRPC answer.
+    for path in [
+        "/no-such-page",
+        "/mailbox/no-such-page",
+        "/sealpost.v1.Nothing/Here",
+    ] {
+        let r = b.get(path);
+        assert_eq!(r.status, 404, "{path}");
+        assert!(
+            r.header("content-type")
+                .is_some_and(|c| c.starts_with("text/html")),
+            "{path}: {:?}",
+            r.header("content-type")
+        );
+        assert_eq!(r.header("grpc-status"), None, "{path}");
+        let html = text(&r.body);
+        assert!(html.contains("<html lang=\"fr\">"), "{html}");
+        assert!(
+            html.contains("<h1>Cette page n&#39;existe pas</h1>"),
+            "{html}"
+        );
+    }
+    let r = b.get("/no-such-page?lang=nl");
+    assert!(text(&r.body).contains("<h1>Deze pagina bestaat niet</h1>"));
+    // A gRPC call to a method that does not exist: the gRPC status Unimplemented (12).
+    let r = https_raw_as(
+        f.server.addr,
+        &f.pki.join("root-ca.pem"),
+        None,
+        "POST /sealpost.v1.Nothing/Here HTTP/1.1\r\nContent-Type: application/grpc\r\nTE: trailers\r\nContent-Length: 5",
+        &[0, 0, 0, 0, 0],
+    );
+    assert_eq!(r.status, 200, "{}", text(&r.body));
+    assert_eq!(r.header("grpc-status"), Some("12"), "{:?}", r.headers);
+    assert!(
+        r.header("content-type")
+            .is_some_and(|c| c.starts_with("application/grpc")),
+        "{:?}",
+        r.headers
+    );
+}
+
+#[test]
+fn the_language_chosen_is_remembered_and_logging_out_says_so() {
+    let f = fixture();
+    let mut b = Browser::new(&f);
+    let form = b.get("/mailbox/login?lang=nl");
+    let remembered = form
+        .headers
+        .iter()
+        .find(|(n, v)| n == "set-cookie" && v.starts_with("lang="))
+        .map(|(_, v)| v.clone())
+        .expect("a lang cookie");
+    for part in ["lang=nl", "Path=/", "Secure", "Max-Age="] {
+        assert!(remembered.contains(part), "{remembered}");
+    }
+    assert!(text(&form.body).contains("<label for=\"login\">Gebruikersnaam</label>"));
+    // The cookie is all it takes: the session's forms do not depend on it.
+    b.lang = Some("nl");
+    let inbox = b.log_in("jan", FIRST_PASSWORD);
+    assert_eq!(inbox.status, 200);
+    let html = text(&inbox.body);
+    assert!(html.contains("<html lang=\"nl\">"), "{html}");
+    // A first login changes the password (in Dutch).
+    assert!(html.contains("<h1>Wachtwoord wijzigen</h1>"), "{html}");
+    let r = b.post(
+        "/mailbox/password",
+        &format!(
+            "csrf={}&new={}&again={}",
+            Browser::csrf(&inbox),
+            enc(NEW_PASSWORD),
+            enc(NEW_PASSWORD)
+        ),
+    );
+    assert_eq!(r.status, 303, "{}", text(&r.body));
+    let inbox = b.get("/mailbox/inbox");
+    let html = text(&inbox.body);
+    // The person's name, the operator, the notices, the time zone.
+    for part in [
+        "<strong>Jan Peeters</strong>",
+        "Sealpost development operator",
+        "help@sealpost.example",
+        "href=\"/mailbox/help#privacy\"",
+        "Europe/Brussels",
+        "<a href=\"/mailbox/delivery\">Elektronische bezorging</a>",
+    ] {
+        assert!(html.contains(part), "{part}: {html}");
+    }
+    assert!(!html.contains("/mailbox/mandates\""), "{html}");
+    let r = b.post(
+        "/mailbox/logout",
+        &format!("csrf={}", Browser::csrf(&inbox)),
+    );
+    assert_eq!(
+        (r.status, r.header("location")),
+        (303, Some("/mailbox/logged-out"))
+    );
+    assert!(b.cookie.is_none(), "the session cookie is removed");
+    let page = b.get("/mailbox/logged-out");
+    let html = text(&page.body);
+    assert_eq!(page.status, 200);
+    assert!(html.contains("<h1>U bent afgemeld</h1>"), "{html}");
+    assert!(html.contains("<a href=\"/mailbox/login\">Opnieuw aanmelden</a>"));
+    assert_eq!(
+        b.get("/mailbox/inbox").header("location"),
+        Some("/mailbox/login")
     );
 }
