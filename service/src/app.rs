@@ -14,7 +14,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
 use sealpost_evidence::model::{Issuer, Sha256};
 use sealpost_evidence::provider::{Provider, check_seal_profile};
-use sealpost_evidence::seal::{Sealer, Timestamper};
+use sealpost_evidence::seal::{Sealer, Timestamper as TokenSource};
 use sealpost_tsa::authority::TimeStampAuthority;
 use sealpost_xmldsig::document::DocumentSigner;
 use sealpost_xmldsig::dsig::base64_encode;
@@ -31,6 +31,7 @@ use crate::adapters::metrics::Metrics;
 use crate::adapters::notary::EmbeddedNotary;
 use crate::adapters::ocsp::OcspChecker;
 use crate::adapters::postgres::PgStore;
+use crate::adapters::remote_tsa::RemoteTsas;
 use crate::adapters::soap::{self, SoapChannel};
 use crate::adapters::store::{Backend, RedbStore, TimedStore};
 use crate::adapters::time_stamping::{self, TsaEndpoint};
@@ -50,6 +51,9 @@ pub struct App {
     pub service: Arc<Service>,
     pub store: Arc<dyn Backend>,
     pub tsa: Arc<TimeStampAuthority>,
+    /// What time-stamps the evidences and the audit log: the embedded TSA, or the remote
+    /// ones of `tsa.remote`.
+    pub timestamper: Arc<dyn TokenSource + Send + Sync>,
     pub metrics: Arc<Metrics>,
     pub soap: Arc<SoapChannel>,
     pub grpc: Arc<GrpcChannel>,
@@ -264,6 +268,7 @@ impl App {
             TimeStampAuthority::from_settings(&config.tsa)
                 .context("setting up the embedded TSA")?,
         );
+        let timestamper = evidence_timestamper(config, &tsa, Arc::clone(&clock))?;
         // The seal certificate must have the seal profile, or the service does not start.
         let trusted_list = Arc::new(provider_identity(config)?.to_trusted_list());
         let seal_certs = pem_certificates(&config.seal_cert)?;
@@ -278,7 +283,7 @@ impl App {
         )?;
         let notary = Arc::new(EmbeddedNotary {
             sealer,
-            tsa: Arc::clone(&tsa),
+            tsa: Arc::clone(&timestamper),
             clock: Arc::clone(&clock),
             issuer: Issuer {
                 name: config.issuer_name.clone(),
@@ -481,6 +486,7 @@ impl App {
             service,
             store,
             tsa,
+            timestamper,
             metrics,
             soap,
             grpc,
@@ -541,7 +547,7 @@ impl App {
                 "/readyz",
                 health::readiness(Arc::new(Readiness::new(
                     Arc::clone(&self.store),
-                    Arc::clone(&self.tsa),
+                    Arc::clone(&self.timestamper),
                 ))),
             )
             .route(
@@ -600,7 +606,7 @@ fn not_the_service(ui: &MailboxUi, request: &axum::extract::Request) -> axum::re
 /// Seals the audit log's head with a time-stamp token, unless it is already sealed.
 pub fn seal_audit_head(
     store: &dyn Backend,
-    tsa: &TimeStampAuthority,
+    tsa: &dyn TokenSource,
     now: SystemTime,
 ) -> anyhow::Result<Option<AuditSeal>> {
     let (seq, hash) = store.audit_head()?;
@@ -624,7 +630,7 @@ pub fn seal_audit_head(
 /// Seals the audit head every `interval`, until the process ends.
 pub async fn seal_audit_periodically(
     store: Arc<dyn Backend>,
-    tsa: Arc<TimeStampAuthority>,
+    tsa: Arc<dyn TokenSource + Send + Sync>,
     interval: Duration,
 ) {
     let mut ticks = tokio::time::interval(interval);
@@ -633,7 +639,7 @@ pub async fn seal_audit_periodically(
         ticks.tick().await;
         let (store, tsa) = (Arc::clone(&store), Arc::clone(&tsa));
         match tokio::task::spawn_blocking(move || {
-            seal_audit_head(store.as_ref(), &tsa, SystemClock.now())
+            seal_audit_head(store.as_ref(), tsa.as_ref(), SystemClock.now())
         })
         .await
         {
@@ -660,13 +666,55 @@ pub fn provider_identity(config: &Config) -> anyhow::Result<Provider> {
             config.seal_cert.display()
         )
     })?;
-    let tsa = pem_certificates(&config.tsa.cert)?
-        .into_iter()
-        .next()
-        .context("no time-stamping certificate")?;
+    // The units whose tokens the evidences and the audit log carry.
+    let units = match &config.tsa_remote {
+        Some(remote) => remote.units.clone(),
+        None => vec![config.tsa.cert.clone()],
+    };
+    let tsa_certificates = units
+        .iter()
+        .map(|path| {
+            pem_certificates(path)?
+                .into_iter()
+                .next()
+                .context("no time-stamping certificate")
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(Provider {
         name: config.issuer_name.clone(),
         seal_certificates: vec![seal],
-        tsa_certificates: vec![tsa],
+        tsa_certificates,
     })
+}
+
+/// What time-stamps the evidences and the audit log: the remote TSAs of `tsa.remote` when
+/// there are any (their tokens checked: see [`RemoteTsas`]), else `embedded`.
+pub fn evidence_timestamper(
+    config: &Config,
+    embedded: &Arc<TimeStampAuthority>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Arc<dyn TokenSource + Send + Sync>> {
+    let Some(remote) = &config.tsa_remote else {
+        return Ok(Arc::clone(embedded) as Arc<dyn TokenSource + Send + Sync>);
+    };
+    let units = remote
+        .units
+        .iter()
+        .map(|path| {
+            pem_certificates(path)?
+                .into_iter()
+                .next()
+                .with_context(|| format!("tsa.remote_units: {}: no certificate", path.display()))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let trust = sealpost_tsa::TrustStore::new(pem_certificates(&remote.trust_anchors)?)
+        .with_certificates(units.clone());
+    Ok(Arc::new(RemoteTsas::new(
+        &remote.urls,
+        remote.timeout,
+        trust,
+        units,
+        remote.max_skew,
+        clock,
+    )?))
 }

@@ -336,7 +336,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
         };
         tokio::spawn(seal_audit_periodically(
             Arc::clone(&app.store),
-            Arc::clone(&app.tsa),
+            Arc::clone(&app.timestamper),
             config.audit_seal_interval,
         ));
         tokio::spawn(sealpost::adapters::notify::send_notices_periodically(

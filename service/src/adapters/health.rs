@@ -1,6 +1,6 @@
 //! `GET /healthz` (liveness: the process answers) and `GET /readyz` (readiness: it can take a
-//! letter now): the store takes a durable write (the audit log lives in it) and the TSA
-//! issues a token. A load balancer sends letters only to a ready node; a node that is live
+//! letter now): the store takes a durable write (the audit log lives in it) and the TSA that
+//! time-stamps the evidences (embedded or remote) gives a good token. A load balancer sends letters only to a ready node; a node that is live
 //! but not ready is left alone to recover (a disk freed, a database back).
 
 use std::sync::Arc;
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
-use sealpost_tsa::authority::TimeStampAuthority;
+use sealpost_evidence::seal::Timestamper;
 use tokio::sync::Mutex;
 
 use super::store::Backend;
@@ -23,7 +23,7 @@ type Verdict = Result<(), Vec<String>>;
 /// What readiness checks, and its last answer.
 pub struct Readiness {
     pub store: Arc<dyn Backend>,
-    pub tsa: Arc<TimeStampAuthority>,
+    pub tsa: Arc<dyn Timestamper + Send + Sync>,
     last: Mutex<Option<(Instant, Verdict)>>,
 }
 
@@ -34,7 +34,7 @@ impl std::fmt::Debug for Readiness {
 }
 
 impl Readiness {
-    pub fn new(store: Arc<dyn Backend>, tsa: Arc<TimeStampAuthority>) -> Readiness {
+    pub fn new(store: Arc<dyn Backend>, tsa: Arc<dyn Timestamper + Send + Sync>) -> Readiness {
         Readiness {
             store,
             tsa,
@@ -55,8 +55,8 @@ impl Readiness {
         if let Err(e) = self.store.probe_write(now) {
             problems.push(format!("store: {e}"));
         }
-        if let Err((failure, why)) = self.tsa.sha256_token(&[0u8; 32]) {
-            problems.push(format!("tsa: {}: {why}", failure.name()));
+        if let Err(e) = self.tsa.timestamp(&[0u8; 32]) {
+            problems.push(format!("tsa: {e}"));
         }
         if problems.is_empty() {
             Ok(())

@@ -3,6 +3,7 @@
 pub mod admission;
 pub mod audit;
 pub mod blobs;
+pub mod blocking;
 #[cfg(test)]
 mod conformance;
 pub mod grpc;
@@ -15,6 +16,7 @@ pub mod notary;
 pub mod notify;
 pub mod ocsp;
 pub mod postgres;
+pub mod remote_tsa;
 pub mod soap;
 pub mod store;
 pub mod time_stamping;

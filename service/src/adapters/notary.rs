@@ -5,15 +5,14 @@ use std::time::Instant;
 
 use sealpost_evidence::model::{Evidence, Issuer, Sha256};
 use sealpost_evidence::seal::{Sealer, Timestamper as TokenSource};
-use sealpost_tsa::authority::TimeStampAuthority;
 
 use super::metrics::Metrics;
 use crate::core::{self, Clock, Unavailable};
 
-/// Seals with `sealer`, time-stamps with the in-process TSA.
+/// Seals with `sealer`, time-stamps with `tsa` (the in-process TSA, or remote ones).
 pub struct EmbeddedNotary {
     pub sealer: Sealer,
-    pub tsa: Arc<TimeStampAuthority>,
+    pub tsa: Arc<dyn TokenSource + Send + Sync>,
     pub clock: Arc<dyn Clock>,
     pub issuer: Issuer,
     pub metrics: Arc<Metrics>,
@@ -28,7 +27,7 @@ impl std::fmt::Debug for EmbeddedNotary {
 }
 
 /// The TSA, timed for the metrics.
-struct TimedTsa<'a>(&'a TimeStampAuthority, &'a Metrics);
+struct TimedTsa<'a>(&'a dyn TokenSource, &'a Metrics);
 
 impl TokenSource for TimedTsa<'_> {
     fn timestamp(&self, sha256: &[u8]) -> Result<Vec<u8>, sealpost_evidence::seal::SealError> {
@@ -41,7 +40,7 @@ impl TokenSource for TimedTsa<'_> {
 
 impl core::Timestamper for EmbeddedNotary {
     fn timestamp(&self, sha256: &Sha256) -> Result<Vec<u8>, Unavailable> {
-        TimedTsa(&self.tsa, &self.metrics)
+        TimedTsa(self.tsa.as_ref(), &self.metrics)
             .timestamp(sha256.as_bytes())
             .map_err(|e| Unavailable(e.to_string()))
     }
@@ -52,7 +51,7 @@ impl core::Sealer for EmbeddedNotary {
         self.sealer
             .seal(
                 evidence,
-                &TimedTsa(&self.tsa, &self.metrics),
+                &TimedTsa(self.tsa.as_ref(), &self.metrics),
                 self.clock.now(),
             )
             .map_err(|e| Unavailable(e.to_string()))

@@ -163,24 +163,8 @@ impl OcspChecker {
 
     /// The exchange, from synchronous code, never blocking a runtime worker unannounced.
     fn exchange(&self, url: Uri, request_der: Vec<u8>) -> Result<Vec<u8>, FetchError> {
-        use tokio::runtime::{Handle, RuntimeFlavor};
-        match Handle::try_current() {
-            Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(|| handle.block_on(self.post(url, request_der)))
-            }
-            _ => std::thread::scope(|scope| {
-                scope
-                    .spawn(|| {
-                        tokio::runtime::Builder::new_current_thread()
-                            .enable_all()
-                            .build()
-                            .map_err(|e| FetchError::Runtime(e.to_string()))?
-                            .block_on(self.post(url, request_der))
-                    })
-                    .join()
-                    .unwrap_or_else(|_| Err(FetchError::Runtime("the exchange panicked".into())))
-            }),
-        }
+        super::blocking::wait_for(self.post(url, request_der))
+            .unwrap_or_else(|e| Err(FetchError::Runtime(e)))
     }
 
     fn verdict(status: &VerifiedStatus) -> Result<SystemTime, TrustError> {

@@ -8,8 +8,8 @@ use anyhow::{Context, bail};
 use sealpost::adapters::mailbox::{People, certificate_write, mandate_write, person_write};
 use sealpost::adapters::store::Backend;
 use sealpost::app::{
-    App, pem_certificates, pem_certificates_in, seal_audit_head, sender_registration,
-    trust_anchors, trusted_fingerprint,
+    App, evidence_timestamper, pem_certificates, pem_certificates_in, seal_audit_head,
+    sender_registration, trust_anchors, trusted_fingerprint,
 };
 use sealpost::audit_export::{Window, export};
 use sealpost::config::{Config, SenderEntry};
@@ -441,16 +441,17 @@ fn audit(a: &Admin, command: AuditCommand, out: &mut dyn Output) -> anyhow::Resu
             }
         }
         AuditCommand::Seal => {
-            // The running service's TSA (its serial numbers are its own), else the configured.
-            let built;
+            // The running service's time-stamps (its TSA's serial numbers are its own), else
+            // those of the configuration (the embedded TSA or the remote ones).
             let tsa = match a.app {
-                Some(app) => app.tsa.as_ref(),
-                None => {
-                    built = TimeStampAuthority::from_settings(&config.tsa)?;
-                    &built
-                }
+                Some(app) => std::sync::Arc::clone(&app.timestamper),
+                None => evidence_timestamper(
+                    config,
+                    &std::sync::Arc::new(TimeStampAuthority::from_settings(&config.tsa)?),
+                    std::sync::Arc::new(SystemClock),
+                )?,
             };
-            match seal_audit_head(store, tsa, SystemClock.now())? {
+            match seal_audit_head(store, tsa.as_ref(), SystemClock.now())? {
                 Some(seal) => out.line(&format!("audit head {} sealed", seal.seq))?,
                 None => out.line("nothing to seal")?,
             }

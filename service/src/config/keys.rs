@@ -64,6 +64,12 @@ pub(super) const KEYS: &[(&str, Kind)] = &[
     // genTime has whole seconds; a token vaguer than a minute says little.
     ("tsa.accuracy_ms", int(1000, 60_000)),
     ("tsa.endpoint", Kind::Text),
+    ("tsa.remote", Kind::List),
+    ("tsa.remote_units", Kind::List),
+    ("tsa.remote_trust_anchors", Kind::Text),
+    ("tsa.remote_timeout_ms", int(100, 60_000)),
+    // A TSA's clock further from this host's than this is not believed.
+    ("tsa.remote_max_skew_s", int(1, 3600)),
     ("tsa.endpoint_rate_per_minute", int(1, 1_000_000)),
     ("tsa.endpoint_burst", int(1, 1_000_000)),
     ("seal.cert", Kind::Text),

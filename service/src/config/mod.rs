@@ -87,6 +87,17 @@ pub enum LogFormat {
     Json,
 }
 
+/// Remote TSAs and what their tokens must be.
+#[derive(Clone, Debug)]
+pub struct RemoteTsaSettings {
+    pub urls: Vec<String>,
+    /// PEM files of the units' certificates (the first of each).
+    pub units: Vec<PathBuf>,
+    pub trust_anchors: PathBuf,
+    pub timeout: Duration,
+    pub max_skew: Duration,
+}
+
 /// The longest path a Unix socket is bound to (`sun_path` less its terminating zero).
 const MAX_SOCKET_PATH: usize = 107;
 
@@ -103,6 +114,9 @@ pub struct Config {
     pub tsa: TsaSettings,
     /// `tsa.endpoint`: who may use `POST /tsa` on the service port.
     pub tsa_endpoint: TsaEndpoint,
+    /// `tsa.remote`: the TSAs that time-stamp evidences and the audit log instead of the
+    /// embedded one; `None`: the embedded one does.
+    pub tsa_remote: Option<RemoteTsaSettings>,
     /// The seal certificate (then its chain) and key.
     pub seal_cert: PathBuf,
     pub seal_key: PathBuf,
@@ -552,6 +566,47 @@ impl RawConfig {
                 None
             }
         };
+        let tsa_remote = if self.tsa.remote.is_empty() {
+            if !self.tsa.remote_units.is_empty() {
+                problems.push("tsa.remote_units without tsa.remote".into());
+            }
+            Some(None)
+        } else {
+            let mut ok = true;
+            for url in &self.tsa.remote {
+                if !url.starts_with("http://") {
+                    problems.push(format!(
+                        "tsa.remote {url:?}: an http:// URL (the tokens are signed; TLS adds nothing they need)"
+                    ));
+                    ok = false;
+                }
+            }
+            if self.tsa.remote_units.is_empty() {
+                problems.push(
+                    "tsa.remote needs tsa.remote_units: the certificates its tokens must be signed by"
+                        .into(),
+                );
+                ok = false;
+            }
+            for unit in &self.tsa.remote_units {
+                readable(unit, "tsa.remote_units", problems);
+            }
+            let anchors = self
+                .tsa
+                .remote_trust_anchors
+                .clone()
+                .unwrap_or_else(|| self.senders.trust_anchors.clone());
+            readable(&anchors, "tsa.remote_trust_anchors", problems);
+            ok.then(|| {
+                Some(RemoteTsaSettings {
+                    urls: self.tsa.remote.clone(),
+                    units: self.tsa.remote_units.clone(),
+                    trust_anchors: anchors,
+                    timeout: Duration::from_millis(self.tsa.remote_timeout_ms),
+                    max_skew: Duration::from_secs(self.tsa.remote_max_skew_s),
+                })
+            })
+        };
         // A Unix socket's path has at most 107 bytes: one configured longer stops the start;
         // the default under a long data_dir is left out (administration then on the stopped
         // service, as the start's log says).
@@ -586,6 +641,7 @@ impl RawConfig {
                 accuracy: Duration::from_millis(self.tsa.accuracy_ms),
             },
             tsa_endpoint: tsa_endpoint?,
+            tsa_remote: tsa_remote?,
             seal_cert: self.seal.cert,
             seal_key: self.seal.key,
             issuer_name: self.seal.issuer_name,

@@ -334,6 +334,21 @@ pub(super) struct RawTsa {
     pub(super) endpoint_rate_per_minute: u64,
     #[serde(default = "defaults::tsa_endpoint_burst")]
     pub(super) endpoint_burst: u64,
+    /// Remote TSAs (http:// URLs) that time-stamp the evidences and the audit log instead of
+    /// the embedded one, asked in turn until one gives a good token.
+    #[serde(default)]
+    pub(super) remote: Vec<String>,
+    /// The remote TSAs' unit certificates (PEM files): a token must be signed by one, and the
+    /// trusted list publishes them.
+    #[serde(default)]
+    pub(super) remote_units: Vec<PathBuf>,
+    /// The anchors the remote tokens chain to (default: senders.trust_anchors).
+    #[serde(default)]
+    pub(super) remote_trust_anchors: Option<PathBuf>,
+    #[serde(default = "defaults::tsa_remote_timeout_ms")]
+    pub(super) remote_timeout_ms: u64,
+    #[serde(default = "defaults::tsa_remote_max_skew_s")]
+    pub(super) remote_max_skew_s: u64,
 }
 
 impl Default for RawTsa {
@@ -349,6 +364,11 @@ impl Default for RawTsa {
             endpoint: defaults::tsa_endpoint(),
             endpoint_rate_per_minute: defaults::tsa_endpoint_rate_per_minute(),
             endpoint_burst: defaults::tsa_endpoint_burst(),
+            remote: Vec::new(),
+            remote_units: Vec::new(),
+            remote_trust_anchors: None,
+            remote_timeout_ms: defaults::tsa_remote_timeout_ms(),
+            remote_max_skew_s: defaults::tsa_remote_max_skew_s(),
         }
     }
 }
@@ -494,6 +514,14 @@ mod defaults {
     pub fn store_backend() -> String {
         "redb".into()
     }
+    pub fn tsa_remote_timeout_ms() -> u64 {
+        3000
+    }
+
+    pub fn tsa_remote_max_skew_s() -> u64 {
+        10
+    }
+
     pub fn shutdown_grace_s() -> u64 {
         30
     }

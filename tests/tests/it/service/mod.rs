@@ -12,6 +12,7 @@ mod clients;
 mod grpc;
 mod ocsp;
 mod operations;
+mod remote_tsa;
 mod revocation;
 mod soap;
 

@@ -1,0 +1,169 @@
+//! Remote TSAs (`tsa.remote`): two `sealpost-tsa` processes with a time-stamping unit of their
+//! own time-stamp the evidences; killing one fails over to the other, killing both refuses
+//! letters cleanly (ServiceUnavailable, nothing registered), and a TSA whose tokens are not
+//! signed by a published unit is not believed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use sealpost_interop::{
+    CITIZEN, Server, binary, cert_der, dev_pki, expect_fault_code as code, https_raw, run,
+    submission_body, system_now, text, trusted_list, xml_text as field,
+};
+use sealpost_pki::{Authority, DEV_ISSUING_CA, KeyAlgorithm, LeafSpec, Profile};
+
+use super::{Fixture, as_sender, evidence_of, fixture_on};
+
+/// A time-stamping unit of the development issuing CA other than the embedded TSA's:
+/// `remote-tsa.pem` and `remote-tsa.key` in `pki`.
+fn remote_unit(pki: &Path) {
+    let key = std::fs::read_to_string(pki.join("issuing-ca.key")).expect("CA key");
+    let ca = Authority::load_dev(DEV_ISSUING_CA, &cert_der(&pki.join("issuing-ca.pem")), &key)
+        .expect("issuing CA");
+    let unit = ca
+        .issue(&LeafSpec::new(
+            "Remote Time-Stamping Unit",
+            Profile::TimeStamping { eku_critical: true },
+            KeyAlgorithm::EcdsaP256,
+            system_now() - Duration::from_secs(60),
+            Duration::from_secs(86_400),
+        ))
+        .expect("unit");
+    std::fs::write(pki.join("remote-tsa.pem"), unit.cert_pem()).expect("cert");
+    std::fs::write(pki.join("remote-tsa.key"), unit.key_pem()).expect("key");
+}
+
+/// `sealpost-tsa serve` with the unit `name` (`tsa` or `remote-tsa`) of `pki`.
+fn tsa(pki: &Path, name: &str, state: &str) -> Server {
+    let mut cmd = Command::new(binary("sealpost-tsa"));
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--clock", "unchecked"])
+        .args(["--workers", "1"])
+        .arg("--cert")
+        .arg(pki.join(format!("{name}.pem")))
+        .arg("--key")
+        .arg(pki.join(format!("{name}.key")))
+        .arg("--chain")
+        .arg(pki.join("issuing-ca.pem"))
+        .arg("--state-dir")
+        .arg(pki.with_file_name(state));
+    Server::start(cmd)
+}
+
+/// The fixture's service on `pki`, time-stamping with the TSAs at `urls` (their tokens
+/// signed by the remote unit).
+fn service(pki: &Path, urls: &[String]) -> Fixture {
+    let remote = urls.join(",");
+    let units = pki.join("remote-tsa.pem");
+    let settings = [
+        ("SEALPOST_TSA_REMOTE", remote.as_str()),
+        ("SEALPOST_TSA_REMOTE_UNITS", units.to_str().expect("path")),
+        ("SEALPOST_TSA_REMOTE_TIMEOUT_MS", "2000"),
+    ];
+    fixture_on(pki.to_owned(), &settings)
+}
+
+/// The published identity the running service serves, written to a file.
+fn served_trusted_list(f: &Fixture) -> PathBuf {
+    let r = https_raw(
+        f.server.addr,
+        &f.pki.join("root-ca.pem"),
+        "GET /provider/trusted-list.xml HTTP/1.1",
+        b"",
+    );
+    assert_eq!(r.status, 200);
+    let path = f.data.with_file_name("served-trusted-list.xml");
+    std::fs::write(&path, &r.body).expect("write");
+    path
+}
+
+/// `sealpost-verify` on an evidence against the root and `provider`: its exit code.
+fn court(f: &Fixture, evidence: &str, provider: &Path) -> (i32, String) {
+    let file = f.data.with_file_name("remote-evidence.xml");
+    std::fs::write(&file, evidence).expect("write");
+    let out = run(Command::new(binary("sealpost-verify"))
+        .arg(&file)
+        .arg("--trust")
+        .arg(f.pki.join("root-ca.pem"))
+        .arg("--provider")
+        .arg(provider));
+    (out.status.code().unwrap_or(-1), text(&out.stdout))
+}
+
+#[test]
+fn remote_tsas_time_stamp_the_evidences_fail_over_and_refuse_cleanly_when_none_answers() {
+    let pki = dev_pki("remote-tsa");
+    remote_unit(&pki);
+    let (a, b) = (
+        tsa(&pki, "remote-tsa", "tsa-a"),
+        tsa(&pki, "remote-tsa", "tsa-b"),
+    );
+    let urls = [a.addr, b.addr].map(|addr| format!("http://{addr}/tsa"));
+    let f = service(&pki, &urls);
+
+    let r = as_sender(
+        &f,
+        "sender-a",
+        &submission_body("remote-1", CITIZEN, b"%PDF-1.7 one"),
+    );
+    assert_eq!(r.status, 200, "{}", text(&r.body));
+    let evidence = evidence_of(&field(&text(&r.body), "Evidence").expect("evidence"));
+    // The trusted list the service publishes names the remote unit: the evidence is VALID
+    // against it, and not against a list naming the embedded TSA only.
+    let served = served_trusted_list(&f);
+    assert!(
+        std::fs::read_to_string(&served).expect("list").contains(
+            &std::fs::read_to_string(pki.join("remote-tsa.pem"))
+                .expect("unit")
+                .lines()
+                .nth(1)
+                .expect("base64")
+                .to_owned()
+        )
+    );
+    let (code_ok, report) = court(&f, &evidence, &served);
+    assert_eq!(code_ok, 0, "{report}");
+    let (code_embedded, report) = court(&f, &evidence, &trusted_list(&pki));
+    assert_ne!(code_embedded, 0, "{report}");
+
+    // One TSA gone: the other one answers.
+    drop(a);
+    let r = as_sender(
+        &f,
+        "sender-a",
+        &submission_body("remote-2", CITIZEN, b"%PDF-1.7 two"),
+    );
+    assert_eq!(r.status, 200, "{}", text(&r.body));
+    let evidence = evidence_of(&field(&text(&r.body), "Evidence").expect("evidence"));
+    assert_eq!(court(&f, &evidence, &served).0, 0);
+
+    // Both gone: refused, nothing registered, and the node says it is not ready.
+    drop(b);
+    let r = as_sender(
+        &f,
+        "sender-a",
+        &submission_body("remote-3", CITIZEN, b"%PDF-1.7 three"),
+    );
+    assert_eq!(code(&r), "SEALPOST-SRV-001", "{}", text(&r.body));
+    assert_eq!(field(&text(&r.body), "MessageId"), None);
+    let ready = https_raw(
+        f.server.addr,
+        &pki.join("root-ca.pem"),
+        "GET /readyz HTTP/1.1",
+        b"",
+    );
+    assert_eq!(ready.status, 503);
+    assert!(text(&ready.body).contains("tsa:"), "{}", text(&ready.body));
+    drop(f);
+
+    // A TSA whose tokens are signed by a unit the trusted list does not name (the embedded
+    // TSA's, under the same root) is not believed: refused, not sealed with its token.
+    let other = tsa(&pki, "tsa", "tsa-other");
+    let f = service(&pki, &[format!("http://{}/tsa", other.addr)]);
+    let r = as_sender(
+        &f,
+        "sender-a",
+        &submission_body("remote-4", CITIZEN, b"%PDF-1.7 four"),
+    );
+    assert_eq!(code(&r), "SEALPOST-SRV-001", "{}", text(&r.body));
+}
