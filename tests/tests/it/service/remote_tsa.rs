@@ -8,8 +8,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use sealpost_interop::{
-    CITIZEN, Server, binary, cert_der, dev_pki, expect_fault_code as code, https_raw, run,
-    submission_body, system_now, text, trusted_list, xml_text as field,
+    CITIZEN, Server, binary, cert_der, dev_pki, expect_fault_code as code, https_raw, require_tool,
+    run, submission_body, system_now, text, trusted_list, workspace_root, xml_text as field,
 };
 use sealpost_pki::{Authority, DEV_ISSUING_CA, KeyAlgorithm, LeafSpec, Profile};
 
@@ -166,4 +166,49 @@ fn remote_tsas_time_stamp_the_evidences_fail_over_and_refuse_cleanly_when_none_a
         &submission_body("remote-4", CITIZEN, b"%PDF-1.7 four"),
     );
     assert_eq!(code(&r), "SEALPOST-SRV-001", "{}", text(&r.body));
+}
+
+/// `tests/interop/tsa/openssl_tsa.py`: `openssl ts -reply` behind a small HTTP server, with
+/// the remote unit of `pki`.
+fn openssl_tsa(pki: &Path) -> Server {
+    require_tool("openssl", &["version"]);
+    let mut cmd = Command::new("python3");
+    cmd.arg(workspace_root().join("tests/interop/tsa/openssl_tsa.py"))
+        .arg("--cert")
+        .arg(pki.join("remote-tsa.pem"))
+        .arg("--key")
+        .arg(pki.join("remote-tsa.key"))
+        .arg("--chain")
+        .arg(pki.join("issuing-ca.pem"))
+        .arg("--dir")
+        .arg(pki.with_file_name("openssl-tsa"));
+    Server::start(cmd)
+}
+
+#[test]
+fn an_openssl_ts_reply_tsa_time_stamps_the_evidences_as_a_second_remote_tsa() {
+    let pki = dev_pki("openssl-tsa");
+    remote_unit(&pki);
+    let first = tsa(&pki, "remote-tsa", "tsa-first");
+    let openssl = openssl_tsa(&pki);
+    let urls = [
+        format!("http://{}/tsa", first.addr),
+        format!("http://{}/", openssl.addr),
+    ];
+    let f = service(&pki, &urls);
+    // The first one gone, openssl's tokens seal the evidence, and a court accepts them.
+    drop(first);
+    let r = as_sender(
+        &f,
+        "sender-a",
+        &submission_body("openssl-1", CITIZEN, b"%PDF-1.7 ossl"),
+    );
+    assert_eq!(r.status, 200, "{}", text(&r.body));
+    let evidence = evidence_of(&field(&text(&r.body), "Evidence").expect("evidence"));
+    let (code, report) = court(&f, &evidence, &served_trusted_list(&f));
+    assert_eq!(code, 0, "{report}");
+    // openssl issued them: its serial number moved on.
+    let serial = std::fs::read_to_string(pki.with_file_name("openssl-tsa").join("serial"))
+        .expect("openssl's serial");
+    assert_ne!(serial.trim(), "01", "openssl issued no token");
 }
