@@ -37,6 +37,8 @@ const MAX_FRAME: usize = 64 << 20;
 const PAYLOAD_CHUNK: usize = 256 << 10;
 /// How long the service waits for a client's command.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the service waits for a client to take a part of its answer.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The command as it travels: this build's version (a client of another version is told so,
 /// not misunderstood) and the command with its files.
@@ -218,6 +220,8 @@ fn session(
         return Ok(());
     }
     stream.set_read_timeout(Some(COMMAND_TIMEOUT))?;
+    // A client that stops reading its answer does not hold the session for ever.
+    stream.set_write_timeout(Some(ANSWER_TIMEOUT))?;
     let command = match read_frame(&mut stream) {
         Ok(Some((COMMAND, bytes))) => serde_json::from_slice::<Request>(&bytes)
             .map_err(|e| format!("not a command of this service ({e})"))
