@@ -1,7 +1,8 @@
 //! Admission: the large requests read at once are bounded by their declared sizes
 //! (`limits.in_flight_bytes`). A request over 1 MiB whose `Content-Length` does not fit in
-//! what is left is answered at once, before a byte of its body is read: 503 with
-//! `Retry-After` (gRPC: UNAVAILABLE), SEALPOST-SRV-001. Smaller requests always pass, so the
+//! what is left is turned away before a byte of its body is kept: 503 with
+//! `Retry-After` (gRPC: UNAVAILABLE), SEALPOST-SRV-001 (its body is read and dropped, not
+//! kept, so that the client hears the answer). Smaller requests always pass, so the
 //! senders of ordinary letters are served while a crowd of large ones waits its turn.
 //!
 //! A body without a declared length (HTTP/2 without `Content-Length`, chunked HTTP/1.1) is
@@ -13,10 +14,14 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
 use tokio::sync::Semaphore;
 
 /// Requests up to this size are always admitted.
 pub const SMALL_BYTES: u64 = 1 << 20;
+
+/// How long the body of a request turned away is read (and dropped) before the answer.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The budget, in KiB.
 #[derive(Debug)]
@@ -59,7 +64,17 @@ pub async fn admit(
             drop(share);
             response
         }
-        Err(_) => busy(&request),
+        Err(_) => {
+            let answer = busy(&request);
+            // Read and drop the body (nothing kept, for at most DRAIN): an HTTP/1.1 client that
+            // sends all of it before reading then hears the answer instead of a reset.
+            let mut body = request.into_body();
+            let _ = tokio::time::timeout(DRAIN, async {
+                while let Some(Ok(_)) = body.frame().await {}
+            })
+            .await;
+            answer
+        }
     }
 }
 

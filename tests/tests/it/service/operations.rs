@@ -776,7 +776,7 @@ fn a_full_disk_refuses_letters_without_breaking_those_it_took_and_recovers_once_
 }
 
 #[test]
-fn large_requests_beyond_the_budget_are_turned_away_unread_while_ordinary_letters_pass() {
+fn large_requests_beyond_the_budget_are_turned_away_without_being_kept_while_ordinary_letters_pass() {
     let settings = [
         ("SEALPOST_LIMITS_MAX_REQUEST_BYTES", "3145728"),
         ("SEALPOST_LIMITS_MAX_DOCUMENT_BYTES", "2097152"),
@@ -820,7 +820,7 @@ fn large_requests_beyond_the_budget_are_turned_away_unread_while_ordinary_letter
     // Its share is given back: the second one passes now.
     let again = service.post(&second);
     assert_eq!(again.status, 200, "{}", text(&again.body));
-    // Turned away unread: nothing of it was recorded.
+    // Turned away: nothing of it was kept or recorded.
     let refused: Vec<_> = sealpost_interop::audit_log(&service.pki, &service.data, &settings)
         .into_iter()
         .filter(|l| l["outcome"] != "accepted")
