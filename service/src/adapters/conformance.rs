@@ -1061,6 +1061,9 @@ enum Cut {
     AfterCommit,
     /// The COMMIT never reaches the server.
     BeforeCommit,
+    /// The connection is cut instead of relaying the client's next message but this many
+    /// (each statement of a transaction is one message the client waits on).
+    BeforeMessage(usize),
 }
 
 /// A TCP relay to PostgreSQL that, once armed, cuts the first connection that sends a COMMIT.
@@ -1114,20 +1117,30 @@ impl CuttingRelay {
                         };
                         let chunk = &buf[..n];
                         let commit = chunk.windows(6).any(|w| w == b"COMMIT");
-                        let cut = if commit {
-                            arms.lock().expect("armed").take()
-                        } else {
-                            None
+                        let cut = {
+                            let mut armed = arms.lock().expect("armed");
+                            match *armed {
+                                Some(Cut::BeforeMessage(0)) => armed.take(),
+                                Some(Cut::BeforeMessage(k)) => {
+                                    *armed = Some(Cut::BeforeMessage(k - 1));
+                                    None
+                                }
+                                Some(_) if commit => armed.take(),
+                                _ => None,
+                            }
                         };
                         if cut.is_some() {
                             mute.store(true, std::sync::atomic::Ordering::SeqCst);
                         }
-                        if cut != Some(Cut::BeforeCommit) && server.write_all(chunk).is_err() {
+                        let relayed = matches!(cut, None | Some(Cut::AfterCommit));
+                        if relayed && server.write_all(chunk).is_err() {
                             break;
                         }
                         if cut.is_some() {
                             // Let the server act on what it got, then cut both ways.
-                            std::thread::sleep(std::time::Duration::from_millis(300));
+                            if cut == Some(Cut::AfterCommit) {
+                                std::thread::sleep(std::time::Duration::from_millis(300));
+                            }
                             let _ = client.shutdown(std::net::Shutdown::Both);
                             let _ = server.shutdown(std::net::Shutdown::Both);
                             break;
@@ -1141,6 +1154,11 @@ impl CuttingRelay {
 
     fn arm(&self, cut: Cut) {
         *self.armed.lock().expect("armed") = Some(cut);
+    }
+
+    /// Whether the armed cut is still to come; disarms it.
+    fn disarm(&self) -> bool {
+        self.armed.lock().expect("armed").take().is_some()
     }
 }
 
@@ -1210,6 +1228,40 @@ fn postgres_finds_out_whether_a_commit_whose_answer_was_lost_took() {
         );
         assert_eq!(store.message(&id).expect("read"), None);
         assert_eq!(store.audit_head().expect("head").0, head + 1);
+
+        // Cut at each message of a commit in turn: every answer is the truth. Unavailable,
+        // and nothing of the letter is there; done, and all of it is.
+        let mut head = head + 1;
+        let mut cut_at = 0;
+        loop {
+            relay.arm(Cut::BeforeMessage(cut_at));
+            let letter = letter(10 + cut_at, &format!("cut-{cut_at}"), 1_800_001_000);
+            let id = letter.message.clone().expect("message").id;
+            let answer = store.commit(letter);
+            let cut = !relay.disarm();
+            match answer {
+                Ok(Committed::Done) => {
+                    assert!(
+                        store.message(&id).expect("read").is_some(),
+                        "cut at {cut_at}"
+                    );
+                    head += 1;
+                }
+                Err(crate::core::StoreError::Unavailable(_)) => {
+                    assert!(cut, "unavailable without a cut at {cut_at}");
+                    assert_eq!(store.message(&id).expect("read"), None, "cut at {cut_at}");
+                }
+                other => panic!("cut at {cut_at}: {other:?}"),
+            }
+            assert_eq!(store.audit_head().expect("head").0, head, "cut at {cut_at}");
+            if !cut {
+                break;
+            }
+            cut_at += 1;
+        }
+        assert!(cut_at > 5, "a commit of only {cut_at} messages");
+        verify_chain(store.audit_entries(1, u64::MAX).expect("entries"))
+            .expect("the audit chain holds");
     });
     let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"));
     if let Err(panic) = result {
