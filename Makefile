@@ -9,7 +9,7 @@ NEXTEST_PROFILE := $(if $(filter true,$(CI)),ci,default)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages the tests drive (third-party verifiers and clients).
-APT_PACKAGES := openssl ca-certificates python3 python3-venv xmlsec1 libxml-security-java libwss4j-java libslf4j-java libcommons-logging-java libxml2-utils postgresql-client chromium libnss3-tools tzdata
+APT_PACKAGES := openssl ca-certificates curl procps util-linux python3 python3-venv xmlsec1 libxml-security-java libwss4j-java libslf4j-java libcommons-logging-java libxml2-utils postgresql-client chromium libnss3-tools tzdata
 # Python clients live in a virtualenv (Debian's python3 refuses system-wide pip installs).
 VENV := tests/.venv
 # The development citizen `make run` creates (development only: these are published).
@@ -159,6 +159,9 @@ fuzz:
 	@# Raw documents (mode byte 0) and small edits of the evidence the target writes (mode byte 1).
 	for f in ../shared/interop-samples/*.xml; do { printf '\000'; cat "$$f"; } > fuzz/corpus/evidence_read/raw-$$(basename "$$f"); done
 	printf '\001\000\000\000' > fuzz/corpus/evidence_read/edit-none
+	@# An OCSP answer of status malformedRequest, the smallest there is.
+	mkdir -p fuzz/corpus/ocsp_response
+	printf '\060\003\012\001\001' > fuzz/corpus/ocsp_response/malformed-request
 	cd fuzz && for target in $$(RUSTC_BOOTSTRAP=1 cargo fuzz list); do \
 		echo "== $$target ($(FUZZ_SECONDS)s)"; \
 		RUSTC_BOOTSTRAP=1 cargo fuzz run -O $$target -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 2>&1 \

@@ -1028,9 +1028,25 @@ fn redb_passes_the_store_conformance_suite() {
 /// postgres), in a database of its own that it drops afterwards. No server: the test fails.
 #[test]
 fn postgres_passes_the_store_conformance_suite() {
-    let server = std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "host=127.0.0.1 user=postgres".into());
-    let database = format!("sealpost_conformance_{}", std::process::id());
+    on_a_postgres_database("conformance", |_, database| {
+        let url = format!("{} dbname={database}", postgres_server());
+        let store = PgStore::open(&url).expect("open");
+        conforms(Arc::new(store));
+        // Opening again finds the schema in place.
+        PgStore::open(&url).expect("reopen");
+    });
+}
+
+/// The PostgreSQL server of `TEST_POSTGRES_URL` (default: the local one, user postgres).
+fn postgres_server() -> String {
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "host=127.0.0.1 user=postgres".into())
+}
+
+/// Runs `test` with the server's connection string and a database of its own, named after
+/// `name`, dropped afterwards whatever happens. No server: the test fails.
+fn on_a_postgres_database(name: &str, test: impl FnOnce(&str, &str) + std::panic::UnwindSafe) {
+    let server = postgres_server();
+    let database = format!("sealpost_{name}_{}", std::process::id());
     let mut admin =
         postgres::Client::connect(&format!("{server} dbname=postgres"), postgres::NoTls)
             .unwrap_or_else(|e| panic!("PostgreSQL at {server:?} (set TEST_POSTGRES_URL): {e}"));
@@ -1041,13 +1057,7 @@ fn postgres_passes_the_store_conformance_suite() {
     admin
         .batch_execute(&format!("CREATE DATABASE {database}"))
         .expect("create database");
-    let url = format!("{server} dbname={database}");
-    let result = std::panic::catch_unwind(|| {
-        let store = PgStore::open(&url).expect("open");
-        conforms(Arc::new(store));
-        // Opening again finds the schema in place.
-        PgStore::open(&url).expect("reopen");
-    });
+    let result = std::panic::catch_unwind(|| test(&server, &database));
     let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"));
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
@@ -1182,28 +1192,16 @@ fn server_address(server: &str) -> std::net::SocketAddr {
 /// it again under a new key), unavailable when it did not, with nothing of it stored.
 #[test]
 fn postgres_finds_out_whether_a_commit_whose_answer_was_lost_took() {
-    let server = std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "host=127.0.0.1 user=postgres".into());
-    let database = format!("sealpost_lost_commit_{}", std::process::id());
-    let mut admin =
-        postgres::Client::connect(&format!("{server} dbname=postgres"), postgres::NoTls)
-            .unwrap_or_else(|e| panic!("PostgreSQL at {server:?} (set TEST_POSTGRES_URL): {e}"));
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {database}"))
-        .expect("drop database");
-    admin
-        .batch_execute(&format!("CREATE DATABASE {database}"))
-        .expect("create database");
-    let relay = CuttingRelay::start(server_address(&server));
-    let mut through_relay: Vec<String> = server
-        .split_whitespace()
-        .filter(|kv| !kv.starts_with("host=") && !kv.starts_with("port="))
-        .map(str::to_owned)
-        .collect();
-    through_relay.extend(["host=127.0.0.1".to_owned(), format!("port={}", relay.port)]);
-    let through_relay = through_relay.join(" ");
-    let url = format!("{through_relay} dbname={database}");
-    let result = std::panic::catch_unwind(|| {
+    on_a_postgres_database("lost_commit", |server, database| {
+        let relay = CuttingRelay::start(server_address(server));
+        let mut through_relay: Vec<String> = server
+            .split_whitespace()
+            .filter(|kv| !kv.starts_with("host=") && !kv.starts_with("port="))
+            .map(str::to_owned)
+            .collect();
+        through_relay.extend(["host=127.0.0.1".to_owned(), format!("port={}", relay.port)]);
+        let through_relay = through_relay.join(" ");
+        let url = format!("{through_relay} dbname={database}");
         let opened = PgStore::open(&url).expect("open");
         let store: &dyn Backend = &opened;
         let head = store.audit_head().expect("head").0;
@@ -1263,8 +1261,4 @@ fn postgres_finds_out_whether_a_commit_whose_answer_was_lost_took() {
         verify_chain(store.audit_entries(1, u64::MAX).expect("entries"))
             .expect("the audit chain holds");
     });
-    let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"));
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
-    }
 }

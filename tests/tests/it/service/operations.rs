@@ -16,8 +16,8 @@ use sealpost_pki::{KeyAlgorithm, LeafSpec, Profile, rogue_self_signed};
 use sealpost_xmldsig::dsig::base64_decode;
 
 use super::{
-    Fixture, Letter, admin, as_sender, court_verifies, evidence_of, fields, fixture, post,
-    rejected, sealpost,
+    Fixture, Letter, admin, as_sender, court_verifies, evidence_of, fields, fixture, fixture_on,
+    post, rejected, sealpost,
 };
 
 #[test]
@@ -634,6 +634,33 @@ impl Drop for SmallDisk {
     }
 }
 
+/// `filler` grown until the disk is full, then cut back to leave `room` bytes.
+fn fill(filler: &Path, room: u64) {
+    let mut file = std::fs::File::create(filler).expect("filler");
+    let chunk = vec![0u8; 4096];
+    while std::io::Write::write_all(&mut file, &chunk).is_ok() {}
+    while std::io::Write::write_all(&mut file, &[0u8]).is_ok() {}
+    let len = file.metadata().expect("filler").len();
+    file.set_len(len.saturating_sub(room)).expect("room");
+    let _ = file.sync_all();
+}
+
+/// Sends each letter as sender-a: the message ids of those taken go to `taken`; every other
+/// answer must be ServiceUnavailable. How many were refused.
+fn send_all(f: &Fixture, letters: impl Iterator<Item = String>, taken: &mut Vec<String>) -> usize {
+    let mut refused = 0;
+    for letter in letters {
+        let r = as_sender(f, "sender-a", &letter);
+        if r.status == 200 {
+            taken.push(field(&text(&r.body), "MessageId").expect("id"));
+        } else {
+            assert_eq!(code(&r), "SEALPOST-SRV-001", "{}", text(&r.body));
+            refused += 1;
+        }
+    }
+    refused
+}
+
 #[test]
 fn a_full_disk_refuses_letters_without_breaking_those_it_took_and_recovers_once_freed() {
     let uid = std::fs::metadata("/proc/self")
@@ -644,115 +671,42 @@ fn a_full_disk_refuses_letters_without_breaking_those_it_took_and_recovers_once_
         return;
     }
     let pki = dev_pki("disk-full");
-    let data = pki.with_file_name("var");
-    let _disk = SmallDisk::mount(&data, "24m");
-    let cert = pki.join("sender-a.pem");
-    admin(
-        &pki,
-        &data,
-        &[
-            "sender",
-            "set",
-            "--id",
-            "agency-a",
-            "--name",
-            "Agency A",
-            "--cert",
-            cert.to_str().expect("path"),
-            "--types",
-            "tax-assessment",
-        ],
-    );
-    admin(&pki, &data, &["mailbox", "add", CITIZEN, "--name", "Jan"]);
-    let mut serve = sealpost(&pki, &data);
-    serve.arg("serve");
-    let f = Fixture {
-        server: Server::start(serve),
-        pki: pki.clone(),
-        data: data.clone(),
-    };
-    let letter = |n: usize| {
+    let _disk = SmallDisk::mount(&pki.with_file_name("var"), "24m");
+    let f = fixture_on(pki, &[]);
+    let filler = f.data.join("filler");
+    let big = |n: usize| {
         let mut document = format!("%PDF-1.7 letter {n}\n").into_bytes();
         document.resize(96 * 1024, b'x');
         submission_body(&format!("full-{n}"), CITIZEN, &document)
     };
-    // The disk filled but for a little.
-    let filler = data.join("filler");
-    {
-        let mut file = std::fs::File::create(&filler).expect("filler");
-        let chunk = vec![0u8; 256 * 1024];
-        while std::io::Write::write_all(&mut file, &chunk).is_ok() {}
-        let _ = file.sync_all();
-    }
-    let len = std::fs::metadata(&filler).expect("filler").len();
-    let _ = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&filler)
-        .and_then(|f| f.set_len(len.saturating_sub(1024 * 1024)));
+    let small = |n: usize| submission_body(&format!("tiny-{n}"), CITIZEN, b"%PDF-1.7 tiny");
     let mut taken = Vec::new();
-    let mut refused = 0;
-    for n in 0..40 {
-        let r = as_sender(&f, "sender-a", &letter(n));
-        match r.status {
-            200 => taken.push(field(&text(&r.body), "MessageId").expect("id")),
-            _ => {
-                assert_eq!(code(&r), "SEALPOST-SRV-001", "{}", text(&r.body));
-                refused += 1;
-            }
-        }
-    }
+    // The disk filled but for a megabyte: big letters are refused, then taken again once it
+    // has room, without a restart.
+    fill(&filler, 1024 * 1024);
+    let refused = send_all(&f, (0..40).map(big), &mut taken);
     assert!(
         refused > 0,
         "the disk never filled ({} letters taken)",
         taken.len()
     );
-    // Space again: letters are taken again, without a restart.
     std::fs::remove_file(&filler).expect("free");
-    let mut again = 0;
-    for n in 100..110 {
-        let r = as_sender(&f, "sender-a", &letter(n));
-        if r.status == 200 {
-            taken.push(field(&text(&r.body), "MessageId").expect("id"));
-            again += 1;
-        }
-    }
     assert_eq!(
-        again, 10,
-        "letters are refused once the disk has room again"
+        send_all(&f, (100..110).map(big), &mut taken),
+        0,
+        "refused with room again"
     );
     // Full to the last byte, small letters: the store's own writes fail too.
-    {
-        let mut file = std::fs::File::create(&filler).expect("filler");
-        let chunk = vec![0u8; 4096];
-        while std::io::Write::write_all(&mut file, &chunk).is_ok() {}
-        while std::io::Write::write_all(&mut file, &[0u8]).is_ok() {}
-        let _ = file.sync_all();
-    }
-    let small = |n: usize| submission_body(&format!("tiny-{n}"), CITIZEN, b"%PDF-1.7 tiny");
-    let mut refused_small = 0;
-    for n in 0..30 {
-        let r = as_sender(&f, "sender-a", &small(n));
-        match r.status {
-            200 => taken.push(field(&text(&r.body), "MessageId").expect("id")),
-            _ => {
-                assert_eq!(code(&r), "SEALPOST-SRV-001", "{}", text(&r.body));
-                refused_small += 1;
-            }
-        }
-    }
-    assert!(refused_small > 0, "the full disk took every small letter");
+    fill(&filler, 0);
+    assert!(
+        send_all(&f, (0..30).map(small), &mut taken) > 0,
+        "the full disk took every small letter"
+    );
     std::fs::remove_file(&filler).expect("free");
-    let mut again = 0;
-    for n in 200..210 {
-        let r = as_sender(&f, "sender-a", &small(n));
-        if r.status == 200 {
-            taken.push(field(&text(&r.body), "MessageId").expect("id"));
-            again += 1;
-        }
-    }
     assert_eq!(
-        again, 10,
-        "small letters are refused once the disk has room again"
+        send_all(&f, (200..210).map(small), &mut taken),
+        0,
+        "refused with room again"
     );
     // Every letter acknowledged is whole: its signed request reads back (checked against its
     // SHA-256), and the audit log verifies.
