@@ -196,6 +196,14 @@ impl<'a, 'i> IdIndex<'a, 'i> {
             for attr in node.attributes() {
                 let is_id = match attr.namespace() {
                     Some(NS_WSU) => attr.name() == "Id",
+                    // The identifiers the SAML schemas type xs:ID: a SAML 2.0 element's `ID`,
+                    // a SAML 1.1 assertion's `AssertionID`.
+                    None if attr.name() == "ID" => {
+                        node.tag_name().namespace() == Some(crate::saml::NS_SAML2)
+                    }
+                    None if attr.name() == "AssertionID" => {
+                        node.tag_name().namespace() == Some(crate::saml::NS_SAML11)
+                    }
                     None => policy.allow_plain_id && attr.name() == "Id",
                     Some(_) => false,
                 };
@@ -407,6 +415,23 @@ impl<'a, 'i> Signature<'a, 'i> {
 
     pub fn signature_value(&self) -> &[u8] {
         &self.value
+    }
+
+    /// The URI of the signature's one reference when it is an enveloped signature over an
+    /// element: exactly one reference, `#id`, transformed by enveloped-signature then
+    /// Exclusive C14N (what a SAML assertion's signature must be); `None` otherwise.
+    pub fn enveloped_reference_id(&self) -> Option<&str> {
+        let [reference] = self.references.as_slice() else {
+            return None;
+        };
+        let exclusive = matches!(
+            reference.transforms.as_slice(),
+            [Transform::Enveloped, Transform::Canonicalize(c)] if c.exclusive
+        );
+        reference
+            .uri
+            .strip_prefix('#')
+            .filter(|id| exclusive && !id.is_empty())
     }
 
     /// The canonical form of SignedInfo: what the signature value signs.

@@ -7,6 +7,7 @@
 
 pub mod c14n;
 pub mod parse;
+pub mod saml;
 
 pub use parse::{Limits, XmlError, parse};
 pub mod document;

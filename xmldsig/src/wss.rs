@@ -18,6 +18,10 @@ use crate::dsig::{
     AlgorithmPolicy, DsigError, IdIndex, IdPolicy, NS_DSIG, NS_WSU, PublicKey, Signature,
     base64_decode,
 };
+use crate::saml::{
+    self, Confirmation, KEY_IDENTIFIER_SAML2, KEY_IDENTIFIER_SAML11, SamlError, SamlTrust,
+    SamlVersion, VerifiedAssertion,
+};
 use crate::signed_text::signed_text;
 use crate::trust::{Purpose, TrustAnchors, TrustError};
 
@@ -105,6 +109,12 @@ pub enum WssError {
     TimestampNotSigned,
     #[error("the signer is not trusted: {0}")]
     Untrusted(#[from] TrustError),
+    #[error("the SAML assertion: {0}")]
+    Assertion(#[from] SamlError),
+    #[error("the SAML assertion is not covered by the message's signature")]
+    AssertionNotSigned,
+    #[error("the message is not signed by the key the holder-of-key assertion names")]
+    NotTheHolder,
 }
 
 impl WssError {
@@ -114,7 +124,19 @@ impl WssError {
             WssError::Expired(_) | WssError::FromTheFuture(_) | WssError::TooOld(_) => {
                 FailureKind::MessageExpired
             }
-            WssError::Untrusted(_) | WssError::KeyReference(_) => FailureKind::FailedAuthentication,
+            WssError::Untrusted(_) | WssError::KeyReference(_) | WssError::NotTheHolder => {
+                FailureKind::FailedAuthentication
+            }
+            WssError::Assertion(e) => match e {
+                SamlError::Malformed(_) | SamlError::Signature(_) | SamlError::NotSigned => {
+                    FailureKind::FailedCheck
+                }
+                SamlError::NotYetValid(_) | SamlError::Expired(_) => FailureKind::MessageExpired,
+                SamlError::UntrustedIssuer(_)
+                | SamlError::Audience
+                | SamlError::UnknownCondition(_)
+                | SamlError::Confirmation(_) => FailureKind::FailedAuthentication,
+            },
             _ => FailureKind::FailedCheck,
         }
     }
@@ -163,6 +185,9 @@ pub struct VerifiedEnvelope<'a, 'i> {
     pub expires: Option<SystemTime>,
     /// Every node a reference of the signature covers.
     pub signed: Vec<Node<'a, 'i>>,
+    /// The SAML assertion of the Security header (the identification vector), verified and
+    /// covered by the message's signature.
+    pub assertion: Option<VerifiedAssertion>,
     /// SHA-256 of the canonical SignedInfo: exactly what the signature value signs (the
     /// digests of the Body and the Timestamp among it). It names the request: the same
     /// signed content under another valid signature value (an ECDSA (r, n - s), a fresh
@@ -179,13 +204,27 @@ fn elements<'a, 'i>(node: Node<'a, 'i>) -> impl Iterator<Item = Node<'a, 'i>> {
     node.children().filter(Node::is_element)
 }
 
-/// Verifies the WS-Security header of `doc` at `now`.
+/// Verifies the WS-Security header of `doc` at `now` (a SAML assertion in it is refused).
 pub fn verify_envelope<'a, 'i>(
     doc: &'a Document<'i>,
     now: SystemTime,
     policy: &WssPolicy,
     known: &KnownCertificates,
     trust: &TrustAnchors,
+) -> Result<VerifiedEnvelope<'a, 'i>, WssError> {
+    verify_envelope_with(doc, now, policy, known, trust, &SamlTrust::none())
+}
+
+/// Verifies the WS-Security header of `doc` at `now`, with at most one SAML assertion (SAML
+/// Token Profile 1.1) from an identity provider of `identity`: it must be covered by the
+/// message's signature, and a holder-of-key assertion must name the message's signer.
+pub fn verify_envelope_with<'a, 'i>(
+    doc: &'a Document<'i>,
+    now: SystemTime,
+    policy: &WssPolicy,
+    known: &KnownCertificates,
+    trust: &TrustAnchors,
+    identity: &SamlTrust,
 ) -> Result<VerifiedEnvelope<'a, 'i>, WssError> {
     // The envelope: Header then Body, nothing else.
     let envelope = doc.root_element();
@@ -231,11 +270,17 @@ pub fn verify_envelope<'a, 'i>(
         return Err(WssError::MustUnderstand(mu.to_owned()));
     }
 
-    // Its content: one Signature, one Timestamp, any BinarySecurityTokens.
+    // Its content: one Signature, one Timestamp, any BinarySecurityTokens, at most one
+    // SAML assertion.
     let mut signature = None;
     let mut timestamp = None;
+    let mut assertion_node = None;
     for child in elements(security) {
-        if is(&child, NS_DSIG, "Signature") {
+        if saml::is_assertion(&child) {
+            if assertion_node.replace(child).is_some() {
+                return Err(WssError::Cardinality("saml:Assertion"));
+            }
+        } else if is(&child, NS_DSIG, "Signature") {
             if signature.replace(child).is_some() {
                 return Err(WssError::Cardinality("ds:Signature"));
             }
@@ -272,19 +317,45 @@ pub fn verify_envelope<'a, 'i>(
     // The signature: its key, its value, its references.
     let signature = Signature::parse(signature_node, policy.algorithms)?;
     let ids = IdIndex::build(doc, policy.ids)?;
-    let signer = resolve_key(&signature, security, &ids, known)?;
-    // The signer's certificate, parsed once for its key and its subject.
-    let certificate =
-        Certificate::from_der(&signer).map_err(|e| WssError::KeyReference(e.to_string()))?;
-    let key = PublicKey::from_parsed_certificate(&certificate)
-        .map_err(|e| WssError::KeyReference(e.to_string()))?;
+    // The assertion, on its own: its issuer's signature, its conditions, what it says.
+    let assertion = assertion_node
+        .map(|node| {
+            saml::verify_assertion(node, doc, &ids, now, &identity.policy, &identity.providers)
+        })
+        .transpose()?;
     // Canonicalized once: verified, then named by its digest.
     let signed_info = signature.canonical_signed_info();
-    key.verify(
-        signature.method(),
-        &signed_info,
-        signature.signature_value(),
-    )?;
+    let candidates = match holder_key_reference(&signature, assertion_node)? {
+        true => match &assertion {
+            Some(VerifiedAssertion {
+                confirmation: Confirmation::HolderOfKey { certificates },
+                ..
+            }) => certificates.clone(),
+            _ => return Err(WssError::NotTheHolder),
+        },
+        false => vec![resolve_key(&signature, security, &ids, known)?],
+    };
+    // The signer's certificate, parsed once for its key and its subject: the one (of the
+    // holder's, when the assertion names several) whose key verifies the signature.
+    let mut verified = None;
+    for der in candidates {
+        let certificate =
+            Certificate::from_der(&der).map_err(|e| WssError::KeyReference(e.to_string()))?;
+        let key = PublicKey::from_parsed_certificate(&certificate)
+            .map_err(|e| WssError::KeyReference(e.to_string()))?;
+        if key
+            .verify(
+                signature.method(),
+                &signed_info,
+                signature.signature_value(),
+            )
+            .is_ok()
+        {
+            verified = Some((der, certificate));
+            break;
+        }
+    }
+    let (signer, certificate) = verified.ok_or(DsigError::BadSignature)?;
     let mut signed_info_sha256 = [0u8; 32];
     signed_info_sha256.copy_from_slice(digest::digest(&digest::SHA256, &signed_info).as_ref());
     let signed = signature.verify_references(doc, &ids)?;
@@ -293,6 +364,19 @@ pub fn verify_envelope<'a, 'i>(
     }
     if !signed.iter().any(|n| n.id() == timestamp.id()) {
         return Err(WssError::TimestampNotSigned);
+    }
+    if let Some(node) = assertion_node
+        && !signed.iter().any(|n| n.id() == node.id())
+    {
+        return Err(WssError::AssertionNotSigned);
+    }
+    if let Some(VerifiedAssertion {
+        confirmation: Confirmation::HolderOfKey { certificates },
+        ..
+    }) = &assertion
+        && !certificates.contains(&signer)
+    {
+        return Err(WssError::NotTheHolder);
     }
 
     // The signer, at the signing time.
@@ -310,8 +394,46 @@ pub fn verify_envelope<'a, 'i>(
         created,
         expires,
         signed,
+        assertion,
         signed_info_sha256,
     })
+}
+
+/// Whether the signature's key is designated by the assertion of this header (holder-of-key:
+/// a SecurityTokenReference whose KeyIdentifier is the assertion's ID); false when the key
+/// is designated otherwise. A KeyIdentifier naming another assertion is refused.
+fn holder_key_reference(
+    signature: &Signature<'_, '_>,
+    assertion: Option<Node<'_, '_>>,
+) -> Result<bool, WssError> {
+    let key_error = |what: &str| WssError::KeyReference(what.to_owned());
+    let Some(reference) = signature
+        .key_info
+        .and_then(|ki| elements(ki).next())
+        .filter(|s| is(s, NS_WSSE, "SecurityTokenReference"))
+        .and_then(|s| elements(s).next())
+        .filter(|r| is(r, NS_WSSE, "KeyIdentifier"))
+    else {
+        return Ok(false);
+    };
+    let version = match reference.attribute("ValueType") {
+        Some(KEY_IDENTIFIER_SAML2) => SamlVersion::V2_0,
+        Some(KEY_IDENTIFIER_SAML11) => SamlVersion::V1_1,
+        _ => return Ok(false),
+    };
+    let named = signed_text(reference).map_err(|e| key_error(&e.to_string()))?;
+    let assertion =
+        assertion.ok_or_else(|| key_error("the key names an assertion, but there is none"))?;
+    let id = match version {
+        SamlVersion::V2_0 => assertion.attribute("ID"),
+        SamlVersion::V1_1 => assertion.attribute("AssertionID"),
+    };
+    if id != Some(named.trim()) {
+        return Err(key_error(
+            "the key names another assertion than the one of this header",
+        ));
+    }
+    Ok(true)
 }
 
 /// The certificate a `ds:KeyInfo` / `wsse:SecurityTokenReference` designates.

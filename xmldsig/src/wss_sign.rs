@@ -46,6 +46,91 @@ pub fn sign_envelope_with_limits(
     ttl: Duration,
     limits: &Limits,
 ) -> Result<String, DocumentError> {
+    sign(envelope, signer, created, ttl, limits, None)
+}
+
+/// How a SAML assertion in the Security header is bound to the message (SAML Token Profile
+/// 1.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SamlBinding {
+    /// The message's key is designated by the assertion (a KeyIdentifier naming its ID); the
+    /// assertion names the signer's certificate.
+    HolderOfKey,
+    /// The signer's certificate travels as a BinarySecurityToken; the signer vouches.
+    SenderVouches,
+}
+
+/// [`sign_envelope`] with a signed SAML assertion (its XML, as its identity provider signed
+/// it) in the Security header, covered by the message's signature like the Body and the
+/// Timestamp.
+pub fn sign_envelope_with_assertion(
+    envelope: &str,
+    signer: &DocumentSigner,
+    created: SystemTime,
+    ttl: Duration,
+    assertion: &str,
+    binding: SamlBinding,
+) -> Result<String, DocumentError> {
+    sign(
+        envelope,
+        signer,
+        created,
+        ttl,
+        &Limits::default(),
+        Some((assertion, binding)),
+    )
+}
+
+/// Signs a SAML 2.0 or 1.1 assertion as its identity provider does: an enveloped signature
+/// over the assertion by its ID (enveloped-signature and Exclusive C14N, SHA-256), after
+/// the Issuer (2.0) or as the last child (1.1), with the signer's certificate in KeyInfo.
+pub fn sign_assertion(assertion: &str, signer: &DocumentSigner) -> Result<String, DocumentError> {
+    let bad = |what: &str| DocumentError::Signing(what.to_owned());
+    let doc = parse(assertion, &Limits::default())?;
+    let root = doc.root_element();
+    let (id, insert_at) = match root.tag_name().namespace() {
+        Some(crate::saml::NS_SAML2) => {
+            let issuer = root
+                .children()
+                .find(|c| c.is_element() && c.tag_name().name() == "Issuer")
+                .ok_or_else(|| bad("a SAML 2.0 assertion needs an Issuer"))?;
+            (root.attribute("ID"), issuer.range().end)
+        }
+        Some(crate::saml::NS_SAML11) => (
+            root.attribute("AssertionID"),
+            assertion
+                .rfind("</")
+                .ok_or_else(|| bad("the assertion has no end tag"))?,
+        ),
+        _ => return Err(bad("not a SAML assertion")),
+    };
+    let id = id.ok_or_else(|| bad("the assertion has no ID"))?;
+    let digest =
+        DigestAlgorithm::Sha256.digest(&canonicalize(root, &Canonicalization::exclusive(), None));
+    let signed_info = format!(
+        "<ds:SignedInfo><ds:CanonicalizationMethod Algorithm=\"{EXC_C14N}\"/><ds:SignatureMethod Algorithm=\"{}\"/><ds:Reference URI=\"#{id}\"><ds:Transforms><ds:Transform Algorithm=\"{}\"/><ds:Transform Algorithm=\"{EXC_C14N}\"/></ds:Transforms><ds:DigestMethod Algorithm=\"{}\"/><ds:DigestValue>{}</ds:DigestValue></ds:Reference></ds:SignedInfo>",
+        signer.method().uri(),
+        crate::dsig::ENVELOPED_SIGNATURE,
+        DigestAlgorithm::Sha256.uri(),
+        base64_encode(&digest)
+    );
+    let value = signer.sign_signed_info(&signed_info)?;
+    Ok(format!(
+        "{}<ds:Signature xmlns:ds=\"{NS_DSIG}\">{signed_info}<ds:SignatureValue>{value}</ds:SignatureValue>{}</ds:Signature>{}",
+        &assertion[..insert_at],
+        signer.key_info(),
+        &assertion[insert_at..]
+    ))
+}
+
+fn sign(
+    envelope: &str,
+    signer: &DocumentSigner,
+    created: SystemTime,
+    ttl: Duration,
+    limits: &Limits,
+    assertion: Option<(&str, SamlBinding)>,
+) -> Result<String, DocumentError> {
     let bad = |what: &str| DocumentError::Signing(what.to_owned());
     let doc = parse(envelope, limits)?;
     let root = doc.root_element();
@@ -77,10 +162,17 @@ pub fn sign_envelope_with_limits(
         .certificates()
         .first()
         .ok_or_else(|| bad("no certificate"))?;
+    let token = match assertion {
+        Some((_, SamlBinding::HolderOfKey)) => String::new(),
+        _ => format!(
+            "<wsse:BinarySecurityToken wsu:Id=\"{TOKEN_ID}\" ValueType=\"{X509V3}\" EncodingType=\"{BASE64_BINARY}\">{}</wsse:BinarySecurityToken>",
+            base64_encode(certificate)
+        ),
+    };
     let security_open = format!(
-        "<wsse:Security xmlns:wsse=\"{NS_WSSE}\" xmlns:wsu=\"{NS_WSU}\" {soap_prefix}:mustUnderstand=\"{}\"><wsse:BinarySecurityToken wsu:Id=\"{TOKEN_ID}\" ValueType=\"{X509V3}\" EncodingType=\"{BASE64_BINARY}\">{}</wsse:BinarySecurityToken><wsu:Timestamp wsu:Id=\"{TIMESTAMP_ID}\"><wsu:Created>{}</wsu:Created><wsu:Expires>{}</wsu:Expires></wsu:Timestamp>",
+        "<wsse:Security xmlns:wsse=\"{NS_WSSE}\" xmlns:wsu=\"{NS_WSU}\" {soap_prefix}:mustUnderstand=\"{}\">{token}{}<wsu:Timestamp wsu:Id=\"{TIMESTAMP_ID}\"><wsu:Created>{}</wsu:Created><wsu:Expires>{}</wsu:Expires></wsu:Timestamp>",
         if soap_ns == NS_SOAP11 { "1" } else { "true" },
-        base64_encode(certificate),
+        assertion.map_or("", |(xml, _)| xml),
         format_timestamp_time(created),
         format_timestamp_time(created + ttl),
     );
@@ -125,8 +217,29 @@ pub fn sign_envelope_with_limits(
     let by_id = |id: &str| {
         unsigned_doc
             .descendants()
-            .find(|n| n.attribute((NS_WSU, "Id")) == Some(id))
+            .find(|n| {
+                n.attribute((NS_WSU, "Id")) == Some(id)
+                    || (crate::saml::is_assertion(n)
+                        && (n.attribute("ID") == Some(id)
+                            || n.attribute("AssertionID") == Some(id)))
+            })
             .ok_or_else(|| bad("a signed element disappeared"))
+    };
+    // The assertion's identifier and version, read from the envelope it is now in.
+    let saml = match assertion {
+        Some((_, binding)) => {
+            let node = unsigned_doc
+                .descendants()
+                .find(crate::saml::is_assertion)
+                .ok_or_else(|| bad("the assertion is not an Assertion"))?;
+            let version11 = node.tag_name().namespace() == Some(crate::saml::NS_SAML11);
+            let id = node
+                .attribute(if version11 { "AssertionID" } else { "ID" })
+                .ok_or_else(|| bad("the assertion has no ID"))?
+                .to_owned();
+            Some((id, version11, binding))
+        }
+        None => None,
     };
     let exclusive = Canonicalization::exclusive();
     let reference = |id: &str| -> Result<String, DocumentError> {
@@ -138,15 +251,40 @@ pub fn sign_envelope_with_limits(
         ))
     };
     let signed_info = format!(
-        "<ds:SignedInfo><ds:CanonicalizationMethod Algorithm=\"{EXC_C14N}\"/><ds:SignatureMethod Algorithm=\"{}\"/>{}{}</ds:SignedInfo>",
+        "<ds:SignedInfo><ds:CanonicalizationMethod Algorithm=\"{EXC_C14N}\"/><ds:SignatureMethod Algorithm=\"{}\"/>{}{}{}</ds:SignedInfo>",
         signer.method().uri(),
         reference(BODY_ID)?,
         reference(TIMESTAMP_ID)?,
+        match &saml {
+            Some((id, _, _)) => reference(id)?,
+            None => String::new(),
+        },
     );
 
     // 3. Sign SignedInfo.
     let value = signer.sign_signed_info(&signed_info)?;
+    let key_reference = match &saml {
+        Some((id, version11, SamlBinding::HolderOfKey)) => {
+            let (token_type, value_type) = if *version11 {
+                (
+                    "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.1#SAMLV1.1",
+                    crate::saml::KEY_IDENTIFIER_SAML11,
+                )
+            } else {
+                (
+                    "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.1#SAMLV2.0",
+                    crate::saml::KEY_IDENTIFIER_SAML2,
+                )
+            };
+            format!(
+                "<wsse:SecurityTokenReference xmlns:wsse11=\"http://docs.oasis-open.org/wss/oasis-wss-wssecurity-secext-1.1.xsd\" wsse11:TokenType=\"{token_type}\"><wsse:KeyIdentifier ValueType=\"{value_type}\">{id}</wsse:KeyIdentifier></wsse:SecurityTokenReference>"
+            )
+        }
+        _ => format!(
+            "<wsse:SecurityTokenReference><wsse:Reference URI=\"#{TOKEN_ID}\" ValueType=\"{X509V3}\"/></wsse:SecurityTokenReference>"
+        ),
+    };
     Ok(assemble(&format!(
-        "<ds:Signature xmlns:ds=\"{NS_DSIG}\">{signed_info}<ds:SignatureValue>{value}</ds:SignatureValue><ds:KeyInfo><wsse:SecurityTokenReference><wsse:Reference URI=\"#{TOKEN_ID}\" ValueType=\"{X509V3}\"/></wsse:SecurityTokenReference></ds:KeyInfo></ds:Signature>"
+        "<ds:Signature xmlns:ds=\"{NS_DSIG}\">{signed_info}<ds:SignatureValue>{value}</ds:SignatureValue><ds:KeyInfo>{key_reference}</ds:KeyInfo></ds:Signature>"
     )))
 }
