@@ -9,7 +9,7 @@ NEXTEST_PROFILE := $(if $(filter true,$(CI)),ci,default)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages the tests drive (third-party verifiers and clients).
-APT_PACKAGES := openssl ca-certificates curl procps util-linux python3 python3-venv xmlsec1 libxml-security-java libwss4j-java libslf4j-java libcommons-logging-java libxml2-utils postgresql-client chromium libnss3-tools tzdata
+APT_PACKAGES := openssl ca-certificates curl procps util-linux python3 python3-venv xmlsec1 opensaml-tools libxml-security-java libwss4j-java libslf4j-java libcommons-logging-java libxml2-utils postgresql-client chromium libnss3-tools tzdata
 # Python clients live in a virtualenv (Debian's python3 refuses system-wide pip installs).
 VENV := tests/.venv
 # The development citizen `make run` creates (development only: these are published).
@@ -101,7 +101,7 @@ deps:
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null
 	@[ -x $(VENV)/bin/python3 ] || python3 -m venv $(VENV)
-	$(VENV)/bin/python3 -m pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt -r tests/interop/wss/requirements.txt -r tests/interop/grpc/requirements.txt
+	$(VENV)/bin/python3 -m pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt -r tests/interop/wss/requirements.txt -r tests/interop/grpc/requirements.txt -r tests/interop/saml/requirements.txt
 	cd tests/interop/wss && npm ci --no-audit --no-fund --loglevel=error
 	@# Browser tests: playwright-core drives Debian's chromium (libnss3-tools: certutil trusts the dev root).
 	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
