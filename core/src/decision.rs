@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use crate::error::ErrorKind;
 use crate::ports::{Clock, Commit, Committed, Ledger, RecordWrite, StoreError};
-use crate::records::{AuditRecord, IdempotencyRecord, Mailbox, SenderRegistration};
-use crate::request::{Refusal, RequestContext, VerifiedSigner};
+use crate::records::{AuditRecord, IdempotencyRecord, Mailbox, SenderRegistration, VectorRecord};
+use crate::request::{IdentificationVector, Refusal, RequestContext, VerifiedSigner};
 use sealpost_model::Sha256;
 
 use crate::{Service, unix};
@@ -178,7 +178,23 @@ impl Recorder {
             mut commit,
             marked,
         } = decision;
-        commit.seen = if marked { ctx.seen } else { None };
+        if marked {
+            commit.seen = ctx.marks();
+            commit.vector = ctx.vector.as_ref().map(|v| VectorRecord {
+                correlation_id: ctx.correlation_id.clone(),
+                time: commit.audit.time,
+                operation: commit.audit.operation.clone(),
+                identity: commit.audit.identity.clone(),
+                outcome: commit.audit.outcome.clone(),
+                code: commit.audit.code.clone(),
+                message_id: commit.audit.message_id.clone(),
+                agent: v.agent.clone(),
+                organisation: v.organisation.clone(),
+                authentication_context: v.authentication_context.clone(),
+                token: v.token.clone(),
+                assertion: String::from_utf8_lossy(&v.assertion).into_owned(),
+            });
+        }
         let identity = commit.audit.identity.clone();
         let message_id = commit.audit.message_id.clone();
         let evidence = commit
@@ -243,14 +259,14 @@ impl Recorder {
     /// The cheap read before any work: a request whose mark the store already holds gets
     /// [`Service::refuse_replay`]'s answer at once.
     pub(crate) fn check_replay(&self, ctx: &RequestContext, identity: &str) -> Result<(), Refusal> {
-        let Some(seen) = &ctx.seen else {
-            return Ok(());
-        };
-        match self.ledger.seen(seen) {
-            Ok(false) => Ok(()),
-            Ok(true) => Err(self.refuse_replay(ctx, identity)),
-            Err(e) => Err(self.refuse(ctx, identity, store_unavailable(e))),
+        for mark in ctx.marks() {
+            match self.ledger.seen(&mark) {
+                Ok(false) => {}
+                Ok(true) => return Err(self.refuse_replay(ctx, identity)),
+                Err(e) => return Err(self.refuse(ctx, identity, store_unavailable(e))),
+            }
         }
+        Ok(())
     }
 
     /// The answer to a replayed request (its mark is in the store, found before any work or
@@ -260,7 +276,13 @@ impl Recorder {
         let signed = ctx.seen.map(|s| s.signed_sha256.hex()).unwrap_or_default();
         let r = refused(
             ErrorKind::Expired,
-            format!("replayed: the signed content {signed} was already received"),
+            match &ctx.vector {
+                Some(v) => format!(
+                    "replayed: the signed content {signed}, or the assertion {} of {}, was already received",
+                    v.agent.assertion_id, v.agent.identity_provider
+                ),
+                None => format!("replayed: the signed content {signed} was already received"),
+            },
         );
         tracing::info!(correlation_id = %ctx.correlation_id, detail = %r.detail, "request refused");
         let mut decision = self.decide::<()>(ctx, identity, None, Err(r));
@@ -336,14 +358,21 @@ impl Service {
             .refuse(ctx, claimed_identity, refused(kind, detail))
     }
 
-    /// The registered, active sender of this certificate.
+    /// The registered, active sender of this certificate, with the identification vector the
+    /// registry requires of it: one from an identity provider the sender is registered with
+    /// when it has any (its agents act through it), none otherwise; and a vector that names
+    /// an organisation names this one.
     pub(crate) fn authenticate(
         &self,
+        ctx: &RequestContext,
         signer: &VerifiedSigner,
     ) -> Result<SenderRegistration, Refused> {
         let fingerprint = signer.certificate_sha256.hex();
         match self.registry.sender_by_certificate(&fingerprint) {
-            Ok(Some(sender)) if sender.active => Ok(sender),
+            Ok(Some(sender)) if sender.active => {
+                Self::vector_for(&sender, ctx.vector.as_deref())?;
+                Ok(sender)
+            }
             Ok(Some(sender)) => Err(refused(
                 ErrorKind::UntrustedSigner,
                 format!("sender {} is inactive", sender.id),
@@ -359,6 +388,47 @@ impl Service {
         }
     }
 
+    /// Whether `vector` is what the registry requires of `sender` (see
+    /// [`Service::authenticate`]).
+    fn vector_for(
+        sender: &SenderRegistration,
+        vector: Option<&IdentificationVector>,
+    ) -> Result<(), Refused> {
+        match vector {
+            None if sender.identity_providers.is_empty() => Ok(()),
+            None => Err(refused(
+                ErrorKind::UntrustedSigner,
+                format!(
+                    "sender {} acts through its agents: a request needs their identification vector (a SAML assertion of {})",
+                    sender.id,
+                    sender.identity_providers.join(", ")
+                ),
+            )),
+            Some(v)
+                if !sender
+                    .identity_providers
+                    .contains(&v.agent.identity_provider) =>
+            {
+                Err(refused(
+                    ErrorKind::UntrustedSigner,
+                    format!(
+                        "sender {} is not registered with the identity provider {}",
+                        sender.id, v.agent.identity_provider
+                    ),
+                ))
+            }
+            Some(v) if v.organisation.as_ref().is_some_and(|o| *o != sender.id) => Err(refused(
+                ErrorKind::UntrustedSigner,
+                format!(
+                    "the vector's agent acts for {:?}, not for sender {}",
+                    v.organisation.as_deref().unwrap_or(""),
+                    sender.id
+                ),
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+
     /// [`Service::authenticate`] for a request that ends here when it fails: the refusal,
     /// concluded.
     pub(crate) fn authenticated(
@@ -366,12 +436,28 @@ impl Service {
         ctx: &RequestContext,
         signer: &VerifiedSigner,
     ) -> Result<SenderRegistration, Refusal> {
-        self.authenticate(signer)
-            .map_err(|r| self.recorder.refuse(ctx, &signer.subject, r))
+        self.authenticate(ctx, signer)
+            .map_err(|r| self.recorder.refuse(ctx, &Self::claimed(ctx, signer), r))
     }
 
-    /// How the audit log names an authenticated sender.
-    pub(crate) fn identity(sender: &SenderRegistration, signer: &VerifiedSigner) -> String {
-        format!("{} ({})", sender.id, signer.subject)
+    /// How the audit log names a signer not (or not yet) authenticated as a sender: its
+    /// certificate's subject, and the agent its vector names.
+    pub(crate) fn claimed(ctx: &RequestContext, signer: &VerifiedSigner) -> String {
+        match &ctx.vector {
+            Some(v) => format!("{} for {}", signer.subject, v.in_words()),
+            None => signer.subject.clone(),
+        }
+    }
+
+    /// How the audit log names an authenticated sender, and the agent who acted for it.
+    pub(crate) fn identity(
+        ctx: &RequestContext,
+        sender: &SenderRegistration,
+        signer: &VerifiedSigner,
+    ) -> String {
+        match &ctx.vector {
+            Some(v) => format!("{} ({}) for {}", sender.id, signer.subject, v.in_words()),
+            None => format!("{} ({})", sender.id, signer.subject),
+        }
     }
 }

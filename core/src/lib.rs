@@ -51,8 +51,8 @@ pub use ports::{
 };
 pub use reading::{LetterPart, LetterRead};
 pub use request::{
-    Accepted, MessageStatus, Refusal, RequestContext, Submission, SubmissionLimits,
-    SubmittedDocument, VerifiedSigner,
+    Accepted, IdentificationVector, MessageStatus, Refusal, RequestContext, Submission,
+    SubmissionLimits, SubmittedDocument, VerifiedSigner,
 };
 pub use submit::content_hash;
 

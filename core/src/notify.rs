@@ -41,6 +41,7 @@ impl Service {
                     format!("notice {} of {}", notice.id, notice.message_id).into_bytes(),
                 ),
                 seen: None,
+                vector: None,
             };
             match notifier.tell(&notice) {
                 Ok(told) => {

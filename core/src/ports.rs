@@ -14,7 +14,7 @@ use sealpost_model::{Evidence, Issuer, Sha256};
 
 use crate::records::{
     AuditRecord, EvidenceRecord, IdempotencyRecord, Mailbox, MessageRecord, MessageState, Notice,
-    ReadRecord, SenderRegistration,
+    ReadRecord, SenderRegistration, VectorRecord,
 };
 use crate::unix;
 
@@ -86,6 +86,9 @@ pub enum RecordKind {
     Mandate,
     /// A legal hold on the audit log's traces, by id (the retention job's).
     LegalHold,
+    /// The identification vector that came with a request, by the request's correlation id
+    /// (`Commit::vector`, written by the stores as JSON of `records::VectorRecord`).
+    Vector,
 }
 
 impl RecordKind {
@@ -96,6 +99,7 @@ impl RecordKind {
             RecordKind::PersonCertificate => "person_certificate",
             RecordKind::Mandate => "mandate",
             RecordKind::LegalHold => "legal_hold",
+            RecordKind::Vector => "vector",
         }
     }
 }
@@ -146,11 +150,15 @@ pub struct Commit {
     pub notices: Vec<Notice>,
     /// Notices sent, removed from the outbox.
     pub notices_sent: Vec<String>,
-    /// The mark of the signed request this commit answers: the whole commit is refused
-    /// (`Committed::Replayed`, nothing written) when the store holds the same mark unexpired
-    /// at `seen_at`; otherwise it is written with the rest, kept until `until`. Marks expired
-    /// by then may be forgotten in the same transaction (a bounded number per commit).
-    pub seen: Option<SeenRequest>,
+    /// The marks of the signed request this commit answers (its signed content, and the
+    /// assertion of its identification vector): the whole commit is refused
+    /// (`Committed::Replayed`, nothing written) when the store holds any of them unexpired
+    /// at `seen_at`; otherwise they are written with the rest, each kept until its `until`.
+    /// Marks expired by then may be forgotten in the same transaction (a bounded number per
+    /// commit).
+    pub seen: Vec<SeenRequest>,
+    /// The identification vector that came with the request, archived with its audit entry.
+    pub vector: Option<VectorRecord>,
 }
 
 impl Commit {
@@ -169,7 +177,8 @@ impl Commit {
             read: None,
             notices: Vec::new(),
             notices_sent: Vec::new(),
-            seen: None,
+            seen: Vec::new(),
+            vector: None,
         }
     }
 }

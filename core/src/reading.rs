@@ -252,6 +252,7 @@ impl Service {
                 subject: message.sender_subject.clone(),
                 registry_id: message.sender_id.clone(),
                 authentication: message.sender_authentication.clone(),
+                agent: message.sender_agent.clone(),
             },
             recipient: Recipient {
                 id: message.recipient.clone(),

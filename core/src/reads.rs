@@ -18,8 +18,9 @@ impl Service {
         signer: &VerifiedSigner,
         message_id: &str,
     ) -> Result<Vec<String>, Refusal> {
-        self.recorder.check_replay(ctx, &signer.subject)?;
-        let result = self.authenticate(signer).and_then(|sender| {
+        self.recorder
+            .check_replay(ctx, &Self::claimed(ctx, signer))?;
+        let result = self.authenticate(ctx, signer).and_then(|sender| {
             let evidences = self
                 .messages
                 .evidences_of(message_id)
@@ -45,9 +46,10 @@ impl Service {
         signer: &VerifiedSigner,
         message_id: &str,
     ) -> Result<MessageStatus, Refusal> {
-        self.recorder.check_replay(ctx, &signer.subject)?;
+        self.recorder
+            .check_replay(ctx, &Self::claimed(ctx, signer))?;
         let result = self
-            .own_message(signer, message_id)
+            .own_message(ctx, signer, message_id)
             .and_then(|(sender, m)| {
                 let evidences = self
                     .messages
@@ -72,10 +74,11 @@ impl Service {
     /// for a message that does not exist.
     fn own_message(
         &self,
+        ctx: &RequestContext,
         signer: &VerifiedSigner,
         message_id: &str,
     ) -> Result<(SenderRegistration, MessageRecord), Refused> {
-        let sender = self.authenticate(signer)?;
+        let sender = self.authenticate(ctx, signer)?;
         match self.messages.message(message_id) {
             Ok(Some(m)) if m.sender_id == sender.id => Ok((sender, m)),
             Ok(Some(m)) => Err(refused(
@@ -103,8 +106,8 @@ impl Service {
         result: Result<(SenderRegistration, T), Refused>,
     ) -> Result<T, Refusal> {
         let (identity, answer) = match result {
-            Ok((sender, value)) => (Self::identity(&sender, signer), Ok(value)),
-            Err(r) => (signer.subject.clone(), Err(r)),
+            Ok((sender, value)) => (Self::identity(ctx, &sender, signer), Ok(value)),
+            Err(r) => (Self::claimed(ctx, signer), Err(r)),
         };
         let decision = self
             .recorder

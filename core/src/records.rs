@@ -21,6 +21,34 @@ pub struct SenderRegistration {
     /// The kinds of recipient it may send to.
     pub recipient_kinds: Vec<RecipientKind>,
     pub active: bool,
+    /// The identity providers (entity ids) that vouch for its agents. When there is any,
+    /// every request of this sender carries an identification vector of one of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub identity_providers: Vec<String>,
+    /// What each PAGM profile lets an agent send (a request with a vector needs a profile of
+    /// the agent's that grants its message type to its kind of recipient).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pagm: Vec<PagmGrant>,
+    /// The least authentication level of the agent a message type needs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub minimum_levels: Vec<MinimumLevel>,
+}
+
+/// What a PAGM profile (the client organisation's access-management profile) lets its
+/// holders send.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PagmGrant {
+    pub profile: String,
+    pub message_types: Vec<String>,
+    pub recipient_kinds: Vec<RecipientKind>,
+}
+
+/// The least authentication level (as the identity provider states it, a number) an agent
+/// needs to send a message type.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MinimumLevel {
+    pub message_type: String,
+    pub level: u8,
 }
 
 /// A mailbox of the directory.
@@ -121,6 +149,33 @@ pub struct MessageRecord {
     /// The acceptance evidence, which later evidences follow from.
     #[serde(default)]
     pub acceptance_id: String,
+    /// The agent who acted for the sender (from the submission's identification vector),
+    /// repeated in later evidences of the message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_agent: Option<sealpost_model::Agent>,
+}
+
+/// The identification vector that came with a request, archived beside its audit entry
+/// (`RecordKind::Vector`, by the request's correlation id): which agent made which request,
+/// under which PAGM profiles, and the SAML assertion that said so.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VectorRecord {
+    pub correlation_id: String,
+    /// Unix seconds.
+    pub time: u64,
+    pub operation: String,
+    /// The audit entry's identity, outcome and code, and the message it concerns.
+    pub identity: String,
+    pub outcome: String,
+    pub code: Option<String>,
+    pub message_id: Option<String>,
+    pub agent: sealpost_model::Agent,
+    pub organisation: Option<String>,
+    pub authentication_context: Option<String>,
+    /// The token in words ("SAML 2.0 holder-of-key").
+    pub token: String,
+    /// The assertion in Exclusive C14N (UTF-8 XML), its signature included.
+    pub assertion: String,
 }
 
 /// A sealed evidence, as stored.

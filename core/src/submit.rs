@@ -11,12 +11,14 @@ use sealpost_model::{
 
 use crate::decision::{Concluded, Refused, refused, store_unavailable};
 use crate::error::ErrorKind;
-use crate::ids::{self, RecipientId};
+use crate::ids::{self, RecipientId, RecipientKind};
 use crate::records::{
     DocumentMeta, EvidenceRecord, IdempotencyRecord, MessageRecord, MessageState, Notice,
     SenderRegistration,
 };
-use crate::request::{Accepted, Refusal, RequestContext, Submission, VerifiedSigner};
+use crate::request::{
+    Accepted, IdentificationVector, Refusal, RequestContext, Submission, VerifiedSigner,
+};
 use crate::{Service, audit, unix};
 
 /// SHA-256 over what a submission asks for: two submissions with the same key are the same
@@ -102,13 +104,14 @@ impl Service {
         signer: &VerifiedSigner,
         submission: Submission,
     ) -> Result<Accepted, Refusal> {
-        self.recorder.check_replay(ctx, &signer.subject)?;
+        self.recorder
+            .check_replay(ctx, &Self::claimed(ctx, signer))?;
         let sender = self.authenticated(ctx, signer)?;
         let s = Submitting {
             ctx,
             signer,
             sender: &sender,
-            identity: Self::identity(&sender, signer),
+            identity: Self::identity(ctx, &sender, signer),
             submission: &submission,
             now: self.clock.now(),
         };
@@ -132,7 +135,7 @@ impl Service {
         kind: ErrorKind,
         detail: &str,
     ) -> Refusal {
-        if let Err(refusal) = self.recorder.check_replay(ctx, &signer.subject) {
+        if let Err(refusal) = self.recorder.check_replay(ctx, &Self::claimed(ctx, signer)) {
             return refusal;
         }
         let sender = match self.authenticated(ctx, signer) {
@@ -143,7 +146,7 @@ impl Service {
             ctx,
             signer,
             sender: &sender,
-            identity: Self::identity(&sender, signer),
+            identity: Self::identity(ctx, &sender, signer),
             submission: known,
             now: self.clock.now(),
         };
@@ -309,6 +312,15 @@ impl Service {
             ));
         }
 
+        // 3b. The agent's rights: a PAGM profile that grants this message type to this kind of
+        // recipient, and the authentication level the message type needs.
+        self.agent_may_send(
+            sender,
+            s.ctx.vector.as_deref(),
+            &submission.message_type,
+            recipient.kind(),
+        )?;
+
         // 4. The declared digests.
         for d in &submission.documents {
             let received = d.sha256.hex();
@@ -416,6 +428,7 @@ impl Service {
             sender_subject: s.signer.subject.clone(),
             sender_authentication: s.signer.authentication.clone(),
             acceptance_id: acceptance.id.clone(),
+            sender_agent: s.ctx.vector.as_ref().map(|v| v.agent.clone()),
         };
         Ok(Checked::New(Box::new(NewLetter {
             evidences: vec![
@@ -430,6 +443,61 @@ impl Service {
             message,
             acceptance_xml,
         })))
+    }
+
+    /// Whether the agent behind a request may send `message_type` to a `kind` of recipient
+    /// for `sender`: with a vector, one of the agent's PAGM profiles must grant it; a message
+    /// type with a least authentication level needs a vector that states at least that.
+    fn agent_may_send(
+        &self,
+        sender: &SenderRegistration,
+        vector: Option<&IdentificationVector>,
+        message_type: &str,
+        kind: RecipientKind,
+    ) -> Result<(), Refused> {
+        if let Some(v) = vector {
+            let granted = sender.pagm.iter().any(|g| {
+                v.agent.profiles.contains(&g.profile)
+                    && g.message_types.iter().any(|t| t == message_type)
+                    && g.recipient_kinds.contains(&kind)
+            });
+            if !granted {
+                return Err(refused(
+                    ErrorKind::NotAuthorized,
+                    format!(
+                        "agent {} of {} holds no PAGM profile that grants {message_type:?} to a {} (they hold: {})",
+                        v.agent.id,
+                        sender.id,
+                        kind.name(),
+                        if v.agent.profiles.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            v.agent.profiles.join(", ")
+                        }
+                    ),
+                ));
+            }
+        }
+        if let Some(least) = sender
+            .minimum_levels
+            .iter()
+            .find(|m| m.message_type == message_type)
+        {
+            let stated = vector.and_then(IdentificationVector::level);
+            if stated.is_none_or(|l| l < least.level) {
+                return Err(refused(
+                    ErrorKind::NotAuthorized,
+                    format!(
+                        "{message_type:?} needs an agent authenticated at level {} or more; the request's vector states {}",
+                        least.level,
+                        vector
+                            .and_then(|v| v.agent.authentication_level.as_deref())
+                            .unwrap_or("none")
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The evidence's documents, each time-stamped by the provider's TSA.
@@ -477,6 +545,7 @@ impl Service {
                 subject: s.signer.subject.clone(),
                 registry_id: s.sender.id.clone(),
                 authentication: s.signer.authentication.clone(),
+                agent: s.ctx.vector.as_ref().map(|v| v.agent.clone()),
             },
             recipient: Recipient {
                 id: submission.recipient.clone(),

@@ -49,7 +49,7 @@ impl MemoryStore {
     fn holds_mark(commits: &[Commit], request: &SeenRequest) -> bool {
         commits
             .iter()
-            .filter_map(|c| c.seen)
+            .flat_map(|c| c.seen.iter())
             .any(|m| m.signed_sha256 == request.signed_sha256 && m.until >= request.seen_at)
     }
 }
@@ -148,8 +148,10 @@ impl Ledger for MemoryStore {
     fn commit(&self, commit: Commit) -> Result<Committed, StoreError> {
         self.check()?;
         let mut commits = self.commits.lock().expect("lock");
-        if let Some(seen) = &commit.seen
-            && Self::holds_mark(&commits, seen)
+        if commit
+            .seen
+            .iter()
+            .any(|seen| Self::holds_mark(&commits, seen))
         {
             return Ok(Committed::Replayed);
         }
@@ -159,7 +161,7 @@ impl Ledger for MemoryStore {
             record.id = format!("{}-other", record.id);
             record.xml = record.xml.replace("Jan Peeters", "The other opener");
             other.audit.identity = "The other opener".into();
-            other.seen = None;
+            other.seen = Vec::new();
             commits.push(other);
         }
         if let Some(update) = &commit.message_update {
@@ -247,6 +249,9 @@ fn setup() -> (Arc<MemoryStore>, Service, VerifiedSigner) {
             message_types: vec!["tax-assessment".into()],
             recipient_kinds: vec![ids::RecipientKind::Citizen],
             active: true,
+            identity_providers: Vec::new(),
+            pagm: Vec::new(),
+            minimum_levels: Vec::new(),
         },
     );
     store.mailboxes.lock().expect("lock").insert(
@@ -279,6 +284,7 @@ fn ctx() -> RequestContext {
         operation: "SubmitRegisteredMail",
         request: Arc::new(b"<signed request/>".to_vec()),
         seen: None,
+        vector: None,
     }
 }
 
@@ -376,8 +382,11 @@ fn the_same_signed_request_twice_is_refused_as_replayed_and_makes_one_letter() {
     let [first, second] = commits.as_slice() else {
         panic!("two commits, not {}", commits.len())
     };
-    assert_eq!(first.seen, ctx.seen, "the mark goes with the letter");
-    assert_eq!(second.seen, None, "the refusal is audited without the mark");
+    assert_eq!(first.seen, ctx.marks(), "the mark goes with the letter");
+    assert!(
+        second.seen.is_empty(),
+        "the refusal is audited without the mark"
+    );
     let audit = &second.audit;
     assert_eq!(audit.code.as_deref(), Some("SEALPOST-AUTH-003"));
     assert!(audit.detail.contains("replayed"), "{}", audit.detail);
@@ -731,7 +740,7 @@ fn a_commit_that_fails_before_it_persists_gives_no_proof_and_a_retry_makes_one_l
     let [audited] = commits.as_slice() else {
         panic!("one commit: the refusal's audit entry")
     };
-    assert!(audited.seen.is_none() && audited.evidences.is_empty());
+    assert!(audited.seen.is_empty() && audited.evidences.is_empty());
     let accepted = service
         .submit(&ctx, &signer, submission("k1", b"letter"))
         .expect("the retry");
@@ -1032,4 +1041,202 @@ fn a_delivered_letter_leaves_a_notice_that_is_sent_once_even_when_the_channel_fa
         .send_notices(store.as_ref(), &notifier, 10)
         .expect("pass");
     assert_eq!(third, Sent::default());
+}
+
+/// Agency A as an INTEROPS sender: its agents act through its application, vouched for by its
+/// identity provider; the PAGM profile `tax-officer` may send tax assessments to citizens,
+/// which need level 3.
+fn interops_setup() -> (Arc<MemoryStore>, Service, VerifiedSigner) {
+    let (store, service, signer) = setup();
+    {
+        let mut senders = store.senders.lock().expect("lock");
+        let sender = senders.get_mut(&audit::hex(&[1; 32])).expect("agency a");
+        sender.identity_providers = vec!["https://idp.agency-a.example".into()];
+        sender.pagm = vec![crate::records::PagmGrant {
+            profile: "tax-officer".into(),
+            message_types: vec!["tax-assessment".into()],
+            recipient_kinds: vec![ids::RecipientKind::Citizen],
+        }];
+        sender.minimum_levels = vec![crate::records::MinimumLevel {
+            message_type: "tax-assessment".into(),
+            level: 3,
+        }];
+    }
+    (store, service, signer)
+}
+
+fn vector(assertion_id: &str, profiles: &[&str], level: &str) -> Arc<IdentificationVector> {
+    Arc::new(IdentificationVector {
+        agent: sealpost_model::Agent {
+            id: "85073003328".into(),
+            identity_provider: "https://idp.agency-a.example".into(),
+            assertion_id: assertion_id.into(),
+            assertion_sha256: Sha256::of(assertion_id.as_bytes()),
+            authentication_level: Some(level.into()),
+            profiles: profiles.iter().map(|p| (*p).to_owned()).collect(),
+        },
+        organisation: Some("agency-a".into()),
+        authentication_context: None,
+        token: "SAML 2.0 sender-vouches".into(),
+        presentable_until: FixedClock.now() + std::time::Duration::from_secs(600),
+        assertion: Arc::new(format!("<saml:Assertion ID=\"{assertion_id}\"/>").into_bytes()),
+    })
+}
+
+fn with_vector(signed: &[u8], v: Arc<IdentificationVector>) -> RequestContext {
+    RequestContext {
+        vector: Some(v),
+        ..signed_ctx(signed)
+    }
+}
+
+#[test]
+fn the_agent_behind_a_letter_is_in_its_proof_its_trace_and_the_vector_archive() {
+    let (store, service, signer) = interops_setup();
+    let ctx = with_vector(
+        b"<SignedInfo>1</SignedInfo>",
+        vector("_a1", &["tax-officer"], "3"),
+    );
+    let accepted = service
+        .submit(&ctx, &signer, submission("k1", b"letter"))
+        .expect("accepted");
+    assert!(
+        accepted.evidence.contains("<ev:Agent><ev:Id>85073003328</ev:Id><ev:IdentityProvider>https://idp.agency-a.example</ev:IdentityProvider><ev:Assertion>_a1</ev:Assertion>"),
+        "{}",
+        accepted.evidence
+    );
+    assert!(
+        accepted
+            .evidence
+            .contains("<ev:Profile>tax-officer</ev:Profile>")
+    );
+    let commits = store.commits.lock().expect("lock");
+    let [commit] = commits.as_slice() else {
+        panic!("one commit")
+    };
+    assert!(
+        commit.audit.identity.starts_with(
+            "agency-a (CN=Agency A) for agent 85073003328 (PAGM tax-officer; level 3;"
+        ),
+        "{}",
+        commit.audit.identity
+    );
+    let archived = commit.vector.as_ref().expect("the vector is archived");
+    assert_eq!(archived.correlation_id, "c-1");
+    assert_eq!(
+        archived.message_id,
+        commit.message.as_ref().map(|m| m.id.clone())
+    );
+    assert_eq!(archived.assertion, "<saml:Assertion ID=\"_a1\"/>");
+    assert_eq!(
+        commit.seen.len(),
+        2,
+        "the request's mark and the assertion's"
+    );
+    assert_eq!(
+        commit
+            .message
+            .as_ref()
+            .and_then(|m| m.sender_agent.as_ref())
+            .map(|a| a.id.as_str()),
+        Some("85073003328"),
+        "later evidences repeat the agent"
+    );
+}
+
+#[test]
+fn an_agent_without_the_pagm_profile_or_the_level_a_letter_needs_is_refused_with_a_sealed_rejection()
+ {
+    let (store, service, signer) = interops_setup();
+    for (n, v) in [
+        vector("_a1", &["reader"], "3"),
+        vector("_a2", &[], "3"),
+        vector("_a3", &["tax-officer"], "2"),
+        vector("_a4", &["tax-officer"], "high"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let ctx = with_vector(format!("<SignedInfo>{n}</SignedInfo>").as_bytes(), v);
+        let refusal = service
+            .submit(&ctx, &signer, submission(&format!("k{n}"), b"letter"))
+            .expect_err("refused");
+        assert_eq!(refusal.kind, ErrorKind::NotAuthorized);
+        let evidence = refusal.evidence.expect("a sealed rejection");
+        assert!(
+            evidence.contains("<ev:Agent>"),
+            "the rejection names the agent"
+        );
+    }
+    assert_eq!(letters(&store), 0);
+    let commits = store.commits.lock().expect("lock");
+    assert!(
+        commits.iter().all(|c| c.vector.is_some()),
+        "refused requests' vectors are archived too"
+    );
+}
+
+#[test]
+fn a_sender_whose_agents_act_through_it_needs_their_vector_and_only_from_its_provider() {
+    let (store, service, signer) = interops_setup();
+    // Without a vector.
+    let refusal = service
+        .submit(
+            &signed_ctx(b"<SignedInfo>1</SignedInfo>"),
+            &signer,
+            submission("k1", b"l"),
+        )
+        .expect_err("refused");
+    assert_eq!(refusal.kind, ErrorKind::UntrustedSigner);
+    // From another organisation's provider, or naming another organisation.
+    let mut elsewhere = (*vector("_b1", &["tax-officer"], "3")).clone();
+    elsewhere.agent.identity_provider = "https://idp.agency-b.example".into();
+    let mut other_org = (*vector("_b2", &["tax-officer"], "3")).clone();
+    other_org.organisation = Some("agency-b".into());
+    for (n, v) in [elsewhere, other_org].into_iter().enumerate() {
+        let ctx = with_vector(
+            format!("<SignedInfo>x{n}</SignedInfo>").as_bytes(),
+            Arc::new(v),
+        );
+        let refusal = service
+            .submit(&ctx, &signer, submission("k2", b"l"))
+            .expect_err("refused");
+        assert_eq!(refusal.kind, ErrorKind::UntrustedSigner);
+        let refusal = service
+            .get_evidence(
+                &ctx,
+                &signer,
+                "urn:uuid:00000000-0000-7000-8000-000000000000",
+            )
+            .expect_err("refused");
+        assert_eq!(
+            refusal.kind,
+            ErrorKind::Expired,
+            "the request was seen once already"
+        );
+    }
+    assert_eq!(letters(&store), 0);
+}
+
+#[test]
+fn an_assertion_vouches_for_one_request_only() {
+    let (store, service, signer) = interops_setup();
+    let assertion = vector("_once", &["tax-officer"], "3");
+    service
+        .submit(
+            &with_vector(b"<SignedInfo>first</SignedInfo>", Arc::clone(&assertion)),
+            &signer,
+            submission("k1", b"letter"),
+        )
+        .expect("accepted");
+    // A new message, newly signed, carrying the same assertion.
+    let refusal = service
+        .submit(
+            &with_vector(b"<SignedInfo>second</SignedInfo>", assertion),
+            &signer,
+            submission("k2", b"another letter"),
+        )
+        .expect_err("replayed");
+    assert_eq!(refusal.kind, ErrorKind::Expired);
+    assert_eq!(letters(&store), 1);
 }

@@ -76,7 +76,7 @@ impl Service {
         issue: impl FnOnce(&[u8]) -> TimeStampReply,
     ) -> Result<Vec<u8>, Refusal> {
         let sender = self.authenticated(ctx, signer)?;
-        let identity = Self::identity(&sender, signer);
+        let identity = Self::identity(ctx, &sender, signer);
         let asked = if limit.take(&sender.id, self.clock.now()) {
             query.map_err(|(kind, detail)| refused(kind, detail))
         } else {

@@ -95,6 +95,7 @@ fn main() {
             subject: "CN=Sender A".into(),
             registry_id: "agency-a".into(),
             authentication: "WS-Security".into(),
+            agent: None,
         },
         recipient: Recipient {
             id: "nrn:85073003328".into(),

@@ -36,6 +36,27 @@ pub fn read(root: Node<'_, '_>) -> Result<Evidence, String> {
             subject: c.text("Subject")?,
             registry_id: c.text("RegistryId")?,
             authentication: c.text("Authentication")?,
+            agent: if c.peek_is("Agent") {
+                Some(c.group("Agent", |a| {
+                    Ok(Agent {
+                        id: a.text("Id")?,
+                        identity_provider: a.text("IdentityProvider")?,
+                        assertion_id: a.text("Assertion")?,
+                        assertion_sha256: Sha256::from_hex(&a.text("AssertionSha256")?)
+                            .ok_or("AssertionSha256 is not 64 hex digits")?,
+                        authentication_level: a.optional("AuthenticationLevel")?,
+                        profiles: {
+                            let mut profiles = Vec::new();
+                            while a.peek_is("Profile") {
+                                profiles.push(a.text("Profile")?);
+                            }
+                            profiles
+                        },
+                    })
+                })?)
+            } else {
+                None
+            },
         })
     })?;
     let recipient = children.group("Recipient", |c| {

@@ -41,6 +41,7 @@ fn written() -> &'static str {
                 subject: "CN=Sender A,O=Agency".into(),
                 registry_id: "agency-a".into(),
                 authentication: "WS-Security".into(),
+            agent: None,
             },
             recipient: Recipient {
                 id: "cbe:0203201340".into(),

@@ -82,6 +82,7 @@ fn genuine() -> &'static Genuine {
                 subject: "CN=Sender A".into(),
                 registry_id: "agency-a".into(),
                 authentication: "WS-Security".into(),
+            agent: None,
             },
             recipient: Recipient {
                 id: "cbe:0203201340".into(),

@@ -75,6 +75,27 @@ pub struct Sender {
     pub registry_id: String,
     /// How the sender was authenticated (for example "WS-Security X.509 signature").
     pub authentication: String,
+    /// The natural person who acted for the sender organisation, when its identity provider
+    /// vouched for them in the request (the identification vector).
+    pub agent: Option<Agent>,
+}
+
+/// The agent behind a sender organisation's request, as the organisation's identity provider
+/// vouched for them in a signed SAML assertion.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Agent {
+    /// The agent's identifier (the assertion's NameID).
+    pub id: String,
+    /// The identity provider's entity id (the assertion's Issuer).
+    pub identity_provider: String,
+    /// The assertion's ID, and the SHA-256 of its Exclusive C14N form (signature included):
+    /// what the provider keeps archived with the request.
+    pub assertion_id: String,
+    pub assertion_sha256: Sha256,
+    /// The authentication level the provider stated, if any.
+    pub authentication_level: Option<String>,
+    /// The agent's PAGM profiles, as the provider stated them.
+    pub profiles: Vec<String>,
 }
 
 /// The recipient, and who acted for it.
@@ -221,6 +242,17 @@ impl Evidence {
                 .iter()
                 .filter_map(|(name, v)| v.as_deref().map(|v| (*name, v))),
         );
+        if let Some(agent) = &self.sender.agent {
+            fields.push(("Sender/Agent/Id", &agent.id));
+            fields.push(("Sender/Agent/IdentityProvider", &agent.identity_provider));
+            fields.push(("Sender/Agent/Assertion", &agent.assertion_id));
+            if let Some(level) = &agent.authentication_level {
+                fields.push(("Sender/Agent/AuthenticationLevel", level));
+            }
+            for profile in &agent.profiles {
+                fields.push(("Sender/Agent/Profile", profile));
+            }
+        }
         for d in &self.documents {
             fields.push(("Document/Id", &d.id));
             fields.push(("Document/Name", &d.name));
@@ -255,6 +287,20 @@ impl Evidence {
         el(&mut x, "Subject", &self.sender.subject);
         el(&mut x, "RegistryId", &self.sender.registry_id);
         el(&mut x, "Authentication", &self.sender.authentication);
+        if let Some(agent) = &self.sender.agent {
+            x.push_str("<ev:Agent>");
+            el(&mut x, "Id", &agent.id);
+            el(&mut x, "IdentityProvider", &agent.identity_provider);
+            el(&mut x, "Assertion", &agent.assertion_id);
+            el(&mut x, "AssertionSha256", &agent.assertion_sha256.hex());
+            if let Some(level) = &agent.authentication_level {
+                el(&mut x, "AuthenticationLevel", level);
+            }
+            for profile in &agent.profiles {
+                el(&mut x, "Profile", profile);
+            }
+            x.push_str("</ev:Agent>");
+        }
         x.push_str("</ev:Sender><ev:Recipient>");
         el(&mut x, "Id", &self.recipient.id);
         if let Some(d) = &self.recipient.delegate {

@@ -17,7 +17,8 @@ use sealpost_evidence::provider::{Provider, check_seal_profile};
 use sealpost_evidence::seal::{Sealer, Timestamper as TokenSource};
 use sealpost_tsa::authority::TimeStampAuthority;
 use sealpost_xmldsig::document::DocumentSigner;
-use sealpost_xmldsig::dsig::base64_encode;
+use sealpost_xmldsig::dsig::{AlgorithmPolicy, base64_encode};
+use sealpost_xmldsig::saml::{IdentityProvider, SamlPolicy, SamlTrust};
 use sealpost_xmldsig::trust::{Purpose, StatusChecker, TrustAnchors};
 use sealpost_xmldsig::wss::{KnownCertificates, WssPolicy};
 
@@ -194,6 +195,41 @@ pub fn sender_registration(
         message_types: entry.message_types.clone(),
         recipient_kinds: entry.recipient_kinds.clone(),
         active: entry.active,
+        identity_providers: entry.identity_providers.clone(),
+        pagm: entry.pagm.clone(),
+        minimum_levels: entry.minimum_levels.clone(),
+    })
+}
+
+/// The identity providers of `[[saml.identity_providers]]`, each with the keys of its
+/// certificates (pinned, as its metadata publishes them), and what assertions must satisfy.
+pub fn saml_trust(config: &Config) -> anyhow::Result<SamlTrust> {
+    let providers = config
+        .identity_providers
+        .iter()
+        .map(|p| {
+            let certificates = p
+                .certificates
+                .iter()
+                .map(|path| {
+                    pem_certificates(path)?
+                        .into_iter()
+                        .next()
+                        .with_context(|| format!("{}: no certificate", path.display()))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            IdentityProvider::new(&p.entity_id, &certificates)
+                .with_context(|| format!("identity provider {:?}", p.entity_id))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(SamlTrust {
+        policy: SamlPolicy {
+            algorithms: AlgorithmPolicy::default(),
+            audience: config.saml_audience.clone(),
+            max_clock_skew: config.max_clock_skew,
+            max_age: config.max_assertion_age,
+        },
+        providers,
     })
 }
 
@@ -376,6 +412,7 @@ impl App {
                 operation: "SenderSet",
                 request: Arc::new(detail.as_bytes().to_vec()),
                 seen: None,
+                vector: None,
             };
             service
                 .recorder()
@@ -432,6 +469,8 @@ impl App {
             trust,
             known: KnownCertificates::default(),
             policy,
+            identity: saml_trust(config)?,
+            providers: config.identity_providers.clone(),
             clock: Arc::clone(&clock),
             metrics: Arc::clone(&metrics),
             max_request_bytes: config.max_request_bytes,

@@ -92,6 +92,7 @@ fn audit_change(
         operation: "Retention",
         request: Arc::new(detail.as_bytes().to_vec()),
         seen: None,
+        vector: None,
     };
     service
         .recorder()

@@ -125,6 +125,7 @@ impl Fixture {
                 subject: "CN=Sender B (development),O=Development Agency B,C=BE".into(),
                 registry_id: "agency-b".into(),
                 authentication: "WS-Security X.509 signature".into(),
+                agent: None,
             },
             recipient: Recipient {
                 id: "nrn:85073003328".into(),

@@ -153,6 +153,7 @@ impl AuditEndpoint {
                 .into_bytes(),
             ),
             seen: None,
+            vector: None,
         };
         let refuse = |who: &str, kind, detail: &str| {
             tracing::info!(correlation_id = %ctx.correlation_id, detail, "audit export refused");

@@ -39,6 +39,9 @@ fn sender(id: &str, certificate: &str) -> SenderRegistration {
         message_types: vec!["tax-assessment".into()],
         recipient_kinds: vec![crate::core::ids::RecipientKind::Citizen],
         active: true,
+        identity_providers: Vec::new(),
+        pagm: Vec::new(),
+        minimum_levels: Vec::new(),
     }
 }
 
@@ -90,6 +93,7 @@ fn letter(n: usize, key: &str, submitted_at: u64) -> Commit {
             sender_subject: "CN=Agency A".into(),
             sender_authentication: "WS-Security X.509 signature (SOAP 1.1)".into(),
             acceptance_id: format!("urn:uuid:e-{n:04}-1"),
+            sender_agent: None,
         }),
         documents: documents
             .iter()
@@ -123,7 +127,8 @@ fn letter(n: usize, key: &str, submitted_at: u64) -> Commit {
         read: None,
         notices: Vec::new(),
         notices_sent: Vec::new(),
-        seen: None,
+        seen: Vec::new(),
+        vector: None,
     }
 }
 
@@ -161,7 +166,7 @@ fn a_signed_request_is_committed_once_until_its_mark_expires(store: &Arc<dyn Bac
     );
     assert!(!store.seen(&first).expect("read"));
     let letter_once = Commit {
-        seen: Some(first),
+        seen: vec![first],
         ..letter(600, "once-1", 2_000_000_000)
     };
     let message = letter_once.message.clone().expect("message");
@@ -182,7 +187,7 @@ fn a_signed_request_is_committed_once_until_its_mark_expires(store: &Arc<dyn Bac
     assert_eq!(
         store
             .commit(Commit {
-                seen: Some(again),
+                seen: vec![again],
                 ..second
             })
             .expect("commit"),
@@ -211,7 +216,7 @@ fn a_signed_request_is_committed_once_until_its_mark_expires(store: &Arc<dyn Bac
                 s.spawn(move || {
                     store
                         .commit(Commit {
-                            seen: Some(raced),
+                            seen: vec![raced],
                             ..letter(610 + t, &format!("raced-{t}"), 2_000_000_100)
                         })
                         .expect("commit")
@@ -241,7 +246,7 @@ fn a_signed_request_is_committed_once_until_its_mark_expires(store: &Arc<dyn Bac
     assert_eq!(
         store
             .commit(Commit {
-                seen: Some(expired),
+                seen: vec![expired],
                 ..Commit::of(audit(620))
             })
             .expect("commit"),
@@ -258,7 +263,7 @@ fn a_signed_request_is_committed_once_until_its_mark_expires(store: &Arc<dyn Bac
         );
         store
             .commit(Commit {
-                seen: Some(short),
+                seen: vec![short],
                 ..Commit::of(audit(630))
             })
             .expect("commit");
@@ -273,7 +278,7 @@ fn a_signed_request_is_committed_once_until_its_mark_expires(store: &Arc<dyn Bac
         );
         store
             .commit(Commit {
-                seen: Some(later),
+                seen: vec![later],
                 ..Commit::of(audit(640))
             })
             .expect("commit");
@@ -503,7 +508,7 @@ fn an_action_commits_its_records_and_mailboxes_with_its_entry(store: &dyn Backen
         refused_at: None,
     };
     write_mailboxes(store, std::slice::from_ref(&mailbox));
-    let deleted = |n: usize, seen: Option<SeenRequest>| Commit {
+    let deleted = |n: usize, seen: Vec<SeenRequest>| Commit {
         records: vec![
             RecordWrite {
                 kind: RecordKind::Person,
@@ -534,13 +539,13 @@ fn an_action_commits_its_records_and_mailboxes_with_its_entry(store: &dyn Backen
     let seen = mark("<retention run/>", 3_000_000_000, 3_000_000_600);
     store
         .commit(Commit {
-            seen: Some(seen),
+            seen: vec![seen],
             ..Commit::of(audit(700))
         })
         .expect("commit");
     let (head, _) = store.audit_head().expect("head");
     assert_eq!(
-        store.commit(deleted(701, Some(seen))).expect("commit"),
+        store.commit(deleted(701, vec![seen])).expect("commit"),
         Committed::Replayed
     );
     assert_eq!(
@@ -557,7 +562,7 @@ fn an_action_commits_its_records_and_mailboxes_with_its_entry(store: &dyn Backen
     assert_eq!(store.audit_head().expect("head").0, head);
 
     assert_eq!(
-        store.commit(deleted(702, None)).expect("commit"),
+        store.commit(deleted(702, Vec::new())).expect("commit"),
         Committed::Done
     );
     assert_eq!(store.entity("person", "anne").expect("read"), None);

@@ -105,6 +105,7 @@ impl Call {
                 operation,
                 request: Arc::new(audited.encode_to_vec()),
                 seen: None,
+                vector: None,
             },
             peer,
         }

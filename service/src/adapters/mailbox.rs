@@ -157,6 +157,7 @@ fn context(now: SystemTime, operation: &'static str, request: String) -> Request
         operation,
         request: Arc::new(request.into_bytes()),
         seen: None,
+        vector: None,
     }
 }
 

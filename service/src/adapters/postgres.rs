@@ -27,7 +27,8 @@ use crate::core::records::{
     ReadRecord, SenderRegistration,
 };
 use crate::core::{
-    Commit, Committed, Directory, Ledger, Messages, Outbox, Registry, SeenRequest, StoreError,
+    Commit, Committed, Directory, Ledger, Messages, Outbox, RecordKind, Registry, SeenRequest,
+    StoreError,
 };
 
 /// The key of the advisory lock that serialises appends to the audit chain.
@@ -278,7 +279,7 @@ impl PgStore {
     /// One commit's writes in `txn`; unless its request's mark is there unexpired or its
     /// idempotency key is taken (then the caller rolls back).
     fn apply(txn: &mut Transaction<'_>, commit: &Commit) -> Result<Applied, StoreError> {
-        if let Some(seen) = &commit.seen {
+        for seen in &commit.seen {
             // Claimed first: a concurrent commit of the same content waits for this one to
             // end. An expired mark of the same content is taken over.
             let claimed = txn
@@ -294,6 +295,8 @@ impl PgStore {
             if claimed == 0 {
                 return Ok(Applied::Replayed);
             }
+        }
+        if let Some(seen) = commit.seen.first() {
             txn.execute(
                 "DELETE FROM seen_requests WHERE sha256 IN (SELECT sha256 FROM seen_requests WHERE until < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
                 &[&to_i64(seen.seen_at)?, &FORGET_PER_COMMIT],
@@ -410,6 +413,13 @@ impl PgStore {
             txn.execute(
                 "INSERT INTO mailboxes (id, record) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record",
                 &[&m.id, &to_json(m)?],
+            )
+            .map_err(fail)?;
+        }
+        if let Some(vector) = &commit.vector {
+            txn.execute(
+                "INSERT INTO entities (kind, key, value) VALUES ($1, $2, $3) ON CONFLICT (kind, key) DO UPDATE SET value = EXCLUDED.value",
+                &[&RecordKind::Vector.name(), &vector.correlation_id, &to_json(vector)?],
             )
             .map_err(fail)?;
         }

@@ -14,23 +14,26 @@ use axum::routing::{MethodRouter, get};
 use roxmltree::Node;
 use sealpost_evidence::model::{Sha256, new_evidence_id};
 use sealpost_xmldsig::dsig::{NS_WSU, base64_decode, base64_encode};
+use sealpost_xmldsig::saml::{SamlTrust, VerifiedAssertion};
 use sealpost_xmldsig::signed_text::signed_text;
 use sealpost_xmldsig::trust::TrustAnchors;
 use sealpost_xmldsig::wss::{
     FailureKind, KnownCertificates, NS_SOAP11, NS_SOAP12, NS_WSSE, SoapVersion, WssPolicy,
-    verify_envelope,
+    verify_envelope_with,
 };
 use sealpost_xmldsig::wss_sign::format_date_time;
 use sealpost_xmldsig::{Limits, parse};
 
 use super::metrics::Metrics;
 use super::xop::{self, XopError};
+use crate::config::IdentityProviderEntry;
 use crate::core::error::Party;
 use crate::core::records::Channel;
 use crate::core::{
-    Clock, ErrorKind, Refusal, RequestContext, SeenRequest, Service, Submission, SubmittedDocument,
-    VerifiedSigner,
+    Clock, ErrorKind, IdentificationVector, Refusal, RequestContext, SeenRequest, Service,
+    Submission, SubmittedDocument, VerifiedSigner,
 };
+use sealpost_evidence::model::Agent;
 
 pub const NS_SEALPOST: &str = "urn:sealpost:v1";
 const WSDL: &str = include_str!("../../../proto/sealpost.wsdl");
@@ -41,6 +44,10 @@ pub struct SoapChannel {
     pub trust: TrustAnchors,
     pub known: KnownCertificates,
     pub policy: WssPolicy,
+    /// The identity providers whose assertions (identification vectors) are accepted in the
+    /// Security header, and the names of the vector's attributes in each one's assertions.
+    pub identity: SamlTrust,
+    pub providers: Vec<IdentityProviderEntry>,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
     /// The largest request accepted, in bytes (documents are base64 in it, or binary MTOM/XOP
@@ -128,6 +135,7 @@ async fn handle(State(channel): State<Arc<SoapChannel>>, request: Request) -> Re
             // The collected body is one buffer of its own: taken over, not copied.
             request: Arc::new(request),
             seen: None,
+            vector: None,
         };
         match too_large {
             None => process(&worker, ctx, version, content_type.as_deref()),
@@ -155,6 +163,31 @@ async fn handle(State(channel): State<Arc<SoapChannel>>, request: Request) -> Re
             tracing::error!(error = %e, "the SOAP worker failed");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
+    }
+}
+
+/// The identification vector an assertion carries, its attributes read under the names its
+/// identity provider uses (`[[saml.identity_providers]]`).
+fn identification_vector(channel: &SoapChannel, a: &VerifiedAssertion) -> IdentificationVector {
+    let names = channel.providers.iter().find(|p| p.entity_id == a.issuer);
+    let values = |name: Option<&String>| name.map_or(&[][..], |n| a.values(n));
+    let single = |name: Option<&String>| values(name).first().cloned();
+    let policy = &channel.identity.policy;
+    IdentificationVector {
+        agent: Agent {
+            id: a.subject.clone(),
+            identity_provider: a.issuer.clone(),
+            assertion_id: a.id.clone(),
+            assertion_sha256: Sha256(a.canonical_sha256),
+            authentication_level: single(names.map(|n| &n.level_attribute)),
+            profiles: values(names.map(|n| &n.pagm_attribute)).to_vec(),
+        },
+        organisation: single(names.map(|n| &n.organisation_attribute)),
+        authentication_context: a.authentication_context.clone(),
+        token: format!("{} {}", a.version.name(), a.confirmation.name()),
+        presentable_until: a.not_on_or_after.min(a.issue_instant + policy.max_age)
+            + policy.max_clock_skew,
+        assertion: Arc::new(a.canonical.clone()),
     }
 }
 
@@ -239,8 +272,14 @@ fn process(
         _ => SoapVersion::Soap11,
     };
     let now = channel.clock.now();
-    let verified = match verify_envelope(&doc, now, &channel.policy, &channel.known, &channel.trust)
-    {
+    let verified = match verify_envelope_with(
+        &doc,
+        now,
+        &channel.policy,
+        &channel.known,
+        &channel.trust,
+        &channel.identity,
+    ) {
         Ok(v) => v,
         Err(e) => {
             let kind = match e.kind() {
@@ -265,11 +304,19 @@ fn process(
         now,
         until,
     ));
+    ctx.vector = verified
+        .assertion
+        .as_ref()
+        .map(|a| Arc::new(identification_vector(channel, a)));
     let signer = VerifiedSigner {
         certificate_sha256: Sha256(verified.signer_sha256),
         subject: subject.clone(),
         authentication: format!(
-            "WS-Security X.509 signature (SOAP {})",
+            "WS-Security X.509 signature{} (SOAP {})",
+            match &ctx.vector {
+                Some(v) => format!(" with a {} assertion", v.token),
+                None => String::new(),
+            },
             match version {
                 SoapVersion::Soap11 => "1.1",
                 SoapVersion::Soap12 => "1.2",

@@ -22,8 +22,8 @@ use crate::core::records::{
     ReadRecord, SenderRegistration,
 };
 use crate::core::{
-    Commit, Committed, Directory, Ledger, Messages, Outbox, Registry, SeenRequest, Store,
-    StoreError,
+    Commit, Committed, Directory, Ledger, Messages, Outbox, RecordKind, Registry, SeenRequest,
+    Store, StoreError,
 };
 use sealpost_evidence::model::Sha256;
 
@@ -262,11 +262,14 @@ impl RedbStore {
         request: Option<BlobRef>,
     ) -> Result<Committed, StoreError> {
         {
-            if let Some(seen) = &commit.seen
-                && Self::holds_mark(&txn.open_table(SEEN).map_err(fail)?, seen)?
             {
-                // Nothing of this commit is written.
-                return Ok(Committed::Replayed);
+                let marks = txn.open_table(SEEN).map_err(fail)?;
+                for seen in &commit.seen {
+                    if Self::holds_mark(&marks, seen)? {
+                        // Nothing of this commit is written.
+                        return Ok(Committed::Replayed);
+                    }
+                }
             }
             // Every premise before any write: a group's transaction holds other commits too.
             if !Self::premises_hold(txn, &commit)? {
@@ -287,7 +290,7 @@ impl RedbStore {
                     .insert((sender.as_str(), key.as_str()), to_json(record)?.as_slice())
                     .map_err(fail)?;
             }
-            if let Some(seen) = &commit.seen {
+            for seen in &commit.seen {
                 Self::mark(txn, seen)?;
             }
             if let Some(message) = &commit.message {
@@ -392,7 +395,7 @@ impl RedbStore {
                     .insert(mailbox.id.as_str(), to_json(mailbox)?.as_slice())
                     .map_err(fail)?;
             }
-            if !commit.records.is_empty() {
+            if !commit.records.is_empty() || commit.vector.is_some() {
                 let mut entities = txn.open_table(ENTITIES).map_err(fail)?;
                 for write in &commit.records {
                     let key = (write.kind.name(), write.key.as_str());
@@ -400,6 +403,14 @@ impl RedbStore {
                         Some(value) => entities.insert(key, value.as_slice()).map_err(fail)?,
                         None => entities.remove(key).map_err(fail)?,
                     };
+                }
+                if let Some(vector) = &commit.vector {
+                    entities
+                        .insert(
+                            (RecordKind::Vector.name(), vector.correlation_id.as_str()),
+                            to_json(vector)?.as_slice(),
+                        )
+                        .map_err(fail)?;
                 }
             }
             {

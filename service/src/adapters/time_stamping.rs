@@ -135,6 +135,7 @@ impl TsaEndpoint {
             // The query as received, for the audit log: taken over, not copied.
             request: Arc::new(request),
             seen: None,
+            vector: None,
         };
         let query = match problem {
             None => Ok(ctx.request.as_slice()),

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::time::SystemTime;
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 use sealpost::adapters::mailbox::{People, certificate_write, mandate_write, person_write};
 use sealpost::adapters::store::Backend;
 use sealpost::app::{
@@ -12,11 +12,11 @@ use sealpost::app::{
     sender_registration, trust_anchors, trusted_fingerprint,
 };
 use sealpost::audit_export::{Window, export};
-use sealpost::config::{Config, SenderEntry};
+use sealpost::config::{Config, SenderEntry, pagm_grants};
 use sealpost::core::audit::{GENESIS, unhex, verify_chain_from};
 use sealpost::core::ids::{RecipientId, RecipientKind};
 use sealpost::core::records::Channel;
-use sealpost::core::records::Mailbox;
+use sealpost::core::records::{Mailbox, MinimumLevel};
 use sealpost::core::{Changes, Clock, Ledger, Recorder, RequestContext, SystemClock};
 use sealpost::retention::{LegalHold, legal_hold_write, legal_holds};
 use sealpost_mailbox::credentials::{PasswordHash, TotpSecret};
@@ -119,7 +119,17 @@ fn sender(a: &Admin, command: SenderCommand, out: &mut dyn Output) -> anyhow::Re
             types,
             recipients,
             inactive,
+            identity_providers,
+            pagm,
+            minimum_levels,
         } => {
+            for p in &identity_providers {
+                if !config.identity_providers.iter().any(|i| i.entity_id == *p) {
+                    bail!(
+                        "identity provider {p:?} is not in [[saml.identity_providers]] of the configuration"
+                    );
+                }
+            }
             let trust = trust_anchors(
                 &config.sender_trust_anchors,
                 config.sender_intermediates.as_deref(),
@@ -136,6 +146,45 @@ fn sender(a: &Admin, command: SenderCommand, out: &mut dyn Output) -> anyhow::Re
                 .map(|t| t.trim().to_owned())
                 .filter(|t| !t.is_empty())
                 .collect();
+            let grants = pagm
+                .iter()
+                .map(|g| {
+                    let (profile, rest) = g.split_once('=').with_context(|| {
+                        format!("--pagm {g:?}: PROFILE=TYPE[,TYPE...][@RECIPIENTS]")
+                    })?;
+                    let (types, kinds) = match rest.split_once('@') {
+                        Some((t, k)) => (t, k.split('+').map(str::to_owned).collect()),
+                        None => (rest, recipients.clone()),
+                    };
+                    Ok((
+                        profile.to_owned(),
+                        types.split(',').map(str::to_owned).collect(),
+                        kinds,
+                    ))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let mut problems = Vec::new();
+            let pagm = pagm_grants("--pagm", grants, &types, &mut problems);
+            let minimum_levels = minimum_levels
+                .iter()
+                .map(|m| {
+                    let parsed = m
+                        .split_once('=')
+                        .and_then(|(t, l)| Some((t.trim(), l.trim().parse::<u8>().ok()?)));
+                    match parsed {
+                        Some((t, level)) if types.iter().any(|x| x == t) => Ok(MinimumLevel {
+                            message_type: t.to_owned(),
+                            level,
+                        }),
+                        _ => Err(anyhow!(
+                            "--minimum-level {m:?}: TYPE=LEVEL, a message type of --types and a level 0 to 255"
+                        )),
+                    }
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            if !problems.is_empty() {
+                bail!("{}", problems.join("; "));
+            }
             let registration = sender_registration(
                 &trust,
                 &SenderEntry {
@@ -145,6 +194,9 @@ fn sender(a: &Admin, command: SenderCommand, out: &mut dyn Output) -> anyhow::Re
                     message_types: types,
                     recipient_kinds,
                     active: !inactive,
+                    identity_providers,
+                    pagm,
+                    minimum_levels,
                 },
                 &certs,
                 SystemClock.now(),
@@ -497,6 +549,7 @@ fn record_changes(
         operation,
         request: std::sync::Arc::new(detail.as_bytes().to_vec()),
         seen: None,
+        vector: None,
     };
     recorder
         .record_change(&ctx, a.operator, true, detail, changes)

@@ -183,6 +183,19 @@ pub enum SenderCommand {
         /// Registered but refused.
         #[arg(long)]
         inactive: bool,
+        /// An identity provider (entity id of `[[saml.identity_providers]]`) that vouches for
+        /// its agents (repeatable): every request then carries an identification vector of
+        /// one of them.
+        #[arg(long = "identity-provider")]
+        identity_providers: Vec<String>,
+        /// What a PAGM profile lets its agents send (repeatable):
+        /// `PROFILE=TYPE[,TYPE...][@citizen|@company|@citizen+company]`; recipients default to
+        /// the sender's.
+        #[arg(long = "pagm")]
+        pagm: Vec<String>,
+        /// The least authentication level a message type needs (repeatable): `TYPE=LEVEL`.
+        #[arg(long = "minimum-level")]
+        minimum_levels: Vec<String>,
     },
     /// Lists the registry as JSON lines.
     List,

@@ -109,10 +109,13 @@ pub(super) const KEYS: &[(&str, Kind)] = &[
     ("store.backend", Kind::Text),
     ("store.cache_mib", int(1, 64 * 1024)),
     ("store.postgres_url", Kind::Text),
+    ("saml.audience", Kind::Text),
+    // An assertion is used once: its mark is kept this long.
+    ("saml.max_assertion_age_s", int(1, DAY)),
 ];
 
 /// Keys only the file sets (tables of their own), not the environment.
-pub(super) const FILE_ONLY: &[&str] = &["senders.registry"];
+pub(super) const FILE_ONLY: &[&str] = &["senders.registry", "saml.identity_providers"];
 
 /// Environment variables with the prefix that are not settings.
 pub(super) const NOT_SETTINGS: &[&str] = &["SEALPOST_CONFIG", "SEALPOST_LOG"];

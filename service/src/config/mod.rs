@@ -28,9 +28,10 @@ use serde::Deserialize;
 
 use keys::{FILE_ONLY, KEYS, Kind, NOT_SETTINGS, check_bounds, env_name};
 use raw::RawConfig;
-use registry::validate_registry;
+use registry::{validate_identity_providers, validate_registry};
 
-pub use registry::SenderEntry;
+pub use registry::pagm_grants;
+pub use registry::{IdentityProviderEntry, SenderEntry};
 
 /// Seed 003: accounts without a login for `inactive` are deleted `notice` after their owner
 /// was told, unless they log in meanwhile.
@@ -127,6 +128,12 @@ pub struct Config {
     pub max_message_age: Duration,
     /// `[[senders.registry]]`: written into the store's registry at start.
     pub sender_registry: Vec<SenderEntry>,
+    /// `[[saml.identity_providers]]`: who vouches for senders' agents.
+    pub identity_providers: Vec<IdentityProviderEntry>,
+    /// `saml.audience`: Sealpost's name in the assertions it accepts.
+    pub saml_audience: String,
+    /// `saml.max_assertion_age_s`.
+    pub max_assertion_age: Duration,
     pub max_request_bytes: usize,
     /// The declared bytes of the large requests (over 1 MiB) read at once; more wait for none
     /// and are answered 503 with Retry-After.
@@ -531,6 +538,21 @@ impl RawConfig {
             }
         };
         let sender_registry = validate_registry(&self.senders.registry, problems);
+        let identity_providers =
+            validate_identity_providers(&self.saml.identity_providers, problems);
+        for sender in &sender_registry {
+            for p in &sender.identity_providers {
+                if !identity_providers.iter().any(|i| i.entity_id == *p) {
+                    problems.push(format!(
+                        "senders.registry {:?}: identity provider {p:?} is not in [[saml.identity_providers]]",
+                        sender.id
+                    ));
+                }
+            }
+        }
+        if self.saml.audience.trim().is_empty() {
+            problems.push("saml.audience must not be empty".into());
+        }
         let clock = self
             .tsa
             .clock
@@ -650,6 +672,9 @@ impl RawConfig {
             max_clock_skew: Duration::from_secs(self.senders.max_clock_skew_s),
             max_message_age: Duration::from_secs(self.senders.max_message_age_s),
             sender_registry,
+            identity_providers,
+            saml_audience: self.saml.audience.clone(),
+            max_assertion_age: Duration::from_secs(self.saml.max_assertion_age_s),
             max_request_bytes: usize::try_from(self.limits.max_request_bytes).unwrap_or(usize::MAX),
             in_flight_bytes: self.limits.in_flight_bytes,
             max_document_bytes: self.limits.max_document_bytes,

@@ -39,6 +39,49 @@ pub(super) struct RawConfig {
     pub(super) revocation: RawRevocation,
     #[serde(default)]
     pub(super) admin: RawAdmin,
+    #[serde(default)]
+    pub(super) saml: RawSaml,
+}
+
+/// `[saml]`: the identity providers that vouch for senders' agents (the identification
+/// vector of the WS-Security SAML Token Profile), and what their assertions must satisfy.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSaml {
+    /// Sealpost's name in the assertions' AudienceRestriction.
+    #[serde(default = "defaults::saml_audience")]
+    pub(super) audience: String,
+    /// How long after its IssueInstant an assertion may be presented.
+    #[serde(default = "defaults::saml_max_assertion_age_s")]
+    pub(super) max_assertion_age_s: u64,
+    #[serde(default)]
+    pub(super) identity_providers: Vec<RawIdentityProvider>,
+}
+
+impl Default for RawSaml {
+    fn default() -> Self {
+        RawSaml {
+            audience: defaults::saml_audience(),
+            max_assertion_age_s: defaults::saml_max_assertion_age_s(),
+            identity_providers: Vec::new(),
+        }
+    }
+}
+
+/// `[[saml.identity_providers]]`: one provider, its signing certificates (from its metadata)
+/// and the names of the attributes of the vector in its assertions.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawIdentityProvider {
+    pub(super) entity_id: String,
+    /// PEM files, one certificate each (the first of the file).
+    pub(super) certificates: Vec<PathBuf>,
+    #[serde(default = "defaults::attribute_organisation")]
+    pub(super) organisation_attribute: String,
+    #[serde(default = "defaults::attribute_pagm")]
+    pub(super) pagm_attribute: String,
+    #[serde(default = "defaults::attribute_level")]
+    pub(super) level_attribute: String,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -246,6 +289,25 @@ pub(super) struct RawSenderEntry {
     pub(super) recipients: Vec<String>,
     #[serde(default = "defaults::active")]
     pub(super) active: bool,
+    /// Entity ids of `[[saml.identity_providers]]` that vouch for its agents: when there is
+    /// any, every request carries an identification vector of one of them.
+    #[serde(default)]
+    pub(super) identity_providers: Vec<String>,
+    /// `[[senders.registry.pagm]]`: what each PAGM profile lets its agents send.
+    #[serde(default)]
+    pub(super) pagm: Vec<RawPagmGrant>,
+    /// Message type = the least authentication level its agents need.
+    #[serde(default)]
+    pub(super) minimum_levels: std::collections::BTreeMap<String, u8>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPagmGrant {
+    pub(super) profile: String,
+    pub(super) message_types: Vec<String>,
+    #[serde(default = "defaults::recipient_kinds")]
+    pub(super) recipients: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -528,6 +590,21 @@ mod defaults {
 
     pub fn store_cache_mib() -> u64 {
         64
+    }
+    pub fn saml_audience() -> String {
+        "urn:sealpost".into()
+    }
+    pub fn saml_max_assertion_age_s() -> u64 {
+        600
+    }
+    pub fn attribute_organisation() -> String {
+        "urn:sealpost:interops:organisation".into()
+    }
+    pub fn attribute_pagm() -> String {
+        "urn:sealpost:interops:pagm".into()
+    }
+    pub fn attribute_level() -> String {
+        "urn:sealpost:interops:authentication-level".into()
     }
     pub fn recipient_kinds() -> Vec<String> {
         vec!["citizen".into(), "company".into()]

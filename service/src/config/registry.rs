@@ -4,8 +4,9 @@
 use std::path::PathBuf;
 
 use crate::core::ids::RecipientKind;
+use crate::core::records::{MinimumLevel, PagmGrant};
 
-use super::raw::RawSenderEntry;
+use super::raw::{RawIdentityProvider, RawSenderEntry};
 use super::readable;
 
 /// A sender organisation declared in the configuration.
@@ -17,6 +18,99 @@ pub struct SenderEntry {
     pub message_types: Vec<String>,
     pub recipient_kinds: Vec<RecipientKind>,
     pub active: bool,
+    pub identity_providers: Vec<String>,
+    pub pagm: Vec<PagmGrant>,
+    pub minimum_levels: Vec<MinimumLevel>,
+}
+
+/// An identity provider declared in `[[saml.identity_providers]]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdentityProviderEntry {
+    pub entity_id: String,
+    pub certificates: Vec<PathBuf>,
+    /// The names of the vector's attributes in its assertions.
+    pub organisation_attribute: String,
+    pub pagm_attribute: String,
+    pub level_attribute: String,
+}
+
+/// The `[[saml.identity_providers]]` entries.
+pub(super) fn validate_identity_providers(
+    entries: &[RawIdentityProvider],
+    problems: &mut Vec<String>,
+) -> Vec<IdentityProviderEntry> {
+    let mut seen = std::collections::BTreeSet::new();
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let at = format!("saml.identity_providers[{i}] ({:?})", e.entity_id);
+            if e.entity_id.trim().is_empty() || e.entity_id.trim() != e.entity_id {
+                problems.push(format!("{at}: the entity id must not be empty or padded"));
+            }
+            if !seen.insert(e.entity_id.clone()) {
+                problems.push(format!("{at}: the entity id is declared twice"));
+            }
+            if e.certificates.is_empty() {
+                problems.push(format!("{at}: no certificate"));
+            }
+            for cert in &e.certificates {
+                readable(cert, &format!("{at} certificate"), problems);
+            }
+            IdentityProviderEntry {
+                entity_id: e.entity_id.clone(),
+                certificates: e.certificates.clone(),
+                organisation_attribute: e.organisation_attribute.clone(),
+                pagm_attribute: e.pagm_attribute.clone(),
+                level_attribute: e.level_attribute.clone(),
+            }
+        })
+        .collect()
+}
+
+/// PAGM grants, checked: a profile, message types the sender may send, recipient kinds.
+pub fn pagm_grants(
+    at: &str,
+    grants: impl IntoIterator<Item = (String, Vec<String>, Vec<String>)>,
+    message_types: &[String],
+    problems: &mut Vec<String>,
+) -> Vec<PagmGrant> {
+    grants
+        .into_iter()
+        .map(|(profile, types, recipients)| {
+            let profile = profile.trim().to_owned();
+            if profile.is_empty() {
+                problems.push(format!("{at}: a PAGM grant without a profile"));
+            }
+            let types: Vec<String> = types.iter().map(|t| t.trim().to_owned()).collect();
+            if types.is_empty() {
+                problems.push(format!(
+                    "{at}: PAGM profile {profile:?} grants no message type"
+                ));
+            }
+            for t in &types {
+                if !message_types.contains(t) {
+                    problems.push(format!(
+                        "{at}: PAGM profile {profile:?} grants {t:?}, which the sender may not send"
+                    ));
+                }
+            }
+            let mut recipient_kinds = Vec::new();
+            for r in &recipients {
+                match RecipientKind::parse(r.trim()) {
+                    Some(kind) => recipient_kinds.push(kind),
+                    None => problems.push(format!(
+                        "{at}: PAGM profile {profile:?}: recipient kind {r:?}: citizen or company"
+                    )),
+                }
+            }
+            PagmGrant {
+                profile,
+                message_types: types,
+                recipient_kinds,
+            }
+        })
+        .collect()
 }
 
 /// The `[[senders.registry]]` entries, checked for what can be checked without the PKI (the
@@ -60,6 +154,26 @@ pub(super) fn validate_registry(
         if recipient_kinds.is_empty() {
             problems.push(format!("{at}: no recipient kind"));
         }
+        let pagm = pagm_grants(
+            &at,
+            e.pagm.iter().map(|g| {
+                (
+                    g.profile.clone(),
+                    g.message_types.clone(),
+                    g.recipients.clone(),
+                )
+            }),
+            &message_types,
+            problems,
+        );
+        let minimum_levels = e
+            .minimum_levels
+            .iter()
+            .map(|(message_type, level)| MinimumLevel {
+                message_type: message_type.clone(),
+                level: *level,
+            })
+            .collect();
         out.push(SenderEntry {
             id: e.id.clone(),
             name: e.name.clone(),
@@ -67,6 +181,9 @@ pub(super) fn validate_registry(
             message_types,
             recipient_kinds,
             active: e.active,
+            identity_providers: e.identity_providers.clone(),
+            pagm,
+            minimum_levels,
         });
     }
     out

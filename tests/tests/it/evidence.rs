@@ -86,6 +86,7 @@ fn sealed(name: &str) -> Sealed {
             subject: "CN=Sender A (development),O=Development Agency A,C=BE".into(),
             registry_id: "agency-a".into(),
             authentication: "WS-Security X.509 signature".into(),
+            agent: None,
         },
         recipient: Recipient {
             id: "cbe:0203201340".into(),
