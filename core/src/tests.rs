@@ -1052,12 +1052,12 @@ fn interops_setup() -> (Arc<MemoryStore>, Service, VerifiedSigner) {
         let mut senders = store.senders.lock().expect("lock");
         let sender = senders.get_mut(&audit::hex(&[1; 32])).expect("agency a");
         sender.identity_providers = vec!["https://idp.agency-a.example".into()];
-        sender.pagm = vec![crate::records::PagmGrant {
+        sender.pagm = vec![records::PagmGrant {
             profile: "tax-officer".into(),
             message_types: vec!["tax-assessment".into()],
             recipient_kinds: vec![ids::RecipientKind::Citizen],
         }];
-        sender.minimum_levels = vec![crate::records::MinimumLevel {
+        sender.minimum_levels = vec![records::MinimumLevel {
             message_type: "tax-assessment".into(),
             level: 3,
         }];

@@ -929,7 +929,25 @@ fn statements(ev: &Evidence) -> (String, String) {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let (s, r) = (&shown(&ev.sender.subject), &shown(&ev.recipient.id));
+    let r = &shown(&ev.recipient.id);
+    // The sender, and the agent who acted for it when its identity provider vouched for one.
+    let (s, sf) = match &ev.sender.agent {
+        Some(a) => (
+            &format!(
+                "{} (agent {}, vouched for by {})",
+                shown(&ev.sender.subject),
+                shown(&a.id),
+                shown(&a.identity_provider)
+            ),
+            &format!(
+                "{} (agent {}, attesté par {})",
+                shown(&ev.sender.subject),
+                shown(&a.id),
+                shown(&a.identity_provider)
+            ),
+        ),
+        None => (&shown(&ev.sender.subject), &shown(&ev.sender.subject)),
+    };
     let at = format_date_time(ev.event_time)
         .replace('T', " ")
         .replace('Z', "");
@@ -950,14 +968,14 @@ fn statements(ev: &Evidence) -> (String, String) {
     match ev.event {
         Event::SubmissionAcceptance => (
             format!("{s} handed document {docs} to Sealpost for {r} at {at} UTC."),
-            format!("{s} a remis le document {docs} à Sealpost pour {r} le {at} UTC."),
+            format!("{sf} a remis le document {docs} à Sealpost pour {r} le {at} UTC."),
         ),
         Event::SubmissionRejection => (
             format!(
                 "Sealpost refused the document {docs} that {s} submitted for {r} at {at} UTC: {reason}."
             ),
             format!(
-                "Sealpost a refusé le document {docs} que {s} a soumis pour {r} le {at} UTC : {reason}."
+                "Sealpost a refusé le document {docs} que {sf} a soumis pour {r} le {at} UTC : {reason}."
             ),
         ),
         Event::ContentConsignment => (
@@ -965,7 +983,7 @@ fn statements(ev: &Evidence) -> (String, String) {
                 "Sealpost deposited the document {docs} from {s} into the mailbox of {r} at {at} UTC."
             ),
             format!(
-                "Sealpost a déposé le document {docs} de {s} dans la boîte aux lettres de {r} le {at} UTC."
+                "Sealpost a déposé le document {docs} de {sf} dans la boîte aux lettres de {r} le {at} UTC."
             ),
         ),
         Event::ContentConsignmentFailure => (
@@ -973,7 +991,7 @@ fn statements(ev: &Evidence) -> (String, String) {
                 "Sealpost could not deposit the document {docs} from {s} into the mailbox of {r} at {at} UTC: {reason}."
             ),
             format!(
-                "Sealpost n'a pas pu déposer le document {docs} de {s} dans la boîte aux lettres de {r} le {at} UTC : {reason}."
+                "Sealpost n'a pas pu déposer le document {docs} de {sf} dans la boîte aux lettres de {r} le {at} UTC : {reason}."
             ),
         ),
         Event::ContentHandover => (
@@ -981,7 +999,7 @@ fn statements(ev: &Evidence) -> (String, String) {
                 "{delegate}{mandate_en} opened the document {docs} from {s} in the mailbox of {r} at {at} UTC."
             ),
             format!(
-                "{delegate}{mandate_fr} a ouvert le document {docs} de {s} dans la boîte aux lettres de {r} le {at} UTC."
+                "{delegate}{mandate_fr} a ouvert le document {docs} de {sf} dans la boîte aux lettres de {r} le {at} UTC."
             ),
         ),
     }

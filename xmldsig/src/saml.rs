@@ -140,9 +140,9 @@ pub enum SamlError {
     NotSigned,
     #[error("the assertion's issuer {0:?} is not a configured identity provider")]
     UntrustedIssuer(String),
-    #[error("the assertion is not valid before {0:?}")]
+    #[error("the assertion is not valid before {}", sealpost_model::time::format_date_time(*.0))]
     NotYetValid(SystemTime),
-    #[error("the assertion expired at {0:?}")]
+    #[error("the assertion expired at {}", sealpost_model::time::format_date_time(*.0))]
     Expired(SystemTime),
     #[error("the assertion is for another audience")]
     Audience,

@@ -13,10 +13,11 @@ use sealpost::app::{
 };
 use sealpost::audit_export::{Window, export};
 use sealpost::config::{Config, SenderEntry, pagm_grants};
+use sealpost::core::RecordKind;
 use sealpost::core::audit::{GENESIS, unhex, verify_chain_from};
 use sealpost::core::ids::{RecipientId, RecipientKind};
 use sealpost::core::records::Channel;
-use sealpost::core::records::{Mailbox, MinimumLevel};
+use sealpost::core::records::{Mailbox, MinimumLevel, VectorRecord};
 use sealpost::core::{Changes, Clock, Ledger, Recorder, RequestContext, SystemClock};
 use sealpost::retention::{LegalHold, legal_hold_write, legal_holds};
 use sealpost_mailbox::credentials::{PasswordHash, TotpSecret};
@@ -29,7 +30,7 @@ use sealpost_xmldsig::wss::parse_date_time;
 
 use super::{
     AdminCommand, AuditCommand, MailboxCommand, MandateCommand, MessageCommand, PersonCommand,
-    SenderCommand,
+    SenderCommand, VectorCommand,
 };
 
 /// Where a command's answer goes: the operator's terminal, or the socket back to it.
@@ -90,6 +91,7 @@ impl Admin<'_> {
                 ))?;
                 Ok(())
             }
+            AdminCommand::Vector { command } => vector(self, command, out),
             AdminCommand::Retention => {
                 let report = match self.app {
                     Some(app) => sealpost::retention::run(
@@ -532,6 +534,96 @@ fn record(
 }
 
 /// [`record`] for any administrative change: the registry, the directory, people.
+fn vector(a: &Admin, command: VectorCommand, out: &mut dyn Output) -> anyhow::Result<()> {
+    let all = || -> anyhow::Result<Vec<VectorRecord>> {
+        a.store
+            .entities(RecordKind::Vector.name())?
+            .iter()
+            .map(|bytes| serde_json::from_slice(bytes).context("a stored vector does not decode"))
+            .collect()
+    };
+    match command {
+        VectorCommand::List { agent, from, to } => {
+            let time = |t: &Option<String>| -> anyhow::Result<Option<u64>> {
+                t.as_deref()
+                    .map(|t| {
+                        let at = parse_date_time(t).map_err(|e| anyhow!("{t:?}: {e}"))?;
+                        Ok(at
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| d.as_secs()))
+                    })
+                    .transpose()
+            };
+            let (from, to) = (time(&from)?, time(&to)?);
+            let mut found: Vec<VectorRecord> = all()?
+                .into_iter()
+                .filter(|v| {
+                    v.agent.id == agent
+                        && from.is_none_or(|f| v.time >= f)
+                        && to.is_none_or(|t| v.time < t)
+                })
+                .collect();
+            found.sort_by(|x, y| (x.time, &x.correlation_id).cmp(&(y.time, &y.correlation_id)));
+            record_changes(
+                a,
+                "VectorList",
+                &format!(
+                    "the requests of agent {agent} listed ({} found)",
+                    found.len()
+                ),
+                Changes::default(),
+            )?;
+            for v in found {
+                out.line(
+                    &serde_json::json!({
+                        "time": sealpost_xmldsig::wss_sign::format_date_time(std::time::UNIX_EPOCH + std::time::Duration::from_secs(v.time)),
+                        "correlation_id": v.correlation_id,
+                        "operation": v.operation,
+                        "outcome": v.outcome,
+                        "code": v.code,
+                        "message_id": v.message_id,
+                        "identity": v.identity,
+                        "pagm": v.agent.profiles,
+                        "authentication_level": v.agent.authentication_level,
+                        "identity_provider": v.agent.identity_provider,
+                        "assertion_id": v.agent.assertion_id,
+                    })
+                    .to_string(),
+                )?;
+            }
+            Ok(())
+        }
+        VectorCommand::Show { id } => {
+            let found = match a.store.entity(RecordKind::Vector.name(), &id)? {
+                Some(bytes) => Some(
+                    serde_json::from_slice::<VectorRecord>(&bytes)
+                        .context("the stored vector does not decode")?,
+                ),
+                // A message's id: the vector of the request that submitted it.
+                None => all()?.into_iter().find(|v| {
+                    v.message_id.as_deref() == Some(id.as_str())
+                        && v.outcome == "accepted"
+                        && v.operation == "SubmitRegisteredMail"
+                }),
+            };
+            let Some(found) = found else {
+                bail!("no identification vector came with request or message {id}");
+            };
+            record_changes(
+                a,
+                "VectorRead",
+                &format!(
+                    "the vector of request {} read (agent {})",
+                    found.correlation_id, found.agent.id
+                ),
+                Changes::default(),
+            )?;
+            out.line(&serde_json::to_string(&found)?)?;
+            Ok(())
+        }
+    }
+}
+
 fn record_changes(
     a: &Admin,
     operation: &'static str,

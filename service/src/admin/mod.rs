@@ -56,9 +56,37 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: MessageCommand,
     },
+    /// Identification vectors: which agent of a sender organisation made which request,
+    /// under which PAGM profiles, and the SAML assertion that said so. Every reading is
+    /// traced.
+    Vector {
+        #[command(subcommand)]
+        command: VectorCommand,
+    },
     /// Runs the retention job now (the service runs it every retention.interval_s): notices
     /// for unused accounts, deletion of those noticed long enough ago.
     Retention,
+}
+
+#[derive(Subcommand, Serialize, Deserialize)]
+pub enum VectorCommand {
+    /// The requests an agent made, oldest first, one JSON line each (the vector without its
+    /// assertion): when, the request's correlation id, the operation, its outcome and message,
+    /// the sender, the PAGM profiles and level, the identity provider and the assertion's ID.
+    List {
+        /// The agent's identifier (the assertions' NameID).
+        #[arg(long)]
+        agent: String,
+        /// xs:dateTime: requests at or after this time.
+        #[arg(long)]
+        from: Option<String>,
+        /// xs:dateTime: requests before this time.
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// The vector that came with a request (its correlation id, or the id of the message it
+    /// submitted), as one JSON line with the assertion.
+    Show { id: String },
 }
 
 #[derive(Subcommand, Serialize, Deserialize)]

@@ -14,6 +14,7 @@ mod ocsp;
 mod operations;
 mod remote_tsa;
 mod revocation;
+mod saml;
 mod soap;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,768 @@
+//! The identification vector end to end (issue 13): an agency's agent, authenticated by the
+//! agency's identity provider, sends a letter through the agency's application. The
+//! assertion is issued and signed by real SAML software (pysaml2 for SAML 2.0, OpenSAML's
+//! samlsign for SAML 1.1), the envelope signed by a python-xmlsec client; the proof names the
+//! agent, a court verifies it, the administrator finds the agent's requests and the vector of
+//! each. And the attacks, each refused with its row: an unsigned, tampered or wrapped
+//! assertion, a comment inside the NameID, an expired or future assertion, the wrong
+//! audience, an untrusted issuer, a holder-of-key assertion for another key, an agent without
+//! the PAGM profile or the level a letter needs, a replayed assertion, an assertion the
+//! message's signature does not cover, an agency's request without its agent.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sealpost_interop::{
+    CITIZEN, HttpResponse, NS_SOAP11, Server, dev_pki, dev_signer, expect_fault_code as code,
+    post_soap, python, require_tool, run, signed_soap, system_now, text, xml_text as field,
+};
+
+use super::{Letter, evidence_of, sealpost};
+
+const IDP: &str = "https://idp.agency-a.example/saml";
+const AUDIENCE: &str = "urn:sealpost:test";
+const AGENT: &str = "85073003328";
+
+struct Saml {
+    pki: PathBuf,
+    data: PathBuf,
+    config: PathBuf,
+    scratch: PathBuf,
+    server: Server,
+}
+
+fn openssl_identity(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let (key, cert) = (
+        dir.join(format!("{name}.key")),
+        dir.join(format!("{name}.pem")),
+    );
+    let out = run(Command::new("openssl").args([
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "30",
+        "-subj",
+        &format!("/CN={name}"),
+        "-keyout",
+        key.to_str().expect("path"),
+        "-out",
+        cert.to_str().expect("path"),
+    ]));
+    assert!(out.status.success(), "openssl: {}", text(&out.stderr));
+    (key, cert)
+}
+
+/// The service with agency A as an INTEROPS sender (its identity provider IDP; PAGM
+/// `tax-officer` may send tax assessments to citizens, at level 3 or more) and agency B as a
+/// plain one; the identity provider's key and a rogue one.
+fn saml_service(name: &str) -> Saml {
+    require_tool("xmlsec1", &["--version"]);
+    // OpenSAML's samlsign answers every probe with status 255: found on the PATH is enough.
+    let found = run(Command::new("sh").args(["-c", "command -v samlsign"]));
+    assert!(
+        found.status.success(),
+        "samlsign (opensaml-tools) is required for this test: run `make deps`"
+    );
+    let pki = dev_pki(name);
+    let data = pki.with_file_name("var");
+    let scratch = pki.with_file_name("saml");
+    std::fs::create_dir_all(&scratch).expect("scratch");
+    openssl_identity(&scratch, "idp");
+    openssl_identity(&scratch, "rogue-idp");
+    let config = scratch.join("sealpost.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[saml]\naudience = \"{AUDIENCE}\"\n\n[[saml.identity_providers]]\nentity_id = \"{IDP}\"\ncertificates = [\"{}\"]\n",
+            scratch.join("idp.pem").display()
+        ),
+    )
+    .expect("config");
+    let with_config = || {
+        let mut cmd = sealpost(&pki, &data);
+        cmd.env("SEALPOST_CONFIG", &config);
+        cmd
+    };
+    let cert = |n: &str| pki.join(format!("sender-{n}.pem")).display().to_string();
+    sealpost_interop::admin(
+        with_config(),
+        &[
+            "sender",
+            "set",
+            "--id",
+            "agency-a",
+            "--name",
+            "Agency A",
+            "--cert",
+            &cert("a"),
+            "--types",
+            "tax-assessment,information",
+            "--identity-provider",
+            IDP,
+            "--pagm",
+            "tax-officer=tax-assessment@citizen",
+            "--pagm",
+            "clerk=information",
+            "--minimum-level",
+            "tax-assessment=3",
+        ],
+    );
+    sealpost_interop::admin(
+        with_config(),
+        &[
+            "sender",
+            "set",
+            "--id",
+            "agency-b",
+            "--name",
+            "Agency B",
+            "--cert",
+            &cert("b"),
+            "--types",
+            "tax-assessment",
+        ],
+    );
+    let directory = data.join("mailboxes.csv");
+    std::fs::write(&directory, format!("{CITIZEN},Jan Peeters\n")).expect("csv");
+    sealpost_interop::admin(
+        with_config(),
+        &["mailbox", "import", directory.to_str().expect("path")],
+    );
+    let mut cmd = with_config();
+    cmd.arg("serve");
+    Saml {
+        server: Server::start(cmd),
+        pki,
+        data,
+        config,
+        scratch,
+    }
+}
+
+/// What the identity provider is asked to say; `Default` is a good assertion for agent
+/// AGENT, tax officer at level 3, vouched for by agency A's application.
+struct Ask<'a> {
+    saml11: bool,
+    holder_of_key: Option<&'a str>,
+    idp: &'a str,
+    issuer: &'a str,
+    audience: &'a str,
+    pagm: &'a [&'a str],
+    level: &'a str,
+    organisation: &'a str,
+    extra: &'a [&'a str],
+}
+
+impl Default for Ask<'_> {
+    fn default() -> Self {
+        Ask {
+            saml11: false,
+            holder_of_key: None,
+            idp: "idp",
+            issuer: IDP,
+            audience: AUDIENCE,
+            pagm: &["tax-officer"],
+            level: "3",
+            organisation: "agency-a",
+            extra: &[],
+        }
+    }
+}
+
+impl Saml {
+    /// An assertion made and signed by pysaml2 (SAML 2.0) or samlsign (SAML 1.1).
+    fn assertion(&self, name: &str, ask: &Ask<'_>) -> PathBuf {
+        let out = self.scratch.join(format!("{name}.assertion.xml"));
+        let s = |p: &Path| p.to_str().expect("path").to_owned();
+        let mut args = vec![
+            s(&sealpost_interop::workspace_root().join("tests/interop/saml/issue_assertion.py")),
+            "--idp-key".into(),
+            s(&self.scratch.join(format!("{}.key", ask.idp))),
+            "--idp-cert".into(),
+            s(&self.scratch.join(format!("{}.pem", ask.idp))),
+            "--issuer".into(),
+            ask.issuer.into(),
+            "--audience".into(),
+            ask.audience.into(),
+            "--name-id".into(),
+            AGENT.into(),
+            "--attribute".into(),
+            format!("urn:sealpost:interops:organisation={}", ask.organisation),
+            "--attribute".into(),
+            format!("urn:sealpost:interops:authentication-level={}", ask.level),
+            "--out".into(),
+            s(&out),
+        ];
+        for p in ask.pagm {
+            args.extend([
+                "--attribute".into(),
+                format!("urn:sealpost:interops:pagm={p}"),
+            ]);
+        }
+        match ask.holder_of_key {
+            Some(holder) => args.extend([
+                "--confirmation".into(),
+                "holder-of-key".into(),
+                "--hok-cert".into(),
+                s(&self.pki.join(format!("{holder}.pem"))),
+            ]),
+            None => args.extend(["--confirmation".into(), "sender-vouches".into()]),
+        }
+        if ask.saml11 {
+            args.push("--saml11".into());
+        }
+        args.extend(ask.extra.iter().map(|a| (*a).to_owned()));
+        let made = run(Command::new(python()).args(&args));
+        assert!(
+            made.status.success(),
+            "issue_assertion.py: {}",
+            text(&made.stderr)
+        );
+        out
+    }
+
+    /// The request `body`, carrying `assertion`, signed by `sender`'s application with
+    /// python-xmlsec.
+    fn envelope(
+        &self,
+        name: &str,
+        assertion: &Path,
+        body: &str,
+        sender: &str,
+        extra: &[&str],
+    ) -> String {
+        let body_file = self.scratch.join(format!("{name}.body.xml"));
+        std::fs::write(&body_file, body).expect("body");
+        let out = self.scratch.join(format!("{name}.envelope.xml"));
+        let s = |p: &Path| p.to_str().expect("path").to_owned();
+        let mut args = vec![
+            s(&sealpost_interop::workspace_root().join("tests/interop/saml/wss_saml_envelope.py")),
+            "--assertion".into(),
+            s(assertion),
+            "--body".into(),
+            s(&body_file),
+            "--key".into(),
+            s(&self.pki.join(format!("{sender}.key"))),
+            "--cert".into(),
+            s(&self.pki.join(format!("{sender}.pem"))),
+            "--no-selfcheck".into(),
+            "--out".into(),
+            s(&out),
+        ];
+        if !extra.contains(&"--mode") {
+            args.extend(["--mode".into(), "sender-vouches".into()]);
+        }
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        let made = run(Command::new(python()).args(&args));
+        assert!(
+            made.status.success(),
+            "wss_saml_envelope.py: {}",
+            text(&made.stderr)
+        );
+        std::fs::read_to_string(out).expect("envelope")
+    }
+
+    fn post(&self, envelope: &str) -> HttpResponse {
+        post_soap(self.server.addr, &self.pki.join("root-ca.pem"), envelope)
+    }
+
+    fn admin(&self, args: &[&str]) -> String {
+        let mut cmd = sealpost(&self.pki, &self.data);
+        cmd.env("SEALPOST_CONFIG", &self.config);
+        sealpost_interop::admin(cmd, args)
+    }
+
+    /// Sends letter `key` with `ask`'s assertion (written as it was made, or as `edit` makes
+    /// it), signed by sender-a's application.
+    fn send(
+        &self,
+        key: &str,
+        ask: &Ask<'_>,
+        edit: impl Fn(String) -> String,
+        extra: &[&str],
+    ) -> HttpResponse {
+        let made = self.assertion(key, ask);
+        let edited = edit(std::fs::read_to_string(&made).expect("assertion"));
+        std::fs::write(&made, edited).expect("assertion");
+        let envelope = self.envelope(
+            key,
+            &made,
+            &Letter::new(key, CITIZEN).body(),
+            "sender-a",
+            extra,
+        );
+        self.post(&envelope)
+    }
+}
+
+fn as_is(a: String) -> String {
+    a
+}
+
+#[test]
+fn an_agent_sends_a_letter_through_the_agency_application_and_the_proof_names_them() {
+    let s = saml_service("saml-accepted");
+    let mut letters = Vec::new();
+    for (key, ask, mode) in [
+        ("sv-2", Ask::default(), "sender-vouches"),
+        (
+            "hok-2",
+            Ask {
+                holder_of_key: Some("sender-a"),
+                ..Ask::default()
+            },
+            "holder-of-key",
+        ),
+        (
+            "hok-11",
+            Ask {
+                saml11: true,
+                holder_of_key: Some("sender-a"),
+                ..Ask::default()
+            },
+            "holder-of-key",
+        ),
+        (
+            "sv-11",
+            Ask {
+                saml11: true,
+                ..Ask::default()
+            },
+            "sender-vouches",
+        ),
+    ] {
+        let r = s.send(key, &ask, as_is, &["--mode", mode]);
+        let body = text(&r.body);
+        assert_eq!(r.status, 200, "{key}: {body}");
+        let evidence = evidence_of(&field(&body, "Evidence").expect("evidence"));
+        assert!(
+            evidence.contains(&format!(
+                "<ev:Agent><ev:Id>{AGENT}</ev:Id><ev:IdentityProvider>{IDP}</ev:IdentityProvider>"
+            )),
+            "{evidence}"
+        );
+        assert!(
+            evidence.contains("<ev:Profile>tax-officer</ev:Profile>"),
+            "{evidence}"
+        );
+        assert!(
+            evidence.contains("<ev:AuthenticationLevel>3</ev:AuthenticationLevel>"),
+            "{evidence}"
+        );
+        let (exit, report) = sealpost_interop::court_verifies(
+            &s.pki,
+            &s.data.with_file_name("court"),
+            &evidence,
+            None,
+        );
+        assert_eq!(exit, 0, "{report}");
+        assert!(report.contains(&format!("agent {AGENT}")), "{report}");
+        letters.push(field(&body, "MessageId").expect("message id"));
+    }
+
+    // Which requests did the agent make, under which PAGM; which vector came with each.
+    let listed = s.admin(&["vector", "list", "--agent", AGENT]);
+    let lines: Vec<serde_json::Value> = listed
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(lines.len(), 4, "{listed}");
+    for (line, message) in lines.iter().zip(&letters) {
+        assert_eq!(line["message_id"], message.as_str());
+        assert_eq!(line["outcome"], "accepted");
+        assert_eq!(line["pagm"][0], "tax-officer");
+    }
+    let none_before = s.admin(&[
+        "vector",
+        "list",
+        "--agent",
+        AGENT,
+        "--to",
+        "2000-01-01T00:00:00Z",
+    ]);
+    assert!(none_before.trim().is_empty(), "{none_before}");
+    let shown: serde_json::Value =
+        serde_json::from_str(s.admin(&["vector", "show", &letters[0]]).trim()).expect("json");
+    let assertion = shown["assertion"].as_str().expect("assertion");
+    assert!(
+        assertion.contains(AGENT) && assertion.contains("SignatureValue"),
+        "{assertion}"
+    );
+    // The archived assertion verifies on its own with a standard tool.
+    let archived = s.scratch.join("archived.xml");
+    std::fs::write(&archived, assertion).expect("write");
+    let checked = run(Command::new("xmlsec1").args([
+        "--verify",
+        "--id-attr:ID",
+        "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+        "--pubkey-cert-pem",
+        s.scratch.join("idp.pem").to_str().expect("path"),
+        archived.to_str().expect("path"),
+    ]));
+    assert!(
+        checked.status.success(),
+        "xmlsec1: {}",
+        text(&checked.stderr)
+    );
+}
+
+#[test]
+fn hostile_assertions_are_refused_each_with_its_row() {
+    let s = saml_service("saml-hostile");
+    let strip_signature = |a: String| {
+        let start = a.find("<ns1:Signature").expect("signature");
+        let end = a.find("</ns1:Signature>").expect("end") + "</ns1:Signature>".len();
+        format!("{}{}", &a[..start], &a[end..])
+    };
+    // What each attack tries, the row it gets, and why (as the audit log says).
+    type Attack = Box<dyn Fn(&Saml) -> HttpResponse>;
+    let cases: Vec<(&str, Attack, &str, &str)> = vec![
+        (
+            "unsigned",
+            Box::new(move |s: &Saml| s.send("unsigned", &Ask::default(), strip_signature, &[])),
+            "SEALPOST-AUTH-001",
+            "not signed by its issuer",
+        ),
+        (
+            "tampered: a profile added after signing",
+            Box::new(|s: &Saml| {
+                s.send(
+                    "tampered",
+                    &Ask::default(),
+                    |a| a.replacen(">tax-officer<", ">director<", 1),
+                    &[],
+                )
+            }),
+            "SEALPOST-AUTH-001",
+            "does not match",
+        ),
+        (
+            "a comment inside the NameID",
+            Box::new(|s: &Saml| {
+                s.send(
+                    "comment",
+                    &Ask::default(),
+                    |a| a.replacen(&format!(">{AGENT}<"), ">850<!---->73003328<", 1),
+                    &[],
+                )
+            }),
+            "SEALPOST-AUTH-001",
+            "NameID holds a comment",
+        ),
+        (
+            "expired",
+            Box::new(|s: &Saml| {
+                s.send(
+                    "expired",
+                    &Ask {
+                        extra: &[
+                            "--not-before-offset",
+                            "-7200",
+                            "--issue-instant-offset",
+                            "-7200",
+                            "--lifetime",
+                            "-3600",
+                        ],
+                        ..Ask::default()
+                    },
+                    as_is,
+                    &[],
+                )
+            }),
+            "SEALPOST-AUTH-003",
+            "the assertion expired",
+        ),
+        (
+            "issued in the future",
+            Box::new(|s: &Saml| {
+                s.send(
+                    "future",
+                    &Ask {
+                        extra: &[
+                            "--not-before-offset",
+                            "3600",
+                            "--issue-instant-offset",
+                            "3600",
+                            "--lifetime",
+                            "7200",
+                        ],
+                        ..Ask::default()
+                    },
+                    as_is,
+                    &[],
+                )
+            }),
+            "SEALPOST-AUTH-003",
+            "not valid before",
+        ),
+        (
+            "for another audience",
+            Box::new(|s: &Saml| {
+                s.send(
+                    "audience",
+                    &Ask {
+                        audience: "urn:another:provider",
+                        ..Ask::default()
+                    },
+                    as_is,
+                    &[],
+                )
+            }),
+            "SEALPOST-AUTH-002",
+            "another audience",
+        ),
+        (
+            "the provider's name, another key",
+            Box::new(|s: &Saml| {
+                s.send(
+                    "rogue-key",
+                    &Ask {
+                        idp: "rogue-idp",
+                        ..Ask::default()
+                    },
+                    as_is,
+                    &[],
+                )
+            }),
+            "SEALPOST-AUTH-001",
+            "the assertion's signature: the signature value does not verify",
+        ),
+        (
+            "an issuer nobody configured",
+            Box::new(|s: &Saml| {
+                s.send(
+                    "rogue-issuer",
+                    &Ask {
+                        idp: "rogue-idp",
+                        issuer: "https://idp.rogue.example",
+                        ..Ask::default()
+                    },
+                    as_is,
+                    &[],
+                )
+            }),
+            "SEALPOST-AUTH-002",
+            "is not a configured identity provider",
+        ),
+        (
+            "holder-of-key for another application's key",
+            Box::new(|s: &Saml| {
+                s.send(
+                    "hok-other",
+                    &Ask {
+                        holder_of_key: Some("sender-b"),
+                        ..Ask::default()
+                    },
+                    as_is,
+                    &["--mode", "holder-of-key"],
+                )
+            }),
+            "SEALPOST-AUTH-001",
+            "the signature: the signature value does not verify",
+        ),
+        (
+            "holder-of-key for another key, with the signer's token",
+            Box::new(|s: &Saml| {
+                s.send(
+                    "hok-other-bst",
+                    &Ask {
+                        holder_of_key: Some("sender-b"),
+                        ..Ask::default()
+                    },
+                    as_is,
+                    &["--mode", "sender-vouches"],
+                )
+            }),
+            "SEALPOST-AUTH-002",
+            "not signed by the key the holder-of-key assertion names",
+        ),
+        (
+            "the bearer method",
+            Box::new(|s: &Saml| {
+                s.send(
+                    "bearer",
+                    &Ask {
+                        extra: &["--confirmation", "bearer"],
+                        ..Ask::default()
+                    },
+                    as_is,
+                    &[],
+                )
+            }),
+            "SEALPOST-AUTH-002",
+            "does not bind the assertion to the message",
+        ),
+        (
+            "not covered by the message's signature",
+            Box::new(|s: &Saml| {
+                s.send(
+                    "uncovered",
+                    &Ask::default(),
+                    as_is,
+                    &["--no-assertion-reference"],
+                )
+            }),
+            "SEALPOST-AUTH-001",
+            "not covered by the message's signature",
+        ),
+        (
+            "an agent of another organisation",
+            Box::new(|s: &Saml| {
+                s.send(
+                    "other-org",
+                    &Ask {
+                        organisation: "agency-b",
+                        ..Ask::default()
+                    },
+                    as_is,
+                    &[],
+                )
+            }),
+            "SEALPOST-AUTH-002",
+            "acts for \"agency-b\", not for sender agency-a",
+        ),
+    ];
+    let mut reasons = Vec::new();
+    for (what, attack, expected, reason) in cases {
+        let r = attack(&s);
+        assert_eq!(code(&r), expected, "{what}: {}", text(&r.body));
+        assert!(
+            field(&text(&r.body), "Evidence").is_none(),
+            "{what}: no proof for an unauthenticated request"
+        );
+        reasons.push((what, reason));
+    }
+    let log = s.scratch.join("audit.jsonl");
+    s.admin(&[
+        "audit",
+        "export",
+        "--from",
+        "2000-01-01T00:00:00Z",
+        "--out",
+        log.to_str().expect("path"),
+    ]);
+    let refused: Vec<String> = sealpost_interop::export_entries(&log)
+        .iter()
+        .filter(|e| e["channel"] == "soap")
+        .map(|e| e["detail"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(refused.len(), reasons.len(), "{refused:#?}");
+    for ((what, reason), detail) in reasons.iter().zip(&refused) {
+        assert!(detail.contains(reason), "{what}: refused as {detail:?}");
+    }
+
+    // Signature wrapping: the genuine assertion hidden in an evil one that names a director.
+    let genuine =
+        std::fs::read_to_string(s.assertion("xsw-genuine", &Ask::default())).expect("read");
+    let evil =
+        genuine
+            .replacen(" ID=\"", " ID=\"evil-", 1)
+            .replacen(">tax-officer<", ">director<", 1);
+    let wrapped = s.scratch.join("xsw.assertion.xml");
+    let close = evil.rfind("</ns0:Assertion>").expect("end");
+    std::fs::write(
+        &wrapped,
+        format!(
+            "{}<ns0:Advice>{genuine}</ns0:Advice></ns0:Assertion>",
+            &evil[..close]
+        ),
+    )
+    .expect("write");
+    let r = s.post(&s.envelope(
+        "xsw",
+        &wrapped,
+        &Letter::new("xsw", CITIZEN).body(),
+        "sender-a",
+        &[],
+    ));
+    assert_eq!(code(&r), "SEALPOST-AUTH-001", "wrapped: {}", text(&r.body));
+
+    // Authenticated, but not authorized: refused with a sealed rejection naming the agent.
+    for (key, ask) in [
+        (
+            "reader",
+            Ask {
+                pagm: &["reader"],
+                ..Ask::default()
+            },
+        ),
+        (
+            "low-level",
+            Ask {
+                level: "2",
+                ..Ask::default()
+            },
+        ),
+    ] {
+        let r = s.send(key, &ask, as_is, &[]);
+        let evidence = rejected_by(&s, &r);
+        assert!(
+            evidence.contains(&format!("<ev:Id>{AGENT}</ev:Id>")),
+            "{evidence}"
+        );
+    }
+
+    // The same assertion in a second, newly signed request.
+    let once = s.assertion("once", &Ask::default());
+    let first = s.envelope(
+        "once-1",
+        &once,
+        &Letter::new("once-1", CITIZEN).body(),
+        "sender-a",
+        &[],
+    );
+    assert_eq!(s.post(&first).status, 200);
+    let second = s.envelope(
+        "once-2",
+        &once,
+        &Letter::new("once-2", CITIZEN).body(),
+        "sender-a",
+        &[],
+    );
+    assert_eq!(
+        code(&s.post(&second)),
+        "SEALPOST-AUTH-003",
+        "a replayed assertion"
+    );
+
+    // Agency A's application without its agent's vector; agency B (no provider) with one.
+    let bare = signed_soap(
+        NS_SOAP11,
+        &Letter::new("bare", CITIZEN).body(),
+        &dev_signer(&s.pki, "sender-a"),
+        system_now(),
+    );
+    assert_eq!(
+        code(&s.post(&bare)),
+        "SEALPOST-AUTH-002",
+        "a request without its agent"
+    );
+    let assertion = s.assertion("b-vector", &Ask::default());
+    let b = s.envelope(
+        "b-vector",
+        &assertion,
+        &Letter::new("b-vector", CITIZEN).body(),
+        "sender-b",
+        &[],
+    );
+    assert_eq!(
+        code(&s.post(&b)),
+        "SEALPOST-AUTH-002",
+        "a vector for a sender without a provider"
+    );
+}
+
+/// A refusal with a sealed SubmissionRejection a court verifies (NotAuthorized); the
+/// evidence.
+fn rejected_by(s: &Saml, r: &HttpResponse) -> String {
+    let body = text(&r.body);
+    assert_eq!(code(r), "SEALPOST-AUTHZ-001", "{body}");
+    let evidence = evidence_of(&field(&body, "Evidence").expect("rejection evidence"));
+    let (exit, report) =
+        sealpost_interop::court_verifies(&s.pki, &s.data.with_file_name("court"), &evidence, None);
+    assert_eq!(exit, 0, "{report}");
+    evidence
+}
