@@ -49,7 +49,7 @@ pub use ports::{
     RecordKind, RecordWrite, Registry, Sealer, SeenRequest, Store, StoreError, SystemClock,
     Timestamper, Unavailable,
 };
-pub use reading::{LetterPart, LetterRead};
+pub use reading::{LetterPart, LetterRead, Reader};
 pub use request::{
     Accepted, IdentificationVector, MessageStatus, Refusal, RequestContext, Submission,
     SubmissionLimits, SubmittedDocument, VerifiedSigner,

@@ -14,6 +14,15 @@ use crate::records::{EvidenceRecord, MessageRecord, MessageState, ReadRecord};
 use crate::request::{Refusal, RequestContext};
 use crate::{Service, unix};
 
+/// Who reads a letter: the natural person, the mandate they act under (company mailboxes),
+/// and how they logged in (the first opening's handover states all three).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reader<'a> {
+    pub person: &'a str,
+    pub mandate: Option<&'a str>,
+    pub authentication: Option<&'a str>,
+}
+
 /// What of a letter is read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LetterPart {
@@ -61,16 +70,20 @@ impl Service {
         &self,
         ctx: &RequestContext,
         message_id: &str,
-        person: &str,
-        mandate: Option<&str>,
+        reader: &Reader<'_>,
         part: LetterPart,
     ) -> Result<LetterRead, Refusal> {
+        let Reader {
+            person,
+            mandate,
+            authentication,
+        } = *reader;
         let identity = match mandate {
             Some(m) => format!("{person} (mandate {m})"),
             None => person.to_owned(),
         };
         for _ in 0..RACES {
-            let (answer, handover) = match self.prepare_read(message_id, person, mandate, part) {
+            let (answer, handover) = match self.prepare_read(message_id, reader, part) {
                 Ok((message, handover, document)) => (Ok((message, document)), handover),
                 Err(r) => (Err(r), None),
             };
@@ -79,9 +92,12 @@ impl Service {
                 .decide(ctx, &identity, Some(message_id), answer);
             decision.commit.audit.detail = match &decision.answer {
                 Ok(_) => format!(
-                    "{} read {}{}",
+                    "{} read {}{}{}",
                     identity,
                     part.describe(),
+                    authentication
+                        .map(|a| format!(" (logged in by {a})"))
+                        .unwrap_or_default(),
                     if handover.is_some() {
                         ", first opening: handover sealed"
                     } else {
@@ -145,8 +161,7 @@ impl Service {
     fn prepare_read(
         &self,
         message_id: &str,
-        person: &str,
-        mandate: Option<&str>,
+        reader: &Reader<'_>,
         part: LetterPart,
     ) -> Result<
         (
@@ -208,7 +223,7 @@ impl Service {
         let handover = match message.state {
             MessageState::Opened => None,
             MessageState::Delivered => {
-                Some((message.clone(), self.handover(&message, person, mandate)?))
+                Some((message.clone(), self.handover(&message, reader)?))
             }
         };
         Ok((message, handover, document))
@@ -218,8 +233,7 @@ impl Service {
     fn handover(
         &self,
         message: &MessageRecord,
-        person: &str,
-        mandate: Option<&str>,
+        reader: &Reader<'_>,
     ) -> Result<EvidenceRecord, Refused> {
         let now = self.clock.now();
         // Each document with the token it was time-stamped with at submission: every
@@ -256,8 +270,9 @@ impl Service {
             },
             recipient: Recipient {
                 id: message.recipient.clone(),
-                delegate: Some(person.to_owned()),
-                mandate: mandate.map(str::to_owned),
+                delegate: Some(reader.person.to_owned()),
+                mandate: reader.mandate.map(str::to_owned),
+                authentication: reader.authentication.map(str::to_owned),
             },
             submission_time: UNIX_EPOCH + Duration::from_secs(message.submitted_at),
             message_id: message.id.clone(),

@@ -471,8 +471,11 @@ fn the_handover_carries_the_documents_submission_time_stamps() {
         .read_letter(
             &ctx(),
             &accepted.message_id,
-            "Jan Peeters",
-            None,
+            &Reader {
+                person: "Jan Peeters",
+                mandate: None,
+                authentication: None,
+            },
             LetterPart::Page,
         )
         .expect("read");
@@ -540,8 +543,11 @@ fn the_first_opening_is_sealed_naming_the_person_and_later_reads_are_only_traced
         .read_letter(
             &ctx(),
             &accepted.message_id,
-            "Marie Dubois",
-            Some("urn:uuid:mandate-1"),
+            &Reader {
+                person: "Marie Dubois",
+                mandate: Some("urn:uuid:mandate-1"),
+                authentication: None,
+            },
             LetterPart::Page,
         )
         .expect("read");
@@ -569,8 +575,11 @@ fn the_first_opening_is_sealed_naming_the_person_and_later_reads_are_only_traced
         .read_letter(
             &ctx(),
             &accepted.message_id,
-            "Jan Peeters",
-            None,
+            &Reader {
+                person: "Jan Peeters",
+                mandate: None,
+                authentication: None,
+            },
             LetterPart::Document(0),
         )
         .expect("read");
@@ -609,8 +618,11 @@ fn the_first_opening_is_sealed_naming_the_person_and_later_reads_are_only_traced
         .read_letter(
             &ctx(),
             "urn:uuid:none",
-            "Jan Peeters",
-            None,
+            &Reader {
+                person: "Jan Peeters",
+                mandate: None,
+                authentication: None,
+            },
             LetterPart::Page,
         )
         .expect_err("no such message");
@@ -619,8 +631,11 @@ fn the_first_opening_is_sealed_naming_the_person_and_later_reads_are_only_traced
         .read_letter(
             &ctx(),
             &accepted.message_id,
-            "Jan Peeters",
-            None,
+            &Reader {
+                person: "Jan Peeters",
+                mandate: None,
+                authentication: None,
+            },
             LetterPart::Document(1),
         )
         .expect_err("no such document");
@@ -639,8 +654,11 @@ fn reading_a_document_first_seals_the_handover_and_nothing_is_handed_out_untrace
         .read_letter(
             &ctx(),
             &accepted.message_id,
-            "Jan Peeters",
-            None,
+            &Reader {
+                person: "Jan Peeters",
+                mandate: None,
+                authentication: None,
+            },
             LetterPart::Document(0),
         )
         .expect_err("unavailable");
@@ -652,8 +670,11 @@ fn reading_a_document_first_seals_the_handover_and_nothing_is_handed_out_untrace
         .read_letter(
             &ctx(),
             &accepted.message_id,
-            "Jan Peeters",
-            None,
+            &Reader {
+                person: "Jan Peeters",
+                mandate: None,
+                authentication: None,
+            },
             LetterPart::Document(0),
         )
         .expect("read");
@@ -676,8 +697,11 @@ fn an_opening_that_loses_the_race_is_traced_as_a_later_one_and_seals_nothing() {
         .read_letter(
             &ctx(),
             &accepted.message_id,
-            "Jan Peeters",
-            None,
+            &Reader {
+                person: "Jan Peeters",
+                mandate: None,
+                authentication: None,
+            },
             LetterPart::Page,
         )
         .expect("read");

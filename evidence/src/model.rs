@@ -64,6 +64,7 @@ pub fn read(root: Node<'_, '_>) -> Result<Evidence, String> {
             id: c.text("Id")?,
             delegate: c.optional("Delegate")?,
             mandate: c.optional("Mandate")?,
+            authentication: c.optional("Authentication")?,
         })
     })?;
     if !is_recipient_id(&recipient.id) {

@@ -965,6 +965,18 @@ fn statements(ev: &Evidence) -> (String, String) {
         .as_ref()
         .map(|m| format!(" en vertu du mandat {}", shown(m)))
         .unwrap_or_default();
+    let login_en = ev
+        .recipient
+        .authentication
+        .as_ref()
+        .map(|a| format!(" (logged in by {})", shown(a)))
+        .unwrap_or_default();
+    let login_fr = ev
+        .recipient
+        .authentication
+        .as_ref()
+        .map(|a| format!(" (connexion : {})", shown(a)))
+        .unwrap_or_default();
     match ev.event {
         Event::SubmissionAcceptance => (
             format!("{s} handed document {docs} to Sealpost for {r} at {at} UTC."),
@@ -996,10 +1008,10 @@ fn statements(ev: &Evidence) -> (String, String) {
         ),
         Event::ContentHandover => (
             format!(
-                "{delegate}{mandate_en} opened the document {docs} from {s} in the mailbox of {r} at {at} UTC."
+                "{delegate}{login_en}{mandate_en} opened the document {docs} from {s} in the mailbox of {r} at {at} UTC."
             ),
             format!(
-                "{delegate}{mandate_fr} a ouvert le document {docs} de {sf} dans la boîte aux lettres de {r} le {at} UTC."
+                "{delegate}{login_fr}{mandate_fr} a ouvert le document {docs} de {sf} dans la boîte aux lettres de {r} le {at} UTC."
             ),
         ),
     }

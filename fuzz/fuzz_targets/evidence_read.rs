@@ -47,6 +47,7 @@ fn written() -> &'static str {
                 id: "cbe:0203201340".into(),
                 delegate: Some("Jan Peeters".into()),
                 mandate: Some("mandate-1".into()),
+            authentication: None,
             },
             submission_time: now - Duration::from_secs(3600),
             message_id: new_evidence_id(now),

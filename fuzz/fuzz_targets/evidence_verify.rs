@@ -88,6 +88,7 @@ fn genuine() -> &'static Genuine {
                 id: "cbe:0203201340".into(),
                 delegate: Some("Jan Peeters".into()),
                 mandate: Some("mandate-1".into()),
+            authentication: None,
             },
             submission_time: now,
             message_id: new_evidence_id(now),

@@ -4,6 +4,7 @@
 //! calls it off the async threads.
 
 use crate::people::{Mandate, Person};
+use crate::sessions::LoginMethod;
 
 /// A letter as a mailbox shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -138,11 +139,14 @@ pub trait MailboxData: Send + Sync {
     /// `person` (under `mandate`) reads `part` of `letter`, which the mailbox has found they
     /// may read: the service traces it, and the first read of the letter seals the
     /// ContentHandover naming them, before anything is handed out.
+    /// `login` is how the person logged in: a letter whose message type needs a higher
+    /// authentication level is refused (and the refusal traced).
     fn read(
         &self,
         letter: &str,
         person: &Person,
         mandate: Option<&Mandate>,
+        login: &LoginMethod,
         part: LetterPart,
     ) -> Result<LetterContent, DataError>;
     /// Since when the owner of mailbox `nrn` refuses electronic delivery (`None`: they accept

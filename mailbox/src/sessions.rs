@@ -25,12 +25,23 @@ pub enum Stage {
     LoggedIn { login: String },
 }
 
+/// How the person of a session proved who they are: in words (for the handover of a letter
+/// they open and the audit log), and the authentication level it counts as (a message type
+/// may need a least level to be opened).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoginMethod {
+    pub how: String,
+    pub level: u8,
+}
+
 #[derive(Clone, Debug)]
 pub struct Session {
     pub stage: Stage,
     pub csrf: String,
     /// Unix seconds.
     pub last_seen: u64,
+    /// Set once the person is authenticated (kept as the session advances).
+    pub login_method: Option<LoginMethod>,
 }
 
 /// Every live session.
@@ -61,6 +72,11 @@ impl Sessions {
 
     /// A new session at `stage`; its id.
     pub fn start(&self, stage: Stage, now: u64) -> String {
+        self.start_with(stage, None, now)
+    }
+
+    /// A new session at `stage`, authenticated by `login_method`; its id.
+    pub fn start_with(&self, stage: Stage, login_method: Option<LoginMethod>, now: u64) -> String {
         let id = random_token();
         let mut live = self.live();
         // Forget idle sessions as new ones come.
@@ -72,6 +88,7 @@ impl Sessions {
                 stage,
                 csrf: random_token(),
                 last_seen: now,
+                login_method,
             },
         );
         id
@@ -92,11 +109,24 @@ impl Sessions {
         Some(session.clone())
     }
 
-    /// Moves the session `id` to `stage` under a new id (the old one stops working); the
-    /// new id.
+    /// Moves the session `id` to `stage` under a new id (the old one stops working), keeping
+    /// how it was authenticated; the new id.
     pub fn advance(&self, id: &str, stage: Stage, now: u64) -> Option<String> {
+        let old = self.live().remove(id)?;
+        Some(self.start_with(stage, old.login_method, now))
+    }
+
+    /// Moves the session `id` to `stage`, now authenticated by `login_method`, under a new
+    /// id; the new id.
+    pub fn authenticate(
+        &self,
+        id: &str,
+        stage: Stage,
+        login_method: LoginMethod,
+        now: u64,
+    ) -> Option<String> {
         self.live().remove(id)?;
-        Some(self.start(stage, now))
+        Some(self.start_with(stage, Some(login_method), now))
     }
 
     pub fn end(&self, id: &str) {

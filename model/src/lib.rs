@@ -107,6 +107,9 @@ pub struct Recipient {
     pub delegate: Option<String>,
     /// The mandate the delegate acted under, for company mailboxes.
     pub mandate: Option<String>,
+    /// How the delegate logged in (the method, the identity provider and the authentication
+    /// level), for handovers.
+    pub authentication: Option<String>,
 }
 
 /// One document of the message.
@@ -233,6 +236,7 @@ impl Evidence {
         let optional = [
             ("Recipient/Delegate", &self.recipient.delegate),
             ("Recipient/Mandate", &self.recipient.mandate),
+            ("Recipient/Authentication", &self.recipient.authentication),
             ("Subject", &self.subject),
             ("Reason", &self.reason),
             ("FollowsFrom", &self.follows_from),
@@ -308,6 +312,9 @@ impl Evidence {
         }
         if let Some(m) = &self.recipient.mandate {
             el(&mut x, "Mandate", m);
+        }
+        if let Some(a) = &self.recipient.authentication {
+            el(&mut x, "Authentication", a);
         }
         x.push_str("</ev:Recipient>");
         el(

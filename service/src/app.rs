@@ -493,18 +493,23 @@ impl App {
             service: Arc::clone(&service),
             provider: config.issuer_name.clone(),
         });
-        let mailbox = Arc::new(
-            MailboxUi::new(
-                Arc::new(MailboxAdapter {
-                    store: Arc::clone(&store),
-                    service: Arc::clone(&service),
-                    people_trust: people_trust.clone(),
-                }),
-                config.mailbox_idle_timeout_s,
-                config.mailbox_site.clone(),
-            )
-            .map_err(|e| anyhow::anyhow!("the mailbox: {e}"))?,
-        );
+        let mut mailbox_ui = MailboxUi::new(
+            Arc::new(MailboxAdapter {
+                store: Arc::clone(&store),
+                service: Arc::clone(&service),
+                people_trust: people_trust.clone(),
+                opening_levels: config.opening_levels.clone(),
+            }),
+            config.mailbox_idle_timeout_s,
+            config.mailbox_site.clone(),
+        )
+        .map_err(|e| anyhow::anyhow!("the mailbox: {e}"))?;
+        mailbox_ui.levels = config.mailbox_levels;
+        mailbox_ui.saml_login = config
+            .identity_providers
+            .iter()
+            .any(|p| p.citizens && p.sso.is_some());
+        let mailbox = Arc::new(mailbox_ui);
         // OCSP from here on, for every clone of both stores: the certificates checked above at
         // start (registry, auditors) are asked about at each request instead, so that an
         // unreachable responder refuses requests but does not stop the service from starting.

@@ -223,6 +223,22 @@ pub(super) fn not_found(cx: Cx<'_>, me: Option<Me<'_>>) -> Response {
 }
 
 pub(super) fn unavailable(cx: Cx<'_>, what: &DataError) -> Response {
+    if let DataError::Refused {
+        code: "SEALPOST-AUTHZ-001",
+        ..
+    } = what
+    {
+        // Refused for the login's authentication level: the person can do something about it.
+        return with_status(
+            page(
+                cx,
+                t(cx.lang, "error"),
+                None,
+                &format!("<p>{}</p>", t(cx.lang, "stronger_login")),
+            ),
+            StatusCode::FORBIDDEN,
+        );
+    }
     tracing::error!(error = %what, "mailbox: the service failed");
     with_status(
         page(cx, t(cx.lang, "error"), None, ""),

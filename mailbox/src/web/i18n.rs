@@ -623,6 +623,30 @@ const TEXTS: &[(&str, [&str; 3])] = &[
         ],
     ),
     ("logged_in_as", ["Connecté :", "Aangemeld:", "Logged in:"]),
+    (
+        "stronger_login",
+        [
+            "Ce courrier demande une connexion plus forte : déconnectez-vous et reconnectez-vous avec votre carte d'identité électronique ou votre certificat.",
+            "Deze brief vraagt een sterkere aanmelding: meld u af en opnieuw aan met uw elektronische identiteitskaart of uw certificaat.",
+            "This letter needs a stronger login: log out and log in again with your electronic identity card or your certificate.",
+        ],
+    ),
+    (
+        "saml_login",
+        [
+            "Se connecter avec votre fournisseur d'identité",
+            "Aanmelden met uw identiteitsprovider",
+            "Log in with your identity provider",
+        ],
+    ),
+    (
+        "no_account",
+        [
+            "Aucun compte de boîte aux lettres ne correspond à ce numéro de registre national.",
+            "Geen brievenbusaccount hoort bij dit rijksregisternummer.",
+            "No mailbox account matches this national register number.",
+        ],
+    ),
     ("help", ["Aide", "Hulp", "Help"]),
     ("contact", ["Contact", "Contact", "Contact"]),
     ("privacy", ["Vie privée", "Privacy", "Privacy"]),

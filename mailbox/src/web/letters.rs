@@ -16,6 +16,7 @@ use super::requests::{LangQuery, blocking, logged_in};
 use super::{MailboxUi, now};
 use crate::people::{Access, Person, accesses};
 use crate::port::{DataError, Letter, LetterContent, LetterPart};
+use crate::sessions::{LoginMethod, Session};
 
 /// The letter `id` if `person` may read it, with the access that allows it. Anything else
 /// (no such letter, another mailbox, a type outside the mandate) is `None`: the same answer.
@@ -61,7 +62,7 @@ pub(super) async fn letter(
         Ok(None) => return not_found(cx, me),
         Err(e) => return unavailable(cx, &e),
     };
-    let (evidences, journal) = match read(&ui, &letter, &person, &access, LetterPart::Page).await {
+    let (evidences, journal) = match read(&ui, &letter, (&person, &session), &access, LetterPart::Page).await {
         Ok(content) => (content.evidences, content.journal),
         Err(e) => return unavailable(cx, &e),
     };
@@ -135,7 +136,7 @@ pub(super) async fn letter(
 async fn read(
     ui: &Arc<MailboxUi>,
     letter: &Letter,
-    person: &Person,
+    (person, session): (&Person, &Session),
     access: &Access,
     part: LetterPart,
 ) -> Result<LetterContent, DataError> {
@@ -143,7 +144,12 @@ async fn read(
     // The mandate the letter is read under, for the handover to state.
     let mandate = access.mandate_for(&letter.message_type).cloned();
     let (id, who) = (letter.id.clone(), person.clone());
-    blocking(move || data.read(&id, &who, mandate.as_ref(), part)).await
+    // A session without its login method counts as the weakest login (level 0).
+    let login = session.login_method.clone().unwrap_or(LoginMethod {
+        how: "unknown".into(),
+        level: 0,
+    });
+    blocking(move || data.read(&id, &who, mandate.as_ref(), &login, part)).await
 }
 
 fn download(bytes: Vec<u8>, name: &str, content_type: &'static str) -> Response {
@@ -190,7 +196,7 @@ pub(super) async fn document(
     let Some(info) = letter.documents.get(n).cloned() else {
         return not_found(cx, me);
     };
-    match read(&ui, &letter, &person, &access, LetterPart::Document(n)).await {
+    match read(&ui, &letter, (&person, &session), &access, LetterPart::Document(n)).await {
         Ok(LetterContent {
             document: Some(bytes),
             ..
@@ -220,7 +226,7 @@ pub(super) async fn evidence(
         Ok(None) => return not_found(cx, me),
         Err(e) => return unavailable(cx, &e),
     };
-    match read(&ui, &letter, &person, &access, LetterPart::Evidence(n)).await {
+    match read(&ui, &letter, (&person, &session), &access, LetterPart::Evidence(n)).await {
         Ok(content) => match content.evidences.into_iter().nth(n) {
             Some(e) => download(
                 e.xml.into_bytes(),

@@ -16,17 +16,25 @@ use super::requests::{CsrfForm, LangQuery, bad_form, blocking, session_of};
 use super::{ClientCertificates, MailboxUi, now};
 use crate::credentials::{PasswordHash, TotpSecret};
 use crate::port::{Action, DataError, Outcome};
-use crate::sessions::{self, Stage};
+use crate::sessions::{self, LoginMethod, Stage};
 
-fn login_page(cx: Cx<'_>, csrf: &str, error: Option<&str>) -> Response {
+fn login_page(cx: Cx<'_>, saml: bool, csrf: &str, error: Option<&str>) -> Response {
     let lang = cx.lang;
+    let saml = if saml {
+        format!(
+            "<p><a id=\"saml-login\" href=\"/mailbox/login/saml\">{}</a></p>",
+            t(lang, "saml_login")
+        )
+    } else {
+        String::new()
+    };
     page_with_error(
         cx,
         t(lang, "login"),
         None,
         error,
         &format!(
-            "<form method=\"post\" action=\"/mailbox/login\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><p><label for=\"login\">{}</label><input id=\"login\" name=\"login\" autocomplete=\"username\" required></p><p><label for=\"password\">{}</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required></p><p><button type=\"submit\">{}</button></p></form><h2>{}</h2><form method=\"post\" action=\"/mailbox/login/certificate\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><p>{}</p><p><button type=\"submit\">{}</button></p></form>",
+            "<form method=\"post\" action=\"/mailbox/login\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><p><label for=\"login\">{}</label><input id=\"login\" name=\"login\" autocomplete=\"username\" required></p><p><label for=\"password\">{}</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required></p><p><button type=\"submit\">{}</button></p></form><h2>{}</h2><form method=\"post\" action=\"/mailbox/login/certificate\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><p>{}</p><p><button type=\"submit\">{}</button></p></form>{saml}",
             t(lang, "user"),
             t(lang, "password"),
             t(lang, "login"),
@@ -54,7 +62,7 @@ pub(super) async fn login_form(
         .get(&id, now())
         .map(|s| s.csrf)
         .unwrap_or_default();
-    let mut r = login_page(ui.cx(lang), &csrf, None);
+    let mut r = login_page(ui.cx(lang), ui.saml_login, &csrf, None);
     if let Ok(v) = HeaderValue::from_str(&sessions::cookie(&id)) {
         r.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -135,7 +143,7 @@ pub(super) async fn login(
             }
         }
         Ok(LoginOutcome::Refused) => with_status(
-            login_page(ui.cx(lang), &session.csrf, Some(t(lang, "bad_login"))),
+            login_page(ui.cx(lang), ui.saml_login, &session.csrf, Some(t(lang, "bad_login"))),
             StatusCode::UNAUTHORIZED,
         ),
         Err(e) => unavailable(ui.cx(lang), &e),
@@ -195,12 +203,20 @@ pub(super) async fn certificate_login(
     })
     .await;
     match found {
-        Ok(Some(login)) => match ui.sessions.advance(&id, Stage::LoggedIn { login }, now()) {
+        Ok(Some(login)) => match ui.sessions.authenticate(
+            &id,
+            Stage::LoggedIn { login },
+            LoginMethod {
+                how: "TLS client certificate".into(),
+                level: ui.levels.certificate,
+            },
+            now(),
+        ) {
             Some(next) => redirect("/mailbox/inbox", Some(sessions::cookie(&next))),
             None => bad_form(ui.cx(lang)),
         },
         Ok(None) => with_status(
-            login_page(ui.cx(lang), &session.csrf, Some(t(lang, "bad_certificate"))),
+            login_page(ui.cx(lang), ui.saml_login, &session.csrf, Some(t(lang, "bad_certificate"))),
             StatusCode::UNAUTHORIZED,
         ),
         Err(e) => unavailable(ui.cx(lang), &e),
@@ -323,7 +339,11 @@ pub(super) async fn totp(
             } else {
                 "/mailbox/inbox"
             };
-            match ui.sessions.advance(&id, stage, now()) {
+            let method = LoginMethod {
+                how: "password and TOTP code".into(),
+                level: ui.levels.password_totp,
+            };
+            match ui.sessions.authenticate(&id, stage, method, now()) {
                 Some(next) => redirect(to, Some(sessions::cookie(&next))),
                 None => redirect("/mailbox/login", None),
             }
@@ -338,7 +358,7 @@ pub(super) async fn totp(
                     .map(|s| s.csrf)
                     .unwrap_or_default();
                 let mut r = with_status(
-                    login_page(ui.cx(lang), &csrf, Some(t(lang, "locked"))),
+                    login_page(ui.cx(lang), ui.saml_login, &csrf, Some(t(lang, "locked"))),
                     StatusCode::TOO_MANY_REQUESTS,
                 );
                 if let Ok(v) = HeaderValue::from_str(&sessions::cookie(&id)) {

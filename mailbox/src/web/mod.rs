@@ -68,6 +68,28 @@ pub struct MailboxUi {
     pub site: Site,
     /// A hash verified when the login is unknown, so that the answer takes as long.
     decoy: PasswordHash,
+    /// The authentication level each of the mailbox's own login methods counts as.
+    pub levels: LoginLevels,
+    /// The identity provider citizens may log in with (SAML 2.0 Web SSO at
+    /// `/mailbox/login/saml`), if one is configured: the login page offers it.
+    pub saml_login: bool,
+}
+
+/// The authentication level the mailbox's own logins count as (an identity provider states
+/// its own): password and TOTP code, and a client certificate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoginLevels {
+    pub password_totp: u8,
+    pub certificate: u8,
+}
+
+impl Default for LoginLevels {
+    fn default() -> Self {
+        LoginLevels {
+            password_totp: 2,
+            certificate: 3,
+        }
+    }
 }
 
 impl std::fmt::Debug for MailboxUi {
@@ -96,6 +118,8 @@ impl MailboxUi {
             sessions: Sessions::new(idle_timeout_s),
             site,
             decoy: PasswordHash::new("decoy password, never used").map_err(|e| e.to_string())?,
+            levels: LoginLevels::default(),
+            saml_login: false,
         })
     }
 }

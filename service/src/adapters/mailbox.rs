@@ -8,6 +8,7 @@ use std::time::SystemTime;
 
 use sealpost_evidence::model::new_evidence_id;
 use sealpost_mailbox::people::{Mandate, Person};
+use sealpost_mailbox::sessions::LoginMethod;
 use sealpost_mailbox::port::{
     Action, DataError, DocumentInfo, EvidenceFile, JournalLine, Letter, LetterContent, LetterPart,
     MailboxData, Outcome,
@@ -17,7 +18,8 @@ use super::store::Backend;
 use crate::core::audit::hex;
 use crate::core::records::{Channel, MessageRecord, MessageState};
 use crate::core::{
-    self, Changes, RecordKind, RecordWrite, Refusal, RequestContext, Service, StoreError, Written,
+    self, Changes, Reader, RecordKind, RecordWrite, Refusal, RequestContext, Service, StoreError,
+    Written,
 };
 
 /// How many times a person's change is decided again when another request changed them
@@ -142,6 +144,9 @@ pub struct MailboxAdapter {
     pub service: Arc<Service>,
     /// Where people's client certificates must chain to.
     pub people_trust: TrustAnchors,
+    /// The least authentication level a login needs to open a letter of a message type
+    /// (`mailbox.opening_levels`).
+    pub opening_levels: std::collections::BTreeMap<String, u8>,
 }
 
 impl std::fmt::Debug for MailboxAdapter {
@@ -358,9 +363,34 @@ impl MailboxData for MailboxAdapter {
         letter: &str,
         person: &Person,
         mandate: Option<&Mandate>,
+        login: &LoginMethod,
         part: LetterPart,
     ) -> Result<LetterContent, DataError> {
         let who = person_identity(person);
+        // A message type may need a stronger login than this one: refused, and traced.
+        let needed = self
+            .store
+            .message(letter)
+            .map_err(data_error)?
+            .and_then(|m| self.opening_levels.get(&m.message_type).copied());
+        if let Some(needed) = needed.filter(|n| login.level < *n) {
+            let detail = format!(
+                "{letter} needs a login of level {needed}; {} counts as {}",
+                login.how, login.level
+            );
+            self.change(
+                Action {
+                    who: &who,
+                    what: "open letter",
+                    ok: false,
+                    detail: &detail,
+                },
+                Vec::new(),
+            )?;
+            return Err(DataError::Unavailable(
+                "a refused change was recorded as accepted".into(),
+            ));
+        }
         let (operation, core_part) = match part {
             LetterPart::Page => ("OpenLetter", core::LetterPart::Page),
             LetterPart::Document(n) => ("ReadDocument", core::LetterPart::Document(n)),
@@ -380,7 +410,16 @@ impl MailboxData for MailboxAdapter {
         let statement = mandate.map(Mandate::statement);
         let read = self
             .service
-            .read_letter(&ctx, letter, &who, statement.as_deref(), core_part)
+            .read_letter(
+                &ctx,
+                letter,
+                &Reader {
+                    person: &who,
+                    mandate: statement.as_deref(),
+                    authentication: Some(&format!("{} (level {})", login.how, login.level)),
+                },
+                core_part,
+            )
             .map_err(refused)?;
         Ok(LetterContent {
             evidences: read

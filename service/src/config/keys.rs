@@ -110,12 +110,19 @@ pub(super) const KEYS: &[(&str, Kind)] = &[
     ("store.cache_mib", int(1, 64 * 1024)),
     ("store.postgres_url", Kind::Text),
     ("saml.audience", Kind::Text),
+    ("saml.acs_url", Kind::Text),
+    ("mailbox.password_totp_level", int(0, 255)),
+    ("mailbox.certificate_level", int(0, 255)),
     // An assertion is used once: its mark is kept this long.
     ("saml.max_assertion_age_s", int(1, DAY)),
 ];
 
 /// Keys only the file sets (tables of their own), not the environment.
-pub(super) const FILE_ONLY: &[&str] = &["senders.registry", "saml.identity_providers"];
+pub(super) const FILE_ONLY: &[&str] = &[
+    "senders.registry",
+    "saml.identity_providers",
+    "mailbox.opening_levels",
+];
 
 /// Environment variables with the prefix that are not settings.
 pub(super) const NOT_SETTINGS: &[&str] = &["SEALPOST_CONFIG", "SEALPOST_LOG"];

@@ -31,7 +31,7 @@ use raw::RawConfig;
 use registry::{validate_identity_providers, validate_registry};
 
 pub use registry::pagm_grants;
-pub use registry::{IdentityProviderEntry, SenderEntry};
+pub use registry::{IdentityProviderEntry, SenderEntry, SingleSignOn};
 
 /// Seed 003: accounts without a login for `inactive` are deleted `notice` after their owner
 /// was told, unless they log in meanwhile.
@@ -132,6 +132,12 @@ pub struct Config {
     pub identity_providers: Vec<IdentityProviderEntry>,
     /// `saml.audience`: Sealpost's name in the assertions it accepts.
     pub saml_audience: String,
+    /// `saml.acs_url`: where browser logins' responses come.
+    pub saml_acs_url: String,
+    /// `mailbox.password_totp_level`, `mailbox.certificate_level`.
+    pub mailbox_levels: sealpost_mailbox::web::LoginLevels,
+    /// `[mailbox.opening_levels]`.
+    pub opening_levels: BTreeMap<String, u8>,
     /// `saml.max_assertion_age_s`.
     pub max_assertion_age: Duration,
     pub max_request_bytes: usize,
@@ -553,6 +559,14 @@ impl RawConfig {
         if self.saml.audience.trim().is_empty() {
             problems.push("saml.audience must not be empty".into());
         }
+        if identity_providers.iter().filter(|p| p.citizens).count() > 1 {
+            problems.push(
+                "[[saml.identity_providers]]: at most one provider with citizens = true".into(),
+            );
+        }
+        if !self.saml.acs_url.starts_with("https://") {
+            problems.push(format!("saml.acs_url {:?}: an https:// URL", self.saml.acs_url));
+        }
         let clock = self
             .tsa
             .clock
@@ -674,6 +688,12 @@ impl RawConfig {
             sender_registry,
             identity_providers,
             saml_audience: self.saml.audience.clone(),
+            saml_acs_url: self.saml.acs_url.clone(),
+            mailbox_levels: sealpost_mailbox::web::LoginLevels {
+                password_totp: u8::try_from(self.mailbox.password_totp_level).unwrap_or(u8::MAX),
+                certificate: u8::try_from(self.mailbox.certificate_level).unwrap_or(u8::MAX),
+            },
+            opening_levels: self.mailbox.opening_levels.clone(),
             max_assertion_age: Duration::from_secs(self.saml.max_assertion_age_s),
             max_request_bytes: usize::try_from(self.limits.max_request_bytes).unwrap_or(usize::MAX),
             in_flight_bytes: self.limits.in_flight_bytes,

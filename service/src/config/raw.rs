@@ -54,6 +54,10 @@ pub(super) struct RawSaml {
     /// How long after its IssueInstant an assertion may be presented.
     #[serde(default = "defaults::saml_max_assertion_age_s")]
     pub(super) max_assertion_age_s: u64,
+    /// Where identity providers send browser logins' responses (HTTP-POST binding): this
+    /// service's `/saml/acs` as browsers reach it.
+    #[serde(default = "defaults::saml_acs_url")]
+    pub(super) acs_url: String,
     #[serde(default)]
     pub(super) identity_providers: Vec<RawIdentityProvider>,
 }
@@ -63,6 +67,7 @@ impl Default for RawSaml {
         RawSaml {
             audience: defaults::saml_audience(),
             max_assertion_age_s: defaults::saml_max_assertion_age_s(),
+            acs_url: defaults::saml_acs_url(),
             identity_providers: Vec::new(),
         }
     }
@@ -82,6 +87,20 @@ pub(super) struct RawIdentityProvider {
     pub(super) pagm_attribute: String,
     #[serde(default = "defaults::attribute_level")]
     pub(super) level_attribute: String,
+    /// Its single sign-on service, for browser logins (SAML 2.0 Web SSO): none, no browser
+    /// login through it.
+    #[serde(default)]
+    pub(super) sso_url: Option<String>,
+    /// How AuthnRequests reach it: "redirect" (HTTP-Redirect) or "post" (HTTP-POST).
+    #[serde(default = "defaults::sso_binding")]
+    pub(super) sso_binding: String,
+    /// It vouches for citizens' national register numbers: citizens log in to the mailbox
+    /// through it (at most one such provider).
+    #[serde(default)]
+    pub(super) citizens: bool,
+    /// The attribute holding the national register number (11 digits); none: the NameID.
+    #[serde(default)]
+    pub(super) national_number_attribute: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -184,6 +203,15 @@ pub(super) struct RawMailbox {
     /// The IANA time zone every time is shown in.
     #[serde(default = "defaults::time_zone")]
     pub(super) time_zone: String,
+    /// The authentication level a password and TOTP login counts as.
+    #[serde(default = "defaults::password_totp_level")]
+    pub(super) password_totp_level: u64,
+    /// The authentication level a client certificate login counts as.
+    #[serde(default = "defaults::certificate_level")]
+    pub(super) certificate_level: u64,
+    /// `[mailbox.opening_levels]`: message type = the least login level that opens it.
+    #[serde(default)]
+    pub(super) opening_levels: std::collections::BTreeMap<String, u8>,
 }
 
 impl Default for RawMailbox {
@@ -200,6 +228,9 @@ impl Default for RawMailbox {
             legal_url: defaults::legal_url(),
             legal_notice: defaults::legal_notice(),
             time_zone: defaults::time_zone(),
+            password_totp_level: defaults::password_totp_level(),
+            certificate_level: defaults::certificate_level(),
+            opening_levels: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -596,6 +627,18 @@ mod defaults {
     }
     pub fn saml_max_assertion_age_s() -> u64 {
         600
+    }
+    pub fn saml_acs_url() -> String {
+        "https://127.0.0.1:8443/saml/acs".into()
+    }
+    pub fn sso_binding() -> String {
+        "redirect".into()
+    }
+    pub fn password_totp_level() -> u64 {
+        2
+    }
+    pub fn certificate_level() -> u64 {
+        3
     }
     pub fn attribute_organisation() -> String {
         "urn:sealpost:interops:organisation".into()

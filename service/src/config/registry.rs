@@ -32,6 +32,20 @@ pub struct IdentityProviderEntry {
     pub organisation_attribute: String,
     pub pagm_attribute: String,
     pub level_attribute: String,
+    /// Browser logins: its single sign-on service and how requests reach it.
+    pub sso: Option<SingleSignOn>,
+    /// It vouches for citizens (mailbox logins).
+    pub citizens: bool,
+    /// The attribute with the national register number; none: the NameID.
+    pub national_number_attribute: Option<String>,
+}
+
+/// An identity provider's single sign-on service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SingleSignOn {
+    pub url: String,
+    /// HTTP-POST rather than HTTP-Redirect for AuthnRequests.
+    pub post: bool,
 }
 
 /// The `[[saml.identity_providers]]` entries.
@@ -57,7 +71,30 @@ pub(super) fn validate_identity_providers(
             for cert in &e.certificates {
                 readable(cert, &format!("{at} certificate"), problems);
             }
+            let post = match e.sso_binding.as_str() {
+                "redirect" => false,
+                "post" => true,
+                other => {
+                    problems.push(format!("{at}: sso_binding {other:?}: \"redirect\" or \"post\""));
+                    false
+                }
+            };
+            if let Some(url) = &e.sso_url
+                && !url.starts_with("https://")
+                && !url.starts_with("http://127.0.0.1:")
+                && !url.starts_with("http://localhost:")
+            {
+                problems.push(format!(
+                    "{at}: sso_url {url:?}: an https:// URL (http:// only on the loopback)"
+                ));
+            }
+            if e.citizens && e.sso_url.is_none() {
+                problems.push(format!("{at}: citizens = true needs an sso_url"));
+            }
             IdentityProviderEntry {
+                sso: e.sso_url.clone().map(|url| SingleSignOn { url, post }),
+                citizens: e.citizens,
+                national_number_attribute: e.national_number_attribute.clone(),
                 entity_id: e.entity_id.clone(),
                 certificates: e.certificates.clone(),
                 organisation_attribute: e.organisation_attribute.clone(),
