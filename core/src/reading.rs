@@ -222,9 +222,7 @@ impl Service {
         };
         let handover = match message.state {
             MessageState::Opened => None,
-            MessageState::Delivered => {
-                Some((message.clone(), self.handover(&message, reader)?))
-            }
+            MessageState::Delivered => Some((message.clone(), self.handover(&message, reader)?)),
         };
         Ok((message, handover, document))
     }

@@ -551,7 +551,7 @@ impl Service {
                 id: submission.recipient.clone(),
                 delegate: None,
                 mandate: None,
-            authentication: None,
+                authentication: None,
             },
             submission_time: s.now,
             message_id: message_id.to_owned(),

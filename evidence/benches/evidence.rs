@@ -101,7 +101,7 @@ fn main() {
             id: "nrn:85073003328".into(),
             delegate: None,
             mandate: None,
-        authentication: None,
+            authentication: None,
         },
         submission_time: now,
         message_id: new_evidence_id(now),

@@ -29,6 +29,7 @@ const NS_XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
 
 pub const CM_HOLDER_OF_KEY_2: &str = "urn:oasis:names:tc:SAML:2.0:cm:holder-of-key";
 pub const CM_SENDER_VOUCHES_2: &str = "urn:oasis:names:tc:SAML:2.0:cm:sender-vouches";
+pub const CM_BEARER_2: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
 pub const CM_HOLDER_OF_KEY_11: &str = "urn:oasis:names:tc:SAML:1.0:cm:holder-of-key";
 pub const CM_SENDER_VOUCHES_11: &str = "urn:oasis:names:tc:SAML:1.0:cm:sender-vouches";
 
@@ -119,6 +120,9 @@ pub enum Confirmation {
     HolderOfKey { certificates: Vec<Vec<u8>> },
     /// The message's signer (a registered application) vouches for the subject.
     SenderVouches,
+    /// Whoever presents it (a browser login's response, for the one request it answers, at
+    /// the one address it names).
+    Bearer,
 }
 
 impl Confirmation {
@@ -126,6 +130,7 @@ impl Confirmation {
         match self {
             Confirmation::HolderOfKey { .. } => "holder-of-key",
             Confirmation::SenderVouches => "sender-vouches",
+            Confirmation::Bearer => "bearer",
         }
     }
 }
@@ -150,6 +155,8 @@ pub enum SamlError {
     UnknownCondition(String),
     #[error("the subject confirmation: {0}")]
     Confirmation(String),
+    #[error("the identity provider answered {0}")]
+    Status(String),
 }
 
 /// An assertion whose signature, issuer and conditions verified: what it says.
@@ -219,8 +226,20 @@ pub fn is_assertion(node: &Node<'_, '_>) -> bool {
     is(node, NS_SAML2, "Assertion") || is(node, NS_SAML11, "Assertion")
 }
 
+/// Where an assertion is presented, which decides the confirmation methods it may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Presented<'a> {
+    /// In a WS-Security header: holder-of-key or sender-vouches, bound to the message.
+    InMessage,
+    /// In a browser login's response: bearer, for this request at this address.
+    ToBrowser {
+        recipient: &'a str,
+        in_response_to: &'a str,
+    },
+}
+
 /// Verifies `assertion`, an element of `doc` (`ids` is the document's Id index, which refuses
-/// duplicate identifiers), at `now`.
+/// duplicate identifiers), at `now`, as a WS-Security token (holder-of-key or sender-vouches).
 pub fn verify_assertion<'a, 'i>(
     assertion: Node<'a, 'i>,
     doc: &'a Document<'i>,
@@ -228,6 +247,91 @@ pub fn verify_assertion<'a, 'i>(
     now: SystemTime,
     policy: &SamlPolicy,
     providers: &[IdentityProvider],
+) -> Result<VerifiedAssertion, SamlError> {
+    verify(
+        assertion,
+        doc,
+        ids,
+        now,
+        policy,
+        providers,
+        Presented::InMessage,
+    )
+}
+
+pub const NS_SAML2P: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
+const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+
+/// Verifies a SAML 2.0 Web Browser SSO response (`doc`, a samlp:Response received by the
+/// HTTP-POST binding at `acs_url`) to our AuthnRequest `request_id`, from `provider`: its
+/// status, then its one assertion, signed by the provider, with a bearer confirmation for
+/// this request at this address. What the Response itself says beyond that is not read.
+pub fn verify_response(
+    doc: &Document<'_>,
+    now: SystemTime,
+    policy: &SamlPolicy,
+    provider: &IdentityProvider,
+    acs_url: &str,
+    request_id: &str,
+) -> Result<VerifiedAssertion, SamlError> {
+    let response = doc.root_element();
+    if !is(&response, NS_SAML2P, "Response") || response.attribute("Version") != Some("2.0") {
+        return Err(malformed("not a SAML 2.0 Response"));
+    }
+    if response
+        .attribute("Destination")
+        .is_some_and(|d| d != acs_url)
+    {
+        return Err(SamlError::Confirmation(
+            "the response is addressed elsewhere".into(),
+        ));
+    }
+    if response.attribute("InResponseTo") != Some(request_id) {
+        return Err(SamlError::Confirmation(
+            "the response answers another request".into(),
+        ));
+    }
+    let status = elements(response)
+        .find(|n| is(n, NS_SAML2P, "Status"))
+        .and_then(|s| elements(s).find(|n| is(n, NS_SAML2P, "StatusCode")))
+        .and_then(|c| c.attribute("Value"))
+        .ok_or_else(|| malformed("the response has no status"))?;
+    if status != STATUS_SUCCESS {
+        return Err(SamlError::Status(status.to_owned()));
+    }
+    let assertions: Vec<Node<'_, '_>> = elements(response)
+        .filter(|n| n.tag_name().name().ends_with("Assertion"))
+        .collect();
+    let [assertion] = assertions.as_slice() else {
+        return Err(malformed("the response must hold exactly one assertion"));
+    };
+    if !is(assertion, NS_SAML2, "Assertion") {
+        return Err(malformed("an encrypted or foreign assertion is not read"));
+    }
+    let ids = IdIndex::build(doc, crate::dsig::IdPolicy::default())?;
+    verify(
+        *assertion,
+        doc,
+        &ids,
+        now,
+        policy,
+        std::slice::from_ref(provider),
+        Presented::ToBrowser {
+            recipient: acs_url,
+            in_response_to: request_id,
+        },
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn verify<'a, 'i>(
+    assertion: Node<'a, 'i>,
+    doc: &'a Document<'i>,
+    ids: &IdIndex<'a, 'i>,
+    now: SystemTime,
+    policy: &SamlPolicy,
+    providers: &[IdentityProvider],
+    presented: Presented<'_>,
 ) -> Result<VerifiedAssertion, SamlError> {
     let version = if is(&assertion, NS_SAML2, "Assertion") {
         if required(assertion, "Version")? != "2.0" {
@@ -314,9 +418,12 @@ pub fn verify_assertion<'a, 'i>(
     let not_on_or_after = conditions(assertion, version, now, policy)?;
 
     // What it says.
-    let said = match version {
-        SamlVersion::V2_0 => read_saml2(assertion, now, skew)?,
-        SamlVersion::V1_1 => read_saml11(assertion)?,
+    let said = match (version, presented) {
+        (SamlVersion::V2_0, _) => read_saml2(assertion, now, skew, presented)?,
+        (SamlVersion::V1_1, Presented::InMessage) => read_saml11(assertion)?,
+        (SamlVersion::V1_1, Presented::ToBrowser { .. }) => {
+            return Err(malformed("a browser login takes SAML 2.0 only"));
+        }
     };
     let canonical = canonicalize(assertion, &Canonicalization::exclusive(), None);
     let mut canonical_sha256 = [0u8; 32];
@@ -436,7 +543,12 @@ fn key_info_certificates(key_info: Node<'_, '_>) -> Result<Vec<Vec<u8>>, SamlErr
     Ok(certificates)
 }
 
-fn read_saml2(assertion: Node<'_, '_>, now: SystemTime, skew: Duration) -> Result<Said, SamlError> {
+fn read_saml2(
+    assertion: Node<'_, '_>,
+    now: SystemTime,
+    skew: Duration,
+    presented: Presented<'_>,
+) -> Result<Said, SamlError> {
     let subjects: Vec<Node<'_, '_>> = elements(assertion)
         .filter(|n| is(n, NS_SAML2, "Subject"))
         .collect();
@@ -496,8 +608,37 @@ fn read_saml2(assertion: Node<'_, '_>, now: SystemTime, skew: Duration) -> Resul
             return Err(SamlError::Expired(time(na)?));
         }
     }
-    let confirmation = match required(confirmation, "Method")? {
-        CM_HOLDER_OF_KEY_2 => {
+    let confirmation = match (required(confirmation, "Method")?, presented) {
+        (
+            CM_BEARER_2,
+            Presented::ToBrowser {
+                recipient,
+                in_response_to,
+            },
+        ) => {
+            // For this request, at this address, until a time: nothing else makes a bearer
+            // assertion safe to accept.
+            let d = data.ok_or_else(|| {
+                SamlError::Confirmation("bearer without SubjectConfirmationData".into())
+            })?;
+            if d.attribute("Recipient") != Some(recipient) {
+                return Err(SamlError::Confirmation(
+                    "the assertion is for another address".into(),
+                ));
+            }
+            if d.attribute("InResponseTo") != Some(in_response_to) {
+                return Err(SamlError::Confirmation(
+                    "the assertion answers another request".into(),
+                ));
+            }
+            if d.attribute("NotOnOrAfter").is_none() {
+                return Err(SamlError::Confirmation(
+                    "bearer without NotOnOrAfter".into(),
+                ));
+            }
+            Confirmation::Bearer
+        }
+        (CM_HOLDER_OF_KEY_2, Presented::InMessage) => {
             let d = data.ok_or_else(|| {
                 SamlError::Confirmation("holder-of-key without SubjectConfirmationData".into())
             })?;
@@ -520,8 +661,8 @@ fn read_saml2(assertion: Node<'_, '_>, now: SystemTime, skew: Duration) -> Resul
             }
             Confirmation::HolderOfKey { certificates }
         }
-        CM_SENDER_VOUCHES_2 => Confirmation::SenderVouches,
-        other => {
+        (CM_SENDER_VOUCHES_2, Presented::InMessage) => Confirmation::SenderVouches,
+        (other, _) => {
             return Err(SamlError::Confirmation(format!(
                 "the method {other:?} does not bind the assertion to the message"
             )));

@@ -135,7 +135,8 @@ impl WssError {
                 SamlError::UntrustedIssuer(_)
                 | SamlError::Audience
                 | SamlError::UnknownCondition(_)
-                | SamlError::Confirmation(_) => FailureKind::FailedAuthentication,
+                | SamlError::Confirmation(_)
+                | SamlError::Status(_) => FailureKind::FailedAuthentication,
             },
             _ => FailureKind::FailedCheck,
         }

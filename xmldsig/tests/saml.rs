@@ -519,3 +519,126 @@ fn without_a_configured_provider_every_assertion_is_refused() {
         "{e}"
     );
 }
+
+const ACS: &str = "https://sealpost.example/saml/acs";
+
+/// A browser login's Response to request `_req1`, its assertion a bearer one for `recipient`
+/// answering `answers`, signed by `by`.
+fn response(
+    f: &Fixture,
+    recipient: &str,
+    answers: &str,
+    by: &DocumentSigner,
+    status: &str,
+) -> String {
+    let claims = Claims {
+        method: "urn:oasis:names:tc:SAML:2.0:cm:bearer",
+        ..f.claims(None)
+    };
+    let assertion = saml2(&claims).replace(
+        "</saml:SubjectConfirmation>",
+        &format!(
+            "<saml:SubjectConfirmationData Recipient=\"{recipient}\" InResponseTo=\"{answers}\" NotOnOrAfter=\"{}\"/></saml:SubjectConfirmation>",
+            format_date_time(f.now + Duration::from_secs(300))
+        ),
+    );
+    format!(
+        "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" ID=\"_resp\" Version=\"2.0\" IssueInstant=\"{}\" Destination=\"{ACS}\" InResponseTo=\"_req1\"><samlp:Status><samlp:StatusCode Value=\"{status}\"/></samlp:Status>{}</samlp:Response>",
+        format_date_time(f.now),
+        signed(&assertion, by)
+    )
+}
+
+fn check_response(
+    f: &Fixture,
+    xml: &str,
+) -> Result<sealpost_xmldsig::saml::VerifiedAssertion, SamlError> {
+    let doc = parse(xml, &Limits::default()).expect("parse");
+    sealpost_xmldsig::saml::verify_response(
+        &doc,
+        f.now,
+        &f.saml.policy,
+        &f.saml.providers[0],
+        ACS,
+        "_req1",
+    )
+}
+
+const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+
+#[test]
+fn a_browser_login_response_is_accepted_for_our_request_at_our_address_only() {
+    let f = fixture();
+    let read = check_response(&f, &response(&f, ACS, "_req1", &f.idp, SUCCESS)).expect("accepted");
+    assert_eq!(read.confirmation, Confirmation::Bearer);
+    assert_eq!(read.subject, "85073003328");
+    for (what, xml) in [
+        (
+            "for another address",
+            response(
+                &f,
+                "https://elsewhere.example/acs",
+                "_req1",
+                &f.idp,
+                SUCCESS,
+            ),
+        ),
+        (
+            "answering another request",
+            response(&f, ACS, "_req0", &f.idp, SUCCESS),
+        ),
+        (
+            "signed by another key",
+            response(&f, ACS, "_req1", &f.rogue_idp, SUCCESS),
+        ),
+        (
+            "a failure status",
+            response(
+                &f,
+                ACS,
+                "_req1",
+                &f.idp,
+                "urn:oasis:names:tc:SAML:2.0:status:Responder",
+            ),
+        ),
+        (
+            "the Response's own fields for another request",
+            response(&f, ACS, "_req1", &f.idp, SUCCESS)
+                .replace("InResponseTo=\"_req1\">", "InResponseTo=\"_req2\">"),
+        ),
+    ] {
+        assert!(check_response(&f, &xml).is_err(), "{what}");
+    }
+    // A second assertion beside the signed one.
+    let two = response(&f, ACS, "_req1", &f.idp, SUCCESS);
+    let at = two.find("<saml:Assertion").expect("assertion");
+    let doubled = format!(
+        "{}{}{}",
+        &two[..at],
+        saml2(&f.claims(None)).replace("_a1b2c3", "_a2"),
+        &two[at..]
+    );
+    assert!(check_response(&f, &doubled).is_err(), "two assertions");
+    // A holder-of-key assertion is not a browser login.
+    let hok = signed(&saml2(&f.claims(Some(&f.sender))), &f.idp);
+    let xml = format!(
+        "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" Version=\"2.0\" Destination=\"{ACS}\" InResponseTo=\"_req1\"><samlp:Status><samlp:StatusCode Value=\"{SUCCESS}\"/></samlp:Status>{hok}</samlp:Response>"
+    );
+    assert!(matches!(
+        check_response(&f, &xml),
+        Err(SamlError::Confirmation(_))
+    ));
+}
+
+#[test]
+fn a_bearer_assertion_is_never_a_message_token() {
+    let f = fixture();
+    let xml = response(&f, ACS, "_req1", &f.idp, SUCCESS);
+    let start = xml.find("<saml:Assertion").expect("start");
+    let end = xml.rfind("</samlp:Response>").expect("end");
+    let e = refused(&f, &xml[start..end], SamlBinding::SenderVouches);
+    assert!(
+        matches!(e, WssError::Assertion(SamlError::Confirmation(_))),
+        "{e}"
+    );
+}

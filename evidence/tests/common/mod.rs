@@ -131,7 +131,7 @@ impl Fixture {
                 id: "nrn:85073003328".into(),
                 delegate: None,
                 mandate: None,
-            authentication: None,
+                authentication: None,
             },
             submission_time: self.now,
             message_id: new_evidence_id(self.now),

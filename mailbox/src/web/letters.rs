@@ -62,10 +62,11 @@ pub(super) async fn letter(
         Ok(None) => return not_found(cx, me),
         Err(e) => return unavailable(cx, &e),
     };
-    let (evidences, journal) = match read(&ui, &letter, (&person, &session), &access, LetterPart::Page).await {
-        Ok(content) => (content.evidences, content.journal),
-        Err(e) => return unavailable(cx, &e),
-    };
+    let (evidences, journal) =
+        match read(&ui, &letter, (&person, &session), &access, LetterPart::Page).await {
+            Ok(content) => (content.evidences, content.journal),
+            Err(e) => return unavailable(cx, &e),
+        };
     let mut body = format!(
         "<dl><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd></dl><h2>{}</h2><ul class=\"files\">",
         t(lang, "sender"),
@@ -196,7 +197,15 @@ pub(super) async fn document(
     let Some(info) = letter.documents.get(n).cloned() else {
         return not_found(cx, me);
     };
-    match read(&ui, &letter, (&person, &session), &access, LetterPart::Document(n)).await {
+    match read(
+        &ui,
+        &letter,
+        (&person, &session),
+        &access,
+        LetterPart::Document(n),
+    )
+    .await
+    {
         Ok(LetterContent {
             document: Some(bytes),
             ..
@@ -226,7 +235,15 @@ pub(super) async fn evidence(
         Ok(None) => return not_found(cx, me),
         Err(e) => return unavailable(cx, &e),
     };
-    match read(&ui, &letter, (&person, &session), &access, LetterPart::Evidence(n)).await {
+    match read(
+        &ui,
+        &letter,
+        (&person, &session),
+        &access,
+        LetterPart::Evidence(n),
+    )
+    .await
+    {
         Ok(content) => match content.evidences.into_iter().nth(n) {
             Some(e) => download(
                 e.xml.into_bytes(),

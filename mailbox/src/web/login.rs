@@ -143,7 +143,12 @@ pub(super) async fn login(
             }
         }
         Ok(LoginOutcome::Refused) => with_status(
-            login_page(ui.cx(lang), ui.saml_login, &session.csrf, Some(t(lang, "bad_login"))),
+            login_page(
+                ui.cx(lang),
+                ui.saml_login,
+                &session.csrf,
+                Some(t(lang, "bad_login")),
+            ),
             StatusCode::UNAUTHORIZED,
         ),
         Err(e) => unavailable(ui.cx(lang), &e),
@@ -216,7 +221,12 @@ pub(super) async fn certificate_login(
             None => bad_form(ui.cx(lang)),
         },
         Ok(None) => with_status(
-            login_page(ui.cx(lang), ui.saml_login, &session.csrf, Some(t(lang, "bad_certificate"))),
+            login_page(
+                ui.cx(lang),
+                ui.saml_login,
+                &session.csrf,
+                Some(t(lang, "bad_certificate")),
+            ),
             StatusCode::UNAUTHORIZED,
         ),
         Err(e) => unavailable(ui.cx(lang), &e),

@@ -8,11 +8,11 @@ use std::time::SystemTime;
 
 use sealpost_evidence::model::new_evidence_id;
 use sealpost_mailbox::people::{Mandate, Person};
-use sealpost_mailbox::sessions::LoginMethod;
 use sealpost_mailbox::port::{
     Action, DataError, DocumentInfo, EvidenceFile, JournalLine, Letter, LetterContent, LetterPart,
     MailboxData, Outcome,
 };
+use sealpost_mailbox::sessions::LoginMethod;
 
 use super::store::Backend;
 use crate::core::audit::hex;

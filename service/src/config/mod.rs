@@ -565,7 +565,10 @@ impl RawConfig {
             );
         }
         if !self.saml.acs_url.starts_with("https://") {
-            problems.push(format!("saml.acs_url {:?}: an https:// URL", self.saml.acs_url));
+            problems.push(format!(
+                "saml.acs_url {:?}: an https:// URL",
+                self.saml.acs_url
+            ));
         }
         let clock = self
             .tsa

@@ -75,7 +75,9 @@ pub(super) fn validate_identity_providers(
                 "redirect" => false,
                 "post" => true,
                 other => {
-                    problems.push(format!("{at}: sso_binding {other:?}: \"redirect\" or \"post\""));
+                    problems.push(format!(
+                        "{at}: sso_binding {other:?}: \"redirect\" or \"post\""
+                    ));
                     false
                 }
             };

@@ -92,7 +92,7 @@ fn sealed(name: &str) -> Sealed {
             id: "cbe:0203201340".into(),
             delegate: None,
             mandate: None,
-        authentication: None,
+            authentication: None,
         },
         submission_time: now,
         message_id: new_evidence_id(now),
