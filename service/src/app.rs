@@ -32,6 +32,7 @@ use crate::adapters::metrics::Metrics;
 use crate::adapters::notary::EmbeddedNotary;
 use crate::adapters::ocsp::OcspChecker;
 use crate::adapters::postgres::PgStore;
+use crate::adapters::saml_sso::{self, SsoLogins};
 use crate::adapters::remote_tsa::RemoteTsas;
 use crate::adapters::soap::{self, SoapChannel};
 use crate::adapters::store::{Backend, RedbStore, TimedStore};
@@ -72,6 +73,9 @@ pub struct App {
     pub audit: Arc<AuditEndpoint>,
     /// The budget of the large requests read at once.
     pub admission: Arc<Admission>,
+    /// Browser logins through identity providers and the organisations' pages; `None` when
+    /// no identity provider has a single sign-on service.
+    pub sso: Option<Arc<SsoLogins>>,
 }
 
 /// Where the CRLs come from and whom they apply to.
@@ -510,6 +514,24 @@ impl App {
             .iter()
             .any(|p| p.citizens && p.sso.is_some());
         let mailbox = Arc::new(mailbox_ui);
+        let identity = saml_trust(config)?;
+        let with_keys: Vec<_> = config
+            .identity_providers
+            .iter()
+            .cloned()
+            .zip(identity.providers.iter().cloned())
+            .collect();
+        let sso = with_keys.iter().any(|(p, _)| p.sso.is_some()).then(|| {
+            Arc::new(SsoLogins::new(
+                Arc::clone(&service),
+                Arc::clone(&store),
+                Arc::clone(&mailbox),
+                Arc::clone(&clock),
+                with_keys,
+                identity.policy.clone(),
+                config.saml_acs_url.clone(),
+            ))
+        });
         // OCSP from here on, for every clone of both stores: the certificates checked above at
         // start (registry, auditors) are asked about at each request instead, so that an
         // unreachable responder refuses requests but does not stop the service from starting.
@@ -540,6 +562,7 @@ impl App {
             revocation,
             audit,
             admission: Arc::new(Admission::new(config.in_flight_bytes)),
+            sso,
         })
     }
 
@@ -555,6 +578,10 @@ impl App {
             Some(endpoint) => router.route("/tsa", time_stamping::endpoint(Arc::clone(endpoint))),
             // Said plainly: an unknown path would get the gRPC router's answer.
             None => router.route("/tsa", axum::routing::any(time_stamping::off)),
+        };
+        let router = match &self.sso {
+            Some(sso) => router.merge(saml_sso::router(Arc::clone(sso))),
+            None => router,
         };
         router
             .route("/soap", soap::endpoint(Arc::clone(&self.soap)))

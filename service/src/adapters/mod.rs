@@ -17,6 +17,7 @@ pub mod notify;
 pub mod ocsp;
 pub mod postgres;
 pub mod remote_tsa;
+pub mod saml_sso;
 pub mod soap;
 pub mod store;
 pub mod time_stamping;

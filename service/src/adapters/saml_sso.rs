@@ -1,0 +1,920 @@
+//! Browser logins through identity providers (SAML 2.0 Web Browser SSO, "portal to portal"):
+//! a citizen signs in to the mailbox with the national identity provider, an agent of a sender
+//! organisation signs in to the organisation's pages (`/agency/`) with the organisation's.
+//!
+//! Sealpost sends an AuthnRequest (HTTP-Redirect or HTTP-POST binding) and takes the answer at
+//! `POST /saml/acs` (HTTP-POST binding). A response is accepted once, for the request it
+//! answers, from the provider that request went to, in the browser that started it (a
+//! `SameSite=None` cookie holds the binding: a response posted into another browser is
+//! refused), and only with an assertion signed by that provider with a bearer confirmation
+//! for this request at this address (`sealpost_xmldsig::saml::verify_response`). Every login,
+//! refused or not, and every read of the organisation's evidences is traced.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_lc_rs::{constant_time, digest};
+use axum::Router;
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use sealpost_evidence::model::new_evidence_id;
+use sealpost_mailbox::port::{Action, Outcome};
+use sealpost_mailbox::sessions::{self, LoginMethod, Stage};
+use sealpost_mailbox::web::MailboxUi;
+use sealpost_xmldsig::dsig::{base64_decode, base64_encode};
+use sealpost_xmldsig::saml::{IdentityProvider, SamlPolicy, VerifiedAssertion, verify_response};
+use sealpost_xmldsig::wss_sign::format_date_time;
+use sealpost_xmldsig::{Limits, parse};
+use serde::Deserialize;
+
+use super::mailbox::People;
+use super::store::Backend;
+use crate::config::IdentityProviderEntry;
+use crate::core::ids::RecipientId;
+use crate::core::records::Channel;
+use crate::core::{Changes, Clock, RequestContext, Service};
+
+/// How long a login may take at the identity provider.
+const LOGIN_WINDOW: Duration = Duration::from_secs(600);
+/// The most logins under way at once (each holds a few hundred bytes until answered or
+/// expired): beyond, a new one is refused rather than memory grown without bound.
+const MAX_PENDING: usize = 10_000;
+/// The largest response accepted (base64, as posted).
+const MAX_RESPONSE_BYTES: usize = 512 * 1024;
+/// The browser's half of a login under way.
+const BINDING_COOKIE: &str = "__Host-sealpost_sso";
+/// An agent's session on the organisation's pages.
+const AGENCY_COOKIE: &str = "__Host-sealpost_agency";
+/// How long an agent's session lasts without use.
+const AGENCY_IDLE: Duration = Duration::from_secs(900);
+
+/// Who a login is for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Purpose {
+    /// A citizen, into the mailbox.
+    Mailbox,
+    /// An agent of this sender organisation, into its pages.
+    Agency { sender: String },
+}
+
+/// A login under way: sent to `provider`, for `purpose`, in the browser holding the binding.
+#[derive(Clone, Debug)]
+struct Pending {
+    purpose: Purpose,
+    provider: String,
+    binding_sha256: [u8; 32],
+    started: SystemTime,
+}
+
+/// An agent signed in to their organisation's pages.
+#[derive(Clone, Debug)]
+struct AgencySession {
+    sender: String,
+    /// How the audit log names the agent.
+    identity: String,
+    last_seen: SystemTime,
+}
+
+/// The browser logins and the organisations' pages.
+pub struct SsoLogins {
+    pub service: Arc<Service>,
+    pub store: Arc<dyn Backend>,
+    pub mailbox: Arc<MailboxUi>,
+    pub clock: Arc<dyn Clock>,
+    /// The providers with a single sign-on service, and their keys.
+    pub providers: Vec<(IdentityProviderEntry, IdentityProvider)>,
+    pub policy: SamlPolicy,
+    /// Our entity id (the requests' Issuer, the assertions' audience).
+    pub entity_id: String,
+    /// `saml.acs_url`.
+    pub acs_url: String,
+    pending: Mutex<HashMap<String, Pending>>,
+    agency_sessions: Mutex<HashMap<String, AgencySession>>,
+}
+
+impl std::fmt::Debug for SsoLogins {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SsoLogins")
+            .field("acs_url", &self.acs_url)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn random_hex() -> String {
+    let mut bytes = [0u8; 16];
+    // aws-lc aborts if the system RNG fails; nothing sensible is left to do then.
+    aws_lc_rs::rand::fill(&mut bytes).expect("system random number generator");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn sha256(text: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest::digest(&digest::SHA256, text.as_bytes()).as_ref());
+    out
+}
+
+/// HTML text, escaped.
+fn esc(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// A query-string value, percent-encoded (everything but unreserved characters).
+fn query_value(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The value of cookie `name` in the request's Cookie headers.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            (k == name).then(|| v.to_owned())
+        })
+}
+
+/// A page of ours: plain, escaped, with the headers every page has (`form_action`: where its
+/// form may post, besides ourselves; `refresh`: where it sends the browser on).
+fn html(
+    status: StatusCode,
+    title: &str,
+    body: &str,
+    form_action: Option<&str>,
+    refresh: Option<&str>,
+) -> Response {
+    let refresh = refresh
+        .map(|to| format!("<meta http-equiv=\"refresh\" content=\"0;url={}\">", esc(to)))
+        .unwrap_or_default();
+    let page = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">{refresh}<title>{} — Sealpost</title><link rel=\"stylesheet\" href=\"/mailbox/style.css\"></head><body><main id=\"main\"><h1>{}</h1>{body}</main></body></html>",
+        esc(title),
+        esc(title)
+    );
+    let mut r = (status, page).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    let policy = format!(
+        "default-src 'none'; style-src 'self'; form-action 'self'{}; frame-ancestors 'none'; base-uri 'none'",
+        form_action.map(|a| format!(" {a}")).unwrap_or_default()
+    );
+    if let Ok(v) = HeaderValue::from_str(&policy) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn set_cookie(mut r: Response, value: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// The routes: `/mailbox/login/saml`, `/agency/login/{sender}`, `/saml/acs`, `/agency/`.
+pub fn router(logins: Arc<SsoLogins>) -> Router {
+    Router::new()
+        .route("/mailbox/login/saml", get(mailbox_login))
+        .route("/agency/login/{sender}", get(agency_login))
+        .route("/saml/acs", post(acs))
+        .route("/agency/", get(agency_home))
+        .route("/agency/evidence/{id}", get(agency_evidence))
+        .route("/agency/logout", post(agency_logout))
+        .with_state(logins)
+}
+
+impl SsoLogins {
+    pub fn new(
+        service: Arc<Service>,
+        store: Arc<dyn Backend>,
+        mailbox: Arc<MailboxUi>,
+        clock: Arc<dyn Clock>,
+        providers: Vec<(IdentityProviderEntry, IdentityProvider)>,
+        policy: SamlPolicy,
+        acs_url: String,
+    ) -> Self {
+        SsoLogins {
+            entity_id: policy.audience.clone(),
+            service,
+            store,
+            mailbox,
+            clock,
+            providers: providers
+                .into_iter()
+                .filter(|(entry, _)| entry.sso.is_some())
+                .collect(),
+            policy,
+            acs_url,
+            pending: Mutex::new(HashMap::new()),
+            agency_sessions: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn context(&self, operation: &'static str, request: String) -> RequestContext {
+        RequestContext {
+            correlation_id: new_evidence_id(self.clock.now()),
+            channel: Channel::Mailbox,
+            operation,
+            request: Arc::new(request.into_bytes()),
+            seen: None,
+            vector: None,
+        }
+    }
+
+    /// Writes an audit entry for a step of a login or an agency page (off the async threads).
+    async fn trace(
+        self: &Arc<Self>,
+        operation: &'static str,
+        identity: String,
+        ok: bool,
+        detail: String,
+    ) -> bool {
+        let me = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let ctx = me.context(operation, format!("{operation}: {identity}: {detail}"));
+            let written =
+                me.service
+                    .recorder()
+                    .record_change(&ctx, &identity, ok, &detail, Changes::default());
+            // A refusal is written as refused: recorded either way.
+            written.is_ok() || !ok
+        })
+        .await
+        .unwrap_or(false)
+    }
+
+    /// Sends the browser to `provider` with a new AuthnRequest for `purpose`.
+    fn start(&self, purpose: Purpose, provider: &IdentityProviderEntry) -> Response {
+        let Some(sso) = &provider.sso else {
+            return html(StatusCode::NOT_FOUND, "Not found", "", None, None);
+        };
+        let now = self.clock.now();
+        let id = format!("_{}", random_hex());
+        let binding = random_hex();
+        {
+            let mut pending = lock(&self.pending);
+            pending.retain(|_, p| {
+                now.duration_since(p.started)
+                    .is_ok_and(|age| age < LOGIN_WINDOW)
+            });
+            if pending.len() >= MAX_PENDING {
+                return html(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Try again in a moment",
+                    "<p>Too many logins are under way.</p>",
+                    None,
+                    None,
+                );
+            }
+            pending.insert(
+                id.clone(),
+                Pending {
+                    purpose,
+                    provider: provider.entity_id.clone(),
+                    binding_sha256: sha256(&binding),
+                    started: now,
+                },
+            );
+        }
+        let request = format!(
+            "<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"{id}\" Version=\"2.0\" IssueInstant=\"{}\" Destination=\"{}\" AssertionConsumerServiceURL=\"{}\" ProtocolBinding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\"><saml:Issuer>{}</saml:Issuer><samlp:NameIDPolicy AllowCreate=\"true\"/></samlp:AuthnRequest>",
+            format_date_time(now),
+            esc(&sso.url),
+            esc(&self.acs_url),
+            esc(&self.entity_id)
+        );
+        let binding_cookie = format!(
+            "{BINDING_COOKIE}={binding}; Path=/; Secure; HttpOnly; SameSite=None; Max-Age={}",
+            LOGIN_WINDOW.as_secs()
+        );
+        let response = if sso.post {
+            // HTTP-POST binding: a form the person sends on (no script runs on our pages).
+            let origin = sso
+                .url
+                .splitn(4, '/')
+                .take(3)
+                .collect::<Vec<_>>()
+                .join("/");
+            html(
+                StatusCode::OK,
+                "Log in",
+                &format!(
+                    "<form method=\"post\" action=\"{}\"><input type=\"hidden\" name=\"SAMLRequest\" value=\"{}\"><input type=\"hidden\" name=\"RelayState\" value=\"{id}\"><p><button type=\"submit\">Continue to your identity provider</button></p></form>",
+                    esc(&sso.url),
+                    base64_encode(request.as_bytes())
+                ),
+                Some(&origin),
+                None,
+            )
+        } else {
+            // HTTP-Redirect binding: DEFLATE, base64, URL-encoded.
+            let deflated = miniz_oxide::deflate::compress_to_vec(request.as_bytes(), 6);
+            let location = format!(
+                "{}{}SAMLRequest={}&RelayState={}",
+                sso.url,
+                if sso.url.contains('?') { '&' } else { '?' },
+                query_value(&base64_encode(&deflated)),
+                query_value(&id)
+            );
+            let mut r = StatusCode::SEE_OTHER.into_response();
+            match HeaderValue::from_str(&location) {
+                Ok(v) => {
+                    r.headers_mut().insert(header::LOCATION, v);
+                }
+                Err(_) => return html(StatusCode::INTERNAL_SERVER_ERROR, "Error", "", None, None),
+            }
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        };
+        set_cookie(response, &binding_cookie)
+    }
+}
+
+async fn mailbox_login(State(logins): State<Arc<SsoLogins>>) -> Response {
+    match logins.providers.iter().find(|(p, _)| p.citizens) {
+        Some((provider, _)) => {
+            let provider = provider.clone();
+            logins.start(Purpose::Mailbox, &provider)
+        }
+        None => html(StatusCode::NOT_FOUND, "Not found", "", None, None),
+    }
+}
+
+async fn agency_login(
+    State(logins): State<Arc<SsoLogins>>,
+    Path(sender): Path<String>,
+) -> Response {
+    let store = Arc::clone(&logins.store);
+    let wanted = sender.clone();
+    let registration = tokio::task::spawn_blocking(move || {
+        store
+            .senders()
+            .map(|all| all.into_iter().find(|s| s.id == wanted && s.active))
+    })
+    .await;
+    let Ok(Ok(Some(registration))) = registration else {
+        return html(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "<p>No such sender organisation.</p>",
+            None,
+            None,
+        );
+    };
+    let provider = logins
+        .providers
+        .iter()
+        .find(|(p, _)| registration.identity_providers.contains(&p.entity_id))
+        .map(|(p, _)| p.clone());
+    match provider {
+        Some(provider) => logins.start(Purpose::Agency { sender }, &provider),
+        None => html(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "<p>This organisation has no identity provider for its agents.</p>",
+            None,
+            None,
+        ),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct AcsForm {
+    #[serde(rename = "SAMLResponse")]
+    saml_response: String,
+    #[serde(rename = "RelayState", default)]
+    _relay_state: Option<String>,
+}
+
+/// A login refused: traced, and a page that says so without saying why (the log does).
+async fn refuse(logins: &Arc<SsoLogins>, what: &'static str, detail: String) -> Response {
+    tracing::info!(detail, "a browser login was refused");
+    logins
+        .trace(what, "unauthenticated".into(), false, detail)
+        .await;
+    html(
+        StatusCode::FORBIDDEN,
+        "Login refused",
+        "<p>The identity provider's answer cannot be accepted. <a href=\"/mailbox/login\">Try again</a>.</p>",
+        None,
+        None,
+    )
+}
+
+async fn acs(
+    State(logins): State<Arc<SsoLogins>>,
+    headers: HeaderMap,
+    Form(form): Form<AcsForm>,
+) -> Response {
+    const WHAT: &str = "SamlLogin";
+    if form.saml_response.len() > MAX_RESPONSE_BYTES {
+        return refuse(&logins, WHAT, "the response is too large".into()).await;
+    }
+    let xml = match base64_decode(&form.saml_response).map(String::from_utf8) {
+        Ok(Ok(xml)) => xml,
+        _ => return refuse(&logins, WHAT, "the response is not base64 UTF-8".into()).await,
+    };
+    let limits = Limits {
+        max_bytes: MAX_RESPONSE_BYTES,
+        ..Limits::default()
+    };
+    let doc = match parse(&xml, &limits) {
+        Ok(doc) => doc,
+        Err(e) => return refuse(&logins, WHAT, format!("the response: {e}")).await,
+    };
+    // The request it answers, consumed now: a response is tried once.
+    let Some(request_id) = doc.root_element().attribute("InResponseTo") else {
+        return refuse(&logins, WHAT, "the response answers no request".into()).await;
+    };
+    let Some(pending) = lock(&logins.pending).remove(request_id) else {
+        return refuse(
+            &logins,
+            WHAT,
+            format!("the response answers {request_id:?}, which is not a login under way (unknown, answered already or expired)"),
+        )
+        .await;
+    };
+    let now = logins.clock.now();
+    let in_this_browser = cookie(&headers, BINDING_COOKIE).is_some_and(|b| {
+        constant_time::verify_slices_are_equal(&sha256(&b), &pending.binding_sha256).is_ok()
+    });
+    if !in_this_browser {
+        return refuse(
+            &logins,
+            WHAT,
+            "the response was posted by another browser than the one that started the login"
+                .into(),
+        )
+        .await;
+    }
+    if !now
+        .duration_since(pending.started)
+        .is_ok_and(|age| age < LOGIN_WINDOW)
+    {
+        return refuse(&logins, WHAT, "the login took too long".into()).await;
+    }
+    let Some((entry, provider)) = logins
+        .providers
+        .iter()
+        .find(|(p, _)| p.entity_id == pending.provider)
+    else {
+        return refuse(&logins, WHAT, "the provider is no longer configured".into()).await;
+    };
+    let assertion = match verify_response(
+        &doc,
+        now,
+        &logins.policy,
+        provider,
+        &logins.acs_url,
+        request_id,
+    ) {
+        Ok(a) => a,
+        Err(e) => return refuse(&logins, WHAT, format!("{}: {e}", entry.entity_id)).await,
+    };
+    let removal = format!("{BINDING_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=None; Max-Age=0");
+    let response = match pending.purpose {
+        Purpose::Mailbox => citizen_login(&logins, entry, &assertion).await,
+        Purpose::Agency { sender } => agent_login(&logins, entry, &assertion, &sender).await,
+    };
+    set_cookie(response, &removal)
+}
+
+/// The authentication level an assertion states (0 when it does not).
+fn level(entry: &IdentityProviderEntry, a: &VerifiedAssertion) -> u8 {
+    a.values(&entry.level_attribute)
+        .first()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Logs the citizen the assertion names into the mailbox: the person whose national register
+/// number it is.
+async fn citizen_login(
+    logins: &Arc<SsoLogins>,
+    entry: &IdentityProviderEntry,
+    a: &VerifiedAssertion,
+) -> Response {
+    const WHAT: &str = "SamlLogin";
+    let digits = match &entry.national_number_attribute {
+        Some(name) => a.values(name).first().cloned().unwrap_or_default(),
+        None => a.subject.clone(),
+    };
+    let nrn = match RecipientId::parse(&format!("nrn:{}", digits.trim())) {
+        Ok(id) => id.to_string(),
+        Err(e) => {
+            return refuse(
+                logins,
+                WHAT,
+                format!("{}: {digits:?} is not a national register number: {e}", entry.entity_id),
+            )
+            .await;
+        }
+    };
+    let method = LoginMethod {
+        how: format!(
+            "SAML 2.0 Web SSO by {}{}",
+            entry.entity_id,
+            a.authentication_context
+                .as_deref()
+                .map(|c| format!(", {c}"))
+                .unwrap_or_default()
+        ),
+        level: level(entry, a),
+    };
+    let store = Arc::clone(&logins.store);
+    let data = Arc::clone(&logins.mailbox.data);
+    let now = logins.clock.now();
+    let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let wanted = nrn.clone();
+    let found = tokio::task::spawn_blocking(move || {
+        let person = People(store.as_ref())
+            .everyone()
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .find(|p| p.nrn.as_deref() == Some(wanted.as_str()));
+        let Some(person) = person else {
+            return Ok(None);
+        };
+        if person.is_locked(secs) {
+            data.record(Action {
+                who: &person.login,
+                what: "mailbox login",
+                ok: false,
+                detail: "account locked",
+            })
+            .map_err(|e| e.to_string())?;
+            return Ok(Some(Err(())));
+        }
+        data.update_person(&person.login, "mailbox login", &mut |p| {
+            p.record_success(secs);
+            Outcome {
+                ok: true,
+                detail: "national identity provider (SAML 2.0 Web SSO)",
+            }
+        })
+        .map_err(|e| e.to_string())
+        .map(|updated| updated.map(|(p, _)| Ok(p.login)))
+    })
+    .await
+    .map_err(|e| e.to_string())
+    .and_then(|r| r);
+    match found {
+        Ok(Some(Ok(login))) => {
+            let id = logins
+                .mailbox
+                .sessions
+                .start_with(Stage::LoggedIn { login }, Some(method), secs);
+            // Sent on from a page of ours: the session cookie (SameSite=Strict) goes with a
+            // navigation this site starts, not with the redirect of another site's post.
+            set_cookie(
+                html(
+                    StatusCode::OK,
+                    "Logged in",
+                    "<p><a href=\"/mailbox/inbox\">Open your mailbox</a></p>",
+                    None,
+                    Some("/mailbox/inbox"),
+                ),
+                &sessions::cookie(&id),
+            )
+        }
+        Ok(Some(Err(()))) => html(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Login refused",
+            "<p>This account is locked for now.</p>",
+            None,
+            None,
+        ),
+        Ok(None) => {
+            logins
+                .trace(
+                    WHAT,
+                    format!("{nrn} (by {})", entry.entity_id),
+                    false,
+                    format!("no mailbox account for {nrn}"),
+                )
+                .await;
+            html(
+                StatusCode::FORBIDDEN,
+                "Login refused",
+                "<p>No mailbox account matches this national register number.</p>",
+                None,
+                None,
+            )
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "a browser login could not be completed");
+            html(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Unavailable",
+                "<p>The service is unavailable; nothing was done. Try again later.</p>",
+                None,
+                None,
+            )
+        }
+    }
+}
+
+/// Signs the agent the assertion names in to `sender`'s pages: the provider must be one the
+/// sender is registered with (it is: the login was sent to it) and the assertion must say the
+/// agent acts for this organisation.
+async fn agent_login(
+    logins: &Arc<SsoLogins>,
+    entry: &IdentityProviderEntry,
+    a: &VerifiedAssertion,
+    sender: &str,
+) -> Response {
+    const WHAT: &str = "AgencyLogin";
+    let organisation = a.values(&entry.organisation_attribute).first().cloned();
+    let profiles = a.values(&entry.pagm_attribute).join(", ");
+    let identity = format!(
+        "agent {} of {sender} (PAGM {}; level {}; by {})",
+        a.subject,
+        if profiles.is_empty() { "none" } else { &profiles },
+        level(entry, a),
+        entry.entity_id
+    );
+    if organisation.as_deref() != Some(sender) {
+        logins
+            .trace(
+                WHAT,
+                identity,
+                false,
+                format!(
+                    "the assertion says the agent acts for {organisation:?}, not for {sender}"
+                ),
+            )
+            .await;
+        return html(
+            StatusCode::FORBIDDEN,
+            "Login refused",
+            "<p>Your identity provider does not say you act for this organisation.</p>",
+            None,
+            None,
+        );
+    }
+    if !logins
+        .trace(WHAT, identity.clone(), true, format!("signed in to the pages of {sender}"))
+        .await
+    {
+        return html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Unavailable",
+            "<p>The service is unavailable; nothing was done. Try again later.</p>",
+            None,
+            None,
+        );
+    }
+    let token = format!("{}{}", random_hex(), random_hex());
+    lock(&logins.agency_sessions).insert(
+        token.clone(),
+        AgencySession {
+            sender: sender.to_owned(),
+            identity,
+            last_seen: logins.clock.now(),
+        },
+    );
+    set_cookie(
+        html(
+            StatusCode::OK,
+            "Signed in",
+            "<p><a href=\"/agency/\">Your organisation's letters</a></p>",
+            None,
+            Some("/agency/"),
+        ),
+        &format!("{AGENCY_COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Strict"),
+    )
+}
+
+impl SsoLogins {
+    /// The agent of the request's session, touched; `None` without one (or idle too long).
+    fn agent(&self, headers: &HeaderMap) -> Option<(String, AgencySession)> {
+        let token = cookie(headers, AGENCY_COOKIE)?;
+        let now = self.clock.now();
+        let mut live = lock(&self.agency_sessions);
+        live.retain(|_, s| {
+            now.duration_since(s.last_seen)
+                .is_ok_and(|idle| idle < AGENCY_IDLE)
+        });
+        let session = live.get_mut(&token)?;
+        session.last_seen = now;
+        Some((token, session.clone()))
+    }
+}
+
+fn to_agency_login() -> Response {
+    html(
+        StatusCode::UNAUTHORIZED,
+        "Sign in",
+        "<p>Sign in through your organisation: <code>/agency/login/&lt;your organisation&gt;</code>.</p>",
+        None,
+        None,
+    )
+}
+
+/// The organisation's letters: every evidence Sealpost sealed for them, by message.
+async fn agency_home(State(logins): State<Arc<SsoLogins>>, headers: HeaderMap) -> Response {
+    let Some((token, agent)) = logins.agent(&headers) else {
+        return to_agency_login();
+    };
+    let store = Arc::clone(&logins.store);
+    let sender = agent.sender.clone();
+    let listed = tokio::task::spawn_blocking(move || {
+        let ids = store.sender_mailbox(&sender)?;
+        let mut evidences = Vec::new();
+        for id in ids {
+            if let Some(e) = store.evidence(&id)? {
+                evidences.push(e);
+            }
+        }
+        Ok::<_, crate::core::StoreError>(evidences)
+    })
+    .await;
+    let Ok(Ok(mut evidences)) = listed else {
+        return html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Unavailable",
+            "<p>The service is unavailable. Try again later.</p>",
+            None,
+            None,
+        );
+    };
+    if !logins
+        .trace(
+            "AgencyEvidenceList",
+            agent.identity.clone(),
+            true,
+            format!("the evidences of {} listed ({})", agent.sender, evidences.len()),
+        )
+        .await
+    {
+        return html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Unavailable",
+            "<p>The service is unavailable. Try again later.</p>",
+            None,
+            None,
+        );
+    }
+    evidences.sort_by(|a, b| (&b.message_id, &b.id).cmp(&(&a.message_id, &a.id)));
+    let rows: String = evidences
+        .iter()
+        .map(|e| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td><a href=\"/agency/evidence/{}\" download>{}</a></td></tr>",
+                esc(&e.message_id),
+                esc(&e.event),
+                format_date_time(UNIX_EPOCH + Duration::from_secs(e.created_at)),
+                esc(&e.id),
+                esc(&e.id)
+            )
+        })
+        .collect();
+    let csrf = hex_digest(&token);
+    html(
+        StatusCode::OK,
+        &format!("Letters of {}", agent.sender),
+        &format!(
+            "<p>Signed in as {}.</p><table id=\"evidences\"><caption>Every proof Sealpost sealed for your organisation</caption><thead><tr><th scope=\"col\">Message</th><th scope=\"col\">Event</th><th scope=\"col\">Sealed at (UTC)</th><th scope=\"col\">Evidence</th></tr></thead><tbody>{rows}</tbody></table><form method=\"post\" action=\"/agency/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><p><button type=\"submit\">Log out</button></p></form>",
+            esc(&agent.identity)
+        ),
+        None,
+        None,
+    )
+}
+
+/// A form's token, tied to the session (its cookie's digest): a cross-site form cannot know it.
+fn hex_digest(token: &str) -> String {
+    sha256(&format!("csrf:{token}"))
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// One evidence of the organisation's, as sealed.
+async fn agency_evidence(
+    State(logins): State<Arc<SsoLogins>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let Some((_, agent)) = logins.agent(&headers) else {
+        return to_agency_login();
+    };
+    let store = Arc::clone(&logins.store);
+    let wanted = id.clone();
+    let found = tokio::task::spawn_blocking(move || store.evidence(&wanted)).await;
+    let evidence = match found {
+        Ok(Ok(Some(e))) if e.sender_id == agent.sender => e,
+        Ok(Ok(_)) => {
+            logins
+                .trace(
+                    "AgencyEvidenceRead",
+                    agent.identity.clone(),
+                    false,
+                    format!("evidence {id}: none of {}", agent.sender),
+                )
+                .await;
+            return html(StatusCode::NOT_FOUND, "Not found", "", None, None);
+        }
+        _ => {
+            return html(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Unavailable",
+                "<p>The service is unavailable. Try again later.</p>",
+                None,
+                None,
+            );
+        }
+    };
+    if !logins
+        .trace(
+            "AgencyEvidenceRead",
+            agent.identity.clone(),
+            true,
+            format!("evidence {id} of message {}", evidence.message_id),
+        )
+        .await
+    {
+        return html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Unavailable",
+            "<p>The service is unavailable. Try again later.</p>",
+            None,
+            None,
+        );
+    }
+    let mut r = evidence.xml.into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Ok(v) = HeaderValue::from_str("attachment; filename=\"evidence.xml\"") {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    r
+}
+
+#[derive(Debug, Deserialize)]
+struct LogoutForm {
+    csrf: String,
+}
+
+async fn agency_logout(
+    State(logins): State<Arc<SsoLogins>>,
+    headers: HeaderMap,
+    Form(form): Form<LogoutForm>,
+) -> Response {
+    if let Some((token, _)) = logins.agent(&headers)
+        && constant_time::verify_slices_are_equal(
+            hex_digest(&token).as_bytes(),
+            form.csrf.as_bytes(),
+        )
+        .is_ok()
+    {
+        lock(&logins.agency_sessions).remove(&token);
+    }
+    set_cookie(
+        html(StatusCode::OK, "Logged out", "<p>You are logged out.</p>", None, None),
+        &format!("{AGENCY_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0"),
+    )
+}
