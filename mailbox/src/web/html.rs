@@ -232,7 +232,7 @@ pub(super) fn unavailable(cx: Cx<'_>, what: &DataError) -> Response {
         return with_status(
             page(
                 cx,
-                t(cx.lang, "error"),
+                t(cx.lang, "stronger_login_title"),
                 None,
                 &format!("<p>{}</p>", t(cx.lang, "stronger_login")),
             ),

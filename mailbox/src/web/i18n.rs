@@ -624,6 +624,14 @@ const TEXTS: &[(&str, [&str; 3])] = &[
     ),
     ("logged_in_as", ["Connecté :", "Aangemeld:", "Logged in:"]),
     (
+        "stronger_login_title",
+        [
+            "Connexion plus forte requise",
+            "Sterkere aanmelding vereist",
+            "A stronger login is needed",
+        ],
+    ),
+    (
         "stronger_login",
         [
             "Ce courrier demande une connexion plus forte : déconnectez-vous et reconnectez-vous avec votre carte d'identité électronique ou votre certificat.",

@@ -378,18 +378,19 @@ impl MailboxData for MailboxAdapter {
                 "{letter} needs a login of level {needed}; {} counts as {}",
                 login.how, login.level
             );
-            self.change(
-                Action {
-                    who: &who,
-                    what: "open letter",
-                    ok: false,
-                    detail: &detail,
-                },
-                Vec::new(),
-            )?;
-            return Err(DataError::Unavailable(
-                "a refused change was recorded as accepted".into(),
-            ));
+            let ctx = context(
+                self.service.now(),
+                "open letter",
+                format!("open letter: {who}: {letter}"),
+            );
+            self.service
+                .recorder()
+                .record_change(&ctx, &who, false, &detail, Changes::default())
+                .map_err(refused)?;
+            return Err(DataError::Refused {
+                code: core::ErrorKind::NotAuthorized.row().code,
+                correlation_id: ctx.correlation_id,
+            });
         }
         let (operation, core_part) = match part {
             LetterPart::Page => ("OpenLetter", core::LetterPart::Page),

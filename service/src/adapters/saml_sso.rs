@@ -165,7 +165,12 @@ fn html(
     refresh: Option<&str>,
 ) -> Response {
     let refresh = refresh
-        .map(|to| format!("<meta http-equiv=\"refresh\" content=\"0;url={}\">", esc(to)))
+        .map(|to| {
+            format!(
+                "<meta http-equiv=\"refresh\" content=\"0;url={}\">",
+                esc(to)
+            )
+        })
         .unwrap_or_default();
     let page = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">{refresh}<title>{} — Sealpost</title><link rel=\"stylesheet\" href=\"/mailbox/style.css\"></head><body><main id=\"main\"><h1>{}</h1>{body}</main></body></html>",
@@ -266,10 +271,13 @@ impl SsoLogins {
         let me = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
             let ctx = me.context(operation, format!("{operation}: {identity}: {detail}"));
-            let written =
-                me.service
-                    .recorder()
-                    .record_change(&ctx, &identity, ok, &detail, Changes::default());
+            let written = me.service.recorder().record_change(
+                &ctx,
+                &identity,
+                ok,
+                &detail,
+                Changes::default(),
+            );
             // A refusal is written as refused: recorded either way.
             written.is_ok() || !ok
         })
@@ -323,12 +331,7 @@ impl SsoLogins {
         );
         let response = if sso.post {
             // HTTP-POST binding: a form the person sends on (no script runs on our pages).
-            let origin = sso
-                .url
-                .splitn(4, '/')
-                .take(3)
-                .collect::<Vec<_>>()
-                .join("/");
+            let origin = sso.url.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
             html(
                 StatusCode::OK,
                 "Log in",
@@ -477,8 +480,7 @@ async fn acs(
         return refuse(
             &logins,
             WHAT,
-            "the response was posted by another browser than the one that started the login"
-                .into(),
+            "the response was posted by another browser than the one that started the login".into(),
         )
         .await;
     }
@@ -540,7 +542,10 @@ async fn citizen_login(
             return refuse(
                 logins,
                 WHAT,
-                format!("{}: {digits:?} is not a national register number: {e}", entry.entity_id),
+                format!(
+                    "{}: {digits:?} is not a national register number: {e}",
+                    entry.entity_id
+                ),
             )
             .await;
         }
@@ -595,10 +600,11 @@ async fn citizen_login(
     .and_then(|r| r);
     match found {
         Ok(Some(Ok(login))) => {
-            let id = logins
-                .mailbox
-                .sessions
-                .start_with(Stage::LoggedIn { login }, Some(method), secs);
+            let id =
+                logins
+                    .mailbox
+                    .sessions
+                    .start_with(Stage::LoggedIn { login }, Some(method), secs);
             // Sent on from a page of ours: the session cookie (SameSite=Strict) goes with a
             // navigation this site starts, not with the redirect of another site's post.
             set_cookie(
@@ -664,7 +670,11 @@ async fn agent_login(
     let identity = format!(
         "agent {} of {sender} (PAGM {}; level {}; by {})",
         a.subject,
-        if profiles.is_empty() { "none" } else { &profiles },
+        if profiles.is_empty() {
+            "none"
+        } else {
+            &profiles
+        },
         level(entry, a),
         entry.entity_id
     );
@@ -674,9 +684,7 @@ async fn agent_login(
                 WHAT,
                 identity,
                 false,
-                format!(
-                    "the assertion says the agent acts for {organisation:?}, not for {sender}"
-                ),
+                format!("the assertion says the agent acts for {organisation:?}, not for {sender}"),
             )
             .await;
         return html(
@@ -688,7 +696,12 @@ async fn agent_login(
         );
     }
     if !logins
-        .trace(WHAT, identity.clone(), true, format!("signed in to the pages of {sender}"))
+        .trace(
+            WHAT,
+            identity.clone(),
+            true,
+            format!("signed in to the pages of {sender}"),
+        )
         .await
     {
         return html(
@@ -778,7 +791,11 @@ async fn agency_home(State(logins): State<Arc<SsoLogins>>, headers: HeaderMap) -
             "AgencyEvidenceList",
             agent.identity.clone(),
             true,
-            format!("the evidences of {} listed ({})", agent.sender, evidences.len()),
+            format!(
+                "the evidences of {} listed ({})",
+                agent.sender,
+                evidences.len()
+            ),
         )
         .await
     {
@@ -914,7 +931,13 @@ async fn agency_logout(
         lock(&logins.agency_sessions).remove(&token);
     }
     set_cookie(
-        html(StatusCode::OK, "Logged out", "<p>You are logged out.</p>", None, None),
+        html(
+            StatusCode::OK,
+            "Logged out",
+            "<p>You are logged out.</p>",
+            None,
+            None,
+        ),
         &format!("{AGENCY_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0"),
     )
 }

@@ -1306,3 +1306,73 @@ fn the_language_chosen_is_remembered_and_logging_out_says_so() {
         Some("/mailbox/login")
     );
 }
+
+#[test]
+fn a_letter_whose_type_needs_a_stronger_login_is_not_opened_by_a_weaker_one_and_the_refusal_is_traced()
+ {
+    let pki = dev_pki("mailbox-levels");
+    let config = pki.with_file_name("levels.toml");
+    // Payment notices need level 3; a password and TOTP code count as 2 (the default).
+    std::fs::write(
+        &config,
+        "[mailbox.opening_levels]\n\"payment-notice\" = 3\n",
+    )
+    .expect("config");
+    let f = fixture_on(pki, &[("SEALPOST_CONFIG", config.to_str().expect("path"))]);
+    let notice = send(&f, "k1", CITIZEN, "payment-notice", "Rappel");
+    let assessment = send(&f, "k2", CITIZEN, "tax-assessment", "Avis 2026");
+    let mut jan = Browser::new(&f);
+    jan.lang = Some("en");
+    first_login(&mut jan, "jan");
+    for path in [
+        format!("/mailbox/letter/{}", enc(&notice)),
+        format!("/mailbox/letter/{}/document/0", enc(&notice)),
+        format!("/mailbox/letter/{}/evidence/2", enc(&notice)),
+    ] {
+        let r = jan.get(&path);
+        assert_eq!(r.status, 403, "{path}: {}", text(&r.body));
+        assert!(
+            text(&r.body).contains("stronger login"),
+            "{}",
+            text(&r.body)
+        );
+    }
+    // Nothing of it was opened: no handover, only its two evidences for the sender.
+    let r = soap(
+        &f,
+        &format!(
+            "<sp:GetEvidence xmlns:sp=\"urn:sealpost:v1\"><sp:MessageId>{notice}</sp:MessageId></sp:GetEvidence>"
+        ),
+    );
+    assert_eq!(
+        text(&r.body).matches("<sp:Evidence>").count(),
+        2,
+        "{}",
+        text(&r.body)
+    );
+    // A letter of another type opens, its handover naming the login.
+    let page = jan.get(&format!("/mailbox/letter/{}", enc(&assessment)));
+    assert_eq!(page.status, 200);
+    let handover = text(
+        &jan.get(&format!("/mailbox/letter/{}/evidence/2", enc(&assessment)))
+            .body,
+    );
+    assert!(
+        handover
+            .contains("<ev:Authentication>password and TOTP code (level 2)</ev:Authentication>"),
+        "{handover}"
+    );
+    let audit = sealpost_interop::audit_log(
+        &f.pki,
+        &f.pki.with_file_name("var"),
+        &[("SEALPOST_CONFIG", config.to_str().expect("path"))],
+    );
+    assert!(
+        audit.iter().any(|e| e["operation"] == "open letter"
+            && e["outcome"] == "refused"
+            && e["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("needs a login of level 3"))),
+        "the refusal is traced"
+    );
+}

@@ -59,6 +59,17 @@ fn openssl_identity(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
 /// `tax-officer` may send tax assessments to citizens, at level 3 or more) and agency B as a
 /// plain one; the identity provider's key and a rogue one.
 fn saml_service(name: &str) -> Saml {
+    saml_service_with(name, None, &|_| String::new(), "")
+}
+
+/// [`saml_service`] listening on `listen` (when given), with `provider_lines(scratch)` added
+/// to the identity provider's table (once its key is in `scratch`) and `more` to the file.
+fn saml_service_with(
+    name: &str,
+    listen: Option<u16>,
+    provider_lines: &dyn Fn(&Path) -> String,
+    more: &str,
+) -> Saml {
     require_tool("xmlsec1", &["--version"]);
     // OpenSAML's samlsign answers every probe with status 255: found on the PATH is enough.
     let found = run(Command::new("sh").args(["-c", "command -v samlsign"]));
@@ -76,14 +87,21 @@ fn saml_service(name: &str) -> Saml {
     std::fs::write(
         &config,
         format!(
-            "[saml]\naudience = \"{AUDIENCE}\"\n\n[[saml.identity_providers]]\nentity_id = \"{IDP}\"\ncertificates = [\"{}\"]\n",
-            scratch.join("idp.pem").display()
+            "[saml]\naudience = \"{AUDIENCE}\"\n{}\n[[saml.identity_providers]]\nentity_id = \"{IDP}\"\ncertificates = [\"{}\"]\n{}\n{more}",
+            listen
+                .map(|port| format!("acs_url = \"https://127.0.0.1:{port}/saml/acs\""))
+                .unwrap_or_default(),
+            scratch.join("idp.pem").display(),
+            provider_lines(&scratch)
         ),
     )
     .expect("config");
     let with_config = || {
         let mut cmd = sealpost(&pki, &data);
         cmd.env("SEALPOST_CONFIG", &config);
+        if let Some(port) = listen {
+            cmd.env("SEALPOST_LISTEN", format!("127.0.0.1:{port}"));
+        }
         cmd
     };
     let cert = |n: &str| pki.join(format!("sender-{n}.pem")).display().to_string();
@@ -765,4 +783,208 @@ fn rejected_by(s: &Saml, r: &HttpResponse) -> String {
         sealpost_interop::court_verifies(&s.pki, &s.data.with_file_name("court"), &evidence, None);
     assert_eq!(exit, 0, "{report}");
     evidence
+}
+
+/// The identity provider of the browser logins: pysaml2's IdP (`idp_server.py`) as IDP, with
+/// a citizen and an agent of agency A; stopped when dropped.
+struct BrowserIdp {
+    child: std::process::Child,
+    sso_url: String,
+}
+
+impl Drop for BrowserIdp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn browser_idp(scratch: &Path, acs_url: &str) -> BrowserIdp {
+    use std::io::BufRead;
+    let users = scratch.join("idp-users.json");
+    std::fs::write(
+        &users,
+        serde_json::json!([
+            {"username": "jan.eid", "password": "eid password 1", "name_id": "85073003328",
+             "attributes": {"urn:sealpost:interops:authentication-level": ["3"]}},
+            {"username": "agent.a", "password": "agent password 1", "name_id": "agent-0042",
+             "attributes": {"urn:sealpost:interops:organisation": ["agency-a"],
+                            "urn:sealpost:interops:pagm": ["tax-officer"],
+                            "urn:sealpost:interops:authentication-level": ["3"]}}
+        ])
+        .to_string(),
+    )
+    .expect("users");
+    let s = |p: &Path| p.to_str().expect("path").to_owned();
+    let mut child = Command::new(python())
+        .args([
+            s(&sealpost_interop::workspace_root().join("tests/interop/saml/idp_server.py")),
+            "--port".into(),
+            "0".into(),
+            "--idp-key".into(),
+            s(&scratch.join("idp.key")),
+            "--idp-cert".into(),
+            s(&scratch.join("idp.pem")),
+            "--entity-id".into(),
+            IDP.into(),
+            "--sp-entity-id".into(),
+            AUDIENCE.into(),
+            "--sp-acs-url".into(),
+            acs_url.into(),
+            "--users".into(),
+            s(&users),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("idp_server.py");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("the IdP's first line");
+    let ready: serde_json::Value = serde_json::from_str(&line).expect("the IdP's JSON line");
+    BrowserIdp {
+        child,
+        sso_url: ready["sso_url"].as_str().expect("sso_url").to_owned(),
+    }
+}
+
+#[test]
+fn a_citizen_and_an_agent_log_in_through_their_identity_provider_in_a_real_browser() {
+    require_tool("node", &["--version"]);
+    let root = sealpost_interop::workspace_root();
+    assert!(
+        root.join("tests/browser/node_modules/playwright-core")
+            .is_dir(),
+        "tests/browser/node_modules is missing: run `make deps`"
+    );
+    let port = sealpost_interop::free_port();
+    let acs = format!("https://127.0.0.1:{port}/saml/acs");
+    let idp = std::cell::RefCell::new(None);
+    let s = saml_service_with(
+        "saml-browser",
+        Some(port),
+        &|scratch| {
+            let started = browser_idp(scratch, &acs);
+            let lines = format!("sso_url = \"{}\"\ncitizens = true\n", started.sso_url);
+            *idp.borrow_mut() = Some(started);
+            lines
+        },
+        // Tax assessments open only after a login of level 3 (the provider states 3; a
+        // password and TOTP code count as 2).
+        "[mailbox.opening_levels]\n\"tax-assessment\" = 3\n",
+    );
+    let _idp = idp.into_inner().expect("the IdP");
+    s.admin(&[
+        "person",
+        "add",
+        "--login",
+        "jan",
+        "--name",
+        "Jan Peeters",
+        "--nrn",
+        CITIZEN,
+        "--password",
+        sealpost_interop::FIRST_PASSWORD,
+        "--totp-secret",
+        sealpost_interop::TOTP_SECRET,
+    ]);
+    // Agency A's agent sends Jan a letter (the assertion in the envelope, as above).
+    let r = s.send("browser-1", &Ask::default(), as_is, &[]);
+    assert_eq!(r.status, 200, "{}", text(&r.body));
+    let letter = field(&text(&r.body), "MessageId").expect("message id");
+
+    let out = s.scratch.join("browser");
+    std::fs::create_dir_all(&out).expect("out");
+    let screenshots = root.join("target/screenshots/saml");
+    let ran = run(Command::new("node")
+        .arg(root.join("tests/browser/saml_login.mjs"))
+        .args(["--base-url", &format!("https://127.0.0.1:{port}")])
+        .args(["--ca", s.pki.join("root-ca.pem").to_str().expect("path")])
+        .args(["--out", out.to_str().expect("path")])
+        .args(["--screenshots", screenshots.to_str().expect("path")])
+        .args([
+            "--citizen-user",
+            "jan.eid",
+            "--citizen-password",
+            "eid password 1",
+        ])
+        .args(["--letter", &letter])
+        .args([
+            "--agent-user",
+            "agent.a",
+            "--agent-password",
+            "agent password 1",
+        ])
+        .args(["--sender", "agency-a", "--agency-letter", &letter]));
+    assert!(
+        ran.status.success(),
+        "saml_login.mjs: {}\n{}",
+        text(&ran.stderr),
+        text(&ran.stdout)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(text(&ran.stdout).trim().lines().last().expect("a line"))
+            .expect("json");
+    assert_eq!(report["citizen_inbox"], true, "{report}");
+    assert_eq!(report["agency_listing"], true, "{report}");
+    let replay = report["replay_status"].as_u64().expect("replay status");
+    assert!(replay >= 400, "a replayed response is refused: {report}");
+
+    // The handover names how Jan logged in, and a court verifies it.
+    let handover = std::fs::read_to_string(out.join("handover.xml")).expect("handover");
+    assert!(handover.contains("Event/ContentHandover"), "{handover}");
+    assert!(
+        handover.contains(&format!("<ev:Authentication>SAML 2.0 Web SSO by {IDP}"))
+            && handover.contains("(level 3)</ev:Authentication>"),
+        "{handover}"
+    );
+    let court = s.data.with_file_name("court");
+    let (exit, said) = sealpost_interop::court_verifies(&s.pki, &court, &handover, None);
+    assert_eq!(exit, 0, "{said}");
+    assert!(said.contains("logged in by SAML 2.0 Web SSO"), "{said}");
+    // The agent fetched one of the organisation's own proofs.
+    let theirs = std::fs::read_to_string(out.join("agency-evidence.xml")).expect("agency evidence");
+    assert!(theirs.contains(&letter), "{theirs}");
+    let (exit, said) = sealpost_interop::court_verifies(&s.pki, &court, &theirs, None);
+    assert_eq!(exit, 0, "{said}");
+
+    // Each step is in the audit log: the logins, the reads, the refused replay.
+    let log = s.scratch.join("browser-audit.jsonl");
+    s.admin(&[
+        "audit",
+        "export",
+        "--from",
+        "2000-01-01T00:00:00Z",
+        "--out",
+        log.to_str().expect("path"),
+    ]);
+    let entries = sealpost_interop::export_entries(&log);
+    let has = |operation: &str, outcome: &str, fragment: &str| {
+        entries.iter().any(|e| {
+            e["operation"] == operation
+                && e["outcome"] == outcome
+                && (e["detail"].as_str().unwrap_or("").contains(fragment)
+                    || e["identity"].as_str().unwrap_or("").contains(fragment))
+        })
+    };
+    assert!(
+        has("mailbox login", "accepted", "jan"),
+        "the citizen's login"
+    );
+    assert!(
+        has("OpenLetter", "accepted", "logged in by SAML 2.0 Web SSO"),
+        "the opening"
+    );
+    assert!(
+        has("AgencyLogin", "accepted", "agent agent-0042 of agency-a"),
+        "the agent's login"
+    );
+    assert!(
+        has("AgencyEvidenceRead", "accepted", "agent-0042"),
+        "the agent's read"
+    );
+    assert!(
+        has("SamlLogin", "refused", "not a login under way"),
+        "the replay"
+    );
 }
