@@ -198,7 +198,8 @@ fn an_unknown_key_in_the_file_is_an_error() {
 /// walked; anything else, a list included, is one key), with what each holds.
 fn fields(value: &serde_json::Value, prefix: &str, out: &mut BTreeMap<String, serde_json::Value>) {
     match value {
-        serde_json::Value::Object(map) => {
+        // An empty table (a map the file fills, `[mailbox.opening_levels]`) is a key of its own.
+        serde_json::Value::Object(map) if !map.is_empty() => {
             for (name, v) in map {
                 let key = if prefix.is_empty() {
                     name.clone()
@@ -336,9 +337,11 @@ fn zero_is_refused_where_it_makes_no_sense_and_so_is_anything_under_the_floor() 
         [
             "shutdown_grace_s",
             "senders.max_clock_skew_s",
-            "retention.notice_s"
+            "retention.notice_s",
+            "mailbox.password_totp_level",
+            "mailbox.certificate_level"
         ],
-        "no grace at a stop; no skew tolerated; deletion at the first run after the notice"
+        "no grace at a stop; no skew tolerated; deletion at the first run after the notice; a login method that counts for no level"
     );
     for key in zero_allowed {
         let problems = problems_with(&dir, &[(&env_name(key), "0".into())]);
