@@ -356,6 +356,54 @@ fn evidences_past_their_retention_are_purged(store: &dyn Backend) {
         .expect("purge");
     assert_eq!(store.signed_request(&id).expect("read"), None);
     assert_eq!(store.signed_request("urn:uuid:m-none").expect("read"), None);
+
+    // A request's identification vector is archived with its audit entry, readable by the
+    // request's correlation id, and goes with the evidences of its time.
+    let vector = |at: std::time::SystemTime| crate::core::records::VectorRecord {
+        correlation_id: new_evidence_id(at),
+        time: 1_500_000_000,
+        operation: "SubmitRegisteredMail".into(),
+        identity: "agency-a (CN=Agency A) for agent 85073003328".into(),
+        outcome: "accepted".into(),
+        code: None,
+        message_id: None,
+        agent: sealpost_evidence::model::Agent {
+            id: "85073003328".into(),
+            identity_provider: "https://idp.example".into(),
+            assertion_id: "_a1".into(),
+            assertion_sha256: Sha256::of(b"assertion"),
+            authentication_level: Some("3".into()),
+            profiles: vec!["tax-officer".into()],
+        },
+        organisation: Some("agency-a".into()),
+        authentication_context: None,
+        token: "SAML 2.0 sender-vouches".into(),
+        assertion: "<saml:Assertion/>".into(),
+    };
+    let (old_vector, new_vector) = (vector(then), vector(then + Duration::from_secs(3600)));
+    for (n, v) in [(991, &old_vector), (992, &new_vector)] {
+        store
+            .commit(Commit {
+                vector: Some(v.clone()),
+                ..Commit::of(audit(n))
+            })
+            .expect("commit");
+    }
+    let read = |v: &crate::core::records::VectorRecord| {
+        store
+            .entity(RecordKind::Vector.name(), &v.correlation_id)
+            .expect("read")
+            .map(|bytes| {
+                serde_json::from_slice::<crate::core::records::VectorRecord>(&bytes)
+                    .expect("decode")
+            })
+    };
+    assert_eq!(read(&old_vector).as_ref(), Some(&old_vector));
+    store
+        .purge_evidences_before(&evidence_id_floor(then + Duration::from_secs(60)))
+        .expect("purge");
+    assert_eq!(read(&old_vector), None);
+    assert_eq!(read(&new_vector).as_ref(), Some(&new_vector));
 }
 
 fn purged_traces_leave_an_anchor_the_chain_continues_from(store: &dyn Backend) {

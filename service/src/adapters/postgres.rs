@@ -929,6 +929,12 @@ impl Backend for PgStore {
                 &[&floor],
             )
             .map_err(fail)?;
+            // The identification vectors of the requests made before then.
+            txn.execute(
+                "DELETE FROM entities WHERE kind = $1 AND key < $2",
+                &[&RecordKind::Vector.name(), &floor],
+            )
+            .map_err(fail)?;
             txn.commit().map_err(fail)?;
             usize::try_from(n).map_err(fail)
         })

@@ -139,7 +139,9 @@ pub trait Backend: Store + Outbox {
     /// The anchor of a purged log: the last purged entry's sequence number and hash.
     fn audit_anchor(&self) -> Result<Option<(u64, String)>, StoreError>;
     /// Deletes the evidences whose identifier sorts before `floor` (identifiers are UUIDv7:
-    /// the older ones, see `evidence_id_floor`), with their indexes; how many.
+    /// the older ones, see `evidence_id_floor`), with their indexes, the signed requests of
+    /// those messages and the identification vectors of requests made before then; how many
+    /// evidences.
     fn purge_evidences_before(&self, floor: &str) -> Result<usize, StoreError>;
     /// Deletes the reads of letters' access journals made before `time` (Unix seconds): they
     /// are traces, purged with the audit log's; how many.
@@ -898,6 +900,18 @@ impl Backend for RedbStore {
                 .collect::<Result<_, _>>()?;
             for id in old {
                 requests.remove(id.as_str()).map_err(fail)?;
+            }
+            // The identification vectors of requests made before then (keyed by the
+            // request's correlation id, time-ordered too): kept as long as the evidences.
+            let mut entities = txn.open_table(ENTITIES).map_err(fail)?;
+            let kind = RecordKind::Vector.name();
+            let vectors: Vec<String> = entities
+                .range((kind, "")..(kind, floor))
+                .map_err(fail)?
+                .map(|row| row.map(|(key, _)| key.value().1.to_owned()).map_err(fail))
+                .collect::<Result<_, _>>()?;
+            for key in vectors {
+                entities.remove((kind, key.as_str())).map_err(fail)?;
             }
         }
         txn.commit().map_err(fail)?;
