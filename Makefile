@@ -159,6 +159,9 @@ fuzz:
 	@# Raw documents (mode byte 0) and small edits of the evidence the target writes (mode byte 1).
 	for f in ../shared/interop-samples/*.xml; do { printf '\000'; cat "$$f"; } > fuzz/corpus/evidence_read/raw-$$(basename "$$f"); done
 	printf '\001\000\000\000' > fuzz/corpus/evidence_read/edit-none
+	@# SAML 2.0 and 1.1 assertions (alone, and in a holder-of-key envelope), and the WS-Security samples.
+	mkdir -p fuzz/corpus/saml_assertion
+	cp fuzz/seeds/saml_assertion/*.xml ../shared/interop-samples/*.xml fuzz/corpus/saml_assertion/
 	@# An OCSP answer of status malformedRequest, the smallest there is.
 	mkdir -p fuzz/corpus/ocsp_response
 	printf '\060\003\012\001\001' > fuzz/corpus/ocsp_response/malformed-request

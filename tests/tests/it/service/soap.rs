@@ -288,6 +288,13 @@ fn malformed_and_oversized_requests_are_refused_before_anything_is_read() {
     );
     assert_eq!(wsdl.status, 200);
     assert!(text(&wsdl.body).contains(&format!("https://{}/soap", f.server.addr)));
+    // The security policy names both token profiles (X.509, SAML).
+    for token in ["WssX509V3Token", "WssSamlV20Token11"] {
+        assert!(
+            text(&wsdl.body).contains(token),
+            "the WSDL names no {token}"
+        );
+    }
     // Over HTTP/2 the host asked for is the :authority: the WSDL names it too.
     require_tool("curl", &["--version"]);
     let asked = format!("localhost:{}", f.server.addr.port());
