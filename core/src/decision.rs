@@ -360,8 +360,8 @@ impl Service {
 
     /// The registered, active sender of this certificate, with the identification vector the
     /// registry requires of it: one from an identity provider the sender is registered with
-    /// when it has any (its agents act through it), none otherwise; and a vector that names
-    /// an organisation names this one.
+    /// when it has any (its agents act through it), none otherwise; and the vector names this
+    /// organisation as the one its agent acts for.
     pub(crate) fn authenticate(
         &self,
         ctx: &RequestContext,
@@ -417,13 +417,20 @@ impl Service {
                     ),
                 ))
             }
-            Some(v) if v.organisation.as_ref().is_some_and(|o| *o != sender.id) => Err(refused(
+            // An identity provider may serve several organisations: the vector must say
+            // which one the agent acts for, and it must be this one.
+            Some(v) if v.organisation.as_deref() != Some(sender.id.as_str()) => Err(refused(
                 ErrorKind::UntrustedSigner,
-                format!(
-                    "the vector's agent acts for {:?}, not for sender {}",
-                    v.organisation.as_deref().unwrap_or(""),
-                    sender.id
-                ),
+                match &v.organisation {
+                    Some(o) => format!(
+                        "the vector's agent acts for {o:?}, not for sender {}",
+                        sender.id
+                    ),
+                    None => format!(
+                        "the vector does not say which organisation its agent acts for (sender {})",
+                        sender.id
+                    ),
+                },
             )),
             Some(_) => Ok(()),
         }

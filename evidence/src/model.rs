@@ -15,9 +15,10 @@ pub fn read(root: Node<'_, '_>) -> Result<Evidence, String> {
     if root.tag_name().namespace() != Some(NS) || root.tag_name().name() != "Evidence" {
         return Err("the document is not a Sealpost evidence (ev:Evidence)".into());
     }
-    if root.attribute("Version") != Some("2") {
-        return Err("unsupported evidence version".into());
-    }
+    let version = match root.attribute("Version") {
+        Some(v @ ("2" | "3")) => v,
+        _ => return Err("unsupported evidence version".into()),
+    };
     let mut children = Children::new(root);
     let id = children.text("EvidenceId")?;
     if !is_uuid_urn(&id) {
@@ -103,7 +104,7 @@ pub fn read(root: Node<'_, '_>) -> Result<Evidence, String> {
     let reason = children.optional("Reason")?;
     let follows_from = children.optional("FollowsFrom")?;
     children.finish_allowing_signature()?;
-    Ok(Evidence {
+    let evidence = Evidence {
         id,
         event,
         event_time,
@@ -117,7 +118,15 @@ pub fn read(root: Node<'_, '_>) -> Result<Evidence, String> {
         documents,
         reason,
         follows_from,
-    })
+    };
+    // Version 2 says nothing of an agent or of the recipient's login; version 3 is written
+    // exactly when it does.
+    if evidence.format_version() != version {
+        return Err(format!(
+            "an evidence of format version {version} cannot hold what this one holds"
+        ));
+    }
+    Ok(evidence)
 }
 
 /// `urn:uuid:` and 8-4-4-4-12 lower-case hex digits (the schema's EvidenceIdType).

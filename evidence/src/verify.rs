@@ -319,10 +319,10 @@ fn verify_with(
         // reads it): indeterminate, never "forged".
         Err(e)
             if is(&doc.root_element(), crate::model::NS, "Evidence")
-                && doc.root_element().attribute("Version") != Some("2") =>
+                && !matches!(doc.root_element().attribute("Version"), Some("2" | "3")) =>
         {
             outcomes[0] = Some(Outcome::Indeterminate(format!(
-                "evidence format version {:?} is not the one this verifier reads (2): {e}",
+                "evidence format version {:?} is not one this verifier reads (2, 3): {e}",
                 doc.root_element().attribute("Version").unwrap_or("none")
             )));
             return finish(report, outcomes);

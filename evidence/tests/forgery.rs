@@ -401,3 +401,32 @@ fn an_evidence_of_another_format_version_is_indeterminate_not_forged() {
     assert_eq!(report.verdict, Verdict::Indeterminate, "{report:#?}");
     assert!(matches!(step(&report, 1), Outcome::Indeterminate(_)));
 }
+
+#[test]
+fn an_evidence_naming_the_agent_is_version_3_and_cannot_pass_as_version_2() {
+    let f = fixture();
+    let mut evidence = f.evidence(vec![f.document(LETTER, LETTER, &f.tsa)]);
+    evidence.sender.agent = Some(sealpost_evidence::model::Agent {
+        id: "85073003328".into(),
+        identity_provider: "https://idp.agency-a.example".into(),
+        assertion_id: "_a1".into(),
+        assertion_sha256: sealpost_evidence::model::Sha256::of(b"the assertion"),
+        authentication_level: Some("3".into()),
+        profiles: vec!["tax-officer".into()],
+    });
+    let sealed = f.sealed(&evidence);
+    assert!(sealed.contains("Version=\"3\""), "{sealed}");
+    let report = f.verify(&sealed, Some(LETTER));
+    assert_eq!(report.verdict, Verdict::Valid, "{report:#?}");
+    let said = report.proves_en.clone().unwrap_or_default();
+    assert!(
+        said.contains("agent 85073003328, vouched for by https://idp.agency-a.example"),
+        "{said}"
+    );
+    // Resealed as version 2 (by the provider itself): what version 2 cannot hold is refused.
+    let as_v2 = evidence
+        .to_xml()
+        .replacen("Version=\"3\"", "Version=\"2\"", 1);
+    let resealed = f.seal.seal_xml(&as_v2, &f.tsa, f.now).expect("seal");
+    assert_ne!(f.verify(&resealed, Some(LETTER)).verdict, Verdict::Valid);
+}

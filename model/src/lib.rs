@@ -270,6 +270,17 @@ impl Evidence {
         }
     }
 
+    /// The format version it is written in: 3 when it says something version 2 cannot (the
+    /// agent behind the sender, how the recipient logged in), so that a verifier that reads
+    /// only version 2 calls it another format (indeterminate) rather than an altered one.
+    pub fn format_version(&self) -> &'static str {
+        if self.sender.agent.is_some() || self.recipient.authentication.is_some() {
+            "3"
+        } else {
+            "2"
+        }
+    }
+
     /// The evidence as an XML document: an XML declaration, then the evidence element in
     /// exclusive canonical form (what [`crate::seal::Sealer::seal`] digests as it is).
     pub fn to_xml(&self) -> String {
@@ -279,7 +290,8 @@ impl Evidence {
         };
         let _ = write!(
             x,
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ev:Evidence xmlns:ev=\"{NS}\" Version=\"2\">"
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ev:Evidence xmlns:ev=\"{NS}\" Version=\"{}\">",
+            self.format_version()
         );
         el(&mut x, "EvidenceId", &self.id);
         el(&mut x, "EventCode", &self.event.uri());

@@ -168,27 +168,40 @@ async fn handle(State(channel): State<Arc<SoapChannel>>, request: Request) -> Re
 
 /// The identification vector an assertion carries, its attributes read under the names its
 /// identity provider uses (`[[saml.identity_providers]]`).
-fn identification_vector(channel: &SoapChannel, a: &VerifiedAssertion) -> IdentificationVector {
+/// An attribute that names one thing (the organisation, the level) and states two is refused,
+/// never read as its first value.
+fn identification_vector(
+    channel: &SoapChannel,
+    a: &VerifiedAssertion,
+) -> Result<IdentificationVector, String> {
     let names = channel.providers.iter().find(|p| p.entity_id == a.issuer);
     let values = |name: Option<&String>| name.map_or(&[][..], |n| a.values(n));
-    let single = |name: Option<&String>| values(name).first().cloned();
+    let single = |name: Option<&String>| match values(name) {
+        [] => Ok(None),
+        [one] => Ok(Some(one.clone())),
+        _ => Err(format!(
+            "the assertion {} states {} more than once",
+            a.id,
+            name.map_or("an attribute", String::as_str)
+        )),
+    };
     let policy = &channel.identity.policy;
-    IdentificationVector {
+    Ok(IdentificationVector {
         agent: Agent {
             id: a.subject.clone(),
             identity_provider: a.issuer.clone(),
             assertion_id: a.id.clone(),
             assertion_sha256: Sha256(a.canonical_sha256),
-            authentication_level: single(names.map(|n| &n.level_attribute)),
+            authentication_level: single(names.map(|n| &n.level_attribute))?,
             profiles: values(names.map(|n| &n.pagm_attribute)).to_vec(),
         },
-        organisation: single(names.map(|n| &n.organisation_attribute)),
+        organisation: single(names.map(|n| &n.organisation_attribute))?,
         authentication_context: a.authentication_context.clone(),
         token: format!("{} {}", a.version.name(), a.confirmation.name()),
         presentable_until: a.not_on_or_after.min(a.issue_instant + policy.max_age)
             + policy.max_clock_skew,
         assertion: Arc::new(a.canonical.clone()),
-    }
+    })
 }
 
 fn is(node: &Node<'_, '_>, ns: &str, name: &str) -> bool {
@@ -304,10 +317,18 @@ fn process(
         now,
         until,
     ));
-    ctx.vector = verified
+    ctx.vector = match verified
         .assertion
         .as_ref()
-        .map(|a| Arc::new(identification_vector(channel, a)));
+        .map(|a| identification_vector(channel, a))
+    {
+        Some(Ok(vector)) => Some(Arc::new(vector)),
+        Some(Err(detail)) => {
+            let r = refuse(&ctx, version, &subject, ErrorKind::UntrustedSigner, &detail);
+            return ("SOAP", r);
+        }
+        None => None,
+    };
     let signer = VerifiedSigner {
         certificate_sha256: Sha256(verified.signer_sha256),
         subject: subject.clone(),

@@ -208,12 +208,16 @@ impl Saml {
             "--name-id".into(),
             AGENT.into(),
             "--attribute".into(),
-            format!("urn:sealpost:interops:organisation={}", ask.organisation),
-            "--attribute".into(),
             format!("urn:sealpost:interops:authentication-level={}", ask.level),
             "--out".into(),
             s(&out),
         ];
+        if !ask.organisation.is_empty() {
+            args.extend([
+                "--attribute".into(),
+                format!("urn:sealpost:interops:organisation={}", ask.organisation),
+            ]);
+        }
         for p in ask.pagm {
             args.extend([
                 "--attribute".into(),
@@ -641,6 +645,41 @@ fn hostile_assertions_are_refused_each_with_its_row() {
             }),
             "SEALPOST-AUTH-002",
             "acts for \"agency-b\", not for sender agency-a",
+        ),
+        (
+            "an agent of no stated organisation",
+            Box::new(|s: &Saml| {
+                s.send(
+                    "no-org",
+                    &Ask {
+                        organisation: "",
+                        ..Ask::default()
+                    },
+                    as_is,
+                    &[],
+                )
+            }),
+            "SEALPOST-AUTH-002",
+            "does not say which organisation",
+        ),
+        (
+            "two authentication levels",
+            Box::new(|s: &Saml| {
+                s.send(
+                    "two-levels",
+                    &Ask {
+                        extra: &[
+                            "--attribute",
+                            "urn:sealpost:interops:authentication-level=5",
+                        ],
+                        ..Ask::default()
+                    },
+                    as_is,
+                    &[],
+                )
+            }),
+            "SEALPOST-AUTH-002",
+            "more than once",
         ),
     ];
     let mut reasons = Vec::new();
