@@ -678,6 +678,48 @@ async fn agent_login(
         level(entry, a),
         entry.entity_id
     );
+    // The registry as it is now (the login took a while): still active, still with this
+    // provider.
+    let store = Arc::clone(&logins.store);
+    let wanted = sender.to_owned();
+    let registered = tokio::task::spawn_blocking(move || store.senders())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .map(|all| {
+            all.iter().any(|s| {
+                s.id == wanted && s.active && s.identity_providers.contains(&entry.entity_id)
+            })
+        });
+    match registered {
+        Some(true) => {}
+        Some(false) => {
+            logins
+                .trace(
+                    WHAT,
+                    identity,
+                    false,
+                    format!("{sender} is no longer active with {}", entry.entity_id),
+                )
+                .await;
+            return html(
+                StatusCode::FORBIDDEN,
+                "Login refused",
+                "<p>This organisation does not accept this sign-in.</p>",
+                None,
+                None,
+            );
+        }
+        None => {
+            return html(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Unavailable",
+                "<p>The service is unavailable; nothing was done. Try again later.</p>",
+                None,
+                None,
+            );
+        }
+    }
     if organisation.as_deref() != Some(sender) {
         logins
             .trace(
