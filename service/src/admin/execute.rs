@@ -184,6 +184,12 @@ fn sender(a: &Admin, command: SenderCommand, out: &mut dyn Output) -> anyhow::Re
                     }
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
+            if identity_providers.is_empty() && !(pagm.is_empty() && minimum_levels.is_empty()) {
+                problems.push(
+                    "--pagm and --minimum-level apply to agents: name the sender's --identity-provider"
+                        .into(),
+                );
+            }
             if !problems.is_empty() {
                 bail!("{}", problems.join("; "));
             }
