@@ -1027,3 +1027,99 @@ fn a_citizen_and_an_agent_log_in_through_their_identity_provider_in_a_real_brows
         "the replay"
     );
 }
+
+/// The value of the hidden field `name` in an HTML form.
+fn hidden(html: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!("name=\"{name}\" value=\""))? + name.len() + 15;
+    Some(html[at..].split('"').next()?.to_owned())
+}
+
+#[test]
+fn an_authn_request_by_the_http_post_binding_is_what_the_identity_provider_takes() {
+    let port = sealpost_interop::free_port();
+    let acs = format!("https://127.0.0.1:{port}/saml/acs");
+    let idp = std::cell::RefCell::new(None);
+    let s = saml_service_with(
+        "saml-post-binding",
+        Some(port),
+        &|scratch| {
+            let started = browser_idp(scratch, &acs);
+            let lines = format!(
+                "sso_url = \"{}\"\nsso_binding = \"post\"\ncitizens = true\n",
+                started.sso_url
+            );
+            *idp.borrow_mut() = Some(started);
+            lines
+        },
+        "",
+    );
+    let idp = idp.into_inner().expect("the IdP");
+    let page = sealpost_interop::https_raw(
+        s.server.addr,
+        &s.pki.join("root-ca.pem"),
+        "GET /mailbox/login/saml HTTP/1.1",
+        b"",
+    );
+    assert_eq!(page.status, 200, "{}", text(&page.body));
+    let html = text(&page.body);
+    assert!(
+        html.contains(&format!("action=\"{}\"", idp.sso_url)),
+        "{html}"
+    );
+    // The page may post to the identity provider, and to nowhere else.
+    let origin = idp.sso_url.trim_end_matches("/sso");
+    let policy = page.header("content-security-policy").expect("a policy");
+    assert!(
+        policy.contains(&format!("form-action 'self' {origin}")),
+        "{policy}"
+    );
+    assert!(
+        page.headers.iter().any(|(n, v)| n == "set-cookie"
+            && v.starts_with("__Host-sealpost_sso=")
+            && v.contains("SameSite=None")),
+        "the binding cookie"
+    );
+    let request = hidden(&html, "SAMLRequest").expect("SAMLRequest");
+    let xml = String::from_utf8(sealpost_xmldsig::dsig::base64_decode(&request).expect("base64"))
+        .expect("utf-8");
+    assert!(
+        xml.contains(&format!("AssertionConsumerServiceURL=\"{acs}\"")),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(&format!("<saml:Issuer>{AUDIENCE}</saml:Issuer>")),
+        "{xml}"
+    );
+    // pysaml2 parses it and asks the person to log in.
+    let relay = hidden(&html, "RelayState").expect("RelayState");
+    let form = format!(
+        "SAMLRequest={}&RelayState={}",
+        request
+            .replace('+', "%2B")
+            .replace('/', "%2F")
+            .replace('=', "%3D"),
+        relay
+    );
+    let addr: std::net::SocketAddr = idp
+        .sso_url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .expect("host")
+        .parse()
+        .expect("address");
+    let answer = sealpost_interop::http_raw(
+        addr,
+        &format!(
+            "POST /sso HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}",
+            form.len()
+        ),
+        form.as_bytes(),
+    );
+    assert_eq!(answer.status, 200, "{}", text(&answer.body));
+    assert!(
+        text(&answer.body).contains("User name"),
+        "{}",
+        text(&answer.body)
+    );
+}
