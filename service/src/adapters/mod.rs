@@ -4,6 +4,7 @@ pub mod admission;
 pub mod audit;
 pub mod blobs;
 pub mod blocking;
+pub mod browser_login;
 #[cfg(test)]
 mod conformance;
 pub mod grpc;
