@@ -16,6 +16,7 @@ pub mod mime;
 pub mod notary;
 pub mod notify;
 pub mod ocsp;
+pub mod oidc_sso;
 pub mod postgres;
 pub mod remote_tsa;
 pub mod saml_sso;
