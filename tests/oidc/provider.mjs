@@ -142,7 +142,6 @@ server.listen(port, '127.0.0.1', () => {
     }],
     jwks,
     acrValues,
-    claims: { openid: ['sub'] },
     pkce: { required: () => true },
     features: { devInteractions: { enabled: false } },
     interactions: { url: (ctx, i) => `/interaction/${i.uid}` },
