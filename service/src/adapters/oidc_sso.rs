@@ -728,6 +728,69 @@ fn truncate(text: &str) -> String {
     text.chars().take(200).collect()
 }
 
+type IdToken = openidconnect::IdToken<
+    OtherClaims,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+>;
+
+/// The ID token verified as an answer to the login with `nonce`, at `now`: the national
+/// register number it gives and the login method it makes; why not, otherwise.
+fn verified_login(
+    entry: &OidcProviderEntry,
+    client: &OidcClient,
+    id_token: &IdToken,
+    nonce: &str,
+    now: SystemTime,
+) -> Result<(String, LoginMethod), String> {
+    let now_s = now
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let verifier = client
+        .id_token_verifier()
+        .set_allowed_algs(ALGORITHMS)
+        .set_issue_time_verifier_fn(move |iat| {
+            let iat = iat.timestamp();
+            let window = i64::try_from(LOGIN_WINDOW.as_secs()).unwrap_or(i64::MAX);
+            if iat > now_s.saturating_add(IAT_SKEW_S) {
+                Err(format!("issued in the future ({iat}, now {now_s})"))
+            } else if iat < now_s.saturating_sub(window) {
+                Err(format!("issued too long ago ({iat}, now {now_s})"))
+            } else {
+                Ok(())
+            }
+        });
+    let claims = id_token
+        .claims(&verifier, &Nonce::new(nonce.to_owned()))
+        .map_err(|e| format!("the ID token is refused: {}", error_chain(&e)))?;
+    // openidconnect checks exp against the system's clock; the service's clock decides too.
+    let exp = claims.expiration().timestamp();
+    if exp <= now_s {
+        return Err(format!(
+            "the ID token is refused: expired at {exp} (now {now_s})"
+        ));
+    }
+    let Some(serde_json::Value::String(digits)) = claim(claims, &entry.national_number_claim)
+    else {
+        return Err(format!(
+            "the ID token has no claim {:?} (the national register number)",
+            entry.national_number_claim
+        ));
+    };
+    let acr = claims
+        .auth_context_ref()
+        .map(|a| format!(", acr {}", a.as_str()))
+        .unwrap_or_default();
+    Ok((
+        digits,
+        LoginMethod {
+            how: format!("OpenID Connect by {}{acr}", entry.issuer),
+            level: level_of(entry, claim(claims, &entry.level_claim).as_ref()),
+        },
+    ))
+}
+
 /// The code exchanged for tokens, the ID token verified, the citizen it names logged in.
 async fn redeem(
     logins: &Arc<OidcLogins>,
@@ -782,71 +845,17 @@ async fn redeem(
             .refuse(WHAT, format!("{issuer}: the token answer has no ID token"))
             .await;
     };
-    let now_s = now
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    let verifier = discovered
-        .client
-        .id_token_verifier()
-        .set_allowed_algs(ALGORITHMS)
-        .set_issue_time_verifier_fn(move |iat| {
-            let iat = iat.timestamp();
-            let window = i64::try_from(LOGIN_WINDOW.as_secs()).unwrap_or(i64::MAX);
-            if iat > now_s.saturating_add(IAT_SKEW_S) {
-                Err(format!("issued in the future ({iat}, now {now_s})"))
-            } else if iat < now_s.saturating_sub(window) {
-                Err(format!("issued too long ago ({iat}, now {now_s})"))
-            } else {
-                Ok(())
-            }
-        });
-    let claims = match id_token.claims(&verifier, &Nonce::new(pending.nonce)) {
-        Ok(c) => c,
-        Err(e) => {
-            return desk
-                .refuse(
-                    WHAT,
-                    format!("{issuer}: the ID token is refused: {}", error_chain(&e)),
-                )
-                .await;
-        }
-    };
-    // openidconnect checks exp against the system's clock; the service's clock decides too.
-    let exp = claims.expiration().timestamp();
-    if exp <= now_s {
-        return desk
-            .refuse(
-                WHAT,
-                format!("{issuer}: the ID token is refused: expired at {exp} (now {now_s})"),
-            )
-            .await;
-    }
-    let digits = match claim(claims, &provider.entry.national_number_claim) {
-        Some(serde_json::Value::String(s)) => s,
-        _ => {
-            return desk
-                .refuse(
-                    WHAT,
-                    format!(
-                        "{issuer}: the ID token has no claim {:?} (the national register number)",
-                        provider.entry.national_number_claim
-                    ),
-                )
-                .await;
-        }
-    };
-    let level = level_of(
+    let (digits, method) = match verified_login(
         &provider.entry,
-        claim(claims, &provider.entry.level_claim).as_ref(),
-    );
-    let acr = claims
-        .auth_context_ref()
-        .map(|a| format!(", acr {}", a.as_str()))
-        .unwrap_or_default();
-    let method = LoginMethod {
-        how: format!("OpenID Connect by {issuer}{acr}"),
-        level,
+        &discovered.client,
+        id_token,
+        &pending.nonce,
+        now,
+    ) {
+        Ok(login) => login,
+        Err(e) => return desk.refuse(WHAT, format!("{issuer}: {e}")).await,
     };
+    let level = method.level;
     tracing::info!(
         how = method.how,
         level,
@@ -1019,5 +1028,256 @@ mod tests {
         *request.uri_mut() = "https://127.0.0.1:1/x".parse().expect("uri");
         let e = http.exchange(request).await.expect_err("refused");
         assert!(matches!(e, HttpError::NoCa(_)), "{e}");
+    }
+
+    /// A provider of our own making: its metadata and keys as discovery would give them, an
+    /// ES256 key to sign ID tokens with.
+    struct Forger {
+        client: OidcClient,
+        key: aws_lc_rs::signature::EcdsaKeyPair,
+        public_jwk: serde_json::Value,
+    }
+
+    const ISS: &str = "https://op.example";
+
+    fn jwk_of(key: &aws_lc_rs::signature::EcdsaKeyPair, kid: &str) -> serde_json::Value {
+        use aws_lc_rs::signature::KeyPair;
+        let point = key.public_key().as_ref();
+        serde_json::json!({"kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "kid": kid,
+            "x": base64url(&point[1..33]), "y": base64url(&point[33..65])})
+    }
+
+    fn new_key() -> aws_lc_rs::signature::EcdsaKeyPair {
+        aws_lc_rs::signature::EcdsaKeyPair::generate(
+            &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        )
+        .expect("key")
+    }
+
+    fn forger() -> Forger {
+        let key = new_key();
+        let public_jwk = jwk_of(&key, "k1");
+        let metadata: CoreProviderMetadata = serde_json::from_value(serde_json::json!({
+            "issuer": ISS,
+            "authorization_endpoint": format!("{ISS}/auth"),
+            "token_endpoint": format!("{ISS}/token"),
+            "jwks_uri": format!("{ISS}/jwks"),
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            // What a hostile provider might offer: none of these but ES256 is taken.
+            "id_token_signing_alg_values_supported": ["ES256", "HS256", "none"],
+        }))
+        .expect("metadata");
+        let jwks = serde_json::from_value(serde_json::json!({"keys": [public_jwk.clone()]}))
+            .expect("jwks");
+        let client = OidcClient::from_provider_metadata(
+            metadata.set_jwks(jwks),
+            ClientId::new("sealpost".into()),
+            Some(ClientSecret::new("client secret".into())),
+        );
+        Forger {
+            client,
+            key,
+            public_jwk,
+        }
+    }
+
+    fn b64(value: &serde_json::Value) -> String {
+        base64url(value.to_string().as_bytes())
+    }
+
+    fn es256(
+        key: &aws_lc_rs::signature::EcdsaKeyPair,
+        header: &serde_json::Value,
+        claims: &serde_json::Value,
+    ) -> String {
+        let input = format!("{}.{}", b64(header), b64(claims));
+        let signature = key
+            .sign(&aws_lc_rs::rand::SystemRandom::new(), input.as_bytes())
+            .expect("sign");
+        format!("{input}.{}", base64url(signature.as_ref()))
+    }
+
+    fn hs256(secret: &[u8], claims: &serde_json::Value) -> String {
+        let input = format!(
+            "{}.{}",
+            b64(&serde_json::json!({"alg": "HS256", "kid": "k1"})),
+            b64(claims)
+        );
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret);
+        let tag = aws_lc_rs::hmac::sign(&key, input.as_bytes());
+        format!("{input}.{}", base64url(tag.as_ref()))
+    }
+
+    // openidconnect checks exp with the system's clock, so the tokens are made for now.
+    #[allow(clippy::disallowed_methods)]
+    fn real_now() -> (SystemTime, i64) {
+        let now = SystemTime::now();
+        let secs = now
+            .duration_since(UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs();
+        (now, i64::try_from(secs).expect("secs"))
+    }
+
+    fn good_claims(now: i64) -> serde_json::Value {
+        serde_json::json!({"iss": ISS, "aud": "sealpost", "sub": "85073003328",
+            "exp": now + 300, "iat": now, "nonce": "the nonce", "acr": "urn:level:high"})
+    }
+
+    fn check(
+        f: &Forger,
+        entry: &OidcProviderEntry,
+        token: &str,
+        now: SystemTime,
+    ) -> Result<(String, LoginMethod), String> {
+        let token: IdToken = token.parse().map_err(|e| format!("unparsed: {e}"))?;
+        verified_login(entry, &f.client, &token, "the nonce", now)
+    }
+
+    #[test]
+    fn a_good_id_token_gives_the_number_and_the_login_method() {
+        let f = forger();
+        let (now, secs) = real_now();
+        let entry = OidcProviderEntry {
+            issuer: ISS.into(),
+            ..entry()
+        };
+        let header = serde_json::json!({"alg": "ES256", "kid": "k1"});
+        let (digits, method) =
+            check(&f, &entry, &es256(&f.key, &header, &good_claims(secs)), now).expect("accepted");
+        assert_eq!(digits, "85073003328");
+        assert_eq!(
+            method.how,
+            "OpenID Connect by https://op.example, acr urn:level:high"
+        );
+        assert_eq!(method.level, 4);
+        // Another claim for the number: present, and absent.
+        let by_nrn = OidcProviderEntry {
+            national_number_claim: "nrn".into(),
+            level_claim: "loa".into(),
+            ..entry.clone()
+        };
+        let mut claims = good_claims(secs);
+        claims["nrn"] = "85073003328".into();
+        claims["loa"] = 2.into();
+        let (digits, method) =
+            check(&f, &by_nrn, &es256(&f.key, &header, &claims), now).expect("accepted");
+        assert_eq!((digits.as_str(), method.level), ("85073003328", 2));
+        let e = check(
+            &f,
+            &by_nrn,
+            &es256(&f.key, &header, &good_claims(secs)),
+            now,
+        )
+        .expect_err("no nrn");
+        assert!(e.contains("no claim \"nrn\""), "{e}");
+    }
+
+    #[test]
+    fn forged_expired_or_misdirected_id_tokens_are_refused() {
+        let f = forger();
+        let (now, secs) = real_now();
+        let entry = OidcProviderEntry {
+            issuer: ISS.into(),
+            ..entry()
+        };
+        let header = serde_json::json!({"alg": "ES256", "kid": "k1"});
+        let with = |key: &str, value: serde_json::Value| {
+            let mut c = good_claims(secs);
+            c[key] = value;
+            c
+        };
+        let good = es256(&f.key, &header, &good_claims(secs));
+        let (head, rest) = good.split_once('.').expect("jws");
+        let signature = rest.rsplit_once('.').expect("jws").1;
+        let cases: Vec<(&str, &str, String)> = vec![
+            (
+                "alg none",
+                "No signature found",
+                format!(
+                    "{}.{}.",
+                    b64(&serde_json::json!({"alg": "none"})),
+                    b64(&good_claims(secs))
+                ),
+            ),
+            (
+                "HS256 with the client secret",
+                "algorithm `HS256` is not one of",
+                hs256(b"client secret", &good_claims(secs)),
+            ),
+            (
+                "HS256 with the public key",
+                "algorithm `HS256` is not one of",
+                hs256(f.public_jwk.to_string().as_bytes(), &good_claims(secs)),
+            ),
+            (
+                "another key under the same kid",
+                "Signature was wrong",
+                es256(&new_key(), &header, &good_claims(secs)),
+            ),
+            (
+                "a payload changed under the signature",
+                "Signature was wrong",
+                format!(
+                    "{head}.{}.{signature}",
+                    b64(&with("sub", "00012556777".into()))
+                ),
+            ),
+            (
+                "another audience",
+                "Invalid audiences",
+                es256(&f.key, &header, &with("aud", "someone-else".into())),
+            ),
+            (
+                "another issuer",
+                "Invalid issuer",
+                es256(
+                    &f.key,
+                    &header,
+                    &with("iss", "https://rogue.example".into()),
+                ),
+            ),
+            (
+                "another nonce",
+                "nonce mismatch",
+                es256(&f.key, &header, &with("nonce", "replayed".into())),
+            ),
+            (
+                "no nonce",
+                "missing nonce claim",
+                es256(&f.key, &header, &{
+                    let mut c = good_claims(secs);
+                    c.as_object_mut().expect("object").remove("nonce");
+                    c
+                }),
+            ),
+            (
+                "expired",
+                "ID token expired at",
+                es256(&f.key, &header, &with("exp", (secs - 5).into())),
+            ),
+            (
+                "issued in the future",
+                "issued in the future",
+                es256(&f.key, &header, &with("iat", (secs + 600).into())),
+            ),
+            (
+                "issued too long ago",
+                "issued too long ago",
+                es256(&f.key, &header, &with("iat", (secs - 3600).into())),
+            ),
+        ];
+        for (what, why, token) in cases {
+            match check(&f, &entry, &token, now) {
+                Ok(accepted) => panic!("{what}: accepted {accepted:?}"),
+                Err(e) => assert!(e.contains(why), "{what}: refused as {e:?}, not for {why:?}"),
+            }
+        }
+        // The service's clock decides as well: a token still valid for the system's clock is
+        // refused when the service's clock says it expired.
+        let later = now + Duration::from_secs(400);
+        let e = check(&f, &entry, &good, later).expect_err("expired by our clock");
+        assert!(e.contains("expired") || e.contains("too long ago"), "{e}");
     }
 }
