@@ -1280,4 +1280,70 @@ mod tests {
         let e = check(&f, &entry, &good, later).expect_err("expired by our clock");
         assert!(e.contains("expired") || e.contains("too long ago"), "{e}");
     }
+
+    /// RFC 8017 RSAPublicKey.
+    #[derive(der::Sequence)]
+    struct RsaPublicKey<'a> {
+        n: der::asn1::UintRef<'a>,
+        e: der::asn1::UintRef<'a>,
+    }
+
+    #[test]
+    fn an_rs256_id_token_is_accepted_and_its_key_must_be_the_providers() {
+        use aws_lc_rs::signature::{KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
+        use der::Decode;
+        let key = RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("rsa key");
+        let public = RsaPublicKey::from_der(key.public_key().as_ref()).expect("RSAPublicKey");
+        let jwk = serde_json::json!({"kty": "RSA", "alg": "RS256", "use": "sig", "kid": "r1",
+            "n": base64url(public.n.as_bytes()), "e": base64url(public.e.as_bytes())});
+        let f = forger();
+        let metadata: CoreProviderMetadata = serde_json::from_value(serde_json::json!({
+            "issuer": ISS,
+            "authorization_endpoint": format!("{ISS}/auth"),
+            "jwks_uri": format!("{ISS}/jwks"),
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+        }))
+        .expect("metadata");
+        let both = serde_json::json!({"keys": [jwk, f.public_jwk.clone()]});
+        let client = OidcClient::from_provider_metadata(
+            metadata.set_jwks(serde_json::from_value(both).expect("jwks")),
+            ClientId::new("sealpost".into()),
+            Some(ClientSecret::new("client secret".into())),
+        );
+        let rs256 = |key: &RsaKeyPair, kid: &str, claims: &serde_json::Value| {
+            let input = format!(
+                "{}.{}",
+                b64(&serde_json::json!({"alg": "RS256", "kid": kid})),
+                b64(claims)
+            );
+            let mut signature = vec![0u8; key.public_modulus_len()];
+            key.sign(
+                &RSA_PKCS1_SHA256,
+                &aws_lc_rs::rand::SystemRandom::new(),
+                input.as_bytes(),
+                &mut signature,
+            )
+            .expect("sign");
+            format!("{input}.{}", base64url(&signature))
+        };
+        let (now, secs) = real_now();
+        let entry = OidcProviderEntry {
+            issuer: ISS.into(),
+            ..entry()
+        };
+        let verify = |token: &str| {
+            let token: IdToken = token.parse().expect("token");
+            verified_login(&entry, &client, &token, "the nonce", now)
+        };
+        let (digits, _) = verify(&rs256(&key, "r1", &good_claims(secs))).expect("RS256 accepted");
+        assert_eq!(digits, "85073003328");
+        let other = RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("rsa key");
+        let e = verify(&rs256(&other, "r1", &good_claims(secs))).expect_err("another key");
+        assert!(e.contains("Signature"), "{e}");
+        // An RS256 header with the EC key's id: no key of that kind under that id.
+        let e = verify(&rs256(&key, "k1", &good_claims(secs))).expect_err("the EC key's id");
+        assert!(e.contains("Signature verification failed"), "{e}");
+    }
 }
