@@ -72,6 +72,9 @@ const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(5);
 const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(10);
 /// The provider's metadata and keys are read again after this long.
 pub const REDISCOVER_AFTER: Duration = Duration::from_secs(3600);
+/// After a failed discovery, logins are answered "unavailable" this long before it is tried
+/// again.
+pub const RETRY_AFTER: Duration = Duration::from_secs(30);
 /// The largest answer read from the provider (metadata, keys, tokens).
 const MAX_ANSWER_BYTES: usize = 256 * 1024;
 /// The longest `code` or `state` accepted in a callback.
@@ -420,7 +423,14 @@ pub struct OidcProvider {
     pub entry: OidcProviderEntry,
     secret: String,
     http: ProviderHttp,
-    discovered: tokio::sync::Mutex<Option<Arc<Discovered>>>,
+    discovered: tokio::sync::Mutex<DiscoveryCache>,
+}
+
+/// What discovery last gave: the client, or when and why it failed.
+#[derive(Default)]
+struct DiscoveryCache {
+    discovered: Option<Arc<Discovered>>,
+    failed: Option<(SystemTime, String)>,
 }
 
 impl std::fmt::Debug for OidcProvider {
@@ -446,20 +456,43 @@ impl OidcProvider {
             entry,
             secret,
             http,
-            discovered: tokio::sync::Mutex::new(None),
+            discovered: tokio::sync::Mutex::new(DiscoveryCache::default()),
         })
     }
 
     /// Our client at the provider, its metadata and keys discovered now or not long ago.
     async fn client(&self, now: SystemTime) -> Result<Arc<Discovered>, String> {
-        let mut cached = self.discovered.lock().await;
-        if let Some(d) = cached.as_ref()
+        let mut cache = self.discovered.lock().await;
+        if let Some(d) = cache.discovered.as_ref()
             && now
                 .duration_since(d.at)
                 .is_ok_and(|age| age < REDISCOVER_AFTER)
         {
             return Ok(Arc::clone(d));
         }
+        // A provider that just failed is not asked again at once: logins waiting on this lock
+        // are answered now rather than one discovery timeout after another.
+        if let Some((at, why)) = &cache.failed
+            && now.duration_since(*at).is_ok_and(|age| age < RETRY_AFTER)
+        {
+            return Err(format!("{why} (not tried again before {RETRY_AFTER:?})"));
+        }
+        match self.discover().await {
+            Ok(client) => {
+                let d = Arc::new(Discovered { client, at: now });
+                cache.discovered = Some(Arc::clone(&d));
+                cache.failed = None;
+                Ok(d)
+            }
+            Err(why) => {
+                cache.discovered = None;
+                cache.failed = Some((now, why.clone()));
+                Err(why)
+            }
+        }
+    }
+
+    async fn discover(&self) -> Result<OidcClient, String> {
         let issuer = IssuerUrl::new(self.entry.issuer.clone()).map_err(|e| e.to_string())?;
         let metadata = tokio::time::timeout(
             DISCOVERY_TIMEOUT,
@@ -470,16 +503,13 @@ impl OidcProvider {
         .map_err(|e| format!("discovery: {}", error_chain(&e)))?;
         let redirect =
             RedirectUrl::new(self.entry.redirect_url.clone()).map_err(|e| e.to_string())?;
-        let client = OidcClient::from_provider_metadata(
+        Ok(OidcClient::from_provider_metadata(
             metadata,
             ClientId::new(self.entry.client_id.clone()),
             Some(ClientSecret::new(self.secret.clone())),
         )
         .set_redirect_uri(redirect)
-        .set_auth_type(AuthType::BasicAuth);
-        let d = Arc::new(Discovered { client, at: now });
-        *cached = Some(Arc::clone(&d));
-        Ok(d)
+        .set_auth_type(AuthType::BasicAuth))
     }
 }
 
@@ -1012,6 +1042,21 @@ mod tests {
             .err()
             .expect("unreachable");
         assert!(e.contains("discovery"), "{e}");
+        // Not asked again at once: the same answer, without a new attempt.
+        let soon = UNIX_EPOCH + Duration::from_secs(1_000_000) + RETRY_AFTER / 2;
+        let again = provider
+            .client(soon)
+            .await
+            .err()
+            .expect("still unreachable");
+        assert!(again.contains("not tried again"), "{again}");
+        let later = UNIX_EPOCH + Duration::from_secs(1_000_000) + RETRY_AFTER;
+        let tried = provider
+            .client(later)
+            .await
+            .err()
+            .expect("still unreachable");
+        assert!(!tried.contains("not tried again"), "{tried}");
     }
 
     #[tokio::test]
