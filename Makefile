@@ -105,6 +105,8 @@ deps:
 	cd tests/interop/wss && npm ci --no-audit --no-fund --loglevel=error
 	@# Browser tests: playwright-core drives Debian's chromium (libnss3-tools: certutil trusts the dev root).
 	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	@# The OpenID Provider of the OpenID Connect login tests (panva's oidc-provider).
+	cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error
 	@# The store conformance and PostgreSQL end-to-end tests need a server (not installed here:
 	@# the machine runs it); say so now rather than as a test failure.
 	@[ -n "$${TEST_POSTGRES_URL:-}" ] || pg_isready -q -h 127.0.0.1 -U postgres || { echo "PostgreSQL must accept user postgres on 127.0.0.1:5432 (or set TEST_POSTGRES_URL): see README, Tests"; exit 1; }

@@ -24,6 +24,7 @@ use sealpost_xmldsig::wss::{KnownCertificates, WssPolicy};
 
 use crate::adapters::admission::{self, Admission};
 use crate::adapters::audit::{self, AuditEndpoint};
+use crate::adapters::browser_login::LoginDesk;
 use crate::adapters::grpc::{self, GrpcChannel};
 use crate::adapters::health::{self, Readiness};
 use crate::adapters::http::PeerCertificates;
@@ -31,6 +32,7 @@ use crate::adapters::mailbox::MailboxAdapter;
 use crate::adapters::metrics::Metrics;
 use crate::adapters::notary::EmbeddedNotary;
 use crate::adapters::ocsp::OcspChecker;
+use crate::adapters::oidc_sso::{self, OidcLogins, OidcProvider};
 use crate::adapters::postgres::PgStore;
 use crate::adapters::remote_tsa::RemoteTsas;
 use crate::adapters::saml_sso::{self, SsoLogins};
@@ -76,6 +78,8 @@ pub struct App {
     /// Browser logins through identity providers and the organisations' pages; `None` when
     /// no identity provider has a single sign-on service.
     pub sso: Option<Arc<SsoLogins>>,
+    /// Browser logins through OpenID Providers; `None` when `[[oidc.providers]]` is empty.
+    pub oidc: Option<Arc<OidcLogins>>,
 }
 
 /// Where the CRLs come from and whom they apply to.
@@ -513,7 +517,29 @@ impl App {
             .identity_providers
             .iter()
             .any(|p| p.citizens && p.sso.is_some());
+        mailbox_ui.oidc_login = config.oidc_providers.iter().any(|p| p.citizens);
         let mailbox = Arc::new(mailbox_ui);
+        let oidc = if config.oidc_providers.is_empty() {
+            None
+        } else {
+            let providers = config
+                .oidc_providers
+                .iter()
+                .map(|entry| {
+                    OidcProvider::new(entry.clone())
+                        .with_context(|| format!("oidc.providers {:?}", entry.issuer))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            Some(Arc::new(OidcLogins::new(
+                LoginDesk {
+                    service: Arc::clone(&service),
+                    store: Arc::clone(&store),
+                    mailbox: Arc::clone(&mailbox),
+                    clock: Arc::clone(&clock),
+                },
+                providers,
+            )))
+        };
         let identity = saml_trust(config)?;
         let with_keys: Vec<_> = config
             .identity_providers
@@ -563,6 +589,7 @@ impl App {
             audit,
             admission: Arc::new(Admission::new(config.in_flight_bytes)),
             sso,
+            oidc,
         })
     }
 
@@ -581,6 +608,10 @@ impl App {
         };
         let router = match &self.sso {
             Some(sso) => router.merge(saml_sso::router(Arc::clone(sso))),
+            None => router,
+        };
+        let router = match &self.oidc {
+            Some(oidc) => router.merge(oidc_sso::router(Arc::clone(oidc))),
             None => router,
         };
         router

@@ -28,24 +28,16 @@
 // with it set when it is not.
 // Prints one JSON line; exits 1 with the reason on stderr when a step fails.
 
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, realpathSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CERTUTIL = '/usr/bin/certutil';
+import {
+  CHROMIUM, CheckFailed, LOGIN_TIMEOUT, check, fetchInto, open, rerunTrusting, segment,
+  signInAtIdp, trustingHome,
+} from './common.mjs';
 const DESKTOP = { width: 1280, height: 800 };
-/** How long a login round trip (Sealpost, IdP, xmlsec1 signing, back) may take. */
-const LOGIN_TIMEOUT = 30_000;
-
-class CheckFailed extends Error {}
-
-function check(condition, message) {
-  if (!condition) throw new CheckFailed(message);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Inputs
@@ -76,61 +68,11 @@ function inputs() {
   return values;
 }
 
-/**
- * Runs this script again with NODE_EXTRA_CA_CERTS = the root CA (page.request's TLS trust),
- * forwarding the arguments, the output and the exit status, and exits. False when already so.
- */
-async function rerunTrusting(ca) {
-  if (process.env.NODE_EXTRA_CA_CERTS === ca) return false;
-  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
-    stdio: 'inherit',
-    env: { ...process.env, NODE_EXTRA_CA_CERTS: ca },
-  });
-  for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => child.kill(signal));
-  const code = await new Promise((resolve) => child.on('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));
-  process.exit(code);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Browser helpers
 
-/** The path-segment encoding the UI uses in its links. */
-function segment(text) {
-  return [...Buffer.from(text, 'utf8')]
-    .map((b) => (/[A-Za-z0-9\-._~]/.test(String.fromCharCode(b))
-      ? String.fromCharCode(b)
-      : `%${b.toString(16).toUpperCase().padStart(2, '0')}`))
-    .join('');
-}
-
-async function open(page, base, where) {
-  const response = await page.goto(`${base}${where}`);
-  check(response, `no response for ${where}`);
-  return response;
-}
-
 function pathOf(page) {
   return new URL(page.url()).pathname;
-}
-
-async function mainText(page) {
-  return (await page.locator('main').innerText().catch(() => page.locator('body').innerText().catch(() => ''))).trim();
-}
-
-/** The NSS database Chromium reads from $HOME/.pki/nssdb, trusting `ca` for TLS servers. */
-function trustingHome(ca) {
-  check(existsSync(CERTUTIL), `${CERTUTIL} is missing: run \`make deps\` (Debian package libnss3-tools)`);
-  const home = mkdtempSync(path.join(tmpdir(), 'sealpost-chromium-'));
-  const db = `sql:${path.join(home, '.pki', 'nssdb')}`;
-  mkdirSync(path.join(home, '.pki', 'nssdb'), { recursive: true });
-  for (const args of [
-    ['-N', '-d', db, '--empty-password'],
-    ['-A', '-d', db, '-n', 'Sealpost development root', '-t', 'C,,', '-i', ca],
-  ]) {
-    const run = spawnSync(CERTUTIL, args, { encoding: 'utf8' });
-    check(run.status === 0, `certutil ${args.join(' ')}: ${run.stderr || run.error}`);
-  }
-  return home;
 }
 
 /** Keeps the body of each form POST the browser sends to Sealpost's /saml/acs. */
@@ -141,44 +83,6 @@ function recordAcsPosts(page, base, into) {
       into.push({ url: request.url(), body: request.postData() ?? '', headers: request.headers() });
     }
   });
-}
-
-/**
- * On the identity provider's login form (not on Sealpost): fills it in as `user`, signs in and
- * waits until the browser is back on Sealpost at `expectedPath`.
- */
-async function signInAtIdp(page, base, user, password, expectedPath, shoot, name) {
-  const form = page.getByLabel('User name');
-  await form.waitFor({ state: 'visible', timeout: LOGIN_TIMEOUT }).catch(() => {});
-  const at = new URL(page.url());
-  check(await form.count() === 1, `${user}: no identity provider login form at ${page.url()}: ${await mainText(page)}`);
-  check(at.origin !== new URL(base).origin, `${user}: the login form is on Sealpost (${page.url()}), not the identity provider`);
-  const idp = at.origin;
-  if (shoot) await shoot(page, `${name}-idp-form`);
-  await form.fill(user);
-  await page.getByLabel('Password', { exact: true }).fill(password);
-  const arrived = page.waitForURL(
-    (u) => u.origin === new URL(base).origin && u.pathname === expectedPath,
-    { timeout: LOGIN_TIMEOUT, waitUntil: 'load' },
-  ).then(() => true, (e) => e);
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-  const done = await arrived;
-  if (done !== true) {
-    const alert = await page.getByRole('alert').innerText().catch(() => '');
-    throw new CheckFailed(`${user}: after "Sign in" the browser is at ${page.url()}, not ${base}${expectedPath}`
-      + `${alert ? ` (the page says: ${alert.trim()})` : `: ${(await mainText(page)).slice(0, 500)}`}`);
-  }
-  return idp;
-}
-
-/** GET through the page's request context (the browser context's cookies): the bytes. */
-async function fetchInto(page, url, file) {
-  const r = await page.request.get(url, { maxRedirects: 0 });
-  const body = await r.body();
-  check(r.status() === 200, `GET ${url}: HTTP ${r.status()} ${body.toString('utf8').slice(0, 300)}`);
-  check(body.length > 0 && body.toString('utf8').trimStart().startsWith('<'), `GET ${url}: not XML (${body.length} bytes)`);
-  writeFileSync(file, body);
-  return { file, event: /Event\/([A-Za-z]+)/.exec(body.toString('utf8'))?.[1] ?? null };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -293,7 +197,7 @@ async function failureShot(page, args, name, found, e) {
 
 async function main() {
   const args = inputs();
-  if (await rerunTrusting(args.ca)) return null;
+  if (await rerunTrusting(args.ca, fileURLToPath(import.meta.url))) return null;
   check(existsSync(CHROMIUM), `${CHROMIUM} is missing: run \`make deps\` (Debian package chromium)`);
   let chromium;
   try {

@@ -648,6 +648,14 @@ const TEXTS: &[(&str, [&str; 3])] = &[
         ],
     ),
     (
+        "oidc_login",
+        [
+            "Se connecter avec votre fournisseur OpenID Connect",
+            "Aanmelden met uw OpenID Connect-provider",
+            "Log in with your OpenID Connect provider",
+        ],
+    ),
+    (
         "no_account",
         [
             "Aucun compte de boîte aux lettres ne correspond à ce numéro de registre national.",

@@ -18,16 +18,37 @@ use crate::credentials::{PasswordHash, TotpSecret};
 use crate::port::{Action, DataError, Outcome};
 use crate::sessions::{self, LoginMethod, Stage};
 
-fn login_page(cx: Cx<'_>, saml: bool, csrf: &str, error: Option<&str>) -> Response {
+/// Which identity providers the login page offers.
+#[derive(Clone, Copy, Debug)]
+struct Providers {
+    saml: bool,
+    oidc: bool,
+}
+
+impl Providers {
+    fn of(ui: &MailboxUi) -> Self {
+        Providers {
+            saml: ui.saml_login,
+            oidc: ui.oidc_login,
+        }
+    }
+}
+
+fn login_page(cx: Cx<'_>, providers: Providers, csrf: &str, error: Option<&str>) -> Response {
     let lang = cx.lang;
-    let saml = if saml {
-        format!(
+    let mut saml = String::new();
+    if providers.saml {
+        saml.push_str(&format!(
             "<p><a id=\"saml-login\" href=\"/mailbox/login/saml\">{}</a></p>",
             t(lang, "saml_login")
-        )
-    } else {
-        String::new()
-    };
+        ));
+    }
+    if providers.oidc {
+        saml.push_str(&format!(
+            "<p><a id=\"oidc-login\" href=\"/mailbox/login/oidc\">{}</a></p>",
+            t(lang, "oidc_login")
+        ));
+    }
     page_with_error(
         cx,
         t(lang, "login"),
@@ -62,7 +83,7 @@ pub(super) async fn login_form(
         .get(&id, now())
         .map(|s| s.csrf)
         .unwrap_or_default();
-    let mut r = login_page(ui.cx(lang), ui.saml_login, &csrf, None);
+    let mut r = login_page(ui.cx(lang), Providers::of(&ui), &csrf, None);
     if let Ok(v) = HeaderValue::from_str(&sessions::cookie(&id)) {
         r.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -145,7 +166,7 @@ pub(super) async fn login(
         Ok(LoginOutcome::Refused) => with_status(
             login_page(
                 ui.cx(lang),
-                ui.saml_login,
+                Providers::of(&ui),
                 &session.csrf,
                 Some(t(lang, "bad_login")),
             ),
@@ -223,7 +244,7 @@ pub(super) async fn certificate_login(
         Ok(None) => with_status(
             login_page(
                 ui.cx(lang),
-                ui.saml_login,
+                Providers::of(&ui),
                 &session.csrf,
                 Some(t(lang, "bad_certificate")),
             ),
@@ -368,7 +389,12 @@ pub(super) async fn totp(
                     .map(|s| s.csrf)
                     .unwrap_or_default();
                 let mut r = with_status(
-                    login_page(ui.cx(lang), ui.saml_login, &csrf, Some(t(lang, "locked"))),
+                    login_page(
+                        ui.cx(lang),
+                        Providers::of(&ui),
+                        &csrf,
+                        Some(t(lang, "locked")),
+                    ),
                     StatusCode::TOO_MANY_REQUESTS,
                 );
                 if let Ok(v) = HeaderValue::from_str(&sessions::cookie(&id)) {

@@ -73,6 +73,9 @@ pub struct MailboxUi {
     /// The identity provider citizens may log in with (SAML 2.0 Web SSO at
     /// `/mailbox/login/saml`), if one is configured: the login page offers it.
     pub saml_login: bool,
+    /// The OpenID Provider citizens may log in with (OpenID Connect at `/mailbox/login/oidc`),
+    /// if one is configured: the login page offers it.
+    pub oidc_login: bool,
 }
 
 /// The authentication level the mailbox's own logins count as (an identity provider states
@@ -120,6 +123,7 @@ impl MailboxUi {
             decoy: PasswordHash::new("decoy password, never used").map_err(|e| e.to_string())?,
             levels: LoginLevels::default(),
             saml_login: false,
+            oidc_login: false,
         })
     }
 }

@@ -4,6 +4,7 @@ pub mod admission;
 pub mod audit;
 pub mod blobs;
 pub mod blocking;
+pub mod browser_login;
 #[cfg(test)]
 mod conformance;
 pub mod grpc;
@@ -15,6 +16,7 @@ pub mod mime;
 pub mod notary;
 pub mod notify;
 pub mod ocsp;
+pub mod oidc_sso;
 pub mod postgres;
 pub mod remote_tsa;
 pub mod saml_sso;

@@ -14,15 +14,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_lc_rs::{constant_time, digest};
+use aws_lc_rs::constant_time;
 use axum::Router;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use sealpost_evidence::model::new_evidence_id;
-use sealpost_mailbox::port::{Action, Outcome};
-use sealpost_mailbox::sessions::{self, LoginMethod, Stage};
+use sealpost_mailbox::sessions::LoginMethod;
 use sealpost_mailbox::web::MailboxUi;
 use sealpost_xmldsig::dsig::{base64_decode, base64_encode};
 use sealpost_xmldsig::saml::{IdentityProvider, SamlPolicy, VerifiedAssertion, verify_response};
@@ -30,12 +28,12 @@ use sealpost_xmldsig::wss_sign::format_date_time;
 use sealpost_xmldsig::{Limits, parse};
 use serde::Deserialize;
 
-use super::mailbox::People;
+use super::browser_login::{
+    LoginDesk, Vouched, cookie, esc, html, lock, random_hex, set_cookie, sha256,
+};
 use super::store::Backend;
 use crate::config::IdentityProviderEntry;
-use crate::core::ids::RecipientId;
-use crate::core::records::Channel;
-use crate::core::{Changes, Clock, RequestContext, Service};
+use crate::core::{Clock, Service};
 
 /// How long a login may take at the identity provider.
 const LOGIN_WINDOW: Duration = Duration::from_secs(600);
@@ -103,32 +101,6 @@ impl std::fmt::Debug for SsoLogins {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn random_hex() -> String {
-    let mut bytes = [0u8; 16];
-    // aws-lc aborts if the system RNG fails; nothing sensible is left to do then.
-    aws_lc_rs::rand::fill(&mut bytes).expect("system random number generator");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn sha256(text: &str) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    out.copy_from_slice(digest::digest(&digest::SHA256, text.as_bytes()).as_ref());
-    out
-}
-
-/// HTML text, escaped.
-fn esc(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
 /// A query-string value, percent-encoded (everything but unreserved characters).
 fn query_value(text: &str) -> String {
     text.bytes()
@@ -140,74 +112,6 @@ fn query_value(text: &str) -> String {
             }
         })
         .collect()
-}
-
-/// The value of cookie `name` in the request's Cookie headers.
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|pair| {
-            let (k, v) = pair.trim().split_once('=')?;
-            (k == name).then(|| v.to_owned())
-        })
-}
-
-/// A page of ours: plain, escaped, with the headers every page has (`form_action`: where its
-/// form may post, besides ourselves; `refresh`: where it sends the browser on).
-fn html(
-    status: StatusCode,
-    title: &str,
-    body: &str,
-    form_action: Option<&str>,
-    refresh: Option<&str>,
-) -> Response {
-    let refresh = refresh
-        .map(|to| {
-            format!(
-                "<meta http-equiv=\"refresh\" content=\"0;url={}\">",
-                esc(to)
-            )
-        })
-        .unwrap_or_default();
-    let page = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">{refresh}<title>{} — Sealpost</title><link rel=\"stylesheet\" href=\"/mailbox/style.css\"></head><body><main id=\"main\"><h1>{}</h1>{body}</main></body></html>",
-        esc(title),
-        esc(title)
-    );
-    let mut r = (status, page).into_response();
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    let policy = format!(
-        "default-src 'none'; style-src 'self'; form-action 'self'{}; frame-ancestors 'none'; base-uri 'none'",
-        form_action.map(|a| format!(" {a}")).unwrap_or_default()
-    );
-    if let Ok(v) = HeaderValue::from_str(&policy) {
-        h.insert(header::CONTENT_SECURITY_POLICY, v);
-    }
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
-}
-
-fn set_cookie(mut r: Response, value: &str) -> Response {
-    if let Ok(v) = HeaderValue::from_str(value) {
-        r.headers_mut().append(header::SET_COOKIE, v);
-    }
-    r
 }
 
 /// The routes: `/mailbox/login/saml`, `/agency/login/{sender}`, `/saml/acs`, `/agency/`.
@@ -249,18 +153,17 @@ impl SsoLogins {
         }
     }
 
-    fn context(&self, operation: &'static str, request: String) -> RequestContext {
-        RequestContext {
-            correlation_id: new_evidence_id(self.clock.now()),
-            channel: Channel::Mailbox,
-            operation,
-            request: Arc::new(request.into_bytes()),
-            seen: None,
-            vector: None,
+    /// What the shared login steps need.
+    fn desk(&self) -> LoginDesk {
+        LoginDesk {
+            service: Arc::clone(&self.service),
+            store: Arc::clone(&self.store),
+            mailbox: Arc::clone(&self.mailbox),
+            clock: Arc::clone(&self.clock),
         }
     }
 
-    /// Writes an audit entry for a step of a login or an agency page (off the async threads).
+    /// Writes an audit entry for a step of a login or an agency page.
     async fn trace(
         self: &Arc<Self>,
         operation: &'static str,
@@ -268,21 +171,7 @@ impl SsoLogins {
         ok: bool,
         detail: String,
     ) -> bool {
-        let me = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
-            let ctx = me.context(operation, format!("{operation}: {identity}: {detail}"));
-            let written = me.service.recorder().record_change(
-                &ctx,
-                &identity,
-                ok,
-                &detail,
-                Changes::default(),
-            );
-            // A refusal is written as refused: recorded either way.
-            written.is_ok() || !ok
-        })
-        .await
-        .unwrap_or(false)
+        self.desk().trace(operation, identity, ok, detail).await
     }
 
     /// Sends the browser to `provider` with a new AuthnRequest for `purpose`.
@@ -426,17 +315,7 @@ struct AcsForm {
 
 /// A login refused: traced, and a page that says so without saying why (the log does).
 async fn refuse(logins: &Arc<SsoLogins>, what: &'static str, detail: String) -> Response {
-    tracing::info!(detail, "a browser login was refused");
-    logins
-        .trace(what, "unauthenticated".into(), false, detail)
-        .await;
-    html(
-        StatusCode::FORBIDDEN,
-        "Login refused",
-        "<p>The identity provider's answer cannot be accepted. <a href=\"/mailbox/login\">Try again</a>.</p>",
-        None,
-        None,
-    )
+    logins.desk().refuse(what, detail).await
 }
 
 async fn acs(
@@ -531,24 +410,9 @@ async fn citizen_login(
     entry: &IdentityProviderEntry,
     a: &VerifiedAssertion,
 ) -> Response {
-    const WHAT: &str = "SamlLogin";
     let digits = match &entry.national_number_attribute {
         Some(name) => a.values(name).first().cloned().unwrap_or_default(),
         None => a.subject.clone(),
-    };
-    let nrn = match RecipientId::parse(&format!("nrn:{}", digits.trim())) {
-        Ok(id) => id.to_string(),
-        Err(e) => {
-            return refuse(
-                logins,
-                WHAT,
-                format!(
-                    "{}: {digits:?} is not a national register number: {e}",
-                    entry.entity_id
-                ),
-            )
-            .await;
-        }
     };
     let method = LoginMethod {
         how: format!(
@@ -561,98 +425,16 @@ async fn citizen_login(
         ),
         level: level(entry, a),
     };
-    let store = Arc::clone(&logins.store);
-    let data = Arc::clone(&logins.mailbox.data);
-    let now = logins.clock.now();
-    let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let wanted = nrn.clone();
-    let found = tokio::task::spawn_blocking(move || {
-        let person = People(store.as_ref())
-            .everyone()
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .find(|p| p.nrn.as_deref() == Some(wanted.as_str()));
-        let Some(person) = person else {
-            return Ok(None);
-        };
-        if person.is_locked(secs) {
-            data.record(Action {
-                who: &person.login,
-                what: "mailbox login",
-                ok: false,
-                detail: "account locked",
-            })
-            .map_err(|e| e.to_string())?;
-            return Ok(Some(Err(())));
-        }
-        data.update_person(&person.login, "mailbox login", &mut |p| {
-            p.record_success(secs);
-            Outcome {
-                ok: true,
-                detail: "national identity provider (SAML 2.0 Web SSO)",
-            }
+    logins
+        .desk()
+        .citizen_login(Vouched {
+            what: "SamlLogin",
+            provider: &entry.entity_id,
+            digits: &digits,
+            method,
+            via: "national identity provider (SAML 2.0 Web SSO)",
         })
-        .map_err(|e| e.to_string())
-        .map(|updated| updated.map(|(p, _)| Ok(p.login)))
-    })
-    .await
-    .map_err(|e| e.to_string())
-    .and_then(|r| r);
-    match found {
-        Ok(Some(Ok(login))) => {
-            let id =
-                logins
-                    .mailbox
-                    .sessions
-                    .start_with(Stage::LoggedIn { login }, Some(method), secs);
-            // Sent on from a page of ours: the session cookie (SameSite=Strict) goes with a
-            // navigation this site starts, not with the redirect of another site's post.
-            set_cookie(
-                html(
-                    StatusCode::OK,
-                    "Logged in",
-                    "<p><a href=\"/mailbox/inbox\">Open your mailbox</a></p>",
-                    None,
-                    Some("/mailbox/inbox"),
-                ),
-                &sessions::cookie(&id),
-            )
-        }
-        Ok(Some(Err(()))) => html(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Login refused",
-            "<p>This account is locked for now.</p>",
-            None,
-            None,
-        ),
-        Ok(None) => {
-            logins
-                .trace(
-                    WHAT,
-                    format!("{nrn} (by {})", entry.entity_id),
-                    false,
-                    format!("no mailbox account for {nrn}"),
-                )
-                .await;
-            html(
-                StatusCode::FORBIDDEN,
-                "Login refused",
-                "<p>No mailbox account matches this national register number.</p>",
-                None,
-                None,
-            )
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "a browser login could not be completed");
-            html(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Unavailable",
-                "<p>The service is unavailable; nothing was done. Try again later.</p>",
-                None,
-                None,
-            )
-        }
-    }
+        .await
 }
 
 /// Signs the agent the assertion names in to `sender`'s pages: the provider must be one the

@@ -121,6 +121,7 @@ pub(super) const KEYS: &[(&str, Kind)] = &[
 pub(super) const FILE_ONLY: &[&str] = &[
     "senders.registry",
     "saml.identity_providers",
+    "oidc.providers",
     "mailbox.opening_levels",
 ];
 

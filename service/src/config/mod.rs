@@ -28,10 +28,10 @@ use serde::Deserialize;
 
 use keys::{FILE_ONLY, KEYS, Kind, NOT_SETTINGS, check_bounds, env_name};
 use raw::RawConfig;
-use registry::{validate_identity_providers, validate_registry};
+use registry::{validate_identity_providers, validate_oidc_providers, validate_registry};
 
 pub use registry::pagm_grants;
-pub use registry::{IdentityProviderEntry, SenderEntry, SingleSignOn};
+pub use registry::{IdentityProviderEntry, OidcProviderEntry, SenderEntry, SingleSignOn};
 
 /// Seed 003: accounts without a login for `inactive` are deleted `notice` after their owner
 /// was told, unless they log in meanwhile.
@@ -130,6 +130,8 @@ pub struct Config {
     pub sender_registry: Vec<SenderEntry>,
     /// `[[saml.identity_providers]]`: who vouches for senders' agents.
     pub identity_providers: Vec<IdentityProviderEntry>,
+    /// `[[oidc.providers]]`: the OpenID Providers browsers log in through.
+    pub oidc_providers: Vec<OidcProviderEntry>,
     /// `saml.audience`: Sealpost's name in the assertions it accepts.
     pub saml_audience: String,
     /// `saml.acs_url`: where browser logins' responses come.
@@ -556,6 +558,7 @@ impl RawConfig {
                 }
             }
         }
+        let oidc_providers = validate_oidc_providers(&self.oidc.providers, problems);
         if self.saml.audience.trim().is_empty() {
             problems.push("saml.audience must not be empty".into());
         }
@@ -690,6 +693,7 @@ impl RawConfig {
             max_message_age: Duration::from_secs(self.senders.max_message_age_s),
             sender_registry,
             identity_providers,
+            oidc_providers,
             saml_audience: self.saml.audience.clone(),
             saml_acs_url: self.saml.acs_url.clone(),
             mailbox_levels: sealpost_mailbox::web::LoginLevels {

@@ -41,6 +41,54 @@ pub(super) struct RawConfig {
     pub(super) admin: RawAdmin,
     #[serde(default)]
     pub(super) saml: RawSaml,
+    #[serde(default)]
+    pub(super) oidc: RawOidc,
+}
+
+/// `[oidc]`: the OpenID Providers browsers log in through (OpenID Connect, authorization code
+/// flow with PKCE).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawOidc {
+    #[serde(default)]
+    pub(super) providers: Vec<RawOidcProvider>,
+}
+
+/// `[[oidc.providers]]`: one OpenID Provider, Sealpost's client there, and the claims of its
+/// ID tokens that say who logged in and how strongly.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawOidcProvider {
+    /// Its issuer identifier: https:// (http:// only on the loopback); its metadata is at
+    /// `{issuer}/.well-known/openid-configuration`.
+    pub(super) issuer: String,
+    pub(super) client_id: String,
+    /// A file holding the client secret (never the secret itself in the configuration).
+    pub(super) client_secret_file: PathBuf,
+    /// Where the provider sends the browser back: this service's `/oidc/callback` as
+    /// browsers reach it.
+    #[serde(default = "defaults::oidc_redirect_url")]
+    pub(super) redirect_url: String,
+    #[serde(default = "defaults::oidc_scopes")]
+    pub(super) scopes: Vec<String>,
+    /// It vouches for citizens' national register numbers: citizens log in to the mailbox
+    /// through it (at most one such provider).
+    #[serde(default)]
+    pub(super) citizens: bool,
+    /// The claim with the national register number (11 digits).
+    #[serde(default = "defaults::oidc_national_number_claim")]
+    pub(super) national_number_claim: String,
+    /// The claim that says how strongly the person logged in.
+    #[serde(default = "defaults::oidc_level_claim")]
+    pub(super) level_claim: String,
+    /// The level of each value of that claim; a number is the level itself; anything else
+    /// counts as 0.
+    #[serde(default)]
+    pub(super) acr_levels: std::collections::BTreeMap<String, u8>,
+    /// The CAs (PEM) the provider's TLS certificate must chain to; required for an https://
+    /// issuer (no system roots are trusted).
+    #[serde(default)]
+    pub(super) ca: Option<PathBuf>,
 }
 
 /// `[saml]`: the identity providers that vouch for senders' agents (the identification
@@ -630,6 +678,18 @@ mod defaults {
     }
     pub fn saml_acs_url() -> String {
         "https://127.0.0.1:8443/saml/acs".into()
+    }
+    pub fn oidc_redirect_url() -> String {
+        "https://127.0.0.1:8443/oidc/callback".into()
+    }
+    pub fn oidc_scopes() -> Vec<String> {
+        vec!["openid".into()]
+    }
+    pub fn oidc_national_number_claim() -> String {
+        "sub".into()
+    }
+    pub fn oidc_level_claim() -> String {
+        "acr".into()
     }
     pub fn sso_binding() -> String {
         "redirect".into()

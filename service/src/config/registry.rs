@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use crate::core::ids::RecipientKind;
 use crate::core::records::{MinimumLevel, PagmGrant};
 
-use super::raw::{RawIdentityProvider, RawSenderEntry};
+use super::raw::{RawIdentityProvider, RawOidcProvider, RawSenderEntry};
 use super::readable;
 
 /// A sender organisation declared in the configuration.
@@ -105,6 +105,134 @@ pub(super) fn validate_identity_providers(
             }
         })
         .collect()
+}
+
+/// An OpenID Provider declared in `[[oidc.providers]]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OidcProviderEntry {
+    /// Its issuer identifier, as its ID tokens' `iss` must say.
+    pub issuer: String,
+    pub client_id: String,
+    /// The file with the client secret (read when the service starts).
+    pub client_secret_file: PathBuf,
+    pub redirect_url: String,
+    pub scopes: Vec<String>,
+    pub citizens: bool,
+    pub national_number_claim: String,
+    pub level_claim: String,
+    pub acr_levels: std::collections::BTreeMap<String, u8>,
+    /// The CAs its TLS certificate must chain to (an https:// issuer has them).
+    pub ca: Option<PathBuf>,
+}
+
+/// An http(s) URL's scheme and the rest, if it has a host and no query or fragment.
+fn loopback_or_https(url: &str) -> Result<bool, &'static str> {
+    let (https, rest) = if let Some(rest) = url.strip_prefix("https://") {
+        (true, rest)
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        (false, rest)
+    } else {
+        return Err("an https:// URL (http:// only on the loopback)");
+    };
+    if url.contains(['?', '#']) || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("no query, fragment or spaces");
+    }
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.is_empty() || authority.contains('@') {
+        return Err("a host, and no user name in the URL");
+    }
+    let host = authority
+        .rsplit_once(':')
+        .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+        .map_or(authority, |(host, _)| host);
+    if !https && !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
+        return Err("an https:// URL (http:// only on the loopback)");
+    }
+    Ok(https)
+}
+
+/// The `[[oidc.providers]]` entries.
+pub(super) fn validate_oidc_providers(
+    entries: &[RawOidcProvider],
+    problems: &mut Vec<String>,
+) -> Vec<OidcProviderEntry> {
+    let mut seen = std::collections::BTreeSet::new();
+    let entries: Vec<OidcProviderEntry> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let at = format!("oidc.providers[{i}] ({:?})", e.issuer);
+            match loopback_or_https(&e.issuer) {
+                Ok(true) if e.ca.is_none() => problems.push(format!(
+                    "{at}: an https:// issuer needs ca, the CAs (PEM) its TLS certificate chains to"
+                )),
+                Ok(_) => {}
+                Err(why) => problems.push(format!("{at}: issuer: {why}")),
+            }
+            if !seen.insert(e.issuer.trim_end_matches('/').to_owned()) {
+                problems.push(format!("{at}: the issuer is declared twice"));
+            }
+            if e.client_id.trim().is_empty() || e.client_id.trim() != e.client_id {
+                problems.push(format!("{at}: client_id must not be empty or padded"));
+            }
+            match std::fs::read_to_string(&e.client_secret_file) {
+                Ok(secret) if secret.trim().is_empty() => problems.push(format!(
+                    "{at}: client_secret_file {}: empty",
+                    e.client_secret_file.display()
+                )),
+                Ok(_) => {}
+                Err(err) => problems.push(format!(
+                    "{at}: client_secret_file {}: {err}",
+                    e.client_secret_file.display()
+                )),
+            }
+            match loopback_or_https(&e.redirect_url) {
+                Ok(true) if e.redirect_url.ends_with("/oidc/callback") => {}
+                _ => problems.push(format!(
+                    "{at}: redirect_url {:?}: this service's https:// address of /oidc/callback",
+                    e.redirect_url
+                )),
+            }
+            if !e.scopes.iter().any(|s| s == "openid") {
+                problems.push(format!("{at}: scopes must include \"openid\""));
+            }
+            if e.scopes.iter().any(|s| {
+                s.is_empty()
+                    || !s
+                        .chars()
+                        .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\')
+            }) {
+                problems.push(format!("{at}: a scope is empty or has spaces or quotes"));
+            }
+            for (what, claim) in [
+                ("national_number_claim", &e.national_number_claim),
+                ("level_claim", &e.level_claim),
+            ] {
+                if claim.trim().is_empty() {
+                    problems.push(format!("{at}: {what} must not be empty"));
+                }
+            }
+            if let Some(ca) = &e.ca {
+                readable(ca, &format!("{at} ca"), problems);
+            }
+            OidcProviderEntry {
+                issuer: e.issuer.clone(),
+                client_id: e.client_id.clone(),
+                client_secret_file: e.client_secret_file.clone(),
+                redirect_url: e.redirect_url.clone(),
+                scopes: e.scopes.clone(),
+                citizens: e.citizens,
+                national_number_claim: e.national_number_claim.clone(),
+                level_claim: e.level_claim.clone(),
+                acr_levels: e.acr_levels.clone(),
+                ca: e.ca.clone(),
+            }
+        })
+        .collect();
+    if entries.iter().filter(|p| p.citizens).count() > 1 {
+        problems.push("[[oidc.providers]]: at most one provider with citizens = true".into());
+    }
+    entries
 }
 
 /// PAGM grants, checked: a profile, message types the sender may send, recipient kinds.

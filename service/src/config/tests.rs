@@ -673,3 +673,112 @@ fn the_mailbox_shows_its_operator_and_local_time_and_bad_values_are_named_at_sta
         );
     }
 }
+
+/// Loads `file` (TOML) with the test files.
+fn load_file(dir: &Path, file: &str) -> Result<Config, Vec<String>> {
+    let path = dir.join("sealpost.toml");
+    std::fs::write(&path, file).expect("write");
+    Config::load(Some(&path), files(dir)).map_err(|e| e.problems)
+}
+
+#[test]
+fn an_openid_provider_is_read_from_the_file_with_its_defaults() {
+    let dir = temp_dir("oidc");
+    let secret = dir.join("client-secret");
+    std::fs::write(&secret, "the secret itself\n").expect("write");
+    let config = load_file(
+        &dir,
+        &format!(
+            "[[oidc.providers]]\nissuer = \"http://127.0.0.1:9000\"\nclient_id = \"sealpost\"\nclient_secret_file = \"{}\"\ncitizens = true\nacr_levels = {{ \"urn:high\" = 4 }}\n",
+            secret.display()
+        ),
+    )
+    .expect("valid");
+    let p = &config.oidc_providers[0];
+    assert_eq!(p.issuer, "http://127.0.0.1:9000");
+    assert_eq!(p.redirect_url, "https://127.0.0.1:8443/oidc/callback");
+    assert_eq!(p.scopes, ["openid"]);
+    assert_eq!(p.national_number_claim, "sub");
+    assert_eq!(p.level_claim, "acr");
+    assert_eq!(p.acr_levels.get("urn:high"), Some(&4));
+    assert!(p.citizens && p.ca.is_none());
+    // check-config shows the file's path, never what it holds.
+    assert!(
+        config.effective.contains("[[oidc.providers]]"),
+        "{}",
+        config.effective
+    );
+    assert!(config.effective.contains(&secret.display().to_string()));
+    assert!(!config.effective.contains("the secret itself"));
+    let problems = problems_with(&dir, &[("SEALPOST_OIDC_PROVIDERS", "x".into())]);
+    assert_eq!(
+        problems,
+        ["SEALPOST_OIDC_PROVIDERS: oidc.providers is set in the file only"]
+    );
+}
+
+#[test]
+fn every_mistake_in_an_openid_provider_is_named() {
+    let dir = temp_dir("oidc-bad");
+    let empty = dir.join("empty-secret");
+    std::fs::write(&empty, "\n").expect("write");
+    let provider = |issuer: &str, secret: &Path, more: &str| {
+        format!(
+            "[[oidc.providers]]\nissuer = \"{issuer}\"\nclient_id = \"sealpost\"\nclient_secret_file = \"{}\"\ncitizens = true\n{more}\n",
+            secret.display()
+        )
+    };
+    let problems = load_file(&dir, &provider("http://idp.example", &empty, ""))
+        .expect_err("refused")
+        .join("\n");
+    for expected in [
+        "oidc.providers[0] (\"http://idp.example\"): issuer: an https:// URL (http:// only on the loopback)",
+        "oidc.providers[0] (\"http://idp.example\"): client_secret_file",
+    ] {
+        assert!(
+            problems.contains(expected),
+            "{expected:?} missing from:\n{problems}"
+        );
+    }
+    let problems = load_file(
+        &dir,
+        &[
+            provider(
+                "https://idp.example",
+                &dir.join("no-such-secret"),
+                "redirect_url = \"https://sealpost.example/saml/acs\"\nscopes = [\"profile\"]\n",
+            ),
+            provider(
+                "https://idp.example",
+                &empty,
+                "ca = \"/no/such/ca.pem\"\nnational_number_claim = \"\"",
+            ),
+            provider(
+                "ftp://idp.example/?x=1",
+                &empty,
+                "redirect_url = \"http://127.0.0.1:8443/oidc/callback\"",
+            ),
+        ]
+        .concat(),
+    )
+    .expect_err("refused")
+    .join("\n");
+    for expected in [
+        "oidc.providers[0] (\"https://idp.example\"): an https:// issuer needs ca",
+        "oidc.providers[0] (\"https://idp.example\"): client_secret_file",
+        "oidc.providers[0] (\"https://idp.example\"): redirect_url \"https://sealpost.example/saml/acs\"",
+        "oidc.providers[0] (\"https://idp.example\"): scopes must include \"openid\"",
+        "oidc.providers[1] (\"https://idp.example\"): the issuer is declared twice",
+        "oidc.providers[1] (\"https://idp.example\"): client_secret_file",
+        "oidc.providers[1] (\"https://idp.example\") ca /no/such/ca.pem",
+        "oidc.providers[1] (\"https://idp.example\"): national_number_claim must not be empty",
+        "oidc.providers[2] (\"ftp://idp.example/?x=1\"): issuer: an https:// URL",
+        "oidc.providers[2] (\"ftp://idp.example/?x=1\"): redirect_url \"http://127.0.0.1:8443/oidc/callback\"",
+        "[[oidc.providers]]: at most one provider with citizens = true",
+    ] {
+        assert!(
+            problems.contains(expected),
+            "{expected:?} missing from:\n{problems}"
+        );
+    }
+}

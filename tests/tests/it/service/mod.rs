@@ -11,6 +11,7 @@ mod administration;
 mod clients;
 mod grpc;
 mod ocsp;
+mod oidc;
 mod operations;
 mod remote_tsa;
 mod revocation;
