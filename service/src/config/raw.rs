@@ -385,8 +385,9 @@ pub(super) struct RawSenderEntry {
 pub(super) struct RawPagmGrant {
     pub(super) profile: String,
     pub(super) message_types: Vec<String>,
-    #[serde(default = "defaults::recipient_kinds")]
-    pub(super) recipients: Vec<String>,
+    /// Default: the sender's `recipients`.
+    #[serde(default)]
+    pub(super) recipients: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

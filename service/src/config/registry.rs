@@ -321,18 +321,31 @@ pub(super) fn validate_registry(
         if recipient_kinds.is_empty() {
             problems.push(format!("{at}: no recipient kind"));
         }
+        // A grant's recipients default to the sender's own, as `sealpost admin sender set`'s.
         let pagm = pagm_grants(
             &at,
             e.pagm.iter().map(|g| {
                 (
                     g.profile.clone(),
                     g.message_types.clone(),
-                    g.recipients.clone(),
+                    g.recipients.clone().unwrap_or_else(|| e.recipients.clone()),
                 )
             }),
             &message_types,
             problems,
         );
+        for t in e.minimum_levels.keys() {
+            if !message_types.contains(t) {
+                problems.push(format!(
+                    "{at}: minimum_levels names {t:?}, which the sender may not send"
+                ));
+            }
+        }
+        if e.identity_providers.is_empty() && !(e.pagm.is_empty() && e.minimum_levels.is_empty()) {
+            problems.push(format!(
+                "{at}: pagm and minimum_levels apply to agents: name the sender's identity_providers"
+            ));
+        }
         let minimum_levels = e
             .minimum_levels
             .iter()

@@ -157,6 +157,55 @@ fn the_sender_registry_is_read_from_the_file_with_every_mistake_named() {
 }
 
 #[test]
+fn an_organisation_acting_through_its_agents_is_read_with_its_grants_and_every_mistake_named() {
+    let dir = temp_dir("agents");
+    let file = dir.join("sealpost.toml");
+    let cert = dir.join("root.pem").display().to_string();
+    let provider = format!(
+        "[[saml.identity_providers]]\nentity_id = \"https://idp.example\"\ncertificates = [{cert:?}]\n\n"
+    );
+    std::fs::write(
+        &file,
+        format!(
+            "{provider}[[senders.registry]]\nid = \"agency-a\"\nname = \"Agency A\"\ncertificates = [{cert:?}]\nmessage_types = [\"tax-assessment\", \"information\"]\nrecipients = [\"citizen\"]\nidentity_providers = [\"https://idp.example\"]\nminimum_levels = {{ tax-assessment = 3 }}\n\n[[senders.registry.pagm]]\nprofile = \"tax-officer\"\nmessage_types = [\"tax-assessment\"]\n"
+        ),
+    )
+    .expect("write");
+    let vars = files(&dir);
+    let config = Config::load(Some(&file), vars.clone()).expect("valid");
+    let a = &config.sender_registry[0];
+    assert_eq!(a.identity_providers, ["https://idp.example"]);
+    assert_eq!(
+        a.pagm[0].recipient_kinds,
+        [RecipientKind::Citizen],
+        "a grant's recipients default to the sender's"
+    );
+    assert_eq!(a.minimum_levels[0].level, 3);
+
+    std::fs::write(
+        &file,
+        format!(
+            "{provider}[[senders.registry]]\nid = \"agency-a\"\nname = \"Agency A\"\ncertificates = [{cert:?}]\nmessage_types = [\"information\"]\nidentity_providers = [\"https://idp.elsewhere.example\"]\nminimum_levels = {{ tax-assessment = 3 }}\n\n[[senders.registry.pagm]]\nprofile = \"tax-officer\"\nmessage_types = [\"tax-assessment\"]\n\n[[senders.registry]]\nid = \"agency-b\"\nname = \"Agency B\"\ncertificates = [{cert:?}]\nmessage_types = [\"information\"]\nminimum_levels = {{ information = 2 }}\n"
+        ),
+    )
+    .expect("write");
+    let problems = Config::load(Some(&file), vars)
+        .expect_err("invalid")
+        .problems;
+    for expected in [
+        "identity provider \"https://idp.elsewhere.example\" is not in [[saml.identity_providers]]",
+        "grants \"tax-assessment\", which the sender may not send",
+        "minimum_levels names \"tax-assessment\", which the sender may not send",
+        "pagm and minimum_levels apply to agents",
+    ] {
+        assert!(
+            problems.iter().any(|p| p.contains(expected)),
+            "{expected}: {problems:?}"
+        );
+    }
+}
+
+#[test]
 fn every_problem_is_reported_at_once() {
     let dir = temp_dir("problems");
     let file = dir.join("sealpost.toml");
