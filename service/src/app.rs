@@ -23,6 +23,7 @@ use sealpost_xmldsig::trust::{Purpose, StatusChecker, TrustAnchors};
 use sealpost_xmldsig::wss::{KnownCertificates, WssPolicy};
 
 use crate::adapters::admission::{self, Admission};
+use crate::adapters::agency::{self, AgencyPages};
 use crate::adapters::audit::{self, AuditEndpoint};
 use crate::adapters::browser_login::LoginDesk;
 use crate::adapters::grpc::{self, GrpcChannel};
@@ -80,6 +81,8 @@ pub struct App {
     pub sso: Option<Arc<SsoLogins>>,
     /// Browser logins through OpenID Providers; `None` when `[[oidc.providers]]` is empty.
     pub oidc: Option<Arc<OidcLogins>>,
+    /// The organisations' pages (`/agency/`), when a provider can sign their agents in.
+    pub agency: Option<Arc<AgencyPages>>,
 }
 
 /// Where the CRLs come from and whom they apply to.
@@ -519,6 +522,27 @@ impl App {
             .any(|p| p.citizens && p.sso.is_some());
         mailbox_ui.oidc_login = config.oidc_providers.iter().any(|p| p.citizens);
         let mailbox = Arc::new(mailbox_ui);
+        let desk = LoginDesk {
+            service: Arc::clone(&service),
+            store: Arc::clone(&store),
+            mailbox: Arc::clone(&mailbox),
+            clock: Arc::clone(&clock),
+        };
+        // The organisations' pages, and which providers start an agent's sign-in.
+        let agency = Arc::new(AgencyPages::new(
+            desk.clone(),
+            config
+                .identity_providers
+                .iter()
+                .filter(|p| p.sso.is_some())
+                .map(|p| p.entity_id.clone())
+                .collect(),
+            config
+                .oidc_providers
+                .iter()
+                .map(|p| p.issuer.clone())
+                .collect(),
+        ));
         let oidc = if config.oidc_providers.is_empty() {
             None
         } else {
@@ -531,13 +555,9 @@ impl App {
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             Some(Arc::new(OidcLogins::new(
-                LoginDesk {
-                    service: Arc::clone(&service),
-                    store: Arc::clone(&store),
-                    mailbox: Arc::clone(&mailbox),
-                    clock: Arc::clone(&clock),
-                },
+                desk,
                 providers,
+                Arc::clone(&agency),
             )))
         };
         let identity = saml_trust(config)?;
@@ -556,8 +576,10 @@ impl App {
                 with_keys,
                 identity.policy.clone(),
                 config.saml_acs_url.clone(),
+                Arc::clone(&agency),
             ))
         });
+        let agency = (sso.is_some() || oidc.is_some()).then_some(agency);
         // OCSP from here on, for every clone of both stores: the certificates checked above at
         // start (registry, auditors) are asked about at each request instead, so that an
         // unreachable responder refuses requests but does not stop the service from starting.
@@ -590,6 +612,7 @@ impl App {
             admission: Arc::new(Admission::new(config.in_flight_bytes)),
             sso,
             oidc,
+            agency,
         })
     }
 
@@ -612,6 +635,10 @@ impl App {
         };
         let router = match &self.oidc {
             Some(oidc) => router.merge(oidc_sso::router(Arc::clone(oidc))),
+            None => router,
+        };
+        let router = match &self.agency {
+            Some(agency) => router.merge(agency::router(Arc::clone(agency))),
             None => router,
         };
         router

@@ -15,6 +15,10 @@
 // 5. A login started (GET /mailbox/login/oidc, not followed) answered at the callback with
 //    error=access_denied and its state: error_status; a callback with a state no login has:
 //    wrong_state_status.
+// 6. With --agent-user, --agent-password, --sender and --agency-letter, in a fresh browser
+//    context: /agency/login/<sender> goes to the provider; its form; back to /agency/, which
+//    lists --agency-letter; the first /agency/evidence/ link is saved as
+//    DIR/agency-evidence.xml (agency_listing, agency_evidence).
 // Prints one JSON line; exits 1 with the reason on stderr when a step fails.
 
 import { existsSync, mkdirSync, realpathSync, rmSync } from 'node:fs';
@@ -28,14 +32,19 @@ import {
 } from './common.mjs';
 
 const DESKTOP = { width: 1280, height: 800 };
-const NAMES = ['base-url', 'ca', 'out', 'screenshots', 'user', 'password', 'letter', 'strong-letter'];
+const NAMES = [
+  'base-url', 'ca', 'out', 'screenshots', 'user', 'password', 'letter', 'strong-letter',
+  'agent-user', 'agent-password', 'sender', 'agency-letter',
+];
+/** The agent's flow runs when its inputs are given. */
+const OPTIONAL = new Set(['screenshots', 'agent-user', 'agent-password', 'sender', 'agency-letter']);
 
 function inputs() {
   const { values } = parseArgs({
     options: Object.fromEntries(NAMES.map((n) => [n, { type: 'string' }])),
     strict: true,
   });
-  const missing = NAMES.filter((n) => n !== 'screenshots' && values[n] === undefined);
+  const missing = NAMES.filter((n) => !OPTIONAL.has(n) && values[n] === undefined);
   if (missing.length) throw new CheckFailed(`missing inputs: ${missing.map((n) => `--${n}`).join(', ')}`);
   values['base-url'] = values['base-url'].replace(/\/+$/, '');
   check(existsSync(values.ca), `--ca ${values.ca}: no such file`);
@@ -117,6 +126,38 @@ async function citizen(browser, args, found, shoot) {
   }
 }
 
+async function agent(browser, args, found, shoot) {
+  const base = args['base-url'];
+  const context = await browser.newContext({ viewport: DESKTOP, locale: 'en-GB' });
+  const page = await context.newPage();
+  try {
+    await Promise.all([
+      page.waitForURL((u) => u.origin !== new URL(base).origin, { timeout: LOGIN_TIMEOUT }),
+      page.goto(`${base}/agency/login/${segment(args.sender)}`),
+    ]);
+    await page.waitForLoadState('load');
+    found.agent_provider = await signInAtIdp(page, base, args['agent-user'], args['agent-password'], '/agency/', shoot, 'oidc-agent');
+    const content = await page.content();
+    found.agency_listing = content.includes(args['agency-letter']);
+    check(found.agency_listing, `/agency/ does not list the message ${args['agency-letter']}`);
+    if (shoot) await shoot(page, 'agency');
+    const link = page.locator('a[href^="/agency/evidence/"]').first();
+    check(await link.count() === 1, '/agency/ has no link to /agency/evidence/...');
+    const href = await link.getAttribute('href');
+    const evidence = await fetchInto(page, `${base}${href}`, path.join(args.out, 'agency-evidence.xml'));
+    found.agency_evidence = evidence.file;
+  } catch (e) {
+    if (!page.isClosed()) {
+      const to = path.join(args.out, 'oidc-agent-failure.png');
+      await page.screenshot({ path: to, fullPage: true }).catch(() => {});
+      e.message += ` (page ${page.url()}, screenshot ${to})`;
+    }
+    throw e;
+  } finally {
+    await context.close();
+  }
+}
+
 async function main() {
   const args = inputs();
   if (await rerunTrusting(args.ca, fileURLToPath(import.meta.url))) return null;
@@ -142,6 +183,7 @@ async function main() {
   found.chromium = browser.version();
   try {
     await citizen(browser, args, found, shoot);
+    if (args['agent-user']) await agent(browser, args, found, shoot);
   } finally {
     await browser.close();
     rmSync(home, { recursive: true, force: true });

@@ -143,6 +143,10 @@ server.listen(port, '127.0.0.1', () => {
     jwks,
     acrValues,
     pkce: { required: () => true },
+    // An agent's organisation and PAGM profiles, asked for by the scope "agency" and written
+    // into the ID token itself (the relying party reads no userinfo).
+    claims: { agency: ['urn:sealpost:interops:organisation', 'urn:sealpost:interops:pagm'] },
+    conformIdTokenClaims: false,
     features: { devInteractions: { enabled: false } },
     interactions: { url: (ctx, i) => `/interaction/${i.uid}` },
     cookies: { keys: [randomBytes(32).toString('hex')] },

@@ -1,6 +1,7 @@
 //! Adapters: the network, files and services the core talks to through its ports.
 
 pub mod admission;
+pub mod agency;
 pub mod audit;
 pub mod blobs;
 pub mod blocking;

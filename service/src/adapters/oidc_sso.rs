@@ -53,6 +53,7 @@ use rustls_pki_types::{CertificateDer, ServerName};
 use sealpost_mailbox::sessions::LoginMethod;
 use serde::{Deserialize, Serialize};
 
+use super::agency::{AgencyPages, VouchedAgent};
 use super::browser_login::{
     LoginDesk, Vouched, cookie, html, lock, random_bytes, random_hex, set_cookie, sha256,
     unavailable,
@@ -309,6 +310,8 @@ impl<'c> AsyncHttpClient<'c> for ProviderHttp {
 /// browser that started it.
 #[derive(Debug)]
 pub struct Pending {
+    /// A citizen into the mailbox, or an agent into this sender's pages.
+    pub agency_of: Option<String>,
     pub provider: usize,
     pub nonce: String,
     pub pkce_verifier: String,
@@ -530,6 +533,8 @@ pub struct OidcLogins {
     desk: LoginDesk,
     providers: Vec<OidcProvider>,
     pending: Mutex<PendingTable>,
+    /// The organisations' pages an agent's sign-in opens.
+    agency: Arc<AgencyPages>,
 }
 
 impl std::fmt::Debug for OidcLogins {
@@ -544,6 +549,7 @@ impl std::fmt::Debug for OidcLogins {
 pub fn router(logins: Arc<OidcLogins>) -> Router {
     Router::new()
         .route("/mailbox/login/oidc", get(mailbox_login))
+        .route("/agency/login/oidc/{sender}", get(agency_login))
         .route("/oidc/callback", get(callback))
         .with_state(logins)
 }
@@ -551,24 +557,70 @@ pub fn router(logins: Arc<OidcLogins>) -> Router {
 const WHAT: &str = "OidcLogin";
 
 impl OidcLogins {
-    pub fn new(desk: LoginDesk, providers: Vec<OidcProvider>) -> Self {
+    pub fn new(desk: LoginDesk, providers: Vec<OidcProvider>, agency: Arc<AgencyPages>) -> Self {
         OidcLogins {
             desk,
             providers,
             pending: Mutex::new(PendingTable::default()),
+            agency,
         }
     }
 }
 
 async fn mailbox_login(State(logins): State<Arc<OidcLogins>>) -> Response {
-    let Some((index, provider)) = logins
+    match logins.providers.iter().position(|p| p.entry.citizens) {
+        Some(index) => start(&logins, index, None).await,
+        None => html(StatusCode::NOT_FOUND, "Not found", "", None, None),
+    }
+}
+
+/// An agent of `sender` signs in through the first OpenID Provider the sender is registered
+/// with.
+async fn agency_login(
+    State(logins): State<Arc<OidcLogins>>,
+    axum::extract::Path(sender): axum::extract::Path<String>,
+) -> Response {
+    let store = Arc::clone(&logins.desk.store);
+    let wanted = sender.clone();
+    let registration = tokio::task::spawn_blocking(move || {
+        store
+            .senders()
+            .map(|all| all.into_iter().find(|s| s.id == wanted && s.active))
+    })
+    .await;
+    let registration = match registration {
+        Ok(Ok(Some(r))) => r,
+        Ok(Ok(None)) => {
+            return html(
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "<p>No such sender organisation.</p>",
+                None,
+                None,
+            );
+        }
+        _ => return unavailable(),
+    };
+    match logins
         .providers
         .iter()
-        .enumerate()
-        .find(|(_, p)| p.entry.citizens)
-    else {
-        return html(StatusCode::NOT_FOUND, "Not found", "", None, None);
-    };
+        .position(|p| registration.identity_providers.contains(&p.entry.issuer))
+    {
+        Some(index) => start(&logins, index, Some(sender)).await,
+        None => html(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "<p>This organisation has no OpenID Provider for its agents.</p>",
+            None,
+            None,
+        ),
+    }
+}
+
+/// Sends the browser to provider `index` with a new authorization request: for a citizen, or
+/// for an agent of `agency_of`.
+async fn start(logins: &Arc<OidcLogins>, index: usize, agency_of: Option<String>) -> Response {
+    let provider = &logins.providers[index];
     let now = logins.desk.clock.now();
     let discovered = match provider.client(now).await {
         Ok(d) => d,
@@ -622,6 +674,7 @@ async fn mailbox_login(State(logins): State<Arc<OidcLogins>>) -> Response {
     let inserted = lock(&logins.pending).insert(
         state,
         Pending {
+            agency_of,
             provider: index,
             nonce,
             pkce_verifier: verifier.secret().clone(),
@@ -767,6 +820,7 @@ type IdToken = openidconnect::IdToken<
 
 /// The ID token verified as an answer to the login with `nonce`, at `now`: the national
 /// register number it gives and the login method it makes; why not, otherwise.
+#[cfg(test)]
 fn verified_login(
     entry: &OidcProviderEntry,
     client: &OidcClient,
@@ -774,6 +828,17 @@ fn verified_login(
     nonce: &str,
     now: SystemTime,
 ) -> Result<(String, LoginMethod), String> {
+    let claims = verified_claims(client, id_token, nonce, now)?;
+    citizen_of(entry, claims)
+}
+
+/// The claims of an ID token verified as an answer to the login with `nonce`, at `now`.
+fn verified_claims<'t>(
+    client: &OidcClient,
+    id_token: &'t IdToken,
+    nonce: &str,
+    now: SystemTime,
+) -> Result<&'t IdTokenClaims<OtherClaims, CoreGenderClaim>, String> {
     let now_s = now
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
@@ -801,6 +866,15 @@ fn verified_login(
             "the ID token is refused: expired at {exp} (now {now_s})"
         ));
     }
+    Ok(claims)
+}
+
+/// The citizen an ID token's claims name: the national register number, and the login
+/// method.
+fn citizen_of(
+    entry: &OidcProviderEntry,
+    claims: &IdTokenClaims<OtherClaims, CoreGenderClaim>,
+) -> Result<(String, LoginMethod), String> {
     let Some(serde_json::Value::String(digits)) = claim(claims, &entry.national_number_claim)
     else {
         return Err(format!(
@@ -875,13 +949,40 @@ async fn redeem(
             .refuse(WHAT, format!("{issuer}: the token answer has no ID token"))
             .await;
     };
-    let (digits, method) = match verified_login(
-        &provider.entry,
-        &discovered.client,
-        id_token,
-        &pending.nonce,
-        now,
-    ) {
+    let claims = match verified_claims(&discovered.client, id_token, &pending.nonce, now) {
+        Ok(claims) => claims,
+        Err(e) => return desk.refuse(WHAT, format!("{issuer}: {e}")).await,
+    };
+    if let Some(sender) = &pending.agency_of {
+        let entry = &provider.entry;
+        let text = |name: &str| match claim(claims, name) {
+            Some(serde_json::Value::String(one)) => Some(one),
+            _ => None,
+        };
+        let profiles = match claim(claims, &entry.pagm_claim) {
+            Some(serde_json::Value::String(one)) => vec![one],
+            Some(serde_json::Value::Array(all)) => all
+                .into_iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let subject = claims.subject().as_str().to_owned();
+        return logins
+            .agency
+            .sign_in(
+                sender,
+                VouchedAgent {
+                    provider: issuer,
+                    subject: &subject,
+                    organisation: text(&entry.organisation_claim),
+                    profiles,
+                    level: level_of(entry, claim(claims, &entry.level_claim).as_ref()),
+                },
+            )
+            .await;
+    }
+    let (digits, method) = match citizen_of(&provider.entry, claims) {
         Ok(login) => login,
         Err(e) => return desk.refuse(WHAT, format!("{issuer}: {e}")).await,
     };
@@ -990,6 +1091,8 @@ mod tests {
             level_claim: "acr".into(),
             acr_levels: [("urn:level:high".to_owned(), 4u8)].into_iter().collect(),
             ca: None,
+            organisation_claim: "urn:sealpost:interops:organisation".into(),
+            pagm_claim: "urn:sealpost:interops:pagm".into(),
         }
     }
 

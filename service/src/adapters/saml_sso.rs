@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use aws_lc_rs::constant_time;
 use axum::Router;
@@ -28,6 +28,7 @@ use sealpost_xmldsig::wss_sign::format_date_time;
 use sealpost_xmldsig::{Limits, parse};
 use serde::Deserialize;
 
+use super::agency::{AgencyPages, VouchedAgent};
 use super::browser_login::{
     LoginDesk, Vouched, cookie, esc, html, lock, random_hex, set_cookie, sha256,
 };
@@ -44,10 +45,6 @@ const MAX_PENDING: usize = 10_000;
 const MAX_RESPONSE_BYTES: usize = 512 * 1024;
 /// The browser's half of a login under way.
 const BINDING_COOKIE: &str = "__Host-sealpost_sso";
-/// An agent's session on the organisation's pages.
-const AGENCY_COOKIE: &str = "__Host-sealpost_agency";
-/// How long an agent's session lasts without use.
-const AGENCY_IDLE: Duration = Duration::from_secs(900);
 
 /// Who a login is for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,15 +64,6 @@ struct Pending {
     started: SystemTime,
 }
 
-/// An agent signed in to their organisation's pages.
-#[derive(Clone, Debug)]
-struct AgencySession {
-    sender: String,
-    /// How the audit log names the agent.
-    identity: String,
-    last_seen: SystemTime,
-}
-
 /// The browser logins and the organisations' pages.
 pub struct SsoLogins {
     pub service: Arc<Service>,
@@ -90,7 +78,8 @@ pub struct SsoLogins {
     /// `saml.acs_url`.
     pub acs_url: String,
     pending: Mutex<HashMap<String, Pending>>,
-    agency_sessions: Mutex<HashMap<String, AgencySession>>,
+    /// The organisations' pages an agent's sign-in opens.
+    pub agency: Arc<AgencyPages>,
 }
 
 impl std::fmt::Debug for SsoLogins {
@@ -114,15 +103,12 @@ fn query_value(text: &str) -> String {
         .collect()
 }
 
-/// The routes: `/mailbox/login/saml`, `/agency/login/{sender}`, `/saml/acs`, `/agency/`.
+/// The routes: `/mailbox/login/saml`, `/agency/login/saml/{sender}`, `/saml/acs`.
 pub fn router(logins: Arc<SsoLogins>) -> Router {
     Router::new()
         .route("/mailbox/login/saml", get(mailbox_login))
-        .route("/agency/login/{sender}", get(agency_login))
+        .route("/agency/login/saml/{sender}", get(agency_login))
         .route("/saml/acs", post(acs))
-        .route("/agency/", get(agency_home))
-        .route("/agency/evidence/{id}", get(agency_evidence))
-        .route("/agency/logout", post(agency_logout))
         .with_state(logins)
 }
 
@@ -135,6 +121,7 @@ impl SsoLogins {
         providers: Vec<(IdentityProviderEntry, IdentityProvider)>,
         policy: SamlPolicy,
         acs_url: String,
+        agency: Arc<AgencyPages>,
     ) -> Self {
         SsoLogins {
             entity_id: policy.audience.clone(),
@@ -149,7 +136,7 @@ impl SsoLogins {
             policy,
             acs_url,
             pending: Mutex::new(HashMap::new()),
-            agency_sessions: Mutex::new(HashMap::new()),
+            agency,
         }
     }
 
@@ -161,17 +148,6 @@ impl SsoLogins {
             mailbox: Arc::clone(&self.mailbox),
             clock: Arc::clone(&self.clock),
         }
-    }
-
-    /// Writes an audit entry for a step of a login or an agency page.
-    async fn trace(
-        self: &Arc<Self>,
-        operation: &'static str,
-        identity: String,
-        ok: bool,
-        detail: String,
-    ) -> bool {
-        self.desk().trace(operation, identity, ok, detail).await
     }
 
     /// Sends the browser to `provider` with a new AuthnRequest for `purpose`.
@@ -390,7 +366,25 @@ async fn acs(
     let removal = format!("{BINDING_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=None; Max-Age=0");
     let response = match pending.purpose {
         Purpose::Mailbox => citizen_login(&logins, entry, &assertion).await,
-        Purpose::Agency { sender } => agent_login(&logins, entry, &assertion, &sender).await,
+        Purpose::Agency { sender } => {
+            let single = |name: &str| match assertion.values(name) {
+                [one] => Some(one.clone()),
+                _ => None,
+            };
+            logins
+                .agency
+                .sign_in(
+                    &sender,
+                    VouchedAgent {
+                        provider: &entry.entity_id,
+                        subject: &assertion.subject,
+                        organisation: single(&entry.organisation_attribute),
+                        profiles: assertion.values(&entry.pagm_attribute).to_vec(),
+                        level: level(entry, &assertion),
+                    },
+                )
+                .await
+        }
     };
     set_cookie(response, &removal)
 }
@@ -435,333 +429,4 @@ async fn citizen_login(
             via: "national identity provider (SAML 2.0 Web SSO)",
         })
         .await
-}
-
-/// Signs the agent the assertion names in to `sender`'s pages: the provider must be one the
-/// sender is registered with (it is: the login was sent to it) and the assertion must say the
-/// agent acts for this organisation.
-async fn agent_login(
-    logins: &Arc<SsoLogins>,
-    entry: &IdentityProviderEntry,
-    a: &VerifiedAssertion,
-    sender: &str,
-) -> Response {
-    const WHAT: &str = "AgencyLogin";
-    let organisation = a.values(&entry.organisation_attribute).first().cloned();
-    let profiles = a.values(&entry.pagm_attribute).join(", ");
-    let identity = format!(
-        "agent {} of {sender} (PAGM {}; level {}; by {})",
-        a.subject,
-        if profiles.is_empty() {
-            "none"
-        } else {
-            &profiles
-        },
-        level(entry, a),
-        entry.entity_id
-    );
-    // The registry as it is now (the login took a while): still active, still with this
-    // provider.
-    let store = Arc::clone(&logins.store);
-    let wanted = sender.to_owned();
-    let registered = tokio::task::spawn_blocking(move || store.senders())
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .map(|all| {
-            all.iter().any(|s| {
-                s.id == wanted && s.active && s.identity_providers.contains(&entry.entity_id)
-            })
-        });
-    match registered {
-        Some(true) => {}
-        Some(false) => {
-            logins
-                .trace(
-                    WHAT,
-                    identity,
-                    false,
-                    format!("{sender} is no longer active with {}", entry.entity_id),
-                )
-                .await;
-            return html(
-                StatusCode::FORBIDDEN,
-                "Login refused",
-                "<p>This organisation does not accept this sign-in.</p>",
-                None,
-                None,
-            );
-        }
-        None => {
-            return html(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Unavailable",
-                "<p>The service is unavailable; nothing was done. Try again later.</p>",
-                None,
-                None,
-            );
-        }
-    }
-    if organisation.as_deref() != Some(sender) {
-        logins
-            .trace(
-                WHAT,
-                identity,
-                false,
-                format!("the assertion says the agent acts for {organisation:?}, not for {sender}"),
-            )
-            .await;
-        return html(
-            StatusCode::FORBIDDEN,
-            "Login refused",
-            "<p>Your identity provider does not say you act for this organisation.</p>",
-            None,
-            None,
-        );
-    }
-    if !logins
-        .trace(
-            WHAT,
-            identity.clone(),
-            true,
-            format!("signed in to the pages of {sender}"),
-        )
-        .await
-    {
-        return html(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Unavailable",
-            "<p>The service is unavailable; nothing was done. Try again later.</p>",
-            None,
-            None,
-        );
-    }
-    let token = format!("{}{}", random_hex(), random_hex());
-    lock(&logins.agency_sessions).insert(
-        token.clone(),
-        AgencySession {
-            sender: sender.to_owned(),
-            identity,
-            last_seen: logins.clock.now(),
-        },
-    );
-    set_cookie(
-        html(
-            StatusCode::OK,
-            "Signed in",
-            "<p><a href=\"/agency/\">Your organisation's letters</a></p>",
-            None,
-            Some("/agency/"),
-        ),
-        &format!("{AGENCY_COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Strict"),
-    )
-}
-
-impl SsoLogins {
-    /// The agent of the request's session, touched; `None` without one (or idle too long).
-    fn agent(&self, headers: &HeaderMap) -> Option<(String, AgencySession)> {
-        let token = cookie(headers, AGENCY_COOKIE)?;
-        let now = self.clock.now();
-        let mut live = lock(&self.agency_sessions);
-        live.retain(|_, s| {
-            now.duration_since(s.last_seen)
-                .is_ok_and(|idle| idle < AGENCY_IDLE)
-        });
-        let session = live.get_mut(&token)?;
-        session.last_seen = now;
-        Some((token, session.clone()))
-    }
-}
-
-fn to_agency_login() -> Response {
-    html(
-        StatusCode::UNAUTHORIZED,
-        "Sign in",
-        "<p>Sign in through your organisation: <code>/agency/login/&lt;your organisation&gt;</code>.</p>",
-        None,
-        None,
-    )
-}
-
-/// The organisation's letters: every evidence Sealpost sealed for them, by message.
-async fn agency_home(State(logins): State<Arc<SsoLogins>>, headers: HeaderMap) -> Response {
-    let Some((token, agent)) = logins.agent(&headers) else {
-        return to_agency_login();
-    };
-    let store = Arc::clone(&logins.store);
-    let sender = agent.sender.clone();
-    let listed = tokio::task::spawn_blocking(move || {
-        let ids = store.sender_mailbox(&sender)?;
-        let mut evidences = Vec::new();
-        for id in ids {
-            if let Some(e) = store.evidence(&id)? {
-                evidences.push(e);
-            }
-        }
-        Ok::<_, crate::core::StoreError>(evidences)
-    })
-    .await;
-    let Ok(Ok(mut evidences)) = listed else {
-        return html(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Unavailable",
-            "<p>The service is unavailable. Try again later.</p>",
-            None,
-            None,
-        );
-    };
-    if !logins
-        .trace(
-            "AgencyEvidenceList",
-            agent.identity.clone(),
-            true,
-            format!(
-                "the evidences of {} listed ({})",
-                agent.sender,
-                evidences.len()
-            ),
-        )
-        .await
-    {
-        return html(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Unavailable",
-            "<p>The service is unavailable. Try again later.</p>",
-            None,
-            None,
-        );
-    }
-    evidences.sort_by(|a, b| (&b.message_id, &b.id).cmp(&(&a.message_id, &a.id)));
-    let rows: String = evidences
-        .iter()
-        .map(|e| {
-            format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td><a href=\"/agency/evidence/{}\" download>{}</a></td></tr>",
-                esc(&e.message_id),
-                esc(&e.event),
-                format_date_time(UNIX_EPOCH + Duration::from_secs(e.created_at)),
-                esc(&e.id),
-                esc(&e.id)
-            )
-        })
-        .collect();
-    let csrf = hex_digest(&token);
-    html(
-        StatusCode::OK,
-        &format!("Letters of {}", agent.sender),
-        &format!(
-            "<p>Signed in as {}.</p><table id=\"evidences\"><caption>Every proof Sealpost sealed for your organisation</caption><thead><tr><th scope=\"col\">Message</th><th scope=\"col\">Event</th><th scope=\"col\">Sealed at (UTC)</th><th scope=\"col\">Evidence</th></tr></thead><tbody>{rows}</tbody></table><form method=\"post\" action=\"/agency/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><p><button type=\"submit\">Log out</button></p></form>",
-            esc(&agent.identity)
-        ),
-        None,
-        None,
-    )
-}
-
-/// A form's token, tied to the session (its cookie's digest): a cross-site form cannot know it.
-fn hex_digest(token: &str) -> String {
-    sha256(&format!("csrf:{token}"))
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// One evidence of the organisation's, as sealed.
-async fn agency_evidence(
-    State(logins): State<Arc<SsoLogins>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let Some((_, agent)) = logins.agent(&headers) else {
-        return to_agency_login();
-    };
-    let store = Arc::clone(&logins.store);
-    let wanted = id.clone();
-    let found = tokio::task::spawn_blocking(move || store.evidence(&wanted)).await;
-    let evidence = match found {
-        Ok(Ok(Some(e))) if e.sender_id == agent.sender => e,
-        Ok(Ok(_)) => {
-            logins
-                .trace(
-                    "AgencyEvidenceRead",
-                    agent.identity.clone(),
-                    false,
-                    format!("evidence {id}: none of {}", agent.sender),
-                )
-                .await;
-            return html(StatusCode::NOT_FOUND, "Not found", "", None, None);
-        }
-        _ => {
-            return html(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Unavailable",
-                "<p>The service is unavailable. Try again later.</p>",
-                None,
-                None,
-            );
-        }
-    };
-    if !logins
-        .trace(
-            "AgencyEvidenceRead",
-            agent.identity.clone(),
-            true,
-            format!("evidence {id} of message {}", evidence.message_id),
-        )
-        .await
-    {
-        return html(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Unavailable",
-            "<p>The service is unavailable. Try again later.</p>",
-            None,
-            None,
-        );
-    }
-    let mut r = evidence.xml.into_response();
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/xml"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    if let Ok(v) = HeaderValue::from_str("attachment; filename=\"evidence.xml\"") {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    r
-}
-
-#[derive(Debug, Deserialize)]
-struct LogoutForm {
-    csrf: String,
-}
-
-async fn agency_logout(
-    State(logins): State<Arc<SsoLogins>>,
-    headers: HeaderMap,
-    Form(form): Form<LogoutForm>,
-) -> Response {
-    if let Some((token, _)) = logins.agent(&headers)
-        && constant_time::verify_slices_are_equal(
-            hex_digest(&token).as_bytes(),
-            form.csrf.as_bytes(),
-        )
-        .is_ok()
-    {
-        lock(&logins.agency_sessions).remove(&token);
-    }
-    set_cookie(
-        html(
-            StatusCode::OK,
-            "Logged out",
-            "<p>You are logged out.</p>",
-            None,
-            None,
-        ),
-        &format!("{AGENCY_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0"),
-    )
 }

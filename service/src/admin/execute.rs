@@ -126,9 +126,11 @@ fn sender(a: &Admin, command: SenderCommand, out: &mut dyn Output) -> anyhow::Re
             minimum_levels,
         } => {
             for p in &identity_providers {
-                if !config.identity_providers.iter().any(|i| i.entity_id == *p) {
+                if !config.identity_providers.iter().any(|i| i.entity_id == *p)
+                    && !config.oidc_providers.iter().any(|o| o.issuer == *p)
+                {
                     bail!(
-                        "identity provider {p:?} is not in [[saml.identity_providers]] of the configuration"
+                        "identity provider {p:?} is in neither [[saml.identity_providers]] nor [[oidc.providers]] of the configuration"
                     );
                 }
             }

@@ -548,17 +548,21 @@ impl RawConfig {
         let sender_registry = validate_registry(&self.senders.registry, problems);
         let identity_providers =
             validate_identity_providers(&self.saml.identity_providers, problems);
+        let oidc_providers = validate_oidc_providers(&self.oidc.providers, problems);
+        // A sender's providers: SAML ones (its agents' vectors, their sign-in) or OpenID
+        // Providers (their sign-in to the organisation's pages).
         for sender in &sender_registry {
             for p in &sender.identity_providers {
-                if !identity_providers.iter().any(|i| i.entity_id == *p) {
+                if !identity_providers.iter().any(|i| i.entity_id == *p)
+                    && !oidc_providers.iter().any(|o| o.issuer == *p)
+                {
                     problems.push(format!(
-                        "senders.registry {:?}: identity provider {p:?} is not in [[saml.identity_providers]]",
+                        "senders.registry {:?}: identity provider {p:?} is not in [[saml.identity_providers]] nor [[oidc.providers]]",
                         sender.id
                     ));
                 }
             }
         }
-        let oidc_providers = validate_oidc_providers(&self.oidc.providers, problems);
         if self.saml.audience.trim().is_empty() {
             problems.push("saml.audience must not be empty".into());
         }

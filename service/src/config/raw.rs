@@ -89,6 +89,12 @@ pub(super) struct RawOidcProvider {
     /// issuer (no system roots are trusted).
     #[serde(default)]
     pub(super) ca: Option<PathBuf>,
+    /// For agents of sender organisations: the claim naming the organisation they act for.
+    #[serde(default = "defaults::attribute_organisation")]
+    pub(super) organisation_claim: String,
+    /// For agents: the claim with their PAGM profiles (a string or an array of strings).
+    #[serde(default = "defaults::attribute_pagm")]
+    pub(super) pagm_claim: String,
 }
 
 /// `[saml]`: the identity providers that vouch for senders' agents (the identification

@@ -123,6 +123,9 @@ pub struct OidcProviderEntry {
     pub acr_levels: std::collections::BTreeMap<String, u8>,
     /// The CAs its TLS certificate must chain to (an https:// issuer has them).
     pub ca: Option<PathBuf>,
+    /// For agents: the claims naming their organisation and their PAGM profiles.
+    pub organisation_claim: String,
+    pub pagm_claim: String,
 }
 
 /// An http(s) URL's scheme and the rest, if it has a host and no query or fragment.
@@ -226,6 +229,8 @@ pub(super) fn validate_oidc_providers(
                 level_claim: e.level_claim.clone(),
                 acr_levels: e.acr_levels.clone(),
                 ca: e.ca.clone(),
+                organisation_claim: e.organisation_claim.clone(),
+                pagm_claim: e.pagm_claim.clone(),
             }
         })
         .collect();

@@ -42,7 +42,10 @@ fn provider(scratch: &Path, redirect_uri: &str) -> Provider {
         &accounts,
         serde_json::json!([
             {"username": "jan.oidc", "password": "oidc password 1",
-             "sub": CITIZEN.trim_start_matches("nrn:"), "claims": {"acr": ACR}}
+             "sub": CITIZEN.trim_start_matches("nrn:"), "claims": {"acr": ACR}},
+            {"username": "agent.a", "password": "agent password 1", "sub": "agent-0042",
+             "claims": {"acr": ACR, "urn:sealpost:interops:organisation": "agency-a",
+                        "urn:sealpost:interops:pagm": ["tax-officer"]}}
         ])
         .to_string(),
     )
@@ -101,7 +104,7 @@ fn a_citizen_logs_in_through_an_openid_provider_in_a_real_browser() {
     std::fs::write(
         &config,
         format!(
-            "[[oidc.providers]]\nissuer = \"{}\"\nclient_id = \"{CLIENT_ID}\"\nclient_secret_file = \"{}\"\nredirect_url = \"{redirect}\"\ncitizens = true\nacr_levels = {{ \"{ACR}\" = 3 }}\n\n\
+            "[[oidc.providers]]\nissuer = \"{}\"\nclient_id = \"{CLIENT_ID}\"\nclient_secret_file = \"{}\"\nredirect_url = \"{redirect}\"\nscopes = [\"openid\", \"agency\"]\ncitizens = true\nacr_levels = {{ \"{ACR}\" = 3 }}\n\n\
              # Tax assessments open after a login of level 3, payment notices of level 4.\n\
              [mailbox.opening_levels]\n\"tax-assessment\" = 3\n\"payment-notice\" = 4\n",
             op.issuer,
@@ -145,6 +148,27 @@ fn a_citizen_logs_in_through_an_openid_provider_in_a_real_browser() {
         },
     );
 
+    // Agency A's agents sign in to its pages through the same provider.
+    let cert = f.pki.join("sender-a.pem");
+    admin(
+        &f.pki,
+        &f.data,
+        &[
+            "sender",
+            "set",
+            "--id",
+            "agency-a",
+            "--name",
+            "Agency A",
+            "--cert",
+            cert.to_str().expect("path"),
+            "--types",
+            "tax-assessment",
+            "--identity-provider",
+            &op.issuer,
+        ],
+    );
+
     let out = scratch.join("browser");
     std::fs::create_dir_all(&out).expect("out");
     let screenshots = root.join("target/screenshots/oidc");
@@ -155,7 +179,14 @@ fn a_citizen_logs_in_through_an_openid_provider_in_a_real_browser() {
         .args(["--out", out.to_str().expect("path")])
         .args(["--screenshots", screenshots.to_str().expect("path")])
         .args(["--user", "jan.oidc", "--password", "oidc password 1"])
-        .args(["--letter", &letter, "--strong-letter", &strong]));
+        .args(["--letter", &letter, "--strong-letter", &strong])
+        .args([
+            "--agent-user",
+            "agent.a",
+            "--agent-password",
+            "agent password 1",
+        ])
+        .args(["--sender", "agency-a", "--agency-letter", &letter]));
     assert!(
         ran.status.success(),
         "oidc_login.mjs: {}\n{}",
@@ -178,6 +209,11 @@ fn a_citizen_logs_in_through_an_openid_provider_in_a_real_browser() {
         assert!(status >= 400, "{key} is refused: {report}");
     }
     assert_eq!(report["replay_set_session"], false, "{report}");
+    assert_eq!(report["agency_listing"], true, "{report}");
+    let theirs = std::fs::read_to_string(out.join("agency-evidence.xml")).expect("agency evidence");
+    assert!(theirs.contains(&letter), "{theirs}");
+    let (exit, said) = court_verifies(&f, &theirs, None);
+    assert_eq!(exit, 0, "{said}");
 
     // The handover names how Jan logged in, and a court verifies it.
     let handover = std::fs::read_to_string(out.join("handover.xml")).expect("handover");
@@ -217,6 +253,18 @@ fn a_citizen_logs_in_through_an_openid_provider_in_a_real_browser() {
         })
     };
     assert!(has("mailbox login", "accepted", "jan"), "the login");
+    assert!(
+        has(
+            "AgencyLogin",
+            "accepted",
+            "agent agent-0042 of agency-a (PAGM tax-officer; level 3;"
+        ),
+        "the agent's sign-in"
+    );
+    assert!(
+        has("AgencyEvidenceRead", "accepted", "agent-0042"),
+        "the agent's read"
+    );
     assert!(
         has("OpenLetter", "accepted", "logged in by OpenID Connect"),
         "the opening"
