@@ -555,7 +555,7 @@ impl App {
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             Some(Arc::new(OidcLogins::new(
-                desk,
+                desk.clone(),
                 providers,
                 Arc::clone(&agency),
             )))
@@ -569,10 +569,7 @@ impl App {
             .collect();
         let sso = with_keys.iter().any(|(p, _)| p.sso.is_some()).then(|| {
             Arc::new(SsoLogins::new(
-                Arc::clone(&service),
-                Arc::clone(&store),
-                Arc::clone(&mailbox),
-                Arc::clone(&clock),
+                desk.clone(),
                 with_keys,
                 identity.policy.clone(),
                 config.saml_acs_url.clone(),

@@ -1008,6 +1008,7 @@ mod tests {
 
     fn pending(binding: &str, started: SystemTime) -> Pending {
         Pending {
+            agency_of: None,
             provider: 0,
             nonce: "n".into(),
             pkce_verifier: "v".into(),

@@ -21,7 +21,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use sealpost_mailbox::sessions::LoginMethod;
-use sealpost_mailbox::web::MailboxUi;
 use sealpost_xmldsig::dsig::{base64_decode, base64_encode};
 use sealpost_xmldsig::saml::{IdentityProvider, SamlPolicy, VerifiedAssertion, verify_response};
 use sealpost_xmldsig::wss_sign::format_date_time;
@@ -32,9 +31,7 @@ use super::agency::{AgencyPages, VouchedAgent};
 use super::browser_login::{
     LoginDesk, Vouched, cookie, esc, html, lock, random_hex, set_cookie, sha256,
 };
-use super::store::Backend;
 use crate::config::IdentityProviderEntry;
-use crate::core::{Clock, Service};
 
 /// How long a login may take at the identity provider.
 const LOGIN_WINDOW: Duration = Duration::from_secs(600);
@@ -66,10 +63,8 @@ struct Pending {
 
 /// The browser logins and the organisations' pages.
 pub struct SsoLogins {
-    pub service: Arc<Service>,
-    pub store: Arc<dyn Backend>,
-    pub mailbox: Arc<MailboxUi>,
-    pub clock: Arc<dyn Clock>,
+    /// The audit trail, the people, the mailbox's sessions and the clock.
+    pub desk: LoginDesk,
     /// The providers with a single sign-on service, and their keys.
     pub providers: Vec<(IdentityProviderEntry, IdentityProvider)>,
     pub policy: SamlPolicy,
@@ -114,10 +109,7 @@ pub fn router(logins: Arc<SsoLogins>) -> Router {
 
 impl SsoLogins {
     pub fn new(
-        service: Arc<Service>,
-        store: Arc<dyn Backend>,
-        mailbox: Arc<MailboxUi>,
-        clock: Arc<dyn Clock>,
+        desk: LoginDesk,
         providers: Vec<(IdentityProviderEntry, IdentityProvider)>,
         policy: SamlPolicy,
         acs_url: String,
@@ -125,10 +117,7 @@ impl SsoLogins {
     ) -> Self {
         SsoLogins {
             entity_id: policy.audience.clone(),
-            service,
-            store,
-            mailbox,
-            clock,
+            desk,
             providers: providers
                 .into_iter()
                 .filter(|(entry, _)| entry.sso.is_some())
@@ -140,22 +129,12 @@ impl SsoLogins {
         }
     }
 
-    /// What the shared login steps need.
-    fn desk(&self) -> LoginDesk {
-        LoginDesk {
-            service: Arc::clone(&self.service),
-            store: Arc::clone(&self.store),
-            mailbox: Arc::clone(&self.mailbox),
-            clock: Arc::clone(&self.clock),
-        }
-    }
-
     /// Sends the browser to `provider` with a new AuthnRequest for `purpose`.
     fn start(&self, purpose: Purpose, provider: &IdentityProviderEntry) -> Response {
         let Some(sso) = &provider.sso else {
             return html(StatusCode::NOT_FOUND, "Not found", "", None, None);
         };
-        let now = self.clock.now();
+        let now = self.desk.clock.now();
         let id = format!("_{}", random_hex());
         let binding = random_hex();
         {
@@ -247,7 +226,7 @@ async fn agency_login(
     State(logins): State<Arc<SsoLogins>>,
     Path(sender): Path<String>,
 ) -> Response {
-    let store = Arc::clone(&logins.store);
+    let store = Arc::clone(&logins.desk.store);
     let wanted = sender.clone();
     let registration = tokio::task::spawn_blocking(move || {
         store
@@ -291,7 +270,7 @@ struct AcsForm {
 
 /// A login refused: traced, and a page that says so without saying why (the log does).
 async fn refuse(logins: &Arc<SsoLogins>, what: &'static str, detail: String) -> Response {
-    logins.desk().refuse(what, detail).await
+    logins.desk.refuse(what, detail).await
 }
 
 async fn acs(
@@ -327,7 +306,7 @@ async fn acs(
         )
         .await;
     };
-    let now = logins.clock.now();
+    let now = logins.desk.clock.now();
     let in_this_browser = cookie(&headers, BINDING_COOKIE).is_some_and(|b| {
         constant_time::verify_slices_are_equal(&sha256(&b), &pending.binding_sha256).is_ok()
     });
@@ -420,7 +399,7 @@ async fn citizen_login(
         level: level(entry, a),
     };
     logins
-        .desk()
+        .desk
         .citizen_login(Vouched {
             what: "SamlLogin",
             provider: &entry.entity_id,
