@@ -19,6 +19,9 @@
 //    context: /agency/login/<sender> goes to the provider; its form; back to /agency/, which
 //    lists --agency-letter; the first /agency/evidence/ link is saved as
 //    DIR/agency-evidence.xml (agency_listing, agency_evidence).
+// 7. With --outsider-user and --outsider-password (an agent of another organisation), in a
+//    fresh context: the same sign-in to --sender's pages; the page Sealpost answers at its
+//    callback (outsider_status, outsider_says), then /agency/ (outsider_agency_status).
 // Prints one JSON line; exits 1 with the reason on stderr when a step fails.
 
 import { existsSync, mkdirSync, realpathSync, rmSync } from 'node:fs';
@@ -34,10 +37,13 @@ import {
 const DESKTOP = { width: 1280, height: 800 };
 const NAMES = [
   'base-url', 'ca', 'out', 'screenshots', 'user', 'password', 'letter', 'strong-letter',
-  'agent-user', 'agent-password', 'sender', 'agency-letter',
+  'agent-user', 'agent-password', 'sender', 'agency-letter', 'outsider-user', 'outsider-password',
 ];
 /** The agent's flow runs when its inputs are given. */
-const OPTIONAL = new Set(['screenshots', 'agent-user', 'agent-password', 'sender', 'agency-letter']);
+const OPTIONAL = new Set([
+  'screenshots', 'agent-user', 'agent-password', 'sender', 'agency-letter', 'outsider-user',
+  'outsider-password',
+]);
 
 function inputs() {
   const { values } = parseArgs({
@@ -158,6 +164,30 @@ async function agent(browser, args, found, shoot) {
   }
 }
 
+async function outsider(browser, args, found) {
+  const base = args['base-url'];
+  const context = await browser.newContext({ viewport: DESKTOP, locale: 'en-GB' });
+  const page = await context.newPage();
+  let answer = null;
+  page.on('response', (r) => {
+    if (new URL(r.url()).pathname === '/oidc/callback') answer = r.status();
+  });
+  try {
+    await Promise.all([
+      page.waitForURL((u) => u.origin !== new URL(base).origin, { timeout: LOGIN_TIMEOUT }),
+      page.goto(`${base}/agency/login/${segment(args.sender)}`),
+    ]);
+    await page.waitForLoadState('load');
+    await signInAtIdp(page, base, args['outsider-user'], args['outsider-password'], '/oidc/callback', null, 'outsider');
+    found.outsider_status = answer;
+    found.outsider_says = (await page.locator('main').innerText().catch(() => '')).trim().slice(0, 300);
+    const after = await page.request.get(`${base}/agency/`, { maxRedirects: 0 });
+    found.outsider_agency_status = after.status();
+  } finally {
+    await context.close();
+  }
+}
+
 async function main() {
   const args = inputs();
   if (await rerunTrusting(args.ca, fileURLToPath(import.meta.url))) return null;
@@ -184,6 +214,7 @@ async function main() {
   try {
     await citizen(browser, args, found, shoot);
     if (args['agent-user']) await agent(browser, args, found, shoot);
+    if (args['outsider-user']) await outsider(browser, args, found);
   } finally {
     await browser.close();
     rmSync(home, { recursive: true, force: true });

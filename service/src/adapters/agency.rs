@@ -218,9 +218,12 @@ impl AgencyPages {
                     WHAT,
                     identity,
                     false,
-                    format!(
-                        "the provider says the agent acts for {organisation:?}, not for {sender}"
-                    ),
+                    match &organisation {
+                        Some(o) => format!("the provider says the agent acts for {o:?}, not for {sender}"),
+                        None => format!(
+                            "the provider does not say (once) which organisation the agent acts for, so not {sender}"
+                        ),
+                    },
                 )
                 .await;
             return html(

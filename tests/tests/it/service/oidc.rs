@@ -45,6 +45,9 @@ fn provider(scratch: &Path, redirect_uri: &str) -> Provider {
              "sub": CITIZEN.trim_start_matches("nrn:"), "claims": {"acr": ACR}},
             {"username": "agent.a", "password": "agent password 1", "sub": "agent-0042",
              "claims": {"acr": ACR, "urn:sealpost:interops:organisation": "agency-a",
+                        "urn:sealpost:interops:pagm": ["tax-officer"]}},
+            {"username": "agent.b", "password": "agent password 2", "sub": "agent-0099",
+             "claims": {"acr": ACR, "urn:sealpost:interops:organisation": "agency-b",
                         "urn:sealpost:interops:pagm": ["tax-officer"]}}
         ])
         .to_string(),
@@ -186,7 +189,13 @@ fn a_citizen_logs_in_through_an_openid_provider_in_a_real_browser() {
             "--agent-password",
             "agent password 1",
         ])
-        .args(["--sender", "agency-a", "--agency-letter", &letter]));
+        .args(["--sender", "agency-a", "--agency-letter", &letter])
+        .args([
+            "--outsider-user",
+            "agent.b",
+            "--outsider-password",
+            "agent password 2",
+        ]));
     assert!(
         ran.status.success(),
         "oidc_login.mjs: {}\n{}",
@@ -210,6 +219,9 @@ fn a_citizen_logs_in_through_an_openid_provider_in_a_real_browser() {
     }
     assert_eq!(report["replay_set_session"], false, "{report}");
     assert_eq!(report["agency_listing"], true, "{report}");
+    // An agent of agency B, vouched for by the same provider, is not let into agency A's pages.
+    assert_eq!(report["outsider_status"], 403, "{report}");
+    assert_eq!(report["outsider_agency_status"], 401, "{report}");
     let theirs = std::fs::read_to_string(out.join("agency-evidence.xml")).expect("agency evidence");
     assert!(theirs.contains(&letter), "{theirs}");
     let (exit, said) = court_verifies(&f, &theirs, None);
@@ -264,6 +276,14 @@ fn a_citizen_logs_in_through_an_openid_provider_in_a_real_browser() {
     assert!(
         has("AgencyEvidenceRead", "accepted", "agent-0042"),
         "the agent's read"
+    );
+    assert!(
+        has(
+            "AgencyLogin",
+            "refused",
+            "acts for \"agency-b\", not for agency-a"
+        ),
+        "the outsider's refusal"
     );
     assert!(
         has("OpenLetter", "accepted", "logged in by OpenID Connect"),
