@@ -116,6 +116,13 @@ pub(super) fn html(
     r
 }
 
+/// A message for citizens in the mailbox's three languages, each paragraph marked with its
+/// own language (a page met between the identity provider and the mailbox cannot know which
+/// one the person reads: the `lang` cookie does not come with another site's post).
+pub(super) fn in_three_languages(fr: &str, nl: &str, en: &str) -> String {
+    format!("<p lang=\"fr\">{fr}</p><p lang=\"nl\">{nl}</p><p lang=\"en\">{en}</p>")
+}
+
 pub(super) fn set_cookie(mut r: Response, value: &str) -> Response {
     if let Ok(v) = HeaderValue::from_str(value) {
         r.headers_mut().append(header::SET_COOKIE, v);
@@ -126,8 +133,12 @@ pub(super) fn set_cookie(mut r: Response, value: &str) -> Response {
 pub(super) fn unavailable() -> Response {
     html(
         StatusCode::SERVICE_UNAVAILABLE,
-        "Unavailable",
-        "<p>The service is unavailable; nothing was done. Try again later.</p>",
+        "Indisponible · Niet beschikbaar · Unavailable",
+        &in_three_languages(
+            "Le service est momentanément indisponible ; rien n'a été fait. Réessayez plus tard.",
+            "De dienst is tijdelijk niet beschikbaar; er is niets gebeurd. Probeer het later opnieuw.",
+            "The service is unavailable; nothing was done. Try again later.",
+        ),
         None,
         None,
     )
@@ -209,8 +220,12 @@ impl LoginDesk {
             .await;
         html(
             StatusCode::FORBIDDEN,
-            "Login refused",
-            "<p>The identity provider's answer cannot be accepted. <a href=\"/mailbox/login\">Try again</a>.</p>",
+            "Connexion refusée · Aanmelding geweigerd · Login refused",
+            &in_three_languages(
+                "La réponse du fournisseur d'identité ne peut pas être acceptée. <a href=\"/mailbox/login?lang=fr\">Réessayer</a>.",
+                "Het antwoord van de identiteitsprovider kan niet worden aanvaard. <a href=\"/mailbox/login?lang=nl\">Opnieuw proberen</a>.",
+                "The identity provider's answer cannot be accepted. <a href=\"/mailbox/login?lang=en\">Try again</a>.",
+            ),
             None,
             None,
         )
@@ -285,8 +300,12 @@ impl LoginDesk {
                 set_cookie(
                     html(
                         StatusCode::OK,
-                        "Logged in",
-                        "<p><a href=\"/mailbox/inbox\">Open your mailbox</a></p>",
+                        "Connecté · Aangemeld · Logged in",
+                        &in_three_languages(
+                            "<a href=\"/mailbox/inbox?lang=fr\">Ouvrir votre boîte aux lettres</a>",
+                            "<a href=\"/mailbox/inbox?lang=nl\">Uw brievenbus openen</a>",
+                            "<a href=\"/mailbox/inbox?lang=en\">Open your mailbox</a>",
+                        ),
                         None,
                         Some("/mailbox/inbox"),
                     ),
@@ -295,8 +314,12 @@ impl LoginDesk {
             }
             Ok(Some(Err(()))) => html(
                 StatusCode::TOO_MANY_REQUESTS,
-                "Login refused",
-                "<p>This account is locked for now.</p>",
+                "Connexion refusée · Aanmelding geweigerd · Login refused",
+                &in_three_languages(
+                    "Ce compte est bloqué pour le moment.",
+                    "Deze account is voorlopig geblokkeerd.",
+                    "This account is locked for now.",
+                ),
                 None,
                 None,
             ),
@@ -310,8 +333,12 @@ impl LoginDesk {
                 .await;
                 html(
                     StatusCode::FORBIDDEN,
-                    "Login refused",
-                    "<p>No mailbox account matches this national register number.</p>",
+                    "Connexion refusée · Aanmelding geweigerd · Login refused",
+                    &in_three_languages(
+                        "Aucun compte de boîte aux lettres ne correspond à ce numéro de registre national.",
+                        "Geen brievenbusaccount hoort bij dit rijksregisternummer.",
+                        "No mailbox account matches this national register number.",
+                    ),
                     None,
                     None,
                 )
