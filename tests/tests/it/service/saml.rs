@@ -1123,3 +1123,191 @@ fn an_authn_request_by_the_http_post_binding_is_what_the_identity_provider_takes
         text(&answer.body)
     );
 }
+
+/// A form value, percent-encoded for `application/x-www-form-urlencoded`.
+fn form_value(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// HTML's escaping of an attribute value, undone (what pysaml2's IdP writes in its forms).
+fn unescape(text: &str) -> String {
+    text.replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// Starts a citizen's login at Sealpost and completes it at the IdP over plain HTTP (no
+/// browser): the binding cookie Sealpost set, and the SAMLResponse the IdP would have the
+/// browser post.
+fn login_at_idp(s: &Saml, idp: &BrowserIdp) -> (String, String) {
+    let started = sealpost_interop::https_raw(
+        s.server.addr,
+        &s.pki.join("root-ca.pem"),
+        "GET /mailbox/login/saml HTTP/1.1",
+        b"",
+    );
+    assert_eq!(started.status, 303, "{}", text(&started.body));
+    let binding = started
+        .headers
+        .iter()
+        .find_map(|(n, v)| {
+            (n == "set-cookie" && v.starts_with("__Host-sealpost_sso="))
+                .then(|| v.split(';').next().unwrap_or("").to_owned())
+        })
+        .expect("the binding cookie");
+    let location = started.header("location").expect("location").to_owned();
+    let addr: std::net::SocketAddr = location
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .expect("host")
+        .parse()
+        .expect("address");
+    let path = &location[location.find("/sso").expect("the SSO path")..];
+    let form = sealpost_interop::http_raw(addr, &format!("GET {path} HTTP/1.1"), b"");
+    assert_eq!(form.status, 200, "{}", text(&form.body));
+    let pending = hidden(&text(&form.body), "pending").expect("the IdP's pending login");
+    let body = format!(
+        "pending={}&username=jan.eid&password={}",
+        form_value(&pending),
+        form_value("eid password 1")
+    );
+    let answer = sealpost_interop::http_raw(
+        addr,
+        &format!(
+            "POST /login HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}",
+            body.len()
+        ),
+        body.as_bytes(),
+    );
+    assert_eq!(answer.status, 200, "{}", text(&answer.body));
+    let response = unescape(&hidden(&text(&answer.body), "SAMLResponse").expect("SAMLResponse"));
+    let _ = idp;
+    (binding, response)
+}
+
+fn post_acs(s: &Saml, cookie: Option<&str>, response: &str) -> HttpResponse {
+    let body = format!("SAMLResponse={}", form_value(response));
+    sealpost_interop::https_raw(
+        s.server.addr,
+        &s.pki.join("root-ca.pem"),
+        &format!(
+            "POST /saml/acs HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}{}",
+            body.len(),
+            cookie
+                .map(|c| format!("\r\nCookie: {c}"))
+                .unwrap_or_default()
+        ),
+        body.as_bytes(),
+    )
+}
+
+#[test]
+fn a_login_response_posted_by_another_browser_or_twice_or_altered_logs_nobody_in() {
+    let port = sealpost_interop::free_port();
+    let acs = format!("https://127.0.0.1:{port}/saml/acs");
+    let idp = std::cell::RefCell::new(None);
+    let s = saml_service_with(
+        "saml-acs-attacks",
+        Some(port),
+        &|scratch| {
+            let started = browser_idp(scratch, &acs);
+            let lines = format!("sso_url = \"{}\"\ncitizens = true\n", started.sso_url);
+            *idp.borrow_mut() = Some(started);
+            lines
+        },
+        "",
+    );
+    let idp = idp.into_inner().expect("the IdP");
+    s.admin(&[
+        "person",
+        "add",
+        "--login",
+        "jan",
+        "--name",
+        "Jan Peeters",
+        "--nrn",
+        CITIZEN,
+        "--password",
+        sealpost_interop::FIRST_PASSWORD,
+        "--totp-secret",
+        sealpost_interop::TOTP_SECRET,
+    ]);
+    let session = |r: &HttpResponse| {
+        r.headers.iter().any(|(n, v)| {
+            n == "set-cookie"
+                && v.starts_with("__Host-sealpost_session=")
+                && !v.contains("Max-Age=0")
+        })
+    };
+    // The attacker's own login, posted into a victim's browser (login CSRF): no binding
+    // cookie there. The login under way is spent, and its answer no longer logs anyone in.
+    let (binding, response) = login_at_idp(&s, &idp);
+    let r = post_acs(&s, None, &response);
+    assert_eq!(r.status, 403, "{}", text(&r.body));
+    assert!(!session(&r));
+    let r = post_acs(&s, Some(&binding), &response);
+    assert_eq!(r.status, 403, "a spent login: {}", text(&r.body));
+    assert!(!session(&r));
+    // Another browser's binding cookie.
+    let (_, response) = login_at_idp(&s, &idp);
+    let (other, _) = login_at_idp(&s, &idp);
+    let r = post_acs(&s, Some(&other), &response);
+    assert_eq!(r.status, 403, "{}", text(&r.body));
+    // An altered response: the national number changed after the IdP signed it.
+    let (binding, response) = login_at_idp(&s, &idp);
+    let xml = String::from_utf8(sealpost_xmldsig::dsig::base64_decode(&response).expect("base64"))
+        .expect("utf-8");
+    let changed = xml.replacen(">85073003328<", ">00012556777<", 1);
+    assert_ne!(changed, xml, "the NameID is in the response");
+    let altered = sealpost_xmldsig::dsig::base64_encode(changed.as_bytes());
+    let r = post_acs(&s, Some(&binding), &altered);
+    assert_eq!(r.status, 403, "{}", text(&r.body));
+    assert!(!session(&r));
+    // The genuine one, in its own browser, once: logged in.
+    let (binding, response) = login_at_idp(&s, &idp);
+    let r = post_acs(&s, Some(&binding), &response);
+    assert_eq!(r.status, 200, "{}", text(&r.body));
+    assert!(session(&r), "a session for Jan");
+    let r = post_acs(&s, Some(&binding), &response);
+    assert_eq!(r.status, 403, "the same answer twice: {}", text(&r.body));
+    // Garbage is refused the same way, without a session.
+    for garbage in ["%%%", "PHNhbWxwOlJlc3BvbnNlLz4=", ""] {
+        let r = post_acs(&s, Some(&binding), garbage);
+        assert!(r.status >= 400 && !session(&r), "{garbage:?}: {}", r.status);
+    }
+    let log = s.scratch.join("acs-audit.jsonl");
+    s.admin(&[
+        "audit",
+        "export",
+        "--from",
+        "2000-01-01T00:00:00Z",
+        "--out",
+        log.to_str().expect("path"),
+    ]);
+    let refused: Vec<String> = sealpost_interop::export_entries(&log)
+        .iter()
+        .filter(|e| e["operation"] == "SamlLogin" && e["outcome"] == "refused")
+        .map(|e| e["detail"].as_str().unwrap_or("").to_owned())
+        .collect();
+    for reason in [
+        "posted by another browser",
+        "not a login under way",
+        "does not match",
+    ] {
+        assert!(
+            refused.iter().any(|d| d.contains(reason)),
+            "{reason}: {refused:#?}"
+        );
+    }
+}
