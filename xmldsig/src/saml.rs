@@ -184,6 +184,15 @@ pub struct VerifiedAssertion {
 }
 
 impl VerifiedAssertion {
+    /// The one value of attribute `name`: `None` when it is absent or states several (an
+    /// attribute that names one thing is never read as its first value).
+    pub fn single(&self, name: &str) -> Option<&str> {
+        match self.values(name) {
+            [one] => Some(one.as_str()),
+            _ => None,
+        }
+    }
+
     /// The values of attribute `name` (none when absent).
     pub fn values(&self, name: &str) -> &[String] {
         self.attributes

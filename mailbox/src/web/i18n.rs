@@ -655,14 +655,6 @@ const TEXTS: &[(&str, [&str; 3])] = &[
             "Log in with your OpenID Connect provider",
         ],
     ),
-    (
-        "no_account",
-        [
-            "Aucun compte de boîte aux lettres ne correspond à ce numéro de registre national.",
-            "Geen brievenbusaccount hoort bij dit rijksregisternummer.",
-            "No mailbox account matches this national register number.",
-        ],
-    ),
     ("help", ["Aide", "Hulp", "Help"]),
     ("contact", ["Contact", "Contact", "Contact"]),
     ("privacy", ["Vie privée", "Privacy", "Privacy"]),

@@ -18,7 +18,9 @@ use axum::routing::{get, post};
 use sealpost_xmldsig::wss_sign::format_date_time;
 use serde::Deserialize;
 
-use super::browser_login::{LoginDesk, cookie, esc, html, lock, random_hex, set_cookie, sha256};
+use super::browser_login::{
+    LoginDesk, cookie, esc, html, lock, random_hex, set_cookie, sha256, unavailable,
+};
 
 /// An agent's session on the organisation's pages.
 const AGENCY_COOKIE: &str = "__Host-sealpost_agency";
@@ -87,17 +89,10 @@ pub fn router(pages: Arc<AgencyPages>) -> Router {
 /// Sends the agent to the first of the sender's providers that offers sign-in, in its
 /// protocol.
 async fn sign_in_at(State(pages): State<Arc<AgencyPages>>, Path(sender): Path<String>) -> Response {
-    let store = Arc::clone(&pages.desk.store);
-    let wanted = sender.clone();
-    let registration = tokio::task::spawn_blocking(move || {
-        store
-            .senders()
-            .map(|all| all.into_iter().find(|s| s.id == wanted && s.active))
-    })
-    .await;
+    let registration = pages.desk.active_sender(&sender).await;
     let registration = match registration {
-        Ok(Ok(Some(r))) => r,
-        Ok(Ok(None)) => {
+        Ok(Some(r)) => r,
+        Ok(None) => {
             return html(
                 StatusCode::NOT_FOUND,
                 "Not found",
@@ -106,7 +101,7 @@ async fn sign_in_at(State(pages): State<Arc<AgencyPages>>, Path(sender): Path<St
                 None,
             );
         }
-        _ => return super::browser_login::unavailable(),
+        _ => return unavailable(),
     };
     let to = registration.identity_providers.iter().find_map(|p| {
         if pages.saml_providers.contains(p) {
@@ -173,19 +168,14 @@ impl AgencyPages {
         let provider = a.provider.to_owned();
         // The registry as it is now (the login took a while): still active, still with this
         // provider.
-        let store = Arc::clone(&self.desk.store);
-        let wanted = sender.to_owned();
-        let registered = tokio::task::spawn_blocking(move || store.senders())
+        let registered = self
+            .desk
+            .active_sender(sender)
             .await
-            .ok()
-            .and_then(Result::ok)
-            .map(|all| {
-                all.iter()
-                    .any(|s| s.id == wanted && s.active && s.identity_providers.contains(&provider))
-            });
+            .map(|r| r.is_some_and(|r| r.identity_providers.contains(&provider)));
         match registered {
-            Some(true) => {}
-            Some(false) => {
+            Ok(true) => {}
+            Ok(false) => {
                 self.desk
                     .trace(
                         WHAT,
@@ -202,15 +192,7 @@ impl AgencyPages {
                     None,
                 );
             }
-            None => {
-                return html(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "Unavailable",
-                    "<p>The service is unavailable; nothing was done. Try again later.</p>",
-                    None,
-                    None,
-                );
-            }
+            Err(()) => return unavailable(),
         }
         if organisation.as_deref() != Some(sender) {
             self.desk
@@ -244,13 +226,7 @@ impl AgencyPages {
             )
             .await
         {
-            return html(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Unavailable",
-                "<p>The service is unavailable; nothing was done. Try again later.</p>",
-                None,
-                None,
-            );
+            return unavailable();
         }
         let token = format!("{}{}", random_hex(), random_hex());
         lock(&self.sessions).insert(
@@ -319,13 +295,7 @@ async fn agency_home(State(pages): State<Arc<AgencyPages>>, headers: HeaderMap) 
     })
     .await;
     let Ok(Ok(mut evidences)) = listed else {
-        return html(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Unavailable",
-            "<p>The service is unavailable. Try again later.</p>",
-            None,
-            None,
-        );
+        return unavailable();
     };
     if !pages
         .desk
@@ -341,13 +311,7 @@ async fn agency_home(State(pages): State<Arc<AgencyPages>>, headers: HeaderMap) 
         )
         .await
     {
-        return html(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Unavailable",
-            "<p>The service is unavailable. Try again later.</p>",
-            None,
-            None,
-        );
+        return unavailable();
     }
     evidences.sort_by(|a, b| (&b.message_id, &b.id).cmp(&(&a.message_id, &a.id)));
     let rows: String = evidences
@@ -411,13 +375,7 @@ async fn agency_evidence(
             return html(StatusCode::NOT_FOUND, "Not found", "", None, None);
         }
         _ => {
-            return html(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Unavailable",
-                "<p>The service is unavailable. Try again later.</p>",
-                None,
-                None,
-            );
+            return unavailable();
         }
     };
     if !pages
@@ -430,13 +388,7 @@ async fn agency_evidence(
         )
         .await
     {
-        return html(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Unavailable",
-            "<p>The service is unavailable. Try again later.</p>",
-            None,
-            None,
-        );
+        return unavailable();
     }
     let mut r = evidence.xml.into_response();
     let h = r.headers_mut();

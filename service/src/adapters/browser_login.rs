@@ -18,6 +18,7 @@ use super::mailbox::People;
 use super::store::Backend;
 use crate::core::ids::RecipientId;
 use crate::core::records::Channel;
+use crate::core::records::SenderRegistration;
 use crate::core::{Changes, Clock, RequestContext, Service};
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -211,6 +212,20 @@ impl LoginDesk {
         })
         .await
         .unwrap_or(false)
+    }
+
+    /// The active sender `id` as the registry says now; `Err` when the store cannot say.
+    pub(super) async fn active_sender(&self, id: &str) -> Result<Option<SenderRegistration>, ()> {
+        let store = Arc::clone(&self.store);
+        let wanted = id.to_owned();
+        tokio::task::spawn_blocking(move || {
+            store
+                .senders()
+                .map(|all| all.into_iter().find(|s| s.id == wanted && s.active))
+        })
+        .await
+        .map_err(|_| ())?
+        .map_err(|_| ())
     }
 
     /// A login refused: traced, and a page that says so without saying why (the log does).

@@ -580,17 +580,10 @@ async fn agency_login(
     State(logins): State<Arc<OidcLogins>>,
     axum::extract::Path(sender): axum::extract::Path<String>,
 ) -> Response {
-    let store = Arc::clone(&logins.desk.store);
-    let wanted = sender.clone();
-    let registration = tokio::task::spawn_blocking(move || {
-        store
-            .senders()
-            .map(|all| all.into_iter().find(|s| s.id == wanted && s.active))
-    })
-    .await;
+    let registration = logins.desk.active_sender(&sender).await;
     let registration = match registration {
-        Ok(Ok(Some(r))) => r,
-        Ok(Ok(None)) => {
+        Ok(Some(r)) => r,
+        Ok(None) => {
             return html(
                 StatusCode::NOT_FOUND,
                 "Not found",

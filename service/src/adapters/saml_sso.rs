@@ -226,15 +226,8 @@ async fn agency_login(
     State(logins): State<Arc<SsoLogins>>,
     Path(sender): Path<String>,
 ) -> Response {
-    let store = Arc::clone(&logins.desk.store);
-    let wanted = sender.clone();
-    let registration = tokio::task::spawn_blocking(move || {
-        store
-            .senders()
-            .map(|all| all.into_iter().find(|s| s.id == wanted && s.active))
-    })
-    .await;
-    let Ok(Ok(Some(registration))) = registration else {
+    let registration = logins.desk.active_sender(&sender).await;
+    let Ok(Some(registration)) = registration else {
         return html(
             StatusCode::NOT_FOUND,
             "Not found",
@@ -346,10 +339,6 @@ async fn acs(
     let response = match pending.purpose {
         Purpose::Mailbox => citizen_login(&logins, entry, &assertion).await,
         Purpose::Agency { sender } => {
-            let single = |name: &str| match assertion.values(name) {
-                [one] => Some(one.clone()),
-                _ => None,
-            };
             logins
                 .agency
                 .sign_in(
@@ -357,7 +346,9 @@ async fn acs(
                     VouchedAgent {
                         provider: &entry.entity_id,
                         subject: &assertion.subject,
-                        organisation: single(&entry.organisation_attribute),
+                        organisation: assertion
+                            .single(&entry.organisation_attribute)
+                            .map(str::to_owned),
                         profiles: assertion.values(&entry.pagm_attribute).to_vec(),
                         level: level(entry, &assertion),
                     },
@@ -368,10 +359,9 @@ async fn acs(
     set_cookie(response, &removal)
 }
 
-/// The authentication level an assertion states (0 when it does not).
+/// The authentication level an assertion states (0 when it does not, or states several).
 fn level(entry: &IdentityProviderEntry, a: &VerifiedAssertion) -> u8 {
-    a.values(&entry.level_attribute)
-        .first()
+    a.single(&entry.level_attribute)
         .and_then(|l| l.trim().parse().ok())
         .unwrap_or(0)
 }
@@ -384,7 +374,8 @@ async fn citizen_login(
     a: &VerifiedAssertion,
 ) -> Response {
     let digits = match &entry.national_number_attribute {
-        Some(name) => a.values(name).first().cloned().unwrap_or_default(),
+        // Absent or stated twice: no number, so no login.
+        Some(name) => a.single(name).unwrap_or_default().to_owned(),
         None => a.subject.clone(),
     };
     let method = LoginMethod {
