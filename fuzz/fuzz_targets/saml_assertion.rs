@@ -1,5 +1,6 @@
-//! Any bytes as a document holding SAML assertions (2.0 or 1.1), and as a SOAP envelope
-//! carrying one in its Security header: the assertion reader never panics and never accepts
+//! Any bytes as a document holding SAML assertions (2.0 or 1.1), as a SOAP envelope carrying
+//! one in its Security header, and as a browser login's samlp:Response (what `POST /saml/acs`
+//! reads): the assertion and response readers never panic and never accept
 //! (no input here can carry a signature by the identity provider key made at start).
 //!
 //! Then, so that what is read after the signature (times, conditions, subject, confirmation,
@@ -17,7 +18,7 @@ use sealpost_pki::{KeyAlgorithm, LeafSpec, Profile, rogue_self_signed};
 use sealpost_xmldsig::document::DocumentSigner;
 use sealpost_xmldsig::dsig::{AlgorithmPolicy, IdIndex, IdPolicy};
 use sealpost_xmldsig::saml::{
-    IdentityProvider, SamlPolicy, SamlTrust, is_assertion, verify_assertion,
+    IdentityProvider, SamlPolicy, SamlTrust, is_assertion, verify_assertion, verify_response,
 };
 use sealpost_xmldsig::trust::TrustAnchors;
 use sealpost_xmldsig::wss::{KnownCertificates, WssPolicy, verify_envelope_with};
@@ -84,6 +85,19 @@ fuzz_target!(|data: &[u8]| {
             );
         }
     }
+    // A browser login's response, for the request it names (whatever it names).
+    let request = doc.root_element().attribute("InResponseTo").unwrap_or("_fuzz");
+    assert!(
+        verify_response(
+            &doc,
+            now,
+            &trust.policy,
+            &trust.providers[0],
+            "https://sealpost.fuzz/saml/acs",
+            request,
+        )
+        .is_err()
+    );
     let anchors = TrustAnchors::new([common::fixture_root()]);
     assert!(
         verify_envelope_with(
