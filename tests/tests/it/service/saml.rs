@@ -1150,12 +1150,31 @@ fn unescape(text: &str) -> String {
 /// browser): the binding cookie Sealpost set, and the SAMLResponse the IdP would have the
 /// browser post.
 fn login_at_idp(s: &Saml) -> (String, String) {
-    let started = sealpost_interop::https_raw(
+    login_at_idp_as(s, "/mailbox/login/saml", "jan.eid", "eid password 1")
+}
+
+/// [`login_at_idp`] from `start` (Sealpost's redirects followed to the IdP), as `user`.
+fn login_at_idp_as(s: &Saml, start: &str, user: &str, password: &str) -> (String, String) {
+    let mut started = sealpost_interop::https_raw(
         s.server.addr,
         &s.pki.join("root-ca.pem"),
-        "GET /mailbox/login/saml HTTP/1.1",
+        &format!("GET {start} HTTP/1.1"),
         b"",
     );
+    // `/agency/login/{sender}` names the protocol first.
+    while started.status == 303
+        && started
+            .header("location")
+            .is_some_and(|l| l.starts_with('/'))
+    {
+        let next = started.header("location").expect("location").to_owned();
+        started = sealpost_interop::https_raw(
+            s.server.addr,
+            &s.pki.join("root-ca.pem"),
+            &format!("GET {next} HTTP/1.1"),
+            b"",
+        );
+    }
     assert_eq!(started.status, 303, "{}", text(&started.body));
     let binding = started
         .headers
@@ -1178,9 +1197,10 @@ fn login_at_idp(s: &Saml) -> (String, String) {
     assert_eq!(form.status, 200, "{}", text(&form.body));
     let pending = hidden(&text(&form.body), "pending").expect("the IdP's pending login");
     let body = format!(
-        "pending={}&username=jan.eid&password={}",
+        "pending={}&username={}&password={}",
         form_value(&pending),
-        form_value("eid password 1")
+        form_value(user),
+        form_value(password)
     );
     let answer = sealpost_interop::http_raw(
         addr,
@@ -1309,4 +1329,133 @@ fn a_login_response_posted_by_another_browser_or_twice_or_altered_logs_nobody_in
             "{reason}: {refused:#?}"
         );
     }
+}
+
+#[test]
+fn an_agent_reads_their_own_organisations_evidences_and_no_one_elses() {
+    let port = sealpost_interop::free_port();
+    let acs = format!("https://127.0.0.1:{port}/saml/acs");
+    let idp = std::cell::RefCell::new(None);
+    let s = saml_service_with(
+        "saml-agency-reads",
+        Some(port),
+        &|scratch| {
+            let started = browser_idp(scratch, &acs);
+            let lines = format!("sso_url = \"{}\"\n", started.sso_url);
+            *idp.borrow_mut() = Some(started);
+            lines
+        },
+        "",
+    );
+    let _idp = idp.into_inner().expect("the IdP");
+    // A letter of each agency: agency A's by its agent, agency B's by its application.
+    let r = s.send("own-1", &Ask::default(), as_is, &[]);
+    assert_eq!(r.status, 200, "{}", text(&r.body));
+    let own = field(
+        &evidence_of(&field(&text(&r.body), "Evidence").expect("evidence")),
+        "EvidenceId",
+    )
+    .expect("evidence id");
+    let theirs = s.post(&signed_soap(
+        NS_SOAP11,
+        &Letter::new("theirs-1", CITIZEN).body(),
+        &dev_signer(&s.pki, "sender-b"),
+        system_now(),
+    ));
+    assert_eq!(theirs.status, 200, "{}", text(&theirs.body));
+    let theirs = field(
+        &evidence_of(&field(&text(&theirs.body), "Evidence").expect("evidence")),
+        "EvidenceId",
+    )
+    .expect("evidence id");
+    // Agency A's agent signs in to its pages.
+    let (binding, response) =
+        login_at_idp_as(&s, "/agency/login/agency-a", "agent.a", "agent password 1");
+    let signed_in = post_acs(&s, Some(&binding), &response);
+    assert_eq!(signed_in.status, 200, "{}", text(&signed_in.body));
+    let agency = signed_in
+        .headers
+        .iter()
+        .find_map(|(n, v)| {
+            (n == "set-cookie" && v.starts_with("__Host-sealpost_agency="))
+                .then(|| v.split(';').next().unwrap_or("").to_owned())
+        })
+        .expect("an agency session");
+    let get = |path: &str, cookie: Option<&str>| {
+        sealpost_interop::https_raw(
+            s.server.addr,
+            &s.pki.join("root-ca.pem"),
+            &format!(
+                "GET {path} HTTP/1.1{}",
+                cookie
+                    .map(|c| format!("\r\nCookie: {c}"))
+                    .unwrap_or_default()
+            ),
+            b"",
+        )
+    };
+    let listing = get("/agency/", Some(&agency));
+    assert_eq!(listing.status, 200);
+    assert!(
+        text(&listing.body).contains(&own),
+        "its own letter is listed"
+    );
+    assert!(!text(&listing.body).contains(&theirs), "agency B's is not");
+    let path = |id: &str| format!("/agency/evidence/{}", form_value(id));
+    let r = get(&path(&own), Some(&agency));
+    assert_eq!(r.status, 200);
+    assert!(
+        text(&r.body).contains("SubmissionAcceptance"),
+        "{}",
+        text(&r.body)
+    );
+    // Agency B's evidence by its id, or any evidence without a session: nothing.
+    let r = get(&path(&theirs), Some(&agency));
+    assert_eq!(r.status, 404, "{}", text(&r.body));
+    assert!(
+        !text(&r.body).contains("Evidence"),
+        "nothing of it is shown"
+    );
+    assert_eq!(get(&path(&own), None).status, 401);
+    assert_eq!(
+        get("/agency/", Some("__Host-sealpost_agency=forged")).status,
+        401
+    );
+
+    // Every read is traced under the agent; the refused one too. And the administrator's
+    // readings of the vectors are traced as well.
+    s.admin(&["vector", "list", "--agent", AGENT]);
+    let log = s.scratch.join("agency-audit.jsonl");
+    s.admin(&[
+        "audit",
+        "export",
+        "--from",
+        "2000-01-01T00:00:00Z",
+        "--out",
+        log.to_str().expect("path"),
+    ]);
+    let entries = sealpost_interop::export_entries(&log);
+    let has = |operation: &str, outcome: &str, fragment: &str| {
+        entries.iter().any(|e| {
+            e["operation"] == operation
+                && e["outcome"] == outcome
+                && e["detail"].as_str().unwrap_or("").contains(fragment)
+        })
+    };
+    assert!(has(
+        "AgencyEvidenceList",
+        "accepted",
+        "the evidences of agency-a listed"
+    ));
+    assert!(has("AgencyEvidenceRead", "accepted", &own));
+    assert!(has(
+        "AgencyEvidenceRead",
+        "refused",
+        &format!("evidence {theirs}: none of agency-a")
+    ));
+    assert!(has(
+        "VectorList",
+        "accepted",
+        &format!("the requests of agent {AGENT} listed")
+    ));
 }
