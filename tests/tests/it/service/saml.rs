@@ -887,6 +887,27 @@ fn browser_idp(scratch: &Path, acs_url: &str) -> BrowserIdp {
     }
 }
 
+/// The service with the pysaml2 browser IdP as IDP, its single sign-on service in the
+/// provider's table with `provider_lines` (what else the table says), and `more` in the file.
+fn browser_service(name: &str, provider_lines: &str, more: &str) -> (Saml, BrowserIdp) {
+    let port = sealpost_interop::free_port();
+    let acs = format!("https://127.0.0.1:{port}/saml/acs");
+    let idp = std::cell::RefCell::new(None);
+    let s = saml_service_with(
+        name,
+        Some(port),
+        &|scratch| {
+            let started = browser_idp(scratch, &acs);
+            let lines = format!("sso_url = \"{}\"\n{provider_lines}", started.sso_url);
+            *idp.borrow_mut() = Some(started);
+            lines
+        },
+        more,
+    );
+    let idp = idp.into_inner().expect("the IdP");
+    (s, idp)
+}
+
 #[test]
 fn a_citizen_and_an_agent_log_in_through_their_identity_provider_in_a_real_browser() {
     require_tool("node", &["--version"]);
@@ -896,23 +917,14 @@ fn a_citizen_and_an_agent_log_in_through_their_identity_provider_in_a_real_brows
             .is_dir(),
         "tests/browser/node_modules is missing: run `make deps`"
     );
-    let port = sealpost_interop::free_port();
-    let acs = format!("https://127.0.0.1:{port}/saml/acs");
-    let idp = std::cell::RefCell::new(None);
-    let s = saml_service_with(
+    // Tax assessments open only after a login of level 3 (the provider states 3; a
+    // password and TOTP code count as 2).
+    let (s, _idp) = browser_service(
         "saml-browser",
-        Some(port),
-        &|scratch| {
-            let started = browser_idp(scratch, &acs);
-            let lines = format!("sso_url = \"{}\"\ncitizens = true\n", started.sso_url);
-            *idp.borrow_mut() = Some(started);
-            lines
-        },
-        // Tax assessments open only after a login of level 3 (the provider states 3; a
-        // password and TOTP code count as 2).
+        "citizens = true\n",
         "[mailbox.opening_levels]\n\"tax-assessment\" = 3\n",
     );
-    let _idp = idp.into_inner().expect("the IdP");
+    let port = s.server.addr.port();
     s.admin(&[
         "person",
         "add",
@@ -1036,24 +1048,12 @@ fn hidden(html: &str, name: &str) -> Option<String> {
 
 #[test]
 fn an_authn_request_by_the_http_post_binding_is_what_the_identity_provider_takes() {
-    let port = sealpost_interop::free_port();
-    let acs = format!("https://127.0.0.1:{port}/saml/acs");
-    let idp = std::cell::RefCell::new(None);
-    let s = saml_service_with(
+    let (s, idp) = browser_service(
         "saml-post-binding",
-        Some(port),
-        &|scratch| {
-            let started = browser_idp(scratch, &acs);
-            let lines = format!(
-                "sso_url = \"{}\"\nsso_binding = \"post\"\ncitizens = true\n",
-                started.sso_url
-            );
-            *idp.borrow_mut() = Some(started);
-            lines
-        },
+        "sso_binding = \"post\"\ncitizens = true\n",
         "",
     );
-    let idp = idp.into_inner().expect("the IdP");
+    let acs = format!("https://127.0.0.1:{}/saml/acs", s.server.addr.port());
     let page = sealpost_interop::https_raw(
         s.server.addr,
         &s.pki.join("root-ca.pem"),
@@ -1233,21 +1233,7 @@ fn post_acs(s: &Saml, cookie: Option<&str>, response: &str) -> HttpResponse {
 
 #[test]
 fn a_login_response_posted_by_another_browser_or_twice_or_altered_logs_nobody_in() {
-    let port = sealpost_interop::free_port();
-    let acs = format!("https://127.0.0.1:{port}/saml/acs");
-    let idp = std::cell::RefCell::new(None);
-    let s = saml_service_with(
-        "saml-acs-attacks",
-        Some(port),
-        &|scratch| {
-            let started = browser_idp(scratch, &acs);
-            let lines = format!("sso_url = \"{}\"\ncitizens = true\n", started.sso_url);
-            *idp.borrow_mut() = Some(started);
-            lines
-        },
-        "",
-    );
-    let _idp = idp.into_inner().expect("the IdP");
+    let (s, _idp) = browser_service("saml-acs-attacks", "citizens = true\n", "");
     s.admin(&[
         "person",
         "add",
@@ -1333,21 +1319,7 @@ fn a_login_response_posted_by_another_browser_or_twice_or_altered_logs_nobody_in
 
 #[test]
 fn an_agent_reads_their_own_organisations_evidences_and_no_one_elses() {
-    let port = sealpost_interop::free_port();
-    let acs = format!("https://127.0.0.1:{port}/saml/acs");
-    let idp = std::cell::RefCell::new(None);
-    let s = saml_service_with(
-        "saml-agency-reads",
-        Some(port),
-        &|scratch| {
-            let started = browser_idp(scratch, &acs);
-            let lines = format!("sso_url = \"{}\"\n", started.sso_url);
-            *idp.borrow_mut() = Some(started);
-            lines
-        },
-        "",
-    );
-    let _idp = idp.into_inner().expect("the IdP");
+    let (s, _idp) = browser_service("saml-agency-reads", "", "");
     // A letter of each agency: agency A's by its agent, agency B's by its application.
     let r = s.send("own-1", &Ask::default(), as_is, &[]);
     assert_eq!(r.status, 200, "{}", text(&r.body));
