@@ -6,7 +6,10 @@
 //!   SignedProperties: SigningTime, SigningCertificateV2 (SHA-256 of the seal certificate and
 //!   its IssuerSerialV2);
 //! - the unsigned SignatureTimeStamp: an RFC 3161 token over the SHA-256 of the canonical
-//!   ds:SignatureValue element.
+//!   ds:SignatureValue element;
+//! - with a [`ValidationSource`] ([`Sealer::with_validation_source`]), baseline B-LT: the
+//!   validation data of the seal's and the time-stamp's chains after the time-stamp
+//!   ([`crate::long_term`]).
 
 use std::time::SystemTime;
 
@@ -21,6 +24,7 @@ use sealpost_xmldsig::dsig::{DigestAlgorithm, ENVELOPED_SIGNATURE, NS_DSIG, base
 use sealpost_xmldsig::wss_sign::format_date_time;
 use sealpost_xmldsig::{Limits, parse};
 
+use crate::long_term::{SharedValidationSource, ValidationSource, long_term_properties};
 use crate::model::Evidence;
 use x509_cert::Certificate;
 
@@ -78,6 +82,14 @@ pub struct Sealer {
     certificate_digest: String,
     issuer_serial: String,
     key_info: String,
+    /// B-LT: where the validation data comes from; none: B-T.
+    validation: Option<SharedValidationSource>,
+}
+
+impl std::fmt::Debug for dyn ValidationSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ValidationSource")
+    }
 }
 
 impl Sealer {
@@ -91,7 +103,21 @@ impl Sealer {
             issuer_serial: base64_encode(&issuer_serial(seal_cert)?),
             key_info: signer.key_info(),
             signer,
+            validation: None,
         })
+    }
+
+    /// Seals baseline B-LT: each evidence carries, after its signature time-stamp, the
+    /// validation data `source` gives for the seal's chain and the time-stamping unit's. When
+    /// the source cannot give it, nothing is sealed.
+    pub fn with_validation_source(mut self, source: SharedValidationSource) -> Self {
+        self.validation = Some(source);
+        self
+    }
+
+    /// Whether this sealer seals B-LT.
+    pub fn is_long_term(&self) -> bool {
+        self.validation.is_some()
     }
 
     /// The seal certificate, then its chain.
@@ -199,9 +225,15 @@ impl Sealer {
             format!("<ds:SignatureValue{ds_declaration}>{value}</ds:SignatureValue>").as_bytes(),
         ))?;
 
-        // 4. The whole signature, inserted before the evidence's end tag.
+        // 4. B-LT: the validation data of both chains, gathered now.
+        let long_term = match &self.validation {
+            Some(source) => long_term_properties(source.as_ref(), self.certificates(), &token)?,
+            None => String::new(),
+        };
+
+        // 5. The whole signature, inserted before the evidence's end tag.
         let signature = format!(
-            "<ds:Signature xmlns:ds=\"{NS_DSIG}\" Id=\"{signature_id}\">{}<ds:SignatureValue>{value}</ds:SignatureValue>{}<ds:Object><xades:QualifyingProperties xmlns:xades=\"{NS_XADES}\" Target=\"#{signature_id}\">{}<xades:UnsignedProperties><xades:UnsignedSignatureProperties><xades:SignatureTimeStamp><ds:CanonicalizationMethod Algorithm=\"{EXC_C14N}\"></ds:CanonicalizationMethod><xades:EncapsulatedTimeStamp>{}</xades:EncapsulatedTimeStamp></xades:SignatureTimeStamp></xades:UnsignedSignatureProperties></xades:UnsignedProperties></xades:QualifyingProperties></ds:Object></ds:Signature>",
+            "<ds:Signature xmlns:ds=\"{NS_DSIG}\" Id=\"{signature_id}\">{}<ds:SignatureValue>{value}</ds:SignatureValue>{}<ds:Object><xades:QualifyingProperties xmlns:xades=\"{NS_XADES}\" Target=\"#{signature_id}\">{}<xades:UnsignedProperties><xades:UnsignedSignatureProperties><xades:SignatureTimeStamp><ds:CanonicalizationMethod Algorithm=\"{EXC_C14N}\"></ds:CanonicalizationMethod><xades:EncapsulatedTimeStamp>{}</xades:EncapsulatedTimeStamp></xades:SignatureTimeStamp>{long_term}</xades:UnsignedSignatureProperties></xades:UnsignedProperties></xades:QualifyingProperties></ds:Object></ds:Signature>",
             signed_info(""),
             self.key_info,
             signed_properties("", ""),

@@ -23,6 +23,7 @@ use x509_cert::Certificate;
 
 use crate::model::{Event, Evidence, hex};
 use crate::provider::{CertificateName, Provider, check_seal_profile};
+use crate::long_term::NS_XADES141;
 use crate::seal::NS_XADES;
 
 /// The overall result.
@@ -737,17 +738,47 @@ fn is(node: &Node<'_, '_>, ns: &str, name: &str) -> bool {
 /// last child of the evidence): SignedInfo, SignatureValue, KeyInfo with X509Data
 /// certificates only, and one ds:Object holding one xades:QualifyingProperties (targeting the
 /// signature) with the SignedProperties (SigningTime, SigningCertificateV2) and the
-/// UnsignedProperties holding one SignatureTimeStamp. Anything else inside the signature (a
-/// second Object, a look-alike evidence field, another time-stamp) is refused: the enveloped
-/// signature does not cover it, so nothing may be read from there.
-struct SealParts<'a, 'i> {
-    signature_value: Node<'a, 'i>,
-    signed_properties: Node<'a, 'i>,
-    signing_time: Node<'a, 'i>,
-    signature_time_stamp: Node<'a, 'i>,
+/// UnsignedProperties: one SignatureTimeStamp, then the long-term properties in their order
+/// ([`crate::long_term`]): optional CertificateValues and RevocationValues, then any number of
+/// ArchiveTimeStamp, each optionally preceded or followed by TimeStampValidationData.
+/// Anything else inside the signature (a second Object, a look-alike evidence field, another
+/// time-stamp) is refused: the enveloped signature does not cover it, so nothing may be read
+/// from there.
+pub(crate) struct SealParts<'a, 'i> {
+    pub(crate) signature: Node<'a, 'i>,
+    pub(crate) signed_info: Node<'a, 'i>,
+    pub(crate) signature_value: Node<'a, 'i>,
+    pub(crate) key_info: Node<'a, 'i>,
+    pub(crate) signed_properties: Node<'a, 'i>,
+    pub(crate) signing_time: Node<'a, 'i>,
+    pub(crate) signature_time_stamp: Node<'a, 'i>,
+    pub(crate) unsigned: Node<'a, 'i>,
+    /// CertificateValues and RevocationValues elements, wherever they are (B-LT's, and those
+    /// of each TimeStampValidationData).
+    pub(crate) validation_values: Vec<Node<'a, 'i>>,
+    /// The ArchiveTimeStamp elements, in order.
+    pub(crate) archive_time_stamps: Vec<Node<'a, 'i>>,
 }
 
-fn seal_parts<'a, 'i>(doc: &'a roxmltree::Document<'i>) -> Result<SealParts<'a, 'i>, String> {
+impl SealParts<'_, '_> {
+    /// The token of the last time-stamp (the last archive time-stamp, or the signature
+    /// time-stamp), unverified.
+    pub(crate) fn last_time_stamp_token(&self) -> Result<Vec<u8>, String> {
+        let stamp = self
+            .archive_time_stamps
+            .last()
+            .copied()
+            .unwrap_or(self.signature_time_stamp);
+        encapsulated_token(stamp).map_err(|o| match o {
+            Outcome::Failed(d) | Outcome::Indeterminate(d) => d,
+            Outcome::Passed(d) | Outcome::NotApplicable(d) => d,
+        })
+    }
+}
+
+pub(crate) fn seal_parts<'a, 'i>(
+    doc: &'a roxmltree::Document<'i>,
+) -> Result<SealParts<'a, 'i>, String> {
     let bad = |what: &str| format!("the seal is not a Sealpost XAdES signature: {what}");
     let elements = |n: Node<'a, 'i>| n.children().filter(Node::is_element).collect::<Vec<_>>();
     let only = |n: Node<'a, 'i>, names: &[(&str, &str)]| -> Result<Vec<Node<'a, 'i>>, String> {
@@ -811,37 +842,111 @@ fn seal_parts<'a, 'i>(doc: &'a roxmltree::Document<'i>) -> Result<SealParts<'a, 
         ],
     )?;
     let unsigned = only(properties[1], &[(NS_XADES, "UnsignedSignatureProperties")])?[0];
-    let stamp = only(unsigned, &[(NS_XADES, "SignatureTimeStamp")])?[0];
-    only(
-        stamp,
-        &[
-            (NS_DSIG, "CanonicalizationMethod"),
-            (NS_XADES, "EncapsulatedTimeStamp"),
-        ],
-    )?;
+    let time_stamp = |stamp: Node<'a, 'i>| {
+        only(
+            stamp,
+            &[
+                (NS_DSIG, "CanonicalizationMethod"),
+                (NS_XADES, "EncapsulatedTimeStamp"),
+            ],
+        )
+    };
+    // Each Encapsulated* value holds text only.
+    let values = |n: Node<'a, 'i>, name: &str| -> Result<(), String> {
+        let children = elements(n);
+        if children.is_empty()
+            || !children
+                .iter()
+                .all(|c| is(c, NS_XADES, name) && elements(*c).is_empty())
+        {
+            return Err(bad(&format!(
+                "{} must hold {name} elements only",
+                n.tag_name().name()
+            )));
+        }
+        Ok(())
+    };
+    let certificate_values = |n: Node<'a, 'i>| values(n, "EncapsulatedX509Certificate");
+    let revocation_values = |n: Node<'a, 'i>| -> Result<(), String> {
+        let children = elements(n);
+        let names: Vec<&str> = children.iter().map(|c| c.tag_name().name()).collect();
+        if !matches!(names.as_slice(), ["CRLValues"] | ["OCSPValues"] | ["CRLValues", "OCSPValues"])
+            || !children.iter().all(|c| c.tag_name().namespace() == Some(NS_XADES))
+        {
+            return Err(bad("RevocationValues must hold CRLValues, then OCSPValues"));
+        }
+        for c in children {
+            match c.tag_name().name() {
+                "CRLValues" => values(c, "EncapsulatedCRLValue")?,
+                _ => values(c, "EncapsulatedOCSPValue")?,
+            }
+        }
+        Ok(())
+    };
+    let children = elements(unsigned);
+    let (first, rest) = children
+        .split_first()
+        .filter(|(first, _)| is(first, NS_XADES, "SignatureTimeStamp"))
+        .ok_or_else(|| bad("UnsignedSignatureProperties must begin with SignatureTimeStamp"))?;
+    time_stamp(*first)?;
+    let mut rest = rest.iter().copied().peekable();
+    let mut validation_values = Vec::new();
+    if let Some(n) = rest.next_if(|n| is(n, NS_XADES, "CertificateValues")) {
+        certificate_values(n)?;
+        validation_values.push(n);
+    }
+    if let Some(n) = rest.next_if(|n| is(n, NS_XADES, "RevocationValues")) {
+        revocation_values(n)?;
+        validation_values.push(n);
+    }
+    let mut archive_time_stamps = Vec::new();
+    for n in rest {
+        if is(&n, NS_XADES141, "ArchiveTimeStamp") {
+            time_stamp(n)?;
+            archive_time_stamps.push(n);
+        } else if is(&n, NS_XADES141, "TimeStampValidationData") {
+            let inner = elements(n);
+            let names: Vec<&str> = inner.iter().map(|c| c.tag_name().name()).collect();
+            if !matches!(
+                names.as_slice(),
+                ["CertificateValues"] | ["RevocationValues"] | ["CertificateValues", "RevocationValues"]
+            ) || !inner.iter().all(|c| c.tag_name().namespace() == Some(NS_XADES))
+            {
+                return Err(bad(
+                    "TimeStampValidationData must hold CertificateValues, then RevocationValues",
+                ));
+            }
+            for c in inner {
+                match c.tag_name().name() {
+                    "CertificateValues" => certificate_values(c)?,
+                    _ => revocation_values(c)?,
+                }
+                validation_values.push(c);
+            }
+        } else {
+            return Err(bad(&format!(
+                "UnsignedSignatureProperties holds an unexpected {}",
+                n.tag_name().name()
+            )));
+        }
+    }
     Ok(SealParts {
+        signature,
+        signed_info: parts[0],
         signature_value: parts[1],
+        key_info: parts[2],
         signed_properties: properties[0],
         signing_time: signed[0],
-        signature_time_stamp: stamp,
+        signature_time_stamp: *first,
+        unsigned,
+        validation_values,
+        archive_time_stamps,
     })
 }
 
-/// Step 6: the SignatureTimeStamp over the canonical SignatureValue; its genTime.
-fn signature_timestamp(
-    parts: &SealParts<'_, '_>,
-    trust: &TrustStore,
-) -> Result<VerifiedToken, Outcome> {
-    let (stamp, value) = (parts.signature_time_stamp, parts.signature_value);
-    let method = stamp
-        .children()
-        .find(|n| is(n, NS_DSIG, "CanonicalizationMethod"))
-        .and_then(|n| n.attribute("Algorithm"))
-        .and_then(|uri| Canonicalization::from_uri(uri, None))
-        .ok_or_else(|| {
-            Outcome::Failed("the time-stamp's canonicalization method is missing or unknown".into())
-        })?;
-    let token = stamp
+/// The DER token of a SignatureTimeStamp or ArchiveTimeStamp element.
+fn encapsulated_token(stamp: Node<'_, '_>) -> Result<Vec<u8>, Outcome> {
+    stamp
         .children()
         .find(|n| is(n, NS_XADES, "EncapsulatedTimeStamp"))
         .ok_or_else(|| Outcome::Failed("no EncapsulatedTimeStamp".into()))
@@ -851,13 +956,36 @@ fn signature_timestamp(
                 .and_then(|t| {
                     base64_decode(&t).map_err(|_| Outcome::Failed("the token is not base64".into()))
                 })
-        })?;
+        })
+}
+
+/// The canonicalization method a time-stamp element names.
+fn stamp_method(stamp: Node<'_, '_>) -> Result<Canonicalization, Outcome> {
+    stamp
+        .children()
+        .find(|n| is(n, NS_DSIG, "CanonicalizationMethod"))
+        .and_then(|n| n.attribute("Algorithm"))
+        .and_then(|uri| Canonicalization::from_uri(uri, None))
+        .ok_or_else(|| {
+            Outcome::Failed("the time-stamp's canonicalization method is missing or unknown".into())
+        })
+}
+
+/// Step 6: the SignatureTimeStamp over the canonical SignatureValue; its genTime.
+fn signature_timestamp(
+    parts: &SealParts<'_, '_>,
+    trust: &TrustStore,
+) -> Result<VerifiedToken, Outcome> {
+    let (stamp, value) = (parts.signature_time_stamp, parts.signature_value);
+    let method = stamp_method(stamp)?;
+    let token = encapsulated_token(stamp)?;
     let imprint = digest::digest(&digest::SHA256, &canonicalize(value, &method, None));
-    match verify_token(
-        &token,
-        &Expected::digest(oid::SHA256, imprint.as_ref()),
-        trust,
-    ) {
+    checked_token(&token, imprint.as_ref(), trust)
+}
+
+/// A time-stamp token verified for a SHA-256 imprint, the failure an outcome.
+fn checked_token(token: &[u8], imprint: &[u8], trust: &TrustStore) -> Result<VerifiedToken, Outcome> {
+    match verify_token(token, &Expected::digest(oid::SHA256, imprint), trust) {
         Ok(t) => Ok(t),
         Err(e) if e.verdict() == TokenVerdict::Indeterminate => {
             Err(Outcome::Indeterminate(e.to_string()))

@@ -313,6 +313,53 @@ pub fn granted_token(response_der: &[u8]) -> Result<&[u8], VerifyError> {
     }
 }
 
+/// What a token says of itself, read without verifying it: the certificates it carries, its
+/// signer's certificate among them (when it carries it), and the hash of its message imprint.
+/// For scheduling and for gathering validation data only: nothing read here is trusted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnverifiedToken {
+    pub certificates: Vec<Vec<u8>>,
+    pub signer: Option<Vec<u8>>,
+    pub hash_algorithm: ObjectIdentifier,
+}
+
+/// Reads a token (a DER CMS ContentInfo) as [`UnverifiedToken`].
+pub fn read_unverified(token_der: &[u8]) -> Result<UnverifiedToken, VerifyError> {
+    let content_info = ContentInfo::from_der(token_der).map_err(malformed)?;
+    if content_info.content_type != oid::SIGNED_DATA {
+        return Err(malformed("the content is not SignedData"));
+    }
+    let signed_data: SignedData<'_> = content_info.content.decode_as().map_err(malformed)?;
+    let tst_der = signed_data
+        .encap_content_info
+        .e_content
+        .ok_or_else(|| malformed("the TSTInfo is detached"))?
+        .as_bytes();
+    let tst = TstInfo::from_der(tst_der).map_err(malformed)?;
+    let certificates: Vec<&[u8]> = match &signed_data.certificates {
+        Some(set) => set
+            .element_bytes()
+            .collect::<Result<_, _>>()
+            .map_err(malformed)?,
+        None => Vec::new(),
+    };
+    let signer_info: SignerInfo<'_> = signed_data
+        .signer_infos
+        .elements()
+        .next()
+        .ok_or_else(|| malformed("no SignerInfo"))?
+        .and_then(|any| any.decode_as())
+        .map_err(malformed)?;
+    let signer = find_signer(&signer_info.sid, &certificates)
+        .ok()
+        .map(|(der, _)| der.to_vec());
+    Ok(UnverifiedToken {
+        certificates: certificates.iter().map(|c| c.to_vec()).collect(),
+        signer,
+        hash_algorithm: tst.message_imprint.hash_algorithm.oid,
+    })
+}
+
 /// Verifies a time-stamp token (a DER CMS ContentInfo) against what it must say and the trust
 /// store, with genTime as the validation time.
 pub fn verify_token(
