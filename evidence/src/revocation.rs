@@ -15,7 +15,8 @@
 //! must be signed by the issuer or a responder it delegated ([`ocsp::verify_archived_response`]).
 //! Data that is not is ignored: it decides nothing.
 //!
-//! Any data saying the certificate was revoked at or before `at` wins: [`Standing::Revoked`].
+//! Any data saying the certificate was revoked at or before `at` wins: [`Standing::Revoked`];
+//! then data saying it was revoked after `at` ([`Standing::RevokedAfter`]).
 
 use std::time::SystemTime;
 
@@ -112,11 +113,12 @@ pub(crate) fn standing(
             None => continue,
         }
     }
-    // Revoked before wins; then good; then revoked after; else unknown.
+    // Revoked before wins; then revoked after (not revoked then either, and a court wants
+    // to know); then good; else unknown.
     let rank = |s: &Standing| match s {
         Standing::Revoked(_) => 0,
-        Standing::Good { .. } => 1,
-        Standing::RevokedAfter(_) => 2,
+        Standing::RevokedAfter(_) => 1,
+        Standing::Good { .. } => 2,
         Standing::Unknown => 3,
     };
     found

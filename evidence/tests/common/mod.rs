@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::digest;
+use sealpost_evidence::long_term::{ValidationData, ValidationSource};
 use sealpost_evidence::model::{
     Document, Event, Evidence, Issuer, Recipient, Sender, new_evidence_id,
 };
-use sealpost_evidence::long_term::{ValidationData, ValidationSource};
 use sealpost_evidence::provider::Provider;
 use sealpost_evidence::seal::{SealError, Sealer, Timestamper};
 use sealpost_evidence::verify::{Outcome, Policy, Report, verify_evidence};
