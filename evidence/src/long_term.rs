@@ -111,18 +111,24 @@ pub trait ValidationSource: Send + Sync {
     fn validation_data(&self, chains: &[Vec<Vec<u8>>]) -> Result<ValidationData, SealError>;
 }
 
-/// The B-LT properties of a freshly sealed evidence: the time-stamping unit's certificates
-/// (those of the token not already in `seal_chain`), then the revocation values of both chains.
+/// The B-LT properties of a freshly sealed evidence: the time-stamping units' certificates
+/// (those of the tokens not already in `seal_chain`), then the revocation values of all chains.
 pub(crate) fn long_term_properties(
     source: &dyn ValidationSource,
     seal_chain: &[Vec<u8>],
-    token: &[u8],
+    tokens: &[Vec<u8>],
 ) -> Result<String, SealError> {
-    let tsa_chain = token_chain(token)?;
-    let mut data = source.validation_data(&[seal_chain.to_vec(), tsa_chain.clone()])?;
+    let tsa_chains = tokens
+        .iter()
+        .map(|t| token_chain(t))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut chains = vec![seal_chain.to_vec()];
+    chains.extend(tsa_chains.iter().cloned());
+    let mut data = source.validation_data(&chains)?;
     let mut certificates: Vec<Vec<u8>> = Vec::new();
-    for c in tsa_chain
+    for c in tsa_chains
         .into_iter()
+        .flatten()
         .chain(std::mem::take(&mut data.certificates))
     {
         if !seal_chain.contains(&c) && !certificates.contains(&c) {

@@ -26,7 +26,7 @@ use crate::long_term::archive_imprint;
 use crate::model::{Event, Evidence, hex};
 use crate::provider::{CertificateName, Provider, check_seal_profile};
 use crate::revocation::{Standing, Values, issuer_of, standing};
-use crate::seal::NS_XADES;
+use crate::seal::{NS_XADES, stamps_agree};
 
 /// The overall result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -354,6 +354,7 @@ fn verify_with(
     let xades = evidence.as_ref().map(|_| seal_parts(&doc));
 
     // Step 6 first: the signature time-stamp gives the time the seal is judged at.
+    let mut counter_stamp: Option<VerifiedToken> = None;
     let signature_stamp = match &xades {
         None => {
             outcomes[5] = Some(Outcome::NotApplicable("not a Sealpost evidence".into()));
@@ -363,20 +364,47 @@ fn verify_with(
             outcomes[5] = Some(Outcome::Failed(e.clone()));
             None
         }
-        Some(Ok(parts)) => match signature_timestamp(parts, trust_store) {
-            Ok(token) => {
-                outcomes[5] = Some(from_provider_tsa(
-                    provider,
-                    &token,
-                    format!("time-stamped at {} UTC", format_date_time(token.gen_time)),
-                ));
-                Some(token)
+        Some(Ok(parts)) => {
+            match signature_timestamp(parts, parts.signature_time_stamp, trust_store) {
+                Ok(token) => {
+                    outcomes[5] = Some(from_provider_tsa(
+                        provider,
+                        &token,
+                        format!("time-stamped at {} UTC", format_date_time(token.gen_time)),
+                    ));
+                    // The independent TSA's counter-stamp: as sound, and from a published unit.
+                    if let Some(stamp) = parts.counter_stamp {
+                        match signature_timestamp(parts, stamp, trust_store) {
+                            Ok(counter) => {
+                                let outcome = from_provider_tsa(
+                                    provider,
+                                    &counter,
+                                    format!(
+                                        "time-stamped at {} UTC, counter-stamped at {} UTC",
+                                        format_date_time(token.gen_time),
+                                        format_date_time(counter.gen_time)
+                                    ),
+                                );
+                                if matches!(outcomes[5], Some(Outcome::Passed(_))) {
+                                    outcomes[5] = Some(outcome.named("the counter-stamp"));
+                                }
+                                counter_stamp = Some(counter);
+                            }
+                            Err(o) => {
+                                if !matches!(outcomes[5], Some(Outcome::Failed(_))) {
+                                    outcomes[5] = Some(o.named("the counter-stamp"));
+                                }
+                            }
+                        }
+                    }
+                    Some(token)
+                }
+                Err(o) => {
+                    outcomes[5] = Some(o);
+                    None
+                }
             }
-            Err(o) => {
-                outcomes[5] = Some(o);
-                None
-            }
-        },
+        }
     };
     let sealed_at = signature_stamp.as_ref().map(|t| t.gen_time);
     report.sealed_at = sealed_at.map(format_date_time);
@@ -500,6 +528,7 @@ fn verify_with(
         xades.as_ref().and_then(|x| x.as_ref().ok()),
         &evidence,
         signature_stamp.as_ref(),
+        counter_stamp.as_ref(),
         &document_stamps,
         signer.as_ref().map(|v| v.signer.as_slice()),
     ));
@@ -546,6 +575,7 @@ fn verify_with(
                 &verifier.anchors,
                 signer.as_ref(),
                 signature_stamp.as_ref(),
+                counter_stamp.as_ref(),
                 &document_stamps,
                 &archive_stamps,
             ));
@@ -672,6 +702,7 @@ fn times_agree(
     parts: Option<&SealParts<'_, '_>>,
     evidence: &Evidence,
     signature_stamp: Option<&VerifiedToken>,
+    counter_stamp: Option<&VerifiedToken>,
     document_stamps: &[(String, VerifiedToken)],
     seal_certificate: Option<&[u8]>,
 ) -> Outcome {
@@ -701,6 +732,12 @@ fn times_agree(
         Ok(())
     };
     let check = || -> Result<(), String> {
+        if let Some(counter) = counter_stamp {
+            stamps_agree(
+                (stamp.gen_time, stamp.accuracy),
+                (counter.gen_time, counter.accuracy),
+            )?;
+        }
         within_seal("EventTime", evidence.event_time)?;
         let signing_time = signed_text(parts.signing_time)
             .map_err(|_| "SigningTime is not text")
@@ -798,6 +835,8 @@ pub(crate) struct SealParts<'a, 'i> {
     pub(crate) signed_properties: Node<'a, 'i>,
     pub(crate) signing_time: Node<'a, 'i>,
     pub(crate) signature_time_stamp: Node<'a, 'i>,
+    /// A second SignatureTimeStamp, by an independent TSA, when the provider has one.
+    pub(crate) counter_stamp: Option<Node<'a, 'i>>,
     pub(crate) unsigned: Node<'a, 'i>,
     /// CertificateValues and RevocationValues elements, wherever they are (B-LT's, and those
     /// of each TimeStampValidationData).
@@ -940,6 +979,10 @@ pub(crate) fn seal_parts<'a, 'i>(
         .ok_or_else(|| bad("UnsignedSignatureProperties must begin with SignatureTimeStamp"))?;
     time_stamp(*first)?;
     let mut rest = rest.iter().copied().peekable();
+    let counter_stamp = rest.next_if(|n| is(n, NS_XADES, "SignatureTimeStamp"));
+    if let Some(n) = counter_stamp {
+        time_stamp(n)?;
+    }
     let mut validation_values = Vec::new();
     if let Some(n) = rest.next_if(|n| is(n, NS_XADES, "CertificateValues")) {
         certificate_values(n)?;
@@ -992,6 +1035,7 @@ pub(crate) fn seal_parts<'a, 'i>(
         signed_properties: properties[0],
         signing_time: signed[0],
         signature_time_stamp: *first,
+        counter_stamp,
         unsigned,
         validation_values,
         archive_time_stamps,
@@ -1025,12 +1069,13 @@ fn stamp_method(stamp: Node<'_, '_>) -> Result<Canonicalization, Outcome> {
         })
 }
 
-/// Step 6: the SignatureTimeStamp over the canonical SignatureValue; its genTime.
+/// Step 6: a SignatureTimeStamp over the canonical SignatureValue; its genTime.
 fn signature_timestamp(
     parts: &SealParts<'_, '_>,
+    stamp: Node<'_, '_>,
     trust: &TrustStore,
 ) -> Result<VerifiedToken, Outcome> {
-    let (stamp, value) = (parts.signature_time_stamp, parts.signature_value);
+    let value = parts.signature_value;
     let method = stamp_method(stamp)?;
     let token = encapsulated_token(stamp)?;
     let imprint = digest::digest(&digest::SHA256, &canonicalize(value, &method, None));
@@ -1292,6 +1337,7 @@ fn not_revoked_when_used(
     anchors: &[Vec<u8>],
     seal: Option<&VerifiedDocument>,
     signature_stamp: Option<&VerifiedToken>,
+    counter_stamp: Option<&VerifiedToken>,
     document_stamps: &[(String, VerifiedToken)],
     archive_stamps: &[Result<VerifiedToken, Outcome>],
 ) -> Outcome {
@@ -1324,6 +1370,16 @@ fn not_revoked_when_used(
         "the signature time-stamp's unit",
         &mut found,
     );
+    if let Some(counter) = counter_stamp {
+        path_standing(
+            &counter.path,
+            anchors,
+            values,
+            counter.gen_time,
+            "the counter-stamp's unit",
+            &mut found,
+        );
+    }
     for (name, token) in document_stamps {
         path_standing(
             &token.path,

@@ -382,3 +382,101 @@ fn archiving_twice_chains_the_archive_time_stamps() {
     };
     assert!(detail.contains("2 archive time-stamp(s)"), "{detail}");
 }
+
+/// The fixture's sealer, counter-stamped by `second`, a TSA of `unit`.
+fn counter_stamped(
+    f: &Fixture,
+    unit: &LaterUnit,
+    second: TimeStampAuthority,
+) -> sealpost_evidence::seal::Sealer {
+    let data = unit.data(&f.pki, f.now - Duration::from_secs(3600), &[]);
+    Fixture::sealer(
+        &f.pki.seal.key_pkcs8_der(),
+        vec![
+            f.pki.seal.cert_der().to_vec(),
+            f.pki.issuing.cert_der().to_vec(),
+        ],
+    )
+    .with_validation_source(Arc::new(GivenData(Ok(data))))
+    .with_second_timestamper(Arc::new(second))
+}
+
+#[test]
+fn a_seal_counter_stamped_by_a_second_tsa_is_valid_when_the_clocks_agree() {
+    let f = fixture();
+    let second = later_unit(&f.pki, f.now - DAY);
+    let sealer = counter_stamped(&f, &second, second.tsa(f.now + Duration::from_secs(20)));
+    let evidence = f.evidence(vec![f.document(LETTER, LETTER, &f.tsa)]);
+    let xml = sealer.seal(&evidence, &f.tsa, f.now).expect("seal");
+    assert_eq!(xml.matches("<xades:SignatureTimeStamp>").count(), 2);
+    let report = verify_at(&xml, &policy_with(&f, &second), f.now);
+    assert_eq!(report.verdict, Verdict::Valid, "{report:#?}");
+    let Outcome::Passed(detail) = step(&report, 6) else {
+        panic!("{report:#?}")
+    };
+    assert!(detail.contains("counter-stamped"), "{detail}");
+    // The second unit is not the provider's: the counter-stamp is refused.
+    let report = verify_at(&xml, &f.policy(), f.now);
+    assert_eq!(report.verdict, Verdict::Invalid, "{report:#?}");
+    assert!(
+        matches!(step(&report, 6), Outcome::Failed(_)),
+        "{report:#?}"
+    );
+}
+
+#[test]
+fn a_second_tsa_whose_clock_is_wrong_stops_the_seal() {
+    let f = fixture();
+    let second = later_unit(&f.pki, f.now - DAY);
+    let sealer = counter_stamped(&f, &second, second.tsa(f.now + Duration::from_secs(600)));
+    let evidence = f.evidence(vec![f.document(LETTER, LETTER, &f.tsa)]);
+    let refused = sealer.seal(&evidence, &f.tsa, f.now).expect_err("sealed");
+    assert!(
+        refused.to_string().contains("one of the clocks is wrong"),
+        "{refused}"
+    );
+}
+
+#[test]
+fn a_counter_stamp_that_disagrees_with_the_seal_time_is_invalid() {
+    let f = fixture();
+    let second = later_unit(&f.pki, f.now - DAY);
+    let xml = f.genuine();
+    // An attacker adds a counter-stamp, genuine but ten minutes later, over the same value.
+    let value = {
+        let doc = roxmltree::Document::parse(&xml).expect("xml");
+        let node = doc
+            .descendants()
+            .find(|n| n.tag_name().name() == "SignatureValue")
+            .expect("value");
+        sealpost_xmldsig::c14n::canonicalize(
+            node,
+            &sealpost_xmldsig::c14n::Canonicalization::exclusive(),
+            None,
+        )
+    };
+    let imprint = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &value);
+    let token = sealpost_evidence::seal::Timestamper::timestamp(
+        &second.tsa(f.now + Duration::from_secs(600)),
+        imprint.as_ref(),
+    )
+    .expect("token");
+    let first_end = xml.find("</xades:SignatureTimeStamp>").expect("stamp")
+        + "</xades:SignatureTimeStamp>".len();
+    let forged = format!(
+        "{}<xades:SignatureTimeStamp><ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"></ds:CanonicalizationMethod><xades:EncapsulatedTimeStamp>{}</xades:EncapsulatedTimeStamp></xades:SignatureTimeStamp>{}",
+        &xml[..first_end],
+        sealpost_xmldsig::dsig::base64_encode(&token),
+        &xml[first_end..]
+    );
+    let report = verify_at(
+        &forged,
+        &policy_with(&f, &second),
+        f.now + Duration::from_secs(600),
+    );
+    assert_eq!(report.verdict, Verdict::Invalid, "{report:#?}");
+    let Outcome::Failed(why) = step(&report, 8) else {
+        panic!("{report:#?}")
+    };
+    assert!(why.contains("one of the clocks is wrong"), "{why}");
+}
