@@ -748,6 +748,7 @@ pub fn seal_audit_head(
         sealed_at: now
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
+        counter_token: None,
     };
     store.put_audit_seal(&seal)?;
     Ok(Some(seal))
