@@ -40,7 +40,7 @@ use crate::adapters::saml_sso::{self, SsoLogins};
 use crate::adapters::soap::{self, SoapChannel};
 use crate::adapters::store::{Backend, RedbStore, TimedStore};
 use crate::adapters::time_stamping::{self, TsaEndpoint};
-use crate::config::{self, Config, SenderEntry, StoreBackend};
+use crate::config::{self, Config, RemoteTsaSettings, SenderEntry, StoreBackend};
 use crate::core::audit::hex;
 use crate::core::audit::unhex;
 use crate::core::records::{AuditSeal, SenderRegistration};
@@ -59,6 +59,9 @@ pub struct App {
     /// What time-stamps the evidences and the audit log: the embedded TSA, or the remote
     /// ones of `tsa.remote`.
     pub timestamper: Arc<dyn TokenSource + Send + Sync>,
+    /// The second, independent TSA of `tsa.counter_stamp`, which counter-stamps the audit
+    /// log's head (and the evidences' seals, with `tsa.counter_stamp_evidences`).
+    pub counter_stamper: Option<Arc<dyn TokenSource + Send + Sync>>,
     pub metrics: Arc<Metrics>,
     pub soap: Arc<SoapChannel>,
     pub grpc: Arc<GrpcChannel>,
@@ -316,6 +319,7 @@ impl App {
                 .context("setting up the embedded TSA")?,
         );
         let timestamper = evidence_timestamper(config, &tsa, Arc::clone(&clock))?;
+        let counter_stamper = counter_stamper(config, Arc::clone(&clock))?;
         // The seal certificate must have the seal profile, or the service does not start.
         let trusted_list = Arc::new(provider_identity(config)?.to_trusted_list());
         let seal_certs = pem_certificates(&config.seal_cert)?;
@@ -324,10 +328,15 @@ impl App {
         else {
             anyhow::bail!("{}: not a PKCS#8 key", config.seal_key.display());
         };
-        let sealer = Sealer::new(
+        let mut sealer = Sealer::new(
             DocumentSigner::new(seal_key.secret_pkcs8_der(), seal_certs)
                 .context("the seal key and certificate")?,
         )?;
+        if let Some(counter) = &counter_stamper
+            && config.tsa_counter_stamp_evidences
+        {
+            sealer = sealer.with_second_timestamper(Arc::clone(counter));
+        }
         let notary = Arc::new(EmbeddedNotary {
             sealer,
             tsa: Arc::clone(&timestamper),
@@ -598,6 +607,7 @@ impl App {
             store,
             tsa,
             timestamper,
+            counter_stamper,
             metrics,
             soap,
             grpc,
@@ -729,10 +739,13 @@ fn not_the_service(ui: &MailboxUi, request: &axum::extract::Request) -> axum::re
     sealpost_mailbox::web::not_found_page(ui, request.headers(), request.uri().query())
 }
 
-/// Seals the audit log's head with a time-stamp token, unless it is already sealed.
+/// Seals the audit log's head with a time-stamp token, unless it is already sealed; with a
+/// second, independent TSA (`counter`), counter-stamped by it too. When the two times
+/// disagree (`stamps_agree`), one of the clocks is wrong: nothing is sealed.
 pub fn seal_audit_head(
     store: &dyn Backend,
     tsa: &dyn TokenSource,
+    counter: Option<&dyn TokenSource>,
     now: SystemTime,
 ) -> anyhow::Result<Option<AuditSeal>> {
     let (seq, hash) = store.audit_head()?;
@@ -741,6 +754,20 @@ pub fn seal_audit_head(
     }
     let digest = unhex(&hash).context("the audit head hash is not hex")?;
     let token = tsa.timestamp(&digest)?;
+    let counter_token = match counter {
+        Some(counter) => {
+            let counter_token = counter.timestamp(&digest)?;
+            let time = |token: &[u8]| {
+                sealpost_tsa::verify::read_unverified(token)
+                    .map(|t| (t.gen_time, t.accuracy))
+                    .map_err(|e| anyhow::anyhow!("a time-stamp token: {e}"))
+            };
+            sealpost_evidence::seal::stamps_agree(time(&token)?, time(&counter_token)?)
+                .map_err(|e| anyhow::anyhow!("the audit head {seq} is not sealed: {e}"))?;
+            Some(base64_encode(&counter_token))
+        }
+        None => None,
+    };
     let seal = AuditSeal {
         seq,
         hash,
@@ -748,7 +775,7 @@ pub fn seal_audit_head(
         sealed_at: now
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
-        counter_token: None,
+        counter_token,
     };
     store.put_audit_seal(&seal)?;
     Ok(Some(seal))
@@ -758,15 +785,21 @@ pub fn seal_audit_head(
 pub async fn seal_audit_periodically(
     store: Arc<dyn Backend>,
     tsa: Arc<dyn TokenSource + Send + Sync>,
+    counter: Option<Arc<dyn TokenSource + Send + Sync>>,
     interval: Duration,
 ) {
     let mut ticks = tokio::time::interval(interval);
     ticks.tick().await;
     loop {
         ticks.tick().await;
-        let (store, tsa) = (Arc::clone(&store), Arc::clone(&tsa));
+        let (store, tsa, counter) = (Arc::clone(&store), Arc::clone(&tsa), counter.clone());
         match tokio::task::spawn_blocking(move || {
-            seal_audit_head(store.as_ref(), tsa.as_ref(), SystemClock.now())
+            seal_audit_head(
+                store.as_ref(),
+                tsa.as_ref(),
+                counter.as_deref().map(|c| c as &dyn TokenSource),
+                SystemClock.now(),
+            )
         })
         .await
         {
@@ -793,11 +826,14 @@ pub fn provider_identity(config: &Config) -> anyhow::Result<Provider> {
             config.seal_cert.display()
         )
     })?;
-    // The units whose tokens the evidences and the audit log carry.
-    let units = match &config.tsa_remote {
+    // The units whose tokens the evidences and the audit log carry, the second TSA's too.
+    let mut units = match &config.tsa_remote {
         Some(remote) => remote.units.clone(),
         None => vec![config.tsa.cert.clone()],
     };
+    if let Some(counter) = &config.tsa_counter_stamp {
+        units.extend(counter.units.iter().cloned());
+    }
     let tsa_certificates = units
         .iter()
         .map(|path| {
@@ -821,9 +857,31 @@ pub fn evidence_timestamper(
     embedded: &Arc<TimeStampAuthority>,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Arc<dyn TokenSource + Send + Sync>> {
-    let Some(remote) = &config.tsa_remote else {
-        return Ok(Arc::clone(embedded) as Arc<dyn TokenSource + Send + Sync>);
-    };
+    match &config.tsa_remote {
+        Some(remote) => remote_timestamper(remote, "tsa.remote_units", clock),
+        None => Ok(Arc::clone(embedded) as Arc<dyn TokenSource + Send + Sync>),
+    }
+}
+
+/// The second, independent TSA of `tsa.counter_stamp`, if configured.
+pub fn counter_stamper(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Option<Arc<dyn TokenSource + Send + Sync>>> {
+    config
+        .tsa_counter_stamp
+        .as_ref()
+        .map(|settings| remote_timestamper(settings, "tsa.counter_stamp_units", clock))
+        .transpose()
+}
+
+/// Remote TSAs of these settings, their tokens checked (see [`RemoteTsas`]); `units_key`
+/// names the setting in errors.
+fn remote_timestamper(
+    remote: &RemoteTsaSettings,
+    units_key: &str,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Arc<dyn TokenSource + Send + Sync>> {
     let units = remote
         .units
         .iter()
@@ -831,7 +889,7 @@ pub fn evidence_timestamper(
             pem_certificates(path)?
                 .into_iter()
                 .next()
-                .with_context(|| format!("tsa.remote_units: {}: no certificate", path.display()))
+                .with_context(|| format!("{units_key}: {}: no certificate", path.display()))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let trust = sealpost_tsa::TrustStore::new(pem_certificates(&remote.trust_anchors)?)
