@@ -8,8 +8,8 @@ use anyhow::{Context, anyhow, bail};
 use sealpost::adapters::mailbox::{People, certificate_write, mandate_write, person_write};
 use sealpost::adapters::store::Backend;
 use sealpost::app::{
-    App, counter_stamper, evidence_timestamper, pem_certificates, pem_certificates_in, seal_audit_head,
-    sender_registration, trust_anchors, trusted_fingerprint,
+    App, counter_stamper, evidence_timestamper, pem_certificates, pem_certificates_in,
+    seal_audit_head, sender_registration, trust_anchors, trusted_fingerprint,
 };
 use sealpost::audit_export::{Window, export};
 use sealpost::config::{Config, SenderEntry, pagm_grants};
