@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use rustls_pki_types::PrivateKeyDer;
 use rustls_pki_types::pem::PemObject;
+use sealpost_evidence::long_term::{ValidationData, ValidationSource, add_archive_timestamp};
 use sealpost_evidence::model::{
     Document, Event, Evidence, Issuer, Recipient, Sender, hex, new_evidence_id,
 };
-use sealpost_evidence::long_term::{ValidationData, ValidationSource};
 use sealpost_evidence::seal::{SealError, Sealer, Timestamper};
 use sealpost_interop::{
     binary, cert_der, dev_pki, python, require_tool, run, system_now, text, trusted_list,
@@ -287,26 +287,15 @@ fn sealpost_verify_reports_steps_verdicts_and_exit_codes() {
 }
 
 #[test]
-fn the_seal_verifies_with_xmlsec1_and_santuario() {
+fn the_seal_verifies_with_xmlsec1_santuario_and_signxml_as_sealed_b_lt_and_archived_b_lta() {
     require_tool("xmlsec1", &["--version"]);
     require_tool("javac", &["-version"]);
     let s = sealed("evidence-xmlsec1");
-    let out = run(Command::new("xmlsec1")
-        .args(["--verify", "--enabled-key-data", "x509", "--trusted-pem"])
-        .arg(s.pki.join("root-ca.pem"))
-        .arg("--untrusted-pem")
-        .arg(s.pki.join("issuing-ca.pem"))
-        .args([
-            "--id-attr:Id",
-            "http://uri.etsi.org/01903/v1.3.2#:SignedProperties",
-        ])
-        .arg(&s.evidence));
-    assert!(out.status.success(), "xmlsec1: {}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("SignedInfo References (ok/all): 2/2"),
-        "{}",
-        text(&out.stderr)
-    );
+    // The same evidence archived (B-LTA): its seal is the same, and so is every verdict.
+    let archived = add_archive_timestamp(&s.xml, &s.tsa, &DevCrls(s.pki.clone())).expect("archive");
+    assert!(archived.contains("<xades141:ArchiveTimeStamp"));
+    let archived_path = s.dir.join("archived.xml");
+    std::fs::write(&archived_path, &archived).expect("write");
 
     let classes = s.dir.join("classes");
     let cp = "/usr/share/java/xmlsec.jar:/usr/share/java/commons-logging.jar:/usr/share/java/slf4j-api.jar:/usr/share/java/slf4j-nop.jar";
@@ -315,21 +304,62 @@ fn the_seal_verifies_with_xmlsec1_and_santuario() {
         .arg(&classes)
         .arg(workspace_root().join("tests/interop/santuario/SantuarioVerify.java")));
     assert!(out.status.success(), "javac: {}", text(&out.stderr));
-    let out = run(Command::new("java")
-        .args([
-            "-cp",
-            &format!("{}:{cp}", classes.display()),
-            "SantuarioVerify",
-        ])
-        .arg(&s.evidence)
-        .arg(s.pki.join("root-ca.pem"))
-        .arg(s.pki.join("issuing-ca.pem")));
-    assert!(
-        out.status.success() && text(&out.stdout).starts_with("OK"),
-        "Santuario: {}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    let python = python();
+    for evidence in [&s.evidence, &archived_path] {
+        let out = run(Command::new("xmlsec1")
+            .args(["--verify", "--enabled-key-data", "x509", "--trusted-pem"])
+            .arg(s.pki.join("root-ca.pem"))
+            .arg("--untrusted-pem")
+            .arg(s.pki.join("issuing-ca.pem"))
+            .args([
+                "--id-attr:Id",
+                "http://uri.etsi.org/01903/v1.3.2#:SignedProperties",
+            ])
+            .arg(evidence));
+        assert!(out.status.success(), "xmlsec1: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("SignedInfo References (ok/all): 2/2"),
+            "{}",
+            text(&out.stderr)
+        );
+        let out = run(Command::new("java")
+            .args([
+                "-cp",
+                &format!("{}:{cp}", classes.display()),
+                "SantuarioVerify",
+            ])
+            .arg(evidence)
+            .arg(s.pki.join("root-ca.pem"))
+            .arg(s.pki.join("issuing-ca.pem")));
+        assert!(
+            out.status.success() && text(&out.stdout).starts_with("OK"),
+            "Santuario: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        // signxml's XAdES verifier, pinned to the published seal certificate.
+        let out = run(Command::new(&python)
+            .arg(workspace_root().join("tests/interop/long_term/xades_verify.py"))
+            .arg(evidence)
+            .arg(s.pki.join("seal.pem")));
+        assert!(
+            out.status.success(),
+            "signxml: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
+    // A forger's seal (a sender's key) is refused by signxml pinned to the published one.
+    let forged = sealer_of(&s.pki, "sender-a")
+        .seal(&s.model, &s.tsa, system_now())
+        .expect("seal");
+    let forged_path = s.dir.join("forged.xml");
+    std::fs::write(&forged_path, forged).expect("write");
+    let out = run(Command::new(&python)
+        .arg(workspace_root().join("tests/interop/long_term/xades_verify.py"))
+        .arg(&forged_path)
+        .arg(s.pki.join("seal.pem")));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
 }
 
 /// The text of the first element named `name` (prefix included).
