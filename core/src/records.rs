@@ -322,4 +322,8 @@ pub struct AuditSeal {
     /// DER, base64 in JSON.
     pub token: String,
     pub sealed_at: u64,
+    /// The counter-stamp of a second, independent TSA over the same hash (DER, base64), when
+    /// the operator has one (`tsa.counter_stamp`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter_token: Option<String>,
 }

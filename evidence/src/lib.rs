@@ -13,5 +13,6 @@ pub mod audit_export;
 pub mod long_term;
 pub mod model;
 pub mod provider;
+mod revocation;
 pub mod seal;
 pub mod verify;

@@ -35,9 +35,7 @@ use roxmltree::{Node, NodeId};
 use sealpost_tsa::asn1::oid;
 use sealpost_tsa::verify::read_unverified;
 use sealpost_xmldsig::c14n::{Canonicalization, EXC_C14N, canonicalize};
-use sealpost_xmldsig::dsig::{
-    AlgorithmPolicy, IdIndex, IdPolicy, Signature, base64_encode,
-};
+use sealpost_xmldsig::dsig::{AlgorithmPolicy, IdIndex, IdPolicy, Signature, base64_encode};
 use sealpost_xmldsig::{Limits, parse};
 use x509_cert::Certificate;
 
@@ -113,17 +111,26 @@ pub trait ValidationSource: Send + Sync {
     fn validation_data(&self, chains: &[Vec<Vec<u8>>]) -> Result<ValidationData, SealError>;
 }
 
-/// The B-LT properties of a freshly sealed evidence: the time-stamping unit's certificates
-/// (those of the token not already in `seal_chain`), then the revocation values of both chains.
+/// The B-LT properties of a freshly sealed evidence: the time-stamping units' certificates
+/// (those of the tokens not already in `seal_chain`), then the revocation values of all chains.
 pub(crate) fn long_term_properties(
     source: &dyn ValidationSource,
     seal_chain: &[Vec<u8>],
-    token: &[u8],
+    tokens: &[Vec<u8>],
 ) -> Result<String, SealError> {
-    let tsa_chain = token_chain(token)?;
-    let mut data = source.validation_data(&[seal_chain.to_vec(), tsa_chain.clone()])?;
+    let tsa_chains = tokens
+        .iter()
+        .map(|t| token_chain(t))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut chains = vec![seal_chain.to_vec()];
+    chains.extend(tsa_chains.iter().cloned());
+    let mut data = source.validation_data(&chains)?;
     let mut certificates: Vec<Vec<u8>> = Vec::new();
-    for c in tsa_chain.into_iter().chain(std::mem::take(&mut data.certificates)) {
+    for c in tsa_chains
+        .into_iter()
+        .flatten()
+        .chain(std::mem::take(&mut data.certificates))
+    {
         if !seal_chain.contains(&c) && !certificates.contains(&c) {
             certificates.push(c);
         }
@@ -151,8 +158,8 @@ pub(crate) fn archive_imprint(
     before: Option<NodeId>,
     method: &Canonicalization,
 ) -> Result<Vec<u8>, String> {
-    let signature = Signature::parse(parts.signature, AlgorithmPolicy::default())
-        .map_err(|e| e.to_string())?;
+    let signature =
+        Signature::parse(parts.signature, AlgorithmPolicy::default()).map_err(|e| e.to_string())?;
     let ids = IdIndex::build(
         doc,
         IdPolicy {
@@ -206,13 +213,18 @@ pub fn add_archive_timestamp(
         if data.is_empty() {
             evidence_xml.to_owned()
         } else {
-            insert_at_end(evidence_xml, parts.unsigned, &validation_data_element(&data))?
+            insert_at_end(
+                evidence_xml,
+                parts.unsigned,
+                &validation_data_element(&data),
+            )?
         }
     };
     // 2. The archive time-stamp over all of it.
     let doc = parse(&with_data, &Limits::default())?;
     let parts = seal_parts(&doc).map_err(bad)?;
-    let imprint = archive_imprint(&doc, &parts, None, &Canonicalization::exclusive()).map_err(bad)?;
+    let imprint =
+        archive_imprint(&doc, &parts, None, &Canonicalization::exclusive()).map_err(bad)?;
     let token = tsa.timestamp(&imprint)?;
     let stamped = insert_at_end(
         &with_data,
@@ -312,9 +324,9 @@ pub fn archive_due(
     let parts = seal_parts(&doc).map_err(SealError::Evidence)?;
     let token = parts.last_time_stamp_token().map_err(SealError::Evidence)?;
     let read = read_unverified(&token).map_err(|e| SealError::Timestamp(e.to_string()))?;
-    let signer = read
-        .signer
-        .ok_or_else(|| SealError::Timestamp("the last time-stamp does not carry its signer".into()))?;
+    let signer = read.signer.ok_or_else(|| {
+        SealError::Timestamp("the last time-stamp does not carry its signer".into())
+    })?;
     let not_after = Certificate::from_der(&signer)
         .map_err(|e| SealError::Timestamp(e.to_string()))?
         .tbs_certificate

@@ -29,6 +29,18 @@ use sealpost_evidence::verify::{EvidenceVerifier, Outcome, Policy, Report, Verdi
 
 const USAGE: u8 = 64;
 
+/// A date (midnight UTC) or an xsd:dateTime with a time zone.
+fn parse_date(text: &str) -> Result<SystemTime, String> {
+    let full = if text.len() == 10 {
+        format!("{text}T00:00:00Z")
+    } else {
+        text.to_owned()
+    };
+    sealpost_xmldsig::wss::parse_date_time(&full).map_err(|_| {
+        format!("{text:?} is not a date (YYYY-MM-DD) or a date-time (YYYY-MM-DDTHH:MM:SSZ)")
+    })
+}
+
 #[derive(Parser)]
 #[command(
     name = "sealpost-verify",
@@ -51,6 +63,11 @@ struct Cli {
     /// The document the evidence is about: its SHA-256 must be in the evidence.
     #[arg(long)]
     document: Option<PathBuf>,
+    /// Verify as on this date (UTC, `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ`) instead of now:
+    /// the time-stamps must still prove their time then (step 11), with what the evidence
+    /// carries and the trust anchors alone.
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    at: Option<SystemTime>,
     /// A machine-readable report (JSON; one object per line in batch mode).
     #[arg(long)]
     json: bool,
@@ -176,7 +193,7 @@ fn run(out: &mut Out) -> ExitCode {
         clippy::disallowed_methods,
         reason = "the command line's main decides the time of the verification"
     )]
-    let now = SystemTime::now();
+    let now = cli.at.unwrap_or_else(SystemTime::now);
     let mut worst = Verdict::Valid;
     for file in &files {
         let report = match std::fs::read(file) {

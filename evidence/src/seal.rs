@@ -11,13 +11,15 @@
 //!   validation data of the seal's and the time-stamp's chains after the time-stamp
 //!   ([`crate::long_term`]).
 
-use std::time::SystemTime;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use der::asn1::IntRef;
 use der::{Decode, Encode};
 use sealpost_tsa::asn1::IssuerSerial;
 use sealpost_tsa::authority::TimeStampAuthority;
 use sealpost_tsa::issue::general_names_directory;
+use sealpost_tsa::verify::read_unverified;
 use sealpost_xmldsig::c14n::{Canonicalization, EXC_C14N, canonicalize};
 use sealpost_xmldsig::document::DocumentSigner;
 use sealpost_xmldsig::dsig::{DigestAlgorithm, ENVELOPED_SIGNATURE, NS_DSIG, base64_encode};
@@ -84,6 +86,43 @@ pub struct Sealer {
     key_info: String,
     /// B-LT: where the validation data comes from; none: B-T.
     validation: Option<SharedValidationSource>,
+    /// A second, independent TSA that counter-stamps each seal.
+    second_tsa: Option<Arc<dyn Timestamper + Send + Sync>>,
+}
+
+/// How far apart the times of two time-stamps over the same seal may be, beyond their stated
+/// accuracies: more, and one of the two clocks is wrong.
+pub const COUNTER_STAMP_TOLERANCE: Duration = Duration::from_secs(60);
+
+/// Whether two time-stamps of the same seal agree: their times (each with its accuracy)
+/// within [`COUNTER_STAMP_TOLERANCE`].
+pub fn stamps_agree(
+    (first, first_accuracy): (SystemTime, Option<Duration>),
+    (second, second_accuracy): (SystemTime, Option<Duration>),
+) -> Result<(), String> {
+    let apart = first
+        .duration_since(second)
+        .or_else(|_| second.duration_since(first))
+        .unwrap_or_default();
+    let allowed = COUNTER_STAMP_TOLERANCE
+        + first_accuracy.unwrap_or_default()
+        + second_accuracy.unwrap_or_default();
+    if apart > allowed {
+        return Err(format!(
+            "two time-stamps of the same seal are {} s apart ({} and {}), more than the {} s allowed: one of the clocks is wrong",
+            apart.as_secs(),
+            format_date_time(first),
+            format_date_time(second),
+            allowed.as_secs()
+        ));
+    }
+    Ok(())
+}
+
+impl std::fmt::Debug for dyn Timestamper + Send + Sync {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Timestamper")
+    }
 }
 
 impl std::fmt::Debug for dyn ValidationSource {
@@ -104,7 +143,16 @@ impl Sealer {
             key_info: signer.key_info(),
             signer,
             validation: None,
+            second_tsa: None,
         })
+    }
+
+    /// Counter-stamps every seal by `tsa`, a second and independent TSA: its token over the
+    /// same SignatureValue, a second SignatureTimeStamp. When the two times disagree (see
+    /// [`stamps_agree`]) or the second TSA does not answer, nothing is sealed.
+    pub fn with_second_timestamper(mut self, tsa: Arc<dyn Timestamper + Send + Sync>) -> Self {
+        self.second_tsa = Some(tsa);
+        self
     }
 
     /// Seals baseline B-LT: each evidence carries, after its signature time-stamp, the
@@ -220,24 +268,44 @@ impl Sealer {
                 .map_err(|e| SealError::Signing(e.to_string()))?,
         );
 
-        // 3. The signature time-stamp, over the canonical ds:SignatureValue element.
-        let token = tsa.timestamp(&DigestAlgorithm::Sha256.digest(
+        // 3. The signature time-stamp, over the canonical SignatureValue element, and the
+        // second TSA's counter-stamp, which must agree with it.
+        let imprint = DigestAlgorithm::Sha256.digest(
             format!("<ds:SignatureValue{ds_declaration}>{value}</ds:SignatureValue>").as_bytes(),
-        ))?;
+        );
+        let mut tokens = vec![tsa.timestamp(&imprint)?];
+        if let Some(second) = &self.second_tsa {
+            let counter = second.timestamp(&imprint)?;
+            let time = |token: &[u8]| {
+                read_unverified(token)
+                    .map(|t| (t.gen_time, t.accuracy))
+                    .map_err(|e| SealError::Timestamp(e.to_string()))
+            };
+            stamps_agree(time(&tokens[0])?, time(&counter)?).map_err(SealError::Timestamp)?;
+            tokens.push(counter);
+        }
+        let stamps: String = tokens
+            .iter()
+            .map(|token| {
+                format!(
+                    "<xades:SignatureTimeStamp><ds:CanonicalizationMethod Algorithm=\"{EXC_C14N}\"></ds:CanonicalizationMethod><xades:EncapsulatedTimeStamp>{}</xades:EncapsulatedTimeStamp></xades:SignatureTimeStamp>",
+                    base64_encode(token)
+                )
+            })
+            .collect();
 
-        // 4. B-LT: the validation data of both chains, gathered now.
+        // 4. B-LT: the validation data of the chains, gathered now.
         let long_term = match &self.validation {
-            Some(source) => long_term_properties(source.as_ref(), self.certificates(), &token)?,
+            Some(source) => long_term_properties(source.as_ref(), self.certificates(), &tokens)?,
             None => String::new(),
         };
 
         // 5. The whole signature, inserted before the evidence's end tag.
         let signature = format!(
-            "<ds:Signature xmlns:ds=\"{NS_DSIG}\" Id=\"{signature_id}\">{}<ds:SignatureValue>{value}</ds:SignatureValue>{}<ds:Object><xades:QualifyingProperties xmlns:xades=\"{NS_XADES}\" Target=\"#{signature_id}\">{}<xades:UnsignedProperties><xades:UnsignedSignatureProperties><xades:SignatureTimeStamp><ds:CanonicalizationMethod Algorithm=\"{EXC_C14N}\"></ds:CanonicalizationMethod><xades:EncapsulatedTimeStamp>{}</xades:EncapsulatedTimeStamp></xades:SignatureTimeStamp>{long_term}</xades:UnsignedSignatureProperties></xades:UnsignedProperties></xades:QualifyingProperties></ds:Object></ds:Signature>",
+            "<ds:Signature xmlns:ds=\"{NS_DSIG}\" Id=\"{signature_id}\">{}<ds:SignatureValue>{value}</ds:SignatureValue>{}<ds:Object><xades:QualifyingProperties xmlns:xades=\"{NS_XADES}\" Target=\"#{signature_id}\">{}<xades:UnsignedProperties><xades:UnsignedSignatureProperties>{stamps}{long_term}</xades:UnsignedSignatureProperties></xades:UnsignedProperties></xades:QualifyingProperties></ds:Object></ds:Signature>",
             signed_info(""),
             self.key_info,
             signed_properties("", ""),
-            base64_encode(&token),
         );
         let end_tag = evidence_xml
             .trim_end()

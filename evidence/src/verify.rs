@@ -21,10 +21,12 @@ use sealpost_xmldsig::{Limits, parse};
 use serde::Serialize;
 use x509_cert::Certificate;
 
+use crate::long_term::NS_XADES141;
+use crate::long_term::archive_imprint;
 use crate::model::{Event, Evidence, hex};
 use crate::provider::{CertificateName, Provider, check_seal_profile};
-use crate::long_term::NS_XADES141;
-use crate::seal::NS_XADES;
+use crate::revocation::{Standing, Values, issuer_of, standing};
+use crate::seal::{NS_XADES, stamps_agree};
 
 /// The overall result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -91,7 +93,7 @@ pub struct Report {
     pub finding: Option<String>,
 }
 
-const CHECKS: [&str; 9] = [
+const CHECKS: [&str; 11] = [
     "the file is a complete Sealpost evidence, every value in its place",
     "the seal (XML signature) covers the whole evidence",
     "the seal certificate chains to the trusted root at the time of the signature time-stamp",
@@ -101,6 +103,8 @@ const CHECKS: [&str; 9] = [
     "each document time-stamp covers the document's SHA-256 and comes from the provider's time-stamping unit",
     "the times the evidence states agree with its time-stamps",
     "the given document's SHA-256 is a document digest of the evidence",
+    "the seal's and the time-stamps' certificates were not revoked when they were used (the revocation data the evidence carries)",
+    "the time-stamps still prove their time on the date of verification (each one's certificate valid until the next archive time-stamp, the last one's on that date)",
 ];
 
 /// How long before its signature time-stamp an event may have happened (the time Sealpost
@@ -138,6 +142,7 @@ pub fn verify_evidence(
 /// time is still checked for each evidence.
 #[derive(Clone, Debug)]
 pub struct EvidenceVerifier {
+    anchors: Vec<Vec<u8>>,
     trust_store: TrustStore,
     trust_anchors: TrustAnchors,
     provider: Option<Provider>,
@@ -148,6 +153,7 @@ pub struct EvidenceVerifier {
 impl EvidenceVerifier {
     pub fn new(policy: Policy) -> Self {
         EvidenceVerifier {
+            anchors: policy.anchors.clone(),
             trust_store: TrustStore::new(policy.anchors.iter().cloned()),
             trust_anchors: TrustAnchors::new(policy.anchors),
             seal_profiles: policy
@@ -210,6 +216,10 @@ fn plain_words(
         (8, true) => "the dates in the evidence do not agree with its time-stamps (it may have been backdated)".into(),
         (8, false) => "the dates in the evidence could not be compared with a verified time-stamp".into(),
         (9, _) => "this document is not the one that was sent".into(),
+        (10, true) => "a certificate of the seal or of its time-stamps was revoked before the evidence was sealed or stamped: the seal proves nothing".into(),
+        (10, false) => "the evidence does not carry what is needed to decide whether the seal's certificate was revoked when it sealed (it is not a long-term evidence, or its revocation data is incomplete)".into(),
+        (11, true) => "the archive time-stamps do not match the evidence they renew: it was altered after it was archived".into(),
+        (11, false) => "on the date of verification, the time-stamps do not prove when the evidence was sealed: a time-stamp's certificate expired or was revoked before an archive time-stamp renewed it, or the date is before the seal".into(),
         _ => "this check could not be completed".into(),
     };
     Some(words)
@@ -344,6 +354,7 @@ fn verify_with(
     let xades = evidence.as_ref().map(|_| seal_parts(&doc));
 
     // Step 6 first: the signature time-stamp gives the time the seal is judged at.
+    let mut counter_stamp: Option<VerifiedToken> = None;
     let signature_stamp = match &xades {
         None => {
             outcomes[5] = Some(Outcome::NotApplicable("not a Sealpost evidence".into()));
@@ -353,20 +364,47 @@ fn verify_with(
             outcomes[5] = Some(Outcome::Failed(e.clone()));
             None
         }
-        Some(Ok(parts)) => match signature_timestamp(parts, trust_store) {
-            Ok(token) => {
-                outcomes[5] = Some(from_provider_tsa(
-                    provider,
-                    &token,
-                    format!("time-stamped at {} UTC", format_date_time(token.gen_time)),
-                ));
-                Some(token)
+        Some(Ok(parts)) => {
+            match signature_timestamp(parts, parts.signature_time_stamp, trust_store) {
+                Ok(token) => {
+                    outcomes[5] = Some(from_provider_tsa(
+                        provider,
+                        &token,
+                        format!("time-stamped at {} UTC", format_date_time(token.gen_time)),
+                    ));
+                    // The independent TSA's counter-stamp: as sound, and from a published unit.
+                    if let Some(stamp) = parts.counter_stamp {
+                        match signature_timestamp(parts, stamp, trust_store) {
+                            Ok(counter) => {
+                                let outcome = from_provider_tsa(
+                                    provider,
+                                    &counter,
+                                    format!(
+                                        "time-stamped at {} UTC, counter-stamped at {} UTC",
+                                        format_date_time(token.gen_time),
+                                        format_date_time(counter.gen_time)
+                                    ),
+                                );
+                                if matches!(outcomes[5], Some(Outcome::Passed(_))) {
+                                    outcomes[5] = Some(outcome.named("the counter-stamp"));
+                                }
+                                counter_stamp = Some(counter);
+                            }
+                            Err(o) => {
+                                if !matches!(outcomes[5], Some(Outcome::Failed(_))) {
+                                    outcomes[5] = Some(o.named("the counter-stamp"));
+                                }
+                            }
+                        }
+                    }
+                    Some(token)
+                }
+                Err(o) => {
+                    outcomes[5] = Some(o);
+                    None
+                }
             }
-            Err(o) => {
-                outcomes[5] = Some(o);
-                None
-            }
-        },
+        }
     };
     let sealed_at = signature_stamp.as_ref().map(|t| t.gen_time);
     report.sealed_at = sealed_at.map(format_date_time);
@@ -490,6 +528,7 @@ fn verify_with(
         xades.as_ref().and_then(|x| x.as_ref().ok()),
         &evidence,
         signature_stamp.as_ref(),
+        counter_stamp.as_ref(),
         &document_stamps,
         signer.as_ref().map(|v| v.signer.as_slice()),
     ));
@@ -512,6 +551,43 @@ fn verify_with(
             }
         }
     });
+
+    // Steps 10 and 11: the long-term checks, with what the evidence carries alone.
+    let parts = xades.as_ref().and_then(|x| x.as_ref().ok());
+    let values = parts.map(read_validation_values).transpose();
+    let archive_stamps: Vec<Result<VerifiedToken, Outcome>> = parts
+        .map(|p| {
+            p.archive_time_stamps
+                .iter()
+                .map(|stamp| archive_token(&doc, p, *stamp, trust_store, provider))
+                .collect()
+        })
+        .unwrap_or_default();
+    match values {
+        Err(e) => {
+            outcomes[9] = Some(Outcome::Failed(e.clone()));
+            outcomes[10] = Some(Outcome::Failed(e));
+        }
+        Ok(values) => {
+            let values = values.unwrap_or_default();
+            outcomes[9] = Some(not_revoked_when_used(
+                &values,
+                &verifier.anchors,
+                signer.as_ref(),
+                signature_stamp.as_ref(),
+                counter_stamp.as_ref(),
+                &document_stamps,
+                &archive_stamps,
+            ));
+            outcomes[10] = Some(time_still_proven(
+                &values,
+                &verifier.anchors,
+                signature_stamp.as_ref(),
+                &archive_stamps,
+                now,
+            ));
+        }
+    }
 
     let cause = StampCause {
         signature_not_the_unit: signature_stamp.is_some()
@@ -626,6 +702,7 @@ fn times_agree(
     parts: Option<&SealParts<'_, '_>>,
     evidence: &Evidence,
     signature_stamp: Option<&VerifiedToken>,
+    counter_stamp: Option<&VerifiedToken>,
     document_stamps: &[(String, VerifiedToken)],
     seal_certificate: Option<&[u8]>,
 ) -> Outcome {
@@ -655,6 +732,12 @@ fn times_agree(
         Ok(())
     };
     let check = || -> Result<(), String> {
+        if let Some(counter) = counter_stamp {
+            stamps_agree(
+                (stamp.gen_time, stamp.accuracy),
+                (counter.gen_time, counter.accuracy),
+            )?;
+        }
         within_seal("EventTime", evidence.event_time)?;
         let signing_time = signed_text(parts.signing_time)
             .map_err(|_| "SigningTime is not text")
@@ -752,6 +835,8 @@ pub(crate) struct SealParts<'a, 'i> {
     pub(crate) signed_properties: Node<'a, 'i>,
     pub(crate) signing_time: Node<'a, 'i>,
     pub(crate) signature_time_stamp: Node<'a, 'i>,
+    /// A second SignatureTimeStamp, by an independent TSA, when the provider has one.
+    pub(crate) counter_stamp: Option<Node<'a, 'i>>,
     pub(crate) unsigned: Node<'a, 'i>,
     /// CertificateValues and RevocationValues elements, wherever they are (B-LT's, and those
     /// of each TimeStampValidationData).
@@ -870,8 +955,12 @@ pub(crate) fn seal_parts<'a, 'i>(
     let revocation_values = |n: Node<'a, 'i>| -> Result<(), String> {
         let children = elements(n);
         let names: Vec<&str> = children.iter().map(|c| c.tag_name().name()).collect();
-        if !matches!(names.as_slice(), ["CRLValues"] | ["OCSPValues"] | ["CRLValues", "OCSPValues"])
-            || !children.iter().all(|c| c.tag_name().namespace() == Some(NS_XADES))
+        if !matches!(
+            names.as_slice(),
+            ["CRLValues"] | ["OCSPValues"] | ["CRLValues", "OCSPValues"]
+        ) || !children
+            .iter()
+            .all(|c| c.tag_name().namespace() == Some(NS_XADES))
         {
             return Err(bad("RevocationValues must hold CRLValues, then OCSPValues"));
         }
@@ -890,6 +979,10 @@ pub(crate) fn seal_parts<'a, 'i>(
         .ok_or_else(|| bad("UnsignedSignatureProperties must begin with SignatureTimeStamp"))?;
     time_stamp(*first)?;
     let mut rest = rest.iter().copied().peekable();
+    let counter_stamp = rest.next_if(|n| is(n, NS_XADES, "SignatureTimeStamp"));
+    if let Some(n) = counter_stamp {
+        time_stamp(n)?;
+    }
     let mut validation_values = Vec::new();
     if let Some(n) = rest.next_if(|n| is(n, NS_XADES, "CertificateValues")) {
         certificate_values(n)?;
@@ -909,8 +1002,12 @@ pub(crate) fn seal_parts<'a, 'i>(
             let names: Vec<&str> = inner.iter().map(|c| c.tag_name().name()).collect();
             if !matches!(
                 names.as_slice(),
-                ["CertificateValues"] | ["RevocationValues"] | ["CertificateValues", "RevocationValues"]
-            ) || !inner.iter().all(|c| c.tag_name().namespace() == Some(NS_XADES))
+                ["CertificateValues"]
+                    | ["RevocationValues"]
+                    | ["CertificateValues", "RevocationValues"]
+            ) || !inner
+                .iter()
+                .all(|c| c.tag_name().namespace() == Some(NS_XADES))
             {
                 return Err(bad(
                     "TimeStampValidationData must hold CertificateValues, then RevocationValues",
@@ -938,6 +1035,7 @@ pub(crate) fn seal_parts<'a, 'i>(
         signed_properties: properties[0],
         signing_time: signed[0],
         signature_time_stamp: *first,
+        counter_stamp,
         unsigned,
         validation_values,
         archive_time_stamps,
@@ -971,12 +1069,13 @@ fn stamp_method(stamp: Node<'_, '_>) -> Result<Canonicalization, Outcome> {
         })
 }
 
-/// Step 6: the SignatureTimeStamp over the canonical SignatureValue; its genTime.
+/// Step 6: a SignatureTimeStamp over the canonical SignatureValue; its genTime.
 fn signature_timestamp(
     parts: &SealParts<'_, '_>,
+    stamp: Node<'_, '_>,
     trust: &TrustStore,
 ) -> Result<VerifiedToken, Outcome> {
-    let (stamp, value) = (parts.signature_time_stamp, parts.signature_value);
+    let value = parts.signature_value;
     let method = stamp_method(stamp)?;
     let token = encapsulated_token(stamp)?;
     let imprint = digest::digest(&digest::SHA256, &canonicalize(value, &method, None));
@@ -984,7 +1083,11 @@ fn signature_timestamp(
 }
 
 /// A time-stamp token verified for a SHA-256 imprint, the failure an outcome.
-fn checked_token(token: &[u8], imprint: &[u8], trust: &TrustStore) -> Result<VerifiedToken, Outcome> {
+fn checked_token(
+    token: &[u8],
+    imprint: &[u8],
+    trust: &TrustStore,
+) -> Result<VerifiedToken, Outcome> {
     match verify_token(token, &Expected::digest(oid::SHA256, imprint), trust) {
         Ok(t) => Ok(t),
         Err(e) if e.verdict() == TokenVerdict::Indeterminate => {
@@ -1143,4 +1246,323 @@ fn statements(ev: &Evidence) -> (String, String) {
             ),
         ),
     }
+}
+
+/// The validation data of the evidence, decoded: B-LT's values and each
+/// TimeStampValidationData's (the data's own signatures make it what it is, wherever it lies).
+fn read_validation_values(parts: &SealParts<'_, '_>) -> Result<Values, String> {
+    let mut values = Values::default();
+    for group in &parts.validation_values {
+        for value in group
+            .descendants()
+            .filter(|n| n.is_element() && n.tag_name().name().starts_with("Encapsulated"))
+        {
+            let der = signed_text(value)
+                .ok()
+                .and_then(|t| base64_decode(&t).ok())
+                .ok_or_else(|| format!("{} is not base64 text", value.tag_name().name()))?;
+            match value.tag_name().name() {
+                "EncapsulatedX509Certificate" => values.certificates.push(der),
+                "EncapsulatedCRLValue" => values.crls.push(der),
+                _ => values.ocsp_responses.push(der),
+            }
+        }
+    }
+    Ok(values)
+}
+
+/// An archive time-stamp, verified over everything before it, from the provider's unit.
+fn archive_token(
+    doc: &roxmltree::Document<'_>,
+    parts: &SealParts<'_, '_>,
+    stamp: Node<'_, '_>,
+    trust: &TrustStore,
+    provider: Option<&Provider>,
+) -> Result<VerifiedToken, Outcome> {
+    let method = stamp_method(stamp)?;
+    let token = encapsulated_token(stamp)?;
+    let imprint =
+        archive_imprint(doc, parts, Some(stamp.id()), &method).map_err(Outcome::Failed)?;
+    let verified = checked_token(&token, &imprint, trust)?;
+    match from_provider_tsa(provider, &verified, String::new()) {
+        Outcome::Passed(_) => Ok(verified),
+        other => Err(other),
+    }
+}
+
+/// What the data says of each certificate of `path` (leaf first, ending at a trust anchor or
+/// with its last certificate issued by one) at `at`; `what` names the path in the outcome.
+fn path_standing(
+    path: &[Vec<u8>],
+    anchors: &[Vec<u8>],
+    values: &Values,
+    at: SystemTime,
+    what: &str,
+    found: &mut Vec<(String, Standing)>,
+) {
+    let candidates: Vec<&[u8]> = path
+        .iter()
+        .chain(values.certificates.iter())
+        .chain(anchors.iter())
+        .map(Vec::as_slice)
+        .collect();
+    let mut cert: &[u8] = match path.first() {
+        Some(c) => c,
+        None => return,
+    };
+    for depth in 0..8 {
+        if anchors.iter().any(|a| a.as_slice() == cert) {
+            return;
+        }
+        let name = if depth == 0 {
+            what.to_owned()
+        } else {
+            format!("{what}'s issuing CA {}", CertificateName::of(cert).subject)
+        };
+        let Some(issuer) = issuer_of(cert, &candidates) else {
+            found.push((name, Standing::Unknown));
+            return;
+        };
+        found.push((name, standing(cert, issuer, at, values)));
+        cert = issuer;
+    }
+    found.push((what.to_owned(), Standing::Unknown));
+}
+
+/// Step 10: no certificate the seal or a time-stamp relied on was revoked when it was used:
+/// the seal's chain and the signature time-stamp's at the signature time-stamp's time, each
+/// document time-stamp's and archive time-stamp's chain at its own time.
+fn not_revoked_when_used(
+    values: &Values,
+    anchors: &[Vec<u8>],
+    seal: Option<&VerifiedDocument>,
+    signature_stamp: Option<&VerifiedToken>,
+    counter_stamp: Option<&VerifiedToken>,
+    document_stamps: &[(String, VerifiedToken)],
+    archive_stamps: &[Result<VerifiedToken, Outcome>],
+) -> Outcome {
+    if values.is_empty() {
+        return Outcome::Indeterminate(
+            "the evidence carries no revocation data (XAdES baseline B-T, not B-LT)".into(),
+        );
+    }
+    let (Some(seal), Some(stamp)) = (seal, signature_stamp) else {
+        return Outcome::Indeterminate(
+            "no verified seal and signature time-stamp to check the revocation of".into(),
+        );
+    };
+    let mut found = Vec::new();
+    let mut seal_path = vec![seal.signer.clone()];
+    seal_path.extend(seal.certificates.iter().cloned());
+    path_standing(
+        &seal_path,
+        anchors,
+        values,
+        stamp.gen_time,
+        "the seal certificate",
+        &mut found,
+    );
+    path_standing(
+        &stamp.path,
+        anchors,
+        values,
+        stamp.gen_time,
+        "the signature time-stamp's unit",
+        &mut found,
+    );
+    if let Some(counter) = counter_stamp {
+        path_standing(
+            &counter.path,
+            anchors,
+            values,
+            counter.gen_time,
+            "the counter-stamp's unit",
+            &mut found,
+        );
+    }
+    for (name, token) in document_stamps {
+        path_standing(
+            &token.path,
+            anchors,
+            values,
+            token.gen_time,
+            &format!("the time-stamp unit of {}", shown(name)),
+            &mut found,
+        );
+    }
+    for (i, token) in archive_stamps.iter().enumerate() {
+        if let Ok(token) = token {
+            path_standing(
+                &token.path,
+                anchors,
+                values,
+                token.gen_time,
+                &format!("archive time-stamp {}'s unit", i + 1),
+                &mut found,
+            );
+        }
+    }
+    let show = |t: SystemTime| format_date_time(t);
+    if let Some((name, Standing::Revoked(since))) = found
+        .iter()
+        .find(|(_, s)| matches!(s, Standing::Revoked(_)))
+    {
+        return Outcome::Failed(format!(
+            "{name} was revoked on {}, before it was used",
+            show(*since)
+        ));
+    }
+    if let Some((name, _)) = found.iter().find(|(_, s)| *s == Standing::Unknown) {
+        return Outcome::Indeterminate(format!(
+            "no revocation data in the evidence decides whether {name} was revoked when it was used"
+        ));
+    }
+    let later: Vec<String> = found
+        .iter()
+        .filter_map(|(name, s)| match s {
+            Standing::RevokedAfter(since) => {
+                Some(format!("{name} was revoked later, on {}", show(*since)))
+            }
+            _ => None,
+        })
+        .collect();
+    let mut detail = format!(
+        "{} certificate(s) not revoked when used (seal time-stamped {})",
+        found.len(),
+        show(stamp.gen_time)
+    );
+    if let Some((_, Standing::Good { issued, source })) = found.first() {
+        detail.push_str(&format!(
+            "; the seal certificate by {source} of {}",
+            show(*issued)
+        ));
+    }
+    if !later.is_empty() {
+        detail.push_str(&format!("; {}", later.join("; ")));
+    }
+    Outcome::Passed(detail)
+}
+
+/// Step 11: on the date of verification `at`, the time-stamps still prove when the evidence
+/// was sealed: each time-stamp's unit certificate was valid, and not revoked, when the next
+/// archive time-stamp renewed it, and the last one's is valid at `at`.
+fn time_still_proven(
+    values: &Values,
+    anchors: &[Vec<u8>],
+    signature_stamp: Option<&VerifiedToken>,
+    archive_stamps: &[Result<VerifiedToken, Outcome>],
+    at: SystemTime,
+) -> Outcome {
+    let show = |t: SystemTime| format_date_time(t);
+    let Some(first) = signature_stamp else {
+        return Outcome::Indeterminate("no verified signature time-stamp".into());
+    };
+    if let Some(Err(o)) = archive_stamps
+        .iter()
+        .find(|r| matches!(r, Err(Outcome::Failed(_))))
+    {
+        return o.clone().named("an archive time-stamp");
+    }
+    if let Some(Err(o)) = archive_stamps.iter().find(|r| r.is_err()) {
+        return o.clone().named("an archive time-stamp");
+    }
+    if at < first.gen_time {
+        return Outcome::Indeterminate(format!(
+            "the date of verification {} is before the evidence was sealed ({})",
+            show(at),
+            show(first.gen_time)
+        ));
+    }
+    // The stamps in force on the date: the signature time-stamp, then each archive one made
+    // by then.
+    let mut chain = vec![first];
+    for token in archive_stamps.iter().flatten() {
+        if token.gen_time < chain.last().map_or(first.gen_time, |t| t.gen_time) {
+            return Outcome::Failed(format!(
+                "archive time-stamp of {} is earlier than the time-stamp it renews",
+                show(token.gen_time)
+            ));
+        }
+        if token.gen_time <= at {
+            chain.push(token);
+        }
+    }
+    let not_after = |t: &VerifiedToken| {
+        t.path
+            .first()
+            .and_then(|c| Certificate::from_der(c).ok())
+            .map(|c| c.tbs_certificate.validity.not_after.to_system_time())
+    };
+    for pair in chain.windows(2) {
+        let (stamp, renewal) = (pair[0], pair[1]);
+        let Some(until) = not_after(stamp) else {
+            return Outcome::Indeterminate("a time-stamp's certificate cannot be read".into());
+        };
+        if until < renewal.gen_time {
+            return Outcome::Indeterminate(format!(
+                "the time-stamp of {} lost its proof on {}, when its certificate expired, before the archive time-stamp of {} renewed it",
+                show(stamp.gen_time),
+                show(until),
+                show(renewal.gen_time)
+            ));
+        }
+        let mut found = Vec::new();
+        path_standing(
+            &stamp.path,
+            anchors,
+            values,
+            renewal.gen_time,
+            "its unit",
+            &mut found,
+        );
+        // The unit itself (its issuing CAs were checked when it was used, step 10).
+        let unit = found
+            .first()
+            .map(|(_, s)| s.clone())
+            .unwrap_or(Standing::Unknown);
+        match unit {
+            Standing::Good { .. } | Standing::RevokedAfter(_) => {}
+            Standing::Revoked(since) => {
+                return Outcome::Indeterminate(format!(
+                    "the unit of the time-stamp of {} was revoked on {}, before the archive time-stamp of {} renewed it",
+                    show(stamp.gen_time),
+                    show(since),
+                    show(renewal.gen_time)
+                ));
+            }
+            Standing::Unknown => {
+                return Outcome::Indeterminate(format!(
+                    "no revocation data shows the unit of the time-stamp of {} not revoked when the archive time-stamp of {} renewed it",
+                    show(stamp.gen_time),
+                    show(renewal.gen_time)
+                ));
+            }
+        }
+    }
+    let last = chain.last().copied().unwrap_or(first);
+    let Some(until) = not_after(last) else {
+        return Outcome::Indeterminate("a time-stamp's certificate cannot be read".into());
+    };
+    if until < at {
+        return Outcome::Indeterminate(format!(
+            "the last time-stamp (of {}) lost its proof on {}, when its certificate expired, and no archive time-stamp renews it",
+            show(last.gen_time),
+            show(until)
+        ));
+    }
+    Outcome::Passed(if chain.len() == 1 {
+        format!(
+            "on {}: the signature time-stamp's certificate is valid until {}",
+            show(at),
+            show(until)
+        )
+    } else {
+        format!(
+            "on {}: {} archive time-stamp(s), the last of {}, its certificate valid until {}",
+            show(at),
+            chain.len() - 1,
+            show(last.gen_time),
+            show(until)
+        )
+    })
 }

@@ -87,6 +87,7 @@ fn seal_over(entry: &AuditEntry, over: &str, tsa: &TimeStampAuthority) -> AuditS
         hash: entry.hash.clone(),
         token: <base64ct::Base64 as base64ct::Encoding>::encode_string(&token),
         sealed_at: unix(f().now),
+        counter_token: None,
     }
 }
 
@@ -570,7 +571,7 @@ fn an_entry_stated_after_the_time_stamp_that_seals_it_is_invalid() {
 #[test]
 fn another_version_of_the_format_is_indeterminate() {
     let text = edit_line(&genuine(), 1, |v| {
-        v["format"] = "sealpost-audit-export-2".into();
+        v["format"] = "sealpost-audit-export-3".into();
     });
     let report = verify(&text);
     assert_eq!(report.verdict, Verdict::Indeterminate, "{report:#?}");
@@ -626,4 +627,98 @@ fn the_writer_writes_nothing_but_the_format() {
     ));
     let (_, end) = w.finish().expect("trailer");
     assert_eq!((end.entries, end.head_seq), (3, 3));
+}
+
+/// `seal`, counter-stamped by the provider's unit with its clock `offset` seconds ahead.
+fn counter_stamped(mut seal: AuditSeal, offset: u64) -> AuditSeal {
+    let second = common::tsa_at(&f().pki, f().now + Duration::from_secs(offset));
+    let token = second
+        .timestamp(&unhex(&seal.hash).expect("hex"))
+        .expect("time-stamp");
+    seal.counter_token = Some(<base64ct::Base64 as base64ct::Encoding>::encode_string(
+        &token,
+    ));
+    seal
+}
+
+/// The export of five entries sealed at the head with `seal`, in the counter-stamped format.
+fn counter_stamped_export(seal: impl FnOnce(&AuditEntry) -> AuditSeal) -> String {
+    let log = log(5);
+    let head = seal(&log[4].0);
+    let mut w = ExportWriter::start_counter_stamped(
+        Vec::new(),
+        "Sealpost",
+        f().now,
+        Anchor {
+            seq: 0,
+            hash: GENESIS.into(),
+        },
+        5,
+    )
+    .expect("header");
+    for (e, request) in &log {
+        w.entry(e, request).expect("entry");
+    }
+    w.seal(&head).expect("seal");
+    let (bytes, _) = w.finish().expect("trailer");
+    String::from_utf8(bytes).expect("UTF-8")
+}
+
+#[test]
+fn a_head_counter_stamped_by_a_second_tsa_whose_clock_agrees_is_valid() {
+    let text = counter_stamped_export(|head| counter_stamped(seal_of(head, &f().tsa), 20));
+    assert!(
+        text.starts_with("{\"format\":\"sealpost-audit-export-2\""),
+        "{text}"
+    );
+    let report = verify(&text);
+    assert_eq!(report.verdict, Verdict::Valid, "{report:#?}");
+}
+
+#[test]
+fn a_counter_stamp_ten_minutes_off_shows_a_wrong_clock() {
+    let text = counter_stamped_export(|head| counter_stamped(seal_of(head, &f().tsa), 600));
+    let report = verify(&text);
+    assert_invalid(&report, 7, 8, "one of the clocks is wrong");
+}
+
+#[test]
+fn a_counter_stamp_over_another_hash_is_invalid() {
+    let text = counter_stamped_export(|head| {
+        let mut seal = seal_of(head, &f().tsa);
+        let over_genesis = seal_over(head, GENESIS, &f().tsa);
+        seal.counter_token = Some(over_genesis.token);
+        seal
+    });
+    let report = verify(&text);
+    assert_invalid(&report, 7, 6, "counter_token_base64");
+}
+
+#[test]
+fn a_counter_stamp_only_in_the_counter_stamped_format() {
+    // The writer refuses to put one in an export of the first format...
+    let log = log(5);
+    let mut w = ExportWriter::start(
+        Vec::new(),
+        "Sealpost",
+        f().now,
+        Anchor {
+            seq: 0,
+            hash: GENESIS.into(),
+        },
+        5,
+    )
+    .expect("header");
+    for (e, request) in &log {
+        w.entry(e, request).expect("entry");
+    }
+    assert!(matches!(
+        w.seal(&counter_stamped(seal_of(&log[4].0, &f().tsa), 0)),
+        Err(ExportError::Seal { seq: 5 })
+    ));
+    // ...and a reader finds one added there an alteration.
+    let text = edit_line(&genuine(), 8, |v| {
+        v["seal"]["counter_token_base64"] = v["seal"]["token_base64"].clone();
+    });
+    assert_invalid(&verify(&text), 8, 1, "counter_token_base64");
 }

@@ -43,7 +43,7 @@ use crate::adapters::store::{Backend, RedbStore, TimedStore};
 use crate::adapters::time_stamping::{self, TsaEndpoint};
 use crate::adapters::validation_data::{LoadedCrls, ServiceValidationSource};
 use crate::archive::Archiver;
-use crate::config::{self, Config, SenderEntry, StoreBackend};
+use crate::config::{self, Config, RemoteTsaSettings, SenderEntry, StoreBackend};
 use crate::core::audit::hex;
 use crate::core::audit::unhex;
 use crate::core::records::{AuditSeal, SenderRegistration};
@@ -62,6 +62,9 @@ pub struct App {
     /// What time-stamps the evidences and the audit log: the embedded TSA, or the remote
     /// ones of `tsa.remote`.
     pub timestamper: Arc<dyn TokenSource + Send + Sync>,
+    /// The second, independent TSA of `tsa.counter_stamp`, which counter-stamps the audit
+    /// log's head (and the evidences' seals, with `tsa.counter_stamp_evidences`).
+    pub counter_stamper: Option<Arc<dyn TokenSource + Send + Sync>>,
     pub metrics: Arc<Metrics>,
     pub soap: Arc<SoapChannel>,
     pub grpc: Arc<GrpcChannel>,
@@ -325,6 +328,7 @@ impl App {
                 .context("setting up the embedded TSA")?,
         );
         let timestamper = evidence_timestamper(config, &tsa, Arc::clone(&clock))?;
+        let counter_stamper = counter_stamper(config, Arc::clone(&clock))?;
         // The seal certificate must have the seal profile, or the service does not start.
         let trusted_list = Arc::new(provider_identity(config)?.to_trusted_list());
         let seal_certs = pem_certificates(&config.seal_cert)?;
@@ -347,10 +351,15 @@ impl App {
             Arc::clone(&loaded_crls),
             Arc::clone(&clock),
         ));
-        let sealer = Sealer::new(
+        let mut sealer = Sealer::new(
             DocumentSigner::new(seal_key.secret_pkcs8_der(), seal_certs.clone())
                 .context("the seal key and certificate")?,
         )?;
+        if let Some(counter) = &counter_stamper
+            && config.tsa_counter_stamp_evidences
+        {
+            sealer = sealer.with_second_timestamper(Arc::clone(counter));
+        }
         let sealer = if config.evidence.long_term {
             sealer.with_validation_source(Arc::clone(&validation) as SharedValidationSource)
         } else {
@@ -645,6 +654,7 @@ impl App {
             store,
             tsa,
             timestamper,
+            counter_stamper,
             metrics,
             soap,
             grpc,
@@ -776,10 +786,13 @@ fn not_the_service(ui: &MailboxUi, request: &axum::extract::Request) -> axum::re
     sealpost_mailbox::web::not_found_page(ui, request.headers(), request.uri().query())
 }
 
-/// Seals the audit log's head with a time-stamp token, unless it is already sealed.
+/// Seals the audit log's head with a time-stamp token, unless it is already sealed; with a
+/// second, independent TSA (`counter`), counter-stamped by it too. When the two times
+/// disagree (`stamps_agree`), one of the clocks is wrong: nothing is sealed.
 pub fn seal_audit_head(
     store: &dyn Backend,
     tsa: &dyn TokenSource,
+    counter: Option<&dyn TokenSource>,
     now: SystemTime,
 ) -> anyhow::Result<Option<AuditSeal>> {
     let (seq, hash) = store.audit_head()?;
@@ -788,6 +801,20 @@ pub fn seal_audit_head(
     }
     let digest = unhex(&hash).context("the audit head hash is not hex")?;
     let token = tsa.timestamp(&digest)?;
+    let counter_token = match counter {
+        Some(counter) => {
+            let counter_token = counter.timestamp(&digest)?;
+            let time = |token: &[u8]| {
+                sealpost_tsa::verify::read_unverified(token)
+                    .map(|t| (t.gen_time, t.accuracy))
+                    .map_err(|e| anyhow::anyhow!("a time-stamp token: {e}"))
+            };
+            sealpost_evidence::seal::stamps_agree(time(&token)?, time(&counter_token)?)
+                .map_err(|e| anyhow::anyhow!("the audit head {seq} is not sealed: {e}"))?;
+            Some(base64_encode(&counter_token))
+        }
+        None => None,
+    };
     let seal = AuditSeal {
         seq,
         hash,
@@ -795,6 +822,7 @@ pub fn seal_audit_head(
         sealed_at: now
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
+        counter_token,
     };
     store.put_audit_seal(&seal)?;
     Ok(Some(seal))
@@ -804,15 +832,21 @@ pub fn seal_audit_head(
 pub async fn seal_audit_periodically(
     store: Arc<dyn Backend>,
     tsa: Arc<dyn TokenSource + Send + Sync>,
+    counter: Option<Arc<dyn TokenSource + Send + Sync>>,
     interval: Duration,
 ) {
     let mut ticks = tokio::time::interval(interval);
     ticks.tick().await;
     loop {
         ticks.tick().await;
-        let (store, tsa) = (Arc::clone(&store), Arc::clone(&tsa));
+        let (store, tsa, counter) = (Arc::clone(&store), Arc::clone(&tsa), counter.clone());
         match tokio::task::spawn_blocking(move || {
-            seal_audit_head(store.as_ref(), tsa.as_ref(), SystemClock.now())
+            seal_audit_head(
+                store.as_ref(),
+                tsa.as_ref(),
+                counter.as_deref().map(|c| c as &dyn TokenSource),
+                SystemClock.now(),
+            )
         })
         .await
         {
@@ -839,11 +873,14 @@ pub fn provider_identity(config: &Config) -> anyhow::Result<Provider> {
             config.seal_cert.display()
         )
     })?;
-    // The units whose tokens the evidences and the audit log carry.
-    let units = match &config.tsa_remote {
+    // The units whose tokens the evidences and the audit log carry, the second TSA's too.
+    let mut units = match &config.tsa_remote {
         Some(remote) => remote.units.clone(),
         None => vec![config.tsa.cert.clone()],
     };
+    if let Some(counter) = &config.tsa_counter_stamp {
+        units.extend(counter.units.iter().cloned());
+    }
     let tsa_certificates = units
         .iter()
         .map(|path| {
@@ -861,13 +898,16 @@ pub fn provider_identity(config: &Config) -> anyhow::Result<Provider> {
 }
 
 /// The certificates the evidences' validation data completes paths from: the seal chain, the
-/// embedded TSA's certificate and chain, the remote units and their trust anchors, the sender
-/// CAs.
+/// embedded TSA's certificate and chain, the remote and counter-stamping units and their trust
+/// anchors, the sender CAs.
 fn known_certificates(config: &Config, seal_chain: &[Vec<u8>]) -> anyhow::Result<Vec<Vec<u8>>> {
     let mut files = vec![config.tsa.cert.clone(), config.sender_trust_anchors.clone()];
     files.extend(config.tsa.chain.clone());
     files.extend(config.sender_intermediates.clone());
-    if let Some(remote) = &config.tsa_remote {
+    for remote in [&config.tsa_remote, &config.tsa_counter_stamp]
+        .into_iter()
+        .flatten()
+    {
         files.extend(remote.units.iter().cloned());
         files.push(remote.trust_anchors.clone());
     }
@@ -883,7 +923,8 @@ fn known_certificates(config: &Config, seal_chain: &[Vec<u8>]) -> anyhow::Result
 }
 
 /// At start, with `evidence.long_term`: the validation data of the seal's chain and of every
-/// time-stamping unit's (the embedded one, or each of `tsa.remote_units`) can be had now;
+/// time-stamping unit's (the embedded one, or each of `tsa.remote_units`, and each of
+/// `tsa.counter_stamp_units` when they counter-stamp the evidences) can be had now;
 /// otherwise the start stops, saying what is missing and how to give it.
 fn check_validation_data(
     config: &Config,
@@ -914,6 +955,21 @@ fn check_validation_data(
             ));
         }
     }
+    if let Some(counter) = config
+        .tsa_counter_stamp
+        .as_ref()
+        .filter(|_| config.tsa_counter_stamp_evidences)
+    {
+        for unit in &counter.units {
+            chains.push((
+                format!(
+                    "the counter-stamping unit {} (tsa.counter_stamp_units)",
+                    unit.display()
+                ),
+                pem_certificates(unit)?,
+            ));
+        }
+    }
     for (what, chain) in chains {
         source.validation_data(&[chain]).map_err(|e| {
             anyhow::anyhow!(
@@ -934,9 +990,31 @@ pub fn evidence_timestamper(
     embedded: &Arc<TimeStampAuthority>,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Arc<dyn TokenSource + Send + Sync>> {
-    let Some(remote) = &config.tsa_remote else {
-        return Ok(Arc::clone(embedded) as Arc<dyn TokenSource + Send + Sync>);
-    };
+    match &config.tsa_remote {
+        Some(remote) => remote_timestamper(remote, "tsa.remote_units", clock),
+        None => Ok(Arc::clone(embedded) as Arc<dyn TokenSource + Send + Sync>),
+    }
+}
+
+/// The second, independent TSA of `tsa.counter_stamp`, if configured.
+pub fn counter_stamper(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Option<Arc<dyn TokenSource + Send + Sync>>> {
+    config
+        .tsa_counter_stamp
+        .as_ref()
+        .map(|settings| remote_timestamper(settings, "tsa.counter_stamp_units", clock))
+        .transpose()
+}
+
+/// Remote TSAs of these settings, their tokens checked (see [`RemoteTsas`]); `units_key`
+/// names the setting in errors.
+fn remote_timestamper(
+    remote: &RemoteTsaSettings,
+    units_key: &str,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Arc<dyn TokenSource + Send + Sync>> {
     let units = remote
         .units
         .iter()
@@ -944,7 +1022,7 @@ pub fn evidence_timestamper(
             pem_certificates(path)?
                 .into_iter()
                 .next()
-                .with_context(|| format!("tsa.remote_units: {}: no certificate", path.display()))
+                .with_context(|| format!("{units_key}: {}: no certificate", path.display()))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let trust = sealpost_tsa::TrustStore::new(pem_certificates(&remote.trust_anchors)?)

@@ -83,7 +83,17 @@ fn export_in_pages(
 ) -> Result<End, AuditExportError> {
     let (anchor, to_seq) = range(store, window)?;
     let from_seq = anchor.seq + 1;
-    let mut writer = ExportWriter::start(out, provider, now, anchor, to_seq)?;
+    let seals: Vec<_> = store
+        .audit_seals()?
+        .into_iter()
+        .filter(|s| (from_seq..=to_seq).contains(&s.seq))
+        .collect();
+    // Seals counter-stamped by a second TSA make the export of the counter-stamped format.
+    let mut writer = if seals.iter().any(|s| s.counter_token.is_some()) {
+        ExportWriter::start_counter_stamped(out, provider, now, anchor, to_seq)?
+    } else {
+        ExportWriter::start(out, provider, now, anchor, to_seq)?
+    };
     let mut next = from_seq;
     'pages: while next <= to_seq {
         let page = store.audit_entries_page(next, page_entries, page_bytes)?;
@@ -99,11 +109,7 @@ fn export_in_pages(
             next = entry.seq + 1;
         }
     }
-    for seal in store
-        .audit_seals()?
-        .iter()
-        .filter(|s| (from_seq..=to_seq).contains(&s.seq))
-    {
+    for seal in &seals {
         writer.seal(seal)?;
     }
     let (_, end) = writer.finish()?;

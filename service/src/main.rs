@@ -337,6 +337,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
         tokio::spawn(seal_audit_periodically(
             Arc::clone(&app.store),
             Arc::clone(&app.timestamper),
+            app.counter_stamper.clone(),
             config.audit_seal_interval,
         ));
         tokio::spawn(sealpost::adapters::notify::send_notices_periodically(

@@ -314,13 +314,16 @@ pub fn granted_token(response_der: &[u8]) -> Result<&[u8], VerifyError> {
 }
 
 /// What a token says of itself, read without verifying it: the certificates it carries, its
-/// signer's certificate among them (when it carries it), and the hash of its message imprint.
+/// signer's certificate among them (when it carries it), the hash of its message imprint, its
+/// time and accuracy.
 /// For scheduling and for gathering validation data only: nothing read here is trusted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UnverifiedToken {
     pub certificates: Vec<Vec<u8>>,
     pub signer: Option<Vec<u8>>,
     pub hash_algorithm: ObjectIdentifier,
+    pub gen_time: SystemTime,
+    pub accuracy: Option<Duration>,
 }
 
 /// Reads a token (a DER CMS ContentInfo) as [`UnverifiedToken`].
@@ -357,6 +360,8 @@ pub fn read_unverified(token_der: &[u8]) -> Result<UnverifiedToken, VerifyError>
         certificates: certificates.iter().map(|c| c.to_vec()).collect(),
         signer,
         hash_algorithm: tst.message_imprint.hash_algorithm.oid,
+        gen_time: tst.gen_time.to_system_time(),
+        accuracy: tst.accuracy.map(|a| a.to_duration()),
     })
 }
 

@@ -25,6 +25,8 @@ pub use verify::{AuditExportVerifier, AuditReport, LineFailure, VerifiedSeal};
 
 /// The format's name and version, the header's `format`.
 pub const FORMAT: &str = "sealpost-audit-export-1";
+/// The same format, its seals counter-stamped by a second TSA (`counter_token_base64`).
+pub const FORMAT_COUNTER_STAMPED: &str = "sealpost-audit-export-2";
 
 /// The first line.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,6 +100,9 @@ pub struct Seal {
     pub token_base64: String,
     /// Unix seconds, the service's statement (the token's genTime is what counts).
     pub sealed_at: u64,
+    /// [`FORMAT_COUNTER_STAMPED`] only: a second, independent TSA's token over the same hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter_token_base64: Option<String>,
 }
 
 /// The last line: `{"end":{...}}`.
@@ -141,7 +146,7 @@ pub enum ExportError {
     #[error("entry {seq} is after the seals, or past the export's last entry {to_seq}")]
     PastEnd { seq: u64, to_seq: u64 },
     #[error(
-        "the seal of entry {seq}: seals come after every entry, in sequence order, within the entries exported"
+        "the seal of entry {seq}: seals come after every entry, in sequence order, within the entries exported (and a counter-stamped seal only in an export started counter-stamped)"
     )]
     Seal { seq: u64 },
     #[error("the export stops after entry {written}, before its last entry {to_seq}")]
@@ -159,12 +164,44 @@ pub struct ExportWriter<W: Write> {
     head: Anchor,
     entries: u64,
     last_seal: Option<u64>,
+    /// Of [`FORMAT_COUNTER_STAMPED`]: its seals may carry a counter-stamp.
+    counter_stamped: bool,
 }
 
 impl<W: Write> ExportWriter<W> {
     /// Writes the header of an export of the entries after `anchor` up to `to_seq`.
     pub fn start(
+        out: W,
+        provider: &str,
+        exported_at: SystemTime,
+        anchor: Anchor,
+        to_seq: u64,
+    ) -> Result<Self, ExportError> {
+        Self::start_as(out, FORMAT, provider, exported_at, anchor, to_seq)
+    }
+
+    /// [`ExportWriter::start`], for seals counter-stamped by a second TSA: the export is of
+    /// [`FORMAT_COUNTER_STAMPED`] (a seal without a counter-stamp is still written as it is).
+    pub fn start_counter_stamped(
+        out: W,
+        provider: &str,
+        exported_at: SystemTime,
+        anchor: Anchor,
+        to_seq: u64,
+    ) -> Result<Self, ExportError> {
+        Self::start_as(
+            out,
+            FORMAT_COUNTER_STAMPED,
+            provider,
+            exported_at,
+            anchor,
+            to_seq,
+        )
+    }
+
+    fn start_as(
         mut out: W,
+        format: &str,
         provider: &str,
         exported_at: SystemTime,
         anchor: Anchor,
@@ -177,7 +214,7 @@ impl<W: Write> ExportWriter<W> {
             });
         }
         let header = Header {
-            format: FORMAT.to_owned(),
+            format: format.to_owned(),
             provider: provider.to_owned(),
             exported_at: sealpost_model::format_date_time(exported_at),
             from_seq: anchor.seq + 1,
@@ -193,6 +230,7 @@ impl<W: Write> ExportWriter<W> {
             head: anchor,
             entries: 0,
             last_seal: None,
+            counter_stamped: format == FORMAT_COUNTER_STAMPED,
         })
     }
 
@@ -237,6 +275,7 @@ impl<W: Write> ExportWriter<W> {
         if seal.seq < self.from_seq
             || seal.seq > self.to_seq
             || self.last_seal.is_some_and(|last| seal.seq <= last)
+            || (seal.counter_token.is_some() && !self.counter_stamped)
         {
             return Err(ExportError::Seal { seq: seal.seq });
         }
@@ -248,6 +287,7 @@ impl<W: Write> ExportWriter<W> {
                     hash: seal.hash.clone(),
                     token_base64: seal.token.clone(),
                     sealed_at: seal.sealed_at,
+                    counter_token_base64: seal.counter_token.clone(),
                 },
             },
         )?;

@@ -18,13 +18,17 @@ use sealpost_xmldsig::wss::parse_date_time;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{Anchor, ENTRY_FIELDS, EndLine, FORMAT, Header, SealLine, strict_json, unbase64};
+use super::{
+    Anchor, ENTRY_FIELDS, EndLine, FORMAT, FORMAT_COUNTER_STAMPED, Header, SealLine, strict_json,
+    unbase64,
+};
 use crate::provider::{CertificateName, Provider};
+use crate::seal::stamps_agree;
 use crate::verify::{Outcome, Policy, Step, TIME_TOLERANCE, Verdict, shown};
 
 /// The steps, in order (docs/audit-export.md).
 pub const CHECKS: [&str; 9] = [
-    "the file is a sealpost-audit-export-1 export: a header, the entries, the seals, a trailer, each line one JSON object of its documented form",
+    "the file is a sealpost-audit-export-1 (or -2: counter-stamped) export: a header, the entries, the seals, a trailer, each line one JSON object of its documented form",
     "each entry's hash is the SHA-256 of its canonical encoding, and the SHA-256 of its request (request_base64) is its request_sha256",
     "the entries are contiguous from the header's anchor to its to_seq, each linking to the one before",
     "the trailer counts the entries and names the last one: the file is whole",
@@ -44,6 +48,13 @@ const HEADER_FIELDS: [&str; 6] = [
     "anchor",
 ];
 const SEAL_FIELDS: [&str; 4] = ["seq", "hash", "token_base64", "sealed_at"];
+const COUNTER_STAMPED_SEAL_FIELDS: [&str; 5] = [
+    "seq",
+    "hash",
+    "token_base64",
+    "sealed_at",
+    "counter_token_base64",
+];
 const END_FIELDS: [&str; 3] = ["entries", "head_seq", "head_hash"];
 
 /// What the check found.
@@ -229,6 +240,8 @@ struct Run<'a> {
     last_seal: Option<u64>,
     verified: Vec<VerifiedSeal>,
     token_undecided: Option<String>,
+    /// Of [`FORMAT_COUNTER_STAMPED`]: a seal may carry a counter-stamp.
+    counter_stamped: bool,
 }
 
 /// Exactly these fields, no other.
@@ -284,6 +297,7 @@ impl<'a> Run<'a> {
             last_seal: None,
             verified: Vec::new(),
             token_undecided: None,
+            counter_stamped: false,
         }
     }
 
@@ -317,11 +331,12 @@ impl<'a> Run<'a> {
     fn header(&mut self, map: Map<String, Value>) -> Result<(), Halt> {
         match map.get("format").and_then(Value::as_str) {
             Some(FORMAT) => {}
+            Some(FORMAT_COUNTER_STAMPED) => self.counter_stamped = true,
             Some(other) if other.starts_with("sealpost-audit-export-") => {
                 return Err(Halt::Undecided {
                     step: 1,
                     reason: format!(
-                        "the format {:?}: this verifier reads {FORMAT} only",
+                        "the format {:?}: this verifier reads {FORMAT} and {FORMAT_COUNTER_STAMPED} only",
                         shown(other)
                     ),
                 });
@@ -475,7 +490,16 @@ impl<'a> Run<'a> {
     }
 
     fn seal(&mut self, map: &Map<String, Value>) -> Result<(), Halt> {
-        inner(map, "seal", &SEAL_FIELDS, "a seal")?;
+        let countered = self.counter_stamped
+            && map
+                .get("seal")
+                .and_then(Value::as_object)
+                .is_some_and(|s| s.contains_key("counter_token_base64"));
+        if countered {
+            inner(map, "seal", &COUNTER_STAMPED_SEAL_FIELDS, "a seal")?;
+        } else {
+            inner(map, "seal", &SEAL_FIELDS, "a seal")?;
+        }
         let SealLine { seal } = serde_json::from_value(Value::Object(map.clone()))
             .map_err(|e| invalid(1, format!("a seal: {e}")))?;
         if self.phase == Phase::Entries {
@@ -519,46 +543,22 @@ impl<'a> Run<'a> {
             ));
         }
         let digest = unhex(&hash).ok_or_else(|| invalid(5, "the entry's hash is not hex"))?;
-        let token = unbase64(&seal.token_base64).ok_or_else(|| {
-            invalid(
-                6,
-                format!("the seal of entry {seq}: token_base64 is not standard base64"),
-            )
-        })?;
-        let expected = Expected::digest(oid::SHA256, &digest);
-        let token = match verify_token(&token, &expected, &self.verifier.trust_store) {
-            Ok(token) => token,
-            Err(e) if e.verdict() == TokenVerdict::Invalid => {
-                return Err(invalid(6, format!("the seal of entry {seq}: {e}")));
-            }
-            Err(e) => {
-                self.token_undecided
-                    .get_or_insert(format!("the seal of entry {seq} (line {}): {e}", self.line));
-                return Ok(());
-            }
+        let Some(token) = self.seal_token(seq, &digest, &seal.token_base64, "")? else {
+            return Ok(());
         };
-        if let Some(provider) = &self.verifier.provider {
-            match token.path.first() {
-                Some(tsa) if provider.is_tsa(tsa) => {}
-                Some(tsa) => {
-                    let named = CertificateName::of(tsa);
-                    return Err(invalid(
-                        7,
-                        format!(
-                            "the seal of entry {seq}: time-stamped by {} (SHA-256 {}), not a time-stamping unit of {}",
-                            named.subject,
-                            named.sha256,
-                            shown(&provider.name)
-                        ),
-                    ));
-                }
-                None => {
-                    return Err(invalid(
-                        7,
-                        format!("the seal of entry {seq}: the time-stamp names no signer"),
-                    ));
-                }
-            }
+        // The independent TSA's counter-stamp: as sound, from a published unit, and at the
+        // same time give or take the clocks' agreement.
+        if let Some(counter) = &seal.counter_token_base64 {
+            let Some(counter) =
+                self.seal_token(seq, &digest, counter, " (counter_token_base64)")?
+            else {
+                return Ok(());
+            };
+            stamps_agree(
+                (token.gen_time, token.accuracy),
+                (counter.gen_time, counter.accuracy),
+            )
+            .map_err(|e| invalid(8, format!("the seal of entry {seq}: {e}")))?;
         }
         let stamped = token
             .gen_time
@@ -586,6 +586,62 @@ impl<'a> Run<'a> {
             by: token.path.first().map(|c| CertificateName::of(c)),
         });
         Ok(())
+    }
+
+    /// A seal's token (base64) verified over `digest` and from the provider's unit; `None`
+    /// when it cannot be decided here (remembered as such). `field` names the token in the
+    /// reasons: empty for the seal's own, ` (counter_token_base64)` for its counter-stamp.
+    fn seal_token(
+        &mut self,
+        seq: u64,
+        digest: &[u8],
+        base64: &str,
+        field: &str,
+    ) -> Result<Option<sealpost_tsa::verify::VerifiedToken>, Halt> {
+        let token = unbase64(base64).ok_or_else(|| {
+            invalid(
+                6,
+                format!("the seal of entry {seq}{field}: not standard base64"),
+            )
+        })?;
+        let expected = Expected::digest(oid::SHA256, digest);
+        let token = match verify_token(&token, &expected, &self.verifier.trust_store) {
+            Ok(token) => token,
+            Err(e) if e.verdict() == TokenVerdict::Invalid => {
+                return Err(invalid(6, format!("the seal of entry {seq}{field}: {e}")));
+            }
+            Err(e) => {
+                self.token_undecided.get_or_insert(format!(
+                    "the seal of entry {seq}{field} (line {}): {e}",
+                    self.line
+                ));
+                return Ok(None);
+            }
+        };
+        if let Some(provider) = &self.verifier.provider {
+            match token.path.first() {
+                Some(tsa) if provider.is_tsa(tsa) => {}
+                Some(tsa) => {
+                    let named = CertificateName::of(tsa);
+                    return Err(invalid(
+                        7,
+                        format!(
+                            "the seal of entry {seq}{field}: time-stamped by {} (SHA-256 {}), not a time-stamping unit of {}",
+                            named.subject,
+                            named.sha256,
+                            shown(&provider.name)
+                        ),
+                    ));
+                }
+                None => {
+                    return Err(invalid(
+                        7,
+                        format!("the seal of entry {seq}{field}: the time-stamp names no signer"),
+                    ));
+                }
+            }
+        }
+        Ok(Some(token))
     }
 
     fn end(&mut self, map: &Map<String, Value>) -> Result<(), Halt> {

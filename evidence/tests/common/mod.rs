@@ -7,11 +7,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::digest;
+use sealpost_evidence::long_term::{ValidationData, ValidationSource};
 use sealpost_evidence::model::{
     Document, Event, Evidence, Issuer, Recipient, Sender, new_evidence_id,
 };
 use sealpost_evidence::provider::Provider;
-use sealpost_evidence::seal::{Sealer, Timestamper};
+use sealpost_evidence::seal::{SealError, Sealer, Timestamper};
 use sealpost_evidence::verify::{Outcome, Policy, Report, verify_evidence};
 use sealpost_pki::DevPki;
 use sealpost_tsa::authority::TimeStampAuthority;
@@ -30,6 +31,42 @@ impl ClockSource for FixedClock {
             max_error: None,
         })
     }
+}
+
+/// The operator's revocation services as a sealer sees them: whatever CRLs and certificates
+/// it is given, or a refusal.
+pub struct GivenData(pub Result<ValidationData, String>);
+
+impl ValidationSource for GivenData {
+    fn validation_data(&self, _chains: &[Vec<Vec<u8>>]) -> Result<ValidationData, SealError> {
+        self.0.clone().map_err(SealError::Signing)
+    }
+}
+
+const DAY: Duration = Duration::from_secs(86_400);
+
+/// The complete CRLs of the development PKI's two CAs issued at `at`, current for 30 days,
+/// the issuing CA's revoking `revoked` (serial numbers, INTEGER content octets) as of `at`.
+pub fn crls_at(pki: &DevPki, at: SystemTime, revoked: &[Vec<u8>]) -> ValidationData {
+    ValidationData {
+        certificates: vec![pki.issuing.cert_der().to_vec()],
+        crls: vec![
+            pki.issuing.crl(revoked, at, at + 30 * DAY, 1).expect("crl"),
+            pki.root.crl(&[], at, at + 30 * DAY, 1).expect("crl"),
+        ],
+        ocsp_responses: Vec::new(),
+    }
+}
+
+/// The serial number of a certificate (INTEGER content octets).
+pub fn serial_of(cert_der: &[u8]) -> Vec<u8> {
+    use der::Decode;
+    x509_cert::Certificate::from_der(cert_der)
+        .expect("certificate")
+        .tbs_certificate
+        .serial_number
+        .as_bytes()
+        .to_vec()
 }
 
 pub struct Fixture {
@@ -69,8 +106,20 @@ pub fn fixture() -> Fixture {
     fixture_with(DevPki::generate(now).expect("pki"), now)
 }
 
-/// The fixture of `pki` at `now` (whole seconds).
+/// The fixture of `pki` at `now` (whole seconds): it seals B-LT, with the CAs' CRLs of an
+/// hour before.
 pub fn fixture_with(pki: DevPki, now: SystemTime) -> Fixture {
+    let data = crls_at(&pki, now - Duration::from_secs(3600), &[]);
+    fixture_sealing_with(pki, now, Ok(data))
+}
+
+/// The fixture of `pki` at `now`, its sealer given this validation data (`Err`: the
+/// revocation services refuse).
+pub fn fixture_sealing_with(
+    pki: DevPki,
+    now: SystemTime,
+    data: Result<ValidationData, String>,
+) -> Fixture {
     let seal = Sealer::new(
         DocumentSigner::new(
             &pki.seal.key_pkcs8_der(),
@@ -81,7 +130,8 @@ pub fn fixture_with(pki: DevPki, now: SystemTime) -> Fixture {
         )
         .expect("seal"),
     )
-    .expect("sealer");
+    .expect("sealer")
+    .with_validation_source(Arc::new(GivenData(data)));
     Fixture {
         tsa: tsa_at(&pki, now),
         pki,

@@ -1105,9 +1105,18 @@ fn audit_seals_and_entries(store: &dyn Backend) {
         hash,
         token: "MAo=".into(),
         sealed_at: 1_800_003_000,
+        counter_token: None,
     };
     store.put_audit_seal(&seal).expect("seal");
-    assert_eq!(store.audit_seals().expect("seals"), vec![seal]);
+    assert_eq!(store.audit_seals().expect("seals"), vec![seal.clone()]);
+    // A counter-stamped seal of the next head comes back with its counter-stamp.
+    let countered = AuditSeal {
+        seq: head + 1,
+        counter_token: Some("MAs=".into()),
+        ..seal.clone()
+    };
+    store.put_audit_seal(&countered).expect("seal");
+    assert_eq!(store.audit_seals().expect("seals"), vec![seal, countered]);
 }
 
 /// What an export relies on to stream the log: pages in sequence order, bounded in entries

@@ -4,9 +4,9 @@
 //!
 //! For each chain it is given (leaf first), the source completes the path from the
 //! certificates the service knows (the seal chain, the embedded TSA's certificate and chain,
-//! the remote units and their trust anchors, the sender CAs) up to a self-signed certificate
-//! among them, each link checked by its signature and every certificate valid now. Then, for
-//! each certificate but that anchor, in this order:
+//! the remote and counter-stamping units and their trust anchors, the sender CAs) up to a
+//! self-signed certificate among them, each link checked by its signature and every
+//! certificate valid now. Then, for each certificate but that anchor, in this order:
 //! 1. with `revocation.ocsp`, when the certificate names a responder (or
 //!    `revocation.ocsp_responder` is set): the responder's answer, verified and good
 //!    (`OcspChecker::good_response`, which remembers verified answers until their
@@ -219,7 +219,7 @@ impl ServiceValidationSource {
             }
             let issuer = pool.iter().find(|c| last.signed_by(c)).ok_or_else(|| {
                 format!(
-                    "the issuer of {} ({}) is not among the certificates this service knows (seal.cert, tsa.cert and tsa.chain, tsa.remote_units, tsa.remote_trust_anchors, senders.trust_anchors and senders.intermediates)",
+                    "the issuer of {} ({}) is not among the certificates this service knows (seal.cert, tsa.cert and tsa.chain, tsa.remote_units, tsa.counter_stamp_units and their trust anchors, senders.trust_anchors and senders.intermediates)",
                     last.subject(),
                     last.parsed.tbs_certificate.issuer
                 )

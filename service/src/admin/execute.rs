@@ -8,8 +8,8 @@ use anyhow::{Context, anyhow, bail};
 use sealpost::adapters::mailbox::{People, certificate_write, mandate_write, person_write};
 use sealpost::adapters::store::Backend;
 use sealpost::app::{
-    App, evidence_timestamper, pem_certificates, pem_certificates_in, seal_audit_head,
-    sender_registration, trust_anchors, trusted_fingerprint,
+    App, counter_stamper, evidence_timestamper, pem_certificates, pem_certificates_in,
+    seal_audit_head, sender_registration, trust_anchors, trusted_fingerprint,
 };
 use sealpost::audit_export::{Window, export};
 use sealpost::config::{Config, SenderEntry, pagm_grants};
@@ -539,15 +539,24 @@ fn audit(a: &Admin, command: AuditCommand, out: &mut dyn Output) -> anyhow::Resu
         AuditCommand::Seal => {
             // The running service's time-stamps (its TSA's serial numbers are its own), else
             // those of the configuration (the embedded TSA or the remote ones).
-            let tsa = match a.app {
-                Some(app) => std::sync::Arc::clone(&app.timestamper),
-                None => evidence_timestamper(
-                    config,
-                    &std::sync::Arc::new(TimeStampAuthority::from_settings(&config.tsa)?),
-                    std::sync::Arc::new(SystemClock),
-                )?,
+            let (tsa, counter) = match a.app {
+                Some(app) => (
+                    std::sync::Arc::clone(&app.timestamper),
+                    app.counter_stamper.clone(),
+                ),
+                None => (
+                    evidence_timestamper(
+                        config,
+                        &std::sync::Arc::new(TimeStampAuthority::from_settings(&config.tsa)?),
+                        std::sync::Arc::new(SystemClock),
+                    )?,
+                    counter_stamper(config, std::sync::Arc::new(SystemClock))?,
+                ),
             };
-            match seal_audit_head(store, tsa.as_ref(), SystemClock.now())? {
+            let counter = counter
+                .as_deref()
+                .map(|c| c as &dyn sealpost_evidence::seal::Timestamper);
+            match seal_audit_head(store, tsa.as_ref(), counter, SystemClock.now())? {
                 Some(seal) => out.line(&format!("audit head {} sealed", seal.seq))?,
                 None => out.line("nothing to seal")?,
             }

@@ -70,6 +70,10 @@ pub(super) const KEYS: &[(&str, Kind)] = &[
     ("tsa.remote_timeout_ms", int(100, 60_000)),
     // A TSA's clock further from this host's than this is not believed.
     ("tsa.remote_max_skew_s", int(1, 3600)),
+    ("tsa.counter_stamp", Kind::List),
+    ("tsa.counter_stamp_units", Kind::List),
+    ("tsa.counter_stamp_trust_anchors", Kind::Text),
+    ("tsa.counter_stamp_evidences", Kind::Bool),
     ("tsa.endpoint_rate_per_minute", int(1, 1_000_000)),
     ("tsa.endpoint_burst", int(1, 1_000_000)),
     ("seal.cert", Kind::Text),

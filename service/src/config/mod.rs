@@ -112,6 +112,56 @@ pub struct RemoteTsaSettings {
     pub max_skew: Duration,
 }
 
+/// The remote TSAs of `key` (`tsa.remote`, `tsa.counter_stamp`): `Some(None)` when none is
+/// configured, `None` when the settings are wrong (the problems say why).
+fn remote_tsas(
+    key: &str,
+    urls: &[String],
+    units: &[PathBuf],
+    trust_anchors: Option<&PathBuf>,
+    default_anchors: &Path,
+    (timeout_ms, max_skew_s): (u64, u64),
+    problems: &mut Vec<String>,
+) -> Option<Option<RemoteTsaSettings>> {
+    if urls.is_empty() {
+        if !units.is_empty() {
+            problems.push(format!("{key}_units without {key}"));
+        }
+        return Some(None);
+    }
+    let mut ok = true;
+    for url in urls {
+        if !url.starts_with("http://") {
+            problems.push(format!(
+                "{key} {url:?}: an http:// URL (the tokens are signed; TLS adds nothing they need)"
+            ));
+            ok = false;
+        }
+    }
+    if units.is_empty() {
+        problems.push(format!(
+            "{key} needs {key}_units: the certificates its tokens must be signed by"
+        ));
+        ok = false;
+    }
+    for unit in units {
+        readable(unit, &format!("{key}_units"), problems);
+    }
+    let anchors = trust_anchors
+        .cloned()
+        .unwrap_or_else(|| default_anchors.to_path_buf());
+    readable(&anchors, &format!("{key}_trust_anchors"), problems);
+    ok.then(|| {
+        Some(RemoteTsaSettings {
+            urls: urls.to_vec(),
+            units: units.to_vec(),
+            trust_anchors: anchors,
+            timeout: Duration::from_millis(timeout_ms),
+            max_skew: Duration::from_secs(max_skew_s),
+        })
+    })
+}
+
 /// The longest path a Unix socket is bound to (`sun_path` less its terminating zero).
 const MAX_SOCKET_PATH: usize = 107;
 
@@ -131,6 +181,10 @@ pub struct Config {
     /// `tsa.remote`: the TSAs that time-stamp evidences and the audit log instead of the
     /// embedded one; `None`: the embedded one does.
     pub tsa_remote: Option<RemoteTsaSettings>,
+    /// `tsa.counter_stamp`: a second, independent TSA that counter-stamps the audit log's head
+    /// and, with `tsa_counter_stamp_evidences`, every evidence's seal.
+    pub tsa_counter_stamp: Option<RemoteTsaSettings>,
+    pub tsa_counter_stamp_evidences: bool,
     /// The seal certificate (then its chain) and key.
     pub seal_cert: PathBuf,
     pub seal_key: PathBuf,
@@ -627,47 +681,24 @@ impl RawConfig {
                 None
             }
         };
-        let tsa_remote = if self.tsa.remote.is_empty() {
-            if !self.tsa.remote_units.is_empty() {
-                problems.push("tsa.remote_units without tsa.remote".into());
-            }
-            Some(None)
-        } else {
-            let mut ok = true;
-            for url in &self.tsa.remote {
-                if !url.starts_with("http://") {
-                    problems.push(format!(
-                        "tsa.remote {url:?}: an http:// URL (the tokens are signed; TLS adds nothing they need)"
-                    ));
-                    ok = false;
-                }
-            }
-            if self.tsa.remote_units.is_empty() {
-                problems.push(
-                    "tsa.remote needs tsa.remote_units: the certificates its tokens must be signed by"
-                        .into(),
-                );
-                ok = false;
-            }
-            for unit in &self.tsa.remote_units {
-                readable(unit, "tsa.remote_units", problems);
-            }
-            let anchors = self
-                .tsa
-                .remote_trust_anchors
-                .clone()
-                .unwrap_or_else(|| self.senders.trust_anchors.clone());
-            readable(&anchors, "tsa.remote_trust_anchors", problems);
-            ok.then(|| {
-                Some(RemoteTsaSettings {
-                    urls: self.tsa.remote.clone(),
-                    units: self.tsa.remote_units.clone(),
-                    trust_anchors: anchors,
-                    timeout: Duration::from_millis(self.tsa.remote_timeout_ms),
-                    max_skew: Duration::from_secs(self.tsa.remote_max_skew_s),
-                })
-            })
-        };
+        let tsa_remote = remote_tsas(
+            "tsa.remote",
+            &self.tsa.remote,
+            &self.tsa.remote_units,
+            self.tsa.remote_trust_anchors.as_ref(),
+            &self.senders.trust_anchors,
+            (self.tsa.remote_timeout_ms, self.tsa.remote_max_skew_s),
+            problems,
+        );
+        let tsa_counter_stamp = remote_tsas(
+            "tsa.counter_stamp",
+            &self.tsa.counter_stamp,
+            &self.tsa.counter_stamp_units,
+            self.tsa.counter_stamp_trust_anchors.as_ref(),
+            &self.senders.trust_anchors,
+            (self.tsa.remote_timeout_ms, self.tsa.remote_max_skew_s),
+            problems,
+        );
         // A Unix socket's path has at most 107 bytes: one configured longer stops the start;
         // the default under a long data_dir is left out (administration then on the stopped
         // service, as the start's log says).
@@ -703,6 +734,8 @@ impl RawConfig {
             },
             tsa_endpoint: tsa_endpoint?,
             tsa_remote: tsa_remote?,
+            tsa_counter_stamp: tsa_counter_stamp?,
+            tsa_counter_stamp_evidences: self.tsa.counter_stamp_evidences,
             seal_cert: self.seal.cert,
             seal_key: self.seal.key,
             issuer_name: self.seal.issuer_name,

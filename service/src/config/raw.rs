@@ -526,6 +526,18 @@ pub(super) struct RawTsa {
     pub(super) remote_timeout_ms: u64,
     #[serde(default = "defaults::tsa_remote_max_skew_s")]
     pub(super) remote_max_skew_s: u64,
+    /// A second, independent TSA (http:// URLs of its servers, asked in turn) that
+    /// counter-stamps the audit log's head and, with `counter_stamp_evidences`, every evidence.
+    #[serde(default)]
+    pub(super) counter_stamp: Vec<String>,
+    /// Its unit certificates (PEM files); the trusted list publishes them.
+    #[serde(default)]
+    pub(super) counter_stamp_units: Vec<PathBuf>,
+    /// The anchors its tokens chain to (default: senders.trust_anchors).
+    #[serde(default)]
+    pub(super) counter_stamp_trust_anchors: Option<PathBuf>,
+    #[serde(default = "defaults::counter_stamp_evidences")]
+    pub(super) counter_stamp_evidences: bool,
 }
 
 impl Default for RawTsa {
@@ -546,6 +558,10 @@ impl Default for RawTsa {
             remote_trust_anchors: None,
             remote_timeout_ms: defaults::tsa_remote_timeout_ms(),
             remote_max_skew_s: defaults::tsa_remote_max_skew_s(),
+            counter_stamp: Vec::new(),
+            counter_stamp_units: Vec::new(),
+            counter_stamp_trust_anchors: None,
+            counter_stamp_evidences: true,
         }
     }
 }
@@ -566,6 +582,10 @@ mod defaults {
     }
 
     pub fn ocsp_require_nonce() -> bool {
+        true
+    }
+
+    pub fn counter_stamp_evidences() -> bool {
         true
     }
 

@@ -165,6 +165,35 @@ impl VerifiedStatus {
     }
 }
 
+/// What a signed response says about one certificate, read from validation data a
+/// signature carries (an answer somebody else asked for, years ago: no nonce to match, and no
+/// "now" to judge it at; the reader decides which time it speaks for).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArchivedStatus {
+    pub status: Status,
+    pub this_update: SystemTime,
+    pub next_update: Option<SystemTime>,
+    pub produced_at: SystemTime,
+}
+
+/// A response, checked as far as the response itself goes.
+struct SignedResponse {
+    nonce: Option<Vec<u8>>,
+    status: ArchivedStatus,
+}
+
+/// Verifies an archived `OCSPResponse` about `cert_der`, issued by `issuer_der`: steps 1, 2
+/// and 4 of the module's list, the delegated responder judged at the response's producedAt.
+pub fn verify_archived_response(
+    response_der: &[u8],
+    cert_der: &[u8],
+    issuer_der: &[u8],
+) -> Result<ArchivedStatus, OcspError> {
+    StatusRequest::about(cert_der, issuer_der, CertIdHash::Sha1, Vec::new())?
+        .signed_response(response_der, |produced_at| produced_at)
+        .map(|signed| signed.status)
+}
+
 /// A request for the status of one certificate, and what its answer must match.
 #[derive(Clone, Debug)]
 pub struct StatusRequest {
@@ -180,6 +209,21 @@ impl StatusRequest {
     /// A request for `cert_der`'s status, issued by `issuer_der`, its CertID hashed with
     /// `hash`, with a fresh random nonce.
     pub fn new(cert_der: &[u8], issuer_der: &[u8], hash: CertIdHash) -> Result<Self, OcspError> {
+        let mut random = [0u8; NONCE_LEN];
+        rand::fill(&mut random).map_err(|_| OcspError::Request("no randomness".into()))?;
+        let nonce = OctetString::new(random.to_vec())
+            .and_then(|o| o.to_der())
+            .map_err(|e| OcspError::Request(e.to_string()))?;
+        Self::about(cert_der, issuer_der, hash, nonce)
+    }
+
+    /// A request about `cert_der` with this nonce (empty: none asked for).
+    fn about(
+        cert_der: &[u8],
+        issuer_der: &[u8],
+        hash: CertIdHash,
+        nonce: Vec<u8>,
+    ) -> Result<Self, OcspError> {
         let cert =
             Certificate::from_der(cert_der).map_err(|e| OcspError::Certificate(e.to_string()))?;
         let issuer =
@@ -189,21 +233,22 @@ impl StatusRequest {
                 "the issuer given is not the certificate's issuer".into(),
             ));
         }
-        let mut random = [0u8; NONCE_LEN];
-        rand::fill(&mut random).map_err(|_| OcspError::Request("no randomness".into()))?;
-        let nonce = OctetString::new(random.to_vec())
-            .and_then(|o| o.to_der())
-            .map_err(|e| OcspError::Request(e.to_string()))?;
         let cert_id = cert_id(&issuer, &cert.tbs_certificate.serial_number, hash)?;
         let request = asn1::OcspRequest {
             tbs_request: TbsRequest {
                 request_list: vec![Request { req_cert: cert_id }],
-                request_extensions: Some(vec![Extension {
-                    extn_id: OID_OCSP_NONCE,
-                    critical: false,
-                    extn_value: OctetString::new(nonce.clone())
-                        .map_err(|e| OcspError::Request(e.to_string()))?,
-                }]),
+                request_extensions: (!nonce.is_empty())
+                    .then(|| {
+                        OctetString::new(nonce.clone()).map(|extn_value| {
+                            vec![Extension {
+                                extn_id: OID_OCSP_NONCE,
+                                critical: false,
+                                extn_value,
+                            }]
+                        })
+                    })
+                    .transpose()
+                    .map_err(|e| OcspError::Request(e.to_string()))?,
             },
         };
         Ok(StatusRequest {
@@ -229,6 +274,45 @@ impl StatusRequest {
         at: SystemTime,
         policy: &ResponsePolicy,
     ) -> Result<VerifiedStatus, OcspError> {
+        // 1, 2 and 4: a basic response, signed by the CA or its delegate, about this certificate.
+        let signed = self.signed_response(response_der, |_| at)?;
+        // 3. The nonce sent.
+        match signed.nonce {
+            Some(nonce) if nonce == self.nonce => {}
+            Some(_) => return Err(OcspError::NonceMismatch),
+            None if policy.require_nonce => return Err(OcspError::NonceMissing),
+            None => {}
+        }
+        // 5. Current.
+        let this_update = signed.status.this_update;
+        if this_update > at + policy.clock_skew {
+            return Err(OcspError::NotYetValid);
+        }
+        let valid_until = signed
+            .status
+            .next_update
+            .unwrap_or(this_update + policy.max_age);
+        if at > valid_until {
+            return Err(OcspError::Stale {
+                until: valid_until,
+                at,
+            });
+        }
+        Ok(VerifiedStatus {
+            status: signed.status.status,
+            this_update,
+            valid_until,
+        })
+    }
+
+    /// Steps 1, 2 and 4 of the module's list: the response read whole, its signature by the
+    /// CA or a responder it delegated (valid at the time `responder_at` gives for the
+    /// response's producedAt), and the single response about this certificate.
+    fn signed_response(
+        &self,
+        response_der: &[u8],
+        responder_at: impl FnOnce(SystemTime) -> SystemTime,
+    ) -> Result<SignedResponse, OcspError> {
         // 1. A successful basic response.
         let response = OcspResponse::from_der(response_der).map_err(malformed)?;
         if response.response_status != ResponseStatus::Successful {
@@ -247,7 +331,12 @@ impl StatusRequest {
             return Err(malformed("an OCSP response version other than v1"));
         }
         // 2. Signed by the CA or a responder it delegated, the one the ResponderID names.
-        let signer = self.signer(&data.responder_id, basic.certs.as_deref(), at)?;
+        let produced_at = data.produced_at.to_system_time();
+        let signer = self.signer(
+            &data.responder_id,
+            basic.certs.as_deref(),
+            responder_at(produced_at),
+        )?;
         let algorithm = signature_algorithm(&basic.signature_algorithm)?;
         let signature = basic
             .signature
@@ -256,39 +345,12 @@ impl StatusRequest {
         signer
             .verify_asn1(algorithm, &tbs, signature)
             .map_err(|_| OcspError::Signature)?;
-        // 3. The nonce sent.
-        match data
-            .response_extensions
-            .iter()
-            .flatten()
-            .find(|e| e.extn_id == OID_OCSP_NONCE)
-        {
-            Some(e) if e.extn_value.as_bytes() == self.nonce => {}
-            Some(_) => return Err(OcspError::NonceMismatch),
-            None if policy.require_nonce => return Err(OcspError::NonceMissing),
-            None => {}
-        }
         // 4. About this certificate.
         let single = data
             .responses
             .iter()
             .find(|r| self.is_about(&r.cert_id))
             .ok_or(OcspError::NotAboutTheCertificate)?;
-        // 5. Current.
-        let this_update = single.this_update.to_system_time();
-        if this_update > at + policy.clock_skew {
-            return Err(OcspError::NotYetValid);
-        }
-        let valid_until = match single.next_update {
-            Some(next) => next.to_system_time(),
-            None => this_update + policy.max_age,
-        };
-        if at > valid_until {
-            return Err(OcspError::Stale {
-                until: valid_until,
-                at,
-            });
-        }
         let status = match &single.cert_status {
             CertStatus::Good(_) => Status::Good,
             CertStatus::Revoked(info) => Status::Revoked {
@@ -296,10 +358,19 @@ impl StatusRequest {
             },
             CertStatus::Unknown(_) => Status::Unknown,
         };
-        Ok(VerifiedStatus {
-            status,
-            this_update,
-            valid_until,
+        Ok(SignedResponse {
+            nonce: data
+                .response_extensions
+                .iter()
+                .flatten()
+                .find(|e| e.extn_id == OID_OCSP_NONCE)
+                .map(|e| e.extn_value.as_bytes().to_vec()),
+            status: ArchivedStatus {
+                status,
+                this_update: single.this_update.to_system_time(),
+                next_update: single.next_update.map(|n| n.to_system_time()),
+                produced_at,
+            },
         })
     }
 
@@ -418,8 +489,8 @@ fn names(responder: &ResponderId, cert: &Certificate) -> bool {
     }
 }
 
-/// The signature algorithms a responder may use (no SHA-1).
-fn signature_algorithm(id: &AlgorithmIdentifierOwned) -> Result<SignatureAlgorithm, OcspError> {
+/// The signature algorithms a responder (or a CA signing a CRL) may use (no SHA-1).
+pub fn signature_algorithm(id: &AlgorithmIdentifierOwned) -> Result<SignatureAlgorithm, OcspError> {
     const ECDSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
     const ECDSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
     const RSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");

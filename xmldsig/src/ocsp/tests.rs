@@ -395,3 +395,43 @@ fn the_responder_is_found_in_the_certificate_and_the_issuer_must_be_its_own() {
         Err(OcspError::Certificate(_))
     ));
 }
+
+#[test]
+fn an_archived_answer_is_believed_years_later_only_as_its_responder_signed_it() {
+    let pki = pki();
+    let request = request(&pki, CertIdHash::Sha1);
+    let sender = pki.sender.cert_der();
+    let ca = pki.ca.cert_der();
+    // Years later, whoever asked: no nonce to match, no "now" to be current at; the
+    // delegated responder judged when it answered.
+    let answer = Answer::good(&request, &pki).by(&pki.responder).der();
+    let archived = verify_archived_response(&answer, sender, ca).expect("archived answer");
+    assert_eq!(archived.status, Status::Good);
+    assert_eq!(archived.next_update, Some(now() + HOUR));
+    assert_eq!(archived.produced_at, now());
+    let mut without_nonce = Answer::good(&request, &pki);
+    without_nonce.nonce = Nonce::Omit;
+    assert!(verify_archived_response(&without_nonce.der(), sender, ca).is_ok());
+    // About another certificate, under another CA, or by an impostor: refused.
+    assert_eq!(
+        verify_archived_response(&answer, pki.other_sender.cert_der(), ca),
+        Err(OcspError::NotAboutTheCertificate)
+    );
+    assert!(matches!(
+        verify_archived_response(&answer, sender, pki.sender.cert_der()),
+        Err(OcspError::Certificate(_))
+    ));
+    for impostor in [&pki.without_eku, &pki.foreign] {
+        let forged = Answer::good(&request, &pki).by(impostor).der();
+        assert!(matches!(
+            verify_archived_response(&forged, sender, ca),
+            Err(OcspError::Responder(_))
+        ));
+    }
+    let mut forged = Answer::good(&request, &pki);
+    forged.key = pki.responder.key_pkcs8_der();
+    assert_eq!(
+        verify_archived_response(&forged.der(), sender, ca),
+        Err(OcspError::Signature)
+    );
+}
