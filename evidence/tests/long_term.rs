@@ -480,3 +480,14 @@ fn a_counter_stamp_that_disagrees_with_the_seal_time_is_invalid() {
     };
     assert!(why.contains("one of the clocks is wrong"), "{why}");
 }
+
+#[test]
+fn an_evidence_archived_by_its_own_unit_at_once_is_valid() {
+    let f = fixture();
+    let data = crls_at(&f.pki, f.now - Duration::from_secs(3600), &[]);
+    let xml = add_archive_timestamp(&f.genuine(), &f.tsa, &GivenData(Ok(data))).expect("archive");
+    // The same unit: its validation data once, before the archive time-stamp.
+    assert_eq!(xml.matches("<xades141:TimeStampValidationData").count(), 1);
+    let report = f.verify(&xml, Some(LETTER));
+    assert_eq!(report.verdict, Verdict::Valid, "{report:#?}");
+}

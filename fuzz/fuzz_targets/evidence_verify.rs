@@ -1,4 +1,5 @@
-//! The court's verifier under attack. Two kinds of input:
+//! The court's verifier under attack, on a long-term evidence (B-LT, archived once: B-LTA).
+//! Two kinds of input:
 //! - any bytes as an evidence: verification never panics and never says VALID (nothing here
 //!   can carry a seal by the fixture's key);
 //! - an edit of a genuine sealed evidence (delete some bytes at an offset, insert others):
@@ -16,7 +17,8 @@ use sealpost_evidence::model::{
     Document, Event, Evidence, Issuer, Recipient, Sender, new_evidence_id,
 };
 use sealpost_evidence::provider::Provider;
-use sealpost_evidence::seal::Sealer;
+use sealpost_evidence::long_term::{ValidationData, ValidationSource, add_archive_timestamp};
+use sealpost_evidence::seal::{SealError, Sealer};
 use sealpost_evidence::verify::{EvidenceVerifier, Policy, Verdict};
 use sealpost_pki::DevPki;
 use sealpost_tsa::authority::TimeStampAuthority;
@@ -31,6 +33,15 @@ struct Genuine {
     now: SystemTime,
     xml: String,
     evidence: Evidence,
+}
+
+/// The CAs' CRLs, as the operator's revocation services give them.
+struct Crls(ValidationData);
+
+impl ValidationSource for Crls {
+    fn validation_data(&self, _: &[Vec<Vec<u8>>]) -> Result<ValidationData, SealError> {
+        Ok(self.0.clone())
+    }
 }
 
 struct FixedClock(SystemTime);
@@ -69,6 +80,16 @@ fn genuine() -> &'static Genuine {
             .expect("seal"),
         )
         .expect("sealer");
+        let day = Duration::from_secs(86_400);
+        let crls = std::sync::Arc::new(Crls(ValidationData {
+            certificates: vec![pki.issuing.cert_der().to_vec()],
+            crls: vec![
+                pki.issuing.crl(&[], now - day, now + day, 1).expect("crl"),
+                pki.root.crl(&[], now - day, now + day, 1).expect("crl"),
+            ],
+            ocsp_responses: Vec::new(),
+        }));
+        let sealer = sealer.with_validation_source(crls.clone());
         let sha = [7u8; 32];
         let evidence = Evidence {
             id: new_evidence_id(now),
@@ -107,6 +128,7 @@ fn genuine() -> &'static Genuine {
             follows_from: None,
         };
         let xml = sealer.seal(&evidence, &tsa, now).expect("seal");
+        let xml = add_archive_timestamp(&xml, &tsa, crls.as_ref()).expect("archive");
         let verifier = EvidenceVerifier::new(Policy {
             anchors: vec![pki.root.cert_der().to_vec()],
             provider: Some(Provider {

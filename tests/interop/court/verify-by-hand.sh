@@ -111,4 +111,37 @@ if [ -n "$DOCUMENT" ]; then
     || fail "the document's SHA-256 is not in the evidence"
   ok "the document is named by the evidence"
 fi
+# 6. The seal certificate and its issuing CA were not revoked when it sealed: the revocation
+#    data the evidence carries (XAdES B-LT), judged at the signature time-stamp's time.
+UNSIGNED="$SIG/*[local-name()='Object']/*[local-name()='QualifyingProperties']/*[local-name()='UnsignedProperties']/*[local-name()='UnsignedSignatureProperties']"
+KEYINFO="$SIG/*[local-name()='KeyInfo']/*[local-name()='X509Data']/*[local-name()='X509Certificate']"
+xpath "$KEYINFO[1]" "$EVIDENCE" | base64 -d | openssl x509 -inform DER -out "$WORK/sealer.pem"
+xpath "$KEYINFO[2]" "$EVIDENCE" | base64 -d | openssl x509 -inform DER -out "$WORK/issuer.pem"
+: > "$WORK/crls.pem"
+for i in $(seq 1 "$(count "$UNSIGNED//*[local-name()='EncapsulatedCRLValue']" "$EVIDENCE")"); do
+  xpath "($UNSIGNED//*[local-name()='EncapsulatedCRLValue'])[$i]" "$EVIDENCE" | base64 -d \
+    | openssl crl -inform DER >> "$WORK/crls.pem"
+done
+LEAF_BY_OCSP=no
+for i in $(seq 1 "$(count "$UNSIGNED//*[local-name()='EncapsulatedOCSPValue']" "$EVIDENCE")"); do
+  xpath "($UNSIGNED//*[local-name()='EncapsulatedOCSPValue'])[$i]" "$EVIDENCE" | base64 -d > "$WORK/ocsp.der"
+  STATUS=$(openssl ocsp -respin "$WORK/ocsp.der" -issuer "$WORK/issuer.pem" -cert "$WORK/sealer.pem" \
+    -CAfile "$ROOT" -untrusted "$WORK/issuer.pem" -no_nonce 2>/dev/null | sed -n 's/^.*sealer.pem: //p' || true)
+  case "$STATUS" in
+    good) LEAF_BY_OCSP=yes ;;
+    revoked) fail "an OCSP response in the evidence says the seal certificate is revoked (openssl ocsp -respin shows since when)" ;;
+  esac
+done
+[ "$(count "$UNSIGNED/*[local-name()='RevocationValues']" "$EVIDENCE")" = 1 ] \
+  || fail "the evidence carries no revocation data (XAdES B-T): whether the seal was revoked is not decided"
+if [ "$LEAF_BY_OCSP" = yes ]; then
+  openssl verify -attime "$SEALED" -crl_check -CRLfile "$WORK/crls.pem" -CAfile "$ROOT" "$WORK/issuer.pem" >/dev/null 2>&1 \
+    || fail "the seal's issuing CA is not shown unrevoked at the seal's time by the evidence's CRLs"
+  ok "the seal certificate was good by the evidence's OCSP response, its CA by its CRL"
+else
+  openssl verify -attime "$SEALED" -crl_check_all -CRLfile "$WORK/crls.pem" -CAfile "$ROOT" \
+    -untrusted "$WORK/issuer.pem" "$WORK/sealer.pem" >/dev/null 2>&1 \
+    || fail "the seal certificate and its CA are not shown unrevoked at the seal's time by the evidence's CRLs"
+  ok "the seal certificate and its CA were not revoked at the seal's time (the evidence's CRLs)"
+fi
 echo "VALID (by hand)"

@@ -11,7 +11,8 @@ use rustls_pki_types::pem::PemObject;
 use sealpost_evidence::model::{
     Document, Event, Evidence, Issuer, Recipient, Sender, hex, new_evidence_id,
 };
-use sealpost_evidence::seal::{Sealer, Timestamper};
+use sealpost_evidence::long_term::{ValidationData, ValidationSource};
+use sealpost_evidence::seal::{SealError, Sealer, Timestamper};
 use sealpost_interop::{
     binary, cert_der, dev_pki, python, require_tool, run, system_now, text, trusted_list,
     workspace_root,
@@ -47,7 +48,35 @@ pub(crate) fn sealer_of(pki: &Path, name: &str) -> Sealer {
         ],
     )
     .expect("signer");
-    Sealer::new(signer).expect("sealer")
+    Sealer::new(signer)
+        .expect("sealer")
+        .with_validation_source(std::sync::Arc::new(DevCrls(pki.to_owned())))
+}
+
+/// The development CAs' CRLs (`sealpost pki crl`), as the operator's revocation services give
+/// them: each evidence sealed carries them (XAdES B-LT).
+struct DevCrls(PathBuf);
+
+impl ValidationSource for DevCrls {
+    fn validation_data(&self, _: &[Vec<Vec<u8>>]) -> Result<ValidationData, SealError> {
+        let pki = &self.0;
+        if !pki.join("issuing-ca.crl.pem").exists() {
+            let out = run(Command::new(binary("sealpost"))
+                .args(["pki", "crl", "--dir"])
+                .arg(pki));
+            assert!(out.status.success(), "{}", text(&out.stderr));
+        }
+        let crl = |name: &str| {
+            let pem = std::fs::read_to_string(pki.join(name)).expect("CRL");
+            let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+            sealpost_xmldsig::dsig::base64_decode(&b64).expect("CRL base64")
+        };
+        Ok(ValidationData {
+            certificates: vec![cert_der(&pki.join("issuing-ca.pem"))],
+            crls: vec![crl("issuing-ca.crl.pem"), crl("root-ca.crl.pem")],
+            ocsp_responses: Vec::new(),
+        })
+    }
 }
 
 /// The development PKI's time-stamping unit, in process (its serial numbers kept in `dir`).

@@ -212,3 +212,84 @@ fn an_openssl_ts_reply_tsa_time_stamps_the_evidences_as_a_second_remote_tsa() {
         .expect("openssl's serial");
     assert_ne!(serial.trim(), "01", "openssl issued no token");
 }
+
+/// The fixture's service on `pki`, its seals counter-stamped by the TSA at `url` (tokens
+/// signed by the remote unit), with `more` settings.
+fn counter_stamped_service(pki: &Path, url: &str) -> (Fixture, Vec<(&'static str, String)>) {
+    let settings = vec![
+        ("SEALPOST_TSA_COUNTER_STAMP", url.to_owned()),
+        (
+            "SEALPOST_TSA_COUNTER_STAMP_UNITS",
+            pki.join("remote-tsa.pem")
+                .to_str()
+                .expect("path")
+                .to_owned(),
+        ),
+        ("SEALPOST_TSA_REMOTE_TIMEOUT_MS", "2000".to_owned()),
+    ];
+    let borrowed: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    (fixture_on(pki.to_owned(), &borrowed), settings)
+}
+
+#[test]
+fn a_second_tsa_counter_stamps_the_seals_of_evidences_and_of_the_audit_head() {
+    let pki = dev_pki("counter-stamp");
+    remote_unit(&pki);
+    let second = tsa(&pki, "remote-tsa", "tsa-second");
+    let (f, settings) = counter_stamped_service(&pki, &format!("http://{}/tsa", second.addr));
+
+    let r = as_sender(
+        &f,
+        "sender-a",
+        &submission_body("counter-1", CITIZEN, b"%PDF-1.7 one"),
+    );
+    assert_eq!(r.status, 200, "{}", text(&r.body));
+    let evidence = evidence_of(&field(&text(&r.body), "Evidence").expect("evidence"));
+    assert_eq!(evidence.matches("<xades:SignatureTimeStamp>").count(), 2);
+    // The served trusted list names both units: the court finds it VALID, counter-stamped.
+    let served = served_trusted_list(&f);
+    let (code_ok, report) = court(&f, &evidence, &served);
+    assert_eq!(code_ok, 0, "{report}");
+    assert!(report.contains("counter-stamped at"), "{report}");
+    // A list naming the embedded unit only: the counter-stamp is not the provider's.
+    assert_eq!(court(&f, &evidence, &trusted_list(&pki)).0, 1);
+
+    // The audit head, sealed every second, is counter-stamped too: the export is of the
+    // counter-stamped format, and the court verifies it.
+    std::thread::sleep(Duration::from_millis(2500));
+    let Fixture { pki, data, server } = f;
+    drop(server);
+    let export = data.with_file_name("counter-stamped-export.jsonl");
+    let mut admin = super::sealpost(&pki, &data);
+    admin.envs(settings.iter().map(|(k, v)| (*k, v.as_str())));
+    sealpost_interop::admin(
+        admin,
+        &["audit", "export", "--out", export.to_str().expect("path")],
+    );
+    let lines = std::fs::read_to_string(&export).expect("export");
+    assert!(
+        lines.starts_with("{\"format\":\"sealpost-audit-export-2\","),
+        "{lines}"
+    );
+    assert!(lines.contains("\"counter_token_base64\""), "{lines}");
+    let out = run(Command::new(binary("sealpost-verify"))
+        .arg("--audit-export")
+        .arg(&export)
+        .arg("--trust")
+        .arg(pki.join("root-ca.pem"))
+        .arg("--provider")
+        .arg(&served));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+
+    // The second TSA gone: letters are refused, nothing registered.
+    drop(second);
+    let borrowed: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let f = fixture_on(pki.clone(), &borrowed);
+    let r = as_sender(
+        &f,
+        "sender-a",
+        &submission_body("counter-2", CITIZEN, b"%PDF-1.7 two"),
+    );
+    assert_eq!(code(&r), "SEALPOST-SRV-001", "{}", text(&r.body));
+    assert_eq!(field(&text(&r.body), "MessageId"), None);
+}
