@@ -19,8 +19,8 @@ use sealpost_xmldsig::wss_sign::format_date_time;
 
 use super::remote_tsa::{remote_unit, service as remote_service, tsa};
 use super::{
-    Fixture, Letter, as_sender, code, evidence_of, fields, fixture, fixture_on, sealpost,
-    xmlsec1_accepts,
+    Fixture, Letter, as_sender, code, court_verifies, evidence_of, fields, fixture, fixture_on,
+    sealpost, xmlsec1_accepts,
 };
 
 /// A development PKI whose leaves name an OCSP responder on a free port, and that port.
@@ -151,8 +151,11 @@ fn a_proof_of_dispatch_is_b_lt_with_the_ocsp_answers_and_crls_openssl_accepts() 
         text(&out.stderr)
     );
 
-    // The seal itself is untouched by what follows it.
+    // The seal itself is untouched by what follows it, and the court's verifier decides
+    // the revocation from what the proof carries.
     xmlsec1_accepts(&f, &written(&f, "proof.xml", &proof));
+    let (exit, report) = court_verifies(&f, &proof, None);
+    assert_eq!(exit, 0, "the court's verifier: {report}");
 }
 
 #[test]
@@ -234,6 +237,8 @@ fn an_archive_round_ten_years_ahead_adds_an_archive_time_stamp_openssl_accepts_a
     let at = proof.rfind(end).expect("unsigned properties");
     assert!(archived.starts_with(&proof[..at]) && archived.ends_with(&proof[at..]));
     xmlsec1_accepts(&f, &written(&f, "archived.xml", archived));
+    let (exit, report) = court_verifies(&f, archived, None);
+    assert_eq!(exit, 0, "the court's verifier: {report}");
 
     // The archive token's imprint, recomputed by a script nobody here wrote the
     // canonicalization of, is what the token is over.
