@@ -764,7 +764,9 @@ impl RawConfig {
                 archive_interval: Duration::from_secs(self.evidence.archive_interval_s),
                 archive_policy: ArchivePolicy {
                     renew_before: Duration::from_secs(
-                        self.evidence.archive_renew_before_days * 86_400,
+                        self.evidence
+                            .archive_renew_before_days
+                            .saturating_mul(86_400),
                     ),
                     sunsets,
                 },
