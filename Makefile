@@ -38,6 +38,11 @@ run: certs
 	@# The development provider identity a court verifies evidences against (also served at
 	@# /provider/trusted-list.xml): the seal and time-stamping certificates and their fingerprints.
 	./target/release/sealpost pki trusted-list --out $(DEV_PKI)/trusted-list.xml
+	@# Evidences are sealed XAdES B-LT: each carries the revocation status of the seal's and
+	@# the time-stamping unit's certificates, here the development CAs' CRLs (valid 30 days:
+	@# issued again once older than 20 days; `sealpost pki crl --revoke` lists revocations).
+	@if [ ! -f $(DEV_PKI)/issuing-ca.crl.pem ] || [ -n "$$(find $(DEV_PKI)/issuing-ca.crl.pem -mtime +20)" ]; then \
+		./target/release/sealpost pki crl --dir $(DEV_PKI); fi
 	@echo "Starting Sealpost: it logs \"sealpost listening\" with its address once the port is open."
 	@echo "  trust anchor: $(DEV_PKI)/root-ca.pem; provider identity: $(DEV_PKI)/trusted-list.xml"
 	@echo "  mailbox: https://127.0.0.1:8443/mailbox/login as $(DEV_LOGIN), password $(DEV_PASSWORD) (changed at the first login),"
@@ -49,6 +54,7 @@ run: certs
 	@# The embedded TSA endpoint serves registered senders (over mutual TLS) for trying it out;
 	@# its default is off.
 	SEALPOST_TSA_CLOCK=$${SEALPOST_TSA_CLOCK:-unchecked} SEALPOST_TSA_ENDPOINT=$${SEALPOST_TSA_ENDPOINT:-senders} \
+		SEALPOST_REVOCATION_CRLS=$${SEALPOST_REVOCATION_CRLS:-$(DEV_PKI)/issuing-ca.crl.pem,$(DEV_PKI)/root-ca.crl.pem} \
 		./target/release/sealpost serve
 
 ## demo: with `make run` going in another terminal, agency A sends one letter with zeep
@@ -67,10 +73,11 @@ demo:
 
 ## ocsp: the development PKI's OCSP responder (openssl ocsp) on http://127.0.0.1:8889, the
 ## address its certificates name; with it running, `SEALPOST_REVOCATION_OCSP=true make run`
+## (its answers say when they are next updated, an hour on: -nmin 60)
 ocsp: certs
 	@[ -f $(DEV_PKI)/index.txt ] || { echo "$(DEV_PKI) was made before OCSP (no index.txt): remove it and run make certs"; exit 1; }
 	openssl ocsp -index $(DEV_PKI)/index.txt -CA $(DEV_PKI)/issuing-ca.pem \
-		-rsigner $(DEV_PKI)/ocsp.pem -rkey $(DEV_PKI)/ocsp.key -port 8889
+		-rsigner $(DEV_PKI)/ocsp.pem -rkey $(DEV_PKI)/ocsp.key -port 8889 -nmin 60
 
 ## verifier: the court's tool as one static executable (no shared library, not even the C
 ## library: it runs on any x86_64 Linux of the last decade), with its SHA-256, in dist/

@@ -89,6 +89,10 @@ pub enum RecordKind {
     /// The identification vector that came with a request, by the request's correlation id
     /// (`Commit::vector`, written by the stores as JSON of `records::VectorRecord`).
     Vector,
+    /// The current form of an archived evidence, by the evidence's id (JSON of
+    /// `records::ArchivedEvidence`): the stores read it with the evidence
+    /// (`EvidenceRecord::archived`) and delete it with it.
+    EvidenceArchive,
 }
 
 impl RecordKind {
@@ -100,6 +104,7 @@ impl RecordKind {
             RecordKind::Mandate => "mandate",
             RecordKind::LegalHold => "legal_hold",
             RecordKind::Vector => "vector",
+            RecordKind::EvidenceArchive => "evidence_archive",
         }
     }
 }

@@ -292,6 +292,7 @@ impl Service {
             sender_id: message.sender_id.clone(),
             created_at: unix(now),
             xml,
+            archived: None,
         })
     }
 }

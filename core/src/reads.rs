@@ -6,7 +6,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use crate::Service;
 use crate::decision::{Refused, refused, store_unavailable};
 use crate::error::ErrorKind;
-use crate::records::{MessageRecord, SenderRegistration};
+use crate::records::{EvidenceRecord, MessageRecord, SenderRegistration};
 use crate::request::{MessageStatus, Refusal, RequestContext, VerifiedSigner};
 
 impl Service {
@@ -34,7 +34,13 @@ impl Service {
                     ),
                 ));
             }
-            Ok((sender, evidences.into_iter().map(|e| e.xml).collect()))
+            Ok((
+                sender,
+                evidences
+                    .into_iter()
+                    .map(EvidenceRecord::into_current)
+                    .collect(),
+            ))
         });
         self.answer_read(ctx, signer, message_id, result)
     }

@@ -189,8 +189,37 @@ pub struct EvidenceRecord {
     pub sender_id: String,
     /// Unix seconds.
     pub created_at: u64,
-    /// The sealed evidence document, byte for byte.
+    /// The sealed evidence document, byte for byte, as first sealed: never changed.
     pub xml: String,
+    /// Its current form once archived (XAdES B-LTA: the sealed document with archive
+    /// time-stamps appended, its sealed bytes unchanged), which the stores keep apart (an
+    /// [`ArchivedEvidence`] record, `RecordKind::EvidenceArchive`) and fill in on reading;
+    /// `None`: never archived.
+    #[serde(default, skip_serializing)]
+    pub archived: Option<String>,
+}
+
+impl EvidenceRecord {
+    /// The evidence as it is served (every route that hands one out): its archived form
+    /// when there is one, else as sealed.
+    pub fn current(&self) -> &str {
+        self.archived.as_deref().unwrap_or(&self.xml)
+    }
+
+    /// [`EvidenceRecord::current`], owned.
+    pub fn into_current(self) -> String {
+        self.archived.unwrap_or(self.xml)
+    }
+}
+
+/// The current form of an archived evidence (`RecordKind::EvidenceArchive`, keyed by the
+/// evidence's id): replaced at each new archive time-stamp, with the audit entry that says so.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArchivedEvidence {
+    /// The evidence with its archive time-stamps.
+    pub xml: String,
+    /// Unix seconds: when the last archive time-stamp was added.
+    pub archived_at: u64,
 }
 
 /// A recipient to tell that a letter arrived: written in the commit that delivers it (the

@@ -241,7 +241,7 @@ impl Service {
             })
             .map(|e| Accepted {
                 message_id: known.message_id.clone(),
-                evidence: e.xml,
+                evidence: e.into_current(),
                 replayed: true,
             });
         let decision = self
@@ -401,6 +401,7 @@ impl Service {
             sender_id: sender.id.clone(),
             created_at: unix(now),
             xml,
+            archived: None,
         };
         let message = MessageRecord {
             id: message_id.clone(),
@@ -645,6 +646,7 @@ impl Service {
             sender_id: s.sender.id.clone(),
             created_at: unix(s.now),
             xml,
+            archived: None,
         })
     }
 }

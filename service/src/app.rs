@@ -12,6 +12,7 @@ use axum::routing::get;
 use der::{Decode, Encode};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
+use sealpost_evidence::long_term::{SharedValidationSource, ValidationSource};
 use sealpost_evidence::model::{Issuer, Sha256};
 use sealpost_evidence::provider::{Provider, check_seal_profile};
 use sealpost_evidence::seal::{Sealer, Timestamper as TokenSource};
@@ -40,6 +41,8 @@ use crate::adapters::saml_sso::{self, SsoLogins};
 use crate::adapters::soap::{self, SoapChannel};
 use crate::adapters::store::{Backend, RedbStore, TimedStore};
 use crate::adapters::time_stamping::{self, TsaEndpoint};
+use crate::adapters::validation_data::{LoadedCrls, ServiceValidationSource};
+use crate::archive::Archiver;
 use crate::config::{self, Config, RemoteTsaSettings, SenderEntry, StoreBackend};
 use crate::core::audit::hex;
 use crate::core::audit::unhex;
@@ -86,6 +89,8 @@ pub struct App {
     pub oidc: Option<Arc<OidcLogins>>,
     /// The organisations' pages (`/agency/`), when a provider can sign their agents in.
     pub agency: Option<Arc<AgencyPages>>,
+    /// The archive job (B-LTA), with `evidence.long_term`.
+    pub archiver: Option<Arc<Archiver>>,
 }
 
 /// Where the CRLs come from and whom they apply to.
@@ -94,6 +99,8 @@ pub struct Revocation {
     pub paths: Vec<PathBuf>,
     /// Every trust store that checks them (clones share their CRLs).
     pub stores: Vec<TrustAnchors>,
+    /// The CRLs as last read, for the evidences' validation data.
+    pub loaded: Arc<LoadedCrls>,
     pub refresh: Duration,
 }
 
@@ -107,7 +114,9 @@ impl Revocation {
                 .set_crls(&crls)
                 .map_err(|e| anyhow::anyhow!("revocation.crls: {e}"))?;
         }
-        Ok(crls.len())
+        let n = crls.len();
+        self.loaded.replace(crls);
+        Ok(n)
     }
 }
 
@@ -328,8 +337,22 @@ impl App {
         else {
             anyhow::bail!("{}: not a PKCS#8 key", config.seal_key.display());
         };
+        // The evidences' validation data: OCSP (the checker the trust stores are also given,
+        // below) and the CRLs as `Revocation` reads them.
+        let ocsp = config
+            .revocation_ocsp
+            .as_ref()
+            .map(|settings| OcspChecker::new(settings).map(Arc::new))
+            .transpose()?;
+        let loaded_crls = Arc::new(LoadedCrls::default());
+        let validation: Arc<ServiceValidationSource> = Arc::new(ServiceValidationSource::new(
+            known_certificates(config, &seal_certs)?,
+            ocsp.clone(),
+            Arc::clone(&loaded_crls),
+            Arc::clone(&clock),
+        ));
         let mut sealer = Sealer::new(
-            DocumentSigner::new(seal_key.secret_pkcs8_der(), seal_certs)
+            DocumentSigner::new(seal_key.secret_pkcs8_der(), seal_certs.clone())
                 .context("the seal key and certificate")?,
         )?;
         if let Some(counter) = &counter_stamper
@@ -337,6 +360,14 @@ impl App {
         {
             sealer = sealer.with_second_timestamper(Arc::clone(counter));
         }
+        let sealer = if config.evidence.long_term {
+            sealer.with_validation_source(Arc::clone(&validation) as SharedValidationSource)
+        } else {
+            tracing::warn!(
+                "evidence.long_term is false: evidences are sealed XAdES B-T, without the validation data of their certificates; a court will find them INDETERMINATE once it cannot check those certificates' revocation itself"
+            );
+            sealer
+        };
         let notary = Arc::new(EmbeddedNotary {
             sealer,
             tsa: Arc::clone(&timestamper),
@@ -398,6 +429,7 @@ impl App {
             let revocation = Arc::new(Revocation {
                 paths: config.revocation_crls.clone(),
                 stores: vec![trust.clone(), people_trust.clone()],
+                loaded: Arc::clone(&loaded_crls),
                 refresh: config.revocation_refresh,
             });
             let n = revocation.load()?;
@@ -589,8 +621,8 @@ impl App {
         // OCSP from here on, for every clone of both stores: the certificates checked above at
         // start (registry, auditors) are asked about at each request instead, so that an
         // unreachable responder refuses requests but does not stop the service from starting.
-        if let Some(settings) = &config.revocation_ocsp {
-            let checker: Arc<dyn StatusChecker> = Arc::new(OcspChecker::new(settings)?);
+        if let (Some(settings), Some(checker)) = (&config.revocation_ocsp, &ocsp) {
+            let checker: Arc<dyn StatusChecker> = Arc::clone(checker) as Arc<dyn StatusChecker>;
             trust_for_ocsp.set_status_checker(Arc::clone(&checker));
             people_trust.set_status_checker(checker);
             tracing::info!(
@@ -601,7 +633,22 @@ impl App {
                 "sender and mailbox certificates are checked by OCSP"
             );
         }
+        // B-LT: the validation data of the service's own chains must be at hand, or nothing
+        // could be sealed.
+        let archiver = if config.evidence.long_term {
+            check_validation_data(config, validation.as_ref(), &seal_certs)?;
+            Some(Arc::new(Archiver {
+                store: Arc::clone(&store),
+                service: Arc::clone(&service),
+                tsa: Arc::clone(&timestamper),
+                source: Arc::clone(&validation) as SharedValidationSource,
+                policy: config.evidence.archive_policy.clone(),
+            }))
+        } else {
+            None
+        };
         Ok(App {
+            archiver,
             mailbox,
             service,
             store,
@@ -848,6 +895,92 @@ pub fn provider_identity(config: &Config) -> anyhow::Result<Provider> {
         seal_certificates: vec![seal],
         tsa_certificates,
     })
+}
+
+/// The certificates the evidences' validation data completes paths from: the seal chain, the
+/// embedded TSA's certificate and chain, the remote and counter-stamping units and their trust
+/// anchors, the sender CAs.
+fn known_certificates(config: &Config, seal_chain: &[Vec<u8>]) -> anyhow::Result<Vec<Vec<u8>>> {
+    let mut files = vec![config.tsa.cert.clone(), config.sender_trust_anchors.clone()];
+    files.extend(config.tsa.chain.clone());
+    files.extend(config.sender_intermediates.clone());
+    for remote in [&config.tsa_remote, &config.tsa_counter_stamp]
+        .into_iter()
+        .flatten()
+    {
+        files.extend(remote.units.iter().cloned());
+        files.push(remote.trust_anchors.clone());
+    }
+    let mut known = seal_chain.to_vec();
+    for file in files {
+        for cert in pem_certificates(&file)? {
+            if !known.contains(&cert) {
+                known.push(cert);
+            }
+        }
+    }
+    Ok(known)
+}
+
+/// At start, with `evidence.long_term`: the validation data of the seal's chain and of every
+/// time-stamping unit's (the embedded one, or each of `tsa.remote_units`, and each of
+/// `tsa.counter_stamp_units` when they counter-stamp the evidences) can be had now;
+/// otherwise the start stops, saying what is missing and how to give it.
+fn check_validation_data(
+    config: &Config,
+    source: &dyn ValidationSource,
+    seal_chain: &[Vec<u8>],
+) -> anyhow::Result<()> {
+    let mut chains = vec![("the seal (seal.cert)".to_owned(), seal_chain.to_vec())];
+    match &config.tsa_remote {
+        Some(remote) => {
+            for unit in &remote.units {
+                chains.push((
+                    format!(
+                        "the time-stamping unit {} (tsa.remote_units)",
+                        unit.display()
+                    ),
+                    pem_certificates(unit)?,
+                ));
+            }
+        }
+        None => {
+            let mut chain = pem_certificates(&config.tsa.cert)?;
+            if let Some(path) = &config.tsa.chain {
+                chain.extend(pem_certificates(path)?);
+            }
+            chains.push((
+                "the embedded time-stamping unit (tsa.cert)".to_owned(),
+                chain,
+            ));
+        }
+    }
+    if let Some(counter) = config
+        .tsa_counter_stamp
+        .as_ref()
+        .filter(|_| config.tsa_counter_stamp_evidences)
+    {
+        for unit in &counter.units {
+            chains.push((
+                format!(
+                    "the counter-stamping unit {} (tsa.counter_stamp_units)",
+                    unit.display()
+                ),
+                pem_certificates(unit)?,
+            ));
+        }
+    }
+    for (what, chain) in chains {
+        source.validation_data(&[chain]).map_err(|e| {
+            anyhow::anyhow!(
+                "evidence.long_term: no validation data for {what}: {e}. Give the CAs' current CRLs in revocation.crls (for the development PKI: sealpost pki crl --dir certs/dev, then SEALPOST_REVOCATION_CRLS=certs/dev/issuing-ca.crl.pem,certs/dev/root-ca.crl.pem), or turn on revocation.ocsp with a responder that answers, or set evidence.long_term = false (evidences B-T: courts will find them indeterminate)"
+            )
+        })?;
+    }
+    tracing::info!(
+        "evidences are sealed XAdES B-LT: the validation data of the seal's and the time-stamping unit's chains is at hand"
+    );
+    Ok(())
 }
 
 /// What time-stamps the evidences and the audit log: the remote TSAs of `tsa.remote` when

@@ -8,10 +8,12 @@
 //! - `config`: one TOML file with `SEALPOST_*` overrides;
 //! - `app`: the service assembled from the configuration;
 //! - `retention`: the scheduled deletion of unused mailbox accounts (seed 003);
+//! - `archive`: the archive job, which keeps evidences provable (XAdES B-LTA);
 //! - `audit_export`: the audit log as a file a third party verifies offline.
 
 pub mod adapters;
 pub mod app;
+pub mod archive;
 pub mod audit_export;
 pub mod config;
 pub use sealpost_core as core;

@@ -355,6 +355,12 @@ fn serve(config: Config) -> anyhow::Result<()> {
                 revocation,
             )));
         }
+        if let Some(archiver) = &app.archiver {
+            tokio::spawn(sealpost::archive::run_periodically(
+                Arc::clone(archiver),
+                config.evidence.archive_interval,
+            ));
+        }
         tokio::spawn(sealpost::retention::run_periodically(
             Arc::clone(&app.store),
             Arc::clone(&app.service),

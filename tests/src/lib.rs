@@ -151,6 +151,15 @@ pub fn dev_pki_with(name: &str, init_args: &[&str]) -> PathBuf {
         "pki init failed: {}",
         text(&out.stderr)
     );
+    // The CAs' CRLs: every test service seals B-LT with them (see `sealpost_command`).
+    let out = run(Command::new(binary("sealpost"))
+        .args(["pki", "crl", "--dir"])
+        .arg(&dir));
+    assert!(
+        out.status.success(),
+        "pki crl failed: {}",
+        text(&out.stderr)
+    );
     let out = run(sealpost_command(&dir, &dir.join("unused-store"))
         .args(["pki", "trusted-list", "--out"])
         .arg(trusted_list(&dir)));
@@ -180,7 +189,8 @@ pub fn court_verify_command(pki: &Path, evidence: &Path) -> Command {
 }
 
 /// `sealpost` with the settings of a development PKI in `pki` and a store in `data`: the
-/// TLS, TSA and seal credentials, the dev root as sender trust anchor, any free port.
+/// TLS, TSA and seal credentials, the dev root as sender trust anchor, any free port, and
+/// the CAs' CRLs ([`dev_crls`], when [`dev_pki`] issued them) as `revocation.crls`.
 pub fn sealpost_command(pki: &Path, data: &Path) -> Command {
     let p = |f: &str| pki.join(f);
     let mut cmd = Command::new(binary("sealpost"));
@@ -198,7 +208,20 @@ pub fn sealpost_command(pki: &Path, data: &Path) -> Command {
         .env("SEALPOST_SENDERS_INTERMEDIATES", p("issuing-ca.pem"))
         .env("SEALPOST_MAILBOX_TRUST_ANCHORS", p("root-ca.pem"))
         .env("SEALPOST_MAILBOX_INTERMEDIATES", p("issuing-ca.pem"));
+    // The validation data of the evidences (B-LT): the CAs' CRLs, when the PKI has them.
+    if p("issuing-ca.crl.pem").is_file() && p("root-ca.crl.pem").is_file() {
+        cmd.env("SEALPOST_REVOCATION_CRLS", dev_crls(pki));
+    }
     cmd
+}
+
+/// `revocation.crls` for a development PKI made by [`dev_pki`]: its two CAs' CRLs.
+pub fn dev_crls(pki: &Path) -> String {
+    format!(
+        "{},{}",
+        pki.join("issuing-ca.crl.pem").display(),
+        pki.join("root-ca.crl.pem").display()
+    )
 }
 
 /// Runs `sealpost admin ARGS` with `cmd`'s settings (see [`sealpost_command`]); fails the

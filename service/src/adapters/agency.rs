@@ -390,7 +390,7 @@ async fn agency_evidence(
     {
         return unavailable();
     }
-    let mut r = evidence.xml.into_response();
+    let mut r = evidence.into_current().into_response();
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_TYPE,

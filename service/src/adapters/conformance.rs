@@ -53,6 +53,7 @@ fn evidence(id: &str, message_id: &str, event: &str) -> EvidenceRecord {
         sender_id: "agency-a".into(),
         created_at: 1_800_000_000,
         xml: format!("<ev:Evidence Id=\"{id}\"/>"),
+        archived: None,
     }
 }
 
@@ -145,6 +146,7 @@ fn conforms(store: Arc<dyn Backend>) {
     an_action_commits_its_records_and_mailboxes_with_its_entry(store.as_ref());
     a_notice_is_in_the_outbox_from_its_letter_s_commit_until_sent(store.as_ref());
     purged_traces_leave_an_anchor_the_chain_continues_from(store.as_ref());
+    an_archived_evidence_is_served_in_its_current_form_its_sealed_form_kept(store.as_ref());
     evidences_past_their_retention_are_purged(store.as_ref());
     a_signed_request_is_committed_once_until_its_mark_expires(&store);
 }
@@ -287,6 +289,98 @@ fn a_signed_request_is_committed_once_until_its_mark_expires(store: &Arc<dyn Bac
     assert_eq!(store.seen_requests().expect("count"), marks_before + 4);
 }
 
+/// The write of an evidence's archived form, on the condition that its record holds
+/// `expected`, with its audit entry.
+fn archive(store: &dyn Backend, id: &str, xml: &str, expected: Option<Vec<u8>>) -> Committed {
+    let value = serde_json::to_vec(&crate::core::records::ArchivedEvidence {
+        xml: xml.into(),
+        archived_at: 1_900_000_000,
+    })
+    .expect("json");
+    store
+        .commit(Commit {
+            records: vec![RecordWrite {
+                kind: RecordKind::EvidenceArchive,
+                key: id.into(),
+                value: Some(value),
+                expected,
+            }],
+            ..Commit::of(audit(1300))
+        })
+        .expect("commit")
+}
+
+fn an_archived_evidence_is_served_in_its_current_form_its_sealed_form_kept(store: &dyn Backend) {
+    let (first, second) = (
+        evidence(
+            "urn:uuid:z-arch-1",
+            "urn:uuid:m-arch",
+            "SubmissionAcceptance",
+        ),
+        evidence("urn:uuid:z-arch-2", "urn:uuid:m-arch", "ContentConsignment"),
+    );
+    store
+        .commit(Commit {
+            evidences: vec![first.clone(), second.clone()],
+            ..Commit::of(audit(1299))
+        })
+        .expect("commit");
+    assert_eq!(
+        archive(store, &first.id, "<archived once/>", None),
+        Committed::Done
+    );
+    let read = store.evidence(&first.id).expect("read").expect("there");
+    assert_eq!(read.xml, first.xml, "the sealed form is kept as it was");
+    assert_eq!(read.current(), "<archived once/>");
+    let of_message = store.evidences_of("urn:uuid:m-arch").expect("read");
+    assert_eq!(
+        of_message.iter().map(|e| e.current()).collect::<Vec<_>>(),
+        vec!["<archived once/>", second.xml.as_str()]
+    );
+    assert_eq!(of_message[1].archived, None);
+    // Archived again only over the form read: a stale one changes nothing.
+    let stored = store
+        .entity(RecordKind::EvidenceArchive.name(), &first.id)
+        .expect("read")
+        .expect("there");
+    assert_eq!(
+        archive(store, &first.id, "<archived twice/>", Some(stored.clone())),
+        Committed::Done
+    );
+    assert_eq!(
+        archive(
+            store,
+            &first.id,
+            "<archived from a stale form/>",
+            Some(stored)
+        ),
+        Committed::Changed
+    );
+    let read = store.evidence(&first.id).expect("read").expect("there");
+    assert_eq!(
+        (read.xml.as_str(), read.current()),
+        (first.xml.as_str(), "<archived twice/>")
+    );
+    // Every evidence is visited in pages, in id order, each with its current form.
+    let mut seen = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page = store.evidences_page(&after, 2).expect("page");
+        assert!(page.len() <= 2);
+        let Some(last) = page.last() else { break };
+        after = last.id.clone();
+        seen.extend(page);
+    }
+    let ids: Vec<&str> = seen.iter().map(|e| e.id.as_str()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(ids, sorted, "in id order, each once");
+    let visited = seen.iter().find(|e| e.id == first.id).expect("visited");
+    assert_eq!(visited.current(), "<archived twice/>");
+    assert!(ids.contains(&second.id.as_str()));
+}
+
 fn evidences_past_their_retention_are_purged(store: &dyn Backend) {
     use sealpost_evidence::model::{evidence_id_floor, new_evidence_id};
     use std::time::{Duration, UNIX_EPOCH};
@@ -307,11 +401,22 @@ fn evidences_past_their_retention_are_purged(store: &dyn Backend) {
             ..Commit::of(audit(950))
         })
         .expect("commit");
+    assert_eq!(
+        archive(store, &old.id, "<archived/>", None),
+        Committed::Done
+    );
     let purged = store
         .purge_evidences_before(&evidence_id_floor(then + Duration::from_secs(60)))
         .expect("purge");
     assert_eq!(purged, 1);
     assert_eq!(store.evidence(&old.id).expect("read"), None);
+    assert_eq!(
+        store
+            .entity(RecordKind::EvidenceArchive.name(), &old.id)
+            .expect("read"),
+        None,
+        "its archived form goes with it"
+    );
     assert_eq!(
         store.evidences_of("urn:uuid:m-old").expect("read"),
         vec![recent.clone()]

@@ -431,9 +431,9 @@ impl MailboxData for MailboxAdapter {
                 .evidences
                 .into_iter()
                 .map(|e| EvidenceFile {
+                    xml: e.current().to_owned(),
                     id: e.id,
                     event: e.event,
-                    xml: e.xml,
                 })
                 .collect(),
             document: read.document,

@@ -25,4 +25,5 @@ pub mod soap;
 pub mod store;
 pub mod time_stamping;
 pub mod tls;
+pub mod validation_data;
 pub mod xop;

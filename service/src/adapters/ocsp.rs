@@ -3,7 +3,8 @@
 //! responder the certificate names (Authority Information Access) or to
 //! `revocation.ocsp_responder`, verifies the answer (`sealpost_xmldsig::ocsp`), and remembers
 //! verified answers per (issuer, serial) until their nextUpdate (or the maximum age), a bounded
-//! number of them.
+//! number of them, with their DER: the evidences' validation data embeds a verified good
+//! answer as the responder signed it ([`OcspChecker::good_response`]).
 //!
 //! The trust stores are asked from synchronous code on the request path. The exchange runs
 //! on the service's runtime: a worker thread of the multi-threaded runtime hands its other
@@ -16,7 +17,7 @@
 //! revoked. Only verified good and revoked answers are remembered.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use aws_lc_rs::digest;
@@ -59,7 +60,14 @@ pub struct OcspChecker {
     timeout: Duration,
     policy: ResponsePolicy,
     client: Client<HttpConnector, Full<Bytes>>,
-    remembered: Mutex<HashMap<AnswerKey, VerifiedStatus>>,
+    remembered: Mutex<HashMap<AnswerKey, Answer>>,
+}
+
+/// A verified answer and its DER `OCSPResponse`, as the responder sent it.
+#[derive(Clone, Debug)]
+struct Answer {
+    status: VerifiedStatus,
+    der: Arc<[u8]>,
 }
 
 /// Why an exchange with a responder failed.
@@ -176,8 +184,10 @@ impl OcspChecker {
     }
 }
 
-impl StatusChecker for OcspChecker {
-    fn check(&self, cert: &[u8], issuer: &[u8], at: SystemTime) -> Result<SystemTime, TrustError> {
+impl OcspChecker {
+    /// A verified answer about `cert` (issued by `issuer`) current at `at`: remembered, or
+    /// asked for now (and remembered unless it says unknown).
+    fn answer(&self, cert: &[u8], issuer: &[u8], at: SystemTime) -> Result<Answer, TrustError> {
         let serial = x509_cert::Certificate::from_der(cert)
             .map_err(|e| TrustError::Malformed(e.to_string()))?
             .tbs_certificate
@@ -192,9 +202,11 @@ impl StatusChecker for OcspChecker {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(&key)
-            .copied();
-        if let Some(status) = remembered.filter(|s| s.is_current_at(at, self.policy.clock_skew)) {
-            return Self::verdict(&status);
+            .cloned();
+        if let Some(answer) =
+            remembered.filter(|a| a.status.is_current_at(at, self.policy.clock_skew))
+        {
+            return Ok(answer);
         }
         let url = match &self.responder {
             Some(uri) => uri.clone(),
@@ -206,20 +218,50 @@ impl StatusChecker for OcspChecker {
             }
         };
         let request = StatusRequest::new(cert, issuer, CertIdHash::Sha1).map_err(unknown)?;
-        let answer = self
+        let der = self
             .exchange(url.clone(), request.der().to_vec())
             .map_err(unknown)?;
         let status = request
-            .verify_response(&answer, at, &self.policy)
+            .verify_response(&der, at, &self.policy)
             .map_err(|e| unknown(format!("the answer of {url}: {e}")))?;
+        let answer = Answer {
+            status,
+            der: der.into(),
+        };
         if status.status != Status::Unknown {
             let mut remembered = self.remembered.lock().unwrap_or_else(|p| p.into_inner());
             if remembered.len() >= REMEMBERED {
                 remembered.clear();
             }
-            remembered.insert(key, status);
+            remembered.insert(key, answer.clone());
         }
-        Self::verdict(&status)
+        Ok(answer)
+    }
+
+    /// Whether the certificate names a responder this checker would ask (or one is set for
+    /// every certificate).
+    pub fn has_responder_for(&self, cert: &[u8]) -> bool {
+        self.responder.is_some() || ocsp::responder_url(cert).is_some()
+    }
+
+    /// A verified answer saying `cert` (issued by `issuer`) is good at `at`, as the DER
+    /// `OCSPResponse` the responder signed, and until when it holds (its nextUpdate, or its
+    /// thisUpdate plus `revocation.ocsp_max_age_s`): what an evidence embeds. Revoked,
+    /// unknown or no verified answer: the error says which.
+    pub fn good_response(
+        &self,
+        cert: &[u8],
+        issuer: &[u8],
+        at: SystemTime,
+    ) -> Result<(Arc<[u8]>, SystemTime), TrustError> {
+        let answer = self.answer(cert, issuer, at)?;
+        Self::verdict(&answer.status).map(|until| (answer.der, until))
+    }
+}
+
+impl StatusChecker for OcspChecker {
+    fn check(&self, cert: &[u8], issuer: &[u8], at: SystemTime) -> Result<SystemTime, TrustError> {
+        Self::verdict(&self.answer(cert, issuer, at)?.status)
     }
 }
 
@@ -292,9 +334,9 @@ mod tests {
             .enable_all()
             .build()
             .expect("runtime");
-        let checker = std::sync::Arc::new(checker);
+        let checker = Arc::new(checker);
         let (c, i) = (cert.clone(), issuer.clone());
-        let on_worker = std::sync::Arc::clone(&checker);
+        let on_worker = Arc::clone(&checker);
         let result = multi
             .block_on(async move { tokio::spawn(async move { on_worker.check(&c, &i, at) }).await })
             .expect("task");

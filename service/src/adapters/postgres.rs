@@ -23,8 +23,8 @@ use serde::de::DeserializeOwned;
 use super::store::Backend;
 use crate::core::audit::{self, GENESIS};
 use crate::core::records::{
-    AuditEntry, AuditSeal, EvidenceRecord, IdempotencyRecord, Mailbox, MessageRecord, Notice,
-    ReadRecord, SenderRegistration,
+    ArchivedEvidence, AuditEntry, AuditSeal, EvidenceRecord, IdempotencyRecord, Mailbox,
+    MessageRecord, Notice, ReadRecord, SenderRegistration,
 };
 use crate::core::{
     Commit, Committed, Directory, Ledger, Messages, Outbox, RecordKind, Registry, SeenRequest,
@@ -109,6 +109,16 @@ fn fail(e: impl std::error::Error + 'static) -> StoreError {
 
 fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(value).map_err(fail)
+}
+
+/// An evidence record (column 0) with its archived form (column 1, the `entities` value of
+/// `RecordKind::EvidenceArchive`, or NULL).
+fn evidence_with_archive(row: &postgres::Row) -> Result<EvidenceRecord, StoreError> {
+    let mut record: EvidenceRecord = from_json(row.get::<_, &[u8]>(0))?;
+    if let Some(archived) = row.get::<_, Option<&[u8]>>(1) {
+        record.archived = Some(from_json::<ArchivedEvidence>(archived)?.xml);
+    }
+    Ok(record)
 }
 
 fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
@@ -591,18 +601,27 @@ impl Messages for PgStore {
     }
 
     fn evidence(&self, id: &str) -> Result<Option<EvidenceRecord>, StoreError> {
-        self.get_json("SELECT record FROM evidences WHERE id = $1", id)
+        self.with_client(|c| {
+            c.query(
+                "SELECT e.record, a.value FROM evidences e LEFT JOIN entities a ON a.kind = $2 AND a.key = e.id WHERE e.id = $1",
+                &[&id, &RecordKind::EvidenceArchive.name()],
+            )
+            .map_err(fail)?
+            .first()
+            .map(evidence_with_archive)
+            .transpose()
+        })
     }
 
     fn evidences_of(&self, message_id: &str) -> Result<Vec<EvidenceRecord>, StoreError> {
         self.with_client(|c| {
             c.query(
-                "SELECT record FROM evidences WHERE message_id = $1 ORDER BY seq",
-                &[&message_id],
+                "SELECT e.record, a.value FROM evidences e LEFT JOIN entities a ON a.kind = $2 AND a.key = e.id WHERE e.message_id = $1 ORDER BY e.seq",
+                &[&message_id, &RecordKind::EvidenceArchive.name()],
             )
             .map_err(fail)?
             .iter()
-            .map(|row| from_json(row.get::<_, &[u8]>(0)))
+            .map(evidence_with_archive)
             .collect()
         })
     }
@@ -768,6 +787,20 @@ impl Backend for PgStore {
         })
     }
 
+    fn evidences_page(&self, after: &str, limit: usize) -> Result<Vec<EvidenceRecord>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with_client(|c| {
+            c.query(
+                "SELECT e.record, a.value FROM evidences e LEFT JOIN entities a ON a.kind = $2 AND a.key = e.id WHERE e.id > $1 ORDER BY e.id LIMIT $3",
+                &[&after, &RecordKind::EvidenceArchive.name(), &limit],
+            )
+            .map_err(fail)?
+            .iter()
+            .map(evidence_with_archive)
+            .collect()
+        })
+    }
+
     fn sender_mailbox(&self, sender_id: &str) -> Result<Vec<String>, StoreError> {
         self.with_client(|c| {
             Ok(c.query(
@@ -929,12 +962,18 @@ impl Backend for PgStore {
                 &[&floor],
             )
             .map_err(fail)?;
-            // The identification vectors of the requests made before then.
-            txn.execute(
-                "DELETE FROM entities WHERE kind = $1 AND key < $2",
-                &[&RecordKind::Vector.name(), &floor],
-            )
-            .map_err(fail)?;
+            // The identification vectors of the requests made before then, and the archived
+            // forms of the evidences deleted.
+            for kind in [
+                RecordKind::Vector.name(),
+                RecordKind::EvidenceArchive.name(),
+            ] {
+                txn.execute(
+                    "DELETE FROM entities WHERE kind = $1 AND key < $2",
+                    &[&kind, &floor],
+                )
+                .map_err(fail)?;
+            }
             txn.commit().map_err(fail)?;
             usize::try_from(n).map_err(fail)
         })

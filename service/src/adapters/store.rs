@@ -18,8 +18,8 @@ use serde::de::DeserializeOwned;
 use super::blobs::{BlobRef, Segments};
 use crate::core::audit::{self, GENESIS};
 use crate::core::records::{
-    AuditEntry, AuditSeal, EvidenceRecord, IdempotencyRecord, Mailbox, MessageRecord, Notice,
-    ReadRecord, SenderRegistration,
+    ArchivedEvidence, AuditEntry, AuditSeal, EvidenceRecord, IdempotencyRecord, Mailbox,
+    MessageRecord, Notice, ReadRecord, SenderRegistration,
 };
 use crate::core::{
     Commit, Committed, Directory, Ledger, Messages, Outbox, RecordKind, Registry, SeenRequest,
@@ -89,6 +89,20 @@ fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(fail)
 }
 
+/// `record` with its archived form (`RecordKind::EvidenceArchive`), when `entities` holds one.
+fn with_archive(
+    entities: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
+    mut record: EvidenceRecord,
+) -> Result<EvidenceRecord, StoreError> {
+    if let Some(v) = entities
+        .get((RecordKind::EvidenceArchive.name(), record.id.as_str()))
+        .map_err(fail)?
+    {
+        record.archived = Some(from_json::<ArchivedEvidence>(v.value())?.xml);
+    }
+    Ok(record)
+}
+
 /// What administration, the periodic audit seal and the mailbox need of a store, beyond the
 /// core's port: the registry, the directory, stored documents and the audit log. Both
 /// backends (redb, PostgreSQL) implement it and pass the same conformance tests.
@@ -114,6 +128,10 @@ pub trait Backend: Store + Outbox {
     fn signed_request(&self, message_id: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Evidence ids in a sender organisation's own mailbox.
     fn sender_mailbox(&self, sender_id: &str) -> Result<Vec<String>, StoreError>;
+    /// At most `limit` evidences whose id sorts after `after` ("": from the first), in id
+    /// order (ids are time-ordered), each with its archived form: the archive job visits
+    /// them all with bounded memory.
+    fn evidences_page(&self, after: &str, limit: usize) -> Result<Vec<EvidenceRecord>, StoreError>;
     /// Audit entries with `from <= seq <= to`, each with its stored request (beside the entry:
     /// `entry.record.request` stays empty).
     fn audit_entries(&self, from: u64, to: u64) -> Result<Vec<(AuditEntry, Vec<u8>)>, StoreError>;
@@ -693,6 +711,19 @@ impl Backend for RedbStore {
         Ok((out, usize::try_from(total).unwrap_or(usize::MAX)))
     }
     /// Evidence ids in a sender organisation's own mailbox.
+    fn evidences_page(&self, after: &str, limit: usize) -> Result<Vec<EvidenceRecord>, StoreError> {
+        let txn = self.db.begin_read().map_err(fail)?;
+        let evidences = txn.open_table(EVIDENCES).map_err(fail)?;
+        let entities = txn.open_table(ENTITIES).map_err(fail)?;
+        let mut out = Vec::new();
+        let range = (std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded);
+        for row in evidences.range::<&str>(range).map_err(fail)?.take(limit) {
+            let (_, e) = row.map_err(fail)?;
+            out.push(with_archive(&entities, from_json(e.value())?)?);
+        }
+        Ok(out)
+    }
+
     fn sender_mailbox(&self, sender_id: &str) -> Result<Vec<String>, StoreError> {
         let txn = self.db.begin_read().map_err(fail)?;
         let table = txn.open_table(SENDER_EVIDENCES).map_err(fail)?;
@@ -903,15 +934,20 @@ impl Backend for RedbStore {
             }
             // The identification vectors of requests made before then (keyed by the
             // request's correlation id, time-ordered too): kept as long as the evidences.
+            // And the archived forms of the evidences deleted (keyed by the evidence's id).
             let mut entities = txn.open_table(ENTITIES).map_err(fail)?;
-            let kind = RecordKind::Vector.name();
-            let vectors: Vec<String> = entities
-                .range((kind, "")..(kind, floor))
-                .map_err(fail)?
-                .map(|row| row.map(|(key, _)| key.value().1.to_owned()).map_err(fail))
-                .collect::<Result<_, _>>()?;
-            for key in vectors {
-                entities.remove((kind, key.as_str())).map_err(fail)?;
+            for kind in [
+                RecordKind::Vector.name(),
+                RecordKind::EvidenceArchive.name(),
+            ] {
+                let old: Vec<String> = entities
+                    .range((kind, "")..(kind, floor))
+                    .map_err(fail)?
+                    .map(|row| row.map(|(key, _)| key.value().1.to_owned()).map_err(fail))
+                    .collect::<Result<_, _>>()?;
+                for key in old {
+                    entities.remove((kind, key.as_str())).map_err(fail)?;
+                }
             }
         }
         txn.commit().map_err(fail)?;
@@ -1042,13 +1078,21 @@ impl Messages for RedbStore {
     }
 
     fn evidence(&self, id: &str) -> Result<Option<EvidenceRecord>, StoreError> {
-        self.get_json(EVIDENCES, id)
+        let txn = self.db.begin_read().map_err(fail)?;
+        let evidences = txn.open_table(EVIDENCES).map_err(fail)?;
+        let entities = txn.open_table(ENTITIES).map_err(fail)?;
+        evidences
+            .get(id)
+            .map_err(fail)?
+            .map(|e| with_archive(&entities, from_json(e.value())?))
+            .transpose()
     }
 
     fn evidences_of(&self, message_id: &str) -> Result<Vec<EvidenceRecord>, StoreError> {
         let txn = self.db.begin_read().map_err(fail)?;
         let index = txn.open_table(MESSAGE_EVIDENCES).map_err(fail)?;
         let evidences = txn.open_table(EVIDENCES).map_err(fail)?;
+        let entities = txn.open_table(ENTITIES).map_err(fail)?;
         let mut out = Vec::new();
         for row in index
             .range((message_id, 0)..=(message_id, u32::MAX))
@@ -1056,7 +1100,7 @@ impl Messages for RedbStore {
         {
             let (_, id) = row.map_err(fail)?;
             if let Some(e) = evidences.get(id.value()).map_err(fail)? {
-                out.push(from_json(e.value())?);
+                out.push(with_archive(&entities, from_json(e.value())?)?);
             }
         }
         Ok(out)

@@ -29,8 +29,8 @@ use sealpost_xmldsig::dsig::base64_decode;
 use sealpost_xmldsig::wss::parse_date_time;
 
 use super::{
-    AdminCommand, AuditCommand, MailboxCommand, MandateCommand, MessageCommand, PersonCommand,
-    SenderCommand, VectorCommand,
+    AdminCommand, AuditCommand, EvidenceCommand, MailboxCommand, MandateCommand, MessageCommand,
+    PersonCommand, SenderCommand, VectorCommand,
 };
 
 /// Where a command's answer goes: the operator's terminal, or the socket back to it.
@@ -92,6 +92,40 @@ impl Admin<'_> {
                 Ok(())
             }
             AdminCommand::Vector { command } => vector(self, command, out),
+            AdminCommand::Evidence {
+                command: EvidenceCommand::Archive { due_at },
+            } => {
+                let Some(archiver) = self.app.and_then(|app| app.archiver.as_ref()) else {
+                    bail!("evidence.long_term is false: evidences are sealed B-T and not archived");
+                };
+                let due_at = match due_at.as_deref() {
+                    None => SystemClock.now(),
+                    Some(text) => {
+                        let text = if text.len() == 10 {
+                            format!("{text}T00:00:00Z")
+                        } else {
+                            text.to_owned()
+                        };
+                        parse_date_time(&text).map_err(|e| {
+                            anyhow!("--due-at: {e} (e.g. 2036-01-01 or 2036-01-01T00:00:00Z)")
+                        })?
+                    }
+                };
+                let report = archiver.run(due_at)?;
+                for (id, why) in &report.failed {
+                    out.note(&format!("{id} not archived: {why}"))?;
+                }
+                out.line(
+                    &serde_json::json!({"examined": report.examined, "archived": report.archived.len(), "failed": report.failed.len()}).to_string(),
+                )?;
+                if !report.failed.is_empty() {
+                    bail!(
+                        "{} of the evidences due were not archived (each is in the audit log, tried again at the next round)",
+                        report.failed.len()
+                    );
+                }
+                Ok(())
+            }
             AdminCommand::Retention => {
                 let report = match self.app {
                     Some(app) => sealpost::retention::run(

@@ -66,6 +66,23 @@ pub enum AdminCommand {
     /// Runs the retention job now (the service runs it every retention.interval_s): notices
     /// for unused accounts, deletion of those noticed long enough ago.
     Retention,
+    /// Evidences: their long-term archiving (XAdES B-LTA).
+    Evidence {
+        #[command(subcommand)]
+        command: EvidenceCommand,
+    },
+}
+
+#[derive(Subcommand, Serialize, Deserialize)]
+pub enum EvidenceCommand {
+    /// Runs an archive round now (the service runs one every evidence.archive_interval_s):
+    /// every evidence due for an archive time-stamp at --due-at (default now) gets one now.
+    /// Prints how many were examined, archived and not archived.
+    Archive {
+        /// xs:dateTime (or YYYY-MM-DD): archive what is due at this date, as if it were then.
+        #[arg(long)]
+        due_at: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Serialize, Deserialize)]
@@ -352,8 +369,12 @@ fn on_the_store(
     out: &mut dyn Output,
 ) -> anyhow::Result<()> {
     let operator = format!("sealpost admin (uid {}, on the store)", socket::own_uid()?);
-    if let AdminCommand::Retention = command {
-        // The retention job needs the service's parts (its notifier, its seal).
+    if matches!(
+        command,
+        AdminCommand::Retention | AdminCommand::Evidence { .. }
+    ) {
+        // The retention and archive jobs need the service's parts (its notifier, its seal,
+        // its TSA and revocation sources).
         let app = App::build(config)?;
         return Admin {
             config,

@@ -90,6 +90,11 @@ pub(super) const KEYS: &[(&str, Kind)] = &[
     // Large requests (over 1 MiB) read at once, by their declared sizes.
     ("limits.in_flight_bytes", int(64 * KIB, 64 * GIB)),
     ("audit.seal_interval_s", int(1, DAY)),
+    ("evidence.long_term", Kind::Bool),
+    ("evidence.archive_interval_s", int(1, 30 * DAY)),
+    // Days before the last time-stamp's certificate expires: up to a century ahead.
+    ("evidence.archive_renew_before_days", int(1, 36_500)),
+    ("evidence.archive_sunsets", Kind::List),
     ("audit.auditors", Kind::List),
     ("admin.socket", Kind::Text),
     ("mailbox.trust_anchors", Kind::Text),

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use der::asn1::ObjectIdentifier;
+use sealpost_evidence::long_term::{ArchivePolicy, digest_algorithm_named};
 use sealpost_mailbox::web::Site;
 use sealpost_tsa::authority::TsaSettings;
 use sealpost_xmldsig::ocsp::ResponsePolicy;
@@ -48,6 +49,18 @@ pub struct RetentionSettings {
     /// A program run for each notice with the login, the name and the deletion date
     /// (RFC 3339) as arguments (mail, SMS…); without one, the notice is logged.
     pub notifier: Option<PathBuf>,
+}
+
+/// Long-term evidences: `[evidence]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EvidenceSettings {
+    /// Seal XAdES B-LT (with the validation data of the seal's and the time-stamp's chains);
+    /// false: B-T, which courts find indeterminate once the certificates expire.
+    pub long_term: bool,
+    /// How often the archive job looks for evidences due for a new archive time-stamp.
+    pub archive_interval: Duration,
+    /// When an evidence is due.
+    pub archive_policy: ArchivePolicy,
 }
 
 /// Where the service keeps its records.
@@ -203,6 +216,7 @@ pub struct Config {
     pub max_document_bytes: u64,
     pub max_documents: usize,
     pub audit_seal_interval: Duration,
+    pub evidence: EvidenceSettings,
     /// The auditors' certificates (PEM files): they alone read the audit log over HTTPS.
     pub audit_auditors: Vec<PathBuf>,
     pub store_backend: StoreBackend,
@@ -583,6 +597,7 @@ impl RawConfig {
         {
             problems.push(format!("retention.notifier {}: not a file", n.display()));
         }
+        let sunsets = archive_sunsets(&self.evidence.archive_sunsets, problems);
         let store_backend = match (self.store.backend.as_str(), &self.store.postgres_url) {
             ("redb", _) => Some(StoreBackend::Redb),
             ("postgres", Some(url)) if !url.trim().is_empty() => {
@@ -744,6 +759,18 @@ impl RawConfig {
             max_document_bytes: self.limits.max_document_bytes,
             max_documents: usize::try_from(self.limits.max_documents).unwrap_or(16),
             audit_seal_interval: Duration::from_secs(self.audit.seal_interval_s),
+            evidence: EvidenceSettings {
+                long_term: self.evidence.long_term,
+                archive_interval: Duration::from_secs(self.evidence.archive_interval_s),
+                archive_policy: ArchivePolicy {
+                    renew_before: Duration::from_secs(
+                        self.evidence
+                            .archive_renew_before_days
+                            .saturating_mul(86_400),
+                    ),
+                    sunsets,
+                },
+            },
             audit_auditors: self.audit.auditors,
             store_backend: store_backend?,
             retention: RetentionSettings {
@@ -778,4 +805,44 @@ impl RawConfig {
             data_dir: self.data_dir,
         })
     }
+}
+
+/// `evidence.archive_sunsets`: each `ALGORITHM=YYYY-MM-DD` (sha384, sha512; a date from which
+/// that digest algorithm is no longer trusted), every mistake named.
+fn archive_sunsets(
+    entries: &[String],
+    problems: &mut Vec<String>,
+) -> Vec<(ObjectIdentifier, std::time::SystemTime)> {
+    let mut sunsets = Vec::new();
+    for entry in entries {
+        let Some((name, date)) = entry.split_once('=') else {
+            problems.push(format!(
+                "evidence.archive_sunsets {entry:?}: ALGORITHM=YYYY-MM-DD expected, such as \"sha384=2045-01-01\""
+            ));
+            continue;
+        };
+        let (name, date) = (name.trim(), date.trim());
+        let Some(algorithm) = digest_algorithm_named(name) else {
+            problems.push(format!(
+                "evidence.archive_sunsets {entry:?}: {name:?} is not a digest algorithm (sha256, sha384, sha512)"
+            ));
+            continue;
+        };
+        if algorithm == sealpost_tsa::asn1::oid::SHA256 {
+            problems.push(format!(
+                "evidence.archive_sunsets {entry:?}: the archive time-stamps are made with SHA-256, so a new one would not help once SHA-256 is no longer trusted; leave sha256 out"
+            ));
+            continue;
+        }
+        let at = (date.len() == 10)
+            .then(|| sealpost_xmldsig::wss::parse_date_time(&format!("{date}T00:00:00Z")).ok())
+            .flatten();
+        match at {
+            Some(at) => sunsets.push((algorithm, at)),
+            None => problems.push(format!(
+                "evidence.archive_sunsets {entry:?}: {date:?} is not a date (YYYY-MM-DD)"
+            )),
+        }
+    }
+    sunsets
 }

@@ -38,6 +38,8 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) revocation: RawRevocation,
     #[serde(default)]
+    pub(super) evidence: RawEvidence,
+    #[serde(default)]
     pub(super) admin: RawAdmin,
     #[serde(default)]
     pub(super) saml: RawSaml,
@@ -420,6 +422,33 @@ impl Default for RawLimits {
     }
 }
 
+/// `[evidence]`: long-term evidences (XAdES B-LT when sealed, B-LTA archive time-stamps over
+/// the years).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEvidence {
+    #[serde(default = "defaults::long_term")]
+    pub(super) long_term: bool,
+    #[serde(default = "defaults::archive_interval_s")]
+    pub(super) archive_interval_s: u64,
+    #[serde(default = "defaults::archive_renew_before_days")]
+    pub(super) archive_renew_before_days: u64,
+    /// `ALGORITHM=YYYY-MM-DD`: digest algorithms no longer trusted from that date.
+    #[serde(default)]
+    pub(super) archive_sunsets: Vec<String>,
+}
+
+impl Default for RawEvidence {
+    fn default() -> Self {
+        RawEvidence {
+            long_term: defaults::long_term(),
+            archive_interval_s: defaults::archive_interval_s(),
+            archive_renew_before_days: defaults::archive_renew_before_days(),
+            archive_sunsets: Vec::new(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawAudit {
@@ -657,6 +686,15 @@ mod defaults {
     }
     pub fn retention_interval_s() -> u64 {
         86_400
+    }
+    pub fn long_term() -> bool {
+        true
+    }
+    pub fn archive_interval_s() -> u64 {
+        86_400
+    }
+    pub fn archive_renew_before_days() -> u64 {
+        365
     }
     pub fn mailbox_idle_timeout_s() -> u64 {
         900

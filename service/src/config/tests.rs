@@ -831,3 +831,87 @@ fn every_mistake_in_an_openid_provider_is_named() {
         );
     }
 }
+
+#[test]
+fn evidences_are_long_term_by_default_and_archived_under_the_configured_policy() {
+    let dir = temp_dir("evidence");
+    let config = Config::load(None, files(&dir)).expect("defaults");
+    assert!(config.evidence.long_term, "B-LT by default");
+    assert_eq!(
+        config.evidence.archive_interval,
+        Duration::from_secs(86_400)
+    );
+    assert_eq!(
+        config.evidence.archive_policy,
+        ArchivePolicy {
+            renew_before: Duration::from_secs(365 * 86_400),
+            sunsets: Vec::new(),
+        }
+    );
+    let mut vars = files(&dir);
+    vars.extend(env(&[
+        ("SEALPOST_EVIDENCE_LONG_TERM", "false"),
+        ("SEALPOST_EVIDENCE_ARCHIVE_INTERVAL_S", "3600"),
+        ("SEALPOST_EVIDENCE_ARCHIVE_RENEW_BEFORE_DAYS", "30"),
+        (
+            "SEALPOST_EVIDENCE_ARCHIVE_SUNSETS",
+            "sha384=2040-01-01, sha512=2050-06-30",
+        ),
+    ]));
+    let evidence = Config::load(None, vars).expect("valid").evidence;
+    assert!(!evidence.long_term);
+    assert_eq!(evidence.archive_interval, Duration::from_secs(3600));
+    assert_eq!(
+        evidence.archive_policy.renew_before,
+        Duration::from_secs(30 * 86_400)
+    );
+    let date = |text: &str| sealpost_xmldsig::wss::parse_date_time(text).expect("date");
+    assert_eq!(
+        evidence.archive_policy.sunsets,
+        vec![
+            (
+                sealpost_tsa::asn1::oid::SHA384,
+                date("2040-01-01T00:00:00Z")
+            ),
+            (
+                sealpost_tsa::asn1::oid::SHA512,
+                date("2050-06-30T00:00:00Z")
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_sunset_of_sha256_or_a_mistaken_one_stops_the_start_saying_why() {
+    let dir = temp_dir("evidence-bad");
+    for (value, why) in [
+        (
+            "sha256=2040-01-01",
+            "archive time-stamps are made with SHA-256",
+        ),
+        ("md5=2040-01-01", "not a digest algorithm"),
+        ("sha384", "ALGORITHM=YYYY-MM-DD expected"),
+        ("sha384=1 January 2040", "not a date"),
+        ("sha384=2040-13-01", "not a date"),
+    ] {
+        let problems = problems_with(
+            &dir,
+            &[("SEALPOST_EVIDENCE_ARCHIVE_SUNSETS", value.to_owned())],
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("evidence.archive_sunsets") && p.contains(why)),
+            "{value}: {problems:?}"
+        );
+    }
+    for key in [
+        "SEALPOST_EVIDENCE_ARCHIVE_INTERVAL_S",
+        "SEALPOST_EVIDENCE_ARCHIVE_RENEW_BEFORE_DAYS",
+    ] {
+        assert!(
+            !problems_with(&dir, &[(key, "0".to_owned())]).is_empty(),
+            "{key} 0"
+        );
+    }
+}

@@ -10,6 +10,7 @@
 mod administration;
 mod clients;
 mod grpc;
+mod long_term;
 mod ocsp;
 mod oidc;
 mod operations;

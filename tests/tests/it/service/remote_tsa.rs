@@ -17,7 +17,7 @@ use super::{Fixture, as_sender, evidence_of, fixture_on};
 
 /// A time-stamping unit of the development issuing CA other than the embedded TSA's:
 /// `remote-tsa.pem` and `remote-tsa.key` in `pki`.
-fn remote_unit(pki: &Path) {
+pub(crate) fn remote_unit(pki: &Path) {
     let key = std::fs::read_to_string(pki.join("issuing-ca.key")).expect("CA key");
     let ca = Authority::load_dev(DEV_ISSUING_CA, &cert_der(&pki.join("issuing-ca.pem")), &key)
         .expect("issuing CA");
@@ -35,7 +35,7 @@ fn remote_unit(pki: &Path) {
 }
 
 /// `sealpost-tsa serve` with the unit `name` (`tsa` or `remote-tsa`) of `pki`.
-fn tsa(pki: &Path, name: &str, state: &str) -> Server {
+pub(crate) fn tsa(pki: &Path, name: &str, state: &str) -> Server {
     let mut cmd = Command::new(binary("sealpost-tsa"));
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--clock", "unchecked"])
         .args(["--workers", "1"])
@@ -52,7 +52,7 @@ fn tsa(pki: &Path, name: &str, state: &str) -> Server {
 
 /// The fixture's service on `pki`, time-stamping with the TSAs at `urls` (their tokens
 /// signed by the remote unit).
-fn service(pki: &Path, urls: &[String]) -> Fixture {
+pub(crate) fn service(pki: &Path, urls: &[String]) -> Fixture {
     let remote = urls.join(",");
     let units = pki.join("remote-tsa.pem");
     let settings = [

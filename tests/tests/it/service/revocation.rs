@@ -136,12 +136,28 @@ fn without_current_revocation_lists_no_sender_is_trusted() {
     let issuing = OpensslCa::new(&pki, "issuing-ca");
     let issuing_crl = pki.join("issuing-ca.crl.pem");
     issuing.crl(&issuing_crl);
+    // Evidences sealed B-LT would need that status too: the service does not start, and
+    // says which certificate's status is missing and how to give it.
+    let out = run(sealpost(&pki, &data)
+        .env(
+            "SEALPOST_REVOCATION_CRLS",
+            issuing_crl.display().to_string(),
+        )
+        .arg("serve"));
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "started without the root's CRL");
+    assert!(
+        err.contains("evidence.long_term") && err.contains("revocation.crls"),
+        "{err}"
+    );
+    // Sealing B-T, it starts, and trusts no sender.
     let mut serve = sealpost(&pki, &data);
     serve
         .env(
             "SEALPOST_REVOCATION_CRLS",
             issuing_crl.display().to_string(),
         )
+        .env("SEALPOST_EVIDENCE_LONG_TERM", "false")
         .arg("serve");
     let f = Fixture {
         server: Server::start(serve),
