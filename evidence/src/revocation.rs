@@ -35,6 +35,56 @@ pub(crate) struct Values {
     pub(crate) certificates: Vec<Vec<u8>>,
     pub(crate) crls: Vec<Vec<u8>>,
     pub(crate) ocsp_responses: Vec<Vec<u8>>,
+    /// The signatures a verifier already checked (shared across the evidences it verifies).
+    pub(crate) memo: SignatureMemo,
+}
+
+/// Signatures (of CRLs, of certificates by their issuers) that verified, remembered by the
+/// SHA-256 of key, message and signature: an auditor's sweep over many evidences carrying the
+/// same CRLs and chains checks each once. Only successes are remembered; at most
+/// [`SignatureMemo::CAPACITY`], then it starts over.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SignatureMemo(
+    std::sync::Arc<std::sync::Mutex<std::collections::HashSet<[u8; 32]>>>,
+);
+
+impl SignatureMemo {
+    const CAPACITY: usize = 10_000;
+
+    /// Whether `signature` over `message` verifies under `signer`'s key with `algorithm`.
+    fn verifies(
+        &self,
+        signer: &Certificate,
+        algorithm: sealpost_xmldsig::dsig::SignatureAlgorithm,
+        message: &[u8],
+        signature: &[u8],
+    ) -> bool {
+        let spki = signer
+            .tbs_certificate
+            .subject_public_key_info
+            .to_der()
+            .unwrap_or_default();
+        let mut key = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        for part in [spki.as_slice(), message, signature] {
+            key.update(&(part.len() as u64).to_be_bytes());
+            key.update(part);
+        }
+        let mut id = [0u8; 32];
+        id.copy_from_slice(key.finish().as_ref());
+        let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.contains(&id) {
+            return true;
+        }
+        let ok = PublicKey::from_parsed_certificate(signer)
+            .is_ok_and(|k| k.verify_asn1(algorithm, message, signature).is_ok());
+        if ok {
+            if seen.len() >= Self::CAPACITY {
+                seen.clear();
+            }
+            seen.insert(id);
+        }
+        ok
+    }
 }
 
 impl Values {
@@ -108,7 +158,7 @@ pub(crate) fn standing(
         }
     }
     for crl in &values.crls {
-        match crl_standing(crl, &cert, issuer_der, at, not_after) {
+        match crl_standing(crl, &cert, issuer_der, at, not_after, &values.memo) {
             Some(s) => found.push(s),
             None => continue,
         }
@@ -134,6 +184,7 @@ fn crl_standing(
     issuer_der: &[u8],
     at: SystemTime,
     not_after: SystemTime,
+    memo: &SignatureMemo,
 ) -> Option<Standing> {
     let crl = CertificateList::from_der(crl_der).ok()?;
     let issuer = Certificate::from_der(issuer_der).ok()?;
@@ -151,10 +202,10 @@ fn crl_standing(
         }
     }
     let algorithm = ocsp::signature_algorithm(&crl.signature_algorithm).ok()?;
-    let key = PublicKey::from_parsed_certificate(&issuer).ok()?;
     let tbs_der = tbs.to_der().ok()?;
-    key.verify_asn1(algorithm, &tbs_der, crl.signature.as_bytes()?)
-        .ok()?;
+    if !memo.verifies(&issuer, algorithm, &tbs_der, crl.signature.as_bytes()?) {
+        return None;
+    }
     let this_update = tbs.this_update.to_system_time();
     let next_update = tbs.next_update.map(|t| t.to_system_time());
     let serial = &cert.tbs_certificate.serial_number;
@@ -179,7 +230,11 @@ fn crl_standing(
 
 /// The issuer of `cert_der` among `candidates`: the certificate named as its issuer whose key
 /// verifies its signature.
-pub(crate) fn issuer_of<'c>(cert_der: &[u8], candidates: &[&'c [u8]]) -> Option<&'c [u8]> {
+pub(crate) fn issuer_of<'c>(
+    cert_der: &[u8],
+    candidates: &[&'c [u8]],
+    memo: &SignatureMemo,
+) -> Option<&'c [u8]> {
     let cert = Certificate::from_der(cert_der).ok()?;
     let tbs = cert.tbs_certificate.to_der().ok()?;
     let algorithm = ocsp::signature_algorithm(&cert.signature_algorithm).ok()?;
@@ -187,8 +242,7 @@ pub(crate) fn issuer_of<'c>(cert_der: &[u8], candidates: &[&'c [u8]]) -> Option<
     candidates.iter().copied().find(|c| {
         Certificate::from_der(c).is_ok_and(|issuer| {
             issuer.tbs_certificate.subject == cert.tbs_certificate.issuer
-                && PublicKey::from_parsed_certificate(&issuer)
-                    .is_ok_and(|k| k.verify_asn1(algorithm, &tbs, signature).is_ok())
+                && memo.verifies(&issuer, algorithm, &tbs, signature)
         })
     })
 }

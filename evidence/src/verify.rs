@@ -25,7 +25,7 @@ use crate::long_term::NS_XADES141;
 use crate::long_term::archive_imprint;
 use crate::model::{Event, Evidence, hex};
 use crate::provider::{CertificateName, Provider, check_seal_profile};
-use crate::revocation::{Standing, Values, issuer_of, standing};
+use crate::revocation::{SignatureMemo, Standing, Values, issuer_of, standing};
 use crate::seal::{NS_XADES, stamps_agree};
 
 /// The overall result.
@@ -143,6 +143,8 @@ pub fn verify_evidence(
 #[derive(Clone, Debug)]
 pub struct EvidenceVerifier {
     anchors: Vec<Vec<u8>>,
+    /// The CRL and certificate signatures already checked (step 10).
+    memo: SignatureMemo,
     trust_store: TrustStore,
     trust_anchors: TrustAnchors,
     provider: Option<Provider>,
@@ -154,6 +156,7 @@ impl EvidenceVerifier {
     pub fn new(policy: Policy) -> Self {
         EvidenceVerifier {
             anchors: policy.anchors.clone(),
+            memo: SignatureMemo::default(),
             trust_store: TrustStore::new(policy.anchors.iter().cloned()),
             trust_anchors: TrustAnchors::new(policy.anchors),
             seal_profiles: policy
@@ -554,7 +557,9 @@ fn verify_with(
 
     // Steps 10 and 11: the long-term checks, with what the evidence carries alone.
     let parts = xades.as_ref().and_then(|x| x.as_ref().ok());
-    let values = parts.map(read_validation_values).transpose();
+    let values = parts
+        .map(|p| read_validation_values(p, &verifier.memo))
+        .transpose();
     let archive_stamps: Vec<Result<VerifiedToken, Outcome>> = parts
         .map(|p| {
             p.archive_time_stamps
@@ -1250,8 +1255,14 @@ fn statements(ev: &Evidence) -> (String, String) {
 
 /// The validation data of the evidence, decoded: B-LT's values and each
 /// TimeStampValidationData's (the data's own signatures make it what it is, wherever it lies).
-fn read_validation_values(parts: &SealParts<'_, '_>) -> Result<Values, String> {
-    let mut values = Values::default();
+fn read_validation_values(
+    parts: &SealParts<'_, '_>,
+    memo: &SignatureMemo,
+) -> Result<Values, String> {
+    let mut values = Values {
+        memo: memo.clone(),
+        ..Values::default()
+    };
     for group in &parts.validation_values {
         for value in group
             .descendants()
@@ -1319,7 +1330,7 @@ fn path_standing(
         } else {
             format!("{what}'s issuing CA {}", CertificateName::of(cert).subject)
         };
-        let Some(issuer) = issuer_of(cert, &candidates) else {
+        let Some(issuer) = issuer_of(cert, &candidates, &values.memo) else {
             found.push((name, Standing::Unknown));
             return;
         };
