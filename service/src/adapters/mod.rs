@@ -8,6 +8,7 @@ pub mod blocking;
 pub mod browser_login;
 #[cfg(test)]
 mod conformance;
+pub mod crl_dp;
 pub mod grpc;
 pub mod health;
 pub mod http;
@@ -20,6 +21,7 @@ pub mod ocsp;
 pub mod oidc_sso;
 pub mod postgres;
 pub mod remote_tsa;
+pub mod revocation_http;
 pub mod saml_sso;
 pub mod soap;
 pub mod store;

@@ -221,6 +221,12 @@ impl StatusChecker for OcspChecker {
         }
         Self::verdict(&status)
     }
+
+    /// An issuing CA is asked about when it names a responder (Authority Information Access);
+    /// one that names none must be covered by a CRL.
+    fn speaks_for_ca(&self, ca: &[u8]) -> bool {
+        ocsp::responder_url(ca).is_some()
+    }
 }
 
 #[cfg(test)]
