@@ -12,6 +12,7 @@ pub mod crl_dp;
 pub mod grpc;
 pub mod health;
 pub mod http;
+pub mod idp_trust;
 pub mod mailbox;
 pub mod metrics;
 pub mod mime;
