@@ -9,6 +9,7 @@
 
 mod administration;
 mod clients;
+mod crl_dp;
 mod grpc;
 mod ocsp;
 mod oidc;
