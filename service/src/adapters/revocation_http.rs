@@ -19,15 +19,15 @@ pub enum FetchError {
     #[error("{0:?} is not an http:// URL")]
     Url(String),
     #[error("{0} did not answer within {1:?}")]
-    Timeout(Uri, Duration),
+    Timeout(String, Duration),
     #[error("{0} cannot be reached: {1}")]
-    Transport(Uri, String),
+    Transport(String, String),
     #[error("{0} answered HTTP {1}")]
-    Status(Uri, StatusCode),
+    Status(String, StatusCode),
     #[error("{0} answered with content type {1:?}, not {2}")]
-    ContentType(Uri, String, &'static str),
+    ContentType(String, String, &'static str),
     #[error("{0} answered more than {1} bytes")]
-    TooLarge(Uri, usize),
+    TooLarge(String, usize),
     #[error("no runtime for the exchange: {0}")]
     Runtime(String),
 }
@@ -76,8 +76,8 @@ impl RevocationHttp {
 
     /// The answer's body (status 200, of the type asked for, within the bound).
     pub async fn exchange(&self, exchange: Exchange) -> Result<Vec<u8>, FetchError> {
-        let url = exchange.uri.clone();
-        let mut builder = Request::builder().method(exchange.method).uri(url.clone());
+        let url = exchange.uri.to_string();
+        let mut builder = Request::builder().method(exchange.method).uri(exchange.uri);
         let body = match exchange.body {
             Some((bytes, content_type)) => {
                 builder = builder.header(header::CONTENT_TYPE, content_type);
