@@ -66,7 +66,10 @@ demo:
 		--provider $(DEV_PKI)/trusted-list.xml --document var/demo/letter.pdf
 
 ## ocsp: the development PKI's OCSP responder (openssl ocsp) on http://127.0.0.1:8889, the
-## address its certificates name; with it running, `SEALPOST_REVOCATION_OCSP=true make run`
+## address its certificates name; with it running, `SEALPOST_REVOCATION_OCSP=true
+## SEALPOST_REVOCATION_CRLS=certs/dev/issuing-ca.crl.pem,certs/dev/root-ca.crl.pem make run`
+## (the issuing CA names no responder: the root's CRL must speak for it; `sealpost pki crl
+## --dir certs/dev` writes both lists)
 ocsp: certs
 	@[ -f $(DEV_PKI)/index.txt ] || { echo "$(DEV_PKI) was made before OCSP (no index.txt): remove it and run make certs"; exit 1; }
 	openssl ocsp -index $(DEV_PKI)/index.txt -CA $(DEV_PKI)/issuing-ca.pem \
