@@ -72,3 +72,47 @@ pub fn provider_certificates(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sealpost_pki::{Authority, KeyAlgorithm, LeafSpec, Profile, rogue_self_signed};
+    use std::time::Duration;
+
+    const YEAR: Duration = Duration::from_secs(365 * 86_400);
+
+    #[test]
+    fn a_provider_certificate_is_pinned_checked_by_the_store_of_its_ca_or_refused() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let spec = LeafSpec::new(
+            "IdP",
+            Profile::NoPurpose,
+            KeyAlgorithm::EcdsaP256,
+            now,
+            YEAR,
+        );
+        let senders_root = Authority::root("Senders", now - YEAR, now + YEAR).expect("root");
+        let people_root = Authority::root("People", now - YEAR, now + YEAR).expect("root");
+        let stranger = Authority::root("Stranger", now - YEAR, now + YEAR).expect("root");
+        let senders = TrustAnchors::new([senders_root.cert_der().to_vec()]);
+        let people = TrustAnchors::new([people_root.cert_der().to_vec()]);
+        let classify = |der: &[u8]| {
+            provider_certificates("idp", vec![der.to_vec()], &senders, &people, now)
+                .map(|mut v| v.remove(0).1.is_some())
+        };
+        let pinned = rogue_self_signed(&spec).expect("self-signed");
+        assert!(!classify(pinned.cert_der()).expect("pinned"));
+        for root in [&senders_root, &people_root] {
+            let issued = root.issue(&spec).expect("issued");
+            assert!(classify(issued.cert_der()).expect("checked by its CA's store"));
+        }
+        let foreign = stranger.issue(&spec).expect("issued");
+        let refused = classify(foreign.cert_der()).expect_err("refused");
+        assert!(
+            refused
+                .to_string()
+                .contains("neither a sender nor a mailbox CA"),
+            "{refused}"
+        );
+    }
+}
