@@ -73,7 +73,8 @@ demo:
 
 ## ocsp: the development PKI's OCSP responder (openssl ocsp) on http://127.0.0.1:8889, the
 ## address its certificates name; with it running, `SEALPOST_REVOCATION_OCSP=true make run`
-## (its answers say when they are next updated, an hour on: -nmin 60)
+## (its answers say when they are next updated, an hour on: -nmin 60; the issuing CA names no
+## responder: the root's CRL, which make run gives the service, speaks for it)
 ocsp: certs
 	@[ -f $(DEV_PKI)/index.txt ] || { echo "$(DEV_PKI) was made before OCSP (no index.txt): remove it and run make certs"; exit 1; }
 	openssl ocsp -index $(DEV_PKI)/index.txt -CA $(DEV_PKI)/issuing-ca.pem \

@@ -88,22 +88,32 @@ pub enum Profile {
 }
 
 /// Where a CA publishes the revocation status of what it issues: the OCSP responder its
-/// certificates name in Authority Information Access, and its CRL distribution point.
+/// certificates name in Authority Information Access (if it runs one), and its CRL
+/// distribution point.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Published {
-    pub ocsp_url: String,
+    pub ocsp_url: Option<String>,
     pub crl_url: String,
 }
 
 impl Published {
-    /// The development layout under one base URL (`http://127.0.0.1:8889`): the responder
-    /// at the base itself (`openssl ocsp -port` answers any path), the issuing CA's CRL at
-    /// `BASE/issuing-ca.crl`.
+    /// The issuing CA's part of the development layout under one base URL
+    /// (`http://127.0.0.1:8889`): the responder at the base itself (`openssl ocsp -port`
+    /// answers any path), the issuing CA's CRL at `BASE/issuing-ca.crl`.
     pub fn under(base: &str) -> Self {
         let base = base.trim_end_matches('/');
         Published {
-            ocsp_url: format!("{base}/"),
+            ocsp_url: Some(format!("{base}/")),
             crl_url: format!("{base}/issuing-ca.crl"),
+        }
+    }
+
+    /// The root's part of the development layout: no responder, its CRL (which says whether
+    /// the issuing CA is revoked) at `BASE/root-ca.crl`.
+    pub fn root_under(base: &str) -> Self {
+        Published {
+            ocsp_url: None,
+            crl_url: format!("{}/root-ca.crl", base.trim_end_matches('/')),
         }
     }
 }
@@ -230,7 +240,11 @@ impl Authority {
             not_before,
             not_after,
         );
-        let cert = params.signed_by(&key, &self.issuer)?;
+        let mut named = params.clone();
+        if let Some(published) = &self.published {
+            published.name_in(&mut named);
+        }
+        let cert = named.signed_by(&key, &self.issuer)?;
         Ok(Authority {
             cert_der: cert.der().to_vec(),
             issuer: Issuer::new(params, key),
@@ -238,8 +252,9 @@ impl Authority {
         })
     }
 
-    /// From now on, the leaves this CA issues name `published`: its OCSP responder (Authority
-    /// Information Access) and its CRL distribution point.
+    /// From now on, the certificates this CA issues (leaves but a delegated OCSP responder,
+    /// and CAs) name `published`: its OCSP responder (Authority Information Access) and its
+    /// CRL distribution point.
     pub fn publishing(mut self, published: Published) -> Self {
         self.published = Some(published);
         self
@@ -251,15 +266,7 @@ impl Authority {
         if let Some(published) = &self.published
             && spec.profile != Profile::OcspResponder
         {
-            params
-                .custom_extensions
-                .push(CustomExtension::from_oid_content(
-                    &OID_AUTHORITY_INFO_ACCESS,
-                    authority_info_access(&published.ocsp_url),
-                ));
-            params.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
-                uris: vec![published.crl_url.clone()],
-            }];
+            published.name_in(&mut params);
         }
         let cert = params.signed_by(&key, &self.issuer)?;
         let serial = params
@@ -336,6 +343,23 @@ pub fn rogue_self_signed(spec: &LeafSpec) -> Result<Credential, PkiError> {
         key,
         index_line: index_line(spec, &serial),
     })
+}
+
+impl Published {
+    /// Names the responder (if any) and the CRL distribution point in a certificate to issue.
+    fn name_in(&self, params: &mut CertificateParams) {
+        if let Some(ocsp_url) = &self.ocsp_url {
+            params
+                .custom_extensions
+                .push(CustomExtension::from_oid_content(
+                    &OID_AUTHORITY_INFO_ACCESS,
+                    authority_info_access(ocsp_url),
+                ));
+        }
+        params.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
+            uris: vec![self.crl_url.clone()],
+        }];
+    }
 }
 
 /// `id-pe-authorityInfoAccess`.
@@ -506,14 +530,17 @@ impl DevPki {
     /// Generates the whole PKI with fresh keys, valid from (about) `now`, its revocation
     /// services under [`DEV_REVOCATION_URL`].
     pub fn generate(now: SystemTime) -> Result<Self, PkiError> {
-        Self::generate_publishing(now, Published::under(DEV_REVOCATION_URL))
+        Self::generate_publishing(now, DEV_REVOCATION_URL)
     }
 
-    /// Generates the whole PKI; every leaf of the issuing CA names `published` (its OCSP
-    /// responder and CRL distribution point).
-    pub fn generate_publishing(now: SystemTime, published: Published) -> Result<Self, PkiError> {
+    /// Generates the whole PKI with its revocation services under `base`: every leaf of the
+    /// issuing CA names [`Published::under`] `base` (its OCSP responder and CRL distribution
+    /// point), the issuing CA [`Published::root_under`] `base` (the root's CRL).
+    pub fn generate_publishing(now: SystemTime, base: &str) -> Result<Self, PkiError> {
+        let published = Published::under(base);
         let start = now - Duration::from_secs(3600);
-        let root = Authority::root(DEV_ROOT_CA, start, start + 20 * YEAR)?;
+        let root = Authority::root(DEV_ROOT_CA, start, start + 20 * YEAR)?
+            .publishing(Published::root_under(base));
         let issuing = root
             .issue_ca(DEV_ISSUING_CA, start, start + 10 * YEAR)?
             .publishing(published);

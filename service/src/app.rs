@@ -27,6 +27,7 @@ use crate::adapters::admission::{self, Admission};
 use crate::adapters::agency::{self, AgencyPages};
 use crate::adapters::audit::{self, AuditEndpoint};
 use crate::adapters::browser_login::LoginDesk;
+use crate::adapters::crl_dp::DistributionPointCrls;
 use crate::adapters::grpc::{self, GrpcChannel};
 use crate::adapters::health::{self, Readiness};
 use crate::adapters::http::PeerCertificates;
@@ -78,6 +79,9 @@ pub struct App {
     /// The CRLs every sender and mailbox certificate is checked against, read again
     /// periodically; `None` when `revocation.crls` is empty.
     pub revocation: Option<Arc<Revocation>>,
+    /// The CRLs of the certificates' distribution points, fetched again in the background;
+    /// `None` when `revocation.crl_distribution_points` is off.
+    pub crl_distribution_points: Option<Arc<DistributionPointCrls>>,
     /// `GET /audit/export`, for the auditors of `audit.auditors`.
     pub audit: Arc<AuditEndpoint>,
     /// The budget of the large requests read at once.
@@ -225,8 +229,15 @@ pub fn sender_registration(
 }
 
 /// The identity providers of `[[saml.identity_providers]]`, each with the keys of its
-/// certificates (pinned, as its metadata publishes them), and what assertions must satisfy.
-pub fn saml_trust(config: &Config) -> anyhow::Result<SamlTrust> {
+/// certificates (pinned, as its metadata publishes them; one a sender or mailbox CA issued is
+/// also checked by that store at each assertion: `idp_trust`), and what assertions must
+/// satisfy.
+pub fn saml_trust(
+    config: &Config,
+    senders: &TrustAnchors,
+    people: &TrustAnchors,
+    now: SystemTime,
+) -> anyhow::Result<SamlTrust> {
     let providers = config
         .identity_providers
         .iter()
@@ -241,7 +252,14 @@ pub fn saml_trust(config: &Config) -> anyhow::Result<SamlTrust> {
                         .with_context(|| format!("{}: no certificate", path.display()))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            IdentityProvider::new(&p.entity_id, &certificates)
+            let certificates = crate::adapters::idp_trust::provider_certificates(
+                &p.entity_id,
+                certificates,
+                senders,
+                people,
+                now,
+            )?;
+            IdentityProvider::checked(&p.entity_id, &certificates)
                 .with_context(|| format!("identity provider {:?}", p.entity_id))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -419,9 +437,11 @@ impl App {
             config.mailbox_intermediates.as_deref(),
         )?;
         let revocation = if config.revocation_crls.is_empty() {
-            if config.revocation_ocsp.is_none() {
+            if config.revocation_ocsp.is_none()
+                && config.revocation_crl_distribution_points.is_none()
+            {
                 tracing::warn!(
-                    "revocation.crls is empty and revocation.ocsp is off: sender and mailbox certificates are NOT checked for revocation"
+                    "revocation.crls is empty, revocation.ocsp and revocation.crl_distribution_points are off: sender and mailbox certificates are NOT checked for revocation"
                 );
             }
             None
@@ -516,12 +536,13 @@ impl App {
                 metrics: Arc::clone(&metrics),
             })),
         };
+        let identity = saml_trust(config, &trust, &people_trust, clock.now())?;
         let soap = Arc::new(SoapChannel {
             service: Arc::clone(&service),
             trust,
             known: KnownCertificates::default(),
             policy,
-            identity: saml_trust(config)?,
+            identity: identity.clone(),
             providers: config.identity_providers.clone(),
             clock: Arc::clone(&clock),
             metrics: Arc::clone(&metrics),
@@ -601,7 +622,6 @@ impl App {
                 Arc::clone(&agency),
             )))
         };
-        let identity = saml_trust(config)?;
         let with_keys: Vec<_> = config
             .identity_providers
             .iter()
@@ -647,8 +667,24 @@ impl App {
         } else {
             None
         };
+        // The distribution points' CRLs likewise from here on: fetched at the first request
+        // that needs one, not at start.
+        let crl_distribution_points =
+            config
+                .revocation_crl_distribution_points
+                .as_ref()
+                .map(|settings| {
+                    let source = Arc::new(DistributionPointCrls::new(settings, Arc::clone(&clock)));
+                    trust_for_ocsp.set_crl_distribution_points(Arc::clone(&source) as _);
+                    people_trust.set_crl_distribution_points(Arc::clone(&source) as _);
+                    tracing::info!(
+                        "sender and mailbox certificates are checked against the CRLs of their distribution points"
+                    );
+                    source
+                });
         Ok(App {
             archiver,
+            crl_distribution_points,
             mailbox,
             service,
             store,

@@ -71,7 +71,8 @@ enum PkiCommand {
         /// Where the issuing CA's revocation services are: its leaves name BASE/ as their
         /// OCSP responder (serve it with `openssl ocsp -index DIR/index.txt -CA
         /// DIR/issuing-ca.pem -rsigner DIR/ocsp.pem -rkey DIR/ocsp.key -port PORT`) and
-        /// BASE/issuing-ca.crl as their CRL distribution point.
+        /// BASE/issuing-ca.crl as their CRL distribution point; the issuing CA names
+        /// BASE/root-ca.crl (the root's CRL) as its own.
         #[arg(long, default_value = sealpost_pki::DEV_REVOCATION_URL)]
         revocation_url: String,
     },
@@ -92,15 +93,18 @@ enum PkiCommand {
         previous_seals: Vec<PathBuf>,
     },
     /// Issue the development CAs' certificate revocation lists into `--dir`
-    /// (`issuing-ca.crl.pem`, `root-ca.crl.pem`), revoking the given certificates of the
-    /// issuing CA: with `revocation.crls` naming them, the service refuses those certificates
-    /// within `revocation.refresh_s`. Development only: a production CA publishes its own.
+    /// (`issuing-ca.crl.pem`, `root-ca.crl.pem`, and the same in DER as `issuing-ca.crl`,
+    /// `root-ca.crl`: what the certificates' distribution points name), revoking the given
+    /// certificates, each in its issuer's list: with `revocation.crls` naming them, or
+    /// `revocation.crl_distribution_points` and the directory served over HTTP, the service
+    /// refuses those certificates. Development only: a production CA publishes its own.
     Crl {
         /// The development PKI's directory (its CAs' certificates and keys).
         #[arg(long)]
         dir: PathBuf,
-        /// A certificate (PEM) of the issuing CA to revoke (repeatable; the earlier
-        /// revocations are not remembered: list every certificate revoked).
+        /// A certificate (PEM) of the issuing CA, or the issuing CA's own, to revoke
+        /// (repeatable; the earlier revocations are not remembered: list every certificate
+        /// revoked).
         #[arg(long = "revoke")]
         revoked: Vec<PathBuf>,
         /// How long the lists are valid (their nextUpdate).
@@ -161,11 +165,9 @@ fn run(command: Command) -> anyhow::Result<()> {
                 revocation_url.starts_with("http://"),
                 "--revocation-url {revocation_url:?}: an http:// URL"
             );
-            let pki = DevPki::generate_publishing(
-                sealpost::core::SystemClock.now(),
-                sealpost_pki::Published::under(&revocation_url),
-            )
-            .context("generating the PKI")?;
+            let pki =
+                DevPki::generate_publishing(sealpost::core::SystemClock.now(), &revocation_url)
+                    .context("generating the PKI")?;
             let written = pki.write_to(&dir, &pkcs12_password)?;
             println!(
                 "development PKI written to {} ({} files); trust anchor: {}",
@@ -222,26 +224,38 @@ fn run(command: Command) -> anyhow::Result<()> {
             )]
             let now = std::time::SystemTime::now();
             let next = now + std::time::Duration::from_secs(days.max(1) * 86_400);
-            let serials = revoked
+            // Each revoked certificate goes into its issuer's list (a leaf into the issuing
+            // CA's, the issuing CA into the root's).
+            let revoked = revoked
                 .iter()
                 .map(|path| {
                     let der = sealpost::app::pem_certificates(path)?
                         .into_iter()
                         .next()
                         .context("no certificate")?;
-                    let cert = <x509_cert::Certificate as der::Decode>::from_der(&der)
-                        .with_context(|| format!("{}: not a certificate", path.display()))?;
-                    Ok(cert.tbs_certificate.serial_number.as_bytes().to_vec())
+                    <x509_cert::Certificate as der::Decode>::from_der(&der)
+                        .with_context(|| format!("{}: not a certificate", path.display()))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            for (name, file, serials) in [
-                (sealpost_pki::DEV_ISSUING_CA, "issuing-ca", serials),
-                (sealpost_pki::DEV_ROOT_CA, "root-ca", Vec::new()),
+            let mut listed = 0;
+            for (name, file) in [
+                (sealpost_pki::DEV_ISSUING_CA, "issuing-ca"),
+                (sealpost_pki::DEV_ROOT_CA, "root-ca"),
             ] {
                 let cert = sealpost::app::pem_certificates(&dir.join(format!("{file}.pem")))?
                     .into_iter()
                     .next()
                     .context("no CA certificate")?;
+                let subject = <x509_cert::Certificate as der::Decode>::from_der(&cert)
+                    .context("a CA certificate")?
+                    .tbs_certificate
+                    .subject;
+                let serials: Vec<Vec<u8>> = revoked
+                    .iter()
+                    .filter(|c| c.tbs_certificate.issuer == subject)
+                    .map(|c| c.tbs_certificate.serial_number.as_bytes().to_vec())
+                    .collect();
+                listed += serials.len();
                 let key_path = dir.join(format!("{file}.key"));
                 let key = std::fs::read_to_string(&key_path)
                     .with_context(|| format!("reading {}", key_path.display()))?;
@@ -255,8 +269,22 @@ fn run(command: Command) -> anyhow::Result<()> {
                 let out = dir.join(format!("{file}.crl.pem"));
                 std::fs::write(&out, sealpost_pki::pem_encode("X509 CRL", &crl))
                     .with_context(|| format!("writing {}", out.display()))?;
-                println!("{} written ({} revoked)", out.display(), serials.len());
+                // DER, as a distribution point serves it (RFC 5280 §4.2.1.13), under the
+                // name the certificates give.
+                let published = dir.join(format!("{file}.crl"));
+                std::fs::write(&published, &crl)
+                    .with_context(|| format!("writing {}", published.display()))?;
+                println!(
+                    "{} and {} written ({} revoked)",
+                    out.display(),
+                    published.display(),
+                    serials.len()
+                );
             }
+            anyhow::ensure!(
+                listed == revoked.len(),
+                "a certificate to revoke is issued by neither development CA"
+            );
             Ok(())
         }
     }
@@ -350,6 +378,9 @@ fn serve(config: Config) -> anyhow::Result<()> {
             }),
             config.mailbox_notify_interval,
         ));
+        if let Some(crls) = &app.crl_distribution_points {
+            tokio::spawn(Arc::clone(crls).refresh_periodically(config.revocation_refresh));
+        }
         if let Some(revocation) = &app.revocation {
             tokio::spawn(sealpost::app::refresh_crls_periodically(Arc::clone(
                 revocation,

@@ -436,6 +436,83 @@ impl Drop for OcspResponder {
     }
 }
 
+/// Issues the development CAs' CRLs of `pki` with `sealpost pki crl` (PEM `NAME.crl.pem` for
+/// `revocation.crls`, DER `NAME.crl` for the distribution points), revoking `NAME.pem` for each
+/// of `revoked` (a leaf, or `issuing-ca`), each in its issuer's list.
+pub fn issue_dev_crls(pki: &Path, revoked: &[&str]) {
+    let mut cmd = Command::new(binary("sealpost"));
+    cmd.args(["pki", "crl", "--dir"]).arg(pki);
+    for name in revoked {
+        cmd.arg("--revoke").arg(pki.join(format!("{name}.pem")));
+    }
+    let out = run(&mut cmd);
+    assert!(out.status.success(), "pki crl: {}", text(&out.stderr));
+}
+
+/// A static HTTP server (Python's `http.server`) on a loopback port, publishing the files of
+/// its own directory: the CRL distribution points of a development PKI made with
+/// `--revocation-url http://127.0.0.1:PORT` (`/issuing-ca.crl`, `/root-ca.crl`); stopped when
+/// dropped.
+#[derive(Debug)]
+pub struct CrlPublisher {
+    child: Child,
+    pub dir: PathBuf,
+    pub port: u16,
+}
+
+impl CrlPublisher {
+    pub fn start(dir: &Path, port: u16) -> CrlPublisher {
+        std::fs::create_dir_all(dir).expect("published dir");
+        let child = Command::new(python())
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .arg("--directory")
+            .arg(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python -m http.server");
+        let publisher = CrlPublisher {
+            child,
+            dir: dir.to_owned(),
+            port,
+        };
+        // A threading server: a connection made to find out does not hold it.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "http.server does not listen on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        publisher
+    }
+
+    /// Publishes the DER CRLs `sealpost pki crl` wrote into `pki` (each written afresh, then
+    /// moved in place: never half a file served).
+    pub fn publish(&self, pki: &Path) {
+        for name in ["issuing-ca.crl", "root-ca.crl"] {
+            let tmp = self.dir.join(format!("{name}.tmp"));
+            std::fs::copy(pki.join(name), &tmp).expect("copy the CRL");
+            std::fs::rename(&tmp, self.dir.join(name)).expect("publish the CRL");
+        }
+    }
+}
+
+impl Drop for CrlPublisher {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Starts `sealpost-tsa serve` with the TSA credentials of a dev PKI.
 pub fn start_tsa(pki: &Path, extra: &[&str]) -> Server {
     let mut cmd = Command::new(binary("sealpost-tsa"));

@@ -13,6 +13,7 @@ pub use parse::{Limits, XmlError, parse};
 pub mod document;
 pub mod dsig;
 pub mod ocsp;
+pub mod published_crl;
 pub mod signed_text;
 pub mod trust;
 pub mod wss;

@@ -15,12 +15,14 @@
 use std::time::{Duration, SystemTime};
 
 use aws_lc_rs::digest;
+use der::Decode;
 use roxmltree::{Document, Node};
 
 use crate::c14n::{Canonicalization, canonicalize};
 use crate::dsig::signed_base64;
 use crate::dsig::{AlgorithmPolicy, DsigError, IdIndex, NS_DSIG, PublicKey, Signature};
 use crate::signed_text::signed_text;
+use crate::trust::{Purpose, TrustAnchors};
 use crate::wss::parse_date_time;
 
 pub const NS_SAML2: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
@@ -42,22 +44,97 @@ pub const KEY_IDENTIFIER_SAML11: &str =
 
 /// An identity provider the operator trusts to vouch for the agents of a sender organisation:
 /// its entity id (the assertions' Issuer) and the certificates whose keys sign its assertions
-/// (from its metadata; pinned, not chained).
+/// (from its metadata; pinned). An assertion is accepted only while the certificate whose key
+/// signed it is within its validity dates; a certificate issued by a CA the operator trusts
+/// ([`IdentityProvider::checked`]) must also chain to it and not be revoked, at each
+/// assertion.
 #[derive(Clone, Debug)]
 pub struct IdentityProvider {
     pub entity_id: String,
-    keys: Vec<PublicKey>,
+    keys: Vec<ProviderKey>,
+}
+
+/// One of a provider's certificates.
+#[derive(Clone, Debug)]
+struct ProviderKey {
+    key: PublicKey,
+    certificate: Vec<u8>,
+    subject: String,
+    not_before: SystemTime,
+    not_after: SystemTime,
+    /// The trust store its chain and revocation status are checked by; `None`: pinned only.
+    issued_under: Option<TrustAnchors>,
+}
+
+impl ProviderKey {
+    fn refused(&self, why: impl std::fmt::Display) -> SamlError {
+        SamlError::ProviderCertificate {
+            subject: self.subject.clone(),
+            why: why.to_string(),
+        }
+    }
+
+    /// Whether the certificate may vouch at `now`: within its dates, and, when it is issued
+    /// under a trust store, trusted by it then (chain, revocation).
+    fn dates_at(&self, now: SystemTime) -> Result<(), SamlError> {
+        if now < self.not_before {
+            return Err(self.refused(format!(
+                "not valid before {}",
+                sealpost_model::time::format_date_time(self.not_before)
+            )));
+        }
+        if now > self.not_after {
+            return Err(self.refused(format!(
+                "expired at {}",
+                sealpost_model::time::format_date_time(self.not_after)
+            )));
+        }
+        Ok(())
+    }
+
+    fn trusted_at(&self, now: SystemTime) -> Result<(), SamlError> {
+        match &self.issued_under {
+            Some(trust) => trust
+                .validate(&self.certificate, &[], now, Purpose::Any)
+                .map_err(|e| self.refused(e)),
+            None => Ok(()),
+        }
+    }
 }
 
 impl IdentityProvider {
-    /// `certificates`: DER; a certificate whose key cannot be used is an error.
+    /// `certificates`: DER, pinned; a certificate whose key cannot be used is an error.
     pub fn new(entity_id: &str, certificates: &[Vec<u8>]) -> Result<Self, DsigError> {
+        let pinned: Vec<(Vec<u8>, Option<TrustAnchors>)> =
+            certificates.iter().map(|c| (c.clone(), None)).collect();
+        Self::checked(entity_id, &pinned)
+    }
+
+    /// `certificates`: DER, each with the trust store that checks its chain and revocation
+    /// status at each assertion (a certificate a trusted CA issued), or none (pinned: a
+    /// self-signed certificate from the provider's metadata cannot be revoked).
+    pub fn checked(
+        entity_id: &str,
+        certificates: &[(Vec<u8>, Option<TrustAnchors>)],
+    ) -> Result<Self, DsigError> {
         Ok(IdentityProvider {
             entity_id: entity_id.to_owned(),
             keys: certificates
                 .iter()
-                .map(|der| PublicKey::from_certificate(der))
-                .collect::<Result<_, _>>()?,
+                .map(|(der, issued_under)| {
+                    let cert = x509_cert::Certificate::from_der(der)
+                        .map_err(|e| DsigError::Key(e.to_string()))?;
+                    let validity = &cert.tbs_certificate.validity;
+                    Ok(ProviderKey {
+                        key: PublicKey::from_parsed_certificate(&cert)?,
+                        certificate: der.clone(),
+                        subject: cert.tbs_certificate.subject.to_string(),
+                        not_before: validity.not_before.to_system_time(),
+                        not_after: validity.not_after.to_system_time(),
+                        issued_under: issued_under.clone(),
+                    })
+                })
+                .collect::<Result<_, DsigError>>()?,
         })
     }
 }
@@ -157,6 +234,10 @@ pub enum SamlError {
     Confirmation(String),
     #[error("the identity provider answered {0}")]
     Status(String),
+    /// The certificate whose key signed the assertion may not vouch now: outside its dates,
+    /// or (issued by a trusted CA) revoked, its status unknown, or no longer chaining.
+    #[error("the identity provider's certificate {subject} is refused: {why}")]
+    ProviderCertificate { subject: String, why: String },
 }
 
 /// An assertion whose signature, issuer and conditions verified: what it says.
@@ -403,13 +484,25 @@ fn verify<'a, 'i>(
     if signature.enveloped_reference_id() != Some(id) {
         return Err(SamlError::NotSigned);
     }
-    if !provider
-        .keys
-        .iter()
-        .any(|key| signature.verify_value(key).is_ok())
-    {
-        return Err(SamlError::Signature(DsigError::BadSignature));
+    // The first certificate whose key verifies and which is within its dates (a renewed
+    // certificate may carry the same key as an expired one).
+    let (mut signed_by, mut refusal) = (None, None);
+    for key in &provider.keys {
+        if signature.verify_value(&key.key).is_err() {
+            continue;
+        }
+        match key.dates_at(now) {
+            Ok(()) => {
+                signed_by = Some(key);
+                break;
+            }
+            Err(e) => {
+                refusal.get_or_insert(e);
+            }
+        }
     }
+    let signed_by = signed_by
+        .ok_or_else(|| refusal.unwrap_or(SamlError::Signature(DsigError::BadSignature)))?;
     let covered = signature.verify_references(doc, ids)?;
     if covered.iter().map(Node::id).ne([assertion.id()]) {
         return Err(SamlError::NotSigned);
@@ -434,6 +527,8 @@ fn verify<'a, 'i>(
             return Err(malformed("a browser login takes SAML 2.0 only"));
         }
     };
+    // Last, as it may ask the CA's revocation services: the certificate still trusted.
+    signed_by.trusted_at(now)?;
     let canonical = canonicalize(assertion, &Canonicalization::exclusive(), None);
     let mut canonical_sha256 = [0u8; 32];
     canonical_sha256.copy_from_slice(digest::digest(&digest::SHA256, &canonical).as_ref());

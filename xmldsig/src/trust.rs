@@ -5,7 +5,16 @@
 //! revoked: a certificate whose status no current CRL gives is refused, and so is every
 //! certificate once the CRLs are past their nextUpdate. Once a [`StatusChecker`] is given
 //! ([`TrustAnchors::set_status_checker`], OCSP in the service), the signer's certificate must
-//! also be shown unrevoked by it: a certificate must pass every configured source.
+//! also be shown unrevoked by it, and once a source of the CRLs the certificates' distribution
+//! points publish is given ([`TrustAnchors::set_crl_distribution_points`]), by those CRLs.
+//!
+//! The rule, for each certificate of the path below the trust anchor (the signer and its
+//! issuing CAs): every source that speaks for it must show it unrevoked, and at least one
+//! must speak for it. The CRL files speak for every one (once given, a certificate whose
+//! issuer has no current CRL among them is refused); the distribution points for those that
+//! name one (`http://`); the status checker for the signer, and for an issuing CA when it
+//! says it can (OCSP: the CA names a responder). A certificate no source speaks for is
+//! refused, never waved through.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,6 +31,8 @@ use webpki::{
     OwnedCertRevocationList, RevocationCheckDepth, RevocationOptionsBuilder, UnknownStatusPolicy,
 };
 use x509_cert::Certificate;
+
+use crate::published_crl::CrlDistributionPoints;
 
 const OID_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.15");
 
@@ -72,6 +83,12 @@ pub enum UnknownStatus {
     Crl(webpki::Error),
     #[error("OCSP: {0}")]
     Ocsp(String),
+    /// No CRL of a distribution point the certificate names could be had.
+    #[error("CRL distribution point: {0}")]
+    DistributionPoint(String),
+    /// No configured source speaks for a certificate of the path.
+    #[error("{0}")]
+    Uncovered(String),
 }
 
 /// A source of revocation status beyond the CRLs (OCSP in the service), asked about the
@@ -82,6 +99,14 @@ pub trait StatusChecker: Send + Sync + std::fmt::Debug {
     /// the time until which that answer holds; `Revoked`, or `RevocationUnknown` when the
     /// status cannot be established.
     fn check(&self, cert: &[u8], issuer: &[u8], at: SystemTime) -> Result<SystemTime, TrustError>;
+
+    /// Whether it is also asked about `ca`, an issuing CA of a signer's path (DER): a source
+    /// that can only speak for end-entity certificates says no (the default), and the CA must
+    /// then be covered by a CRL.
+    fn speaks_for_ca(&self, ca: &[u8]) -> bool {
+        let _ = ca;
+        false
+    }
 }
 
 /// What the signer's extended key usage must allow.
@@ -103,7 +128,7 @@ pub enum Purpose {
 pub struct TrustAnchors {
     anchors: Vec<CertificateDer<'static>>,
     intermediates: Vec<CertificateDer<'static>>,
-    validated: Arc<Mutex<HashMap<[u8; 32], ValidityWindow>>>,
+    validated: Arc<Mutex<HashMap<[u8; 32], Remembered>>>,
     /// The certificate revocation lists in force, shared by the clones (they are replaced as
     /// the operator publishes new ones); `None`: revocation is not checked.
     crls: Arc<RwLock<Option<Crls>>>,
@@ -113,6 +138,9 @@ pub struct TrustAnchors {
     /// The source of status asked about every signer once its path is valid, shared by the
     /// clones; `None`: only the CRLs (if any) are checked.
     status: Arc<RwLock<Option<Arc<dyn StatusChecker>>>>,
+    /// The CRLs of the distribution points the certificates name, shared by the clones;
+    /// `None`: not read.
+    published: Arc<RwLock<Option<Arc<dyn CrlDistributionPoints>>>>,
 }
 
 /// The CRLs in force, and the earliest of their nextUpdate: a validation is remembered no
@@ -125,6 +153,10 @@ struct Crls {
 
 /// From when until when every certificate of a verified path is valid.
 type ValidityWindow = (SystemTime, SystemTime);
+
+/// A remembered validation: its window, and the generation of the distribution points' CRLs
+/// it was made under (a new CRL fetched makes it be made again).
+type Remembered = (ValidityWindow, u64);
 
 /// How many validations are remembered; the cache starts afresh when full.
 const VALIDATED_CAPACITY: usize = 10_000;
@@ -146,7 +178,23 @@ impl TrustAnchors {
             crls: Arc::default(),
             crl_generation: Arc::default(),
             status: Arc::default(),
+            published: Arc::default(),
         }
+    }
+
+    /// From now on, every certificate of a path that names a CRL distribution point
+    /// (`http://`) must also be shown unrevoked by the CRL `source` gives for it (for this
+    /// store and its clones). Forgets every validation remembered before.
+    pub fn set_crl_distribution_points(&self, source: Arc<dyn CrlDistributionPoints>) {
+        *self.published.write().unwrap_or_else(|p| p.into_inner()) = Some(source);
+        self.forget_validations();
+    }
+
+    fn published(&self) -> Option<Arc<dyn CrlDistributionPoints>> {
+        self.published
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// From now on, every signer whose path is valid must also be shown unrevoked by
@@ -208,6 +256,14 @@ impl TrustAnchors {
                 .read()
                 .unwrap_or_else(|p| p.into_inner())
                 .is_some()
+            || self.published().is_some()
+    }
+
+    /// The same anchors and intermediates, without revocation checking and sharing nothing
+    /// with this store: to ask whether a certificate chains at all.
+    pub fn without_revocation(&self) -> TrustAnchors {
+        TrustAnchors::new(self.anchors.iter().map(|a| a.to_vec()))
+            .with_intermediates(self.intermediates.iter().map(|c| c.to_vec()))
     }
 
     pub fn with_intermediates(mut self, certs: impl IntoIterator<Item = Vec<u8>>) -> Self {
@@ -239,7 +295,10 @@ impl TrustAnchors {
             .unwrap_or_else(|p| p.into_inner())
             .get(&cache_key)
             .copied();
-        if cached.is_some_and(|(from, until)| from <= at && at <= until) {
+        let published_generation = self.published().map_or(0, |p| p.generation());
+        if cached.is_some_and(|((from, until), made_under)| {
+            from <= at && at <= until && made_under == published_generation
+        }) {
             return Ok(());
         }
         let generation = self.crl_generation.load(Ordering::SeqCst);
@@ -250,7 +309,7 @@ impl TrustAnchors {
             if validated.len() >= VALIDATED_CAPACITY {
                 validated.clear();
             }
-            validated.insert(cache_key, window);
+            validated.insert(cache_key, (window, published_generation));
         }
         Ok(())
     }
@@ -324,7 +383,7 @@ impl TrustAnchors {
                     .build(),
             ),
         };
-        let result = match purpose {
+        let verify = |revocation: Option<webpki::RevocationOptions<'_>>| match purpose {
             Purpose::SenderApplication => ee.verify_for_usage(
                 webpki::ALL_VERIFICATION_ALGS,
                 &anchors,
@@ -344,15 +403,9 @@ impl TrustAnchors {
                 None,
             ),
         };
-        let path = result.map_err(|e| match e {
+        let path = verify(revocation).map_err(|e| match e {
             webpki::Error::CertRevoked => TrustError::Revoked(RevokedBy::Crl),
-            webpki::Error::UnknownRevocationStatus
-            | webpki::Error::CrlExpired { .. }
-            | webpki::Error::InvalidCrlSignatureForPublicKey
-            | webpki::Error::UnsupportedCrlSignatureAlgorithmContext(_)
-            | webpki::Error::IssuerNotCrlSigner => {
-                TrustError::RevocationUnknown(UnknownStatus::Crl(e))
-            }
+            e if is_crl_error(&e) => TrustError::RevocationUnknown(UnknownStatus::Crl(e)),
             e => TrustError::Chain(e),
         })?;
         let mut from = UNIX_EPOCH;
@@ -364,29 +417,123 @@ impl TrustAnchors {
         let anchor_der = self.anchors.iter().find(|a| {
             webpki::anchor_from_trusted_cert(a).is_ok_and(|t| t.subject == path.anchor().subject)
         });
-        // Every other source of status, about the signer (issued by the first intermediate of
-        // the path, or by the anchor).
+        // The certificates below the anchor, the signer first, and the issuer of each.
+        let below: Vec<Vec<u8>> = std::iter::once(signer.to_vec())
+            .chain(path.intermediate_certificates().map(|c| c.der().to_vec()))
+            .collect();
+        let issuers: Vec<Option<&[u8]>> = below[1..]
+            .iter()
+            .map(|c| Some(c.as_slice()))
+            .chain(std::iter::once(anchor_der.map(|a| a.as_ref())))
+            .collect();
+        let parsed = below
+            .iter()
+            .map(|der| Certificate::from_der(der).map_err(|e| TrustError::Malformed(e.to_string())))
+            .collect::<Result<Vec<_>, _>>()?;
+        // Which certificates a source spoke for: the CRL files, once given, for every one.
+        let mut covered = vec![crls.is_some(); below.len()];
+
+        // The CRLs of the distribution points the certificates name, checked by webpki on the
+        // same path. Unknown status is allowed there only for the certificates that name none
+        // (the other sources must speak for those).
+        let published = self.published();
+        if let Some(source) = &published {
+            let mut fetched = Vec::new();
+            for (i, cert) in parsed.iter().enumerate() {
+                let issuer = issuers[i]
+                    .map(Certificate::from_der)
+                    .transpose()
+                    .map_err(|e| TrustError::Malformed(e.to_string()))?
+                    .ok_or_else(|| {
+                        TrustError::RevocationUnknown(UnknownStatus::DistributionPoint(
+                            "the certificate's issuer is not at hand".into(),
+                        ))
+                    })?;
+                if let Some(crl) = source.crl_for(cert, &issuer, at)? {
+                    crl.speaks_for(cert, i > 0).map_err(|why| {
+                        TrustError::RevocationUnknown(UnknownStatus::DistributionPoint(why))
+                    })?;
+                    until = until.min(crl.next_update);
+                    covered[i] = true;
+                    fetched.push(crl);
+                }
+            }
+            if !fetched.is_empty() {
+                let lists: Vec<&CertRevocationList<'static>> =
+                    fetched.iter().map(|c| &c.list).collect();
+                let options = RevocationOptionsBuilder::new(&lists)
+                    .map_err(|_| {
+                        TrustError::RevocationUnknown(UnknownStatus::Crl(
+                            webpki::Error::UnknownRevocationStatus,
+                        ))
+                    })?
+                    .with_depth(RevocationCheckDepth::Chain)
+                    .with_status_policy(UnknownStatusPolicy::Allow)
+                    .with_expiration_policy(ExpirationPolicy::Enforce)
+                    .build();
+                let urls = || {
+                    fetched
+                        .iter()
+                        .map(|c| c.url.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                let again = verify(Some(options)).map_err(|e| match e {
+                    webpki::Error::CertRevoked => TrustError::Revoked(RevokedBy::Crl),
+                    e if is_crl_error(&e) => TrustError::RevocationUnknown(
+                        UnknownStatus::DistributionPoint(format!("the CRLs of {}: {e}", urls())),
+                    ),
+                    e => TrustError::Chain(e),
+                })?;
+                // The CRLs were fetched for the certificates of the first path: another path
+                // would not be covered by them.
+                if again
+                    .intermediate_certificates()
+                    .map(|c| c.der())
+                    .ne(path.intermediate_certificates().map(|c| c.der()))
+                {
+                    return Err(TrustError::RevocationUnknown(
+                        UnknownStatus::DistributionPoint(
+                            "the path changed while its CRLs were checked".into(),
+                        ),
+                    ));
+                }
+            }
+        }
+
+        // Every other source of status: about the signer, and about each issuing CA it can
+        // speak for, each with its issuer.
         let checker = self
             .status
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        if let Some(checker) = checker {
-            let issuer = path
-                .intermediate_certificates()
-                .next()
-                .map(|c| c.der().to_vec())
-                .or_else(|| anchor_der.map(|a| a.to_vec()))
-                .ok_or_else(|| {
+        if let Some(checker) = &checker {
+            for (i, cert) in below.iter().enumerate() {
+                if i > 0 && !checker.speaks_for_ca(cert) {
+                    continue;
+                }
+                let issuer = issuers[i].ok_or_else(|| {
                     TrustError::RevocationUnknown(UnknownStatus::Ocsp(
-                        "the signer's issuer is not at hand".into(),
+                        "the certificate's issuer is not at hand".into(),
                     ))
                 })?;
-            until = until.min(checker.check(signer, &issuer, at)?);
+                until = until.min(checker.check(cert, issuer, at)?);
+                covered[i] = true;
+            }
         }
-        let path_certs = std::iter::once(signer.to_vec())
-            .chain(path.intermediate_certificates().map(|c| c.der().to_vec()))
-            .chain(anchor_der.map(|a| a.to_vec()));
+        let checked = crls.is_some() || checker.is_some() || published.is_some();
+        if checked && let Some(i) = covered.iter().position(|c| !c) {
+            let what = if i == 0 { "signer's" } else { "issuing CA" };
+            return Err(TrustError::RevocationUnknown(UnknownStatus::Uncovered(
+                format!(
+                    "no configured source speaks for the {what} certificate {}: no CRL file covers it, and it names no CRL distribution point or OCSP responder that is read",
+                    parsed[i].tbs_certificate.subject
+                ),
+            )));
+        }
+
+        let path_certs = below.into_iter().chain(anchor_der.map(|a| a.to_vec()));
         for der in path_certs {
             let cert =
                 Certificate::from_der(&der).map_err(|e| TrustError::Malformed(e.to_string()))?;
@@ -398,10 +545,24 @@ impl TrustAnchors {
     }
 }
 
+/// Whether webpki's error is about the revocation status (a CRL), not the path.
+fn is_crl_error(e: &webpki::Error) -> bool {
+    matches!(
+        e,
+        webpki::Error::UnknownRevocationStatus
+            | webpki::Error::CrlExpired { .. }
+            | webpki::Error::InvalidCrlSignatureForPublicKey
+            | webpki::Error::UnsupportedCrlSignatureAlgorithmContext(_)
+            | webpki::Error::UnsupportedCrlSignatureAlgorithmForPublicKeyContext(_)
+            | webpki::Error::IssuerNotCrlSigner
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sealpost_pki::{Authority, KeyAlgorithm, LeafSpec, Profile};
+    use crate::published_crl::PublishedCrl;
+    use sealpost_pki::{Authority, KeyAlgorithm, LeafSpec, Profile, Published};
 
     const YEAR: Duration = Duration::from_secs(365 * 86_400);
 
@@ -549,26 +710,55 @@ mod tests {
         ));
     }
 
-    /// A status source that answers as told, counting the questions.
+    /// A status source that answers as told, counting the questions; it speaks for the
+    /// issuing CAs too when `for_cas`, answering `ca_answer` about them.
     #[derive(Debug)]
     struct Told {
         answer: Mutex<Result<SystemTime, TrustError>>,
         asked: AtomicU64,
+        for_cas: bool,
+        ca_answer: Mutex<Result<SystemTime, TrustError>>,
+    }
+
+    impl Told {
+        fn new(answer: Result<SystemTime, TrustError>, for_cas: bool) -> Self {
+            Told {
+                ca_answer: Mutex::new(answer.clone()),
+                answer: Mutex::new(answer),
+                asked: AtomicU64::new(0),
+                for_cas,
+            }
+        }
+    }
+
+    fn common_name(der: &[u8]) -> String {
+        Certificate::from_der(der)
+            .expect("certificate")
+            .tbs_certificate
+            .subject
+            .to_string()
     }
 
     impl StatusChecker for Told {
-        fn check(&self, _: &[u8], issuer: &[u8], _: SystemTime) -> Result<SystemTime, TrustError> {
+        fn check(
+            &self,
+            cert: &[u8],
+            issuer: &[u8],
+            _: SystemTime,
+        ) -> Result<SystemTime, TrustError> {
             self.asked.fetch_add(1, Ordering::SeqCst);
-            // The issuer handed over is the signer's issuing CA.
-            let issuer = Certificate::from_der(issuer).expect("issuer");
-            assert!(
-                issuer
-                    .tbs_certificate
-                    .subject
-                    .to_string()
-                    .starts_with("CN=Issuing,")
-            );
+            // The issuer handed over is the certificate's own: the issuing CA for the
+            // signer, the root for the issuing CA.
+            if common_name(cert).starts_with("CN=Issuing,") {
+                assert!(common_name(issuer).starts_with("CN=Root,"));
+                return self.ca_answer.lock().expect("lock").clone();
+            }
+            assert!(common_name(issuer).starts_with("CN=Issuing,"));
             self.answer.lock().expect("lock").clone()
+        }
+
+        fn speaks_for_ca(&self, _: &[u8]) -> bool {
+            self.for_cas
         }
     }
 
@@ -594,14 +784,25 @@ mod tests {
         // Remembered before any status source: forgotten when one is given.
         check(now).expect("valid");
         let minute = Duration::from_secs(60);
-        let told = Arc::new(Told {
-            answer: Mutex::new(Ok(now + minute)),
-            asked: AtomicU64::new(0),
-        });
+        // A source that speaks for the signer only: the issuing CA is covered by nothing.
+        trust.set_status_checker(Arc::new(Told::new(Ok(now + minute), false)));
+        assert!(trust.checks_revocation());
+        match check(now) {
+            Err(TrustError::RevocationUnknown(UnknownStatus::Uncovered(why))) => {
+                assert!(why.contains("issuing CA certificate CN=Issuing"), "{why}")
+            }
+            other => panic!("an uncovered CA let through: {other:?}"),
+        }
+        let told = Arc::new(Told::new(Ok(now + minute), false));
         trust
             .clone()
             .set_status_checker(Arc::clone(&told) as Arc<dyn StatusChecker>);
-        assert!(trust.checks_revocation());
+        // The root's CRL covers the issuing CA; a CRL of the issuing CA must then be there too
+        // (the files speak for every certificate).
+        let day = Duration::from_secs(86_400);
+        let root_crl = root.crl(&[], now, now + YEAR, 1).expect("root crl");
+        let ca_crl = ca.crl(&[], now, now + YEAR, 1).expect("crl");
+        trust.set_crls(&[root_crl.clone(), ca_crl]).expect("crls");
         check(now).expect("shown unrevoked");
         check(now + Duration::from_secs(30)).expect("remembered");
         assert_eq!(told.asked.load(Ordering::SeqCst), 1);
@@ -625,15 +826,197 @@ mod tests {
         assert_eq!(told.asked.load(Ordering::SeqCst), 4);
         // With CRLs too: a signer the status source vouches for, but a CRL revokes, is refused.
         *told.answer.lock().expect("lock") = Ok(now + YEAR);
-        let day = Duration::from_secs(86_400);
         let crl = ca
             .crl(&[serial(sender.cert_der())], now, now + day, 1)
             .expect("crl");
-        let root_crl = root.crl(&[], now, now + day, 1).expect("root crl");
         trust.set_crls(&[crl, root_crl.clone()]).expect("crls");
         assert_eq!(check(now), Err(TrustError::Revoked(RevokedBy::Crl)));
         let clean = ca.crl(&[], now, now + day, 2).expect("crl");
         trust.set_crls(&[clean, root_crl]).expect("crls");
         check(now).expect("every source agrees");
+    }
+
+    #[test]
+    fn an_issuing_ca_is_asked_about_when_the_source_speaks_for_it_and_refused_when_revoked() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let root = Authority::root("Root", now - YEAR, now + 10 * YEAR).expect("root");
+        let ca = root
+            .issue_ca("Issuing", now - YEAR, now + 5 * YEAR)
+            .expect("ca");
+        let sender = ca
+            .issue(&LeafSpec::new(
+                "Sender",
+                Profile::Sender,
+                KeyAlgorithm::EcdsaP256,
+                now,
+                YEAR,
+            ))
+            .expect("sender");
+        let trust = TrustAnchors::new([root.cert_der().to_vec()])
+            .with_intermediates([ca.cert_der().to_vec()]);
+        let told = Arc::new(Told::new(Ok(now + YEAR), true));
+        trust.set_status_checker(Arc::clone(&told) as Arc<dyn StatusChecker>);
+        trust
+            .validate(sender.cert_der(), &[], now, Purpose::SenderApplication)
+            .expect("both shown unrevoked");
+        assert_eq!(
+            told.asked.load(Ordering::SeqCst),
+            2,
+            "the signer and its CA"
+        );
+        // The CA revoked at its issuer's responder: its leaves are refused.
+        let since = now;
+        *told.ca_answer.lock().expect("lock") = Err(TrustError::Revoked(RevokedBy::Ocsp { since }));
+        trust.forget_validations();
+        assert_eq!(
+            trust.validate(sender.cert_der(), &[], now, Purpose::SenderApplication),
+            Err(TrustError::Revoked(RevokedBy::Ocsp { since }))
+        );
+    }
+
+    /// Distribution points whose CRLs are given, each served at an address.
+    #[derive(Debug, Default)]
+    struct Served {
+        crls: Mutex<HashMap<String, Arc<PublishedCrl>>>,
+        generation: AtomicU64,
+    }
+
+    impl Served {
+        fn publish(&self, url: &str, der: Vec<u8>) {
+            let crl = PublishedCrl::parse(url, der).expect("crl");
+            self.crls
+                .lock()
+                .expect("lock")
+                .insert(url.to_owned(), Arc::new(crl));
+            self.generation.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    impl CrlDistributionPoints for Served {
+        fn crl_for(
+            &self,
+            cert: &Certificate,
+            _: &Certificate,
+            _: SystemTime,
+        ) -> Result<Option<Arc<PublishedCrl>>, TrustError> {
+            let Some(url) = crate::published_crl::crl_urls(cert).into_iter().next() else {
+                return Ok(None);
+            };
+            self.crls
+                .lock()
+                .expect("lock")
+                .get(&url)
+                .cloned()
+                .map(Some)
+                .ok_or_else(|| {
+                    TrustError::RevocationUnknown(UnknownStatus::DistributionPoint(format!(
+                        "{url} cannot be reached"
+                    )))
+                })
+        }
+
+        fn generation(&self) -> u64 {
+            self.generation.load(Ordering::SeqCst)
+        }
+    }
+
+    #[test]
+    fn the_crls_of_the_distribution_points_revoke_the_signer_or_its_ca_and_must_be_had() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let (root_url, ca_url) = (
+            "http://pki.example/root-ca.crl",
+            "http://pki.example/issuing-ca.crl",
+        );
+        let root = Authority::root("Root", now - YEAR, now + 10 * YEAR)
+            .expect("root")
+            .publishing(Published::root_under("http://pki.example"));
+        let ca = root
+            .issue_ca("Issuing", now - YEAR, now + 5 * YEAR)
+            .expect("ca")
+            .publishing(Published::under("http://pki.example"));
+        let sender = ca
+            .issue(&LeafSpec::new(
+                "Sender",
+                Profile::Sender,
+                KeyAlgorithm::EcdsaP256,
+                now,
+                YEAR,
+            ))
+            .expect("sender");
+        let trust = TrustAnchors::new([root.cert_der().to_vec()])
+            .with_intermediates([ca.cert_der().to_vec()]);
+        let check = || trust.validate(sender.cert_der(), &[], now, Purpose::SenderApplication);
+        let served = Arc::new(Served::default());
+        trust.set_crl_distribution_points(Arc::clone(&served) as Arc<dyn CrlDistributionPoints>);
+        assert!(trust.checks_revocation());
+        // Nothing published yet: not let through.
+        assert!(matches!(
+            check(),
+            Err(TrustError::RevocationUnknown(
+                UnknownStatus::DistributionPoint(_)
+            ))
+        ));
+        let week = Duration::from_secs(7 * 86_400);
+        served.publish(root_url, root.crl(&[], now, now + week, 1).expect("crl"));
+        served.publish(ca_url, ca.crl(&[], now, now + week, 1).expect("crl"));
+        check().expect("both shown unrevoked");
+        // A new CRL at the issuing CA's address revokes the signer: the validation remembered
+        // under the old one is made again.
+        served.publish(
+            ca_url,
+            ca.crl(&[serial(sender.cert_der())], now, now + week, 2)
+                .expect("crl"),
+        );
+        assert_eq!(check(), Err(TrustError::Revoked(RevokedBy::Crl)));
+        // The issuing CA revoked in the root's CRL: its leaves are refused.
+        served.publish(ca_url, ca.crl(&[], now, now + week, 3).expect("crl"));
+        check().expect("unrevoked again");
+        served.publish(
+            root_url,
+            root.crl(&[serial(ca.cert_der())], now, now + week, 2)
+                .expect("crl"),
+        );
+        assert_eq!(check(), Err(TrustError::Revoked(RevokedBy::Crl)));
+        served.publish(root_url, root.crl(&[], now, now + week, 3).expect("crl"));
+        // A list signed by another key under the issuing CA's name: not believed.
+        let impostor = Authority::root("Issuing", now - YEAR, now + YEAR).expect("impostor");
+        served.publish(ca_url, impostor.crl(&[], now, now + week, 4).expect("crl"));
+        assert!(matches!(
+            check(),
+            Err(TrustError::RevocationUnknown(
+                UnknownStatus::DistributionPoint(_)
+            ))
+        ));
+        // The root's list served at the issuing CA's address: about another issuer.
+        served.publish(ca_url, root.crl(&[], now, now + week, 4).expect("crl"));
+        assert!(matches!(
+            check(),
+            Err(TrustError::RevocationUnknown(
+                UnknownStatus::DistributionPoint(_)
+            ))
+        ));
+        // With CRL files too, every source must agree: clean files, a revoking distribution
+        // point, refused; and the reverse.
+        served.publish(
+            ca_url,
+            ca.crl(&[serial(sender.cert_der())], now, now + week, 5)
+                .expect("crl"),
+        );
+        let clean = [
+            ca.crl(&[], now, now + week, 5).expect("crl"),
+            root.crl(&[], now, now + week, 5).expect("crl"),
+        ];
+        trust.set_crls(&clean).expect("crls");
+        assert_eq!(check(), Err(TrustError::Revoked(RevokedBy::Crl)));
+        served.publish(ca_url, ca.crl(&[], now, now + week, 6).expect("crl"));
+        check().expect("every source agrees");
+        trust
+            .set_crls(&[
+                ca.crl(&[serial(sender.cert_der())], now, now + week, 7)
+                    .expect("crl"),
+                root.crl(&[], now, now + week, 7).expect("crl"),
+            ])
+            .expect("crls");
+        assert_eq!(check(), Err(TrustError::Revoked(RevokedBy::Crl)));
     }
 }

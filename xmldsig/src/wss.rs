@@ -136,7 +136,8 @@ impl WssError {
                 | SamlError::Audience
                 | SamlError::UnknownCondition(_)
                 | SamlError::Confirmation(_)
-                | SamlError::Status(_) => FailureKind::FailedAuthentication,
+                | SamlError::Status(_)
+                | SamlError::ProviderCertificate { .. } => FailureKind::FailedAuthentication,
             },
             _ => FailureKind::FailedCheck,
         }

@@ -263,6 +263,12 @@ impl StatusChecker for OcspChecker {
     fn check(&self, cert: &[u8], issuer: &[u8], at: SystemTime) -> Result<SystemTime, TrustError> {
         Self::verdict(&self.answer(cert, issuer, at)?.status)
     }
+
+    /// An issuing CA is asked about when it names a responder (Authority Information Access);
+    /// one that names none must be covered by a CRL.
+    fn speaks_for_ca(&self, ca: &[u8]) -> bool {
+        ocsp::responder_url(ca).is_some()
+    }
 }
 
 #[cfg(test)]

@@ -61,6 +61,10 @@ pub(super) const KEYS: &[(&str, Kind)] = &[
     ("revocation.ocsp_timeout_ms", int(100, 60_000)),
     ("revocation.ocsp_max_age_s", int(1, DAY)),
     ("revocation.ocsp_require_nonce", Kind::Bool),
+    ("revocation.crl_distribution_points", Kind::Bool),
+    ("revocation.crl_fetch_interval_s", int(1, DAY)),
+    // A CRL may be some MiB: longer than an OCSP answer, still short enough for a request.
+    ("revocation.crl_timeout_ms", int(100, 60_000)),
     // genTime has whole seconds; a token vaguer than a minute says little.
     ("tsa.accuracy_ms", int(1000, 60_000)),
     ("tsa.endpoint", Kind::Text),

@@ -23,6 +23,7 @@ use sealpost_mailbox::web::Site;
 use sealpost_tsa::authority::TsaSettings;
 use sealpost_xmldsig::ocsp::ResponsePolicy;
 
+use crate::adapters::crl_dp::CrlFetchSettings;
 use crate::adapters::ocsp::OcspSettings;
 use sealpost_tsa::clock::ClockKind;
 use serde::Deserialize;
@@ -242,6 +243,9 @@ pub struct Config {
     /// `revocation.ocsp`: every sender and mailbox certificate is also asked about to an OCSP
     /// responder, with these settings; `None`: OCSP is off.
     pub revocation_ocsp: Option<OcspSettings>,
+    /// `revocation.crl_distribution_points`: the CRLs the certificates' distribution points
+    /// publish are fetched and checked too, with these settings; `None`: they are not.
+    pub revocation_crl_distribution_points: Option<CrlFetchSettings>,
     /// The settings in force (defaults, then the file, then the environment) as TOML, the
     /// database password hidden: what `sealpost check-config` prints.
     pub effective: String,
@@ -800,6 +804,12 @@ impl RawConfig {
                     require_nonce: self.revocation.ocsp_require_nonce,
                 },
             }),
+            revocation_crl_distribution_points: self.revocation.crl_distribution_points.then(
+                || CrlFetchSettings {
+                    timeout: Duration::from_millis(self.revocation.crl_timeout_ms),
+                    fetch_interval: Duration::from_secs(self.revocation.crl_fetch_interval_s),
+                },
+            ),
             admin_socket: admin_socket?,
             effective: String::new(),
             data_dir: self.data_dir,

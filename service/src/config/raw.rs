@@ -184,6 +184,12 @@ pub(super) struct RawRevocation {
     pub(super) ocsp_max_age_s: u64,
     #[serde(default = "defaults::ocsp_require_nonce")]
     pub(super) ocsp_require_nonce: bool,
+    #[serde(default)]
+    pub(super) crl_distribution_points: bool,
+    #[serde(default = "defaults::crl_fetch_interval_s")]
+    pub(super) crl_fetch_interval_s: u64,
+    #[serde(default = "defaults::crl_timeout_ms")]
+    pub(super) crl_timeout_ms: u64,
 }
 
 impl Default for RawRevocation {
@@ -196,6 +202,9 @@ impl Default for RawRevocation {
             ocsp_timeout_ms: defaults::ocsp_timeout_ms(),
             ocsp_max_age_s: defaults::ocsp_max_age_s(),
             ocsp_require_nonce: defaults::ocsp_require_nonce(),
+            crl_distribution_points: false,
+            crl_fetch_interval_s: defaults::crl_fetch_interval_s(),
+            crl_timeout_ms: defaults::crl_timeout_ms(),
         }
     }
 }
@@ -587,6 +596,14 @@ mod defaults {
 
     pub fn counter_stamp_evidences() -> bool {
         true
+    }
+
+    pub fn crl_fetch_interval_s() -> u64 {
+        3600
+    }
+
+    pub fn crl_timeout_ms() -> u64 {
+        10_000
     }
 
     pub fn notify_interval_s() -> u64 {

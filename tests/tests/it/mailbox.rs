@@ -1024,11 +1024,20 @@ fn a_login_certificate_revoked_at_the_ocsp_responder_no_longer_logs_in() {
         &["--revocation-url", &format!("http://127.0.0.1:{port}")],
     );
     let mut responder = OcspResponder::start(&pki, port);
+    // The issuing CA names no responder: CRLs speak for it (and, being files, for the
+    // certificates it issues too).
+    sealpost_interop::issue_dev_crls(&pki, &[]);
+    let crls = format!(
+        "{},{}",
+        pki.join("issuing-ca.crl.pem").display(),
+        pki.join("root-ca.crl.pem").display()
+    );
     let f = fixture_on(
         pki,
         &[
             ("SEALPOST_REVOCATION_OCSP", "true"),
             ("SEALPOST_REVOCATION_OCSP_MAX_AGE_S", "1"),
+            ("SEALPOST_REVOCATION_CRLS", &crls),
         ],
     );
     // Piet's registered certificate, good at the responder: logged in.

@@ -9,6 +9,7 @@
 
 mod administration;
 mod clients;
+mod crl_dp;
 mod grpc;
 mod long_term;
 mod ocsp;

@@ -8,8 +8,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use sealpost_interop::{
-    CITIZEN, OcspResponder, audit_log, binary, dev_pki_with, free_port, letters, require_tool, run,
-    text,
+    CITIZEN, OcspResponder, audit_log, binary, dev_pki_with, free_port, issue_dev_crls, letters,
+    require_tool, run, text,
 };
 
 use super::grpc::grpc_submit;
@@ -116,7 +116,21 @@ fn with_the_ocsp_responder_unreachable_no_sender_is_let_through() {
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}/");
     let mut responder = OcspResponder::start(&pki, port);
-    let f = serving_with_ocsp(pki, &[("SEALPOST_REVOCATION_OCSP_RESPONDER", &url)]);
+    // The issuing CA names no responder: the root's CRL must speak for it, and with CRL files
+    // the issuing CA's own list for its senders too.
+    issue_dev_crls(&pki, &[]);
+    let crls = format!(
+        "{},{}",
+        pki.join("issuing-ca.crl.pem").display(),
+        pki.join("root-ca.crl.pem").display()
+    );
+    let f = serving_with_ocsp(
+        pki,
+        &[
+            ("SEALPOST_REVOCATION_OCSP_RESPONDER", &url),
+            ("SEALPOST_REVOCATION_CRLS", &crls),
+        ],
+    );
     let r = as_sender(&f, "sender-b", &Letter::new("ocsp-u1", CITIZEN).body());
     assert_eq!(r.status, 200, "{}", text(&r.body));
 

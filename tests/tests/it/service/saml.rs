@@ -1431,3 +1431,129 @@ fn an_agent_reads_their_own_organisations_evidences_and_no_one_elses() {
         &format!("the requests of agent {AGENT} listed")
     ));
 }
+
+/// Writes the identity provider's signing certificate and key (`idp.pem`, `idp.key` in
+/// `scratch`, and the certificate as `idp.pem` in `pki`, for `sealpost pki crl --revoke`),
+/// valid from `not_before` to `not_after`: issued by the development issuing CA, or
+/// self-signed.
+fn idp_certificate(
+    pki: &Path,
+    scratch: &Path,
+    issued: bool,
+    not_before: std::time::SystemTime,
+    not_after: std::time::SystemTime,
+) {
+    use sealpost_pki::{Authority, DEV_ISSUING_CA, KeyAlgorithm, LeafSpec, Profile};
+    let spec = LeafSpec {
+        not_before,
+        not_after,
+        ..LeafSpec::new(
+            "Agency A identity provider",
+            Profile::NoPurpose,
+            KeyAlgorithm::Rsa2048,
+            not_before,
+            not_after.duration_since(not_before).expect("dates"),
+        )
+    };
+    let credential = if issued {
+        let key = std::fs::read_to_string(pki.join("issuing-ca.key")).expect("CA key");
+        Authority::load_dev(
+            DEV_ISSUING_CA,
+            &sealpost_interop::cert_der(&pki.join("issuing-ca.pem")),
+            &key,
+        )
+        .expect("issuing CA")
+        .issue(&spec)
+        .expect("issued")
+    } else {
+        sealpost_pki::rogue_self_signed(&spec).expect("self-signed")
+    };
+    for dir in [scratch, pki] {
+        std::fs::write(dir.join("idp.pem"), credential.cert_pem()).expect("certificate");
+    }
+    std::fs::write(scratch.join("idp.key"), credential.key_pem()).expect("key");
+}
+
+/// The refusals of the audit log (the service stopped), with their code and detail.
+fn refusals(s: Saml) -> Vec<(String, String)> {
+    let Saml {
+        pki, data, server, ..
+    } = s;
+    drop(server);
+    sealpost_interop::audit_log(&pki, &data, &[])
+        .into_iter()
+        .filter(|e| e["outcome"] == "refused")
+        .map(|e| {
+            (
+                e["code"].as_str().unwrap_or_default().to_owned(),
+                e["detail"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn an_identity_provider_certificate_its_ca_revoked_no_longer_vouches_for_an_agent() {
+    let day = std::time::Duration::from_secs(86_400);
+    let now = system_now();
+    // The provider signs with a certificate of the sender CA; the CRL files cover it.
+    let s = saml_service_with(
+        "saml-idp-revoked",
+        None,
+        &|scratch| {
+            let pki = scratch.with_file_name("pki");
+            idp_certificate(&pki, scratch, true, now - day, now + 30 * day);
+            sealpost_interop::issue_dev_crls(&pki, &[]);
+            format!(
+                "\n[revocation]\ncrls = [\"{}\", \"{}\"]\nrefresh_s = 1\n",
+                pki.join("issuing-ca.crl.pem").display(),
+                pki.join("root-ca.crl.pem").display()
+            )
+        },
+        "",
+    );
+    let r = s.send("idp-good", &Ask::default(), as_is, &[]);
+    assert_eq!(r.status, 200, "{}", text(&r.body));
+
+    // The provider's key leaked; its CA revokes the certificate. Assertions it signs no
+    // longer make anyone an agent of agency A.
+    sealpost_interop::issue_dev_crls(&s.pki, &["idp"]);
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let r = s.send("idp-revoked", &Ask::default(), as_is, &[]);
+    assert_eq!(code(&r), "SEALPOST-AUTH-002", "{}", text(&r.body));
+    let refused = refusals(s);
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    let (code, detail) = &refused[0];
+    assert_eq!(code, "SEALPOST-AUTH-002");
+    assert!(
+        detail.contains("identity provider's certificate") && detail.contains("revoked"),
+        "the audit says why: {detail}"
+    );
+}
+
+#[test]
+fn an_expired_identity_provider_certificate_vouches_for_nobody() {
+    let day = std::time::Duration::from_secs(86_400);
+    let now = system_now();
+    // Self-signed (pinned, as metadata publishes it), expired yesterday.
+    let s = saml_service_with(
+        "saml-idp-expired",
+        None,
+        &|scratch| {
+            let pki = scratch.with_file_name("pki");
+            idp_certificate(&pki, scratch, false, now - 400 * day, now - day);
+            String::new()
+        },
+        "",
+    );
+    let r = s.send("idp-expired", &Ask::default(), as_is, &[]);
+    assert_eq!(code(&r), "SEALPOST-AUTH-002", "{}", text(&r.body));
+    let refused = refusals(s);
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(
+        refused[0].1.contains("identity provider's certificate")
+            && refused[0].1.contains("expired at"),
+        "the audit says why: {:?}",
+        refused[0]
+    );
+}
