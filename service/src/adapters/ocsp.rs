@@ -22,17 +22,14 @@ use std::time::{Duration, SystemTime};
 
 use aws_lc_rs::digest;
 use der::Decode;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Bytes;
-use hyper::{Method, Request, StatusCode, Uri, header};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper::{Method, Uri};
 use sealpost_xmldsig::ocsp::{
     self, CertIdHash, REQUEST_CONTENT_TYPE, RESPONSE_CONTENT_TYPE, ResponsePolicy, Status,
     StatusRequest, VerifiedStatus,
 };
 use sealpost_xmldsig::trust::{RevokedBy, StatusChecker, TrustError, UnknownStatus};
+
+use super::revocation_http::{Exchange, FetchError, RevocationHttp, http_uri};
 
 /// Answers larger than this are refused (a signed answer with its responder's certificate is
 /// a few KiB).
@@ -57,9 +54,8 @@ type AnswerKey = ([u8; 32], Vec<u8>);
 #[derive(Debug)]
 pub struct OcspChecker {
     responder: Option<Uri>,
-    timeout: Duration,
     policy: ResponsePolicy,
-    client: Client<HttpConnector, Full<Bytes>>,
+    http: RevocationHttp,
     remembered: Mutex<HashMap<AnswerKey, Answer>>,
 }
 
@@ -68,33 +64,6 @@ pub struct OcspChecker {
 struct Answer {
     status: VerifiedStatus,
     der: Arc<[u8]>,
-}
-
-/// Why an exchange with a responder failed.
-#[derive(Debug, thiserror::Error)]
-enum FetchError {
-    #[error("the responder URL {0:?} is not an http:// URL")]
-    Url(String),
-    #[error("the responder {0} did not answer within {1:?}")]
-    Timeout(Uri, Duration),
-    #[error("the responder {0} cannot be reached: {1}")]
-    Transport(Uri, String),
-    #[error("the responder {0} answered HTTP {1}")]
-    Status(Uri, StatusCode),
-    #[error("the responder {0} answered with content type {1:?}, not {RESPONSE_CONTENT_TYPE}")]
-    ContentType(Uri, String),
-    #[error("the responder {0} answered more than {MAX_RESPONSE_BYTES} bytes")]
-    TooLarge(Uri),
-    #[error("no runtime for the exchange: {0}")]
-    Runtime(String),
-}
-
-fn http_uri(url: &str) -> Result<Uri, FetchError> {
-    let uri: Uri = url.parse().map_err(|_| FetchError::Url(url.to_owned()))?;
-    if uri.scheme_str() != Some("http") || uri.host().is_none() {
-        return Err(FetchError::Url(url.to_owned()));
-    }
-    Ok(uri)
 }
 
 fn unknown(why: impl std::fmt::Display) -> TrustError {
@@ -110,69 +79,25 @@ impl OcspChecker {
             }
             None => None,
         };
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(settings.timeout));
-        connector.set_nodelay(true);
         Ok(OcspChecker {
             responder,
-            timeout: settings.timeout,
             policy: settings.policy,
-            // No pooled connections: an exchange may run on a runtime of its own, which ends
-            // with it; answers are remembered, so exchanges are rare.
-            client: Client::builder(TokioExecutor::new())
-                .pool_max_idle_per_host(0)
-                .build(connector),
+            http: RevocationHttp::new(settings.timeout),
             remembered: Mutex::default(),
         })
     }
 
-    /// Posts the request; the DER answer, unverified.
-    async fn post(&self, url: Uri, request_der: Vec<u8>) -> Result<Vec<u8>, FetchError> {
-        let request = Request::builder()
-            .method(Method::POST)
-            .uri(url.clone())
-            .header(header::CONTENT_TYPE, REQUEST_CONTENT_TYPE)
-            .body(Full::new(Bytes::from(request_der)))
-            .map_err(|e| FetchError::Transport(url.clone(), e.to_string()))?;
-        let exchange = async {
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(|e| FetchError::Transport(url.clone(), e.to_string()))?;
-            if response.status() != StatusCode::OK {
-                return Err(FetchError::Status(url.clone(), response.status()));
-            }
-            let content_type = response
-                .headers()
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_owned();
-            if !content_type.starts_with(RESPONSE_CONTENT_TYPE) {
-                return Err(FetchError::ContentType(url.clone(), content_type));
-            }
-            let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
-                .collect()
-                .await
-                .map_err(|e| {
-                    if e.is::<http_body_util::LengthLimitError>() {
-                        FetchError::TooLarge(url.clone())
-                    } else {
-                        FetchError::Transport(url.clone(), e.to_string())
-                    }
-                })?;
-            Ok(body.to_bytes().to_vec())
-        };
-        tokio::time::timeout(self.timeout, exchange)
-            .await
-            .map_err(|_| FetchError::Timeout(url.clone(), self.timeout))?
-    }
-
-    /// The exchange, from synchronous code, never blocking a runtime worker unannounced.
+    /// Posts the request; the DER answer, unverified (the one HTTP exchange of the
+    /// revocation clients, from synchronous code, never blocking a runtime worker
+    /// unannounced).
     fn exchange(&self, url: Uri, request_der: Vec<u8>) -> Result<Vec<u8>, FetchError> {
-        super::blocking::wait_for(self.post(url, request_der))
-            .unwrap_or_else(|e| Err(FetchError::Runtime(e)))
+        self.http.exchange_blocking(Exchange {
+            method: Method::POST,
+            uri: url,
+            body: Some((request_der, REQUEST_CONTENT_TYPE)),
+            answer_type: Some(RESPONSE_CONTENT_TYPE),
+            max_bytes: MAX_RESPONSE_BYTES,
+        })
     }
 
     fn verdict(status: &VerifiedStatus) -> Result<SystemTime, TrustError> {

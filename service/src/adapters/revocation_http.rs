@@ -2,7 +2,7 @@
 //! use: the answers sign themselves), through hyper-util's client with no pooled connections
 //! (an exchange may run on a runtime of its own that ends with it), the whole exchange under a
 //! timeout, connection included, and the answer's body read up to a bound. The CRL fetcher
-//! GETs with it; the OCSP checker's POST has the same shape.
+//! GETs with it, the OCSP checker POSTs.
 
 use std::time::Duration;
 
