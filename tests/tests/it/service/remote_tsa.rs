@@ -293,3 +293,56 @@ fn a_second_tsa_counter_stamps_the_seals_of_evidences_and_of_the_audit_head() {
     assert_eq!(code(&r), "SEALPOST-SRV-001", "{}", text(&r.body));
     assert_eq!(field(&text(&r.body), "MessageId"), None);
 }
+
+#[test]
+fn killing_one_remote_tsa_under_load_fails_over_without_a_lost_or_refused_letter() {
+    let pki = dev_pki("remote-tsa-load");
+    remote_unit(&pki);
+    let a = tsa(&pki, "remote-tsa", "tsa-load-a");
+    let b = tsa(&pki, "remote-tsa", "tsa-load-b");
+    let urls = [a.addr, b.addr].map(|addr| format!("http://{addr}/tsa"));
+    let f = service(&pki, &urls);
+    let sent = std::sync::atomic::AtomicUsize::new(0);
+    let mut a = Some(a);
+    let answers: Vec<(String, u16, String)> = std::thread::scope(|scope| {
+        let senders: Vec<_> = (0..4)
+            .map(|t| {
+                let (f, sent) = (&f, &sent);
+                scope.spawn(move || {
+                    (0..8)
+                        .map(|n| {
+                            let key = format!("load-{t}-{n}");
+                            let r = as_sender(
+                                f,
+                                "sender-a",
+                                &submission_body(&key, CITIZEN, key.as_bytes()),
+                            );
+                            sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            (key, r.status, text(&r.body))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        // The first TSA killed while letters are on their way.
+        while sent.load(std::sync::atomic::Ordering::SeqCst) < 6 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        drop(a.take());
+        senders
+            .into_iter()
+            .flat_map(|s| s.join().expect("sender"))
+            .collect()
+    });
+    assert_eq!(answers.len(), 32);
+    for (key, status, body) in &answers {
+        assert_eq!(*status, 200, "{key}: {body}");
+        assert!(field(body, "MessageId").is_some(), "{key}: {body}");
+    }
+    // Every letter acknowledged is registered once, with a proof the court accepts.
+    let served = served_trusted_list(&f);
+    let (_, _, last) = answers.last().expect("an answer");
+    let evidence = evidence_of(&field(last, "Evidence").expect("evidence"));
+    assert_eq!(court(&f, &evidence, &served).0, 0);
+    drop(b);
+}
