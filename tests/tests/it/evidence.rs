@@ -551,6 +551,68 @@ fn the_evidence_time_stamps_verify_with_python_rfc3161_client() {
 }
 
 #[test]
+fn the_archive_time_stamps_verify_with_python_rfc3161_client_over_the_imprint_lxml_recomputes() {
+    let python = python();
+    require_tool(
+        python.to_str().expect("path"),
+        &["-c", "import rfc3161_client, lxml"],
+    );
+    let s = sealed("evidence-archive-rfc3161-client");
+    // Archived twice: two archive time-stamps, the second over the first.
+    let crls = DevCrls(s.pki.clone());
+    let once = add_archive_timestamp(&s.xml, &s.tsa, &crls).expect("archive");
+    let twice = add_archive_timestamp(&once, &s.tsa, &crls).expect("archive");
+    let archived = s.dir.join("archived-twice.xml");
+    std::fs::write(&archived, &twice).expect("write");
+    let tokens = s.dir.join("archive-tokens");
+    let imprints = run(Command::new(&python)
+        .arg(workspace_root().join("tests/interop/long_term/archive_imprint.py"))
+        .arg(&archived)
+        .arg(&tokens));
+    assert!(imprints.status.success(), "{}", text(&imprints.stderr));
+    assert_eq!(text(&imprints.stdout).lines().count(), 2);
+    let mut check = Command::new(&python);
+    check
+        .arg(workspace_root().join("tests/interop/long_term/rfc3161_client_archive.py"))
+        .arg(&tokens)
+        .arg(s.pki.join("root-ca.pem"))
+        .arg(s.pki.join("issuing-ca.pem"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = check.spawn().expect("python");
+    std::io::Write::write_all(child.stdin.as_mut().expect("stdin"), &imprints.stdout)
+        .expect("imprints");
+    let out = child.wait_with_output().expect("rfc3161-client");
+    let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "rfc3161-client:\n{report}");
+    assert_eq!(report.matches("ok   ").count(), 4, "{report}");
+}
+
+#[test]
+fn the_court_verifies_as_on_a_date_with_at() {
+    let s = sealed("evidence-at");
+    let verify_at = |at: &str| {
+        let out =
+            run(sealpost_interop::court_verify_command(&s.pki, &s.evidence).args(["--at", at]));
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    let year = sealpost_xmldsig::wss_sign::format_date_time(system_now())[..4]
+        .parse::<u32>()
+        .expect("year");
+    // Next year: the time-stamp's certificate (five years) still proves when it was sealed.
+    let (code, out, _) = verify_at(&format!("{}-06-01", year + 1));
+    assert_eq!(code, Some(0), "{out}");
+    // In twenty years, never archived: the proof lapsed with that certificate, undecided.
+    let (code, out, _) = verify_at(&format!("{}-06-01T12:00:00Z", year + 20));
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("11 [") && out.contains("expired"), "{out}");
+    // Not a date: bad usage.
+    let (code, _, err) = verify_at("next year");
+    assert_eq!(code, Some(64), "{err}");
+}
+
+#[test]
 fn a_trusted_list_after_a_key_change_names_the_previous_seal_too_and_only_a_seal() {
     let pki = dev_pki("trusted-list-previous");
     let earlier = dev_pki("trusted-list-earlier");
