@@ -53,9 +53,9 @@ run: certs
 	@# trusts the system clock unchecked; production keeps the default (kernel).
 	@# The embedded TSA endpoint serves registered senders (over mutual TLS) for trying it out;
 	@# its default is off.
+	@# The revocation services beside it: the CRLs, and the OCSP responder (service/dev/serve.sh).
 	SEALPOST_TSA_CLOCK=$${SEALPOST_TSA_CLOCK:-unchecked} SEALPOST_TSA_ENDPOINT=$${SEALPOST_TSA_ENDPOINT:-senders} \
-		SEALPOST_REVOCATION_CRLS=$${SEALPOST_REVOCATION_CRLS:-$(DEV_PKI)/issuing-ca.crl.pem,$(DEV_PKI)/root-ca.crl.pem} \
-		./target/release/sealpost serve
+		bash service/dev/serve.sh $(DEV_PKI) ./target/release/sealpost
 
 ## demo: with `make run` going in another terminal, agency A sends one letter with zeep
 ## (WS-Security), and sealpost-verify checks its proof of dispatch offline
