@@ -33,10 +33,12 @@ use crate::verify::TIME_TOLERANCE;
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Values {
     pub(crate) certificates: Vec<Vec<u8>>,
-    pub(crate) crls: Vec<Vec<u8>>,
+    /// The CRLs that read as DER (one that does not decides nothing), with their signed part.
+    crls: Vec<(CertificateList, Vec<u8>)>,
     pub(crate) ocsp_responses: Vec<Vec<u8>>,
     /// The signatures a verifier already checked (shared across the evidences it verifies).
     pub(crate) memo: SignatureMemo,
+    any_crl: bool,
 }
 
 /// Signatures (of CRLs, of certificates by their issuers) that verified, remembered by the
@@ -88,8 +90,27 @@ impl SignatureMemo {
 }
 
 impl Values {
+    /// Values that remember their signatures in `memo`.
+    pub(crate) fn with_memo(memo: SignatureMemo) -> Self {
+        Values {
+            memo,
+            ..Values::default()
+        }
+    }
+
+    /// No revocation data at all (a CRL that does not read counts: it was there).
     pub(crate) fn is_empty(&self) -> bool {
-        self.crls.is_empty() && self.ocsp_responses.is_empty()
+        !self.any_crl && self.ocsp_responses.is_empty()
+    }
+
+    /// A CRL of the evidence, read once for every certificate it may speak for.
+    pub(crate) fn add_crl(&mut self, der: &[u8]) {
+        self.any_crl = true;
+        if let Ok(list) = CertificateList::from_der(der)
+            && let Ok(tbs) = list.tbs_cert_list.to_der()
+        {
+            self.crls.push((list, tbs));
+        }
     }
 }
 
@@ -136,7 +157,10 @@ pub(crate) fn standing(
     at: SystemTime,
     values: &Values,
 ) -> Standing {
-    let Ok(cert) = Certificate::from_der(cert_der) else {
+    let (Ok(cert), Ok(issuer)) = (
+        Certificate::from_der(cert_der),
+        Certificate::from_der(issuer_der),
+    ) else {
         return Standing::Unknown;
     };
     let not_after = cert.tbs_certificate.validity.not_after.to_system_time();
@@ -158,7 +182,7 @@ pub(crate) fn standing(
         }
     }
     for crl in &values.crls {
-        match crl_standing(crl, &cert, issuer_der, at, not_after, &values.memo) {
+        match crl_standing(crl, &cert, &issuer, at, not_after, &values.memo) {
             Some(s) => found.push(s),
             None => continue,
         }
@@ -179,15 +203,13 @@ pub(crate) fn standing(
 
 /// What one CRL says, when it is the issuer's complete CRL.
 fn crl_standing(
-    crl_der: &[u8],
+    (crl, tbs_der): &(CertificateList, Vec<u8>),
     cert: &Certificate,
-    issuer_der: &[u8],
+    issuer: &Certificate,
     at: SystemTime,
     not_after: SystemTime,
     memo: &SignatureMemo,
 ) -> Option<Standing> {
-    let crl = CertificateList::from_der(crl_der).ok()?;
-    let issuer = Certificate::from_der(issuer_der).ok()?;
     let tbs = &crl.tbs_cert_list;
     if tbs.issuer != issuer.tbs_certificate.subject || cert.tbs_certificate.issuer != tbs.issuer {
         return None;
@@ -202,8 +224,7 @@ fn crl_standing(
         }
     }
     let algorithm = ocsp::signature_algorithm(&crl.signature_algorithm).ok()?;
-    let tbs_der = tbs.to_der().ok()?;
-    if !memo.verifies(&issuer, algorithm, &tbs_der, crl.signature.as_bytes()?) {
+    if !memo.verifies(issuer, algorithm, tbs_der, crl.signature.as_bytes()?) {
         return None;
     }
     let this_update = tbs.this_update.to_system_time();

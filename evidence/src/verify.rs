@@ -221,7 +221,7 @@ fn plain_words(
         (9, _) => "this document is not the one that was sent".into(),
         (10, true) => "a certificate of the seal or of its time-stamps was revoked before the evidence was sealed or stamped: the seal proves nothing".into(),
         (10, false) => "the evidence does not carry what is needed to decide whether the seal's certificate was revoked when it sealed (it is not a long-term evidence, or its revocation data is incomplete)".into(),
-        (11, true) => "the archive time-stamps do not match the evidence they renew: it was altered after it was archived".into(),
+        (11, true) => "an archive time-stamp does not match the evidence it renews (it was altered after it was archived), or is not from the provider's time-stamping unit".into(),
         (11, false) => "on the date of verification, the time-stamps do not prove when the evidence was sealed: a time-stamp's certificate expired or was revoked before an archive time-stamp renewed it, or the date is before the seal".into(),
         _ => "this check could not be completed".into(),
     };
@@ -1259,10 +1259,7 @@ fn read_validation_values(
     parts: &SealParts<'_, '_>,
     memo: &SignatureMemo,
 ) -> Result<Values, String> {
-    let mut values = Values {
-        memo: memo.clone(),
-        ..Values::default()
-    };
+    let mut values = Values::with_memo(memo.clone());
     for group in &parts.validation_values {
         for value in group
             .descendants()
@@ -1274,7 +1271,7 @@ fn read_validation_values(
                 .ok_or_else(|| format!("{} is not base64 text", value.tag_name().name()))?;
             match value.tag_name().name() {
                 "EncapsulatedX509Certificate" => values.certificates.push(der),
-                "EncapsulatedCRLValue" => values.crls.push(der),
+                "EncapsulatedCRLValue" => values.add_crl(&der),
                 _ => values.ocsp_responses.push(der),
             }
         }
