@@ -16,13 +16,12 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use der::Decode;
 use sealpost_evidence::long_term::{
     ArchiveDue, ArchivePolicy, SharedValidationSource, add_archive_timestamp, archive_due,
 };
 use sealpost_evidence::model::new_evidence_id;
 use sealpost_evidence::seal::{SealError, Timestamper as TokenSource};
-use sealpost_tsa::asn1::{ContentInfo, SignedData, TstInfo};
+use sealpost_tsa::verify::read_unverified;
 use sealpost_xmldsig::wss_sign::format_date_time;
 
 use crate::adapters::store::Backend;
@@ -81,16 +80,9 @@ impl TokenSource for Recording<'_> {
 
 /// A token's genTime (read, not verified: the TSA adapter verified it when it came).
 fn gen_time(token: &[u8]) -> Result<SystemTime, String> {
-    let content = ContentInfo::from_der(token).map_err(|e| e.to_string())?;
-    let signed: SignedData<'_> = content.content.decode_as().map_err(|e| e.to_string())?;
-    let tst = signed
-        .encap_content_info
-        .e_content
-        .ok_or("the TSTInfo is detached")?;
-    Ok(TstInfo::from_der(tst.as_bytes())
-        .map_err(|e| e.to_string())?
-        .gen_time
-        .to_system_time())
+    read_unverified(token)
+        .map(|t| t.gen_time)
+        .map_err(|e| e.to_string())
 }
 
 /// The end tag the unsigned properties are appended before.
