@@ -54,6 +54,7 @@ use crate::core::{
     SystemClock,
 };
 use sealpost_mailbox::web::{ClientCertificates, MailboxUi};
+use sealpost_xmldsig::published_crl::CrlDistributionPoints;
 
 /// The running parts.
 pub struct App {
@@ -363,10 +364,19 @@ impl App {
             .map(|settings| OcspChecker::new(settings).map(Arc::new))
             .transpose()?;
         let loaded_crls = Arc::new(LoadedCrls::default());
+        // The distribution points' CRLs (`revocation.crl_distribution_points`): fetched at the
+        // first need, for the trust stores (below) and the evidences alike.
+        let distribution_points = config
+            .revocation_crl_distribution_points
+            .as_ref()
+            .map(|settings| Arc::new(DistributionPointCrls::new(settings, Arc::clone(&clock))));
         let validation: Arc<ServiceValidationSource> = Arc::new(ServiceValidationSource::new(
             known_certificates(config, &seal_certs)?,
             ocsp.clone(),
             Arc::clone(&loaded_crls),
+            distribution_points
+                .clone()
+                .map(|d| d as Arc<dyn CrlDistributionPoints>),
             Arc::clone(&clock),
         ));
         let mut sealer = Sealer::new(
@@ -669,19 +679,13 @@ impl App {
         };
         // The distribution points' CRLs likewise from here on: fetched at the first request
         // that needs one, not at start.
-        let crl_distribution_points =
-            config
-                .revocation_crl_distribution_points
-                .as_ref()
-                .map(|settings| {
-                    let source = Arc::new(DistributionPointCrls::new(settings, Arc::clone(&clock)));
-                    trust_for_ocsp.set_crl_distribution_points(Arc::clone(&source) as _);
-                    people_trust.set_crl_distribution_points(Arc::clone(&source) as _);
-                    tracing::info!(
-                        "sender and mailbox certificates are checked against the CRLs of their distribution points"
-                    );
-                    source
-                });
+        let crl_distribution_points = distribution_points.inspect(|source| {
+            trust_for_ocsp.set_crl_distribution_points(Arc::clone(source) as _);
+            people_trust.set_crl_distribution_points(Arc::clone(source) as _);
+            tracing::info!(
+                "sender and mailbox certificates are checked against the CRLs of their distribution points"
+            );
+        });
         Ok(App {
             archiver,
             crl_distribution_points,

@@ -14,7 +14,10 @@
 //! 2. otherwise, or when no verified answer came (but never after one saying revoked): a CRL
 //!    of its issuer among `revocation.crls` as last read: signed by the issuer, current
 //!    (thisUpdate not ahead, nextUpdate not passed), complete (no critical extension such as
-//!    a partial or delta scope), and not listing the certificate.
+//!    a partial or delta scope), and not listing the certificate; without one there, with
+//!    `revocation.crl_distribution_points`, the CRL its distribution point publishes (fetched
+//!    and kept by the same fetcher the trust stores use, verified as its issuer's and current),
+//!    not listing it.
 //!
 //! Fails closed: a chain that cannot be completed, a certificate revoked, or one whose status
 //! neither source shows, and the whole answer is an error naming it; nothing is then sealed
@@ -35,6 +38,7 @@ use x509_cert::spki::AlgorithmIdentifierOwned;
 
 use super::ocsp::OcspChecker;
 use crate::core::Clock;
+use sealpost_xmldsig::published_crl::CrlDistributionPoints;
 
 /// How far a CRL's thisUpdate may be ahead of this host's clock.
 const CLOCK_SKEW: Duration = Duration::from_secs(60);
@@ -63,6 +67,9 @@ pub struct ServiceValidationSource {
     known: Vec<Vec<u8>>,
     ocsp: Option<Arc<OcspChecker>>,
     crls: Arc<LoadedCrls>,
+    /// The CRLs the certificates' distribution points publish, when fetched
+    /// (`revocation.crl_distribution_points`).
+    distribution_points: Option<Arc<dyn CrlDistributionPoints>>,
     clock: Arc<dyn Clock>,
 }
 
@@ -168,12 +175,14 @@ impl ServiceValidationSource {
         known: Vec<Vec<u8>>,
         ocsp: Option<Arc<OcspChecker>>,
         crls: Arc<LoadedCrls>,
+        distribution_points: Option<Arc<dyn CrlDistributionPoints>>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         ServiceValidationSource {
             known,
             ocsp,
             crls,
+            distribution_points,
             clock,
         }
     }
@@ -250,7 +259,7 @@ impl ServiceValidationSource {
         match self.crl(cert, issuer, now)? {
             Some(crl) => Ok(Proof::Crl(crl)),
             None => Err(format!(
-                "the revocation status of {} cannot be established: {}no current CRL of its issuer {} is in revocation.crls",
+                "the revocation status of {} cannot be established: {}no current CRL of its issuer {} is in revocation.crls or at its distribution point",
                 cert.subject(),
                 ocsp_failure
                     .map(|f| format!("OCSP: {f}; "))
@@ -280,8 +289,23 @@ impl ServiceValidationSource {
                 best = Some((this_update, der, list));
             }
         }
-        let Some((_, der, list)) = best else {
-            return Ok(None);
+        let (der, list) = match best {
+            Some((_, der, list)) => (der.clone(), list),
+            // Else the CRL the certificate's distribution point publishes (verified as its
+            // issuer's and current by the fetcher), if it names one.
+            None => match &self.distribution_points {
+                Some(points) => match points.crl_for(&cert.parsed, &issuer.parsed, now) {
+                    Ok(Some(published)) => {
+                        let list = CertificateList::from_der(&published.der).map_err(|e| {
+                            format!("the CRL at {} does not read: {e}", published.url)
+                        })?;
+                        (published.der.clone(), list)
+                    }
+                    Ok(None) => return Ok(None),
+                    Err(e) => return Err(format!("{}: {e}", cert.subject())),
+                },
+                None => return Ok(None),
+            },
         };
         let serial = &cert.parsed.tbs_certificate.serial_number;
         if list
@@ -297,7 +321,7 @@ impl ServiceValidationSource {
                 issuer.subject()
             ));
         }
-        Ok(Some(der.clone()))
+        Ok(Some(der))
     }
 }
 
@@ -387,7 +411,66 @@ mod tests {
     fn source(known: Vec<Vec<u8>>, crls: Vec<Vec<u8>>, at: SystemTime) -> ServiceValidationSource {
         let loaded = Arc::new(LoadedCrls::default());
         loaded.replace(crls);
-        ServiceValidationSource::new(known, None, loaded, Arc::new(At(at)))
+        ServiceValidationSource::new(known, None, loaded, None, Arc::new(At(at)))
+    }
+
+    /// Distribution points that publish these CRLs, whatever the certificate names.
+    #[derive(Debug)]
+    struct Published(Vec<Vec<u8>>);
+
+    impl CrlDistributionPoints for Published {
+        fn crl_for(
+            &self,
+            cert: &Certificate,
+            _issuer: &Certificate,
+            _at: SystemTime,
+        ) -> Result<Option<Arc<sealpost_xmldsig::published_crl::PublishedCrl>>, TrustError>
+        {
+            self.0
+                .iter()
+                .find(|der| {
+                    CertificateList::from_der(der)
+                        .is_ok_and(|l| l.tbs_cert_list.issuer == cert.tbs_certificate.issuer)
+                })
+                .map(|der| {
+                    sealpost_xmldsig::published_crl::PublishedCrl::parse(
+                        "http://crl.example/ca.crl",
+                        der.clone(),
+                    )
+                    .map(Arc::new)
+                })
+                .transpose()
+        }
+
+        fn generation(&self) -> u64 {
+            0
+        }
+    }
+
+    #[test]
+    fn without_crl_files_the_distribution_points_crls_show_the_chain_unrevoked() {
+        let (root, ca, leaf) = pki();
+        let known = vec![ca.cert_der().to_vec(), root.cert_der().to_vec()];
+        let published = |crls: Vec<Vec<u8>>| {
+            ServiceValidationSource::new(
+                known.clone(),
+                None,
+                Arc::new(LoadedCrls::default()),
+                Some(Arc::new(Published(crls))),
+                Arc::new(At(now())),
+            )
+        };
+        let crls = vec![crl(&ca, &[]), crl(&root, &[])];
+        let data = published(crls.clone())
+            .validation_data(&[vec![leaf.clone()]])
+            .expect("validation data");
+        assert_eq!(data.crls, crls);
+        // The CRL published there revokes the leaf: nothing.
+        refused(
+            published(vec![crl(&ca, &[&leaf]), crl(&root, &[])])
+                .validation_data(&[vec![leaf.clone()]]),
+            "is revoked",
+        );
     }
 
     fn refused(result: Result<ValidationData, SealError>, why: &str) {
