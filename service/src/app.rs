@@ -673,6 +673,7 @@ impl App {
                 tsa: Arc::clone(&timestamper),
                 source: Arc::clone(&validation) as SharedValidationSource,
                 policy: config.evidence.archive_policy.clone(),
+                units: first_certificates(&stamping_units(config))?,
             }))
         } else {
             None
@@ -898,6 +899,28 @@ pub async fn seal_audit_periodically(
     }
 }
 
+/// The units that time-stamp the evidences and the audit log now: `tsa.remote_units`, or
+/// the embedded TSA's certificate.
+fn stamping_units(config: &Config) -> Vec<PathBuf> {
+    match &config.tsa_remote {
+        Some(remote) => remote.units.clone(),
+        None => vec![config.tsa.cert.clone()],
+    }
+}
+
+/// The first certificate of each of these PEM files.
+fn first_certificates(paths: &[PathBuf]) -> anyhow::Result<Vec<Vec<u8>>> {
+    paths
+        .iter()
+        .map(|path| {
+            pem_certificates(path)?
+                .into_iter()
+                .next()
+                .with_context(|| format!("{}: no certificate", path.display()))
+        })
+        .collect()
+}
+
 /// The provider identity this configuration seals with: its evidence seal certificate and the
 /// embedded time-stamping unit's, under the issuer name. The service publishes it as a trusted
 /// list (`GET /provider/trusted-list.xml`, `sealpost pki trusted-list`); a court verifies
@@ -913,23 +936,14 @@ pub fn provider_identity(config: &Config) -> anyhow::Result<Provider> {
             config.seal_cert.display()
         )
     })?;
-    // The units whose tokens the evidences and the audit log carry, the second TSA's too.
-    let mut units = match &config.tsa_remote {
-        Some(remote) => remote.units.clone(),
-        None => vec![config.tsa.cert.clone()],
-    };
+    // The units whose tokens the evidences and the audit log carry, the second TSA's too,
+    // and those that stamped before (`tsa.previous_units`): their tokens stay in the proofs.
+    let mut units = stamping_units(config);
     if let Some(counter) = &config.tsa_counter_stamp {
         units.extend(counter.units.iter().cloned());
     }
-    let tsa_certificates = units
-        .iter()
-        .map(|path| {
-            pem_certificates(path)?
-                .into_iter()
-                .next()
-                .context("no time-stamping certificate")
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    units.extend(config.tsa_previous_units.iter().cloned());
+    let tsa_certificates = first_certificates(&units)?;
     Ok(Provider {
         name: config.issuer_name.clone(),
         seal_certificates: vec![seal],

@@ -16,6 +16,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use der::Decode;
 use sealpost_evidence::long_term::{
     ArchiveDue, ArchivePolicy, SharedValidationSource, add_archive_timestamp, archive_due,
 };
@@ -43,6 +44,18 @@ pub struct Archiver {
     pub tsa: Arc<dyn TokenSource + Send + Sync>,
     pub source: SharedValidationSource,
     pub policy: ArchivePolicy,
+    /// The certificates of the units that may make the archive time-stamps (the embedded
+    /// TSA's, or `tsa.remote_units`): a round renews nothing with units that expire as soon.
+    pub units: Vec<Vec<u8>>,
+}
+
+/// When the longest-lived of these unit certificates expires.
+fn last_expiry(units: &[Vec<u8>]) -> Option<SystemTime> {
+    units
+        .iter()
+        .filter_map(|der| x509_cert::Certificate::from_der(der).ok())
+        .map(|c| c.tbs_certificate.validity.not_after.to_system_time())
+        .max()
 }
 
 impl std::fmt::Debug for Archiver {
@@ -103,6 +116,9 @@ impl Archiver {
     pub fn run(&self, due_at: SystemTime) -> anyhow::Result<ArchiveReport> {
         let mut report = ArchiveReport::default();
         let mut after = String::new();
+        // Evidences due because their last unit expires soon, that no unit here could renew.
+        let mut unrenewable = 0usize;
+        let renews_until = last_expiry(&self.units);
         loop {
             let page = self.store.evidences_page(&after, PAGE)?;
             let Some(last) = page.last() else {
@@ -111,10 +127,15 @@ impl Archiver {
             after = last.id.clone();
             for evidence in page {
                 report.examined += 1;
-                match self.archive_if_due(&evidence, due_at) {
+                match self.archive_if_due(&evidence, due_at, renews_until) {
                     Ok(Some(())) => report.archived.push(evidence.id.clone()),
                     Ok(None) => {}
                     Err(Failure::Audit(e)) => return Err(e),
+                    // Said once for the round, below (not once per evidence).
+                    Err(Failure::NoUnit(why)) => {
+                        unrenewable += 1;
+                        report.failed.push((evidence.id.clone(), why));
+                    }
                     Err(Failure::Evidence(why)) => {
                         tracing::error!(evidence = %evidence.id, error = %why, "an evidence could not be archived: tried again at the next round");
                         self.audit(
@@ -128,6 +149,15 @@ impl Archiver {
                     }
                 }
             }
+        }
+        if unrenewable > 0 {
+            let why = format!(
+                "{unrenewable} evidences due could not be archived: every time-stamping unit configured expires {} or sooner, within evidence.archive_renew_before_days of their last time-stamp's expiry or of {}; an archive time-stamp of theirs would renew nothing: configure a unit valid longer (tsa.cert, tsa.remote_units), keeping the previous one published (tsa.previous_units)",
+                renews_until.map_or_else(|| "(unreadable)".into(), format_date_time),
+                format_date_time(due_at)
+            );
+            tracing::error!("{why}");
+            self.audit(&why, Changes::default())?;
         }
         self.audit(
             &format!(
@@ -147,6 +177,7 @@ impl Archiver {
         &self,
         evidence: &EvidenceRecord,
         due_at: SystemTime,
+        renews_until: Option<SystemTime>,
     ) -> Result<Option<()>, Failure> {
         // The current form as stored now, and the bytes the new one is written over.
         let stored = self
@@ -169,6 +200,15 @@ impl Archiver {
         else {
             return Ok(None);
         };
+        // An expiring time-stamp is renewed only by a unit that lasts beyond the margin.
+        let horizon = due_at + self.policy.renew_before;
+        if let ArchiveDue::CertificateExpires(expires) = due
+            && renews_until.is_none_or(|until| until <= expires || until <= horizon)
+        {
+            return Err(Failure::NoUnit(format!(
+                "due ({due}), but no configured unit lasts longer"
+            )));
+        }
         let tsa = Recording {
             tsa: self.tsa.as_ref(),
             token: Mutex::new(None),
@@ -179,6 +219,18 @@ impl Archiver {
             return Err(Failure::Evidence(
                 "the archived form would not keep every byte of the current one".into(),
             ));
+        }
+        // The unit that answered must renew it: stamped by one as short-lived (a remote TSA
+        // of another unit), the new form would be due again at once.
+        if let ArchiveDue::CertificateExpires(expires) = due
+            && let Ok(Some(ArchiveDue::CertificateExpires(after))) =
+                archive_due(&archived, due_at, &self.policy)
+            && after <= expires
+        {
+            return Err(Failure::Evidence(format!(
+                "due ({due}), but the unit that stamped expires on {} too: not stored",
+                format_date_time(after)
+            )));
         }
         let token = tsa
             .token
@@ -258,6 +310,8 @@ enum Failure {
     Audit(anyhow::Error),
     /// This evidence, this round (audited, tried again).
     Evidence(String),
+    /// Due, but no unit configured could renew it (audited once for the round).
+    NoUnit(String),
 }
 
 /// Runs a round every `interval`, until the process ends.

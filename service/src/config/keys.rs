@@ -78,6 +78,7 @@ pub(super) const KEYS: &[(&str, Kind)] = &[
     ("tsa.counter_stamp_units", Kind::List),
     ("tsa.counter_stamp_trust_anchors", Kind::Text),
     ("tsa.counter_stamp_evidences", Kind::Bool),
+    ("tsa.previous_units", Kind::List),
     ("tsa.endpoint_rate_per_minute", int(1, 1_000_000)),
     ("tsa.endpoint_burst", int(1, 1_000_000)),
     ("seal.cert", Kind::Text),

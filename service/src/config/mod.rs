@@ -186,6 +186,8 @@ pub struct Config {
     /// and, with `tsa_counter_stamp_evidences`, every evidence's seal.
     pub tsa_counter_stamp: Option<RemoteTsaSettings>,
     pub tsa_counter_stamp_evidences: bool,
+    /// `tsa.previous_units`: units that stamped before, still published in the trusted list.
+    pub tsa_previous_units: Vec<PathBuf>,
     /// The seal certificate (then its chain) and key.
     pub seal_cert: PathBuf,
     pub seal_key: PathBuf,
@@ -694,6 +696,9 @@ impl RawConfig {
             (self.tsa.remote_timeout_ms, self.tsa.remote_max_skew_s),
             problems,
         );
+        for unit in &self.tsa.previous_units {
+            readable(unit, "tsa.previous_units", problems);
+        }
         let tsa_counter_stamp = remote_tsas(
             "tsa.counter_stamp",
             &self.tsa.counter_stamp,
@@ -740,6 +745,7 @@ impl RawConfig {
             tsa_remote: tsa_remote?,
             tsa_counter_stamp: tsa_counter_stamp?,
             tsa_counter_stamp_evidences: self.tsa.counter_stamp_evidences,
+            tsa_previous_units: self.tsa.previous_units.clone(),
             seal_cert: self.seal.cert,
             seal_key: self.seal.key,
             issuer_name: self.seal.issuer_name,

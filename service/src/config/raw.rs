@@ -547,6 +547,10 @@ pub(super) struct RawTsa {
     pub(super) counter_stamp_trust_anchors: Option<PathBuf>,
     #[serde(default = "defaults::counter_stamp_evidences")]
     pub(super) counter_stamp_evidences: bool,
+    /// Units that time-stamped before (PEM files): no longer used, still published in the
+    /// trusted list, since the proofs they stamped carry their tokens.
+    #[serde(default)]
+    pub(super) previous_units: Vec<PathBuf>,
 }
 
 impl Default for RawTsa {
@@ -571,6 +575,7 @@ impl Default for RawTsa {
             counter_stamp_units: Vec::new(),
             counter_stamp_trust_anchors: None,
             counter_stamp_evidences: true,
+            previous_units: Vec::new(),
         }
     }
 }

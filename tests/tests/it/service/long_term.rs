@@ -17,7 +17,9 @@ use sealpost_interop::{
 use sealpost_xmldsig::dsig::base64_decode;
 use sealpost_xmldsig::wss_sign::format_date_time;
 
-use super::remote_tsa::{remote_unit, service as remote_service, tsa};
+use super::remote_tsa::{
+    court as court_with, remote_unit, served_trusted_list, service as remote_service, tsa,
+};
 use super::{
     Fixture, Letter, as_sender, code, court_verifies, evidence_of, fields, fixture, fixture_on,
     sealpost, xmlsec1_accepts,
@@ -197,6 +199,52 @@ fn ten_years_ahead() -> String {
     format_date_time(system_now() + Duration::from_secs(3650 * 86_400))
 }
 
+/// The fixture's service restarted with a new time-stamping unit of the development issuing
+/// CA, valid twenty years (`tsa-long.pem`), the previous one published still
+/// (`tsa.previous_units`).
+fn with_a_long_lived_unit(f: Fixture) -> Fixture {
+    let Fixture {
+        pki,
+        data: _,
+        server,
+    } = f;
+    drop(server);
+    let key = std::fs::read_to_string(pki.join("issuing-ca.key")).expect("CA key");
+    let ca = sealpost_pki::Authority::load_dev(
+        sealpost_pki::DEV_ISSUING_CA,
+        &sealpost_interop::cert_der(&pki.join("issuing-ca.pem")),
+        &key,
+    )
+    .expect("issuing CA");
+    let unit = ca
+        .issue(&sealpost_pki::LeafSpec::new(
+            "Sealpost Development Time-Stamping Unit 2",
+            sealpost_pki::Profile::TimeStamping { eku_critical: true },
+            sealpost_pki::KeyAlgorithm::EcdsaP256,
+            system_now() - Duration::from_secs(60),
+            Duration::from_secs(20 * 365 * 86_400),
+        ))
+        .expect("unit");
+    std::fs::write(pki.join("tsa-long.pem"), unit.cert_pem()).expect("cert");
+    std::fs::write(pki.join("tsa-long.key"), unit.key_pem()).expect("key");
+    let (cert, key, previous) = (
+        pki.join("tsa-long.pem"),
+        pki.join("tsa-long.key"),
+        pki.join("tsa.pem"),
+    );
+    fixture_on(
+        pki.clone(),
+        &[
+            ("SEALPOST_TSA_CERT", cert.to_str().expect("path")),
+            ("SEALPOST_TSA_KEY", key.to_str().expect("path")),
+            (
+                "SEALPOST_TSA_PREVIOUS_UNITS",
+                previous.to_str().expect("path"),
+            ),
+        ],
+    )
+}
+
 /// The audit entries of the archive job.
 fn archive_entries(f: &Fixture) -> Vec<serde_json::Value> {
     audit_log(&f.pki, &f.data, &[])
@@ -217,6 +265,19 @@ fn an_archive_round_ten_years_ahead_adds_an_archive_time_stamp_openssl_accepts_a
     assert!(out.contains("\"archived\":0"), "{out}");
     assert_eq!(get_evidences(&f, &message_id)[0], proof);
 
+    // Ten years ahead both proofs are due, but the only unit expires as soon as their
+    // time-stamps: an archive time-stamp of it would renew nothing, so none is made.
+    let (ok, out) = archive_round(&f, &ten_years_ahead());
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("\"archived\":0") && out.contains("no configured unit lasts longer"),
+        "{out}"
+    );
+    assert_eq!(get_evidences(&f, &message_id)[0], proof);
+
+    // The operator replaces the unit by one valid twenty years, the previous one still
+    // published: the round renews both proofs with it.
+    let f = with_a_long_lived_unit(f);
     let (ok, out) = archive_round(&f, &ten_years_ahead());
     assert!(ok, "{out}");
     assert!(
@@ -237,7 +298,8 @@ fn an_archive_round_ten_years_ahead_adds_an_archive_time_stamp_openssl_accepts_a
     let at = proof.rfind(end).expect("unsigned properties");
     assert!(archived.starts_with(&proof[..at]) && archived.ends_with(&proof[at..]));
     xmlsec1_accepts(&f, &written(&f, "archived.xml", archived));
-    let (exit, report) = court_verifies(&f, archived, None);
+    // The trusted list the service now serves names both units.
+    let (exit, report) = court_with(&f, archived, &served_trusted_list(&f));
     assert_eq!(exit, 0, "the court's verifier: {report}");
 
     // The archive token's imprint, recomputed by a script nobody here wrote the
@@ -258,7 +320,7 @@ fn an_archive_round_ten_years_ahead_adds_an_archive_time_stamp_openssl_accepts_a
             .arg("-CAfile")
             .arg(f.pki.join("root-ca.pem"))
             .arg("-untrusted")
-            .arg(f.pki.join("tsa-chain.pem")))
+            .arg(f.pki.join("issuing-ca.pem")))
     };
     let out = verify(imprint);
     assert!(

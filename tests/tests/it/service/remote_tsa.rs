@@ -64,7 +64,7 @@ pub(crate) fn service(pki: &Path, urls: &[String]) -> Fixture {
 }
 
 /// The published identity the running service serves, written to a file.
-fn served_trusted_list(f: &Fixture) -> PathBuf {
+pub(crate) fn served_trusted_list(f: &Fixture) -> PathBuf {
     let r = https_raw(
         f.server.addr,
         &f.pki.join("root-ca.pem"),
@@ -78,7 +78,7 @@ fn served_trusted_list(f: &Fixture) -> PathBuf {
 }
 
 /// `sealpost-verify` on an evidence against the root and `provider`: its exit code.
-fn court(f: &Fixture, evidence: &str, provider: &Path) -> (i32, String) {
+pub(crate) fn court(f: &Fixture, evidence: &str, provider: &Path) -> (i32, String) {
     let file = f.data.with_file_name("remote-evidence.xml");
     std::fs::write(&file, evidence).expect("write");
     let out = run(Command::new(binary("sealpost-verify"))
