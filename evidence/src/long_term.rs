@@ -112,16 +112,21 @@ pub trait ValidationSource: Send + Sync {
 }
 
 /// The B-LT properties of a freshly sealed evidence: the time-stamping units' certificates
-/// (those of the tokens not already in `seal_chain`), then the revocation values of all chains.
+/// (those of the signature time-stamps and the documents' tokens not already in
+/// `seal_chain`), then the revocation values of all chains.
 pub(crate) fn long_term_properties(
     source: &dyn ValidationSource,
     seal_chain: &[Vec<u8>],
     tokens: &[Vec<u8>],
+    document_tokens: &[Vec<u8>],
 ) -> Result<String, SealError> {
-    let tsa_chains = tokens
-        .iter()
-        .map(|t| token_chain(t))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut tsa_chains: Vec<Vec<Vec<u8>>> = Vec::new();
+    for token in tokens.iter().chain(document_tokens) {
+        let chain = token_chain(token)?;
+        if !tsa_chains.contains(&chain) {
+            tsa_chains.push(chain);
+        }
+    }
     let mut chains = vec![seal_chain.to_vec()];
     chains.extend(tsa_chains.iter().cloned());
     let mut data = source.validation_data(&chains)?;

@@ -188,7 +188,21 @@ impl Sealer {
             .and_then(|start| Some(start..xml.rfind("</ev:Evidence>")? + "</ev:Evidence>".len()))
             .ok_or_else(|| SealError::Signing("the evidence element".into()))?;
         let digest = DigestAlgorithm::Sha256.digest(xml[element.clone()].as_bytes());
-        self.append_signature(&xml, &evidence.id, &digest, tsa, signing_time)
+        // The documents' time-stamps are the evidence's too: their units' validation data
+        // goes with the seal's.
+        let document_tokens: Vec<Vec<u8>> = evidence
+            .documents
+            .iter()
+            .filter_map(|d| d.time_stamp_token.clone())
+            .collect();
+        self.append_signature(
+            &xml,
+            &evidence.id,
+            &digest,
+            tsa,
+            signing_time,
+            &document_tokens,
+        )
     }
 
     /// Seals any evidence document given as XML text: parsed, and its digest taken over its
@@ -213,7 +227,7 @@ impl Sealer {
             &Canonicalization::exclusive(),
             None,
         ));
-        self.append_signature(evidence_xml, evidence_id, &digest, tsa, signing_time)
+        self.append_signature(evidence_xml, evidence_id, &digest, tsa, signing_time, &[])
     }
 
     /// Signs, time-stamps the signature, and inserts it before the root element's end tag.
@@ -229,6 +243,7 @@ impl Sealer {
         evidence_digest: &[u8],
         tsa: &dyn Timestamper,
         signing_time: SystemTime,
+        document_tokens: &[Vec<u8>],
     ) -> Result<String, SealError> {
         let suffix: String = evidence_id
             .chars()
@@ -296,7 +311,12 @@ impl Sealer {
 
         // 4. B-LT: the validation data of the chains, gathered now.
         let long_term = match &self.validation {
-            Some(source) => long_term_properties(source.as_ref(), self.certificates(), &tokens)?,
+            Some(source) => long_term_properties(
+                source.as_ref(),
+                self.certificates(),
+                &tokens,
+                document_tokens,
+            )?,
             None => String::new(),
         };
 

@@ -1558,6 +1558,16 @@ fn time_still_proven(
             show(until)
         ));
     }
+    // Revoked by the date, as the evidence's own data shows, and not renewed since.
+    let mut found = Vec::new();
+    path_standing(&last.path, anchors, values, at, "its unit", &mut found);
+    if let Some((_, Standing::Revoked(since))) = found.first() {
+        return Outcome::Indeterminate(format!(
+            "the unit of the last time-stamp (of {}) was revoked on {}, before the date of verification, and no archive time-stamp renews it",
+            show(last.gen_time),
+            show(*since)
+        ));
+    }
     Outcome::Passed(if chain.len() == 1 {
         format!(
             "on {}: the signature time-stamp's certificate is valid until {}",

@@ -491,3 +491,86 @@ fn an_evidence_archived_by_its_own_unit_at_once_is_valid() {
     let report = f.verify(&xml, Some(LETTER));
     assert_eq!(report.verdict, Verdict::Valid, "{report:#?}");
 }
+
+/// A source that remembers the chains it was asked about (leaf first).
+struct Asked(std::sync::Mutex<Vec<Vec<u8>>>, ValidationData);
+
+impl sealpost_evidence::long_term::ValidationSource for Asked {
+    fn validation_data(
+        &self,
+        chains: &[Vec<Vec<u8>>],
+    ) -> Result<ValidationData, sealpost_evidence::seal::SealError> {
+        let mut asked = self.0.lock().expect("lock");
+        asked.extend(chains.iter().filter_map(|c| c.first().cloned()));
+        Ok(self.1.clone())
+    }
+}
+
+#[test]
+fn the_units_of_the_documents_time_stamps_are_asked_about_too() {
+    let f = fixture();
+    let other = later_unit(&f.pki, f.now - DAY);
+    let asked = Arc::new(Asked(
+        std::sync::Mutex::default(),
+        other.data(&f.pki, f.now - DAY, &[]),
+    ));
+    let sealer = Fixture::sealer(
+        &f.pki.seal.key_pkcs8_der(),
+        vec![
+            f.pki.seal.cert_der().to_vec(),
+            f.pki.issuing.cert_der().to_vec(),
+        ],
+    )
+    .with_validation_source(asked.clone());
+    // The document was time-stamped by another unit than the one stamping the seal.
+    let evidence = f.evidence(vec![f.document(LETTER, LETTER, &other.tsa(f.now))]);
+    let xml = sealer.seal(&evidence, &f.tsa, f.now).expect("seal");
+    let leaves = asked.0.lock().expect("lock").clone();
+    assert!(
+        leaves.contains(&other.unit.cert_der().to_vec()),
+        "not asked about the document's unit"
+    );
+    assert!(leaves.contains(&f.pki.tsa.cert_der().to_vec()));
+    let report = verify_at(&xml, &policy_with(&f, &other), f.now);
+    assert_eq!(report.verdict, Verdict::Valid, "{report:#?}");
+}
+
+#[test]
+fn a_last_unit_revoked_before_the_date_of_verification_proves_nothing_on_it() {
+    let f = fixture();
+    let in_2027 = f.now + 4 * YEAR;
+    let later = later_unit(&f.pki, in_2027 - DAY);
+    let xml = archived(&f, &later, in_2027, false);
+    // Its CA revoked the archiving unit in 2030, and says so in a CRL the evidence carries.
+    let in_2030 = f.now + 7 * YEAR;
+    let revoking = later
+        .ca
+        .crl(
+            &[serial_of(later.unit.cert_der())],
+            in_2030,
+            in_2030 + 30 * DAY,
+            2,
+        )
+        .expect("crl");
+    let end = xml
+        .rfind("</xades:UnsignedSignatureProperties>")
+        .expect("end");
+    let carried = format!(
+        "{}<xades141:TimeStampValidationData xmlns:xades141=\"http://uri.etsi.org/01903/v1.4.1#\"><xades:RevocationValues><xades:CRLValues><xades:EncapsulatedCRLValue>{}</xades:EncapsulatedCRLValue></xades:CRLValues></xades:RevocationValues></xades141:TimeStampValidationData>{}",
+        &xml[..end],
+        sealpost_xmldsig::dsig::base64_encode(&revoking),
+        &xml[end..]
+    );
+    let policy = policy_with(&f, &later);
+    // Before the revocation it still proves; after it, not any more.
+    assert_eq!(
+        verify_at(&carried, &policy, f.now + 6 * YEAR).verdict,
+        Verdict::Valid
+    );
+    let report = verify_at(&carried, &policy, f.now + 8 * YEAR);
+    assert_eq!(report.verdict, Verdict::Indeterminate, "{report:#?}");
+    let Outcome::Indeterminate(why) = step(&report, 11) else {
+        panic!("{report:#?}")
+    };
+    assert!(why.contains("was revoked on"), "{why}");
+}

@@ -283,7 +283,7 @@ impl ServiceValidationSource {
             let current = tbs.issuer == issuer.parsed.tbs_certificate.subject
                 && this_update <= now + CLOCK_SKEW
                 && tbs.next_update.is_some_and(|n| now < n.to_system_time())
-                && !tbs.crl_extensions.iter().flatten().any(|e| e.critical)
+                && is_complete(&list)
                 && verify_signed(der, &list.signature_algorithm, &list.signature, issuer).is_ok();
             if current && best.as_ref().is_none_or(|(t, _, _)| *t < this_update) {
                 best = Some((this_update, der, list));
@@ -299,6 +299,12 @@ impl ServiceValidationSource {
                         let list = CertificateList::from_der(&published.der).map_err(|e| {
                             format!("the CRL at {} does not read: {e}", published.url)
                         })?;
+                        if !is_complete(&list) {
+                            return Err(format!(
+                                "the CRL at {} is partitioned, a delta or has a critical extension: a court's verifier would not use it",
+                                published.url
+                            ));
+                        }
                         (published.der.clone(), list)
                     }
                     Ok(None) => return Ok(None),
@@ -323,6 +329,16 @@ impl ServiceValidationSource {
         }
         Ok(Some(der))
     }
+}
+
+/// A complete CRL, as a court's verifier reads one (`sealpost_evidence`'s step 10): no
+/// critical extension, no issuing distribution point (a partition), no delta indicator.
+fn is_complete(list: &CertificateList) -> bool {
+    const DELTA_CRL_INDICATOR: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.27");
+    const ISSUING_DISTRIBUTION_POINT: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.28");
+    !list.tbs_cert_list.crl_extensions.iter().flatten().any(|e| {
+        e.critical || e.extn_id == DELTA_CRL_INDICATOR || e.extn_id == ISSUING_DISTRIBUTION_POINT
+    })
 }
 
 impl ValidationSource for ServiceValidationSource {
