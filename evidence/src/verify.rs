@@ -569,9 +569,17 @@ fn verify_with(
         })
         .unwrap_or_default();
     match values {
+        // Validation data that does not read is in the seal's structure, where nothing the
+        // seal does not cover may be other than Sealpost writes it (step 2); it decides
+        // nothing of revocation or time.
         Err(e) => {
-            outcomes[9] = Some(Outcome::Failed(e.clone()));
-            outcomes[10] = Some(Outcome::Failed(e));
+            if matches!(outcomes[1], Some(Outcome::Passed(_))) {
+                outcomes[1] = Some(Outcome::Failed(format!(
+                    "the seal's validation data does not read: {e}"
+                )));
+            }
+            outcomes[9] = Some(Outcome::Indeterminate(e.clone()));
+            outcomes[10] = Some(Outcome::Indeterminate(e));
         }
         Ok(values) => {
             let values = values.unwrap_or_default();

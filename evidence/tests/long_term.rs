@@ -574,3 +574,23 @@ fn a_last_unit_revoked_before_the_date_of_verification_proves_nothing_on_it() {
     };
     assert!(why.contains("was revoked on"), "{why}");
 }
+
+#[test]
+fn validation_data_that_does_not_read_is_an_alteration_of_the_seal_not_a_revocation() {
+    let f = fixture();
+    let xml = f.genuine().replacen(
+        "<xades:EncapsulatedCRLValue>",
+        "<xades:EncapsulatedCRLValue>*",
+        1,
+    );
+    let report = f.verify(&xml, Some(LETTER));
+    assert_eq!(report.verdict, Verdict::Invalid, "{report:#?}");
+    assert!(
+        matches!(step(&report, 2), Outcome::Failed(_)),
+        "{report:#?}"
+    );
+    assert!(
+        matches!(step(&report, 10), Outcome::Indeterminate(_)),
+        "{report:#?}"
+    );
+}

@@ -17,9 +17,7 @@ use sealpost_interop::{
 use sealpost_xmldsig::dsig::base64_decode;
 use sealpost_xmldsig::wss_sign::format_date_time;
 
-use super::remote_tsa::{
-    court as court_with, remote_unit, served_trusted_list, service as remote_service, tsa,
-};
+use super::remote_tsa::{court as court_with, served_trusted_list, tsa};
 use super::{
     Fixture, Letter, as_sender, code, court_verifies, evidence_of, fields, fixture, fixture_on,
     sealpost, xmlsec1_accepts,
@@ -209,6 +207,28 @@ fn with_a_long_lived_unit(f: Fixture) -> Fixture {
         server,
     } = f;
     drop(server);
+    long_lived_unit(&pki);
+    let (cert, key, previous) = (
+        pki.join("tsa-long.pem"),
+        pki.join("tsa-long.key"),
+        pki.join("tsa.pem"),
+    );
+    fixture_on(
+        pki.clone(),
+        &[
+            ("SEALPOST_TSA_CERT", cert.to_str().expect("path")),
+            ("SEALPOST_TSA_KEY", key.to_str().expect("path")),
+            (
+                "SEALPOST_TSA_PREVIOUS_UNITS",
+                previous.to_str().expect("path"),
+            ),
+        ],
+    )
+}
+
+/// A time-stamping unit of the development issuing CA valid twenty years: `tsa-long.pem`
+/// and `tsa-long.key` in `pki`.
+fn long_lived_unit(pki: &Path) {
     let key = std::fs::read_to_string(pki.join("issuing-ca.key")).expect("CA key");
     let ca = sealpost_pki::Authority::load_dev(
         sealpost_pki::DEV_ISSUING_CA,
@@ -227,22 +247,6 @@ fn with_a_long_lived_unit(f: Fixture) -> Fixture {
         .expect("unit");
     std::fs::write(pki.join("tsa-long.pem"), unit.cert_pem()).expect("cert");
     std::fs::write(pki.join("tsa-long.key"), unit.key_pem()).expect("key");
-    let (cert, key, previous) = (
-        pki.join("tsa-long.pem"),
-        pki.join("tsa-long.key"),
-        pki.join("tsa.pem"),
-    );
-    fixture_on(
-        pki.clone(),
-        &[
-            ("SEALPOST_TSA_CERT", cert.to_str().expect("path")),
-            ("SEALPOST_TSA_KEY", key.to_str().expect("path")),
-            (
-                "SEALPOST_TSA_PREVIOUS_UNITS",
-                previous.to_str().expect("path"),
-            ),
-        ],
-    )
 }
 
 /// The audit entries of the archive job.
@@ -360,11 +364,36 @@ fn an_archive_round_ten_years_ahead_adds_an_archive_time_stamp_openssl_accepts_a
 
 #[test]
 fn with_the_tsa_unreachable_an_archive_round_fails_cleanly_and_the_stored_form_is_unchanged() {
+    // Sealed by the embedded unit; then the operator archives with a remote TSA of a unit
+    // valid twenty years, which is down.
     let pki = sealpost_interop::dev_pki("long-term-tsa-down");
-    remote_unit(&pki);
-    let remote = tsa(&pki, "remote-tsa", "tsa-archive");
-    let f = remote_service(&pki, &[format!("http://{}/tsa", remote.addr)]);
+    let f = fixture_on(pki.clone(), &[]);
     let (message_id, proof) = submit(&f, "lt-down");
+    let Fixture {
+        pki,
+        data: _,
+        server,
+    } = f;
+    drop(server);
+    long_lived_unit(&pki);
+    let remote = tsa(&pki, "tsa-long", "tsa-archive");
+    let (url, units, previous) = (
+        format!("http://{}/tsa", remote.addr),
+        pki.join("tsa-long.pem"),
+        pki.join("tsa.pem"),
+    );
+    let f = fixture_on(
+        pki.clone(),
+        &[
+            ("SEALPOST_TSA_REMOTE", url.as_str()),
+            ("SEALPOST_TSA_REMOTE_UNITS", units.to_str().expect("path")),
+            ("SEALPOST_TSA_REMOTE_TIMEOUT_MS", "2000"),
+            (
+                "SEALPOST_TSA_PREVIOUS_UNITS",
+                previous.to_str().expect("path"),
+            ),
+        ],
+    );
     drop(remote);
 
     let (ok, out) = archive_round(&f, &ten_years_ahead());
