@@ -326,53 +326,17 @@ pub struct UnverifiedToken {
     pub accuracy: Option<Duration>,
 }
 
-/// Reads a token (a DER CMS ContentInfo) as [`UnverifiedToken`].
-pub fn read_unverified(token_der: &[u8]) -> Result<UnverifiedToken, VerifyError> {
-    let content_info = ContentInfo::from_der(token_der).map_err(malformed)?;
-    if content_info.content_type != oid::SIGNED_DATA {
-        return Err(malformed("the content is not SignedData"));
-    }
-    let signed_data: SignedData<'_> = content_info.content.decode_as().map_err(malformed)?;
-    let tst_der = signed_data
-        .encap_content_info
-        .e_content
-        .ok_or_else(|| malformed("the TSTInfo is detached"))?
-        .as_bytes();
-    let tst = TstInfo::from_der(tst_der).map_err(malformed)?;
-    let certificates: Vec<&[u8]> = match &signed_data.certificates {
-        Some(set) => set
-            .element_bytes()
-            .collect::<Result<_, _>>()
-            .map_err(malformed)?,
-        None => Vec::new(),
-    };
-    let signer_info: SignerInfo<'_> = signed_data
-        .signer_infos
-        .elements()
-        .next()
-        .ok_or_else(|| malformed("no SignerInfo"))?
-        .and_then(|any| any.decode_as())
-        .map_err(malformed)?;
-    let signer = find_signer(&signer_info.sid, &certificates)
-        .ok()
-        .map(|(der, _)| der.to_vec());
-    Ok(UnverifiedToken {
-        certificates: certificates.iter().map(|c| c.to_vec()).collect(),
-        signer,
-        hash_algorithm: tst.message_imprint.hash_algorithm.oid,
-        gen_time: tst.gen_time.to_system_time(),
-        accuracy: tst.accuracy.map(|a| a.to_duration()),
-    })
+/// The parts of a token read whole (step 1 of [`verify_token`]): a SignedData carrying a
+/// version 1 TSTInfo (its DER too: what the signature's message digest is over) and exactly
+/// one SignerInfo.
+struct TokenParts<'a> {
+    signed_data: SignedData<'a>,
+    tst_der: &'a [u8],
+    tst: TstInfo<'a>,
+    signer_info: SignerInfo<'a>,
 }
 
-/// Verifies a time-stamp token (a DER CMS ContentInfo) against what it must say and the trust
-/// store, with genTime as the validation time.
-pub fn verify_token(
-    token_der: &[u8],
-    expected: &Expected,
-    trust: &TrustStore,
-) -> Result<VerifiedToken, VerifyError> {
-    // Step 1: structure.
+fn token_parts(token_der: &[u8]) -> Result<TokenParts<'_>, VerifyError> {
     let content_info = ContentInfo::from_der(token_der).map_err(malformed)?;
     if content_info.content_type != oid::SIGNED_DATA {
         return Err(malformed("the content is not SignedData"));
@@ -399,6 +363,60 @@ pub fn verify_token(
     if signer_infos.next().is_some() {
         return Err(malformed("more than one SignerInfo"));
     }
+    Ok(TokenParts {
+        signed_data,
+        tst_der,
+        tst,
+        signer_info,
+    })
+}
+
+/// The certificates a token carries.
+fn token_certificates<'a>(signed_data: &SignedData<'a>) -> Result<Vec<&'a [u8]>, VerifyError> {
+    match &signed_data.certificates {
+        Some(set) => set
+            .element_bytes()
+            .collect::<Result<_, _>>()
+            .map_err(malformed),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Reads a token (a DER CMS ContentInfo) as [`UnverifiedToken`].
+pub fn read_unverified(token_der: &[u8]) -> Result<UnverifiedToken, VerifyError> {
+    let TokenParts {
+        signed_data,
+        tst,
+        signer_info,
+        ..
+    } = token_parts(token_der)?;
+    let certificates = token_certificates(&signed_data)?;
+    let signer = find_signer(&signer_info.sid, &certificates)
+        .ok()
+        .map(|(der, _)| der.to_vec());
+    Ok(UnverifiedToken {
+        certificates: certificates.iter().map(|c| c.to_vec()).collect(),
+        signer,
+        hash_algorithm: tst.message_imprint.hash_algorithm.oid,
+        gen_time: tst.gen_time.to_system_time(),
+        accuracy: tst.accuracy.map(|a| a.to_duration()),
+    })
+}
+
+/// Verifies a time-stamp token (a DER CMS ContentInfo) against what it must say and the trust
+/// store, with genTime as the validation time.
+pub fn verify_token(
+    token_der: &[u8],
+    expected: &Expected,
+    trust: &TrustStore,
+) -> Result<VerifiedToken, VerifyError> {
+    // Step 1: structure.
+    let TokenParts {
+        signed_data,
+        tst_der,
+        tst,
+        signer_info,
+    } = token_parts(token_der)?;
     // The fields outside the signature must be exactly what RFC 5652 prescribes, so that no
     // byte of a valid token can change without the token failing.
     if signed_data.version != 3 {
@@ -458,13 +476,7 @@ pub fn verify_token(
     }
 
     // Step 3: the signer's certificate.
-    let token_certs: Vec<&[u8]> = match &signed_data.certificates {
-        Some(set) => set
-            .element_bytes()
-            .collect::<Result<_, _>>()
-            .map_err(malformed)?,
-        None => Vec::new(),
-    };
+    let token_certs = token_certificates(&signed_data)?;
     let candidates: Vec<&[u8]> = token_certs
         .iter()
         .copied()
