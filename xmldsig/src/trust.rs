@@ -562,7 +562,7 @@ fn is_crl_error(e: &webpki::Error) -> bool {
 mod tests {
     use super::*;
     use crate::published_crl::PublishedCrl;
-    use sealpost_pki::{Authority, KeyAlgorithm, LeafSpec, Profile, Published};
+    use sealpost_pki::{Authority, Credential, KeyAlgorithm, LeafSpec, Profile, Published};
 
     const YEAR: Duration = Duration::from_secs(365 * 86_400);
 
@@ -762,8 +762,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_signer_must_pass_every_source_and_is_remembered_only_as_long_as_its_status_holds() {
+    /// A root, its issuing CA and a sender of that CA at a fixed time, and the senders'
+    /// trust store (the root, the CA as intermediate).
+    fn sender_pki() -> (SystemTime, Authority, Authority, Credential, TrustAnchors) {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let root = Authority::root("Root", now - YEAR, now + 10 * YEAR).expect("root");
         let ca = root
@@ -780,6 +781,12 @@ mod tests {
             .expect("sender");
         let trust = TrustAnchors::new([root.cert_der().to_vec()])
             .with_intermediates([ca.cert_der().to_vec()]);
+        (now, root, ca, sender, trust)
+    }
+
+    #[test]
+    fn a_signer_must_pass_every_source_and_is_remembered_only_as_long_as_its_status_holds() {
+        let (now, root, ca, sender, trust) = sender_pki();
         let check = |at| trust.validate(sender.cert_der(), &[], at, Purpose::SenderApplication);
         // Remembered before any status source: forgotten when one is given.
         check(now).expect("valid");
@@ -838,22 +845,7 @@ mod tests {
 
     #[test]
     fn an_issuing_ca_is_asked_about_when_the_source_speaks_for_it_and_refused_when_revoked() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let root = Authority::root("Root", now - YEAR, now + 10 * YEAR).expect("root");
-        let ca = root
-            .issue_ca("Issuing", now - YEAR, now + 5 * YEAR)
-            .expect("ca");
-        let sender = ca
-            .issue(&LeafSpec::new(
-                "Sender",
-                Profile::Sender,
-                KeyAlgorithm::EcdsaP256,
-                now,
-                YEAR,
-            ))
-            .expect("sender");
-        let trust = TrustAnchors::new([root.cert_der().to_vec()])
-            .with_intermediates([ca.cert_der().to_vec()]);
+        let (now, _, _, sender, trust) = sender_pki();
         let told = Arc::new(Told::new(Ok(now + YEAR), true));
         trust.set_status_checker(Arc::clone(&told) as Arc<dyn StatusChecker>);
         trust
