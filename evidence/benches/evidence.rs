@@ -82,17 +82,20 @@ fn main() {
             UNIX_EPOCH,
         ),
     );
-    let sealer = Sealer::new(
-        DocumentSigner::new(
-            &pki.seal.key_pkcs8_der(),
-            vec![
-                pki.seal.cert_der().to_vec(),
-                pki.issuing.cert_der().to_vec(),
-            ],
+    // The operator's seal: B-T, and B-LT with the CAs' CRLs.
+    let seal = || {
+        Sealer::new(
+            DocumentSigner::new(
+                &pki.seal.key_pkcs8_der(),
+                vec![
+                    pki.seal.cert_der().to_vec(),
+                    pki.issuing.cert_der().to_vec(),
+                ],
+            )
+            .expect("seal"),
         )
-        .expect("seal"),
-    )
-    .expect("sealer");
+        .expect("sealer")
+    };
     let day = Duration::from_secs(86_400);
     let crls = Arc::new(GivenCrls(ValidationData {
         certificates: vec![pki.issuing.cert_der().to_vec()],
@@ -102,19 +105,8 @@ fn main() {
         ],
         ocsp_responses: Vec::new(),
     }));
-    let sealer_b_t = sealer;
-    let sealer = Sealer::new(
-        DocumentSigner::new(
-            &pki.seal.key_pkcs8_der(),
-            vec![
-                pki.seal.cert_der().to_vec(),
-                pki.issuing.cert_der().to_vec(),
-            ],
-        )
-        .expect("seal"),
-    )
-    .expect("sealer")
-    .with_validation_source(crls.clone());
+    let sealer_b_t = seal();
+    let sealer = seal().with_validation_source(crls.clone());
     let sha = [7u8; 32];
     let evidence = Evidence {
         id: new_evidence_id(now),

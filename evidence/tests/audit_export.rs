@@ -641,24 +641,31 @@ fn counter_stamped(mut seal: AuditSeal, offset: u64) -> AuditSeal {
     seal
 }
 
+/// A writer of the export of `log` from the start (of the counter-stamped format, or the
+/// first), its entries written.
+fn writing(log: &[(AuditEntry, Vec<u8>)], counter_stamped: bool) -> ExportWriter<Vec<u8>> {
+    let start = if counter_stamped {
+        ExportWriter::start_counter_stamped
+    } else {
+        ExportWriter::start
+    };
+    let anchor = Anchor {
+        seq: 0,
+        hash: GENESIS.into(),
+    };
+    let to = log.last().map_or(0, |(e, _)| e.seq);
+    let mut w = start(Vec::new(), "Sealpost", f().now, anchor, to).expect("header");
+    for (e, request) in log {
+        w.entry(e, request).expect("entry");
+    }
+    w
+}
+
 /// The export of five entries sealed at the head with `seal`, in the counter-stamped format.
 fn counter_stamped_export(seal: impl FnOnce(&AuditEntry) -> AuditSeal) -> String {
     let log = log(5);
     let head = seal(&log[4].0);
-    let mut w = ExportWriter::start_counter_stamped(
-        Vec::new(),
-        "Sealpost",
-        f().now,
-        Anchor {
-            seq: 0,
-            hash: GENESIS.into(),
-        },
-        5,
-    )
-    .expect("header");
-    for (e, request) in &log {
-        w.entry(e, request).expect("entry");
-    }
+    let mut w = writing(&log, true);
     w.seal(&head).expect("seal");
     let (bytes, _) = w.finish().expect("trailer");
     String::from_utf8(bytes).expect("UTF-8")
@@ -698,20 +705,7 @@ fn a_counter_stamp_over_another_hash_is_invalid() {
 fn a_counter_stamp_only_in_the_counter_stamped_format() {
     // The writer refuses to put one in an export of the first format...
     let log = log(5);
-    let mut w = ExportWriter::start(
-        Vec::new(),
-        "Sealpost",
-        f().now,
-        Anchor {
-            seq: 0,
-            hash: GENESIS.into(),
-        },
-        5,
-    )
-    .expect("header");
-    for (e, request) in &log {
-        w.entry(e, request).expect("entry");
-    }
+    let mut w = writing(&log, false);
     assert!(matches!(
         w.seal(&counter_stamped(seal_of(&log[4].0, &f().tsa), 0)),
         Err(ExportError::Seal { seq: 5 })

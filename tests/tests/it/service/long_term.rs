@@ -201,13 +201,7 @@ fn ten_years_ahead() -> String {
 /// CA, valid twenty years (`tsa-long.pem`), the previous one published still
 /// (`tsa.previous_units`).
 fn with_a_long_lived_unit(f: Fixture) -> Fixture {
-    let Fixture {
-        pki,
-        data: _,
-        server,
-    } = f;
-    drop(server);
-    long_lived_unit(&pki);
+    let pki = stopped_with_a_long_lived_unit(f);
     let (cert, key, previous) = (
         pki.join("tsa-long.pem"),
         pki.join("tsa-long.key"),
@@ -226,9 +220,15 @@ fn with_a_long_lived_unit(f: Fixture) -> Fixture {
     )
 }
 
-/// A time-stamping unit of the development issuing CA valid twenty years: `tsa-long.pem`
-/// and `tsa-long.key` in `pki`.
-fn long_lived_unit(pki: &Path) {
+/// The fixture's service stopped, and a time-stamping unit of the development issuing CA
+/// valid twenty years made: `tsa-long.pem` and `tsa-long.key` in its PKI, returned.
+fn stopped_with_a_long_lived_unit(f: Fixture) -> PathBuf {
+    let Fixture {
+        pki,
+        data: _,
+        server,
+    } = f;
+    drop(server);
     let key = std::fs::read_to_string(pki.join("issuing-ca.key")).expect("CA key");
     let ca = sealpost_pki::Authority::load_dev(
         sealpost_pki::DEV_ISSUING_CA,
@@ -247,6 +247,7 @@ fn long_lived_unit(pki: &Path) {
         .expect("unit");
     std::fs::write(pki.join("tsa-long.pem"), unit.cert_pem()).expect("cert");
     std::fs::write(pki.join("tsa-long.key"), unit.key_pem()).expect("key");
+    pki
 }
 
 /// The audit entries of the archive job.
@@ -369,13 +370,7 @@ fn with_the_tsa_unreachable_an_archive_round_fails_cleanly_and_the_stored_form_i
     let pki = sealpost_interop::dev_pki("long-term-tsa-down");
     let f = fixture_on(pki.clone(), &[]);
     let (message_id, proof) = submit(&f, "lt-down");
-    let Fixture {
-        pki,
-        data: _,
-        server,
-    } = f;
-    drop(server);
-    long_lived_unit(&pki);
+    let pki = stopped_with_a_long_lived_unit(f);
     let remote = tsa(&pki, "tsa-long", "tsa-archive");
     let (url, units, previous) = (
         format!("http://{}/tsa", remote.addr),
