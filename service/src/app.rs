@@ -243,16 +243,7 @@ pub fn saml_trust(
         .identity_providers
         .iter()
         .map(|p| {
-            let certificates = p
-                .certificates
-                .iter()
-                .map(|path| {
-                    pem_certificates(path)?
-                        .into_iter()
-                        .next()
-                        .with_context(|| format!("{}: no certificate", path.display()))
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
+            let certificates = first_certificates(&p.certificates)?;
             let certificates = crate::adapters::idp_trust::provider_certificates(
                 &p.entity_id,
                 certificates,
@@ -1069,16 +1060,7 @@ fn remote_timestamper(
     units_key: &str,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Arc<dyn TokenSource + Send + Sync>> {
-    let units = remote
-        .units
-        .iter()
-        .map(|path| {
-            pem_certificates(path)?
-                .into_iter()
-                .next()
-                .with_context(|| format!("{units_key}: {}: no certificate", path.display()))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let units = first_certificates(&remote.units).with_context(|| units_key.to_owned())?;
     let trust = sealpost_tsa::TrustStore::new(pem_certificates(&remote.trust_anchors)?)
         .with_certificates(units.clone());
     Ok(Arc::new(RemoteTsas::new(
