@@ -871,6 +871,8 @@ mod tests {
     struct Served {
         crls: Mutex<HashMap<String, Arc<PublishedCrl>>>,
         generation: AtomicU64,
+        /// The addresses asked for.
+        asked: Mutex<Vec<String>>,
     }
 
     impl Served {
@@ -894,6 +896,7 @@ mod tests {
             let Some(url) = crate::published_crl::crl_urls(cert).into_iter().next() else {
                 return Ok(None);
             };
+            self.asked.lock().expect("lock").push(url.clone());
             self.crls
                 .lock()
                 .expect("lock")
@@ -910,6 +913,43 @@ mod tests {
         fn generation(&self) -> u64 {
             self.generation.load(Ordering::SeqCst)
         }
+    }
+
+    #[test]
+    fn a_certificate_of_no_trusted_ca_never_makes_the_service_fetch_its_distribution_point() {
+        // What the attacker wanted: make the service fetch an address of its choosing (a
+        // host inside the operator's network) by presenting a certificate naming it.
+        let (now, _, _, _, trust) = sender_pki();
+        let served = Arc::new(Served::default());
+        trust.set_crl_distribution_points(Arc::clone(&served) as Arc<dyn CrlDistributionPoints>);
+        let stranger = Authority::root("Root", now - YEAR, now + 10 * YEAR)
+            .expect("root")
+            .issue_ca("Issuing", now - YEAR, now + 5 * YEAR)
+            .expect("ca")
+            .publishing(Published::under("http://10.0.0.1/internal"));
+        let forged = stranger
+            .issue(&LeafSpec::new(
+                "Sender",
+                Profile::Sender,
+                KeyAlgorithm::EcdsaP256,
+                now,
+                YEAR,
+            ))
+            .expect("forged");
+        assert!(
+            trust
+                .validate(
+                    forged.cert_der(),
+                    &[stranger.cert_der().to_vec()],
+                    now,
+                    Purpose::SenderApplication
+                )
+                .is_err()
+        );
+        assert!(
+            served.asked.lock().expect("lock").is_empty(),
+            "fetched for an untrusted chain"
+        );
     }
 
     #[test]
