@@ -15,9 +15,11 @@
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use aws_lc_rs::digest;
+
+use super::io_faults::{self, IoFaults};
 
 use crate::core::StoreError;
 
@@ -73,6 +75,8 @@ pub struct Segments {
     stream: &'static str,
     /// The segment being appended to: number, file, length.
     current: Mutex<(u32, File, u64)>,
+    /// Errors injected before writes and syncs (the fault tests'), or none.
+    faults: Option<Arc<IoFaults>>,
 }
 
 fn fail(what: &str, path: &Path, e: impl std::fmt::Display) -> StoreError {
@@ -108,6 +112,15 @@ fn open_for_append(dir: &Path, path: &Path) -> Result<(File, u64), StoreError> {
 impl Segments {
     /// Opens the stream in `dir`, appending to its last segment.
     pub fn open(dir: &Path, stream: &'static str) -> Result<Segments, StoreError> {
+        Self::open_with_faults(dir, stream, None)
+    }
+
+    /// [`Segments::open`], with `faults` injected before each write and sync.
+    pub fn open_with_faults(
+        dir: &Path,
+        stream: &'static str,
+        faults: Option<Arc<IoFaults>>,
+    ) -> Result<Segments, StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| fail("creating", dir, e))?;
         let prefix = format!("{stream}-");
         let mut last = 0u32;
@@ -131,6 +144,7 @@ impl Segments {
             dir: dir.to_owned(),
             stream,
             current: Mutex::new((number, file, len)),
+            faults,
         })
     }
 
@@ -172,8 +186,10 @@ impl Segments {
         let written = (|| {
             let mut refs = Vec::with_capacity(blobs.len());
             let mut at = start;
+            let faults = self.faults.as_deref();
             for &(blob, sha256) in blobs {
-                file.write_all_at(blob, at)
+                io_faults::before(faults, "segment write")
+                    .and_then(|()| file.write_all_at(blob, at))
                     .map_err(|e| fail("writing", &path, e))?;
                 refs.push(BlobRef {
                     segment: *number,
@@ -183,7 +199,9 @@ impl Segments {
                 });
                 at += blob.len() as u64;
             }
-            file.sync_data().map_err(|e| fail("syncing", &path, e))?;
+            io_faults::before(faults, "segment sync")
+                .and_then(|()| file.sync_data())
+                .map_err(|e| fail("syncing", &path, e))?;
             let end = on_disk(file)?;
             if end != at {
                 return Err(StoreError::Unavailable(format!(

@@ -58,7 +58,7 @@ fn evidence(id: &str, message_id: &str, event: &str) -> EvidenceRecord {
 }
 
 /// An accepted letter: message, two documents, two evidences, the key, the audit entry.
-fn letter(n: usize, key: &str, submitted_at: u64) -> Commit {
+pub(super) fn letter(n: usize, key: &str, submitted_at: u64) -> Commit {
     let message_id = format!("urn:uuid:m-{n:04}");
     let documents = [
         format!("%PDF letter {n}").into_bytes(),

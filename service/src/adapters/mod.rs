@@ -13,6 +13,7 @@ pub mod grpc;
 pub mod health;
 pub mod http;
 pub mod idp_trust;
+pub mod io_faults;
 pub mod mailbox;
 pub mod metrics;
 pub mod mime;
@@ -26,6 +27,8 @@ pub mod revocation_http;
 pub mod saml_sso;
 pub mod soap;
 pub mod store;
+#[cfg(test)]
+mod store_faults;
 pub mod time_stamping;
 pub mod tls;
 pub mod validation_data;

@@ -8,14 +8,20 @@
 //! received, skips that commit's writes only. A transaction that fails fails every commit in
 //! it (nothing of any is acknowledged).
 
-use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::backends::FileBackend;
+use redb::{
+    Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, StorageBackend,
+    TableDefinition,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::blobs::{BlobRef, Segments};
+use super::io_faults::{self, IoFaults};
 use crate::core::audit::{self, GENESIS};
 use crate::core::records::{
     ArchivedEvidence, AuditEntry, AuditSeal, EvidenceRecord, IdempotencyRecord, Mailbox,
@@ -177,8 +183,19 @@ pub trait Backend: Store + Outbox {
 }
 
 /// The redb store.
+///
+/// After an I/O error (a full disk, a failing device) redb refuses every transaction until
+/// the database is opened again: the store then reopens it itself, at the next use (or at
+/// once, for a commit whose outcome must be found out), and answers from what the file holds.
 pub struct RedbStore {
-    db: Database,
+    path: PathBuf,
+    cache_bytes: usize,
+    /// Errors injected before writes and syncs (the fault tests'), or none.
+    faults: Option<Arc<IoFaults>>,
+    /// The open database, or why it could not be opened again after an I/O error.
+    db: RwLock<Result<Opened, String>>,
+    /// How many times the database was opened again after an I/O error.
+    reopened: AtomicU64,
     documents: Segments,
     requests: Segments,
     /// Commits waiting for the next write transaction, each with where its outcome goes.
@@ -190,8 +207,107 @@ pub struct RedbStore {
 /// Where a waiting commit finds its outcome.
 type Outcome = Mutex<Option<Result<Committed, StoreError>>>;
 
+/// The database as opened, and whether its file has failed an I/O since.
+struct Opened {
+    db: Database,
+    io_failed: Arc<AtomicBool>,
+}
+
+/// The open database, for one operation; no reopening happens while it is held.
+struct DbGuard<'a>(RwLockReadGuard<'a, Result<Opened, String>>);
+
+impl std::ops::Deref for DbGuard<'_> {
+    type Target = Database;
+    fn deref(&self) -> &Database {
+        match &*self.0 {
+            Ok(opened) => &opened.db,
+            // `RedbStore::db` makes a guard only over an open database.
+            Err(_) => unreachable!("a guard over a database that is not open"),
+        }
+    }
+}
+
+/// The store file, as redb sees it: every I/O goes to the file, and an error marks the
+/// database as failed (redb refuses all after one: it must be opened again).
+#[derive(Debug)]
+struct Disk {
+    file: FileBackend,
+    io_failed: Arc<AtomicBool>,
+    faults: Option<Arc<IoFaults>>,
+}
+
+impl Disk {
+    fn watch<T>(&self, result: std::io::Result<T>) -> std::io::Result<T> {
+        if result.is_err() {
+            self.io_failed.store(true, Ordering::SeqCst);
+        }
+        result
+    }
+}
+
+impl StorageBackend for Disk {
+    fn len(&self) -> std::io::Result<u64> {
+        self.watch(self.file.len())
+    }
+    fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
+        self.watch(self.file.read(offset, out))
+    }
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        let result = io_faults::before(self.faults.as_deref(), "store length")
+            .and_then(|()| self.file.set_len(len));
+        self.watch(result)
+    }
+    fn sync_data(&self) -> std::io::Result<()> {
+        let result = io_faults::before(self.faults.as_deref(), "store sync")
+            .and_then(|()| self.file.sync_data());
+        self.watch(result)
+    }
+    fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        let result = io_faults::before(self.faults.as_deref(), "store write")
+            .and_then(|()| self.file.write(offset, data));
+        self.watch(result)
+    }
+    fn close(&self) -> std::io::Result<()> {
+        self.file.close()
+    }
+}
+
+/// Opens (or creates) the database file at `path` over a [`Disk`].
+fn open_database(
+    path: &Path,
+    cache_bytes: usize,
+    faults: Option<Arc<IoFaults>>,
+) -> Result<Opened, StoreError> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| fail(format!("opening {}: {e}", path.display())))?;
+    let io_failed = Arc::new(AtomicBool::new(false));
+    let disk = Disk {
+        file: FileBackend::new(file).map_err(fail)?,
+        io_failed: Arc::clone(&io_failed),
+        faults,
+    };
+    let db = Database::builder()
+        .set_cache_size(cache_bytes)
+        .create_with_backend(disk)
+        .map_err(fail)?;
+    Ok(Opened { db, io_failed })
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn read_lock<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write_lock<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|p| p.into_inner())
 }
 
 impl std::fmt::Debug for RedbStore {
@@ -205,12 +321,20 @@ impl RedbStore {
     /// every table so that reads never meet a missing one. `cache_bytes`: the most memory
     /// redb keeps pages in (it holds on to all of it once the store is larger).
     pub fn open(path: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
+        Self::open_with_faults(path, cache_bytes, None)
+    }
+
+    /// [`RedbStore::open`], with `faults` injected before each write, length change and sync
+    /// of the database and of its segments: for the fault tests.
+    pub fn open_with_faults(
+        path: &Path,
+        cache_bytes: usize,
+        faults: Option<Arc<IoFaults>>,
+    ) -> Result<Self, StoreError> {
         let dir = path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(fail)?;
-        let db = Database::builder()
-            .set_cache_size(cache_bytes)
-            .create(path)
-            .map_err(fail)?;
+        let opened = open_database(path, cache_bytes, faults.clone())?;
+        let db = &opened.db;
         let txn = db.begin_write().map_err(fail)?;
         {
             let mut meta = txn.open_table(META).map_err(fail)?;
@@ -264,12 +388,93 @@ impl RedbStore {
         txn.commit().map_err(fail)?;
         let blobs = dir.join("blobs");
         Ok(RedbStore {
-            db,
-            documents: Segments::open(&blobs, "documents")?,
-            requests: Segments::open(&blobs, "requests")?,
+            path: path.to_owned(),
+            cache_bytes,
+            documents: Segments::open_with_faults(&blobs, "documents", faults.clone())?,
+            requests: Segments::open_with_faults(&blobs, "requests", faults.clone())?,
+            faults,
+            db: RwLock::new(Ok(opened)),
+            reopened: AtomicU64::new(0),
             pending: Mutex::default(),
             writer: Mutex::default(),
         })
+    }
+
+    /// The open database; opened again first if its file failed an I/O since (redb refuses
+    /// everything after one), or if opening it again failed before.
+    fn db(&self) -> Result<DbGuard<'_>, StoreError> {
+        let usable = |held: &Result<Opened, String>| {
+            held.as_ref()
+                .is_ok_and(|o| !o.io_failed.load(Ordering::SeqCst))
+        };
+        {
+            let held = read_lock(&self.db);
+            if usable(&held) {
+                return Ok(DbGuard(held));
+            }
+        }
+        self.reopen();
+        let held = read_lock(&self.db);
+        match &*held {
+            Ok(_) if usable(&held) => Ok(DbGuard(held)),
+            Ok(_) => Err(StoreError::Unavailable(
+                "the store file failed an I/O again as it was opened".into(),
+            )),
+            Err(why) => Err(StoreError::Unavailable(format!(
+                "the store could not be opened again after an I/O error: {why}"
+            ))),
+        }
+    }
+
+    /// Opens the database again if it failed (once, however many threads find it so): the old
+    /// one is closed first (redb locks its file), then redb's recovery reads the file as the
+    /// last durable commit left it.
+    fn reopen(&self) {
+        let mut held = write_lock(&self.db);
+        if held
+            .as_ref()
+            .is_ok_and(|o| !o.io_failed.load(Ordering::SeqCst))
+        {
+            return; // another thread reopened it meanwhile
+        }
+        *held = Err("closing it".into());
+        *held = open_database(&self.path, self.cache_bytes, self.faults.clone())
+            .map_err(|e| e.to_string());
+        match &*held {
+            Ok(_) => {
+                let n = self.reopened.fetch_add(1, Ordering::SeqCst) + 1;
+                tracing::warn!(
+                    path = %self.path.display(),
+                    reopened = n,
+                    "the store file failed an I/O: opened again"
+                );
+            }
+            Err(why) => tracing::error!(
+                path = %self.path.display(),
+                why,
+                "the store file failed an I/O and could not be opened again; trying at the next request"
+            ),
+        }
+    }
+
+    /// How many times the database was opened again after an I/O error.
+    pub fn reopened(&self) -> u64 {
+        self.reopened.load(Ordering::SeqCst)
+    }
+
+    /// The head of the audit log in a transaction: its last entry's sequence number and hash;
+    /// when it holds none, the anchor of the entries purged, or the genesis.
+    fn head_in(
+        entries: &impl ReadableTable<u64, &'static [u8]>,
+        anchors: &impl ReadableTable<u64, &'static str>,
+    ) -> Result<(u64, String), StoreError> {
+        match entries.last().map_err(fail)? {
+            Some((seq, entry)) => Ok((seq.value(), from_json::<AuditEntry>(entry.value())?.hash)),
+            None => match anchors.last().map_err(fail)? {
+                Some((seq, hash)) => Ok((seq.value(), hash.value().to_owned())),
+                None => Ok((0, GENESIS.to_owned())),
+            },
+        }
     }
 
     /// One commit's writes in `txn`, its documents and request already in their segments
@@ -436,17 +641,8 @@ impl RedbStore {
             {
                 let record = commit.audit;
                 let mut entries = txn.open_table(AUDIT).map_err(fail)?;
-                let (seq, prev) = match entries.last().map_err(fail)? {
-                    Some((seq, entry)) => (
-                        seq.value() + 1,
-                        from_json::<AuditEntry>(entry.value())?.hash,
-                    ),
-                    // Empty: the first entry, or the one after the purged ones.
-                    None => match txn.open_table(ANCHOR).map_err(fail)?.last().map_err(fail)? {
-                        Some((seq, hash)) => (seq.value() + 1, hash.value().to_owned()),
-                        None => (1, GENESIS.to_owned()),
-                    },
-                };
+                let (last, prev) = Self::head_in(&entries, &txn.open_table(ANCHOR).map_err(fail)?)?;
+                let seq = last + 1;
                 let entry = audit::chain(seq, &prev, record);
                 entries
                     .insert(seq, to_json(&entry)?.as_slice())
@@ -595,7 +791,8 @@ impl RedbStore {
             .collect();
         let mut document_refs = self.documents.append(&documents)?.into_iter();
         let mut request_refs = self.requests.append(&requests)?.into_iter();
-        let txn = self.db.begin_write().map_err(fail)?;
+        let db = self.db()?;
+        let txn = db.begin_write().map_err(fail)?;
         let results = commits
             .into_iter()
             .map(|commit| {
@@ -609,8 +806,54 @@ impl RedbStore {
                 Self::apply(&txn, commit, &documents, request)
             })
             .collect::<Result<Vec<_>, _>>()?;
-        txn.commit().map_err(fail)?;
-        Ok(results)
+        let head = Self::head_in(
+            &txn.open_table(AUDIT).map_err(fail)?,
+            &txn.open_table(ANCHOR).map_err(fail)?,
+        )?;
+        match txn.commit() {
+            Ok(()) => Ok(results),
+            Err(e) => {
+                drop(db);
+                self.settle(&head, results, fail(e))
+            }
+        }
+    }
+
+    /// What a group whose transaction failed to commit (`failed`) answers. The failure may
+    /// have come after the commit reached the file (its last sync failing, say): never guess.
+    /// The database is opened again and read: the group took if the audit log's head is the
+    /// one it wrote (`head`, which only its transaction could make), and did not otherwise.
+    /// A group that took is answered as done only once a durable write after it succeeds
+    /// (which syncs the whole file); otherwise its outcome is said to be unknown.
+    fn settle(
+        &self,
+        head: &(u64, String),
+        results: Vec<Committed>,
+        failed: StoreError,
+    ) -> Result<Vec<Committed>, StoreError> {
+        let unknown = |why: StoreError| {
+            StoreError::Unavailable(format!(
+                "the outcome of a commit is unknown ({failed}; then: {why}): a retry with the same idempotency key is answered as the first"
+            ))
+        };
+        match self.audit_head() {
+            Ok(now) if now == *head => {
+                let at = head.0;
+                match self.probe_write(at) {
+                    Ok(()) => {
+                        tracing::warn!(
+                            seq = at,
+                            "a commit reported failed had reached the store file: made durable and answered as done"
+                        );
+                        Ok(results)
+                    }
+                    Err(e) => Err(unknown(e)),
+                }
+            }
+            // Another head: the group's entries are not there, nor anything of it.
+            Ok(_) => Err(failed),
+            Err(e) => Err(unknown(e)),
+        }
     }
 
     fn get_json<T: DeserializeOwned>(
@@ -618,7 +861,8 @@ impl RedbStore {
         table: TableDefinition<&str, &[u8]>,
         key: &str,
     ) -> Result<Option<T>, StoreError> {
-        let txn = self.db.begin_read().map_err(fail)?;
+        let db = self.db()?;
+        let txn = db.begin_read().map_err(fail)?;
         let table = txn.open_table(table).map_err(fail)?;
         table
             .get(key)
@@ -631,7 +875,8 @@ impl RedbStore {
         &self,
         table: TableDefinition<&str, &[u8]>,
     ) -> Result<Vec<T>, StoreError> {
-        let txn = self.db.begin_read().map_err(fail)?;
+        let db = self.db()?;
+        let txn = db.begin_read().map_err(fail)?;
         let table = txn.open_table(table).map_err(fail)?;
         table
             .iter()
@@ -643,7 +888,8 @@ impl RedbStore {
 
 impl Backend for RedbStore {
     fn probe_write(&self, at: u64) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(fail)?;
+        let db = self.db()?;
+        let txn = db.begin_write().map_err(fail)?;
         txn.open_table(META)
             .map_err(fail)?
             .insert("probe", at)
@@ -661,7 +907,8 @@ impl Backend for RedbStore {
 
     /// Messages delivered into a mailbox, newest first.
     fn mailbox_messages(&self, recipient: &str) -> Result<Vec<MessageRecord>, StoreError> {
-        let txn = self.db.begin_read().map_err(fail)?;
+        let db = self.db()?;
+        let txn = db.begin_read().map_err(fail)?;
         let entries = txn.open_table(MAILBOX_ENTRIES).map_err(fail)?;
         let messages = txn.open_table(MESSAGES).map_err(fail)?;
         let mut out = Vec::new();
@@ -685,7 +932,8 @@ impl Backend for RedbStore {
         offset: usize,
         limit: usize,
     ) -> Result<(Vec<MessageRecord>, usize), StoreError> {
-        let txn = self.db.begin_read().map_err(fail)?;
+        let db = self.db()?;
+        let txn = db.begin_read().map_err(fail)?;
         let total = txn
             .open_table(MAILBOX_COUNTS)
             .map_err(fail)?
@@ -712,7 +960,8 @@ impl Backend for RedbStore {
     }
     /// Evidence ids in a sender organisation's own mailbox.
     fn evidences_page(&self, after: &str, limit: usize) -> Result<Vec<EvidenceRecord>, StoreError> {
-        let txn = self.db.begin_read().map_err(fail)?;
+        let db = self.db()?;
+        let txn = db.begin_read().map_err(fail)?;
         let evidences = txn.open_table(EVIDENCES).map_err(fail)?;
         let entities = txn.open_table(ENTITIES).map_err(fail)?;
         let mut out = Vec::new();
@@ -725,7 +974,8 @@ impl Backend for RedbStore {
     }
 
     fn sender_mailbox(&self, sender_id: &str) -> Result<Vec<String>, StoreError> {
-        let txn = self.db.begin_read().map_err(fail)?;
+        let db = self.db()?;
+        let txn = db.begin_read().map_err(fail)?;
         let table = txn.open_table(SENDER_EVIDENCES).map_err(fail)?;
         let mut out = Vec::new();
         for row in table.range((sender_id, "")..).map_err(fail)? {
@@ -741,7 +991,8 @@ impl Backend for RedbStore {
 
     /// Audit entries with `from <= seq <= to`, each with its stored request.
     fn purge_reads_before(&self, time: u64) -> Result<usize, StoreError> {
-        let txn = self.db.begin_write().map_err(fail)?;
+        let db = self.db()?;
+        let txn = db.begin_write().map_err(fail)?;
         let old = {
             let mut reads = txn.open_table(READS).map_err(fail)?;
             let mut old = Vec::new();
@@ -762,7 +1013,8 @@ impl Backend for RedbStore {
     }
 
     fn signed_request(&self, message_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let txn = self.db.begin_read().map_err(fail)?;
+        let db = self.db()?;
+        let txn = db.begin_read().map_err(fail)?;
         let requests = txn.open_table(MESSAGE_REQUESTS).map_err(fail)?;
         let Some(blob) = requests.get(message_id).map_err(fail)? else {
             return Ok(None);
@@ -773,7 +1025,8 @@ impl Backend for RedbStore {
     }
 
     fn audit_entries(&self, from: u64, to: u64) -> Result<Vec<(AuditEntry, Vec<u8>)>, StoreError> {
-        let txn = self.db.begin_read().map_err(fail)?;
+        let db = self.db()?;
+        let txn = db.begin_read().map_err(fail)?;
         let entries = txn.open_table(AUDIT).map_err(fail)?;
         let requests = txn.open_table(AUDIT_REQUESTS).map_err(fail)?;
         let mut out = Vec::new();
@@ -795,7 +1048,8 @@ impl Backend for RedbStore {
         max_entries: usize,
         max_request_bytes: usize,
     ) -> Result<Vec<(AuditEntry, Vec<u8>)>, StoreError> {
-        let txn = self.db.begin_read().map_err(fail)?;
+        let db = self.db()?;
+        let txn = db.begin_read().map_err(fail)?;
         let entries = txn.open_table(AUDIT).map_err(fail)?;
         let requests = txn.open_table(AUDIT_REQUESTS).map_err(fail)?;
         let mut out = Vec::new();
@@ -828,16 +1082,17 @@ impl Backend for RedbStore {
 
     /// The head of the audit log: its last sequence number and hash.
     fn audit_head(&self) -> Result<(u64, String), StoreError> {
-        let txn = self.db.begin_read().map_err(fail)?;
-        let entries = txn.open_table(AUDIT).map_err(fail)?;
-        match entries.last().map_err(fail)? {
-            Some((seq, entry)) => Ok((seq.value(), from_json::<AuditEntry>(entry.value())?.hash)),
-            None => Ok(self.audit_anchor()?.unwrap_or((0, GENESIS.to_owned()))),
-        }
+        let db = self.db()?;
+        let txn = db.begin_read().map_err(fail)?;
+        Self::head_in(
+            &txn.open_table(AUDIT).map_err(fail)?,
+            &txn.open_table(ANCHOR).map_err(fail)?,
+        )
     }
 
     fn audit_last_before(&self, time: u64) -> Result<Option<(u64, String)>, StoreError> {
-        let txn = self.db.begin_read().map_err(fail)?;
+        let db = self.db()?;
+        let txn = db.begin_read().map_err(fail)?;
         let entries = txn.open_table(AUDIT).map_err(fail)?;
         let mut last = None;
         for row in entries.iter().map_err(fail)? {
@@ -852,7 +1107,8 @@ impl Backend for RedbStore {
     }
 
     fn purge_audit_through(&self, seq: u64, hash: &str) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(fail)?;
+        let db = self.db()?;
+        let txn = db.begin_write().map_err(fail)?;
         {
             let mut entries = txn.open_table(AUDIT).map_err(fail)?;
             let stored = entries
@@ -878,7 +1134,7 @@ impl Backend for RedbStore {
         txn.commit().map_err(fail)?;
         // Request segments wholly before the first entry kept hold nothing named any more.
         let first_kept = {
-            let txn = self.db.begin_read().map_err(fail)?;
+            let txn = db.begin_read().map_err(fail)?;
             let requests = txn.open_table(AUDIT_REQUESTS).map_err(fail)?;
             match requests.first().map_err(fail)? {
                 Some((_, blob)) => Some(BlobRef::decode(blob.value())?.segment),
@@ -892,7 +1148,8 @@ impl Backend for RedbStore {
     }
 
     fn purge_evidences_before(&self, floor: &str) -> Result<usize, StoreError> {
-        let txn = self.db.begin_write().map_err(fail)?;
+        let db = self.db()?;
+        let txn = db.begin_write().map_err(fail)?;
         let mut purged = Vec::new();
         {
             let mut evidences = txn.open_table(EVIDENCES).map_err(fail)?;
@@ -955,7 +1212,8 @@ impl Backend for RedbStore {
     }
 
     fn audit_anchor(&self) -> Result<Option<(u64, String)>, StoreError> {
-        let txn = self.db.begin_read().map_err(fail)?;
+        let db = self.db()?;
+        let txn = db.begin_read().map_err(fail)?;
         let anchors = txn.open_table(ANCHOR).map_err(fail)?;
         Ok(anchors
             .last()
@@ -964,7 +1222,8 @@ impl Backend for RedbStore {
     }
 
     fn put_audit_seal(&self, seal: &AuditSeal) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(fail)?;
+        let db = self.db()?;
+        let txn = db.begin_write().map_err(fail)?;
         {
             let mut table = txn.open_table(AUDIT_SEALS).map_err(fail)?;
             table
@@ -975,7 +1234,8 @@ impl Backend for RedbStore {
     }
 
     fn audit_seals(&self) -> Result<Vec<AuditSeal>, StoreError> {
-        let txn = self.db.begin_read().map_err(fail)?;
+        let db = self.db()?;
+        let txn = db.begin_read().map_err(fail)?;
         let table = txn.open_table(AUDIT_SEALS).map_err(fail)?;
         table
             .iter()
@@ -985,12 +1245,14 @@ impl Backend for RedbStore {
     }
 
     fn seen_requests(&self) -> Result<u64, StoreError> {
-        let txn = self.db.begin_read().map_err(fail)?;
+        let db = self.db()?;
+        let txn = db.begin_read().map_err(fail)?;
         txn.open_table(SEEN).map_err(fail)?.len().map_err(fail)
     }
 
     fn entity(&self, kind: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let txn = self.db.begin_read().map_err(fail)?;
+        let db = self.db()?;
+        let txn = db.begin_read().map_err(fail)?;
         let table = txn.open_table(ENTITIES).map_err(fail)?;
         Ok(table
             .get((kind, key))
@@ -999,7 +1261,8 @@ impl Backend for RedbStore {
     }
 
     fn entities(&self, kind: &str) -> Result<Vec<Vec<u8>>, StoreError> {
-        let txn = self.db.begin_read().map_err(fail)?;
+        let db = self.db()?;
+        let txn = db.begin_read().map_err(fail)?;
         let table = txn.open_table(ENTITIES).map_err(fail)?;
         let mut out = Vec::new();
         for row in table.range((kind, "")..).map_err(fail)? {
@@ -1018,7 +1281,8 @@ impl Registry for RedbStore {
         &self,
         sha256_hex: &str,
     ) -> Result<Option<SenderRegistration>, StoreError> {
-        let txn = self.db.begin_read().map_err(fail)?;
+        let db = self.db()?;
+        let txn = db.begin_read().map_err(fail)?;
         let certs = txn.open_table(SENDER_CERTIFICATES).map_err(fail)?;
         let Some(id) = certs.get(sha256_hex).map_err(fail)? else {
             return Ok(None);
@@ -1040,7 +1304,8 @@ impl Directory for RedbStore {
 
 impl Messages for RedbStore {
     fn reads_of(&self, message_id: &str) -> Result<Vec<ReadRecord>, StoreError> {
-        let txn = self.db.begin_read().map_err(fail)?;
+        let db = self.db()?;
+        let txn = db.begin_read().map_err(fail)?;
         let reads = txn.open_table(READS).map_err(fail)?;
         reads
             .range((message_id, 0)..=(message_id, u32::MAX))
@@ -1050,7 +1315,8 @@ impl Messages for RedbStore {
     }
 
     fn document(&self, message_id: &str, index: u32) -> Result<Option<Vec<u8>>, StoreError> {
-        let txn = self.db.begin_read().map_err(fail)?;
+        let db = self.db()?;
+        let txn = db.begin_read().map_err(fail)?;
         let table = txn.open_table(DOCUMENTS).map_err(fail)?;
         let Some(blob) = table.get((message_id, index)).map_err(fail)? else {
             return Ok(None);
@@ -1064,7 +1330,8 @@ impl Messages for RedbStore {
         sender_id: &str,
         key: &str,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        let txn = self.db.begin_read().map_err(fail)?;
+        let db = self.db()?;
+        let txn = db.begin_read().map_err(fail)?;
         let table = txn.open_table(IDEMPOTENCY).map_err(fail)?;
         table
             .get((sender_id, key))
@@ -1078,7 +1345,8 @@ impl Messages for RedbStore {
     }
 
     fn evidence(&self, id: &str) -> Result<Option<EvidenceRecord>, StoreError> {
-        let txn = self.db.begin_read().map_err(fail)?;
+        let db = self.db()?;
+        let txn = db.begin_read().map_err(fail)?;
         let evidences = txn.open_table(EVIDENCES).map_err(fail)?;
         let entities = txn.open_table(ENTITIES).map_err(fail)?;
         evidences
@@ -1089,7 +1357,8 @@ impl Messages for RedbStore {
     }
 
     fn evidences_of(&self, message_id: &str) -> Result<Vec<EvidenceRecord>, StoreError> {
-        let txn = self.db.begin_read().map_err(fail)?;
+        let db = self.db()?;
+        let txn = db.begin_read().map_err(fail)?;
         let index = txn.open_table(MESSAGE_EVIDENCES).map_err(fail)?;
         let evidences = txn.open_table(EVIDENCES).map_err(fail)?;
         let entities = txn.open_table(ENTITIES).map_err(fail)?;
@@ -1109,7 +1378,8 @@ impl Messages for RedbStore {
 
 impl Outbox for RedbStore {
     fn pending_notices(&self, limit: usize) -> Result<Vec<Notice>, StoreError> {
-        let txn = self.db.begin_read().map_err(fail)?;
+        let db = self.db()?;
+        let txn = db.begin_read().map_err(fail)?;
         let outbox = txn.open_table(OUTBOX).map_err(fail)?;
         outbox
             .iter()
@@ -1122,7 +1392,8 @@ impl Outbox for RedbStore {
 
 impl Ledger for RedbStore {
     fn seen(&self, request: &SeenRequest) -> Result<bool, StoreError> {
-        let txn = self.db.begin_read().map_err(fail)?;
+        let db = self.db()?;
+        let txn = db.begin_read().map_err(fail)?;
         Self::holds_mark(&txn.open_table(SEEN).map_err(fail)?, request)
     }
 
