@@ -695,7 +695,7 @@ impl App {
             trusted_list,
             revocation,
             audit,
-            admission: Arc::new(Admission::new(config.in_flight_bytes)),
+            admission: Arc::new(Admission::new(config.in_flight_bytes, config.body_pace)),
             sso,
             oidc,
             agency,

@@ -397,7 +397,15 @@ fn serve(config: Config) -> anyhow::Result<()> {
             Arc::clone(&app.service),
             config.retention.clone(),
         ));
-        http::serve_tls(listener, tls, app.router(), shutdown, config.shutdown_grace).await;
+        http::serve_tls(
+            listener,
+            tls,
+            app.router(),
+            shutdown,
+            config.shutdown_grace,
+            config.connections,
+        )
+        .await;
         Ok(())
     })
 }

@@ -1,95 +1,351 @@
-//! Admission: the large requests read at once are bounded by their declared sizes
-//! (`limits.in_flight_bytes`). A request over 1 MiB whose `Content-Length` does not fit in
-//! what is left is turned away before a byte of its body is kept: 503 with
-//! `Retry-After` (gRPC: UNAVAILABLE), SEALPOST-SRV-001 (its body is read and dropped, not
-//! kept, so that the client hears the answer). Smaller requests always pass, so the
-//! senders of ordinary letters are served while a crowd of large ones waits its turn.
+//! Admission: what the requests read at once may hold, and how slowly they may come.
 //!
-//! A body without a declared length (HTTP/2 without `Content-Length`, chunked HTTP/1.1) is
-//! not counted here; each is still bounded by `limits.max_request_bytes`.
+//! - **The large requests read at once are bounded by their sizes** (`limits.in_flight_bytes`).
+//!   A request over 1 MiB whose `Content-Length` does not fit in what is left is turned away
+//!   before a byte of its body is kept: 503 with `Retry-After` (gRPC: UNAVAILABLE),
+//!   SEALPOST-SRV-001 (its body is read and dropped, not kept, so that the client hears the
+//!   answer). A body without a declared length (HTTP/2 without `Content-Length`, chunked
+//!   HTTP/1.1) takes its share as it arrives, a MiB at a time past its first MiB, and is cut
+//!   with the same code when the budget has none left. Smaller requests always pass, so the
+//!   senders of ordinary letters are served while a crowd of large ones waits its turn.
+//! - **A body must keep coming** (`limits.body_grace_s`, `limits.body_min_bytes_per_s`): after
+//!   the grace, it must have arrived at the minimum rate on average, or it is cut
+//!   (SEALPOST-REQ-008; gRPC: DEADLINE_EXCEEDED), and whatever it held is given back.
+//!
+//! Both answers are the transport's: no audit entry is written for them (an overload is
+//! answered cheaply).
 
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
 
+use axum::BoxError;
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
-use tokio::sync::Semaphore;
+use hyper::body::{Bytes, Frame, SizeHint};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::{Instant, Sleep};
 
 /// Requests up to this size are always admitted.
 pub const SMALL_BYTES: u64 = 1 << 20;
 
 /// How long the body of a request turned away is read (and dropped) before the answer.
-const DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
+const DRAIN: Duration = Duration::from_secs(10);
 
-/// The budget, in KiB.
+/// A body without a declared length takes its share of the budget in steps of this many KiB.
+const STEP_KIB: u32 = 1024;
+
+/// How slowly a request's body may arrive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BodyPace {
+    /// Before the minimum rate applies.
+    pub grace: Duration,
+    /// The least average rate after the grace.
+    pub min_bytes_per_s: u64,
+}
+
+/// The budget, in KiB, and the pace bodies must keep.
 #[derive(Debug)]
 pub struct Admission {
     budget: Arc<Semaphore>,
     kib: u32,
+    pace: BodyPace,
 }
 
 impl Admission {
-    pub fn new(in_flight_bytes: u64) -> Admission {
+    pub fn new(in_flight_bytes: u64, pace: BodyPace) -> Admission {
         let kib = u32::try_from(in_flight_bytes.div_ceil(1024)).unwrap_or(u32::MAX >> 3);
         Admission {
             budget: Arc::new(Semaphore::new(kib as usize)),
             kib,
+            pace,
         }
     }
 }
 
-/// The middleware: a large request holds its share of the budget until it is answered.
+/// Why a request's body was cut while it was read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BodyRefused {
+    #[error(
+        "SEALPOST-SRV-001: the service is reading as many large requests as it may; retry in a few seconds"
+    )]
+    Busy,
+    #[error(
+        "SEALPOST-REQ-008: the request body arrived more slowly than limits.body_min_bytes_per_s"
+    )]
+    TooSlow,
+}
+
+impl BodyRefused {
+    /// The refusal in `error` or in its causes: how a channel that read a body tells a cut
+    /// body from a broken one.
+    pub fn find(error: &(dyn std::error::Error + 'static)) -> Option<BodyRefused> {
+        let mut at = Some(error);
+        while let Some(e) = at {
+            if let Some(refused) = e.downcast_ref::<BodyRefused>() {
+                return Some(*refused);
+            }
+            at = e.source();
+        }
+        None
+    }
+
+    /// The answer: 503 with Retry-After, or 408; gRPC's UNAVAILABLE or DEADLINE_EXCEEDED.
+    pub fn response(self, grpc: bool) -> Response {
+        if grpc {
+            return self.status().into_http::<Body>();
+        }
+        match self {
+            BodyRefused::Busy => busy_response(false),
+            BodyRefused::TooSlow => {
+                let mut r = (StatusCode::REQUEST_TIMEOUT, format!("{self}\n")).into_response();
+                r.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                r
+            }
+        }
+    }
+
+    fn status(self) -> tonic::Status {
+        match self {
+            BodyRefused::Busy => tonic::Status::unavailable(self.to_string()),
+            BodyRefused::TooSlow => tonic::Status::deadline_exceeded(self.to_string()),
+        }
+    }
+}
+
+fn is_grpc(request: &Request) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/grpc"))
+}
+
+/// The middleware: a large request holds its share of the budget until it is answered; every
+/// body is read at its pace.
 pub async fn admit(
     State(admission): State<Arc<Admission>>,
     request: Request,
     next: Next,
 ) -> Response {
+    let grpc = is_grpc(&request);
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    let Some(size) = declared.filter(|&n| n > SMALL_BYTES) else {
-        return next.run(request).await;
+    let share = match declared.filter(|&n| n > SMALL_BYTES) {
+        None => None,
+        Some(size) => {
+            // A size beyond the whole budget takes all of it (the channel refuses it as too
+            // large).
+            let kib = u32::try_from(size.div_ceil(1024))
+                .unwrap_or(u32::MAX)
+                .min(admission.kib);
+            match Arc::clone(&admission.budget).try_acquire_many_owned(kib) {
+                Ok(share) => Some(share),
+                Err(_) => return turn_away(request, grpc).await,
+            }
+        }
     };
-    // A size beyond the whole budget takes all of it (the channel refuses it as too large).
-    let kib = u32::try_from(size.div_ceil(1024))
-        .unwrap_or(u32::MAX)
-        .min(admission.kib);
-    match Arc::clone(&admission.budget).try_acquire_many_owned(kib) {
-        Ok(share) => {
-            let response = next.run(request).await;
-            drop(share);
-            response
-        }
-        Err(_) => {
-            let answer = busy(&request);
-            // Read and drop the body (nothing kept, for at most DRAIN): an HTTP/1.1 client that
-            // sends all of it before reading then hears the answer instead of a reset.
-            let mut body = request.into_body();
-            let _ = tokio::time::timeout(DRAIN, async {
-                while let Some(Ok(_)) = body.frame().await {}
-            })
-            .await;
-            answer
-        }
-    }
+    // What a body of no declared length took as it came, held until the answer.
+    let taken = Arc::new(Mutex::new(Vec::new()));
+    let (parts, body) = request.into_parts();
+    let metered = Metered {
+        inner: body,
+        pace: admission.pace,
+        started: Instant::now(),
+        received: 0,
+        deadline: None,
+        budget: declared.is_none().then(|| Taking {
+            budget: Arc::clone(&admission.budget),
+            most_kib: admission.kib,
+            taken_kib: 0,
+            taken: Arc::clone(&taken),
+        }),
+        grpc,
+        draining: None,
+        refused: false,
+    };
+    let response = next
+        .run(Request::from_parts(parts, Body::new(metered)))
+        .await;
+    drop(share);
+    drop(taken);
+    response
 }
 
-/// 503, or gRPC's UNAVAILABLE, with Retry-After: the request was not read.
-fn busy(request: &Request) -> Response {
+/// A large request that does not fit: answered at once, its body read and dropped (nothing
+/// kept, for at most DRAIN), so that an HTTP/1.1 client that sends all of it before reading
+/// hears the answer instead of a reset.
+async fn turn_away(request: Request, grpc: bool) -> Response {
     tracing::info!(
         path = %request.uri().path(),
         "a large request is turned away: the large requests in flight fill limits.in_flight_bytes"
     );
-    let grpc = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("application/grpc"));
-    let message = "SEALPOST-SRV-001: the service is reading as many large requests as it may; retry in a few seconds";
+    let answer = busy_response(grpc);
+    let mut body = request.into_body();
+    let _ = tokio::time::timeout(DRAIN, async {
+        while let Some(Ok(_)) = body.frame().await {}
+    })
+    .await;
+    answer
+}
+
+/// The share of the budget a body of no declared length takes as it arrives.
+#[derive(Debug)]
+struct Taking {
+    budget: Arc<Semaphore>,
+    most_kib: u32,
+    taken_kib: u32,
+    taken: Arc<Mutex<Vec<OwnedSemaphorePermit>>>,
+}
+
+impl Taking {
+    /// Takes what `received` bytes need past the first MiB.
+    fn cover(&mut self, received: u64) -> Result<(), BodyRefused> {
+        let needed = received.saturating_sub(SMALL_BYTES).div_ceil(1024);
+        while u64::from(self.taken_kib) < needed && self.taken_kib < self.most_kib {
+            let step = STEP_KIB.min(self.most_kib - self.taken_kib);
+            let permit = Arc::clone(&self.budget)
+                .try_acquire_many_owned(step)
+                .map_err(|_| BodyRefused::Busy)?;
+            self.taken
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(permit);
+            self.taken_kib += step;
+        }
+        Ok(())
+    }
+}
+
+/// A request body read at its pace, taking its share of the budget when it declared none.
+struct Metered {
+    inner: Body,
+    pace: BodyPace,
+    started: Instant,
+    received: u64,
+    /// By when more must have come, set while the body is waited for.
+    deadline: Option<Pin<Box<Sleep>>>,
+    budget: Option<Taking>,
+    grpc: bool,
+    /// Turned away for want of budget: the rest is read and dropped until it ends (for at
+    /// most DRAIN), so that the client hears the answer, and then it is cut.
+    draining: Option<Pin<Box<Sleep>>>,
+    /// Cut: it ends.
+    refused: bool,
+}
+
+impl Metered {
+    /// When what has come would be too slow, were nothing more to come.
+    fn due(&self) -> Instant {
+        let rate = self.pace.min_bytes_per_s.max(1) as f64;
+        let earned = Duration::try_from_secs_f64(self.received as f64 / rate)
+            .unwrap_or(Duration::from_secs(u32::MAX.into()));
+        self.started + self.pace.grace + earned
+    }
+
+    fn refuse(&mut self, why: BodyRefused) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.refused = true;
+        tracing::info!(received = self.received, "{why}");
+        let error: BoxError = if self.grpc {
+            Box::new(why.status())
+        } else {
+            Box::new(why)
+        };
+        Poll::Ready(Some(Err(error)))
+    }
+}
+
+impl hyper::body::Body for Metered {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        if this.refused {
+            return Poll::Ready(None);
+        }
+        if let Some(drain) = this.draining.as_mut() {
+            loop {
+                match Pin::new(&mut this.inner).poll_frame(cx) {
+                    Poll::Ready(Some(Ok(_))) => {}
+                    Poll::Ready(_) => return this.refuse(BodyRefused::Busy),
+                    Poll::Pending => {
+                        return match drain.as_mut().poll(cx) {
+                            Poll::Ready(()) => this.refuse(BodyRefused::Busy),
+                            Poll::Pending => Poll::Pending,
+                        };
+                    }
+                }
+            }
+        }
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.received += data.len() as u64;
+                    let received = this.received;
+                    if let Some(Err(_)) = this.budget.as_mut().map(|b| b.cover(received)) {
+                        tracing::info!(
+                            received,
+                            "a body of no declared length is turned away: the large requests in flight fill limits.in_flight_bytes"
+                        );
+                        // What it took so far is given back at once; the rest is dropped.
+                        if let Some(taking) = this.budget.take() {
+                            taking
+                                .taken
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .clear();
+                        }
+                        this.draining = Some(Box::pin(tokio::time::sleep(DRAIN)));
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                    let due = this.due();
+                    if let Some(deadline) = this.deadline.as_mut() {
+                        deadline.as_mut().reset(due);
+                    }
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => {
+                let due = this.due();
+                let deadline = this
+                    .deadline
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
+                match deadline.as_mut().poll(cx) {
+                    Poll::Ready(()) => this.refuse(BodyRefused::TooSlow),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.refused || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// 503, or gRPC's UNAVAILABLE, with Retry-After: the request was not read.
+fn busy_response(grpc: bool) -> Response {
+    let message = BodyRefused::Busy.to_string();
     let mut response = if grpc {
         let mut r = StatusCode::OK.into_response();
         let headers = r.headers_mut();

@@ -1,14 +1,15 @@
 //! The HTTPS listener and the routes of the one port.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
 /// The certificates the client presented in the TLS handshake (DER, its own first), proven
@@ -18,10 +19,20 @@ use tokio_rustls::TlsAcceptor;
 #[derive(Clone, Debug)]
 pub struct PeerCertificates(pub Arc<Vec<Vec<u8>>>);
 
-/// How long a client may take to complete the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long an HTTP/1.1 client may take to send a request's headers.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(20);
+/// The connections the listener keeps, and how long each may take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Open at once, from the TCP accept on; one more is closed as soon as it is accepted.
+    pub max_connections: usize,
+    /// To complete the TLS handshake.
+    pub handshake_timeout: Duration,
+    /// HTTP/1.1: to send a request's headers, also the wait for the next request on a
+    /// kept-alive connection (slowloris).
+    pub header_timeout: Duration,
+    /// With no request in flight, HTTP/1.1 or HTTP/2, a connection is closed after this long.
+    pub idle_timeout: Duration,
+}
+
 /// HTTP/2: a ping after this long without a frame, and the connection closed when it is not
 /// answered within `PING_TIMEOUT`.
 const PING_INTERVAL: Duration = Duration::from_secs(30);
@@ -29,21 +40,96 @@ const PING_TIMEOUT: Duration = Duration::from_secs(20);
 /// HTTP/2 streams one connection may have open at once.
 const MAX_STREAMS: u32 = 128;
 
+/// The requests of one connection in flight, and when the last one ended.
+#[derive(Debug)]
+struct Activity {
+    in_flight: AtomicUsize,
+    last_end: Mutex<Instant>,
+}
+
+/// One request in flight on its connection.
+struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        *self.0.last_end.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// An answer's body, its request in flight until it is sent.
+struct Answering {
+    body: axum::body::Body,
+    _in_flight: InFlight,
+}
+
+impl hyper::body::Body for Answering {
+    type Data = hyper::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl Activity {
+    fn new() -> Arc<Activity> {
+        Arc::new(Activity {
+            in_flight: AtomicUsize::new(0),
+            last_end: Mutex::new(Instant::now()),
+        })
+    }
+
+    fn begin(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        InFlight(Arc::clone(self))
+    }
+
+    /// Completes once the connection has had no request in flight for `timeout`.
+    async fn idle_for(&self, timeout: Duration) {
+        loop {
+            let busy = self.in_flight.load(Ordering::SeqCst) > 0;
+            let quiet_since = *self.last_end.lock().unwrap_or_else(|p| p.into_inner());
+            if !busy && quiet_since.elapsed() >= timeout {
+                return;
+            }
+            let wait = if busy {
+                timeout
+            } else {
+                timeout.saturating_sub(quiet_since.elapsed())
+            };
+            tokio::time::sleep(wait.max(Duration::from_millis(10))).await;
+        }
+    }
+}
+
 /// Accepts TLS connections on `listener` and serves `router` over HTTP/1.1 or HTTP/2 until
 /// `shutdown` completes; then stops accepting, lets every connection finish the request it
 /// is on (HTTP/2 clients get a GOAWAY, HTTP/1.1 connections close after their response) for
-/// at most `grace`, and returns.
+/// at most `grace`, and returns. Each connection is held to `limits`.
 pub async fn serve_tls(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
     router: Router,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
+    limits: ConnectionLimits,
 ) {
     let acceptor = TlsAcceptor::from(tls);
-    let graceful = GracefulShutdown::new();
-    // One clone per connection, from its handshake on: the connections still open.
-    let open = Arc::new(());
+    let (stopping, stop) = tokio::sync::watch::channel(false);
+    // One permit per connection, from its accept on: the connections still open.
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -57,14 +143,19 @@ pub async fn serve_tls(
             },
             () = &mut shutdown => break,
         };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            tracing::debug!(%peer, max = limits.max_connections, "limits.max_connections reached: a connection is closed at once");
+            drop(stream);
+            continue;
+        };
         let acceptor = acceptor.clone();
         let router = router.clone();
-        let watcher = graceful.watcher();
-        let open = Arc::clone(&open);
+        let mut stop = stop.clone();
         tokio::spawn(async move {
-            let _open = open;
+            let _slot = slot;
             let tls_stream =
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream)).await
+                {
                     Ok(Ok(s)) => s,
                     Ok(Err(e)) => {
                         tracing::debug!(%peer, error = %e, "TLS handshake failed");
@@ -83,9 +174,24 @@ pub async fn serve_tls(
                 .map(|certs| {
                     PeerCertificates(Arc::new(certs.iter().map(|c| c.to_vec()).collect()))
                 });
-            let service = TowerToHyperService::new(match presented {
+            let routes = TowerToHyperService::new(match presented {
                 Some(peer) => router.layer(axum::Extension(peer)),
                 None => router,
+            });
+            let activity = Activity::new();
+            let counted = Arc::clone(&activity);
+            let service = hyper::service::service_fn(move |request| {
+                let in_flight = counted.begin();
+                let answer = hyper::service::Service::call(&routes, request);
+                async move {
+                    // In flight until its answer is sent whole (or dropped).
+                    answer.await.map(|response| {
+                        response.map(|body| Answering {
+                            body,
+                            _in_flight: in_flight,
+                        })
+                    })
+                }
             });
             let mut builder = auto::Builder::new(TokioExecutor::new());
             // A client that does not send its request's headers in time is cut (slowloris);
@@ -93,7 +199,7 @@ pub async fn serve_tls(
             builder
                 .http1()
                 .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT);
+                .header_read_timeout(limits.header_timeout);
             builder
                 .http2()
                 .timer(TokioTimer::new())
@@ -101,7 +207,31 @@ pub async fn serve_tls(
                 .keep_alive_timeout(PING_TIMEOUT)
                 .max_concurrent_streams(MAX_STREAMS);
             let connection = builder.serve_connection(TokioIo::new(tls_stream), service);
-            if let Err(e) = watcher.watch(connection).await {
+            tokio::pin!(connection);
+            // Served until it ends. When the service stops, it is asked to close (its requests
+            // in flight are answered first); a connection with nothing in flight, neither a
+            // request nor an answer being sent, is closed when it has been so for
+            // `idle_timeout`, or at once when the service stops (it owes nobody an answer).
+            let mut closing = false;
+            let ended = loop {
+                let quiet = if closing {
+                    Duration::ZERO
+                } else {
+                    limits.idle_timeout
+                };
+                tokio::select! {
+                    ended = connection.as_mut() => break ended,
+                    () = async { drop(stop.wait_for(|stopping| *stopping).await) }, if !closing => {
+                        connection.as_mut().graceful_shutdown();
+                        closing = true;
+                    }
+                    () = activity.idle_for(quiet) => {
+                        tracing::debug!(%peer, "a connection with nothing in flight is closed");
+                        break Ok(());
+                    }
+                }
+            };
+            if let Err(e) = ended {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
         });
@@ -111,16 +241,17 @@ pub async fn serve_tls(
         grace_s = grace.as_secs(),
         "shutting down: no new connection; the requests in flight finish"
     );
+    let _ = stopping.send(true);
+    let open = || limits.max_connections - slots.available_permits();
     let drained = async {
-        graceful.shutdown().await;
-        while Arc::strong_count(&open) > 1 {
+        while open() > 0 {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     };
     match tokio::time::timeout(grace, drained).await {
         Ok(()) => tracing::info!("every request in flight was answered"),
         Err(_) => tracing::warn!(
-            connections = Arc::strong_count(&open) - 1,
+            connections = open(),
             "the grace period ended with connections still open: they are cut"
         ),
     }

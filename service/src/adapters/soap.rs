@@ -11,6 +11,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
+
 use roxmltree::Node;
 use sealpost_evidence::model::{Sha256, new_evidence_id};
 use sealpost_xmldsig::dsig::{NS_WSU, base64_decode, base64_encode};
@@ -24,6 +25,7 @@ use sealpost_xmldsig::wss::{
 use sealpost_xmldsig::wss_sign::format_date_time;
 use sealpost_xmldsig::{Limits, parse};
 
+use super::admission::BodyRefused;
 use super::metrics::Metrics;
 use super::xop::{self, XopError};
 use crate::config::IdentityProviderEntry;
@@ -118,9 +120,14 @@ async fn handle(State(channel): State<Arc<SoapChannel>>, request: Request) -> Re
             declared.unwrap_or(0)
         ))
     } else {
-        axum::body::to_bytes(request.into_body(), channel.max_request_bytes)
-            .await
-            .map_err(|e| format!("the request body: {e}"))
+        match axum::body::to_bytes(request.into_body(), channel.max_request_bytes).await {
+            Ok(bytes) => Ok(bytes),
+            // Cut by admission (too slow, or no budget left): its answer, nothing audited.
+            Err(e) => match BodyRefused::find(&e) {
+                Some(refused) => return refused.response(false),
+                None => Err(format!("the request body: {e}")),
+            },
+        }
     };
     let worker = Arc::clone(&channel);
     let answer = tokio::task::spawn_blocking(move || {

@@ -94,6 +94,12 @@ pub(super) const KEYS: &[(&str, Kind)] = &[
     ("limits.max_documents", int(1, 64)),
     // Large requests (over 1 MiB) read at once, by their declared sizes.
     ("limits.in_flight_bytes", int(64 * KIB, 64 * GIB)),
+    ("limits.max_connections", int(1, 1 << 20)),
+    ("limits.handshake_timeout_s", int(1, HOUR)),
+    ("limits.header_timeout_s", int(1, HOUR)),
+    ("limits.idle_timeout_s", int(1, DAY)),
+    ("limits.body_grace_s", int(1, HOUR)),
+    ("limits.body_min_bytes_per_s", int(1, GIB)),
     ("audit.seal_interval_s", int(1, DAY)),
     ("evidence.long_term", Kind::Bool),
     ("evidence.archive_interval_s", int(1, 30 * DAY)),

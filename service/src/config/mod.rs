@@ -216,6 +216,10 @@ pub struct Config {
     /// The declared bytes of the large requests (over 1 MiB) read at once; more wait for none
     /// and are answered 503 with Retry-After.
     pub in_flight_bytes: u64,
+    /// `limits.max_connections` and the timeouts of a connection.
+    pub connections: crate::adapters::http::ConnectionLimits,
+    /// `limits.body_grace_s`, `limits.body_min_bytes_per_s`: how slowly a body may arrive.
+    pub body_pace: crate::adapters::admission::BodyPace,
     pub max_document_bytes: u64,
     pub max_documents: usize,
     pub audit_seal_interval: Duration,
@@ -766,6 +770,16 @@ impl RawConfig {
             max_assertion_age: Duration::from_secs(self.saml.max_assertion_age_s),
             max_request_bytes: usize::try_from(self.limits.max_request_bytes).unwrap_or(usize::MAX),
             in_flight_bytes: self.limits.in_flight_bytes,
+            connections: crate::adapters::http::ConnectionLimits {
+                max_connections: usize::try_from(self.limits.max_connections).unwrap_or(usize::MAX),
+                handshake_timeout: Duration::from_secs(self.limits.handshake_timeout_s),
+                header_timeout: Duration::from_secs(self.limits.header_timeout_s),
+                idle_timeout: Duration::from_secs(self.limits.idle_timeout_s),
+            },
+            body_pace: crate::adapters::admission::BodyPace {
+                grace: Duration::from_secs(self.limits.body_grace_s),
+                min_bytes_per_s: self.limits.body_min_bytes_per_s,
+            },
             max_document_bytes: self.limits.max_document_bytes,
             max_documents: usize::try_from(self.limits.max_documents).unwrap_or(16),
             audit_seal_interval: Duration::from_secs(self.audit.seal_interval_s),

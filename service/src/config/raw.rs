@@ -418,6 +418,18 @@ pub(super) struct RawLimits {
     pub(super) max_documents: u64,
     #[serde(default = "defaults::in_flight_bytes")]
     pub(super) in_flight_bytes: u64,
+    #[serde(default = "defaults::max_connections")]
+    pub(super) max_connections: u64,
+    #[serde(default = "defaults::handshake_timeout_s")]
+    pub(super) handshake_timeout_s: u64,
+    #[serde(default = "defaults::header_timeout_s")]
+    pub(super) header_timeout_s: u64,
+    #[serde(default = "defaults::idle_timeout_s")]
+    pub(super) idle_timeout_s: u64,
+    #[serde(default = "defaults::body_grace_s")]
+    pub(super) body_grace_s: u64,
+    #[serde(default = "defaults::body_min_bytes_per_s")]
+    pub(super) body_min_bytes_per_s: u64,
 }
 
 impl Default for RawLimits {
@@ -427,6 +439,12 @@ impl Default for RawLimits {
             max_document_bytes: defaults::max_document_bytes(),
             max_documents: defaults::max_documents(),
             in_flight_bytes: defaults::in_flight_bytes(),
+            max_connections: defaults::max_connections(),
+            handshake_timeout_s: defaults::handshake_timeout_s(),
+            header_timeout_s: defaults::header_timeout_s(),
+            idle_timeout_s: defaults::idle_timeout_s(),
+            body_grace_s: defaults::body_grace_s(),
+            body_min_bytes_per_s: defaults::body_min_bytes_per_s(),
         }
     }
 }
@@ -684,6 +702,29 @@ mod defaults {
     /// Two requests of the largest size at once.
     pub fn in_flight_bytes() -> u64 {
         2 * max_request_bytes()
+    }
+    /// Connections open at once, from their TCP accept on.
+    pub fn max_connections() -> u64 {
+        4096
+    }
+    pub fn handshake_timeout_s() -> u64 {
+        10
+    }
+    /// HTTP/1.1: a request's headers, also the wait for the next one on a kept-alive
+    /// connection.
+    pub fn header_timeout_s() -> u64 {
+        20
+    }
+    /// A connection with no request in flight for this long is closed (HTTP/2 too).
+    pub fn idle_timeout_s() -> u64 {
+        60
+    }
+    pub fn body_grace_s() -> u64 {
+        10
+    }
+    /// 16 KiB/s: a 140 MiB request may take 2.5 hours; one dripping bytes is cut.
+    pub fn body_min_bytes_per_s() -> u64 {
+        16 * 1024
     }
     pub fn max_document_bytes() -> u64 {
         100 * 1024 * 1024

@@ -9,6 +9,7 @@
 
 mod administration;
 mod clients;
+mod connections;
 mod crl_dp;
 mod grpc;
 mod long_term;
