@@ -146,6 +146,7 @@ bench:
 	taskset -c 0 $(CARGO) bench -p sealpost-evidence --bench evidence
 	$(CARGO) bench -p sealpost-interop --bench submission 2>&1 | grep -v '^\[server\]' | tee target/bench/submission.txt
 	$(CARGO) bench -p sealpost-interop --bench mailbox 2>&1 | grep -v '^\[server\]' | tee target/bench/mailbox.txt
+	$(CARGO) bench -p sealpost-interop --bench load 2>&1 | grep -v '^\[server\]' | tee target/bench/load.txt
 
 ## fuzz: each fuzz target for FUZZ_SECONDS (cargo-fuzz on stable, via RUSTC_BOOTSTRAP),
 ## seeded with the requests, tokens and signed XML of the shared interop samples

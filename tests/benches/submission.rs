@@ -28,13 +28,9 @@ use aws_lc_rs::signature::{
     UnparsedPublicKey,
 };
 use sealpost_interop::{
-    KeepAlive, KeepAliveConnection, Server, dev_pki, dev_signer, sealpost_command, sha256_hex,
-    system_now,
+    BenchLetters, KeepAlive, KeepAliveConnection, Server, dev_pki, dev_signer, sealpost_command,
 };
-use sealpost_xmldsig::Limits;
 use sealpost_xmldsig::document::DocumentSigner;
-use sealpost_xmldsig::dsig::base64_encode;
-use sealpost_xmldsig::wss_sign::sign_envelope_with_limits;
 
 const RECIPIENT: &str = "nrn:85073003328";
 const KIB: usize = 1024;
@@ -77,7 +73,7 @@ fn main() {
     let server = Server::start(serve);
     let client = Client::new(server.addr, &pki.join("root-ca.pem"));
     let signer = dev_signer(&pki, "sender-a");
-    let letters = Letters::default();
+    let letters = BenchLetters::new(RECIPIENT);
 
     println!(
         "service bench: {connections} connections over loopback HTTPS, {} cores",
@@ -192,52 +188,6 @@ fn floor_rate(document_bytes: usize) -> f64 {
         n += 1;
     }
     n as f64 / start.elapsed().as_secs_f64()
-}
-
-/// Unique letters: each has its own idempotency key and document.
-#[derive(Default)]
-struct Letters {
-    next: AtomicUsize,
-}
-
-impl Letters {
-    fn envelope(&self, signer: &DocumentSigner, document_bytes: usize) -> Vec<u8> {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let mut document = format!("%PDF-1.7 bench letter {n}\n").into_bytes();
-        document.resize(document_bytes, b'x');
-        let sha256 = sha256_hex(&document);
-        let body = format!(
-            "<sp:SubmitRegisteredMail xmlns:sp=\"urn:sealpost:v1\"><sp:IdempotencyKey>bench-{n}</sp:IdempotencyKey><sp:Recipient>{RECIPIENT}</sp:Recipient><sp:MessageType>tax-assessment</sp:MessageType><sp:Subject>Avis d'imposition</sp:Subject><sp:SenderReference>BENCH-{n}</sp:SenderReference><sp:Document><sp:Id>d1</sp:Id><sp:Name>avis.pdf</sp:Name><sp:MediaType>application/pdf</sp:MediaType><sp:Sha256>{sha256}</sp:Sha256><sp:Content>{}</sp:Content></sp:Document></sp:SubmitRegisteredMail>",
-            base64_encode(&document)
-        );
-        let envelope = format!(
-            "<env:Envelope xmlns:env=\"http://schemas.xmlsoap.org/soap/envelope/\"><env:Header/><env:Body>{body}</env:Body></env:Envelope>"
-        );
-        let limits = Limits {
-            max_bytes: envelope.len() + 4096,
-            ..Limits::default()
-        };
-        sign_envelope_with_limits(
-            &envelope,
-            signer,
-            system_now(),
-            Duration::from_secs(300),
-            &limits,
-        )
-        .expect("sign")
-        .into_bytes()
-    }
-
-    fn presign(
-        &self,
-        signer: &DocumentSigner,
-        document_bytes: usize,
-        count: usize,
-    ) -> Vec<Vec<u8>> {
-        (0..count)
-            .map(|_| self.envelope(signer, document_bytes))
-            .collect()
-    }
 }
 
 type Client = KeepAlive;
@@ -399,7 +349,7 @@ fn largest_letter(
     server: &Server,
     client: &Client,
     signer: &DocumentSigner,
-    letters: &Letters,
+    letters: &BenchLetters,
     mib: usize,
 ) {
     let envelope = letters.envelope(signer, mib * KIB * KIB);
@@ -426,7 +376,7 @@ fn memory_run(
     server: &Server,
     client: &Client,
     signer: &DocumentSigner,
-    letters: &Letters,
+    letters: &BenchLetters,
     total: usize,
     connections: usize,
 ) {

@@ -1178,3 +1178,64 @@ pub fn drop_postgres_database(url: &str) {
             &format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"),
         ]));
 }
+
+/// Unique letters for the benches: each has its own idempotency key and document, to one
+/// recipient, of message type `tax-assessment`, signed as a SOAP 1.1 envelope.
+#[derive(Debug)]
+pub struct BenchLetters {
+    recipient: String,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl BenchLetters {
+    pub fn new(recipient: &str) -> BenchLetters {
+        BenchLetters {
+            recipient: recipient.to_owned(),
+            next: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// A letter with a document of `document_bytes`, signed now by `signer`.
+    pub fn envelope(
+        &self,
+        signer: &sealpost_xmldsig::document::DocumentSigner,
+        document_bytes: usize,
+    ) -> Vec<u8> {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut document = format!("%PDF-1.7 bench letter {n}\n").into_bytes();
+        document.resize(document_bytes, b'x');
+        let sha256 = sha256_hex(&document);
+        let body = format!(
+            "<sp:SubmitRegisteredMail xmlns:sp=\"urn:sealpost:v1\"><sp:IdempotencyKey>bench-{n}</sp:IdempotencyKey><sp:Recipient>{}</sp:Recipient><sp:MessageType>tax-assessment</sp:MessageType><sp:Subject>Avis d'imposition</sp:Subject><sp:SenderReference>BENCH-{n}</sp:SenderReference><sp:Document><sp:Id>d1</sp:Id><sp:Name>avis.pdf</sp:Name><sp:MediaType>application/pdf</sp:MediaType><sp:Sha256>{sha256}</sp:Sha256><sp:Content>{}</sp:Content></sp:Document></sp:SubmitRegisteredMail>",
+            self.recipient,
+            sealpost_xmldsig::dsig::base64_encode(&document)
+        );
+        let envelope = format!(
+            "<env:Envelope xmlns:env=\"http://schemas.xmlsoap.org/soap/envelope/\"><env:Header/><env:Body>{body}</env:Body></env:Envelope>"
+        );
+        let limits = sealpost_xmldsig::Limits {
+            max_bytes: envelope.len() + 4096,
+            ..sealpost_xmldsig::Limits::default()
+        };
+        sealpost_xmldsig::wss_sign::sign_envelope_with_limits(
+            &envelope,
+            signer,
+            system_now(),
+            Duration::from_secs(300),
+            &limits,
+        )
+        .expect("sign")
+        .into_bytes()
+    }
+
+    pub fn presign(
+        &self,
+        signer: &sealpost_xmldsig::document::DocumentSigner,
+        document_bytes: usize,
+        count: usize,
+    ) -> Vec<Vec<u8>> {
+        (0..count)
+            .map(|_| self.envelope(signer, document_bytes))
+            .collect()
+    }
+}
