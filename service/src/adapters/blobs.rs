@@ -240,6 +240,35 @@ impl Segments {
         Ok(())
     }
 
+    /// Whether the bytes `r` names lie within its segment as it is on disk (`lengths` caches
+    /// the segments' lengths); why not, when they do not.
+    pub fn holds(
+        &self,
+        r: &BlobRef,
+        lengths: &mut std::collections::HashMap<u32, u64>,
+    ) -> Result<(), String> {
+        let path = self.path(r.segment);
+        let length = match lengths.get(&r.segment) {
+            Some(&n) => n,
+            None => {
+                let n = std::fs::metadata(&path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?
+                    .len();
+                lengths.insert(r.segment, n);
+                n
+            }
+        };
+        match r.offset.checked_add(r.len) {
+            Some(end) if end <= length => Ok(()),
+            _ => Err(format!(
+                "{} holds {length} bytes; a blob is named at {} for {} bytes",
+                path.display(),
+                r.offset,
+                r.len
+            )),
+        }
+    }
+
     /// The blob `r` names, checked against its SHA-256.
     pub fn read(&self, r: &BlobRef) -> Result<Vec<u8>, StoreError> {
         let path = self.path(r.segment);

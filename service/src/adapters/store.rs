@@ -207,6 +207,20 @@ pub struct RedbStore {
 /// Where a waiting commit finds its outcome.
 type Outcome = Mutex<Option<Result<Committed, StoreError>>>;
 
+/// How many documents and signed requests of each table are read back at start.
+const CHECKED_AT_START: usize = 64;
+
+/// What [`RedbStore::check`] found.
+#[derive(Debug, Default)]
+pub struct StoreCheck {
+    /// References to segments looked at.
+    pub references: u64,
+    /// Of those, read back against their SHA-256.
+    pub read_back: u64,
+    /// Each one that does not hold, said.
+    pub mismatches: Vec<String>,
+}
+
 /// The database as opened, and whether its file has failed an I/O since.
 struct Opened {
     db: Database,
@@ -387,7 +401,7 @@ impl RedbStore {
         }
         txn.commit().map_err(fail)?;
         let blobs = dir.join("blobs");
-        Ok(RedbStore {
+        let store = RedbStore {
             path: path.to_owned(),
             cache_bytes,
             documents: Segments::open_with_faults(&blobs, "documents", faults.clone())?,
@@ -397,7 +411,90 @@ impl RedbStore {
             reopened: AtomicU64::new(0),
             pending: Mutex::default(),
             writer: Mutex::default(),
-        })
+        };
+        let check = store.check(CHECKED_AT_START)?;
+        if check.mismatches.is_empty() {
+            tracing::info!(
+                references = check.references,
+                read_back = check.read_back,
+                "store checked: every document and request it names lies within its segment, the newest read back against their SHA-256"
+            );
+        } else {
+            tracing::error!(
+                mismatches = check.mismatches.len(),
+                first = ?check.mismatches.iter().take(5).collect::<Vec<_>>(),
+                "the store names bytes its segments do not hold as stored: those documents or requests cannot be served (an operator must look; every other letter is served)"
+            );
+        }
+        Ok(store)
+    }
+
+    /// Checks what the store names in its segments: every document and signed request it
+    /// names must lie within its segment file, and the `newest` of each table are read back
+    /// against their SHA-256. Each mismatch, said.
+    pub fn check(&self, newest: usize) -> Result<StoreCheck, StoreError> {
+        let db = self.db()?;
+        let txn = db.begin_read().map_err(fail)?;
+        let mut check = StoreCheck::default();
+        let mut document_lengths = std::collections::HashMap::new();
+        let mut request_lengths = std::collections::HashMap::new();
+        let mut look = |segments: &Segments,
+                        lengths: &mut std::collections::HashMap<u32, u64>,
+                        what: String,
+                        blob: &[u8],
+                        read_back: bool| {
+            check.references += 1;
+            let named = match BlobRef::decode(blob) {
+                Ok(r) => r,
+                Err(e) => return check.mismatches.push(format!("{what}: {e}")),
+            };
+            if let Err(why) = segments.holds(&named, lengths) {
+                return check.mismatches.push(format!("{what}: {why}"));
+            }
+            if read_back {
+                check.read_back += 1;
+                if let Err(e) = segments.read(&named) {
+                    check.mismatches.push(format!("{what}: {e}"));
+                }
+            }
+        };
+        let documents = txn.open_table(DOCUMENTS).map_err(fail)?;
+        let total = documents.len().map_err(fail)?;
+        for (i, row) in documents.iter().map_err(fail)?.enumerate() {
+            let (key, blob) = row.map_err(fail)?;
+            let (message, index) = key.value();
+            look(
+                &self.documents,
+                &mut document_lengths,
+                format!("document {index} of {message}"),
+                blob.value(),
+                (i as u64) + (newest as u64) >= total,
+            );
+        }
+        let traces = txn.open_table(AUDIT_REQUESTS).map_err(fail)?;
+        let total = traces.len().map_err(fail)?;
+        for (i, row) in traces.iter().map_err(fail)?.enumerate() {
+            let (seq, blob) = row.map_err(fail)?;
+            look(
+                &self.requests,
+                &mut request_lengths,
+                format!("the signed request of audit entry {}", seq.value()),
+                blob.value(),
+                (i as u64) + (newest as u64) >= total,
+            );
+        }
+        let requests = txn.open_table(MESSAGE_REQUESTS).map_err(fail)?;
+        for row in requests.iter().map_err(fail)? {
+            let (message, blob) = row.map_err(fail)?;
+            look(
+                &self.requests,
+                &mut request_lengths,
+                format!("the signed request of {}", message.value()),
+                blob.value(),
+                false,
+            );
+        }
+        Ok(check)
     }
 
     /// The open database; opened again first if its file failed an I/O since (redb refuses

@@ -148,3 +148,55 @@ fn an_io_error_at_any_write_of_a_commit_loses_no_acknowledged_letter_and_needs_n
     assert_chain_whole(&store);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_store_that_names_bytes_its_segments_do_not_hold_is_reported_at_start() {
+    let dir = std::env::temp_dir().join(format!("sealpost-check-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = dir.join("sealpost.redb");
+    {
+        let store = RedbStore::open(&path, 1 << 20).expect("open");
+        for n in 0..4 {
+            let key = format!("key-{n}");
+            assert_eq!(
+                store.commit(letter(n, &key, 1_800_000_000)),
+                Ok(Committed::Done)
+            );
+        }
+        let check = store.check(64).expect("check");
+        assert!(check.mismatches.is_empty(), "{:?}", check.mismatches);
+        // 4 letters: 8 documents, 4 audit traces, 4 message requests.
+        assert_eq!((check.references, check.read_back), (16, 12));
+    }
+    // A byte of the last document changed, and the requests' segment cut short: what the
+    // store names is no longer what its segments hold.
+    let documents = dir.join("blobs/documents-000001.seg");
+    let mut bytes = std::fs::read(&documents).expect("segment");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&documents, bytes).expect("write");
+    let requests = dir.join("blobs/requests-000001.seg");
+    let length = std::fs::metadata(&requests).expect("segment").len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&requests)
+        .and_then(|f| f.set_len(length - 3))
+        .expect("cut");
+
+    let store = RedbStore::open(&path, 1 << 20).expect("the store still opens");
+    let check = store.check(64).expect("check");
+    let said = check.mismatches.join("\n");
+    assert!(
+        said.contains("document 1 of urn:uuid:m-0003") && said.contains("SHA-256"),
+        "{said}"
+    );
+    assert!(
+        said.contains("the signed request of audit entry 4")
+            && said.contains("the signed request of urn:uuid:m-0003"),
+        "{said}"
+    );
+    assert_eq!(check.mismatches.len(), 3, "{said}");
+    // The other letters are served.
+    assert_kept(&store, 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
