@@ -465,43 +465,78 @@ fn a_key_that_is_not_its_certificates_stops_the_start() {
     }
 }
 
-/// A letter half sent when the service is told to stop (SIGTERM, or SIGINT): it is received,
-/// registered and answered, then the service exits cleanly, and it is there after a restart.
-fn a_stop_lets_the_letter_in_flight_finish(name: &str, signal: &str, settings: &[Setting<'_>]) {
+/// Letters half sent by several senders at once when the service is told to stop (SIGTERM,
+/// or SIGINT): each is received, registered and answered, then the service exits cleanly, and
+/// each is there after a restart.
+fn a_stop_lets_the_letters_in_flight_finish(name: &str, signal: &str, settings: &[Setting<'_>]) {
+    const IN_FLIGHT: usize = 6;
     let mut service = SoapService::start_with(name, CITIZEN, &["sender-a"], settings);
-    let envelope = signed_soap(
-        NS_SOAP11,
-        &submission_body("in-flight", CITIZEN, b"%PDF-1.7 the letter in flight"),
-        &dev_signer(&service.pki, "sender-a"),
-        system_now(),
-    );
+    let envelopes: Vec<String> = (0..IN_FLIGHT)
+        .map(|i| {
+            signed_soap(
+                NS_SOAP11,
+                &submission_body(
+                    &format!("in-flight-{i}"),
+                    CITIZEN,
+                    format!("%PDF-1.7 letter {i} in flight").as_bytes(),
+                ),
+                &dev_signer(&service.pki, "sender-a"),
+                system_now(),
+            )
+        })
+        .collect();
     let (addr, root) = (service.server.addr, service.pki.join("root-ca.pem"));
-    let mut stopped = None;
-    let answer = https_raw_in_halves(
-        addr,
-        &root,
-        None,
-        &format!(
-            "POST /soap HTTP/1.1\r\nContent-Type: text/xml; charset=utf-8\r\nContent-Length: {}",
-            envelope.len()
-        ),
-        envelope.as_bytes(),
-        || {
-            // Told to stop while the request is half received (its headers read, the
-            // connection past its handshake); the rest follows at once.
-            std::thread::sleep(Duration::from_millis(300));
-            let pid = service.server.pid().to_string();
-            let sent = Command::new("kill")
-                .args(["-s", signal, &pid])
-                .status()
-                .expect("kill");
-            assert!(sent.success());
-            stopped = Some(());
-        },
+    // Every sender half way through its request; then the signal sent.
+    let (half_sent, signalled) = (
+        std::sync::Barrier::new(IN_FLIGHT + 1),
+        std::sync::Barrier::new(IN_FLIGHT + 1),
     );
-    assert!(stopped.is_some());
-    assert_eq!(answer.status, 200, "{}", text(&answer.body));
-    let message_id = field(&text(&answer.body), "MessageId").expect("id");
+    let answers: Vec<_> = std::thread::scope(|s| {
+        let senders: Vec<_> = envelopes
+            .iter()
+            .map(|envelope| {
+                let (root, half_sent, signalled) = (&root, &half_sent, &signalled);
+                s.spawn(move || {
+                    https_raw_in_halves(
+                        addr,
+                        root,
+                        None,
+                        &format!(
+                            "POST /soap HTTP/1.1\r\nContent-Type: text/xml; charset=utf-8\r\nContent-Length: {}",
+                            envelope.len()
+                        ),
+                        envelope.as_bytes(),
+                        || {
+                            half_sent.wait();
+                            signalled.wait();
+                        },
+                    )
+                })
+            })
+            .collect();
+        // Told to stop while each request is half received (its headers read, the
+        // connection past its handshake); the rest follows at once.
+        half_sent.wait();
+        std::thread::sleep(Duration::from_millis(300));
+        let pid = service.server.pid().to_string();
+        let sent = Command::new("kill")
+            .args(["-s", signal, &pid])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+        signalled.wait();
+        senders
+            .into_iter()
+            .map(|h| h.join().expect("sender"))
+            .collect()
+    });
+    let message_ids: Vec<String> = answers
+        .iter()
+        .map(|answer| {
+            assert_eq!(answer.status, 200, "{}", text(&answer.body));
+            field(&text(&answer.body), "MessageId").expect("id")
+        })
+        .collect();
     let (code, log) = service.server.wait_for_exit(&format!("SIG{signal}"));
     let log = log.join("\n");
     assert_eq!(code, Some(0), "{log}");
@@ -516,28 +551,30 @@ fn a_stop_lets_the_letter_in_flight_finish(name: &str, signal: &str, settings: &
     );
     // What it answered is what it kept.
     let service = service.restart(settings);
-    let status = service.send(
-        "sender-a",
-        &format!(
-            "<sp:GetMessageStatus xmlns:sp=\"urn:sealpost:v1\"><sp:MessageId>{message_id}</sp:MessageId></sp:GetMessageStatus>"
-        ),
-    );
-    assert_eq!(status.status, 200, "{}", text(&status.body));
+    for message_id in message_ids {
+        let status = service.send(
+            "sender-a",
+            &format!(
+                "<sp:GetMessageStatus xmlns:sp=\"urn:sealpost:v1\"><sp:MessageId>{message_id}</sp:MessageId></sp:GetMessageStatus>"
+            ),
+        );
+        assert_eq!(status.status, 200, "{}", text(&status.body));
+    }
 }
 
 #[test]
-fn sigterm_lets_the_letter_in_flight_finish_on_the_embedded_store() {
-    a_stop_lets_the_letter_in_flight_finish("stop-redb", "TERM", &[]);
+fn sigterm_lets_the_letters_in_flight_finish_on_the_embedded_store() {
+    a_stop_lets_the_letters_in_flight_finish("stop-redb", "TERM", &[]);
 }
 
 #[test]
-fn sigint_lets_the_letter_in_flight_finish_on_postgresql() {
+fn sigint_lets_the_letters_in_flight_finish_on_postgresql() {
     let url = postgres_database("stop");
     let settings = [
         ("SEALPOST_STORE_BACKEND", "postgres"),
         ("SEALPOST_STORE_POSTGRES_URL", url.as_str()),
     ];
-    a_stop_lets_the_letter_in_flight_finish("stop-pg", "INT", &settings);
+    a_stop_lets_the_letters_in_flight_finish("stop-pg", "INT", &settings);
     drop_postgres_database(&url);
 }
 
