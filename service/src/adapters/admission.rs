@@ -1,16 +1,19 @@
 //! Admission: what the requests read at once may hold, and how slowly they may come.
 //!
 //! - **The large requests read at once are bounded by their sizes** (`limits.in_flight_bytes`).
-//!   A request over 1 MiB whose `Content-Length` does not fit in what is left is turned away
-//!   before a byte of its body is kept: 503 with `Retry-After` (gRPC: UNAVAILABLE),
-//!   SEALPOST-SRV-001 (its body is read and dropped, not kept, so that the client hears the
-//!   answer). A body without a declared length (HTTP/2 without `Content-Length`, chunked
-//!   HTTP/1.1) takes its share as it arrives, a MiB at a time past its first MiB, and is cut
-//!   with the same code when the budget has none left. Smaller requests always pass, so the
-//!   senders of ordinary letters are served while a crowd of large ones waits its turn.
+//!   Once a request's first MiB has come, it takes its share: its whole `Content-Length`, or,
+//!   when it declared none (HTTP/2 without `Content-Length`, chunked HTTP/1.1), what has come,
+//!   a MiB at a time. When the budget has not enough left, the rest of its body is read and
+//!   dropped (for at most 10 s, so that the client hears the answer) and it is answered 503
+//!   with `Retry-After` (gRPC: UNAVAILABLE), SEALPOST-SRV-001. Requests of up to 1 MiB take
+//!   nothing, so the senders of ordinary letters are served while a crowd of large ones waits
+//!   its turn.
 //! - **A body must keep coming** (`limits.body_grace_s`, `limits.body_min_bytes_per_s`): after
 //!   the grace, it must have arrived at the minimum rate on average, or it is cut
-//!   (SEALPOST-REQ-008; gRPC: DEADLINE_EXCEEDED), and whatever it held is given back.
+//!   (SEALPOST-REQ-008; gRPC: DEADLINE_EXCEEDED), and whatever it held is given back. A body
+//!   that holds a share of the budget must come at `limits.large_body_min_bytes_per_s` from
+//!   when it took it: a slow client cannot sit on the budget (a crowd of connections that
+//!   declare 130 MiB and send a byte a second holds none of it).
 //!
 //! Both answers are the transport's: no audit entry is written for them (an overload is
 //! answered cheaply).
@@ -26,7 +29,6 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use http_body_util::BodyExt;
 use hyper::body::{Bytes, Frame, SizeHint};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
@@ -47,6 +49,9 @@ pub struct BodyPace {
     pub grace: Duration,
     /// The least average rate after the grace.
     pub min_bytes_per_s: u64,
+    /// Once a body holds a share of the in-flight budget (past its first MiB): the least
+    /// average rate from then on, after the grace. What an attacker pays to hold the budget.
+    pub large_min_bytes_per_s: u64,
 }
 
 /// The budget, in KiB, and the pace bodies must keep.
@@ -140,21 +145,7 @@ pub async fn admit(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    let share = match declared.filter(|&n| n > SMALL_BYTES) {
-        None => None,
-        Some(size) => {
-            // A size beyond the whole budget takes all of it (the channel refuses it as too
-            // large).
-            let kib = u32::try_from(size.div_ceil(1024))
-                .unwrap_or(u32::MAX)
-                .min(admission.kib);
-            match Arc::clone(&admission.budget).try_acquire_many_owned(kib) {
-                Ok(share) => Some(share),
-                Err(_) => return turn_away(request, grpc).await,
-            }
-        }
-    };
-    // What a body of no declared length took as it came, held until the answer.
+    // What the body took of the budget as it came, held until the answer.
     let taken = Arc::new(Mutex::new(Vec::new()));
     let (parts, body) = request.into_parts();
     let metered = Metered {
@@ -163,12 +154,15 @@ pub async fn admit(
         started: Instant::now(),
         received: 0,
         deadline: None,
-        budget: declared.is_none().then(|| Taking {
+        // Up to 1 MiB declared: nothing to take (the length is held to by HTTP).
+        budget: declared.is_none_or(|n| n > SMALL_BYTES).then(|| Taking {
             budget: Arc::clone(&admission.budget),
             most_kib: admission.kib,
+            declared,
             taken_kib: 0,
             taken: Arc::clone(&taken),
         }),
+        sharing_since: None,
         grpc,
         draining: None,
         refused: false,
@@ -176,43 +170,40 @@ pub async fn admit(
     let response = next
         .run(Request::from_parts(parts, Body::new(metered)))
         .await;
-    drop(share);
     drop(taken);
     response
 }
 
-/// A large request that does not fit: answered at once, its body read and dropped (nothing
-/// kept, for at most DRAIN), so that an HTTP/1.1 client that sends all of it before reading
-/// hears the answer instead of a reset.
-async fn turn_away(request: Request, grpc: bool) -> Response {
-    tracing::info!(
-        path = %request.uri().path(),
-        "a large request is turned away: the large requests in flight fill limits.in_flight_bytes"
-    );
-    let answer = busy_response(grpc);
-    let mut body = request.into_body();
-    let _ = tokio::time::timeout(DRAIN, async {
-        while let Some(Ok(_)) = body.frame().await {}
-    })
-    .await;
-    answer
-}
-
-/// The share of the budget a body of no declared length takes as it arrives.
+/// The share of the budget a large body takes once its first MiB has come.
 #[derive(Debug)]
 struct Taking {
     budget: Arc<Semaphore>,
     most_kib: u32,
+    /// Its `Content-Length`: the whole share at once. None: a MiB at a time as it comes.
+    declared: Option<u64>,
     taken_kib: u32,
     taken: Arc<Mutex<Vec<OwnedSemaphorePermit>>>,
 }
 
 impl Taking {
-    /// Takes what `received` bytes need past the first MiB.
+    /// Takes what `received` bytes need: nothing for the first MiB; past it, the declared
+    /// size (all of the budget at most: the channel refuses a size beyond it as too large),
+    /// or what has come, in steps.
     fn cover(&mut self, received: u64) -> Result<(), BodyRefused> {
-        let needed = received.saturating_sub(SMALL_BYTES).div_ceil(1024);
+        if received <= SMALL_BYTES {
+            return Ok(());
+        }
+        let needed = match self.declared {
+            Some(size) => size.div_ceil(1024),
+            None => (received - SMALL_BYTES).div_ceil(1024),
+        };
         while u64::from(self.taken_kib) < needed && self.taken_kib < self.most_kib {
-            let step = STEP_KIB.min(self.most_kib - self.taken_kib);
+            let wanted = u32::try_from(needed - u64::from(self.taken_kib)).unwrap_or(u32::MAX);
+            let step = match self.declared {
+                Some(_) => wanted,
+                None => STEP_KIB,
+            }
+            .min(self.most_kib - self.taken_kib);
             let permit = Arc::clone(&self.budget)
                 .try_acquire_many_owned(step)
                 .map_err(|_| BodyRefused::Busy)?;
@@ -235,6 +226,9 @@ struct Metered {
     /// By when more must have come, set while the body is waited for.
     deadline: Option<Pin<Box<Sleep>>>,
     budget: Option<Taking>,
+    /// When it first took a share of the budget, and what had come by then: from then on it
+    /// must come at the large pace.
+    sharing_since: Option<(Instant, u64)>,
     grpc: bool,
     /// Turned away for want of budget: the rest is read and dropped until it ends (for at
     /// most DRAIN), so that the client hears the answer, and then it is cut.
@@ -246,10 +240,13 @@ struct Metered {
 impl Metered {
     /// When what has come would be too slow, were nothing more to come.
     fn due(&self) -> Instant {
-        let rate = self.pace.min_bytes_per_s.max(1) as f64;
-        let earned = Duration::try_from_secs_f64(self.received as f64 / rate)
+        let (since, counted, rate) = match self.sharing_since {
+            None => (self.started, self.received, self.pace.min_bytes_per_s),
+            Some((since, then)) => (since, self.received - then, self.pace.large_min_bytes_per_s),
+        };
+        let earned = Duration::try_from_secs_f64(counted as f64 / rate.max(1) as f64)
             .unwrap_or(Duration::from_secs(u32::MAX.into()));
-        self.started + self.pace.grace + earned
+        since + self.pace.grace + earned
     }
 
     fn refuse(&mut self, why: BodyRefused) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
@@ -298,7 +295,7 @@ impl hyper::body::Body for Metered {
                     if let Some(Err(_)) = this.budget.as_mut().map(|b| b.cover(received)) {
                         tracing::info!(
                             received,
-                            "a body of no declared length is turned away: the large requests in flight fill limits.in_flight_bytes"
+                            "a large request is turned away: the large requests in flight fill limits.in_flight_bytes"
                         );
                         // What it took so far is given back at once; the rest is dropped.
                         if let Some(taking) = this.budget.take() {
@@ -311,6 +308,11 @@ impl hyper::body::Body for Metered {
                         this.draining = Some(Box::pin(tokio::time::sleep(DRAIN)));
                         cx.waker().wake_by_ref();
                         return Poll::Pending;
+                    }
+                    if this.sharing_since.is_none()
+                        && this.budget.as_ref().is_some_and(|b| b.taken_kib > 0)
+                    {
+                        this.sharing_since = Some((Instant::now(), received));
                     }
                     let due = this.due();
                     if let Some(deadline) = this.deadline.as_mut() {

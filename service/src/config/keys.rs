@@ -100,6 +100,7 @@ pub(super) const KEYS: &[(&str, Kind)] = &[
     ("limits.idle_timeout_s", int(1, DAY)),
     ("limits.body_grace_s", int(1, HOUR)),
     ("limits.body_min_bytes_per_s", int(1, GIB)),
+    ("limits.large_body_min_bytes_per_s", int(1, GIB)),
     ("audit.seal_interval_s", int(1, DAY)),
     ("evidence.long_term", Kind::Bool),
     ("evidence.archive_interval_s", int(1, 30 * DAY)),

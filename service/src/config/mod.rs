@@ -779,6 +779,7 @@ impl RawConfig {
             body_pace: crate::adapters::admission::BodyPace {
                 grace: Duration::from_secs(self.limits.body_grace_s),
                 min_bytes_per_s: self.limits.body_min_bytes_per_s,
+                large_min_bytes_per_s: self.limits.large_body_min_bytes_per_s,
             },
             max_document_bytes: self.limits.max_document_bytes,
             max_documents: usize::try_from(self.limits.max_documents).unwrap_or(16),

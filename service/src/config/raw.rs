@@ -430,6 +430,8 @@ pub(super) struct RawLimits {
     pub(super) body_grace_s: u64,
     #[serde(default = "defaults::body_min_bytes_per_s")]
     pub(super) body_min_bytes_per_s: u64,
+    #[serde(default = "defaults::large_body_min_bytes_per_s")]
+    pub(super) large_body_min_bytes_per_s: u64,
 }
 
 impl Default for RawLimits {
@@ -445,6 +447,7 @@ impl Default for RawLimits {
             idle_timeout_s: defaults::idle_timeout_s(),
             body_grace_s: defaults::body_grace_s(),
             body_min_bytes_per_s: defaults::body_min_bytes_per_s(),
+            large_body_min_bytes_per_s: defaults::large_body_min_bytes_per_s(),
         }
     }
 }
@@ -725,6 +728,11 @@ mod defaults {
     /// 16 KiB/s: a 140 MiB request may take 2.5 hours; one dripping bytes is cut.
     pub fn body_min_bytes_per_s() -> u64 {
         16 * 1024
+    }
+    /// 1 MiB/s (8 Mbit/s) for a body holding a share of the in-flight budget: a 140 MiB
+    /// request may take 2.5 minutes.
+    pub fn large_body_min_bytes_per_s() -> u64 {
+        1024 * 1024
     }
     pub fn max_document_bytes() -> u64 {
         100 * 1024 * 1024

@@ -277,3 +277,91 @@ fn a_body_of_no_declared_length_takes_its_share_of_the_budget_as_it_comes() {
         "read whole once the budget is free: {status}"
     );
 }
+
+#[test]
+fn a_slow_client_cannot_sit_on_the_in_flight_budget() {
+    let settings = [
+        ("SEALPOST_LIMITS_MAX_REQUEST_BYTES", "3145728"),
+        ("SEALPOST_LIMITS_MAX_DOCUMENT_BYTES", "2097152"),
+        ("SEALPOST_LIMITS_IN_FLIGHT_BYTES", "3145728"),
+        ("SEALPOST_LIMITS_BODY_GRACE_S", "4"),
+        // A byte a second keeps a body that holds nothing of the budget; one that holds a
+        // share must come at the large pace (1 MiB/s by default).
+        ("SEALPOST_LIMITS_BODY_MIN_BYTES_PER_S", "1"),
+    ];
+    let service = SoapService::start_with("budget-squat", CITIZEN, &["sender-a"], &settings);
+    let tls = KeepAlive::new(service.server.addr, &service.pki.join("root-ca.pem"));
+    let large = sealpost_interop::signed_soap(
+        sealpost_interop::NS_SOAP11,
+        &submission_body("large", CITIZEN, &vec![b'%'; 1536 * 1024]),
+        &sealpost_interop::dev_signer(&service.pki, "sender-a"),
+        sealpost_interop::system_now(),
+    );
+    assert!(large.len() > 2 << 20 && large.len() < 3 << 20);
+    let declared = |n: usize| {
+        format!(
+            "POST /soap HTTP/1.1\r\nHost: sealpost\r\nContent-Type: text/xml; charset=utf-8\r\nContent-Length: {n}\r\n\r\n"
+        )
+    };
+    // A crowd that declares the largest body and sends a few bytes of it (credit for ten
+    // seconds at the minimum rate).
+    let mut crowd: Vec<_> = (0..6)
+        .map(|_| {
+            let mut c = tls.connect();
+            c.get_mut()
+                .write_all(declared(3_000_000).as_bytes())
+                .expect("head");
+            c.get_mut().write_all(b"<e:Envelope").expect("bytes");
+            c.get_mut().flush().expect("flush");
+            c
+        })
+        .collect();
+    // One that sends its first 1.5 MiB at once, taking the whole budget, then stalls.
+    let mut squatter = tls.connect();
+    squatter
+        .get_mut()
+        .write_all(declared(3_000_000).as_bytes())
+        .expect("head");
+    squatter
+        .get_mut()
+        .write_all(&vec![b' '; 1536 * 1024])
+        .expect("1.5 MiB");
+    squatter.get_mut().flush().expect("flush");
+    std::thread::sleep(Duration::from_millis(300));
+
+    // While it holds the budget, a large letter is turned away.
+    let turned_away = service.post(&large);
+    assert_eq!(turned_away.status, 503, "{}", text(&turned_away.body));
+
+    // Past its grace, too slow for what it holds: cut, and its share given back.
+    squatter
+        .get_ref()
+        .sock
+        .set_read_timeout(Some(PATIENCE))
+        .expect("timeout");
+    let (got, closed) = until_closed(&mut squatter);
+    assert!(closed, "the squatter was kept");
+    assert!(
+        text(&got).starts_with("HTTP/1.1 408") && text(&got).contains("SEALPOST-REQ-008"),
+        "{}",
+        text(&got)
+    );
+    // The crowd, still open, holds none of it: the large letter is read and registered.
+    for (i, c) in crowd.iter_mut().enumerate() {
+        assert!(
+            c.get_mut()
+                .write_all(b" ")
+                .and_then(|()| c.get_mut().flush())
+                .is_ok(),
+            "crowd connection {i} is still open"
+        );
+    }
+    let again = sealpost_interop::signed_soap(
+        sealpost_interop::NS_SOAP11,
+        &submission_body("large-again", CITIZEN, &vec![b'%'; 1536 * 1024]),
+        &sealpost_interop::dev_signer(&service.pki, "sender-a"),
+        sealpost_interop::system_now(),
+    );
+    let answer = service.post(&again);
+    assert_eq!(answer.status, 200, "{}", text(&answer.body));
+}
