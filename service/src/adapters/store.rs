@@ -189,7 +189,11 @@ pub trait Backend: Store + Outbox {
 /// once, for a commit whose outcome must be found out), and answers from what the file holds.
 pub struct RedbStore {
     path: PathBuf,
+    /// The store file opened at start (device, inode): the only one it opens again.
+    file: (u64, u64),
     cache_bytes: usize,
+    /// When opening it again last failed: the next try waits REOPEN_BACKOFF.
+    last_failed_reopen: Mutex<Option<std::time::Instant>>,
     /// Errors injected before writes and syncs (the fault tests'), or none.
     faults: Option<Arc<IoFaults>>,
     /// The open database, or why it could not be opened again after an I/O error.
@@ -206,6 +210,9 @@ pub struct RedbStore {
 
 /// Where a waiting commit finds its outcome.
 type Outcome = Mutex<Option<Result<Committed, StoreError>>>;
+
+/// How long after a failed attempt to open the database again the next one is made.
+const REOPEN_BACKOFF: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How many documents and signed requests of each table are read back at start.
 const CHECKED_AT_START: usize = 64;
@@ -286,19 +293,46 @@ impl StorageBackend for Disk {
     }
 }
 
-/// Opens (or creates) the database file at `path` over a [`Disk`].
+/// Which file a path names: (device, inode).
+fn identity(file: &std::fs::File) -> Result<(u64, u64), StoreError> {
+    use std::os::unix::fs::MetadataExt;
+    let m = file.metadata().map_err(fail)?;
+    Ok((m.dev(), m.ino()))
+}
+
+/// Opens the database file at `path` over a [`Disk`]: creates it when `same_as` is none (the
+/// first opening); otherwise it must be that very file (opened again after an I/O error:
+/// never a file put in its place, never a new empty one), and what the page cache holds of it
+/// is dropped first, so that redb reads what the disk holds (after a failed sync, Linux may
+/// keep serving pages it could not write).
 fn open_database(
     path: &Path,
     cache_bytes: usize,
     faults: Option<Arc<IoFaults>>,
-) -> Result<Opened, StoreError> {
+    same_as: Option<(u64, u64)>,
+) -> Result<(Opened, (u64, u64)), StoreError> {
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
-        .create(true)
+        .create(same_as.is_none())
         .truncate(false)
         .open(path)
         .map_err(|e| fail(format!("opening {}: {e}", path.display())))?;
+    let this = identity(&file)?;
+    if let Some(expected) = same_as {
+        if this != expected {
+            return Err(StoreError::Corrupt(format!(
+                "{} is no longer the store file opened at start (another file is in its place)",
+                path.display()
+            )));
+        }
+        rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).map_err(|e| {
+            fail(format!(
+                "dropping the cached pages of {}: {e}",
+                path.display()
+            ))
+        })?;
+    }
     let io_failed = Arc::new(AtomicBool::new(false));
     let disk = Disk {
         file: FileBackend::new(file).map_err(fail)?,
@@ -309,7 +343,7 @@ fn open_database(
         .set_cache_size(cache_bytes)
         .create_with_backend(disk)
         .map_err(fail)?;
-    Ok(Opened { db, io_failed })
+    Ok((Opened { db, io_failed }, this))
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -347,7 +381,7 @@ impl RedbStore {
     ) -> Result<Self, StoreError> {
         let dir = path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(fail)?;
-        let opened = open_database(path, cache_bytes, faults.clone())?;
+        let (opened, file) = open_database(path, cache_bytes, faults.clone(), None)?;
         let db = &opened.db;
         let txn = db.begin_write().map_err(fail)?;
         {
@@ -403,7 +437,9 @@ impl RedbStore {
         let blobs = dir.join("blobs");
         let store = RedbStore {
             path: path.to_owned(),
+            file,
             cache_bytes,
+            last_failed_reopen: Mutex::new(None),
             documents: Segments::open_with_faults(&blobs, "documents", faults.clone())?,
             requests: Segments::open_with_faults(&blobs, "requests", faults.clone())?,
             faults,
@@ -527,6 +563,11 @@ impl RedbStore {
     /// one is closed first (redb locks its file), then redb's recovery reads the file as the
     /// last durable commit left it.
     fn reopen(&self) {
+        // After a failed try, the requests meanwhile are refused at once rather than each
+        // trying again (and holding every reader back while it does).
+        if lock(&self.last_failed_reopen).is_some_and(|at| at.elapsed() < REOPEN_BACKOFF) {
+            return;
+        }
         let mut held = write_lock(&self.db);
         if held
             .as_ref()
@@ -535,8 +576,15 @@ impl RedbStore {
             return; // another thread reopened it meanwhile
         }
         *held = Err("closing it".into());
-        *held = open_database(&self.path, self.cache_bytes, self.faults.clone())
-            .map_err(|e| e.to_string());
+        *held = open_database(
+            &self.path,
+            self.cache_bytes,
+            self.faults.clone(),
+            Some(self.file),
+        )
+        .map(|(opened, _)| opened)
+        .map_err(|e| e.to_string());
+        *lock(&self.last_failed_reopen) = held.is_err().then(std::time::Instant::now);
         match &*held {
             Ok(_) => {
                 let n = self.reopened.fetch_add(1, Ordering::SeqCst) + 1;
@@ -1229,14 +1277,25 @@ impl Backend for RedbStore {
             .insert(seq, hash)
             .map_err(fail)?;
         txn.commit().map_err(fail)?;
-        // Request segments wholly before the first entry kept hold nothing named any more.
+        // Request segments wholly before the first one named, by the entries kept or by the
+        // messages kept (whose signed requests outlive their traces), hold nothing named.
         let first_kept = {
             let txn = db.begin_read().map_err(fail)?;
             let requests = txn.open_table(AUDIT_REQUESTS).map_err(fail)?;
-            match requests.first().map_err(fail)? {
+            let mut first = match requests.first().map_err(fail)? {
                 Some((_, blob)) => Some(BlobRef::decode(blob.value())?.segment),
                 None => None,
+            };
+            for row in txn
+                .open_table(MESSAGE_REQUESTS)
+                .map_err(fail)?
+                .iter()
+                .map_err(fail)?
+            {
+                let segment = BlobRef::decode(row.map_err(fail)?.1.value())?.segment;
+                first = Some(first.map_or(segment, |f: u32| f.min(segment)));
             }
+            first
         };
         if let Some(segment) = first_kept {
             self.requests.remove_before(segment)?;

@@ -200,3 +200,36 @@ fn a_store_that_names_bytes_its_segments_do_not_hold_is_reported_at_start() {
     assert_kept(&store, 0);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_store_file_replaced_while_open_is_never_opened_in_its_place() {
+    let dir = std::env::temp_dir().join(format!("sealpost-replaced-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = dir.join("sealpost.redb");
+    let faults = Arc::new(IoFaults::default());
+    let store =
+        RedbStore::open_with_faults(&path, 1 << 20, Some(Arc::clone(&faults))).expect("open");
+    assert_eq!(
+        store.commit(letter(0, "key-0", 1_800_000_000)),
+        Ok(Committed::Done)
+    );
+    // The file moved away and an empty one put in its place; then an I/O error, after which
+    // the store opens its file again.
+    std::fs::rename(&path, dir.join("moved.redb")).expect("move");
+    std::fs::write(&path, b"").expect("empty file");
+    faults.fail_write(6);
+    let failed = store.commit(letter(1, "key-1", 1_800_000_000));
+    assert!(
+        matches!(failed, Err(StoreError::Unavailable(_))),
+        "{failed:?}"
+    );
+    // Not a fresh empty database: every request is refused, saying why.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let refused = store.commit(letter(2, "key-2", 1_800_000_000));
+    assert!(
+        matches!(&refused, Err(StoreError::Unavailable(why)) if why.contains("no longer the store file")),
+        "{refused:?}"
+    );
+    assert_eq!(std::fs::metadata(&path).expect("the empty file").len(), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
