@@ -403,7 +403,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
             app.router(),
             shutdown,
             config.shutdown_grace,
-            config.connections,
+            config.connections.fitted_to_open_files(),
         )
         .await;
         Ok(())

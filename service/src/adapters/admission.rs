@@ -10,7 +10,8 @@
 //!   its turn.
 //! - **A body must keep coming** (`limits.body_grace_s`, `limits.body_min_bytes_per_s`): after
 //!   the grace, it must have arrived at the minimum rate on average, or it is cut
-//!   (SEALPOST-REQ-008; gRPC: DEADLINE_EXCEEDED), and whatever it held is given back. A body
+//!   (SEALPOST-REQ-008; gRPC: DEADLINE_EXCEEDED), and whatever it held is given back; nor
+//!   may it fall silent for longer than the grace, whatever came before. A body
 //!   that holds a share of the budget must come at `limits.large_body_min_bytes_per_s` from
 //!   when it took it: a slow client cannot sit on the budget (a crowd of connections that
 //!   declare 130 MiB and send a byte a second holds none of it).
@@ -163,6 +164,7 @@ pub async fn admit(
             taken: Arc::clone(&taken),
         }),
         sharing_since: None,
+        last_came: None,
         grpc,
         draining: None,
         refused: false,
@@ -229,6 +231,8 @@ struct Metered {
     /// When it first took a share of the budget, and what had come by then: from then on it
     /// must come at the large pace.
     sharing_since: Option<(Instant, u64)>,
+    /// When the last bytes came.
+    last_came: Option<Instant>,
     grpc: bool,
     /// Turned away for want of budget: the rest is read and dropped until it ends (for at
     /// most DRAIN), so that the client hears the answer, and then it is cut.
@@ -239,7 +243,17 @@ struct Metered {
 
 impl Metered {
     /// When what has come would be too slow, were nothing more to come.
+    ///
+    /// Two rules, the stricter deciding: the average since it started (or since it took its
+    /// share, at the large pace), and never a silence longer than the grace, however much
+    /// came before (no burst buys a stall).
     fn due(&self) -> Instant {
+        let average = self.due_on_average();
+        self.last_came
+            .map_or(average, |last| average.min(last + self.pace.grace))
+    }
+
+    fn due_on_average(&self) -> Instant {
         let (since, counted, rate) = match self.sharing_since {
             None => (self.started, self.received, self.pace.min_bytes_per_s),
             Some((since, then)) => (since, self.received - then, self.pace.large_min_bytes_per_s),
@@ -291,20 +305,16 @@ impl hyper::body::Body for Metered {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     this.received += data.len() as u64;
+                    this.last_came = Some(Instant::now());
                     let received = this.received;
                     if let Some(Err(_)) = this.budget.as_mut().map(|b| b.cover(received)) {
                         tracing::info!(
                             received,
                             "a large request is turned away: the large requests in flight fill limits.in_flight_bytes"
                         );
-                        // What it took so far is given back at once; the rest is dropped.
-                        if let Some(taking) = this.budget.take() {
-                            taking
-                                .taken
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .clear();
-                        }
+                        // What it took stays taken until it is answered: the channel still
+                        // holds what came before; the rest is dropped.
+                        this.budget = None;
                         this.draining = Some(Box::pin(tokio::time::sleep(DRAIN)));
                         cx.waker().wake_by_ref();
                         return Poll::Pending;

@@ -37,6 +37,10 @@ pub struct ConnectionLimits {
 /// answered within `PING_TIMEOUT`.
 const PING_INTERVAL: Duration = Duration::from_secs(30);
 const PING_TIMEOUT: Duration = Duration::from_secs(20);
+/// Once the service stops, a connection with nothing in flight for this long is closed.
+const STOP_QUIET: Duration = Duration::from_secs(1);
+/// How long a connection asked to close for want of activity may take to do so.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
 /// HTTP/2 streams one connection may have open at once.
 const MAX_STREAMS: u32 = 128;
 
@@ -111,6 +115,45 @@ impl Activity {
             };
             tokio::time::sleep(wait.max(Duration::from_millis(10))).await;
         }
+    }
+}
+
+/// Files the service keeps open besides its connections: the store, its segments, the logs,
+/// the listeners, the outgoing exchanges.
+const OTHER_FILES: u64 = 256;
+
+impl ConnectionLimits {
+    /// These limits, fitted to the open-file limit of the process: the soft limit raised to
+    /// the hard one if `max_connections` needs it, and `max_connections` lowered (with a
+    /// warning) if even the hard limit leaves too little, so that a crowd of connections
+    /// never takes the files the store needs.
+    pub fn fitted_to_open_files(mut self) -> ConnectionLimits {
+        use rustix::process::{Resource, getrlimit, setrlimit};
+        let wanted = self.max_connections as u64 + OTHER_FILES;
+        let mut limit = getrlimit(Resource::Nofile);
+        let soft = limit.current.unwrap_or(u64::MAX);
+        if soft < wanted {
+            let raised = limit.maximum.map_or(wanted, |hard| hard.min(wanted));
+            limit.current = Some(raised);
+            match setrlimit(Resource::Nofile, limit) {
+                Ok(()) => tracing::info!(from = soft, to = raised, "open-file limit raised"),
+                Err(e) => tracing::warn!(error = %e, "the open-file limit could not be raised"),
+            }
+        }
+        let open_files = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+        if open_files < wanted {
+            let fitted = usize::try_from(open_files.saturating_sub(OTHER_FILES))
+                .unwrap_or(usize::MAX)
+                .max(1);
+            tracing::warn!(
+                configured = self.max_connections,
+                open_files,
+                fitted,
+                "limits.max_connections lowered to what the open-file limit allows"
+            );
+            self.max_connections = fitted;
+        }
+        self
     }
 }
 
@@ -209,17 +252,20 @@ pub async fn serve_tls(
             let connection = builder.serve_connection(TokioIo::new(tls_stream), service);
             tokio::pin!(connection);
             // Served until it ends. When the service stops, it is asked to close (its requests
-            // in flight are answered first); a connection with nothing in flight, neither a
-            // request nor an answer being sent, is closed when it has been so for
-            // `idle_timeout`, or at once when the service stops (it owes nobody an answer).
+            // in flight are answered first). A connection with nothing in flight, neither a
+            // request nor an answer being sent, is asked to close when it has been so for
+            // `idle_timeout`, or for `STOP_QUIET` once the service stops (time for a request
+            // whose headers were arriving to be taken); it is dropped if it has not closed
+            // within `CLOSE_WAIT` of being asked (a client that never reads its GOAWAY).
             let mut closing = false;
             let ended = loop {
                 let quiet = if closing {
-                    Duration::ZERO
+                    STOP_QUIET
                 } else {
                     limits.idle_timeout
                 };
                 tokio::select! {
+                    biased;
                     ended = connection.as_mut() => break ended,
                     () = async { drop(stop.wait_for(|stopping| *stopping).await) }, if !closing => {
                         connection.as_mut().graceful_shutdown();
@@ -227,7 +273,10 @@ pub async fn serve_tls(
                     }
                     () = activity.idle_for(quiet) => {
                         tracing::debug!(%peer, "a connection with nothing in flight is closed");
-                        break Ok(());
+                        connection.as_mut().graceful_shutdown();
+                        break tokio::time::timeout(CLOSE_WAIT, connection.as_mut())
+                            .await
+                            .unwrap_or(Ok(()));
                     }
                 }
             };

@@ -146,7 +146,12 @@ fn slow_and_idle_connections_are_closed_while_ordinary_letters_pass() {
 
 #[test]
 fn connections_beyond_the_limit_are_closed_at_once_and_the_service_serves_again_once_they_go() {
-    let settings = [("SEALPOST_LIMITS_MAX_CONNECTIONS", "3")];
+    let settings = [
+        ("SEALPOST_LIMITS_MAX_CONNECTIONS", "3"),
+        // Longer than PATIENCE: only the limit closes a connection within it.
+        ("SEALPOST_LIMITS_HANDSHAKE_TIMEOUT_S", "60"),
+        ("SEALPOST_LIMITS_IDLE_TIMEOUT_S", "60"),
+    ];
     let service = SoapService::start_with("max-connections", CITIZEN, &["sender-a"], &settings);
     let addr = service.server.addr;
     let held: Vec<TcpStream> = (0..3)
@@ -209,7 +214,25 @@ fn a_body_of_no_declared_length_takes_its_share_of_the_budget_as_it_comes() {
     for _ in 0..46 {
         chunk(first.get_mut(), &filler);
     }
-    std::thread::sleep(Duration::from_millis(500));
+    // Once the service has read them, a request that needs 1.5 MiB of the budget does not
+    // fit (before then, it is read and answered with a fault: tried again).
+    let probe = vec![b' '; 1536 * 1024];
+    let started = Instant::now();
+    loop {
+        let mut c = tls.connect();
+        let head = format!(
+            "POST /soap HTTP/1.1\r\nHost: sealpost\r\nContent-Type: text/xml; charset=utf-8\r\nContent-Length: {}\r\n\r\n",
+            probe.len()
+        );
+        if tls.exchange(&mut c, head.as_bytes(), &probe).status == 503 {
+            break;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the first body never took its share"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
     // The second needs more than the 1 MiB left: cut with the overload's answer.
     let mut second = tls.connect();
