@@ -705,6 +705,7 @@ impl App {
     /// Every route of the one port (`/tsa` only when `tsa.endpoint` opens it).
     pub fn router(&self) -> Router {
         let metrics = Arc::clone(&self.metrics);
+        let admission_gauges = Arc::clone(&self.admission);
         let trusted_list = Arc::clone(&self.trusted_list);
         let entry_ui = Arc::clone(&self.mailbox);
         let fallback_ui = Arc::clone(&self.mailbox);
@@ -781,13 +782,14 @@ impl App {
                 "/metrics",
                 get(move || {
                     let metrics = Arc::clone(&metrics);
+                    let admission = Arc::clone(&admission_gauges);
                     async move {
                         (
                             [(
                                 axum::http::header::CONTENT_TYPE,
                                 "text/plain; version=0.0.4; charset=utf-8",
                             )],
-                            metrics.render(),
+                            metrics.render() + &admission.render(),
                         )
                     }
                 }),

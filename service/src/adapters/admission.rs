@@ -20,6 +20,7 @@
 //! answered cheaply).
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -61,6 +62,8 @@ pub struct Admission {
     budget: Arc<Semaphore>,
     kib: u32,
     pace: BodyPace,
+    /// Bodies cut: [for want of budget, too slow].
+    cut: Arc<[AtomicU64; 2]>,
 }
 
 impl Admission {
@@ -70,7 +73,20 @@ impl Admission {
             budget: Arc::new(Semaphore::new(kib as usize)),
             kib,
             pace,
+            cut: Arc::default(),
         }
+    }
+
+    /// The budget's gauges and the bodies cut, in Prometheus text.
+    pub fn render(&self) -> String {
+        let used = u64::from(self.kib).saturating_sub(self.budget.available_permits() as u64);
+        format!(
+            "# HELP sealpost_in_flight_budget_bytes limits.in_flight_bytes: what the large requests read at once may hold.\n# TYPE sealpost_in_flight_budget_bytes gauge\nsealpost_in_flight_budget_bytes {}\n# HELP sealpost_in_flight_budget_used_bytes What the large requests being read hold of it now.\n# TYPE sealpost_in_flight_budget_used_bytes gauge\nsealpost_in_flight_budget_used_bytes {}\n# HELP sealpost_request_bodies_cut_total Request bodies cut while read, by why (busy: no budget left; too_slow: below the pace).\n# TYPE sealpost_request_bodies_cut_total counter\nsealpost_request_bodies_cut_total{{why=\"busy\"}} {}\nsealpost_request_bodies_cut_total{{why=\"too_slow\"}} {}\n",
+            u64::from(self.kib) * 1024,
+            used * 1024,
+            self.cut[0].load(Ordering::Relaxed),
+            self.cut[1].load(Ordering::Relaxed),
+        )
     }
 }
 
@@ -165,6 +181,7 @@ pub async fn admit(
         }),
         sharing_since: None,
         last_came: None,
+        cut: Arc::clone(&admission.cut),
         grpc,
         draining: None,
         refused: false,
@@ -228,6 +245,8 @@ struct Metered {
     /// By when more must have come, set while the body is waited for.
     deadline: Option<Pin<Box<Sleep>>>,
     budget: Option<Taking>,
+    /// Where a cut is counted.
+    cut: Arc<[AtomicU64; 2]>,
     /// When it first took a share of the budget, and what had come by then: from then on it
     /// must come at the large pace.
     sharing_since: Option<(Instant, u64)>,
@@ -265,6 +284,11 @@ impl Metered {
 
     fn refuse(&mut self, why: BodyRefused) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         self.refused = true;
+        let counter = match why {
+            BodyRefused::Busy => &self.cut[0],
+            BodyRefused::TooSlow => &self.cut[1],
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
         tracing::info!(received = self.received, "{why}");
         let error: BoxError = if self.grpc {
             Box::new(why.status())

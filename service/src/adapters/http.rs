@@ -24,6 +24,9 @@ pub struct PeerCertificates(pub Arc<Vec<Vec<u8>>>);
 pub struct ConnectionLimits {
     /// Open at once, from the TCP accept on; one more is closed as soon as it is accepted.
     pub max_connections: usize,
+    /// Open at once from one address (0: no limit, for a service behind a load balancer
+    /// whose connections all come from its address).
+    pub max_connections_per_peer: usize,
     /// To complete the TLS handshake.
     pub handshake_timeout: Duration,
     /// HTTP/1.1: to send a request's headers, also the wait for the next request on a
@@ -43,6 +46,41 @@ const STOP_QUIET: Duration = Duration::from_secs(1);
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
 /// HTTP/2 streams one connection may have open at once.
 const MAX_STREAMS: u32 = 128;
+
+/// The connections open from each address.
+#[derive(Debug, Default)]
+struct Peers(Mutex<std::collections::HashMap<std::net::IpAddr, usize>>);
+
+/// One connection of an address, counted until dropped.
+struct PeerSlot(Arc<Peers>, std::net::IpAddr);
+
+impl Peers {
+    /// A slot for one more connection from `ip`, unless it has `most` open (0: no limit).
+    fn admit(self: &Arc<Self>, ip: std::net::IpAddr, most: usize) -> Option<PeerSlot> {
+        if most == 0 {
+            return Some(PeerSlot(Arc::clone(self), ip));
+        }
+        let mut open = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = open.entry(ip).or_insert(0);
+        if *n >= most {
+            return None;
+        }
+        *n += 1;
+        Some(PeerSlot(Arc::clone(self), ip))
+    }
+}
+
+impl Drop for PeerSlot {
+    fn drop(&mut self) {
+        let mut open = self.0.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = open.get_mut(&self.1) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.1);
+            }
+        }
+    }
+}
 
 /// The requests of one connection in flight, and when the last one ended.
 #[derive(Debug)]
@@ -173,6 +211,7 @@ pub async fn serve_tls(
     let (stopping, stop) = tokio::sync::watch::channel(false);
     // One permit per connection, from its accept on: the connections still open.
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let peers = Arc::new(Peers::default());
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -191,11 +230,16 @@ pub async fn serve_tls(
             drop(stream);
             continue;
         };
+        let Some(peer_slot) = peers.admit(peer.ip(), limits.max_connections_per_peer) else {
+            tracing::debug!(%peer, max = limits.max_connections_per_peer, "limits.max_connections_per_peer reached: a connection is closed at once");
+            drop(stream);
+            continue;
+        };
         let acceptor = acceptor.clone();
         let router = router.clone();
         let mut stop = stop.clone();
         tokio::spawn(async move {
-            let _slot = slot;
+            let _slots = (slot, peer_slot);
             let tls_stream =
                 match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream)).await
                 {

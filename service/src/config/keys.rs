@@ -95,6 +95,7 @@ pub(super) const KEYS: &[(&str, Kind)] = &[
     // Large requests (over 1 MiB) read at once, by their declared sizes.
     ("limits.in_flight_bytes", int(64 * KIB, 64 * GIB)),
     ("limits.max_connections", int(1, 1 << 20)),
+    ("limits.max_connections_per_peer", int(0, 1 << 20)),
     ("limits.handshake_timeout_s", int(1, HOUR)),
     ("limits.header_timeout_s", int(1, HOUR)),
     ("limits.idle_timeout_s", int(1, DAY)),

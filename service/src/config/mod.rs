@@ -772,6 +772,8 @@ impl RawConfig {
             in_flight_bytes: self.limits.in_flight_bytes,
             connections: crate::adapters::http::ConnectionLimits {
                 max_connections: usize::try_from(self.limits.max_connections).unwrap_or(usize::MAX),
+                max_connections_per_peer: usize::try_from(self.limits.max_connections_per_peer)
+                    .unwrap_or(usize::MAX),
                 handshake_timeout: Duration::from_secs(self.limits.handshake_timeout_s),
                 header_timeout: Duration::from_secs(self.limits.header_timeout_s),
                 idle_timeout: Duration::from_secs(self.limits.idle_timeout_s),

@@ -420,6 +420,8 @@ pub(super) struct RawLimits {
     pub(super) in_flight_bytes: u64,
     #[serde(default = "defaults::max_connections")]
     pub(super) max_connections: u64,
+    #[serde(default = "defaults::max_connections_per_peer")]
+    pub(super) max_connections_per_peer: u64,
     #[serde(default = "defaults::handshake_timeout_s")]
     pub(super) handshake_timeout_s: u64,
     #[serde(default = "defaults::header_timeout_s")]
@@ -442,6 +444,7 @@ impl Default for RawLimits {
             max_documents: defaults::max_documents(),
             in_flight_bytes: defaults::in_flight_bytes(),
             max_connections: defaults::max_connections(),
+            max_connections_per_peer: defaults::max_connections_per_peer(),
             handshake_timeout_s: defaults::handshake_timeout_s(),
             header_timeout_s: defaults::header_timeout_s(),
             idle_timeout_s: defaults::idle_timeout_s(),
@@ -709,6 +712,10 @@ mod defaults {
     /// Connections open at once, from their TCP accept on.
     pub fn max_connections() -> u64 {
         4096
+    }
+    /// From one address: a tenth of all.
+    pub fn max_connections_per_peer() -> u64 {
+        max_connections() / 10
     }
     pub fn handshake_timeout_s() -> u64 {
         10

@@ -148,6 +148,7 @@ fn slow_and_idle_connections_are_closed_while_ordinary_letters_pass() {
 fn connections_beyond_the_limit_are_closed_at_once_and_the_service_serves_again_once_they_go() {
     let settings = [
         ("SEALPOST_LIMITS_MAX_CONNECTIONS", "3"),
+        ("SEALPOST_LIMITS_MAX_CONNECTIONS_PER_PEER", "0"),
         // Longer than PATIENCE: only the limit closes a connection within it.
         ("SEALPOST_LIMITS_HANDSHAKE_TIMEOUT_S", "60"),
         ("SEALPOST_LIMITS_IDLE_TIMEOUT_S", "60"),
@@ -186,6 +187,21 @@ fn connections_beyond_the_limit_are_closed_at_once_and_the_service_serves_again_
     }
 }
 
+/// What the large requests being read hold of the in-flight budget, from `/metrics`.
+fn used_budget(tls: &KeepAlive) -> u64 {
+    let mut c = tls.connect();
+    let metrics = tls.exchange(
+        &mut c,
+        b"GET /metrics HTTP/1.1\r\nHost: sealpost\r\n\r\n",
+        b"",
+    );
+    text(&metrics.body)
+        .lines()
+        .find_map(|l| l.strip_prefix("sealpost_in_flight_budget_used_bytes "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("the budget gauge")
+}
+
 /// Writes `bytes` as one chunk of a chunked body.
 fn chunk(stream: &mut impl Write, bytes: &[u8]) {
     write!(stream, "{:x}\r\n", bytes.len()).expect("chunk size");
@@ -214,19 +230,9 @@ fn a_body_of_no_declared_length_takes_its_share_of_the_budget_as_it_comes() {
     for _ in 0..46 {
         chunk(first.get_mut(), &filler);
     }
-    // Once the service has read them, a request that needs 1.5 MiB of the budget does not
-    // fit (before then, it is read and answered with a fault: tried again).
-    let probe = vec![b' '; 1536 * 1024];
+    // Once the service has read them, it holds 2 MiB of the budget (the metrics say).
     let started = Instant::now();
-    loop {
-        let mut c = tls.connect();
-        let head = format!(
-            "POST /soap HTTP/1.1\r\nHost: sealpost\r\nContent-Type: text/xml; charset=utf-8\r\nContent-Length: {}\r\n\r\n",
-            probe.len()
-        );
-        if tls.exchange(&mut c, head.as_bytes(), &probe).status == 503 {
-            break;
-        }
+    while used_budget(&tls) < 2 << 20 {
         assert!(
             started.elapsed() < PATIENCE,
             "the first body never took its share"
@@ -387,4 +393,46 @@ fn a_slow_client_cannot_sit_on_the_in_flight_budget() {
     );
     let answer = service.post(&again);
     assert_eq!(answer.status, 200, "{}", text(&answer.body));
+}
+
+#[test]
+fn one_address_may_not_hold_more_than_its_share_of_connections() {
+    let settings = [
+        ("SEALPOST_LIMITS_MAX_CONNECTIONS", "100"),
+        ("SEALPOST_LIMITS_MAX_CONNECTIONS_PER_PEER", "2"),
+        // Longer than PATIENCE: only the limit closes a connection within it.
+        ("SEALPOST_LIMITS_HANDSHAKE_TIMEOUT_S", "60"),
+        ("SEALPOST_LIMITS_IDLE_TIMEOUT_S", "60"),
+    ];
+    let service = SoapService::start_with("per-peer", CITIZEN, &["sender-a"], &settings);
+    let addr = service.server.addr;
+    let held: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect(addr).expect("connect"))
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut third = TcpStream::connect(addr).expect("connect");
+    third.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let (_, closed) = until_closed(&mut third);
+    assert!(closed, "a third connection from the same address was kept");
+    drop(held);
+    let started = Instant::now();
+    loop {
+        let answer = service.send(
+            "sender-a",
+            &submission_body(
+                &format!("per-peer-{}", started.elapsed().as_millis()),
+                CITIZEN,
+                b"%PDF-1.7",
+            ),
+        );
+        if answer.status == 200 {
+            break;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "never served again: {}",
+            answer.status
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
