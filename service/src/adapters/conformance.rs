@@ -1214,21 +1214,35 @@ fn postgres_server() -> String {
 fn on_a_postgres_database(name: &str, test: impl FnOnce(&str, &str) + std::panic::UnwindSafe) {
     let server = postgres_server();
     let database = format!("sealpost_{name}_{}", std::process::id());
-    let mut admin =
-        postgres::Client::connect(&format!("{server} dbname=postgres"), postgres::NoTls)
-            .unwrap_or_else(|e| panic!("PostgreSQL at {server:?} (set TEST_POSTGRES_URL): {e}"));
-    // One statement each: a multi-statement batch would run as one transaction.
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {database}"))
-        .expect("drop database");
-    admin
-        .batch_execute(&format!("CREATE DATABASE {database}"))
-        .expect("create database");
+    on_the_server(&server, &format!("DROP DATABASE IF EXISTS {database}"))
+        .unwrap_or_else(|e| panic!("PostgreSQL at {server:?} (set TEST_POSTGRES_URL): {e}"));
+    on_the_server(&server, &format!("CREATE DATABASE {database}")).expect("create database");
     let result = std::panic::catch_unwind(|| test(&server, &database));
-    let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"));
+    let _ = on_the_server(
+        &server,
+        &format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"),
+    );
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
     }
+}
+
+/// Runs `sql`, one statement (a batch of several would run as one transaction), in the
+/// `postgres` database of `server`, on a connection of its own.
+fn on_the_server(server: &str, sql: &str) -> Result<(), tokio_postgres::Error> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let (client, connection) =
+            tokio_postgres::connect(&format!("{server} dbname=postgres"), tokio_postgres::NoTls)
+                .await?;
+        let connection = tokio::spawn(connection);
+        client.batch_execute(sql).await?;
+        drop(client);
+        connection.await.expect("the connection's task").map(|_| ())
+    })
 }
 
 /// Where a [`CuttingRelay`] cuts the connection that sends a COMMIT.
