@@ -1443,3 +1443,69 @@ fn postgres_finds_out_whether_a_commit_whose_answer_was_lost_took() {
             .expect("the audit chain holds");
     });
 }
+
+/// The store is called from wherever the service and the tools call it (a plain thread, a
+/// worker of the service's runtime, one of its `spawn_blocking` threads, a current-thread
+/// runtime) and dropped inside a runtime, as the service drops it when it stops: it answers
+/// each, and never panics.
+#[test]
+fn postgres_answers_from_any_thread_and_is_dropped_inside_a_runtime() {
+    on_a_postgres_database("threads", |server, database| {
+        let url = format!("{server} dbname={database}");
+        let store: Arc<dyn Backend> = Arc::new(PgStore::open(&url).expect("open"));
+        let head = store.audit_head().expect("from a plain thread");
+        let service = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        service.block_on(async {
+            let on_worker = Arc::clone(&store);
+            let answer = tokio::spawn(async move { on_worker.audit_head() })
+                .await
+                .expect("a worker's task");
+            assert_eq!(answer.expect("from a worker"), head);
+            let on_blocking = Arc::clone(&store);
+            let answer = tokio::task::spawn_blocking(move || on_blocking.audit_head())
+                .await
+                .expect("a blocking task");
+            assert_eq!(answer.expect("from spawn_blocking"), head);
+            assert_eq!(store.audit_head().expect("inside block_on"), head);
+        });
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(async {
+                assert_eq!(
+                    store.audit_head().expect("from a current-thread runtime"),
+                    head
+                );
+            });
+        // Its last reference dropped by a task, and another store dropped in block_on.
+        let other = PgStore::open(&url).expect("open");
+        service.block_on(async move {
+            tokio::spawn(async move { drop(store) })
+                .await
+                .expect("dropped by a task without a panic");
+            drop(other);
+        });
+    });
+}
+
+/// A server that takes the connection and never answers: the store is unavailable, not
+/// waited for forever.
+#[test]
+fn postgres_that_never_answers_is_unavailable() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("address").port();
+    let err = PgStore::open(&format!(
+        "host=127.0.0.1 port={port} user=postgres dbname=postgres"
+    ))
+    .expect_err("no store");
+    assert!(
+        matches!(err, crate::core::StoreError::Unavailable(_)),
+        "{err}"
+    );
+    drop(silent);
+}
