@@ -31,18 +31,23 @@
 //! free. A connection goes back to the pool only after a call that succeeded with it, and is
 //! taken out of it again only if still open; one that failed on the way (its server gone, a
 //! statement refused) is closed, never reused, and so is one whose COMMIT got no answer:
-//! whether that commit took is asked on another connection ([`PgStore::settle`]).
+//! whether that commit took is asked on another connection ([`PgStore::settle`]). Each
+//! statement is prepared once per connection and kept with it ([`Statements`]).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, TimeoutType};
+use deadpool_postgres::{
+    GenericClient, Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, TimeoutType,
+    Transaction,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::runtime::{Handle, Runtime};
 use tokio::task::JoinHandle;
-use tokio_postgres::{Client, Config, NoTls, Row, Transaction};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Config, NoTls, Row};
 
 use super::blocking;
 use super::store::Backend;
@@ -244,6 +249,48 @@ fn discard(pooled: Pooled) {
     drop(deadpool_postgres::Object::take(pooled));
 }
 
+/// The store's statements, on a pooled connection or in a transaction on one: each prepared
+/// once per connection (deadpool-postgres keeps them with it), from then on sent with its
+/// parameters in one exchange rather than two.
+trait Statements: GenericClient {
+    async fn rows(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, tokio_postgres::Error> {
+        self.query(&self.prepare_cached(sql).await?, params).await
+    }
+
+    async fn row(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Row, tokio_postgres::Error> {
+        self.query_one(&self.prepare_cached(sql).await?, params)
+            .await
+    }
+
+    async fn maybe_row(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, tokio_postgres::Error> {
+        self.query_opt(&self.prepare_cached(sql).await?, params)
+            .await
+    }
+
+    /// The number of rows the statement changed.
+    async fn run(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, tokio_postgres::Error> {
+        self.execute(&self.prepare_cached(sql).await?, params).await
+    }
+}
+
+impl<C: GenericClient> Statements for C {}
+
 impl PgStore {
     /// Connects to `url` (`host=… user=… dbname=…` or `postgresql://…`) and creates the
     /// schema if it is not there. Called from any thread, inside a runtime or not.
@@ -280,14 +327,14 @@ impl PgStore {
         store.with_client(async |client| {
             client.batch_execute(SCHEMA).await.map_err(fail)?;
             client
-                .execute(
+                .run(
                     "INSERT INTO sealpost_meta (key, value) VALUES ('format', $1) ON CONFLICT DO NOTHING",
                     &[&FORMAT],
                 )
                 .await
                 .map_err(fail)?;
             let row = client
-                .query_one("SELECT value FROM sealpost_meta WHERE key = 'format'", &[])
+                .row("SELECT value FROM sealpost_meta WHERE key = 'format'", &[])
                 .await
                 .map_err(fail)?;
             let format: i64 = row.get(0);
@@ -313,7 +360,7 @@ impl PgStore {
     /// Runs `work` on a pooled connection and waits for it (see [`release`]).
     fn with_client<T: Send>(
         &self,
-        work: impl AsyncFnOnce(&mut Client) -> Result<T, StoreError> + Send,
+        work: impl AsyncFnOnce(&mut Pooled) -> Result<T, StoreError> + Send,
     ) -> Result<T, StoreError> {
         self.wait(async || self.on_connection(work).await)
     }
@@ -321,7 +368,7 @@ impl PgStore {
     /// [`Self::with_client`], on the store's runtime already.
     async fn on_connection<T>(
         &self,
-        work: impl AsyncFnOnce(&mut Client) -> Result<T, StoreError>,
+        work: impl AsyncFnOnce(&mut Pooled) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut pooled = self.connection().await?;
         let result = work(&mut pooled).await;
@@ -350,7 +397,7 @@ impl PgStore {
         key: &str,
     ) -> Result<Option<T>, StoreError> {
         self.with_client(async |c| {
-            c.query_opt(query, &[&key])
+            c.maybe_row(query, &[&key])
                 .await
                 .map_err(fail)?
                 .map(|row| from_json(row.get::<_, &[u8]>(0)))
@@ -360,7 +407,7 @@ impl PgStore {
 
     fn all_json<T: DeserializeOwned + Send>(&self, query: &str) -> Result<Vec<T>, StoreError> {
         self.with_client(async |c| {
-            c.query(query, &[])
+            c.rows(query, &[])
                 .await
                 .map_err(fail)?
                 .iter()
@@ -369,8 +416,8 @@ impl PgStore {
         })
     }
 
-    async fn anchor(c: &Client) -> Result<Option<(u64, String)>, StoreError> {
-        c.query_opt(
+    async fn anchor(c: &Pooled) -> Result<Option<(u64, String)>, StoreError> {
+        c.maybe_row(
             "SELECT seq, hash FROM audit_anchor ORDER BY seq DESC LIMIT 1",
             &[],
         )
@@ -385,7 +432,7 @@ impl PgStore {
         txn: &Transaction<'_>,
         sender: &SenderRegistration,
     ) -> Result<(), StoreError> {
-        txn.execute(
+        txn.run(
             "DELETE FROM sender_certificates WHERE sender_id = $1",
             &[&sender.id],
         )
@@ -393,7 +440,7 @@ impl PgStore {
         .map_err(fail)?;
         for fp in &sender.certificates {
             let owner = txn
-                .query_opt(
+                .maybe_row(
                     "SELECT sender_id FROM sender_certificates WHERE sha256 = $1",
                     &[fp],
                 )
@@ -405,14 +452,14 @@ impl PgStore {
                     "certificate {fp} is registered to {owner}"
                 )));
             }
-            txn.execute(
+            txn.run(
                 "INSERT INTO sender_certificates (sha256, sender_id) VALUES ($1, $2)",
                 &[fp, &sender.id],
             )
             .await
             .map_err(fail)?;
         }
-        txn.execute(
+        txn.run(
             "INSERT INTO senders (id, record) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record",
             &[&sender.id, &to_json(sender)?],
         )
@@ -428,7 +475,7 @@ impl PgStore {
             // Claimed first: a concurrent commit of the same content waits for this one to
             // end. An expired mark of the same content is taken over.
             let claimed = txn
-                .execute(
+                .run(
                     "INSERT INTO seen_requests (sha256, until) VALUES ($1, $2) ON CONFLICT (sha256) DO UPDATE SET until = EXCLUDED.until WHERE seen_requests.until < $3",
                     &[
                         &seen.signed_sha256.0.as_slice(),
@@ -443,7 +490,7 @@ impl PgStore {
             }
         }
         if let Some(seen) = commit.seen.first() {
-            txn.execute(
+            txn.run(
                 "DELETE FROM seen_requests WHERE sha256 IN (SELECT sha256 FROM seen_requests WHERE until < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
                 &[&to_i64(seen.seen_at)?, &FORGET_PER_COMMIT],
             )
@@ -454,7 +501,7 @@ impl PgStore {
         // change waits, then finds it changed.
         if let Some(update) = &commit.message_update
             && let Some(row) = txn
-                .query_opt(
+                .maybe_row(
                     "SELECT record FROM messages WHERE id = $1 FOR UPDATE",
                     &[&update.record.id],
                 )
@@ -467,7 +514,7 @@ impl PgStore {
         for write in &commit.records {
             if let Some(expected) = &write.expected {
                 let holds = txn
-                    .query_opt(
+                    .maybe_row(
                         "SELECT value FROM entities WHERE kind = $1 AND key = $2 FOR UPDATE",
                         &[&write.kind.name(), &write.key],
                     )
@@ -481,7 +528,7 @@ impl PgStore {
         }
         if let Some((sender, key, record)) = &commit.idempotency {
             let claimed = txn
-                .execute(
+                .run(
                     "INSERT INTO idempotency (sender_id, key, record) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
                     &[sender, key, &to_json(record)?],
                 )
@@ -492,7 +539,7 @@ impl PgStore {
             }
         }
         if let Some(message) = &commit.message {
-            txn.execute(
+            txn.run(
                 "INSERT INTO messages (id, recipient, submitted_at, record) VALUES ($1, $2, $3, $4)",
                 &[
                     &message.id,
@@ -503,7 +550,7 @@ impl PgStore {
             )
             .await
             .map_err(fail)?;
-            txn.execute(
+            txn.run(
                 "INSERT INTO message_requests (message_id, request) VALUES ($1, $2)",
                 &[&message.id, &commit.audit.request.as_slice()],
             )
@@ -511,7 +558,7 @@ impl PgStore {
             .map_err(fail)?;
             for (i, (_, content)) in commit.documents.iter().enumerate() {
                 let i = i32::try_from(i).map_err(fail)?;
-                txn.execute(
+                txn.run(
                     "INSERT INTO documents (message_id, idx, content) VALUES ($1, $2, $3)",
                     &[&message.id, &i, &content.as_slice()],
                 )
@@ -522,7 +569,7 @@ impl PgStore {
         if let Some(update) = &commit.message_update {
             let message = &update.record;
             let updated = txn
-                .execute(
+                .run(
                     "UPDATE messages SET record = $2 WHERE id = $1",
                     &[&message.id, &to_json(message)?],
                 )
@@ -536,7 +583,7 @@ impl PgStore {
             }
         }
         for e in &commit.evidences {
-            txn.execute(
+            txn.run(
                 "INSERT INTO evidences (id, message_id, sender_id, record) VALUES ($1, $2, $3, $4)",
                 &[&e.id, &e.message_id, &e.sender_id, &to_json(e)?],
             )
@@ -547,7 +594,7 @@ impl PgStore {
             Self::write_sender(txn, sender).await?;
         }
         for notice in &commit.notices {
-            txn.execute(
+            txn.run(
                 "INSERT INTO outbox (id, record) VALUES ($1, $2)",
                 &[&notice.id, &to_json(notice)?],
             )
@@ -555,12 +602,12 @@ impl PgStore {
             .map_err(fail)?;
         }
         for id in &commit.notices_sent {
-            txn.execute("DELETE FROM outbox WHERE id = $1", &[id])
+            txn.run("DELETE FROM outbox WHERE id = $1", &[id])
                 .await
                 .map_err(fail)?;
         }
         if let Some(read) = &commit.read {
-            txn.execute(
+            txn.run(
                 "INSERT INTO letter_reads (message_id, at, record) VALUES ($1, $2, $3)",
                 &[&read.message_id, &to_i64(read.at)?, &to_json(read)?],
             )
@@ -568,7 +615,7 @@ impl PgStore {
             .map_err(fail)?;
         }
         for m in &commit.mailboxes {
-            txn.execute(
+            txn.run(
                 "INSERT INTO mailboxes (id, record) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record",
                 &[&m.id, &to_json(m)?],
             )
@@ -576,7 +623,7 @@ impl PgStore {
             .map_err(fail)?;
         }
         if let Some(vector) = &commit.vector {
-            txn.execute(
+            txn.run(
                 "INSERT INTO entities (kind, key, value) VALUES ($1, $2, $3) ON CONFLICT (kind, key) DO UPDATE SET value = EXCLUDED.value",
                 &[&RecordKind::Vector.name(), &vector.correlation_id, &to_json(vector)?],
             )
@@ -586,11 +633,11 @@ impl PgStore {
         for write in &commit.records {
             let kind = write.kind.name();
             match &write.value {
-                Some(value) => txn.execute(
+                Some(value) => txn.run(
                     "INSERT INTO entities (kind, key, value) VALUES ($1, $2, $3) ON CONFLICT (kind, key) DO UPDATE SET value = EXCLUDED.value",
                     &[&kind, &write.key, &value.as_slice()],
                 ).await,
-                None => txn.execute(
+                None => txn.run(
                     "DELETE FROM entities WHERE kind = $1 AND key = $2",
                     &[&kind, &write.key],
                 ).await,
@@ -599,11 +646,11 @@ impl PgStore {
         }
         {
             let record = &commit.audit;
-            txn.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])
+            txn.run("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])
                 .await
                 .map_err(fail)?;
             let head = txn
-                .query_opt(
+                .maybe_row(
                     "SELECT seq, entry FROM audit ORDER BY seq DESC LIMIT 1",
                     &[],
                 )
@@ -616,7 +663,7 @@ impl PgStore {
                 ),
                 // Empty: the first entry, or the one after the purged ones.
                 None => match txn
-                    .query_opt(
+                    .maybe_row(
                         "SELECT seq, hash FROM audit_anchor ORDER BY seq DESC LIMIT 1",
                         &[],
                     )
@@ -628,7 +675,7 @@ impl PgStore {
                 },
             };
             let entry = audit::chain(seq, &prev, record.clone());
-            txn.execute(
+            txn.run(
                 "INSERT INTO audit (seq, entry, request) VALUES ($1, $2, $3)",
                 &[&to_i64(seq)?, &to_json(&entry)?, &record.request.as_slice()],
             )
@@ -658,11 +705,11 @@ impl PgStore {
             let asked = self
                 .on_connection(async |c| {
                     let txn = c.transaction().await.map_err(fail)?;
-                    txn.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])
+                    txn.run("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])
                         .await
                         .map_err(fail)?;
                     let row = txn
-                        .query_opt("SELECT entry FROM audit WHERE seq = $1", &[&to_i64(seq)?])
+                        .maybe_row("SELECT entry FROM audit WHERE seq = $1", &[&to_i64(seq)?])
                         .await
                         .map_err(fail)?;
                     txn.rollback().await.map_err(fail)?;
@@ -720,7 +767,7 @@ impl Directory for PgStore {
 impl Messages for PgStore {
     fn reads_of(&self, message_id: &str) -> Result<Vec<ReadRecord>, StoreError> {
         self.with_client(async |c| {
-            c.query(
+            c.rows(
                 "SELECT record FROM letter_reads WHERE message_id = $1 ORDER BY seq",
                 &[&message_id],
             )
@@ -735,7 +782,7 @@ impl Messages for PgStore {
     fn document(&self, message_id: &str, index: u32) -> Result<Option<Vec<u8>>, StoreError> {
         let index = i32::try_from(index).map_err(fail)?;
         self.with_client(async |c| {
-            Ok(c.query_opt(
+            Ok(c.maybe_row(
                 "SELECT content FROM documents WHERE message_id = $1 AND idx = $2",
                 &[&message_id, &index],
             )
@@ -751,7 +798,7 @@ impl Messages for PgStore {
         key: &str,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
         self.with_client(async |c| {
-            c.query_opt(
+            c.maybe_row(
                 "SELECT record FROM idempotency WHERE sender_id = $1 AND key = $2",
                 &[&sender_id, &key],
             )
@@ -768,7 +815,7 @@ impl Messages for PgStore {
 
     fn evidence(&self, id: &str) -> Result<Option<EvidenceRecord>, StoreError> {
         self.with_client(async |c| {
-            c.query(
+            c.rows(
                 "SELECT e.record, a.value FROM evidences e LEFT JOIN entities a ON a.kind = $2 AND a.key = e.id WHERE e.id = $1",
                 &[&id, &RecordKind::EvidenceArchive.name()],
             )
@@ -782,7 +829,7 @@ impl Messages for PgStore {
 
     fn evidences_of(&self, message_id: &str) -> Result<Vec<EvidenceRecord>, StoreError> {
         self.with_client(async |c| {
-            c.query(
+            c.rows(
                 "SELECT e.record, a.value FROM evidences e LEFT JOIN entities a ON a.kind = $2 AND a.key = e.id WHERE e.message_id = $1 ORDER BY e.seq",
                 &[&message_id, &RecordKind::EvidenceArchive.name()],
             )
@@ -799,7 +846,7 @@ impl Outbox for PgStore {
     fn pending_notices(&self, limit: usize) -> Result<Vec<Notice>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.with_client(async |c| {
-            c.query("SELECT record FROM outbox ORDER BY id LIMIT $1", &[&limit])
+            c.rows("SELECT record FROM outbox ORDER BY id LIMIT $1", &[&limit])
                 .await
                 .map_err(fail)?
                 .iter()
@@ -813,7 +860,7 @@ impl Ledger for PgStore {
     fn seen(&self, request: &SeenRequest) -> Result<bool, StoreError> {
         let seen_at = to_i64(request.seen_at)?;
         self.with_client(async |c| {
-            Ok(c.query_opt(
+            Ok(c.maybe_row(
                 "SELECT 1 FROM seen_requests WHERE sha256 = $1 AND until >= $2",
                 &[&request.signed_sha256.0.as_slice(), &seen_at],
             )
@@ -826,8 +873,7 @@ impl Ledger for PgStore {
     fn commit(&self, commit: Commit) -> Result<Committed, StoreError> {
         self.wait(async || {
             let mut pooled = self.connection().await?;
-            let c: &mut Client = &mut pooled;
-            match Self::finish(c, &commit).await {
+            match Self::finish(&mut pooled, &commit).await {
                 // Sent, unanswered: it may have taken. Never guess; never reuse the connection
                 // (closed before the question is asked on another).
                 Finished::Lost { seq, hash, error } => {
@@ -836,7 +882,7 @@ impl Ledger for PgStore {
                 }
                 Finished::Answered(result) => {
                     let answer = match result {
-                        Ok(applied) => Self::answer(c, &commit, applied).await,
+                        Ok(applied) => Self::answer(&pooled, &commit, applied).await,
                         Err(e) => Err(e),
                     };
                     release(pooled, answer)
@@ -861,7 +907,7 @@ enum Finished {
 impl PgStore {
     /// Runs the commit in a transaction of its own on `c`: committed when applied, else rolled
     /// back.
-    async fn finish(c: &mut Client, commit: &Commit) -> Finished {
+    async fn finish(c: &mut Pooled, commit: &Commit) -> Finished {
         let txn = match c.transaction().await {
             Ok(txn) => txn,
             Err(e) => return Finished::Answered(Err(fail(e))),
@@ -881,7 +927,7 @@ impl PgStore {
 
     /// What a commit that ended as `applied` answers.
     async fn answer(
-        c: &Client,
+        c: &Pooled,
         commit: &Commit,
         applied: Applied,
     ) -> Result<Committed, StoreError> {
@@ -895,7 +941,7 @@ impl PgStore {
                     .as_ref()
                     .ok_or_else(|| StoreError::Corrupt("a key taken without a key".into()))?;
                 let known = c
-                    .query_one(
+                    .row(
                         "SELECT record FROM idempotency WHERE sender_id = $1 AND key = $2",
                         &[sender, key],
                     )
@@ -910,7 +956,7 @@ impl PgStore {
 impl Backend for PgStore {
     fn probe_write(&self, at: u64) -> Result<(), StoreError> {
         self.with_client(async |c| {
-            c.execute(
+            c.run(
                 "INSERT INTO sealpost_meta (key, value) VALUES ('probe', $1) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
                 &[&to_i64(at)?],
             )
@@ -930,7 +976,7 @@ impl Backend for PgStore {
 
     fn mailbox_messages(&self, recipient: &str) -> Result<Vec<MessageRecord>, StoreError> {
         self.with_client(async |c| {
-            c.query(
+            c.rows(
                 "SELECT record FROM messages WHERE recipient = $1 ORDER BY submitted_at DESC, id ASC",
                 &[&recipient],
             )
@@ -954,12 +1000,12 @@ impl Backend for PgStore {
         );
         self.with_client(async |c| {
             let total: i64 = c
-                .query_one("SELECT count(*) FROM messages WHERE recipient = $1", &[&recipient])
+                .row("SELECT count(*) FROM messages WHERE recipient = $1", &[&recipient])
                 .await
                 .map_err(fail)?
                 .get(0);
             let page = c
-                .query(
+                .rows(
                     "SELECT record FROM messages WHERE recipient = $1 ORDER BY id DESC OFFSET $2 LIMIT $3",
                     &[&recipient, &offset, &limit],
                 )
@@ -975,7 +1021,7 @@ impl Backend for PgStore {
     fn evidences_page(&self, after: &str, limit: usize) -> Result<Vec<EvidenceRecord>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.with_client(async |c| {
-            c.query(
+            c.rows(
                 "SELECT e.record, a.value FROM evidences e LEFT JOIN entities a ON a.kind = $2 AND a.key = e.id WHERE e.id > $1 ORDER BY e.id LIMIT $3",
                 &[&after, &RecordKind::EvidenceArchive.name(), &limit],
             )
@@ -989,7 +1035,7 @@ impl Backend for PgStore {
 
     fn sender_mailbox(&self, sender_id: &str) -> Result<Vec<String>, StoreError> {
         self.with_client(async |c| {
-            Ok(c.query(
+            Ok(c.rows(
                 "SELECT id FROM evidences WHERE sender_id = $1 ORDER BY id",
                 &[&sender_id],
             )
@@ -1004,7 +1050,7 @@ impl Backend for PgStore {
     fn audit_entries(&self, from: u64, to: u64) -> Result<Vec<(AuditEntry, Vec<u8>)>, StoreError> {
         let (from, to) = (to_i64(from)?, to_i64(to.min(i64::MAX as u64))?);
         self.with_client(async |c| {
-            c.query(
+            c.rows(
                 "SELECT entry, request FROM audit WHERE seq BETWEEN $1 AND $2 ORDER BY seq",
                 &[&from, &to],
             )
@@ -1032,7 +1078,7 @@ impl Backend for PgStore {
             let mut last = None;
             let mut bytes = 0usize;
             for row in c
-                .query(
+                .rows(
                     "SELECT seq, octet_length(request) FROM audit WHERE seq >= $1 ORDER BY seq LIMIT $2",
                     &[&from, &limit],
                 )
@@ -1049,7 +1095,7 @@ impl Backend for PgStore {
             let Some(last) = last else {
                 return Ok(Vec::new());
             };
-            c.query(
+            c.rows(
                 "SELECT entry, request FROM audit WHERE seq BETWEEN $1 AND $2 ORDER BY seq",
                 &[&from, &last],
             )
@@ -1067,7 +1113,7 @@ impl Backend for PgStore {
     fn audit_head(&self) -> Result<(u64, String), StoreError> {
         self.with_client(async |c| {
             match c
-                .query_opt(
+                .maybe_row(
                     "SELECT seq, entry FROM audit ORDER BY seq DESC LIMIT 1",
                     &[],
                 )
@@ -1090,7 +1136,7 @@ impl Backend for PgStore {
             let (mut last, mut after) = (None, -1i64);
             loop {
                 let rows = c
-                    .query(
+                    .rows(
                         "SELECT seq, entry FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2",
                         &[&after, &AUDIT_SCAN_PAGE],
                     )
@@ -1115,11 +1161,11 @@ impl Backend for PgStore {
         let seq = to_i64(seq)?;
         self.with_client(async |c| {
             let txn = c.transaction().await.map_err(fail)?;
-            txn.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])
+            txn.run("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])
                 .await
                 .map_err(fail)?;
             let stored = txn
-                .query_opt("SELECT entry FROM audit WHERE seq = $1", &[&seq])
+                .maybe_row("SELECT entry FROM audit WHERE seq = $1", &[&seq])
                 .await
                 .map_err(fail)?
                 .map(|row| from_json::<AuditEntry>(row.get::<_, &[u8]>(0)))
@@ -1129,10 +1175,10 @@ impl Backend for PgStore {
                     "audit entry {seq} is not {hash}"
                 )));
             }
-            txn.execute("DELETE FROM audit WHERE seq <= $1", &[&seq])
+            txn.run("DELETE FROM audit WHERE seq <= $1", &[&seq])
                 .await
                 .map_err(fail)?;
-            txn.execute(
+            txn.run(
                 "INSERT INTO audit_anchor (seq, hash) VALUES ($1, $2) ON CONFLICT (seq) DO NOTHING",
                 &[&seq, &hash],
             )
@@ -1150,11 +1196,11 @@ impl Backend for PgStore {
         self.with_client(async |c| {
             let txn = c.transaction().await.map_err(fail)?;
             let n = txn
-                .execute("DELETE FROM evidences WHERE id < $1", &[&floor])
+                .run("DELETE FROM evidences WHERE id < $1", &[&floor])
                 .await
                 .map_err(fail)?;
             // The signed requests of those messages: kept as long as the evidences.
-            txn.execute(
+            txn.run(
                 "DELETE FROM message_requests WHERE message_id < $1",
                 &[&floor],
             )
@@ -1166,7 +1212,7 @@ impl Backend for PgStore {
                 RecordKind::Vector.name(),
                 RecordKind::EvidenceArchive.name(),
             ] {
-                txn.execute(
+                txn.run(
                     "DELETE FROM entities WHERE kind = $1 AND key < $2",
                     &[&kind, &floor],
                 )
@@ -1182,7 +1228,7 @@ impl Backend for PgStore {
         let time = to_i64(time)?;
         self.with_client(async |c| {
             let n = c
-                .execute("DELETE FROM letter_reads WHERE at < $1", &[&time])
+                .run("DELETE FROM letter_reads WHERE at < $1", &[&time])
                 .await
                 .map_err(fail)?;
             usize::try_from(n).map_err(fail)
@@ -1191,7 +1237,7 @@ impl Backend for PgStore {
 
     fn signed_request(&self, message_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.with_client(async |c| {
-            Ok(c.query_opt(
+            Ok(c.maybe_row(
                 "SELECT request FROM message_requests WHERE message_id = $1",
                 &[&message_id],
             )
@@ -1205,7 +1251,7 @@ impl Backend for PgStore {
         let seq = to_i64(seal.seq)?;
         let record = to_json(seal)?;
         self.with_client(async |c| {
-            c.execute(
+            c.run(
                 "INSERT INTO audit_seals (seq, record) VALUES ($1, $2) ON CONFLICT (seq) DO UPDATE SET record = EXCLUDED.record",
                 &[&seq, &record],
             )
@@ -1222,7 +1268,7 @@ impl Backend for PgStore {
     fn seen_requests(&self) -> Result<u64, StoreError> {
         self.with_client(async |c| {
             to_u64(
-                c.query_one("SELECT count(*) FROM seen_requests", &[])
+                c.row("SELECT count(*) FROM seen_requests", &[])
                     .await
                     .map_err(fail)?
                     .get(0),
@@ -1232,7 +1278,7 @@ impl Backend for PgStore {
 
     fn entity(&self, kind: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.with_client(async |c| {
-            Ok(c.query_opt(
+            Ok(c.maybe_row(
                 "SELECT value FROM entities WHERE kind = $1 AND key = $2",
                 &[&kind, &key],
             )
@@ -1244,7 +1290,7 @@ impl Backend for PgStore {
 
     fn entities(&self, kind: &str) -> Result<Vec<Vec<u8>>, StoreError> {
         self.with_client(async |c| {
-            Ok(c.query(
+            Ok(c.rows(
                 "SELECT value FROM entities WHERE kind = $1 ORDER BY key",
                 &[&kind],
             )
