@@ -1214,21 +1214,35 @@ fn postgres_server() -> String {
 fn on_a_postgres_database(name: &str, test: impl FnOnce(&str, &str) + std::panic::UnwindSafe) {
     let server = postgres_server();
     let database = format!("sealpost_{name}_{}", std::process::id());
-    let mut admin =
-        postgres::Client::connect(&format!("{server} dbname=postgres"), postgres::NoTls)
-            .unwrap_or_else(|e| panic!("PostgreSQL at {server:?} (set TEST_POSTGRES_URL): {e}"));
-    // One statement each: a multi-statement batch would run as one transaction.
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {database}"))
-        .expect("drop database");
-    admin
-        .batch_execute(&format!("CREATE DATABASE {database}"))
-        .expect("create database");
+    on_the_server(&server, &format!("DROP DATABASE IF EXISTS {database}"))
+        .unwrap_or_else(|e| panic!("PostgreSQL at {server:?} (set TEST_POSTGRES_URL): {e}"));
+    on_the_server(&server, &format!("CREATE DATABASE {database}")).expect("create database");
     let result = std::panic::catch_unwind(|| test(&server, &database));
-    let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"));
+    let _ = on_the_server(
+        &server,
+        &format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"),
+    );
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
     }
+}
+
+/// Runs `sql`, one statement (a batch of several would run as one transaction), in the
+/// `postgres` database of `server`, on a connection of its own.
+fn on_the_server(server: &str, sql: &str) -> Result<(), tokio_postgres::Error> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let (client, connection) =
+            tokio_postgres::connect(&format!("{server} dbname=postgres"), tokio_postgres::NoTls)
+                .await?;
+        let connection = tokio::spawn(connection);
+        client.batch_execute(sql).await?;
+        drop(client);
+        connection.await.expect("the connection's task").map(|_| ())
+    })
 }
 
 /// Where a [`CuttingRelay`] cuts the connection that sends a COMMIT.
@@ -1428,4 +1442,70 @@ fn postgres_finds_out_whether_a_commit_whose_answer_was_lost_took() {
         verify_chain(store.audit_entries(1, u64::MAX).expect("entries"))
             .expect("the audit chain holds");
     });
+}
+
+/// The store is called from wherever the service and the tools call it (a plain thread, a
+/// worker of the service's runtime, one of its `spawn_blocking` threads, a current-thread
+/// runtime) and dropped inside a runtime, as the service drops it when it stops: it answers
+/// each, and never panics.
+#[test]
+fn postgres_answers_from_any_thread_and_is_dropped_inside_a_runtime() {
+    on_a_postgres_database("threads", |server, database| {
+        let url = format!("{server} dbname={database}");
+        let store: Arc<dyn Backend> = Arc::new(PgStore::open(&url).expect("open"));
+        let head = store.audit_head().expect("from a plain thread");
+        let service = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        service.block_on(async {
+            let on_worker = Arc::clone(&store);
+            let answer = tokio::spawn(async move { on_worker.audit_head() })
+                .await
+                .expect("a worker's task");
+            assert_eq!(answer.expect("from a worker"), head);
+            let on_blocking = Arc::clone(&store);
+            let answer = tokio::task::spawn_blocking(move || on_blocking.audit_head())
+                .await
+                .expect("a blocking task");
+            assert_eq!(answer.expect("from spawn_blocking"), head);
+            assert_eq!(store.audit_head().expect("inside block_on"), head);
+        });
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(async {
+                assert_eq!(
+                    store.audit_head().expect("from a current-thread runtime"),
+                    head
+                );
+            });
+        // Its last reference dropped by a task, and another store dropped in block_on.
+        let other = PgStore::open(&url).expect("open");
+        service.block_on(async move {
+            tokio::spawn(async move { drop(store) })
+                .await
+                .expect("dropped by a task without a panic");
+            drop(other);
+        });
+    });
+}
+
+/// A server that takes the connection and never answers: the store is unavailable, not
+/// waited for forever.
+#[test]
+fn postgres_that_never_answers_is_unavailable() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("address").port();
+    let err = PgStore::open(&format!(
+        "host=127.0.0.1 port={port} user=postgres dbname=postgres"
+    ))
+    .expect_err("no store");
+    assert!(
+        matches!(err, crate::core::StoreError::Unavailable(_)),
+        "{err}"
+    );
+    drop(silent);
 }
