@@ -386,11 +386,12 @@ fn zero_is_refused_where_it_makes_no_sense_and_so_is_anything_under_the_floor() 
         [
             "shutdown_grace_s",
             "senders.max_clock_skew_s",
+            "limits.max_connections_per_peer",
             "retention.notice_s",
             "mailbox.password_totp_level",
             "mailbox.certificate_level"
         ],
-        "no grace at a stop; no skew tolerated; deletion at the first run after the notice; a login method that counts for no level"
+        "no grace at a stop; no skew tolerated; no limit per address (behind a load balancer); deletion at the first run after the notice; a login method that counts for no level"
     );
     for key in zero_allowed {
         let problems = problems_with(&dir, &[(&env_name(key), "0".into())]);
