@@ -1239,3 +1239,14 @@ impl BenchLetters {
             .collect()
     }
 }
+
+/// The value of the metric `name` (a line `name value`, without labels) the service at `addr`
+/// publishes on `/metrics`, its certificate trusted by `root_pem`.
+pub fn metric(addr: SocketAddr, root_pem: &Path, name: &str) -> Option<f64> {
+    let metrics = https_raw(addr, root_pem, "GET /metrics HTTP/1.1", b"");
+    let prefix = format!("{name} ");
+    text(&metrics.body)
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|v| v.trim().parse().ok())
+}

@@ -5,9 +5,10 @@
 //!   when it declared none (HTTP/2 without `Content-Length`, chunked HTTP/1.1), what has come,
 //!   a MiB at a time. When the budget has not enough left, the rest of its body is read and
 //!   dropped (for at most 10 s, so that the client hears the answer) and it is answered 503
-//!   with `Retry-After` (gRPC: UNAVAILABLE), SEALPOST-SRV-001. Requests of up to 1 MiB take
-//!   nothing, so the senders of ordinary letters are served while a crowd of large ones waits
-//!   its turn.
+//!   with `Retry-After` (gRPC: UNAVAILABLE), SEALPOST-SRV-001. The first MiB of every request
+//!   is held to a budget of its own, as large, so the senders of ordinary letters are served
+//!   while a crowd of large ones waits its turn, and a flood of small requests (or of HTTP/2
+//!   streams) cannot hold more than it either.
 //! - **A body must keep coming** (`limits.body_grace_s`, `limits.body_min_bytes_per_s`): after
 //!   the grace, it must have arrived at the minimum rate on average, or it is cut
 //!   (SEALPOST-REQ-008; gRPC: DEADLINE_EXCEEDED), and whatever it held is given back; nor
@@ -43,6 +44,8 @@ const DRAIN: Duration = Duration::from_secs(10);
 
 /// A body without a declared length takes its share of the budget in steps of this many KiB.
 const STEP_KIB: u32 = 1024;
+/// ... and of the small requests' budget, in steps of this many.
+const SMALL_STEP_KIB: u32 = 64;
 
 /// How slowly a request's body may arrive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,6 +63,8 @@ pub struct BodyPace {
 #[derive(Debug)]
 pub struct Admission {
     budget: Arc<Semaphore>,
+    /// The small requests' (up to 1 MiB) budget, as large: what they hold as they come.
+    small: Arc<Semaphore>,
     kib: u32,
     pace: BodyPace,
     /// Bodies cut: [for want of budget, too slow].
@@ -71,6 +76,7 @@ impl Admission {
         let kib = u32::try_from(in_flight_bytes.div_ceil(1024)).unwrap_or(u32::MAX >> 3);
         Admission {
             budget: Arc::new(Semaphore::new(kib as usize)),
+            small: Arc::new(Semaphore::new(kib as usize)),
             kib,
             pace,
             cut: Arc::default(),
@@ -79,11 +85,14 @@ impl Admission {
 
     /// The budget's gauges and the bodies cut, in Prometheus text.
     pub fn render(&self) -> String {
-        let used = u64::from(self.kib).saturating_sub(self.budget.available_permits() as u64);
+        let used = |budget: &Semaphore| {
+            u64::from(self.kib).saturating_sub(budget.available_permits() as u64) * 1024
+        };
         format!(
-            "# HELP sealpost_in_flight_budget_bytes limits.in_flight_bytes: what the large requests read at once may hold.\n# TYPE sealpost_in_flight_budget_bytes gauge\nsealpost_in_flight_budget_bytes {}\n# HELP sealpost_in_flight_budget_used_bytes What the large requests being read hold of it now.\n# TYPE sealpost_in_flight_budget_used_bytes gauge\nsealpost_in_flight_budget_used_bytes {}\n# HELP sealpost_request_bodies_cut_total Request bodies cut while read, by why (busy: no budget left; too_slow: below the pace).\n# TYPE sealpost_request_bodies_cut_total counter\nsealpost_request_bodies_cut_total{{why=\"busy\"}} {}\nsealpost_request_bodies_cut_total{{why=\"too_slow\"}} {}\n",
+            "# HELP sealpost_in_flight_budget_bytes limits.in_flight_bytes: what the large requests read at once may hold.\n# TYPE sealpost_in_flight_budget_bytes gauge\nsealpost_in_flight_budget_bytes {}\n# HELP sealpost_in_flight_budget_used_bytes What the large requests being read hold of it now.\n# TYPE sealpost_in_flight_budget_used_bytes gauge\nsealpost_in_flight_budget_used_bytes {}\n# HELP sealpost_in_flight_small_budget_used_bytes What the requests being read hold of the small requests' budget (their first MiB; as large as limits.in_flight_bytes).\n# TYPE sealpost_in_flight_small_budget_used_bytes gauge\nsealpost_in_flight_small_budget_used_bytes {}\n# HELP sealpost_request_bodies_cut_total Request bodies cut while read, by why (busy: no budget left; too_slow: below the pace).\n# TYPE sealpost_request_bodies_cut_total counter\nsealpost_request_bodies_cut_total{{why=\"busy\"}} {}\nsealpost_request_bodies_cut_total{{why=\"too_slow\"}} {}\n",
             u64::from(self.kib) * 1024,
-            used * 1024,
+            used(&self.budget),
+            used(&self.small),
             self.cut[0].load(Ordering::Relaxed),
             self.cut[1].load(Ordering::Relaxed),
         )
@@ -171,12 +180,13 @@ pub async fn admit(
         started: Instant::now(),
         received: 0,
         deadline: None,
-        // Up to 1 MiB declared: nothing to take (the length is held to by HTTP).
-        budget: declared.is_none_or(|n| n > SMALL_BYTES).then(|| Taking {
+        budget: Some(Taking {
             budget: Arc::clone(&admission.budget),
+            small: Arc::clone(&admission.small),
             most_kib: admission.kib,
             declared,
             taken_kib: 0,
+            small_taken_kib: 0,
             taken: Arc::clone(&taken),
         }),
         sharing_since: None,
@@ -193,22 +203,43 @@ pub async fn admit(
     response
 }
 
-/// The share of the budget a large body takes once its first MiB has come.
+/// What a body takes of the budgets as it comes: its first MiB from the small requests',
+/// then its share of the large requests'.
 #[derive(Debug)]
 struct Taking {
     budget: Arc<Semaphore>,
+    small: Arc<Semaphore>,
     most_kib: u32,
     /// Its `Content-Length`: the whole share at once. None: a MiB at a time as it comes.
     declared: Option<u64>,
     taken_kib: u32,
+    small_taken_kib: u32,
     taken: Arc<Mutex<Vec<OwnedSemaphorePermit>>>,
 }
 
 impl Taking {
-    /// Takes what `received` bytes need: nothing for the first MiB; past it, the declared
-    /// size (all of the budget at most: the channel refuses a size beyond it as too large),
-    /// or what has come, in steps.
+    /// Takes what `received` bytes need: the first MiB from the small requests' budget (what
+    /// has come, in steps of SMALL_STEP_KIB); past it, the
+    /// declared size (all of the budget at most: the channel refuses a size beyond it as
+    /// too large), or what has come, in steps of STEP_KIB.
     fn cover(&mut self, received: u64) -> Result<(), BodyRefused> {
+        let small_kib = (SMALL_BYTES / 1024) as u32;
+        // As it comes, whatever it declared: a crowd that declares much and sends little
+        // holds little.
+        let small_needed = (received.min(SMALL_BYTES).div_ceil(1024) as u32)
+            .next_multiple_of(SMALL_STEP_KIB)
+            .min(small_kib);
+        if self.small_taken_kib < small_needed {
+            let step = small_needed - self.small_taken_kib;
+            let permit = Arc::clone(&self.small)
+                .try_acquire_many_owned(step)
+                .map_err(|_| BodyRefused::Busy)?;
+            self.taken
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(permit);
+            self.small_taken_kib += step;
+        }
         if received <= SMALL_BYTES {
             return Ok(());
         }

@@ -215,7 +215,7 @@ type Outcome = Mutex<Option<Result<Committed, StoreError>>>;
 const REOPEN_BACKOFF: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How many documents and signed requests of each table are read back at start.
-const CHECKED_AT_START: usize = 64;
+const CHECKED_AT_START: usize = 16;
 
 /// What [`RedbStore::check`] found.
 #[derive(Debug, Default)]

@@ -188,18 +188,13 @@ fn connections_beyond_the_limit_are_closed_at_once_and_the_service_serves_again_
 }
 
 /// What the large requests being read hold of the in-flight budget, from `/metrics`.
-fn used_budget(tls: &KeepAlive) -> u64 {
-    let mut c = tls.connect();
-    let metrics = tls.exchange(
-        &mut c,
-        b"GET /metrics HTTP/1.1\r\nHost: sealpost\r\n\r\n",
-        b"",
-    );
-    text(&metrics.body)
-        .lines()
-        .find_map(|l| l.strip_prefix("sealpost_in_flight_budget_used_bytes "))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("the budget gauge")
+fn used_budget(service: &SoapService) -> u64 {
+    sealpost_interop::metric(
+        service.server.addr,
+        &service.pki.join("root-ca.pem"),
+        "sealpost_in_flight_budget_used_bytes",
+    )
+    .expect("the budget gauge") as u64
 }
 
 /// Writes `bytes` as one chunk of a chunked body.
@@ -232,7 +227,7 @@ fn a_body_of_no_declared_length_takes_its_share_of_the_budget_as_it_comes() {
     }
     // Once the service has read them, it holds 2 MiB of the budget (the metrics say).
     let started = Instant::now();
-    while used_budget(&tls) < 2 << 20 {
+    while used_budget(&service) < 2 << 20 {
         assert!(
             started.elapsed() < PATIENCE,
             "the first body never took its share"
@@ -356,7 +351,14 @@ fn a_slow_client_cannot_sit_on_the_in_flight_budget() {
         .write_all(&vec![b' '; 1536 * 1024])
         .expect("1.5 MiB");
     squatter.get_mut().flush().expect("flush");
-    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    while used_budget(&service) < 2_900_000 {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the squatter never took its share"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 
     // While it holds the budget, a large letter is turned away.
     let turned_away = service.post(&large);
@@ -423,6 +425,71 @@ fn one_address_may_not_hold_more_than_its_share_of_connections() {
                 &format!("per-peer-{}", started.elapsed().as_millis()),
                 CITIZEN,
                 b"%PDF-1.7",
+            ),
+        );
+        if answer.status == 200 {
+            break;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "never served again: {}",
+            answer.status
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_crowd_of_small_requests_holds_no_more_than_the_small_requests_budget() {
+    // 256 KiB for the first MiB of the requests being read: four steps of 64 KiB.
+    let settings = [
+        ("SEALPOST_LIMITS_MAX_REQUEST_BYTES", "262144"),
+        ("SEALPOST_LIMITS_MAX_DOCUMENT_BYTES", "131072"),
+        ("SEALPOST_LIMITS_IN_FLIGHT_BYTES", "262144"),
+        ("SEALPOST_LIMITS_BODY_MIN_BYTES_PER_S", "1"),
+    ];
+    let service = SoapService::start_with("small-budget", CITIZEN, &["sender-a"], &settings);
+    let tls = KeepAlive::new(service.server.addr, &service.pki.join("root-ca.pem"));
+    // Four bodies begun and left waiting hold all of it.
+    let crowd: Vec<_> = (0..4)
+        .map(|_| {
+            let mut c = tls.connect();
+            c.get_mut()
+                .write_all(b"POST /soap HTTP/1.1\r\nHost: sealpost\r\nContent-Type: text/xml\r\nContent-Length: 100000\r\n\r\n<e:Envelope")
+                .expect("a start");
+            c.get_mut().flush().expect("flush");
+            c
+        })
+        .collect();
+    let started = Instant::now();
+    loop {
+        let answer = service.send(
+            "sender-a",
+            &submission_body("while-held", CITIZEN, b"%PDF-1.7 small"),
+        );
+        if answer.status == 503 {
+            assert!(text(&answer.body).contains("SEALPOST-SRV-001"));
+            assert_eq!(answer.header("retry-after"), Some("5"));
+            break;
+        }
+        // Until the service has read the crowd's first bytes, letters still pass.
+        assert_eq!(answer.status, 200, "{}", text(&answer.body));
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the crowd never held the budget"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Once the crowd is gone, its share is given back.
+    drop(crowd);
+    let started = Instant::now();
+    loop {
+        let answer = service.send(
+            "sender-a",
+            &submission_body(
+                &format!("after-{}", started.elapsed().as_millis()),
+                CITIZEN,
+                b"%PDF-1.7 small",
             ),
         );
         if answer.status == 200 {

@@ -795,8 +795,20 @@ fn large_requests_beyond_the_budget_are_turned_away_while_ordinary_letters_pass(
     let (first, second) = (large("large-1"), large("large-2"));
     assert!(first.len() > 2 << 20 && first.len() < 3 << 20);
     let mut during = None;
-    // While the first large letter is half sent, it holds its share of the budget.
+    // While the first large letter is half sent, it holds its share of the budget (once the
+    // service has read its first MiB: the metrics say).
     let answer = https_raw_in_halves(addr, &root, None, &head(&first), first.as_bytes(), || {
+        let started = std::time::Instant::now();
+        while sealpost_interop::metric(addr, &root, "sealpost_in_flight_budget_used_bytes")
+            .expect("the budget gauge")
+            < first.len() as f64
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the first letter never took its share"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
         let turned_away = https_raw(addr, &root, &head(&second), second.as_bytes());
         let ordinary = service.send(
             "sender-a",
