@@ -868,13 +868,18 @@ pub async fn seal_audit_periodically(
     tsa: Arc<dyn TokenSource + Send + Sync>,
     counter: Option<Arc<dyn TokenSource + Send + Sync>>,
     interval: Duration,
+    lease: crate::lease::JobLease,
 ) {
     let mut ticks = tokio::time::interval(interval);
     ticks.tick().await;
     loop {
         ticks.tick().await;
         let (store, tsa, counter) = (Arc::clone(&store), Arc::clone(&tsa), counter.clone());
+        let lease = lease.clone();
         match tokio::task::spawn_blocking(move || {
+            if !lease.held(SystemClock.now()) {
+                return Ok(None);
+            }
             seal_audit_head(
                 store.as_ref(),
                 tsa.as_ref(),

@@ -315,15 +315,28 @@ enum Failure {
 }
 
 /// Runs a round every `interval`, until the process ends.
-pub async fn run_periodically(archiver: Arc<Archiver>, interval: Duration) {
+pub async fn run_periodically(
+    archiver: Arc<Archiver>,
+    interval: Duration,
+    lease: crate::lease::JobLease,
+) {
     let mut ticks = tokio::time::interval(interval);
     // The first tick is immediate: the first round comes one interval after the start.
     ticks.tick().await;
     loop {
         ticks.tick().await;
-        let a = Arc::clone(&archiver);
-        match tokio::task::spawn_blocking(move || a.run(a.service.now())).await {
-            Ok(Ok(r)) => tracing::info!(
+        let (a, lease) = (Arc::clone(&archiver), lease.clone());
+        match tokio::task::spawn_blocking(move || {
+            let now = a.service.now();
+            if !lease.held(now) {
+                return Ok(None);
+            }
+            a.run(now).map(Some)
+        })
+        .await
+        {
+            Ok(Ok(None)) => {}
+            Ok(Ok(Some(r))) => tracing::info!(
                 examined = r.examined,
                 archived = r.archived.len(),
                 failed = r.failed.len(),

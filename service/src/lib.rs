@@ -9,12 +9,14 @@
 //! - `app`: the service assembled from the configuration;
 //! - `retention`: the scheduled deletion of unused mailbox accounts (seed 003);
 //! - `archive`: the archive job, which keeps evidences provable (XAdES B-LTA);
-//! - `audit_export`: the audit log as a file a third party verifies offline.
+//! - `audit_export`: the audit log as a file a third party verifies offline;
+//! - `lease`: the periodic jobs run on one node of a cluster at a time.
 
 pub mod adapters;
 pub mod app;
 pub mod archive;
 pub mod audit_export;
 pub mod config;
+pub mod lease;
 pub use sealpost_core as core;
 pub mod retention;

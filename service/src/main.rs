@@ -362,11 +362,18 @@ fn serve(config: Config) -> anyhow::Result<()> {
                 _ = terminate.recv() => tracing::info!("SIGTERM: stopping"),
             }
         };
+        // The periodic jobs run on one node of a cluster at a time (`lease`).
+        let node = sealpost::lease::node_name();
+        tracing::info!(node, "this node's name in the periodic jobs' leases");
+        let lease = |job, interval| {
+            sealpost::lease::JobLease::new(Arc::clone(&app.store), job, &node, interval)
+        };
         tokio::spawn(seal_audit_periodically(
             Arc::clone(&app.store),
             Arc::clone(&app.timestamper),
             app.counter_stamper.clone(),
             config.audit_seal_interval,
+            lease("audit-seal", config.audit_seal_interval),
         ));
         tokio::spawn(sealpost::adapters::notify::send_notices_periodically(
             Arc::clone(&app.store),
@@ -377,6 +384,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
                 service: Arc::clone(&app.service),
             }),
             config.mailbox_notify_interval,
+            lease("notices", config.mailbox_notify_interval),
         ));
         if let Some(crls) = &app.crl_distribution_points {
             tokio::spawn(Arc::clone(crls).refresh_periodically(config.revocation_refresh));
@@ -390,12 +398,14 @@ fn serve(config: Config) -> anyhow::Result<()> {
             tokio::spawn(sealpost::archive::run_periodically(
                 Arc::clone(archiver),
                 config.evidence.archive_interval,
+                lease("archive", config.evidence.archive_interval),
             ));
         }
         tokio::spawn(sealpost::retention::run_periodically(
             Arc::clone(&app.store),
             Arc::clone(&app.service),
             config.retention.clone(),
+            lease("retention", config.retention.interval),
         ));
         http::serve_tls(
             listener,

@@ -315,6 +315,7 @@ pub async fn run_periodically(
     store: Arc<dyn Backend>,
     service: Arc<Service>,
     settings: RetentionSettings,
+    lease: crate::lease::JobLease,
 ) {
     let mut ticks = tokio::time::interval(settings.interval);
     // The first tick is immediate: the first run comes one interval after the start.
@@ -323,13 +324,18 @@ pub async fn run_periodically(
         ticks.tick().await;
         let (store, service, settings) =
             (Arc::clone(&store), Arc::clone(&service), settings.clone());
+        let lease = lease.clone();
         match tokio::task::spawn_blocking(move || {
             let now = service.now();
-            run(&store, &service, &settings, now)
+            if !lease.held(now) {
+                return Ok(None);
+            }
+            run(&store, &service, &settings, now).map(Some)
         })
         .await
         {
-            Ok(Ok(r)) => tracing::info!(
+            Ok(Ok(None)) => {}
+            Ok(Ok(Some(r))) => tracing::info!(
                 notified = r.notified.len(),
                 deleted = r.deleted.len(),
                 "retention run"

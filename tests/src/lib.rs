@@ -304,6 +304,11 @@ impl Server {
         (status.code(), self.log.lock().expect("log").clone())
     }
 
+    /// What it wrote on stderr so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().expect("log").clone()
+    }
+
     /// The process id (to read its memory use, say).
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -1204,6 +1204,62 @@ fn postgres_passes_the_store_conformance_suite() {
     });
 }
 
+/// Two nodes on one database: a periodic job's lease is held by one of them at a time, renewed
+/// by its holder, and taken by the other once the holder lets it run out (it died); the
+/// holder that comes back late finds it taken.
+#[test]
+fn on_postgresql_a_job_runs_on_one_node_at_a_time_and_moves_when_its_node_dies() {
+    on_a_postgres_database("leases", |_, database| {
+        let url = format!("{} dbname={database}", postgres_server());
+        let (a, b) = (
+            PgStore::open(&url).expect("node a"),
+            PgStore::open(&url).expect("node b"),
+        );
+        let t = 1_800_000_000;
+        assert_eq!(a.hold_lease("audit-seal", "node-a", t, t + 30), Ok(true));
+        assert_eq!(
+            b.hold_lease("audit-seal", "node-b", t + 1, t + 31),
+            Ok(false)
+        );
+        // Another job is free.
+        assert_eq!(b.hold_lease("retention", "node-b", t + 1, t + 31), Ok(true));
+        // Renewed by its holder before it runs out.
+        assert_eq!(
+            a.hold_lease("audit-seal", "node-a", t + 20, t + 50),
+            Ok(true)
+        );
+        assert_eq!(
+            b.hold_lease("audit-seal", "node-b", t + 40, t + 70),
+            Ok(false)
+        );
+        // Node a dies: once its lease has run out, node b takes the job.
+        assert_eq!(
+            b.hold_lease("audit-seal", "node-b", t + 51, t + 81),
+            Ok(true)
+        );
+        assert_eq!(
+            a.hold_lease("audit-seal", "node-a", t + 52, t + 82),
+            Ok(false)
+        );
+        // Many nodes asking at once: exactly one gets a free job.
+        let nodes: Vec<PgStore> = (0..8).map(|_| PgStore::open(&url).expect("node")).collect();
+        let held = std::thread::scope(|s| {
+            let asks: Vec<_> = nodes
+                .iter()
+                .enumerate()
+                .map(|(i, node)| {
+                    s.spawn(move || node.hold_lease("archive", &format!("node-{i}"), t, t + 30))
+                })
+                .collect();
+            asks.into_iter()
+                .map(|ask| ask.join().expect("ask").expect("answer"))
+                .filter(|&held| held)
+                .count()
+        });
+        assert_eq!(held, 1);
+    });
+}
+
 /// The PostgreSQL server of `TEST_POSTGRES_URL` (default: the local one, user postgres).
 fn postgres_server() -> String {
     std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "host=127.0.0.1 user=postgres".into())

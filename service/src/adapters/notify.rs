@@ -90,21 +90,28 @@ pub async fn send_notices_periodically(
     service: Arc<Service>,
     notifier: Arc<ProgramNotifier>,
     interval: Duration,
+    lease: crate::lease::JobLease,
 ) {
     let mut ticks = tokio::time::interval(interval);
     loop {
         ticks.tick().await;
-        let (store, service, notifier) = (
+        let (store, service, notifier, lease) = (
             Arc::clone(&store),
             Arc::clone(&service),
             Arc::clone(&notifier),
+            lease.clone(),
         );
         match tokio::task::spawn_blocking(move || {
-            service.send_notices(store.as_ref(), notifier.as_ref(), 100)
+            if !lease.held(service.now()) {
+                return Ok(None);
+            }
+            service
+                .send_notices(store.as_ref(), notifier.as_ref(), 100)
+                .map(Some)
         })
         .await
         {
-            Ok(Ok(sent)) if sent.sent + sent.deferred > 0 => {
+            Ok(Ok(Some(sent))) if sent.sent + sent.deferred > 0 => {
                 tracing::info!(sent = sent.sent, deferred = sent.deferred, "notices")
             }
             Ok(Ok(_)) => {}

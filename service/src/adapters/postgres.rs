@@ -111,6 +111,7 @@ CREATE TABLE IF NOT EXISTS letter_reads (
     message_id text NOT NULL, seq bigserial NOT NULL, at bigint NOT NULL, record bytea NOT NULL,
     PRIMARY KEY (message_id, seq));
 CREATE INDEX IF NOT EXISTS letter_reads_by_time ON letter_reads (at);
+CREATE TABLE IF NOT EXISTS leases (job text PRIMARY KEY, holder text NOT NULL, until bigint NOT NULL);
 ";
 /// The schema's version, kept in `sealpost_meta`. 2: each document's submission time-stamp
 /// token in its message record, and the marks of signed requests received (`seen_requests`).
@@ -954,6 +955,31 @@ impl PgStore {
 }
 
 impl Backend for PgStore {
+    /// One statement: the row is written (and returned) only when the job has no lease, its
+    /// lease ran out, or `holder` holds it; PostgreSQL's row lock on the conflict decides
+    /// between nodes asking at once.
+    fn hold_lease(
+        &self,
+        job: &str,
+        holder: &str,
+        now: u64,
+        until: u64,
+    ) -> Result<bool, StoreError> {
+        let (now, until) = (to_i64(now)?, to_i64(until)?);
+        self.with_client(async |c| {
+            Ok(c.maybe_row(
+                "INSERT INTO leases (job, holder, until) VALUES ($1, $2, $3) \
+                 ON CONFLICT (job) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until \
+                 WHERE leases.holder = EXCLUDED.holder OR leases.until < $4 \
+                 RETURNING holder",
+                &[&job, &holder, &until, &now],
+            )
+            .await
+            .map_err(fail)?
+            .is_some())
+        })
+    }
+
     fn probe_write(&self, at: u64) -> Result<(), StoreError> {
         self.with_client(async |c| {
             c.run(

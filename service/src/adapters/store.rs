@@ -117,6 +117,13 @@ pub trait Backend: Store + Outbox {
     /// record, which nothing reads. For readiness: a store that cannot write refuses every
     /// letter.
     fn probe_write(&self, at: u64) -> Result<(), StoreError>;
+    /// Whether `holder` holds the lease of the periodic job `job` at `now` (Unix seconds):
+    /// taken when no one holds it or its holder let it run out, renewed when `holder` holds
+    /// it; either way held until `until`. False: another holder's lease runs until later.
+    /// So that a job of the cluster (the audit seal, retention, archiving, notices) runs on
+    /// one node at a time, and on another once the node that held it dies.
+    fn hold_lease(&self, job: &str, holder: &str, now: u64, until: u64)
+    -> Result<bool, StoreError>;
     fn senders(&self) -> Result<Vec<SenderRegistration>, StoreError>;
     fn mailboxes(&self) -> Result<Vec<Mailbox>, StoreError>;
     /// Messages delivered into a mailbox, newest first.
@@ -1032,6 +1039,18 @@ impl RedbStore {
 }
 
 impl Backend for RedbStore {
+    /// Always held: redb locks its file, so one process alone opens the store; that process
+    /// is the whole cluster.
+    fn hold_lease(
+        &self,
+        _job: &str,
+        _holder: &str,
+        _now: u64,
+        _until: u64,
+    ) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+
     fn probe_write(&self, at: u64) -> Result<(), StoreError> {
         let db = self.db()?;
         let txn = db.begin_write().map_err(fail)?;

@@ -9,8 +9,8 @@ use std::time::Duration;
 use sealpost_interop::{
     CITIZEN, NS_SOAP11, Server, Setting, SoapService, binary, dev_pki, dev_signer,
     drop_postgres_database, expect_fault_code as code, export_entries, https_raw,
-    https_raw_in_halves, postgres_database, require_tool, run, signed_soap, submission_body,
-    system_now, text, trusted_list, xml_text as field,
+    https_raw_in_halves, postgres_database, require_tool, run, sealpost_with, signed_soap,
+    submission_body, system_now, text, trusted_list, xml_text as field,
 };
 use sealpost_pki::{KeyAlgorithm, LeafSpec, Profile, rogue_self_signed};
 use sealpost_xmldsig::dsig::base64_decode;
@@ -831,4 +831,71 @@ fn large_requests_beyond_the_budget_are_turned_away_while_ordinary_letters_pass(
         .filter(|l| l["outcome"] != "accepted")
         .collect();
     assert!(refused.is_empty(), "{refused:?}");
+}
+
+/// Two nodes on one PostgreSQL database, the audit head sealed every second: the seal runs on
+/// the node that holds its lease alone; when that node dies (SIGKILL), the other takes the job
+/// once the lease has run out, and the letters sent to it meanwhile get their seal.
+#[test]
+fn on_postgresql_a_periodic_job_runs_on_one_node_and_moves_when_that_node_dies() {
+    let url = postgres_database("lease");
+    let settings = [
+        ("SEALPOST_STORE_BACKEND", "postgres"),
+        ("SEALPOST_STORE_POSTGRES_URL", url.as_str()),
+        ("SEALPOST_AUDIT_SEAL_INTERVAL_S", "1"),
+    ];
+    let first = SoapService::start_with("lease", CITIZEN, &["sender-a"], &settings);
+    // The second node: the same PKI and database, a host (data directory) of its own.
+    let mut serve = sealpost_with(&first.pki, &first.pki.with_file_name("var-b"), &settings);
+    serve.arg("serve");
+    let second = Server::start(serve);
+    let root = first.pki.join("root-ca.pem");
+    let send = |node: &Server, key: &str| {
+        let envelope = signed_soap(
+            NS_SOAP11,
+            &submission_body(key, CITIZEN, b"%PDF-1.7 a letter"),
+            &dev_signer(&first.pki, "sender-a"),
+            system_now(),
+        );
+        let answer = sealpost_interop::post_soap(node.addr, &root, &envelope);
+        assert_eq!(answer.status, 200, "{}", text(&answer.body));
+    };
+    let sealed = |node: &Server| {
+        node.log()
+            .iter()
+            .filter(|l| l.contains("audit head sealed"))
+            .count()
+    };
+    // Letters to both nodes for a few rounds: one node seals, the other never.
+    for i in 0..8 {
+        send(&first.server, &format!("a-{i}"));
+        send(&second, &format!("b-{i}"));
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let (by_first, by_second) = (sealed(&first.server), sealed(&second));
+    assert!(
+        (by_first > 0) != (by_second > 0),
+        "one node alone seals: {by_first} and {by_second}"
+    );
+    // The node that seals dies; the other gets the job once its lease runs out.
+    let (survivor, dead) = if by_first > 0 {
+        (second, first.server)
+    } else {
+        (first.server, second)
+    };
+    drop(dead);
+    let before = sealed(&survivor);
+    let started = std::time::Instant::now();
+    let mut n = 0;
+    while sealed(&survivor) == before {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the surviving node never took the job"
+        );
+        send(&survivor, &format!("after-{n}"));
+        n += 1;
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    drop(survivor);
+    drop_postgres_database(&url);
 }
