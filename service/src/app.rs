@@ -16,7 +16,7 @@ use sealpost_evidence::long_term::{SharedValidationSource, ValidationSource};
 use sealpost_evidence::model::{Issuer, Sha256};
 use sealpost_evidence::provider::{Provider, check_seal_profile};
 use sealpost_evidence::seal::{Sealer, Timestamper as TokenSource};
-use sealpost_tsa::authority::TimeStampAuthority;
+use sealpost_tsa::authority::{TimeStampAuthority, TsaSettings};
 use sealpost_xmldsig::document::DocumentSigner;
 use sealpost_xmldsig::dsig::{AlgorithmPolicy, base64_encode};
 use sealpost_xmldsig::saml::{IdentityProvider, SamlPolicy, SamlTrust};
@@ -333,9 +333,17 @@ impl App {
     pub fn build(config: &Config) -> anyhow::Result<App> {
         let metrics = Arc::new(Metrics::default());
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let store = open_store(config)?;
+        // Its serials carry this node's number among those sharing the store.
+        let node = store
+            .node_number()
+            .context("numbering this node among those sharing the store")?;
         let tsa = Arc::new(
-            TimeStampAuthority::from_settings(&config.tsa)
-                .context("setting up the embedded TSA")?,
+            TimeStampAuthority::from_settings(&TsaSettings {
+                node,
+                ..config.tsa.clone()
+            })
+            .context("setting up the embedded TSA")?,
         );
         let timestamper = evidence_timestamper(config, &tsa, Arc::clone(&clock))?;
         let counter_stamper = counter_stamper(config, Arc::clone(&clock))?;
@@ -397,7 +405,6 @@ impl App {
             },
             metrics: Arc::clone(&metrics),
         });
-        let store = open_store(config)?;
         // Reads go to the store; commits are timed for the metrics.
         let ledger: Arc<dyn Ledger> = Arc::new(TimedStore {
             inner: Arc::clone(&store),

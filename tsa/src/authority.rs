@@ -20,6 +20,8 @@ pub struct TsaSettings {
     pub chain: Option<PathBuf>,
     /// The serial-number state file (see [`DurableSerials`]).
     pub serial_state: PathBuf,
+    /// This node's number in its cluster (0 alone): part of every serial.
+    pub node: u32,
     pub clock: ClockKind,
     pub policy: ObjectIdentifier,
     pub accepted_policies: Vec<ObjectIdentifier>,
@@ -80,7 +82,11 @@ impl TimeStampAuthority {
         )?;
         // This run's start, from the system clock even before it is synchronised: it only ever
         // serves as a floor for serial epochs and for the next run's clock guard.
-        let serials = DurableSerials::open(&settings.serial_state, crate::clock::system_time())?;
+        let serials = DurableSerials::open_for_node(
+            &settings.serial_state,
+            crate::clock::system_time(),
+            settings.node,
+        )?;
         if settings.clock == ClockKind::Unchecked {
             tracing::warn!(
                 "TSA clock synchronisation is NOT checked (clock = unchecked): development only"

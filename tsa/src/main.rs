@@ -82,6 +82,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             key: args.key,
             chain: args.chain,
             serial_state: args.state_dir.join("serial"),
+            node: 0,
             clock: args.clock,
             policy: args.policy,
             accepted_policies: args.accept_policies,

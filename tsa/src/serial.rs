@@ -1,11 +1,14 @@
 //! Serial numbers that are never repeated, across restarts too.
 //!
-//! [`DurableSerials`] composes each serial from a run epoch (high 64 bits) and a counter (low
-//! 64 bits). At start it reads the previous run's epoch from its state file, takes
-//! `max(previous + 1, now in seconds)` as this run's epoch, and makes it durable (write to a
-//! temporary file, fsync, rename, fsync the directory) before issuing anything. Two runs never
-//! share an epoch, so they never share a serial, even if the clock went backwards between them.
-//! An exclusive lock on a sibling `.lock` file stops two processes from using one state file.
+//! [`DurableSerials`] composes each serial from a run epoch (40 bits, seconds), the node's
+//! number (24 bits) and a counter (64 bits). At start it reads the previous run's epoch from
+//! its state file, takes `max(previous + 1, now in seconds)` as this run's epoch, and makes it
+//! durable (write to a temporary file, fsync, rename, fsync the directory) before issuing
+//! anything. Two runs of one node never share an epoch, so they never share a serial, even if
+//! the clock went backwards between them; two nodes running at once have different numbers
+//! (a cluster hands them out, see `Backend::node_number`), so they never share one either,
+//! even when they start in the same second. An exclusive lock on a sibling `.lock` file stops
+//! two processes from using one state file.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -29,20 +32,34 @@ pub enum SerialError {
     Locked { path: PathBuf },
     #[error("{}: the serial state is corrupt ({content:?}); refusing to guess", path.display())]
     Corrupt { path: PathBuf, content: String },
+    #[error("node number {0} is beyond the 24 bits serials give it")]
+    Node(u32),
 }
+
+/// The most nodes a cluster numbers (24 bits of each serial).
+pub const NODES: u32 = 1 << 24;
 
 /// Serial numbers backed by a state file.
 #[derive(Debug)]
 pub struct DurableSerials {
     epoch: u64,
+    node: u32,
     previous_epoch: Option<u64>,
     counter: AtomicU64,
     _lock: File,
 }
 
 impl DurableSerials {
-    /// Opens (or creates) the state at `path` and starts a new epoch.
+    /// Opens (or creates) the state at `path` and starts a new epoch, for node 0 (a TSA alone).
     pub fn open(path: &Path, now: SystemTime) -> Result<Self, SerialError> {
+        Self::open_for_node(path, now, 0)
+    }
+
+    /// [`DurableSerials::open`] for the node numbered `node` (below [`NODES`]) of a cluster.
+    pub fn open_for_node(path: &Path, now: SystemTime, node: u32) -> Result<Self, SerialError> {
+        if node >= NODES {
+            return Err(SerialError::Node(node));
+        }
         let io = |p: &Path| {
             let p = p.to_owned();
             move |source| SerialError::Io { path: p, source }
@@ -87,6 +104,7 @@ impl DurableSerials {
             .map_err(io(dir))?;
         Ok(DurableSerials {
             epoch,
+            node,
             previous_epoch,
             counter: AtomicU64::new(0),
             _lock: lock,
@@ -105,8 +123,11 @@ impl DurableSerials {
 
 impl SerialSource for DurableSerials {
     fn next_serial(&self) -> u128 {
-        // 2^64 tokens in one run would take millennia at any real rate.
-        (u128::from(self.epoch) << 64) | u128::from(self.counter.fetch_add(1, Ordering::Relaxed))
+        // 2^64 tokens in one run would take millennia at any real rate; 2^40 seconds of
+        // epochs, 34,000 years.
+        (u128::from(self.epoch) << 88)
+            | (u128::from(self.node) << 64)
+            | u128::from(self.counter.fetch_add(1, Ordering::Relaxed))
     }
 }
 
@@ -155,6 +176,22 @@ mod tests {
             "{first:?} {second:?}"
         );
         assert!(second[0] > first[2]);
+    }
+
+    #[test]
+    fn two_nodes_starting_in_the_same_second_never_share_a_serial() {
+        let t = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let a = DurableSerials::open_for_node(&temp_state("node-a"), t, 1).expect("node 1");
+        let b = DurableSerials::open_for_node(&temp_state("node-b"), t, 2).expect("node 2");
+        assert_eq!(a.epoch(), b.epoch());
+        let from_a: Vec<u128> = (0..1000).map(|_| a.next_serial()).collect();
+        let from_b: Vec<u128> = (0..1000).map(|_| b.next_serial()).collect();
+        assert!(from_a.iter().all(|x| !from_b.contains(x)));
+        // A node number beyond its 24 bits would spill into the epoch: refused.
+        assert!(matches!(
+            DurableSerials::open_for_node(&temp_state("node-c"), t, NODES),
+            Err(SerialError::Node(_))
+        ));
     }
 
     #[test]

@@ -1257,6 +1257,16 @@ fn on_postgresql_a_job_runs_on_one_node_at_a_time_and_moves_when_its_node_dies()
                 .count()
         });
         assert_eq!(held, 1);
+        // Each node its own number, for its time-stamps' serials.
+        let mut numbers: Vec<u32> = nodes
+            .iter()
+            .chain([&a, &b])
+            .map(|node| node.node_number().expect("a number"))
+            .collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        assert_eq!(numbers.len(), nodes.len() + 2);
+        assert!(numbers.iter().all(|&n| n < sealpost_tsa::serial::NODES));
     });
 }
 

@@ -112,6 +112,7 @@ CREATE TABLE IF NOT EXISTS letter_reads (
     PRIMARY KEY (message_id, seq));
 CREATE INDEX IF NOT EXISTS letter_reads_by_time ON letter_reads (at);
 CREATE TABLE IF NOT EXISTS leases (job text PRIMARY KEY, holder text NOT NULL, until bigint NOT NULL);
+CREATE SEQUENCE IF NOT EXISTS node_numbers;
 ";
 /// The schema's version, kept in `sealpost_meta`. 2: each document's submission time-stamp
 /// token in its message record, and the marks of signed requests received (`seen_requests`).
@@ -955,6 +956,19 @@ impl PgStore {
 }
 
 impl Backend for PgStore {
+    /// The next number of a sequence, modulo the 2^24 numbers serials give a node: two nodes
+    /// running at once share one only if 16,777,216 starts came between theirs.
+    fn node_number(&self) -> Result<u32, StoreError> {
+        self.with_client(async |c| {
+            let n: i64 = c
+                .row("SELECT nextval('node_numbers')", &[])
+                .await
+                .map_err(fail)?
+                .get(0);
+            u32::try_from(n.rem_euclid(i64::from(sealpost_tsa::serial::NODES))).map_err(fail)
+        })
+    }
+
     /// One statement: the row is written (and returned) only when the job has no lease, its
     /// lease ran out, or `holder` holds it; PostgreSQL's row lock on the conflict decides
     /// between nodes asking at once.

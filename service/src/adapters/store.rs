@@ -124,6 +124,10 @@ pub trait Backend: Store + Outbox {
     /// one node at a time, and on another once the node that held it dies.
     fn hold_lease(&self, job: &str, holder: &str, now: u64, until: u64)
     -> Result<bool, StoreError>;
+    /// A number for this process among the nodes sharing the store, different from every
+    /// other node's running now (below `sealpost_tsa::serial::NODES`): the embedded TSA puts
+    /// it in its serials, so that two nodes never issue the same one.
+    fn node_number(&self) -> Result<u32, StoreError>;
     fn senders(&self) -> Result<Vec<SenderRegistration>, StoreError>;
     fn mailboxes(&self) -> Result<Vec<Mailbox>, StoreError>;
     /// Messages delivered into a mailbox, newest first.
@@ -1049,6 +1053,11 @@ impl Backend for RedbStore {
         _until: u64,
     ) -> Result<bool, StoreError> {
         Ok(true)
+    }
+
+    /// 0: one process alone opens the store.
+    fn node_number(&self) -> Result<u32, StoreError> {
+        Ok(0)
     }
 
     fn probe_write(&self, at: u64) -> Result<(), StoreError> {

@@ -740,6 +740,8 @@ impl RawConfig {
                 key: self.tsa.key,
                 chain: self.tsa.chain,
                 serial_state: self.data_dir.join("tsa").join("serial"),
+                // Set from the store at start (`Backend::node_number`).
+                node: 0,
                 clock: clock?,
                 policy: policy?,
                 accepted_policies: accepted.into_iter().collect::<Option<Vec<_>>>()?,

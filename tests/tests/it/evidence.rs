@@ -86,6 +86,7 @@ pub(crate) fn tsa_of(pki: &Path, dir: &Path) -> TimeStampAuthority {
         key: pki.join("tsa.key"),
         chain: Some(pki.join("issuing-ca.pem")),
         serial_state: dir.join("tsa-serial"),
+        node: 0,
         clock: ClockKind::Unchecked,
         policy: der::asn1::ObjectIdentifier::new_unwrap("0.4.0.2023.1.1"),
         accepted_policies: Vec::new(),
