@@ -10,6 +10,7 @@
 //! doubling a record. On the embedded store one process alone opens the store, and always
 //! holds every lease.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -18,16 +19,16 @@ use crate::adapters::store::Backend;
 /// A lease lasts this many rounds.
 const ROUNDS: u32 = 3;
 
-/// This process among the nodes: its host, its process id and a random part (a process that
-/// restarts is another holder).
-pub fn node_name() -> String {
+/// This process among the nodes: its host and its data directory. No two processes run on
+/// one data directory at once (the embedded TSA locks its serial state there), and a node
+/// that restarts is the same holder: it renews its own leases at once instead of waiting for
+/// them to run out.
+pub fn node_name(data_dir: &Path) -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
         .unwrap_or_else(|_| "host".into());
-    let mut random = [0u8; 6];
-    let _ = aws_lc_rs::rand::fill(&mut random);
-    let random: String = random.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{host}:{}:{random}", std::process::id())
+    let dir = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_owned());
+    format!("{host}:{}", dir.display())
 }
 
 /// One job's lease, as one node asks for it.

@@ -363,7 +363,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
             }
         };
         // The periodic jobs run on one node of a cluster at a time (`lease`).
-        let node = sealpost::lease::node_name();
+        let node = sealpost::lease::node_name(&config.data_dir);
         tracing::info!(node, "this node's name in the periodic jobs' leases");
         let lease = |job, interval| {
             sealpost::lease::JobLease::new(Arc::clone(&app.store), job, &node, interval)
