@@ -834,8 +834,9 @@ fn large_requests_beyond_the_budget_are_turned_away_while_ordinary_letters_pass(
 }
 
 /// Two nodes on one PostgreSQL database, the audit head sealed every second: the seal runs on
-/// the node that holds its lease alone; when that node dies (SIGKILL), the other takes the job
-/// once the lease has run out, and the letters sent to it meanwhile get their seal.
+/// the node that holds its lease alone; a request one node took is a replay at the other; when
+/// the sealing node dies (SIGKILL), the other takes the job once the lease has run out, and
+/// the letters sent to it meanwhile get their seal.
 #[test]
 fn on_postgresql_a_periodic_job_runs_on_one_node_and_moves_when_that_node_dies() {
     let url = postgres_database("lease");
@@ -877,6 +878,25 @@ fn on_postgresql_a_periodic_job_runs_on_one_node_and_moves_when_that_node_dies()
         (by_first > 0) != (by_second > 0),
         "one node alone seals: {by_first} and {by_second}"
     );
+    // A signed request taken by one node is a replay at the other, and so is the same
+    // content signed again (the other signature value of ECDSA).
+    let envelope = signed_soap(
+        NS_SOAP11,
+        &submission_body("replayed", CITIZEN, b"%PDF-1.7 a letter"),
+        &dev_signer(&first.pki, "sender-a"),
+        system_now(),
+    );
+    let taken = sealpost_interop::post_soap(first.server.addr, &root, &envelope);
+    assert_eq!(taken.status, 200, "{}", text(&taken.body));
+    for replay in [envelope.clone(), sealpost_interop::with_high_s(&envelope)] {
+        let refused = sealpost_interop::post_soap(second.addr, &root, &replay);
+        assert_eq!(
+            code(&refused),
+            "SEALPOST-AUTH-003",
+            "{}",
+            text(&refused.body)
+        );
+    }
     // The node that seals dies; the other gets the job once its lease runs out.
     let (survivor, dead) = if by_first > 0 {
         (second, first.server)
