@@ -173,6 +173,9 @@ pub async fn admit(
         .and_then(|v| v.trim().parse::<u64>().ok());
     // What the body took of the budget as it came, held until the answer.
     let taken = Arc::new(Mutex::new(Vec::new()));
+    // Why the body was cut, if it was: whatever the route answered then, the answer is the
+    // cut's (one answer for every route, the mailbox's forms included).
+    let cut_for = Arc::new(Mutex::new(None));
     let (parts, body) = request.into_parts();
     let metered = Metered {
         inner: body,
@@ -195,12 +198,17 @@ pub async fn admit(
         grpc,
         draining: None,
         refused: false,
+        cut_for: Arc::clone(&cut_for),
     };
     let response = next
         .run(Request::from_parts(parts, Body::new(metered)))
         .await;
     drop(taken);
-    response
+    let cut = *cut_for.lock().unwrap_or_else(|p| p.into_inner());
+    match cut {
+        Some(why) => why.response(grpc),
+        None => response,
+    }
 }
 
 /// What a body takes of the budgets as it comes: its first MiB from the small requests',
@@ -289,6 +297,8 @@ struct Metered {
     draining: Option<Pin<Box<Sleep>>>,
     /// Cut: it ends.
     refused: bool,
+    /// Where why it was cut is said to the middleware.
+    cut_for: Arc<Mutex<Option<BodyRefused>>>,
 }
 
 impl Metered {
@@ -315,6 +325,7 @@ impl Metered {
 
     fn refuse(&mut self, why: BodyRefused) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         self.refused = true;
+        *self.cut_for.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
         let counter = match why {
             BodyRefused::Busy => &self.cut[0],
             BodyRefused::TooSlow => &self.cut[1],

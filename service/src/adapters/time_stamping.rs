@@ -26,6 +26,7 @@ use sealpost_tsa::server::{MAX_REQUEST_BYTES, QUERY_CONTENT_TYPE, REPLY_CONTENT_
 use sealpost_xmldsig::trust::TrustAnchors;
 use sealpost_xmldsig::wss_sign::format_date_time;
 
+use super::admission::BodyRefused;
 use super::grpc::{CODE_TRAILER, CORRELATION_TRAILER, sender_client};
 use super::http::PeerCertificates;
 use super::metrics::Metrics;
@@ -99,11 +100,15 @@ async fn handle(State(endpoint): State<Arc<TsaEndpoint>>, request: Request) -> R
                 ErrorKind::InvalidRequest,
                 format!("expected Content-Type: {QUERY_CONTENT_TYPE}"),
             )),
-            // Over the limit (or the connection failed while it was read).
-            Err(e) => Err((
-                ErrorKind::TooLarge,
-                format!("the body was not read within {MAX_REQUEST_BYTES} bytes: {e}"),
-            )),
+            Err(e) => match BodyRefused::find(&e) {
+                // Cut by admission (too slow, or no budget left): its answer, nothing audited.
+                Some(refused) => return refused.response(false),
+                // Over the limit (or the connection failed while it was read).
+                None => Err((
+                    ErrorKind::TooLarge,
+                    format!("the body was not read within {MAX_REQUEST_BYTES} bytes: {e}"),
+                )),
+            },
         }
     };
     let worker = Arc::clone(&endpoint);

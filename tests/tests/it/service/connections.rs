@@ -84,6 +84,13 @@ fn slow_and_idle_connections_are_closed_while_ordinary_letters_pass() {
             c
         })
         .collect();
+    // A mailbox form whose body stops coming: the same answer as on the SOAP route.
+    let mut stalled_form = tls.connect();
+    stalled_form
+        .get_mut()
+        .write_all(b"POST /mailbox/login HTTP/1.1\r\nHost: sealpost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 5000\r\n\r\nlogin=")
+        .expect("a start");
+    stalled_form.get_mut().flush().expect("flush");
     let mut idle = tls.connect();
     let metrics = tls.exchange(
         &mut idle,
@@ -128,6 +135,17 @@ fn slow_and_idle_connections_are_closed_while_ordinary_letters_pass() {
             "a stalled body is answered 408 SEALPOST-REQ-008: {answer}"
         );
     }
+    stalled_form
+        .get_ref()
+        .sock
+        .set_read_timeout(Some(PATIENCE))
+        .expect("timeout");
+    let (got, _) = until_closed(&mut stalled_form);
+    assert!(
+        text(&got).starts_with("HTTP/1.1 408") && text(&got).contains("SEALPOST-REQ-008"),
+        "a stalled form is answered 408 SEALPOST-REQ-008: {}",
+        text(&got)
+    );
     idle.get_ref()
         .sock
         .set_read_timeout(Some(PATIENCE))
