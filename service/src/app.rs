@@ -869,7 +869,8 @@ pub fn seal_audit_head(
     Ok(Some(seal))
 }
 
-/// Seals the audit head every `interval`, until the process ends.
+/// Seals the audit head every `interval` while this node holds the job's lease, until the
+/// process ends.
 pub async fn seal_audit_periodically(
     store: Arc<dyn Backend>,
     tsa: Arc<dyn TokenSource + Send + Sync>,
@@ -877,31 +878,26 @@ pub async fn seal_audit_periodically(
     interval: Duration,
     lease: crate::lease::JobLease,
 ) {
-    let mut ticks = tokio::time::interval(interval);
-    ticks.tick().await;
-    loop {
-        ticks.tick().await;
-        let (store, tsa, counter) = (Arc::clone(&store), Arc::clone(&tsa), counter.clone());
-        let lease = lease.clone();
-        match tokio::task::spawn_blocking(move || {
-            if !lease.held(SystemClock.now()) {
-                return Ok(None);
-            }
+    crate::lease::every_round(
+        lease,
+        interval,
+        false,
+        || SystemClock.now(),
+        move |now| {
             seal_audit_head(
                 store.as_ref(),
                 tsa.as_ref(),
                 counter.as_deref().map(|c| c as &dyn TokenSource),
-                SystemClock.now(),
+                now,
             )
-        })
-        .await
-        {
-            Ok(Ok(Some(seal))) => tracing::info!(seq = seal.seq, "audit head sealed"),
-            Ok(Ok(None)) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "sealing the audit head failed"),
-            Err(e) => tracing::error!(error = %e, "the audit sealing task failed"),
-        }
-    }
+        },
+        |sealed| {
+            if let Some(seal) = sealed {
+                tracing::info!(seq = seal.seq, "audit head sealed");
+            }
+        },
+    )
+    .await;
 }
 
 /// The units that time-stamp the evidences and the audit log now: `tsa.remote_units`, or

@@ -320,32 +320,23 @@ pub async fn run_periodically(
     interval: Duration,
     lease: crate::lease::JobLease,
 ) {
-    let mut ticks = tokio::time::interval(interval);
-    // The first tick is immediate: the first round comes one interval after the start.
-    ticks.tick().await;
-    loop {
-        ticks.tick().await;
-        let (a, lease) = (Arc::clone(&archiver), lease.clone());
-        match tokio::task::spawn_blocking(move || {
-            let now = a.service.now();
-            if !lease.held(now) {
-                return Ok(None);
-            }
-            a.run(now).map(Some)
-        })
-        .await
-        {
-            Ok(Ok(None)) => {}
-            Ok(Ok(Some(r))) => tracing::info!(
+    let clock = Arc::clone(&archiver);
+    crate::lease::every_round(
+        lease,
+        interval,
+        false,
+        move || clock.service.now(),
+        move |now| archiver.run(now),
+        |r| {
+            tracing::info!(
                 examined = r.examined,
                 archived = r.archived.len(),
                 failed = r.failed.len(),
                 "archive round"
-            ),
-            Ok(Err(e)) => tracing::error!(error = %e, "the archive round failed"),
-            Err(e) => tracing::error!(error = %e, "the archive task failed"),
-        }
-    }
+            )
+        },
+    )
+    .await;
 }
 
 #[cfg(test)]

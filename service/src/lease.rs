@@ -85,3 +85,45 @@ impl JobLease {
         }
     }
 }
+
+/// Runs `round` every `interval` on a blocking thread, while this node holds the job's lease,
+/// until the process ends; each round's outcome is `report`ed, and a failed round logged.
+/// `now` is the time a round runs at; the first round comes at once when `at_start`, else one
+/// interval after the start. The one loop of every periodic job.
+pub async fn every_round<T, E>(
+    lease: JobLease,
+    interval: Duration,
+    at_start: bool,
+    now: impl Fn() -> SystemTime + Send + Sync + 'static,
+    round: impl Fn(SystemTime) -> Result<T, E> + Send + Sync + 'static,
+    report: impl Fn(T),
+) where
+    T: Send + 'static,
+    E: std::fmt::Display + Send + 'static,
+{
+    let job = lease.job;
+    let (now, round) = (Arc::new(now), Arc::new(round));
+    let mut ticks = tokio::time::interval(interval);
+    if !at_start {
+        // The first tick is immediate.
+        ticks.tick().await;
+    }
+    loop {
+        ticks.tick().await;
+        let (lease, now, round) = (lease.clone(), Arc::clone(&now), Arc::clone(&round));
+        let outcome = tokio::task::spawn_blocking(move || {
+            let at = now();
+            if !lease.held(at) {
+                return Ok(None);
+            }
+            round(at).map(Some)
+        })
+        .await;
+        match outcome {
+            Ok(Ok(None)) => {}
+            Ok(Ok(Some(done))) => report(done),
+            Ok(Err(e)) => tracing::error!(job, error = %e, "a round of the job failed"),
+            Err(e) => tracing::error!(job, error = %e, "a round of the job did not finish"),
+        }
+    }
+}

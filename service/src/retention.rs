@@ -310,38 +310,29 @@ fn notify(settings: &RetentionSettings, person: &Person, due: SystemTime) -> Res
     }
 }
 
-/// Runs the job every `settings.interval`, until the process ends.
+/// Runs the job every `settings.interval` while this node holds its lease, until the process
+/// ends.
 pub async fn run_periodically(
     store: Arc<dyn Backend>,
     service: Arc<Service>,
     settings: RetentionSettings,
     lease: crate::lease::JobLease,
 ) {
-    let mut ticks = tokio::time::interval(settings.interval);
-    // The first tick is immediate: the first run comes one interval after the start.
-    ticks.tick().await;
-    loop {
-        ticks.tick().await;
-        let (store, service, settings) =
-            (Arc::clone(&store), Arc::clone(&service), settings.clone());
-        let lease = lease.clone();
-        match tokio::task::spawn_blocking(move || {
-            let now = service.now();
-            if !lease.held(now) {
-                return Ok(None);
-            }
-            run(&store, &service, &settings, now).map(Some)
-        })
-        .await
-        {
-            Ok(Ok(None)) => {}
-            Ok(Ok(Some(r))) => tracing::info!(
+    let clock = Arc::clone(&service);
+    let interval = settings.interval;
+    crate::lease::every_round(
+        lease,
+        interval,
+        false,
+        move || clock.now(),
+        move |now| run(&store, &service, &settings, now),
+        |r| {
+            tracing::info!(
                 notified = r.notified.len(),
                 deleted = r.deleted.len(),
                 "retention run"
-            ),
-            Ok(Err(e)) => tracing::error!(error = %e, "the retention run failed"),
-            Err(e) => tracing::error!(error = %e, "the retention task failed"),
-        }
-    }
+            )
+        },
+    )
+    .await;
 }

@@ -170,19 +170,12 @@ fn main() {
     let admin = |args: &[&str]| {
         sealpost_interop::admin(sealpost_command(&pki, &data), args);
     };
-    let cert = pki.join("sender-a.pem");
-    admin(&[
-        "sender",
-        "set",
-        "--id",
-        "agency-a",
-        "--name",
+    sealpost_interop::register_dev_sender(
+        sealpost_command(&pki, &data),
+        &pki,
+        "sender-a",
         "Agency A",
-        "--cert",
-        cert.to_str().expect("path"),
-        "--types",
-        "tax-assessment",
-    ]);
+    );
     admin(&["mailbox", "add", RECIPIENT, "--name", "Jan Peeters"]);
     let mut serve = sealpost_command(&pki, &data);
     serve.arg("serve");

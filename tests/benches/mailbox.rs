@@ -35,19 +35,12 @@ fn main() {
     let admin = |args: &[&str]| {
         sealpost_interop::admin(sealpost_command(&pki, &data), args);
     };
-    let cert = pki.join("sender-a.pem");
-    admin(&[
-        "sender",
-        "set",
-        "--id",
-        "agency-a",
-        "--name",
+    sealpost_interop::register_dev_sender(
+        sealpost_command(&pki, &data),
+        &pki,
+        "sender-a",
         "SPF Finances",
-        "--cert",
-        cert.to_str().expect("path"),
-        "--types",
-        "tax-assessment",
-    ]);
+    );
     for (mailbox, login) in [(FULL, "full"), (SMALL, "small")] {
         admin(&["mailbox", "add", mailbox, "--name", login]);
         admin(&[

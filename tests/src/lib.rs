@@ -868,6 +868,29 @@ pub fn post_soap(addr: SocketAddr, root_pem: &Path, envelope: &str) -> HttpRespo
     )
 }
 
+/// Registers the development sender `sender` (`sender-a`: its certificate `sender-a.pem` in
+/// `pki`) as the organisation `agency-a` named `name`, for `tax-assessment`, with `cmd` (a
+/// `sealpost` command for the store).
+pub fn register_dev_sender(cmd: Command, pki: &Path, sender: &str, name: &str) {
+    let id = sender.replace("sender-", "agency-");
+    let cert = pki.join(format!("{sender}.pem"));
+    admin(
+        cmd,
+        &[
+            "sender",
+            "set",
+            "--id",
+            &id,
+            "--name",
+            name,
+            "--cert",
+            cert.to_str().expect("path"),
+            "--types",
+            "tax-assessment",
+        ],
+    );
+}
+
 /// A running `sealpost serve` with a fresh development PKI and store, one sender (`agency-a`,
 /// certificate `sender-a`, message type `tax-assessment`) and one mailbox; stopped when
 /// dropped (or when `server` is, before administering the store).
@@ -897,20 +920,7 @@ impl SoapService {
         for sender in senders {
             let id = sender.replace("sender-", "agency-");
             let name = format!("Agency {}", id.trim_start_matches("agency-").to_uppercase());
-            let cert = pki.join(format!("{sender}.pem"));
-            let register = [
-                "sender",
-                "set",
-                "--id",
-                &id,
-                "--name",
-                &name,
-                "--cert",
-                cert.to_str().expect("path"),
-                "--types",
-                "tax-assessment",
-            ];
-            admin(sealpost_with(&pki, &data, settings), &register);
+            register_dev_sender(sealpost_with(&pki, &data, settings), &pki, sender, &name);
         }
         admin(
             sealpost_with(&pki, &data, settings),

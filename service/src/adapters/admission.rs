@@ -226,6 +226,18 @@ struct Taking {
 }
 
 impl Taking {
+    /// `kib` of `budget`, held until the answer; Busy when it has not that much left.
+    fn take(&self, budget: &Arc<Semaphore>, kib: u32) -> Result<(), BodyRefused> {
+        let permit = Arc::clone(budget)
+            .try_acquire_many_owned(kib)
+            .map_err(|_| BodyRefused::Busy)?;
+        self.taken
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(permit);
+        Ok(())
+    }
+
     /// Takes what `received` bytes need: the first MiB from the small requests' budget (what
     /// has come, in steps of SMALL_STEP_KIB); past it, the
     /// declared size (all of the budget at most: the channel refuses a size beyond it as
@@ -239,13 +251,7 @@ impl Taking {
             .min(small_kib);
         if self.small_taken_kib < small_needed {
             let step = small_needed - self.small_taken_kib;
-            let permit = Arc::clone(&self.small)
-                .try_acquire_many_owned(step)
-                .map_err(|_| BodyRefused::Busy)?;
-            self.taken
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(permit);
+            self.take(&self.small, step)?;
             self.small_taken_kib += step;
         }
         if received <= SMALL_BYTES {
@@ -262,13 +268,7 @@ impl Taking {
                 None => STEP_KIB,
             }
             .min(self.most_kib - self.taken_kib);
-            let permit = Arc::clone(&self.budget)
-                .try_acquire_many_owned(step)
-                .map_err(|_| BodyRefused::Busy)?;
-            self.taken
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(permit);
+            self.take(&self.budget, step)?;
             self.taken_kib += step;
         }
         Ok(())

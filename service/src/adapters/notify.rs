@@ -84,7 +84,8 @@ impl Notifier for ProgramNotifier {
     }
 }
 
-/// Sends the waiting notices every `interval`, until the process ends.
+/// Sends the waiting notices every `interval` while this node holds the job's lease, until the
+/// process ends.
 pub async fn send_notices_periodically(
     store: Arc<dyn Backend>,
     service: Arc<Service>,
@@ -92,31 +93,18 @@ pub async fn send_notices_periodically(
     interval: Duration,
     lease: crate::lease::JobLease,
 ) {
-    let mut ticks = tokio::time::interval(interval);
-    loop {
-        ticks.tick().await;
-        let (store, service, notifier, lease) = (
-            Arc::clone(&store),
-            Arc::clone(&service),
-            Arc::clone(&notifier),
-            lease.clone(),
-        );
-        match tokio::task::spawn_blocking(move || {
-            if !lease.held(service.now()) {
-                return Ok(None);
+    let clock = Arc::clone(&service);
+    crate::lease::every_round(
+        lease,
+        interval,
+        true,
+        move || clock.now(),
+        move |_| service.send_notices(store.as_ref(), notifier.as_ref(), 100),
+        |sent| {
+            if sent.sent + sent.deferred > 0 {
+                tracing::info!(sent = sent.sent, deferred = sent.deferred, "notices");
             }
-            service
-                .send_notices(store.as_ref(), notifier.as_ref(), 100)
-                .map(Some)
-        })
-        .await
-        {
-            Ok(Ok(Some(sent))) if sent.sent + sent.deferred > 0 => {
-                tracing::info!(sent = sent.sent, deferred = sent.deferred, "notices")
-            }
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "the outbox cannot be read"),
-            Err(e) => tracing::error!(error = %e, "the notice task failed"),
-        }
-    }
+        },
+    )
+    .await;
 }

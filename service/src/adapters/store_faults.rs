@@ -65,9 +65,17 @@ fn assert_chain_whole(store: &RedbStore) {
     );
 }
 
-#[test]
-fn an_io_error_at_any_write_of_a_commit_loses_no_acknowledged_letter_and_needs_no_restart() {
-    let dir = std::env::temp_dir().join(format!("sealpost-faults-{}", std::process::id()));
+/// A fresh store in a directory of its own (`name`), its I/O open to injected errors, holding
+/// letter 0: the directory, the store file, the faults and the store.
+fn with_one_letter(
+    name: &str,
+) -> (
+    std::path::PathBuf,
+    std::path::PathBuf,
+    Arc<IoFaults>,
+    RedbStore,
+) {
+    let dir = std::env::temp_dir().join(format!("sealpost-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let path = dir.join("sealpost.redb");
     let faults = Arc::new(IoFaults::default());
@@ -77,6 +85,12 @@ fn an_io_error_at_any_write_of_a_commit_loses_no_acknowledged_letter_and_needs_n
         store.commit(letter(0, "key-0", 1_800_000_000)),
         Ok(Committed::Done)
     );
+    (dir, path, faults, store)
+}
+
+#[test]
+fn an_io_error_at_any_write_of_a_commit_loses_no_acknowledged_letter_and_needs_no_restart() {
+    let (dir, path, faults, store) = with_one_letter("faults");
     let mut acknowledged = vec![0];
     let mut refused = Vec::new();
     // The error at the first write of a commit, then at the second, …, until a commit asks
@@ -203,16 +217,7 @@ fn a_store_that_names_bytes_its_segments_do_not_hold_is_reported_at_start() {
 
 #[test]
 fn a_store_file_replaced_while_open_is_never_opened_in_its_place() {
-    let dir = std::env::temp_dir().join(format!("sealpost-replaced-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let path = dir.join("sealpost.redb");
-    let faults = Arc::new(IoFaults::default());
-    let store =
-        RedbStore::open_with_faults(&path, 1 << 20, Some(Arc::clone(&faults))).expect("open");
-    assert_eq!(
-        store.commit(letter(0, "key-0", 1_800_000_000)),
-        Ok(Committed::Done)
-    );
+    let (dir, path, faults, store) = with_one_letter("replaced");
     // The file moved away and an empty one put in its place; then an I/O error, after which
     // the store opens its file again.
     std::fs::rename(&path, dir.join("moved.redb")).expect("move");

@@ -162,33 +162,39 @@ fn slow_and_idle_connections_are_closed_while_ordinary_letters_pass() {
     assert!(refused.is_empty(), "{refused:?}");
 }
 
-#[test]
-fn connections_beyond_the_limit_are_closed_at_once_and_the_service_serves_again_once_they_go() {
-    let settings = [
-        ("SEALPOST_LIMITS_MAX_CONNECTIONS", "3"),
-        ("SEALPOST_LIMITS_MAX_CONNECTIONS_PER_PEER", "0"),
-        // Longer than PATIENCE: only the limit closes a connection within it.
+/// With `settings`, `held` connections open (TCP, no handshake) and one more: that one is
+/// closed at once (within PATIENCE, while the handshake and idle timeouts are longer); once
+/// the held ones go, letters are taken again.
+fn one_more_connection_is_closed(name: &str, settings: &[(&str, &str)], held: usize) {
+    let mut settings = settings.to_vec();
+    // Longer than PATIENCE: only the limit closes a connection within it.
+    settings.extend([
         ("SEALPOST_LIMITS_HANDSHAKE_TIMEOUT_S", "60"),
         ("SEALPOST_LIMITS_IDLE_TIMEOUT_S", "60"),
-    ];
-    let service = SoapService::start_with("max-connections", CITIZEN, &["sender-a"], &settings);
+    ]);
+    let service = SoapService::start_with(name, CITIZEN, &["sender-a"], &settings);
     let addr = service.server.addr;
-    let held: Vec<TcpStream> = (0..3)
+    let open: Vec<TcpStream> = (0..held)
         .map(|_| TcpStream::connect(addr).expect("connect"))
         .collect();
-    // The three are accepted before the fourth (the service accepts in order).
+    // The held ones are accepted before the one more (the service accepts in order).
     std::thread::sleep(Duration::from_millis(300));
     let mut surplus = TcpStream::connect(addr).expect("connect");
     surplus.set_read_timeout(Some(PATIENCE)).expect("timeout");
     let (_, closed) = until_closed(&mut surplus);
-    assert!(closed, "the fourth connection was kept");
-    drop(held);
+    assert!(closed, "connection {} was kept", held + 1);
+    drop(open);
+    served_again(&service);
+}
+
+/// Letters are taken again within PATIENCE.
+fn served_again(service: &SoapService) {
     let started = Instant::now();
     loop {
         let answer = service.send(
             "sender-a",
             &submission_body(
-                &format!("after-{}", started.elapsed().as_millis()),
+                &format!("again-{}", started.elapsed().as_millis()),
                 CITIZEN,
                 b"%PDF-1.7",
             ),
@@ -203,6 +209,18 @@ fn connections_beyond_the_limit_are_closed_at_once_and_the_service_serves_again_
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+#[test]
+fn connections_beyond_the_limit_are_closed_at_once_and_the_service_serves_again_once_they_go() {
+    one_more_connection_is_closed(
+        "max-connections",
+        &[
+            ("SEALPOST_LIMITS_MAX_CONNECTIONS", "3"),
+            ("SEALPOST_LIMITS_MAX_CONNECTIONS_PER_PEER", "0"),
+        ],
+        3,
+    );
 }
 
 /// What the large requests being read hold of the in-flight budget, from `/metrics`.
@@ -417,44 +435,14 @@ fn a_slow_client_cannot_sit_on_the_in_flight_budget() {
 
 #[test]
 fn one_address_may_not_hold_more_than_its_share_of_connections() {
-    let settings = [
-        ("SEALPOST_LIMITS_MAX_CONNECTIONS", "100"),
-        ("SEALPOST_LIMITS_MAX_CONNECTIONS_PER_PEER", "2"),
-        // Longer than PATIENCE: only the limit closes a connection within it.
-        ("SEALPOST_LIMITS_HANDSHAKE_TIMEOUT_S", "60"),
-        ("SEALPOST_LIMITS_IDLE_TIMEOUT_S", "60"),
-    ];
-    let service = SoapService::start_with("per-peer", CITIZEN, &["sender-a"], &settings);
-    let addr = service.server.addr;
-    let held: Vec<TcpStream> = (0..2)
-        .map(|_| TcpStream::connect(addr).expect("connect"))
-        .collect();
-    std::thread::sleep(Duration::from_millis(300));
-    let mut third = TcpStream::connect(addr).expect("connect");
-    third.set_read_timeout(Some(PATIENCE)).expect("timeout");
-    let (_, closed) = until_closed(&mut third);
-    assert!(closed, "a third connection from the same address was kept");
-    drop(held);
-    let started = Instant::now();
-    loop {
-        let answer = service.send(
-            "sender-a",
-            &submission_body(
-                &format!("per-peer-{}", started.elapsed().as_millis()),
-                CITIZEN,
-                b"%PDF-1.7",
-            ),
-        );
-        if answer.status == 200 {
-            break;
-        }
-        assert!(
-            started.elapsed() < PATIENCE,
-            "never served again: {}",
-            answer.status
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    one_more_connection_is_closed(
+        "per-peer",
+        &[
+            ("SEALPOST_LIMITS_MAX_CONNECTIONS", "100"),
+            ("SEALPOST_LIMITS_MAX_CONNECTIONS_PER_PEER", "2"),
+        ],
+        2,
+    );
 }
 
 #[test]
@@ -500,24 +488,5 @@ fn a_crowd_of_small_requests_holds_no_more_than_the_small_requests_budget() {
     }
     // Once the crowd is gone, its share is given back.
     drop(crowd);
-    let started = Instant::now();
-    loop {
-        let answer = service.send(
-            "sender-a",
-            &submission_body(
-                &format!("after-{}", started.elapsed().as_millis()),
-                CITIZEN,
-                b"%PDF-1.7 small",
-            ),
-        );
-        if answer.status == 200 {
-            break;
-        }
-        assert!(
-            started.elapsed() < PATIENCE,
-            "never served again: {}",
-            answer.status
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    served_again(&service);
 }
